@@ -1,0 +1,46 @@
+"""Lazy imports of optional dependencies with an actionable error."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from deepview.exceptions import MissingDependencyError
+
+#: import name -> (pip distribution name, deepview extra)
+_KNOWN = {
+    "torch": ("torch==2.13.0", "torch"),
+    "umap": ("umap-learn", "umap"),
+    "pacmap": ("pacmap", "pacmap"),
+    "faiss": ("faiss-cpu", "faiss"),
+    "annoy": ("annoy", "annoy"),
+    "matplotlib": ("matplotlib", "notebook"),
+    "matplotlib.pyplot": ("matplotlib", "notebook"),
+    "PIL": ("Pillow", "image"),
+    "cv2": ("opencv-python-headless", "image"),
+    "IPython": ("ipython", "notebook"),
+    "typer": ("typer", "cli"),
+}
+
+
+def require(module: str, *, feature: str, extra: str | None = None) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming the extra to install.
+
+    Parameters
+    ----------
+    module : str
+        Import name, e.g. ``"umap"``.
+    feature : str
+        What needs it, used in the message, e.g. ``"DimensionReduction.Strategy.UMAP"``.
+    extra : str, optional
+        deepview extra that installs it; looked up from a table of known modules if omitted.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        dist, known_extra = _KNOWN.get(module, (module, None))
+        extra = extra or known_extra
+        hint = f'pip install "deepview[{extra}]"' if extra else f"pip install {dist}"
+        raise MissingDependencyError(
+            f"{feature} needs '{dist}', which is not installed ({exc}). Install it with: {hint}"
+        ) from exc

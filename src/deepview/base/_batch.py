@@ -1,0 +1,574 @@
+"""The immutable :class:`Batch`: named arrays sharing dimension 0, plus metadata and snapshots."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Hashable, Iterator, KeysView, Mapping, MutableMapping, Sequence
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, TypeVar, Union, overload
+
+import numpy as np
+
+from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
+
+T = TypeVar("T")
+
+__all__ = ["Batch"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _MetaKey(Generic[T]):
+    """Flat metadata key: one value per element.  ``batch.metadata[key]`` is a list."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _DictMetaKey(Generic[T]):
+    """Dict metadata key: maps a string (field or label dimension) to one value per element."""
+
+    name: str
+
+
+_AnyKey = Union[_MetaKey[Any], _DictMetaKey[Any]]
+
+
+def _frozen_view(name: str, array: Any) -> np.ndarray:
+    """Return a read-only view of ``array`` (the caller's own array stays writable)."""
+    if not isinstance(array, np.ndarray):
+        raise InvalidTypeError(
+            f"Batch: field '{name}' must be a numpy array; got {type(array).__name__}. "
+            "Convert it with np.asarray()."
+        )
+    if array.ndim == 0:
+        raise InvalidDataError(
+            f"Batch: field '{name}' is a 0-d array; fields need a batch dimension first "
+            "(shape (batch, ...)). Use array.reshape(1) or np.atleast_1d()."
+        )
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, (_MetaKey, _DictMetaKey)):
+        raise InvalidTypeError(
+            f"Batch metadata keys must be Batch.MetaKey or Batch.DictMetaKey; got {key!r}."
+        )
+
+
+def _elements_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return False
+
+
+def _seq_equal(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    return len(a) == len(b) and all(_elements_equal(x, y) for x, y in zip(a, b))
+
+
+class _MetadataType:
+    """Read-only view of a batch's metadata."""
+
+    def __init__(self, storage: Mapping[_AnyKey, Any]) -> None:
+        self._storage = storage
+
+    def __getitem__(self, key: Any) -> Any:
+        _check_key(key)
+        value = self._storage[key]  # KeyError for a missing key
+        if isinstance(key, _DictMetaKey):
+            return MappingProxyType(value)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._storage
+
+    def __bool__(self) -> bool:
+        return bool(self._storage)
+
+    def __len__(self) -> int:
+        return len(self._storage)
+
+    def keys(self) -> KeysView[_AnyKey]:
+        return self._storage.keys()
+
+    def __iter__(self) -> Iterator[_AnyKey]:
+        return iter(self._storage)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _MetadataType):
+            return NotImplemented
+        if set(self._storage) != set(other._storage):
+            return False
+        for key, value in self._storage.items():
+            theirs = other._storage[key]
+            if isinstance(key, _DictMetaKey):
+                if set(value) != set(theirs):
+                    return False
+                if not all(_seq_equal(value[k], theirs[k]) for k in value):
+                    return False
+            elif not _seq_equal(value, theirs):
+                return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"Batch.MetadataType({[k.name for k in self._storage]})"
+
+    class ElementType:
+        """Metadata of one element: ``[MetaKey]`` -> value, ``[DictMetaKey]`` -> dict."""
+
+        def __init__(self, storage: Mapping[_AnyKey, Any], index: int) -> None:
+            self._storage = storage
+            self._index = index
+
+        def __getitem__(self, key: Any) -> Any:
+            _check_key(key)
+            value = self._storage[key]
+            if isinstance(key, _DictMetaKey):
+                return {k: v[self._index] for k, v in value.items()}
+            return value[self._index]
+
+        def __contains__(self, key: object) -> bool:
+            return key in self._storage
+
+        def __bool__(self) -> bool:
+            return bool(self._storage)
+
+        def keys(self) -> KeysView[_AnyKey]:
+            return self._storage.keys()
+
+
+class _MutableMetadataType:
+    """Mutable metadata of a :class:`Batch.Builder` (missing keys are created on read)."""
+
+    def __init__(self) -> None:
+        self._storage: dict[_AnyKey, Any] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        _check_key(key)
+        if key not in self._storage:
+            self._storage[key] = {} if isinstance(key, _DictMetaKey) else []
+        return self._storage[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _check_key(key)
+        if isinstance(key, _DictMetaKey):
+            if not isinstance(value, Mapping):
+                raise InvalidTypeError(
+                    f"Batch.Builder: metadata for DictMetaKey '{key.name}' must be a mapping "
+                    f"{{name: values}}; got {type(value).__name__}."
+                )
+            self._storage[key] = {str(k): list(v) for k, v in value.items()}
+        else:
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+                raise InvalidTypeError(
+                    f"Batch.Builder: metadata for MetaKey '{key.name}' must be a sequence with "
+                    f"one value per element; got {type(value).__name__}."
+                )
+            self._storage[key] = list(value)
+
+    def __delitem__(self, key: Any) -> None:
+        del self._storage[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._storage
+
+    def __bool__(self) -> bool:
+        return bool(self._storage)
+
+    def __len__(self) -> int:
+        return len(self._storage)
+
+    def keys(self) -> KeysView[_AnyKey]:
+        return self._storage.keys()
+
+    def __iter__(self) -> Iterator[_AnyKey]:
+        return iter(self._storage)
+
+
+class _StdKeys:
+    """Standard metadata keys.  Not instantiable."""
+
+    IDENTIFIER: ClassVar[_MetaKey[Hashable]] = _MetaKey("deepview.base.Batch.StdKeys.identifier")
+    PATH: ClassVar[_MetaKey[Any]] = _MetaKey("deepview.base.Batch.StdKeys.path")
+    LABELS: ClassVar[_DictMetaKey[Hashable]] = _DictMetaKey("deepview.base.Batch.StdKeys.labels")
+
+    def __init__(self) -> None:
+        raise DeepViewException("Batch.StdKeys holds constants and cannot be instantiated.")
+
+
+class Batch:
+    """Named numpy arrays ("fields") that share dimension 0, with per-element metadata.
+
+    Immutable: arrays are exposed as read-only views (the caller's arrays are not
+    touched) and changes go through :class:`Batch.Builder`.
+
+    Parameters
+    ----------
+    fields : Mapping[str, numpy.ndarray]
+        Non-empty mapping of field name to array; all arrays have the same length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import Batch
+    >>> b = Batch({"x": np.zeros((4, 3))})
+    >>> b.batch_size
+    4
+    """
+
+    MetaKey = _MetaKey
+    DictMetaKey = _DictMetaKey
+    StdKeys = _StdKeys
+    MetadataType = _MetadataType
+
+    __slots__ = ("_fields", "_metadata", "_snapshots", "_batch_size")
+
+    def __init__(self, fields: Mapping[str, np.ndarray] | None = None) -> None:
+        if isinstance(fields, Batch):
+            raise ValueError("Batch: pass a mapping of fields; to copy a batch use Batch.Builder.")
+        if not fields:
+            raise ValueError("Batch: 'fields' must be a non-empty mapping of name -> numpy array.")
+        if not isinstance(fields, Mapping):
+            raise InvalidTypeError(
+                f"Batch: 'fields' must be a mapping of name -> numpy array; "
+                f"got {type(fields).__name__}."
+            )
+        self._init({k: _frozen_view(k, v) for k, v in fields.items()}, {}, {})
+
+    @classmethod
+    def _from_parts(
+        cls,
+        fields: dict[str, np.ndarray],
+        metadata: dict[_AnyKey, Any],
+        snapshots: dict[str, Batch],
+    ) -> Batch:
+        obj = cls.__new__(cls)
+        obj._init({k: _frozen_view(k, v) for k, v in fields.items()}, metadata, snapshots)
+        return obj
+
+    def _init(
+        self,
+        fields: dict[str, np.ndarray],
+        metadata: dict[_AnyKey, Any],
+        snapshots: dict[str, Batch],
+    ) -> None:
+        for name in fields:
+            if not isinstance(name, str):
+                raise InvalidTypeError(f"Batch: field names must be str; got {name!r}.")
+        if fields:
+            size = len(next(iter(fields.values())))
+        elif metadata:
+            first = next(iter(metadata.values()))
+            size = len(next(iter(first.values()))) if isinstance(first, dict) and first else len(
+                first
+            )
+        else:
+            raise DeepViewException(
+                "Batch: a batch needs at least one field or one metadata entry."
+            )
+        for name, array in fields.items():
+            if len(array) != size:
+                lengths = {k: len(v) for k, v in fields.items()}
+                raise DeepViewException(
+                    f"Batch: all fields must have the same length (dimension 0); field "
+                    f"'{name}' has {len(array)} but the batch has {size}: {lengths}."
+                )
+        for key, value in metadata.items():
+            seqs = value.items() if isinstance(key, _DictMetaKey) else [("", value)]
+            for sub, seq in seqs:
+                if len(seq) != size:
+                    where = f"'{key.name}'" + (f"['{sub}']" if sub else "")
+                    raise DeepViewException(
+                        f"Batch: metadata {where} has {len(seq)} values but the batch has "
+                        f"{size} elements; give one value per element."
+                    )
+        for name, snap in snapshots.items():
+            if not isinstance(snap, Batch):
+                raise InvalidTypeError(f"Batch: snapshot '{name}' must be a Batch.")
+            if snap._snapshots:
+                raise DeepViewException(f"Batch: snapshot '{name}' may not have snapshots itself.")
+            if snap.batch_size != size:
+                raise DeepViewException(
+                    f"Batch: snapshot '{name}' has {snap.batch_size} elements but the batch has "
+                    f"{size}."
+                )
+        self._fields = MappingProxyType(fields)
+        self._metadata = metadata
+        self._snapshots = MappingProxyType(snapshots)
+        self._batch_size = size
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def fields(self) -> Mapping[str, np.ndarray]:
+        """Read-only mapping of field name to (read-only) array."""
+        return self._fields
+
+    @property
+    def batch_size(self) -> int:
+        """Number of elements."""
+        return self._batch_size
+
+    def __len__(self) -> int:
+        return self._batch_size
+
+    @property
+    def metadata(self) -> _MetadataType:
+        """Read-only metadata view: ``batch.metadata[key]``."""
+        return _MetadataType(self._metadata)
+
+    @property
+    def snapshots(self) -> Mapping[str, Batch]:
+        """Earlier states of this batch saved by :class:`~deepview.processors.SnapshotSaver`."""
+        return self._snapshots
+
+    @property
+    def elements(self) -> Batch.ElementsView:
+        """Per-element access: ``batch.elements[i]`` or a subset ``batch.elements[[0, 2]]``."""
+        return Batch.ElementsView(self)
+
+    # ------------------------------------------------------------------ dunder
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Batch):
+            return NotImplemented
+        return (
+            set(self._fields) == set(other._fields)
+            and all(np.array_equal(v, other._fields[k]) for k, v in self._fields.items())
+            and dict(self._snapshots) == dict(other._snapshots)
+            and self.metadata == other.metadata
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}: {v.shape} {v.dtype}" for k, v in self._fields.items())
+        keys = ", ".join(k.name for k in self._metadata)
+        return f"Batch(batch_size={self._batch_size}, fields={{{shapes}}}, metadata=[{keys}])"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "fields": dict(self._fields),
+            "metadata": self._metadata,
+            "snapshots": dict(self._snapshots),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._init(
+            {k: _frozen_view(k, v) for k, v in state["fields"].items()},
+            state["metadata"],
+            state["snapshots"],
+        )
+
+    # ------------------------------------------------------------------ subsets
+    def _subset(self, indices: np.ndarray | slice) -> Batch:
+        fields = {k: v[indices] for k, v in self._fields.items()}
+        if isinstance(indices, slice):
+            idx: Sequence[int] = range(self._batch_size)[indices]
+        else:
+            idx = indices.tolist()
+        metadata: dict[_AnyKey, Any] = {}
+        for key, value in self._metadata.items():
+            if isinstance(key, _DictMetaKey):
+                metadata[key] = {k: [v[i] for i in idx] for k, v in value.items()}
+            else:
+                metadata[key] = [value[i] for i in idx]
+        snapshots = {k: s._subset(indices) for k, s in self._snapshots.items()}
+        if not fields and not metadata:
+            raise DeepViewException("Batch: cannot take a subset of an empty batch.")
+        obj = Batch.__new__(Batch)
+        if not fields and len(idx) == 0:
+            obj._fields = MappingProxyType({})
+            obj._metadata = metadata
+            obj._snapshots = MappingProxyType(snapshots)
+            obj._batch_size = 0
+            return obj
+        obj._init(fields, metadata, snapshots)
+        return obj
+
+    class ElementType:
+        """One element of a batch: ``.fields``, ``.metadata``, ``.snapshots``."""
+
+        def __init__(self, batch: Batch, index: int) -> None:
+            self._batch = batch
+            self._index = index
+
+        @property
+        def fields(self) -> Mapping[str, np.ndarray]:
+            return {k: v[self._index] for k, v in self._batch._fields.items()}
+
+        @property
+        def metadata(self) -> _MetadataType.ElementType:
+            return _MetadataType.ElementType(self._batch._metadata, self._index)
+
+        @property
+        def snapshots(self) -> Mapping[str, Batch.ElementType]:
+            return {
+                k: Batch.ElementType(s, self._index) for k, s in self._batch._snapshots.items()
+            }
+
+        def __repr__(self) -> str:
+            return f"Batch.ElementType(index={self._index}, fields={list(self._batch._fields)})"
+
+    class ElementsView:
+        """Sequence-like view of a batch's elements."""
+
+        def __init__(self, batch: Batch) -> None:
+            self._batch = batch
+
+        def __len__(self) -> int:
+            return self._batch.batch_size
+
+        def __iter__(self) -> Iterator[Batch.ElementType]:
+            for i in range(len(self)):
+                yield Batch.ElementType(self._batch, i)
+
+        @overload
+        def __getitem__(self, selector: int) -> Batch.ElementType: ...
+
+        @overload
+        def __getitem__(self, selector: slice | Sequence[int] | np.ndarray) -> Batch: ...
+
+        def __getitem__(self, selector: Any) -> Any:
+            n = len(self)
+            if isinstance(selector, (int, np.integer)) and not isinstance(selector, bool):
+                index = int(selector)
+                if not -n <= index < n:
+                    raise IndexError(
+                        f"Batch.elements: index {index} out of range for a batch of {n} elements."
+                    )
+                return Batch.ElementType(self._batch, index % n)
+            if isinstance(selector, slice):
+                return self._batch._subset(selector)
+            indices = np.asarray(selector)
+            if indices.size == 0:
+                indices = indices.astype(np.intp)
+            if indices.dtype == np.bool_:
+                if len(indices) != n:
+                    raise IndexError(
+                        f"Batch.elements: boolean mask has {len(indices)} entries, batch has {n}."
+                    )
+                indices = np.flatnonzero(indices)
+            if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+                raise IndexError(
+                    "Batch.elements: select with an int, a slice, a sequence of ints or a "
+                    f"boolean mask; got {selector!r}."
+                )
+            if indices.size and (indices.max() >= n or indices.min() < -n):
+                raise IndexError(
+                    f"Batch.elements: indices must be in [-{n}, {n}); got min "
+                    f"{indices.min()}, max {indices.max()}."
+                )
+            return self._batch._subset(np.where(indices < 0, indices + n, indices))
+
+    class Builder:
+        """Mutable builder of a :class:`Batch`.
+
+        Parameters
+        ----------
+        fields : MutableMapping[str, numpy.ndarray], optional
+            Initial fields.
+        base : Batch, optional
+            Copy fields, snapshots and metadata of this batch (shallow); excludes ``fields``.
+        """
+
+        def __init__(
+            self,
+            fields: MutableMapping[str, np.ndarray] | None = None,
+            *,
+            base: Batch | None = None,
+        ) -> None:
+            if isinstance(fields, Batch):
+                raise ValueError(
+                    "Batch.Builder: to start from an existing batch use Batch.Builder(base=batch)."
+                )
+            if fields is not None and base is not None:
+                raise ValueError("Batch.Builder: give either 'fields' or 'base', not both.")
+            self.fields: dict[str, np.ndarray] = dict(fields) if fields is not None else {}
+            self.snapshots: dict[str, Batch] = {}
+            self.metadata = _MutableMetadataType()
+            if base is not None:
+                self.fields = dict(base._fields)
+                self.snapshots = dict(base._snapshots)
+                for key, value in base._metadata.items():
+                    self.metadata[key] = value
+
+        def make_batch(self) -> Batch:
+            """Validate and return an immutable :class:`Batch`."""
+            n = len(next(iter(self.fields.values()))) if self.fields else None
+            metadata: dict[_AnyKey, Any] = {}
+            for key, value in self.metadata._storage.items():
+                if isinstance(key, _DictMetaKey):
+                    value = {str(k): list(v) for k, v in value.items()}
+                    if value:
+                        metadata[key] = value
+                elif len(value) or n == 0:
+                    metadata[key] = list(value)
+            if not self.fields and not metadata:
+                raise DeepViewException(
+                    "Batch.Builder: a batch needs at least one field or one metadata entry."
+                )
+            snapshots = {}
+            for name, snap in self.snapshots.items():
+                if snap._snapshots:
+                    snap = Batch._from_parts(dict(snap._fields), dict(snap._metadata), {})
+                snapshots[name] = snap
+            return Batch._from_parts(dict(self.fields), metadata, snapshots)
+
+
+def concatenate_batches(batches: Sequence[Batch]) -> Batch:
+    """Concatenate batches along the element axis (fields, metadata and snapshots).
+
+    Raises
+    ------
+    DeepViewException
+        If ``batches`` is empty.
+    ValueError
+        If the batches have different field, metadata or snapshot keys.
+    """
+    if not batches:
+        raise DeepViewException("Producer did not produce any batches.")
+    if len(batches) == 1:
+        return batches[0]
+    first = batches[0]
+    field_keys = list(first._fields)
+    meta_keys = set(first._metadata)
+    snap_keys = set(first._snapshots)
+    for b in batches[1:]:
+        if list(b._fields) != field_keys and set(b._fields) != set(field_keys):
+            raise ValueError(
+                f"Cannot concatenate batches with different fields: {sorted(field_keys)} vs "
+                f"{sorted(b._fields)}."
+            )
+        if set(b._metadata) != meta_keys:
+            raise ValueError(
+                "Cannot concatenate batches with different metadata keys: "
+                f"{sorted(k.name for k in meta_keys)} vs {sorted(k.name for k in b._metadata)}."
+            )
+        if set(b._snapshots) != snap_keys:
+            raise ValueError(
+                f"Cannot concatenate batches with different snapshots: {sorted(snap_keys)} vs "
+                f"{sorted(b._snapshots)}."
+            )
+    fields = {k: np.concatenate([b._fields[k] for b in batches]) for k in field_keys}
+    metadata: dict[_AnyKey, Any] = {}
+    for key in first._metadata:
+        if isinstance(key, _DictMetaKey):
+            subkeys: dict[str, list[Any]] = defaultdict(list)
+            for b in batches:
+                value = b._metadata[key]
+                if set(value) != set(first._metadata[key]):
+                    raise ValueError(
+                        f"Cannot concatenate batches: metadata '{key.name}' has different "
+                        f"entries {sorted(first._metadata[key])} vs {sorted(value)}."
+                    )
+                for k, v in value.items():
+                    subkeys[k].extend(v)
+            metadata[key] = dict(subkeys)
+        else:
+            metadata[key] = [x for b in batches for x in b._metadata[key]]
+    snapshots = {k: concatenate_batches([b._snapshots[k] for b in batches]) for k in snap_keys}
+    return Batch._from_parts(fields, metadata, snapshots)

@@ -1,0 +1,256 @@
+"""Producers: callables ``producer(batch_size) -> Iterable[Batch]``, plus helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from deepview._validation import check_batch_size
+from deepview.base._batch import Batch, concatenate_batches
+from deepview.exceptions import InvalidDataError, InvalidTypeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ArrayProducer",
+    "Producer",
+    "accumulate_batches",
+    "iter_batches",
+    "peek_first_batch",
+    "rebatch",
+]
+
+
+@runtime_checkable
+class Producer(Protocol):
+    """Anything called as ``producer(batch_size)`` that yields :class:`Batch` objects.
+
+    Each call restarts from the beginning and yields batches of exactly ``batch_size``
+    elements, except possibly a shorter last one.
+    """
+
+    def __call__(self, batch_size: int) -> Iterable[Batch]: ...
+
+
+def peek_first_batch(producer: Producer, batch_size: int = 1) -> Batch:
+    """Return the first batch of a fresh call to ``producer`` (``StopIteration`` if empty)."""
+    iterator = iter(producer(batch_size))
+    try:
+        return next(iterator)
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def iter_batches(producer: Producer, batch_size: int, *, owner: str) -> Iterator[Batch]:
+    """Iterate ``producer(batch_size)``, checking that it is callable, yields Batches and
+    yields at least one non-empty batch.  Zero-element batches are skipped.
+
+    ``owner`` names the caller in error messages.
+    """
+    batch_size = check_batch_size(batch_size, owner=owner)
+    if not callable(producer):
+        raise InvalidTypeError(
+            f"{owner}: 'producer' must be callable as producer(batch_size); "
+            f"got {type(producer).__name__}."
+        )
+    seen = False
+    for batch in producer(batch_size):
+        if not isinstance(batch, Batch):
+            raise InvalidTypeError(
+                f"{owner}: the producer must yield deepview.base.Batch objects; "
+                f"got {type(batch).__name__}."
+            )
+        if batch.batch_size == 0:
+            continue
+        seen = True
+        yield batch
+    if not seen:
+        raise InvalidDataError(
+            f"{owner}: the producer yielded no batches; check that it yields at least one "
+            f"non-empty Batch for batch_size={batch_size}."
+        )
+
+
+def accumulate_batches(producer: Producer, batch_size: int, *, owner: str = "deepview") -> Batch:
+    """Read every batch of ``producer`` and concatenate them into one batch."""
+    return concatenate_batches(list(iter_batches(producer, batch_size, owner=owner)))
+
+
+def rebatch(batches: Iterable[Batch], batch_size: int) -> Iterator[Batch]:
+    """Re-cut an iterable of batches into batches of exactly ``batch_size`` elements
+    (the last one may be smaller)."""
+    batch_size = check_batch_size(batch_size, owner="rebatch")
+    pending: list[Batch] = []
+    count = 0
+    for batch in batches:
+        if batch.batch_size == 0:
+            continue
+        pending.append(batch)
+        count += batch.batch_size
+        while count >= batch_size:
+            merged = concatenate_batches(pending)
+            yield merged.elements[:batch_size]
+            rest = merged.elements[batch_size:]
+            pending = [rest] if rest.batch_size else []
+            count = rest.batch_size
+    if count:
+        yield concatenate_batches(pending)
+
+
+def _as_2d_float(name: str, array: Any) -> np.ndarray:
+    arr = np.asarray(array)
+    if arr.ndim == 0:
+        raise InvalidDataError(
+            f"ArrayProducer: field '{name}' is a scalar; give an array of shape (n_samples, ...)."
+        )
+    if arr.dtype == object:
+        raise InvalidTypeError(
+            f"ArrayProducer: field '{name}' has dtype object; give a numeric array."
+        )
+    return arr
+
+
+class ArrayProducer:
+    """A producer over in-memory arrays, for data you already hold in numpy or pandas.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, Mapping[str, numpy.ndarray] or pandas.DataFrame
+        The responses.  A single array becomes the field named ``field``; a mapping gives
+        one field per entry (all with the same number of rows); a DataFrame's numeric
+        columns (minus ``label_columns`` and ``id_column``) become one 2-D field.
+    identifiers : Sequence[Hashable], optional
+        One id per sample, attached as ``Batch.StdKeys.IDENTIFIER``.  Default: the
+        position ``0..n-1`` (or the ``id_column`` of a DataFrame).
+    labels : Mapping[str, Sequence] or pandas.DataFrame, optional
+        Label dimensions, attached as ``Batch.StdKeys.LABELS`` (e.g. ``{"class": y}``).
+    field : str, default="responses"
+        Field name used when ``data`` is a single array or a DataFrame.
+    id_column, label_columns : str, Sequence[str], optional
+        DataFrame columns holding ids and labels (only when ``data`` is a DataFrame).
+    paths : Sequence[str | os.PathLike], optional
+        File path per sample, attached as ``Batch.StdKeys.PATH``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer
+    >>> producer = ArrayProducer(np.random.default_rng(0).normal(size=(10, 4)),
+    ...                          labels={"class": [0, 1] * 5})
+    >>> [b.batch_size for b in producer(4)]
+    [4, 4, 2]
+    """
+
+    def __init__(
+        self,
+        data: np.ndarray | Mapping[str, np.ndarray] | pd.DataFrame,
+        *,
+        identifiers: Sequence[Hashable] | None = None,
+        labels: Mapping[str, Sequence[Any]] | pd.DataFrame | None = None,
+        field: str = "responses",
+        id_column: str | None = None,
+        label_columns: Sequence[str] = (),
+        paths: Sequence[Any] | None = None,
+    ) -> None:
+        fields: dict[str, np.ndarray]
+        label_map: dict[str, list[Any]] = {}
+        if _is_dataframe(data):
+            frame = data
+            missing = [c for c in [*label_columns, *([id_column] if id_column else [])]
+                       if c not in frame.columns]
+            if missing:
+                raise InvalidDataError(
+                    f"ArrayProducer: DataFrame has no column(s) {missing}; "
+                    f"available: {list(frame.columns)[:20]}."
+                )
+            excluded = set(label_columns) | ({id_column} if id_column else set())
+            numeric = [c for c in frame.columns
+                       if c not in excluded and np.issubdtype(frame[c].dtype, np.number)]
+            if not numeric:
+                raise InvalidDataError("ArrayProducer: the DataFrame has no numeric columns.")
+            fields = {field: frame[numeric].to_numpy()}
+            label_map = {str(c): frame[c].tolist() for c in label_columns}
+            if id_column is not None:
+                if identifiers is not None:
+                    raise ValueError("ArrayProducer: give 'identifiers' or 'id_column', not both.")
+                identifiers = frame[id_column].tolist()
+        elif isinstance(data, Mapping):
+            if not data:
+                raise InvalidDataError("ArrayProducer: 'data' is an empty mapping; give a field.")
+            fields = {str(k): _as_2d_float(str(k), v) for k, v in data.items()}
+        else:
+            fields = {field: _as_2d_float(field, data)}
+        if label_columns and not _is_dataframe(data):
+            raise ValueError("ArrayProducer: 'label_columns' only applies to a DataFrame.")
+
+        lengths = {k: len(v) for k, v in fields.items()}
+        n = next(iter(lengths.values()))
+        if len(set(lengths.values())) != 1:
+            raise InvalidDataError(
+                f"ArrayProducer: all fields need the same number of rows; got {lengths}."
+            )
+        if n == 0:
+            raise InvalidDataError("ArrayProducer: 'data' has 0 rows; give at least one sample.")
+        if labels is not None:
+            if _is_dataframe(labels):
+                label_map.update({str(c): labels[c].tolist() for c in labels.columns})
+            elif isinstance(labels, Mapping):
+                label_map.update({str(k): list(v) for k, v in labels.items()})
+            else:
+                raise InvalidTypeError(
+                    "ArrayProducer: 'labels' must be a mapping {dimension: values} or a "
+                    f"DataFrame; got {type(labels).__name__}. For one label use "
+                    "labels={'label': y}."
+                )
+        for dim, values in label_map.items():
+            if len(values) != n:
+                raise InvalidDataError(
+                    f"ArrayProducer: labels['{dim}'] has {len(values)} values but data has "
+                    f"{n} rows."
+                )
+        ids = list(range(n)) if identifiers is None else list(identifiers)
+        if len(ids) != n:
+            raise InvalidDataError(
+                f"ArrayProducer: 'identifiers' has {len(ids)} values but data has {n} rows."
+            )
+        if paths is not None and len(paths) != n:
+            raise InvalidDataError(
+                f"ArrayProducer: 'paths' has {len(paths)} values but data has {n} rows."
+            )
+        self._fields = fields
+        self._ids = ids
+        self._labels = label_map
+        self._paths = list(paths) if paths is not None else None
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        shapes = {k: v.shape for k, v in self._fields.items()}
+        return f"ArrayProducer(n={self._n}, fields={shapes}, labels={list(self._labels)})"
+
+    def __call__(self, batch_size: int) -> Iterator[Batch]:
+        batch_size = check_batch_size(batch_size, owner="ArrayProducer")
+        for start in range(0, self._n, batch_size):
+            stop = min(start + batch_size, self._n)
+            builder = Batch.Builder({k: v[start:stop] for k, v in self._fields.items()})
+            builder.metadata[Batch.StdKeys.IDENTIFIER] = self._ids[start:stop]
+            if self._labels:
+                builder.metadata[Batch.StdKeys.LABELS] = {
+                    k: v[start:stop] for k, v in self._labels.items()
+                }
+            if self._paths is not None:
+                builder.metadata[Batch.StdKeys.PATH] = self._paths[start:stop]
+            yield builder.make_batch()
+
+
+def _is_dataframe(obj: Any) -> bool:
+    cls = type(obj)
+    return cls.__name__ == "DataFrame" and cls.__module__.startswith("pandas")
+
