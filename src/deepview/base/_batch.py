@@ -10,7 +10,12 @@ from typing import Any, ClassVar, Generic, TypeVar, Union, overload
 
 import numpy as np
 
-from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
+from deepview.exceptions import (
+    DeepViewException,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidTypeError,
+)
 
 T = TypeVar("T")
 
@@ -230,13 +235,18 @@ class Batch:
 
     def __init__(self, fields: Mapping[str, np.ndarray] | None = None) -> None:
         if isinstance(fields, Batch):
-            raise ValueError("Batch: pass a mapping of fields; to copy a batch use Batch.Builder.")
-        if not fields:
-            raise ValueError("Batch: 'fields' must be a non-empty mapping of name -> numpy array.")
-        if not isinstance(fields, Mapping):
+            raise InvalidParameterError(
+                "Batch: pass a mapping of fields; to copy a batch use Batch.Builder(base=batch)."
+            )
+        if fields is not None and not isinstance(fields, Mapping):
             raise InvalidTypeError(
                 f"Batch: 'fields' must be a mapping of name -> numpy array; "
-                f"got {type(fields).__name__}."
+                f"got {type(fields).__name__}. Wrap a single array as {{'name': array}}."
+            )
+        if not fields:
+            raise InvalidParameterError(
+                "Batch: 'fields' must be a non-empty mapping of name -> numpy array; got "
+                f"{fields!r}. For metadata-only batches use Batch.Builder."
             )
         self._init({k: _frozen_view(k, v) for k, v in fields.items()}, {}, {})
 
@@ -366,16 +376,24 @@ class Batch:
     # ------------------------------------------------------------------ subsets
     def _subset(self, indices: np.ndarray | slice) -> Batch:
         fields = {k: v[indices] for k, v in self._fields.items()}
+        idx: Sequence[int]
         if isinstance(indices, slice):
-            idx: Sequence[int] = range(self._batch_size)[indices]
+            idx = range(self._batch_size)[indices]
+
+            def take(seq: Sequence[Any]) -> list[Any]:
+                return list(seq[indices])  # type: ignore[index]
         else:
             idx = indices.tolist()
+
+            def take(seq: Sequence[Any]) -> list[Any]:
+                return [seq[i] for i in idx]
+
         metadata: dict[_AnyKey, Any] = {}
         for key, value in self._metadata.items():
             if isinstance(key, _DictMetaKey):
-                metadata[key] = {k: [v[i] for i in idx] for k, v in value.items()}
+                metadata[key] = {k: take(v) for k, v in value.items()}
             else:
-                metadata[key] = [value[i] for i in idx]
+                metadata[key] = take(value)
         snapshots = {k: s._subset(indices) for k, s in self._snapshots.items()}
         if not fields and not metadata:
             raise DeepViewException("Batch: cannot take a subset of an empty batch.")
@@ -482,11 +500,13 @@ class Batch:
             base: Batch | None = None,
         ) -> None:
             if isinstance(fields, Batch):
-                raise ValueError(
+                raise InvalidParameterError(
                     "Batch.Builder: to start from an existing batch use Batch.Builder(base=batch)."
                 )
             if fields is not None and base is not None:
-                raise ValueError("Batch.Builder: give either 'fields' or 'base', not both.")
+                raise InvalidParameterError(
+                    "Batch.Builder: give either 'fields' or 'base', not both."
+                )
             self.fields: dict[str, np.ndarray] = dict(fields) if fields is not None else {}
             self.snapshots: dict[str, Batch] = {}
             self.metadata = _MutableMetadataType()
@@ -524,13 +544,14 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
 
     Raises
     ------
-    DeepViewException
-        If ``batches`` is empty.
-    ValueError
-        If the batches have different field, metadata or snapshot keys.
+    InvalidDataError
+        (a :class:`DeepViewException` and ``ValueError``) if ``batches`` is empty or the
+        batches have different field, metadata or snapshot keys.
     """
     if not batches:
-        raise DeepViewException("Producer did not produce any batches.")
+        raise InvalidDataError(
+            "concatenate_batches: the producer did not produce any batches; give at least one."
+        )
     if len(batches) == 1:
         return batches[0]
     first = batches[0]
@@ -539,18 +560,18 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
     snap_keys = set(first._snapshots)
     for b in batches[1:]:
         if list(b._fields) != field_keys and set(b._fields) != set(field_keys):
-            raise ValueError(
-                f"Cannot concatenate batches with different fields: {sorted(field_keys)} vs "
+            raise InvalidDataError(
+                f"concatenate_batches: cannot concatenate batches with different fields: {sorted(field_keys)} vs "
                 f"{sorted(b._fields)}."
             )
         if set(b._metadata) != meta_keys:
-            raise ValueError(
-                "Cannot concatenate batches with different metadata keys: "
+            raise InvalidDataError(
+                "concatenate_batches: cannot concatenate batches with different metadata keys: "
                 f"{sorted(k.name for k in meta_keys)} vs {sorted(k.name for k in b._metadata)}."
             )
         if set(b._snapshots) != snap_keys:
-            raise ValueError(
-                f"Cannot concatenate batches with different snapshots: {sorted(snap_keys)} vs "
+            raise InvalidDataError(
+                f"concatenate_batches: cannot concatenate batches with different snapshots: {sorted(snap_keys)} vs "
                 f"{sorted(b._snapshots)}."
             )
     fields = {k: np.concatenate([b._fields[k] for b in batches]) for k in field_keys}
@@ -561,8 +582,8 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
             for b in batches:
                 value = b._metadata[key]
                 if set(value) != set(first._metadata[key]):
-                    raise ValueError(
-                        f"Cannot concatenate batches: metadata '{key.name}' has different "
+                    raise InvalidDataError(
+                        f"concatenate_batches: metadata '{key.name}' has different "
                         f"entries {sorted(first._metadata[key])} vs {sorted(value)}."
                     )
                 for k, v in value.items():

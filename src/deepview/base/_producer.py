@@ -83,21 +83,37 @@ def accumulate_batches(producer: Producer, batch_size: int, *, owner: str = "dee
 
 def rebatch(batches: Iterable[Batch], batch_size: int) -> Iterator[Batch]:
     """Re-cut an iterable of batches into batches of exactly ``batch_size`` elements
-    (the last one may be smaller)."""
+    (the last one may be smaller).  Zero-element batches are skipped.
+
+    Large input batches are sliced in place (no repeated copies of the remainder), so
+    the cost is linear in the number of elements whatever the two batch sizes.
+    """
     batch_size = check_batch_size(batch_size, owner="rebatch")
     pending: list[Batch] = []
     count = 0
     for batch in batches:
-        if batch.batch_size == 0:
+        size = batch.batch_size
+        if size == 0:
             continue
-        pending.append(batch)
-        count += batch.batch_size
-        while count >= batch_size:
-            merged = concatenate_batches(pending)
-            yield merged.elements[:batch_size]
-            rest = merged.elements[batch_size:]
-            pending = [rest] if rest.batch_size else []
-            count = rest.batch_size
+        start = 0
+        if count:
+            # complete the pending partial batch first
+            take = min(batch_size - count, size)
+            pending.append(batch if take == size else batch.elements[:take])
+            count += take
+            start = take
+            if count == batch_size:
+                yield concatenate_batches(pending)
+                pending, count = [], 0
+        while size - start >= batch_size:
+            if start == 0 and size == batch_size:
+                yield batch
+            else:
+                yield batch.elements[start : start + batch_size]
+            start += batch_size
+        if start < size:
+            pending.append(batch if start == 0 else batch.elements[start:])
+            count += size - start
     if count:
         yield concatenate_batches(pending)
 
