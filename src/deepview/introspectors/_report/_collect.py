@@ -1,0 +1,223 @@
+"""The single pass over the user's producer: ids, labels, paths and responses to a disk cache.
+
+The producer (often model inference) is read exactly once.  Responses are appended as raw
+float32 rows to one file per field in a temporary directory and reopened as read-only
+``np.memmap`` arrays, so later steps (pre-reduction fit and transform) stream from disk and
+never hold the raw responses in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from deepview._validation import check_field
+from deepview.base import Batch, Producer, iter_batches
+from deepview.exceptions import InvalidDataError
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "DatasetReport"
+#: LABELS dimension shown as a column but not treated as a label (no split familiarity)
+FILENAME_DIM = "filename"
+
+
+def sanitize_response_name(name: str) -> str:
+    """Response name as used in column names: spaces -> ``_``, then only ``[A-Za-z0-9_-]``."""
+    return re.sub(r"[^A-Za-z0-9_-]", "", name.replace(" ", "_"))
+
+
+@dataclasses.dataclass
+class Collected:
+    """What the single pass gathered.  ``fields`` are read-only memmaps of shape (n, d)."""
+
+    n: int
+    ids: list[str]
+    ids_generated: bool
+    labels: dict[str, list[str]]
+    filenames: list[str] | None
+    paths: list[str] | None
+    fields: dict[str, np.ndarray]
+    column_names: dict[str, str]
+
+
+class _FieldWriter:
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path = path
+        self.dim = dim
+        self.rows = 0
+        self.file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in finish()/close()
+
+    def write(self, array: np.ndarray) -> None:
+        np.ascontiguousarray(array, dtype=np.float32).tofile(self.file)
+        self.rows += len(array)
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+
+    def finish(self) -> np.ndarray:
+        self.close()
+        if self.rows == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.rows, self.dim))
+
+
+def _label_columns(batch: Batch) -> dict[str, list[Any]]:
+    if Batch.StdKeys.LABELS not in batch.metadata:
+        return {}
+    return {str(k): list(v) for k, v in batch.metadata[Batch.StdKeys.LABELS].items()}
+
+
+def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
+            progress: Any) -> Collected:
+    """Read ``producer`` once, validating every batch, and cache responses under ``cache_dir``."""
+    writers: dict[str, _FieldWriter] = {}
+    ids: list[str] = []
+    has_ids: bool | None = None
+    labels: dict[str, list[str]] | None = None
+    paths: list[str] | None = None
+    n = 0
+    try:
+        for index, batch in enumerate(_batches(producer, batch_size)):
+            size = batch.batch_size
+            _check_fields(batch, writers, index)
+            if not writers:
+                for number, (name, array) in enumerate(sorted(batch.fields.items())):
+                    writers[name] = _FieldWriter(cache_dir / f"field{number}.f32", array.shape[1])
+            for name, array in batch.fields.items():
+                writers[name].write(array)
+
+            batch_has_ids = Batch.StdKeys.IDENTIFIER in batch.metadata
+            if has_ids is None:
+                has_ids = batch_has_ids
+            elif has_ids != batch_has_ids:
+                raise InvalidDataError(
+                    f"{_OWNER}: batch {index} {'has' if batch_has_ids else 'lacks'} "
+                    "Batch.StdKeys.IDENTIFIER metadata but earlier batches "
+                    f"{'lack' if batch_has_ids else 'have'} it; attach ids to every batch or "
+                    "to none (then sequential ids 0..n-1 are used)."
+                )
+            if batch_has_ids:
+                batch_ids = list(batch.metadata[Batch.StdKeys.IDENTIFIER])
+                ids.extend(str(i) for i in batch_ids)
+            else:
+                ids.extend(str(i) for i in range(n, n + size))
+
+            batch_labels = _label_columns(batch)
+            if labels is None:
+                labels = {dim: [] for dim in batch_labels}
+            elif set(batch_labels) != set(labels):
+                raise InvalidDataError(
+                    f"{_OWNER}: batch {index} has label dimensions {sorted(batch_labels)} but "
+                    f"earlier batches have {sorted(labels)}; every batch needs the same "
+                    "Batch.StdKeys.LABELS dimensions."
+                )
+            for dim, values in batch_labels.items():
+                labels[dim].extend(str(v) for v in values)
+
+            batch_has_paths = Batch.StdKeys.PATH in batch.metadata
+            if index == 0 and batch_has_paths:
+                paths = []
+            if (paths is not None) != batch_has_paths:
+                raise InvalidDataError(
+                    f"{_OWNER}: batch {index} {'has' if batch_has_paths else 'lacks'} "
+                    "Batch.StdKeys.PATH metadata unlike earlier batches; attach paths to every "
+                    "batch or to none."
+                )
+            if paths is not None:
+                paths.extend(str(p) for p in batch.metadata[Batch.StdKeys.PATH])
+            n += size
+            progress.update(size)
+    except BaseException:
+        for writer in writers.values():
+            writer.close()
+        raise
+    fields = {name: writer.finish() for name, writer in writers.items()}
+    return _finish(n, ids, bool(has_ids), labels or {}, paths, fields)
+
+
+def _batches(producer: Producer, batch_size: int) -> Iterator[Batch]:
+    yield from iter_batches(producer, batch_size, owner=_OWNER)
+
+
+def _check_fields(batch: Batch, writers: dict[str, _FieldWriter], index: int) -> None:
+    if not batch.fields:
+        raise InvalidDataError(
+            f"{_OWNER}: batch {index} has no fields; the producer must yield model responses "
+            "(e.g. pipeline(producer, model(['penultimate'])))."
+        )
+    for name, array in batch.fields.items():
+        check_field(
+            name, array, owner=_OWNER, ndim=2,
+            fix=("reshape each response to a vector, e.g. add Flattener() or a Pooler to the "
+                 "pipeline" if np.ndim(array) > 2 else
+                 "each sample needs a response vector: use array.reshape(-1, 1) for one "
+                 "feature per sample"),
+        )
+    if writers:
+        if set(batch.fields) != set(writers):
+            raise InvalidDataError(
+                f"{_OWNER}: batch {index} has fields {sorted(batch.fields)} but earlier "
+                f"batches have {sorted(writers)}; every batch needs the same fields."
+            )
+        for name, array in batch.fields.items():
+            if array.shape[1] != writers[name].dim:
+                raise InvalidDataError(
+                    f"{_OWNER}: field '{name}' has {array.shape[1]} features in batch {index} "
+                    f"but {writers[name].dim} in earlier batches; responses must keep one size."
+                )
+
+
+def _finish(
+    n: int,
+    ids: list[str],
+    has_ids: bool,
+    labels: dict[str, list[str]],
+    paths: list[str] | None,
+    fields: dict[str, np.ndarray],
+) -> Collected:
+    if n < 3:
+        raise InvalidDataError(
+            f"{_OWNER}: the producer yielded {n} sample(s); a report needs at least 3."
+        )
+    if has_ids and len(set(ids)) != n:
+        seen: set[str] = set()
+        dupes = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+        raise InvalidDataError(
+            f"{_OWNER}: identifiers must be unique (as strings); {len(dupes)} repeat, e.g. "
+            f"{sorted(set(dupes))[:5]}. Give every sample its own Batch.StdKeys.IDENTIFIER."
+        )
+    filenames = labels.pop(FILENAME_DIM, None)
+    column_names: dict[str, str] = {}
+    for name in fields:
+        column = sanitize_response_name(name)
+        if not column:
+            raise InvalidDataError(
+                f"{_OWNER}: field name {name!r} has no characters usable in a column name "
+                "([A-Za-z0-9_-]); rename it with FieldRenamer."
+            )
+        clash = [other for other, col in column_names.items() if col == column]
+        if clash:
+            raise InvalidDataError(
+                f"{_OWNER}: fields {clash[0]!r} and {name!r} both become column name "
+                f"{column!r}; rename one with FieldRenamer."
+            )
+        column_names[name] = column
+    reserved = {"id", "path", FILENAME_DIM}
+    bad = sorted(reserved & set(labels))
+    if bad:
+        raise InvalidDataError(
+            f"{_OWNER}: label dimension(s) {bad} clash with the report's own columns; rename "
+            "them (MetadataRenamer) before building the report."
+        )
+    return Collected(
+        n=n, ids=ids, ids_generated=not has_ids, labels=labels, filenames=filenames,
+        paths=paths, fields=fields, column_names=column_names,
+    )

@@ -1,0 +1,166 @@
+"""ReportConfig: which DatasetReport components run, and with which strategies."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import numbers
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from deepview._validation import check_int
+from deepview.exceptions import DeepViewWarning, InvalidTypeError, MissingDependencyError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ReportConfig"]
+
+_OWNER = "ReportConfig"
+#: methods every dimension reduction strategy has (DimensionReductionStrategyType protocol)
+_DIM_METHODS = ("fit_incremental", "fit_complete", "transform")
+
+
+def _default_projection() -> Any:
+    """``DimensionReduction.Strategy.UMAP(2)`` if umap-learn imports, else ``None`` + warning."""
+    from deepview.introspectors import DimensionReduction
+
+    try:
+        return DimensionReduction.Strategy.UMAP(2)
+    except (ImportError, MissingDependencyError) as exc:
+        message = (
+            "ReportConfig: umap-learn is not installed, so the default report has no 2-D "
+            f"projection ({exc}). Install it with: pip install \"deepview[umap]\", or pass "
+            "projection=DimensionReduction.Strategy.PCA(2)."
+        )
+        logger.warning(message)
+        warnings.warn(message, DeepViewWarning, stacklevel=4)
+        return None
+
+
+def _default_duplicates() -> Any:
+    from deepview.introspectors import Duplicates
+
+    return Duplicates.ThresholdStrategy.Slope()
+
+
+def _default_familiarity() -> Any:
+    from deepview.introspectors import Familiarity
+
+    return Familiarity.Strategy.GMM()
+
+
+def _is_dim_strategy(value: Any) -> bool:
+    return all(callable(getattr(value, name, None)) for name in _DIM_METHODS)
+
+
+def _check_dim_strategies(value: Any, name: str, *, two_d: bool) -> None:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        items = [("", value)]
+    for key, strategy in items:
+        where = f"{name}[{key!r}]" if key else name
+        if isinstance(value, Mapping) and not isinstance(key, str):
+            raise InvalidTypeError(
+                f"{_OWNER}: '{name}' keys must be field (response) names as str; got {key!r}."
+            )
+        if not _is_dim_strategy(strategy):
+            raise InvalidTypeError(
+                f"{_OWNER}: '{where}' must be a DimensionReduction.Strategy (e.g. "
+                f"DimensionReduction.Strategy.PCA(2)), a mapping of field name to one, or None; "
+                f"got {strategy!r} of type {type(strategy).__name__}."
+            )
+        target = getattr(strategy, "target_dimensions", None)
+        if two_d and isinstance(target, numbers.Integral) and int(target) != 2:
+            raise InvalidTypeError(
+                f"{_OWNER}: '{where}' must project to 2 dimensions for the scatterplot; got "
+                f"target_dimensions={target}. Use e.g. DimensionReduction.Strategy.UMAP(2)."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """Which components :class:`DatasetReport` builds and the strategies they use.
+
+    The default runs every component: duplicates (``Duplicates.ThresholdStrategy.Slope()``),
+    overall and per-label ("split") familiarity (``Familiarity.Strategy.GMM()``) and a 2-D
+    projection (``DimensionReduction.Strategy.UMAP(2)``, or none with a warning when
+    umap-learn is not installed).  Set a component to ``None`` to leave it out, e.g.
+    ``dataclasses.replace(config, duplicates=None)``.
+
+    Parameters
+    ----------
+    projection : DimensionReductionStrategyType, Mapping[str, ...] or None
+        Strategy that projects the (pre-reduced) responses to 2-D for the scatterplot.
+    duplicates : DuplicatesThresholdStrategyType or None
+        Threshold strategy of :class:`Duplicates` (default ``Slope()``); ``None`` = no
+        duplicate detection.
+    familiarity : FamiliarityStrategyType or None
+        Strategy for the overall and the per-label familiarity models.
+    dim_reduction : DimensionReductionStrategyType, Mapping[str, ...] or None, default=None
+        Reduction applied before all components.  ``None`` (or an empty mapping) reduces every
+        field wider than 40 dimensions with ``DimensionReduction.Strategy.PCA(40)``.
+    split_familiarity_min : int, default=50
+        Minimum number of samples a label value needs to get its own familiarity model.
+
+    Raises
+    ------
+    TypeError
+        (:class:`~deepview.exceptions.InvalidTypeError`) naming the field with the wrong type.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from deepview.introspectors import DimensionReduction, ReportConfig
+    >>> config = ReportConfig(projection=DimensionReduction.Strategy.PCA(2))
+    >>> config.n_stages
+    3
+    >>> dataclasses.replace(config, projection=None, familiarity=None).n_stages
+    2
+    """
+
+    projection: Any = dataclasses.field(default_factory=_default_projection)
+    duplicates: Any = dataclasses.field(default_factory=_default_duplicates)
+    familiarity: Any = dataclasses.field(default_factory=_default_familiarity)
+    dim_reduction: Any = None
+    split_familiarity_min: int = 50
+
+    def __post_init__(self) -> None:
+        _check_dim_strategies(self.projection, "projection", two_d=True)
+        _check_dim_strategies(self.dim_reduction, "dim_reduction", two_d=False)
+        if self.duplicates is not None and (
+            not callable(self.duplicates) or isinstance(self.duplicates, type)
+        ):
+            raise InvalidTypeError(
+                f"{_OWNER}: 'duplicates' must be a Duplicates.ThresholdStrategy instance (e.g. "
+                f"Duplicates.ThresholdStrategy.Slope()) or None; got {self.duplicates!r}."
+            )
+        if self.familiarity is not None and (
+            not callable(self.familiarity)
+            or isinstance(self.familiarity, type)
+            or not hasattr(self.familiarity, "metadata_key")
+        ):
+            raise InvalidTypeError(
+                f"{_OWNER}: 'familiarity' must be a Familiarity strategy instance (e.g. "
+                f"Familiarity.Strategy.GMM()) or None; got {self.familiarity!r}."
+            )
+        check_int(self.split_familiarity_min, name="split_familiarity_min", owner=_OWNER,
+                  min_value=1)
+
+    @property
+    def n_stages(self) -> int:
+        """Passes the reference implementation would need: 3 with familiarity or projection,
+        2 with only duplicates, else 1.  (This implementation reads the producer once.)"""
+        if self.familiarity is not None or self.projection is not None:
+            return 3
+        if self.duplicates is not None:
+            return 2
+        return 1
+
+    @property
+    def use_dim_reduction(self) -> bool:
+        """Whether any component that works on (pre-reduced) responses is enabled."""
+        return any(c is not None for c in (self.familiarity, self.duplicates, self.projection))

@@ -1,0 +1,287 @@
+"""DatasetReport: duplicates, familiarity and a 2-D projection of a dataset, in one table."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from deepview._validation import check_batch_size
+from deepview.base import Producer
+from deepview.exceptions import InvalidTypeError
+from deepview.introspectors._report import _analysis as analysis
+from deepview.introspectors._report._collect import FILENAME_DIM, Collected, collect
+from deepview.introspectors._report._config import ReportConfig
+from deepview.introspectors._report._persist import read_report, write_report
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DatasetReport"]
+
+_OWNER = "DatasetReport"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetReport:
+    """A table describing every sample of a dataset: labels, near-duplicate groups,
+    familiarity (overall and per label value) and a 2-D projection.
+
+    Build one with :meth:`introspect` (or load one with :meth:`from_disk`), look at it as a
+    DataFrame (:attr:`data`), save it with :meth:`to_disk` and explore it in a browser with
+    :meth:`export_site` (or inline in Jupyter).
+
+    The producer's batches hold 2-D response fields (e.g. a network's penultimate layer) and,
+    as metadata, ``Batch.StdKeys.IDENTIFIER`` (for images: the file path), optional
+    ``Batch.StdKeys.LABELS`` (label dimension -> values) and optional ``Batch.StdKeys.PATH``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Do not build a report directly; use :meth:`introspect` or :meth:`from_disk`.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        One row per sample, in producer order.  Columns (``R`` = response name with spaces
+        turned into ``_`` and only ``[A-Za-z0-9_-]`` kept), present only for enabled
+        components, in this order:
+
+        - ``id`` (str): ``str(identifier)``; ``"0"``, ``"1"``, ... if the producer has none.
+        - one str column per label dimension; ``filename`` (if a label dimension of that name
+          exists: shown, not used as a label) and ``path`` (str, from ``Batch.StdKeys.PATH``).
+        - ``duplicates_R`` (int32): near-duplicate group number, ``-1`` = not a duplicate.
+        - ``projection_R_x``, ``projection_R_y`` (float64): 2-D projection.
+        - ``familiarity_R`` (float64): familiarity score (log-likelihood; low = unusual).
+        - ``splitFamiliarity_R_byAttr_<dim>`` (dict): ``{label value: score}``, the sample's
+          score under the model of each value of ``<dim>`` with at least
+          ``config.split_familiarity_min`` samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer
+    >>> from deepview.introspectors import DatasetReport, DimensionReduction, ReportConfig
+    >>> rng = np.random.default_rng(0)
+    >>> producer = ArrayProducer(rng.normal(size=(300, 8)),
+    ...                          labels={"class": ["a", "b", "c"] * 100})
+    >>> config = ReportConfig(projection=DimensionReduction.Strategy.PCA(2))
+    >>> report = DatasetReport.introspect(producer, config=config)  # doctest: +SKIP
+    >>> list(report.data.columns)  # doctest: +SKIP
+    ['id', 'class', 'duplicates_responses', 'projection_responses_x', 'projection_responses_y',
+     'familiarity_responses', 'splitFamiliarity_responses_byAttr_class']
+    """
+
+    data: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, pd.DataFrame):
+            raise InvalidTypeError(
+                f"{_OWNER}: 'data' must be a pandas DataFrame; got {type(self.data).__name__}. "
+                "Build reports with DatasetReport.introspect(producer)."
+            )
+
+    # ----------------------------------------------------------------------------- building
+    @staticmethod
+    def introspect(
+        producer: Producer,
+        *,
+        config: ReportConfig | None = None,
+        batch_size: int = 1024,
+    ) -> DatasetReport:
+        """Build every configured component from ``producer`` (read exactly once).
+
+        Parameters
+        ----------
+        producer : Producer
+            Batches of 2-D response fields with identifier/label/path metadata.  It is
+            called once; no separate caching is needed.
+        config : ReportConfig, optional
+            Components and strategies; default ``ReportConfig()`` (all components).  Set a
+            component to ``None`` to leave it out.
+        batch_size : int, default=1024
+            Samples per batch when reading the producer and in every component.
+
+        Returns
+        -------
+        DatasetReport
+
+        Raises
+        ------
+        InvalidDataError
+            Fewer than 3 samples; a field that is not 2-D or holds NaN/inf; batches that
+            disagree on fields, sizes, label dimensions or on having ids/paths; repeated ids.
+        InvalidTypeError
+            ``config`` is not a :class:`ReportConfig`.
+
+        Notes
+        -----
+        One pass over ``producer`` writes the responses to a temporary float32 file per
+        field (removed at the end, also on error).  Each field is then pre-reduced (default:
+        PCA to 40 dimensions when wider) into one in-memory ``n x k`` float32 array, and
+        duplicates, overall familiarity, one familiarity model per qualifying label value
+        (fitted on row subsets of that same array, one after another) and the projection
+        all run on it.  Peak memory is about one such array plus the models, whatever the
+        raw response size.
+        """
+        if config is None:
+            config = ReportConfig()
+        if not isinstance(config, ReportConfig):
+            raise InvalidTypeError(
+                f"{_OWNER}.introspect: 'config' must be a ReportConfig or None; got "
+                f"{type(config).__name__}."
+            )
+        batch_size = check_batch_size(batch_size, owner=f"{_OWNER}.introspect")
+        with tempfile.TemporaryDirectory(prefix="deepview-report-",
+                                         ignore_cleanup_errors=True) as tmp:
+            with tqdm(desc=f"{_OWNER}: reading responses", unit=" samples",
+                      disable=None) as bar:
+                collected = collect(producer, batch_size=batch_size, cache_dir=Path(tmp),
+                                    progress=bar)
+            try:
+                columns = _build_columns(collected, config, batch_size)
+            finally:
+                collected.fields.clear()  # release the memmaps before the files go
+        return DatasetReport(pd.DataFrame(columns))
+
+    # --------------------------------------------------------------------------- persistence
+    def to_disk(self, directory: str | Path = "./report_save", *, overwrite: bool = False) -> Path:
+        """Save as Parquet + JSON (with ``format_version``) in ``directory``; no pickle.
+
+        The files are written to a hidden sibling directory renamed into place at the end,
+        so an interrupted save leaves no half-written report behind.
+
+        Raises
+        ------
+        FileExistsError
+            ``directory`` exists and ``overwrite`` is False.
+        """
+        return write_report(self.data, Path(directory), overwrite=overwrite)
+
+    @staticmethod
+    def from_disk(directory: str | Path) -> DatasetReport:
+        """Load a report saved with :meth:`to_disk`.
+
+        Only ``report.json`` and ``data.parquet`` are read (no pickle; other files in the
+        directory are ignored).
+
+        Raises
+        ------
+        FileNotFoundError
+            ``directory`` or its files are missing.
+        InvalidDataError
+            The files are damaged or have an unsupported ``format_version``.
+        """
+        return DatasetReport(read_report(Path(directory)))
+
+    # ---------------------------------------------------------------------------- the site
+    def export_site(
+        self,
+        directory: str | Path,
+        *,
+        overwrite: bool = False,
+        title: str = "deepview report",
+        image_root: str | Path | None = None,
+    ) -> Path:
+        """Write the interactive static site (open ``index.html`` in a browser).
+
+        Thumbnails are included when the ``path`` column or the ids point at image files
+        (relative ones resolved against ``image_root``, default the working directory).
+
+        Parameters
+        ----------
+        directory : str or pathlib.Path
+            Output folder (created; replaced only with ``overwrite=True``).
+        overwrite : bool, default=False
+            Replace an existing site in ``directory``.
+        title : str, default="deepview report"
+            Page title.
+        image_root : str or pathlib.Path, optional
+            Folder that relative image identifiers (or ``path`` values) are relative to.
+
+        Returns
+        -------
+        pathlib.Path
+            The path of ``index.html``.
+        """
+        from deepview.introspectors._report._site import write_site
+
+        return Path(write_site(self.data, Path(directory), title=title, overwrite=overwrite,
+                               image_root=image_root))
+
+    def _repr_html_(self) -> str:
+        from deepview.introspectors._report._site import notebook_html
+
+        return str(notebook_html(self.data))
+
+    def __repr__(self) -> str:
+        return f"DatasetReport(rows={len(self.data)}, columns={list(self.data.columns)})"
+
+
+def _summary_columns(collected: Collected) -> dict[str, Any]:
+    columns: dict[str, Any] = {"id": pd.array(collected.ids, dtype="str")}
+    for dim, values in collected.labels.items():
+        columns[dim] = pd.array(values, dtype="str")
+    if collected.filenames is not None:
+        columns[FILENAME_DIM] = pd.array(collected.filenames, dtype="str")
+    if collected.paths is not None:
+        columns["path"] = pd.array(collected.paths, dtype="str")
+    return columns
+
+
+def _build_columns(collected: Collected, config: ReportConfig,
+                   batch_size: int) -> dict[str, Any]:
+    summary = _summary_columns(collected)
+    duplicates: dict[str, Any] = {}
+    projection: dict[str, Any] = {}
+    familiarity: dict[str, Any] = {}
+    split: dict[str, Any] = {}
+    if not config.use_dim_reduction:
+        return summary
+
+    split_models = (
+        analysis.count_split_models(collected.labels, config.split_familiarity_min)
+        if config.familiarity is not None else 0
+    )
+    per_field = 1 + sum(c is not None for c in (config.duplicates, config.projection,
+                                                  config.familiarity))
+    with tqdm(total=len(collected.fields) * (per_field + split_models), desc=_OWNER,
+              unit=" steps", disable=None) as bar:
+        for field in list(collected.fields):
+            name = collected.column_names[field]
+            bar.set_description(f"{_OWNER} [{name}]: reducing")
+            reduced = analysis.reduce_field(collected.fields.pop(field), field, config,
+                                            batch_size=batch_size)
+            bar.update(1)
+            if config.duplicates is not None:
+                bar.set_description(f"{_OWNER} [{name}]: duplicates")
+                duplicates[f"duplicates_{name}"] = analysis.find_duplicates(
+                    reduced, field, config.duplicates, batch_size=batch_size)
+                bar.update(1)
+            strategy = analysis._strategy_for(config.projection, field)
+            if strategy is not None:
+                bar.set_description(f"{_OWNER} [{name}]: projection")
+                xy = analysis.project(reduced, field, strategy, batch_size=batch_size)
+                projection[f"projection_{name}_x"] = xy[:, 0].astype(np.float64)
+                projection[f"projection_{name}_y"] = xy[:, 1].astype(np.float64)
+            if config.projection is not None:
+                bar.update(1)
+            if config.familiarity is not None:
+                bar.set_description(f"{_OWNER} [{name}]: familiarity")
+                familiarity[f"familiarity_{name}"] = analysis.overall_familiarity(
+                    reduced, field, config.familiarity, batch_size=batch_size)
+                bar.update(1)
+                bar.set_description(f"{_OWNER} [{name}]: split familiarity")
+                by_label = analysis.split_familiarity(
+                    reduced, field, config.familiarity, collected.labels,
+                    minimum=config.split_familiarity_min, batch_size=batch_size, progress=bar)
+                for dim, values in by_label.items():
+                    split[f"splitFamiliarity_{name}_byAttr_{dim}"] = pd.Series(values,
+                                                                               dtype=object)
+            del reduced
+    return {**summary, **duplicates, **projection, **familiarity, **split}
