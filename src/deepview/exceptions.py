@@ -18,6 +18,7 @@ __all__ = [
     "InvalidParameterError",
     "InvalidTypeError",
     "MissingDependencyError",
+    "MissingFieldError",
     "enable_deprecation_warnings",
 ]
 
@@ -49,6 +50,10 @@ class InvalidTypeError(DeepViewException, TypeError):
 
 class InvalidDataError(DeepViewException, ValueError):
     """Data (responses, metadata) cannot be used as given: NaN/inf, wrong shape, empty."""
+
+
+class MissingFieldError(DeepViewException, KeyError):
+    """A named field (or metadata entry) is not in the batch; the message lists those that are."""
 
 
 class MissingDependencyError(DeepViewException, ImportError):

@@ -233,6 +233,11 @@ class Batch:
 
     __slots__ = ("_fields", "_metadata", "_snapshots", "_batch_size")
 
+    _fields: Mapping[str, np.ndarray]
+    _metadata: dict[_AnyKey, Any]
+    _snapshots: Mapping[str, Batch]
+    _batch_size: int
+
     def __init__(self, fields: Mapping[str, np.ndarray] | None = None) -> None:
         if isinstance(fields, Batch):
             raise InvalidParameterError(
@@ -561,8 +566,8 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
     for b in batches[1:]:
         if list(b._fields) != field_keys and set(b._fields) != set(field_keys):
             raise InvalidDataError(
-                f"concatenate_batches: cannot concatenate batches with different fields: {sorted(field_keys)} vs "
-                f"{sorted(b._fields)}."
+                "concatenate_batches: cannot concatenate batches with different fields: "
+                f"{sorted(field_keys)} vs {sorted(b._fields)}."
             )
         if set(b._metadata) != meta_keys:
             raise InvalidDataError(
@@ -571,8 +576,8 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
             )
         if set(b._snapshots) != snap_keys:
             raise InvalidDataError(
-                f"concatenate_batches: cannot concatenate batches with different snapshots: {sorted(snap_keys)} vs "
-                f"{sorted(b._snapshots)}."
+                "concatenate_batches: cannot concatenate batches with different snapshots: "
+                f"{sorted(snap_keys)} vs {sorted(b._snapshots)}."
             )
     fields = {k: np.concatenate([b._fields[k] for b in batches]) for k in field_keys}
     metadata: dict[_AnyKey, Any] = {}

@@ -13,7 +13,7 @@ from deepview.exceptions import InvalidTypeError
 __all__ = ["PipelineStage", "pipeline"]
 
 
-class PipelineStage(abc.ABC):
+class PipelineStage(abc.ABC):  # noqa: B024 - either of two methods may be overridden
     """A step of a :func:`pipeline` that maps each batch to a new batch.
 
     Subclasses implement :meth:`_get_batch_processor`, returning a function

@@ -176,7 +176,7 @@ class ArrayProducer:
         fields: dict[str, np.ndarray]
         label_map: dict[str, list[Any]] = {}
         if _is_dataframe(data):
-            frame = data
+            frame: Any = data
             missing = [c for c in [*label_columns, *([id_column] if id_column else [])]
                        if c not in frame.columns]
             if missing:
@@ -214,7 +214,8 @@ class ArrayProducer:
             raise InvalidDataError("ArrayProducer: 'data' has 0 rows; give at least one sample.")
         if labels is not None:
             if _is_dataframe(labels):
-                label_map.update({str(c): labels[c].tolist() for c in labels.columns})
+                label_frame: Any = labels
+                label_map.update({str(c): label_frame[c].tolist() for c in label_frame.columns})
             elif isinstance(labels, Mapping):
                 label_map.update({str(k): list(v) for k, v in labels.items()})
             else:

@@ -1,0 +1,494 @@
+"""Caching a pipeline's output on disk: the :class:`Cacher` stage and :class:`CachedProducer`.
+
+Disk format (no pickle anywhere): a directory holding
+
+- ``.dni_cache_dir``: marker (JSON: format name and version), written when the cache is made;
+- ``batch-<k>.json``: metadata of cached batch ``k`` (0-based) and the names of its arrays;
+- ``batch-<k>.f<j>.npy`` / ``batch-<k>.s<i>.f<j>.npy``: field ``j`` (of snapshot ``i``),
+  written with :func:`numpy.save` and read with ``allow_pickle=False``;
+- ``.cache.done``: written only after the upstream producer was consumed completely.
+
+A pass that stops early (the consumer breaks, or an exception) never writes
+``.cache.done``; the next pass deletes its files and starts over.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from deepview._validation import check_batch_size
+from deepview.base._batch import Batch
+from deepview.base._pipeline import PipelineStage
+from deepview.base._producer import Producer, rebatch
+from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
+from deepview.typing import PathOrStr, resolve_path_or_str
+
+__all__ = ["CachedProducer", "Cacher"]
+
+logger = logging.getLogger(__name__)
+
+_MARKER = ".dni_cache_dir"
+_DONE = ".cache.done"
+_FORMAT = "deepview-cache"
+_FORMAT_VERSION = 1
+_PATH_TAG = "$path"
+
+
+# ----------------------------------------------------------------------------- encoding
+def _encode_value(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic) and not isinstance(value, np.void):
+        return _encode_value(value.item(), where)
+    if isinstance(value, pathlib.PurePath):
+        return {_PATH_TAG: str(value)}
+    raise InvalidDataError(
+        f"Cacher: metadata {where} holds a value of type {type(value).__name__} "
+        f"({value!r:.60}); the cache stores metadata as JSON, so only None, bool, int, float, "
+        "str and pathlib paths are supported. Convert the values (e.g. to str) or drop that "
+        "metadata with MetadataRemover before the Cacher."
+    )
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return pathlib.Path(value[_PATH_TAG])
+    return value
+
+
+def _encode_metadata(batch: Batch) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for key in batch.metadata.keys():
+        payload = batch.metadata[key]
+        if isinstance(key, Batch.DictMetaKey):
+            values: Any = {
+                str(sub): [_encode_value(v, f"'{key.name}'['{sub}']") for v in seq]
+                for sub, seq in payload.items()
+            }
+            entries.append({"kind": "dict", "name": key.name, "values": values})
+        else:
+            values = [_encode_value(v, f"'{key.name}'") for v in payload]
+            entries.append({"kind": "flat", "name": key.name, "values": values})
+    return entries
+
+
+def _decode_metadata(builder: Batch.Builder, entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        if entry["kind"] == "dict":
+            builder.metadata[Batch.DictMetaKey(entry["name"])] = {
+                sub: [_decode_value(v) for v in seq] for sub, seq in entry["values"].items()
+            }
+        else:
+            builder.metadata[Batch.MetaKey(entry["name"])] = [
+                _decode_value(v) for v in entry["values"]
+            ]
+
+
+def _save_fields(directory: pathlib.Path, stem: str, batch: Batch) -> list[list[str]]:
+    names: list[list[str]] = []
+    for j, (name, array) in enumerate(batch.fields.items()):
+        if array.dtype.hasobject:
+            raise InvalidDataError(
+                f"Cacher: field '{name}' has dtype {array.dtype}, which cannot be cached without "
+                "pickle; convert it to a numeric or string array first."
+            )
+        file = f"{stem}.f{j}.npy"
+        np.save(directory / file, np.ascontiguousarray(array), allow_pickle=False)
+        names.append([name, file])
+    return names
+
+
+def _load_fields(directory: pathlib.Path, files: list[list[str]]) -> dict[str, np.ndarray]:
+    return {name: np.load(directory / file, allow_pickle=False) for name, file in files}
+
+
+def _write_batch(directory: pathlib.Path, index: int, batch: Batch) -> None:
+    stem = f"batch-{index:06d}"
+    record: dict[str, Any] = {
+        "size": batch.batch_size,
+        "metadata": _encode_metadata(batch),
+        "fields": _save_fields(directory, stem, batch),
+        "snapshots": [],
+    }
+    for i, (name, snap) in enumerate(batch.snapshots.items()):
+        record["snapshots"].append({
+            "name": name,
+            "metadata": _encode_metadata(snap),
+            "fields": _save_fields(directory, f"{stem}.s{i}", snap),
+        })
+    _write_json(directory / f"{stem}.json", record)
+
+
+def _read_batch(directory: pathlib.Path, index: int) -> Batch:
+    path = directory / f"batch-{index:06d}.json"
+    try:
+        record = json.loads(path.read_text())
+        builder = Batch.Builder(_load_fields(directory, record["fields"]))
+        _decode_metadata(builder, record["metadata"])
+        for snap in record["snapshots"]:
+            sub = Batch.Builder(_load_fields(directory, snap["fields"]))
+            _decode_metadata(sub, snap["metadata"])
+            builder.snapshots[snap["name"]] = sub.make_batch()
+    except (OSError, ValueError, KeyError) as exc:
+        raise DeepViewException(
+            f"CachedProducer: cannot read cached batch {index} in {directory} ({exc}); the "
+            "cache was changed or deleted. Re-run the pipeline with a new Cacher."
+        ) from exc
+    return builder.make_batch()
+
+
+def _write_json(path: pathlib.Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj))
+    os.replace(tmp, path)
+
+
+def _holds_cache(directory: pathlib.Path) -> bool:
+    if not directory.is_dir():
+        return False
+    if (directory / _MARKER).exists() or (directory / _DONE).exists():
+        return True
+    return any(directory.glob("batch-*.json")) or any(directory.glob("*.pkl"))
+
+
+def _remove_cache_files(directory: pathlib.Path) -> None:
+    (directory / _DONE).unlink(missing_ok=True)
+    for file in directory.glob("batch-*"):
+        file.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- producer
+class CachedProducer:
+    """A producer over a finished cache written by :class:`Cacher`.
+
+    Parameters
+    ----------
+    storage_path : str or pathlib.Path
+        The cache directory.
+
+    Raises
+    ------
+    DeepViewException
+        If the directory holds no finished cache.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> from deepview.processors import Cacher
+    >>> cacher = Cacher()
+    >>> cached = pipeline(ArrayProducer(np.zeros((5, 2))), cacher)
+    >>> [b.batch_size for b in cached(2)]
+    [2, 2, 1]
+    >>> [b.batch_size for b in cacher.as_producer()(5)]
+    [5]
+    """
+
+    def __init__(self, storage_path: PathOrStr, *, _owner: Any = None) -> None:
+        self._path = resolve_path_or_str(storage_path)
+        self._owner = _owner  # keeps a temporary Cacher (and so its directory) alive
+        self._info = self._read_info()
+
+    def _read_info(self) -> dict[str, Any]:
+        done = self._path / _DONE
+        try:
+            info = json.loads(done.read_text())
+        except FileNotFoundError:
+            raise DeepViewException(
+                f"CachedProducer: {self._path} holds no finished cache ({_DONE} is missing); "
+                "the pass that filled it was interrupted or it was deleted. Run the pipeline "
+                "with a Cacher to completion first."
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise DeepViewException(
+                f"CachedProducer: cannot read {done} ({exc}); the cache is damaged."
+            ) from exc
+        if not isinstance(info, dict) or info.get("format_version") != _FORMAT_VERSION:
+            raise DeepViewException(
+                f"CachedProducer: {self._path} was written in an unsupported format "
+                f"({info!r:.80}); expected {_FORMAT} version {_FORMAT_VERSION}. Re-create it."
+            )
+        return info
+
+    @property
+    def storage_path(self) -> pathlib.Path:
+        """The cache directory."""
+        return self._path
+
+    def __len__(self) -> int:
+        return int(self._info["elements"])
+
+    def __repr__(self) -> str:
+        return f"CachedProducer({str(self._path)!r}, n={len(self)})"
+
+    def __call__(self, batch_size: int) -> Iterator[Batch]:
+        batch_size = check_batch_size(batch_size, owner="CachedProducer")
+        if not (self._path / _DONE).exists():
+            raise DeepViewException(
+                f"CachedProducer: the cache at {self._path} was deleted or is no longer "
+                "complete; re-create it by running the pipeline with a Cacher."
+            )
+        return rebatch(self._batches(), batch_size)
+
+    def _batches(self) -> Iterator[Batch]:
+        for index in range(int(self._info["batches"])):
+            yield _read_batch(self._path, index)
+
+    def copy_to(self, new_path: PathOrStr, *, overwrite: bool = False) -> CachedProducer:
+        """Copy the cache to ``new_path`` and return a producer over the copy.
+
+        Raises
+        ------
+        DeepViewException
+            If ``new_path`` already holds a cache and ``overwrite`` is False.
+        """
+        target = resolve_path_or_str(new_path)
+        if target.resolve() == self._path.resolve():
+            raise DeepViewException(
+                f"CachedProducer.copy_to: {target} is the cache itself; pick another directory."
+            )
+        if _holds_cache(target):
+            if not overwrite:
+                raise DeepViewException(
+                    f"CachedProducer.copy_to: {target} already holds a cache; pass "
+                    "overwrite=True to replace it or pick another directory."
+                )
+            _remove_cache_files(target)
+        target.mkdir(parents=True, exist_ok=True)
+        for file in sorted(self._path.glob("batch-*")):
+            shutil.copy2(file, target / file.name)
+        shutil.copy2(self._path / _MARKER, target / _MARKER)
+        shutil.copy2(self._path / _DONE, target / _DONE)  # last: marks the copy complete
+        return CachedProducer(target)
+
+
+# ----------------------------------------------------------------------------- stage
+class _ClearDescriptor:
+    """``Cacher.clear(path)`` on the class; ``cacher.clear()`` removes that cacher's cache."""
+
+    def __init__(self, func: Callable[..., None]) -> None:
+        self._func = func
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+
+    def __get__(self, obj: Any, owner: Any = None) -> Callable[..., None]:
+        if obj is None:
+            return self._func
+        return functools.partial(self._func, obj.storage_path)
+
+
+class Cacher(PipelineStage):
+    """Cache the pipeline's output on disk during its first complete pass.
+
+    The first pass streams batches through unchanged (adding sequential integer
+    ``Batch.StdKeys.IDENTIFIER`` values, counted from 0 in each pass, to batches that
+    have none) and saves them.  After a complete pass, every call reads from disk,
+    re-batched to the requested size; the upstream producer is not called again.
+
+    Parameters
+    ----------
+    storage_path : str or pathlib.Path, optional
+        Where to store the cache: a new or empty directory.  Default: a new temporary
+        directory, deleted when the Cacher (and every producer made from it) is garbage
+        collected, or by :meth:`clear`.
+
+    Raises
+    ------
+    DeepViewException
+        If ``storage_path`` already holds a cache (read it with :class:`CachedProducer`).
+    NotADirectoryError
+        If ``storage_path`` is a file.
+
+    Notes
+    -----
+    Fields are stored as ``.npy`` and metadata as JSON, so metadata values must be None,
+    bool, int, float, str or paths (numpy scalars are converted); anything else raises
+    :class:`~deepview.exceptions.InvalidDataError` naming the metadata key.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> from deepview.processors import Cacher
+    >>> cacher = Cacher()
+    >>> producer = pipeline(ArrayProducer(np.zeros((4, 2))), cacher)
+    >>> _ = list(producer(3)); cacher.cached
+    True
+    """
+
+    def __init__(self, storage_path: PathOrStr | None = None) -> None:
+        self._finalizer: weakref.finalize | None = None
+        if storage_path is None:
+            path = pathlib.Path(tempfile.mkdtemp(prefix="deepview-cacher-"))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, str(path), True)
+        else:
+            path = resolve_path_or_str(storage_path)
+            if path.exists() and not path.is_dir():
+                raise NotADirectoryError(
+                    f"Cacher: storage_path {path} is a file; give a new or empty directory."
+                )
+            if _holds_cache(path):
+                raise DeepViewException(
+                    f"Cacher: {path} already holds a cache. Read it with CachedProducer(path), "
+                    "remove it with Cacher.clear(path), or pick another directory."
+                )
+        self._path = path
+        self._ensure_dir()
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._used = False
+
+    def _ensure_dir(self) -> None:
+        self._path.mkdir(parents=True, exist_ok=True)
+        marker = self._path / _MARKER
+        if not marker.exists():
+            _write_json(marker, {"format": _FORMAT, "format_version": _FORMAT_VERSION})
+
+    @property
+    def storage_path(self) -> pathlib.Path:
+        """The cache directory."""
+        return self._path
+
+    @property
+    def cached(self) -> bool:
+        """True once a complete pass has been stored."""
+        return (self._path / _DONE).exists()
+
+    def __repr__(self) -> str:
+        return f"Cacher({str(self._path)!r}, cached={self.cached})"
+
+    def as_producer(self) -> CachedProducer:
+        """A :class:`CachedProducer` over the finished cache.
+
+        Raises
+        ------
+        DeepViewException
+            If no complete pass has been stored yet.
+        """
+        if not self.cached:
+            raise DeepViewException(
+                "Cacher.as_producer: the cache is not finished; consume the pipeline "
+                "completely once (e.g. run an introspector over it) first."
+            )
+        return CachedProducer(self._path, _owner=self)
+
+    @_ClearDescriptor
+    def clear(storage_path: PathOrStr | None = None) -> None:  # noqa: N805
+        """Delete caches.
+
+        ``Cacher.clear(path)`` removes ``path`` if it is a cache directory, otherwise every
+        direct subdirectory of ``path`` that is one; the default ``path`` is the system
+        temporary directory.  On an instance, ``cacher.clear()`` removes that cache only.
+
+        Raises
+        ------
+        NotADirectoryError
+            If ``path`` is not a directory.
+        """
+        root = pathlib.Path(tempfile.gettempdir()) if storage_path is None else (
+            resolve_path_or_str(storage_path)
+        )
+        if not root.is_dir():
+            raise NotADirectoryError(f"Cacher.clear: {root} is not a directory.")
+        if (root / _MARKER).exists():
+            shutil.rmtree(root, ignore_errors=True)
+            return
+        for child in root.iterdir():
+            if child.is_dir() and (child / _MARKER).exists():
+                shutil.rmtree(child, ignore_errors=True)
+
+    def _pipeline(self, producer: Producer) -> Producer:
+        with self._lock:
+            if self._used:
+                raise DeepViewException(
+                    "Cacher: this Cacher is already part of a pipeline; create one Cacher per "
+                    "pipeline (or read the finished cache with cacher.as_producer())."
+                )
+            self._used = True
+        return _CachingProducer(self, producer)
+
+    # ------------------------------------------------------------------ first pass
+    def _start_pass(self) -> int:
+        with self._lock:
+            self._generation += 1
+            self._ensure_dir()
+            _remove_cache_files(self._path)
+            return self._generation
+
+    def _store(self, generation: int, index: int, batch: Batch) -> bool:
+        with self._lock:
+            if generation != self._generation:
+                return False  # a newer pass took over
+            _write_batch(self._path, index, batch)
+            return True
+
+    def _finish(self, generation: int, batches: int, elements: int) -> None:
+        with self._lock:
+            if generation != self._generation or batches == 0:
+                return
+            _write_json(
+                self._path / _DONE,
+                {"format": _FORMAT, "format_version": _FORMAT_VERSION,
+                 "batches": batches, "elements": elements},
+            )
+        logger.debug("Cacher: stored %d elements in %d batches at %s", elements, batches,
+                     self._path)
+
+
+def _with_identifiers(batch: Batch, start: int) -> Batch:
+    if Batch.StdKeys.IDENTIFIER in batch.metadata:
+        return batch
+    builder = Batch.Builder(base=batch)
+    builder.metadata[Batch.StdKeys.IDENTIFIER] = list(range(start, start + batch.batch_size))
+    return builder.make_batch()
+
+
+class _CachingProducer:
+    def __init__(self, cacher: Cacher, upstream: Producer) -> None:
+        self._cacher = cacher
+        self._upstream = upstream
+
+    def __repr__(self) -> str:
+        return f"{self._upstream!r} -> {self._cacher!r}"
+
+    def __call__(self, batch_size: int) -> Iterator[Batch]:
+        batch_size = check_batch_size(batch_size, owner="Cacher")
+        if self._cacher.cached:
+            return self._cacher.as_producer()(batch_size)
+        return self._first_pass(batch_size)
+
+    def _first_pass(self, batch_size: int) -> Iterator[Batch]:
+        cacher = self._cacher
+        generation = cacher._start_pass()
+        count = 0
+        index = 0
+        storing = True
+        for batch in self._upstream(batch_size):
+            if not isinstance(batch, Batch):
+                raise InvalidTypeError(
+                    f"Cacher: the upstream producer must yield Batch objects; got "
+                    f"{type(batch).__name__}."
+                )
+            if batch.batch_size == 0:
+                continue
+            batch = _with_identifiers(batch, count)
+            count += batch.batch_size
+            if storing:
+                storing = cacher._store(generation, index, batch)
+                index += 1
+            yield batch
+        if storing:
+            cacher._finish(generation, index, count)
+
+

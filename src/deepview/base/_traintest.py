@@ -1,0 +1,281 @@
+""":class:`TrainTestSplitProducer`: a producer over a ``((x_train, y_train), (x_test, y_test))``
+split, with optional PNG export for tools that show images by path."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Collection, Iterator
+from typing import Any
+
+import numpy as np
+
+from deepview._optional import require
+from deepview._validation import check_batch_size, check_int
+from deepview.base._batch import Batch
+from deepview.exceptions import (
+    DeepViewException,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidTypeError,
+)
+from deepview.typing import OneManyOrNone, PathOrStr, TrainTestSplitType
+
+__all__ = ["TrainTestSplitProducer"]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "TrainTestSplitProducer"
+
+
+def _check_split(split: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate the split; return (samples, labels, is_test)."""
+    try:
+        (x_train, y_train), (x_test, y_test) = split
+    except (TypeError, ValueError):
+        raise InvalidTypeError(
+            f"{_OWNER}: 'split_dataset' must be ((x_train, y_train), (x_test, y_test)); "
+            f"got {type(split).__name__}."
+        ) from None
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    for name, arr in arrays.items():
+        if not isinstance(arr, np.ndarray):
+            raise InvalidTypeError(
+                f"{_OWNER}: '{name}' must be a numpy array; got {type(arr).__name__}. "
+                "Convert it with np.asarray()."
+            )
+        if arr.ndim == 0:
+            raise InvalidDataError(f"{_OWNER}: '{name}' is 0-d; give one entry per sample.")
+    if len(x_train) == 0 and len(x_test) == 0:
+        raise InvalidDataError(f"{_OWNER}: both x_train and x_test are empty; give samples.")
+    for x, y, side in ((x_train, y_train, "train"), (x_test, y_test, "test")):
+        if len(x) != len(y):
+            raise InvalidDataError(
+                f"{_OWNER}: x_{side} has {len(x)} samples but y_{side} has {len(y)} labels."
+            )
+    if len(x_train) and len(x_test) and x_train.shape[1:] != x_test.shape[1:]:
+        raise InvalidDataError(
+            f"{_OWNER}: train and test samples differ in shape: {x_train.shape[1:]} vs "
+            f"{x_test.shape[1:]}."
+        )
+    labels = [np.asarray(y) for y in (y_train, y_test)]
+    labels = [y.reshape(len(y)) if y.ndim == 2 and y.shape[1] == 1 else y for y in labels]
+    if any(y.ndim != 1 for y in labels):
+        raise InvalidDataError(
+            f"{_OWNER}: labels must be 1-D (or (n, 1)); got shapes "
+            f"{[y.shape for y in labels]}."
+        )
+    parts = [x for x in (x_train, x_test) if len(x)]
+    samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    # squeeze singleton sample axes (e.g. (n, 28, 28, 1) -> (n, 28, 28)), never the batch axis
+    singleton = tuple(i for i in range(1, samples.ndim) if samples.shape[i] == 1)
+    if singleton:
+        samples = np.squeeze(samples, axis=singleton)
+    all_labels = np.concatenate(labels)
+    is_test = np.r_[np.zeros(len(x_train), dtype=bool), np.ones(len(x_test), dtype=bool)]
+    return samples, all_labels, is_test
+
+
+@dataclasses.dataclass(eq=False)
+class TrainTestSplitProducer:
+    """Produce the samples of a train/test split: train first, then test.
+
+    Parameters
+    ----------
+    split_dataset : ((x_train, y_train), (x_test, y_test))
+        numpy arrays; one side may be empty.  Singleton sample axes are squeezed
+        (``(n, 28, 28, 1)`` becomes ``(n, 28, 28)``); the batch axis never is.
+    attach_metadata : bool, default=True
+        Attach ``Batch.StdKeys.IDENTIFIER`` (the global sample index, or the written PNG
+        path, see ``write_to_folder``) and ``Batch.StdKeys.LABELS`` =
+        ``{"label": y, "dataset": "train" | "test"}``.
+    max_samples : int, default=-1
+        Use at most this many samples (of the current order); negative means all.
+    write_to_folder : bool or str or pathlib.Path, default=False
+        Write every sample once as a PNG (``<folder>/<train|test>/<label>/image<i>.png``)
+        and use the path as identifier.  ``True`` makes a new ``deepview-dataset-*`` folder
+        in the working directory; a path writes there.  The folder is kept (ids stay
+        valid) until you call :meth:`cleanup`.  Needs Pillow (``deepview[image]``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    >>> producer = TrainTestSplitProducer(((x, y), (x[:2], y[:2])))
+    >>> batch = next(iter(producer(6)))
+    >>> batch.metadata[Batch.StdKeys.LABELS]["dataset"]
+    ['train', 'train', 'train', 'train', 'test', 'test']
+    """
+
+    split_dataset: TrainTestSplitType
+    attach_metadata: bool = True
+    max_samples: int = -1
+    write_to_folder: bool | PathOrStr = False
+
+    _samples: np.ndarray = dataclasses.field(init=False, repr=False)
+    _labels: np.ndarray = dataclasses.field(init=False, repr=False)
+    _is_test: np.ndarray = dataclasses.field(init=False, repr=False)
+    _order: np.ndarray = dataclasses.field(init=False, repr=False)
+    _export: _Export | None = dataclasses.field(init=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        self._samples, self._labels, self._is_test = _check_split(self.split_dataset)
+        self.max_samples = check_int(self.max_samples, name="max_samples", owner=_OWNER)
+        self._order = np.arange(len(self._samples))
+        if self.write_to_folder is not False:
+            require("PIL", feature=f"{_OWNER}(write_to_folder=...)", extra="image")
+            if self.write_to_folder is True:
+                folder = pathlib.Path(tempfile.mkdtemp(prefix="deepview-dataset-", dir="."))
+            else:
+                folder = pathlib.Path(self.write_to_folder)  # type: ignore[arg-type]
+            self._export = _Export(folder.resolve())
+
+    def __len__(self) -> int:
+        return len(self._selected())
+
+    def _selected(self) -> np.ndarray:
+        if 0 <= self.max_samples < len(self._order):
+            return self._order[: self.max_samples]
+        return self._order
+
+    @property
+    def folder(self) -> pathlib.Path | None:
+        """Folder the PNGs are written to, or None without ``write_to_folder``."""
+        return None if self._export is None else self._export.folder
+
+    def __call__(self, batch_size: int) -> Iterator[Batch]:
+        batch_size = check_batch_size(batch_size, owner=_OWNER)
+        indices = self._selected()
+        paths = None
+        if self.attach_metadata and self._export is not None:
+            paths = self._export.paths(self._samples, self._labels, self._is_test, indices)
+        for start in range(0, len(indices), batch_size):
+            idx = indices[start : start + batch_size]
+            builder = Batch.Builder({"samples": self._samples[idx]})
+            if self.attach_metadata:
+                ids: list[Any] = (
+                    [paths[i] for i in range(start, start + len(idx))]
+                    if paths is not None else idx.tolist()
+                )
+                builder.metadata[Batch.StdKeys.IDENTIFIER] = ids
+                builder.metadata[Batch.StdKeys.LABELS] = {
+                    "label": self._labels[idx].tolist(),
+                    "dataset": ["test" if t else "train" for t in self._is_test[idx]],
+                }
+            yield builder.make_batch()
+
+    def shuffle(self, random_state: int | np.random.Generator | None = None) -> None:
+        """Use a random order of the samples for subsequent calls."""
+        rng = np.random.default_rng(random_state)
+        self._order = rng.permutation(self._order)
+
+    def subset(
+        self,
+        labels: OneManyOrNone[Any] = None,
+        datasets: OneManyOrNone[str] = None,
+        max_samples: int | None = None,
+    ) -> TrainTestSplitProducer:
+        """A producer over the samples with the given label values and/or datasets.
+
+        Identifiers (sample indices or PNG paths) stay those of this producer.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``labels`` or ``datasets`` is an empty collection, or a dataset is not
+            ``"train"``/``"test"``.
+        """
+        mask = np.ones(len(self._samples), dtype=bool)
+        if labels is not None:
+            wanted = _one_or_many(labels, "labels")
+            mask &= np.array([lab in wanted for lab in self._labels.tolist()], dtype=bool)
+        if datasets is not None:
+            names = _one_or_many(datasets, "datasets")
+            unknown = set(names) - {"train", "test"}
+            if unknown:
+                raise InvalidParameterError(
+                    f"{_OWNER}.subset: 'datasets' must be 'train' and/or 'test'; got "
+                    f"{sorted(map(str, unknown))}."
+                )
+            mask &= np.where(self._is_test, "test" in names, "train" in names)
+        new = dataclasses.replace(self, write_to_folder=False)
+        new.write_to_folder = self.write_to_folder
+        new._export = self._export
+        new._order = self._order[mask[self._order]]
+        new.max_samples = self.max_samples if max_samples is None else check_int(
+            max_samples, name="max_samples", owner=f"{_OWNER}.subset"
+        )
+        return new
+
+    def cleanup(self) -> bool:
+        """Delete the folder written by ``write_to_folder``; True if something was removed.
+
+        Identifiers that are PNG paths are dangling afterwards.
+        """
+        return False if self._export is None else self._export.cleanup()
+
+
+def _one_or_many(value: Any, name: str) -> frozenset[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Collection):
+        return frozenset([value])
+    if len(value) == 0:
+        raise InvalidParameterError(
+            f"{_OWNER}.subset: '{name}' is empty; give at least one value or None for all."
+        )
+    return frozenset(value)
+
+
+class _Export:
+    """The PNG folder of a TrainTestSplitProducer: written once, shared by subsets."""
+
+    def __init__(self, folder: pathlib.Path) -> None:
+        self.folder = folder
+        self._written: dict[int, str] = {}
+
+    def paths(
+        self, samples: np.ndarray, labels: np.ndarray, is_test: np.ndarray, indices: np.ndarray
+    ) -> list[str]:
+        todo = [int(i) for i in indices if int(i) not in self._written]
+        if todo:
+            image_mod = require("PIL.Image", feature=f"{_OWNER}(write_to_folder=...)",
+                                extra="image")
+            for i in todo:
+                side = "test" if is_test[i] else "train"
+                directory = self.folder / side / str(labels[i])
+                directory.mkdir(parents=True, exist_ok=True)
+                path = directory / f"image{i}.png"
+                image_mod.fromarray(_to_uint8_image(samples[i], i)).save(path)
+                self._written[i] = str(path)
+        return [self._written[int(i)] for i in indices]
+
+    def cleanup(self) -> bool:
+        existed = self.folder.exists()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self._written.clear()
+        return existed
+
+
+def _to_uint8_image(sample: np.ndarray, index: int) -> np.ndarray:
+    if sample.ndim == 3 and sample.shape[-1] == 1:
+        sample = sample[..., 0]
+    if not (sample.ndim == 2 or (sample.ndim == 3 and sample.shape[-1] in (3, 4))):
+        raise DeepViewException(
+            f"{_OWNER}: sample {index} has shape {sample.shape}, which is not an image "
+            "(H, W), (H, W, 1), (H, W, 3) or (H, W, 4); use write_to_folder=False."
+        )
+    if sample.dtype == np.uint8:
+        return sample
+    values = sample.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise InvalidDataError(f"{_OWNER}: sample {index} contains NaN or inf; cannot write it.")
+    if np.issubdtype(sample.dtype, np.floating) and values.min() >= 0 and values.max() <= 1:
+        values = values * 255.0
+    if values.min() < 0 or values.max() > 255:
+        raise InvalidDataError(
+            f"{_OWNER}: sample {index} has values in [{values.min()}, {values.max()}]; PNG "
+            "export needs [0, 1] floats or [0, 255] values. Rescale the data first."
+        )
+    return np.rint(values).astype(np.uint8)

@@ -1,0 +1,118 @@
+"""The :class:`Processor` base stage and shared field-selection helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import numpy as np
+
+from deepview.base import Batch, PipelineStage
+from deepview.exceptions import InvalidDataError, InvalidTypeError, MissingFieldError
+from deepview.typing import OneManyOrNone, resolve_one_many_or_none
+
+__all__ = ["Processor", "resolve_fields", "select_fields"]
+
+
+def resolve_fields(fields: OneManyOrNone[str], *, owner: str) -> frozenset[str] | None:
+    """Normalise a ``fields`` argument: ``None`` or empty means every field."""
+    try:
+        resolved = resolve_one_many_or_none(fields, str)
+    except InvalidTypeError as exc:
+        raise InvalidTypeError(
+            f"{owner}: 'fields' must be a field name or a collection of names; {exc}"
+        ) from None
+    return frozenset(resolved) if resolved else None
+
+
+def missing_field_error(
+    owner: str, missing: Collection[str], available: Collection[str]
+) -> MissingFieldError:
+    return MissingFieldError(
+        f"{owner}: field(s) {sorted(missing)} not in the batch; available fields: "
+        f"{sorted(available)}. Check the names passed as 'fields' (or rename fields with "
+        "FieldRenamer earlier in the pipeline)."
+    )
+
+
+def select_fields(
+    fields: Mapping[str, Any], selected: Collection[str] | None, *, owner: str
+) -> list[str]:
+    """Names of the selected fields in batch order; raise :class:`MissingFieldError` for
+    names the batch does not have."""
+    if selected is None:
+        return list(fields)
+    missing = [name for name in selected if name not in fields]
+    if missing:
+        raise missing_field_error(owner, missing, fields)
+    return [name for name in fields if name in selected]
+
+
+class Processor(PipelineStage):
+    """Replace each selected field ``x`` of every batch with ``func(x)``.
+
+    The base of most stock stages; subclass it by passing a function to
+    ``super().__init__``, or use it directly.
+
+    Parameters
+    ----------
+    func : Callable[[numpy.ndarray], numpy.ndarray]
+        Maps a field's array (batch dimension first) to a new array with the same number
+        of elements along dimension 0.
+    fields : str or Collection[str], optional
+        Fields to transform; ``None`` (or empty) means every field.  Naming a field the
+        batch does not have raises :class:`~deepview.exceptions.MissingFieldError`
+        (a ``KeyError``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> from deepview.processors import Processor
+    >>> doubled = pipeline(ArrayProducer(np.ones((3, 2))), Processor(lambda x: 2 * x))
+    >>> next(iter(doubled(3))).fields["responses"].tolist()
+    [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]]
+    """
+
+    def __init__(
+        self, func: Callable[[np.ndarray], np.ndarray], *, fields: OneManyOrNone[str] = None
+    ) -> None:
+        owner = type(self).__name__
+        if not callable(func):
+            raise InvalidTypeError(
+                f"{owner}: 'func' must be callable as func(array) -> array; "
+                f"got {type(func).__name__}."
+            )
+        self._func = func
+        self.fields = resolve_fields(fields, owner=owner)
+
+    def __repr__(self) -> str:
+        fields = None if self.fields is None else sorted(self.fields)
+        return f"{type(self).__name__}(fields={fields})"
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        func = self._func
+        selected = self.fields
+        owner = type(self).__name__
+
+        def process(batch: Batch) -> Batch:
+            names = select_fields(batch.fields, selected, owner=owner)
+            builder = Batch.Builder(base=batch)
+            for name in names:
+                out = func(batch.fields[name])
+                if not isinstance(out, np.ndarray) or out.ndim == 0:
+                    raise InvalidTypeError(
+                        f"{owner}: the function must return a numpy array with a batch "
+                        f"dimension for field '{name}'; got {type(out).__name__}"
+                        f"{' of shape ()' if isinstance(out, np.ndarray) else ''}."
+                    )
+                if len(out) != batch.batch_size:
+                    raise InvalidDataError(
+                        f"{owner}: the function changed the number of elements of field "
+                        f"'{name}' from {batch.batch_size} to {len(out)}; processors must keep "
+                        "dimension 0 (use Composer to drop elements)."
+                    )
+                builder.fields[name] = out
+            return builder.make_batch()
+
+        return process

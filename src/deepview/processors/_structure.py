@@ -1,0 +1,385 @@
+"""Stages that reshape a batch's structure: fields, metadata and snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from deepview.base import Batch, PipelineStage
+from deepview.exceptions import InvalidParameterError, InvalidTypeError
+from deepview.processors._base import resolve_fields, select_fields
+from deepview.typing import OneManyOrNone, OneOrMany, resolve_one_or_many
+
+__all__ = [
+    "FieldRemover",
+    "FieldRenamer",
+    "MetadataRemover",
+    "MetadataRenamer",
+    "SnapshotRemover",
+    "SnapshotSaver",
+]
+
+_MetaKeyTypes = (Batch.MetaKey, Batch.DictMetaKey)
+
+
+def _check_mapping(mapping: Any, *, owner: str) -> dict[str, str]:
+    if not isinstance(mapping, Mapping):
+        raise InvalidTypeError(
+            f"{owner}: 'mapping' must be a mapping {{old_name: new_name}}; "
+            f"got {type(mapping).__name__}."
+        )
+    bad = [(k, v) for k, v in mapping.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise InvalidTypeError(f"{owner}: 'mapping' must map str to str; got {bad[0]!r}.")
+    targets = list(mapping.values())
+    if len(set(targets)) != len(targets):
+        raise InvalidParameterError(
+            f"{owner}: two names are renamed to the same target in {dict(mapping)}; "
+            "each target may appear once."
+        )
+    return dict(mapping)
+
+
+def _rename(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    """Rename keys; an existing key that is a target but not itself renamed is dropped."""
+    targets = set(mapping.values())
+    result: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in mapping:
+            result[mapping[name]] = value
+        elif name not in targets:
+            result[name] = value
+    return result
+
+
+class FieldRemover(PipelineStage):
+    """Remove the named fields (missing ones are ignored), or with ``keep=True`` keep only them.
+
+    Parameters
+    ----------
+    fields : str or Collection[str]
+        Field names.
+    keep : bool, default=False
+        Keep the named fields and remove every other field instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> p = pipeline(ArrayProducer({"a": np.zeros((2, 1)), "b": np.zeros((2, 1))}),
+    ...              FieldRemover(fields="a"))
+    >>> list(next(iter(p(2))).fields)
+    ['b']
+    """
+
+    def __init__(self, *, fields: OneOrMany[str], keep: bool = False) -> None:
+        resolved = resolve_fields(fields, owner="FieldRemover")
+        if resolved is None:
+            raise InvalidParameterError(
+                "FieldRemover: 'fields' must name at least one field; got an empty selection."
+            )
+        self.fields = resolved
+        self.keep = bool(keep)
+
+    def __repr__(self) -> str:
+        return f"FieldRemover(fields={sorted(self.fields)}, keep={self.keep})"
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        names, keep = self.fields, self.keep
+
+        def process(batch: Batch) -> Batch:
+            builder = Batch.Builder(base=batch)
+            builder.fields = {k: v for k, v in batch.fields.items() if (k in names) == keep}
+            return builder.make_batch()
+
+        return process
+
+
+class FieldRenamer(PipelineStage):
+    """Rename fields with ``{old: new}``; swaps work.
+
+    A field whose name is a rename target but which is not itself renamed is dropped.
+    Names in ``mapping`` that the batch does not have are ignored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> p = pipeline(ArrayProducer(np.zeros((2, 1))), FieldRenamer({"responses": "x"}))
+    >>> list(next(iter(p(2))).fields)
+    ['x']
+    """
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        self.mapping = _check_mapping(mapping, owner="FieldRenamer")
+
+    def __repr__(self) -> str:
+        return f"FieldRenamer({self.mapping})"
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        mapping = dict(self.mapping)
+
+        def process(batch: Batch) -> Batch:
+            builder = Batch.Builder(base=batch)
+            builder.fields = _rename(batch.fields, mapping)
+            return builder.make_batch()
+
+        return process
+
+
+def _resolve_meta_keys(meta_keys: Any, *, owner: str) -> frozenset[Any] | None:
+    if meta_keys is None:
+        return None
+    try:
+        keys = resolve_one_or_many(meta_keys, _MetaKeyTypes)
+    except InvalidTypeError:
+        raise InvalidTypeError(
+            f"{owner}: 'meta_keys' must be Batch.MetaKey / Batch.DictMetaKey objects (or a "
+            f"collection of them); got {meta_keys!r}."
+        ) from None
+    return frozenset(keys) or None
+
+
+class MetadataRemover(PipelineStage):
+    """Remove (or, with ``keep=True``, keep only) selected metadata.
+
+    Parameters
+    ----------
+    meta_keys : MetaKey, DictMetaKey or a collection of them, optional
+        Metadata keys to select.
+    keys : str or Collection[str], optional
+        String sub-keys of dict metadata to select (from the selected DictMetaKeys, or from
+        every DictMetaKey when none is selected).
+    keep : bool, default=False
+        Keep the selection and remove the rest instead.
+
+    Notes
+    -----
+    - Nothing selected: ``keep=False`` removes all metadata; ``keep=True`` keeps all.
+    - Flat keys only: ``keep=False`` removes them (dict metadata untouched); ``keep=True``
+      keeps only them and removes all dict metadata.
+    - Dict keys and/or ``keys``: ``keep=False`` removes the selected DictMetaKeys entirely,
+      or only the listed sub-keys; flat metadata untouched.  ``keep=True`` keeps only the
+      selected DictMetaKeys / sub-keys and removes all flat metadata.
+    - Mixed flat and dict selections apply both rules.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, Batch, pipeline
+    >>> p = pipeline(ArrayProducer(np.zeros((2, 1)), labels={"a": [0, 1], "b": [1, 0]}),
+    ...              MetadataRemover(keys="a"))
+    >>> dict(next(iter(p(2))).metadata[Batch.StdKeys.LABELS])
+    {'b': [1, 0]}
+    """
+
+    def __init__(
+        self,
+        *,
+        meta_keys: Any = None,
+        keys: OneManyOrNone[str] = None,
+        keep: bool = False,
+    ) -> None:
+        owner = "MetadataRemover"
+        selected = _resolve_meta_keys(meta_keys, owner=owner)
+        if keys is not None and (
+            isinstance(keys, _MetaKeyTypes)
+            or (not isinstance(keys, str) and any(isinstance(k, _MetaKeyTypes) for k in keys))
+        ):
+            raise InvalidParameterError(
+                "MetadataRemover: 'keys' takes string sub-keys of dict metadata; pass "
+                "MetaKey/DictMetaKey objects as 'meta_keys' instead."
+            )
+        self.meta_keys = selected
+        self.keys = resolve_fields(keys, owner=owner)
+        self.keep = bool(keep)
+
+    def __repr__(self) -> str:
+        names = None if self.meta_keys is None else sorted(k.name for k in self.meta_keys)
+        keys = None if self.keys is None else sorted(self.keys)
+        return f"MetadataRemover(meta_keys={names}, keys={keys}, keep={self.keep})"
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        selected = self.meta_keys or frozenset()
+        flat = frozenset(k for k in selected if isinstance(k, Batch.MetaKey))
+        dicts = frozenset(k for k in selected if isinstance(k, Batch.DictMetaKey))
+        subkeys, keep = self.keys, self.keep
+        dict_rule = bool(dicts) or subkeys is not None
+        nothing = not flat and not dict_rule
+
+        def process(batch: Batch) -> Batch:
+            builder = Batch.Builder(base=batch)
+            if nothing:
+                if not keep:
+                    for key in list(builder.metadata.keys()):
+                        del builder.metadata[key]
+                return builder.make_batch()
+            new: dict[Any, Any] = {}
+            for key in batch.metadata.keys():
+                value = batch.metadata[key]
+                if isinstance(key, Batch.MetaKey):
+                    if keep:
+                        if key in flat:
+                            new[key] = value
+                    elif key not in flat:
+                        new[key] = value
+                    continue
+                in_scope = key in dicts or not dicts
+                if not dict_rule:
+                    # only flat keys selected: keep=True drops all dict metadata
+                    if not keep:
+                        new[key] = dict(value)
+                    continue
+                if keep:
+                    if not in_scope:
+                        continue
+                    new[key] = {s: v for s, v in value.items() if subkeys is None or s in subkeys}
+                elif not in_scope:
+                    new[key] = dict(value)
+                elif subkeys is not None:
+                    new[key] = {s: v for s, v in value.items() if s not in subkeys}
+            for key in list(builder.metadata.keys()):
+                del builder.metadata[key]
+            for key, value in new.items():
+                builder.metadata[key] = value
+            return builder.make_batch()
+
+        return process
+
+
+class MetadataRenamer(PipelineStage):
+    """Rename the string sub-keys inside dict metadata (e.g. label dimensions).
+
+    Parameters
+    ----------
+    mapping : Mapping[str, str]
+        ``{old: new}``; same rules as :class:`FieldRenamer`.
+    meta_keys : DictMetaKey or a collection of them, optional
+        Dict metadata to rename in; default every DictMetaKey.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, Batch, pipeline
+    >>> p = pipeline(ArrayProducer(np.zeros((2, 1)), labels={"a": [0, 1]}),
+    ...              MetadataRenamer({"a": "class"}))
+    >>> dict(next(iter(p(2))).metadata[Batch.StdKeys.LABELS])
+    {'class': [0, 1]}
+    """
+
+    def __init__(self, mapping: Mapping[str, str], *, meta_keys: Any = None) -> None:
+        self.mapping = _check_mapping(mapping, owner="MetadataRenamer")
+        keys = _resolve_meta_keys(meta_keys, owner="MetadataRenamer")
+        if keys is not None and any(not isinstance(k, Batch.DictMetaKey) for k in keys):
+            raise InvalidTypeError(
+                "MetadataRenamer: 'meta_keys' must be Batch.DictMetaKey objects (flat MetaKey "
+                "values have no sub-keys to rename)."
+            )
+        self.meta_keys = keys
+
+    def __repr__(self) -> str:
+        return f"MetadataRenamer({self.mapping})"
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        mapping, selected = dict(self.mapping), self.meta_keys
+
+        def process(batch: Batch) -> Batch:
+            builder = Batch.Builder(base=batch)
+            for key in batch.metadata.keys():
+                if isinstance(key, Batch.DictMetaKey) and (selected is None or key in selected):
+                    builder.metadata[key] = _rename(batch.metadata[key], mapping)
+            return builder.make_batch()
+
+        return process
+
+
+class SnapshotSaver(PipelineStage):
+    """Save the current batch (fields and metadata) as snapshot ``save``.
+
+    Parameters
+    ----------
+    save : str, default="snapshot"
+        Snapshot name (an existing snapshot of that name is replaced).
+    fields : str or Collection[str], optional
+        With ``keep=True`` keep only these fields in the snapshot; with ``keep=False`` drop
+        them.  Default: every field.
+    keep : bool, default=True
+        See ``fields``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> from deepview.processors import Flattener
+    >>> p = pipeline(ArrayProducer(np.zeros((2, 2, 2))), SnapshotSaver(), Flattener())
+    >>> next(iter(p(2))).snapshots["snapshot"].fields["responses"].shape
+    (2, 2, 2)
+    """
+
+    def __init__(
+        self, save: str = "snapshot", fields: OneManyOrNone[str] = None, keep: bool = True
+    ) -> None:
+        if not isinstance(save, str) or not save:
+            raise InvalidTypeError(f"SnapshotSaver: 'save' must be a non-empty str; got {save!r}.")
+        self.save = save
+        self.fields = resolve_fields(fields, owner="SnapshotSaver")
+        self.keep = bool(keep)
+
+    def __repr__(self) -> str:
+        fields = None if self.fields is None else sorted(self.fields)
+        return f"SnapshotSaver(save={self.save!r}, fields={fields}, keep={self.keep})"
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        save, selected, keep = self.save, self.fields, self.keep
+
+        def process(batch: Batch) -> Batch:
+            snap = Batch.Builder(base=batch)
+            snap.snapshots = {}
+            if selected is not None:
+                if keep:
+                    names = select_fields(batch.fields, selected, owner="SnapshotSaver")
+                    snap.fields = {n: batch.fields[n] for n in names}
+                else:
+                    snap.fields = {k: v for k, v in batch.fields.items() if k not in selected}
+            builder = Batch.Builder(base=batch)
+            builder.snapshots[save] = snap.make_batch()
+            return builder.make_batch()
+
+        return process
+
+
+class SnapshotRemover(PipelineStage):
+    """Remove snapshots: all (``snapshots=None``), the named ones, or all but them (``keep``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> p = pipeline(ArrayProducer(np.zeros((2, 1))), SnapshotSaver(), SnapshotRemover())
+    >>> dict(next(iter(p(2))).snapshots)
+    {}
+    """
+
+    def __init__(self, snapshots: OneManyOrNone[str] = None, keep: bool = False) -> None:
+        self.snapshots: frozenset[str] | None = resolve_fields(snapshots, owner="SnapshotRemover")
+        self.keep = bool(keep)
+
+    def __repr__(self) -> str:
+        names = None if self.snapshots is None else sorted(self.snapshots)
+        return f"SnapshotRemover(snapshots={names}, keep={self.keep})"
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        names: Collection[str] | None = self.snapshots
+        keep = self.keep
+
+        def process(batch: Batch) -> Batch:
+            builder = Batch.Builder(base=batch)
+            if names is None:
+                builder.snapshots = {}
+            else:
+                builder.snapshots = {
+                    k: v for k, v in batch.snapshots.items() if (k in names) == keep
+                }
+            return builder.make_batch()
+
+        return process
