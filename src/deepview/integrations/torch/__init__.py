@@ -1,0 +1,44 @@
+"""PyTorch integration (extra ``torch``): models, data bridges and PFA applied to a network.
+
+- :class:`TorchModel` / :func:`load_torch_model`: a :class:`deepview.base.Model` reading
+  the responses of any layer of a ``torch.nn.Module`` (names from ``named_modules()``).
+- :class:`TorchProducer`: a producer over a torch ``DataLoader`` or ``Dataset``.
+- :class:`ProducerTorchDataset`: a torch ``IterableDataset`` over a producer.
+- :func:`apply_pfa_recipe`: turn PFA recipes into a smaller working network.
+- :class:`DigitsCNN`, :func:`load_digits_split`, :func:`train_digits_cnn`,
+  :func:`evaluate_accuracy`, :func:`count_parameters`: a small CNN on scikit-learn's
+  ``load_digits`` (8x8 images, no download) used by the examples and ``deepview demo``.
+
+Importing this package imports torch; ``import deepview.integrations`` does not.
+"""
+
+from __future__ import annotations
+
+from deepview._optional import require
+
+require("torch", feature="deepview.integrations.torch", extra="torch")
+
+from deepview.integrations.torch._digits import (  # noqa: E402
+    DigitsCNN,
+    count_parameters,
+    evaluate_accuracy,
+    load_digits_split,
+    train_digits_cnn,
+)
+from deepview.integrations.torch._model import TorchModel, layer_kind, load_torch_model  # noqa: E402
+from deepview.integrations.torch._pfa_surgery import apply_pfa_recipe  # noqa: E402
+from deepview.integrations.torch._producer import ProducerTorchDataset, TorchProducer  # noqa: E402
+
+__all__ = [
+    "DigitsCNN",
+    "ProducerTorchDataset",
+    "TorchModel",
+    "TorchProducer",
+    "apply_pfa_recipe",
+    "count_parameters",
+    "evaluate_accuracy",
+    "layer_kind",
+    "load_digits_split",
+    "load_torch_model",
+    "train_digits_cnn",
+]

@@ -1,0 +1,531 @@
+"""Apply PFA recipes to a torch network: drop the recommended units and return a smaller,
+working copy of the network."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import operator
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from deepview.exceptions import (
+    DeepViewException,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidTypeError,
+)
+
+__all__ = ["apply_pfa_recipe"]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "apply_pfa_recipe"
+_FOLD_RTOL = 1e-5
+
+#: layers whose output units can be removed (weight rows) and whose inputs can be sliced
+_PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+#: per-channel ops with f(a*x) = a*f(x) for a > 0 (duplicate units can be folded with a scale)
+_HOMOGENEOUS_MODULES: tuple[type, ...] = (
+    nn.ReLU, nn.LeakyReLU, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+)
+#: other per-element ops (identical units can still be folded)
+_ELEMENTWISE_MODULES: tuple[type, ...] = (
+    nn.Sigmoid, nn.Tanh, nn.ReLU6, nn.ELU, nn.GELU, nn.SiLU, nn.Hardtanh, nn.Hardswish,
+    nn.Hardsigmoid, nn.Softplus, nn.Mish, nn.SELU, nn.CELU, nn.Softsign, nn.Tanhshrink,
+    nn.AlphaDropout,
+)
+_HOMOGENEOUS_FUNCTIONS: set[Any] = {
+    torch.relu, F.relu, F.relu_, F.leaky_relu, F.dropout, F.dropout1d, F.dropout2d,
+    F.dropout3d, F.max_pool1d, F.max_pool2d, F.max_pool3d, F.avg_pool1d, F.avg_pool2d,
+    F.avg_pool3d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
+    F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d,
+}
+_ELEMENTWISE_FUNCTIONS: set[Any] = {
+    torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.gelu, F.silu, F.elu, F.relu6, F.hardtanh,
+    F.hardswish, F.hardsigmoid, F.softplus, F.mish, F.selu, F.celu,
+}
+_HOMOGENEOUS_METHODS = {"relu", "relu_", "contiguous"}
+_ELEMENTWISE_METHODS = {"sigmoid", "sigmoid_", "tanh", "tanh_"}
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What to cut for one recipe."""
+
+    key: str
+    producer: str
+    keep: np.ndarray
+    removed: np.ndarray
+    chain: list[str]  # module names between producer and consumer (norms are sliced)
+    consumer: str
+    factor: int = 1  # consumer input columns per unit (H*W after Flatten, else 1)
+    fold: bool = True  # chain lets duplicates be folded
+    unit_scale_only: bool = False  # chain has non-homogeneous ops: fold only scale 1
+    fold_norm: str | None = None  # BatchNorm applied right after the producer
+    folds: list[tuple[int, int, float]] = dataclasses.field(default_factory=list)
+
+
+def apply_pfa_recipe(
+    module: nn.Module,
+    recipes: Mapping[str, Any],
+    *,
+    pairs: Mapping[str, Sequence[str]] | None = None,
+    fold_duplicates: bool = True,
+) -> nn.Module:
+    """Return a smaller copy of ``module`` with the units PFA recommends removing cut out.
+
+    For each recipe, the producing layer (``Linear`` or ``Conv1d/2d/3d``) loses the output
+    units listed in ``maximally_correlated_units`` (weight rows and bias), a ``BatchNorm``
+    on the way loses the same channels (affine parameters and running statistics), and the
+    layer consuming them (the next ``Linear``/``Conv``) loses the matching input units.
+    ``Conv -> ... -> Flatten -> Linear`` is supported: channel ``c`` is input columns
+    ``c*H*W .. (c+1)*H*W`` of the ``Linear``.  Activations, pooling and dropout in between
+    are fine; branches (residual additions, concatenations), grouped convolutions and
+    other layers between the two raise a :class:`~deepview.exceptions.DeepViewException`
+    naming the layer.  The original module is not modified.
+
+    With ``fold_duplicates`` a removed unit whose (BatchNorm-adjusted) weights are a
+    positive multiple ``a`` of a kept unit's weights — so its output is ``a`` times that
+    unit's output — is folded into the consumer: its input weights are added, scaled by
+    ``a``, to the kept unit's.  Exact duplicates and dead units (always zero after ReLU)
+    are therefore removed without changing the network's output.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The trained network; it must be traceable by ``torch.fx.symbolic_trace`` unless
+        ``pairs`` names the consumer of every recipe's layer.
+    recipes : Mapping[str, PFARecipe]
+        ``PFA.get_recipe()`` output.  Keys are module names from ``named_modules()``: the
+        producing layer, or a BatchNorm/activation following it (so PFA may run on the
+        post-activation responses, e.g. ``"relu1"`` for ``conv1``).  Any object with
+        ``original_output_count`` and ``maximally_correlated_units`` works.
+    pairs : Mapping[str, Sequence[str]], optional
+        ``{producer: [modules in between..., consumer]}`` for networks that cannot be
+        traced, e.g. ``{"conv1": ["bn1", "conv2"]}``; then the keys must be producers.
+    fold_duplicates : bool, default=True
+        Fold removed duplicates into their kept twin (see above).
+
+    Returns
+    -------
+    torch.nn.Module
+        A deep copy of ``module`` with smaller layers (same class and ``forward``).
+
+    Raises
+    ------
+    DeepViewException
+        A layer that cannot be rewritten (named in the message), or an unknown key.
+    InvalidDataError
+        A recipe that does not fit its layer (unit count, indices, nothing left).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from types import SimpleNamespace
+    >>> from deepview.integrations.torch import apply_pfa_recipe
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> recipe = SimpleNamespace(original_output_count=8, maximally_correlated_units=[1, 5])
+    >>> small = apply_pfa_recipe(net, {"0": recipe})
+    >>> small[0].out_features, small[2].in_features, net[0].out_features
+    (6, 6, 8)
+    """
+    if not isinstance(module, nn.Module):
+        raise InvalidTypeError(
+            f"{_OWNER}: 'module' must be a torch.nn.Module; got {type(module).__name__}."
+        )
+    if not isinstance(recipes, Mapping):
+        raise InvalidTypeError(
+            f"{_OWNER}: 'recipes' must be a mapping {{layer name: PFARecipe}} as returned by "
+            f"PFA.get_recipe(); got {type(recipes).__name__}."
+        )
+    pairs = dict(pairs or {})
+    modules = dict(module.named_modules())
+    for name in [*recipes, *pairs]:
+        if name not in modules or name == "":
+            raise DeepViewException(
+                f"{_OWNER}: '{name}' is not a layer of {type(module).__name__}; recipe keys "
+                f"must be names from named_modules(), e.g. {sorted(n for n in modules if n)[:10]}."
+            )
+    graph = None
+    if any(key not in pairs for key in recipes):
+        graph = _trace(module)
+    plans: list[_Plan] = []
+    for key, recipe in recipes.items():
+        if key in pairs:
+            plan = _plan_from_pairs(key, pairs[key], modules)
+        else:
+            plan = _plan_from_graph(key, graph if graph is not None else _trace(module), modules)
+        _attach_recipe(plan, recipe, modules)
+        plans.append(plan)
+    producers = [p.producer for p in plans]
+    dupes = sorted({p for p in producers if producers.count(p) > 1})
+    if dupes:
+        raise InvalidParameterError(
+            f"{_OWNER}: several recipes resolve to the same layer(s) {dupes} (e.g. 'conv1' and "
+            "'relu1'); give one recipe per layer."
+        )
+    if fold_duplicates:
+        for plan in plans:
+            _find_folds(plan, modules)
+
+    new = copy.deepcopy(module)
+    new_modules = dict(new.named_modules())
+    with torch.no_grad():
+        for plan in plans:
+            _cut(plan, new_modules)
+    for plan in plans:
+        logger.info(
+            "%s: %s keeps %d of %d units (%d folded into %s)", _OWNER, plan.producer,
+            len(plan.keep), len(plan.keep) + len(plan.removed), len(plan.folds), plan.consumer,
+        )
+    return new
+
+
+# ---------------------------------------------------------------------- planning
+def _trace(module: nn.Module) -> fx.Graph:
+    try:
+        return fx.symbolic_trace(module).graph
+    except Exception as exc:
+        raise DeepViewException(
+            f"{_OWNER}: cannot trace {type(module).__name__} with torch.fx ({exc}); give the "
+            "consumer of each layer explicitly, e.g. pairs={'conv1': ['bn1', 'conv2']}."
+        ) from exc
+
+
+def _kind(m: nn.Module) -> str:
+    if isinstance(m, _PRODUCERS):
+        return "producer"
+    if isinstance(m, _NORMS):
+        return "norm"
+    if isinstance(m, nn.Flatten):
+        return "flatten"
+    if isinstance(m, _HOMOGENEOUS_MODULES):
+        return "homogeneous"
+    if isinstance(m, _ELEMENTWISE_MODULES):
+        return "elementwise"
+    return "other"
+
+
+def _unsupported(name: str, m: nn.Module, why: str) -> DeepViewException:
+    return DeepViewException(
+        f"{_OWNER}: cannot rewrite layer '{name}' ({type(m).__name__}): {why}. Supported: "
+        "Linear/Conv -> [BatchNorm, activation, pooling, dropout, Flatten] -> Linear/Conv "
+        "chains without branches."
+    )
+
+
+def _check_producer(name: str, m: Any, role: str) -> None:
+    if not isinstance(m, _PRODUCERS):
+        raise _unsupported(name, m, f"a {role} must be a Linear or Conv1d/2d/3d layer")
+    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and m.groups != 1:
+        raise _unsupported(name, m, f"grouped convolutions (groups={m.groups}) are not supported")
+
+
+def _units(m: Any) -> int:
+    return int(m.out_features if isinstance(m, nn.Linear) else m.out_channels)
+
+
+def _inputs(m: Any) -> int:
+    return int(m.in_features if isinstance(m, nn.Linear) else m.in_channels)
+
+
+def _finish_plan(plan: _Plan, modules: Mapping[str, Any]) -> None:
+    """Check the consumer's input size and derive the unit -> input-column factor."""
+    producer, consumer = modules[plan.producer], modules[plan.consumer]
+    _check_producer(plan.consumer, consumer, f"consumer of '{plan.producer}'")
+    units, inputs = _units(producer), _inputs(consumer)
+    if isinstance(consumer, nn.Linear) and not isinstance(producer, nn.Linear):
+        if inputs % units:
+            raise _unsupported(
+                plan.consumer, consumer,
+                f"its {inputs} inputs are not a whole number of maps of the {units} channels of "
+                f"'{plan.producer}'",
+            )
+        plan.factor = inputs // units
+    elif isinstance(producer, nn.Linear) and not isinstance(consumer, nn.Linear):
+        raise _unsupported(plan.consumer, consumer, f"it consumes the Linear '{plan.producer}'")
+    elif inputs != units:
+        raise _unsupported(
+            plan.consumer, consumer,
+            f"it takes {inputs} inputs but '{plan.producer}' has {units} output units",
+        )
+    for name in plan.chain:
+        m = modules[name]
+        if isinstance(m, _NORMS) and m.num_features != units:
+            raise _unsupported(name, m, f"it has {m.num_features} features, not {units}")
+
+
+def _plan_from_pairs(key: str, chain: Sequence[str], modules: Mapping[str, Any]) -> _Plan:
+    _check_producer(key, modules[key], "key of 'pairs'")
+    if isinstance(chain, str) or not isinstance(chain, Sequence) or not chain:
+        raise InvalidTypeError(
+            f"{_OWNER}: pairs['{key}'] must be a non-empty list of module names ending with "
+            f"the consumer, e.g. ['bn1', 'conv2']; got {chain!r}."
+        )
+    for name in chain:
+        if name not in modules or name == "":
+            raise DeepViewException(f"{_OWNER}: pairs['{key}'] names unknown layer '{name}'.")
+    plan = _Plan(key, key, np.empty(0, int), np.empty(0, int), list(chain[:-1]), chain[-1])
+    seen_nonlinear = False
+    for name in plan.chain:
+        kind = _kind(modules[name])
+        if kind in ("producer", "other"):
+            raise _unsupported(name, modules[name], f"it sits between '{key}' and its consumer")
+        _note_kind(plan, name, kind, seen_nonlinear)
+        seen_nonlinear = seen_nonlinear or kind in ("homogeneous", "elementwise")
+    _finish_plan(plan, modules)
+    return plan
+
+
+def _note_kind(plan: _Plan, name: str, kind: str, seen_nonlinear: bool) -> None:
+    if kind == "norm":
+        if seen_nonlinear or plan.fold_norm is not None:
+            plan.fold = False  # a norm after a nonlinearity breaks the scale relation
+        else:
+            plan.fold_norm = name
+    elif kind == "elementwise":
+        plan.unit_scale_only = True
+
+
+def _call_modules(graph: fx.Graph) -> dict[str, list[fx.Node]]:
+    nodes: dict[str, list[fx.Node]] = {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            nodes.setdefault(str(node.target), []).append(node)
+    return nodes
+
+
+def _node_kind(node: fx.Node, source: fx.Node, modules: Mapping[str, Any]) -> str:
+    """Kind of graph node ``node`` applied to ``source`` ('other' when unsupported)."""
+    first = node.args[0] if node.args else None
+    if node.op == "call_module":
+        return _kind(modules[str(node.target)]) if first is source else "other"
+    if first is not source or any(a is source for a in [*node.args[1:], *node.kwargs.values()]):
+        return "other"
+    if node.op == "call_function":
+        if node.target in _HOMOGENEOUS_FUNCTIONS:
+            return "homogeneous"
+        if node.target in _ELEMENTWISE_FUNCTIONS:
+            return "elementwise"
+        if node.target is torch.flatten:
+            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+            return "flatten" if start == 1 else "other"
+        return "other"
+    if node.op == "call_method":
+        if node.target in _HOMOGENEOUS_METHODS:
+            return "homogeneous"
+        if node.target in _ELEMENTWISE_METHODS:
+            return "elementwise"
+        if node.target == "flatten":
+            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+            return "flatten" if start == 1 else "other"
+        if node.target in ("view", "reshape") and len(node.args) == 3 and node.args[2] == -1:
+            return "flatten"  # x.view(x.size(0), -1)
+    return "other"
+
+
+def _describe(node: fx.Node) -> str:
+    if node.op == "call_module":
+        return f"layer '{node.target}'"
+    if node.op == "output":
+        return "the network's output"
+    target = getattr(node.target, "__name__", node.target)
+    if node.target in (operator.add, torch.add, torch.cat, operator.mul):
+        return f"'{target}' (a branch or merge)"
+    return f"operation '{target}'"
+
+
+def _plan_from_graph(key: str, graph: fx.Graph, modules: Mapping[str, Any]) -> _Plan:
+    calls = _call_modules(graph)
+    if key not in calls:
+        raise _unsupported(
+            key, modules[key], "it is not a single layer of the traced forward() (a container "
+            "or unused module); use the name of a Linear/Conv layer inside it",
+        )
+    if len(calls[key]) > 1:
+        raise _unsupported(key, modules[key], f"it is used {len(calls[key])} times in forward()")
+    node = calls[key][0]
+    # walk back from a norm/activation key to the layer producing its channels
+    while not (node.op == "call_module" and isinstance(modules[str(node.target)], _PRODUCERS)):
+        prev = node.args[0] if node.args else None
+        kind = _node_kind(node, prev, modules) if isinstance(prev, fx.Node) else "other"
+        if kind not in ("norm", "homogeneous", "elementwise") or not isinstance(prev, fx.Node):
+            raise _unsupported(
+                key, modules[key], "its units do not map one-to-one to the output units of a "
+                "Linear/Conv layer before it; give the producing layer's name",
+            )
+        node = prev
+    producer = str(node.target)
+    _check_producer(producer, modules[producer], f"layer producing '{key}'")
+    if len(calls[producer]) > 1:
+        raise _unsupported(producer, modules[producer], "it is used more than once in forward()")
+    plan = _Plan(key, producer, np.empty(0, int), np.empty(0, int), [], "")
+    seen_nonlinear = False
+    current = node
+    while True:
+        users = list(current.users)
+        where = f"'{current.target}'" if current.op == "call_module" else f"'{current.name}'"
+        if len(users) != 1:
+            raise _unsupported(
+                producer, modules[producer],
+                f"the output of {where} feeds {len(users)} operations "
+                f"({', '.join(_describe(u) for u in users) or 'none'}); branches cannot be cut",
+            )
+        nxt = users[0]
+        kind = _node_kind(nxt, current, modules)
+        if kind == "producer":
+            if len(calls[str(nxt.target)]) > 1:
+                raise _unsupported(str(nxt.target), modules[str(nxt.target)],
+                                   "it is used more than once in forward()")
+            plan.consumer = str(nxt.target)
+            break
+        if kind == "other":
+            raise _unsupported(
+                producer, modules[producer],
+                f"its output reaches {_describe(nxt)}, which cannot be rewritten",
+            )
+        if nxt.op == "call_module":
+            name = str(nxt.target)
+            if kind == "norm" and len(calls[name]) > 1:
+                raise _unsupported(name, modules[name], "it is used more than once in forward()")
+            plan.chain.append(name)
+        _note_kind(plan, str(nxt.target), kind, seen_nonlinear)
+        seen_nonlinear = seen_nonlinear or kind in ("homogeneous", "elementwise")
+        current = nxt
+    _finish_plan(plan, modules)
+    return plan
+
+
+def _attach_recipe(plan: _Plan, recipe: Any, modules: Mapping[str, Any]) -> None:
+    try:
+        original = int(recipe.original_output_count)
+        removed_raw = list(recipe.maximally_correlated_units)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InvalidTypeError(
+            f"{_OWNER}: recipe for '{plan.key}' must be a PFARecipe (with "
+            f"original_output_count and maximally_correlated_units); got {recipe!r}."
+        ) from exc
+    units = _units(modules[plan.producer])
+    if original != units:
+        raise InvalidDataError(
+            f"{_OWNER}: recipe for '{plan.key}' is for {original} units but layer "
+            f"'{plan.producer}' has {units}; compute the recipe on this network's responses."
+        )
+    try:
+        removed = np.unique(np.asarray(removed_raw, dtype=np.int64))
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(
+            f"{_OWNER}: recipe for '{plan.key}' has non-integer unit indices {removed_raw[:10]}."
+        ) from exc
+    if removed.size and (removed.min() < 0 or removed.max() >= units):
+        raise InvalidDataError(
+            f"{_OWNER}: recipe for '{plan.key}' removes unit indices outside 0..{units - 1}: "
+            f"{[int(i) for i in removed if i < 0 or i >= units][:10]}."
+        )
+    keep = np.setdiff1d(np.arange(units), removed)
+    if keep.size == 0:
+        raise InvalidDataError(
+            f"{_OWNER}: recipe for '{plan.key}' removes all {units} units of "
+            f"'{plan.producer}'; keep at least one."
+        )
+    plan.keep, plan.removed = keep, removed
+
+
+# ---------------------------------------------------------------------- folding
+def _effective_rows(plan: _Plan, modules: Mapping[str, Any]) -> np.ndarray | None:
+    """Per unit: [weights..., bias] after the BatchNorm that follows the producer."""
+    producer = modules[plan.producer]
+    w = producer.weight.detach().double().reshape(_units(producer), -1).cpu()
+    b = (producer.bias.detach().double().cpu() if producer.bias is not None
+         else torch.zeros(len(w), dtype=torch.float64))
+    if plan.fold_norm is not None:
+        bn = modules[plan.fold_norm]
+        if bn.running_mean is None or bn.running_var is None:
+            return None  # normalised with batch statistics: no fixed affine map
+        scale = 1.0 / torch.sqrt(bn.running_var.detach().double().cpu() + bn.eps)
+        shift = -bn.running_mean.detach().double().cpu() * scale
+        if bn.weight is not None:
+            gamma = bn.weight.detach().double().cpu()
+            scale, shift = scale * gamma, shift * gamma
+        if bn.bias is not None:
+            shift = shift + bn.bias.detach().double().cpu()
+        w, b = w * scale[:, None], b * scale + shift
+    return torch.cat([w, b[:, None]], dim=1).numpy()
+
+
+def _find_folds(plan: _Plan, modules: Mapping[str, Any]) -> None:
+    if not plan.fold or plan.removed.size == 0:
+        return
+    rows = _effective_rows(plan, modules)
+    if rows is None:
+        return
+    removed, kept = rows[plan.removed], rows[plan.keep]
+    kept_sq = np.einsum("ij,ij->i", kept, kept)
+    removed_sq = np.einsum("ij,ij->i", removed, removed)
+    gram = removed @ kept.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(kept_sq > 0, gram / kept_sq, 0.0)
+        residual = removed_sq[:, None] - np.where(kept_sq > 0, gram**2 / kept_sq, 0.0)
+    residual[:, kept_sq == 0] = np.inf
+    for i, r in enumerate(plan.removed):
+        if removed_sq[i] == 0:
+            continue  # constant unit: nothing to fold
+        j = int(np.argmin(residual[i]))
+        a = float(alpha[i, j])
+        if residual[i, j] > (_FOLD_RTOL**2) * removed_sq[i] or a <= 0:
+            continue
+        if plan.unit_scale_only and abs(a - 1.0) > _FOLD_RTOL:
+            continue
+        plan.folds.append((int(r), int(plan.keep[j]), a))
+
+
+# ---------------------------------------------------------------------- cutting
+def _set(module: nn.Module, name: str, value: torch.Tensor | None) -> None:
+    old = getattr(module, name)
+    if value is None or old is None:
+        return
+    if isinstance(old, nn.Parameter):
+        setattr(module, name, nn.Parameter(value.contiguous(), requires_grad=old.requires_grad))
+    else:
+        setattr(module, name, value.contiguous())
+
+
+def _cut(plan: _Plan, modules: Mapping[str, Any]) -> None:
+    producer, consumer = modules[plan.producer], modules[plan.consumer]
+    keep = torch.as_tensor(plan.keep, device=producer.weight.device)
+    f = plan.factor
+    # consumer: fold removed duplicates into their twin, then keep the surviving inputs
+    weight = consumer.weight.detach().clone()
+    for r, k, a in plan.folds:
+        weight[:, k * f : (k + 1) * f] += a * weight[:, r * f : (r + 1) * f]
+    cols = (keep[:, None] * f + torch.arange(f, device=keep.device)).reshape(-1)
+    _set(consumer, "weight", weight[:, cols])
+    if isinstance(consumer, nn.Linear):
+        consumer.in_features = int(cols.numel())
+    else:
+        consumer.in_channels = int(keep.numel())
+    for name in plan.chain:
+        norm = modules[name]
+        if isinstance(norm, _NORMS):
+            for attr in ("weight", "bias", "running_mean", "running_var"):
+                value = getattr(norm, attr)
+                _set(norm, attr, None if value is None else value.detach()[keep])
+            norm.num_features = int(keep.numel())
+    _set(producer, "weight", producer.weight.detach()[keep])
+    if producer.bias is not None:
+        _set(producer, "bias", producer.bias.detach()[keep])
+    if isinstance(producer, nn.Linear):
+        producer.out_features = int(keep.numel())
+    else:
+        producer.out_channels = int(keep.numel())
