@@ -133,6 +133,12 @@ class _ModelStage(PipelineStage):
         def process(batch: Batch) -> Batch:
             feed = _bind_inputs(inputs, batch)
             outputs = details.run_inference(feed, responses)
+            missing = sorted(responses - set(outputs))
+            if missing:
+                raise DeepViewException(
+                    f"Model: the model details returned no output for {missing} (got "
+                    f"{sorted(outputs)}); run_inference must return every requested response."
+                )
             builder = Batch.Builder(base=batch)
             builder.fields = {name: np.asarray(outputs[name]) for name in sorted(responses)}
             return builder.make_batch()
