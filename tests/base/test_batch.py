@@ -1,0 +1,221 @@
+"""Batch, Builder, metadata, elements and concatenate_batches."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from deepview.base import Batch, concatenate_batches
+from deepview.exceptions import (
+    DeepViewException,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidTypeError,
+)
+
+ID = Batch.StdKeys.IDENTIFIER
+LABELS = Batch.StdKeys.LABELS
+
+
+def make(n: int = 4) -> Batch:
+    builder = Batch.Builder({"x": np.arange(n * 2.0).reshape(n, 2), "y": np.arange(n)})
+    builder.metadata[ID] = [f"id{i}" for i in range(n)]
+    builder.metadata[LABELS] = {"color": ["r", "g"] * (n // 2), "size": list(range(n))}
+    builder.snapshots["orig"] = Batch({"raw": np.arange(n * 3).reshape(n, 3)})
+    return builder.make_batch()
+
+
+def test_fields_are_read_only_views_and_caller_array_stays_writable() -> None:
+    x = np.zeros((3, 2))
+    batch = Batch({"x": x})
+    assert batch.batch_size == len(batch) == 3
+    with pytest.raises(ValueError):
+        batch.fields["x"][0, 0] = 1
+    x[0, 0] = 5  # the caller's array is not frozen
+    assert batch.fields["x"][0, 0] == 5
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "text"),
+    [
+        ({}, InvalidParameterError, "non-empty"),
+        (None, InvalidParameterError, "non-empty"),
+        (np.zeros(3), InvalidTypeError, "mapping"),
+        ({"x": [1, 2]}, InvalidTypeError, "'x' must be a numpy array"),
+        ({"x": np.array(1.0)}, InvalidDataError, "0-d"),
+        ({"x": np.zeros(3), "y": np.zeros(4)}, DeepViewException, "same length"),
+        ({1: np.zeros(3)}, InvalidTypeError, "field names must be str"),
+    ],
+)
+def test_bad_construction(fields: object, error: type[Exception], text: str) -> None:
+    with pytest.raises(error, match=text):
+        Batch(fields)  # type: ignore[arg-type]
+
+
+def test_batch_positional_batch_is_rejected() -> None:
+    batch = make()
+    with pytest.raises(ValueError, match="Builder"):
+        Batch(batch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="base=batch"):
+        Batch.Builder(batch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not both"):
+        Batch.Builder({"x": np.zeros(2)}, base=batch)
+
+
+def test_metadata_access_and_keys() -> None:
+    batch = make()
+    assert batch.metadata[ID] == ["id0", "id1", "id2", "id3"]
+    assert batch.metadata[LABELS]["color"] == ["r", "g", "r", "g"]
+    assert ID in batch.metadata and bool(batch.metadata) and len(batch.metadata) == 2
+    assert set(batch.metadata.keys()) == {ID, LABELS}
+    with pytest.raises(KeyError):
+        batch.metadata[Batch.MetaKey("missing")]
+    with pytest.raises(InvalidTypeError):
+        batch.metadata["not a key"]
+    with pytest.raises(TypeError):
+        batch.metadata[LABELS]["color"] = []  # type: ignore[index]
+    assert Batch.MetaKey("a") == Batch.MetaKey("a") != Batch.DictMetaKey("a")
+    assert not Batch({"x": np.zeros(1)}).metadata
+
+
+def test_std_keys_cannot_be_instantiated() -> None:
+    with pytest.raises(DeepViewException):
+        Batch.StdKeys()
+
+
+def test_metadata_length_mismatch() -> None:
+    builder = Batch.Builder({"x": np.zeros(3)})
+    builder.metadata[ID] = [1, 2]
+    with pytest.raises(DeepViewException, match="2 values but the batch has 3"):
+        builder.make_batch()
+    builder = Batch.Builder({"x": np.zeros(3)})
+    builder.metadata[LABELS] = {"a": [1]}
+    with pytest.raises(DeepViewException, match=r"\['a'\]"):
+        builder.make_batch()
+
+
+def test_builder_metadata_validation_and_defaults() -> None:
+    builder = Batch.Builder({"x": np.zeros(2)})
+    with pytest.raises(InvalidTypeError, match="one value per element"):
+        builder.metadata[ID] = "ab"
+    with pytest.raises(InvalidTypeError, match="mapping"):
+        builder.metadata[LABELS] = [1, 2]
+    builder.metadata[ID].append(7)  # auto-created list
+    builder.metadata[ID].append(8)
+    builder.metadata[LABELS]  # auto-created, empty: dropped by make_batch
+    batch = builder.make_batch()
+    assert batch.metadata[ID] == [7, 8]
+    assert LABELS not in batch.metadata
+    del builder.metadata[ID]
+    assert ID not in builder.metadata
+    with pytest.raises(DeepViewException, match="at least one field"):
+        Batch.Builder().make_batch()
+
+
+def test_builder_copies_and_strips_nested_snapshots() -> None:
+    batch = make()
+    builder = Batch.Builder(base=batch)
+    builder.metadata[ID][0] = "changed"
+    builder.fields["z"] = np.ones(4)
+    builder.snapshots["nested"] = batch  # has its own snapshot: stripped
+    new = builder.make_batch()
+    assert batch.metadata[ID][0] == "id0"
+    assert "z" not in batch.fields and "z" in new.fields
+    assert new.snapshots["nested"].snapshots == {}
+    with pytest.raises(DeepViewException, match="may not have snapshots"):
+        Batch._from_parts({"x": np.zeros(4)}, {}, {"s": batch})
+
+
+def test_snapshot_size_checked() -> None:
+    builder = Batch.Builder({"x": np.zeros(3)})
+    builder.snapshots["s"] = Batch({"x": np.zeros(2)})
+    with pytest.raises(DeepViewException, match="snapshot 's' has 2"):
+        builder.make_batch()
+
+
+def test_metadata_only_batch() -> None:
+    builder = Batch.Builder()
+    builder.metadata[ID] = [1, 2, 3]
+    batch = builder.make_batch()
+    assert batch.batch_size == 3 and dict(batch.fields) == {}
+    assert batch.elements[[2]].metadata[ID] == [3]
+    assert batch.elements[[]].batch_size == 0
+
+
+def test_equality_and_pickle_round_trip() -> None:
+    a, b = make(), make()
+    assert a == b
+    assert a != Batch({"x": np.zeros(4)})
+    assert (a == 3) is False
+    assert pickle.loads(pickle.dumps(a)) == a
+    builder = Batch.Builder(base=a)
+    builder.metadata[LABELS] = {"color": ["r"] * 4, "size": list(range(4))}
+    assert builder.make_batch() != a
+    with pytest.raises(TypeError):
+        hash(a)
+    assert "batch_size=4" in repr(a)
+
+
+def test_elements_int_negative_and_out_of_range() -> None:
+    batch = make()
+    element = batch.elements[1]
+    assert element.fields["x"].tolist() == [2.0, 3.0]
+    assert element.metadata[ID] == "id1"
+    assert element.metadata[LABELS] == {"color": "g", "size": 1}
+    assert ID in element.metadata and bool(element.metadata)
+    assert element.snapshots["orig"].fields["raw"].tolist() == [3, 4, 5]
+    assert batch.elements[-4].metadata[ID] == "id0"
+    with pytest.raises(IndexError):
+        batch.elements[4]
+    with pytest.raises(IndexError):
+        batch.elements[-5]
+    assert [e.metadata[ID] for e in batch.elements] == batch.metadata[ID]
+    assert len(batch.elements) == 4
+
+
+def test_elements_subsets() -> None:
+    batch = make()
+    sub = batch.elements[[3, 0, 3]]
+    assert sub.metadata[ID] == ["id3", "id0", "id3"]
+    assert sub.fields["y"].tolist() == [3, 0, 3]
+    assert sub.snapshots["orig"].fields["raw"][:, 0].tolist() == [9, 0, 9]
+    assert batch.elements[1:3].metadata[LABELS]["size"] == [1, 2]
+    assert batch.elements[::-2].metadata[ID] == ["id3", "id1"]
+    assert batch.elements[[-4]].metadata[ID] == ["id0"]
+    mask = np.array([True, False, False, True])
+    assert batch.elements[mask].metadata[ID] == ["id0", "id3"]
+    assert batch.elements[[]].batch_size == 0
+    with pytest.raises(IndexError):
+        batch.elements[[4]]
+    with pytest.raises(IndexError):
+        batch.elements[np.array([True])]
+    with pytest.raises(IndexError):
+        batch.elements[[0.5]]
+
+
+def test_concatenate_batches() -> None:
+    a, b = make(2), make(4)
+    merged = concatenate_batches([a, b])
+    assert merged.batch_size == 6
+    assert merged.metadata[ID] == ["id0", "id1", "id0", "id1", "id2", "id3"]
+    assert merged.metadata[LABELS]["size"] == [0, 1, 0, 1, 2, 3]
+    assert merged.snapshots["orig"].batch_size == 6
+    assert concatenate_batches([a]) is a
+    with pytest.raises(InvalidDataError, match="did not produce any batches"):
+        concatenate_batches([])
+    with pytest.raises(ValueError, match="different fields"):
+        concatenate_batches([a, Batch({"x": np.zeros((1, 2))})])
+    no_meta = Batch.Builder(base=a)
+    del no_meta.metadata[ID]
+    with pytest.raises(ValueError, match="metadata keys"):
+        concatenate_batches([a, no_meta.make_batch()])
+    no_snap = Batch.Builder(base=a)
+    no_snap.snapshots = {}
+    with pytest.raises(ValueError, match="snapshots"):
+        concatenate_batches([a, no_snap.make_batch()])
+    other_labels = Batch.Builder(base=a)
+    other_labels.metadata[LABELS] = {"color": ["x", "y"]}
+    with pytest.raises(ValueError, match="different entries"):
+        concatenate_batches([a, other_labels.make_batch()])
