@@ -335,6 +335,15 @@ def _node_kind(node: fx.Node, source: fx.Node, modules: Mapping[str, Any]) -> st
     return "other"
 
 
+def _is_shape_query(node: fx.Node) -> bool:
+    """``x.size(0)``, ``x.dim()``, ``x.shape``: uses that only read the shape."""
+    if node.op == "call_method":
+        return node.target in ("size", "dim")
+    return node.op == "call_function" and node.target is getattr and node.args[1:2] == (
+        "shape",
+    )
+
+
 def _describe(node: fx.Node) -> str:
     if node.op == "call_module":
         return f"layer '{node.target}'"
@@ -374,7 +383,7 @@ def _plan_from_graph(key: str, graph: fx.Graph, modules: Mapping[str, Any]) -> _
     seen_nonlinear = False
     current = node
     while True:
-        users = list(current.users)
+        users = [u for u in current.users if not _is_shape_query(u)]
         where = f"'{current.target}'" if current.op == "call_module" else f"'{current.name}'"
         if len(users) != 1:
             raise _unsupported(
