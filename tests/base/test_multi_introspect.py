@@ -81,7 +81,8 @@ def test_all_stop_early_stops_reading_the_source() -> None:
 
     first = functools.partial(peek_first_batch, batch_size=2)
     a, b = multi_introspect(first, first, producer=endless)
-    assert a.fields["responses"].ravel().tolist() == [0, 0] == b.fields["responses"].ravel().tolist()
+    assert a.fields["responses"].ravel().tolist() == [0, 0]
+    assert b.fields["responses"].ravel().tolist() == [0, 0]
     assert len(produced) <= 4  # stopped, not run forever
 
 
