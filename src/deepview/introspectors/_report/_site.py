@@ -1,0 +1,550 @@
+"""Static, self-contained report site for :class:`DatasetReport` data.
+
+:func:`write_site` writes ``index.html``, ``assets/`` (one script, one stylesheet, both shipped
+as package data), ``data.js`` (the table as compact columnar JSON assigned to a global, so the
+site works opened from ``file://``) and ``thumbs/`` (resized copies of the images, named by row
+number, so absolute identifiers work). :func:`notebook_html` returns the same site as one
+self-contained ``<iframe srcdoc=...>`` for Jupyter.
+
+Every string from the data reaches the page as JSON data and is inserted by the script with
+``textContent``; the JSON is escaped so that it can never close its ``<script>`` element.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from deepview._optional import require
+from deepview._validation import check_int
+from deepview.exceptions import DeepViewWarning, InvalidParameterError, InvalidTypeError
+
+__all__ = ["notebook_html", "write_site"]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "write_site"
+#: Entries of a written site; on overwrite only these are replaced, index.html last.
+_SITE_ENTRIES = ("assets", "data.js", "thumbs")
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+#: A string column with more distinct values than this is shown as text, not used as a label.
+_MAX_LABEL_VALUES = 1000
+#: Split familiarity keeps every per-label score only while values x rows stays below this.
+_MAX_SPLIT_CELLS = 2_000_000
+#: notebook_html embeds thumbnails as data URIs only up to this many images.
+_MAX_NOTEBOOK_THUMBS = 5000
+_FORMAT_VERSION = 1
+
+_RE_DUP = re.compile(r"^duplicates_(?P<r>.+)$")
+_RE_PROJ = re.compile(r"^projection_(?P<r>.+)_(?P<axis>[xy])$")
+_RE_PCT = re.compile(r"^familiarityPercentile_(?P<r>.+)$")
+_RE_FAM = re.compile(r"^familiarity_(?P<r>.+)$")
+_RE_SPLIT = re.compile(r"^splitFamiliarity_(?P<r>.+?)_byAttr_(?P<dim>.+)$")
+
+_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="deepview">
+<title>{title}</title>
+<link rel="icon" href="data:,">
+{head}
+</head>
+<body>
+<div id="app" class="dv-app"><p class="dv-loading">Loading report&hellip;</p></div>
+<noscript>This report needs JavaScript.</noscript>
+{scripts}
+</body>
+</html>
+"""
+
+
+@dataclass
+class _Images:
+    """Per-row thumbnail index (-1: none) and the source file of each thumbnail."""
+
+    index: np.ndarray
+    sources: list[Path] = field(default_factory=list)
+
+
+def write_site(
+    data: pd.DataFrame,
+    directory: str | os.PathLike[str],
+    *,
+    title: str = "deepview report",
+    overwrite: bool = False,
+    image_root: str | os.PathLike[str] | None = None,
+    thumbnail_size: int = 64,
+) -> Path:
+    """Write an interactive static report site for ``data`` into ``directory``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per sample, the columns of ``DatasetReport.data``: ``id``, one str column per
+        label dimension, optional ``filename`` and ``path``, ``duplicates_<R>``,
+        ``projection_<R>_x/_y``, ``familiarity_<R>``, ``familiarityPercentile_<R>`` and
+        ``splitFamiliarity_<R>_byAttr_<dim>``. Other columns are shown in the sample details.
+    directory : str or os.PathLike
+        Folder to create. The site is written to a temporary sibling folder and moved into
+        place at the end, so an interrupted export leaves nothing that looks complete.
+    title : str, optional
+        Page title.
+    overwrite : bool, optional
+        Replace the site in an existing non-empty ``directory``. Only the site's own entries
+        (``index.html``, ``data.js``, ``assets/``, ``thumbs/``) are replaced; other files stay.
+    image_root : str or os.PathLike, optional
+        Folder that relative identifiers (or ``path`` values) are relative to.
+    thumbnail_size : int, optional
+        Longest side of the thumbnails in pixels (8 to 1024).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of the written ``index.html``; open it in a browser (no server needed).
+
+    Raises
+    ------
+    FileExistsError
+        ``directory`` exists and is not empty (or is a file) and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> df = pd.DataFrame({"id": ["a", "b"], "color": ["red", "blue"],
+    ...                    "projection_r_x": [0.0, 1.0], "projection_r_y": [1.0, 0.0]})
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "site"
+    >>> write_site(df, out).name
+    'index.html'
+    """
+    target = Path(directory).expanduser()
+    _check_target(target, overwrite=overwrite)
+    payload, images = _prepare(data, title=title, image_root=image_root,
+                               thumbnail_size=thumbnail_size)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the site is an ordinary folder
+        (tmp / "assets").mkdir()
+        for name in ("app.js", "style.css"):
+            (tmp / "assets" / name).write_text(_asset(name), encoding="utf-8")
+        (tmp / "thumbs").mkdir()
+        payload["thumbUrls"] = _write_thumbs(images, tmp / "thumbs", thumbnail_size)
+        (tmp / "data.js").write_text(
+            f"window.DEEPVIEW_DATA = {_script_json(payload)};\n", encoding="utf-8"
+        )
+        head = '<link rel="stylesheet" href="assets/style.css">'
+        scripts = '<script src="data.js"></script>\n<script src="assets/app.js"></script>'
+        (tmp / "index.html").write_text(
+            _HTML.format(title=html.escape(title), head=head, scripts=scripts), encoding="utf-8"
+        )
+        _install(tmp, target, overwrite=overwrite)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("report site written to %s", target)
+    return target / "index.html"
+
+
+def notebook_html(
+    data: pd.DataFrame,
+    *,
+    title: str = "deepview report",
+    image_root: str | os.PathLike[str] | None = None,
+    thumbnail_size: int = 64,
+    height: int = 700,
+) -> str:
+    """Return the report site as one self-contained ``<iframe>`` for Jupyter's ``_repr_html_``.
+
+    Scripts, styles, data and (up to 5000) thumbnails are inlined into the iframe's ``srcdoc``;
+    the iframe is sandboxed (scripts only), so the report cannot touch the notebook page.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        As for :func:`write_site`.
+    title, image_root, thumbnail_size
+        As for :func:`write_site`.
+    height : int, optional
+        Height of the iframe in CSS pixels (100 to 10000).
+
+    Returns
+    -------
+    str
+        HTML of an ``<iframe>`` element.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> notebook_html(pd.DataFrame({"id": ["a"]})).startswith("<iframe")
+    True
+    """
+    height = check_int(height, name="height", owner="notebook_html", min_value=100,
+                       max_value=10000)
+    return (
+        f'<iframe class="deepview-report" title="{html.escape(title)}" '
+        f'sandbox="allow-scripts" style="width:100%;height:{height}px;border:0" '
+        f'srcdoc="{html.escape(standalone_html(data, title=title, image_root=image_root, thumbnail_size=thumbnail_size), quote=True)}"></iframe>'  # noqa: E501
+    )
+
+
+def standalone_html(
+    data: pd.DataFrame,
+    *,
+    title: str = "deepview report",
+    image_root: str | os.PathLike[str] | None = None,
+    thumbnail_size: int = 64,
+) -> str:
+    """Return the whole site as one HTML document (assets, data and thumbnails inlined)."""
+    payload, images = _prepare(data, title=title, image_root=image_root,
+                               thumbnail_size=thumbnail_size)
+    if len(images.sources) > _MAX_NOTEBOOK_THUMBS:
+        warnings.warn(
+            f"notebook_html: {len(images.sources)} images is too many to embed; showing the "
+            "report without thumbnails. Use write_site(...) for a site with all thumbnails.",
+            DeepViewWarning,
+            stacklevel=3,
+        )
+        images = _Images(index=np.full(len(images.index), -1, dtype=np.int32))
+        payload["thumbIndex"] = _b64(images.index, np.int32)
+    payload["thumbUrls"] = _write_thumbs(images, None, thumbnail_size)
+    css = _asset("style.css").replace("</", "<\\/")
+    js = _asset("app.js")
+    if "</" in js:  # our own asset; guarded so a later edit cannot break the inline form
+        raise RuntimeError("deepview site asset app.js must not contain '</'.")
+    scripts = (
+        f"<script>window.DEEPVIEW_DATA = {_script_json(payload)};</script>\n<script>{js}</script>"
+    )
+    return _HTML.format(title=html.escape(title), head=f"<style>{css}</style>", scripts=scripts)
+
+
+# --------------------------------------------------------------------------------------------
+# target folder handling
+
+
+def _check_target(target: Path, *, overwrite: bool) -> None:
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(
+            f"{_OWNER}: '{target}' exists and is not a directory. Pass another directory."
+        )
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{_OWNER}: directory '{target}' exists and is not empty. Pass overwrite=True to "
+            "replace the site in it, or choose another directory."
+        )
+
+
+def _install(tmp: Path, target: Path, *, overwrite: bool) -> None:
+    """Move the finished site from ``tmp`` to ``target``; index.html always arrives last."""
+    if not target.exists():
+        try:
+            os.replace(tmp, target)
+            return
+        except OSError:
+            if not target.is_dir():
+                raise
+    _check_target(target, overwrite=overwrite)
+    trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    try:
+        if (target / "index.html").exists():
+            os.replace(target / "index.html", trash / "index.html")
+        for name in _SITE_ENTRIES:
+            if (target / name).exists() or (target / name).is_symlink():
+                os.replace(target / name, trash / name)
+            os.replace(tmp / name, target / name)
+        os.replace(tmp / "index.html", target / "index.html")
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _asset(name: str) -> str:
+    return resources.files("deepview.introspectors._report").joinpath("assets", name).read_text(
+        encoding="utf-8"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# data -> payload
+
+
+def _script_json(payload: Mapping[str, Any]) -> str:
+    """JSON that is safe inside ``<script>``: no ``</``, ``<!--``, U+2028 or U+2029 survive."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )
+
+
+def _b64(values: Any, dtype: type[np.generic]) -> str:
+    """Little-endian typed-array bytes, base64: decoded by the script into a TypedArray."""
+    arr = np.ascontiguousarray(np.asarray(values, dtype=dtype)).astype(
+        np.dtype(dtype).newbyteorder("<"), copy=False
+    )
+    return base64.b64encode(arr.tobytes()).decode("ascii")
+
+
+def _as_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "(missing)"
+    return str(value)
+
+
+def _numeric(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _is_texty(column: pd.Series) -> bool:
+    return bool(
+        isinstance(column.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(column.dtype)
+        or pd.api.types.is_bool_dtype(column.dtype)
+        or pd.api.types.is_object_dtype(column.dtype)
+    )
+
+
+def _as_mapping(cell: Any) -> Mapping[str, Any]:
+    """A split-familiarity cell as a dict: dict, JSON text or Arrow map (list of pairs)."""
+    if isinstance(cell, Mapping):
+        return cell
+    if isinstance(cell, str):
+        try:
+            loaded = json.loads(cell)
+        except ValueError:
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+    if isinstance(cell, (list, tuple, np.ndarray)):
+        try:
+            return {str(k): v for k, v in cell}
+        except (TypeError, ValueError):
+            return {}
+    return {}
+
+
+def _split_entry(column: pd.Series, dim: str, labels: dict[str, Any]) -> dict[str, Any]:
+    cells = [_as_mapping(c) for c in column]
+    names = sorted({str(k) for c in cells for k in c})
+    n = len(cells)
+    own = np.full(n, np.nan)
+    codes = labels[dim]["codes_np"] if dim in labels else None
+    values = labels[dim]["values"] if dim in labels else []
+    by_value = {v: i for i, v in enumerate(names)}
+    matrix = np.full((len(names), n), np.nan) if len(names) * n <= _MAX_SPLIT_CELLS else None
+    for row, cell in enumerate(cells):
+        for key, score in cell.items():
+            try:
+                value = float(score)
+            except (TypeError, ValueError):
+                continue
+            if matrix is not None:
+                matrix[by_value[str(key)], row] = value
+            if codes is not None and values[codes[row]] == str(key):
+                own[row] = value
+    entry: dict[str, Any] = {"dim": dim, "own": _b64(own, np.float32), "values": names}
+    entry["scores"] = None if matrix is None else [_b64(r, np.float32) for r in matrix]
+    return entry
+
+
+def _prepare(
+    data: Any, *, title: str, image_root: Any, thumbnail_size: int
+) -> tuple[dict[str, Any], _Images]:
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidTypeError(
+            f"{_OWNER}: 'data' must be a pandas DataFrame such as DatasetReport.data; got "
+            f"{type(data).__name__}. Pass report.data."
+        )
+    if not isinstance(title, str):
+        raise InvalidTypeError(f"{_OWNER}: 'title' must be a str; got {type(title).__name__}.")
+    check_int(thumbnail_size, name="thumbnail_size", owner=_OWNER, min_value=8, max_value=1024)
+    if len(set(map(str, data.columns))) != data.shape[1]:
+        raise InvalidParameterError(
+            f"{_OWNER}: 'data' has duplicate column names: got {list(data.columns)}. Rename them."
+        )
+    data = data.reset_index(drop=True).rename(columns=str)
+    n = len(data)
+    if "id" in data.columns:
+        ids = [_as_text(v) for v in data["id"]]
+    else:
+        warnings.warn(f"{_OWNER}: 'data' has no 'id' column; rows are shown by number.",
+                      DeepViewWarning, stacklevel=3)
+        ids = [str(i) for i in range(n)]
+    responses: dict[str, dict[str, Any]] = {}
+    labels: dict[str, Any] = {}
+    extras: list[dict[str, Any]] = []
+    split_cols: list[tuple[str, str, str]] = []
+
+    def resp(name: str) -> dict[str, Any]:
+        return responses.setdefault(name, {"name": name, "duplicates": None, "x": None,
+                                           "y": None, "familiarity": None, "percentile": None,
+                                           "split": []})
+
+    proj_axes: dict[str, set[str]] = {}
+    for col in data.columns:
+        m = _RE_PROJ.match(col)
+        if m and pd.api.types.is_numeric_dtype(data[col].dtype):
+            proj_axes.setdefault(m["r"], set()).add(m["axis"])
+    for col in data.columns:
+        series = data[col]
+        if col in ("id", "path"):
+            continue
+        if (m := _RE_SPLIT.match(col)) is not None:
+            split_cols.append((m["r"], m["dim"], col))
+        elif (m := _RE_DUP.match(col)) and pd.api.types.is_numeric_dtype(series.dtype):
+            dup = np.nan_to_num(_numeric(series), nan=-1.0)
+            resp(m["r"])["duplicates"] = _b64(np.where(dup >= 0, dup, -1), np.int32)
+        elif (m := _RE_PROJ.match(col)) and proj_axes.get(m["r"]) == {"x", "y"}:
+            resp(m["r"])[m["axis"]] = _b64(_numeric(series), np.float32)
+        elif (m := _RE_PCT.match(col)) and pd.api.types.is_numeric_dtype(series.dtype):
+            resp(m["r"])["percentile"] = _b64(_numeric(series), np.float32)
+        elif (m := _RE_FAM.match(col)) and pd.api.types.is_numeric_dtype(series.dtype):
+            resp(m["r"])["familiarity"] = _b64(_numeric(series), np.float32)
+        elif pd.api.types.is_bool_dtype(series.dtype) or (
+            col != "filename" and _is_texty(series) and _labelish(series)
+        ):
+            texts = [_as_text(v) for v in series]
+            values, codes = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+            labels[col] = {"name": col, "values": [str(v) for v in values],
+                           "codes_np": codes.astype(np.int32)}
+        elif pd.api.types.is_numeric_dtype(series.dtype):
+            extras.append({"name": col, "kind": "number",
+                           "data": _b64(_numeric(series), np.float32)})
+        else:
+            extras.append({"name": col, "kind": "text", "data": [_as_text(v) for v in series]})
+    for r, dim, col in split_cols:
+        resp(r)["split"].append(_split_entry(data[col], dim, labels))
+    images = _find_images(data, ids, image_root)
+    payload: dict[str, Any] = {
+        "format": _FORMAT_VERSION,
+        "title": title,
+        "n": n,
+        "ids": ids,
+        "labels": [
+            {"name": d["name"], "values": d["values"], "codes": _b64(d["codes_np"], np.int32)}
+            for d in labels.values()
+        ],
+        "responses": list(responses.values()),
+        "extras": extras,
+        "thumbIndex": _b64(images.index, np.int32),
+        "thumbUrls": [],
+        "thumbSize": thumbnail_size,
+    }
+    return payload, images
+
+
+def _labelish(series: pd.Series) -> bool:
+    """A text column is a label dimension when its values are scalars with few distinct values."""
+    sample = series.dropna()
+    if any(isinstance(v, (Mapping, list, tuple, np.ndarray)) for v in sample.iloc[:100]):
+        return False
+    try:
+        return int(series.nunique(dropna=False)) <= _MAX_LABEL_VALUES
+    except TypeError:  # unhashable cells further down
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# thumbnails
+
+
+def _find_images(data: pd.DataFrame, ids: Sequence[str], image_root: Any) -> _Images:
+    """Source image of each row: ``path`` column, else ``image_root/id``, else image-like ids."""
+    n = len(ids)
+    root = None if image_root is None else Path(image_root).expanduser()
+    if root is not None and not root.is_dir():
+        raise InvalidParameterError(
+            f"{_OWNER}: 'image_root' must be an existing directory; got '{image_root}'."
+        )
+    if "path" in data.columns:
+        candidates = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                      for v in data["path"]]
+    elif root is not None:
+        candidates = list(ids)
+    else:
+        candidates = [i if Path(i).suffix.lower() in _IMAGE_SUFFIXES else None for i in ids]
+    index = np.full(n, -1, dtype=np.int32)
+    sources: list[Path] = []
+    seen: dict[Path, int] = {}
+    missing: list[str] = []
+    for row, cand in enumerate(candidates):
+        if not cand:
+            continue
+        path = Path(cand).expanduser()
+        if root is not None and not path.is_absolute():
+            path = root / path
+        if not path.is_file():
+            missing.append(cand)
+            continue
+        if path not in seen:
+            seen[path] = len(sources)
+            sources.append(path)
+        index[row] = seen[path]
+    if missing:
+        warnings.warn(
+            f"{_OWNER}: {len(missing)} of {n} image files were not found (first: "
+            f"'{missing[0]}'); those samples are shown without thumbnails. Pass image_root= "
+            "if the identifiers are relative to another folder.",
+            DeepViewWarning,
+            stacklevel=4,
+        )
+    return _Images(index=index, sources=sources)
+
+
+def _write_thumbs(images: _Images, folder: Path | None, size: int) -> list[str | None]:
+    """Write one PNG per source into ``folder`` (or return data URIs when ``folder`` is None)."""
+    if not images.sources:
+        return []
+    pil = require("PIL.Image", feature="Report thumbnails", extra="image")
+    ops = require("PIL.ImageOps", feature="Report thumbnails", extra="image")
+    urls: list[str | None] = []
+    failed: list[str] = []
+    for k, src in enumerate(tqdm(images.sources, desc="thumbnails", unit="img", disable=None)):
+        try:
+            with pil.open(src) as im:
+                im.draft("RGB", (size, size))
+                thumb = ops.exif_transpose(im)
+                thumb.thumbnail((size, size))
+                if thumb.mode not in ("RGB", "RGBA", "L", "LA"):
+                    thumb = thumb.convert("RGBA")
+                if folder is None:
+                    buf = io.BytesIO()
+                    thumb.save(buf, format="PNG")
+                    urls.append("data:image/png;base64," + base64.b64encode(buf.getvalue())
+                                .decode("ascii"))
+                else:
+                    thumb.save(folder / f"{k}.png", format="PNG")
+                    urls.append(f"thumbs/{k}.png")
+        except (OSError, ValueError, pil.DecompressionBombError) as exc:
+            failed.append(f"{src} ({exc})")
+            urls.append(None)
+    if failed:
+        warnings.warn(
+            f"{_OWNER}: {len(failed)} images could not be read and have no thumbnail "
+            f"(first: {failed[0]}).",
+            DeepViewWarning,
+            stacklevel=4,
+        )
+    return urls

@@ -1,0 +1,1013 @@
+/* deepview report site.
+ * One classic script (so it also runs from file://), no dependencies. It reads the table from
+ * window.DEEPVIEW_DATA (written by deepview.introspectors._report._site) and builds linked
+ * views that share one filter/selection state. Every string from the data is inserted with
+ * textContent or as a DOM property, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var t0 = performance.now();
+  var RAW = window.DEEPVIEW_DATA;
+  var app = document.getElementById("app");
+  var pub = (window.deepviewState = {
+    n: 0, renderedPoints: 0, shownCount: 0, firstRenderMs: null, ready: false, errors: []
+  });
+
+  var PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+    "#ff9da7", "#9c755f", "#2f4b7c", "#a0cbe8", "#ffbe7d", "#8cd17d", "#86bcb6", "#f1ce63",
+    "#d37295", "#fabfd2", "#d4a6c8", "#79706e"];
+  var OTHER = "#b8bec9";
+  var FADE = "#e3e7ee";
+  var VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
+    "#6ece58", "#b5de2b", "#fde725"];
+  var GALLERY_K = 12;
+  var LABEL_K = 6;
+  var MAX_LABEL_ROWS = 15;
+  var DUP_PAGE = 24;
+
+  // ------------------------------------------------------------------------------------------
+  // helpers
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+  function decode(b64, Type) {
+    if (!b64) return new Type(0);
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Type(bytes.buffer);
+  }
+  function fmt(v) {
+    if (v === null || v === undefined || !isFinite(v)) return "n/a";
+    var a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
+    return v.toFixed(a < 1 ? 3 : a < 100 ? 2 : 1);
+  }
+  function plural(k, word) { return k.toLocaleString() + " " + word + (k === 1 ? "" : "s"); }
+  function hexRgb(h) {
+    var v = parseInt(h.slice(1), 16);
+    return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+  }
+  function packRgb(rgb) {  // ImageData pixel as little-endian uint32 (ABGR)
+    return ((255 << 24) | (rgb[2] << 16) | (rgb[1] << 8) | rgb[0]) >>> 0;
+  }
+  function viridis(t) {
+    t = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
+    var k = Math.min(VIRIDIS.length - 2, Math.floor(t)), f = t - k;
+    var a = hexRgb(VIRIDIS[k]), b = hexRgb(VIRIDIS[k + 1]);
+    return [0, 1, 2].map(function (c) { return Math.round(a[c] + (b[c] - a[c]) * f); });
+  }
+  function rgbCss(rgb) { return "rgb(" + rgb[0] + "," + rgb[1] + "," + rgb[2] + ")"; }
+
+  if (!RAW || typeof RAW !== "object") {
+    clear(app).appendChild(el("p", "dv-empty", "The report data (data.js) could not be loaded."));
+    return;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // data
+
+  var N = RAW.n | 0;
+  pub.n = N;
+  var ids = RAW.ids;
+  var labels = RAW.labels.map(function (l) {
+    var codes = decode(l.codes, Int32Array), counts = new Int32Array(l.values.length);
+    for (var i = 0; i < N; i++) counts[codes[i]]++;
+    return { name: l.name, values: l.values, codes: codes, counts: counts };
+  });
+  var responses = RAW.responses.map(function (r) {
+    return {
+      name: r.name,
+      dup: r.duplicates ? decode(r.duplicates, Int32Array) : null,
+      x: r.x ? decode(r.x, Float32Array) : null,
+      y: r.y ? decode(r.y, Float32Array) : null,
+      fam: r.familiarity ? decode(r.familiarity, Float32Array) : null,
+      pct: r.percentile ? decode(r.percentile, Float32Array) : null,
+      split: r.split.map(function (s) {
+        return {
+          dim: s.dim, label: labels.findIndex(function (l) { return l.name === s.dim; }),
+          own: decode(s.own, Float32Array), values: s.values,
+          scores: s.scores ? s.scores.map(function (b) { return decode(b, Float32Array); }) : null
+        };
+      }),
+      groups: null
+    };
+  });
+  var extras = RAW.extras.map(function (e) {
+    return { name: e.name, kind: e.kind, data: e.kind === "number" ? decode(e.data, Float32Array) : e.data };
+  });
+  var thumbIndex = decode(RAW.thumbIndex, Int32Array);
+  var thumbUrls = RAW.thumbUrls || [];
+  function thumbOf(i) {
+    var k = thumbIndex.length ? thumbIndex[i] : -1;
+    return k >= 0 && thumbUrls[k] ? thumbUrls[k] : null;
+  }
+  var orderCache = new WeakMap();
+  function orderOf(scores) {  // indices with finite score, ascending by score
+    var o = orderCache.get(scores);
+    if (o) return o;
+    var idx = [];
+    for (var i = 0; i < scores.length; i++) if (isFinite(scores[i])) idx.push(i);
+    idx.sort(function (a, b) { return scores[a] - scores[b] || a - b; });
+    o = Int32Array.from(idx);
+    orderCache.set(scores, o);
+    return o;
+  }
+  function groupsOf(r) {  // duplicate group number -> member indices
+    if (r.groups || !r.dup) return r.groups;
+    var m = new Map();
+    for (var i = 0; i < N; i++) {
+      var g = r.dup[i];
+      if (g < 0) continue;
+      if (!m.has(g)) m.set(g, []);
+      m.get(g).push(i);
+    }
+    r.groups = Array.from(m.keys()).sort(function (a, b) { return a - b; })
+      .map(function (g) { return { id: g, members: m.get(g) }; });
+    return r.groups;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // state
+
+  var firstProj = responses.findIndex(function (r) { return r.x && r.y; });
+  var S = {
+    resp: Math.max(0, firstProj),
+    filters: new Int32Array(labels.length).fill(-1),
+    selection: null,
+    selectionCount: 0,
+    colorBy: labels.length ? "label:0" : "familiarity",
+    tool: "lasso",
+    detail: -1,
+    famDim: 0,
+    dupShown: DUP_PAGE,
+    mask: new Uint8Array(N),
+    shown: 0
+  };
+  function R() { return responses[S.resp] || null; }
+
+  function computeMask() {
+    var mask = S.mask, i, d;
+    mask.fill(1);
+    for (d = 0; d < labels.length; d++) {
+      var f = S.filters[d], codes = labels[d].codes;
+      if (f < 0) continue;
+      for (i = 0; i < N; i++) if (codes[i] !== f) mask[i] = 0;
+    }
+    if (S.selection) for (i = 0; i < N; i++) if (!S.selection[i]) mask[i] = 0;
+    var c = 0;
+    for (i = 0; i < N; i++) c += mask[i];
+    S.shown = c;
+    pub.shownCount = c;
+  }
+
+  function setFilter(dim, code) {
+    S.filters[dim] = code;
+    S.dupShown = DUP_PAGE;
+    update(false);
+  }
+  function setSelection(sel) {
+    var c = 0;
+    if (sel) for (var i = 0; i < N; i++) c += sel[i];
+    S.selection = sel && c > 0 ? sel : null;
+    S.selectionCount = S.selection ? c : 0;
+    S.dupShown = DUP_PAGE;
+    update(false);
+  }
+  function showDetail(i) {
+    S.detail = i;
+    renderDetail();
+    paintOverlay();
+  }
+  function resetAll() {
+    S.filters.fill(-1);
+    S.selection = null;
+    S.selectionCount = 0;
+    S.dupShown = DUP_PAGE;
+    update(false);
+  }
+  pub.setFilter = setFilter;
+  pub.resetAll = resetAll;
+  pub.showDetail = showDetail;
+  pub.selectIds = function (list) {
+    var want = new Set(list), sel = new Uint8Array(N);
+    for (var i = 0; i < N; i++) if (want.has(ids[i])) sel[i] = 1;
+    setSelection(sel);
+  };
+
+  // ------------------------------------------------------------------------------------------
+  // layout
+
+  clear(app);
+  document.title = RAW.title || document.title;
+  var header = el("header", "dv-header");
+  var brand = el("div", "dv-brand");
+  brand.appendChild(el("h1", "dv-title", RAW.title || "deepview report"));
+  brand.appendChild(el("p", "dv-sub", plural(N, "sample") + " \u00b7 generated by deepview"));
+  header.appendChild(brand);
+  var status = el("div", "dv-status");
+  var shownChip = el("span", "dv-chip");
+  shownChip.dataset.testid = "shown-count";
+  var resetBtn = el("button", "dv-btn", "Reset filters");
+  resetBtn.type = "button";
+  resetBtn.addEventListener("click", resetAll);
+  status.appendChild(shownChip);
+  status.appendChild(resetBtn);
+  header.appendChild(status);
+  app.appendChild(header);
+
+  var toolbar = el("nav", "dv-toolbar");
+  app.appendChild(toolbar);
+  var grid = el("main", "dv-grid");
+  app.appendChild(grid);
+
+  function card(title, area, testid) {
+    var c = el("section", "dv-card dv-card-" + area);
+    c.style.gridArea = area;
+    if (testid) c.dataset.testid = testid;
+    var head = el("div", "dv-card-head");
+    head.appendChild(el("h2", null, title));
+    var tools = el("div", "dv-card-tools");
+    head.appendChild(tools);
+    c.appendChild(head);
+    var body = el("div", "dv-card-body");
+    c.appendChild(body);
+    grid.appendChild(c);
+    return { root: c, tools: tools, body: body };
+  }
+
+  if (N === 0) {
+    grid.appendChild(el("p", "dv-empty", "This report has no samples."));
+    pub.ready = true;
+    pub.firstRenderMs = performance.now();
+    document.body.dataset.ready = "1";
+    return;
+  }
+
+  var summaryCard = card("Summary", "summary", "summary");
+  var scatterCard = card("Projection", "scatter", "scatter");
+  var detailCard = card("Sample", "detail", "detail");
+  var famCard = card("Familiarity", "fam", "familiarity");
+  var dupCard = card("Duplicates", "dups", "duplicates");
+
+  // toolbar: response choice and label filters
+  var filterSelects = [];
+  function buildToolbar() {
+    if (responses.length > 1) {
+      var wrap = el("label", "dv-field");
+      wrap.appendChild(el("span", null, "Response"));
+      var sel = el("select");
+      sel.dataset.testid = "response";
+      responses.forEach(function (r, k) {
+        var o = el("option", null, r.name);
+        o.value = String(k);
+        sel.appendChild(o);
+      });
+      sel.value = String(S.resp);
+      sel.addEventListener("change", function () {
+        S.resp = +sel.value;
+        S.dupShown = DUP_PAGE;
+        update(true);
+      });
+      wrap.appendChild(sel);
+      toolbar.appendChild(wrap);
+    }
+    labels.forEach(function (l, d) {
+      var wrap = el("label", "dv-field");
+      wrap.appendChild(el("span", null, l.name));
+      var sel = el("select");
+      sel.dataset.testid = "filter-" + d;
+      var all = el("option", null, "All (" + N.toLocaleString() + ")");
+      all.value = "-1";
+      sel.appendChild(all);
+      l.values.forEach(function (v, k) {
+        var o = el("option", null, v + " (" + l.counts[k].toLocaleString() + ")");
+        o.value = String(k);
+        sel.appendChild(o);
+      });
+      sel.addEventListener("change", function () { setFilter(d, +sel.value); });
+      wrap.appendChild(sel);
+      toolbar.appendChild(wrap);
+      filterSelects.push(sel);
+    });
+    var selChip = el("button", "dv-chip dv-chip-sel");
+    selChip.type = "button";
+    selChip.title = "Clear the scatterplot selection";
+    selChip.addEventListener("click", function () { setSelection(null); });
+    toolbar.appendChild(selChip);
+    toolbar.selChip = selChip;
+  }
+
+  function renderStatus() {
+    shownChip.textContent = "Showing " + S.shown.toLocaleString() + " of " + N.toLocaleString();
+    filterSelects.forEach(function (s, d) { s.value = String(S.filters[d]); });
+    var chip = toolbar.selChip;
+    chip.textContent = "Selection: " + plural(S.selectionCount, "point") + "  \u00d7";
+    chip.hidden = !S.selection;
+    resetBtn.disabled = !S.selection && !S.filters.some(function (f) { return f >= 0; });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // summary
+
+  function stat(name, value, testid) {
+    var s = el("div", "dv-stat");
+    var v = el("div", "dv-stat-value", value);
+    v.dataset.testid = testid;
+    s.appendChild(v);
+    s.appendChild(el("div", "dv-stat-name", name));
+    return s;
+  }
+
+  function renderSummary() {
+    var body = clear(summaryCard.body), r = R(), i;
+    var stats = el("div", "dv-stats");
+    stats.appendChild(stat("samples", N.toLocaleString(), "stat-total"));
+    stats.appendChild(stat("shown", S.shown.toLocaleString(), "stat-shown"));
+    if (r && r.dup) {
+      var inDup = 0, groups = new Set();
+      for (i = 0; i < N; i++) if (S.mask[i] && r.dup[i] >= 0) { inDup++; groups.add(r.dup[i]); }
+      stats.appendChild(stat("duplicates in " + plural(groups.size, "group"), inDup.toLocaleString(), "stat-duplicates"));
+    }
+    body.appendChild(stats);
+    labels.forEach(function (l, d) {
+      var shown = new Int32Array(l.values.length);
+      for (i = 0; i < N; i++) if (S.mask[i]) shown[l.codes[i]]++;
+      var order = l.values.map(function (_, k) { return k; })
+        .sort(function (a, b) { return l.counts[b] - l.counts[a] || a - b; });
+      var sec = el("div", "dv-labels");
+      sec.appendChild(el("h3", null, l.name));
+      var max = Math.max.apply(null, Array.from(l.counts));
+      order.slice(0, MAX_LABEL_ROWS).forEach(function (k) {
+        var row = el("button", "dv-bar-row" + (S.filters[d] === k ? " active" : ""));
+        row.type = "button";
+        row.dataset.testid = "label-count";
+        row.dataset.dim = l.name;
+        row.dataset.value = l.values[k];
+        row.title = "Show only " + l.name + " = " + l.values[k];
+        row.appendChild(el("span", "dv-bar-name", l.values[k]));
+        var bar = el("span", "dv-bar");
+        var full = el("span", "dv-bar-total");
+        full.style.width = (100 * l.counts[k] / max) + "%";
+        var part = el("span", "dv-bar-shown");
+        part.style.width = (100 * shown[k] / max) + "%";
+        bar.appendChild(full);
+        bar.appendChild(part);
+        row.appendChild(bar);
+        var cnt = el("span", "dv-bar-count", shown[k].toLocaleString());
+        cnt.dataset.testid = "label-shown";
+        row.appendChild(cnt);
+        row.addEventListener("click", function () { setFilter(d, S.filters[d] === k ? -1 : k); });
+        sec.appendChild(row);
+      });
+      if (order.length > MAX_LABEL_ROWS) {
+        sec.appendChild(el("p", "dv-note", "+ " + (order.length - MAX_LABEL_ROWS) + " more values (use the filter above)"));
+      }
+      body.appendChild(sec);
+    });
+    if (r && r.fam) body.appendChild(histogram(r.fam, "Familiarity (higher = more typical)"));
+  }
+
+  function histogram(values, title) {
+    var sec = el("div", "dv-hist-wrap"), lo = Infinity, hi = -Infinity, i;
+    sec.appendChild(el("h3", null, title));
+    for (i = 0; i < N; i++) if (isFinite(values[i])) { lo = Math.min(lo, values[i]); hi = Math.max(hi, values[i]); }
+    if (!isFinite(lo)) { sec.appendChild(el("p", "dv-note", "No finite scores.")); return sec; }
+    var B = 32, all = new Int32Array(B), part = new Int32Array(B), w = (hi - lo) || 1;
+    for (i = 0; i < N; i++) {
+      if (!isFinite(values[i])) continue;
+      var b = Math.min(B - 1, Math.floor((values[i] - lo) / w * B));
+      all[b]++;
+      if (S.mask[i]) part[b]++;
+    }
+    var max = Math.max.apply(null, Array.from(all)) || 1;
+    var h = el("div", "dv-hist");
+    h.dataset.testid = "familiarity-histogram";
+    for (b = 0; b < B; b++) {
+      var col = el("div", "dv-hist-bin");
+      col.title = fmt(lo + b * w / B) + " to " + fmt(lo + (b + 1) * w / B) + ": " + part[b] + " of " + all[b];
+      var t = el("div", "dv-hist-total");
+      t.style.height = (100 * all[b] / max) + "%";
+      var p = el("div", "dv-hist-shown");
+      p.style.height = (100 * part[b] / max) + "%";
+      col.appendChild(t);
+      col.appendChild(p);
+      h.appendChild(col);
+    }
+    sec.appendChild(h);
+    var axis = el("div", "dv-hist-axis");
+    axis.appendChild(el("span", null, fmt(lo)));
+    axis.appendChild(el("span", null, fmt(hi)));
+    sec.appendChild(axis);
+    return sec;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // scatter
+
+  var sc = { W: 0, H: 0, dpr: 1, px: null, py: null, valid: null, colors: null, base: null,
+    cell: 16, gw: 0, gh: 0, cellStart: null, cellItems: null, drag: null, hover: -1, offs: [] };
+
+  function buildScatter() {
+    var tools = scatterCard.tools;
+    var cw = el("label", "dv-field dv-field-inline");
+    cw.appendChild(el("span", null, "Colour"));
+    var cs = el("select");
+    cs.dataset.testid = "color-by";
+    labels.forEach(function (l, d) {
+      var o = el("option", null, l.name);
+      o.value = "label:" + d;
+      cs.appendChild(o);
+    });
+    var of = el("option", null, "familiarity");
+    of.value = "familiarity";
+    cs.appendChild(of);
+    var on = el("option", null, "none");
+    on.value = "none";
+    cs.appendChild(on);
+    cs.value = S.colorBy;
+    cs.addEventListener("change", function () { S.colorBy = cs.value; colorPoints(); drawScatter(); });
+    cw.appendChild(cs);
+    tools.appendChild(cw);
+    var seg = el("div", "dv-seg");
+    ["lasso", "box"].forEach(function (t) {
+      var b = el("button", "dv-seg-btn" + (S.tool === t ? " active" : ""), t === "lasso" ? "Lasso" : "Box");
+      b.type = "button";
+      b.dataset.tool = t;
+      b.addEventListener("click", function () {
+        S.tool = t;
+        Array.prototype.forEach.call(seg.children, function (c) { c.classList.toggle("active", c.dataset.tool === t); });
+      });
+      seg.appendChild(b);
+    });
+    tools.appendChild(seg);
+
+    var body = scatterCard.body;
+    sc.wrap = el("div", "dv-scatter-wrap");
+    sc.canvas = el("canvas", "dv-scatter");
+    sc.canvas.setAttribute("role", "img");
+    sc.canvas.setAttribute("aria-label", "2-D projection of the samples; drag to select");
+    sc.ctx = sc.canvas.getContext("2d");
+    sc.tip = el("div", "dv-tip");
+    sc.tip.hidden = true;
+    sc.wrap.appendChild(sc.canvas);
+    sc.wrap.appendChild(sc.tip);
+    body.appendChild(sc.wrap);
+    sc.hint = el("p", "dv-note", "Drag to select (lasso or box), click a point for details, double-click to clear the selection.");
+    body.appendChild(sc.hint);
+    sc.legend = el("div", "dv-legend");
+    sc.legend.dataset.testid = "legend";
+    body.appendChild(sc.legend);
+    sc.canvas.addEventListener("pointerdown", onDown);
+    sc.canvas.addEventListener("pointermove", onMove);
+    sc.canvas.addEventListener("pointerup", onUp);
+    sc.canvas.addEventListener("pointerleave", function () { if (!sc.drag) setHover(-1); });
+    sc.canvas.addEventListener("dblclick", function () { setSelection(null); });
+    if (window.ResizeObserver) {
+      var pending = false;
+      new ResizeObserver(function () {
+        if (pending) return;
+        pending = true;
+        requestAnimationFrame(function () {
+          pending = false;
+          if (layoutScatter()) drawScatter();
+        });
+      }).observe(sc.wrap);
+    }
+  }
+
+  function layoutScatter() {  // returns true when the canvas size changed
+    var r = R();
+    var dpr = window.devicePixelRatio || 1;
+    var cssW = Math.max(200, sc.wrap.clientWidth || 600);
+    var cssH = Math.round(Math.min(640, Math.max(300, cssW * 0.68)));
+    var W = Math.round(cssW * dpr), H = Math.round(cssH * dpr);
+    var changed = W !== sc.W || H !== sc.H || sc.resp !== S.resp;
+    if (!changed) return false;
+    sc.W = W; sc.H = H; sc.dpr = dpr; sc.resp = S.resp;
+    sc.canvas.width = W;
+    sc.canvas.height = H;
+    sc.canvas.style.height = cssH + "px";
+    sc.px = new Int32Array(N);
+    sc.py = new Int32Array(N);
+    sc.valid = new Uint8Array(N);
+    if (!r || !r.x || !r.y) return true;
+    var x = r.x, y = r.y, x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, i;
+    for (i = 0; i < N; i++) {
+      if (!isFinite(x[i]) || !isFinite(y[i])) continue;
+      if (x[i] < x0) x0 = x[i];
+      if (x[i] > x1) x1 = x[i];
+      if (y[i] < y0) y0 = y[i];
+      if (y[i] > y1) y1 = y[i];
+    }
+    var pad = 14 * dpr, sx = (W - 2 * pad) / ((x1 - x0) || 1), sy = (H - 2 * pad) / ((y1 - y0) || 1);
+    var s = Math.min(sx, sy), ox = (W - s * (x1 - x0)) / 2, oy = (H - s * (y1 - y0)) / 2;
+    for (i = 0; i < N; i++) {
+      if (!isFinite(x[i]) || !isFinite(y[i])) continue;
+      sc.valid[i] = 1;
+      sc.px[i] = Math.round(ox + (x[i] - x0) * s);
+      sc.py[i] = Math.round(H - oy - (y[i] - y0) * s);
+    }
+    var rad = N <= 2000 ? 3.2 : N <= 20000 ? 2.2 : 1.5;
+    rad = Math.max(1, rad * dpr);
+    sc.offs = [];
+    var ri = Math.ceil(rad);
+    for (var dy = -ri; dy <= ri; dy++) for (var dx = -ri; dx <= ri; dx++) {
+      if (dx * dx + dy * dy <= rad * rad) sc.offs.push(dx, dy);
+    }
+    buildGrid();
+    return true;
+  }
+
+  function buildGrid() {
+    var cell = Math.round(16 * sc.dpr), gw = Math.ceil(sc.W / cell) + 1, gh = Math.ceil(sc.H / cell) + 1;
+    var start = new Int32Array(gw * gh + 1), items, i, c;
+    var cellOf = new Int32Array(N).fill(-1);
+    for (i = 0; i < N; i++) {
+      if (!sc.valid[i]) continue;
+      c = Math.floor(sc.py[i] / cell) * gw + Math.floor(sc.px[i] / cell);
+      if (c < 0 || c >= gw * gh) continue;
+      cellOf[i] = c;
+      start[c + 1]++;
+    }
+    for (c = 0; c < gw * gh; c++) start[c + 1] += start[c];
+    items = new Int32Array(start[gw * gh]);
+    var fill = start.slice(0, gw * gh);
+    for (i = 0; i < N; i++) if (cellOf[i] >= 0) items[fill[cellOf[i]]++] = i;
+    sc.cell = cell; sc.gw = gw; sc.gh = gh; sc.cellStart = start; sc.cellItems = items;
+  }
+
+  function nearest(x, y, maxDist) {
+    var cell = sc.cell, cx = Math.floor(x / cell), cy = Math.floor(y / cell);
+    var best = -1, bestD = maxDist * maxDist, bestMask = 0;
+    for (var gy = cy - 1; gy <= cy + 1; gy++) {
+      if (gy < 0 || gy >= sc.gh) continue;
+      for (var gx = cx - 1; gx <= cx + 1; gx++) {
+        if (gx < 0 || gx >= sc.gw) continue;
+        var c = gy * sc.gw + gx;
+        for (var k = sc.cellStart[c]; k < sc.cellStart[c + 1]; k++) {
+          var i = sc.cellItems[k], dx = sc.px[i] - x, dy = sc.py[i] - y, d = dx * dx + dy * dy;
+          var m = S.mask[i];
+          if (d <= maxDist * maxDist && (m > bestMask || (m === bestMask && d < bestD))) {
+            best = i; bestD = d; bestMask = m;
+          }
+        }
+      }
+    }
+    return best;
+  }
+
+  var legendItems = [];
+  function colorPoints() {
+    var r = R(), colors = new Uint32Array(N), i;
+    legendItems = [];
+    var base = packRgb(hexRgb("#4e79a7"));
+    if (S.colorBy.indexOf("label:") === 0) {
+      var d = +S.colorBy.slice(6), l = labels[d];
+      var order = l.values.map(function (_, k) { return k; })
+        .sort(function (a, b) { return l.counts[b] - l.counts[a] || a - b; });
+      var lut = new Uint32Array(l.values.length).fill(packRgb(hexRgb(OTHER)));
+      order.forEach(function (k, rank) {
+        if (rank < PALETTE.length) {
+          lut[k] = packRgb(hexRgb(PALETTE[rank]));
+          legendItems.push({ color: PALETTE[rank], text: l.values[k], count: l.counts[k], dim: d, code: k });
+        }
+      });
+      if (order.length > PALETTE.length) {
+        legendItems.push({ color: OTHER, text: "other (" + (order.length - PALETTE.length) + " values)", count: null });
+      }
+      for (i = 0; i < N; i++) colors[i] = lut[l.codes[i]];
+    } else if (S.colorBy === "familiarity" && r && r.fam) {
+      var lo = Infinity, hi = -Infinity, f = r.fam;
+      for (i = 0; i < N; i++) if (isFinite(f[i])) { lo = Math.min(lo, f[i]); hi = Math.max(hi, f[i]); }
+      var steps = new Uint32Array(64);
+      for (i = 0; i < 64; i++) steps[i] = packRgb(viridis(i / 63));
+      var nan = packRgb(hexRgb(OTHER)), w = (hi - lo) || 1;
+      for (i = 0; i < N; i++) colors[i] = isFinite(f[i]) ? steps[Math.round((f[i] - lo) / w * 63)] : nan;
+      legendItems = [{ gradient: true, lo: lo, hi: hi }];
+    } else {
+      colors.fill(base);
+    }
+    sc.colors = colors;
+    renderLegend();
+  }
+
+  function renderLegend() {
+    var lg = clear(sc.legend);
+    legendItems.forEach(function (it) {
+      if (it.gradient) {
+        var g = el("div", "dv-gradient");
+        g.appendChild(el("span", null, "less familiar " + fmt(it.lo)));
+        var bar = el("span", "dv-gradient-bar");
+        bar.style.background = "linear-gradient(to right," + VIRIDIS.join(",") + ")";
+        g.appendChild(bar);
+        g.appendChild(el("span", null, fmt(it.hi) + " more familiar"));
+        lg.appendChild(g);
+        return;
+      }
+      var b = el("button", "dv-legend-item" + (it.dim !== undefined && S.filters[it.dim] === it.code ? " active" : ""));
+      b.type = "button";
+      var sw = el("span", "dv-swatch");
+      sw.style.background = it.color;
+      b.appendChild(sw);
+      b.appendChild(el("span", "dv-legend-text", it.text));
+      if (it.count !== null) b.appendChild(el("span", "dv-legend-count", it.count.toLocaleString()));
+      if (it.dim !== undefined) {
+        b.title = "Show only this value";
+        b.addEventListener("click", function () { setFilter(it.dim, S.filters[it.dim] === it.code ? -1 : it.code); });
+      } else {
+        b.disabled = true;
+      }
+      lg.appendChild(b);
+    });
+  }
+
+  function drawScatter() {
+    var r = R(), W = sc.W, H = sc.H;
+    if (!W || !H) return;
+    var ctx = sc.ctx;
+    if (!r || !r.x || !r.y) {
+      ctx.clearRect(0, 0, W, H);
+      ctx.fillStyle = "#5b6475";
+      ctx.font = Math.round(14 * sc.dpr) + "px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText("No projection in this report.", W / 2, H / 2);
+      pub.renderedPoints = 0;
+      sc.base = null;
+      return;
+    }
+    var img = ctx.createImageData(W, H), buf = new Uint32Array(img.data.buffer);
+    buf.fill(0xffffffff);
+    var offs = sc.offs, no = offs.length, fade = packRgb(hexRgb(FADE)), mask = S.mask;
+    var px = sc.px, py = sc.py, valid = sc.valid, colors = sc.colors, drawn = 0;
+    for (var pass = 0; pass < 2; pass++) {
+      for (var i = 0; i < N; i++) {
+        if (!valid[i] || mask[i] !== pass) continue;
+        var col = pass ? colors[i] : fade, x = px[i], y = py[i];
+        for (var k = 0; k < no; k += 2) {
+          var xx = x + offs[k], yy = y + offs[k + 1];
+          if (xx >= 0 && xx < W && yy >= 0 && yy < H) buf[yy * W + xx] = col;
+        }
+        drawn++;
+      }
+    }
+    sc.base = img;
+    pub.renderedPoints = drawn;
+    sc.canvas.dataset.renderedPoints = String(drawn);
+    paintOverlay();
+  }
+
+  function ring(i, color, extra) {
+    if (i < 0 || !sc.valid || !sc.valid[i]) return;
+    var ctx = sc.ctx, rad = (sc.offs.length ? Math.sqrt(sc.offs.length / 2 / Math.PI) : 2) + extra * sc.dpr;
+    ctx.beginPath();
+    ctx.arc(sc.px[i], sc.py[i], rad, 0, 2 * Math.PI);
+    ctx.lineWidth = 2 * sc.dpr;
+    ctx.strokeStyle = color;
+    ctx.stroke();
+  }
+
+  function paintOverlay() {
+    if (!sc.base) return;
+    var ctx = sc.ctx;
+    ctx.putImageData(sc.base, 0, 0);
+    ring(S.detail, "#111827", 4);
+    ring(sc.hover, "#e15759", 3);
+    var d = sc.drag;
+    if (d && d.moved) {
+      ctx.save();
+      ctx.lineWidth = 1.5 * sc.dpr;
+      ctx.strokeStyle = "#2f4b7c";
+      ctx.fillStyle = "rgba(78,121,167,0.12)";
+      ctx.setLineDash([5 * sc.dpr, 4 * sc.dpr]);
+      ctx.beginPath();
+      if (S.tool === "box") {
+        ctx.rect(d.x0, d.y0, d.x1 - d.x0, d.y1 - d.y0);
+      } else {
+        d.pts.forEach(function (p, k) { if (k) ctx.lineTo(p[0], p[1]); else ctx.moveTo(p[0], p[1]); });
+        ctx.closePath();
+      }
+      ctx.fill();
+      ctx.stroke();
+      ctx.restore();
+    }
+  }
+
+  function evtXY(e) {
+    var rect = sc.canvas.getBoundingClientRect();
+    return [(e.clientX - rect.left) * sc.W / rect.width, (e.clientY - rect.top) * sc.H / rect.height];
+  }
+  function setHover(i, e) {
+    if (i === sc.hover && !e) return;
+    sc.hover = i;
+    if (i < 0) {
+      sc.tip.hidden = true;
+    } else {
+      var tip = clear(sc.tip);
+      tip.appendChild(el("strong", null, ids[i]));
+      labels.slice(0, 3).forEach(function (l) { tip.appendChild(el("span", null, l.name + ": " + l.values[l.codes[i]])); });
+      var r = R();
+      if (r && r.fam) tip.appendChild(el("span", null, "familiarity: " + fmt(r.fam[i])));
+      tip.hidden = false;
+      tip.style.left = (sc.px[i] / sc.dpr + 12) + "px";
+      tip.style.top = (sc.py[i] / sc.dpr + 12) + "px";
+    }
+    paintOverlay();
+  }
+  function onDown(e) {
+    if (e.button !== 0 || !sc.base) return;
+    var p = evtXY(e);
+    sc.drag = { x0: p[0], y0: p[1], x1: p[0], y1: p[1], pts: [p], moved: false };
+    sc.canvas.setPointerCapture(e.pointerId);
+  }
+  function onMove(e) {
+    var p = evtXY(e), d = sc.drag;
+    if (!d) { setHover(nearest(p[0], p[1], 10 * sc.dpr), e); return; }
+    d.x1 = p[0]; d.y1 = p[1];
+    var last = d.pts[d.pts.length - 1];
+    if (Math.abs(p[0] - d.x0) + Math.abs(p[1] - d.y0) > 4 * sc.dpr) d.moved = true;
+    if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) > 2 * sc.dpr) d.pts.push(p);
+    if (d.moved) { sc.tip.hidden = true; sc.hover = -1; paintOverlay(); }
+  }
+  function onUp(e) {
+    var d = sc.drag;
+    sc.drag = null;
+    if (!d) return;
+    if (!d.moved) {
+      var p = evtXY(e), i = nearest(p[0], p[1], 10 * sc.dpr);
+      if (i >= 0) showDetail(i);
+      return;
+    }
+    var sel = new Uint8Array(N), i2;
+    if (S.tool === "box") {
+      var x0 = Math.min(d.x0, d.x1), x1 = Math.max(d.x0, d.x1), y0 = Math.min(d.y0, d.y1), y1 = Math.max(d.y0, d.y1);
+      for (i2 = 0; i2 < N; i2++) {
+        if (sc.valid[i2] && sc.px[i2] >= x0 && sc.px[i2] <= x1 && sc.py[i2] >= y0 && sc.py[i2] <= y1) sel[i2] = 1;
+      }
+    } else {
+      var poly = d.pts, bx0 = Infinity, bx1 = -Infinity, by0 = Infinity, by1 = -Infinity;
+      poly.forEach(function (q) { bx0 = Math.min(bx0, q[0]); bx1 = Math.max(bx1, q[0]); by0 = Math.min(by0, q[1]); by1 = Math.max(by1, q[1]); });
+      for (i2 = 0; i2 < N; i2++) {
+        if (!sc.valid[i2]) continue;
+        var x = sc.px[i2], y = sc.py[i2];
+        if (x < bx0 || x > bx1 || y < by0 || y > by1) continue;
+        var inside = false;
+        for (var a = 0, b = poly.length - 1; a < poly.length; b = a++) {
+          var ya = poly[a][1], yb = poly[b][1];
+          if ((ya > y) !== (yb > y) && x < (poly[b][0] - poly[a][0]) * (y - ya) / (yb - ya) + poly[a][0]) inside = !inside;
+        }
+        if (inside) sel[i2] = 1;
+      }
+    }
+    setSelection(sel);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // galleries, detail, familiarity, duplicates
+
+  function shortId(id) {  // file name of path-like ids; the full id is in the title and details
+    var base = id.replace(/^.*[\\/]/, "");
+    return base || id;
+  }
+  function tile(i, note, muted) {
+    var f = el("figure", "dv-tile" + (muted ? " muted" : "") + (i === S.detail ? " current" : ""));
+    f.dataset.index = String(i);
+    f.title = ids[i];
+    f.tabIndex = 0;
+    var u = thumbOf(i);
+    if (u) {
+      var img = el("img");
+      img.alt = ids[i];
+      img.loading = "lazy";
+      img.decoding = "async";
+      img.src = u;
+      f.appendChild(img);
+    } else {
+      var ph = el("div", "dv-tile-ph", shortId(ids[i]).slice(0, 2));
+      f.appendChild(ph);
+    }
+    f.dataset.id = ids[i];
+    var cap = el("figcaption");
+    cap.appendChild(el("span", "dv-tile-id", shortId(ids[i])));
+    if (note) cap.appendChild(el("span", "dv-tile-note", note));
+    f.appendChild(cap);
+    f.addEventListener("click", function () { showDetail(i); });
+    f.addEventListener("keydown", function (e) { if (e.key === "Enter") showDetail(i); });
+    return f;
+  }
+  function gallery(indices, noteOf, testid, mutedOf) {
+    var g = el("div", "dv-gallery");
+    if (testid) g.dataset.testid = testid;
+    indices.forEach(function (i) { g.appendChild(tile(i, noteOf ? noteOf(i) : null, mutedOf ? mutedOf(i) : false)); });
+    if (!indices.length) g.appendChild(el("p", "dv-note", "No samples match the current filter."));
+    return g;
+  }
+  // first k indices of `order` (or last k when fromEnd) that pass `ok`
+  function pick(order, k, fromEnd, ok) {
+    var out = [], n = order.length;
+    for (var j = 0; j < n && out.length < k; j++) {
+      var i = order[fromEnd ? n - 1 - j : j];
+      if (ok(i)) out.push(i);
+    }
+    return out;
+  }
+
+  function kv(dl, key, value) {
+    dl.appendChild(el("dt", null, key));
+    dl.appendChild(el("dd", null, value));
+  }
+
+  function renderDetail() {
+    var body = clear(detailCard.body), i = S.detail;
+    if (i < 0 || i >= N) {
+      body.appendChild(el("p", "dv-note", "Click a point in the projection or any sample tile to see its details here."));
+      return;
+    }
+    var wrap = el("div", "dv-detail");
+    wrap.dataset.testid = "detail-panel";
+    var u = thumbOf(i);
+    if (u) {
+      var img = el("img", "dv-detail-img");
+      img.alt = ids[i];
+      img.src = u;
+      wrap.appendChild(img);
+    }
+    var idEl = el("h3", "dv-detail-id", ids[i]);
+    idEl.dataset.testid = "detail-id";
+    wrap.appendChild(idEl);
+    var dl = el("dl", "dv-kv");
+    labels.forEach(function (l) { kv(dl, l.name, l.values[l.codes[i]]); });
+    extras.forEach(function (e) { kv(dl, e.name, e.kind === "number" ? fmt(e.data[i]) : e.data[i]); });
+    var group = null;
+    responses.forEach(function (r) {
+      var pre = responses.length > 1 ? r.name + " \u00b7 " : "";
+      if (r.fam) kv(dl, pre + "familiarity", fmt(r.fam[i]) + (r.pct ? "  (percentile " + fmt(r.pct[i]) + ")" : ""));
+      r.split.forEach(function (s) {
+        if (s.label < 0) return;
+        var v = labels[s.label].values[labels[s.label].codes[i]];
+        kv(dl, pre + "familiarity among " + s.dim + " = " + v, fmt(s.own[i]));
+      });
+      if (r.x && r.y) kv(dl, pre + "projection", fmt(r.x[i]) + ", " + fmt(r.y[i]));
+      if (r.dup) {
+        var g = r.dup[i];
+        if (g >= 0) {
+          var members = groupsOf(r).find(function (q) { return q.id === g; }).members;
+          kv(dl, pre + "duplicate group", "#" + g + " (" + plural(members.length, "sample") + ")");
+          if (r === R()) group = members;
+        } else {
+          kv(dl, pre + "duplicate group", "none");
+        }
+      }
+    });
+    wrap.appendChild(dl);
+    if (group) {
+      wrap.appendChild(el("h4", null, "Duplicates of this sample"));
+      wrap.appendChild(gallery(group.filter(function (j) { return j !== i; }).slice(0, 24), null, "detail-duplicates"));
+    }
+    body.appendChild(wrap);
+  }
+
+  function renderFamiliarity() {
+    var body = clear(famCard.body), r = R();
+    if (!r || !r.fam) {
+      body.appendChild(el("p", "dv-note", "This report has no familiarity scores."));
+      return;
+    }
+    var fam = r.fam, order = orderOf(fam), inMask = function (i) { return S.mask[i] === 1; };
+    var note = function (i) { return fmt(fam[i]); };
+    var two = el("div", "dv-two");
+    var least = el("div");
+    least.appendChild(el("h3", null, "Least familiar (most unusual)"));
+    least.appendChild(gallery(pick(order, GALLERY_K, false, inMask), note, "least-familiar"));
+    var most = el("div");
+    most.appendChild(el("h3", null, "Most familiar (most typical)"));
+    most.appendChild(gallery(pick(order, GALLERY_K, true, inMask), note, "most-familiar"));
+    two.appendChild(least);
+    two.appendChild(most);
+    body.appendChild(two);
+    if (!labels.length) return;
+
+    var head = el("div", "dv-subhead");
+    head.appendChild(el("h3", null, "Per label"));
+    var fw = el("label", "dv-field dv-field-inline");
+    fw.appendChild(el("span", null, "Label"));
+    var fs = el("select");
+    fs.dataset.testid = "familiarity-dim";
+    labels.forEach(function (l, d) {
+      var o = el("option", null, l.name);
+      o.value = String(d);
+      fs.appendChild(o);
+    });
+    fs.value = String(S.famDim);
+    fs.addEventListener("change", function () { S.famDim = +fs.value; renderFamiliarity(); });
+    fw.appendChild(fs);
+    head.appendChild(fw);
+    body.appendChild(head);
+    var d = S.famDim, l = labels[d];
+    var split = r.split.find(function (s) { return s.label === d; });
+    body.appendChild(el("p", "dv-note", split
+      ? "Scores from a familiarity model fitted on each value's own samples (values with too few samples use the overall model)."
+      : "Scores from the overall familiarity model."));
+    var shown = new Int32Array(l.values.length);
+    for (var i = 0; i < N; i++) if (S.mask[i]) shown[l.codes[i]]++;
+    var codes = l.codes;
+    var values = l.values.map(function (_, k) { return k; }).filter(function (k) { return shown[k] > 0; })
+      .sort(function (a, b) { return shown[b] - shown[a] || a - b; }).slice(0, 24);
+    values.forEach(function (k) {
+      var own = null;
+      if (split) {
+        var j = split.values.indexOf(l.values[k]);
+        if (j >= 0) own = split.own;
+      }
+      var scores = own || fam, ord = orderOf(scores);
+      var ok = function (q) { return codes[q] === k && S.mask[q] === 1; };
+      var sec = el("div", "dv-label-fam");
+      sec.dataset.testid = "label-familiarity";
+      sec.dataset.value = l.values[k];
+      var h = el("h4");
+      h.appendChild(el("span", "dv-label-value", l.values[k]));
+      h.appendChild(el("span", "dv-note", " \u00b7 " + plural(shown[k], "sample") + (own ? "" : " \u00b7 overall model")));
+      sec.appendChild(h);
+      var row = el("div", "dv-two");
+      var a = el("div");
+      a.appendChild(el("h5", null, "least familiar"));
+      a.appendChild(gallery(pick(ord, LABEL_K, false, ok), function (q) { return fmt(scores[q]); }, "label-least"));
+      var b = el("div");
+      b.appendChild(el("h5", null, "most familiar"));
+      b.appendChild(gallery(pick(ord, LABEL_K, true, ok), function (q) { return fmt(scores[q]); }, "label-most"));
+      row.appendChild(a);
+      row.appendChild(b);
+      sec.appendChild(row);
+      body.appendChild(sec);
+    });
+  }
+
+  function renderDuplicates() {
+    var body = clear(dupCard.body), r = R();
+    if (!r || !r.dup) {
+      body.appendChild(el("p", "dv-note", "This report has no duplicate detection."));
+      return;
+    }
+    var groups = groupsOf(r).filter(function (g) { return g.members.some(function (i) { return S.mask[i] === 1; }); });
+    var total = 0;
+    groups.forEach(function (g) { total += g.members.length; });
+    body.appendChild(el("p", "dv-note", groups.length
+      ? plural(groups.length, "group") + " of near-duplicates, " + plural(total, "sample") + " in all. Greyed tiles are outside the current filter."
+      : "No duplicate groups among the shown samples."));
+    var list = el("div", "dv-dup-list");
+    groups.slice(0, S.dupShown).forEach(function (g) {
+      var box = el("div", "dv-dup-group");
+      box.dataset.testid = "dup-group";
+      box.dataset.group = String(g.id);
+      box.appendChild(el("h4", null, "Group " + g.id + " \u00b7 " + plural(g.members.length, "sample")));
+      box.appendChild(gallery(g.members.slice(0, 24), null, null, function (i) { return S.mask[i] !== 1; }));
+      if (g.members.length > 24) box.appendChild(el("p", "dv-note", "+ " + (g.members.length - 24) + " more"));
+      list.appendChild(box);
+    });
+    body.appendChild(list);
+    if (groups.length > S.dupShown) {
+      var more = el("button", "dv-btn", "Show more groups (" + (groups.length - S.dupShown) + " left)");
+      more.type = "button";
+      more.addEventListener("click", function () { S.dupShown += DUP_PAGE; renderDuplicates(); });
+      body.appendChild(more);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // update loop
+
+  function update(responseChanged) {
+    computeMask();
+    renderStatus();
+    renderSummary();
+    if (responseChanged) { layoutScatter(); colorPoints(); }
+    renderLegend();
+    drawScatter();
+    renderDetail();
+    renderFamiliarity();
+    renderDuplicates();
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && S.selection) setSelection(null);
+  });
+
+  buildToolbar();
+  buildScatter();
+  computeMask();
+  layoutScatter();
+  colorPoints();
+  update(false);
+  pub.renderMs = performance.now() - t0;
+  requestAnimationFrame(function () {
+    pub.firstRenderMs = performance.now();
+    pub.ready = true;
+    document.body.dataset.ready = "1";
+    if (performance.mark) performance.mark("deepview:first-render");
+  });
+})();
