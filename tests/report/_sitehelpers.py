@@ -79,6 +79,12 @@ def expected_views(payload: dict[str, Any]) -> dict[str, Any]:
         finite = np.flatnonzero(np.isfinite(fam))
         order = finite[np.lexsort((finite, fam[finite]))]
         out["least"] = [ids[i] for i in order[:12]]
+        if payload["labels"]:
+            codes = decode(payload["labels"][0]["codes"], np.int32)
+            out["least_by_label"] = {
+                v: [ids[i] for i in order if codes[i] == k][:12]
+                for k, v in enumerate(payload["labels"][0]["values"])
+            }
     if resp["duplicates"]:
         dup = decode(resp["duplicates"], np.int32)
         if (dup >= 0).any():

@@ -1,0 +1,228 @@
+"""Headless Chromium tests of the exported report site, opened from disk (``file://``).
+
+Runs against a planted synthetic table and against the exported demo site. Skipped, with the
+reason printed, only where ``/usr/bin/chromium`` is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from _sitehelpers import GROUPS, HOSTILE, LEAST, N_PLANTED, expected_views, load_payload
+
+from deepview.introspectors._report._site import notebook_html, write_site
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        reason = f"browser tests need Chromium at {CHROMIUM} (apt install chromium)"
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class Page:
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def state(self, expr: str) -> Any:
+        return self.page.evaluate(f"window.deepviewState.{expr}")
+
+    def tile_ids(self, selector: str) -> list[str]:
+        return self.page.eval_on_selector_all(
+            f"{selector} .dv-tile", "els => els.map(e => e.dataset.id)")
+
+
+def _open(browser: Any, url: str | None = None, html: str | None = None) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    out = Page(page)
+    page.on("console", lambda m: out.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: out.errors.append(str(e)))
+
+    def on_dialog(d: Any) -> None:
+        out.dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
+    if url is not None:
+        page.goto(url)
+    else:
+        page.set_content(html)
+    return out
+
+
+def _ready(p: Page, frame: Any = None) -> None:
+    (frame or p.page).wait_for_function(
+        "window.deepviewState && window.deepviewState.ready", timeout=30_000)
+
+
+@pytest.fixture(scope="module")
+def planted_site(planted_module: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("planted") / "site"
+    return write_site(planted_module, out, title="planted <b>report</b>")
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    demo = pytest.importorskip("deepview._demo")
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    try:
+        index = demo.run_demo(out, projection="pca")
+    except ModuleNotFoundError as exc:  # another part of deepview is still being written
+        if not (exc.name or "").startswith("deepview"):
+            raise
+        reason = f"demo site unavailable: {exc}"
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
+    index = Path(index)
+    return index if index.name == "index.html" else index / "index.html"
+
+
+@pytest.fixture(params=["planted", "demo"])
+def site(request: pytest.FixtureRequest) -> Path:
+    return request.getfixturevalue(f"{request.param}_site")
+
+
+@pytest.fixture
+def opened(browser: Any, site: Path) -> Iterator[tuple[Page, dict[str, Any]]]:
+    p = _open(browser, site.as_uri())
+    _ready(p)
+    yield p, expected_views(load_payload(site.parent))
+    p.page.close()
+
+
+def test_renders_every_point_without_console_errors(
+    opened: tuple[Page, dict[str, Any]], site: Path, request: pytest.FixtureRequest
+) -> None:
+    p, exp = opened
+    assert p.state("renderedPoints") == exp["n"]
+    assert p.page.get_attribute("canvas.dv-scatter", "data-rendered-points") == str(exp["n"])
+    assert p.page.text_content("[data-testid=shown-count]") == f"Showing {exp['n']:,} of {exp['n']:,}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = request.node.callspec.id
+    p.page.screenshot(path=str(ARTIFACTS / f"report-site-{name}.png"), full_page=True)
+    assert p.errors == [] and p.dialogs == []
+
+
+def test_label_filter_changes_the_counts(opened: tuple[Page, dict[str, Any]]) -> None:
+    p, exp = opened
+    counts = exp["label_counts"]
+    value = min(counts, key=lambda v: (counts[v], v))
+    code = sorted(counts).index(value)
+    p.page.select_option("[data-testid=filter-0]", str(code))
+    shown = counts[value]
+    assert p.state("shownCount") == shown
+    assert p.page.text_content("[data-testid=stat-shown]") == f"{shown:,}"
+    assert p.page.text_content("[data-testid=shown-count]") == f"Showing {shown:,} of {exp['n']:,}"
+    assert p.state("renderedPoints") == exp["n"]  # the others are drawn faded, not dropped
+    least = p.tile_ids("[data-testid=least-familiar]")
+    assert least and least == exp["least_by_label"][value]
+    p.page.click("text=Reset filters")
+    assert p.state("shownCount") == exp["n"] and p.errors == []
+
+
+def test_duplicate_group_and_least_familiar_gallery(opened: tuple[Page, dict[str, Any]]) -> None:
+    p, exp = opened
+    assert p.tile_ids("[data-testid=least-familiar]") == exp["least"]
+    if "group" in exp:
+        g, members = exp["group"]
+        assert sorted(p.tile_ids(f'[data-testid=dup-group][data-group="{g}"]')) == members
+    # a click on a tile opens it in the detail panel
+    p.page.click("[data-testid=least-familiar] .dv-tile >> nth=0")
+    assert p.page.text_content("[data-testid=detail-id]") == exp["least"][0]
+    assert p.errors == []
+
+
+def test_planted_values_are_shown(browser: Any, planted_site: Path,
+                                  planted_module: pd.DataFrame) -> None:
+    p = _open(browser, planted_site.as_uri())
+    _ready(p)
+    ids = list(planted_module["id"])
+    assert p.tile_ids("[data-testid=least-familiar]")[: len(LEAST)] == [ids[i] for i in LEAST]
+    for g, rows in GROUPS.items():
+        shown = p.tile_ids(f'[data-testid=dup-group][data-group="{g}"]')
+        assert shown == [ids[i] for i in rows]
+    assert p.page.text_content("[data-testid=stat-duplicates]") == "5"
+    # the absolute-path ids have thumbnails that load
+    loaded = p.page.eval_on_selector_all(
+        "[data-testid=dup-group] img", "els => els.map(e => e.complete && e.naturalWidth > 0)")
+    assert loaded and all(loaded)
+    p.page.close()
+
+
+def test_hostile_label_is_text(browser: Any, planted_site: Path) -> None:
+    p = _open(browser, planted_site.as_uri())
+    _ready(p)
+    names = p.page.eval_on_selector_all(
+        "[data-testid=label-count] .dv-bar-name", "els => els.map(e => e.textContent)")
+    assert HOSTILE in names
+    assert HOSTILE in p.page.inner_text("[data-testid=legend]")
+    assert p.page.evaluate("document.scripts.length") == 2
+    assert p.page.title() == "planted <b>report</b>"
+    assert p.page.locator("b").count() == 0
+    # filtering by the hostile value works and still fires nothing
+    p.page.click(f'[data-testid=label-count][data-value="{HOSTILE}"]')
+    assert p.state("shownCount") == 24
+    assert p.dialogs == [] and p.errors == []
+    p.page.close()
+
+
+def test_box_selection_filters_the_other_views(browser: Any, planted_site: Path) -> None:
+    p = _open(browser, planted_site.as_uri())
+    _ready(p)
+    p.page.click(".dv-seg-btn[data-tool=box]")
+    box = p.page.locator("canvas.dv-scatter").bounding_box()
+    # the left cluster (rows 0..69, x near -10) fills the left part of the canvas
+    x0, y0 = box["x"] + 2, box["y"] + 2
+    p.page.mouse.move(x0, y0)
+    p.page.mouse.down()
+    p.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2, steps=8)
+    p.page.mouse.up()
+    assert p.state("shownCount") == 70
+    assert p.page.text_content("[data-testid=stat-shown]") == "70"
+    # group 1 (rows 50, 51) is inside, so both duplicate groups stay; least familiar: rows < 70
+    assert p.tile_ids("[data-testid=least-familiar]")[:4] == p.page.evaluate(
+        "[17, 4, 60, 33].map(i => window.DEEPVIEW_DATA.ids[i])")
+    p.page.keyboard.press("Escape")
+    assert p.state("shownCount") == N_PLANTED
+    # a lasso around the right half selects the other 50
+    p.page.click(".dv-seg-btn[data-tool=lasso]")
+    mid, right = box["x"] + box["width"] / 2 + 2, box["x"] + box["width"] - 2
+    top, bottom = box["y"] + 2, box["y"] + box["height"] - 2
+    p.page.mouse.move(mid, top)
+    p.page.mouse.down()
+    for x, y in [(right, top), (right, bottom), (mid, bottom), (mid, top + 3)]:
+        p.page.mouse.move(x, y, steps=6)
+    p.page.mouse.up()
+    assert p.state("shownCount") == N_PLANTED - 70
+    assert p.errors == [] and p.dialogs == []
+    p.page.close()
+
+
+def test_notebook_html_renders_in_an_iframe(browser: Any, planted_module: pd.DataFrame) -> None:
+    p = _open(browser, html=f"<!DOCTYPE html><html><body>{notebook_html(planted_module)}"
+                            "</body></html>")
+    frame = p.page.frames[1]
+    _ready(p, frame)
+    assert frame.evaluate("window.deepviewState.renderedPoints") == N_PLANTED
+    assert frame.evaluate("document.querySelectorAll('.dv-tile img').length") > 0
+    assert p.errors == [] and p.dialogs == []
+    p.page.close()
