@@ -1,0 +1,1 @@
+"""Array kernels shared by introspectors (numpy; optional torch paths where they pay)."""
