@@ -56,8 +56,8 @@ def check_float(
     if not (low_ok and high_ok):
         lo = "-inf" if min_value is None else f"{min_value}"
         hi = "inf" if max_value is None else f"{max_value}"
-        lb = "[" if min_inclusive else "("
-        rb = "]" if max_inclusive else ")"
+        lb = "[" if min_inclusive and min_value is not None else "("
+        rb = "]" if max_inclusive and max_value is not None else ")"
         raise InvalidParameterError(
             f"{owner}: '{name}' must be in {lb}{lo}, {hi}{rb}; got {value}."
         )
