@@ -1,0 +1,339 @@
+"""The PFA introspector: streaming covariances, recipes, show()."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, ClassVar, Final
+
+import numpy as np
+from tqdm import tqdm
+
+from deepview._validation import check_choice, check_float
+from deepview.base import Producer, iter_batches
+from deepview.exceptions import (
+    DeepViewException,
+    DeepViewWarning,
+    InvalidDataError,
+    InvalidTypeError,
+)
+from deepview.introspectors._pfa import _show, _strategies, _units
+from deepview.introspectors._pfa._covariances import (
+    PFACovariancesResult,
+    StreamingScatter,
+    check_response,
+)
+from deepview.introspectors._pfa._recipe import PFARecipe
+from deepview.introspectors._pfa._strategies import PFAStrategyType
+from deepview.introspectors._pfa._units import PFAUnitSelectionStrategyType
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PFA:
+    """Principal Filter Analysis: find correlated units of network layers to compress them.
+
+    Build it with :meth:`PFA.introspect` over a producer of ``(batch, units)`` responses,
+    then ask for recipes with :meth:`get_recipe`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer
+    >>> from deepview.introspectors import PFA
+    >>> rng = np.random.default_rng(0)
+    >>> sources = rng.normal(size=(2000, 3))
+    >>> layer = np.hstack([sources, sources @ rng.normal(size=(3, 5)), np.zeros((2000, 2))])
+    >>> pfa = PFA.introspect(ArrayProducer({"dense": layer}))
+    >>> recipe = pfa.get_recipe(strategy=PFA.Strategy.Energy(energy_threshold=0.999))["dense"]
+    >>> recipe.original_output_count, recipe.recommended_output_count
+    (10, 3)
+    >>> recipe.number_inactive_units, sorted(recipe.maximally_correlated_units[:2])
+    (2, [8, 9])
+
+    Parameters
+    ----------
+    failed_responses : Sequence[str]
+        Do not instantiate ``PFA`` directly; use :meth:`PFA.introspect`.
+    """
+
+    class Strategy:
+        """Bundled PFA strategies (how many units to keep); see :class:`PFAStrategyType`."""
+
+        KL: Final = _strategies.KL
+        Energy: Final = _strategies.Energy
+        Size: Final = _strategies.Size
+
+    class UnitSelectionStrategy:
+        """Bundled unit-selection strategies (which units to remove); see
+        :class:`PFAUnitSelectionStrategyType`."""
+
+        AbsMax: Final = _units.AbsMax
+        AbsMin: Final = _units.AbsMin
+        L1Max: Final = _units.L1Max
+        L1Min: Final = _units.L1Min
+
+        @classmethod
+        def get_algos(cls) -> Iterator[PFAUnitSelectionStrategyType]:
+            """One instance of each bundled unit-selection strategy."""
+            return _units.all_unit_strategies()
+
+    class VisType:
+        """Visualisation modes of :meth:`PFA.show`."""
+
+        TABLE: Final = "table"
+        CHART: Final = "chart"
+
+    COLUMNS: ClassVar[tuple[str, ...]] = _show.COLUMNS
+
+    failed_responses: Sequence[str]
+    """Responses that could not be analysed (fewer samples than units)."""
+
+    _covariance_result_by_response: Mapping[str, PFACovariancesResult] = field(repr=False)
+
+    # ------------------------------------------------------------------ introspect
+    @staticmethod
+    def introspect(
+        producer: Producer, *, batch_size: int = 32, epsilon_inactive: float = 1e-8
+    ) -> PFA:
+        """Compute the covariance of every response (field) in one streaming pass.
+
+        Parameters
+        ----------
+        producer : Producer
+            Yields batches whose fields are ``(batch, units)`` responses (1-D fields count as
+            one unit). Pool or flatten conv responses first (``Pooler``/``Flattener``).
+        batch_size : int, default=32
+            Batch size requested from ``producer``. Internally, rows are gathered into blocks
+            of a few thousand before each matrix product, so small batches cost no speed.
+        epsilon_inactive : float, default=1e-8
+            A unit is inactive when its variance is below ``epsilon_inactive`` times the
+            largest variance of its layer (or exactly 0).
+
+        Returns
+        -------
+        PFA
+
+        Raises
+        ------
+        InvalidDataError
+            A response has more than 2 dims, no units, NaN/inf values, or a different number
+            of units or set of fields than the first batch; the producer yields nothing.
+
+        Notes
+        -----
+        Memory is O(C²) per layer of C units, independent of the number of samples.
+        Layers with fewer samples than units are left out with a :class:`DeepViewWarning`
+        and listed in :attr:`failed_responses`.
+        """
+        owner = "PFA.introspect"
+        eps = check_float(epsilon_inactive, name="epsilon_inactive", owner=owner,
+                          min_value=0.0, max_value=1.0)
+        scatters: dict[str, StreamingScatter] = {}
+        names: frozenset[str] | None = None
+        batches = iter_batches(producer, batch_size, owner=owner)
+        for batch in tqdm(batches, desc="PFA: covariances", unit="batch", disable=None):
+            fields = batch.fields
+            if names is None:
+                names = frozenset(fields)
+                if not names:
+                    raise InvalidDataError(
+                        f"{owner}: the batches have no fields; PFA analyses the response "
+                        "fields of a batch (e.g. from a Model in the pipeline)."
+                    )
+            elif names != frozenset(fields):
+                raise InvalidDataError(
+                    f"{owner}: a batch has fields {sorted(fields)} but the first batch had "
+                    f"{sorted(names)}; every batch must carry the same responses."
+                )
+            for name, raw in fields.items():
+                x = check_response(name, raw, owner=owner)
+                acc = scatters.get(name)
+                if acc is None:
+                    acc = scatters[name] = StreamingScatter(
+                        name, x.shape[1], x.dtype, owner=owner)
+                elif x.shape[1] != acc.n_units:
+                    raise InvalidDataError(
+                        f"{owner}: field '{name}' has {x.shape[1]} units in a later batch but "
+                        f"{acc.n_units} in the first; responses must keep their shape."
+                    )
+                acc.update(x)
+        return PFA._from_scatters(scatters, eps)
+
+    @staticmethod
+    def _from_scatters(scatters: Mapping[str, StreamingScatter], eps: float) -> PFA:
+        failed: list[str] = []
+        results: dict[str, PFACovariancesResult] = {}
+        for name, acc in scatters.items():
+            n, _, cov = acc.finalize()
+            if n < acc.n_units:
+                warnings.warn(
+                    f"PFA.introspect: field '{name}' has {n} samples but {acc.n_units} units; "
+                    "its covariance is rank-deficient, so it is skipped (see "
+                    "pfa.failed_responses). Use at least as many samples as units.",
+                    DeepViewWarning,
+                    stacklevel=3,
+                )
+                failed.append(name)
+                continue
+            results[name] = PFACovariancesResult.make_covariance_result(
+                covariances=cov, epsilon_inactive=eps)
+        return PFA(tuple(failed), MappingProxyType(results))
+
+    # ------------------------------------------------------------------ recipes
+    @property
+    def covariances(self) -> Mapping[str, PFACovariancesResult]:
+        """Per-layer covariance and eigen-decomposition (successful layers only)."""
+        return self._covariance_result_by_response
+
+    @property
+    def _internal_result(self) -> Mapping[str, PFACovariancesResult]:
+        return self._covariance_result_by_response
+
+    def get_recipe(
+        self,
+        *,
+        strategy: PFAStrategyType | None = None,
+        unit_strategy: PFAUnitSelectionStrategyType | None = None,
+    ) -> Mapping[str, PFARecipe]:
+        """Recommend, per layer, how many units to keep and which units to remove.
+
+        Parameters
+        ----------
+        strategy : PFAStrategyType, optional
+            How many units to keep; default ``PFA.Strategy.KL()``.
+        unit_strategy : PFAUnitSelectionStrategyType, optional
+            Which units to remove; default ``PFA.UnitSelectionStrategy.L1Max()``.
+
+        Returns
+        -------
+        Mapping[str, PFARecipe]
+            One recipe per analysed layer, with ``recommended_output_count +
+            len(maximally_correlated_units) == original_output_count``.
+
+        Notes
+        -----
+        Inactive units carry no information, so they are always removed first. If the
+        strategy asks to keep more units than are active, only inactive units are removed
+        and ``recommended_output_count`` becomes the number of active units (at least 1; a
+        fully inactive layer keeps one unit); a :class:`DeepViewWarning` reports it.
+        """
+        owner = "PFA.get_recipe"
+        strategy = _strategies.KL() if strategy is None else strategy
+        unit_strategy = _units.L1Max() if unit_strategy is None else unit_strategy
+        for arg, value in (("strategy", strategy), ("unit_strategy", unit_strategy)):
+            if not callable(value):
+                raise InvalidTypeError(
+                    f"{owner}: '{arg}' must be callable (e.g. PFA.Strategy.KL() / "
+                    f"PFA.UnitSelectionStrategy.L1Max()); got {type(value).__name__}. "
+                    "Did you pass the class instead of an instance?"
+                    if isinstance(value, type) else
+                    f"{owner}: '{arg}' must be callable; got {type(value).__name__}."
+                )
+        covariances = self._covariance_result_by_response
+        recipes = strategy(covariances)
+        result: dict[str, PFARecipe] = {}
+        for name, cov in covariances.items():
+            recipe = recipes.get(name) if isinstance(recipes, Mapping) else None
+            if not isinstance(recipe, PFARecipe):
+                raise DeepViewException(
+                    f"{owner}: strategy {type(strategy).__name__} returned no PFARecipe for "
+                    f"layer '{name}'; a strategy must return one recipe per layer."
+                )
+            result[name] = self._apply_units(name, cov, recipe, unit_strategy, owner)
+        return MappingProxyType(result)
+
+    @staticmethod
+    def _apply_units(
+        name: str,
+        cov: PFACovariancesResult,
+        recipe: PFARecipe,
+        unit_strategy: PFAUnitSelectionStrategyType,
+        owner: str,
+    ) -> PFARecipe:
+        n_units = cov.original_output_count
+        keep = recipe.recommended_output_count
+        if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) \
+                or not 1 <= keep <= n_units:
+            raise DeepViewException(
+                f"{owner}: the strategy recommended {keep!r} units for layer '{name}' but the "
+                f"count must be an int in [1, {n_units}]; fix the strategy."
+            )
+        removed = np.asarray(unit_strategy(cov, num_units_to_keep=int(keep)))
+        if removed.size and not np.issubdtype(removed.dtype, np.integer) \
+                or removed.ndim != 1 or removed.size >= n_units \
+                or (removed.size and (removed.min() < 0 or removed.max() >= n_units)) \
+                or np.unique(removed).size != removed.size:
+            raise DeepViewException(
+                f"{owner}: unit strategy {type(unit_strategy).__name__} returned invalid "
+                f"indices for layer '{name}' (need distinct ints in [0, {n_units}), fewer "
+                f"than {n_units}); got {removed!r}."
+            )
+        units = tuple(int(u) for u in removed)
+        final = n_units - len(units)
+        if final != keep:
+            warnings.warn(
+                f"{owner}: layer '{name}' has {n_units - cov.inactive_units.shape[0]} active "
+                f"units but the strategy asked to keep {keep}; only the "
+                f"{len(units)} inactive units are removed, recommending {final} units.",
+                DeepViewWarning,
+                stacklevel=4,
+            )
+        return replace(recipe, recommended_output_count=final,
+                       maximally_correlated_units=units,
+                       number_inactive_units=int(cov.inactive_units.shape[0]))
+
+    # ------------------------------------------------------------------ show
+    @staticmethod
+    def show(
+        recipe_result: Mapping[str, PFARecipe] | Sequence[Mapping[str, PFARecipe]],
+        *,
+        vis_type: str = VisType.TABLE,
+        include_columns: Sequence[str] | None = None,
+        exclude_columns: Sequence[str] | None = None,
+    ) -> Any:
+        """Table (pandas DataFrame) or chart (matplotlib Figure) of PFA recipes.
+
+        Parameters
+        ----------
+        recipe_result : Mapping[str, PFARecipe] or collection of them
+            Output(s) of :meth:`get_recipe`; several are stacked into one table, or drawn
+            side by side in the chart.
+        vis_type : {"table", "chart"}, default="table"
+            ``PFA.VisType.TABLE`` or ``PFA.VisType.CHART``.
+        include_columns : Sequence[str], optional
+            Table only: columns to return, in this order; ``None`` (or empty) = all of
+            ``layer name``, ``original count``, ``recommended count``, ``units to keep``,
+            ``KL divergence``, ``PFA strategy``, ``units ratio``, ``kept energy``.
+        exclude_columns : Sequence[str], optional
+            Table only: columns to drop (applied after ``include_columns``).
+
+        Returns
+        -------
+        pandas.DataFrame or matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from deepview.base import ArrayProducer
+        >>> from deepview.introspectors import PFA
+        >>> x = np.random.default_rng(0).normal(size=(500, 4))
+        >>> recipe = PFA.introspect(ArrayProducer({"fc": x})).get_recipe()
+        >>> list(PFA.show(recipe, include_columns=["layer name", "original count"]).columns)
+        ['layer name', 'original count']
+        """
+        if isinstance(recipe_result, PFA):
+            raise InvalidTypeError(
+                "PFA.show: got the PFA object itself; pass a recipe instead: "
+                "recipe = pfa.get_recipe(); PFA.show(recipe)."
+            )
+        vis_type = check_choice(vis_type, name="vis_type", owner="PFA.show",
+                                choices=[PFA.VisType.TABLE, PFA.VisType.CHART])
+        many = _show.normalize_recipes(recipe_result)
+        if vis_type == PFA.VisType.TABLE:
+            return _show.show_table(many, include_columns, exclude_columns)
+        return _show.show_chart(many)

@@ -1,0 +1,219 @@
+"""PFA unit selection: which units to remove, given how many to keep.
+
+All strategies work on the absolute correlation ``|S_ij| / max(sqrt(S_ii S_jj), 1e-8)``
+with the diagonal and the inactive units excluded, remove the inactive units first and then
+one correlated unit at a time until ``num_units_to_keep`` active units remain.
+
+Complexity: building the correlation is O(C²). Each removal costs O(C) for the L1 strategies
+(the column sums are updated incrementally) and O(C) plus O(C) per row whose extreme
+coefficient was the removed unit for the Abs strategies, instead of a full O(C²) rescan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from deepview._validation import check_int
+from deepview.exceptions import InvalidParameterError
+from deepview.introspectors._pfa._covariances import PFACovariancesResult
+
+_EPSILON = 1e-8
+_RTOL = 1e-5
+_ATOL = 1e-8
+
+
+@runtime_checkable
+class PFAUnitSelectionStrategyType(Protocol):
+    """Given a layer's covariances and a number of units to keep, choose the units to remove.
+
+    ``__call__(covariances, *, num_units_to_keep)`` returns the indices to remove: first the
+    inactive units (``covariances.inactive_units``), then the correlated units in removal
+    order, so that ``num_units_to_keep`` units remain. When fewer units are active than
+    ``num_units_to_keep``, only the inactive units are returned (all of them, except one when
+    the whole layer is inactive).
+    """
+
+    def __call__(
+        self, covariances: PFACovariancesResult, *, num_units_to_keep: int
+    ) -> np.ndarray: ...
+
+
+def _abs_correlation(cov: PFACovariancesResult) -> np.ndarray:
+    s = np.asarray(cov.covariances, dtype=np.float64)
+    std = np.sqrt(np.abs(np.diag(s)))
+    corr = np.abs(s)
+    corr /= np.maximum(np.outer(std, std), _EPSILON)
+    return corr
+
+
+def _prepare(
+    cov: PFACovariancesResult, num_units_to_keep: int, owner: str
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Validate and return ``(inactive, alive mask, number of units to remove)``."""
+    n_units = cov.original_output_count
+    keep = check_int(num_units_to_keep, name="num_units_to_keep", owner=owner, min_value=1)
+    if keep > n_units:
+        raise InvalidParameterError(
+            f"{owner}: 'num_units_to_keep' must be <= the layer's {n_units} units; got {keep}."
+        )
+    inactive = np.asarray(cov.inactive_units, dtype=np.int64)
+    alive = np.ones(n_units, dtype=bool)
+    alive[inactive] = False
+    return inactive, alive, int(alive.sum()) - keep
+
+
+def _inactive_only(inactive: np.ndarray, n_units: int) -> np.ndarray:
+    """More units requested than active: remove only inactive units, never all units."""
+    if inactive.shape[0] >= n_units:
+        return inactive[1:].copy()
+    return inactive.copy()
+
+
+def _select_l1(
+    cov: PFACovariancesResult, num_units_to_keep: int, maximize: bool, owner: str
+) -> np.ndarray:
+    inactive, alive, steps = _prepare(cov, num_units_to_keep, owner)
+    if steps <= 0:
+        return _inactive_only(inactive, cov.original_output_count) if steps < 0 \
+            else inactive.copy()
+    corr = _abs_correlation(cov)
+    np.fill_diagonal(corr, 0.0)
+    corr[inactive, :] = 0.0
+    corr[:, inactive] = 0.0
+    sums = corr.sum(axis=0)
+    fill = -np.inf if maximize else np.inf
+    removed = [int(u) for u in inactive]
+    for _ in range(steps):
+        candidates = np.where(alive, sums, fill)
+        j = int(np.argmax(candidates) if maximize else np.argmin(candidates))
+        extreme = candidates[j]
+        tied = np.flatnonzero(
+            alive & (np.abs(sums - extreme) <= _ATOL + _RTOL * abs(extreme))
+        )
+        if tied.size > 1:
+            j = _break_l1_tie(corr, alive, tied, maximize)
+        removed.append(j)
+        alive[j] = False
+        sums -= corr[j]
+    return np.asarray(removed, dtype=np.int64)
+
+
+def _break_l1_tie(corr: np.ndarray, alive: np.ndarray, tied: np.ndarray, maximize: bool) -> int:
+    """Among the tied columns only, pick the one holding the most extreme coefficient."""
+    sub = corr[np.ix_(alive, tied)]
+    if maximize:
+        per_column = sub.max(axis=0) if sub.size else np.zeros(tied.size)
+        return int(tied[int(np.argmax(per_column))])
+    rows = np.flatnonzero(alive)
+    sub = np.where(rows[:, None] == tied[None, :], np.inf, sub)  # ignore the diagonal
+    per_column = sub.min(axis=0) if sub.size else np.zeros(tied.size)
+    return int(tied[int(np.argmin(per_column))])
+
+
+def _select_abs(
+    cov: PFACovariancesResult, num_units_to_keep: int, maximize: bool, owner: str
+) -> np.ndarray:
+    inactive, alive, steps = _prepare(cov, num_units_to_keep, owner)
+    if steps <= 0:
+        return _inactive_only(inactive, cov.original_output_count) if steps < 0 \
+            else inactive.copy()
+    fill = -np.inf if maximize else np.inf
+    work = _abs_correlation(cov)
+    np.fill_diagonal(work, fill)
+    work[inactive, :] = fill
+    work[:, inactive] = fill
+    arg_ext: Callable[..., np.ndarray] = np.argmax if maximize else np.argmin
+    best_col = arg_ext(work, axis=1)
+    best = work[np.arange(work.shape[0]), best_col]
+    removed = [int(u) for u in inactive]
+    for _ in range(steps):
+        row_vals = np.where(alive, best, fill)
+        r = int(arg_ext(row_vals))
+        extreme = row_vals[r]
+        candidates = np.flatnonzero(
+            alive & (np.abs(best - extreme) <= _ATOL + _RTOL * abs(extreme))
+        ) if np.isfinite(extreme) else np.array([r])
+        unit = int(candidates[0])
+        if candidates.size > 1 and np.isfinite(extreme):
+            # next most extreme coefficient of each candidate row, its extreme cell excluded
+            rows = work[candidates].copy()
+            rows[np.arange(candidates.size), best_col[candidates]] = fill
+            second = rows.max(axis=1) if maximize else rows.min(axis=1)
+            if np.isfinite(second).any():
+                unit = int(candidates[int(arg_ext(second))])
+        removed.append(unit)
+        alive[unit] = False
+        work[unit, :] = fill
+        work[:, unit] = fill
+        stale = np.flatnonzero(alive & (best_col == unit))
+        if stale.size:
+            cols = arg_ext(work[stale], axis=1)
+            best_col[stale] = cols
+            best[stale] = work[stale, cols]
+        best[unit] = fill
+    return np.asarray(removed, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _DirectionalStrategy:
+    """Removes units by a directional criterion on the absolute correlation matrix."""
+
+    distance: ClassVar[Callable[..., np.ndarray]]
+    maximize: ClassVar[bool]
+
+    def __call__(
+        self, covariances: PFACovariancesResult, *, num_units_to_keep: int
+    ) -> np.ndarray:
+        """Indices of the units to remove (inactive first), see the class docstring."""
+        owner = f"PFA.UnitSelectionStrategy.{type(self).__name__}"
+        return type(self).distance(covariances, num_units_to_keep, self.maximize, owner)
+
+
+@dataclass(frozen=True)
+class AbsMax(_DirectionalStrategy):
+    """Repeatedly take the pair of units with the greatest correlation and remove one of them:
+    the one whose next greatest correlation is greater (lowest index if undecided)."""
+
+    distance = staticmethod(_select_abs)
+    maximize = True
+
+
+@dataclass(frozen=True)
+class AbsMin(_DirectionalStrategy):
+    """Repeatedly take the pair of units with the lowest correlation and remove one of them:
+    the one whose next lowest correlation is lower (lowest index if undecided)."""
+
+    distance = staticmethod(_select_abs)
+    maximize = False
+
+
+@dataclass(frozen=True)
+class L1Max(_DirectionalStrategy):
+    """Repeatedly remove the unit with the greatest L1 norm of correlations to the remaining
+    active units; ties are broken, among the tied units only, by the greatest single
+    coefficient, then by the lowest index."""
+
+    distance = staticmethod(_select_l1)
+    maximize = True
+
+
+@dataclass(frozen=True)
+class L1Min(_DirectionalStrategy):
+    """Repeatedly remove the unit with the lowest L1 norm of correlations to the remaining
+    active units; ties are broken, among the tied units only, by the lowest single
+    coefficient, then by the lowest index."""
+
+    distance = staticmethod(_select_l1)
+    maximize = False
+
+
+def all_unit_strategies() -> Iterator[PFAUnitSelectionStrategyType]:
+    """One instance of each bundled unit-selection strategy."""
+    yield AbsMax()
+    yield AbsMin()
+    yield L1Max()
+    yield L1Min()
