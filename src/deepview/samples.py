@@ -38,6 +38,7 @@ class StubProducer:
     """
 
     __slots__ = ("_batch",)
+    _batch: Batch
 
     def __init__(
         self, data: Mapping[str, np.ndarray], metadata: Mapping[Any, Any] | None = None

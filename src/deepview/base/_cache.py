@@ -44,6 +44,7 @@ _DONE = ".cache.done"
 _FORMAT = "deepview-cache"
 _FORMAT_VERSION = 1
 _PATH_TAG = "$path"
+_JSON_SCALARS = frozenset({type(None), bool, int, float, str})
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -68,18 +69,30 @@ def _decode_value(value: Any) -> Any:
     return value
 
 
+def _encode_seq(seq: Any, where: str) -> list[Any]:
+    if all(type(v) in _JSON_SCALARS for v in seq):  # fast path: nothing to convert
+        return list(seq)
+    return [_encode_value(v, where) for v in seq]
+
+
+def _decode_seq(seq: list[Any]) -> list[Any]:
+    if any(isinstance(v, dict) for v in seq):
+        return [_decode_value(v) for v in seq]
+    return seq
+
+
 def _encode_metadata(batch: Batch) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     for key in batch.metadata.keys():
         payload = batch.metadata[key]
         if isinstance(key, Batch.DictMetaKey):
             values: Any = {
-                str(sub): [_encode_value(v, f"'{key.name}'['{sub}']") for v in seq]
+                str(sub): _encode_seq(seq, f"'{key.name}'['{sub}']")
                 for sub, seq in payload.items()
             }
             entries.append({"kind": "dict", "name": key.name, "values": values})
         else:
-            values = [_encode_value(v, f"'{key.name}'") for v in payload]
+            values = _encode_seq(payload, f"'{key.name}'")
             entries.append({"kind": "flat", "name": key.name, "values": values})
     return entries
 
@@ -88,12 +101,10 @@ def _decode_metadata(builder: Batch.Builder, entries: list[dict[str, Any]]) -> N
     for entry in entries:
         if entry["kind"] == "dict":
             builder.metadata[Batch.DictMetaKey(entry["name"])] = {
-                sub: [_decode_value(v) for v in seq] for sub, seq in entry["values"].items()
+                sub: _decode_seq(seq) for sub, seq in entry["values"].items()
             }
         else:
-            builder.metadata[Batch.MetaKey(entry["name"])] = [
-                _decode_value(v) for v in entry["values"]
-            ]
+            builder.metadata[Batch.MetaKey(entry["name"])] = _decode_seq(entry["values"])
 
 
 def _save_fields(directory: pathlib.Path, stem: str, batch: Batch) -> list[list[str]]:
