@@ -135,6 +135,7 @@ class ImageProducer:
     ...     Image.new("RGB", (4, 2)).save(folder / f"{i}.png")
     >>> next(iter(ImageProducer(folder)(8))).fields["images"].shape
     (3, 2, 4, 3)
+    >>> import shutil; shutil.rmtree(folder)
     """
 
     def __init__(
