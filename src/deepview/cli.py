@@ -104,7 +104,7 @@ def _load_parquet(path: Path, id_column: str | None
             lists.append(name)
         else:
             other.append(name)
-    wanted_id = id_column or "id"
+    wanted_id = id_column if id_column in table.column_names else "id"
     if wanted_id in numeric:  # integer ids
         numeric.remove(wanted_id)
         other.append(wanted_id)
@@ -135,8 +135,6 @@ def _load_parquet(path: Path, id_column: str | None
             ids = values_list
         else:
             labels[name] = values_list
-    if id_column is not None and ids is None and id_column in table.column_names:
-        ids = [str(v) for v in table.column(id_column).to_pylist()]
     return array, ids, labels
 
 
@@ -384,7 +382,7 @@ def report(
             projection=None if no_projection else projection, overwrite=overwrite,
             batch_size=batch_size,
         )
-    except (CliError, DeepViewException, FileExistsError, FileNotFoundError) as exc:
+    except (CliError, DeepViewException, OSError) as exc:
         _fail(str(exc))
         return
     typer.echo("deepview report")
@@ -413,7 +411,7 @@ def demo(
         )
     try:
         index = run_demo(out, overwrite=overwrite, projection=projection)
-    except (CliError, DeepViewException, FileExistsError) as exc:
+    except (CliError, DeepViewException, OSError) as exc:
         _fail(str(exc))
         return
     typer.echo(f"Demo report written. Open {index} in a browser.")

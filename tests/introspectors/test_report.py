@@ -1,0 +1,373 @@
+"""DatasetReport and ReportConfig: columns, one pass, planted structure, persistence."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepview.base import ArrayProducer, Batch
+from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
+from deepview.introspectors import (
+    DatasetReport,
+    DimensionReduction,
+    Duplicates,
+    Familiarity,
+    ReportConfig,
+)
+
+N = 300
+OUTLIER = 7
+DUP_A, DUP_B = 20, 21
+
+
+def _config(**changes: object) -> ReportConfig:
+    config = ReportConfig(
+        projection=DimensionReduction.Strategy.PCA(2),
+        duplicates=Duplicates.ThresholdStrategy.Slope(),
+        familiarity=Familiarity.Strategy.GMM(gaussian_count=2, _random_state=0),
+        split_familiarity_min=50,
+    )
+    return dataclasses.replace(config, **changes)
+
+
+def _data(seed: int = 0, n: int = N, dim: int = 8) -> dict[str, object]:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 5.0, size=(3, dim))
+    cluster = np.arange(n) % 3
+    x = centers[cluster] + rng.normal(size=(n, dim))
+    x[OUTLIER] = centers[0] + 40.0  # far from everything
+    x[DUP_B] = x[DUP_A] + 1e-6  # planted near-duplicate
+    color = np.array(["red", "green", "blue"])[cluster]
+    size = np.where(np.arange(n) < 30, "small", "big")  # "small" has 30 < 50 samples
+    ids = [f"sample-{i:04d}" for i in range(n)]
+    return {"x": x.astype(np.float32), "ids": ids,
+            "labels": {"color": list(color), "size": list(size), "cluster": list(cluster)}}
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, object]:
+    return _data()
+
+
+@pytest.fixture(scope="module")
+def report(data: dict[str, object]) -> DatasetReport:
+    producer = ArrayProducer({"emb layer": data["x"]}, identifiers=data["ids"],
+                             labels=data["labels"])
+    return DatasetReport.introspect(producer, config=_config(), batch_size=64)
+
+
+def test_columns_in_documented_order(report: DatasetReport) -> None:
+    assert list(report.data.columns) == [
+        "id", "color", "size", "cluster",
+        "duplicates_emb_layer",
+        "projection_emb_layer_x", "projection_emb_layer_y",
+        "familiarity_emb_layer",
+        "splitFamiliarity_emb_layer_byAttr_color",
+        "splitFamiliarity_emb_layer_byAttr_size",
+        "splitFamiliarity_emb_layer_byAttr_cluster",
+    ]
+    df = report.data
+    assert len(df) == N
+    assert df["duplicates_emb_layer"].dtype == np.int32
+    assert df["familiarity_emb_layer"].dtype == np.float64
+    assert df["projection_emb_layer_x"].dtype == np.float64
+    assert np.isfinite(df[["projection_emb_layer_x", "projection_emb_layer_y"]]).all().all()
+
+
+def test_ids_and_labels_in_producer_order_as_str(report: DatasetReport,
+                                                 data: dict[str, object]) -> None:
+    assert report.data["id"].tolist() == data["ids"]
+    # integer labels are converted to str
+    assert report.data["cluster"].tolist() == [str(i % 3) for i in range(N)]
+    assert report.data["color"].tolist() == data["labels"]["color"]
+
+
+def test_producer_called_exactly_once(make_producer) -> None:
+    d = _data(seed=1, n=120)
+    producer = make_producer({"r": d["x"]}, labels={"color": d["labels"]["color"]})
+    result = DatasetReport.introspect(producer, config=_config(split_familiarity_min=30),
+                                      batch_size=50)
+    assert producer.calls == 1
+    assert len(result.data) == 120
+    # ArrayProducer's default ids are positions 0..n-1, as str
+    assert result.data["id"].tolist() == [str(i) for i in range(120)]
+
+
+def test_planted_duplicates_share_one_group(report: DatasetReport) -> None:
+    groups = report.data["duplicates_emb_layer"].to_numpy()
+    assert groups[DUP_A] >= 0
+    assert groups[DUP_A] == groups[DUP_B]
+    assert groups.min() >= -1
+
+
+def test_planted_outlier_is_least_familiar(report: DatasetReport) -> None:
+    scores = report.data["familiarity_emb_layer"].to_numpy()
+    assert int(np.argmin(scores)) == OUTLIER
+
+
+def test_split_familiarity_keyed_by_label_values_with_enough_samples(
+    report: DatasetReport,
+) -> None:
+    df = report.data
+    color = df["splitFamiliarity_emb_layer_byAttr_color"]
+    assert all(set(d) == {"blue", "green", "red"} for d in color)
+    # "small" has 30 samples < split_familiarity_min=50: no model, not a key
+    size = df["splitFamiliarity_emb_layer_byAttr_size"]
+    assert all(set(d) == {"big"} for d in size)
+    assert all(isinstance(v, float) for d in color for v in d.values())
+    # a sample is more familiar to the model of its own color than to the others
+    own = np.array([d[c] for d, c in zip(color, df["color"])])
+    other = np.array([max(v for k, v in d.items() if k != c) for d, c in zip(color, df["color"])])
+    assert np.mean(own > other) > 0.95
+
+
+def test_label_dimension_without_enough_samples_has_no_column(make_producer) -> None:
+    d = _data(seed=2, n=90)
+    producer = make_producer({"r": d["x"]}, labels={"color": d["labels"]["color"]})
+    result = DatasetReport.introspect(producer, config=_config(split_familiarity_min=31))
+    assert "splitFamiliarity_r_byAttr_color" not in result.data.columns
+    assert "familiarity_r" in result.data.columns
+
+
+@pytest.mark.parametrize(
+    ("off", "absent"),
+    [
+        ("duplicates", ["duplicates_r"]),
+        ("projection", ["projection_r_x", "projection_r_y"]),
+        ("familiarity", ["familiarity_r", "splitFamiliarity_r_byAttr_color"]),
+    ],
+)
+def test_component_off_removes_its_columns(off: str, absent: list[str]) -> None:
+    d = _data(seed=3, n=150)
+    producer = ArrayProducer({"r": d["x"]}, labels={"color": d["labels"]["color"]})
+    config = _config(**{off: None})
+    result = DatasetReport.introspect(producer, config=config)
+    for column in absent:
+        assert column not in result.data.columns
+    assert len(result.data.columns) == 7 - len(absent)
+
+
+def test_all_components_off_gives_summary_only() -> None:
+    d = _data(seed=3, n=50)
+    producer = ArrayProducer({"r": d["x"]}, labels={"color": d["labels"]["color"]})
+    config = _config(duplicates=None, projection=None, familiarity=None)
+    assert config.n_stages == 1 and not config.use_dim_reduction
+    result = DatasetReport.introspect(producer, config=config)
+    assert list(result.data.columns) == ["id", "color"]
+
+
+def test_wide_fields_are_pre_reduced_and_several_fields_get_own_columns() -> None:
+    wide = _data(seed=4, n=200, dim=64)["x"]
+    producer = ArrayProducer({"a": wide, "b": wide[:, :5] * 2.0})
+    config = _config(duplicates=None)
+    result = DatasetReport.introspect(producer, config=config, batch_size=70)
+    cols = list(result.data.columns)
+    assert cols == ["id", "projection_a_x", "projection_a_y", "projection_b_x", "projection_b_y",
+                    "familiarity_a", "familiarity_b"]
+    assert int(np.argmin(result.data["familiarity_a"])) == OUTLIER
+
+
+def _no_id_producer(x: np.ndarray):
+    def producer(batch_size: int):
+        for start in range(0, len(x), batch_size):
+            builder = Batch.Builder({"r": x[start:start + batch_size]})
+            builder.metadata[Batch.StdKeys.LABELS] = {
+                "filename": [f"f{i}.png" for i in range(start, min(start + batch_size, len(x)))]
+            }
+            builder.metadata[Batch.StdKeys.PATH] = [
+                Path(f"/data/{i}.png") for i in range(start, min(start + batch_size, len(x)))
+            ]
+            yield builder.make_batch()
+
+    return producer
+
+
+def test_missing_ids_become_sequential_and_filename_path_columns() -> None:
+    x = _data(seed=5, n=60)["x"]
+    result = DatasetReport.introspect(_no_id_producer(x), config=_config(), batch_size=25)
+    df = result.data
+    assert df["id"].tolist() == [str(i) for i in range(60)]
+    assert df["filename"].tolist() == [f"f{i}.png" for i in range(60)]
+    assert df["path"].tolist() == [str(Path(f"/data/{i}.png")) for i in range(60)]
+    # filename is not a label dimension: no split familiarity for it
+    assert not any(c.startswith("splitFamiliarity") for c in df.columns)
+
+
+def _tmp_entries() -> set[str]:
+    return {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("deepview-report-")}
+
+
+def test_temporary_cache_removed_also_on_error(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    x = _data(seed=6, n=80)["x"]
+    DatasetReport.introspect(ArrayProducer(x), config=_config(projection=None))
+    assert not _tmp_entries()
+
+    def failing(batch_size: int):
+        yield from ArrayProducer(x)(batch_size)
+        raise RuntimeError("inference failed")
+
+    with pytest.raises(RuntimeError, match="inference failed"):
+        DatasetReport.introspect(failing, config=_config(), batch_size=32)
+    assert not _tmp_entries()
+
+
+# ------------------------------------------------------------------------------ bad input
+def test_one_dimensional_field_is_a_clear_error() -> None:
+    with pytest.raises(InvalidDataError, match="'r'.*needs 2 dims"):
+        DatasetReport.introspect(ArrayProducer({"r": np.arange(10.0)}), config=_config())
+
+
+def test_nan_responses_are_refused() -> None:
+    x = _data(seed=7, n=40)["x"]
+    x[3, 1] = np.nan
+    with pytest.raises(InvalidDataError, match="NaN"):
+        DatasetReport.introspect(ArrayProducer({"r": x}), config=_config())
+
+
+def test_fewer_than_three_samples_refused() -> None:
+    with pytest.raises(InvalidDataError, match="at least 3"):
+        DatasetReport.introspect(ArrayProducer(np.ones((2, 4))), config=_config())
+
+
+def test_repeated_ids_refused() -> None:
+    x = _data(seed=8, n=30)["x"]
+    with pytest.raises(InvalidDataError, match="unique"):
+        DatasetReport.introspect(ArrayProducer(x, identifiers=["a"] * 30), config=_config())
+
+
+def test_empty_producer_refused() -> None:
+    with pytest.raises(InvalidDataError, match="no batches"):
+        DatasetReport.introspect(lambda batch_size: iter(()), config=_config())
+
+
+def test_bad_arguments() -> None:
+    producer = ArrayProducer(np.ones((5, 2)))
+    with pytest.raises(InvalidTypeError, match="config"):
+        DatasetReport.introspect(producer, config={"duplicates": None})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="batch_size"):
+        DatasetReport.introspect(producer, config=_config(), batch_size=0)
+    with pytest.raises(TypeError, match="DataFrame"):
+        DatasetReport(data=[1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("projection", "umap"),
+        ("projection", DimensionReduction.Strategy.PCA(3)),
+        ("dim_reduction", 40),
+        ("duplicates", Duplicates.ThresholdStrategy.Slope),
+        ("duplicates", 0.5),
+        ("familiarity", "gmm"),
+        ("split_familiarity_min", 2.5),
+    ],
+)
+def test_bad_config_types_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(TypeError, match=field):
+        _config(**{field: value})
+
+
+def test_config_properties_and_replace() -> None:
+    config = _config()
+    assert config.n_stages == 3 and config.use_dim_reduction
+    assert dataclasses.replace(config, familiarity=None, projection=None).n_stages == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.duplicates = None  # type: ignore[misc]
+    with pytest.raises(ValueError, match="split_familiarity_min"):
+        _config(split_familiarity_min=0)
+    default = ReportConfig(projection=None)
+    assert isinstance(default.duplicates, Duplicates.ThresholdStrategy.Slope)
+    assert isinstance(default.familiarity, Familiarity.Strategy.GMM)
+    assert default.dim_reduction is None and default.split_familiarity_min == 50
+
+
+# ------------------------------------------------------------------------------ persistence
+def test_round_trip_is_lossless(report: DatasetReport, tmp_path: Path) -> None:
+    target = tmp_path / "saved"
+    report.to_disk(target)
+    assert sorted(p.name for p in target.iterdir()) == ["data.parquet", "report.json"]
+    meta = json.loads((target / "report.json").read_text())
+    assert meta["format_version"] == 1 and "deepview_version" in meta
+    loaded = DatasetReport.from_disk(target)
+    pd.testing.assert_frame_equal(loaded.data, report.data)
+    assert loaded.data["splitFamiliarity_emb_layer_byAttr_color"][5] == \
+        report.data["splitFamiliarity_emb_layer_byAttr_color"][5]
+    # nothing left behind next to the target
+    assert [p.name for p in tmp_path.iterdir()] == ["saved"]
+
+
+def test_to_disk_refuses_existing_target_without_overwrite(report: DatasetReport,
+                                                           tmp_path: Path) -> None:
+    target = tmp_path / "saved"
+    target.mkdir()
+    (target / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        report.to_disk(target)
+    assert (target / "keep.txt").exists()
+    report.to_disk(target, overwrite=True)
+    assert not (target / "keep.txt").exists()
+    pd.testing.assert_frame_equal(DatasetReport.from_disk(target).data, report.data)
+
+
+class _Exploit:
+    def __reduce__(self):  # runs on unpickling
+        marker = Path(tempfile.gettempdir()) / "deepview-pickle-was-loaded"
+        return (marker.write_text, ("pwned",))
+
+
+def test_loading_never_unpickles(report: DatasetReport, tmp_path: Path) -> None:
+    target = tmp_path / "saved"
+    report.to_disk(target)
+    marker = Path(tempfile.gettempdir()) / "deepview-pickle-was-loaded"
+    marker.unlink(missing_ok=True)
+    for name in ("report_save_data.pkl", "data.pkl"):
+        (target / name).write_bytes(pickle.dumps(_Exploit()))
+    loaded = DatasetReport.from_disk(target)
+    assert not marker.exists()
+    assert len(loaded.data) == N
+    # a reference-style pickled report alone is not loaded
+    only_pickle = tmp_path / "old"
+    only_pickle.mkdir()
+    (only_pickle / "report_save_data.pkl").write_bytes(pickle.dumps(_Exploit()))
+    with pytest.raises(FileNotFoundError, match="report.json"):
+        DatasetReport.from_disk(only_pickle)
+    assert not marker.exists()
+
+
+def test_bad_format_version_and_damaged_files(report: DatasetReport, tmp_path: Path) -> None:
+    target = tmp_path / "saved"
+    report.to_disk(target)
+    meta_path = target / "report.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "format_version": 99}))
+    with pytest.raises(InvalidDataError, match="format_version 99"):
+        DatasetReport.from_disk(target)
+    meta_path.write_text("{not json")
+    with pytest.raises(DeepViewException, match="JSON"):
+        DatasetReport.from_disk(target)
+    meta_path.write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(InvalidDataError, match="deepview report"):
+        DatasetReport.from_disk(target)
+    with pytest.raises(FileNotFoundError):
+        DatasetReport.from_disk(tmp_path / "missing")
+
+
+def test_export_site_and_notebook_html(report: DatasetReport, tmp_path: Path) -> None:
+    index = report.export_site(tmp_path / "site")
+    assert index == tmp_path / "site" / "index.html"
+    assert index.is_file()
+    with pytest.raises(FileExistsError):
+        report.export_site(tmp_path / "site")
+    assert report.export_site(tmp_path / "site", overwrite=True).is_file()
+    html = report._repr_html_()
+    assert "<iframe" in html

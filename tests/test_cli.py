@@ -1,0 +1,241 @@
+"""The ``deepview`` command line: happy paths, switches and refused inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from deepview.cli import app
+from deepview.introspectors import DatasetReport
+
+runner = CliRunner()
+N = 90
+
+
+def _embeddings(n: int = N, dim: int = 12, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 6, size=(6, dim))
+    x = centers[np.arange(n) % 6] + rng.normal(size=(n, dim))
+    x[5] = centers[0] + 5.0  # a moderate outlier (an extreme one may get its own component)
+    return x.astype(np.float32)
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> tuple[Path, Path]:
+    npy = tmp_path / "emb.npy"
+    np.save(npy, _embeddings())
+    csv = tmp_path / "meta.csv"
+    pd.DataFrame({
+        "name": [f"s{i:03d}" for i in range(N)],
+        "kind": [["cat", "dog", "owl"][i % 3] for i in range(N)],
+        "split": ["train" if i < 60 else "test" for i in range(N)],
+    }).to_csv(csv, index=False)
+    return npy, csv
+
+
+def _run(*args: object):
+    return runner.invoke(app, ["report", *map(str, args)])
+
+
+def _siblings(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}"))
+
+
+def test_happy_path_npy_and_csv(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    npy, csv = inputs
+    out = tmp_path / "out"
+    result = _run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                  "--projection", "pca")
+    assert result.exit_code == 0, result.output
+    assert (out / "index.html").is_file()
+    assert "rows" in result.output and "90" in result.output
+    assert str(out / "index.html") in result.output
+    assert "least familiar" in result.output and "s005" in result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert data["id"].tolist() == [f"s{i:03d}" for i in range(N)]
+    assert data["kind"].tolist()[:4] == ["cat", "dog", "owl", "cat"]
+    assert {"duplicates_embedding", "projection_embedding_x", "familiarity_embedding",
+            "splitFamiliarity_embedding_byAttr_split"} <= set(data.columns)
+    # only "train" (60 rows) reaches the default split_familiarity_min of 50
+    assert set(data["splitFamiliarity_embedding_byAttr_split"][0]) == {"train"}
+    assert "splitFamiliarity_embedding_byAttr_kind" not in data.columns  # 30 per value
+    assert data["familiarity_embedding"].idxmin() == 5
+    assert _siblings(out) == []
+
+
+def test_label_selection_and_switches(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    npy, csv = inputs
+    out = tmp_path / "out"
+    result = _run(npy, "-o", out, "-m", csv, "--id-column", "name", "--label", "split",
+                  "--no-duplicates", "--no-familiarity", "--no-projection")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert list(data.columns) == ["id", "split"]
+
+
+def test_parquet_with_ids_matched_to_csv_by_id(tmp_path: Path) -> None:
+    x = _embeddings()
+    order = np.random.default_rng(1).permutation(N)
+    table = pa.table({"id": [f"s{i:03d}" for i in order],
+                      "vec": pa.array(list(x[order]), type=pa.list_(pa.float32()))})
+    pq.write_table(table, tmp_path / "emb.parquet")
+    pd.DataFrame({"id": [f"s{i:03d}" for i in range(N)],
+                  "kind": [f"k{i % 3}" for i in range(N)]}).to_csv(tmp_path / "m.csv",
+                                                                    index=False)
+    out = tmp_path / "out"
+    result = _run(tmp_path / "emb.parquet", "--out", out, "--metadata", tmp_path / "m.csv",
+                  "--projection", "pca", "--no-familiarity")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert data["id"].tolist() == [f"s{i:03d}" for i in order]
+    assert data["kind"].tolist() == [f"k{i % 3}" for i in order]
+
+
+def test_parquet_numeric_columns_without_metadata(tmp_path: Path) -> None:
+    x = _embeddings(n=40, dim=4)
+    pd.DataFrame(x, columns=list("abcd")).assign(tag=["t"] * 40).to_parquet(tmp_path / "e.pq")
+    out = tmp_path / "out"
+    result = _run(tmp_path / "e.pq", "--out", out, "--projection", "pca")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert data["id"].tolist() == [str(i) for i in range(40)]
+    assert data["tag"].tolist() == ["t"] * 40
+
+
+def test_images_folder_gives_thumbnails(tmp_path: Path) -> None:
+    image = pytest.importorskip("PIL.Image")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    n = 30
+    for i in range(n):
+        image.new("L", (8, 8), color=i * 8).save(folder / f"{i}.png")
+    np.save(tmp_path / "e.npy", _embeddings(n=n, dim=5))
+    pd.DataFrame({"id": [f"{i}.png" for i in range(n)]}).to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "out"
+    result = _run(tmp_path / "e.npy", "--out", out, "--metadata", tmp_path / "m.csv",
+                  "--images", folder, "--projection", "pca", "--no-familiarity")
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "thumbs").iterdir())) == n
+    # a missing image file is refused
+    (folder / "3.png").unlink()
+    result = _run(tmp_path / "e.npy", "--out", tmp_path / "out2", "--metadata",
+                  tmp_path / "m.csv", "--images", folder)
+    assert result.exit_code == 1
+    assert "no image file" in result.output and "3.png" in result.output
+
+
+@pytest.mark.slow
+def test_umap_projection(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    pytest.importorskip("umap")
+    npy, csv = inputs
+    out = tmp_path / "out"
+    result = _run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                  "--projection", "umap", "--no-familiarity", "--no-duplicates")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    xy = data[["projection_embedding_x", "projection_embedding_y"]].to_numpy()
+    assert np.isfinite(xy).all() and xy.std(axis=0).min() > 0
+
+
+# ------------------------------------------------------------------------------ refused
+def _assert_refused(result, out: Path, *needles: str, code: int = 1) -> None:
+    assert result.exit_code == code, result.output
+    for needle in needles:
+        assert needle in result.output, result.output
+    assert not out.exists()
+    assert _siblings(out) == []
+
+
+def test_nan_rows_refused(tmp_path: Path) -> None:
+    x = _embeddings()
+    x[[4, 9], 2] = np.nan
+    np.save(tmp_path / "e.npy", x)
+    out = tmp_path / "out"
+    _assert_refused(_run(tmp_path / "e.npy", "--out", out), out, "NaN", "2 row", "[4, 9]")
+
+
+def test_csv_ids_that_do_not_match_refused(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    npy, csv = inputs
+    out = tmp_path / "out"
+    short = tmp_path / "short.csv"
+    pd.read_csv(csv).iloc[:50].to_csv(short, index=False)
+    _assert_refused(_run(npy, "--out", out, "--metadata", short, "--id-column", "name"), out,
+                    "50 rows", "90")
+    table = pa.table({"id": [f"x{i}" for i in range(N)],
+                      "vec": pa.array(list(_embeddings()), type=pa.list_(pa.float32()))})
+    pq.write_table(table, tmp_path / "e.parquet")
+    _assert_refused(_run(tmp_path / "e.parquet", "--out", out, "--metadata", csv,
+                         "--id-column", "name"), out, "not in the metadata CSV")
+
+
+def test_missing_id_or_label_column_refused(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    npy, csv = inputs
+    out = tmp_path / "out"
+    _assert_refused(_run(npy, "--out", out, "--metadata", csv), out,
+                    "no id column 'id'", "--id-column")
+    _assert_refused(_run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                         "--label", "colour"), out, "no label column", "colour")
+
+
+def test_too_few_samples_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "e.npy", np.ones((2, 3), dtype=np.float32))
+    out = tmp_path / "out"
+    _assert_refused(_run(tmp_path / "e.npy", "--out", out), out, "at least 3")
+
+
+def test_bad_files_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _assert_refused(_run(tmp_path / "nope.npy", "--out", out), out, "does not exist")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    _assert_refused(_run(tmp_path / "obj.npy", "--out", out), out, "numeric")
+    np.save(tmp_path / "flat.npy", np.ones(10))
+    _assert_refused(_run(tmp_path / "flat.npy", "--out", out), out, "2-D")
+    (tmp_path / "e.txt").write_text("1 2 3")
+    _assert_refused(_run(tmp_path / "e.txt", "--out", out), out, ".npy")
+
+
+def test_bad_projection_is_a_usage_error(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    npy, _ = inputs
+    out = tmp_path / "out"
+    _assert_refused(_run(npy, "--out", out, "--projection", "mds"), out, "umap", code=2)
+
+
+def test_existing_output_needs_overwrite(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    npy, _ = inputs
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = _run(npy, "--out", out, "--projection", "pca")
+    assert result.exit_code == 1 and "--overwrite" in result.output
+    # an unrelated non-empty folder is never replaced, even with --overwrite
+    result = _run(npy, "--out", out, "--projection", "pca", "--overwrite")
+    assert result.exit_code == 1 and "does not look like a deepview report" in result.output
+    assert (out / "notes.txt").read_text() == "mine"
+    out2 = tmp_path / "out2"
+    assert _run(npy, "--out", out2, "--projection", "pca", "--no-familiarity").exit_code == 0
+    assert _run(npy, "--out", out2, "--projection", "pca").exit_code == 1
+    result = _run(npy, "--out", out2, "--projection", "pca", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "familiarity_embedding" in DatasetReport.from_disk(out2 / "report").data.columns
+    assert _siblings(out2) == []
+
+
+def test_failure_while_writing_leaves_nothing(inputs: tuple[Path, Path], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    npy, _ = inputs
+    out = tmp_path / "out"
+
+    def broken(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(DatasetReport, "to_disk", broken)
+    result = _run(npy, "--out", out, "--projection", "pca")
+    assert result.exit_code != 0
+    assert not out.exists()
+    assert _siblings(out) == []
