@@ -115,7 +115,8 @@ def test_renders_every_point_without_console_errors(
     p, exp = opened
     assert p.state("renderedPoints") == exp["n"]
     assert p.page.get_attribute("canvas.dv-scatter", "data-rendered-points") == str(exp["n"])
-    assert p.page.text_content("[data-testid=shown-count]") == f"Showing {exp['n']:,} of {exp['n']:,}"
+    n = exp["n"]
+    assert p.page.text_content("[data-testid=shown-count]") == f"Showing {n:,} of {n:,}"
     ARTIFACTS.mkdir(exist_ok=True)
     name = request.node.callspec.id
     p.page.screenshot(path=str(ARTIFACTS / f"report-site-{name}.png"), full_page=True)
@@ -225,4 +226,29 @@ def test_notebook_html_renders_in_an_iframe(browser: Any, planted_module: pd.Dat
     assert frame.evaluate("window.deepviewState.renderedPoints") == N_PLANTED
     assert frame.evaluate("document.querySelectorAll('.dv-tile img').length") > 0
     assert p.errors == [] and p.dialogs == []
+    p.page.close()
+
+
+def test_wheel_zoom_and_reset(browser: Any, planted_site: Path) -> None:
+    p = _open(browser, planted_site.as_uri())
+    _ready(p)
+    box = p.page.locator("canvas.dv-scatter").bounding_box()
+    assert not p.page.is_visible("text=Reset zoom")
+    # zoom in on the left cluster: the box over the whole canvas then holds only part of it
+    p.page.mouse.move(box["x"] + box["width"] * 0.12, box["y"] + box["height"] / 2)
+    for _ in range(6):
+        p.page.mouse.wheel(0, -300)
+    p.page.wait_for_function("window.deepviewState.view().k > 5")
+    assert p.page.is_visible("text=Reset zoom")
+    assert p.state("renderedPoints") == N_PLANTED
+    p.page.click(".dv-seg-btn[data-tool=box]")
+    box = p.page.locator("canvas.dv-scatter").bounding_box()  # the toolbar grew a button
+    p.page.mouse.move(box["x"] + 4, box["y"] + 4)
+    p.page.mouse.down()
+    p.page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=5)
+    p.page.mouse.up()
+    assert 0 < p.state("shownCount") < 70
+    p.page.click("text=Reset zoom")
+    assert not p.page.is_visible("text=Reset zoom")
+    assert p.errors == []
     p.page.close()

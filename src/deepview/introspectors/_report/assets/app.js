@@ -92,7 +92,7 @@
         return {
           dim: s.dim, label: labels.findIndex(function (l) { return l.name === s.dim; }),
           own: decode(s.own, Float32Array), values: s.values,
-          scores: s.scores ? s.scores.map(function (b) { return decode(b, Float32Array); }) : null
+          raw: s.scores, scores: null  // per-value model scores, decoded on first use
         };
       }),
       groups: null
@@ -194,6 +194,7 @@
   pub.setFilter = setFilter;
   pub.resetAll = resetAll;
   pub.showDetail = showDetail;
+  pub.view = function () { return { k: sc.view.k, tx: sc.view.tx, ty: sc.view.ty }; };
   pub.selectIds = function (list) {
     var want = new Set(list), sel = new Uint8Array(N);
     for (var i = 0; i < N; i++) if (want.has(ids[i])) sel[i] = 1;
@@ -446,6 +447,11 @@
       seg.appendChild(b);
     });
     tools.appendChild(seg);
+    sc.resetView = el("button", "dv-btn", "Reset zoom");
+    sc.resetView.type = "button";
+    sc.resetView.hidden = true;
+    sc.resetView.addEventListener("click", function () { setView(1, 0, 0); });
+    tools.appendChild(sc.resetView);
 
     var body = scatterCard.body;
     sc.wrap = el("div", "dv-scatter-wrap");
@@ -458,7 +464,7 @@
     sc.wrap.appendChild(sc.canvas);
     sc.wrap.appendChild(sc.tip);
     body.appendChild(sc.wrap);
-    sc.hint = el("p", "dv-note", "Drag to select (lasso or box), click a point for details, double-click to clear the selection.");
+    sc.hint = el("p", "dv-note", "Drag to select (lasso or box), click a point for details, double-click to clear the selection. Scroll to zoom, shift-drag to pan.");
     body.appendChild(sc.hint);
     sc.legend = el("div", "dv-legend");
     sc.legend.dataset.testid = "legend";
@@ -468,6 +474,7 @@
     sc.canvas.addEventListener("pointerup", onUp);
     sc.canvas.addEventListener("pointerleave", function () { if (!sc.drag) setHover(-1); });
     sc.canvas.addEventListener("dblclick", function () { setSelection(null); });
+    sc.canvas.addEventListener("wheel", onWheel, { passive: false });
     if (window.ResizeObserver) {
       var pending = false;
       new ResizeObserver(function () {
@@ -495,7 +502,11 @@
     sc.canvas.style.height = cssH + "px";
     sc.px = new Int32Array(N);
     sc.py = new Int32Array(N);
+    sc.bx = new Float32Array(N);
+    sc.by = new Float32Array(N);
     sc.valid = new Uint8Array(N);
+    sc.view = { k: 1, tx: 0, ty: 0 };
+    if (sc.resetView) sc.resetView.hidden = true;
     if (!r || !r.x || !r.y) return true;
     var x = r.x, y = r.y, x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, i;
     for (i = 0; i < N; i++) {
@@ -510,8 +521,8 @@
     for (i = 0; i < N; i++) {
       if (!isFinite(x[i]) || !isFinite(y[i])) continue;
       sc.valid[i] = 1;
-      sc.px[i] = Math.round(ox + (x[i] - x0) * s);
-      sc.py[i] = Math.round(H - oy - (y[i] - y0) * s);
+      sc.bx[i] = ox + (x[i] - x0) * s;
+      sc.by[i] = H - oy - (y[i] - y0) * s;
     }
     var rad = N <= 2000 ? 3.2 : N <= 20000 ? 2.2 : 1.5;
     rad = Math.max(1, rad * dpr);
@@ -520,8 +531,33 @@
     for (var dy = -ri; dy <= ri; dy++) for (var dx = -ri; dx <= ri; dx++) {
       if (dx * dx + dy * dy <= rad * rad) sc.offs.push(dx, dy);
     }
-    buildGrid();
+    project();
     return true;
+  }
+
+  // screen position = base position * k + t (zoom and pan), then the hover grid
+  function project() {
+    var v = sc.view, k = v.k, tx = v.tx, ty = v.ty;
+    for (var i = 0; i < N; i++) {
+      sc.px[i] = Math.round(sc.bx[i] * k + tx);
+      sc.py[i] = Math.round(sc.by[i] * k + ty);
+    }
+    buildGrid();
+    if (sc.resetView) sc.resetView.hidden = k === 1 && tx === 0 && ty === 0;
+  }
+  function setView(k, tx, ty) {
+    k = Math.min(500, Math.max(1, k));
+    if (k === 1) { tx = 0; ty = 0; }
+    sc.view = { k: k, tx: tx, ty: ty };
+    project();
+    drawScatter();
+  }
+  function onWheel(e) {
+    if (!sc.base) return;
+    e.preventDefault();
+    var p = evtXY(e), v = sc.view;
+    var k = Math.min(500, Math.max(1, v.k * Math.exp(-e.deltaY * 0.0015)));
+    setView(k, p[0] - (p[0] - v.tx) * k / v.k, p[1] - (p[1] - v.ty) * k / v.k);
   }
 
   function buildGrid() {
@@ -530,8 +566,9 @@
     var cellOf = new Int32Array(N).fill(-1);
     for (i = 0; i < N; i++) {
       if (!sc.valid[i]) continue;
-      c = Math.floor(sc.py[i] / cell) * gw + Math.floor(sc.px[i] / cell);
-      if (c < 0 || c >= gw * gh) continue;
+      var gx = Math.floor(sc.px[i] / cell), gy = Math.floor(sc.py[i] / cell);
+      if (gx < 0 || gx >= gw || gy < 0 || gy >= gh) continue;
+      c = gy * gw + gx;
       cellOf[i] = c;
       start[c + 1]++;
     }
@@ -722,13 +759,20 @@
   function onDown(e) {
     if (e.button !== 0 || !sc.base) return;
     var p = evtXY(e);
-    sc.drag = { x0: p[0], y0: p[1], x1: p[0], y1: p[1], pts: [p], moved: false };
+    sc.drag = { x0: p[0], y0: p[1], x1: p[0], y1: p[1], pts: [p], moved: false,
+      pan: e.shiftKey || e.altKey ? { tx: sc.view.tx, ty: sc.view.ty } : null };
     sc.canvas.setPointerCapture(e.pointerId);
   }
   function onMove(e) {
     var p = evtXY(e), d = sc.drag;
     if (!d) { setHover(nearest(p[0], p[1], 10 * sc.dpr), e); return; }
     d.x1 = p[0]; d.y1 = p[1];
+    if (d.pan) {
+      d.moved = true;
+      sc.view.k = Math.max(sc.view.k, 1);
+      setView(sc.view.k, d.pan.tx + p[0] - d.x0, d.pan.ty + p[1] - d.y0);
+      return;
+    }
     var last = d.pts[d.pts.length - 1];
     if (Math.abs(p[0] - d.x0) + Math.abs(p[1] - d.y0) > 4 * sc.dpr) d.moved = true;
     if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) > 2 * sc.dpr) d.pts.push(p);
@@ -737,7 +781,7 @@
   function onUp(e) {
     var d = sc.drag;
     sc.drag = null;
-    if (!d) return;
+    if (!d || d.pan) return;
     if (!d.moved) {
       var p = evtXY(e), i = nearest(p[0], p[1], 10 * sc.dpr);
       if (i >= 0) showDetail(i);
@@ -787,9 +831,10 @@
       img.decoding = "async";
       img.src = u;
       f.appendChild(img);
+    } else if (thumbUrls.length) {
+      f.appendChild(el("div", "dv-tile-ph", "no image"));
     } else {
-      var ph = el("div", "dv-tile-ph", shortId(ids[i]).slice(0, 2));
-      f.appendChild(ph);
+      f.classList.add("dv-tile-text");
     }
     f.dataset.id = ids[i];
     var cap = el("figcaption");
@@ -851,6 +896,14 @@
         if (s.label < 0) return;
         var v = labels[s.label].values[labels[s.label].codes[i]];
         kv(dl, pre + "familiarity among " + s.dim + " = " + v, fmt(s.own[i]));
+        if (!s.raw) return;
+        if (!s.scores) s.scores = s.raw.map(function (b) { return decode(b, Float32Array); });
+        var parts = [];
+        s.values.forEach(function (name, j) {
+          if (parts.length < 12 && isFinite(s.scores[j][i])) parts.push(name + ": " + fmt(s.scores[j][i]));
+        });
+        if (s.values.length > 12) parts.push("\u2026");
+        if (parts.length) kv(dl, pre + "under each " + s.dim + " model", parts.join(", "));
       });
       if (r.x && r.y) kv(dl, pre + "projection", fmt(r.x[i]) + ", " + fmt(r.y[i]));
       if (r.dup) {
