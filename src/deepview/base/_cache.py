@@ -69,16 +69,16 @@ def _decode_value(value: Any) -> Any:
     return value
 
 
-def _encode_seq(seq: Any, where: str) -> list[Any]:
+def _encode_seq(seq: Any, where: str) -> tuple[list[Any], bool]:
+    """JSON-ready values, and whether any of them is a tagged path."""
     if all(type(v) in _JSON_SCALARS for v in seq):  # fast path: nothing to convert
-        return list(seq)
-    return [_encode_value(v, where) for v in seq]
+        return list(seq), False
+    values = [_encode_value(v, where) for v in seq]
+    return values, any(isinstance(v, dict) for v in values)
 
 
-def _decode_seq(seq: list[Any]) -> list[Any]:
-    if any(isinstance(v, dict) for v in seq):
-        return [_decode_value(v) for v in seq]
-    return seq
+def _decode_seq(seq: list[Any], tagged: bool) -> list[Any]:
+    return [_decode_value(v) for v in seq] if tagged else seq
 
 
 def _encode_metadata(batch: Batch) -> list[dict[str, Any]]:
@@ -86,25 +86,28 @@ def _encode_metadata(batch: Batch) -> list[dict[str, Any]]:
     for key in batch.metadata.keys():
         payload = batch.metadata[key]
         if isinstance(key, Batch.DictMetaKey):
-            values: Any = {
-                str(sub): _encode_seq(seq, f"'{key.name}'['{sub}']")
-                for sub, seq in payload.items()
-            }
-            entries.append({"kind": "dict", "name": key.name, "values": values})
+            values: Any = {}
+            tagged = False
+            for sub, seq in payload.items():
+                values[str(sub)], sub_tagged = _encode_seq(seq, f"'{key.name}'['{sub}']")
+                tagged = tagged or sub_tagged
+            kind = "dict"
         else:
-            values = _encode_seq(payload, f"'{key.name}'")
-            entries.append({"kind": "flat", "name": key.name, "values": values})
+            values, tagged = _encode_seq(payload, f"'{key.name}'")
+            kind = "flat"
+        entries.append({"kind": kind, "name": key.name, "tagged": tagged, "values": values})
     return entries
 
 
 def _decode_metadata(builder: Batch.Builder, entries: list[dict[str, Any]]) -> None:
     for entry in entries:
+        tagged = bool(entry.get("tagged", True))
         if entry["kind"] == "dict":
             builder.metadata[Batch.DictMetaKey(entry["name"])] = {
-                sub: _decode_seq(seq) for sub, seq in entry["values"].items()
+                sub: _decode_seq(seq, tagged) for sub, seq in entry["values"].items()
             }
         else:
-            builder.metadata[Batch.MetaKey(entry["name"])] = _decode_seq(entry["values"])
+            builder.metadata[Batch.MetaKey(entry["name"])] = _decode_seq(entry["values"], tagged)
 
 
 def _save_fields(directory: pathlib.Path, stem: str, batch: Batch) -> list[list[str]]:
