@@ -314,6 +314,18 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+def _texts(column: pd.Series) -> list[str]:
+    return [_as_text(v) for v in column.to_numpy(dtype=object)]
+
+
+def _factorize(column: pd.Series) -> tuple[list[str], np.ndarray]:
+    """Sorted distinct label texts and each row's code (int32)."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
+    texts = np.asarray([_as_text(u) for u in uniques], dtype=object)
+    values, inverse = np.unique(texts, return_inverse=True)  # merges e.g. None and NaN
+    return [str(v) for v in values], inverse.astype(np.int32)[codes]
+
+
 def _numeric(column: pd.Series) -> np.ndarray:
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -346,26 +358,32 @@ def _as_mapping(cell: Any) -> Mapping[str, Any]:
 
 
 def _split_entry(column: pd.Series, dim: str, labels: dict[str, Any]) -> dict[str, Any]:
-    cells = [_as_mapping(c) for c in column]
-    names = sorted({str(k) for c in cells for k in c})
+    """Scores of every row under each per-value model, and under its own value's model."""
+    cells = [{str(k): v for k, v in _as_mapping(c).items()} for c in column.to_numpy(object)]
+    names = sorted({k for c in cells for k in c})
     n = len(cells)
     own = np.full(n, np.nan)
-    codes = labels[dim]["codes_np"] if dim in labels else None
+    codes = labels[dim]["codes_np"] if dim in labels else np.full(n, -1, dtype=np.int32)
     values = labels[dim]["values"] if dim in labels else []
-    by_value = {v: i for i, v in enumerate(names)}
-    matrix = np.full((len(names), n), np.nan) if len(names) * n <= _MAX_SPLIT_CELLS else None
-    for row, cell in enumerate(cells):
-        for key, score in cell.items():
-            try:
-                value = float(score)
-            except (TypeError, ValueError):
-                continue
-            if matrix is not None:
-                matrix[by_value[str(key)], row] = value
-            if codes is not None and values[codes[row]] == str(key):
-                own[row] = value
-    entry: dict[str, Any] = {"dim": dim, "own": _b64(own, np.float32), "values": names}
-    entry["scores"] = None if matrix is None else [_b64(r, np.float32) for r in matrix]
+    entry: dict[str, Any] = {"dim": dim, "values": names, "scores": None}
+    if len(names) * n <= _MAX_SPLIT_CELLS:
+        frame = pd.DataFrame.from_records(cells, columns=names) if names else None
+        matrix = np.stack([_numeric(frame[k]) for k in names]) if frame is not None else None
+        position = {k: j for j, k in enumerate(names)}
+        lut = np.asarray([position.get(v, -1) for v in values] + [-1], dtype=np.intp)
+        model = lut[codes]  # row -> index of its own value's model (-1: none)
+        rows = np.flatnonzero(model >= 0)
+        if matrix is not None:
+            own[rows] = matrix[model[rows], rows]
+            entry["scores"] = [_b64(r, np.float32) for r in matrix]
+    else:  # too many per-value models to ship them all: only each row's own score
+        for row, cell in enumerate(cells):
+            if codes[row] >= 0 and values[codes[row]] in cell:
+                try:
+                    own[row] = float(cell[values[codes[row]]])
+                except (TypeError, ValueError):
+                    pass
+    entry["own"] = _b64(own, np.float32)
     return entry
 
 
@@ -387,7 +405,7 @@ def _prepare(
     data = data.reset_index(drop=True).rename(columns=str)
     n = len(data)
     if "id" in data.columns:
-        ids = [_as_text(v) for v in data["id"]]
+        ids = _texts(data["id"])
     else:
         warnings.warn(f"{_OWNER}: 'data' has no 'id' column; rows are shown by number.",
                       DeepViewWarning, stacklevel=3)
@@ -425,15 +443,13 @@ def _prepare(
         elif pd.api.types.is_bool_dtype(series.dtype) or (
             col != "filename" and _is_texty(series) and _labelish(series)
         ):
-            texts = [_as_text(v) for v in series]
-            values, codes = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-            labels[col] = {"name": col, "values": [str(v) for v in values],
-                           "codes_np": codes.astype(np.int32)}
+            values, codes = _factorize(series)
+            labels[col] = {"name": col, "values": values, "codes_np": codes}
         elif pd.api.types.is_numeric_dtype(series.dtype):
             extras.append({"name": col, "kind": "number",
                            "data": _b64(_numeric(series), np.float32)})
         else:
-            extras.append({"name": col, "kind": "text", "data": [_as_text(v) for v in series]})
+            extras.append({"name": col, "kind": "text", "data": _texts(series)})
     for r, dim, col in split_cols:
         resp(r)["split"].append(_split_entry(data[col], dim, labels))
     images = _find_images(data, ids, image_root)
@@ -484,7 +500,8 @@ def _find_images(data: pd.DataFrame, ids: Sequence[str], image_root: Any) -> _Im
     elif root is not None:
         candidates = list(ids)
     else:
-        candidates = [i if Path(i).suffix.lower() in _IMAGE_SUFFIXES else None for i in ids]
+        suffixes = tuple(_IMAGE_SUFFIXES)
+        candidates = [i if i.lower().endswith(suffixes) else None for i in ids]
     index = np.full(n, -1, dtype=np.int32)
     sources: list[Path] = []
     seen: dict[Path, int] = {}
