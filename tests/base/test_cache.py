@@ -10,7 +10,15 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from deepview.base import ArrayProducer, Batch, CachedProducer, Cacher, accumulate_batches, pipeline
+from deepview.base import (
+    ArrayProducer,
+    Batch,
+    CachedProducer,
+    Cacher,
+    _cache,
+    accumulate_batches,
+    pipeline,
+)
 from deepview.exceptions import DeepViewException, InvalidDataError, InvalidParameterError
 from deepview.processors import Cacher as ReExported
 from deepview.processors import SnapshotSaver
@@ -76,6 +84,36 @@ def test_snapshots_round_trip(tmp_path: pathlib.Path) -> None:
     assert restored.snapshots["raw"].fields["responses"].shape == (3, 2)
 
 
+@pytest.fixture
+def one_file_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_cache, "_CHUNK_BYTES", 0)
+
+
+def test_batches_are_coalesced_into_chunks(tmp_path: pathlib.Path, monkeypatch) -> None:
+    calls, producer = no_ids_producer(10)
+    cacher = Cacher(tmp_path)
+    list(pipeline(producer, cacher)(2))
+    assert len(list(tmp_path.glob("batch-*.json"))) == 1  # 10 small rows: one chunk
+    assert [b.batch_size for b in cacher.as_producer()(4)] == [4, 4, 2]
+    monkeypatch.setattr(_cache, "_CHUNK_BYTES", 3 * 4)  # 3 float32 rows per chunk
+    other = Cacher(tmp_path / "small")
+    list(pipeline(no_ids_producer(10)[1], other)(1))
+    assert len(list((tmp_path / "small").glob("batch-*.json"))) == 4  # 3 + 3 + 3 + 1
+    assert accumulate_batches(other.as_producer(), 3).metadata[ID] == list(range(10))
+
+
+def test_structure_change_starts_a_new_chunk(tmp_path: pathlib.Path) -> None:
+    def producer(batch_size: int) -> Iterator[Batch]:
+        yield Batch({"x": np.zeros((2, 1), dtype=np.float32)})
+        yield Batch({"x": np.zeros((2, 1), dtype=np.float64)})  # other dtype: not merged
+
+    cacher = Cacher(tmp_path)
+    list(pipeline(producer, cacher)(2))
+    dtypes = [b.fields["x"].dtype for b in cacher.as_producer()._batches()]
+    assert dtypes == [np.float32, np.float64]
+
+
+@pytest.mark.usefixtures("one_file_per_batch")
 def test_interrupted_pass_leaves_no_trusted_cache_and_restarts_clean(
     tmp_path: pathlib.Path,
 ) -> None:
@@ -192,6 +230,7 @@ def test_cached_producer_errors_and_copy(tmp_path: pathlib.Path) -> None:
         list(producer(2))
 
 
+@pytest.mark.usefixtures("one_file_per_batch")
 def test_damaged_cache_is_reported(tmp_path: pathlib.Path) -> None:
     cacher = Cacher(tmp_path)
     list(pipeline(ArrayProducer(np.zeros((4, 1))), cacher)(2))

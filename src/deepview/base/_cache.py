@@ -3,7 +3,8 @@
 Disk format (no pickle anywhere): a directory holding
 
 - ``.dni_cache_dir``: marker (JSON: format name and version), written when the cache is made;
-- ``batch-<k>.json``: metadata of cached batch ``k`` (0-based) and the names of its arrays;
+- ``batch-<k>.json``: metadata of stored chunk ``k`` (0-based; consecutive batches of the same
+  structure are stored together, about 8 MiB per chunk) and the names of its arrays;
 - ``batch-<k>.f<j>.npy`` / ``batch-<k>.s<i>.f<j>.npy``: field ``j`` (of snapshot ``i``),
   written with :func:`numpy.save` and read with ``allow_pickle=False``;
 - ``.cache.done``: written only after the upstream producer was consumed completely.
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from deepview._validation import check_batch_size
-from deepview.base._batch import Batch
+from deepview.base._batch import Batch, concatenate_batches
 from deepview.base._pipeline import PipelineStage
 from deepview.base._producer import Producer, rebatch
 from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
@@ -44,6 +45,8 @@ _DONE = ".cache.done"
 _FORMAT = "deepview-cache"
 _FORMAT_VERSION = 1
 _PATH_TAG = "$path"
+#: consecutive batches are written together in files of about this size
+_CHUNK_BYTES = 8 * 2**20
 _JSON_SCALARS = frozenset({type(None), bool, int, float, str})
 
 
@@ -330,6 +333,9 @@ class Cacher(PipelineStage):
     bool, int, float, str or paths (numpy scalars are converted); anything else raises
     :class:`~deepview.exceptions.InvalidDataError` naming the metadata key.
 
+    Memory: the first pass holds at most about 8 MiB of batches (plus one batch) before
+    writing them as one chunk; reads load one chunk at a time.
+
     Examples
     --------
     >>> import numpy as np
@@ -485,8 +491,9 @@ class _CachingProducer:
     def _first_pass(self, batch_size: int) -> Iterator[Batch]:
         cacher = self._cacher
         generation = cacher._start_pass()
-        count = 0
-        index = 0
+        count = index = pending_bytes = 0
+        pending: list[Batch] = []
+        signature: tuple[Any, ...] | None = None
         storing = True
         for batch in self._upstream(batch_size):
             if not isinstance(batch, Batch):
@@ -499,10 +506,37 @@ class _CachingProducer:
             batch = _with_identifiers(batch, count)
             count += batch.batch_size
             if storing:
-                storing = cacher._store(generation, index, batch)
-                index += 1
+                # coalesce consecutive batches of the same structure into chunks of about
+                # _CHUNK_BYTES: fewer, larger files are much faster to read back
+                current = _signature(batch)
+                if pending and (current != signature or pending_bytes >= _CHUNK_BYTES):
+                    storing = cacher._store(generation, index, concatenate_batches(pending))
+                    index += 1
+                    pending, pending_bytes = [], 0
+                signature = current
+                pending.append(batch)
+                pending_bytes += _nbytes(batch)
             yield batch
+        if storing and pending:
+            storing = cacher._store(generation, index, concatenate_batches(pending))
+            index += 1
         if storing:
             cacher._finish(generation, index, count)
 
 
+def _nbytes(batch: Batch) -> int:
+    return sum(a.nbytes for a in batch.fields.values()) + sum(
+        _nbytes(s) for s in batch.snapshots.values()
+    )
+
+
+def _signature(batch: Batch) -> tuple[Any, ...]:
+    """What must match for two batches to be stored as one chunk."""
+    fields = tuple((k, v.dtype.str, v.shape[1:]) for k, v in batch.fields.items())
+    metadata = tuple(sorted(
+        (k.name, isinstance(k, Batch.DictMetaKey),
+         tuple(sorted(batch.metadata[k])) if isinstance(k, Batch.DictMetaKey) else ())
+        for k in batch.metadata.keys()
+    ))
+    snapshots = tuple(sorted((n, _signature(s)) for n, s in batch.snapshots.items()))
+    return fields, metadata, snapshots
