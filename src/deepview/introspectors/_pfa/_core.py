@@ -226,13 +226,15 @@ class PFA:
         strategy = _strategies.KL() if strategy is None else strategy
         unit_strategy = _units.L1Max() if unit_strategy is None else unit_strategy
         for arg, value in (("strategy", strategy), ("unit_strategy", unit_strategy)):
+            if isinstance(value, type):
+                raise InvalidTypeError(
+                    f"{owner}: '{arg}' must be an instance, not the class {value.__name__}; "
+                    f"add parentheses, e.g. {value.__name__}()."
+                )
             if not callable(value):
                 raise InvalidTypeError(
                     f"{owner}: '{arg}' must be callable (e.g. PFA.Strategy.KL() / "
-                    f"PFA.UnitSelectionStrategy.L1Max()); got {type(value).__name__}. "
-                    "Did you pass the class instead of an instance?"
-                    if isinstance(value, type) else
-                    f"{owner}: '{arg}' must be callable; got {type(value).__name__}."
+                    f"PFA.UnitSelectionStrategy.L1Max()); got {type(value).__name__}."
                 )
         covariances = self._covariance_result_by_response
         recipes = strategy(covariances)

@@ -160,7 +160,8 @@ class StreamingScatter:
             return
         c = self.n_units
         block = self._buf[:m]
-        gram = block.T @ block
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = block.T @ block
         sums = gram[c, :c]
         if not (np.isfinite(sums).all() and np.isfinite(np.diagonal(gram)).all()):
             gram = self._recheck_block(block)
@@ -184,7 +185,8 @@ class StreamingScatter:
                 "impute them (e.g. with Composer.from_element_filter) before introspecting."
             )
         wide = block.astype(np.float64)
-        gram = wide.T @ wide
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = wide.T @ wide
         if not np.isfinite(gram).all():
             raise InvalidDataError(
                 f"{self.owner}: field '{self.name}' has values too large to square in float64 "

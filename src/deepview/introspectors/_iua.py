@@ -1,0 +1,390 @@
+"""Inactive Unit Analysis (IUA): how often each unit of each layer is (close to) zero."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+import numpy as np
+from tqdm import tqdm
+
+from deepview._optional import require
+from deepview._validation import check_choice, check_float
+from deepview.base import Producer, iter_batches
+from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
+
+_CHUNK = 65536  # per-sample counts are stored in int32 chunks of this many samples
+
+
+class _InactiveCounter:
+    """Streaming per-unit and per-sample inactive counts of one response field.
+
+    Memory: O(units) plus 4 bytes per sample for the per-sample counts.
+    """
+
+    def __init__(self, name: str, unit_shape: tuple[int, ...], dtype: np.dtype,
+                 atol: float, owner: str) -> None:
+        self.name = name
+        self.owner = owner
+        self.unit_shape = unit_shape
+        self.units = int(math.prod(unit_shape))
+        self.work_dtype = np.dtype(dtype) if dtype in (np.float32, np.float64) else None
+        # compare in the data's own precision, like numpy.isclose(x, 0, atol=atol)
+        self.threshold = self.work_dtype.type(atol) if self.work_dtype is not None else atol
+        self.unit_counts = np.zeros(self.units, dtype=np.int64)
+        self.samples = 0
+        self.total = 0  # Σ per-sample counts
+        self.total_sq = 0  # Σ per-sample counts²
+        self._rows = 0
+        self._pending = 0
+        self._chunks: list[np.ndarray] = []
+        self._chunk = np.empty(_CHUNK, dtype=np.int32)
+        self._pos = 0
+
+    def _allocate(self, rows: int) -> None:
+        self._flush_units()
+        self._rows = rows
+        self._abs = np.empty((rows, self.units), dtype=self.work_dtype or np.float64)
+        self._mask = np.empty((rows, self.units), dtype=np.bool_)
+        self._acc = np.zeros((rows, self.units), dtype=np.uint8)
+
+    def _flush_units(self) -> None:
+        if self._pending:
+            self.unit_counts += np.add.reduce(self._acc, axis=0, dtype=np.int64)
+            self._acc[...] = 0
+            self._pending = 0
+
+    def update(self, x: np.ndarray) -> None:
+        k = x.shape[0]
+        if x.shape[1:] != self.unit_shape:
+            raise InvalidDataError(
+                f"{self.owner}: field '{self.name}' has shape {x.shape[1:]} per sample in a "
+                f"later batch but {self.unit_shape} in the first; responses must keep their "
+                "shape."
+            )
+        if k > self._rows:
+            self._allocate(k)
+        flat = x.reshape(k, self.units)
+        mask = self._mask[:k]
+        if self.work_dtype is not None and flat.dtype == self.work_dtype:
+            absolute = self._abs[:k]
+            np.abs(flat, out=absolute)
+            np.less_equal(absolute, self.threshold, out=mask)
+        elif flat.dtype == np.bool_:
+            np.logical_not(flat, out=mask)
+        else:  # ints, float16, mixed dtypes: two comparisons, no abs() overflow
+            wide = flat.astype(np.float64) if flat.dtype.kind == "f" else flat
+            np.less_equal(wide, self.threshold, out=mask)
+            mask &= wide >= -self.threshold
+        as_u8 = mask.view(np.uint8)
+        acc = self._acc[:k]
+        np.add(acc, as_u8, out=acc)
+        self._pending += 1
+        if self._pending == 255:  # uint8 accumulator is full
+            self._flush_units()
+        if self._pos + k > self._chunk.shape[0]:
+            self._close_chunk()
+            self._chunk = np.empty(max(_CHUNK, k), dtype=np.int32)
+        np.add.reduce(as_u8, axis=1, dtype=np.int32, out=self._chunk[self._pos:self._pos + k])
+        self._pos += k
+        self.samples += k
+
+    def _close_chunk(self) -> None:
+        """Keep the filled part of the current chunk and add it to the running sums."""
+        done = self._chunk[:self._pos].astype(np.int64)
+        self.total += int(done.sum())
+        self.total_sq += int(np.dot(done, done))
+        self._chunks.append(self._chunk[:self._pos])
+        self._pos = 0
+
+    def finalize(self) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        self._flush_units()
+        self._close_chunk()
+        per_sample = np.concatenate(self._chunks).astype(np.int64)
+        units = self.unit_counts.reshape(self.unit_shape)
+        per_sample.flags.writeable = False
+        units.flags.writeable = False
+        return per_sample, units, (self.total, self.total_sq)
+
+
+@dataclass(frozen=True)
+class IUA:
+    """Inactive Unit Analysis: statistics of inactive (≈ 0) units per layer.
+
+    Build it with :meth:`IUA.introspect`; read :attr:`results`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer
+    >>> from deepview.introspectors import IUA
+    >>> x = np.maximum(np.random.default_rng(0).normal(size=(1000, 6)), 0.0)
+    >>> x[:, 2] = 0.0  # a dead unit
+    >>> result = IUA.introspect(ArrayProducer({"relu": x})).results["relu"]
+    >>> float(result.unit_inactive_proportion[2])
+    1.0
+    >>> 3.0 < result.mean_inactive < 4.0
+    True
+
+    Parameters
+    ----------
+    _layer_counts : Mapping[str, numpy.ndarray]
+        Do not instantiate ``IUA`` directly; use :meth:`IUA.introspect`.
+    """
+
+    _layer_counts: Mapping[str, np.ndarray]
+    _unit_counts: Mapping[str, np.ndarray]
+    _total_probe_counts: int
+    _sums: Mapping[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    @dataclass(frozen=True)
+    class Result:
+        """IUA statistics of one response (layer).
+
+        Parameters
+        ----------
+        mean_inactive : float
+            Mean number of inactive units per sample.
+        std_inactive : float
+            Population standard deviation of the number of inactive units per sample.
+        inactive : Sequence[float]
+            Number of inactive units of each sample, in producer order (int64 array).
+        unit_inactive_count : Sequence[float]
+            Number of samples in which each unit was inactive; int64 array with the
+            response's per-sample shape (e.g. ``(C,)`` or ``(H, W, C)``).
+        unit_inactive_proportion : Sequence[float]
+            ``unit_inactive_count`` divided by the number of samples (float64 array).
+        """
+
+        mean_inactive: float
+        std_inactive: float
+        inactive: Sequence[float]
+        unit_inactive_count: Sequence[float]
+        unit_inactive_proportion: Sequence[float]
+
+    class VisType:
+        """Visualisation modes of :meth:`IUA.show`."""
+
+        TABLE: Final = "table"
+        CHART: Final = "chart"
+
+    @staticmethod
+    def introspect(
+        producer: Producer, *, batch_size: int = 32, rtol: float = 1e-5, atol: float = 1e-8
+    ) -> IUA:
+        """Count inactive units of every response (field) in one streaming pass.
+
+        A value is inactive when ``numpy.isclose(x, 0, rtol=rtol, atol=atol)``, which is
+        ``|x| <= atol`` compared in the data's precision (float32 responses use
+        ``float32(atol)``): ``rtol`` multiplies ``|0|`` and so has no effect; it is accepted
+        for API compatibility. NaN and ±inf are not close to 0, so they count as active.
+
+        Parameters
+        ----------
+        producer : Producer
+            Yields batches of responses of any shape ``(batch, ...)``; every position of
+            the per-sample shape is a unit.
+        batch_size : int, default=32
+            Batch size requested from ``producer``.
+        rtol : float, default=1e-5
+            Relative tolerance of ``numpy.isclose`` (no effect against 0, see above).
+        atol : float, default=1e-8
+            Absolute tolerance: ``|x| <= atol`` is inactive.
+
+        Returns
+        -------
+        IUA
+
+        Notes
+        -----
+        Memory is O(units) per field plus the per-sample counts (4 bytes per sample while
+        streaming), whatever the number of samples.
+        """
+        owner = "IUA.introspect"
+        check_float(rtol, name="rtol", owner=owner, min_value=0.0)
+        atol = check_float(atol, name="atol", owner=owner, min_value=0.0)
+        counters: dict[str, _InactiveCounter] = {}
+        names: frozenset[str] | None = None
+        for batch in tqdm(iter_batches(producer, batch_size, owner=owner),
+                          desc="IUA: inactive units", unit="batch", disable=None):
+            fields = batch.fields
+            if names is None:
+                names = frozenset(fields)
+                if not names:
+                    raise InvalidDataError(
+                        f"{owner}: the batches have no fields; IUA analyses the response "
+                        "fields of a batch (e.g. from a Model in the pipeline)."
+                    )
+            elif names != frozenset(fields):
+                raise InvalidDataError(
+                    f"{owner}: a batch has fields {sorted(fields)} but the first batch had "
+                    f"{sorted(names)}; every batch must carry the same responses."
+                )
+            for name, x in fields.items():
+                counter = counters.get(name)
+                if counter is None:
+                    counter = counters[name] = IUA._new_counter(name, x, atol, owner)
+                counter.update(x)
+        layer_counts: dict[str, np.ndarray] = {}
+        unit_counts: dict[str, np.ndarray] = {}
+        sums: dict[str, tuple[int, int]] = {}
+        total = 0
+        for name, counter in counters.items():
+            layer_counts[name], unit_counts[name], sums[name] = counter.finalize()
+            total = counter.samples
+        return IUA(MappingProxyType(layer_counts), MappingProxyType(unit_counts), total,
+                   MappingProxyType(sums))
+
+    @staticmethod
+    def _new_counter(name: str, x: Any, atol: float, owner: str) -> _InactiveCounter:
+        if not isinstance(x, np.ndarray):
+            raise InvalidTypeError(
+                f"{owner}: field '{name}' must be a numpy array; got {type(x).__name__}."
+            )
+        if x.ndim < 2:
+            raise InvalidDataError(
+                f"{owner}: field '{name}' has shape {x.shape} but needs at least 2 dims "
+                "(batch, units...); reshape it to (batch, 1) for a single unit."
+            )
+        if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
+                or x.dtype == np.bool_):
+            raise InvalidTypeError(
+                f"{owner}: field '{name}' must hold real numbers; got dtype {x.dtype}."
+            )
+        if math.prod(x.shape[1:]) == 0:
+            raise InvalidDataError(
+                f"{owner}: field '{name}' has shape {x.shape}, i.e. no units; drop it from "
+                "the producer."
+            )
+        return _InactiveCounter(name, tuple(x.shape[1:]), x.dtype, atol, owner)
+
+    @property
+    def results(self) -> Mapping[str, IUA.Result]:
+        """Per-layer :class:`IUA.Result`."""
+        out: dict[str, IUA.Result] = {}
+        n = self._total_probe_counts
+        for name, per_sample in self._layer_counts.items():
+            if name in self._sums:
+                s, sq = self._sums[name]
+            else:
+                s = int(per_sample.sum(dtype=np.int64))
+                sq = int(np.dot(per_sample.astype(np.int64), per_sample))
+            mean = s / n if n else 0.0
+            # exact integer arithmetic: population variance = (n·Σc² − (Σc)²) / n²
+            std = math.sqrt(max(n * sq - s * s, 0)) / n if n else 0.0
+            units = self._unit_counts[name]
+            proportion = units / n if n else np.zeros(units.shape)
+            proportion.flags.writeable = False
+            out[name] = IUA.Result(
+                mean_inactive=float(mean),
+                std_inactive=float(std),
+                inactive=per_sample,  # type: ignore[arg-type]
+                unit_inactive_count=units,  # type: ignore[arg-type]
+                unit_inactive_proportion=proportion,  # type: ignore[arg-type]
+            )
+        return MappingProxyType(out)
+
+    @staticmethod
+    def show(
+        iua: IUA, *, vis_type: str = VisType.TABLE, response_names: Sequence[str] | None = None
+    ) -> Any:
+        """Table (pandas DataFrame) or chart (matplotlib Figure) of IUA results.
+
+        Parameters
+        ----------
+        iua : IUA
+            Result of :meth:`IUA.introspect`.
+        vis_type : {"table", "chart"}, default="table"
+            ``IUA.VisType.TABLE``: columns ``response``, ``mean inactive``, ``std inactive``,
+            sorted by response. ``IUA.VisType.CHART``: one panel per response with the
+            proportion of samples in which each unit is inactive (a bar per unit for 1-D
+            responses, a heat-map for 2-D, averaged over leading axes for higher dims).
+        response_names : Sequence[str], optional
+            Responses to show (default all), shown sorted by name.
+
+        Returns
+        -------
+        pandas.DataFrame or matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from deepview.base import ArrayProducer
+        >>> from deepview.introspectors import IUA
+        >>> iua = IUA.introspect(ArrayProducer({"a": np.zeros((10, 3)), "b": np.ones((10, 2))}))
+        >>> IUA.show(iua)["mean inactive"].tolist()
+        [3.0, 0.0]
+        """
+        owner = "IUA.show"
+        if not isinstance(iua, IUA):
+            raise InvalidTypeError(
+                f"{owner}: 'iua' must be the result of IUA.introspect(); "
+                f"got {type(iua).__name__}."
+            )
+        vis_type = check_choice(vis_type, name="vis_type", owner=owner,
+                                choices=[IUA.VisType.TABLE, IUA.VisType.CHART])
+        results = iua.results
+        names = IUA._select_responses(results, response_names, owner)
+        if vis_type == IUA.VisType.TABLE:
+            pd = require("pandas", feature="IUA.show(vis_type='table')", extra="notebook")
+            return pd.DataFrame({
+                "response": names,
+                "mean inactive": [results[n].mean_inactive for n in names],
+                "std inactive": [results[n].std_inactive for n in names],
+            })
+        return IUA._chart(results, names)
+
+    @staticmethod
+    def _select_responses(
+        results: Mapping[str, IUA.Result], response_names: Sequence[str] | None, owner: str
+    ) -> list[str]:
+        if response_names is None:
+            return sorted(results)
+        if isinstance(response_names, str):
+            response_names = [response_names]
+        names = list(response_names)
+        if not names:
+            raise InvalidParameterError(
+                f"{owner}: 'response_names' is empty; pass None to show all responses "
+                f"{sorted(results)}."
+            )
+        unknown = [n for n in names if n not in results]
+        if unknown:
+            raise InvalidParameterError(
+                f"{owner}: unknown response(s) {unknown}; choose from {sorted(results)}."
+            )
+        return sorted(dict.fromkeys(names))
+
+    @staticmethod
+    def _chart(results: Mapping[str, IUA.Result], names: list[str]) -> Any:
+        require("matplotlib", feature="IUA.show(vis_type='chart')", extra="notebook")
+        figure_mod = require("matplotlib.figure", feature="IUA.show(vis_type='chart')",
+                             extra="notebook")
+        rows = len(names)
+        fig = figure_mod.Figure(figsize=(8.0, min(2.0 + 2.6 * rows, 40.0)))
+        axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
+        for ax, name in zip(axes, names):
+            prop = np.asarray(results[name].unit_inactive_proportion, dtype=np.float64)
+            dead = int(np.count_nonzero(prop >= 1.0))
+            title = f"{name}: inactive proportion per unit ({dead} of {prop.size} always inactive)"
+            if prop.ndim == 1:
+                ax.bar(np.arange(prop.size), prop, width=1.0, color="tab:red")
+                ax.set_xlim(-0.5, prop.size - 0.5)
+                ax.set_ylim(0.0, 1.0)
+                ax.set_xlabel("unit")
+                ax.set_ylabel("proportion inactive")
+            else:
+                image = prop.reshape(-1, *prop.shape[-2:]).mean(axis=0)
+                handle = ax.imshow(image, cmap="hot", vmin=0.0, vmax=1.0, aspect="auto",
+                                   interpolation="nearest")
+                fig.colorbar(handle, ax=ax, label="proportion inactive")
+                ax.set_xlabel(f"axis {prop.ndim}")
+                ax.set_ylabel(f"axis {prop.ndim - 1}")
+                if prop.ndim > 2:
+                    title += f" (mean over the first {prop.ndim - 2} axes)"
+            ax.set_title(title, fontsize=9)
+        fig.tight_layout()
+        return fig

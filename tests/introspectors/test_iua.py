@@ -1,0 +1,175 @@
+"""IUA: exact inactive counts, streaming consistency, show() and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepview.base import ArrayProducer, Batch
+from deepview.exceptions import DeepViewException, InvalidDataError, InvalidParameterError
+from deepview.introspectors import IUA
+
+
+def relu_layer(rng: np.random.Generator, n: int, units: int, dead: list[int],
+               dtype: type = np.float32) -> np.ndarray:
+    x = np.maximum(rng.normal(size=(n, units)), 0.0).astype(dtype)
+    x[:, dead] = 0.0
+    return x
+
+
+def expected(x: np.ndarray, atol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    mask = np.isclose(x, 0, atol=atol)
+    return mask.reshape(len(x), -1).sum(axis=1), mask.sum(axis=0)
+
+
+@pytest.mark.parametrize("batch_size", [1, 32, 333, 5000])
+def test_counts_exact_for_any_batch_size(rng, make_producer, batch_size):
+    x = relu_layer(rng, 700, 24, dead=[0, 5, 17])
+    producer = make_producer({"layer": x})
+    iua = IUA.introspect(producer, batch_size=batch_size)
+    assert producer.calls == 1
+    r = iua.results["layer"]
+    per_sample, per_unit = expected(x)
+    np.testing.assert_array_equal(r.inactive, per_sample)
+    np.testing.assert_array_equal(r.unit_inactive_count, per_unit)
+    np.testing.assert_allclose(r.unit_inactive_proportion, per_unit / 700)
+    assert r.mean_inactive == pytest.approx(per_sample.mean(), rel=1e-12)
+    assert r.std_inactive == pytest.approx(per_sample.std(), rel=1e-12)
+    always = np.flatnonzero(np.asarray(r.unit_inactive_proportion) == 1.0).tolist()
+    assert always == [0, 5, 17]
+
+
+def test_planted_dead_units_match_pfa(rng):
+    from deepview.introspectors import PFA
+
+    x = np.abs(rng.normal(size=(400, 12))) + 0.1
+    dead = [2, 3, 9]
+    x[:, dead] = 0.0
+    iua = IUA.introspect(ArrayProducer({"fc": x}))
+    r = iua.results["fc"]
+    assert np.flatnonzero(np.asarray(r.unit_inactive_count) == 400).tolist() == dead
+    assert r.mean_inactive == 3.0 and r.std_inactive == 0.0
+    pfa = PFA.introspect(ArrayProducer({"fc": x}))
+    assert pfa.covariances["fc"].inactive_units.tolist() == dead
+
+
+def test_multi_dim_responses_keep_unit_shape(rng):
+    x = np.maximum(rng.normal(size=(300, 4, 5, 3)), 0)
+    x[:, 1, :, 2] = 0.0
+    r = IUA.introspect(ArrayProducer({"conv": x}), batch_size=64).results["conv"]
+    per_sample, per_unit = expected(x)
+    counts = np.asarray(r.unit_inactive_count)
+    assert counts.shape == (4, 5, 3)
+    np.testing.assert_array_equal(counts, per_unit)
+    np.testing.assert_array_equal(r.inactive, per_sample)
+    assert np.all(counts[1, :, 2] == 300)
+
+
+def test_atol_and_rtol_semantics(rng):
+    x = np.array([[0.0, 1e-9, 1e-7, -1e-7, 1.0]] * 10)
+    r = IUA.introspect(ArrayProducer({"x": x})).results["x"]
+    assert np.asarray(r.unit_inactive_count).tolist() == [10, 10, 0, 0, 0]
+    r = IUA.introspect(ArrayProducer({"x": x}), atol=1e-6).results["x"]
+    assert np.asarray(r.unit_inactive_count).tolist() == [10, 10, 10, 10, 0]
+    # rtol multiplies |0| in numpy.isclose(x, 0): no effect, as documented
+    r = IUA.introspect(ArrayProducer({"x": x}), rtol=0.5).results["x"]
+    assert np.asarray(r.unit_inactive_count).tolist() == [10, 10, 0, 0, 0]
+    for dtype in (np.float32, np.float16):
+        r = IUA.introspect(ArrayProducer({"x": x.astype(dtype)}), atol=1e-6).results["x"]
+        np.testing.assert_array_equal(r.unit_inactive_count,
+                                      expected(x.astype(dtype), atol=1e-6)[1])
+
+
+def test_integer_bool_and_non_finite_values():
+    ints = np.array([[0, 1, -128], [0, 0, 5]], dtype=np.int8)
+    r = IUA.introspect(ArrayProducer({"x": ints})).results["x"]
+    assert np.asarray(r.unit_inactive_count).tolist() == [2, 1, 0]
+    flags = np.array([[True, False], [False, False]])
+    r = IUA.introspect(ArrayProducer({"x": flags})).results["x"]
+    assert np.asarray(r.unit_inactive_count).tolist() == [1, 2]
+    bad = np.array([[np.nan, 0.0, np.inf], [0.0, -np.inf, 0.0]])
+    r = IUA.introspect(ArrayProducer({"x": bad})).results["x"]
+    assert np.asarray(r.unit_inactive_count).tolist() == [1, 1, 1]  # NaN/inf are active
+
+
+def test_several_fields_and_mixed_batch_sizes(rng):
+    a = relu_layer(rng, 90, 6, dead=[1])
+    b = relu_layer(rng, 90, 3, dead=[], dtype=np.float64)
+
+    def uneven(batch_size):
+        for start, stop in ((0, 5), (5, 70), (70, 71), (71, 90)):
+            yield Batch({"a": a[start:stop], "b": b[start:stop]})
+
+    results = IUA.introspect(uneven).results
+    for name, x in (("a", a), ("b", b)):
+        per_sample, per_unit = expected(x)
+        np.testing.assert_array_equal(results[name].inactive, per_sample)
+        np.testing.assert_array_equal(results[name].unit_inactive_count, per_unit)
+
+
+def test_many_batches_flush_uint8_accumulator(rng):
+    x = relu_layer(rng, 600, 4, dead=[3])
+    r = IUA.introspect(ArrayProducer({"x": x}), batch_size=1).results["x"]  # > 255 batches
+    np.testing.assert_array_equal(r.unit_inactive_count, expected(x)[1])
+    assert np.asarray(r.unit_inactive_count)[3] == 600
+
+
+def test_bad_input(rng):
+    x = rng.normal(size=(10, 3))
+    with pytest.raises(InvalidParameterError):
+        IUA.introspect(ArrayProducer({"x": x}), atol=-1.0)
+    with pytest.raises(InvalidParameterError):
+        IUA.introspect(ArrayProducer({"x": x}), batch_size=0)
+    with pytest.raises(InvalidDataError, match="no batches"):
+        IUA.introspect(lambda batch_size: iter(()))
+    with pytest.raises(InvalidDataError, match="2 dims"):
+        IUA.introspect(ArrayProducer({"x": np.zeros(10)}))
+
+    def reshaped(batch_size):
+        yield Batch({"x": x[:5]})
+        yield Batch({"x": x[5:, :2]})
+
+    with pytest.raises(InvalidDataError, match="shape"):
+        IUA.introspect(reshaped)
+
+
+def test_show_table(rng):
+    pytest.importorskip("pandas")
+    iua = IUA.introspect(ArrayProducer({"b": np.zeros((10, 3)), "a": np.ones((10, 2))}))
+    table = IUA.show(iua)
+    assert list(table.columns) == ["response", "mean inactive", "std inactive"]
+    assert table["response"].tolist() == ["a", "b"]
+    assert table["mean inactive"].tolist() == [0.0, 3.0]
+    only = IUA.show(iua, response_names=["b"])
+    assert only["response"].tolist() == ["b"]
+
+
+def test_show_chart_dense_and_conv(rng):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    iua = IUA.introspect(ArrayProducer({
+        "dense": relu_layer(rng, 50, 8, dead=[2]),
+        "conv": np.maximum(rng.normal(size=(50, 3, 4, 4)), 0),
+        "map": np.maximum(rng.normal(size=(50, 4, 4)), 0),
+    }))
+    fig = IUA.show(iua, vis_type=IUA.VisType.CHART)
+    assert isinstance(fig, Figure)
+    width, height = fig.get_size_inches()
+    assert width <= 10 and height <= 12
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 3 and "1 of 8 always inactive" in titles[1]
+    single = IUA.show(iua, vis_type="chart", response_names=["dense"])
+    assert len(single.axes) == 1
+
+
+def test_show_bad_input(rng):
+    iua = IUA.introspect(ArrayProducer({"x": np.zeros((4, 2))}))
+    with pytest.raises(ValueError, match="unknown"):
+        IUA.show(iua, response_names=["y"])
+    with pytest.raises(ValueError, match="empty"):
+        IUA.show(iua, response_names=[])
+    with pytest.raises(ValueError):
+        IUA.show(iua, vis_type="pie")
+    with pytest.raises(DeepViewException):
+        IUA.show({"x": 1})  # type: ignore[arg-type]
