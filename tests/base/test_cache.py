@@ -263,3 +263,23 @@ def test_cacher_recreates_a_cleared_directory(tmp_path: pathlib.Path) -> None:
     cacher.clear()
     assert [b.batch_size for b in cached(2)] == [2, 1]
     assert cacher.cached
+
+
+@pytest.mark.usefixtures("one_file_per_batch")
+def test_overlapping_passes_only_the_newest_writes(tmp_path: pathlib.Path) -> None:
+    cacher = Cacher(tmp_path)
+    cached = pipeline(ArrayProducer(np.arange(6.0)[:, None]), cacher)
+    old = iter(cached(2))
+    next(old)
+    new = list(cached(3))  # a second pass starts before the first finished
+    assert [b.batch_size for b in new] == [3, 3] and cacher.cached
+    assert [b.batch_size for b in old] == [2, 2]  # the old pass still streams ...
+    stored = accumulate_batches(cacher.as_producer(), 6)
+    assert stored.metadata[ID] == list(range(6))  # ... but did not overwrite the cache
+    assert len(list(tmp_path.glob("batch-*.json"))) == 2
+
+
+def test_empty_upstream_is_not_marked_done(tmp_path: pathlib.Path) -> None:
+    cacher = Cacher(tmp_path)
+    assert list(pipeline(lambda bs: iter([]), cacher)(2)) == []
+    assert not cacher.cached
