@@ -179,10 +179,16 @@
     S.dupShown = DUP_PAGE;
     update(false);
   }
-  function showDetail(i) {
+  function showDetail(i, reveal) {
     S.detail = i;
     renderDetail();
     paintOverlay();
+    if (reveal) {  // opened from a gallery further down: bring the panel into view
+      var box = detailCard.root.getBoundingClientRect();
+      if (box.bottom < 0 || box.top > window.innerHeight) {
+        detailCard.root.scrollIntoView({ behavior: "smooth", block: "nearest" });
+      }
+    }
   }
   function resetAll() {
     S.filters.fill(-1);
@@ -841,8 +847,8 @@
     cap.appendChild(el("span", "dv-tile-id", shortId(ids[i])));
     if (note) cap.appendChild(el("span", "dv-tile-note", note));
     f.appendChild(cap);
-    f.addEventListener("click", function () { showDetail(i); });
-    f.addEventListener("keydown", function (e) { if (e.key === "Enter") showDetail(i); });
+    f.addEventListener("click", function () { showDetail(i, true); });
+    f.addEventListener("keydown", function (e) { if (e.key === "Enter") showDetail(i, true); });
     return f;
   }
   function gallery(indices, noteOf, testid, mutedOf) {
