@@ -252,3 +252,26 @@ def test_wheel_zoom_and_reset(browser: Any, planted_site: Path) -> None:
     assert not p.page.is_visible("text=Reset zoom")
     assert p.errors == []
     p.page.close()
+
+
+def test_second_response_has_its_own_views(browser: Any, planted_module: pd.DataFrame,
+                                           tmp_path: Path) -> None:
+    df = planted_module.copy()
+    x2 = df["projection_resp_y"].to_numpy().copy()
+    x2[[0, 1, 2]] = float("nan")  # rows without a projection are not drawn
+    df["duplicates_other"] = [0 if i in (10, 11, 12, 13) else -1 for i in range(N_PLANTED)]
+    df["projection_other_x"] = x2
+    df["projection_other_y"] = df["projection_resp_x"]
+    df["familiarity_other"] = -df["familiarity_resp"]
+    p = _open(browser, write_site(df, tmp_path / "s").as_uri())
+    _ready(p)
+    assert p.state("renderedPoints") == N_PLANTED
+    p.page.select_option("[data-testid=response]", "1")
+    assert p.state("renderedPoints") == N_PLANTED - 3
+    ids = list(df["id"])
+    group = p.tile_ids('[data-testid=dup-group][data-group="0"]')
+    assert group == [ids[i] for i in (10, 11, 12, 13)]
+    most = p.tile_ids("[data-testid=most-familiar]")
+    assert most[: len(LEAST)] == [ids[i] for i in LEAST]  # familiarity negated
+    assert p.errors == []
+    p.page.close()
