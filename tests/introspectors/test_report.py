@@ -69,7 +69,7 @@ def test_columns_in_documented_order(report: DatasetReport) -> None:
         "id", "color", "size", "cluster",
         "duplicates_emb_layer",
         "projection_emb_layer_x", "projection_emb_layer_y",
-        "familiarity_emb_layer",
+        "familiarity_emb_layer", "familiarityPercentile_emb_layer",
         "splitFamiliarity_emb_layer_byAttr_color",
         "splitFamiliarity_emb_layer_byAttr_size",
         "splitFamiliarity_emb_layer_byAttr_cluster",
@@ -111,6 +111,11 @@ def test_planted_duplicates_share_one_group(report: DatasetReport) -> None:
 def test_planted_outlier_is_least_familiar(report: DatasetReport) -> None:
     scores = report.data["familiarity_emb_layer"].to_numpy()
     assert int(np.argmin(scores)) == OUTLIER
+    percentiles = report.data["familiarityPercentile_emb_layer"].to_numpy()
+    assert percentiles[OUTLIER] == pytest.approx(100.0 / N)
+    assert percentiles.max() == pytest.approx(100.0)
+    np.testing.assert_array_equal(np.argsort(scores, kind="stable"),
+                                  np.argsort(percentiles, kind="stable"))
 
 
 def test_split_familiarity_keyed_by_label_values_with_enough_samples(
@@ -142,7 +147,8 @@ def test_label_dimension_without_enough_samples_has_no_column(make_producer) -> 
     [
         ("duplicates", ["duplicates_r"]),
         ("projection", ["projection_r_x", "projection_r_y"]),
-        ("familiarity", ["familiarity_r", "splitFamiliarity_r_byAttr_color"]),
+        ("familiarity", ["familiarity_r", "familiarityPercentile_r",
+                         "splitFamiliarity_r_byAttr_color"]),
     ],
 )
 def test_component_off_removes_its_columns(off: str, absent: list[str]) -> None:
@@ -152,7 +158,7 @@ def test_component_off_removes_its_columns(off: str, absent: list[str]) -> None:
     result = DatasetReport.introspect(producer, config=config)
     for column in absent:
         assert column not in result.data.columns
-    assert len(result.data.columns) == 7 - len(absent)
+    assert len(result.data.columns) == 8 - len(absent)
 
 
 def test_all_components_off_gives_summary_only() -> None:
@@ -171,7 +177,8 @@ def test_wide_fields_are_pre_reduced_and_several_fields_get_own_columns() -> Non
     result = DatasetReport.introspect(producer, config=config, batch_size=70)
     cols = list(result.data.columns)
     assert cols == ["id", "projection_a_x", "projection_a_y", "projection_b_x", "projection_b_y",
-                    "familiarity_a", "familiarity_b"]
+                    "familiarity_a", "familiarityPercentile_a", "familiarity_b",
+                    "familiarityPercentile_b"]
     assert int(np.argmin(result.data["familiarity_a"])) == OUTLIER
 
 

@@ -9,6 +9,7 @@ of the dataset beyond what its own algorithm needs.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 _OWNER = "DatasetReport"
 #: pre-reduction target used when ReportConfig.dim_reduction is None
 DEFAULT_REDUCED_DIMS = 40
+#: umap-learn computes exact neighbours below 4096 samples; we hand it the same graph
+EXACT_KNN_MAX_SAMPLES = 4096
 
 
 class ArrayFieldProducer:
@@ -119,8 +122,12 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int) 
     """(n, 2) projection of the reduced responses."""
     from deepview.introspectors import DimensionReduction
 
+    strategy = _tune_umap(strategy, reduced)
     producer = ArrayFieldProducer(reduced, field)
-    reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
+    with warnings.catch_warnings():
+        # umap: "precomputed_knn[2] is not an NNDescent object" (we never transform new data)
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
     projection = _transform_into(producer, reducer, field, batch_size)
     if projection.shape[1] != 2:
         raise InvalidDataError(
@@ -130,28 +137,129 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int) 
     return projection
 
 
+def _enable_umap_jit_cache() -> None:
+    """Let numba cache umap-learn's kernels that umap compiles afresh in every process.
+
+    umap 0.5 declares ``smooth_knn_dist``, ``compute_membership_strengths`` and the layout
+    epoch without ``cache=True``; compiling them (``parallel=True``) costs 10+ s per process,
+    more than the projection itself for small data.  Turning numba's on-disk cache on for
+    them makes every later process load the machine code instead.  Best effort: any problem
+    leaves umap as it is.
+    """
+    try:
+        import umap.layouts as layouts
+        import umap.umap_ as umap_
+        from numba.core.registry import CPUDispatcher
+    except Exception:  # noqa: BLE001 - optional speed-up only
+        return
+    for module in (umap_, layouts):
+        for value in list(vars(module).values()):
+            if isinstance(value, CPUDispatcher) and not getattr(value, "_deepview_cached", False):
+                try:
+                    if type(getattr(value, "_cache", None)).__name__ == "NullCache":
+                        value.enable_caching()
+                    setattr(value, "_deepview_cached", True)  # noqa: B010
+                except Exception:  # noqa: BLE001 - e.g. read-only install: keep compiling
+                    logger.debug("cannot enable numba caching for %r", value, exc_info=True)
+
+
+def exact_knn(x: np.ndarray, k: int, *, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours (self first, Euclidean), blocked BLAS; O(n^2 d) time."""
+    x64 = np.asarray(x, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", x64, x64)
+    n = len(x64)
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (x64[start:stop] @ x64.T)
+        rows = np.arange(stop - start)
+        d2[rows, rows + start] = -1.0  # self always first
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        dist = np.take_along_axis(d2, part, axis=1)
+        order = np.argsort(dist, axis=1, kind="stable")
+        indices[start:stop] = np.take_along_axis(part, order, axis=1)
+        dist = np.take_along_axis(dist, order, axis=1)
+        dist[:, 0] = 0.0
+        distances[start:stop] = np.sqrt(np.maximum(dist, 0.0))
+    return indices, distances
+
+
+def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
+    """Speed up a stock ``DimensionReduction.Strategy.UMAP`` without changing its result.
+
+    Enables numba's cache for umap's uncached kernels and, for up to
+    :data:`EXACT_KNN_MAX_SAMPLES` samples (where umap itself computes *exact* neighbours, but
+    through a Python-level pairwise loop), hands umap the same exact k-NN graph computed with
+    BLAS (``precomputed_knn``).  Other strategies are returned unchanged.
+    """
+    from deepview.introspectors import DimensionReduction
+
+    umap_class = getattr(DimensionReduction.Strategy, "UMAP", None)
+    if umap_class is None or type(strategy) is not umap_class:
+        return strategy
+    _enable_umap_jit_cache()
+    params = dict(getattr(strategy, "_parameters", None) or {})
+    k = params.get("n_neighbors", 15)
+    n = len(reduced)
+    if (
+        "precomputed_knn" in params
+        or params.get("metric", "euclidean") != "euclidean"
+        or not isinstance(k, int)
+        or n > EXACT_KNN_MAX_SAMPLES
+        or n <= k
+    ):
+        return strategy
+    indices, distances = exact_knn(reduced, k)
+    params["precomputed_knn"] = (indices, distances, None)
+    # below 4096 samples umap ignores precomputed_knn unless told to use its general path,
+    # which with the exact graph builds the same fuzzy graph as its small-data path
+    params.setdefault("force_approximation_algorithm", True)
+    try:
+        return umap_class(strategy.target_dimensions, _parameters=params)
+    except Exception:  # noqa: BLE001 - fall back to the strategy as given
+        logger.debug("cannot pass precomputed_knn to UMAP", exc_info=True)
+        return strategy
+
+
 def _fit_familiarity(producer: ArrayFieldProducer, strategy: Any, batch_size: int) -> Any:
     from deepview.introspectors import Familiarity
 
     return Familiarity.introspect(producer, strategy=strategy, batch_size=batch_size)
 
 
-def _score(familiarity: Any, reduced: np.ndarray, field: str, batch_size: int) -> np.ndarray:
+def _score(familiarity: Any, reduced: np.ndarray, field: str,
+           batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and training percentiles (NaN when the strategy gives none) of every row."""
     producer = ArrayFieldProducer(reduced, field)
     scores = np.empty(len(reduced), dtype=np.float64)
+    percentiles = np.full(len(reduced), np.nan, dtype=np.float64)
     position = 0
     for batch in pipeline(producer, familiarity)(batch_size):
         results = batch.metadata[familiarity.meta_key][field]
-        scores[position:position + len(results)] = [float(r.score) for r in results]
-        position += len(results)
-    return scores
+        stop = position + len(results)
+        raw_scores = getattr(results, "scores", None)  # FamiliarityResults: arrays, no objects
+        if isinstance(raw_scores, np.ndarray):
+            scores[position:stop] = raw_scores
+            percentiles[position:stop] = getattr(results, "percentiles", np.nan)
+        else:
+            scores[position:stop] = [float(r.score) for r in results]
+            percentiles[position:stop] = [float(getattr(r, "percentile", np.nan))
+                                          for r in results]
+        position = stop
+    return scores, percentiles
 
 
 def overall_familiarity(reduced: np.ndarray, field: str, strategy: Any,
-                        *, batch_size: int) -> np.ndarray:
-    """``familiarity_R``: score of every sample under a model fitted on all samples."""
+                        *, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``familiarity_R`` and ``familiarityPercentile_R``: score of every sample under a model
+    fitted on all samples, and the share (0..100) of samples scoring at most as high."""
     model = _fit_familiarity(ArrayFieldProducer(reduced, field), strategy, batch_size)
-    return _score(model, reduced, field, batch_size)
+    scores, percentiles = _score(model, reduced, field, batch_size)
+    if np.isnan(percentiles).any():  # the strategy does not report them: rank the scores
+        order = np.sort(scores)
+        percentiles = 100.0 * np.searchsorted(order, scores, side="right") / len(scores)
+    return scores, percentiles
 
 
 def split_familiarity(
@@ -184,7 +292,7 @@ def split_familiarity(
             rows = np.flatnonzero(codes == k)
             model = _fit_familiarity(ArrayFieldProducer(reduced, field, rows), strategy,
                                      batch_size)
-            scores[:, j] = _score(model, reduced, field, batch_size)
+            scores[:, j] = _score(model, reduced, field, batch_size)[0]
             progress.update(1)
         keys = [str(uniques[k]) for k in kept]
         columns[dim] = [dict(zip(keys, row)) for row in scores.tolist()]

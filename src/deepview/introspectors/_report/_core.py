@@ -58,6 +58,8 @@ class DatasetReport:
         - ``duplicates_R`` (int32): near-duplicate group number, ``-1`` = not a duplicate.
         - ``projection_R_x``, ``projection_R_y`` (float64): 2-D projection.
         - ``familiarity_R`` (float64): familiarity score (log-likelihood; low = unusual).
+        - ``familiarityPercentile_R`` (float64, extra): share (0..100) of the samples whose
+          score is at most this one's (1.5 = among the 1.5 % least familiar).
         - ``splitFamiliarity_R_byAttr_<dim>`` (dict): ``{label value: score}``, the sample's
           score under the model of each value of ``<dim>`` with at least
           ``config.split_familiarity_min`` samples.
@@ -273,8 +275,10 @@ def _build_columns(collected: Collected, config: ReportConfig,
                 bar.update(1)
             if config.familiarity is not None:
                 bar.set_description(f"{_OWNER} [{name}]: familiarity")
-                familiarity[f"familiarity_{name}"] = analysis.overall_familiarity(
+                scores, percentiles = analysis.overall_familiarity(
                     reduced, field, config.familiarity, batch_size=batch_size)
+                familiarity[f"familiarity_{name}"] = scores
+                familiarity[f"familiarityPercentile_{name}"] = percentiles
                 bar.update(1)
                 bar.set_description(f"{_OWNER} [{name}]: split familiarity")
                 by_label = analysis.split_familiarity(
