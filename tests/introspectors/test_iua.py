@@ -122,8 +122,8 @@ def test_bad_input(rng):
         IUA.introspect(ArrayProducer({"x": x}), batch_size=0)
     with pytest.raises(InvalidDataError, match="no batches"):
         IUA.introspect(lambda batch_size: iter(()))
-    with pytest.raises(InvalidDataError, match="2 dims"):
-        IUA.introspect(ArrayProducer({"x": np.zeros(10)}))
+    one = IUA.introspect(ArrayProducer({"x": np.array([0.0, 1.0, 0.0])})).results["x"]
+    assert int(one.unit_inactive_count) == 2 and one.inactive.tolist() == [1, 0, 1]
 
     def reshaped(batch_size):
         yield Batch({"x": x[:5]})

@@ -186,7 +186,7 @@ class IUA:
         ----------
         producer : Producer
             Yields batches of responses of any shape ``(batch, ...)``; every position of
-            the per-sample shape is a unit.
+            the per-sample shape is a unit (a 1-D field is one unit per sample).
         batch_size : int, default=32
             Batch size requested from ``producer``.
         rtol : float, default=1e-5
@@ -244,10 +244,9 @@ class IUA:
             raise InvalidTypeError(
                 f"{owner}: field '{name}' must be a numpy array; got {type(x).__name__}."
             )
-        if x.ndim < 2:
+        if x.ndim < 1:
             raise InvalidDataError(
-                f"{owner}: field '{name}' has shape {x.shape} but needs at least 2 dims "
-                "(batch, units...); reshape it to (batch, 1) for a single unit."
+                f"{owner}: field '{name}' is a scalar; responses must be (batch, ...) arrays."
             )
         if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
                 or x.dtype == np.bool_):
@@ -276,7 +275,7 @@ class IUA:
             # exact integer arithmetic: population variance = (n·Σc² − (Σc)²) / n²
             std = math.sqrt(max(n * sq - s * s, 0)) / n if n else 0.0
             units = self._unit_counts[name]
-            proportion = units / n if n else np.zeros(units.shape)
+            proportion = np.asarray(units / n if n else np.zeros(units.shape))
             proportion.flags.writeable = False
             out[name] = IUA.Result(
                 mean_inactive=float(mean),
@@ -367,7 +366,8 @@ class IUA:
         fig = figure_mod.Figure(figsize=(8.0, min(2.0 + 2.6 * rows, 40.0)))
         axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
         for ax, name in zip(axes, names):
-            prop = np.asarray(results[name].unit_inactive_proportion, dtype=np.float64)
+            prop = np.atleast_1d(
+                np.asarray(results[name].unit_inactive_proportion, dtype=np.float64))
             dead = int(np.count_nonzero(prop >= 1.0))
             title = f"{name}: inactive proportion per unit ({dead} of {prop.size} always inactive)"
             if prop.ndim == 1:
