@@ -103,7 +103,7 @@ class _InactiveCounter:
     def finalize(self) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         self._flush_units()
         self._close_chunk()
-        per_sample = np.concatenate(self._chunks).astype(np.int64)
+        per_sample = np.concatenate(self._chunks)
         units = self.unit_counts.reshape(self.unit_shape)
         per_sample.flags.writeable = False
         units.flags.writeable = False
@@ -151,7 +151,7 @@ class IUA:
         std_inactive : float
             Population standard deviation of the number of inactive units per sample.
         inactive : Sequence[float]
-            Number of inactive units of each sample, in producer order (int64 array).
+            Number of inactive units of each sample, in producer order (int32 array).
         unit_inactive_count : Sequence[float]
             Number of samples in which each unit was inactive; int64 array with the
             response's per-sample shape (e.g. ``(C,)`` or ``(H, W, C)``).
