@@ -66,7 +66,7 @@ def main() -> None:
         index = write_site(df, Path(tmp) / "site")
         write_s = time.perf_counter() - t
         size_mb = (index.parent / "data.js").stat().st_size / 1e6
-        first, script, filt, sel = [], [], [], []
+        first, script, parse, filt, sel = [], [], [], [], []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for _ in range(args.repeats):
@@ -79,11 +79,15 @@ def main() -> None:
                                        timeout=120_000)
                 state = page.evaluate("({r: deepviewState.renderedPoints,"
                                       " f: deepviewState.firstRenderMs,"
-                                      " s: deepviewState.renderMs})")
+                                      " s: deepviewState.renderMs,"
+                                      " p: deepviewState.timings.scriptStart,"
+                                      " v: deepviewState.timings.views})")
                 if state["r"] != args.rows or errors:
                     raise SystemExit(f"bad render: {state}, errors {errors}")
                 first.append(state["f"])
                 script.append(state["s"])
+                parse.append(state["p"])
+                views = state["v"]
                 filt.append(page.evaluate(
                     "(() => { const t = performance.now(); deepviewState.setFilter(0, 3);"
                     " return performance.now() - t; })()"))
@@ -99,10 +103,13 @@ def main() -> None:
     print("| measure | median ms | all runs (ms) |")
     print("|---|---|---|")
     for name, vals in [("navigation start -> first full render", first),
-                       ("script run (decode + build + first draw)", script),
+                       ("  of which: load + parse data.js (script start)", parse),
+                       ("  of which: script run (decode + build + first draw)", script),
                        ("label filter update (all views)", filt),
                        ("selection of 50k ids (all views)", sel)]:
         print(f"| {name} | {med(vals):.0f} | {', '.join(f'{v:.0f}' for v in vals)} |")
+    print("\nlast run, script time per view (ms): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in views.items()))
 
 
 if __name__ == "__main__":

@@ -108,13 +108,28 @@
     return k >= 0 && thumbUrls[k] ? thumbUrls[k] : null;
   }
   var orderCache = new WeakMap();
-  function orderOf(scores) {  // indices with finite score, ascending by score
+  var KEY_SCALE = 2097152;  // 2^21: (sortable score bits) * 2^21 + index stays below 2^53
+  function orderOf(scores) {  // indices with finite score, ascending by (score, index)
     var o = orderCache.get(scores);
     if (o) return o;
-    var idx = [];
-    for (var i = 0; i < scores.length; i++) if (isFinite(scores[i])) idx.push(i);
-    idx.sort(function (a, b) { return scores[a] - scores[b] || a - b; });
-    o = Int32Array.from(idx);
+    var n = scores.length, i, m = 0;
+    if (n < KEY_SCALE) {  // one native numeric sort of packed keys, no comparator calls
+      var bits = new Uint32Array(scores.buffer, scores.byteOffset, n), keys = new Float64Array(n);
+      for (i = 0; i < n; i++) {
+        if (!isFinite(scores[i])) continue;
+        var b = scores[i] === 0 ? 0x80000000 : bits[i];
+        var u = b & 0x80000000 && scores[i] !== 0 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+        keys[m++] = u * KEY_SCALE + i;
+      }
+      keys = keys.subarray(0, m).sort();
+      o = new Int32Array(m);
+      for (i = 0; i < m; i++) o[i] = keys[i] % KEY_SCALE;
+    } else {
+      var idx = [];
+      for (i = 0; i < n; i++) if (isFinite(scores[i])) idx.push(i);
+      idx.sort(function (a, c) { return scores[a] - scores[c] || a - c; });
+      o = Int32Array.from(idx);
+    }
     orderCache.set(scores, o);
     return o;
   }
@@ -833,7 +848,6 @@
     if (u) {
       var img = el("img");
       img.alt = ids[i];
-      img.loading = "lazy";
       img.decoding = "async";
       img.src = u;
       f.appendChild(img);
@@ -1056,12 +1070,21 @@
     if (e.key === "Escape" && S.selection) setSelection(null);
   });
 
-  buildToolbar();
-  buildScatter();
-  computeMask();
-  layoutScatter();
-  colorPoints();
-  update(false);
+  var timings = pub.timings = { scriptStart: t0, decode: 0, views: {} };
+  timings.decode = performance.now() - t0;
+  function timed(name, fn) {
+    var t = performance.now();
+    fn();
+    timings.views[name] = (timings.views[name] || 0) + performance.now() - t;
+  }
+  timed("build", function () { buildToolbar(); buildScatter(); computeMask(); });
+  timed("layout", layoutScatter);
+  timed("color", colorPoints);
+  timed("status+summary", function () { renderStatus(); renderSummary(); });
+  timed("scatter", function () { renderLegend(); drawScatter(); });
+  timed("detail", renderDetail);
+  timed("familiarity", renderFamiliarity);
+  timed("duplicates", renderDuplicates);
   pub.renderMs = performance.now() - t0;
   requestAnimationFrame(function () {
     pub.firstRenderMs = performance.now();
