@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> str:
     net = train_digits_cnn(split=split, epochs=args.epochs, seed=args.seed)
     params_before = count_parameters(net)
     acc_before = evaluate_accuracy(net, split.x_test, split.y_test)
-    print(f"trained DigitsCNN: {params_before} parameters, test accuracy {acc_before:.3f}")
+    print(
+        f"trained DigitsCNN in {time.perf_counter() - start:.1f} s: {params_before} parameters, "
+        f"test accuracy {acc_before:.3f}"
+    )
+    t_pfa = time.perf_counter()
 
     # hidden-layer responses of the training images, one unit per channel
     model = TorchModel(net, device="cpu")
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> str:
         )
 
     small = apply_pfa_recipe(net, recipes)
+    print(f"responses + PFA + surgery in {time.perf_counter() - t_pfa:.1f} s")
     acc_pruned = evaluate_accuracy(small, split.x_test, split.y_test)
     print(f"pruned network before fine-tuning: test accuracy {acc_pruned:.3f}")
     small = train_digits_cnn(
