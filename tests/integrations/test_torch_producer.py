@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from deepview.base import ArrayProducer, Batch  # noqa: E402
-from deepview.exceptions import InvalidDataError, InvalidTypeError  # noqa: E402
+from deepview.exceptions import DeepViewWarning, InvalidDataError, InvalidTypeError  # noqa: E402
 from deepview.integrations.torch import ProducerTorchDataset, TorchProducer  # noqa: E402
 
 LABELS = Batch.StdKeys.LABELS
@@ -141,3 +141,8 @@ def test_dataset_transforms_callables_and_workers_share(rng):
         ProducerTorchDataset(source, ["responses"], transforms={"other": lambda t: t})
     with pytest.raises(InvalidDataError, match="no field 'missing'"):
         list(ProducerTorchDataset(source, ["missing"]))
+
+
+def test_shuffling_loader_warns():
+    with pytest.warns(DeepViewWarning, match="shuffle=False"):
+        TorchProducer(DataLoader(_dataset(), batch_size=2, shuffle=True), ["x", None])

@@ -4,16 +4,28 @@ Dataset -> producer) and :class:`ProducerTorchDataset` (producer -> torch Iterab
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    RandomSampler,
+    get_worker_info,
+)
 
 from deepview._validation import check_batch_size
 from deepview.base import Batch, Producer, rebatch
-from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
+from deepview.exceptions import (
+    DeepViewWarning,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidTypeError,
+)
 
 __all__ = ["ProducerTorchDataset", "TorchProducer"]
 
@@ -123,6 +135,14 @@ class TorchProducer:
         object.__setattr__(
             self, "mapping", _normalise_mapping(self.mapping, "TorchProducer")
         )
+        if isinstance(getattr(self.data_loader, "sampler", None), RandomSampler):
+            warnings.warn(
+                "TorchProducer: the DataLoader shuffles, so every call yields the samples in a "
+                "different order (and position identifiers follow the order); introspectors "
+                "read their producer several times. Use shuffle=False.",
+                DeepViewWarning,
+                stacklevel=3,
+            )
         if not isinstance(self.anonymous_field_name, str) or not self.anonymous_field_name:
             raise InvalidParameterError(
                 "TorchProducer: 'anonymous_field_name' must be a non-empty str; got "
