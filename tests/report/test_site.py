@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -103,9 +104,13 @@ def test_thumbnails_from_image_root_path_column_and_shared_files(tmp_path: Path)
         write_site(df, tmp_path / "s", image_root=root)
     index = decode(load_payload(tmp_path / "s")["thumbIndex"], np.int32)
     assert list(index) == [0, 1, 0, -1]  # one thumbnail per distinct source file
-    df2 = pd.DataFrame({"id": ["x", "y"], "path": [str(root / "b.png"), None]})
-    write_site(df2, tmp_path / "t")
-    assert list(decode(load_payload(tmp_path / "t")["thumbIndex"], np.int32)) == [0, -1]
+    (root / "sound.wav").write_bytes(b"RIFF")
+    df2 = pd.DataFrame({"id": ["x", "y", "z"],
+                        "path": [str(root / "b.png"), None, str(root / "sound.wav")]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a non-image path is simply not an image: no warning
+        write_site(df2, tmp_path / "t")
+    assert list(decode(load_payload(tmp_path / "t")["thumbIndex"], np.int32)) == [0, -1, -1]
 
 
 def test_unreadable_image_is_a_warning_not_a_failure(tmp_path: Path) -> None:

@@ -113,7 +113,9 @@ def write_site(
         Replace the site in an existing non-empty ``directory``. Only the site's own entries
         (``index.html``, ``data.js``, ``assets/``, ``thumbs/``) are replaced; other files stay.
     image_root : str or os.PathLike, optional
-        Folder that relative identifiers (or ``path`` values) are relative to.
+        Folder that relative identifiers (or ``path`` values) are relative to; default: the
+        working directory. Ids or paths naming image files (.png, .jpg, .jpeg, .bmp, .gif,
+        .tif, .tiff, .webp) get thumbnails; absolute paths work too.
     thumbnail_size : int, optional
         Longest side of the thumbnails in pixels (8 to 1024).
 
@@ -487,21 +489,17 @@ def _labelish(series: pd.Series) -> bool:
 
 
 def _find_images(data: pd.DataFrame, ids: Sequence[str], image_root: Any) -> _Images:
-    """Source image of each row: ``path`` column, else ``image_root/id``, else image-like ids."""
+    """Source image of each row: the ``path`` column if present, else the id (relative ones
+    under ``image_root``); only names with an image suffix (.png, .jpg, ...) are considered."""
     n = len(ids)
     root = None if image_root is None else Path(image_root).expanduser()
     if root is not None and not root.is_dir():
         raise InvalidParameterError(
             f"{_OWNER}: 'image_root' must be an existing directory; got '{image_root}'."
         )
-    if "path" in data.columns:
-        candidates = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                      for v in data["path"]]
-    elif root is not None:
-        candidates = list(ids)
-    else:
-        suffixes = tuple(_IMAGE_SUFFIXES)
-        candidates = [i if i.lower().endswith(suffixes) else None for i in ids]
+    names = _texts(data["path"]) if "path" in data.columns else list(ids)
+    suffixes = tuple(_IMAGE_SUFFIXES)
+    candidates = [v if v.lower().endswith(suffixes) else None for v in names]
     index = np.full(n, -1, dtype=np.int32)
     sources: list[Path] = []
     seen: dict[Path, int] = {}
