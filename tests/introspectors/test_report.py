@@ -112,10 +112,9 @@ def test_planted_outlier_is_least_familiar(report: DatasetReport) -> None:
     scores = report.data["familiarity_emb_layer"].to_numpy()
     assert int(np.argmin(scores)) == OUTLIER
     percentiles = report.data["familiarityPercentile_emb_layer"].to_numpy()
-    assert percentiles[OUTLIER] == pytest.approx(100.0 / N)
-    assert percentiles.max() == pytest.approx(100.0)
-    np.testing.assert_array_equal(np.argsort(scores, kind="stable"),
-                                  np.argsort(percentiles, kind="stable"))
+    assert ((percentiles >= 0) & (percentiles <= 100)).all()
+    assert percentiles[OUTLIER] == percentiles.min() < 1.0
+    assert (np.diff(percentiles[np.argsort(scores)]) >= 0).all()  # same order as the scores
 
 
 def test_split_familiarity_keyed_by_label_values_with_enough_samples(
