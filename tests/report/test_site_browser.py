@@ -275,3 +275,19 @@ def test_second_response_has_its_own_views(browser: Any, planted_module: pd.Data
     assert most[: len(LEAST)] == [ids[i] for i in LEAST]  # familiarity negated
     assert p.errors == []
     p.page.close()
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"id": ["a", "b", "c"], "kind": ["x", "y", "x"]}),  # no analysis columns
+    pd.DataFrame({"id": pd.Series([], dtype=str)}),  # no rows
+    pd.DataFrame({"id": ["a", "b"], "familiarity_r": [float("nan"), 1.0],
+                  "projection_r_x": [float("nan"), 0.0], "projection_r_y": [0.0, 0.0]}),
+], ids=["labels-only", "empty", "nan-scores"])
+def test_sparse_tables_render_without_errors(browser: Any, tmp_path: Path,
+                                             frame: pd.DataFrame) -> None:
+    p = _open(browser, write_site(frame, tmp_path / "s").as_uri())
+    _ready(p)
+    assert p.state("n") == len(frame)
+    assert p.state("renderedPoints") == (1 if "projection_r_x" in frame else 0)
+    assert p.errors == [] and p.dialogs == []
+    p.page.close()
