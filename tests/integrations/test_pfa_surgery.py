@@ -240,3 +240,27 @@ def test_recipes_that_do_not_fit_the_layer():
         apply_pfa_recipe(net, {"0": recipe(8, [0]), "1": recipe(8, [1])})
     same = apply_pfa_recipe(net, {"0": recipe(8, [])})
     assert same[0].out_features == 8
+
+
+def test_pfa_recipe_from_torch_model_responses_removes_planted_redundancy():
+    from deepview.base import ArrayProducer, pipeline
+    from deepview.integrations.torch import TorchModel
+    from deepview.introspectors import PFA
+
+    net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))
+    with torch.no_grad():
+        e = torch.eye(3)
+        # three distinct units, three scaled copies of them, two dead units
+        net[0].weight.copy_(torch.stack([e[0], e[1], e[2], 2 * e[0], 0.5 * e[0], 3 * e[1],
+                                         torch.zeros(3), torch.zeros(3)]))
+        net[0].bias.copy_(torch.tensor([0, 0, 0, 0, 0, 0, -1.0, -1.0]))
+    x = np.random.default_rng(0).normal(size=(500, 3)).astype(np.float32)
+    responses = pipeline(ArrayProducer(x), TorchModel(net, device="cpu")("1"))
+    pfa = PFA.introspect(responses, batch_size=128)
+    recipes = pfa.get_recipe(strategy=PFA.Strategy.Energy(energy_threshold=0.99))
+    removed = set(recipes["1"].maximally_correlated_units)
+    assert {6, 7} <= removed and len(removed) == 5 and 2 not in removed
+    small = apply_pfa_recipe(net, recipes)  # key '1' (the ReLU) maps back to layer '0'
+    assert (small[0].out_features, small[2].in_features) == (3, 3)
+    xt = torch.from_numpy(x)
+    np.testing.assert_allclose(_out(small, xt), _out(net, xt), rtol=1e-5, atol=1e-5)
