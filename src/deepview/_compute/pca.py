@@ -75,14 +75,21 @@ class CovarianceAccumulator:
     def n_features(self) -> int | None:
         return None if self.mean is None else int(self.mean.shape[0])
 
-    def update(self, x: np.ndarray) -> None:
-        """Add the rows of a 2-D array (any real dtype) to the statistics."""
+    def update(self, x: np.ndarray, *, overwrite: bool = False) -> None:
+        """Add the rows of a 2-D array (any real dtype) to the statistics.
+
+        With ``overwrite=True`` a float64 C-contiguous ``x`` is centred in place (saves a
+        copy when the caller owns the buffer).
+        """
         m = int(x.shape[0])
         if m == 0:
             return
-        xb = np.asarray(x, dtype=np.float64)
-        batch_mean = xb.mean(axis=0)
-        centred = xb - batch_mean  # a fresh float64 array, never the caller's
+        if overwrite and x.dtype == np.float64:
+            centred = x
+        else:
+            centred = np.array(x, dtype=np.float64)  # a fresh copy, never the caller's
+        batch_mean = centred.mean(axis=0)
+        centred -= batch_mean
         batch_scatter = centred.T @ centred
         if self.mean is None or self.scatter is None:
             self.n, self.mean, self.scatter = m, batch_mean, batch_scatter
@@ -172,20 +179,47 @@ def pca_from_covariance(
 
 
 class CovariancePCA:
-    """Exact PCA from one streaming pass (see the module docstring)."""
+    """Exact PCA from one streaming pass (see the module docstring).
 
-    def __init__(self, n_components: int) -> None:
+    Incoming rows are copied (as float64) into a buffer of about ``buffer_bytes`` and the
+    scatter matrix is updated one full buffer at a time: few large BLAS calls instead of
+    many small ones, whatever the producer's batch size.
+    """
+
+    def __init__(self, n_components: int, *, buffer_bytes: int = 16 * 2**20) -> None:
         self.n_components = n_components
+        self.buffer_bytes = buffer_bytes
         self._acc = CovarianceAccumulator()
+        self._buf: np.ndarray | None = None
+        self._fill = 0
 
     @property
     def n_samples(self) -> int:
-        return self._acc.n
+        return self._acc.n + self._fill
 
     def partial_fit(self, x: np.ndarray) -> None:
-        self._acc.update(x)
+        m = int(x.shape[0])
+        if self._buf is None:
+            rows = max(256, self.buffer_bytes // (8 * max(int(x.shape[1]), 1)))
+            self._buf = np.empty((rows, int(x.shape[1])), dtype=np.float64)
+        buf = self._buf
+        start = 0
+        while start < m:
+            take = min(m - start, len(buf) - self._fill)
+            buf[self._fill:self._fill + take] = x[start:start + take]
+            self._fill += take
+            start += take
+            if self._fill == len(buf):
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._buf is not None and self._fill:
+            self._acc.update(self._buf[: self._fill], overwrite=True)
+            self._fill = 0
 
     def finalize(self) -> LinearProjection:
+        self._flush()
+        self._buf = None
         acc = self._acc
         if acc.mean is None or acc.scatter is None:
             raise InvalidDataError("PCA: no data was given to fit; give at least one sample.")
