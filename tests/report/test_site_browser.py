@@ -291,3 +291,28 @@ def test_sparse_tables_render_without_errors(browser: Any, tmp_path: Path,
     assert p.state("renderedPoints") == (1 if "projection_r_x" in frame else 0)
     assert p.errors == [] and p.dialogs == []
     p.page.close()
+
+
+def test_hover_shows_a_tooltip_and_click_opens_details(browser: Any, planted_site: Path,
+                                                       planted_module: pd.DataFrame) -> None:
+    p = _open(browser, planted_site.as_uri())
+    _ready(p)
+    # a point with no other point within 15 CSS pixels, so it is the one under the cursor
+    row = p.page.evaluate("""(() => {
+      const s = window.deepviewState, pos = [];
+      for (let i = 0; i < s.n; i++) pos.push(s.pointPosition(i));
+      return pos.findIndex((a, i) => pos.every((b, j) =>
+        j === i || Math.hypot(a.x - b.x, a.y - b.y) > 15));
+    })()""")
+    assert row >= 0
+    pos = p.state(f"pointPosition({row})")
+    box = p.page.locator("canvas.dv-scatter").bounding_box()
+    p.page.mouse.move(box["x"] + pos["x"] + 2, box["y"] + pos["y"] + 1)
+    expected = planted_module["id"][row]
+    assert p.page.inner_text(".dv-tip").splitlines()[0] == expected
+    p.page.mouse.click(box["x"] + pos["x"] + 2, box["y"] + pos["y"] + 1)
+    assert p.page.text_content("[data-testid=detail-id]") == expected
+    p.page.mouse.move(box["x"] + 2, box["y"] + 2)  # away from every point: tooltip hides
+    assert not p.page.is_visible(".dv-tip")
+    assert p.errors == []
+    p.page.close()

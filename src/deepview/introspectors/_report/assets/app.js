@@ -215,6 +215,10 @@
   pub.setFilter = setFilter;
   pub.resetAll = resetAll;
   pub.showDetail = showDetail;
+  pub.pointPosition = function (i) {  // CSS pixels relative to the canvas, or null
+    if (!sc.valid || !sc.valid[i]) return null;
+    return { x: sc.px[i] / sc.dpr, y: sc.py[i] / sc.dpr };
+  };
   pub.view = function () { return { k: sc.view.k, tx: sc.view.tx, ty: sc.view.ty }; };
   pub.selectIds = function (list) {
     var want = new Set(list), sel = new Uint8Array(N);
@@ -772,8 +776,11 @@
       var r = R();
       if (r && r.fam) tip.appendChild(el("span", null, "familiarity: " + fmt(r.fam[i])));
       tip.hidden = false;
-      tip.style.left = (sc.px[i] / sc.dpr + 12) + "px";
-      tip.style.top = (sc.py[i] / sc.dpr + 12) + "px";
+      var x = sc.px[i] / sc.dpr, y = sc.py[i] / sc.dpr;
+      var flipX = x + 12 + tip.offsetWidth > sc.wrap.clientWidth;
+      var flipY = y + 12 + tip.offsetHeight > sc.wrap.clientHeight;
+      tip.style.left = (flipX ? x - 12 - tip.offsetWidth : x + 12) + "px";
+      tip.style.top = (flipY ? y - 12 - tip.offsetHeight : y + 12) + "px";
     }
     paintOverlay();
   }
