@@ -6,6 +6,7 @@ reason printed, only where ``/usr/bin/chromium`` is absent.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,8 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     demo = pytest.importorskip("deepview._demo")
     out = tmp_path_factory.mktemp("demo") / "demo"
     try:
-        index = demo.run_demo(out, projection="pca")
+        quick = {"epochs": 2} if "epochs" in inspect.signature(demo.run_demo).parameters else {}
+        index = demo.run_demo(out, projection="pca", **quick)
     except ModuleNotFoundError as exc:  # another part of deepview is still being written
         if not (exc.name or "").startswith("deepview"):
             raise
