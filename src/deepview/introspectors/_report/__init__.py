@@ -1,17 +1,16 @@
-"""DatasetReport: one-pass dataset summary (duplicates, familiarity, projection) and its site."""
+"""DatasetReport: one-pass dataset summary (duplicates, familiarity, projection) and its site.
+
+- :mod:`._config`: :class:`ReportConfig`.
+- :mod:`._collect`: the single pass over the producer (ids, labels, responses to a disk cache).
+- :mod:`._analysis`: the components, run on one in-memory array of reduced responses.
+- :mod:`._persist`: Parquet + JSON persistence (no pickle) and atomic directory writes.
+- :mod:`._core`: :class:`DatasetReport`.
+- :mod:`._site`: the static site writer (``write_site``, ``notebook_html``).
+"""
 
 from __future__ import annotations
 
+from deepview.introspectors._report._config import ReportConfig
+from deepview.introspectors._report._core import DatasetReport
+
 __all__ = ["DatasetReport", "ReportConfig"]
-
-
-def __getattr__(name: str) -> object:
-    # The implementation lives in ``_report._core``; imported lazily so that ``_site`` (owned by
-    # the site writer) can be imported on its own without pulling in the analysis code.
-    if name in __all__:
-        from deepview.introspectors._report import _core
-
-        value = getattr(_core, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'deepview.introspectors._report' has no attribute '{name}'")
