@@ -1,0 +1,258 @@
+"""k-nearest-neighbour kernels (Euclidean), exact and approximate.
+
+Every function returns ``(indices, distances)`` of shape ``(n, k)``, each row sorted by
+distance, with the query point itself first (distance 0).  Distances are always *plain*
+Euclidean and are recomputed from the vectors as ``||x_i - x_j||`` (float64 differences), so
+they do not suffer from the cancellation of ``|a|^2 + |b|^2 - 2 a.b`` and are identical for
+every backend: a near-duplicate at distance 1e-6 gets 1e-6, not 0 or 1e-4.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.sparse import coo_matrix
+
+from deepview._optional import require
+
+__all__ = [
+    "exact_distances",
+    "exact_duplicate_labels",
+    "knn_annoy",
+    "knn_brute",
+    "knn_faiss",
+    "knn_partitioned",
+    "normalize_columns",
+]
+
+
+def normalize_columns(x: np.ndarray) -> np.ndarray:
+    """Divide every column by its L2 norm over all rows (all-zero columns stay zero).
+
+    Returns a new C-contiguous float32 array (float64 input stays float64).
+    """
+    dtype: Any = np.float64 if x.dtype == np.float64 else np.float32
+    out: np.ndarray = np.array(x, dtype=dtype, order="C")
+    norms = np.sqrt((out.astype(np.float64) ** 2).sum(axis=0))
+    norms[norms == 0] = 1.0
+    out *= (1.0 / norms).astype(dtype)
+    return out
+
+
+def exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``||x[rows] - x[cols]||`` computed from differences in float64; same shape as rows."""
+    rows = np.asarray(rows)
+    cols = np.asarray(cols)
+    out = np.empty(rows.shape, dtype=np.float64)
+    flat_r, flat_c, flat_o = rows.reshape(-1), cols.reshape(-1), out.reshape(-1)
+    step = max(1, 2**22 // max(1, x.shape[1]))
+    for s in range(0, len(flat_r), step):
+        # differences in the input precision (exact for close values), sums in float64
+        diff = x[flat_r[s:s + step]] - x[flat_c[s:s + step]]
+        flat_o[s:s + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff, dtype=np.float64))
+    return out
+
+
+def _finish(
+    x: np.ndarray, idx: np.ndarray, d2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Put each point itself first (distance 0), make small distances exact, sort each row.
+
+    ``d2`` are the backend's (approximate, squared) distances.  Entries below 1e-3 of the
+    median squared distance (where ``|a|^2 + |b|^2 - 2 a.b`` loses its digits) are recomputed
+    from the vectors; the rest keep a relative error below ~1e-4.
+    """
+    n = len(idx)
+    own = np.arange(n)[:, None]
+    idx = np.where(idx < 0, own, idx).astype(np.int64)  # FAISS pads with -1
+    d2 = np.maximum(np.asarray(d2, dtype=np.float64), 0.0)
+    has_self = (idx == own).any(axis=1)
+    # rows whose candidate list misses the point itself: the farthest candidate makes room
+    idx[~has_self, -1] = np.flatnonzero(~has_self)
+    is_self = idx == own
+    positive = d2[~is_self & (d2 > 0)]
+    scale = float(np.median(positive)) if len(positive) else 0.0
+    small = ~is_self & (d2 <= 1e-3 * scale)
+    if small.any():
+        rows = np.broadcast_to(own, idx.shape)[small]
+        d2[small] = exact_distances(x, rows, idx[small]) ** 2
+    d2[is_self] = -1.0
+    order = np.argsort(d2, axis=1, kind="stable")
+    idx = np.take_along_axis(idx, order, axis=1)
+    dist = np.sqrt(np.maximum(np.take_along_axis(d2, order, axis=1), 0.0))
+    return idx, dist
+
+
+def _sq_norms(xf: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", xf, xf)
+
+
+def _topk_block(
+    q: np.ndarray, q_sq: np.ndarray, ref: np.ndarray, ref_sq: np.ndarray, k: int,
+    self_cols: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Local indices and squared distances of the ``k`` nearest ``ref`` rows of each ``q``
+    row (``self_cols[i]``: column of q[i] itself in ref, forced first)."""
+    d2 = q_sq[:, None] - 2.0 * (q @ ref.T)
+    d2 += ref_sq[None, :]
+    if self_cols is not None:
+        d2[np.arange(len(q)), self_cols] = -np.inf
+    m = d2.shape[1]
+    if k < m:
+        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(m), (len(q), m)).copy()
+    dist = np.take_along_axis(d2, part, axis=1)
+    if self_cols is not None:
+        dist[part == self_cols[:, None]] = 0.0
+    return part, dist
+
+
+def knn_brute(x: np.ndarray, k: int, *, block_rows: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k-NN by blocked matrix products (float32 BLAS); O(n^2 D) time, O(block x n)
+    extra memory."""
+    n = len(x)
+    k = min(k, n)
+    xf = np.ascontiguousarray(x, dtype=np.float32)
+    sq = _sq_norms(xf)
+    idx = np.empty((n, k), dtype=np.int64)
+    d2 = np.empty((n, k), dtype=np.float32)
+    for s in range(0, n, block_rows):
+        e = min(n, s + block_rows)
+        idx[s:e], d2[s:e] = _topk_block(xf[s:e], sq[s:e], xf, sq, k, np.arange(s, e))
+    return _finish(x, idx, d2)
+
+
+def _kmeans(xf: np.ndarray, n_centroids: int, rng: np.random.Generator, n_iter: int = 10
+            ) -> np.ndarray:
+    """Lloyd k-means (float32 BLAS) started from random rows; returns the centroids."""
+    centroids = xf[rng.choice(len(xf), size=n_centroids, replace=False)].copy()
+    for _ in range(n_iter):
+        label = _nearest(xf, centroids)
+        counts = np.bincount(label, minlength=n_centroids)
+        onehot = coo_matrix((np.ones(len(xf), dtype=xf.dtype), (label, np.arange(len(xf)))),
+                            shape=(n_centroids, len(xf))).tocsr()
+        sums = np.asarray(onehot @ xf, dtype=np.float64)
+        filled = counts > 0
+        centroids[filled] = (sums[filled] / counts[filled, None]).astype(xf.dtype)
+    return centroids
+
+
+def _nearest(xf: np.ndarray, centroids: np.ndarray, block_rows: int = 8192) -> np.ndarray:
+    c_sq = _sq_norms(centroids)
+    out = np.empty(len(xf), dtype=np.int64)
+    for s in range(0, len(xf), block_rows):
+        out[s:s + block_rows] = np.argmin(c_sq[None, :] - 2.0 * (xf[s:s + block_rows]
+                                                               @ centroids.T), axis=1)
+    return out
+
+
+def knn_partitioned(
+    x: np.ndarray, k: int, *, cell_size: int = 256, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k-NN: k-means cells of ~``cell_size`` points, exact search (one matrix
+    product per cell) inside each point's cell.  O(n * cell_size * D) time.
+
+    Points closer than the distance to their cell boundary are always found, so
+    near-duplicates are found (unless they straddle a boundary within their tiny distance);
+    ordinary neighbours across a boundary can be missed, which makes some of the larger
+    neighbour distances slightly too large.
+    """
+    n, _ = x.shape
+    k = min(k, n)
+    n_cells = max(1, n // cell_size)
+    xf = np.ascontiguousarray(x, dtype=np.float32)
+    if n_cells < 2:
+        return knn_brute(x, k)
+    rng = np.random.default_rng(seed)
+    sample = xf[np.sort(rng.choice(n, size=min(n, 16 * n_cells), replace=False))]
+    label = _nearest(xf, _kmeans(sample, n_cells, rng, n_iter=6))
+    sq = _sq_norms(xf)
+    order = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
+    idx = np.empty((n, k), dtype=np.int64)
+    d2 = np.full((n, k), np.inf, dtype=np.float32)
+    for c in range(n_cells):
+        members = order[bounds[c]:bounds[c + 1]]
+        m = len(members)
+        if m == 0:
+            continue
+        local = np.arange(m)
+        part, dist = _topk_block(xf[members], sq[members], xf[members], sq[members],
+                                 min(k, m), local)
+        if m < k:  # a tiny cell: pad with the point itself (distance 0 -> dropped later)
+            part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
+            dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
+        idx[members] = members[part]
+        d2[members] = dist
+    return _finish(x, idx, d2)
+
+
+def knn_faiss(
+    x: np.ndarray, k: int, *, exact: bool | None = None, nprobe: int = 2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-NN with FAISS: ``IndexFlatL2`` (exact) or ``IndexIVFFlat``.
+
+    ``exact=None`` picks the flat index up to 20 000 points.  The IVF index uses about
+    ``n / 512`` lists (cells of ~512 points, so the search cost grows ~linearly in n), is
+    trained on a 40-points-per-list subsample with a fixed seed, and probes ``nprobe`` lists.
+    """
+    faiss = require("faiss", feature="Duplicates.KNNStrategy.KNNFaiss")
+    n, d = x.shape
+    k = min(k, n)
+    xf = np.ascontiguousarray(x, dtype=np.float32)
+    if exact is None:
+        exact = n <= 20_000
+    nlist = max(1, n // 512)
+    if exact or nlist < 4:
+        index = faiss.IndexFlatL2(d)
+        index.add(xf)
+    else:
+        quantizer = faiss.IndexFlatL2(d)
+        index = faiss.IndexIVFFlat(quantizer, d, nlist)
+        index.cp.seed = seed
+        index.cp.niter = 10
+        index.cp.min_points_per_centroid = 1
+        rng = np.random.default_rng(seed)
+        train_n = min(n, 40 * nlist)
+        sample = xf[np.sort(rng.choice(n, size=train_n, replace=False))]
+        index.train(sample)
+        index.add(xf)
+        index.nprobe = min(nprobe, nlist)
+    d2, idx = index.search(xf, k)
+    return _finish(x, np.asarray(idx, dtype=np.int64), d2)
+
+
+def knn_annoy(
+    x: np.ndarray, k: int, *, n_trees: int = 30, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k-NN with Annoy (Euclidean metric, ``n_trees`` trees, fixed seed)."""
+    annoy = require("annoy", feature="Duplicates.KNNStrategy.KNNAnnoy")
+    n, d = x.shape
+    k = min(k, n)
+    index = annoy.AnnoyIndex(d, "euclidean")
+    index.set_seed(seed)
+    for i, row in enumerate(np.asarray(x, dtype=np.float32)):
+        index.add_item(i, row)
+    index.build(n_trees, n_jobs=1)
+    idx = np.empty((n, k), dtype=np.int64)
+    dist = np.zeros((n, k))
+    for i in range(n):
+        found, d = index.get_nns_by_item(i, k, include_distances=True)
+        if len(found) < k:
+            found = list(found) + [i] * (k - len(found))
+            d = list(d) + [0.0] * (k - len(d))
+        idx[i] = found
+        dist[i] = d
+    return _finish(x, idx, dist * dist)
+
+
+def exact_duplicate_labels(x: np.ndarray) -> np.ndarray:
+    """Label per row such that rows with identical values (bitwise, -0.0 == 0.0) share one
+    label; ``O(n log n)``."""
+    arr = np.ascontiguousarray(x) + 0  # +0 turns -0.0 into 0.0
+    arr = np.ascontiguousarray(arr)
+    rows = arr.view(np.dtype((np.void, arr.dtype.itemsize * arr.shape[1]))).ravel()
+    _, labels = np.unique(rows, return_inverse=True)
+    return labels.reshape(-1)

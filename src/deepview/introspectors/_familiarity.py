@@ -1,0 +1,549 @@
+"""Familiarity: fit a density model (a Gaussian mixture) per field and score samples with it.
+
+Examples
+--------
+>>> import numpy as np
+>>> from deepview.base import ArrayProducer, pipeline
+>>> from deepview.introspectors import Familiarity
+>>> rng = np.random.default_rng(0)
+>>> x = rng.normal(size=(500, 4))
+>>> x[0] = 12.0                                   # one planted outlier
+>>> producer = ArrayProducer(x, field="emb")
+>>> fam = Familiarity.introspect(
+...     producer, strategy=Familiarity.Strategy.GMM(gaussian_count=2, _random_state=0))
+>>> int(np.argmin(fam.score(producer)["emb"]))
+0
+>>> batch = next(iter(pipeline(producer, fam)(500)))
+>>> result = batch.metadata[fam.meta_key]["emb"][0]
+>>> bool(result.percentile < 1.0)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, overload, runtime_checkable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from deepview._compute.gmm import GaussianMixtureParams, fit_gmm
+from deepview._validation import check_batch_size, check_field, check_float, check_int
+from deepview.base import Batch, PipelineStage, Producer, iter_batches
+from deepview.base._batch import _DictMetaKey
+from deepview.exceptions import (
+    DeepViewException,
+    DeepViewWarning,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidTypeError,
+)
+
+__all__ = [
+    "Familiarity",
+    "FamiliarityDistribution",
+    "FamiliarityResult",
+    "FamiliarityResults",
+    "FamiliarityStrategyType",
+    "GMMCovarianceType",
+]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "Familiarity"
+_GMM_OWNER = "Familiarity.Strategy.GMM"
+#: blocks smaller than this are merged before fitting (fewer, larger BLAS calls)
+_MIN_BLOCK_ROWS = 8192
+#: above this many training samples, percentiles come from a quantile table of this size
+_PERCENTILE_GRID = 20000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FamiliarityResult:
+    """Familiarity of one sample.
+
+    Attributes
+    ----------
+    score : float
+        Log-likelihood of the sample under the fitted model (unnormalised log-density); higher
+        means more typical, the lowest scores are the rarest samples.
+    percentile : float
+        Share (0..100) of the *training* samples whose score is <= this score; e.g. 1.5 means
+        only 1.5 % of the training data is less familiar.  ``nan`` when unknown.
+    """
+
+    score: float
+    percentile: float = float("nan")
+
+
+class FamiliarityResults(Sequence[FamiliarityResult]):
+    """Lazy, read-only sequence of :class:`FamiliarityResult` for one field of one batch.
+
+    Result objects are created only when read; the raw arrays are available as
+    :attr:`scores` and :attr:`percentiles` (no per-sample Python objects).
+    """
+
+    __slots__ = ("scores", "percentiles")
+
+    def __init__(self, scores: np.ndarray, percentiles: np.ndarray) -> None:
+        self.scores = scores
+        self.percentiles = percentiles
+        scores.flags.writeable = False
+        percentiles.flags.writeable = False
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @overload
+    def __getitem__(self, index: int) -> FamiliarityResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> FamiliarityResults: ...
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return FamiliarityResults(self.scores[index], self.percentiles[index])
+        return FamiliarityResult(float(self.scores[index]), float(self.percentiles[index]))
+
+    def __iter__(self) -> Iterator[FamiliarityResult]:
+        return map(FamiliarityResult, self.scores.tolist(), self.percentiles.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FamiliarityResults):
+            return bool(np.array_equal(self.scores, other.scores)
+                        and np.array_equal(self.percentiles, other.percentiles, equal_nan=True))
+        if isinstance(other, Sequence):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FamiliarityResults(n={len(self)})"
+
+
+class GMMCovarianceType(str, enum.Enum):
+    """Covariance type learnt per Gaussian.
+
+    ``DIAG`` (default) learns ``dim`` variances per Gaussian: use it for high-dimensional data
+    such as DNN embeddings, where ``dim x dim`` parameters would overfit.  ``FULL`` learns the
+    whole covariance matrix: use it for low-dimensional data (e.g. 2-D) with plenty of samples.
+    See scikit-learn's GaussianMixture covariance docs.
+    """
+
+    DIAG = "diag"
+    FULL = "full"
+
+
+@runtime_checkable
+class FamiliarityDistribution(Protocol):
+    """Density model of one field; scores responses ``x`` of shape ``(N, D)``."""
+
+    def compute_familiarity_score(self, x: np.ndarray) -> Sequence[FamiliarityResult]: ...
+
+
+@runtime_checkable
+class FamiliarityStrategyType(Protocol):
+    """Fits one :class:`FamiliarityDistribution` per field of a producer."""
+
+    metadata_key: ClassVar[_DictMetaKey[FamiliarityResult]]
+
+    def __call__(
+        self, producer: Producer, batch_size: int = 1024
+    ) -> Mapping[str, FamiliarityDistribution]: ...
+
+
+class _GMMDistribution:
+    """A fitted Gaussian mixture of one field plus the training score distribution (for
+    percentiles).  Implements :class:`FamiliarityDistribution`."""
+
+    def __init__(self, params: GaussianMixtureParams, training_scores: np.ndarray) -> None:
+        self.params = params
+        ranked = np.sort(np.asarray(training_scores, dtype=np.float64))
+        self.n_training = len(ranked)
+        if len(ranked) > _PERCENTILE_GRID:
+            # keep a fixed-size quantile table (exact to 100 / _PERCENTILE_GRID percent)
+            levels = np.linspace(0.0, 1.0, _PERCENTILE_GRID + 1)
+            self._grid: np.ndarray | None = np.quantile(ranked, levels)
+            self._sorted_scores = self._grid
+        else:
+            self._grid = None
+            self._sorted_scores = ranked
+
+    @property
+    def n_features(self) -> int:
+        return self.params.n_features
+
+    def _check(self, x: Any) -> np.ndarray:
+        arr = np.asarray(x)
+        if arr.ndim != 2 or arr.shape[1] != self.n_features:
+            raise InvalidDataError(
+                f"{_OWNER}: responses must have shape (N, {self.n_features}) to be scored by "
+                f"this model; got {arr.shape}. Score the same field/layer it was fitted on."
+            )
+        return check_field("x", arr, owner=_OWNER)
+
+    def score_samples(self, x: np.ndarray) -> np.ndarray:
+        """Log-likelihood of every row of ``x``: ``(N,)`` float64."""
+        return self.params.log_density(self._check(x))
+
+    def percentiles(self, scores: np.ndarray) -> np.ndarray:
+        """Percentile (0..100) of ``scores`` among the training scores."""
+        if self._grid is not None:
+            levels = np.linspace(0.0, 100.0, len(self._grid))
+            return np.interp(scores, self._grid, levels, left=0.0, right=100.0)
+        ranks = np.searchsorted(self._sorted_scores, scores, side="right")
+        return ranks * (100.0 / len(self._sorted_scores))
+
+    def results(self, x: np.ndarray) -> FamiliarityResults:
+        scores = self.score_samples(x)
+        return FamiliarityResults(scores, self.percentiles(scores))
+
+    def compute_familiarity_score(self, x: np.ndarray) -> Sequence[FamiliarityResult]:
+        """Score every row of ``x`` (``(N, D)``); one :class:`FamiliarityResult` per row."""
+        return self.results(x)
+
+    def __repr__(self) -> str:
+        p = self.params
+        return (f"GMMDistribution(components={len(p.weights)}, dim={p.n_features}, "
+                f"covariance_type={p.covariance_type!r})")
+
+
+def _check_random_state(value: Any) -> None:
+    ok = value is None or isinstance(value, (np.random.RandomState, np.random.Generator))
+    ok = ok or (isinstance(value, (int, np.integer)) and not isinstance(value, bool))
+    if not ok:
+        raise InvalidTypeError(
+            f"{_GMM_OWNER}: '_random_state' must be None, an int, a numpy RandomState or "
+            f"Generator; got {type(value).__name__}."
+        )
+
+
+def _collect_blocks(
+    producer: Producer, batch_size: int, owner: str
+) -> tuple[dict[str, list[np.ndarray]], dict[str, int]]:
+    """Read every batch; return per-field lists of row blocks (small batches merged)."""
+    blocks: dict[str, list[np.ndarray]] = {}
+    pending: dict[str, list[np.ndarray]] = {}
+    dims: dict[str, int] = {}
+    bar = tqdm(iter_batches(producer, batch_size, owner=owner), desc=f"{owner}: reading",
+               unit="batch", disable=None)
+    for batch in bar:
+        if not dims:
+            dims = {}
+            for name, value in batch.fields.items():
+                arr = check_field(name, value, owner=owner)
+                dims[name] = arr.shape[1]
+                blocks[name], pending[name] = [], []
+        if set(batch.fields) != set(dims):
+            raise InvalidDataError(
+                f"{owner}: every batch needs the same fields; first batch had {sorted(dims)}, "
+                f"a later one {sorted(batch.fields)}."
+            )
+        for name, value in batch.fields.items():
+            arr = check_field(name, value, owner=owner)
+            if arr.shape[1] != dims[name]:
+                raise InvalidDataError(
+                    f"{owner}: field '{name}' changed width from {dims[name]} to "
+                    f"{arr.shape[1]} between batches; all batches need the same shape."
+                )
+            if not np.issubdtype(arr.dtype, np.floating):
+                arr = arr.astype(np.float64)
+            pending[name].append(arr)
+            if sum(len(a) for a in pending[name]) >= _MIN_BLOCK_ROWS:
+                blocks[name].append(_merge(pending[name]))
+                pending[name] = []
+    for name, rest in pending.items():
+        if rest:
+            blocks[name].append(_merge(rest))
+    return blocks, dims
+
+
+def _merge(arrays: list[np.ndarray]) -> np.ndarray:
+    if len(arrays) == 1:
+        return arrays[0]
+    dtype = np.result_type(*arrays)
+    return np.concatenate(arrays).astype(dtype, copy=False)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _GMM:
+    """Gaussian mixture familiarity (fits ``gaussian_count`` Gaussians per field).
+
+    Parameters
+    ----------
+    gaussian_count : int, default=5
+        Number of Gaussians in the mixture.
+    convergence_threshold : float, default=1e-3
+        EM stops when the mean log-likelihood changes by less than this.
+    max_iterations : int, default=200
+        Maximum number of EM iterations.
+    covariance_type : GMMCovarianceType, default=GMMCovarianceType.DIAG
+        ``DIAG`` for high-dimensional data (embeddings), ``FULL`` for low-dimensional data.
+    _random_state : int, numpy RandomState or Generator, optional
+        Seed of the k-means++ initialisation; an int gives reproducible models.
+
+    Notes
+    -----
+    The algorithm is scikit-learn's ``GaussianMixture(n_components=gaussian_count,
+    max_iter=max_iterations, tol=convergence_threshold, covariance_type=...,
+    init_params="k-means++", random_state=_random_state)``.  ``FULL`` calls sklearn directly;
+    ``DIAG`` runs the same EM (same k-means++ seeding and initial parameters, same updates
+    and stopping rule) in deepview's blocked float64 implementation, which avoids sklearn's
+    whole-data float64 copy and ``X**2`` temporaries and is several times faster.
+
+    Memory: fitting holds the responses of each field once (the producer's arrays are kept
+    as they are when batches are >= 8192 rows, otherwise merged into 8192-row blocks) plus
+    O(block x D) temporaries; scoring streams batch by batch.  The fitted model keeps
+    ``K x D`` parameters (``K x D x D`` for ``FULL``) and the sorted training scores (8 bytes
+    per training sample, for :attr:`FamiliarityResult.percentile`).
+
+    Examples
+    --------
+    >>> from deepview.introspectors import Familiarity, GMMCovarianceType
+    >>> Familiarity.Strategy.GMM(gaussian_count=3, covariance_type=GMMCovarianceType.FULL)
+    GMM(gaussian_count=3, convergence_threshold=0.001, max_iterations=200, covariance_type=<GMMCovarianceType.FULL: 'full'>, _random_state=None)
+    """  # noqa: E501
+
+    metadata_key: ClassVar[_DictMetaKey[FamiliarityResult]] = Batch.DictMetaKey("GMM")
+
+    gaussian_count: int = 5
+    convergence_threshold: float = 1e-3
+    max_iterations: int = 200
+    covariance_type: GMMCovarianceType = GMMCovarianceType.DIAG
+    _random_state: int | np.random.RandomState | np.random.Generator | None = None
+
+    def __post_init__(self) -> None:
+        check_int(self.gaussian_count, name="gaussian_count", owner=_GMM_OWNER, min_value=1)
+        check_float(self.convergence_threshold, name="convergence_threshold", owner=_GMM_OWNER,
+                    min_value=0.0)
+        check_int(self.max_iterations, name="max_iterations", owner=_GMM_OWNER, min_value=1)
+        try:
+            cov = GMMCovarianceType(self.covariance_type)
+        except ValueError:
+            raise InvalidParameterError(
+                f"{_GMM_OWNER}: 'covariance_type' must be GMMCovarianceType.DIAG or .FULL; "
+                f"got {self.covariance_type!r}."
+            ) from None
+        object.__setattr__(self, "covariance_type", cov)
+        _check_random_state(self._random_state)
+
+    def fit_field(self, name: str, blocks: Sequence[np.ndarray]) -> _GMMDistribution:
+        """Fit the mixture to one field's row blocks."""
+        n = sum(len(b) for b in blocks)
+        if n < self.gaussian_count:
+            raise InvalidDataError(
+                f"{_GMM_OWNER}: field '{name}' has {n} sample(s) but gaussian_count="
+                f"{self.gaussian_count}; give at least {self.gaussian_count} samples or use "
+                f"GMM(gaussian_count={max(n, 1)})."
+            )
+        params = fit_gmm(
+            blocks, n_components=self.gaussian_count,
+            covariance_type=self.covariance_type.value, tol=self.convergence_threshold,
+            max_iter=self.max_iterations, random_state=self._random_state,
+        )
+        if not params.converged:
+            warnings.warn(
+                f"{_GMM_OWNER}: the mixture of field '{name}' did not converge in "
+                f"{self.max_iterations} iterations; raise max_iterations or "
+                "convergence_threshold.", DeepViewWarning, stacklevel=3,
+            )
+        scores = params.training_scores
+        if scores is None:
+            scores = np.concatenate([params.log_density(b) for b in blocks])
+        logger.debug("GMM fitted on '%s': %d samples, %d iterations", name, n, params.n_iter)
+        return _GMMDistribution(params, scores)
+
+    def __call__(
+        self, producer: Producer, batch_size: int = 1024
+    ) -> Mapping[str, _GMMDistribution]:
+        """Read ``producer`` once and fit one mixture per field."""
+        blocks, _ = _collect_blocks(producer, batch_size, _GMM_OWNER)
+        return {name: self.fit_field(name, field_blocks) for name, field_blocks in blocks.items()}
+
+
+def _make_meta_key(
+    strategy: Any, meta_key: str | _DictMetaKey[FamiliarityResult] | None
+) -> _DictMetaKey[FamiliarityResult]:
+    if isinstance(meta_key, Batch.DictMetaKey):
+        return meta_key
+    if isinstance(meta_key, str):
+        return Batch.DictMetaKey(meta_key)
+    if meta_key is not None:
+        raise InvalidTypeError(
+            f"{_OWNER}: 'meta_key' must be None, a str or a Batch.DictMetaKey; "
+            f"got {type(meta_key).__name__}."
+        )
+    base = getattr(strategy, "metadata_key", None)
+    name = base.name if isinstance(base, Batch.DictMetaKey) else type(strategy).__name__
+    return Batch.DictMetaKey(f"{name}:{uuid.uuid4().hex[:12]}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Familiarity(PipelineStage):
+    """Density model of responses that scores how familiar (typical) each sample is.
+
+    Create it with :meth:`introspect`; put it in a :func:`~deepview.base.pipeline` to attach
+    one :class:`FamiliarityResult` per sample and field as metadata under :attr:`meta_key`::
+
+        results = batch.metadata[familiarity.meta_key]["response_a"]
+
+    or score in-memory data directly with :meth:`score`.
+
+    Parameters
+    ----------
+    meta_key : _DictMetaKey[FamiliarityResult]
+        Do not instantiate directly; use :meth:`introspect`.
+    _distributions : Mapping[str, FamiliarityDistribution]
+        Do not instantiate directly; use :meth:`introspect`.
+
+    Notes
+    -----
+    Unlike DNIKit/DeepView 3.9 (where every GMM stage used the key ``"GMM"`` and two stages in
+    one pipeline overwrote each other), each :meth:`introspect` call gets its own key,
+    ``"<strategy key>:<12 hex digits>"`` (e.g. ``"GMM:3f2a..."``); pass ``meta_key="GMM"`` to
+    :meth:`introspect` for the old fixed name.  Always read results through
+    ``familiarity.meta_key``.
+    """
+
+    meta_key: _DictMetaKey[FamiliarityResult]
+    _distributions: Mapping[str, FamiliarityDistribution]
+
+    class Strategy:
+        """Bundled familiarity strategies (see :class:`FamiliarityStrategyType`)."""
+
+        GMM = _GMM
+
+    @staticmethod
+    def introspect(
+        producer: Producer,
+        *,
+        strategy: FamiliarityStrategyType | None = None,
+        batch_size: int = 1024,
+        meta_key: str | _DictMetaKey[FamiliarityResult] | None = None,
+    ) -> Familiarity:
+        """Fit a familiarity model to every field of ``producer`` (one pass).
+
+        Parameters
+        ----------
+        producer : Producer
+            Responses to fit; every field must be 2-D ``(N, D)`` (use ``Flattener`` first).
+        strategy : FamiliarityStrategyType, optional
+            Default ``Familiarity.Strategy.GMM()``.
+        batch_size : int, default=1024
+            Batch size used to read ``producer``.
+        meta_key : str or Batch.DictMetaKey, optional
+            Metadata key for the results; default a unique key per call (see Notes of
+            :class:`Familiarity`).
+
+        Returns
+        -------
+        Familiarity
+            A :class:`~deepview.base.PipelineStage` that scores batches.
+
+        Raises
+        ------
+        InvalidDataError
+            Empty producer, NaN/inf values, fields that are not 2-D, fewer samples than
+            Gaussians.
+        """
+        check_batch_size(batch_size, owner=_OWNER)
+        if strategy is None:
+            strategy = _GMM()
+        if not callable(strategy):
+            raise InvalidTypeError(
+                f"{_OWNER}: 'strategy' must be a FamiliarityStrategyType such as "
+                f"Familiarity.Strategy.GMM(); got {type(strategy).__name__}."
+            )
+        key = _make_meta_key(strategy, meta_key)
+        distributions = dict(strategy(producer, batch_size))
+        if not distributions:
+            raise InvalidDataError(f"{_OWNER}: the strategy fitted no fields; check the producer.")
+        return Familiarity(meta_key=key, _distributions=distributions)
+
+    @property
+    def distributions(self) -> Mapping[str, FamiliarityDistribution]:
+        """Fitted model per field name."""
+        return dict(self._distributions)
+
+    def _distribution(self, name: str) -> FamiliarityDistribution:
+        try:
+            return self._distributions[name]
+        except KeyError:
+            raise DeepViewException(
+                f"{_OWNER}: no familiarity model for field '{name}'; the model was fitted on "
+                f"{sorted(self._distributions)}. Remove the field from the pipeline or fit "
+                "Familiarity on a producer that has it."
+            ) from None
+
+    def _results(self, name: str, x: np.ndarray) -> Sequence[FamiliarityResult]:
+        dist = self._distribution(name)
+        if isinstance(dist, _GMMDistribution):
+            return dist.results(x)
+        results = dist.compute_familiarity_score(x)
+        if len(results) != len(x):
+            raise InvalidDataError(
+                f"{_OWNER}: the model of field '{name}' returned {len(results)} results for "
+                f"{len(x)} samples."
+            )
+        return results
+
+    def score(
+        self, data: Producer | Mapping[str, np.ndarray] | np.ndarray, *, batch_size: int = 8192
+    ) -> dict[str, np.ndarray]:
+        """Familiarity scores of in-memory data or a producer, as one array per field.
+
+        Parameters
+        ----------
+        data : Producer, Mapping[str, numpy.ndarray] or numpy.ndarray
+            A producer, ``{field: (N, D) array}``, or one ``(N, D)`` array when the model has
+            exactly one field.
+        batch_size : int, default=8192
+            Batch size for reading a producer.
+
+        Returns
+        -------
+        dict[str, numpy.ndarray]
+            ``(N,)`` float64 scores per field (higher = more familiar), in data order.
+        """
+        if isinstance(data, np.ndarray):
+            if len(self._distributions) != 1:
+                raise InvalidParameterError(
+                    f"{_OWNER}.score: the model has fields {sorted(self._distributions)}; "
+                    "pass a mapping {field: array} instead of one array."
+                )
+            data = {next(iter(self._distributions)): data}
+        if isinstance(data, Mapping):
+            return {name: self._scores(name, np.asarray(x)) for name, x in data.items()}
+        parts: dict[str, list[np.ndarray]] = {}
+        for batch in iter_batches(data, batch_size, owner=f"{_OWNER}.score"):
+            for name, x in batch.fields.items():
+                parts.setdefault(name, []).append(self._scores(name, x))
+        return {name: np.concatenate(p) for name, p in parts.items()}
+
+    def _scores(self, name: str, x: np.ndarray) -> np.ndarray:
+        check_field(name, x, owner=_OWNER)
+        dist = self._distribution(name)
+        if isinstance(dist, _GMMDistribution):
+            return dist.score_samples(x)
+        return np.array([r.score for r in self._results(name, x)], dtype=np.float64)
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        key = self.meta_key
+
+        def process(batch: Batch) -> Batch:
+            results = {}
+            for name, x in batch.fields.items():
+                check_field(name, x, owner=_OWNER)
+                results[name] = self._results(name, x)
+            # Build the batch directly so the lazy result sequences are not copied into lists.
+            metadata = dict(batch._metadata)
+            metadata[key] = results
+            return Batch._from_parts(dict(batch.fields), metadata, dict(batch.snapshots))
+
+        return process
