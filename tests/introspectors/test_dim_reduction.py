@@ -173,7 +173,7 @@ def test_pca_wide_data_uses_buffered_incremental_fallback(rng, monkeypatch):
         kernels, "make_streaming_pca",
         lambda k, d, exact_max_features=4: original(k, d, exact_max_features=4),
     )
-    import deepview.introspectors._dim_reduction as module
+    import deepview.introspectors._dim_reduction._pca as module
 
     monkeypatch.setattr(module, "make_streaming_pca", kernels.make_streaming_pca)
     x = lowrank(rng, n=300, d=8)

@@ -1,0 +1,373 @@
+"""The :class:`DimensionReduction` introspector and pipeline stage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from deepview._compute.rowmatch import RowFingerprints
+from deepview._validation import check_batch_size, check_field
+from deepview.base import Batch, PipelineStage, Producer, iter_batches
+from deepview.exceptions import (
+    DeepViewException,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidTypeError,
+    MissingFieldError,
+)
+from deepview.introspectors._dim_reduction._manifold import TSNE, UMAP, PaCMAP
+from deepview.introspectors._dim_reduction._pca import PCA, StandardPCA
+from deepview.introspectors._dim_reduction._protocols import (
+    DimensionReductionStrategyType,
+    OneOrManyDimStrategies,
+)
+
+__all__ = ["DimensionReduction"]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "DimensionReduction"
+
+
+class _OneShotRows:
+    """Maps pipelined samples to the rows of a one-shot embedding and verifies them.
+
+    Rows are found by identifier when every fitted batch had unique, hashable ids (so a
+    shuffled or subset producer works), else by running position (same order and length
+    as the fit).  Every row is checked against a fingerprint of the fitted sample.
+    """
+
+    def __init__(self, fields: Sequence[str]) -> None:
+        self.fields = list(fields)
+        self.fingerprints = {name: RowFingerprints() for name in self.fields}
+        self._ids: list[Hashable] | None = []
+        self.id_to_row: dict[Hashable, int] | None = None
+        self.n = 0
+
+    def observe(self, batch: Batch, data: Mapping[str, np.ndarray]) -> None:
+        for name in self.fields:
+            self.fingerprints[name].update(data[name])
+        if self._ids is not None:
+            if Batch.StdKeys.IDENTIFIER in batch.metadata:
+                self._ids.extend(batch.metadata[Batch.StdKeys.IDENTIFIER])
+            else:
+                self._ids = None
+        self.n += batch.batch_size
+
+    def finish(self) -> None:
+        for fp in self.fingerprints.values():
+            fp.finalize()
+        ids, self._ids = self._ids, None
+        if ids is None:
+            logger.info("DimensionReduction: no identifiers at fit; one-shot rows by position")
+            return
+        try:
+            mapping = {key: row for row, key in enumerate(ids)}
+        except TypeError:
+            logger.info("DimensionReduction: unhashable identifiers; one-shot rows by position")
+            return
+        if len(mapping) != len(ids):
+            logger.info("DimensionReduction: duplicate identifiers; one-shot rows by position")
+            return
+        self.id_to_row = mapping
+
+    def rows_for(self, batch: Batch, position: int) -> tuple[np.ndarray, bool]:
+        """Row indices for ``batch`` and whether they were found by identifier."""
+        if self.id_to_row is not None and Batch.StdKeys.IDENTIFIER in batch.metadata:
+            ids = batch.metadata[Batch.StdKeys.IDENTIFIER]
+            rows = np.fromiter((self.id_to_row.get(i, -1) for i in ids), dtype=np.intp,
+                               count=len(ids))
+            if (rows < 0).any():
+                unknown = [ids[j] for j in np.flatnonzero(rows < 0)[:5]]
+                raise InvalidDataError(
+                    f"{_OWNER}: {int((rows < 0).sum())} sample(s) were not in the data the "
+                    f"one-shot strategy was fitted on (identifiers {unknown}...). t-SNE and "
+                    "PaCMAP can only return the embedding of fitted samples; fit "
+                    "DimensionReduction on this producer (or use PCA/UMAP, which transform "
+                    "new data)."
+                )
+            return rows, True
+        end = position + batch.batch_size
+        if end > self.n:
+            raise InvalidDataError(
+                f"{_OWNER}: the pipelined producer yields more samples than the {self.n} the "
+                "one-shot strategy was fitted on. Without identifiers, pipeline the same "
+                "producer (same samples, same order), or attach Batch.StdKeys.IDENTIFIER."
+            )
+        return np.arange(position, end, dtype=np.intp), False
+
+    def verify(self, name: str, rows: np.ndarray, x: np.ndarray, by_id: bool) -> None:
+        ok = self.fingerprints[name].matches(rows, x)
+        if ok.all():
+            return
+        first = int(np.flatnonzero(~ok)[0])
+        where = "with the same identifier" if by_id else f"at position {int(rows[first])}"
+        raise InvalidDataError(
+            f"{_OWNER}: field '{name}': {int((~ok).sum())} sample(s) differ from the fitted "
+            f"sample {where}; the one-shot embedding would give them wrong coordinates. "
+            "Pipeline the producer that was fitted (same samples and order, or with "
+            "identifiers), or re-fit DimensionReduction on this data."
+        )
+
+
+def _enrich(exc: DeepViewException, name: str) -> DeepViewException:
+    """Same exception type, message prefixed with the field name."""
+    try:
+        return type(exc)(f"{_OWNER}: field '{name}': {exc.message or exc}")
+    except Exception:  # pragma: no cover - exotic subclass signature
+        return exc
+
+
+def _resolve_strategies(
+    strategies: Any,
+) -> tuple[DimensionReductionStrategyType | None, dict[str, DimensionReductionStrategyType]]:
+    """(single strategy or None, mapping) after type checks."""
+    if isinstance(strategies, Mapping):
+        if not strategies:
+            raise InvalidParameterError(
+                f"{_OWNER}.introspect: 'strategies' is an empty mapping; map at least one "
+                "field name to a strategy, or pass one strategy for every field."
+            )
+        mapping: dict[str, DimensionReductionStrategyType] = {}
+        for name, strategy in strategies.items():
+            if not isinstance(name, str):
+                raise InvalidTypeError(
+                    f"{_OWNER}.introspect: 'strategies' keys must be field names (str); got "
+                    f"{name!r}."
+                )
+            if not isinstance(strategy, DimensionReductionStrategyType):
+                raise InvalidTypeError(
+                    f"{_OWNER}.introspect: strategies['{name}'] must be a dimension reduction "
+                    f"strategy (e.g. DimensionReduction.Strategy.PCA(40)); got "
+                    f"{type(strategy).__name__}."
+                )
+            mapping[name] = strategy
+        return None, mapping
+    if not isinstance(strategies, DimensionReductionStrategyType):
+        raise InvalidTypeError(
+            f"{_OWNER}.introspect: 'strategies' must be a strategy (e.g. "
+            "DimensionReduction.Strategy.PCA(40)) or a mapping {field: strategy}; got "
+            f"{type(strategies).__name__}."
+        )
+    return strategies, {}
+
+
+@dataclass(frozen=True)
+class DimensionReduction(PipelineStage):
+    """Reduces the dimension of batch fields; a :class:`~deepview.base.PipelineStage`.
+
+    Use :meth:`introspect` to fit one; put the result in a :func:`~deepview.base.pipeline`
+    to replace each reduced field by its ``(batch, target_dimensions)`` projection (other
+    fields and metadata pass through untouched).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> from deepview.introspectors import DimensionReduction
+    >>> rng = np.random.default_rng(0)
+    >>> producer = ArrayProducer({"a": rng.normal(size=(200, 16)),
+    ...                           "b": rng.normal(size=(200, 5))})
+    >>> dr = DimensionReduction.introspect(
+    ...     producer, strategies={"a": DimensionReduction.Strategy.PCA(2)})
+    >>> batch = next(iter(pipeline(producer, dr)(50)))
+    >>> batch.fields["a"].shape, batch.fields["b"].shape
+    ((50, 2), (50, 5))
+    """
+
+    _reducers: Mapping[str, DimensionReductionStrategyType]
+    _n_features: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _one_shot: _OneShotRows | None = field(default=None, repr=False, compare=False)
+
+    class Strategy:
+        """Bundled strategies (any :class:`DimensionReductionStrategyType` also works).
+
+        - :class:`PCA` -- exact PCA in one streaming pass, constant memory (preferred).
+        - :class:`StandardPCA` -- sklearn PCA on all samples held in memory.
+        - :class:`TSNE` -- sklearn t-SNE, one-shot, all samples in memory.
+        - :class:`UMAP` -- umap-learn, all samples in memory; transforms new data.
+        - :class:`PaCMAP` -- pacmap, one-shot, all samples in memory.
+        """
+
+        PCA: Final = PCA
+        StandardPCA: Final = StandardPCA
+        TSNE: Final = TSNE
+        UMAP: Final = UMAP
+        PaCMAP: Final = PaCMAP
+
+    @property
+    def reducers(self) -> Mapping[str, DimensionReductionStrategyType]:
+        """The fitted reducer of each reduced field (read-only)."""
+        return MappingProxyType(dict(self._reducers))
+
+    @staticmethod
+    def introspect(
+        producer: Producer,
+        *,
+        strategies: OneOrManyDimStrategies,
+        batch_size: int | None = None,
+    ) -> DimensionReduction:
+        """Fit dimension reduction on ``producer`` (one pass) and return the pipeline stage.
+
+        Parameters
+        ----------
+        producer : Producer
+            Yields batches whose reduced fields are 2-D ``(batch, features)``; use
+            ``Flattener`` or ``Pooler`` first for multi-dimensional responses.
+        strategies : DimensionReductionStrategyType or Mapping[str, DimensionReductionStrategyType]
+            One strategy, applied to every field (each field fits its own clone), or a
+            mapping from field name to strategy (only those fields are reduced).
+        batch_size : int, optional
+            Batch size to read with.  Default: the strategy's ``default_batch_size()`` (the
+            largest over a mapping).  Checked by every strategy's ``check_batch_size``.
+
+        Returns
+        -------
+        DimensionReduction
+            The fitted stage.  Strategies passed in are never modified.
+
+        Raises
+        ------
+        DeepViewException
+            (subclasses) a field that is not 2-D, holds NaN/inf or is missing; a batch size
+            smaller than a PCA's ``target_dimensions``; an empty producer; more target
+            dimensions than features or samples.
+        """
+        owner = f"{_OWNER}.introspect"
+        single, mapping = _resolve_strategies(strategies)
+        templates = [single] if single is not None else list(mapping.values())
+        if batch_size is None:
+            batch_size = max(int(t.default_batch_size()) for t in templates)
+        else:
+            batch_size = check_batch_size(batch_size, owner=owner)
+            for template in templates:
+                template.check_batch_size(batch_size)
+
+        reducers: dict[str, DimensionReductionStrategyType] = {}
+        n_features: dict[str, int] = {}
+        one_shot: _OneShotRows | None = None
+        batches = iter_batches(producer, batch_size, owner=owner)
+        for index, batch in enumerate(
+            tqdm(batches, desc="DimensionReduction: fit", unit="batch", disable=None)
+        ):
+            if index == 0:
+                names = list(batch.fields) if single is not None else list(mapping)
+                missing = [n for n in names if n not in batch.fields]
+                if missing:
+                    raise MissingFieldError(
+                        f"{owner}: strategies name field(s) {missing} that the producer does "
+                        f"not yield; available fields: {sorted(batch.fields)}. Fix the "
+                        "field names in the 'strategies' mapping."
+                    )
+                if not names:
+                    raise InvalidDataError(
+                        f"{owner}: the batches have no fields to reduce (metadata only)."
+                    )
+                reducers = {
+                    n: (single if single is not None else mapping[n])._clone() for n in names
+                }
+                one_shot_fields = [n for n, r in reducers.items() if r.is_one_shot]
+                one_shot = _OneShotRows(one_shot_fields) if one_shot_fields else None
+            data: dict[str, np.ndarray] = {}
+            for name, reducer in reducers.items():
+                if name not in batch.fields:
+                    raise MissingFieldError(
+                        f"{owner}: field '{name}' is missing from batch {index}; available "
+                        f"fields: {sorted(batch.fields)}. Every batch needs the same fields."
+                    )
+                x = check_field(name, batch.fields[name], owner=owner)
+                d = n_features.setdefault(name, int(x.shape[1]))
+                if x.shape[1] != d:
+                    raise InvalidDataError(
+                        f"{owner}: field '{name}' has {x.shape[1]} features in batch {index} "
+                        f"but {d} before; every batch needs the same shape."
+                    )
+                data[name] = x
+                try:
+                    reducer.fit_incremental(x)
+                except DeepViewException as exc:
+                    raise _enrich(exc, name) from exc
+            if one_shot is not None:
+                one_shot.observe(batch, data)
+
+        for name, reducer in reducers.items():
+            try:
+                reducer.fit_complete()
+            except DeepViewException as exc:
+                raise _enrich(exc, name) from exc
+        if one_shot is not None:
+            one_shot.finish()
+        return DimensionReduction(_reducers=reducers, _n_features=n_features,
+                                  _one_shot=one_shot)
+
+    def _pipeline(self, producer: Producer) -> Producer:
+        return _ReducedProducer(producer, self)
+
+
+class _ReducedProducer:
+    """Producer of ``producer``'s batches with the reduced fields replaced."""
+
+    def __init__(self, producer: Producer, stage: DimensionReduction) -> None:
+        self._producer = producer
+        self._stage = stage
+
+    def __repr__(self) -> str:
+        return f"{self._producer!r} -> DimensionReduction({sorted(self._stage._reducers)})"
+
+    def __call__(self, batch_size: int) -> Iterator[Batch]:
+        owner = f"{_OWNER} (pipeline)"
+        batch_size = check_batch_size(batch_size, owner=owner)
+        stage = self._stage
+        reducers = stage._reducers
+        one_shot = stage._one_shot
+        embeddings: dict[str, np.ndarray] = {}
+        for name, reducer in reducers.items():
+            if reducer.is_one_shot:
+                try:
+                    embeddings[name] = np.asarray(reducer.transform_one_shot())
+                except DeepViewException as exc:
+                    raise _enrich(exc, name) from exc
+        position = 0
+        all_positional = True
+        for batch in self._producer(batch_size):
+            builder = Batch.Builder(base=batch)
+            rows: np.ndarray | None = None
+            by_id = False
+            for name, reducer in reducers.items():
+                if name not in batch.fields:
+                    raise MissingFieldError(
+                        f"{owner}: field '{name}' was reduced at fit time but is missing from "
+                        f"the batch; available fields: {sorted(batch.fields)}."
+                    )
+                x = check_field(name, batch.fields[name], owner=owner)
+                expected = stage._n_features.get(name)
+                if expected is not None and x.shape[1] != expected:
+                    raise InvalidDataError(
+                        f"{owner}: field '{name}' has {x.shape[1]} features but "
+                        f"DimensionReduction was fitted on {expected}."
+                    )
+                if name in embeddings and one_shot is not None:
+                    if rows is None:
+                        rows, by_id = one_shot.rows_for(batch, position)
+                        all_positional = all_positional and not by_id
+                    one_shot.verify(name, rows, x, by_id)
+                    builder.fields[name] = embeddings[name][rows]
+                    continue
+                try:
+                    builder.fields[name] = reducer.transform(x)
+                except DeepViewException as exc:
+                    raise _enrich(exc, name) from exc
+            position += batch.batch_size
+            yield builder.make_batch()
+        if one_shot is not None and embeddings and all_positional and position != one_shot.n:
+            raise InvalidDataError(
+                f"{owner}: the pipelined producer yielded {position} samples but the one-shot "
+                f"strategy was fitted on {one_shot.n}. Without identifiers, pipeline the same "
+                "producer (same samples, same order), or attach Batch.StdKeys.IDENTIFIER."
+            )

@@ -1,0 +1,289 @@
+"""Accumulating manifold learners with keyword passthrough: t-SNE, UMAP, PaCMAP."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import numpy as np
+
+from deepview._compute.rowmatch import ExactRowIndex
+from deepview._optional import require
+from deepview._validation import check_batch_size, check_int
+from deepview.exceptions import DeepViewException, InvalidDataError, InvalidParameterError
+from deepview.introspectors._dim_reduction._base import (
+    _as_matrix,
+    _Collected,
+    _not_fitted,
+    _quiet,
+    _wrong_transform,
+)
+
+__all__ = ["TSNE", "UMAP", "PaCMAP"]
+
+
+@dataclass(frozen=True, init=False)
+class _KwargsStrategy:
+    """Base of TSNE / UMAP / PaCMAP: ``(target_dimensions=2, *, _parameters=None, **kwargs)``."""
+
+    target_dimensions: int
+    _parameters: Mapping[str, Any] = field(hash=False)
+    _state: _Collected = field(repr=False, compare=False, hash=False)
+    _owner: ClassVar[str] = "DimensionReduction.Strategy"
+    _one_shot: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        target_dimensions: int = 2,
+        *,
+        _parameters: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        check_int(target_dimensions, name="target_dimensions", owner=self._owner, min_value=1)
+        params = dict(_parameters or {})
+        params.update(kwargs)
+        if "n_components" in params:
+            raise InvalidParameterError(
+                f"{self._owner}: pass the output dimension as target_dimensions, not "
+                f"n_components (got n_components={params['n_components']!r})."
+            )
+        object.__setattr__(self, "target_dimensions", int(target_dimensions))
+        object.__setattr__(self, "_parameters", MappingProxyType(params))
+        object.__setattr__(self, "_state", _Collected())
+        self._make_estimator()  # validates the keyword arguments now, before any data
+
+    def _estimator_class(self) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _make_estimator(self) -> Any:
+        cls = self._estimator_class()
+        try:
+            with _quiet():
+                return cls(n_components=self.target_dimensions, **self._parameters)
+        except TypeError as exc:
+            raise InvalidParameterError(
+                f"{self._owner}: invalid keyword argument(s) {sorted(self._parameters)}: {exc}."
+                f" See the documentation of {cls.__module__}.{cls.__name__}."
+            ) from exc
+
+    def default_batch_size(self) -> int:
+        return 1024
+
+    def check_batch_size(self, batch_size: int) -> None:
+        check_batch_size(batch_size, owner=self._owner)
+
+    @property
+    def is_one_shot(self) -> bool:
+        return self._one_shot
+
+    def fit_incremental(self, data: np.ndarray) -> None:
+        self._state.add(_as_matrix(data, self._owner), self._owner)
+
+    def fit_complete(self) -> None:
+        state = self._state
+        if state.fitted is not None:
+            return
+        x = state.take_all(self._owner)
+        if len(x) < 2:
+            raise InvalidDataError(
+                f"{self._owner}: needs at least 2 samples to embed; got {len(x)}."
+            )
+        estimator = self._make_estimator()
+        try:
+            with _quiet():
+                state.fitted = self._fit(estimator, x)
+        except DeepViewException:
+            raise
+        except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as exc:
+            raise InvalidDataError(
+                f"{self._owner}: fitting {len(x)} samples x {x.shape[1]} features failed: "
+                f"{exc}. Check the keyword arguments against the number of samples "
+                "(e.g. perplexity / n_neighbors must be smaller than the sample count)."
+            ) from exc
+
+    def _fit(self, estimator: Any, x: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def transform(self, data: np.ndarray) -> np.ndarray:
+        raise _wrong_transform(self._owner, one_shot=True)
+
+    def transform_one_shot(self) -> np.ndarray:
+        if self._state.fitted is None:
+            raise _not_fitted(self._owner)
+        embedding: np.ndarray = self._state.fitted
+        return embedding
+
+    def _clone(self) -> _KwargsStrategy:
+        return type(self)(self.target_dimensions, _parameters=dict(self._parameters))
+
+
+@dataclass(frozen=True, init=False)
+class TSNE(_KwargsStrategy):
+    """t-SNE (sklearn ``TSNE``); collects all samples in memory, then embeds them at once.
+
+    One-shot: it embeds the fitted samples only.  In a pipeline, rows are matched to the
+    fitted samples by ``Batch.StdKeys.IDENTIFIER`` (or by position when there are no ids)
+    and checked against the fitted data, so a different sample is refused, never embedded
+    wrongly.  Reduce to ~40 dimensions with :class:`PCA` first.
+
+    Parameters
+    ----------
+    target_dimensions : int, default=2
+        Output dimension (``n_components``).
+    **kwargs
+        Passed to ``sklearn.manifold.TSNE`` (e.g. ``perplexity=30, random_state=0``).
+
+    Notes
+    -----
+    Memory: O(n D) for the collected samples plus t-SNE's own O(n) neighbour structures.
+    """
+
+    _owner: ClassVar[str] = "DimensionReduction.Strategy.TSNE"
+    _one_shot: ClassVar[bool] = True
+
+    def _estimator_class(self) -> Callable[..., Any]:
+        from sklearn.manifold import TSNE as SKTSNE
+
+        return SKTSNE
+
+    def _fit(self, estimator: Any, x: np.ndarray) -> Any:
+        perplexity = float(self._parameters.get("perplexity", 30.0))
+        if perplexity >= len(x):
+            raise InvalidDataError(
+                f"{self._owner}: perplexity ({perplexity:g}) must be smaller than the number "
+                f"of samples ({len(x)}); pass a smaller perplexity=... or give more samples."
+            )
+        estimator.fit(x)
+        return np.asarray(estimator.embedding_)
+
+
+@dataclass(frozen=True, init=False)
+class PaCMAP(_KwargsStrategy):
+    """PaCMAP (``pacmap.PaCMAP``); collects all samples in memory, then embeds them at once.
+
+    One-shot, like :class:`TSNE`: pipelined rows are matched to the fitted samples by
+    identifier (or position) and verified.  Needs the ``pacmap`` extra
+    (``pip install "deepview[pacmap]"``).
+
+    Parameters
+    ----------
+    target_dimensions : int, default=2
+        Output dimension.
+    **kwargs
+        Passed to ``pacmap.PaCMAP`` (e.g. ``n_neighbors=10, random_state=0``).
+
+    Notes
+    -----
+    Memory: O(n D) for the collected samples plus PaCMAP's O(n) pair lists.
+    """
+
+    _owner: ClassVar[str] = "DimensionReduction.Strategy.PaCMAP"
+    _one_shot: ClassVar[bool] = True
+
+    def _estimator_class(self) -> Callable[..., Any]:
+        pacmap = require("pacmap", feature=self._owner, extra="pacmap")
+        cls: Callable[..., Any] = pacmap.PaCMAP
+        return cls
+
+    def _fit(self, estimator: Any, x: np.ndarray) -> Any:
+        return np.asarray(estimator.fit_transform(x))
+
+
+class _UMAPFit:
+    def __init__(self, model: Any, index: ExactRowIndex, embedding: np.ndarray) -> None:
+        self.model = model
+        self.index = index
+        self.embedding = embedding
+
+
+@dataclass(frozen=True, init=False)
+class UMAP(_KwargsStrategy):
+    """UMAP (``umap.UMAP``); collects all samples in memory, fits, then transforms any data.
+
+    Rows identical to fitted samples get their fitted coordinates (``embedding_``), found
+    by an exact match of the row values; only new rows go through ``umap.transform``
+    (with its output silenced).  So pipelining the training data returns exactly the
+    fitted embedding, at almost no cost.  Needs the ``umap`` extra
+    (``pip install "deepview[umap]"``).
+
+    Parameters
+    ----------
+    target_dimensions : int, default=2
+        Output dimension.
+    **kwargs
+        Passed to ``umap.UMAP`` (e.g. ``n_neighbors=15, random_state=0``).
+
+    Notes
+    -----
+    Memory: O(n D) for the fitted samples (kept once, shared with umap) plus umap's graph.
+    """
+
+    _owner: ClassVar[str] = "DimensionReduction.Strategy.UMAP"
+    _one_shot: ClassVar[bool] = False
+
+    def _estimator_class(self) -> Callable[..., Any]:
+        umap = require("umap", feature=self._owner, extra="umap")
+        cls: Callable[..., Any] = umap.UMAP
+        return cls
+
+    def _make_estimator(self) -> Any:
+        params = dict(self._parameters)
+        params.setdefault("verbose", False)
+        cls = self._estimator_class()
+        try:
+            with _quiet():
+                return cls(n_components=self.target_dimensions, **params)
+        except TypeError as exc:
+            raise InvalidParameterError(
+                f"{self._owner}: invalid keyword argument(s) {sorted(self._parameters)}: {exc}."
+                " See the documentation of umap.UMAP."
+            ) from exc
+
+    def _fit(self, estimator: Any, x: np.ndarray) -> Any:
+        index = ExactRowIndex(x)  # canonical float32 copy, also what umap fits on
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs value.*", category=UserWarning)
+            estimator.fit(index.data)
+        embedding = np.asarray(estimator.embedding_, dtype=np.float32)
+        return _UMAPFit(estimator, index, embedding)
+
+    @property
+    def embedding_(self) -> np.ndarray:
+        """The fitted embedding of the training samples, in fit order."""
+        fitted: _UMAPFit | None = self._state.fitted
+        if fitted is None:
+            raise _not_fitted(self._owner)
+        return fitted.embedding
+
+    def transform(self, data: np.ndarray) -> np.ndarray:
+        fitted: _UMAPFit | None = self._state.fitted
+        if fitted is None:
+            raise _not_fitted(self._owner)
+        x = _as_matrix(data, self._owner)
+        d = fitted.index.data.shape[1]
+        if x.shape[1] != d:
+            raise InvalidDataError(
+                f"{self._owner}: data has {x.shape[1]} features but UMAP was fitted on {d}."
+            )
+        rows = fitted.index.lookup(x)
+        out = np.empty((len(x), self.target_dimensions), dtype=np.float32)
+        known = rows >= 0
+        out[known] = fitted.embedding[rows[known]]
+        if not known.all():
+            new = np.flatnonzero(~known)
+            try:
+                with _quiet(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", category=UserWarning)
+                    out[new] = fitted.model.transform(np.ascontiguousarray(x[new],
+                                                                          dtype=np.float32))
+            except (ValueError, IndexError) as exc:
+                raise InvalidDataError(
+                    f"{self._owner}: transforming {len(new)} new sample(s) failed: {exc}"
+                ) from exc
+        return out
+
+    def transform_one_shot(self) -> np.ndarray:
+        raise _wrong_transform(self._owner, one_shot=False)

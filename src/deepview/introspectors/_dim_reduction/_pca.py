@@ -1,0 +1,253 @@
+"""PCA strategies: :class:`PCA` (exact, streaming) and :class:`StandardPCA` (sklearn)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from deepview._compute.pca import (
+    BufferedIncrementalPCA,
+    CovariancePCA,
+    LinearProjection,
+    flip_signs,
+    make_streaming_pca,
+)
+from deepview._validation import check_batch_size, check_int
+from deepview.exceptions import (
+    DeepViewException,
+    DeepViewWarning,
+    InvalidDataError,
+    InvalidParameterError,
+)
+from deepview.introspectors._dim_reduction._base import (
+    _as_matrix,
+    _check_target,
+    _Collected,
+    _not_fitted,
+    _wrong_transform,
+)
+
+__all__ = ["PCA", "StandardPCA"]
+
+
+class _PCAState:
+    def __init__(self) -> None:
+        self.fitter: CovariancePCA | BufferedIncrementalPCA | None = None
+        self.n_features: int | None = None
+        self.model: LinearProjection | None = None
+
+
+@dataclass(frozen=True)
+class PCA:
+    """Principal component analysis in one streaming pass, in constant memory.
+
+    Exact, streaming: the mean and D x D covariance are accumulated in float64 batch by
+    batch (pairwise-merged, numerically stable) and eigendecomposed once in
+    ``fit_complete``, so the result is the exact PCA whatever the batch size, batches
+    smaller than ``target_dimensions`` included.  For very wide data (more than 4096
+    features) it switches to sklearn ``IncrementalPCA`` (approximate), buffering small
+    batches into the next partial fit instead of skipping them.
+
+    Parameters
+    ----------
+    target_dimensions : int, default=2
+        Number of principal components kept.
+
+    Notes
+    -----
+    Memory: O(D^2) per field (D <= 4096), O(batch_size * D) above; independent of the
+    number of samples.  Time: O(n D^2) BLAS work plus one partial eigendecomposition.
+    Components are signed so that each one's largest loading is positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer, pipeline
+    >>> from deepview.introspectors import DimensionReduction
+    >>> x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    >>> dr = DimensionReduction.introspect(
+    ...     ArrayProducer(x), strategies=DimensionReduction.Strategy.PCA(3))
+    >>> next(iter(pipeline(ArrayProducer(x), dr)(100))).fields["responses"].shape
+    (100, 3)
+    """
+
+    target_dimensions: int = 2
+    _state: _PCAState = field(
+        default_factory=_PCAState, init=False, repr=False, compare=False, hash=False
+    )
+    _owner: ClassVar[str] = "DimensionReduction.Strategy.PCA"
+
+    def __post_init__(self) -> None:
+        check_int(self.target_dimensions, name="target_dimensions", owner=self._owner,
+                  min_value=1)
+
+    def default_batch_size(self) -> int:
+        return max(5 * self.target_dimensions, 500)
+
+    def check_batch_size(self, batch_size: int) -> None:
+        batch_size = check_batch_size(batch_size, owner=self._owner)
+        if self.target_dimensions > batch_size:
+            raise InvalidParameterError(
+                f"{self._owner}: batch_size ({batch_size}) must be >= target_dimensions "
+                f"({self.target_dimensions}). Use batch_size={self.default_batch_size()} "
+                "(or leave batch_size=None)."
+            )
+
+    @property
+    def is_one_shot(self) -> bool:
+        return False
+
+    def fit_incremental(self, data: np.ndarray) -> None:
+        x = _as_matrix(data, self._owner)
+        state = self._state
+        if state.model is not None:
+            raise DeepViewException(
+                f"{self._owner}: already fitted; use _clone() for a fresh copy to fit new data."
+            )
+        d = int(x.shape[1])
+        if state.fitter is None:
+            _check_target(self.target_dimensions, d, self._owner)
+            state.fitter = make_streaming_pca(self.target_dimensions, d)
+            state.n_features = d
+        elif d != state.n_features:
+            raise InvalidDataError(
+                f"{self._owner}: batches have different feature counts ({state.n_features} "
+                f"then {d}); every batch of a field needs the same shape."
+            )
+        state.fitter.partial_fit(x)
+
+    def fit_complete(self) -> None:
+        state = self._state
+        if state.model is not None:
+            return
+        if state.fitter is None:
+            raise InvalidDataError(f"{self._owner}: no data to fit; give at least one sample.")
+        n = state.fitter.n_samples
+        if n < self.target_dimensions:
+            raise InvalidDataError(
+                f"{self._owner}: target_dimensions={self.target_dimensions} needs at least as "
+                f"many samples; got {n}. Use target_dimensions <= {n} or give more samples."
+            )
+        state.model = state.fitter.finalize()
+        state.fitter = None
+        if not np.any(state.model.explained_variance > 0):
+            warnings.warn(
+                f"{self._owner}: the data has zero variance ({n} sample(s)); every sample "
+                "projects to 0.",
+                DeepViewWarning,
+                stacklevel=2,
+            )
+
+    @property
+    def projection(self) -> LinearProjection | None:
+        """The fitted projection (mean, components, explained variance), if fitted."""
+        return self._state.model
+
+    def transform(self, data: np.ndarray) -> np.ndarray:
+        model = self._state.model
+        if model is None:
+            raise _not_fitted(self._owner)
+        x = _as_matrix(data, self._owner)
+        if x.shape[1] != model.mean.shape[0]:
+            raise InvalidDataError(
+                f"{self._owner}: data has {x.shape[1]} features but the PCA was fitted on "
+                f"{model.mean.shape[0]}."
+            )
+        return model.transform(x)
+
+    def transform_one_shot(self) -> np.ndarray:
+        raise _wrong_transform(self._owner, one_shot=False)
+
+    def _clone(self) -> PCA:
+        return PCA(self.target_dimensions)
+
+
+@dataclass(frozen=True)
+class StandardPCA:
+    """Exact PCA with sklearn ``PCA``; collects all samples in memory first.
+
+    :class:`PCA` gives the same (exact) result in constant memory and is preferred; this
+    strategy is kept for parity with the reference API.
+
+    Parameters
+    ----------
+    target_dimensions : int, default=2
+        Number of principal components kept.
+
+    Notes
+    -----
+    Memory: O(n D) (every sample of the field is held until ``fit_complete``).
+    """
+
+    target_dimensions: int = 2
+    _state: _Collected = field(
+        default_factory=_Collected, init=False, repr=False, compare=False, hash=False
+    )
+    _owner: ClassVar[str] = "DimensionReduction.Strategy.StandardPCA"
+
+    def __post_init__(self) -> None:
+        check_int(self.target_dimensions, name="target_dimensions", owner=self._owner,
+                  min_value=1)
+
+    def default_batch_size(self) -> int:
+        return 1024
+
+    def check_batch_size(self, batch_size: int) -> None:
+        check_batch_size(batch_size, owner=self._owner)
+
+    @property
+    def is_one_shot(self) -> bool:
+        return False
+
+    def fit_incremental(self, data: np.ndarray) -> None:
+        x = _as_matrix(data, self._owner)
+        if self._state.n_features is None:
+            _check_target(self.target_dimensions, int(x.shape[1]), self._owner)
+        self._state.add(x, self._owner)
+
+    def fit_complete(self) -> None:
+        from sklearn.decomposition import PCA as SKPCA
+
+        state = self._state
+        if state.fitted is not None:
+            return
+        x = state.take_all(self._owner, dtype=np.float64)
+        n, d = x.shape
+        if n < self.target_dimensions:
+            raise InvalidDataError(
+                f"{self._owner}: target_dimensions={self.target_dimensions} needs at least as "
+                f"many samples; got {n}. Use target_dimensions <= {n} or give more samples."
+            )
+        # both solvers are exact; covariance_eigh is much faster when n >> d
+        solver = "covariance_eigh" if (n >= 10 * d and d <= 1000) else "full"
+        try:
+            pca = SKPCA(n_components=self.target_dimensions, svd_solver=solver).fit(x)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # older sklearn: no such solver
+            if solver == "full":
+                raise InvalidDataError(f"{self._owner}: sklearn PCA failed: {exc}") from exc
+            pca = SKPCA(n_components=self.target_dimensions, svd_solver="full").fit(x)
+        state.fitted = LinearProjection.create(
+            pca.mean_, flip_signs(np.asarray(pca.components_, dtype=np.float64)),
+            pca.explained_variance_, n,
+        )
+
+    def transform(self, data: np.ndarray) -> np.ndarray:
+        model: LinearProjection | None = self._state.fitted
+        if model is None:
+            raise _not_fitted(self._owner)
+        x = _as_matrix(data, self._owner)
+        if x.shape[1] != model.mean.shape[0]:
+            raise InvalidDataError(
+                f"{self._owner}: data has {x.shape[1]} features but the PCA was fitted on "
+                f"{model.mean.shape[0]}."
+            )
+        return model.transform(x)
+
+    def transform_one_shot(self) -> np.ndarray:
+        raise _wrong_transform(self._owner, one_shot=False)
+
+    def _clone(self) -> StandardPCA:
+        return StandardPCA(self.target_dimensions)
