@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from deepview._compute.blas import blas_threads_for
 from deepview.exceptions import InvalidDataError
 
 __all__ = [
@@ -90,7 +91,8 @@ class CovarianceAccumulator:
             centred = np.array(x, dtype=np.float64)  # a fresh copy, never the caller's
         batch_mean = centred.mean(axis=0)
         centred -= batch_mean
-        batch_scatter = centred.T @ centred
+        with blas_threads_for(2.0 * m * centred.shape[1] ** 2):
+            batch_scatter = centred.T @ centred
         if self.mean is None or self.scatter is None:
             self.n, self.mean, self.scatter = m, batch_mean, batch_scatter
             return
@@ -148,10 +150,11 @@ class LinearProjection:
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Project rows of ``x``; float32 in -> float32 out, anything else -> float64."""
-        if x.dtype == np.float32:
-            return np.subtract(x, self._mean32) @ self._components32_t
-        xb = np.asarray(x, dtype=np.float64)
-        return (xb - self.mean) @ self.components.T
+        with blas_threads_for(2.0 * x.shape[0] * x.shape[1] * self.components.shape[0]):
+            if x.dtype == np.float32:
+                return np.subtract(x, self._mean32) @ self._components32_t
+            xb = np.asarray(x, dtype=np.float64)
+            return (xb - self.mean) @ self.components.T
 
 
 def flip_signs(components: np.ndarray) -> np.ndarray:
@@ -169,9 +172,10 @@ def pca_from_covariance(
 ) -> LinearProjection:
     """Top ``n_components`` eigenvectors of a symmetric covariance matrix as a projection."""
     d = covariance.shape[0]
-    values, vectors = scipy.linalg.eigh(
-        covariance, subset_by_index=[d - n_components, d - 1], check_finite=False
-    )
+    with blas_threads_for(10.0 * d**3):
+        values, vectors = scipy.linalg.eigh(
+            covariance, subset_by_index=[d - n_components, d - 1], check_finite=False
+        )
     order = np.argsort(values)[::-1]
     values = np.clip(values[order], 0.0, None)
     components = flip_signs(vectors[:, order].T)
