@@ -105,13 +105,15 @@ def reduce_field(raw: np.ndarray, field: str, config: Any, *, batch_size: int) -
     return _transform_into(producer, reducer, field, batch_size)
 
 
-def find_duplicates(reduced: np.ndarray, field: str, threshold: Any,
-                    *, batch_size: int) -> np.ndarray:
+def find_duplicates(reduced: np.ndarray, field: str, threshold: Any) -> np.ndarray:
     """``duplicates_R`` column: group number per sample (Duplicates result order), -1 = none."""
     from deepview.introspectors import Duplicates
 
     producer = ArrayFieldProducer(reduced, field)
-    result = Duplicates.introspect(producer, batch_size=batch_size, threshold=threshold)
+    # one batch holding a view of the whole array: Duplicates accumulates its input, and a
+    # single batch is taken as is, so no second copy of the reduced responses is made
+    result = Duplicates.introspect(producer, batch_size=max(1, len(reduced)),
+                                   threshold=threshold)
     column = np.full(len(reduced), -1, dtype=np.int32)
     for number, candidate in enumerate(result.results.get(field, ())):
         column[np.asarray(candidate.indices, dtype=np.int64)] = number

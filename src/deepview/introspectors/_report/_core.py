@@ -263,7 +263,7 @@ def _build_columns(collected: Collected, config: ReportConfig,
             if config.duplicates is not None:
                 bar.set_description(f"{_OWNER} [{name}]: duplicates")
                 duplicates[f"duplicates_{name}"] = analysis.find_duplicates(
-                    reduced, field, config.duplicates, batch_size=batch_size)
+                    reduced, field, config.duplicates)
                 bar.update(1)
             strategy = analysis._strategy_for(config.projection, field)
             if strategy is not None:
