@@ -69,7 +69,7 @@ class GaussianMixtureParams:
     center: np.ndarray | None = None
     n_iter: int = 0
     converged: bool = True
-    #: log-densities of the training rows (float32 arithmetic), if the fit computed them
+    #: float64 log-densities of the training rows, if the fit computed them
     training_scores: np.ndarray | None = None
 
     @property
@@ -253,17 +253,10 @@ def _fit_diag(
         if abs(lower_bound - previous) < tol:
             converged = True
             break
-    params = GaussianMixtureParams(
+    return GaussianMixtureParams(
         weights=weights, means=means + center, covariance_type="diag", variances=variances,
         center=center, n_iter=n_iter, converged=converged,
     )
-    mat, const = _e_step_matrix(weights, means, variances)
-    mat32 = mat.astype(np.float32)
-    scores = np.concatenate([
-        _logsumexp((z[s:s + _BLOCK_ROWS] @ mat32).astype(np.float64) + const)
-        for s in range(0, n, _BLOCK_ROWS)
-    ])
-    return dataclasses.replace(params, training_scores=scores)
 
 
 def _fit_full(

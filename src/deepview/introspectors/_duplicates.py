@@ -52,12 +52,6 @@ _OWNER = "Duplicates"
 _K = 10
 #: KNNAuto uses exact numpy brute force while n * n * dim is at most this
 _BRUTE_BUDGET = 1.5e9
-#: Slope: a jump of at least this factor between consecutive sorted distances separates a
-#: low "duplicate" mode from the bulk
-_MIN_GAP_RATIO = 3.0
-#: Slope: with fewer distances than this (under ~10 samples) and no low mode there is no
-#: elbow to find; only identical samples are grouped
-_MIN_ELBOW_DISTANCES = 100
 
 
 # ----------------------------------------------------------------------------- protocols
@@ -134,28 +128,29 @@ def _elbow_index(d: np.ndarray, sensitivity: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class _Slope:
-    """Find the "close" distance at the elbow of the sorted neighbour distances.
+    """Find the "close" distance: the top of the low mode of the sorted neighbour distances.
 
-    Two steps:
+    Near-duplicates sit far below the typical neighbour distance, so the ascending curve of
+    neighbour distances starts with a low plateau (the duplicates), then jumps up to the bulk
+    (ordinary neighbours).  The threshold is the last distance before that jump:
 
-    1. **Duplicate mode.**  Near-duplicates sit far below the typical neighbour distance, so
-       the ascending curve starts with a low plateau, then jumps up to the bulk.  In the lower
-       half of the curve (up to the elbow of step 2, or the median if later), the largest jump
-       between consecutive distances is found on a log scale; if it is a factor
-       >= 3, the threshold is the last distance before it: exactly the low mode.
-    2. **Elbow** (DeepView's original rule, used when there is no such jump).  ``target`` is
-       the spread between the 25th and 75th percentile; a window of ``len(d) // sensitivity``
-       slides down from the median in steps of ``len(d) // 1000 + 1`` until the rise over
-       the window exceeds ``target``; the threshold is the distance there.  A lower
-       sensitivity (down to 3) considers more items close, a larger one fewer.  With fewer
-       than 100 distances (under ~10 samples) there is no elbow to find and the threshold
-       is 0 (only identical samples are grouped).
+    1. DeepView's sliding-window elbow gives the search range: ``target`` is the spread
+       between the 25th and 75th percentile; a window of ``len(d) // sensitivity`` slides
+       down from the median in steps of ``len(d) // 1000 + 1`` until the rise over the
+       window exceeds ``target``.
+    2. Below that elbow (or the median, if later), the largest jump between consecutive
+       distances is found on a log scale.  If it is at least a factor
+       ``max(2, 0.6 * sensitivity)`` (3 for the default), the threshold is the distance just
+       before it.  Otherwise there is no separated low mode and the threshold is 0: only
+       identical samples are grouped (use ``Percentile`` to flag a fixed share instead).
 
-    Why step 1: on clustered data the elbow of step 2 lands inside the bulk of ordinary
-    neighbour distances (e.g. the ~10-20th percentile), so in DeepView 3.9 ~1 % of all
-    samples were merged into each "duplicate" set (pair precision 0.0003 at 100k samples).
-    A low mode, when present, is the duplicates; when it is absent the original rule applies,
-    and :class:`Duplicates` still bounds each set's diameter by twice the threshold.
+    A lower sensitivity (down to 3) accepts smaller jumps, so it considers more items close;
+    a larger one fewer.
+
+    Why not the elbow itself (DeepView 3.9 returns the distance at the elbow): on clustered
+    data the elbow lands inside the bulk of ordinary neighbour distances, so ~1 % of all
+    samples were merged into each "duplicate" set (pair precision 0.0003 at 100k samples),
+    and data without any duplicates still produced many sets.
 
     Parameters
     ----------
@@ -176,18 +171,17 @@ class _Slope:
 
     def __call__(self, distances: np.ndarray) -> float:
         d = _sorted_positive(distances)
-        if len(d) == 0:
+        if len(d) < 2:
             return 0.0
         probe = _elbow_index(d, self.sensitivity)
-        top = max(probe, len(d) // 2)
-        if top >= 1:
-            gaps = np.diff(np.log(d[:top + 1]))
-            i = int(np.argmax(gaps))
-            if gaps[i] >= math.log(_MIN_GAP_RATIO):
-                return float(d[i])
-        if len(d) < _MIN_ELBOW_DISTANCES:
-            return 0.0
-        return float(d[probe])
+        top = max(probe, len(d) // 2, 1)
+        gaps = np.diff(np.log(d[:top + 1]))
+        i = int(np.argmax(gaps))
+        if gaps[i] >= math.log(max(2.0, 0.6 * self.sensitivity)):
+            return float(d[i])
+        logger.info("Duplicates: no separated low mode among %d neighbour distances; only "
+                    "identical samples are grouped.", len(d))
+        return 0.0
 
 
 # ----------------------------------------------------------------------------- kNN strategies
@@ -264,6 +258,16 @@ class _KNNAuto(_KNNBase):
         if float(n) * n * d > _BRUTE_BUDGET:
             return knn_partitioned(vectors, k)
         return knn_brute(vectors, k)
+
+
+for _cls, _path in [
+    (_Percentile, "ThresholdStrategy.Percentile"), (_Slope, "ThresholdStrategy.Slope"),
+    (_KNNAnnoy, "KNNStrategy.KNNAnnoy"), (_KNNFaiss, "KNNStrategy.KNNFaiss"),
+    (_KNNExact, "KNNStrategy.KNNExact"), (_KNNPartitioned, "KNNStrategy.KNNPartitioned"),
+    (_KNNAuto, "KNNStrategy.KNNAuto"),
+]:
+    _cls.__name__ = _path.rsplit(".", 1)[1]
+    _cls.__qualname__ = f"Duplicates.{_path}"
 
 
 def _threshold_value(threshold: Any, dist: np.ndarray) -> float:

@@ -10,7 +10,7 @@ Examples
 >>> x[0] = 12.0                                   # one planted outlier
 >>> producer = ArrayProducer(x, field="emb")
 >>> fam = Familiarity.introspect(
-...     producer, strategy=Familiarity.Strategy.GMM(gaussian_count=2, _random_state=0))
+...     producer, strategy=Familiarity.Strategy.GMM(gaussian_count=1, _random_state=0))
 >>> int(np.argmin(fam.score(producer)["emb"]))
 0
 >>> batch = next(iter(pipeline(producer, fam)(500)))
@@ -307,7 +307,7 @@ class _GMM:
     --------
     >>> from deepview.introspectors import Familiarity, GMMCovarianceType
     >>> Familiarity.Strategy.GMM(gaussian_count=3, covariance_type=GMMCovarianceType.FULL)
-    GMM(gaussian_count=3, convergence_threshold=0.001, max_iterations=200, covariance_type=<GMMCovarianceType.FULL: 'full'>, _random_state=None)
+    Familiarity.Strategy.GMM(gaussian_count=3, convergence_threshold=0.001, max_iterations=200, covariance_type=<GMMCovarianceType.FULL: 'full'>, _random_state=None)
     """  # noqa: E501
 
     metadata_key: ClassVar[_DictMetaKey[FamiliarityResult]] = Batch.DictMetaKey("GMM")
@@ -365,6 +365,10 @@ class _GMM:
         """Read ``producer`` once and fit one mixture per field."""
         blocks, _ = _collect_blocks(producer, batch_size, _GMM_OWNER)
         return {name: self.fit_field(name, field_blocks) for name, field_blocks in blocks.items()}
+
+
+_GMM.__name__ = "GMM"
+_GMM.__qualname__ = "Familiarity.Strategy.GMM"
 
 
 def _make_meta_key(
