@@ -18,6 +18,15 @@ from deepview.integrations.torch import (  # noqa: E402
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models train faster on one thread (no OpenMP hand-offs on a busy CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_split_is_stratified_scaled_and_seeded():
     split = load_digits_split()
     assert split.x_train.shape == (1347, 1, 8, 8) and split.x_test.shape == (450, 1, 8, 8)
