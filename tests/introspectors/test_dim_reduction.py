@@ -455,6 +455,16 @@ def test_one_shot_without_ids_needs_same_order_and_length(tsne_fit):
         collect(pipeline(NoIdProducer(np.concatenate([x, x[:5]])), dr))
 
 
+def test_hand_built_one_shot_result_slices_by_position(tsne_fit):
+    x, _, ids, dr = tsne_fit
+    bare = DimensionReduction(_reducers=dr.reducers)
+    fitted = dr.reducers["responses"].transform_one_shot()
+    np.testing.assert_array_equal(collect(pipeline(ArrayProducer(x, identifiers=ids), bare)),
+                                  fitted)
+    with pytest.raises(InvalidDataError, match="yielded 10 samples"):
+        collect(pipeline(ArrayProducer(x[:10]), bare))
+
+
 def test_tsne_perplexity_too_large_names_field():
     x = np.random.default_rng(0).normal(size=(12, 3))
     with pytest.raises(InvalidDataError, match="field 'responses'.*perplexity"):

@@ -50,6 +50,14 @@ class _OneShotRows:
         self.id_to_row: dict[Hashable, int] | None = None
         self.n = 0
 
+    @classmethod
+    def positional(cls, n: int) -> _OneShotRows:
+        """Rows by position only, nothing to verify against (``n`` fitted samples)."""
+        rows = cls([])
+        rows._ids = None
+        rows.n = n
+        return rows
+
     def observe(self, batch: Batch, data: Mapping[str, np.ndarray]) -> None:
         for name in self.fields:
             self.fingerprints[name].update(data[name])
@@ -103,7 +111,10 @@ class _OneShotRows:
         return np.arange(position, end, dtype=np.intp), False
 
     def verify(self, name: str, rows: np.ndarray, x: np.ndarray, by_id: bool) -> None:
-        ok = self.fingerprints[name].matches(rows, x)
+        fingerprints = self.fingerprints.get(name)
+        if fingerprints is None:  # a result built by hand: nothing recorded to check against
+            return
+        ok = fingerprints.matches(rows, x)
         if ok.all():
             return
         first = int(np.flatnonzero(~ok)[0])
@@ -333,6 +344,9 @@ class _ReducedProducer:
                     embeddings[name] = np.asarray(reducer.transform_one_shot())
                 except DeepViewException as exc:
                     raise _enrich(exc, name) from exc
+        if embeddings and one_shot is None:
+            # built directly as DimensionReduction(_reducers=...): rows by position only
+            one_shot = _OneShotRows.positional(min(len(e) for e in embeddings.values()))
         position = 0
         all_positional = True
         for batch in self._producer(batch_size):
@@ -352,7 +366,7 @@ class _ReducedProducer:
                         f"{owner}: field '{name}' has {x.shape[1]} features but "
                         f"DimensionReduction was fitted on {expected}."
                     )
-                if name in embeddings and one_shot is not None:
+                if one_shot is not None and name in embeddings:
                     if rows is None:
                         rows, by_id = one_shot.rows_for(batch, position)
                         all_positional = all_positional and not by_id
