@@ -16,6 +16,7 @@ models use the precision Cholesky factors computed once at fit time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -89,6 +90,17 @@ class GaussianMixtureParams:
             out.append(inv.T @ inv)
         return np.stack(out)
 
+    @functools.cached_property
+    def _diag_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(D, K)`` linear and quadratic coefficients and ``(K,)`` constant of the diagonal
+        log-densities of centred data (computed once per model)."""
+        means = self.means if self.center is None else self.means - self.center
+        if self.variances is None:
+            raise ValueError("GaussianMixtureParams: not a diagonal model.")
+        mat, const = _e_step_matrix(self.weights, means, self.variances)
+        d = self.n_features
+        return np.ascontiguousarray(mat[:d]), np.ascontiguousarray(mat[d:]), const
+
     def component_log_density(self, x: np.ndarray) -> np.ndarray:
         """``log w_k + log N(x; mu_k, Sigma_k)`` for every row and component: ``(n, K)``."""
         xc = np.array(x, dtype=np.float64)  # a float64 copy we may centre in place
@@ -97,7 +109,12 @@ class GaussianMixtureParams:
             xc -= self.center
             means = means - self.center
         if self.variances is not None:
-            return _diag_log_prob(xc, xc * xc, self.weights, means, self.variances)
+            lin, quad, const = self._diag_terms
+            out = xc @ lin
+            xc *= xc
+            out += xc @ quad
+            out += const
+            return out
         if self.precisions_cholesky is None:
             raise ValueError("GaussianMixtureParams: needs variances or precisions_cholesky.")
         d = self.n_features
@@ -144,18 +161,17 @@ def _diag_log_prob(
 
 
 def _kmeans_plusplus(
-    z: np.ndarray, d: int, k: int, rs: np.random.RandomState
+    xc: np.ndarray, xx: np.ndarray, k: int, rs: np.random.RandomState
 ) -> np.ndarray:
     """k-means++ seeding as in ``sklearn.cluster.kmeans_plusplus`` (greedy, ``2 + log k``
-    local trials, same random draws); ``z = [xc, xc**2]``; returns the ``(k, D)`` centred
-    seeds (float64)."""
-    n = len(z)
+    local trials, same random draws) on centred rows ``xc`` (``xx = xc**2``); returns the
+    ``(k, D)`` centred seeds (float64)."""
+    n, d = xc.shape
     n_trials = 2 + int(np.log(k))
-    xc = z[:, :d]
-    row_sq = z[:, d:].sum(axis=1, dtype=np.float64)
+    row_sq = xx.sum(axis=1, dtype=np.float64)
 
     def sq_dist(points: np.ndarray) -> np.ndarray:
-        pf = points.astype(z.dtype)
+        pf = points.astype(xc.dtype)
         out = (xc @ pf.T).astype(np.float64)
         out *= -2.0
         out += row_sq[:, None]
@@ -180,24 +196,28 @@ def _kmeans_plusplus(
     return seeds
 
 
-def _work_array(blocks: Sequence[np.ndarray], center: np.ndarray) -> np.ndarray:
-    """``[x - center, (x - center)**2]`` of all rows as one float32 ``(n, 2D)`` array."""
+def _work_arrays(
+    blocks: Sequence[np.ndarray], center: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``x - center`` and ``(x - center)**2`` of all rows as two float32 ``(n, D)`` arrays."""
     n = sum(len(b) for b in blocks)
     d = len(center)
-    z = np.empty((n, 2 * d), dtype=np.float32)
+    xc = np.empty((n, d), dtype=np.float32)
+    xx = np.empty((n, d), dtype=np.float32)
     pos = 0
     for xb in iter_blocks(blocks):
         xb -= center
-        z[pos:pos + len(xb), :d] = xb
+        xc[pos:pos + len(xb)] = xb
         xb *= xb
-        z[pos:pos + len(xb), d:] = xb
+        xx[pos:pos + len(xb)] = xb
         pos += len(xb)
-    return z
+    return xc, xx
 
 
 def _e_step_matrix(weights: np.ndarray, means: np.ndarray, variances: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """``(2D, K)`` matrix and ``(K,)`` constant with ``z @ M + c`` = weighted log-densities."""
+    """``(2D, K)`` matrix and ``(K,)`` constant with ``[xc, xc**2] @ M + c`` = weighted
+    log-densities."""
     prec = 1.0 / variances
     const = (-0.5 * (means.shape[1] * _LOG_2PI + np.log(variances).sum(axis=1))
              - 0.5 * np.einsum("kd,kd->k", means * means, prec))
@@ -209,18 +229,18 @@ def _e_step_matrix(weights: np.ndarray, means: np.ndarray, variances: np.ndarray
 def _fit_diag(
     blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int, rs: np.random.RandomState
 ) -> GaussianMixtureParams:
-    """EM on the float32 work array ``[xc, xc**2]`` (one ``(n,2D)x(2D,K)`` product for the
-    E-step, one ``(K,n)x(n,2D)`` for the M-step, in row chunks); small statistics in
-    float64."""
+    """EM on float32 copies of ``xc`` and ``xc**2`` (two ``(n,D)x(D,K)`` products for the
+    E-step, two ``(K,n)x(n,D)`` for the M-step, in row chunks that stay in cache); small
+    statistics in float64."""
     n, center = _block_mean(blocks)
     d = len(center)
-    z = _work_array(blocks, center)
+    xc, xx = _work_arrays(blocks, center)
     eps = 10 * np.finfo(np.float64).eps
     # Initial parameters exactly as sklearn derives them from one-hot responsibilities on the
     # k-means++ seeds: nk = 1 + 10 eps (eps of the *input* dtype), means = seed / nk and
     # variances = seed**2 (1/nk - 1/nk**2) + reg_covar on the uncentred seeds.  With float32
     # input that variance is ~1e-6 * seed**2, which weighs the first assignment.
-    seeds = _kmeans_plusplus(z, d, k, rs) + center
+    seeds = _kmeans_plusplus(xc, xx, k, rs) + center
     dtype = blocks[0].dtype if np.issubdtype(blocks[0].dtype, np.floating) else np.float64
     nk0 = 1.0 + 10 * float(np.finfo(dtype).eps)
     means = seeds / nk0 - center
@@ -231,20 +251,26 @@ def _fit_diag(
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         mat, const = _e_step_matrix(weights, means, variances)
-        mat32 = mat.astype(np.float32)
+        lin32, quad32 = mat[:d].astype(np.float32), mat[d:].astype(np.float32)
+        const32 = const.astype(np.float32)
         nk = np.zeros(k)
         stats = np.zeros((k, 2 * d))
         total_log = 0.0
         for s in range(0, n, _BLOCK_ROWS):
-            zb = z[s:s + _BLOCK_ROWS]
-            log_prob = (zb @ mat32).astype(np.float64)
-            log_prob += const
-            norm = _logsumexp(log_prob)
-            total_log += float(norm.sum())
-            log_prob -= norm[:, None]
+            # float32 like sklearn on float32 input; per-block sums go to float64 totals
+            xb, xxb = xc[s:s + _BLOCK_ROWS], xx[s:s + _BLOCK_ROWS]
+            log_prob = xb @ lin32
+            log_prob += xxb @ quad32
+            log_prob += const32
+            top = log_prob.max(axis=1, keepdims=True)
+            log_prob -= top
             resp = np.exp(log_prob, out=log_prob)
-            nk += resp.sum(axis=0)
-            stats += resp.T.astype(np.float32) @ zb
+            total = resp.sum(axis=1, keepdims=True)
+            total_log += float(np.log(total).sum(dtype=np.float64) + top.sum(dtype=np.float64))
+            resp /= total
+            nk += resp.sum(axis=0, dtype=np.float64)
+            stats[:, :d] += resp.T @ xb
+            stats[:, d:] += resp.T @ xxb
         nk += eps
         means = stats[:, :d] / nk[:, None]
         variances = np.maximum(stats[:, d:] / nk[:, None] - means * means, 0.0) + _REG_COVAR

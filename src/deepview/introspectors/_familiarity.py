@@ -57,10 +57,8 @@ logger = logging.getLogger(__name__)
 
 _OWNER = "Familiarity"
 _GMM_OWNER = "Familiarity.Strategy.GMM"
-#: blocks smaller than this are merged before fitting (fewer, larger BLAS calls)
-_MIN_BLOCK_ROWS = 8192
-#: above this many training samples, percentiles come from a quantile table of this size
-_PERCENTILE_GRID = 20000
+#: percentiles are ranks among the scores of at most this many (evenly spaced) training rows
+_PERCENTILE_SAMPLE = 20000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,7 +72,9 @@ class FamiliarityResult:
         means more typical, the lowest scores are the rarest samples.
     percentile : float
         Share (0..100) of the *training* samples whose score is <= this score; e.g. 1.5 means
-        only 1.5 % of the training data is less familiar.  ``nan`` when unknown.
+        only 1.5 % of the training data is as or less familiar.  Exact up to 20 000 training
+        samples; above that, ranked among 20 000 evenly spaced training samples (error
+        ~0.5 percentile points).  ``nan`` when unknown.
     """
 
     score: float
@@ -164,44 +164,32 @@ class _GMMDistribution:
 
     def __init__(self, params: GaussianMixtureParams, training_scores: np.ndarray) -> None:
         self.params = params
-        ranked = np.sort(np.asarray(training_scores, dtype=np.float64))
-        self.n_training = len(ranked)
-        if len(ranked) > _PERCENTILE_GRID:
-            # keep a fixed-size quantile table (exact to 100 / _PERCENTILE_GRID percent)
-            levels = np.linspace(0.0, 1.0, _PERCENTILE_GRID + 1)
-            self._grid: np.ndarray | None = np.quantile(ranked, levels)
-            self._sorted_scores = self._grid
-        else:
-            self._grid = None
-            self._sorted_scores = ranked
+        self._sorted_scores = np.sort(np.asarray(training_scores, dtype=np.float64))
 
     @property
     def n_features(self) -> int:
         return self.params.n_features
 
-    def _check(self, x: Any) -> np.ndarray:
+    def _check(self, x: Any, name: str = "x") -> np.ndarray:
         arr = np.asarray(x)
         if arr.ndim != 2 or arr.shape[1] != self.n_features:
             raise InvalidDataError(
-                f"{_OWNER}: responses must have shape (N, {self.n_features}) to be scored by "
-                f"this model; got {arr.shape}. Score the same field/layer it was fitted on."
+                f"{_OWNER}: field '{name}' must have shape (N, {self.n_features}) to be scored "
+                f"by this model; got {arr.shape}. Score the same field/layer it was fitted on."
             )
-        return check_field("x", arr, owner=_OWNER)
+        return check_field(name, arr, owner=_OWNER)
 
-    def score_samples(self, x: np.ndarray) -> np.ndarray:
+    def score_samples(self, x: np.ndarray, name: str = "x") -> np.ndarray:
         """Log-likelihood of every row of ``x``: ``(N,)`` float64."""
-        return self.params.log_density(self._check(x))
+        return self.params.log_density(self._check(x, name))
 
     def percentiles(self, scores: np.ndarray) -> np.ndarray:
         """Percentile (0..100) of ``scores`` among the training scores."""
-        if self._grid is not None:
-            levels = np.linspace(0.0, 100.0, len(self._grid))
-            return np.interp(scores, self._grid, levels, left=0.0, right=100.0)
         ranks = np.searchsorted(self._sorted_scores, scores, side="right")
         return ranks * (100.0 / len(self._sorted_scores))
 
-    def results(self, x: np.ndarray) -> FamiliarityResults:
-        scores = self.score_samples(x)
+    def results(self, x: np.ndarray, name: str = "x") -> FamiliarityResults:
+        scores = self.score_samples(x, name)
         return FamiliarityResults(scores, self.percentiles(scores))
 
     def compute_familiarity_score(self, x: np.ndarray) -> Sequence[FamiliarityResult]:
@@ -227,9 +215,8 @@ def _check_random_state(value: Any) -> None:
 def _collect_blocks(
     producer: Producer, batch_size: int, owner: str
 ) -> tuple[dict[str, list[np.ndarray]], dict[str, int]]:
-    """Read every batch; return per-field lists of row blocks (small batches merged)."""
+    """Read every batch; return per-field lists of the batches' arrays."""
     blocks: dict[str, list[np.ndarray]] = {}
-    pending: dict[str, list[np.ndarray]] = {}
     dims: dict[str, int] = {}
     bar = tqdm(iter_batches(producer, batch_size, owner=owner), desc=f"{owner}: reading",
                unit="batch", disable=None)
@@ -239,7 +226,7 @@ def _collect_blocks(
             for name, value in batch.fields.items():
                 arr = check_field(name, value, owner=owner)
                 dims[name] = arr.shape[1]
-                blocks[name], pending[name] = [], []
+                blocks[name] = []
         if set(batch.fields) != set(dims):
             raise InvalidDataError(
                 f"{owner}: every batch needs the same fields; first batch had {sorted(dims)}, "
@@ -254,21 +241,21 @@ def _collect_blocks(
                 )
             if not np.issubdtype(arr.dtype, np.floating):
                 arr = arr.astype(np.float64)
-            pending[name].append(arr)
-            if sum(len(a) for a in pending[name]) >= _MIN_BLOCK_ROWS:
-                blocks[name].append(_merge(pending[name]))
-                pending[name] = []
-    for name, rest in pending.items():
-        if rest:
-            blocks[name].append(_merge(rest))
+            blocks[name].append(arr)  # batches are immutable: keep them, no copy
     return blocks, dims
 
 
-def _merge(arrays: list[np.ndarray]) -> np.ndarray:
-    if len(arrays) == 1:
-        return arrays[0]
-    dtype = np.result_type(*arrays)
-    return np.concatenate(arrays).astype(dtype, copy=False)
+def _evenly_spaced_rows(blocks: Sequence[np.ndarray], n: int, limit: int) -> np.ndarray:
+    """All rows if ``n <= limit``, else ``limit`` evenly spaced rows (deterministic)."""
+    if n <= limit:
+        return np.concatenate(blocks)
+    wanted = np.linspace(0, n - 1, limit).round().astype(np.int64)
+    offsets = np.cumsum([0] + [len(b) for b in blocks])
+    parts = []
+    for j, block in enumerate(blocks):
+        lo, hi = np.searchsorted(wanted, [offsets[j], offsets[j + 1]])
+        parts.append(block[wanted[lo:hi] - offsets[j]])
+    return np.concatenate(parts)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -297,11 +284,11 @@ class _GMM:
     and stopping rule) in deepview's blocked float64 implementation, which avoids sklearn's
     whole-data float64 copy and ``X**2`` temporaries and is several times faster.
 
-    Memory: fitting holds the responses of each field once (the producer's arrays are kept
-    as they are when batches are >= 8192 rows, otherwise merged into 8192-row blocks) plus
-    O(block x D) temporaries; scoring streams batch by batch.  The fitted model keeps
-    ``K x D`` parameters (``K x D x D`` for ``FULL``) and the sorted training scores (8 bytes
-    per training sample, for :attr:`FamiliarityResult.percentile`).
+    Memory: fitting keeps every batch's array (no copy; a producer that builds new arrays
+    per batch thus holds the data once) plus float32 copies of the centred responses and of
+    their squares (8 bytes per value); scoring streams batch by batch.  The fitted model keeps
+    ``K x D`` parameters (``K x D x D`` for ``FULL``) and at most 20 000 sorted training
+    scores (for :attr:`FamiliarityResult.percentile`).
 
     Examples
     --------
@@ -355,7 +342,7 @@ class _GMM:
             )
         scores = params.training_scores
         if scores is None:
-            scores = np.concatenate([params.log_density(b) for b in blocks])
+            scores = params.log_density(_evenly_spaced_rows(blocks, n, _PERCENTILE_SAMPLE))
         logger.debug("GMM fitted on '%s': %d samples, %d iterations", name, n, params.n_iter)
         return _GMMDistribution(params, scores)
 
@@ -488,7 +475,8 @@ class Familiarity(PipelineStage):
     def _results(self, name: str, x: np.ndarray) -> Sequence[FamiliarityResult]:
         dist = self._distribution(name)
         if isinstance(dist, _GMMDistribution):
-            return dist.results(x)
+            return dist.results(x, name)
+        check_field(name, x, owner=_OWNER)
         results = dist.compute_familiarity_score(x)
         if len(results) != len(x):
             raise InvalidDataError(
@@ -531,10 +519,9 @@ class Familiarity(PipelineStage):
         return {name: np.concatenate(p) for name, p in parts.items()}
 
     def _scores(self, name: str, x: np.ndarray) -> np.ndarray:
-        check_field(name, x, owner=_OWNER)
         dist = self._distribution(name)
         if isinstance(dist, _GMMDistribution):
-            return dist.score_samples(x)
+            return dist.score_samples(x, name)
         return np.array([r.score for r in self._results(name, x)], dtype=np.float64)
 
     def _get_batch_processor(self) -> Callable[[Batch], Batch]:
@@ -543,8 +530,7 @@ class Familiarity(PipelineStage):
         def process(batch: Batch) -> Batch:
             results = {}
             for name, x in batch.fields.items():
-                check_field(name, x, owner=_OWNER)
-                results[name] = self._results(name, x)
+                results[name] = self._results(name, x)  # checks shape and values
             # Build the batch directly so the lazy result sequences are not copied into lists.
             metadata = dict(batch._metadata)
             metadata[key] = results
