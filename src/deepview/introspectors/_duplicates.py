@@ -250,8 +250,9 @@ class _KNNPartitioned(_KNNBase):
 class _KNNAuto(_KNNBase):
     """Default: exact brute force (``KNNExact``) while ``n * n * dim <= 1.5e9`` (about 4 800
     samples of dim 64, or 2 000 of dim 384), above that ``KNNPartitioned`` (cost linear in n).
-    Measured on 2 cores: at 100 000 x 64, brute force ~20 s, FAISS IVF ~1-2 s, Annoy ~10 s,
-    partitioned ~0.5 s, all with every planted near-duplicate found."""
+    Rough CPU times on the 2-core dev machine at 100 000 x 64: brute force ~15 s
+    (extrapolated), FAISS IVF ~1-2 s, partitioned ~0.5-1 s; all found every planted
+    near-duplicate of the benchmark."""
 
     def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         n, d = vectors.shape
