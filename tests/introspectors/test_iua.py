@@ -39,6 +39,18 @@ def test_counts_exact_for_any_batch_size(rng, make_producer, batch_size):
     assert always == [0, 5, 17]
 
 
+@pytest.mark.parametrize("units", [1, 7, 2040, 2041, 5000])
+def test_counts_exact_for_any_width(rng, units):
+    # per-row counts are summed 8 bytes at a time in groups of up to 255 words
+    x = np.maximum(rng.normal(size=(40, units)), 0.0)
+    x[:3] = 0.0  # rows that are entirely inactive (count == units)
+    r = IUA.introspect(ArrayProducer({"x": x}), batch_size=16).results["x"]
+    per_sample, per_unit = expected(x)
+    np.testing.assert_array_equal(r.inactive, per_sample)
+    np.testing.assert_array_equal(r.unit_inactive_count, per_unit)
+    assert r.inactive[0] == units
+
+
 def test_planted_dead_units_match_pfa(rng):
     from deepview.introspectors import PFA
 

@@ -47,13 +47,32 @@ class _InactiveCounter:
     def _allocate(self, rows: int) -> None:
         self._flush_units()
         self._rows = rows
-        self._abs = np.empty((rows, self.units), dtype=self.work_dtype or np.float64)
-        self._mask = np.empty((rows, self.units), dtype=np.bool_)
-        self._acc = np.zeros((rows, self.units), dtype=np.uint8)
+        units = self.units
+        # Row counts are summed 8 bytes at a time: the bool mask is viewed as uint64 words
+        # and up to 255 words are added per byte lane without carries. The mask is padded
+        # with False columns to whole groups of words (8 columns, or 2040 = 8·255 if wider).
+        group = 8 if units <= 2040 else 2040
+        self._width = -(-units // group) * group
+        self._groups = 1 if units <= 2040 else self._width // 2040
+        self._abs = np.empty((rows, units), dtype=self.work_dtype or np.float64)
+        self._mask = np.zeros((rows, self._width), dtype=np.bool_)
+        self._acc = np.zeros((rows, self._width), dtype=np.uint8)
+        self._views: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def _views_for(self, k: int) -> tuple[np.ndarray, ...]:
+        views = self._views.get(k)
+        if views is None:
+            mask = self._mask[:k]
+            words = mask.view(np.uint64).reshape(k, self._groups, -1)
+            views = (self._abs[:k], mask[:, :self.units], mask.view(np.uint8), self._acc[:k],
+                     words)
+            self._views[k] = views
+        return views
 
     def _flush_units(self) -> None:
         if self._pending:
-            self.unit_counts += np.add.reduce(self._acc, axis=0, dtype=np.int64)
+            counts = np.add.reduce(self._acc, axis=0, dtype=np.int64)
+            self.unit_counts += counts[:self.units]
             self._acc[...] = 0
             self._pending = 0
 
@@ -67,10 +86,9 @@ class _InactiveCounter:
             )
         if k > self._rows:
             self._allocate(k)
-        flat = x.reshape(k, self.units)
-        mask = self._mask[:k]
-        if self.work_dtype is not None and flat.dtype == self.work_dtype:
-            absolute = self._abs[:k]
+        flat = x if x.ndim == 2 else x.reshape(k, self.units)
+        absolute, mask, as_u8, acc, words = self._views_for(k)
+        if flat.dtype == self.work_dtype:
             np.abs(flat, out=absolute)
             np.less_equal(absolute, self.threshold, out=mask)
         elif flat.dtype == np.bool_:
@@ -79,8 +97,6 @@ class _InactiveCounter:
             wide = flat.astype(np.float64) if flat.dtype.kind == "f" else flat
             np.less_equal(wide, self.threshold, out=mask)
             mask &= wide >= -self.threshold
-        as_u8 = mask.view(np.uint8)
-        acc = self._acc[:k]
         np.add(acc, as_u8, out=acc)
         self._pending += 1
         if self._pending == 255:  # uint8 accumulator is full
@@ -88,7 +104,8 @@ class _InactiveCounter:
         if self._pos + k > self._chunk.shape[0]:
             self._close_chunk()
             self._chunk = np.empty(max(_CHUNK, k), dtype=np.int32)
-        np.add.reduce(as_u8, axis=1, dtype=np.int32, out=self._chunk[self._pos:self._pos + k])
+        lanes = np.add.reduce(words, axis=2).view(np.uint8)  # (k, groups * 8) byte lanes
+        np.add.reduce(lanes, axis=1, dtype=np.int32, out=self._chunk[self._pos:self._pos + k])
         self._pos += k
         self.samples += k
 
