@@ -40,7 +40,7 @@ class CliError(Exception):
 
 
 # ------------------------------------------------------------------------------ loading
-def load_embeddings(path: Path, id_column: str | None) -> tuple[np.ndarray, list[str] | None,
+def load_embeddings(path: Path, id_column: str | None) -> tuple[Any, list[str] | None,
                                                                dict[str, list[str]]]:
     """Embeddings (N, D) from ``.npy`` (no pickle) or Parquet, plus ids/labels if the Parquet
     file carries them (non-numeric columns: the id column, the rest labels)."""
@@ -49,9 +49,14 @@ def load_embeddings(path: Path, id_column: str | None) -> tuple[np.ndarray, list
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            mapped = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as exc:
             raise CliError(f"cannot read '{path}' as a numeric .npy array ({exc}).") from exc
+        array: Any = mapped
+        if (isinstance(mapped, np.memmap) and mapped.ndim == 2 and mapped.flags.c_contiguous
+                and mapped.dtype != object):
+            array = NpyRows(path, mapped.shape, mapped.dtype, mapped.offset)
+        del mapped
         return _check_matrix(array, path), None, {}
     if suffix in (".parquet", ".pq"):
         return _load_parquet(path, id_column)
@@ -61,8 +66,64 @@ def load_embeddings(path: Path, id_column: str | None) -> tuple[np.ndarray, list
     )
 
 
-def _check_matrix(array: Any, path: Path) -> np.ndarray:
-    if not isinstance(array, np.ndarray) or array.dtype == object:
+class NpyRows:
+    """Rows of a C-ordered 2-D ``.npy`` file, read on demand with plain file reads.
+
+    ``rows[start:stop]`` returns an in-memory array; nothing else is held, so resident memory
+    stays at one batch however large the file is.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype[Any],
+                 offset: int) -> None:
+        self.path = path
+        self.shape = shape
+        self.dtype = dtype
+        self.offset = offset
+        self.ndim = len(shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        start, stop, _ = index.indices(self.shape[0])
+        count = max(0, stop - start)
+        width = self.shape[1]
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * width * self.dtype.itemsize)
+            data = np.fromfile(f, dtype=self.dtype, count=count * width)
+        return data.reshape(count, width)
+
+
+class EmbeddingProducer:
+    """Producer over embedding rows (array or :class:`NpyRows`) with ids/labels/paths."""
+
+    def __init__(self, rows: Any, *, ids: list[str] | None, labels: dict[str, list[str]],
+                 paths: list[str] | None, field: str = "embedding") -> None:
+        self.rows = rows
+        self.ids = ids
+        self.labels = labels
+        self.paths = paths
+        self.field = field
+
+    def __call__(self, batch_size: int) -> Any:
+        from deepview.base import Batch
+
+        n = len(self.rows)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            builder = Batch.Builder({self.field: np.asarray(self.rows[start:stop])})
+            builder.metadata[Batch.StdKeys.IDENTIFIER] = (
+                self.ids[start:stop] if self.ids is not None else list(range(start, stop)))
+            if self.labels:
+                builder.metadata[Batch.StdKeys.LABELS] = {
+                    k: v[start:stop] for k, v in self.labels.items()}
+            if self.paths is not None:
+                builder.metadata[Batch.StdKeys.PATH] = self.paths[start:stop]
+            yield builder.make_batch()
+
+
+def _check_matrix(array: Any, path: Path) -> Any:
+    if not isinstance(array, (np.ndarray, NpyRows)) or array.dtype == object:
         raise CliError(f"'{path}' must hold a numeric array.")
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise CliError(f"'{path}' must hold numbers; got dtype {array.dtype}.")
@@ -308,7 +369,6 @@ def run_report(
     batch_size: int = 1024,
 ) -> tuple[Any, Path]:
     """What ``deepview report`` does, as a function: returns ``(report, index.html path)``."""
-    from deepview.base import ArrayProducer
     from deepview.introspectors import DatasetReport
 
     check_output(out, overwrite=overwrite)  # fail fast, before any work
@@ -332,8 +392,7 @@ def run_report(
         paths = image_paths(images, ids)
         image_root = images.resolve()
     config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection)
-    producer = ArrayProducer(array, identifiers=ids, labels=labels or None, field="embedding",
-                             paths=paths)
+    producer = EmbeddingProducer(array, ids=ids, labels=labels, paths=paths)
     report = DatasetReport.introspect(producer, config=config, batch_size=batch_size)
     index = write_output(report, out, overwrite=overwrite, title=f"deepview: {embeddings.name}",
                          image_root=image_root)

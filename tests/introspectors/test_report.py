@@ -312,6 +312,20 @@ def test_round_trip_is_lossless(report: DatasetReport, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["saved"]
 
 
+def test_round_trip_of_irregular_dict_columns(tmp_path: Path) -> None:
+    data = pd.DataFrame({
+        "id": pd.array(["a", "b", "c"], dtype="str"),
+        "duplicates_r": np.array([-1, 0, 0], dtype=np.int32),
+        "splitFamiliarity_r_byAttr_x": [{"u": 1.5, "v": -2.25}, {"u": 0.1}, {"v": 1e-300}],
+        "splitFamiliarity_r_byAttr_y": [{"k": 0.1 + 0.2}, {"k": -0.0}, {"k": 3.0}],
+    })
+    DatasetReport(data).to_disk(tmp_path / "r")
+    meta = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert meta["dict_columns"] == {"splitFamiliarity_r_byAttr_x": "json",
+                                    "splitFamiliarity_r_byAttr_y": "struct"}
+    pd.testing.assert_frame_equal(DatasetReport.from_disk(tmp_path / "r").data, data)
+
+
 def test_to_disk_refuses_existing_target_without_overwrite(report: DatasetReport,
                                                            tmp_path: Path) -> None:
     target = tmp_path / "saved"

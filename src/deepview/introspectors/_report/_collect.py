@@ -1,8 +1,8 @@
 """The single pass over the user's producer: ids, labels, paths and responses to a disk cache.
 
 The producer (often model inference) is read exactly once.  Responses are appended as raw
-float32 rows to one file per field in a temporary directory and reopened as read-only
-``np.memmap`` arrays, so later steps (pre-reduction fit and transform) stream from disk and
+float32 rows to one file per field in a temporary directory and read back in batches
+(:class:`CachedField`), so later steps (pre-reduction fit and transform) stream from disk and
 never hold the raw responses in memory.
 """
 
@@ -35,7 +35,7 @@ def sanitize_response_name(name: str) -> str:
 
 @dataclasses.dataclass
 class Collected:
-    """What the single pass gathered.  ``fields`` are read-only memmaps of shape (n, d)."""
+    """What the single pass gathered.  ``fields`` are on-disk (n, d) float32 responses."""
 
     n: int
     ids: list[str]
@@ -43,8 +43,41 @@ class Collected:
     labels: dict[str, list[str]]
     filenames: list[str] | None
     paths: list[str] | None
-    fields: dict[str, np.ndarray]
+    fields: dict[str, CachedField]
     column_names: dict[str, str]
+
+
+class CachedField:
+    """Read-only (n, dim) float32 rows in a raw file, read with plain file reads.
+
+    Slicing (``field[start:stop]``) and ``np.asarray(field)`` return in-memory arrays.
+    Plain reads instead of a memory map keep the process' resident memory at one batch,
+    whatever the file size (the OS page cache still speeds up repeated passes).
+    """
+
+    def __init__(self, path: Path, rows: int, dim: int) -> None:
+        self.path = path
+        self.shape = (rows, dim)
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("CachedField supports contiguous slices only")
+        start, stop, _ = index.indices(self.shape[0])
+        count = max(0, stop - start)
+        dim = self.shape[1]
+        with open(self.path, "rb") as f:
+            f.seek(start * dim * 4)
+            data = np.fromfile(f, dtype=np.float32, count=count * dim)
+        return data.reshape(count, dim)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self[:]
+        return data if dtype is None else data.astype(dtype, copy=False)
 
 
 class _FieldWriter:
@@ -62,11 +95,9 @@ class _FieldWriter:
         if not self.file.closed:
             self.file.close()
 
-    def finish(self) -> np.ndarray:
+    def finish(self) -> CachedField:
         self.close()
-        if self.rows == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.memmap(self.path, dtype=np.float32, mode="r", shape=(self.rows, self.dim))
+        return CachedField(self.path, self.rows, self.dim)
 
 
 def _label_columns(batch: Batch) -> dict[str, list[Any]]:
@@ -181,7 +212,7 @@ def _finish(
     has_ids: bool,
     labels: dict[str, list[str]],
     paths: list[str] | None,
-    fields: dict[str, np.ndarray],
+    fields: dict[str, CachedField],
 ) -> Collected:
     if n < 3:
         raise InvalidDataError(

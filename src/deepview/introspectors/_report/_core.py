@@ -148,7 +148,7 @@ class DatasetReport:
             try:
                 columns = _build_columns(collected, config, batch_size)
             finally:
-                collected.fields.clear()  # release the memmaps before the files go
+                collected.fields.clear()  # drop the cached fields before their files go
         return DatasetReport(pd.DataFrame(columns))
 
     # --------------------------------------------------------------------------- persistence

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from deepview.exceptions import InvalidDataError, InvalidTypeError
@@ -38,23 +39,57 @@ def _is_dict_column(series: pd.Series) -> bool:
     )
 
 
-def _encode_dicts(series: pd.Series) -> list[str]:
+def _struct_keys(series: pd.Series) -> list[str] | None:
+    """The common keys if every dict has the same str keys (in order) and float values."""
+    first = series.iloc[0]
+    keys = list(first)
+    if not keys or not all(isinstance(k, str) for k in keys):
+        return None
+    for value in series:
+        if list(value) != keys or not all(type(v) is float for v in value.values()):
+            return None
+    return keys
+
+
+def _encode_dict_column(series: pd.Series) -> tuple[Any, str]:
+    """Arrow array for a dict column: a struct of float64 when all rows share their keys
+    (split familiarity), else JSON text per row.  Both decode to equal dicts."""
+    import pyarrow as pa
+
+    keys = _struct_keys(series)
+    if keys is not None:
+        matrix = np.array([list(v.values()) for v in series], dtype=np.float64)
+        fields = [pa.array(matrix[:, j], type=pa.float64()) for j in range(len(keys))]
+        return pa.StructArray.from_arrays(fields, names=keys), "struct"
     # json.dumps writes floats with repr(), which round-trips a float64 exactly
-    return [json.dumps(v, allow_nan=True, separators=(",", ":")) for v in series]
+    text = [json.dumps(v, allow_nan=True, separators=(",", ":")) for v in series]
+    return pa.array(text, type=pa.string()), "json"
 
 
-def _decode_dicts(values: Any, column: str) -> list[dict[str, Any]]:
+def _decode_dict_column(column: Any, encoding: str, name: str) -> list[dict[str, Any]]:
+    import pyarrow as pa
+
+    if encoding == "struct":
+        if not pa.types.is_struct(column.type):
+            raise InvalidDataError(
+                f"{_OWNER}.from_disk: column '{name}' should be a struct column; the report "
+                "directory is damaged. Rebuild it."
+            )
+        names = [column.type.field(i).name for i in range(column.type.num_fields)]
+        parts = [column.field(i).to_numpy(zero_copy_only=False).tolist()
+                 for i in range(len(names))]
+        return [dict(zip(names, row)) for row in zip(*parts)]
     out: list[dict[str, Any]] = []
-    for text in values:
+    for text in column.to_pylist():
         if not isinstance(text, str):
             raise InvalidDataError(
-                f"{_OWNER}.from_disk: column '{column}' should hold JSON objects; got "
+                f"{_OWNER}.from_disk: column '{name}' should hold JSON objects; got "
                 f"{type(text).__name__}. The report directory is damaged; rebuild it."
             )
         value = json.loads(text)
         if not isinstance(value, dict):
             raise InvalidDataError(
-                f"{_OWNER}.from_disk: column '{column}' should hold JSON objects; got {text!r}."
+                f"{_OWNER}.from_disk: column '{name}' should hold JSON objects; got {text!r}."
             )
         out.append(value)
     return out
@@ -105,18 +140,20 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Pat
 
     import deepview
 
-    frame = data.copy(deep=False)
-    dict_columns = [str(c) for c in frame.columns if _is_dict_column(frame[c])]
+    dict_columns = [str(c) for c in data.columns if _is_dict_column(data[c])]
+    plain = data.drop(columns=dict_columns)
+    table = pa.Table.from_pandas(plain, preserve_index=True)
+    encodings: dict[str, str] = {}
     for column in dict_columns:
-        frame[column] = pd.Series(_encode_dicts(frame[column]), index=frame.index, dtype=object)
-    table = pa.Table.from_pandas(frame, preserve_index=True)
+        array, encodings[column] = _encode_dict_column(data[column])
+        table = table.append_column(column, array)
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "deepview_version": deepview.__version__,
         "rows": int(len(data)),
         "columns": [str(c) for c in data.columns],
-        "dict_columns": dict_columns,
+        "dict_columns": encodings,
         "dtypes": {str(c): str(t) for c, t in data.dtypes.items()},
     }
 
@@ -159,20 +196,28 @@ def read_report(directory: Path) -> pd.DataFrame:
             f"(written by deepview {meta.get('deepview_version')!r}); this deepview reads "
             f"format_version {FORMAT_VERSION}. Rebuild the report or upgrade deepview."
         )
-    dict_columns = meta.get("dict_columns", [])
-    if not isinstance(dict_columns, list) or not all(isinstance(c, str) for c in dict_columns):
+    dict_columns = meta.get("dict_columns", {})
+    if not isinstance(dict_columns, dict) or not all(
+        isinstance(c, str) and e in ("struct", "json") for c, e in dict_columns.items()
+    ):
         raise InvalidTypeError(f"{_OWNER}.from_disk: 'dict_columns' in {meta_path} is damaged.")
+    columns = meta.get("columns")
     data_path = directory / DATA_FILE
     if not data_path.is_file():
         raise FileNotFoundError(f"{_OWNER}.from_disk: '{directory}' has no {DATA_FILE}.")
-    frame = pq.read_table(data_path).to_pandas()
-    for column in dict_columns:
-        if column not in frame.columns:
-            raise InvalidDataError(
-                f"{_OWNER}.from_disk: {DATA_FILE} lacks column '{column}' listed in {META_FILE}."
-            )
-        frame[column] = pd.Series(_decode_dicts(frame[column], column), index=frame.index,
-                                  dtype=object)
+    table = pq.read_table(data_path)
+    missing = [c for c in dict_columns if c not in table.column_names]
+    if missing:
+        raise InvalidDataError(
+            f"{_OWNER}.from_disk: {DATA_FILE} lacks column(s) {missing} listed in {META_FILE}."
+        )
+    decoded = {c: _decode_dict_column(table.column(c).combine_chunks(), e, c)
+               for c, e in dict_columns.items()}
+    frame = table.drop_columns(list(dict_columns)).to_pandas()
+    for column, values in decoded.items():
+        frame[column] = pd.Series(values, index=frame.index, dtype=object)
+    if isinstance(columns, list) and sorted(columns) == sorted(map(str, frame.columns)):
+        frame = frame[columns]  # the saved column order
     rows = meta.get("rows")
     if rows is not None and rows != len(frame):
         raise InvalidDataError(
