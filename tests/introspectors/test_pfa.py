@@ -124,7 +124,9 @@ def test_energy_threshold_edges_and_min_kept(rng):
     pfa = PFA.introspect(ArrayProducer({"x": x}))
     n = x.shape[1]
     assert pfa.get_recipe(strategy=PFA.Strategy.Energy(0.0))["x"].recommended_output_count == 1
-    full = pfa.get_recipe(strategy=PFA.Strategy.Energy(1.0))["x"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # threshold 1.0 is reached at the last active unit
+        full = pfa.get_recipe(strategy=PFA.Strategy.Energy(1.0))["x"]
     assert full.recommended_output_count == n - 4  # all active units; the 4 dead removed
     r = pfa.get_recipe(strategy=PFA.Strategy.Energy(0.5, min_kept_count=9))["x"]
     assert r.recommended_output_count == 9

@@ -180,8 +180,12 @@ class PFA:
                 )
                 failed.append(name)
                 continue
-            results[name] = PFACovariancesResult.make_covariance_result(
-                covariances=cov, epsilon_inactive=eps)
+            if not np.isfinite(cov).all():
+                raise InvalidDataError(
+                    f"PFA.introspect: the covariance of field '{name}' is not finite (values "
+                    "too large); rescale the responses."
+                )
+            results[name] = PFACovariancesResult._from_symmetric(cov, eps)
         return PFA(tuple(failed), MappingProxyType(results))
 
     # ------------------------------------------------------------------ recipes

@@ -64,13 +64,20 @@ class PFACovariancesResult:
             raise InvalidDataError(
                 "PFACovariancesResult: 'covariances' contains NaN or inf; check the responses."
             )
-        cov = (cov + cov.T) * 0.5
+        cov += cov.T
+        cov *= 0.5
+        return PFACovariancesResult._from_symmetric(cov, epsilon_inactive)
+
+    @staticmethod
+    def _from_symmetric(cov: np.ndarray, epsilon_inactive: float) -> PFACovariancesResult:
+        """Decompose a finite symmetric float64 matrix that the result may own (no copy)."""
         eigenvalues, eigenvectors = _eigh(cov)
         # eigh returns ascending values with matching COLUMNS: reverse both the same way
         eigenvalues = np.maximum(eigenvalues[::-1], 0.0)
         eigenvectors = np.ascontiguousarray(eigenvectors[:, ::-1])
         var = np.abs(np.diag(cov))
         inactive = np.flatnonzero((var < epsilon_inactive * var.max()) | (var == 0.0))
+        inactive = inactive.astype(np.int64, copy=False)
         for arr in (cov, eigenvalues, eigenvectors, inactive):
             arr.flags.writeable = False
         return PFACovariancesResult(
@@ -78,7 +85,7 @@ class PFACovariancesResult:
             eigenvalues=eigenvalues,
             eigenvectors=eigenvectors,
             original_output_count=int(cov.shape[0]),
-            inactive_units=inactive.astype(np.int64),
+            inactive_units=inactive,
         )
 
 
@@ -216,9 +223,12 @@ class StreamingScatter:
         """Return ``(n, mean, covariance)``; covariance uses ``n - 1`` (``n`` if ``n <= 1``)."""
         self._flush()
         self._fold()
+        self._buf = np.empty((0, self.n_units + 1), dtype=self.dtype)  # release the block
         n = self.count
-        scatter = (self._scatter + self._scatter.T) * 0.5
-        cov = scatter / (n - 1 if n > 1 else max(n, 1))
+        cov = self._scatter  # symmetrised and scaled in place: no C x C copies
+        cov += cov.T
+        cov *= 0.5 / (n - 1 if n > 1 else max(n, 1))
+        self._scatter = np.zeros((0, 0))
         return n, self._mean_folded.copy(), cov
 
 

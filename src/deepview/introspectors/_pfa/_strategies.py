@@ -200,7 +200,8 @@ class Energy:
         eigenvalues = np.asarray(cov.eigenvalues, dtype=np.float64)
         n_units = eigenvalues.shape[0]
         cumulative = np.cumsum(eigenvalues)
-        total = float(eigenvalues.sum())
+        # same summation order as the running sum, so energy_threshold=1.0 is reachable
+        total = float(cumulative[-1])
         if total > 0:
             reached = np.flatnonzero(cumulative / total >= self.energy_threshold)
             count = int(reached[0]) + 1 if reached.size else n_units
