@@ -252,6 +252,37 @@ def test_l1_selection_matches_brute_force(rng):
         assert strategy(cov, num_units_to_keep=4).tolist() == expected
 
 
+def _brute_abs(corr: np.ndarray, keep: int, maximize: bool) -> list[int]:
+    """Direct O(C^3) transcription of the documented Abs rule (generic data, no ties)."""
+    ext = max if maximize else min
+    alive = list(range(len(corr)))
+    removed = []
+    while len(alive) > keep:
+        pairs = [(corr[i, j], i, j) for i in alive for j in alive if i < j]
+        value, i, j = ext(pairs, key=lambda t: t[0])
+        def second(r, other):
+            rest = [corr[r, c] for c in alive if c not in (r, other)]
+            return ext(rest) if rest else None
+        si, sj = second(i, j), second(j, i)
+        pick = i if si is None else (i if ext(si, sj) == si else j)  # i < j: lowest first
+        removed.append(pick)
+        alive.remove(pick)
+    return removed
+
+
+def test_abs_selection_matches_brute_force(rng):
+    a = rng.normal(size=(40, 11))
+    s = np.cov(a.T)
+    d = np.sqrt(np.diag(s))
+    corr = np.abs(s) / np.outer(d, d)
+    cov = _cov_from_matrix(s)
+    for maximize, strategy in ((True, PFA.UnitSelectionStrategy.AbsMax()),
+                               (False, PFA.UnitSelectionStrategy.AbsMin())):
+        for keep in (1, 3, 10):
+            assert strategy(cov, num_units_to_keep=keep).tolist() == \
+                _brute_abs(corr, keep, maximize)
+
+
 def test_abs_selection_removes_most_correlated_pair_member():
     # units 0 and 1 are the most correlated pair; 1 has the larger second coefficient (to 2)
     s = np.array([[1.0, 0.9, 0.1, 0.0],
