@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from deepview._compute.blas import single_thread_if_oversubscribed
 from deepview._compute.rowmatch import ExactRowIndex
 from deepview._optional import require
 from deepview._validation import check_batch_size, check_int
@@ -156,7 +157,8 @@ class TSNE(_KwargsStrategy):
                 f"{self._owner}: perplexity ({perplexity:g}) must be smaller than the number "
                 f"of samples ({len(x)}); pass a smaller perplexity=... or give more samples."
             )
-        estimator.fit(x)
+        with single_thread_if_oversubscribed():
+            estimator.fit(x)
         return np.asarray(estimator.embedding_)
 
 
@@ -189,7 +191,8 @@ class PaCMAP(_KwargsStrategy):
         return cls
 
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
-        return np.asarray(estimator.fit_transform(x))
+        with single_thread_if_oversubscribed():
+            return np.asarray(estimator.fit_transform(x))
 
 
 class _UMAPFit:
@@ -246,7 +249,8 @@ class UMAP(_KwargsStrategy):
         index = ExactRowIndex(x)  # canonical float32 copy, also what umap fits on
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs value.*", category=UserWarning)
-            estimator.fit(index.data)
+            with single_thread_if_oversubscribed():
+                estimator.fit(index.data)
         embedding = np.asarray(estimator.embedding_, dtype=np.float32)
         return _UMAPFit(estimator, index, embedding)
 
@@ -275,7 +279,7 @@ class UMAP(_KwargsStrategy):
         if not known.all():
             new = np.flatnonzero(~known)
             try:
-                with _quiet(), warnings.catch_warnings():
+                with _quiet(), warnings.catch_warnings(), single_thread_if_oversubscribed():
                     warnings.simplefilter("ignore", category=UserWarning)
                     out[new] = fitted.model.transform(np.ascontiguousarray(x[new],
                                                                           dtype=np.float32))
