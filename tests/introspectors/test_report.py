@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 
 from deepview.base import ArrayProducer, Batch
-from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
+from deepview.exceptions import (
+    DeepViewException,
+    DeepViewWarning,
+    InvalidDataError,
+    InvalidTypeError,
+    MissingDependencyError,
+)
 from deepview.introspectors import (
     DatasetReport,
     DimensionReduction,
@@ -295,6 +301,22 @@ def test_config_properties_and_replace() -> None:
     assert isinstance(default.duplicates, Duplicates.ThresholdStrategy.Slope)
     assert isinstance(default.familiarity, Familiarity.Strategy.GMM)
     assert default.dim_reduction is None and default.split_familiarity_min == 50
+
+
+def test_default_projection_is_umap_or_none_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("umap")
+    assert isinstance(ReportConfig().projection, DimensionReduction.Strategy.UMAP)
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise MissingDependencyError("umap-learn is not installed")
+
+    monkeypatch.setattr(DimensionReduction.Strategy, "UMAP", missing)
+    with pytest.warns(DeepViewWarning, match="umap"):
+        config = ReportConfig()
+    assert config.projection is None
+    assert config.familiarity is not None and config.duplicates is not None
 
 
 # ------------------------------------------------------------------------------ persistence
