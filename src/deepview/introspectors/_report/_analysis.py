@@ -34,7 +34,7 @@ class ArrayFieldProducer:
     copy; with ``rows`` only one batch of selected rows exists at a time.
     """
 
-    def __init__(self, array: np.ndarray, name: str, rows: np.ndarray | None = None) -> None:
+    def __init__(self, array: Any, name: str, rows: np.ndarray | None = None) -> None:
         self.array = array
         self.name = name
         self.rows = rows
@@ -82,7 +82,7 @@ def _transform_into(producer: ArrayFieldProducer, stage: Any, field: str,
     return out
 
 
-def reduce_field(raw: np.ndarray, field: str, config: Any, *, batch_size: int) -> np.ndarray:
+def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int) -> np.ndarray:
     """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider than 40.
 
     Returns an in-memory float32 array (n, k): the one copy all components share.
