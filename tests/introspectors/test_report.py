@@ -187,6 +187,19 @@ def test_wide_fields_are_pre_reduced_and_several_fields_get_own_columns() -> Non
     assert int(np.argmin(result.data["familiarity_a"])) == OUTLIER
 
 
+def test_per_field_strategy_mappings() -> None:
+    d = _data(seed=9, n=120, dim=50)
+    producer = ArrayProducer({"a": d["x"], "b": d["x"][:, :6]})
+    config = _config(duplicates=None, familiarity=None,
+                     projection={"b": DimensionReduction.Strategy.PCA(2)},
+                     dim_reduction={"a": DimensionReduction.Strategy.PCA(10)})
+    result = DatasetReport.introspect(producer, config=config)
+    assert list(result.data.columns) == ["id", "projection_b_x", "projection_b_y"]
+    bad = dataclasses.replace(config, projection={"c": DimensionReduction.Strategy.PCA(2)})
+    with pytest.raises(InvalidDataError, match=r"projection names field\(s\) \['c'\]"):
+        DatasetReport.introspect(producer, config=bad)
+
+
 def _no_id_producer(x: np.ndarray):
     def producer(batch_size: int):
         for start in range(0, len(x), batch_size):

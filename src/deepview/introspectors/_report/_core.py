@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from tqdm.auto import tqdm
 
 from deepview._validation import check_batch_size
 from deepview.base import Producer
-from deepview.exceptions import InvalidTypeError
+from deepview.exceptions import InvalidDataError, InvalidTypeError
 from deepview.introspectors._report import _analysis as analysis
 from deepview.introspectors._report._collect import FILENAME_DIM, Collected, collect
 from deepview.introspectors._report._config import ReportConfig
@@ -239,6 +240,15 @@ def _summary_columns(collected: Collected) -> dict[str, Any]:
 def _build_columns(collected: Collected, config: ReportConfig,
                    batch_size: int) -> dict[str, Any]:
     summary = _summary_columns(collected)
+    for option in ("dim_reduction", "projection"):
+        value = getattr(config, option)
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - set(collected.fields))
+            if unknown:
+                raise InvalidDataError(
+                    f"{_OWNER}: ReportConfig.{option} names field(s) {unknown} that the "
+                    f"producer does not yield; its fields are {sorted(collected.fields)}."
+                )
     duplicates: dict[str, Any] = {}
     projection: dict[str, Any] = {}
     familiarity: dict[str, Any] = {}
