@@ -50,7 +50,7 @@ class ArrayFieldProducer:
             yield Batch({self.name: chunk})
 
 
-def _strategy_for(config_value: Any, field: str) -> Any:
+def strategy_for(config_value: Any, field: str) -> Any:
     if config_value is None:
         return None
     if isinstance(config_value, Mapping):
@@ -97,7 +97,7 @@ def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int) -> np.nd
             return np.array(raw, dtype=np.float32)
         strategy = DimensionReduction.Strategy.PCA(DEFAULT_REDUCED_DIMS)
     else:
-        strategy = _strategy_for(dim_reduction, field)
+        strategy = strategy_for(dim_reduction, field)
         if strategy is None:
             return np.array(raw, dtype=np.float32)
     producer = ArrayFieldProducer(raw, field)

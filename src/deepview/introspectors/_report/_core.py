@@ -275,7 +275,7 @@ def _build_columns(collected: Collected, config: ReportConfig,
                 duplicates[f"duplicates_{name}"] = analysis.find_duplicates(
                     reduced, field, config.duplicates)
                 bar.update(1)
-            strategy = analysis._strategy_for(config.projection, field)
+            strategy = analysis.strategy_for(config.projection, field)
             if strategy is not None:
                 bar.set_description(f"{_OWNER} [{name}]: projection")
                 xy = analysis.project(reduced, field, strategy, batch_size=batch_size)
