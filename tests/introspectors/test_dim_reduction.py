@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -327,6 +328,9 @@ def test_single_strategy_reduces_every_field_with_its_own_clone(rng):
     a, b = lowrank(rng, d=8), lowrank(rng, d=5)
     strategy = S.PCA(3)
     dr = DimensionReduction.introspect(ArrayProducer({"a": a, "b": b}), strategies=strategy)
+    assert len({dr, dr}) == 1  # a hashable pipeline stage
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        dr._reducers = {}  # type: ignore[misc]
     assert set(dr.reducers) == {"a", "b"}
     assert dr.reducers["a"] is not dr.reducers["b"] and strategy.projection is None
     y = collect(pipeline(ArrayProducer({"a": a, "b": b}), dr), "b")

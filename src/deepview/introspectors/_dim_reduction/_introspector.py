@@ -169,7 +169,7 @@ def _resolve_strategies(
     return strategies, {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a fitted model: identity semantics, hashable
 class DimensionReduction(PipelineStage):
     """Reduces the dimension of batch fields; a :class:`~deepview.base.PipelineStage`.
 
