@@ -197,7 +197,7 @@ def test_bad_input(rng, make_producer) -> None:
 
 
 def test_fixed_seed_is_reproducible(rng, make_producer) -> None:
-    x, _ = _planted(rng, n=8000, d=24, pairs=30)
+    x, _ = _planted(rng, n=6000, d=24, pairs=30)  # n*n*d > 6e8: partitioned search
     runs = [[list(c.indices) for c in Duplicates.introspect(
         make_producer({"x": x}), batch_size=bs).results["x"]] for bs in (32, 500)]
     assert runs[0] == runs[1]
@@ -226,3 +226,11 @@ def test_config_defaults() -> None:
     assert config.strategy == KNN.KNNAuto()
     custom = DuplicatesConfig(threshold=Percentile(99))
     assert custom.threshold == Percentile(99) and custom.strategy == KNN.KNNAuto()
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import deepview.introspectors._duplicates as module
+
+    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
