@@ -286,7 +286,8 @@ class _GMM:
 
     Memory: fitting keeps every batch's array (no copy; a producer that builds new arrays
     per batch thus holds the data once) plus float32 copies of the centred responses and of
-    their squares (8 bytes per value); scoring streams batch by batch.  The fitted model keeps
+    their squares (8 bytes per value; ``FULL``: one float64 copy for sklearn); scoring
+    streams batch by batch.  The fitted model keeps
     ``K x D`` parameters (``K x D x D`` for ``FULL``) and at most 20 000 sorted training
     scores (for :attr:`FamiliarityResult.percentile`).
 
