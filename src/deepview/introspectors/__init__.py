@@ -37,7 +37,30 @@ _EXPORTS: dict[str, str] = {
     "IUA": "_iua",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DatasetReport",
+    "DimensionReduction",
+    "DimensionReductionStrategyType",
+    "Duplicates",
+    "DuplicatesConfig",
+    "DuplicatesStrategyType",
+    "DuplicatesThresholdStrategyType",
+    "Familiarity",
+    "FamiliarityDistribution",
+    "FamiliarityResult",
+    "FamiliarityStrategyType",
+    "GMMCovarianceType",
+    "IUA",
+    "OneOrManyDimStrategies",
+    "PFA",
+    "PFACovariancesResult",
+    "PFAEnergyDiagnostics",
+    "PFAKLDiagnostics",
+    "PFARecipe",
+    "PFAStrategyType",
+    "PFAUnitSelectionStrategyType",
+    "ReportConfig",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - static imports for type checkers and IDEs
     from deepview.introspectors._dim_reduction import (
