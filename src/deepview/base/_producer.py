@@ -76,6 +76,30 @@ def iter_batches(producer: Producer, batch_size: int, *, owner: str) -> Iterator
         )
 
 
+def iter_response_batches(
+    producer: Producer, batch_size: int, *, owner: str, analysis: str
+) -> Iterator[Batch]:
+    """:func:`iter_batches`, also checking that the first batch has fields and that every
+    batch has the same set of fields.  ``analysis`` (e.g. ``"PFA"``) names the introspector
+    in the no-fields message."""
+    names: frozenset[str] | None = None
+    for batch in iter_batches(producer, batch_size, owner=owner):
+        fields = batch.fields
+        if names is None:
+            names = frozenset(fields)
+            if not names:
+                raise InvalidDataError(
+                    f"{owner}: the batches have no fields; {analysis} analyses the response "
+                    "fields of a batch (e.g. from a Model in the pipeline)."
+                )
+        elif names != frozenset(fields):
+            raise InvalidDataError(
+                f"{owner}: a batch has fields {sorted(fields)} but the first batch had "
+                f"{sorted(names)}; every batch must carry the same responses."
+            )
+        yield batch
+
+
 def accumulate_batches(producer: Producer, batch_size: int, *, owner: str = "deepview") -> Batch:
     """Read every batch of ``producer`` and concatenate them into one batch."""
     return concatenate_batches(list(iter_batches(producer, batch_size, owner=owner)))

@@ -13,7 +13,8 @@ from tqdm import tqdm
 
 from deepview._optional import require
 from deepview._validation import check_choice, check_float
-from deepview.base import Producer, iter_batches
+from deepview.base import Producer
+from deepview.base._producer import iter_response_batches
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
 
 _CHUNK = 65536  # per-sample counts are stored in int32 chunks of this many samples
@@ -224,23 +225,9 @@ class IUA:
         check_float(rtol, name="rtol", owner=owner, min_value=0.0)
         atol = check_float(atol, name="atol", owner=owner, min_value=0.0)
         counters: dict[str, _InactiveCounter] = {}
-        names: frozenset[str] | None = None
-        for batch in tqdm(iter_batches(producer, batch_size, owner=owner),
-                          desc="IUA: inactive units", unit="batch", disable=None):
-            fields = batch.fields
-            if names is None:
-                names = frozenset(fields)
-                if not names:
-                    raise InvalidDataError(
-                        f"{owner}: the batches have no fields; IUA analyses the response "
-                        "fields of a batch (e.g. from a Model in the pipeline)."
-                    )
-            elif names != frozenset(fields):
-                raise InvalidDataError(
-                    f"{owner}: a batch has fields {sorted(fields)} but the first batch had "
-                    f"{sorted(names)}; every batch must carry the same responses."
-                )
-            for name, x in fields.items():
+        batches = iter_response_batches(producer, batch_size, owner=owner, analysis="IUA")
+        for batch in tqdm(batches, desc="IUA: inactive units", unit="batch", disable=None):
+            for name, x in batch.fields.items():
                 counter = counters.get(name)
                 if counter is None:
                     counter = counters[name] = IUA._new_counter(name, x, atol, owner)

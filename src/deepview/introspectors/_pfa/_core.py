@@ -13,7 +13,8 @@ import numpy as np
 from tqdm import tqdm
 
 from deepview._validation import check_choice, check_float
-from deepview.base import Producer, iter_batches
+from deepview.base import Producer
+from deepview.base._producer import iter_response_batches
 from deepview.exceptions import (
     DeepViewException,
     DeepViewWarning,
@@ -134,23 +135,9 @@ class PFA:
         eps = check_float(epsilon_inactive, name="epsilon_inactive", owner=owner,
                           min_value=0.0, max_value=1.0)
         scatters: dict[str, StreamingScatter] = {}
-        names: frozenset[str] | None = None
-        batches = iter_batches(producer, batch_size, owner=owner)
+        batches = iter_response_batches(producer, batch_size, owner=owner, analysis="PFA")
         for batch in tqdm(batches, desc="PFA: covariances", unit="batch", disable=None):
-            fields = batch.fields
-            if names is None:
-                names = frozenset(fields)
-                if not names:
-                    raise InvalidDataError(
-                        f"{owner}: the batches have no fields; PFA analyses the response "
-                        "fields of a batch (e.g. from a Model in the pipeline)."
-                    )
-            elif names != frozenset(fields):
-                raise InvalidDataError(
-                    f"{owner}: a batch has fields {sorted(fields)} but the first batch had "
-                    f"{sorted(names)}; every batch must carry the same responses."
-                )
-            for name, raw in fields.items():
+            for name, raw in batch.fields.items():
                 x = check_response(name, raw, owner=owner)
                 acc = scatters.get(name)
                 if acc is None:
