@@ -40,6 +40,27 @@ class _PCAState:
         self.model: LinearProjection | None = None
 
 
+def _check_samples(target_dimensions: int, n: int, owner: str) -> None:
+    if n < target_dimensions:
+        raise InvalidDataError(
+            f"{owner}: target_dimensions={target_dimensions} needs at least as "
+            f"many samples; got {n}. Use target_dimensions <= {n} or give more samples."
+        )
+
+
+def _project(model: LinearProjection | None, data: np.ndarray, owner: str) -> np.ndarray:
+    """``model.transform(data)`` after the fitted / feature-count checks."""
+    if model is None:
+        raise _not_fitted(owner)
+    x = _as_matrix(data, owner)
+    if x.shape[1] != model.mean.shape[0]:
+        raise InvalidDataError(
+            f"{owner}: data has {x.shape[1]} features but the PCA was fitted on "
+            f"{model.mean.shape[0]}."
+        )
+    return model.transform(x)
+
+
 @dataclass(frozen=True)
 class PCA:
     """Principal component analysis in one streaming pass, in constant memory.
@@ -126,11 +147,7 @@ class PCA:
         if state.fitter is None:
             raise InvalidDataError(f"{self._owner}: no data to fit; give at least one sample.")
         n = state.fitter.n_samples
-        if n < self.target_dimensions:
-            raise InvalidDataError(
-                f"{self._owner}: target_dimensions={self.target_dimensions} needs at least as "
-                f"many samples; got {n}. Use target_dimensions <= {n} or give more samples."
-            )
+        _check_samples(self.target_dimensions, n, self._owner)
         state.model = state.fitter.finalize()
         state.fitter = None
         if not np.any(state.model.explained_variance > 0):
@@ -147,16 +164,7 @@ class PCA:
         return self._state.model
 
     def transform(self, data: np.ndarray) -> np.ndarray:
-        model = self._state.model
-        if model is None:
-            raise _not_fitted(self._owner)
-        x = _as_matrix(data, self._owner)
-        if x.shape[1] != model.mean.shape[0]:
-            raise InvalidDataError(
-                f"{self._owner}: data has {x.shape[1]} features but the PCA was fitted on "
-                f"{model.mean.shape[0]}."
-            )
-        return model.transform(x)
+        return _project(self._state.model, data, self._owner)
 
     def transform_one_shot(self) -> np.ndarray:
         raise _wrong_transform(self._owner, one_shot=False)
@@ -216,11 +224,7 @@ class StandardPCA:
             return
         x = state.take_all(self._owner, dtype=np.float64)
         n, d = x.shape
-        if n < self.target_dimensions:
-            raise InvalidDataError(
-                f"{self._owner}: target_dimensions={self.target_dimensions} needs at least as "
-                f"many samples; got {n}. Use target_dimensions <= {n} or give more samples."
-            )
+        _check_samples(self.target_dimensions, n, self._owner)
         # both solvers are exact; covariance_eigh is much faster when n >> d
         solver = "covariance_eigh" if (n >= 10 * d and d <= 1000) else "full"
         try:
@@ -235,16 +239,7 @@ class StandardPCA:
         )
 
     def transform(self, data: np.ndarray) -> np.ndarray:
-        model: LinearProjection | None = self._state.fitted
-        if model is None:
-            raise _not_fitted(self._owner)
-        x = _as_matrix(data, self._owner)
-        if x.shape[1] != model.mean.shape[0]:
-            raise InvalidDataError(
-                f"{self._owner}: data has {x.shape[1]} features but the PCA was fitted on "
-                f"{model.mean.shape[0]}."
-            )
-        return model.transform(x)
+        return _project(self._state.fitted, data, self._owner)
 
     def transform_one_shot(self) -> np.ndarray:
         raise _wrong_transform(self._owner, one_shot=False)
