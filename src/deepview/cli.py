@@ -349,6 +349,17 @@ def summary_lines(data: Any, index_html: Path) -> list[str]:
     return [f"  {key:<{width}}  {value}" for key, value in rows]
 
 
+def _projection_name(projection: str) -> str:
+    """The ``--projection`` value, lower-cased; a usage error unless it is in PROJECTIONS."""
+    projection = projection.lower()
+    if projection not in PROJECTIONS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(PROJECTIONS)}; got '{projection}'.",
+            param_hint="--projection",
+        )
+    return projection
+
+
 def _fail(message: str) -> None:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code=1)
@@ -428,12 +439,7 @@ def report(
         "--batch-size", min=1, help="Samples per batch.")] = 1024,
 ) -> None:
     """Build a dataset report from embeddings (+ metadata) and write it as a static site."""
-    projection = projection.lower()
-    if projection not in PROJECTIONS:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(PROJECTIONS)}; got '{projection}'.",
-            param_hint="--projection",
-        )
+    projection = _projection_name(projection)
     try:
         result, index = run_report(
             embeddings, out=out, metadata=metadata, id_column=id_column, label=label or (),
@@ -462,12 +468,7 @@ def demo(
     """Train a small CNN on scikit-learn's digits and write its dataset report."""
     from deepview._demo import run_demo
 
-    projection = projection.lower()
-    if projection not in PROJECTIONS:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(PROJECTIONS)}; got '{projection}'.",
-            param_hint="--projection",
-        )
+    projection = _projection_name(projection)
     try:
         index = run_demo(out, overwrite=overwrite, projection=projection)
     except (CliError, DeepViewException, OSError) as exc:
