@@ -551,7 +551,8 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
     ------
     InvalidDataError
         (a :class:`DeepViewException` and ``ValueError``) if ``batches`` is empty or the
-        batches have different field, metadata or snapshot keys.
+        batches have different field, metadata or snapshot keys, or a field whose
+        per-sample shape differs between batches.
     """
     if not batches:
         raise InvalidDataError(
@@ -579,6 +580,15 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
                 "concatenate_batches: cannot concatenate batches with different snapshots: "
                 f"{sorted(snap_keys)} vs {sorted(b._snapshots)}."
             )
+    for k in field_keys:
+        shape = first._fields[k].shape[1:]
+        for b in batches[1:]:
+            if b._fields[k].shape[1:] != shape:
+                raise InvalidDataError(
+                    f"concatenate_batches: field '{k}' has per-sample shape "
+                    f"{b._fields[k].shape[1:]} in a later batch but {shape} in the first; "
+                    "every batch must give a field the same shape (check the producer)."
+                )
     fields = {k: np.concatenate([b._fields[k] for b in batches]) for k in field_keys}
     metadata: dict[_AnyKey, Any] = {}
     for key in first._metadata:
