@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from deepview._optional import require
-from deepview._validation import check_choice, check_float
+from deepview._validation import check_choice, check_field, check_float
 from deepview.base import Producer
 from deepview.base._producer import iter_response_batches
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
@@ -91,11 +91,15 @@ class _InactiveCounter:
         absolute, mask, as_u8, acc, words = self._views_for(k)
         if flat.dtype == self.work_dtype:
             np.abs(flat, out=absolute)
+            if not np.isfinite(absolute.max()):  # NaN propagates through max, inf is the max
+                check_field(self.name, flat, owner=self.owner, ndim=None)
             np.less_equal(absolute, self.threshold, out=mask)
         elif flat.dtype == np.bool_:
             np.logical_not(flat, out=mask)
         else:  # ints, float16, mixed dtypes: two comparisons, no abs() overflow
             wide = flat.astype(np.float64) if flat.dtype.kind == "f" else flat
+            if wide.dtype.kind == "f":
+                check_field(self.name, wide, owner=self.owner, ndim=None)
             np.less_equal(wide, self.threshold, out=mask)
             mask &= wide >= -self.threshold
         np.add(acc, as_u8, out=acc)
@@ -198,7 +202,7 @@ class IUA:
         A value is inactive when ``numpy.isclose(x, 0, rtol=rtol, atol=atol)``, which is
         ``|x| <= atol`` compared in the data's precision (float32 responses use
         ``float32(atol)``): ``rtol`` multiplies ``|0|`` and so has no effect; it is accepted
-        for API compatibility. NaN and ±inf are not close to 0, so they count as active.
+        for API compatibility.
 
         Parameters
         ----------
@@ -215,6 +219,12 @@ class IUA:
         Returns
         -------
         IUA
+
+        Raises
+        ------
+        InvalidDataError
+            A field holds NaN or inf values (the message names it), changes its per-sample
+            shape between batches, or the producer yields nothing.
 
         Notes
         -----
