@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from deepview.introspectors._dim_reduction._base import (
 )
 
 __all__ = ["TSNE", "UMAP", "PaCMAP"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, init=False)
@@ -202,6 +205,33 @@ class _UMAPFit:
         self.embedding = embedding
 
 
+
+def enable_umap_jit_cache() -> None:
+    """Let numba cache umap-learn's kernels that umap compiles afresh in every process.
+
+    umap 0.5 declares ``smooth_knn_dist``, ``compute_membership_strengths`` and the layout
+    epoch without ``cache=True``; compiling them (``parallel=True``) costs 10+ s per process,
+    more than the projection itself for small data.  Turning numba's on-disk cache on for
+    them makes every later process load the machine code instead.  Best effort: any problem
+    leaves umap as it is.
+    """
+    try:
+        import umap.layouts as layouts
+        import umap.umap_ as umap_
+        from numba.core.registry import CPUDispatcher
+    except Exception:  # noqa: BLE001 - optional speed-up only
+        return
+    for module in (umap_, layouts):
+        for value in list(vars(module).values()):
+            if isinstance(value, CPUDispatcher) and not getattr(value, "_deepview_cached", False):
+                try:
+                    if type(getattr(value, "_cache", None)).__name__ == "NullCache":
+                        value.enable_caching()
+                    setattr(value, "_deepview_cached", True)  # noqa: B010
+                except Exception:  # noqa: BLE001 - e.g. read-only install: keep compiling
+                    logger.debug("cannot enable numba caching for %r", value, exc_info=True)
+
+
 @dataclass(frozen=True, init=False)
 class UMAP(_KwargsStrategy):
     """UMAP (``umap.UMAP``); collects all samples in memory, fits, then transforms any data.
@@ -229,6 +259,7 @@ class UMAP(_KwargsStrategy):
 
     def _estimator_class(self) -> Callable[..., Any]:
         umap = require("umap", feature=self._owner, extra="umap")
+        enable_umap_jit_cache()
         cls: Callable[..., Any] = umap.UMAP
         return cls
 

@@ -139,32 +139,6 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int) 
     return projection
 
 
-def _enable_umap_jit_cache() -> None:
-    """Let numba cache umap-learn's kernels that umap compiles afresh in every process.
-
-    umap 0.5 declares ``smooth_knn_dist``, ``compute_membership_strengths`` and the layout
-    epoch without ``cache=True``; compiling them (``parallel=True``) costs 10+ s per process,
-    more than the projection itself for small data.  Turning numba's on-disk cache on for
-    them makes every later process load the machine code instead.  Best effort: any problem
-    leaves umap as it is.
-    """
-    try:
-        import umap.layouts as layouts
-        import umap.umap_ as umap_
-        from numba.core.registry import CPUDispatcher
-    except Exception:  # noqa: BLE001 - optional speed-up only
-        return
-    for module in (umap_, layouts):
-        for value in list(vars(module).values()):
-            if isinstance(value, CPUDispatcher) and not getattr(value, "_deepview_cached", False):
-                try:
-                    if type(getattr(value, "_cache", None)).__name__ == "NullCache":
-                        value.enable_caching()
-                    setattr(value, "_deepview_cached", True)  # noqa: B010
-                except Exception:  # noqa: BLE001 - e.g. read-only install: keep compiling
-                    logger.debug("cannot enable numba caching for %r", value, exc_info=True)
-
-
 def exact_knn(x: np.ndarray, k: int, *, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest neighbours (self first, Euclidean), blocked BLAS; O(n^2 d) time."""
     x64 = np.asarray(x, dtype=np.float64)
@@ -190,7 +164,7 @@ def exact_knn(x: np.ndarray, k: int, *, block: int = 2048) -> tuple[np.ndarray, 
 def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
     """Speed up a stock ``DimensionReduction.Strategy.UMAP`` without changing its result.
 
-    Enables numba's cache for umap's uncached kernels and, for up to
+    For up to
     :data:`EXACT_KNN_MAX_SAMPLES` samples (where umap itself computes *exact* neighbours, but
     through a Python-level pairwise loop), hands umap the same exact k-NN graph computed with
     BLAS (``precomputed_knn``).  Other strategies are returned unchanged.
@@ -200,7 +174,6 @@ def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
     umap_class = getattr(DimensionReduction.Strategy, "UMAP", None)
     if umap_class is None or type(strategy) is not umap_class:
         return strategy
-    _enable_umap_jit_cache()
     params = dict(getattr(strategy, "_parameters", None) or {})
     k = params.get("n_neighbors", 15)
     n = len(reduced)
