@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from tqdm import tqdm
 
 from deepview._compute.grouping import bounded_groups
 from deepview._compute.knn import (
@@ -34,7 +35,8 @@ from deepview._compute.knn import (
     normalize_columns,
 )
 from deepview._validation import check_batch_size, check_field, check_float, check_int
-from deepview.base import Batch, Producer, accumulate_batches
+from deepview.base import Batch, Producer, concatenate_batches
+from deepview.base._producer import iter_batches
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 
 __all__ = [
@@ -512,7 +514,9 @@ class Duplicates:
                 f"{_OWNER}: 'threshold' must be a DuplicatesThresholdStrategyType such as "
                 f"Duplicates.ThresholdStrategy.Slope(); got {type(threshold).__name__}."
             )
-        data = accumulate_batches(producer, batch_size, owner=_OWNER)
+        batches = tqdm(iter_batches(producer, batch_size, owner=_OWNER),
+                       desc=f"{_OWNER}: reading", unit="batch", disable=None)
+        data = concatenate_batches(list(batches))
         results: dict[str, list[DuplicateSetCandidate]] = {}
         for name, x in data.fields.items():
             check_field(name, x, owner=_OWNER)

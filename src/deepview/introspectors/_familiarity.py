@@ -514,7 +514,9 @@ class Familiarity(PipelineStage):
         if isinstance(data, Mapping):
             return {name: self._scores(name, np.asarray(x)) for name, x in data.items()}
         parts: dict[str, list[np.ndarray]] = {}
-        for batch in iter_batches(data, batch_size, owner=f"{_OWNER}.score"):
+        batches = tqdm(iter_batches(data, batch_size, owner=f"{_OWNER}.score"),
+                       desc=f"{_OWNER}: scoring", unit="batch", disable=None)
+        for batch in batches:
             for name, x in batch.fields.items():
                 parts.setdefault(name, []).append(self._scores(name, x))
         return {name: np.concatenate(p) for name, p in parts.items()}
