@@ -248,20 +248,27 @@ def _fit_diag(
     weights = np.full(k, 1.0 / k)
     lower_bound = -np.inf
     converged = False
+    precise = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         mat, const = _e_step_matrix(weights, means, variances)
-        lin32, quad32 = mat[:d].astype(np.float32), mat[d:].astype(np.float32)
-        const32 = const.astype(np.float32)
+        if precise:
+            lin, quad, cst = mat[:d], mat[d:], const
+        else:
+            lin, quad, cst = (mat[:d].astype(np.float32), mat[d:].astype(np.float32),
+                              const.astype(np.float32))
         nk = np.zeros(k)
         stats = np.zeros((k, 2 * d))
         total_log = 0.0
         for s in range(0, n, _BLOCK_ROWS):
             # float32 like sklearn on float32 input; per-block sums go to float64 totals
             xb, xxb = xc[s:s + _BLOCK_ROWS], xx[s:s + _BLOCK_ROWS]
-            log_prob = xb @ lin32
-            log_prob += xxb @ quad32
-            log_prob += const32
+            if precise:
+                xb = xb.astype(np.float64)
+                xxb = xb * xb
+            log_prob = xb @ lin
+            log_prob += xxb @ quad
+            log_prob += cst
             top = log_prob.max(axis=1, keepdims=True)
             log_prob -= top
             resp = np.exp(log_prob, out=log_prob)
@@ -279,6 +286,11 @@ def _fit_diag(
         if abs(lower_bound - previous) < tol:
             converged = True
             break
+        if not precise and lower_bound < previous:
+            # EM never lowers the bound in exact arithmetic: float32 rounding does, when a
+            # variance is tiny next to a centred mean (e.g. a ReLU unit that is exactly 0 in a
+            # component).  Finish in float64 instead of oscillating until max_iter.
+            precise = True
     return GaussianMixtureParams(
         weights=weights, means=means + center, covariance_type="diag", variances=variances,
         center=center, n_iter=n_iter, converged=converged,
