@@ -199,15 +199,17 @@ def _cells(
 
 @_single_thread
 def knn_partitioned(
-    x: np.ndarray, k: int, *, cell_size: int = 256, seed: int = 0
+    x: np.ndarray, k: int, *, cell_size: int = 256, seed: int = 0, rounds: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Approximate k-NN: k-means cells of ~``cell_size`` points, exact search (one matrix
-    product per cell) inside each point's cell.  O(n * cell_size * D) time.
+    product per cell) inside each point's cell.  O(rounds * n * cell_size * D) time.
 
     Points closer than the distance to their cell boundary are always found, so
     near-duplicates are found (unless they straddle a boundary within their tiny distance);
     ordinary neighbours across a boundary can be missed, which makes some of the larger
-    neighbour distances slightly too large.
+    neighbour distances slightly too large.  With ``rounds > 1`` the search is repeated on
+    independent partitions (seeds ``seed, seed + 1, ...``) and the lists merged, so a pair
+    is missed only when every partition separates it.
     """
     n, _ = x.shape
     k = min(k, n)
@@ -215,8 +217,30 @@ def knn_partitioned(
     xf = np.ascontiguousarray(x, dtype=np.float32)
     if n_cells < 2:
         return knn_brute(x, k)
-    label, n_cells = _cells(xf, n_cells, cell_size, np.random.default_rng(seed))
     sq = _sq_norms(xf)
+    idx, d2 = _partition_search(xf, sq, k, n_cells, cell_size, seed)
+    for r in range(1, rounds):
+        more_idx, more_d2 = _partition_search(xf, sq, k, n_cells, cell_size, seed + r)
+        idx, d2 = _merge_lists(np.concatenate([idx, more_idx], axis=1),
+                               np.concatenate([d2, more_d2], axis=1), k)
+    return _finish(x, idx, d2)
+
+
+def _merge_lists(idx: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` closest distinct neighbours per row of concatenated neighbour lists."""
+    by_index = np.argsort(idx, axis=1, kind="stable")
+    idx = np.take_along_axis(idx, by_index, axis=1)
+    d2 = np.take_along_axis(d2, by_index, axis=1)
+    d2[:, 1:][idx[:, 1:] == idx[:, :-1]] = np.inf  # the same neighbour found twice
+    best = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(idx, best, axis=1), np.take_along_axis(d2, best, axis=1)
+
+
+def _partition_search(xf: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
+                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k-NN inside each cell of one seeded partition: ``(idx, squared distances)``."""
+    n = len(xf)
+    label, n_cells = _cells(xf, n_cells, cell_size, np.random.default_rng(seed))
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
     idx = np.empty((n, k), dtype=np.int64)
@@ -234,7 +258,7 @@ def knn_partitioned(
             dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
         idx[members] = members[part]
         d2[members] = dist
-    return _finish(x, idx, d2)
+    return idx, d2
 
 
 def knn_faiss(

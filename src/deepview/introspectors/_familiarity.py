@@ -273,7 +273,10 @@ class _GMM:
     covariance_type : GMMCovarianceType, default=GMMCovarianceType.DIAG
         ``DIAG`` for high-dimensional data (embeddings), ``FULL`` for low-dimensional data.
     _random_state : int, numpy RandomState or Generator, optional
+        The seed's (DNIKit's) name of ``random_state``; give one of the two.
+    random_state : int, numpy RandomState or Generator, optional
         Seed of the k-means++ initialisation; an int gives reproducible models.
+        ``DatasetReport`` fills in ``ReportConfig.seed`` when both are ``None``.
 
     Notes
     -----
@@ -295,7 +298,7 @@ class _GMM:
     --------
     >>> from deepview.introspectors import Familiarity, GMMCovarianceType
     >>> Familiarity.Strategy.GMM(gaussian_count=3, covariance_type=GMMCovarianceType.FULL)
-    Familiarity.Strategy.GMM(gaussian_count=3, convergence_threshold=0.001, max_iterations=200, covariance_type=<GMMCovarianceType.FULL: 'full'>, _random_state=None)
+    Familiarity.Strategy.GMM(gaussian_count=3, convergence_threshold=0.001, max_iterations=200, covariance_type=<GMMCovarianceType.FULL: 'full'>, _random_state=None, random_state=None)
     """  # noqa: E501
 
     metadata_key: ClassVar[_DictMetaKey[FamiliarityResult]] = Batch.DictMetaKey("GMM")
@@ -305,6 +308,7 @@ class _GMM:
     max_iterations: int = 200
     covariance_type: GMMCovarianceType = GMMCovarianceType.DIAG
     _random_state: int | np.random.RandomState | np.random.Generator | None = None
+    random_state: int | np.random.RandomState | np.random.Generator | None = None
 
     def __post_init__(self) -> None:
         check_int(self.gaussian_count, name="gaussian_count", owner=_GMM_OWNER, min_value=1)
@@ -320,6 +324,23 @@ class _GMM:
             ) from None
         object.__setattr__(self, "covariance_type", cov)
         _check_random_state(self._random_state)
+        _check_random_state(self.random_state)
+        if self._random_state is not None and self.random_state is not None:
+            raise InvalidParameterError(
+                f"{_GMM_OWNER}: give either 'random_state' or its older name '_random_state', "
+                "not both."
+            )
+
+    @property
+    def seed(self) -> int | np.random.RandomState | np.random.Generator | None:
+        """The effective seed: ``random_state``, else ``_random_state``."""
+        return self.random_state if self.random_state is not None else self._random_state
+
+    def with_random_state(self, random_state: Any) -> _GMM:
+        """A copy seeded with ``random_state`` (the same strategy if it already has a seed)."""
+        if self.seed is not None:
+            return self
+        return dataclasses.replace(self, random_state=random_state)
 
     def fit_field(self, name: str, blocks: Sequence[np.ndarray]) -> _GMMDistribution:
         """Fit the mixture to one field's row blocks."""
@@ -333,7 +354,7 @@ class _GMM:
         params = fit_gmm(
             blocks, n_components=self.gaussian_count,
             covariance_type=self.covariance_type.value, tol=self.convergence_threshold,
-            max_iter=self.max_iterations, random_state=self._random_state,
+            max_iter=self.max_iterations, random_state=self.seed,
         )
         if not params.converged:
             warnings.warn(

@@ -123,6 +123,22 @@ class _KwargsStrategy:
     def _clone(self) -> _KwargsStrategy:
         return type(self)(self.target_dimensions, _parameters=dict(self._parameters))
 
+    @property
+    def random_state(self) -> Any:
+        """The ``random_state`` keyword passed to the estimator (``None`` = unseeded)."""
+        return self._parameters.get("random_state")
+
+    def with_random_state(self, random_state: Any) -> _KwargsStrategy:
+        """A fresh copy seeded with ``random_state``; the same strategy if it has a seed.
+
+        For UMAP a seed makes umap-learn run single-threaded (its documented price of
+        reproducibility); see ``benchmarks/RESULTS.md`` for the measured cost.
+        """
+        if self.random_state is not None:
+            return self
+        return type(self)(self.target_dimensions,
+                          _parameters={**self._parameters, "random_state": random_state})
+
 
 @dataclass(frozen=True, init=False)
 class TSNE(_KwargsStrategy):
