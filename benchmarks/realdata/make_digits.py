@@ -135,6 +135,7 @@ def main() -> None:
            pipeline(ArrayProducer({"input": inputs}), model([DEMO_LAYER]))(512)]
     args.dir.mkdir(parents=True, exist_ok=True)
     np.save(args.dir / "emb.npy", np.concatenate(out).astype(np.float32), allow_pickle=False)
+    np.save(args.dir / "inputs.npy", inputs, allow_pickle=False)  # for pair ground truth
     table.to_csv(args.dir / "meta.csv", index=False)
     print(table["kind"].value_counts().to_string())
 

@@ -9,6 +9,7 @@ same for a small CNN trained on scikit-learn's digits.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -266,9 +267,35 @@ def image_paths(folder: Path, ids: list[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ building
-def make_config(*, duplicates: bool, familiarity: bool, projection: str | None) -> Any:
+def duplicate_threshold_strategy(value: str) -> Any:
+    """The ``--duplicate-threshold`` strategy: ``auto`` (``Relative()``), ``slope``,
+    ``pNN`` / ``NN%`` (``Percentile(NN)``), ``relative:F`` or a plain distance."""
+    from deepview.introspectors import Duplicates
+
+    text = value.strip().lower()
+    strategies = Duplicates.ThresholdStrategy
+    try:
+        if text == "auto":
+            return strategies.Relative()
+        if text == "slope":
+            return strategies.Slope()
+        if text.startswith("relative:"):
+            return strategies.Relative(float(text.split(":", 1)[1]))
+        if text.startswith("p") or text.endswith("%"):
+            return strategies.Percentile(float(text.strip("p%")))
+        return strategies.Distance(float(text))
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"must be 'auto', 'slope', a percentile such as 'p99.5', 'relative:0.3' or a "
+            f"distance such as 0.05; got '{value}' ({exc}).",
+            param_hint="--duplicate-threshold",
+        ) from None
+
+
+def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
+                threshold: str = "auto", seed: int | None = 0) -> Any:
     """ReportConfig for the CLI switches; ``projection=None`` means no projection."""
-    from deepview.introspectors import DimensionReduction, Duplicates, Familiarity, ReportConfig
+    from deepview.introspectors import DimensionReduction, Familiarity, ReportConfig
 
     strategy: Any = None
     if projection is not None:
@@ -281,8 +308,9 @@ def make_config(*, duplicates: bool, familiarity: bool, projection: str | None) 
         strategy = factories[projection](2)
     return ReportConfig(
         projection=strategy,
-        duplicates=Duplicates.ThresholdStrategy.Slope() if duplicates else None,
+        duplicates=duplicate_threshold_strategy(threshold) if duplicates else None,
         familiarity=Familiarity.Strategy.GMM() if familiarity else None,
+        seed=seed,
     )
 
 
@@ -334,13 +362,18 @@ def summary_lines(data: Any, index_html: Path) -> list[str]:
     """The table printed at the end of a run."""
     rows = [("rows", f"{len(data):,}")]
     label_cols = [c for c in data.columns if c not in ("id", "path", "filename")
-                  and not str(c).startswith(("duplicates_", "projection_", "familiarity",
+                  and not str(c).startswith(("duplicates", "projection_", "familiarity",
                                              "splitFamiliarity_"))]
     for column in label_cols:
         rows.append((f"label '{column}'", f"{data[column].nunique():,} values"))
     for column in [c for c in data.columns if str(c).startswith("duplicates_")]:
-        groups = data[column][data[column] >= 0]
-        rows.append((column, f"{groups.nunique():,} groups, {len(groups):,} samples"))
+        member = (data[column] >= 0).to_numpy()
+        exact_column = "duplicatesExact_" + str(column)[len("duplicates_"):]
+        exact = data[exact_column].to_numpy() if exact_column in data else member & False
+        for kind, rows_of in (("exact", member & exact), ("near", member & ~exact)):
+            groups = data[column][rows_of]
+            rows.append((f"{column} ({kind})",
+                         f"{groups.nunique():,} groups, {len(groups):,} samples"))
     for column in [c for c in data.columns if str(c).startswith("familiarity_")]:
         least = data.nsmallest(5, column)["id"].tolist()
         rows.append((f"least familiar ({column})", ", ".join(map(str, least))))
@@ -378,6 +411,8 @@ def run_report(
     projection: str | None = "umap",
     overwrite: bool = False,
     batch_size: int = 1024,
+    duplicate_threshold: str = "auto",
+    seed: int | None = 0,
 ) -> tuple[Any, Path]:
     """What ``deepview report`` does, as a function: returns ``(report, index.html path)``."""
     from deepview.introspectors import DatasetReport
@@ -402,7 +437,8 @@ def run_report(
             raise CliError("--images needs ids (a metadata CSV or an id column) to name files.")
         paths = image_paths(images, ids)
         image_root = images.resolve()
-    config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection)
+    config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection,
+                         threshold=duplicate_threshold, seed=seed)
     producer = EmbeddingProducer(array, ids=ids, labels=labels, paths=paths)
     report = DatasetReport.introspect(producer, config=config, batch_size=batch_size)
     index = write_output(report, out, overwrite=overwrite, title=f"deepview: {embeddings.name}",
@@ -437,15 +473,28 @@ def report(
         "--overwrite", help="Replace an existing --out folder.")] = False,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="Samples per batch.")] = 1024,
+    duplicate_threshold: Annotated[str, typer.Option(
+        "--duplicate-threshold", help="Near-duplicate distance: 'auto' (0.3 of the median "
+        "neighbour distance), 'slope', a percentile 'p99.5', 'relative:0.4' or a distance "
+        "such as 0.05. Identical samples are always grouped.")] = "auto",
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, help="Seed of every random step (GMM, UMAP, t-SNE, PaCMAP): the "
+        "same seed gives the same report.")] = 0,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bars (they are off anyway when the output is "
+        "not a terminal).")] = False,
 ) -> None:
     """Build a dataset report from embeddings (+ metadata) and write it as a static site."""
     projection = _projection_name(projection)
+    duplicate_threshold_strategy(duplicate_threshold)  # a usage error before any work
+    if quiet:
+        os.environ["DEEPVIEW_QUIET"] = "1"
     try:
         result, index = run_report(
             embeddings, out=out, metadata=metadata, id_column=id_column, label=label or (),
             images=images, duplicates=not no_duplicates, familiarity=not no_familiarity,
             projection=None if no_projection else projection, overwrite=overwrite,
-            batch_size=batch_size,
+            batch_size=batch_size, duplicate_threshold=duplicate_threshold, seed=seed,
         )
     except (CliError, DeepViewException, OSError) as exc:
         _fail(str(exc))

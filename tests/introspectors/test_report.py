@@ -73,7 +73,7 @@ def report(data: dict[str, object]) -> DatasetReport:
 def test_columns_in_documented_order(report: DatasetReport) -> None:
     assert list(report.data.columns) == [
         "id", "color", "size", "cluster",
-        "duplicates_emb_layer",
+        "duplicates_emb_layer", "duplicatesExact_emb_layer",
         "projection_emb_layer_x", "projection_emb_layer_y",
         "familiarity_emb_layer", "familiarityPercentile_emb_layer",
         "splitFamiliarity_emb_layer_byAttr_color",
@@ -150,7 +150,7 @@ def test_label_dimension_without_enough_samples_has_no_column(make_producer) -> 
 @pytest.mark.parametrize(
     ("off", "absent"),
     [
-        ("duplicates", ["duplicates_r"]),
+        ("duplicates", ["duplicates_r", "duplicatesExact_r"]),
         ("projection", ["projection_r_x", "projection_r_y"]),
         ("familiarity", ["familiarity_r", "familiarityPercentile_r",
                          "splitFamiliarity_r_byAttr_color"]),
@@ -163,7 +163,7 @@ def test_component_off_removes_its_columns(off: str, absent: list[str]) -> None:
     result = DatasetReport.introspect(producer, config=config)
     for column in absent:
         assert column not in result.data.columns
-    assert len(result.data.columns) == 8 - len(absent)
+    assert len(result.data.columns) == 9 - len(absent)
 
 
 def test_all_components_off_gives_summary_only() -> None:
@@ -311,7 +311,8 @@ def test_config_properties_and_replace() -> None:
     with pytest.raises(ValueError, match="split_familiarity_min"):
         _config(split_familiarity_min=0)
     default = ReportConfig(projection=None)
-    assert isinstance(default.duplicates, Duplicates.ThresholdStrategy.Slope)
+    assert isinstance(default.duplicates, Duplicates.ThresholdStrategy.Relative)
+    assert default.seed == 0
     assert isinstance(default.familiarity, Familiarity.Strategy.GMM)
     assert default.dim_reduction is None and default.split_familiarity_min == 50
 

@@ -90,13 +90,15 @@ def blas_threads_for(flops: float) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def single_thread_if_oversubscribed() -> Iterator[None]:
-    """Limit BLAS, OpenMP and numba to one thread while the CPU is oversubscribed.
+def single_thread_if_oversubscribed(*, always: bool = False) -> Iterator[None]:
+    """Limit BLAS, OpenMP and numba to one thread while the CPU is oversubscribed, or
+    ``always`` (a seeded fit: parallel reductions sum in an order that depends on the thread
+    count, so only one thread gives the same result whatever the machine's load).
 
     For library calls with their own OpenMP loops (e.g. sklearn's Barnes-Hut t-SNE: 120
     samples took 3.2 s with 2 spinning threads at load ~5 on 2 cores, 0.65 s with one).
     """
-    if _cpu_count() <= 1 or not oversubscribed():
+    if _cpu_count() <= 1 or not (always or oversubscribed()):
         yield
         return
     with contextlib.ExitStack() as stack:

@@ -34,6 +34,7 @@ from deepview._compute.knn import (
     knn_partitioned,
     normalize_columns,
 )
+from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size, check_field, check_float, check_int
 from deepview.base import Batch, Producer, concatenate_batches
 from deepview.base._producer import iter_batches
@@ -619,7 +620,7 @@ class Duplicates:
                 f"Duplicates.ThresholdStrategy.Slope(); got {type(threshold).__name__}."
             )
         batches = tqdm(iter_batches(producer, batch_size, owner=_OWNER),
-                       desc=f"{_OWNER}: reading", unit="batch", disable=None)
+                       desc=f"{_OWNER}: reading", unit="batch", disable=progress_disabled())
         data = concatenate_batches(list(batches))
         results: dict[str, list[DuplicateSetCandidate]] = {}
         for name, x in data.fields.items():

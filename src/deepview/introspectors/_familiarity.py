@@ -33,6 +33,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from deepview._compute.gmm import GaussianMixtureParams, fit_gmm
+from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size, check_field, check_float, check_int
 from deepview.base import Batch, PipelineStage, Producer, iter_batches
 from deepview.base._batch import _DictMetaKey
@@ -219,7 +220,7 @@ def _collect_blocks(
     blocks: dict[str, list[np.ndarray]] = {}
     dims: dict[str, int] = {}
     bar = tqdm(iter_batches(producer, batch_size, owner=owner), desc=f"{owner}: reading",
-               unit="batch", disable=None)
+               unit="batch", disable=progress_disabled())
     for batch in bar:
         if not dims:
             dims = {}
@@ -536,7 +537,7 @@ class Familiarity(PipelineStage):
             return {name: self._scores(name, np.asarray(x)) for name, x in data.items()}
         parts: dict[str, list[np.ndarray]] = {}
         batches = tqdm(iter_batches(data, batch_size, owner=f"{_OWNER}.score"),
-                       desc=f"{_OWNER}: scoring", unit="batch", disable=None)
+                       desc=f"{_OWNER}: scoring", unit="batch", disable=progress_disabled())
         for batch in batches:
             for name, x in batch.fields.items():
                 parts.setdefault(name, []).append(self._scores(name, x))

@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from deepview._optional import require
+from deepview._progress import progress_disabled
 from deepview._validation import check_choice, check_field, check_float
 from deepview.base import Producer
 from deepview.base._producer import iter_response_batches
@@ -236,7 +237,8 @@ class IUA:
         atol = check_float(atol, name="atol", owner=owner, min_value=0.0)
         counters: dict[str, _InactiveCounter] = {}
         batches = iter_response_batches(producer, batch_size, owner=owner, analysis="IUA")
-        for batch in tqdm(batches, desc="IUA: inactive units", unit="batch", disable=None):
+        for batch in tqdm(batches, desc="IUA: inactive units", unit="batch",
+                          disable=progress_disabled()):
             for name, x in batch.fields.items():
                 counter = counters.get(name)
                 if counter is None:

@@ -12,6 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from deepview._compute.rowmatch import RowFingerprints
+from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size, check_field
 from deepview.base import Batch, PipelineStage, Producer, iter_batches
 from deepview.exceptions import (
@@ -265,7 +266,7 @@ class DimensionReduction(PipelineStage):
         one_shot: _OneShotRows | None = None
         batches = iter_batches(producer, batch_size, owner=owner)
         for index, batch in enumerate(
-            tqdm(batches, desc="DimensionReduction: fit", unit="batch", disable=None)
+            tqdm(batches, desc="DimensionReduction: fit", unit="batch", disable=progress_disabled())
         ):
             if index == 0:
                 names = list(batch.fields) if single is not None else list(mapping)

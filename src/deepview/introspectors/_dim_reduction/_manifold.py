@@ -176,7 +176,7 @@ class TSNE(_KwargsStrategy):
                 f"{self._owner}: perplexity ({perplexity:g}) must be smaller than the number "
                 f"of samples ({len(x)}); pass a smaller perplexity=... or give more samples."
             )
-        with single_thread_if_oversubscribed():
+        with single_thread_if_oversubscribed(always=self.random_state is not None):
             estimator.fit(x)
         return np.asarray(estimator.embedding_)
 
@@ -210,7 +210,7 @@ class PaCMAP(_KwargsStrategy):
         return cls
 
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
-        with single_thread_if_oversubscribed():
+        with single_thread_if_oversubscribed(always=self.random_state is not None):
             return np.asarray(estimator.fit_transform(x))
 
 
@@ -296,7 +296,7 @@ class UMAP(_KwargsStrategy):
         index = ExactRowIndex(x)  # canonical float32 copy, also what umap fits on
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs value.*", category=UserWarning)
-            with single_thread_if_oversubscribed():
+            with single_thread_if_oversubscribed(always=self.random_state is not None):
                 estimator.fit(index.data)
         embedding = np.asarray(estimator.embedding_, dtype=np.float32)
         return _UMAPFit(estimator, index, embedding)
@@ -326,7 +326,8 @@ class UMAP(_KwargsStrategy):
         if not known.all():
             new = np.flatnonzero(~known)
             try:
-                with _quiet(), warnings.catch_warnings(), single_thread_if_oversubscribed():
+                with _quiet(), warnings.catch_warnings(), single_thread_if_oversubscribed(
+                        always=self.random_state is not None):
                     warnings.simplefilter("ignore", category=UserWarning)
                     out[new] = fitted.model.transform(np.ascontiguousarray(x[new],
                                                                           dtype=np.float32))

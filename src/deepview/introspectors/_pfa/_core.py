@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 from tqdm import tqdm
 
+from deepview._progress import progress_disabled
 from deepview._validation import check_choice, check_float
 from deepview.base import Producer
 from deepview.base._producer import iter_response_batches
@@ -136,7 +137,8 @@ class PFA:
                           min_value=0.0, max_value=1.0)
         scatters: dict[str, StreamingScatter] = {}
         batches = iter_response_batches(producer, batch_size, owner=owner, analysis="PFA")
-        for batch in tqdm(batches, desc="PFA: covariances", unit="batch", disable=None):
+        for batch in tqdm(batches, desc="PFA: covariances", unit="batch",
+                          disable=progress_disabled()):
             for name, raw in batch.fields.items():
                 x = check_response(name, raw, owner=owner)
                 acc = scatters.get(name)

@@ -8,6 +8,7 @@ of the dataset beyond what its own algorithm needs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from deepview._compute.pca import make_streaming_pca
 from deepview.base import Batch, pipeline
 from deepview.exceptions import InvalidDataError
 
@@ -23,6 +25,8 @@ logger = logging.getLogger(__name__)
 _OWNER = "DatasetReport"
 #: pre-reduction target used when ReportConfig.dim_reduction is None
 DEFAULT_REDUCED_DIMS = 40
+#: the residual noise variance is at least this fraction of the data's variance per dimension
+RESIDUAL_VARIANCE_FLOOR = 1e-3
 #: umap-learn computes exact neighbours below 4096 samples; we hand it the same graph
 EXACT_KNN_MAX_SAMPLES = 4096
 
@@ -58,6 +62,14 @@ def strategy_for(config_value: Any, field: str) -> Any:
     return config_value
 
 
+def seeded(strategy: Any, seed: int | None) -> Any:
+    """``strategy`` with ``random_state=seed`` when it draws random numbers, has no seed of
+    its own and ``seed`` is not None (``ReportConfig.seed``); otherwise unchanged."""
+    if strategy is None or seed is None or not hasattr(strategy, "with_random_state"):
+        return strategy
+    return strategy.with_random_state(seed)
+
+
 def _transform_into(producer: ArrayFieldProducer, stage: Any, field: str,
                     batch_size: int) -> np.ndarray:
     """Run ``producer`` through ``stage`` and stack field ``field`` into one float32 array."""
@@ -82,11 +94,23 @@ def _transform_into(producer: ArrayFieldProducer, stage: Any, field: str,
     return out
 
 
-def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int) -> np.ndarray:
-    """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider than 40.
+@dataclasses.dataclass
+class Reduced:
+    """One field after the pre-reduction.
 
-    Returns an in-memory float32 array (n, k): the one copy all components share.
+    ``values`` ``(n, k)`` float32 feeds every component.  For the default PCA reduction
+    ``residual`` ``(n,)`` holds each row's squared distance to the PCA subspace (what the
+    reduction drops) and ``off_dims`` the number of dropped dimensions; familiarity models it
+    as isotropic Gaussian noise (probabilistic PCA).  Other reductions give ``None`` / 0.
     """
+
+    values: np.ndarray
+    residual: np.ndarray | None = None
+    off_dims: int = 0
+
+
+def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int) -> Reduced:
+    """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider than 40."""
     from deepview.introspectors import DimensionReduction
 
     dim_reduction = config.dim_reduction
@@ -94,30 +118,81 @@ def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int) -> np.nd
         dim_reduction = None
     if dim_reduction is None:
         if raw.shape[1] <= DEFAULT_REDUCED_DIMS:
-            return np.array(raw, dtype=np.float32)
-        strategy = DimensionReduction.Strategy.PCA(DEFAULT_REDUCED_DIMS)
-    else:
-        strategy = strategy_for(dim_reduction, field)
-        if strategy is None:
-            return np.array(raw, dtype=np.float32)
+            return Reduced(np.array(raw, dtype=np.float32))
+        return _pca_with_residual(raw, DEFAULT_REDUCED_DIMS, batch_size)
+    strategy = strategy_for(dim_reduction, field)
+    if strategy is None:
+        return Reduced(np.array(raw, dtype=np.float32))
     producer = ArrayFieldProducer(raw, field)
     reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
-    return _transform_into(producer, reducer, field, batch_size)
+    return Reduced(_transform_into(producer, reducer, field, batch_size))
 
 
-def find_duplicates(reduced: np.ndarray, field: str, threshold: Any) -> np.ndarray:
-    """``duplicates_R`` column: group number per sample (Duplicates result order), -1 = none."""
-    from deepview.introspectors import Duplicates
+def _pca_with_residual(raw: Any, k: int, batch_size: int) -> Reduced:
+    """Exact streaming PCA to ``k`` dimensions (two passes over ``raw``), keeping each row's
+    squared distance to the subspace."""
+    n, d = raw.shape
+    rows = max(batch_size, 4096)
+    fitter = make_streaming_pca(k, d)
+    for start in range(0, n, rows):
+        fitter.partial_fit(np.asarray(raw[start:start + rows]))
+    model = fitter.finalize()
+    values = np.empty((n, k), dtype=np.float32)
+    residual = np.empty(n, dtype=np.float64)
+    for start in range(0, n, rows):
+        x = np.asarray(raw[start:start + rows])
+        z = model.transform(x)
+        values[start:start + len(x)] = z
+        centred = x.astype(np.float64) - model.mean
+        z64 = z.astype(np.float64)
+        residual[start:start + len(x)] = np.maximum(
+            np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", z64, z64), 0.0)
+    return Reduced(values, residual, d - k)
 
-    producer = ArrayFieldProducer(reduced, field)
-    # one batch holding a view of the whole array: Duplicates accumulates its input, and a
-    # single batch is taken as is, so no second copy of the reduced responses is made
-    result = Duplicates.introspect(producer, batch_size=max(1, len(reduced)),
+
+def residual_log_density(reduced: Reduced, rows: np.ndarray | None = None) -> np.ndarray:
+    """Log-density of every row's residual under isotropic Gaussian noise off the subspace,
+    with the noise variance estimated on ``rows`` (default all): the probabilistic-PCA
+    term that makes a sample far from the PCA subspace unfamiliar.  0 without a residual."""
+    if reduced.residual is None or reduced.off_dims == 0:
+        return np.zeros(len(reduced.values))
+    fitted = reduced.residual if rows is None else reduced.residual[rows]
+    kept = reduced.values if rows is None else reduced.values[rows]
+    d = reduced.off_dims + reduced.values.shape[1]
+    total = (float(fitted.mean()) + float(np.einsum("ij,ij->", kept, kept,
+                                                    dtype=np.float64)) / len(kept)) / d
+    # a floor relative to the data's scale: data that lies in the subspace (dead ReLU units)
+    # must not make every tiny rounding residual look like an outlier
+    sigma2 = max(float(fitted.mean()) / reduced.off_dims, RESIDUAL_VARIANCE_FLOOR * total,
+                 np.finfo(np.float64).tiny)
+    return (-0.5 * reduced.residual / sigma2
+            - 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2))
+
+
+def find_duplicates(raw: Any, field: str, threshold: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``duplicates_R`` and ``duplicatesExact_R``: per sample, its duplicate group (numbered
+    by decreasing size, ties by first member; -1 = none) and whether that group holds
+    identical samples (else near-duplicates).
+
+    Runs on the full-dimensional responses: distances in the pre-reduced space lose what
+    the reduction drops (two texts that differ off the PCA subspace would look identical).
+    """
+    from deepview.introspectors._duplicates import Duplicates
+
+    values = np.asarray(raw)
+    producer = ArrayFieldProducer(values, field)
+    # one batch holding the whole array: Duplicates takes a single batch as is (no copy)
+    result = Duplicates.introspect(producer, batch_size=max(1, len(values)),
                                    threshold=threshold)
-    column = np.full(len(reduced), -1, dtype=np.int32)
-    for number, candidate in enumerate(result.results.get(field, ())):
-        column[np.asarray(candidate.indices, dtype=np.int64)] = number
-    return column
+    groups = sorted(result.results.get(field, ()),
+                    key=lambda c: (-c.size, min(c.indices)))
+    column = np.full(len(values), -1, dtype=np.int32)
+    exact = np.zeros(len(values), dtype=bool)
+    for number, candidate in enumerate(groups):
+        members = np.asarray(candidate.indices, dtype=np.int64)
+        column[members] = number
+        exact[members] = candidate.exact
+    return column, exact
 
 
 def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int) -> np.ndarray:
@@ -225,20 +300,28 @@ def _score(familiarity: Any, reduced: np.ndarray, field: str,
     return scores, percentiles
 
 
-def overall_familiarity(reduced: np.ndarray, field: str, strategy: Any,
+def overall_familiarity(reduced: Reduced, field: str, strategy: Any,
                         *, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """``familiarity_R`` and ``familiarityPercentile_R``: score of every sample under a model
-    fitted on all samples, and the share (0..100) of samples scoring at most as high."""
-    model = _fit_familiarity(ArrayFieldProducer(reduced, field), strategy, batch_size)
-    scores, percentiles = _score(model, reduced, field, batch_size)
-    if np.isnan(percentiles).any():  # the strategy does not report them: rank the scores
+    fitted on all samples, and the share (0..100) of samples scoring at most as high.
+
+    The score is the log-density of the strategy's model on the pre-reduced responses plus,
+    after the default PCA reduction, :func:`residual_log_density` (what the reduction drops).
+    """
+    values = reduced.values
+    model = _fit_familiarity(ArrayFieldProducer(values, field), strategy, batch_size)
+    scores, percentiles = _score(model, values, field, batch_size)
+    if reduced.residual is not None:
+        scores += residual_log_density(reduced)
+        percentiles[:] = np.nan  # the model's own percentiles ignore the residual
+    if np.isnan(percentiles).any():  # rank the scores
         order = np.sort(scores)
         percentiles = 100.0 * np.searchsorted(order, scores, side="right") / len(scores)
     return scores, percentiles
 
 
 def split_familiarity(
-    reduced: np.ndarray,
+    reduced: Reduced,
     field: str,
     strategy: Any,
     labels: Mapping[str, list[str]],
@@ -248,26 +331,29 @@ def split_familiarity(
     progress: Any,
 ) -> dict[str, list[dict[str, float]]]:
     """``splitFamiliarity_R_byAttr_<dim>``: per sample, ``{label value: score}`` under one model
-    per label value with at least ``minimum`` samples (fitted on that value's rows only).
+    per label value with at least ``minimum`` samples (fitted on that value's rows only; the
+    residual noise variance too).
 
     The models are fitted one after the other on row subsets of the same array; dimensions
     where no value reaches ``minimum`` get no column.
     """
+    values = reduced.values
     columns: dict[str, list[dict[str, float]]] = {}
-    for dim, values in labels.items():
-        codes, uniques = _encode(values)
+    for dim, labelled in labels.items():
+        codes, uniques = _encode(labelled)
         counts = np.bincount(codes, minlength=len(uniques))
         kept = [k for k in range(len(uniques)) if counts[k] >= minimum]  # sorted values
         if not kept:
             logger.info("%s: no value of label '%s' has %d samples; no split familiarity.",
                         _OWNER, dim, minimum)
             continue
-        scores = np.empty((len(reduced), len(kept)), dtype=np.float64)
+        scores = np.empty((len(values), len(kept)), dtype=np.float64)
         for j, k in enumerate(kept):
             rows = np.flatnonzero(codes == k)
-            model = _fit_familiarity(ArrayFieldProducer(reduced, field, rows), strategy,
+            model = _fit_familiarity(ArrayFieldProducer(values, field, rows), strategy,
                                      batch_size)
-            scores[:, j] = _score(model, reduced, field, batch_size)[0]
+            scores[:, j] = (_score(model, values, field, batch_size)[0]
+                            + residual_log_density(reduced, rows))
             progress.update(1)
         keys = [str(uniques[k]) for k in kept]
         columns[dim] = [dict(zip(keys, row)) for row in scores.tolist()]

@@ -41,7 +41,7 @@ def _default_projection() -> Any:
 def _default_duplicates() -> Any:
     from deepview.introspectors import Duplicates
 
-    return Duplicates.ThresholdStrategy.Slope()
+    return Duplicates.ThresholdStrategy.Relative()
 
 
 def _default_familiarity() -> Any:
@@ -85,7 +85,9 @@ def _check_dim_strategies(value: Any, name: str, *, two_d: bool) -> None:
 class ReportConfig:
     """Which components :class:`DatasetReport` builds and the strategies they use.
 
-    The default runs every component: duplicates (``Duplicates.ThresholdStrategy.Slope()``),
+    The default runs every component: duplicates (``Duplicates.ThresholdStrategy.Relative()``:
+    identical samples always, and near-duplicates closer than 0.3 of the median neighbour
+    distance),
     overall and per-label ("split") familiarity (``Familiarity.Strategy.GMM()``) and a 2-D
     projection (``DimensionReduction.Strategy.UMAP(2)``, or none with a warning when
     umap-learn is not installed).  Set a component to ``None`` to leave it out, e.g.
@@ -96,8 +98,8 @@ class ReportConfig:
     projection : DimensionReductionStrategyType, Mapping[str, ...] or None
         Strategy that projects the (pre-reduced) responses to 2-D for the scatterplot.
     duplicates : DuplicatesThresholdStrategyType or None
-        Threshold strategy of :class:`Duplicates` (default ``Slope()``); ``None`` = no
-        duplicate detection.
+        Threshold strategy of :class:`Duplicates` (default ``Relative()``; ``Slope()``,
+        ``Percentile(p)`` and ``Distance(d)`` work too); ``None`` = no duplicate detection.
     familiarity : FamiliarityStrategyType or None
         Strategy for the overall and the per-label familiarity models.
     dim_reduction : DimensionReductionStrategyType, Mapping[str, ...] or None, default=None
@@ -105,6 +107,11 @@ class ReportConfig:
         field wider than 40 dimensions with ``DimensionReduction.Strategy.PCA(40)``.
     split_familiarity_min : int, default=50
         Minimum number of samples a label value needs to get its own familiarity model.
+    seed : int or None, default=0
+        Seed given to every strategy that draws random numbers and has no seed of its own
+        (the familiarity GMM's initialisation, UMAP / t-SNE / PaCMAP), so that two runs give
+        identical reports.  ``None`` leaves them unseeded.  A seeded UMAP runs
+        single-threaded (umap-learn's rule), see ``benchmarks/RESULTS.md`` for the cost.
 
     Raises
     ------
@@ -127,6 +134,7 @@ class ReportConfig:
     familiarity: Any = dataclasses.field(default_factory=_default_familiarity)
     dim_reduction: Any = None
     split_familiarity_min: int = 50
+    seed: int | None = 0
 
     def __post_init__(self) -> None:
         _check_dim_strategies(self.projection, "projection", two_d=True)
@@ -149,6 +157,8 @@ class ReportConfig:
             )
         check_int(self.split_familiarity_min, name="split_familiarity_min", owner=_OWNER,
                   min_value=1)
+        if self.seed is not None:
+            check_int(self.seed, name="seed", owner=_OWNER, min_value=0)
 
     @property
     def n_stages(self) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size
 from deepview.base import Producer
 from deepview.exceptions import InvalidDataError, InvalidTypeError
@@ -56,9 +57,16 @@ class DatasetReport:
         - ``id`` (str): ``str(identifier)``; ``"0"``, ``"1"``, ... if the producer has none.
         - one str column per label dimension; ``filename`` (if a label dimension of that name
           exists: shown, not used as a label) and ``path`` (str, from ``Batch.StdKeys.PATH``).
-        - ``duplicates_R`` (int32): near-duplicate group number, ``-1`` = not a duplicate.
+        - ``duplicates_R`` (int32): duplicate group number, ``-1`` = not a duplicate; groups
+          are numbered by decreasing size (0 = the largest).
+        - ``duplicatesExact_R`` (bool): the sample's group holds identical samples (exact
+          copies, up to float rounding); ``False`` for near-duplicate groups and non-members.
         - ``projection_R_x``, ``projection_R_y`` (float64): 2-D projection.
-        - ``familiarity_R`` (float64): familiarity score (log-likelihood; low = unusual).
+        - ``familiarity_R`` (float64): familiarity score, the log-likelihood of the sample under
+          the fitted model (low = unusual).  With the default pre-reduction the model is the
+          familiarity strategy's mixture on the top 40 principal components plus isotropic
+          Gaussian noise off them (probabilistic PCA), so samples far from the subspace are
+          unusual too.
         - ``familiarityPercentile_R`` (float64, extra): share (0..100) of the samples whose
           score is at most this one's (1.5 = among the 1.5 % least familiar).
         - ``splitFamiliarity_R_byAttr_<dim>`` (dict): ``{label value: score}``, the sample's
@@ -143,7 +151,7 @@ class DatasetReport:
         with tempfile.TemporaryDirectory(prefix="deepview-report-",
                                          ignore_cleanup_errors=True) as tmp:
             with tqdm(desc=f"{_OWNER}: reading responses", unit=" samples",
-                      disable=None) as bar:
+                      disable=progress_disabled()) as bar:
                 collected = collect(producer, batch_size=batch_size, cache_dir=Path(tmp),
                                     progress=bar)
             try:
@@ -263,36 +271,40 @@ def _build_columns(collected: Collected, config: ReportConfig,
     per_field = 1 + sum(c is not None for c in (config.duplicates, config.projection,
                                                   config.familiarity))
     with tqdm(total=len(collected.fields) * (per_field + split_models), desc=_OWNER,
-              unit=" steps", disable=None) as bar:
+              unit=" steps", disable=progress_disabled()) as bar:
         for field in list(collected.fields):
             name = collected.column_names[field]
             bar.set_description(f"{_OWNER} [{name}]: reducing")
-            reduced = analysis.reduce_field(collected.fields.pop(field), field, config,
-                                            batch_size=batch_size)
+            raw = collected.fields.pop(field)
+            reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size)
             bar.update(1)
             if config.duplicates is not None:
                 bar.set_description(f"{_OWNER} [{name}]: duplicates")
-                duplicates[f"duplicates_{name}"] = analysis.find_duplicates(
-                    reduced, field, config.duplicates)
+                groups, exact = analysis.find_duplicates(raw, field, config.duplicates)
+                duplicates[f"duplicates_{name}"] = groups
+                duplicates[f"duplicatesExact_{name}"] = exact
                 bar.update(1)
-            strategy = analysis.strategy_for(config.projection, field)
+            del raw
+            strategy = analysis.seeded(analysis.strategy_for(config.projection, field),
+                                       config.seed)
             if strategy is not None:
                 bar.set_description(f"{_OWNER} [{name}]: projection")
-                xy = analysis.project(reduced, field, strategy, batch_size=batch_size)
+                xy = analysis.project(reduced.values, field, strategy, batch_size=batch_size)
                 projection[f"projection_{name}_x"] = xy[:, 0].astype(np.float64)
                 projection[f"projection_{name}_y"] = xy[:, 1].astype(np.float64)
             if config.projection is not None:
                 bar.update(1)
             if config.familiarity is not None:
+                familiarity_strategy = analysis.seeded(config.familiarity, config.seed)
                 bar.set_description(f"{_OWNER} [{name}]: familiarity")
                 scores, percentiles = analysis.overall_familiarity(
-                    reduced, field, config.familiarity, batch_size=batch_size)
+                    reduced, field, familiarity_strategy, batch_size=batch_size)
                 familiarity[f"familiarity_{name}"] = scores
                 familiarity[f"familiarityPercentile_{name}"] = percentiles
                 bar.update(1)
                 bar.set_description(f"{_OWNER} [{name}]: split familiarity")
                 by_label = analysis.split_familiarity(
-                    reduced, field, config.familiarity, collected.labels,
+                    reduced, field, familiarity_strategy, collected.labels,
                     minimum=config.split_familiarity_min, batch_size=batch_size, progress=bar)
                 for dim, values in by_label.items():
                     split[f"splitFamiliarity_{name}_byAttr_{dim}"] = pd.Series(values,

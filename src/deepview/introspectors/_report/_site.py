@@ -34,6 +34,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from deepview._optional import require
+from deepview._progress import progress_disabled
 from deepview._validation import check_int
 from deepview.exceptions import DeepViewWarning, InvalidParameterError, InvalidTypeError
 
@@ -536,7 +537,8 @@ def _write_thumbs(images: _Images, folder: Path | None, size: int) -> list[str |
     ops = require("PIL.ImageOps", feature="Report thumbnails", extra="image")
     urls: list[str | None] = []
     failed: list[str] = []
-    for k, src in enumerate(tqdm(images.sources, desc="thumbnails", unit="img", disable=None)):
+    for k, src in enumerate(tqdm(images.sources, desc="thumbnails", unit="img",
+                                 disable=progress_disabled())):
         try:
             with pil.open(src) as im:
                 im.draft("RGB", (size, size))
