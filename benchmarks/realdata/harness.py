@@ -73,16 +73,22 @@ def _deepview_gmm(x: np.ndarray, meta: pd.DataFrame) -> dict[str, Any]:
     return {"scores": scores, "groups": None, "seconds": float(np.median(seconds))}
 
 
+def _array_producer(array: np.ndarray) -> Any:
+    """A plain DNIKit-style producer (a callable of batch size) over the rows of ``array``."""
+    from deepview.base import Batch
+
+    def produce(batch_size: int) -> Any:
+        for start in range(0, len(array), batch_size):
+            yield Batch({"emb": array[start:start + batch_size]})
+
+    return produce
+
+
 def _reference(x: np.ndarray, meta: pd.DataFrame) -> dict[str, Any]:
     from deepview.base import pipeline
     from deepview.introspectors import DimensionReduction, Duplicates, Familiarity
 
-    def producer(batch_size: int) -> Any:
-        from deepview.base import Batch
-
-        for start in range(0, len(x), batch_size):
-            yield Batch({"emb": x[start:start + batch_size]})
-
+    producer = _array_producer(x)
     scores, seconds = [], []
     groups: list[list[int]] = []
     for seed in SEEDS:
@@ -91,13 +97,7 @@ def _reference(x: np.ndarray, meta: pd.DataFrame) -> dict[str, Any]:
             producer, strategies=DimensionReduction.Strategy.PCA(40), batch_size=1024)
         reduced = np.concatenate([np.asarray(b.fields["emb"])
                                   for b in pipeline(producer, reducer)(1024)])
-
-        def reduced_producer(batch_size: int) -> Any:
-            from deepview.base import Batch
-
-            for s in range(0, len(reduced), batch_size):
-                yield Batch({"emb": reduced[s:s + batch_size]})
-
+        reduced_producer = _array_producer(reduced)
         fam = Familiarity.introspect(
             reduced_producer,
             strategy=Familiarity.Strategy.GMM(_random_state=np.random.RandomState(seed)))
@@ -158,8 +158,8 @@ def evaluate(directory: Path) -> str:
     inputs_path = directory / "inputs.npy"
     inputs = (np.load(inputs_path, allow_pickle=False).reshape(len(x), -1)
               if inputs_path.exists() else None)
-    from sklearn.neighbors import NearestNeighbors
     from scipy.stats import spearmanr
+    from sklearn.neighbors import NearestNeighbors
 
     n = len(x)
     dist, _ = NearestNeighbors(n_neighbors=11).fit(x).kneighbors(x)
