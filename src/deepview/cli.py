@@ -369,7 +369,8 @@ def summary_lines(data: Any, index_html: Path) -> list[str]:
     for column in [c for c in data.columns if str(c).startswith("duplicates_")]:
         member = (data[column] >= 0).to_numpy()
         exact_column = "duplicatesExact_" + str(column)[len("duplicates_"):]
-        exact = data[exact_column].to_numpy() if exact_column in data else member & False
+        exact = (data[exact_column].to_numpy() if exact_column in data
+                 else np.zeros_like(member))
         for kind, rows_of in (("exact", member & exact), ("near", member & ~exact)):
             groups = data[column][rows_of]
             rows.append((f"{column} ({kind})",

@@ -72,8 +72,6 @@ class GaussianMixtureParams:
     converged: bool = True
     #: float64 log-densities of the training rows, if the fit computed them
     training_scores: np.ndarray | None = None
-    #: mean log-likelihood of the training rows at the last EM step
-    lower_bound: float = float("nan")
 
     @property
     def n_features(self) -> int:
@@ -229,8 +227,7 @@ def _e_step_matrix(weights: np.ndarray, means: np.ndarray, variances: np.ndarray
 
 
 def _fit_diag(
-    blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int, rs: np.random.RandomState,
-    reg_covar: float = _REG_COVAR,
+    blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int, rs: np.random.RandomState
 ) -> GaussianMixtureParams:
     """EM on float32 copies of ``xc`` and ``xc**2`` (two ``(n,D)x(D,K)`` products for the
     E-step, two ``(K,n)x(n,D)`` for the M-step, in row chunks that stay in cache); small
@@ -247,7 +244,7 @@ def _fit_diag(
     dtype = blocks[0].dtype if np.issubdtype(blocks[0].dtype, np.floating) else np.float64
     nk0 = 1.0 + 10 * float(np.finfo(dtype).eps)
     means = seeds / nk0 - center
-    variances = seeds * seeds * (1.0 / nk0 - 1.0 / nk0**2) + reg_covar
+    variances = seeds * seeds * (1.0 / nk0 - 1.0 / nk0**2) + _REG_COVAR
     weights = np.full(k, 1.0 / k)
     lower_bound = -np.inf
     converged = False
@@ -283,7 +280,7 @@ def _fit_diag(
             stats[:, d:] += resp.T @ xxb
         nk += eps
         means = stats[:, :d] / nk[:, None]
-        variances = np.maximum(stats[:, d:] / nk[:, None] - means * means, 0.0) + reg_covar
+        variances = np.maximum(stats[:, d:] / nk[:, None] - means * means, 0.0) + _REG_COVAR
         weights = nk / nk.sum()
         previous, lower_bound = lower_bound, total_log / n
         if abs(lower_bound - previous) < tol:
@@ -296,7 +293,7 @@ def _fit_diag(
             precise = True
     return GaussianMixtureParams(
         weights=weights, means=means + center, covariance_type="diag", variances=variances,
-        center=center, n_iter=n_iter, converged=converged, lower_bound=lower_bound,
+        center=center, n_iter=n_iter, converged=converged,
     )
 
 

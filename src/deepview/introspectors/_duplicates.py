@@ -92,6 +92,13 @@ def _sorted_positive(distances: Any) -> np.ndarray:
     return d
 
 
+def _sorted_distinct(distances: Any) -> np.ndarray:
+    """:func:`_sorted_positive` without the numerically identical pairs (copies are neither
+    a "low mode" of near-duplicates nor a typical neighbour distance)."""
+    d = _sorted_positive(distances)
+    return d[d > identical_tolerance(d)]
+
+
 def identical_tolerance(distances: np.ndarray) -> float:
     """Distance up to which two samples are numerically identical: ``IDENTICAL_FRACTION``
     times the median positive neighbour distance (0 when there is none)."""
@@ -151,8 +158,7 @@ class _Relative:
             )
 
     def __call__(self, distances: np.ndarray) -> float:
-        d = _sorted_positive(distances)
-        d = d[d > identical_tolerance(d)]
+        d = _sorted_distinct(distances)
         return float(self.fraction * np.median(d)) if len(d) else 0.0
 
 
@@ -244,8 +250,7 @@ class _Slope:
                   owner="Duplicates.ThresholdStrategy.Slope", min_value=3)
 
     def __call__(self, distances: np.ndarray) -> float:
-        d = _sorted_positive(distances)
-        d = d[d > identical_tolerance(d)]  # copies are not a "low mode" of near-duplicates
+        d = _sorted_distinct(distances)
         if len(d) < 2:
             return 0.0
         probe = _elbow_index(d, self.sensitivity)

@@ -128,6 +128,11 @@ class _KwargsStrategy:
         """The ``random_state`` keyword passed to the estimator (``None`` = unseeded)."""
         return self._parameters.get("random_state")
 
+    def _threads(self) -> Any:
+        """Thread limits for a fit: one thread when seeded (parallel sums depend on the thread
+        count) or while the CPU is oversubscribed."""
+        return single_thread_if_oversubscribed(always=self.random_state is not None)
+
     def with_random_state(self, random_state: Any) -> _KwargsStrategy:
         """A fresh copy seeded with ``random_state``; the same strategy if it has a seed.
 
@@ -176,7 +181,7 @@ class TSNE(_KwargsStrategy):
                 f"{self._owner}: perplexity ({perplexity:g}) must be smaller than the number "
                 f"of samples ({len(x)}); pass a smaller perplexity=... or give more samples."
             )
-        with single_thread_if_oversubscribed(always=self.random_state is not None):
+        with self._threads():
             estimator.fit(x)
         return np.asarray(estimator.embedding_)
 
@@ -210,7 +215,7 @@ class PaCMAP(_KwargsStrategy):
         return cls
 
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
-        with single_thread_if_oversubscribed(always=self.random_state is not None):
+        with self._threads():
             return np.asarray(estimator.fit_transform(x))
 
 
@@ -296,7 +301,7 @@ class UMAP(_KwargsStrategy):
         index = ExactRowIndex(x)  # canonical float32 copy, also what umap fits on
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs value.*", category=UserWarning)
-            with single_thread_if_oversubscribed(always=self.random_state is not None):
+            with self._threads():
                 estimator.fit(index.data)
         embedding = np.asarray(estimator.embedding_, dtype=np.float32)
         return _UMAPFit(estimator, index, embedding)
@@ -326,8 +331,7 @@ class UMAP(_KwargsStrategy):
         if not known.all():
             new = np.flatnonzero(~known)
             try:
-                with _quiet(), warnings.catch_warnings(), single_thread_if_oversubscribed(
-                        always=self.random_state is not None):
+                with _quiet(), warnings.catch_warnings(), self._threads():
                     warnings.simplefilter("ignore", category=UserWarning)
                     out[new] = fitted.model.transform(np.ascontiguousarray(x[new],
                                                                           dtype=np.float32))
