@@ -239,3 +239,36 @@ def test_failure_while_writing_leaves_nothing(inputs: tuple[Path, Path], tmp_pat
     assert result.exit_code != 0
     assert not out.exists()
     assert _siblings(out) == []
+
+
+def test_duplicate_threshold_and_seed_options(tmp_path: Path) -> None:
+    x = _embeddings()
+    x[7] = x[3]  # an exact copy
+    x[8] = x[4] + 1e-3  # a near-duplicate
+    npy = tmp_path / "emb.npy"
+    np.save(npy, x)
+    outputs = []
+    for name, threshold in (("a", "auto"), ("b", "auto"), ("c", "0")):
+        out = tmp_path / name
+        result = _run(npy, "--out", out, "--projection", "pca", "--seed", "3", "--quiet",
+                      "--duplicate-threshold", threshold)
+        assert result.exit_code == 0, result.output
+        assert "(exact)" in result.output and "(near)" in result.output
+        outputs.append(DatasetReport.from_disk(out / "report").data)
+    auto, again, zero = outputs
+    assert auto.equals(again)  # the same seed gives the same report
+    groups, exact = auto["duplicates_embedding"], auto["duplicatesExact_embedding"]
+    assert groups[3] == groups[7] >= 0 and exact[3] and exact[7]
+    assert groups[4] == groups[8] >= 0 and not exact[4]
+    # a distance of 0 keeps the exact copies only
+    assert zero["duplicates_embedding"][3] >= 0 and zero["duplicates_embedding"][4] == -1
+
+
+@pytest.mark.parametrize("value", ["often", "p200", "relative:0", "-1"])
+def test_bad_duplicate_threshold_refused(inputs: tuple[Path, Path], tmp_path: Path,
+                                         value: str) -> None:
+    npy, _ = inputs
+    result = _run(npy, "--out", tmp_path / "out", "--duplicate-threshold", value)
+    assert result.exit_code != 0
+    assert "--duplicate-threshold" in result.output
+    assert not (tmp_path / "out").exists()

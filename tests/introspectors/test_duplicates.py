@@ -234,3 +234,34 @@ def test_docstring_examples() -> None:
     import deepview.introspectors._duplicates as module
 
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_relative_threshold_ignores_exact_copies() -> None:
+    from deepview.introspectors import Duplicates
+
+    relative = Duplicates.ThresholdStrategy.Relative(0.5)
+    typical = np.linspace(1.0, 3.0, 101)  # median 2.0
+    assert relative(typical) == pytest.approx(1.0)
+    # a data set dominated by copies (rounding-level distances) keeps the same threshold
+    flooded = np.sort(np.concatenate([np.full(5000, 1e-9), typical]))
+    assert relative(flooded) == pytest.approx(1.0)
+    assert Duplicates.ThresholdStrategy.Distance(0.25)(typical) == 0.25
+    with pytest.raises(ValueError, match="fraction"):
+        Duplicates.ThresholdStrategy.Relative(0)
+    with pytest.raises(ValueError, match="distance"):
+        Duplicates.ThresholdStrategy.Distance(-1)
+
+
+def test_rounding_level_copies_form_one_exact_set() -> None:
+    from deepview.base import ArrayProducer
+    from deepview.introspectors import Duplicates
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 16))
+    x[100:160] = x[0] * (1 + 1e-7 * rng.normal(size=(60, 16)))  # one text, many batches
+    x[200] = x[1] + 0.01  # a near-duplicate
+    result = Duplicates.introspect(ArrayProducer(x, field="e"),
+                                   threshold=Duplicates.ThresholdStrategy.Slope())
+    sets = {frozenset(c.indices): c.exact for c in result.results["e"]}
+    assert sets[frozenset([0, *range(100, 160)])] is True
+    assert sets[frozenset([1, 200])] is False

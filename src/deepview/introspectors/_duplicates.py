@@ -101,10 +101,16 @@ def _sorted_distinct(distances: Any) -> np.ndarray:
 
 def identical_tolerance(distances: np.ndarray) -> float:
     """Distance up to which two samples are numerically identical: ``IDENTICAL_FRACTION``
-    times the median positive neighbour distance (0 when there is none)."""
+    times the median neighbour distance (0 when there is none).
+
+    The median is taken over the distances above 1e-6 of the largest one, so that rounding-
+    level distances between copies do not set it even when copies are most of the data."""
     d = np.asarray(distances, dtype=np.float64).reshape(-1)
     d = d[d > 0]
-    return float(IDENTICAL_FRACTION * np.median(d)) if len(d) else 0.0
+    if not len(d):
+        return 0.0
+    d = d[d > 1e-6 * d.max()]
+    return float(IDENTICAL_FRACTION * np.median(d))
 
 
 @dataclasses.dataclass(frozen=True)
