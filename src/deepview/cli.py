@@ -33,7 +33,6 @@ app = typer.Typer(
 PROJECTIONS = ("umap", "pca", "tsne", "pacmap")
 #: name of the saved report (Parquet + JSON) inside the output folder
 REPORT_SUBDIR = "report"
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
 
 
 class CliError(Exception):
