@@ -7,8 +7,8 @@ from types import ModuleType
 
 from deepview.exceptions import MissingDependencyError
 
-#: import name -> (pip distribution name, deepview extra)
-_KNOWN = {
+#: import name -> (pip distribution name, deepview extra or None for a core dependency)
+_KNOWN: dict[str, tuple[str, str | None]] = {
     "torch": ("torch==2.13.0", "torch"),
     "umap": ("umap-learn", "umap"),
     "pacmap": ("pacmap", "pacmap"),
@@ -19,7 +19,8 @@ _KNOWN = {
     "PIL": ("Pillow", "image"),
     "cv2": ("opencv-python-headless", "image"),
     "IPython": ("ipython", "notebook"),
-    "typer": ("typer", "cli"),
+    # a core dependency of deepview, so no extra installs it: reinstall it directly
+    "typer": ("typer", None),
 }
 
 
