@@ -375,6 +375,18 @@ def test_to_disk_refuses_existing_target_without_overwrite(report: DatasetReport
     pd.testing.assert_frame_equal(DatasetReport.from_disk(target).data, report.data)
 
 
+def test_from_disk_accepts_the_site_folder(report: DatasetReport, tmp_path: Path) -> None:
+    # what `deepview report --out DIR` writes: DIR/index.html + DIR/report/
+    site = tmp_path / "site"
+    site.mkdir()
+    report.to_disk(site / "report")
+    pd.testing.assert_frame_equal(DatasetReport.from_disk(site).data, report.data)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="report/report.json.*site folder"):
+        DatasetReport.from_disk(empty)
+
+
 class _Exploit:
     def __reduce__(self):  # runs on unpickling
         marker = Path(tempfile.gettempdir()) / "deepview-pickle-was-loaded"

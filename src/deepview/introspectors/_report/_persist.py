@@ -29,6 +29,8 @@ FORMAT_NAME = "deepview.DatasetReport"
 FORMAT_VERSION = 1
 META_FILE = "report.json"
 DATA_FILE = "data.parquet"
+#: subfolder of a site (``export_site`` / ``deepview report --out``) holding the saved report
+SITE_SUBDIR = "report"
 
 _OWNER = "DatasetReport"
 
@@ -172,12 +174,15 @@ def read_report(directory: Path) -> pd.DataFrame:
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise FileNotFoundError(f"{_OWNER}.from_disk: '{directory}' is not a directory.")
+    if not (directory / META_FILE).is_file() and (directory / SITE_SUBDIR / META_FILE).is_file():
+        directory = directory / SITE_SUBDIR  # a site folder (`deepview report --out DIR`)
     meta_path = directory / META_FILE
     if not meta_path.is_file():
         raise FileNotFoundError(
-            f"{_OWNER}.from_disk: '{directory}' has no {META_FILE}; it is not a report saved "
-            "with DatasetReport.to_disk (reports pickled by the reference implementation are "
-            "not loaded, for safety)."
+            f"{_OWNER}.from_disk: '{directory}' has no {META_FILE} (nor {SITE_SUBDIR}/"
+            f"{META_FILE}); pass the folder given to DatasetReport.to_disk, or the site folder "
+            "written by `deepview report --out DIR` (reports pickled by the reference "
+            "implementation are not loaded, for safety)."
         )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
