@@ -176,7 +176,8 @@ class DatasetReport:
 
     @staticmethod
     def from_disk(directory: str | Path) -> DatasetReport:
-        """Load a report saved with :meth:`to_disk`.
+        """Load a report saved with :meth:`to_disk`, or the one inside a site folder
+        written by ``deepview report --out DIR`` (its ``report/`` subfolder).
 
         Only ``report.json`` and ``data.parquet`` are read (no pickle; other files in the
         directory are ignored).
