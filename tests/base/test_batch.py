@@ -219,3 +219,134 @@ def test_concatenate_batches() -> None:
     other_labels.metadata[LABELS] = {"color": ["x", "y"]}
     with pytest.raises(ValueError, match="different entries"):
         concatenate_batches([a, other_labels.make_batch()])
+
+
+# ---------------------------------------------------------------- read-only metadata (issue 9)
+def test_metadata_sequences_cannot_be_changed_in_place() -> None:
+    batch = make()
+    ids = batch.metadata[ID]
+    colors = batch.metadata[LABELS]["color"]
+    for seq in (ids, colors):
+        with pytest.raises(InvalidTypeError, match="read-only"):
+            seq.append("x")
+        with pytest.raises(TypeError):
+            seq.extend(["x"])
+        with pytest.raises(TypeError):
+            seq[0] = "x"
+        with pytest.raises(TypeError):
+            del seq[0]
+        with pytest.raises(TypeError):
+            seq.sort()
+        with pytest.raises(TypeError):
+            seq += ["x"]
+    assert batch.metadata[ID] == ["id0", "id1", "id2", "id3"]
+    assert batch.metadata[LABELS]["color"] == ["r", "g", "r", "g"]
+    # the same holds for subsets, concatenations and one element's dict entries
+    sub = batch.elements[[0, 1]]
+    with pytest.raises(TypeError):
+        sub.metadata[ID].append("x")
+    with pytest.raises(TypeError):
+        concatenate_batches([sub, sub]).metadata[ID].append("x")
+    with pytest.raises(TypeError):
+        batch.elements[1:].metadata[LABELS]["size"].pop()
+
+
+def test_read_only_metadata_still_reads_like_a_list() -> None:
+    batch = make()
+    ids = batch.metadata[ID]
+    assert isinstance(ids, list) and ids == ["id0", "id1", "id2", "id3"]
+    assert repr(ids) == "['id0', 'id1', 'id2', 'id3']"
+    assert ids + ["x"] == ["id0", "id1", "id2", "id3", "x"]
+    assert list(ids) == ids and ids[1:3] == ["id1", "id2"]
+    copy_ = list(ids)
+    copy_.append("x")  # a plain copy is the caller's own list
+    assert len(batch.metadata[ID]) == 4
+
+
+def test_builder_from_a_batch_gives_mutable_lists_and_leaves_the_batch_alone() -> None:
+    batch = make()
+    builder = Batch.Builder(base=batch)
+    builder.metadata[ID].append("id4")
+    builder.metadata[LABELS]["color"].append("b")
+    assert batch.metadata[ID] == ["id0", "id1", "id2", "id3"]
+    assert batch.metadata[LABELS]["color"] == ["r", "g", "r", "g"]
+
+
+def test_read_only_metadata_survives_pickle() -> None:
+    import copy
+
+    batch = make()
+    for clone in (pickle.loads(pickle.dumps(batch)), copy.deepcopy(batch)):
+        assert clone == batch
+        with pytest.raises(TypeError):
+            clone.metadata[ID].append("x")
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "where"),
+    [(ID, [1, 2], "'deepview.base.Batch.StdKeys.identifier'"), (LABELS, {"a": [1]}, r"\['a'\]")],
+)
+def test_metadata_length_mismatch_is_invalid_data(key, values, where) -> None:
+    builder = Batch.Builder({"x": np.zeros(3)})
+    builder.metadata[key] = values
+    with pytest.raises(InvalidDataError, match=f"{where} has .* values but the batch has 3"):
+        builder.make_batch()
+    with pytest.raises(InvalidDataError, match="one value per element"):
+        Batch({"x": np.zeros(3)}).with_metadata(key, values)
+
+
+def test_structural_mismatches_are_invalid_data() -> None:
+    with pytest.raises(InvalidDataError, match="same length"):
+        Batch({"x": np.zeros(3), "y": np.zeros(4)})
+    builder = Batch.Builder({"x": np.zeros(3)})
+    builder.snapshots["s"] = Batch({"x": np.zeros(2)})
+    with pytest.raises(InvalidDataError, match="snapshot 's' has 2"):
+        builder.make_batch()
+    with pytest.raises(InvalidDataError, match="at least one field"):
+        Batch.Builder().make_batch()
+
+
+# ---------------------------------------------------------------- Batch.with_metadata
+def test_with_metadata_returns_a_new_batch_sharing_fields() -> None:
+    batch = make()
+    note = Batch.MetaKey("note")
+    values = ["a", "b", "c", "d"]
+    new = batch.with_metadata(note, values)
+    assert note not in batch.metadata
+    assert new.metadata[note] == values
+    values.append("e")  # the caller's list is copied
+    assert new.metadata[note] == ["a", "b", "c", "d"]
+    assert new.metadata[ID] == batch.metadata[ID]
+    assert new.fields["x"] is not None and np.shares_memory(new.fields["x"], batch.fields["x"])
+    assert new.snapshots["orig"] is batch.snapshots["orig"]
+    with pytest.raises(TypeError):
+        new.metadata[note].append("x")
+
+
+def test_with_metadata_replaces_an_entry_and_takes_dict_keys() -> None:
+    batch = make()
+    new = batch.with_metadata(LABELS, {"shape": ("o", "x", "o", "x")})
+    assert dict(new.metadata[LABELS]) == {"shape": ["o", "x", "o", "x"]}
+    assert set(batch.metadata[LABELS]) == {"color", "size"}
+    assert new.with_metadata(ID, range(4)).metadata[ID] == [0, 1, 2, 3]
+
+
+def test_with_metadata_keeps_a_read_only_sequence_without_copying() -> None:
+    from deepview.introspectors._familiarity import FamiliarityResults
+
+    results = FamiliarityResults(np.arange(4.0), np.linspace(0, 1, 4))
+    key = Batch.DictMetaKey("familiarity")
+    new = make().with_metadata(key, {"x": results})
+    assert new.metadata[key]["x"] is results
+
+
+def test_with_metadata_bad_input() -> None:
+    batch = make()
+    with pytest.raises(InvalidTypeError, match="Batch.MetaKey or Batch.DictMetaKey"):
+        batch.with_metadata("note", [1, 2, 3, 4])  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError, match="mapping"):
+        batch.with_metadata(LABELS, [1, 2, 3, 4])
+    with pytest.raises(InvalidTypeError, match="one value per element"):
+        batch.with_metadata(ID, "abcd")
+    with pytest.raises(InvalidDataError, match="4 elements"):
+        batch.with_metadata(ID, [1, 2, 3])

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Hashable, Iterator, KeysView, Mapping, MutableMapping, Sequence
+from collections.abc import (
+    Callable,
+    Hashable,
+    Iterator,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    MutableSequence,
+    Sequence,
+)
 from types import MappingProxyType
-from typing import Any, ClassVar, Generic, TypeVar, Union, overload
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar, Union, overload
 
 import numpy as np
 
@@ -24,7 +33,10 @@ __all__ = ["Batch"]
 
 @dataclasses.dataclass(frozen=True)
 class _MetaKey(Generic[T]):
-    """Flat metadata key: one value per element.  ``batch.metadata[key]`` is a list."""
+    """Flat metadata key: one value per element.
+
+    ``batch.metadata[key]`` is a read-only sequence (a list that refuses changes).
+    """
 
     name: str
 
@@ -37,6 +49,69 @@ class _DictMetaKey(Generic[T]):
 
 
 _AnyKey = Union[_MetaKey[Any], _DictMetaKey[Any]]
+
+
+class _FrozenList(list):  # type: ignore[type-arg]
+    """A list that refuses changes, like pandas' ``FrozenList``.
+
+    It compares equal to a list with the same values and prints like one, so code that
+    reads metadata as a list keeps working; changing it raises :class:`InvalidTypeError`
+    (a ``TypeError``), because a :class:`Batch` is immutable.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise InvalidTypeError(
+            "Batch metadata is read-only. Build a changed batch with "
+            "batch.with_metadata(key, values) or Batch.Builder(base=batch)."
+        )
+
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy would otherwise rebuild the list with the refused ``extend``
+        return (_FrozenList, (list(self),))
+
+
+def _freeze_seq(seq: Any) -> Sequence[Any]:
+    """``seq`` if it is already a read-only sequence (lazy results), else a frozen copy."""
+    if isinstance(seq, _FrozenList):
+        return seq
+    if isinstance(seq, Sequence) and not isinstance(
+        seq, (MutableSequence, tuple, range, str, bytes)
+    ):
+        return seq  # a read-only sequence type of its own, e.g. lazy FamiliarityResults
+    return _FrozenList(seq)
+
+
+def _convert_metadata(
+    key: Any, value: Any, owner: str, convert: Callable[[Any], Sequence[Any]]
+) -> Any:
+    """Check ``value``'s type for ``key`` and apply ``convert`` to each of its sequences.
+
+    ``value`` is one sequence for a ``MetaKey`` and a mapping ``{name: sequence}`` for a
+    ``DictMetaKey``.
+    """
+    _check_key(key)
+    if isinstance(key, _DictMetaKey):
+        if not isinstance(value, Mapping):
+            raise InvalidTypeError(
+                f"{owner}: metadata for DictMetaKey '{key.name}' must be a mapping "
+                f"{{name: values}}; got {type(value).__name__}."
+            )
+        return {str(k): convert(_check_seq(key, v, owner)) for k, v in value.items()}
+    return convert(_check_seq(key, value, owner))
+
+
+def _check_seq(key: _AnyKey, value: Any, owner: str) -> Any:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise InvalidTypeError(
+            f"{owner}: metadata for {type(key).__name__.lstrip('_')} '{key.name}' must be a "
+            f"sequence with one value per element; got {type(value).__name__}."
+        )
+    return value
 
 
 def _frozen_view(name: str, array: Any) -> np.ndarray:
@@ -160,21 +235,7 @@ class _MutableMetadataType:
         return self._storage[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        _check_key(key)
-        if isinstance(key, _DictMetaKey):
-            if not isinstance(value, Mapping):
-                raise InvalidTypeError(
-                    f"Batch.Builder: metadata for DictMetaKey '{key.name}' must be a mapping "
-                    f"{{name: values}}; got {type(value).__name__}."
-                )
-            self._storage[key] = {str(k): list(v) for k, v in value.items()}
-        else:
-            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-                raise InvalidTypeError(
-                    f"Batch.Builder: metadata for MetaKey '{key.name}' must be a sequence with "
-                    f"one value per element; got {type(value).__name__}."
-                )
-            self._storage[key] = list(value)
+        self._storage[key] = _convert_metadata(key, value, "Batch.Builder", list)
 
     def __delitem__(self, key: Any) -> None:
         del self._storage[key]
@@ -200,6 +261,7 @@ class _StdKeys:
 
     IDENTIFIER: ClassVar[_MetaKey[Hashable]] = _MetaKey("deepview.base.Batch.StdKeys.identifier")
     PATH: ClassVar[_MetaKey[Any]] = _MetaKey("deepview.base.Batch.StdKeys.path")
+    TEXT: ClassVar[_MetaKey[Any]] = _MetaKey("deepview.base.Batch.StdKeys.text")
     LABELS: ClassVar[_DictMetaKey[Hashable]] = _DictMetaKey("deepview.base.Batch.StdKeys.labels")
 
     def __init__(self) -> None:
@@ -283,22 +345,25 @@ class Batch:
                 first
             )
         else:
-            raise DeepViewException(
+            raise InvalidDataError(
                 "Batch: a batch needs at least one field or one metadata entry."
             )
         for name, array in fields.items():
             if len(array) != size:
                 lengths = {k: len(v) for k, v in fields.items()}
-                raise DeepViewException(
+                raise InvalidDataError(
                     f"Batch: all fields must have the same length (dimension 0); field "
                     f"'{name}' has {len(array)} but the batch has {size}: {lengths}."
                 )
+        metadata = {
+            k: _convert_metadata(k, v, "Batch", _freeze_seq) for k, v in metadata.items()
+        }
         for key, value in metadata.items():
             seqs = value.items() if isinstance(key, _DictMetaKey) else [("", value)]
             for sub, seq in seqs:
                 if len(seq) != size:
                     where = f"'{key.name}'" + (f"['{sub}']" if sub else "")
-                    raise DeepViewException(
+                    raise InvalidDataError(
                         f"Batch: metadata {where} has {len(seq)} values but the batch has "
                         f"{size} elements; give one value per element."
                     )
@@ -306,11 +371,14 @@ class Batch:
             if not isinstance(snap, Batch):
                 raise InvalidTypeError(f"Batch: snapshot '{name}' must be a Batch.")
             if snap._snapshots:
-                raise DeepViewException(f"Batch: snapshot '{name}' may not have snapshots itself.")
+                raise InvalidDataError(
+                    f"Batch: snapshot '{name}' may not have snapshots itself; save the "
+                    "snapshot's own fields without its snapshots."
+                )
             if snap.batch_size != size:
-                raise DeepViewException(
+                raise InvalidDataError(
                     f"Batch: snapshot '{name}' has {snap.batch_size} elements but the batch has "
-                    f"{size}."
+                    f"{size}; a snapshot holds one element per element of the batch."
                 )
         self._fields = MappingProxyType(fields)
         self._metadata = metadata
@@ -345,6 +413,58 @@ class Batch:
     def elements(self) -> Batch.ElementsView:
         """Per-element access: ``batch.elements[i]`` or a subset ``batch.elements[[0, 2]]``."""
         return Batch.ElementsView(self)
+
+    # ------------------------------------------------------------------ new batches
+    def with_metadata(self, key: _AnyKey, values: Any) -> Batch:
+        """Return a new batch with the metadata entry ``key`` set to ``values``.
+
+        The batch itself does not change (like ``polars.DataFrame.with_columns`` or
+        ``pandas.DataFrame.assign``). Fields and snapshots are shared, not copied; an
+        existing entry for ``key`` is replaced.
+
+        Parameters
+        ----------
+        key : Batch.MetaKey or Batch.DictMetaKey
+            The metadata key to set.
+        values : Sequence or Mapping[str, Sequence]
+            One value per element for a ``MetaKey``; a mapping ``{name: values}`` with
+            one value per element in each entry for a ``DictMetaKey``. Each sequence is
+            copied into a read-only list, except a read-only sequence type of its own
+            (such as the lazy familiarity results), which is kept as it is.
+
+        Returns
+        -------
+        Batch
+            A new batch with the same fields and snapshots and the entry set.
+
+        Raises
+        ------
+        InvalidTypeError
+            If ``key`` is not a metadata key, or ``values`` is not a sequence (a mapping of
+            sequences for a ``DictMetaKey``).
+        InvalidDataError
+            If a sequence does not have one value per element.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from deepview.base import Batch
+        >>> batch = Batch({"x": np.zeros((3, 2))})
+        >>> tagged = batch.with_metadata(Batch.StdKeys.IDENTIFIER, ["a", "b", "c"])
+        >>> tagged.metadata[Batch.StdKeys.IDENTIFIER]
+        ['a', 'b', 'c']
+        >>> labelled = tagged.with_metadata(Batch.StdKeys.LABELS, {"split": ["train"] * 3})
+        >>> labelled.metadata[Batch.StdKeys.LABELS]["split"]
+        ['train', 'train', 'train']
+        >>> Batch.StdKeys.IDENTIFIER in batch.metadata  # the original is unchanged
+        False
+        """
+        value = _convert_metadata(key, values, "Batch.with_metadata", _freeze_seq)
+        metadata = dict(self._metadata)
+        metadata[key] = value
+        obj = Batch.__new__(Batch)
+        obj._init(dict(self._fields), metadata, dict(self._snapshots))
+        return obj
 
     # ------------------------------------------------------------------ dunder
     def __eq__(self, other: object) -> bool:
@@ -386,12 +506,12 @@ class Batch:
             idx = range(self._batch_size)[indices]
 
             def take(seq: Sequence[Any]) -> list[Any]:
-                return list(seq[indices])  # type: ignore[index]
+                return _FrozenList(seq[indices])  # type: ignore[index]
         else:
             idx = indices.tolist()
 
             def take(seq: Sequence[Any]) -> list[Any]:
-                return [seq[i] for i in idx]
+                return _FrozenList(seq[i] for i in idx)
 
         metadata: dict[_AnyKey, Any] = {}
         for key, value in self._metadata.items():
@@ -401,7 +521,7 @@ class Batch:
                 metadata[key] = take(value)
         snapshots = {k: s._subset(indices) for k, s in self._snapshots.items()}
         if not fields and not metadata:
-            raise DeepViewException("Batch: cannot take a subset of an empty batch.")
+            raise InvalidDataError("Batch: cannot take a subset of an empty batch.")
         obj = Batch.__new__(Batch)
         if not fields and len(idx) == 0:
             obj._fields = MappingProxyType({})
@@ -527,13 +647,13 @@ class Batch:
             metadata: dict[_AnyKey, Any] = {}
             for key, value in self.metadata._storage.items():
                 if isinstance(key, _DictMetaKey):
-                    value = {str(k): list(v) for k, v in value.items()}
+                    value = {str(k): _FrozenList(v) for k, v in value.items()}
                     if value:
                         metadata[key] = value
                 elif len(value) or n == 0:
-                    metadata[key] = list(value)
+                    metadata[key] = _FrozenList(value)
             if not self.fields and not metadata:
-                raise DeepViewException(
+                raise InvalidDataError(
                     "Batch.Builder: a batch needs at least one field or one metadata entry."
                 )
             snapshots = {}
@@ -605,6 +725,6 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
                     subkeys[k].extend(v)
             metadata[key] = dict(subkeys)
         else:
-            metadata[key] = [x for b in batches for x in b._metadata[key]]
+            metadata[key] = _FrozenList(x for b in batches for x in b._metadata[key])
     snapshots = {k: concatenate_batches([b._snapshots[k] for b in batches]) for k in snap_keys}
     return Batch._from_parts(fields, metadata, snapshots)

@@ -556,9 +556,7 @@ class Familiarity(PipelineStage):
             results = {}
             for name, x in batch.fields.items():
                 results[name] = self._results(name, x)  # checks shape and values
-            # Build the batch directly so the lazy result sequences are not copied into lists.
-            metadata = dict(batch._metadata)
-            metadata[key] = results
-            return Batch._from_parts(dict(batch.fields), metadata, dict(batch.snapshots))
+            # with_metadata keeps the lazy, read-only result sequences without copying them
+            return batch.with_metadata(key, results)
 
         return process
