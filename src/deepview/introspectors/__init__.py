@@ -21,7 +21,6 @@ _EXPORTS: dict[str, str] = {
     "DimensionReductionStrategyType": "_dim_reduction",
     "OneOrManyDimStrategies": "_dim_reduction",
     "Duplicates": "_duplicates",
-    "DuplicatesConfig": "_duplicates",
     "DuplicatesStrategyType": "_duplicates",
     "DuplicatesThresholdStrategyType": "_duplicates",
     "DatasetReport": "_report",
@@ -42,7 +41,6 @@ __all__ = [
     "DimensionReduction",
     "DimensionReductionStrategyType",
     "Duplicates",
-    "DuplicatesConfig",
     "DuplicatesStrategyType",
     "DuplicatesThresholdStrategyType",
     "Familiarity",
@@ -70,7 +68,6 @@ if TYPE_CHECKING:  # pragma: no cover - static imports for type checkers and IDE
     )
     from deepview.introspectors._duplicates import (
         Duplicates,
-        DuplicatesConfig,
         DuplicatesStrategyType,
         DuplicatesThresholdStrategyType,
     )

@@ -43,7 +43,6 @@ from deepview.exceptions import InvalidDataError, InvalidParameterError, Invalid
 __all__ = [
     "DuplicateSetCandidate",
     "Duplicates",
-    "DuplicatesConfig",
     "DuplicatesStrategyType",
     "DuplicatesThresholdStrategyType",
 ]
@@ -658,26 +657,3 @@ class Duplicates:
             logger.info("Duplicates: field '%s': %d sets among %d samples", name,
                         len(groups), len(x))
         return Duplicates(results=results, count=data.batch_size)
-
-
-@dataclasses.dataclass(frozen=True)
-class DuplicatesConfig:
-    """Duplicates settings used by :class:`~deepview.introspectors.ReportConfig`.
-
-    ``None`` is replaced by ``Duplicates.ThresholdStrategy.Slope()`` and
-    ``Duplicates.KNNStrategy.KNNAuto()``.
-    """
-
-    threshold: DuplicatesThresholdStrategyType | None = None
-    strategy: DuplicatesStrategyType | None = None
-
-    def __post_init__(self) -> None:
-        if self.threshold is None:
-            object.__setattr__(self, "threshold", _Slope())
-        if self.strategy is None:
-            object.__setattr__(self, "strategy", _KNNAuto())
-
-    @staticmethod
-    def default() -> DuplicatesConfig:
-        """All defaults."""
-        return DuplicatesConfig()
