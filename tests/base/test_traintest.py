@@ -135,3 +135,37 @@ def test_write_to_folder_rejects_non_images(tmp_path: pathlib.Path) -> None:
     wide = ((np.full((2, 2, 2), 300.0), np.zeros(2)), (np.zeros((0, 2, 2)), np.zeros(0)))
     with pytest.raises(DeepViewException, match="Rescale"):
         list(TrainTestSplitProducer(wide, write_to_folder=tmp_path / "y")(2))
+
+
+def test_subset_split_dataset_is_the_subset() -> None:
+    (x_train, y_train), (x_test, y_test) = split()
+    producer = TrainTestSplitProducer(split())
+    ones = producer.subset(labels=1)
+    (sx_train, sy_train), (sx_test, sy_test) = ones.split_dataset
+    np.testing.assert_array_equal(sx_train, x_train[y_train == 1])
+    np.testing.assert_array_equal(sy_train, y_train[y_train == 1])
+    np.testing.assert_array_equal(sx_test, x_test[y_test[:, 0] == 1])
+    assert sy_test.shape == (2, 1)  # the caller's shapes, not the squeezed ones
+    # the parent is unchanged; a subset of a subset narrows further
+    assert len(producer.split_dataset[0][0]) == 6 and len(producer.split_dataset[1][0]) == 4
+    test_ones = ones.subset(datasets="test")
+    (tx_train, _), (tx_test, ty_test) = test_ones.split_dataset
+    assert len(tx_train) == 0
+    np.testing.assert_array_equal(tx_test, x_test[[1, 3]])
+    assert accumulate_batches(test_ones, 10).metadata[ID] == [7, 9]
+    # a new producer over the subset's split gives the same samples (fresh ids)
+    again = accumulate_batches(TrainTestSplitProducer(test_ones.split_dataset), 10)
+    np.testing.assert_array_equal(
+        again.fields["samples"], accumulate_batches(test_ones, 10).fields["samples"]
+    )
+
+
+def test_subset_of_shuffled_producer_keeps_order_and_split() -> None:
+    producer = TrainTestSplitProducer(split())
+    producer.shuffle(random_state=1)
+    order = accumulate_batches(producer, 10).metadata[ID]
+    train = producer.subset(datasets="train")
+    assert accumulate_batches(train, 10).metadata[ID] == [i for i in order if i < 6]
+    (x, y), (xt, _) = train.split_dataset
+    np.testing.assert_array_equal(x, split()[0][0])
+    assert len(xt) == 0

@@ -3,6 +3,7 @@ split, with optional PNG export for tools that show images by path."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import pathlib
@@ -120,9 +121,12 @@ class TrainTestSplitProducer:
     _is_test: np.ndarray = dataclasses.field(init=False, repr=False)
     _order: np.ndarray = dataclasses.field(init=False, repr=False)
     _export: _Export | None = dataclasses.field(init=False, repr=False, default=None)
+    #: the split this producer (or the one it is a subset of) was made from
+    _root: TrainTestSplitType = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._samples, self._labels, self._is_test = _check_split(self.split_dataset)
+        self._root = self.split_dataset
         self.max_samples = check_int(self.max_samples, name="max_samples", owner=_OWNER)
         self._order = np.arange(len(self._samples))
         if self.write_to_folder is not False:
@@ -180,7 +184,9 @@ class TrainTestSplitProducer:
     ) -> TrainTestSplitProducer:
         """A producer over the samples with the given label values and/or datasets.
 
-        Identifiers (sample indices or PNG paths) stay those of this producer.
+        Its ``split_dataset`` holds only those samples (train and test, each in its
+        original order); identifiers (sample indices or PNG paths) and the sample order
+        (see :meth:`shuffle`) stay those of this producer.
 
         Raises
         ------
@@ -201,10 +207,16 @@ class TrainTestSplitProducer:
                     f"{sorted(map(str, unknown))}."
                 )
             mask &= np.where(self._is_test, "test" in names, "train" in names)
-        new = dataclasses.replace(self, write_to_folder=False)
-        new.write_to_folder = self.write_to_folder
-        new._export = self._export
+        new = copy.copy(self)  # shares the (read-only) arrays and the PNG export
         new._order = self._order[mask[self._order]]
+        keep = np.zeros(len(self._samples), dtype=bool)
+        keep[new._order] = True
+        (x_train, y_train), (x_test, y_test) = self._root
+        n_train = len(x_train)
+        new.split_dataset = (
+            (x_train[keep[:n_train]], y_train[keep[:n_train]]),
+            (x_test[keep[n_train:]], y_test[keep[n_train:]]),
+        )
         new.max_samples = self.max_samples if max_samples is None else check_int(
             max_samples, name="max_samples", owner=f"{_OWNER}.subset"
         )
