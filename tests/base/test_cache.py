@@ -67,12 +67,17 @@ def test_first_pass_streams_and_stores_then_reads_from_disk(tmp_path: pathlib.Pa
 
 
 def test_arrays_load_without_pickle(tmp_path: pathlib.Path) -> None:
-    cached = pipeline(ArrayProducer(np.ones((3, 2))), Cacher(tmp_path))
+    x = np.arange(6.0).reshape(3, 2)
+    cached = pipeline(ArrayProducer(x), Cacher(tmp_path))
     list(cached(2))
-    for file in tmp_path.glob("*.npy"):
-        np.load(file, allow_pickle=False)
-    for file in tmp_path.glob("batch-*.json"):
-        json.loads(file.read_text())
+    arrays = sorted(tmp_path.glob("*.npy"))
+    manifests = sorted(tmp_path.glob("batch-*.json"))
+    assert arrays and manifests, sorted(p.name for p in tmp_path.iterdir())
+    loaded = np.concatenate([np.load(file, allow_pickle=False) for file in arrays])
+    np.testing.assert_array_equal(loaded, x)
+    ids = [v for file in manifests for entry in json.loads(file.read_text())["metadata"]
+           if entry["name"] == ID.name for v in entry["values"]]
+    assert ids == [0, 1, 2]
 
 
 def test_snapshots_round_trip(tmp_path: pathlib.Path) -> None:

@@ -80,7 +80,8 @@ def test_image_format_chw_really_maps_to_hwc() -> None:
     np.testing.assert_array_equal(ImageFormat.CHW.from_hwc(hwc), chw)
     batch = np.stack([chw, chw + 1])
     np.testing.assert_array_equal(ImageFormat.CHW.to_hwc(batch, batched=True)[1], hwc + 1)
-    assert ImageFormat.HWC.to_hwc(hwc) is not None
+    np.testing.assert_array_equal(ImageFormat.HWC.to_hwc(hwc), hwc)
+    np.testing.assert_array_equal(ImageFormat.HWC.to_hwc(batch, batched=True), batch)
     np.testing.assert_array_equal(ImageFormat.HWC.from_hwc(hwc), hwc)
 
 

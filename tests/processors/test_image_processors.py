@@ -124,7 +124,10 @@ def test_rotation_chw_non_square_matches_hwc_and_fills_border() -> None:
     zeros = np.zeros((1, 4, 4, 2), dtype=np.uint8)
     filled = apply(ImageRotationProcessor(angle=45, cval=9), zeros)
     assert filled.dtype == np.uint8 and filled[0, 0, 0].tolist() == [9, 9]
-    assert apply(ImageRotationProcessor(angle=360), zeros) is not None
+    ramp = np.arange(3 * 5 * 2, dtype=np.uint8).reshape(1, 3, 5, 2)
+    full_turn = apply(ImageRotationProcessor(angle=360), ramp)
+    assert full_turn.shape == ramp.shape and full_turn.dtype == np.uint8
+    np.testing.assert_array_equal(full_turn, ramp)  # a full turn changes nothing
 
 
 def test_rotation_errors() -> None:
