@@ -143,17 +143,18 @@ def _docstrings(package: str) -> dict[str, str]:
     return {k: v for k, v in found.items() if len(v) >= 12}
 
 
-def build_corpus(max_texts: int = 12000, seed: int = 0) -> pd.DataFrame:
+def build_corpus(max_texts: int = 12000, seed: int = 0,
+                 packages: tuple[str, ...] = PACKAGES) -> pd.DataFrame:
     """Natural texts only: ``id, text, source, kind="natural", pair_of=""``."""
     rows = []
-    for package in PACKAGES:
+    for package in packages:
         for qual, text in sorted(_docstrings(package).items()):
             rows.append((qual, text, package))
     frame = pd.DataFrame(rows, columns=["id", "text", "source"]).drop_duplicates("id")
     # an equal share per package first (torch alone has more docstrings than the rest), then
     # the remaining slots from what was left out, all drawn with one seeded generator
     rng = np.random.default_rng(seed)
-    share = max_texts // len(PACKAGES)
+    share = max_texts // len(packages)
     order = rng.permutation(len(frame))
     rank = frame.iloc[order].groupby("source").cumcount().reindex(frame.index[order])
     first = order[rank.to_numpy() < share]
@@ -194,14 +195,16 @@ def _edit(text: str, rng: np.random.Generator) -> str | None:
 
 
 def plant(frame: pd.DataFrame, *, n_edits: int = 100, bulk_texts: int = 3,
-          bulk_copies: int = 60, seed: int = 0) -> pd.DataFrame:
-    """Add ``ood``, ``edit`` and ``bulk`` rows (see the module docstring), shuffled in."""
+          bulk_copies: int = 60, n_ood: int = len(OOD), seed: int = 0) -> pd.DataFrame:
+    """Add ``ood`` (``n_ood`` of :data:`OOD`, evenly spread over its topics), ``edit`` and ``bulk`` rows (see the
+    module docstring), shuffled in."""
     rng = np.random.default_rng(seed)
     counts = frame["text"].value_counts()
     unique = frame[frame["text"].map(counts) == 1]
     unique = unique[unique["text"].str.len() >= 40]
     rows = []
-    for i, text in enumerate(OOD):
+    ood = OOD if n_ood >= len(OOD) else OOD[::len(OOD) // max(n_ood, 1)][:n_ood]
+    for i, text in enumerate(ood):
         rows.append((f"planted.ood.{i:03d}", text, "planted", "ood", ""))
     picks = rng.permutation(len(unique))
     made = 0

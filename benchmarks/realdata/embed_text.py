@@ -21,24 +21,30 @@ import numpy as np
 import pandas as pd
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("dir", type=Path)
-    parser.add_argument("--batch-size", type=int, default=64)
-    args = parser.parse_args()
+def embed(texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """all-MiniLM-L6-v2 embeddings of ``texts`` (float32, unit norm, one row per text)."""
     import torch
     from all_minilm_l6_v2 import extract_model
     from sentence_transformers import SentenceTransformer
 
     torch.manual_seed(0)
-    frame = pd.read_csv(args.dir / "texts.csv", keep_default_na=False)
     with tempfile.TemporaryDirectory() as tmp:
         model = SentenceTransformer(str(extract_model(tmp)), device="cpu")
-        start = time.perf_counter()
-        emb = model.encode(frame["text"].tolist(), batch_size=args.batch_size,
-                           convert_to_numpy=True, show_progress_bar=True)
-        seconds = time.perf_counter() - start
-    np.save(args.dir / "emb.npy", emb.astype(np.float32), allow_pickle=False)
+        emb = model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
+                           show_progress_bar=progress)
+    return np.asarray(emb, dtype=np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    frame = pd.read_csv(args.dir / "texts.csv", keep_default_na=False)
+    start = time.perf_counter()
+    emb = embed(frame["text"].tolist(), args.batch_size, progress=True)
+    seconds = time.perf_counter() - start  # includes loading the model (about 1 s)
+    np.save(args.dir / "emb.npy", emb, allow_pickle=False)
     frame.to_csv(args.dir / "meta.csv", index=False)
     (args.dir / "embed.json").write_text(json.dumps(
         {"texts": len(frame), "seconds": round(seconds, 1),

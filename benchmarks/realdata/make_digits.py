@@ -110,11 +110,8 @@ def build(seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
     return inputs[order], table.iloc[order].reset_index(drop=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("dir", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+def responses(seed: int = 0) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(the CNN's ``relu3`` responses, the inputs, the table) of :func:`build`'s data set."""
     import torch
 
     from deepview._demo import DEMO_LAYER
@@ -126,15 +123,28 @@ def main() -> None:
         train_digits_cnn,
     )
 
-    torch.set_num_threads(1)
-    net = train_digits_cnn(DigitsCNN(channels=(8, 16), hidden=48),
-                           split=load_digits_split(seed=args.seed), epochs=8, seed=args.seed)
-    inputs, table = build(args.seed)
-    model = TorchModel(net, device="cpu", input_shape=(1, 8, 8))
-    out = [np.asarray(b.fields[DEMO_LAYER]) for b in
-           pipeline(ArrayProducer({"input": inputs}), model([DEMO_LAYER]))(512)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # reproducible training
+    try:
+        net = train_digits_cnn(DigitsCNN(channels=(8, 16), hidden=48),
+                               split=load_digits_split(seed=seed), epochs=8, seed=seed)
+        inputs, table = build(seed)
+        model = TorchModel(net, device="cpu", input_shape=(1, 8, 8))
+        out = [np.asarray(b.fields[DEMO_LAYER]) for b in
+               pipeline(ArrayProducer({"input": inputs}), model([DEMO_LAYER]))(512)]
+    finally:
+        torch.set_num_threads(threads)
+    return np.concatenate(out).astype(np.float32), inputs, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    emb, inputs, table = responses(args.seed)
     args.dir.mkdir(parents=True, exist_ok=True)
-    np.save(args.dir / "emb.npy", np.concatenate(out).astype(np.float32), allow_pickle=False)
+    np.save(args.dir / "emb.npy", emb, allow_pickle=False)
     np.save(args.dir / "inputs.npy", inputs, allow_pickle=False)  # for pair ground truth
     table.to_csv(args.dir / "meta.csv", index=False)
     print(table["kind"].value_counts().to_string())

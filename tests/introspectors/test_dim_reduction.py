@@ -549,6 +549,21 @@ def test_umap_fixed_seed_is_reproducible(umap_fit):
                                   again.reducers["responses"].embedding_)
 
 
+def test_seeded_umap_starts_from_principal_components(umap_fit):
+    # the spectral init's eigen-solver fails on some runs and not others on graphs of many
+    # components (then starts at random), so a seeded fit starts from PCA unless told not to
+    assert S.UMAP(2, random_state=0)._make_estimator().init == "pca"
+    assert S.UMAP(2, random_state=0, init="spectral")._make_estimator().init == "spectral"
+    assert S.UMAP(2)._make_estimator().init == "spectral"  # umap-learn's default, unseeded
+    # 24 far-apart clusters: a graph of many components, laid out identically twice
+    rng = np.random.default_rng(3)
+    centres = rng.normal(scale=50.0, size=(24, 16))
+    x = (np.repeat(centres, 12, axis=0) + rng.normal(size=(288, 16))).astype(np.float32)
+    fits = [DimensionReduction.introspect(NoIdProducer(x), strategies=S.UMAP(
+        2, random_state=7, n_neighbors=8)).reducers["responses"].embedding_ for _ in range(2)]
+    np.testing.assert_array_equal(fits[0], fits[1])
+
+
 def test_umap_rejects_unknown_kwargs():
     pytest.importorskip("umap")
     with pytest.raises(InvalidParameterError, match="umap.UMAP"):

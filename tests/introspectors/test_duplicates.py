@@ -265,3 +265,20 @@ def test_rounding_level_copies_form_one_exact_set() -> None:
     sets = {frozenset(c.indices): c.exact for c in result.results["e"]}
     assert sets[frozenset([0, *range(100, 160)])] is True
     assert sets[frozenset([1, 200])] is False
+
+
+def test_identical_members_of_a_near_duplicate_set_are_marked() -> None:
+    from deepview.base import ArrayProducer
+    from deepview.introspectors import Duplicates
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 16))
+    x[10:14] = x[5]  # five copies of one sample ...
+    x[20] = x[5] + 0.01  # ... and a near-duplicate of it: one set, not exact
+    result = Duplicates.introspect(ArrayProducer(x, field="e"),
+                                   threshold=Duplicates.ThresholdStrategy.Relative())
+    (candidate,) = [c for c in result.results["e"] if 5 in c.indices]
+    assert sorted(candidate.indices) == [5, 10, 11, 12, 13, 20]
+    assert candidate.exact is False
+    flags = dict(zip(candidate.indices, candidate.identical.tolist()))
+    assert flags == {5: True, 10: True, 11: True, 12: True, 13: True, 20: False}

@@ -431,21 +431,28 @@ class DuplicateSetCandidate:
         ``True`` when the members are identical (up to float rounding: every member within
         ``IDENTICAL_FRACTION`` of the median neighbour distance of the centroid), ``False``
         for a set of near-duplicates.
+    identical : numpy.ndarray
+        Per member (``indices`` order), bool: the member has an identical copy (same
+        tolerance) in the set.  All ``True`` when ``exact``; a set of near-duplicates may
+        still hold a few identical copies (e.g. 20 copies of a text plus one edit of it).
     batch : Batch
         The members' data (all fields and metadata); built on first access.
     """
 
-    __slots__ = ("std", "mean", "projection", "indices", "_batch", "exact")
+    __slots__ = ("std", "mean", "projection", "indices", "_batch", "exact", "identical")
 
     def __init__(self, std: float, mean: float, projection: np.ndarray | None,
                  indices: Sequence[int], batch: Batch | _LazySubset,
-                 exact: bool = False) -> None:
+                 exact: bool = False, identical: np.ndarray | None = None) -> None:
         self.std = std
         self.mean = mean
         self.projection = projection
         self.indices = indices
         self._batch = batch
         self.exact = exact
+        if identical is None:
+            identical = np.full(len(indices), bool(exact))
+        self.identical = np.asarray(identical, dtype=bool)
 
     @property
     def batch(self) -> Batch:
@@ -485,9 +492,20 @@ def _candidate(vectors: np.ndarray, group: np.ndarray, data: Batch,
             projection = centred[order] @ vt[:2].T
             if projection.shape[1] < 2:
                 projection = np.pad(projection, ((0, 0), (0, 2 - projection.shape[1])))
+    exact = bool(to_centre.max() <= identical)
     return DuplicateSetCandidate(std, mean, projection, [int(i) for i in indices],
-                                 _LazySubset(data, np.asarray(indices)),
-                                 exact=bool(to_centre.max() <= identical))
+                                 _LazySubset(data, np.asarray(indices)), exact=exact,
+                                 identical=(np.ones(len(indices), dtype=bool) if exact else
+                                            _has_identical_copy(vectors[indices], identical)))
+
+
+def _has_identical_copy(members: np.ndarray, identical: float) -> np.ndarray:
+    """Per member: is another member within ``identical`` of it."""
+    from sklearn.neighbors import NearestNeighbors
+
+    pts = members.astype(np.float64)
+    dist, _ = NearestNeighbors(n_neighbors=2).fit(pts).kneighbors(pts)
+    return np.asarray(dist[:, 1] <= identical)
 
 
 def _groups(strategy: Any, threshold: Any,

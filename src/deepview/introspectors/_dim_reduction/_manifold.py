@@ -273,6 +273,13 @@ class UMAP(_KwargsStrategy):
     Notes
     -----
     Memory: O(n D) for the fitted samples (kept once, shared with umap) plus umap's graph.
+
+    With a ``random_state`` the fit is reproducible: it runs single-threaded (umap-learn's
+    rule; for 12k samples the fit itself takes about 1 s either way, numba's first compile
+    dominates) and, unless ``init`` is given, starts from the principal components
+    (``init="pca"``) instead of umap-learn's spectral layout, whose eigen-solver fails on
+    some runs and not others on graphs of many components and then starts at random.
+    Without a ``random_state`` umap-learn's defaults apply unchanged.
     """
 
     _owner: ClassVar[str] = "DimensionReduction.Strategy.UMAP"
@@ -287,6 +294,12 @@ class UMAP(_KwargsStrategy):
     def _make_estimator(self) -> Any:
         params = dict(self._parameters)
         params.setdefault("verbose", False)
+        if params.get("random_state") is not None:
+            # umap-learn's default spectral init solves an eigenproblem whose solver can fail
+            # (and fall back to a random start) on some runs and not others when the graph
+            # has many components, as real embeddings' graphs do: a seeded layout starts
+            # from the principal components instead, which is deterministic
+            params.setdefault("init", "pca")
         cls = self._estimator_class()
         try:
             with _quiet():

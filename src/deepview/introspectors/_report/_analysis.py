@@ -171,8 +171,8 @@ def residual_log_density(reduced: Reduced, rows: np.ndarray | None = None) -> np
 
 def find_duplicates(raw: Any, field: str, threshold: Any) -> tuple[np.ndarray, np.ndarray]:
     """``duplicates_R`` and ``duplicatesExact_R``: per sample, its duplicate group (numbered
-    by decreasing size, ties by first member; -1 = none) and whether that group holds
-    identical samples (else near-duplicates).
+    by decreasing size, ties by first member; -1 = none) and whether it has an identical
+    copy in that group (else it is a near-duplicate only).
 
     Runs on the full-dimensional responses: distances in the pre-reduced space lose what
     the reduction drops (two texts that differ off the PCA subspace would look identical).
@@ -191,7 +191,7 @@ def find_duplicates(raw: Any, field: str, threshold: Any) -> tuple[np.ndarray, n
     for number, candidate in enumerate(groups):
         members = np.asarray(candidate.indices, dtype=np.int64)
         column[members] = number
-        exact[members] = candidate.exact
+        exact[members] = candidate.identical
     return column, exact
 
 
