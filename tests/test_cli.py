@@ -272,3 +272,74 @@ def test_bad_duplicate_threshold_refused(inputs: tuple[Path, Path], tmp_path: Pa
     assert result.exit_code != 0
     assert "--duplicate-threshold" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def _csv_with_text(tmp_path: Path, column: str = "sentence") -> Path:
+    csv = tmp_path / "meta_text.csv"
+    texts = [f"sentence {i} about {['cats', 'dogs', 'owls'][i % 3]}" for i in range(N)]
+    texts[1] = "<script>alert(1)</script> <b>bold</b>"
+    pd.DataFrame({"name": [f"s{i:03d}" for i in range(N)],
+                  "kind": [["cat", "dog", "owl"][i % 3] for i in range(N)],
+                  column: texts}).to_csv(csv, index=False)
+    return csv
+
+
+def test_text_column_is_shown_text_not_a_label(inputs: tuple[Path, Path],
+                                               tmp_path: Path) -> None:
+    npy, _ = inputs
+    csv = _csv_with_text(tmp_path)
+    texts = pd.read_csv(csv)["sentence"].tolist()
+    out = tmp_path / "out"
+    result = _run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                  "--text-column", "sentence", "--projection", "pca", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "90 samples with text" in result.output and "label 'sentence'" not in result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert data["text"].tolist() == texts
+    assert "sentence" not in data.columns  # not also a label
+    assert not [c for c in data.columns if str(c).endswith(("byAttr_text", "byAttr_sentence"))]
+    site = (out / "data.js").read_text(encoding="utf-8")
+    assert "<script>alert" not in site and "\\u003cscript\\u003ealert(1)" in site
+
+
+def test_csv_column_named_text_is_the_text_by_default(inputs: tuple[Path, Path],
+                                                      tmp_path: Path) -> None:
+    npy, _ = inputs
+    csv = _csv_with_text(tmp_path, column="text")
+    out = tmp_path / "out"
+    result = _run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                  "--no-duplicates", "--no-familiarity", "--no-projection")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert list(data.columns) == ["id", "kind", "text"]
+    assert data["text"].tolist() == pd.read_csv(csv)["text"].tolist()
+
+
+def test_bad_text_column_refused(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    npy, _ = inputs
+    csv = _csv_with_text(tmp_path)
+    out = tmp_path / "out"
+    _assert_refused(_run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                         "--text-column", "caption"), out,
+                    "no text column 'caption'", "'sentence'", "'kind'")
+    _assert_refused(_run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                         "--text-column", "sentence", "--label", "sentence"), out,
+                    "'sentence'", "not a label")
+    _assert_refused(_run(npy, "--out", out, "--text-column", "sentence"), out,
+                    "--text-column 'sentence'", "--metadata")
+
+
+def test_text_column_of_a_parquet_file(tmp_path: Path) -> None:
+    x = _embeddings(n=40, dim=4)
+    frame = pd.DataFrame(x, columns=list("abcd")).assign(
+        tag=["t"] * 40, caption=[f"caption {i}" for i in range(40)])
+    frame.to_parquet(tmp_path / "e.pq")
+    out = tmp_path / "out"
+    result = _run(tmp_path / "e.pq", "--out", out, "--text-column", "caption",
+                  "--no-duplicates", "--no-familiarity", "--no-projection")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert list(data.columns) == ["id", "tag", "text"]
+    assert data["text"].tolist() == [f"caption {i}" for i in range(40)]
+    _assert_refused(_run(tmp_path / "e.pq", "--out", tmp_path / "o2", "--text-column", "nope"),
+                    tmp_path / "o2", "--text-column 'nope'", "'caption'", "'tag'")

@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 
 PROJECTIONS = ("umap", "pca", "tsne", "pacmap")
+#: column of the report (and default column of the metadata CSV) holding each sample's text
+TEXT_COLUMN = "text"
 #: name of the saved report (Parquet + JSON) inside the output folder
 REPORT_SUBDIR = "report"
 
@@ -95,14 +97,16 @@ class NpyRows:
 
 
 class EmbeddingProducer:
-    """Producer over embedding rows (array or :class:`NpyRows`) with ids/labels/paths."""
+    """Producer over embedding rows (array or :class:`NpyRows`) with ids/labels/paths/texts."""
 
     def __init__(self, rows: Any, *, ids: list[str] | None, labels: dict[str, list[str]],
-                 paths: list[str] | None, field: str = "embedding") -> None:
+                 paths: list[str] | None, field: str = "embedding",
+                 texts: list[str] | None = None) -> None:
         self.rows = rows
         self.ids = ids
         self.labels = labels
         self.paths = paths
+        self.texts = texts
         self.field = field
 
     def __call__(self, batch_size: int) -> Any:
@@ -119,6 +123,8 @@ class EmbeddingProducer:
                     k: v[start:stop] for k, v in self.labels.items()}
             if self.paths is not None:
                 builder.metadata[Batch.StdKeys.PATH] = self.paths[start:stop]
+            if self.texts is not None:
+                builder.metadata[Batch.StdKeys.TEXT] = self.texts[start:stop]
             yield builder.make_batch()
 
 
@@ -200,9 +206,12 @@ def _load_parquet(path: Path, id_column: str | None
 
 
 def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: list[str] | None,
-                  label_columns: Sequence[str]) -> tuple[list[str], dict[str, list[str]],
-                                                         list[str] | None]:
-    """Ids, labels and optional paths from the metadata CSV, in embedding row order."""
+                  label_columns: Sequence[str], text_column: str | None = None
+                  ) -> tuple[list[str], dict[str, list[str]], list[str] | None,
+                             list[str] | None]:
+    """Ids, labels, optional paths and optional texts from the metadata CSV, in embedding row
+    order.  The texts come from ``text_column`` (default: a column named ``text``, if any);
+    that column is never a label."""
     import pandas as pd
 
     if not path.is_file():
@@ -223,6 +232,24 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: l
             f"metadata CSV '{path}' has no label column(s) {missing}; columns: "
             f"{list(frame.columns)[:20]}."
         )
+    if text_column is not None and text_column not in frame.columns:
+        raise CliError(
+            f"metadata CSV '{path}' has no text column '{text_column}' (--text-column); "
+            f"columns: {list(frame.columns)[:20]}."
+        )
+    text_col = text_column or (TEXT_COLUMN if TEXT_COLUMN in frame.columns else None)
+    for column in label_columns:
+        if column == text_col:
+            raise CliError(
+                f"column '{column}' of '{path}' is the samples' text (--text-column, default "
+                f"'{TEXT_COLUMN}'), not a label; drop it from --label."
+            )
+        if column == TEXT_COLUMN:
+            raise CliError(
+                f"column '{TEXT_COLUMN}' of '{path}' cannot be a label: the report keeps that "
+                "name for the samples' text. Rename the column, or pass --text-column "
+                f"{TEXT_COLUMN} to show it as text."
+            )
     csv_ids = frame[id_col].astype(str).tolist()
     if len(set(csv_ids)) != len(csv_ids):
         dupes = frame[id_col][frame[id_col].duplicated()].tolist()
@@ -245,10 +272,12 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: l
             "one CSV row per embedding row, in the same order."
         )
     ids = frame[id_col].astype(str).tolist()
-    chosen = list(label_columns) or [c for c in frame.columns if c not in (id_col, "path")]
+    chosen = list(label_columns) or [c for c in frame.columns
+                                     if c not in (id_col, "path", text_col, TEXT_COLUMN)]
     labels = {str(c): frame[c].astype(str).tolist() for c in chosen if c != id_col}
     paths = frame["path"].astype(str).tolist() if "path" in frame.columns else None
-    return ids, labels, paths
+    texts = frame[text_col].astype(str).tolist() if text_col is not None else None
+    return ids, labels, paths, texts
 
 
 def image_paths(folder: Path, ids: list[str]) -> list[str]:
@@ -360,11 +389,13 @@ def write_output(report: Any, out: Path, *, overwrite: bool, title: str,
 def summary_lines(data: Any, index_html: Path) -> list[str]:
     """The table printed at the end of a run."""
     rows = [("rows", f"{len(data):,}")]
-    label_cols = [c for c in data.columns if c not in ("id", "path", "filename")
+    label_cols = [c for c in data.columns if c not in ("id", "path", "filename", TEXT_COLUMN)
                   and not str(c).startswith(("duplicates", "projection_", "familiarity",
                                              "splitFamiliarity_"))]
     for column in label_cols:
         rows.append((f"label '{column}'", f"{data[column].nunique():,} values"))
+    if TEXT_COLUMN in data.columns:
+        rows.append(("text", f"{int((data[TEXT_COLUMN] != '').sum()):,} samples with text"))
     for column in [c for c in data.columns if str(c).startswith("duplicates_")]:
         member = (data[column] >= 0).to_numpy()
         exact_column = "duplicatesExact_" + str(column)[len("duplicates_"):]
@@ -405,6 +436,7 @@ def run_report(
     metadata: Path | None = None,
     id_column: str | None = None,
     label: Sequence[str] = (),
+    text_column: str | None = None,
     images: Path | None = None,
     duplicates: bool = True,
     familiarity: bool = True,
@@ -423,12 +455,26 @@ def run_report(
     if n < 3:
         raise CliError(f"'{embeddings}' has {n} sample(s); a report needs at least 3.")
     paths = None
+    texts = None
     if metadata is not None:
-        ids, csv_labels, paths = load_metadata(metadata, n=n, id_column=id_column,
-                                               embedding_ids=ids, label_columns=label)
+        ids, csv_labels, paths, texts = load_metadata(
+            metadata, n=n, id_column=id_column, embedding_ids=ids, label_columns=label,
+            text_column=text_column)
         labels = {**labels, **csv_labels}
     elif label:
         raise CliError("--label needs --metadata CSV (the labels come from its columns).")
+    elif text_column is not None:
+        if text_column not in labels:
+            raise CliError(
+                f"--text-column '{text_column}': the embeddings file has no such text column "
+                f"(its non-numeric columns: {sorted(labels)[:20]}); pass --metadata CSV with "
+                "that column."
+            )
+        texts = labels.pop(text_column)
+    # a Parquet column named "text" is the samples' text too, never a label
+    parquet_text = labels.pop(TEXT_COLUMN, None)
+    if texts is None:
+        texts = parquet_text
     if ids is not None and len(set(ids)) != len(ids):
         raise CliError("the sample ids must be unique.")
     image_root = None
@@ -439,7 +485,7 @@ def run_report(
         image_root = images.resolve()
     config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection,
                          threshold=duplicate_threshold, seed=seed)
-    producer = EmbeddingProducer(array, ids=ids, labels=labels, paths=paths)
+    producer = EmbeddingProducer(array, ids=ids, labels=labels, paths=paths, texts=texts)
     report = DatasetReport.introspect(producer, config=config, batch_size=batch_size)
     index = write_output(report, out, overwrite=overwrite, title=f"deepview: {embeddings.name}",
                          image_root=image_root)
@@ -459,6 +505,10 @@ def report(
     label: Annotated[list[str] | None, typer.Option(
         "--label", "-l", help="Label column of the CSV (repeat it; default: all other "
         "columns).")] = None,
+    text_column: Annotated[str | None, typer.Option(
+        "--text-column", help="Column of the CSV holding each sample's text (e.g. the "
+        "embedded sentence), shown with the sample, not used as a label (default: a column "
+        "named 'text', if any).")] = None,
     images: Annotated[Path | None, typer.Option(
         "--images", help="Folder holding the images named by the ids (thumbnails).")] = None,
     no_duplicates: Annotated[bool, typer.Option(
@@ -492,7 +542,8 @@ def report(
     try:
         result, index = run_report(
             embeddings, out=out, metadata=metadata, id_column=id_column, label=label or (),
-            images=images, duplicates=not no_duplicates, familiarity=not no_familiarity,
+            text_column=text_column, images=images, duplicates=not no_duplicates,
+            familiarity=not no_familiarity,
             projection=None if no_projection else projection, overwrite=overwrite,
             batch_size=batch_size, duplicate_threshold=duplicate_threshold, seed=seed,
         )

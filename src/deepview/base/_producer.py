@@ -175,6 +175,9 @@ class ArrayProducer:
         DataFrame columns holding ids and labels (only when ``data`` is a DataFrame).
     paths : Sequence[str | os.PathLike], optional
         File path per sample, attached as ``Batch.StdKeys.PATH``.
+    texts : Sequence[str], optional
+        Text per sample (e.g. the sentence that was embedded), attached as
+        ``Batch.StdKeys.TEXT``; a report shows it next to the sample, not as a label.
 
     Examples
     --------
@@ -196,6 +199,7 @@ class ArrayProducer:
         id_column: str | None = None,
         label_columns: Sequence[str] = (),
         paths: Sequence[Any] | None = None,
+        texts: Sequence[str] | None = None,
     ) -> None:
         fields: dict[str, np.ndarray]
         label_map: dict[str, list[Any]] = {}
@@ -263,10 +267,21 @@ class ArrayProducer:
             raise InvalidDataError(
                 f"ArrayProducer: 'paths' has {len(paths)} values but data has {n} rows."
             )
+        if texts is not None:
+            if isinstance(texts, (str, bytes)) or not hasattr(texts, "__len__"):
+                raise InvalidTypeError(
+                    "ArrayProducer: 'texts' must be a sequence with one str per sample; got "
+                    f"{type(texts).__name__}. Wrap a single text as [text]."
+                )
+            if len(texts) != n:
+                raise InvalidDataError(
+                    f"ArrayProducer: 'texts' has {len(texts)} values but data has {n} rows."
+                )
         self._fields = fields
         self._ids = ids
         self._labels = label_map
         self._paths = list(paths) if paths is not None else None
+        self._texts = list(texts) if texts is not None else None
         self._n = n
 
     def __len__(self) -> int:
@@ -288,6 +303,8 @@ class ArrayProducer:
                 }
             if self._paths is not None:
                 builder.metadata[Batch.StdKeys.PATH] = self._paths[start:stop]
+            if self._texts is not None:
+                builder.metadata[Batch.StdKeys.TEXT] = self._texts[start:stop]
             yield builder.make_batch()
 
 

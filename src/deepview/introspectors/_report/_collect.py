@@ -1,4 +1,5 @@
-"""The single pass over the user's producer: ids, labels, paths and responses to a disk cache.
+"""The single pass over the user's producer: ids, labels, paths, texts and responses to a disk
+cache.
 
 The producer (often model inference) is read exactly once.  Responses are appended as raw
 float32 rows to one file per field in a temporary directory and read back in batches
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 _OWNER = "DatasetReport"
 #: LABELS dimension shown as a column but not treated as a label (no split familiarity)
 FILENAME_DIM = "filename"
+#: report column of ``Batch.StdKeys.TEXT``: shown with the sample, never a label
+TEXT_COLUMN = "text"
 
 
 def sanitize_response_name(name: str) -> str:
@@ -45,6 +48,7 @@ class Collected:
     paths: list[str] | None
     fields: dict[str, CachedField]
     column_names: dict[str, str]
+    texts: list[str] | None = None
 
 
 class CachedField:
@@ -113,7 +117,7 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
     ids: list[str] = []
     has_ids: bool | None = None
     labels: dict[str, list[str]] | None = None
-    paths: list[str] | None = None
+    flat: dict[str, list[str] | None] = {"PATH": None, "TEXT": None}
     n = 0
     try:
         for index, batch in enumerate(_batches(producer, batch_size)):
@@ -153,17 +157,8 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
             for dim, values in batch_labels.items():
                 labels[dim].extend(str(v) for v in values)
 
-            batch_has_paths = Batch.StdKeys.PATH in batch.metadata
-            if index == 0 and batch_has_paths:
-                paths = []
-            if (paths is not None) != batch_has_paths:
-                raise InvalidDataError(
-                    f"{_OWNER}: batch {index} {'has' if batch_has_paths else 'lacks'} "
-                    "Batch.StdKeys.PATH metadata unlike earlier batches; attach paths to every "
-                    "batch or to none."
-                )
-            if paths is not None:
-                paths.extend(str(p) for p in batch.metadata[Batch.StdKeys.PATH])
+            for key, what in (("PATH", "paths"), ("TEXT", "texts")):
+                _extend_flat(flat, key, what, batch, index)
             n += size
             progress.update(size)
     except BaseException:
@@ -171,7 +166,39 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
             writer.close()
         raise
     fields = {name: writer.finish() for name, writer in writers.items()}
-    return _finish(n, ids, bool(has_ids), labels or {}, paths, fields)
+    collected = _finish(n, ids, bool(has_ids), labels or {}, flat["PATH"], fields)
+    collected.texts = flat["TEXT"]
+    return collected
+
+
+def _extend_flat(flat: dict[str, list[str] | None], key: str, what: str, batch: Batch,
+                 index: int) -> None:
+    """Append ``batch``'s ``Batch.StdKeys.<key>`` values (as str) to ``flat[key]``.
+
+    Every batch must carry the key or none may; a missing text (None/NaN) becomes ``""``.
+    """
+    meta_key = getattr(Batch.StdKeys, key)
+    has = meta_key in batch.metadata
+    if index == 0 and has:
+        flat[key] = []
+    values = flat[key]
+    if (values is not None) != has:
+        raise InvalidDataError(
+            f"{_OWNER}: batch {index} {'has' if has else 'lacks'} Batch.StdKeys.{key} "
+            f"metadata unlike earlier batches; attach {what} to every batch or to none."
+        )
+    if values is None:
+        return
+    if key == "TEXT":
+        values.extend("" if _missing(v) else str(v) for v in batch.metadata[meta_key])
+    else:
+        values.extend(str(v) for v in batch.metadata[meta_key])
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or pandas' NA (a missing text)."""
+    return (value is None or type(value).__name__ == "NAType"
+            or (isinstance(value, (float, np.floating)) and bool(np.isnan(value))))
 
 
 def _batches(producer: Producer, batch_size: int) -> Iterator[Batch]:
@@ -241,7 +268,7 @@ def _finish(
                 f"{column!r}; rename one with FieldRenamer."
             )
         column_names[name] = column
-    reserved = {"id", "path", FILENAME_DIM}
+    reserved = {"id", "path", TEXT_COLUMN, FILENAME_DIM}
     bad = sorted(reserved & set(labels))
     if bad:
         raise InvalidDataError(

@@ -18,7 +18,12 @@ from deepview._validation import check_batch_size
 from deepview.base import Producer
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 from deepview.introspectors._report import _analysis as analysis
-from deepview.introspectors._report._collect import FILENAME_DIM, Collected, collect
+from deepview.introspectors._report._collect import (
+    FILENAME_DIM,
+    TEXT_COLUMN,
+    Collected,
+    collect,
+)
 from deepview.introspectors._report._config import ReportConfig
 from deepview.introspectors._report._persist import read_report, write_report
 
@@ -40,7 +45,8 @@ class DatasetReport:
 
     The producer's batches hold 2-D response fields (e.g. a network's penultimate layer) and,
     as metadata, ``Batch.StdKeys.IDENTIFIER`` (for images: the file path), optional
-    ``Batch.StdKeys.LABELS`` (label dimension -> values) and optional ``Batch.StdKeys.PATH``.
+    ``Batch.StdKeys.LABELS`` (label dimension -> values), optional ``Batch.StdKeys.PATH`` and
+    optional ``Batch.StdKeys.TEXT`` (e.g. the sentence that was embedded).
 
     Parameters
     ----------
@@ -57,6 +63,9 @@ class DatasetReport:
         - ``id`` (str): ``str(identifier)``; ``"0"``, ``"1"``, ... if the producer has none.
         - one str column per label dimension; ``filename`` (if a label dimension of that name
           exists: shown, not used as a label) and ``path`` (str, from ``Batch.StdKeys.PATH``).
+        - ``text`` (str, from ``Batch.StdKeys.TEXT``, ``""`` where missing): the sample's text,
+          e.g. the sentence that was embedded.  Shown with the sample in the site; never a
+          label (no familiarity model per value, no label filter).
         - ``duplicates_R`` (int32): duplicate group number, ``-1`` = not a duplicate; groups
           are numbered by decreasing size (0 = the largest).
         - ``duplicatesExact_R`` (bool): the sample's group holds identical samples (exact
@@ -243,6 +252,8 @@ def _summary_columns(collected: Collected) -> dict[str, Any]:
         columns[FILENAME_DIM] = pd.array(collected.filenames, dtype="str")
     if collected.paths is not None:
         columns["path"] = pd.array(collected.paths, dtype="str")
+    if collected.texts is not None:
+        columns[TEXT_COLUMN] = pd.array(collected.texts, dtype="str")
     return columns
 
 
