@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-_PACKAGE = Path(__file__).resolve().parent / "deepview"
+_PACKAGE = Path(__file__).resolve().parent / "src" / "deepview"
 
 #: optional dependency -> the modules or packages (relative to src/deepview) whose
 #: docstring examples need it
@@ -61,6 +61,12 @@ def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Col
     ):
         return _OptionalPackage.from_parent(parent, path=path)
     return None
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    # conftest files are loaded as plugins, never collected: several share the basename
+    # ``conftest``, which --doctest-modules would otherwise import as one module
+    return True if collection_path.name == "conftest.py" else None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
