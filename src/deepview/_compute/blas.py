@@ -1,73 +1,80 @@
-"""When to run BLAS single-threaded.
+"""deepview's one policy on BLAS (and OpenMP / numba) threads.
 
-OpenBLAS threads spin-wait for each other.  On an oversubscribed CPU (load above the core
-count, e.g. a shared 2-core box) a multi-threaded product of a few hundred rows can be
-5-10x *slower* than the same product on one thread; and for small products the thread
-hand-off costs more than it saves anyway.  Measured on 2 shared cores at load ~9:
-100k x 256 float32 exact PCA fit 12.3 s multi-threaded vs 1.6 s single-threaded,
-transform 4.2 s vs 0.3 s.
+The decision depends only on the work, never on what else the machine runs, so results
+and timings do not change with the load average:
 
-:func:`blas_threads_for` returns a context manager that limits BLAS to one thread when the
-product is small (fewer than ``SMALL_FLOPS``) or the machine is oversubscribed, and does
-nothing otherwise.  It only touches the BLAS libraries already loaded (threadpoolctl,
-a scikit-learn dependency); if threadpoolctl is unavailable it does nothing.
+* a product of fewer than :data:`SMALL_FLOPS` floating point operations runs on one BLAS
+  thread: the thread hand-off costs more than it saves
+  (:func:`blas_threads_for`);
+* memory-bound kernels run on one BLAS thread whatever their size: the blocked kNN search,
+  diagonal-covariance EM and the symmetric eigensolver up to :data:`EIGH_SINGLE_MAX`
+  (:func:`single_blas_thread`).  More threads gain little there, and when the CPU is
+  shared their spin-waiting made these kernels 3-10x slower (measured on a shared 2-core
+  machine: a 1024² ``eigh`` took 0.5 s on one thread, 4-7 s threaded);
+* a seeded fit runs on one thread of every kind (BLAS, OpenMP and numba): parallel
+  reductions sum in an order that depends on the thread count, so only one thread gives
+  the same result on every machine (:func:`single_threaded`).
+
+Everything else keeps the libraries' own thread counts.  The limits go through
+threadpoolctl (a dependency of deepview and scikit-learn); they touch only the libraries
+already loaded and are undone when the ``with`` block ends.  Each helper also works as a
+decorator.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import time
 from collections.abc import Iterator
-from typing import Any
 
-__all__ = ["SMALL_FLOPS", "blas_threads_for", "oversubscribed", "single_thread_if_oversubscribed"]
+from threadpoolctl import ThreadpoolController, threadpool_limits
+
+__all__ = [
+    "EIGH_SINGLE_MAX",
+    "SMALL_FLOPS",
+    "blas_threads_for",
+    "eigh_threads",
+    "single_blas_thread",
+    "single_thread_if_oversubscribed",
+    "single_threaded",
+]
 
 #: products below this many floating point operations run on one BLAS thread
 SMALL_FLOPS = 2.0e8
 
-_controller: Any = None
-_load_checked = 0.0
-_load_high = False
+#: symmetric eigenproblems up to this order run on one BLAS thread (memory-bound
+#: tridiagonalisation)
+EIGH_SINGLE_MAX = 2048
 
 
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return os.cpu_count() or 1
+@contextlib.contextmanager
+def single_blas_thread() -> Iterator[None]:
+    """Limit BLAS to one thread inside the block (memory-bound or skinny products).
 
-
-def oversubscribed() -> bool:
-    """True when the 1-minute load average exceeds the usable cores (re-checked every 5 s)."""
-    global _load_checked, _load_high
-    now = time.monotonic()
-    if now - _load_checked > 5.0:
-        _load_checked = now
-        try:
-            _load_high = os.getloadavg()[0] > _cpu_count() + 0.5
-        except (AttributeError, OSError):  # pragma: no cover - no getloadavg
-            _load_high = False
-    return _load_high
-
-
-def _get_controller(*, fresh: bool = False) -> Any:
-    """A cached ThreadpoolController (``fresh``: rescan libraries loaded since)."""
-    global _controller
-    if _controller is None or (fresh and _controller is not False):
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _controller = ThreadpoolController()
-        except Exception:  # pragma: no cover - threadpoolctl missing or broken
-            _controller = False
-    return _controller
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from threadpoolctl import threadpool_info
+    >>> with single_blas_thread():
+    ...     threads = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    >>> threads <= {1}
+    True
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @contextlib.contextmanager
 def blas_threads_for(flops: float) -> Iterator[None]:
-    """Run the enclosed BLAS work single-threaded if it is small or the CPU is oversubscribed.
+    """Run the enclosed BLAS work on one thread if it is small (``flops < SMALL_FLOPS``).
+
+    Larger work keeps the BLAS library's own thread count.
+
+    Parameters
+    ----------
+    flops : float
+        Floating point operations of the enclosed work, e.g. ``2 * m * n * k`` for an
+        ``(m, k) @ (k, n)`` product.
 
     Examples
     --------
@@ -78,36 +85,39 @@ def blas_threads_for(flops: float) -> Iterator[None]:
     >>> float(g[0, 0])
     100.0
     """
-    if _cpu_count() <= 1 or (flops >= SMALL_FLOPS and not oversubscribed()):
+    if flops >= SMALL_FLOPS:
         yield
         return
-    controller = _get_controller()
-    if not controller:
+    with single_blas_thread():
         yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
-        yield
+
+
+def eigh_threads(order: int) -> contextlib.AbstractContextManager[None]:
+    """Threads for a symmetric eigenproblem of ``order``: one BLAS thread up to
+    :data:`EIGH_SINGLE_MAX`, the library's own count above."""
+    return single_blas_thread() if order <= EIGH_SINGLE_MAX else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
-def single_thread_if_oversubscribed(*, always: bool = False) -> Iterator[None]:
-    """Limit BLAS, OpenMP and numba to one thread while the CPU is oversubscribed, or
-    ``always`` (a seeded fit: parallel reductions sum in an order that depends on the thread
-    count, so only one thread gives the same result whatever the machine's load).
+def single_threaded() -> Iterator[None]:
+    """Limit BLAS, OpenMP and numba to one thread inside the block (seeded fits).
 
-    For library calls with their own OpenMP loops (e.g. sklearn's Barnes-Hut t-SNE: 120
-    samples took 3.2 s with 2 spinning threads at load ~5 on 2 cores, 0.65 s with one).
+    numba is limited only if something already imported it (umap, pacmap).
     """
-    if _cpu_count() <= 1 or not (always or oversubscribed()):
-        yield
-        return
     with contextlib.ExitStack() as stack:
-        controller = _get_controller(fresh=True)  # OpenMP runtimes may have loaded since
-        if controller:
-            stack.enter_context(controller.limit(limits=1))
-        numba = sys.modules.get("numba")  # only if already imported (umap, pacmap)
+        # a fresh controller: OpenMP runtimes may have been loaded since the last call
+        stack.enter_context(ThreadpoolController().limit(limits=1))
+        numba = sys.modules.get("numba")
         if numba is not None:
             previous = numba.get_num_threads()
             numba.set_num_threads(1)
             stack.callback(numba.set_num_threads, previous)
         yield
+
+
+def single_thread_if_oversubscribed(
+    *, always: bool = False
+) -> contextlib.AbstractContextManager[None]:
+    """Kept for callers of the earlier load-based policy: :func:`single_threaded` when
+    ``always`` (a seeded fit), else nothing.  The load average is no longer read."""
+    return single_threaded() if always else contextlib.nullcontext()

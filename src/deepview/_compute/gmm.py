@@ -23,7 +23,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from deepview._compute.blas import single_blas_thread
 
 __all__ = ["GaussianMixtureParams", "as_random_state", "fit_gmm", "iter_blocks"]
 
@@ -341,7 +342,7 @@ def fit_gmm(
     if covariance_type == "diag":
         # The products here are skinny (K columns) and memory-bound: more BLAS threads do not
         # help, and on a busy machine they spin and slow everything down.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_blas_thread():
             return _fit_diag(blocks, n_components, tol, max_iter, rs)
     if covariance_type == "full":
         return _fit_full(blocks, n_components, tol, max_iter, rs)

@@ -9,17 +9,13 @@ every backend: a near-duplicate at distance 1e-6 gets 1e-6, not 0 or 1e-4.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from threadpoolctl import threadpool_limits
 
+from deepview._compute.blas import single_blas_thread
 from deepview._optional import require
-
-_T = TypeVar("_T")
 
 __all__ = [
     "exact_distances",
@@ -114,20 +110,7 @@ def _topk_block(
     return part, dist
 
 
-def _single_thread(fn: Callable[..., _T]) -> Callable[..., _T]:
-    """Run ``fn`` with single-threaded BLAS.  Its products are small or skinny: on a quiet
-    machine extra threads gain little, on a busy one their spinning made the search 3-4x
-    slower (measured on the shared 2-core dev machine)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> _T:
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-@_single_thread
+@single_blas_thread()  # blocked, memory-bound products (see deepview._compute.blas)
 def knn_brute(x: np.ndarray, k: int, *, block_rows: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Exact k-NN by blocked matrix products (float32 BLAS); O(n^2 D) time, O(block x n)
     extra memory."""
@@ -197,7 +180,7 @@ def _cells(
     return label, next_label
 
 
-@_single_thread
+@single_blas_thread()
 def knn_partitioned(
     x: np.ndarray, k: int, *, cell_size: int = 256, seed: int = 0, rounds: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:

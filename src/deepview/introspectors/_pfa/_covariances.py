@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deepview._compute.blas import eigh_threads
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 
 #: target size of one row block, in bytes
@@ -90,20 +91,8 @@ class PFACovariancesResult:
 
 
 def _eigh(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``numpy.linalg.eigh``, single-threaded BLAS for matrices up to 2048².
-
-    The symmetric eigensolver is dominated by memory-bound tridiagonalisation that gains
-    little from BLAS threads at these sizes, but slows down several-fold when the CPU is
-    oversubscribed (measured: 0.5 s single-threaded vs 4-7 s threaded for 1024² on a busy
-    2-core machine).
-    """
-    if cov.shape[0] > 2048:
-        return np.linalg.eigh(cov)  # type: ignore[return-value]
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return np.linalg.eigh(cov)  # type: ignore[return-value]
-    with threadpool_limits(limits=1, user_api="blas"):
+    """``numpy.linalg.eigh`` under deepview's thread policy for eigenproblems."""
+    with eigh_threads(cov.shape[0]):
         return np.linalg.eigh(cov)  # type: ignore[return-value]
 
 

@@ -1,0 +1,116 @@
+"""deepview._compute.blas: one thread policy that depends on the work, not the machine's load."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from deepview._compute import blas
+from deepview._compute.blas import (
+    EIGH_SINGLE_MAX,
+    SMALL_FLOPS,
+    blas_threads_for,
+    eigh_threads,
+    single_blas_thread,
+    single_thread_if_oversubscribed,
+    single_threaded,
+)
+
+
+def _blas_threads() -> set[int]:
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+@pytest.fixture
+def busy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load average far above the core count: must change nothing."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (100.0, 100.0, 100.0))
+
+
+def test_small_work_runs_on_one_blas_thread_and_is_restored() -> None:
+    before = _blas_threads()
+    with blas_threads_for(SMALL_FLOPS / 2):
+        assert _blas_threads() <= {1}
+    assert _blas_threads() == before
+
+
+@pytest.mark.usefixtures("busy_machine")
+def test_large_work_keeps_the_library_threads_whatever_the_load() -> None:
+    before = _blas_threads()
+    with blas_threads_for(SMALL_FLOPS * 10):
+        assert _blas_threads() == before
+    with single_thread_if_oversubscribed():
+        assert _blas_threads() == before
+    with eigh_threads(EIGH_SINGLE_MAX + 1):
+        assert _blas_threads() == before
+
+
+def test_the_load_average_is_never_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail() -> tuple[float, float, float]:
+        raise AssertionError("the thread policy must not depend on the load average")
+
+    monkeypatch.setattr(os, "getloadavg", fail)
+    for manager in (blas_threads_for(1.0), blas_threads_for(SMALL_FLOPS * 10),
+                    single_blas_thread(), eigh_threads(10), single_threaded(),
+                    single_thread_if_oversubscribed(always=False),
+                    single_thread_if_oversubscribed(always=True)):
+        with manager:
+            pass
+
+
+def test_no_mutable_module_state() -> None:
+    state = {k: v for k, v in vars(blas).items()
+             if not k.startswith("__") and k != "annotations" and not callable(v)
+             and not isinstance(v, type(sys))}
+    assert state == {"EIGH_SINGLE_MAX": EIGH_SINGLE_MAX, "SMALL_FLOPS": SMALL_FLOPS}
+
+
+def test_single_blas_thread_as_decorator_and_eigh_rule() -> None:
+    @single_blas_thread()
+    def inside() -> set[int]:
+        return _blas_threads()
+
+    assert inside() <= {1}
+    assert inside() <= {1}  # reusable
+    with eigh_threads(EIGH_SINGLE_MAX):
+        assert _blas_threads() <= {1}
+
+
+def test_single_threaded_limits_numba_and_restores_it() -> None:
+    numba = pytest.importorskip("numba")
+    before = numba.get_num_threads()
+    with single_threaded():
+        assert numba.get_num_threads() == 1
+        assert _blas_threads() <= {1}
+    assert numba.get_num_threads() == before
+    with single_thread_if_oversubscribed(always=True):
+        assert numba.get_num_threads() == 1
+
+
+def test_the_kernels_use_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # kNN, diagonal GMM and PFA's eigensolver go through blas.single_blas_thread
+    from deepview._compute import gmm, knn
+    from deepview.introspectors._pfa import _covariances
+
+    seen: list[set[int]] = []
+    real = np.linalg.eigh
+
+    def spy(a: np.ndarray):  # type: ignore[no-untyped-def]
+        seen.append(_blas_threads())
+        return real(a)
+
+    monkeypatch.setattr(np.linalg, "eigh", spy)
+    _covariances._eigh(np.eye(3))
+    assert len(seen) == 1 and seen[0] <= {1}
+    x = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    idx, _ = knn.knn_brute(x, 3)
+    assert idx[:, 0].tolist() == list(range(50))
+    params = gmm.fit_gmm([x], n_components=2, random_state=0)
+    assert params.weights.shape == (2,)
+    # the modules use the policy rather than threadpoolctl directly
+    for module in (knn, gmm, _covariances):
+        assert "threadpool_limits" not in vars(module)
