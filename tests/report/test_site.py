@@ -247,3 +247,24 @@ def test_assets_are_package_data_and_inline_safe() -> None:
     js = _site._asset("app.js")
     assert "</" not in js and "window.deepviewState" in js
     assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "eval(" not in js
+
+
+def test_duplicates_exact_column_marks_groups_and_is_not_a_label(tmp_path: Path) -> None:
+    df = pd.DataFrame({
+        "id": [f"s{i}" for i in range(6)],
+        "duplicates_r": [0, 0, 1, 1, 1, -1],
+        "duplicatesExact_r": [True, True, False, False, False, False],
+    })
+    write_site(df, tmp_path / "s")
+    payload = load_payload(tmp_path / "s")
+    assert payload["labels"] == [] and payload["extras"] == []
+    (resp,) = payload["responses"]
+    assert list(decode(resp["exact"], np.int8)) == [1, 1, 0, 0, 0, 0]
+    # missing values (a nullable column) are unknown; reports saved without it have none
+    df["duplicatesExact_r"] = pd.array([True, None, False, False, None, False], dtype="boolean")
+    write_site(df, tmp_path / "t")
+    (resp,) = load_payload(tmp_path / "t")["responses"]
+    assert list(decode(resp["exact"], np.int8)) == [1, -1, 0, 0, -1, 0]
+    write_site(df.drop(columns="duplicatesExact_r"), tmp_path / "u")
+    (resp,) = load_payload(tmp_path / "u")["responses"]
+    assert resp["exact"] is None and resp["duplicates"]

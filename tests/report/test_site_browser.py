@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from _sitehelpers import GROUPS, HOSTILE, LEAST, N_PLANTED, expected_views, load_payload
@@ -317,4 +318,173 @@ def test_hover_shows_a_tooltip_and_click_opens_details(browser: Any, planted_sit
     p.page.mouse.move(box["x"] + 2, box["y"] + 2)  # away from every point: tooltip hides
     assert not p.page.is_visible(".dv-tip")
     assert p.errors == []
+    p.page.close()
+
+
+def test_duplicate_groups_largest_first_marked_exact_or_near(browser: Any,
+                                                             tmp_path: Path) -> None:
+    n = 20
+    dup = [-1] * n
+    # group numbers deliberately not in size order: sizes 2, 4, 3, 2
+    members = {0: [0, 1], 1: [2, 3, 4, 5], 2: [6, 7, 8], 3: [9, 10]}
+    exact = [False] * n
+    for g, rows in members.items():
+        for i in rows:
+            dup[i] = g
+            exact[i] = g in (0, 2) or i in (2, 3)  # group 1 mixes two copies and two near
+    df = pd.DataFrame({"id": [f"s{i:02d}" for i in range(n)], "duplicates_r": dup,
+                       "duplicatesExact_r": exact,
+                       "projection_r_x": range(n), "projection_r_y": range(n)})
+    p = _open(browser, write_site(df, tmp_path / "s").as_uri())
+    _ready(p)
+    groups = "[data-testid=dup-group]"
+    order = p.page.eval_on_selector_all(groups, "els => els.map(e => [+e.dataset.group, "
+                                                "e.dataset.kind, e.querySelector("
+                                                "'[data-testid=dup-kind]').textContent])")
+    assert order == [[1, "near", "near"], [2, "exact", "exact"], [0, "exact", "exact"],
+                     [3, "near", "near"]]
+    assert p.tile_ids(f'{groups}[data-group="1"]') == ["s02", "s03", "s04", "s05"]
+    notes = p.page.eval_on_selector_all(f'{groups}[data-group="1"] .dv-tile', "els => els.map("
+                                        "e => e.querySelector('.dv-tile-note')?.textContent)")
+    assert notes == ["identical copy", "identical copy", None, None]
+    assert "duplicatesExact" not in p.page.inner_text(".dv-toolbar")  # not a label filter
+    p.page.click("[data-testid=dup-kinds] [data-kind=exact]")
+    assert p.page.eval_on_selector_all(groups, "els => els.map(e => +e.dataset.group)") == [2, 0]
+    p.page.click("[data-testid=dup-kinds] [data-kind=near]")
+    assert p.page.eval_on_selector_all(groups, "els => els.map(e => +e.dataset.group)") == [1, 3]
+    p.page.click(f'{groups}[data-group="3"] .dv-tile >> nth=0')
+    assert "#3 (2 samples, near)" in p.page.inner_text("[data-testid=detail-panel]")
+    p.page.click("[data-testid=dup-kinds] [data-kind=all]")
+    p.page.click(f'{groups}[data-group="2"] .dv-tile >> nth=0')
+    assert "#2 (3 samples, exact)" in p.page.inner_text("[data-testid=detail-panel]")
+    assert p.errors == []
+    p.page.close()
+    # a report saved before duplicatesExact existed: same order, kind unknown, no switch
+    p = _open(browser, write_site(df.drop(columns="duplicatesExact_r"),
+                                  tmp_path / "old").as_uri())
+    _ready(p)
+    assert p.page.eval_on_selector_all(groups, "els => els.map(e => [+e.dataset.group, "
+                                               "e.dataset.kind])") == [
+        [1, "unknown"], [2, "unknown"], [0, "unknown"], [3, "unknown"]]
+    assert p.page.locator("[data-testid=dup-kind]").count() == 0
+    assert p.page.locator("[data-testid=dup-kinds]").count() == 0
+    assert p.errors == []
+    p.page.close()
+
+
+def _spans(p: Page, rows: range) -> tuple[float, float]:
+    return p.page.evaluate(f"""(() => {{
+      const s = window.deepviewState, xs = [], ys = [];
+      for (let i = {rows.start}; i < {rows.stop}; i++) {{
+        const q = s.pointPosition(i); xs.push(q.x); ys.push(q.y);
+      }}
+      return [Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)];
+    }})()""")
+
+
+def _inside(p: Page, row: int, box: dict[str, float]) -> bool:
+    q = p.state(f"pointPosition({row})")
+    return 0 <= q["x"] <= box["width"] and 0 <= q["y"] <= box["height"]
+
+
+def test_far_outliers_do_not_squash_the_first_view(browser: Any, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    bulk = 1000
+    xy = rng.normal(size=(bulk + 3, 2))
+    xy[bulk:] = [[1000.0, 0.0], [0.0, -800.0], [-600.0, 700.0]]  # three far points
+    df = pd.DataFrame({"id": [f"p{i}" for i in range(bulk + 3)],
+                       "projection_r_x": xy[:, 0], "projection_r_y": xy[:, 1]})
+    p = _open(browser, write_site(df, tmp_path / "s").as_uri())
+    _ready(p)
+    box = p.page.locator("canvas.dv-scatter").bounding_box()
+    # the bulk fills most of the canvas (it was squashed to a few pixels by the far points)
+    span_x, span_y = _spans(p, range(bulk))
+    assert span_y > 0.6 * box["height"] and span_x > 0.35 * box["width"]
+    assert p.state("renderedPoints") == bulk + 3
+    # the far points are outside this view, drawn as rings at the edge, and the page says so
+    far = range(bulk, bulk + 3)
+    assert not any(_inside(p, i, box) for i in far)
+    assert p.state("farCount") == 3 and p.state("edgeMarkers") == 3
+    assert p.page.inner_text("[data-testid=far-note]").startswith("3 far points lie outside")
+    # "Show all points" brings every point into view; a far point can then be opened
+    p.page.click("[data-testid=fit-all]")
+    assert all(_inside(p, i, box) for i in range(bulk + 3))
+    assert p.state("edgeMarkers") == 0 and not p.page.is_visible("[data-testid=far-note]")
+    assert p.page.is_disabled("[data-testid=fit-all]")
+    box = p.page.locator("canvas.dv-scatter").bounding_box()  # "Reset zoom" appeared above
+    q = p.state(f"pointPosition({bulk})")
+    p.page.mouse.click(box["x"] + q["x"], box["y"] + q["y"])
+    assert p.page.text_content("[data-testid=detail-id]") == f"p{bulk}"
+    # back to the first view, then zooming out with the wheel reaches them too
+    p.page.click("text=Reset zoom")
+    assert _spans(p, range(bulk)) == [span_x, span_y] and p.state("edgeMarkers") == 3
+    box = p.page.locator("canvas.dv-scatter").bounding_box()
+    p.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(12):
+        p.page.mouse.wheel(0, 400)
+    p.page.wait_for_function("window.deepviewState.edgeMarkers === 0")
+    assert all(_inside(p, i, box) for i in far)
+    assert p.errors == []
+    p.page.close()
+
+
+def test_map_without_far_points_shows_everything_and_no_fit_all(browser: Any,
+                                                                tmp_path: Path) -> None:
+    xy = np.random.default_rng(4).normal(size=(2000, 2))  # normal tails are not "far"
+    df = pd.DataFrame({"id": [f"p{i}" for i in range(2000)],
+                       "projection_r_x": xy[:, 0], "projection_r_y": xy[:, 1]})
+    p = _open(browser, write_site(df, tmp_path / "s").as_uri())
+    _ready(p)
+    box = p.page.locator("canvas.dv-scatter").bounding_box()
+    assert p.state("farCount") == 0
+    assert all(_inside(p, i, box) for i in range(0, 2000, 7))
+    assert not p.page.is_visible("[data-testid=fit-all]")
+    assert p.errors == []
+    p.page.close()
+
+
+def test_long_ids_are_cut_by_css_and_whole_in_the_tooltip(browser: Any, tmp_path: Path) -> None:
+    long_id = "x" * 40 + "-a-very-long-identifier-" + "y" * 200 + "-END"
+    long_path = "/data/" + "deep/" * 30 + "cat-0001.txt"
+    ids = [long_id, long_path] + [f"s{i}" for i in range(8)]
+    df = pd.DataFrame({"id": ids, "familiarity_r": np.arange(10.0)})  # both least familiar
+    p = _open(browser, write_site(df, tmp_path / "s").as_uri())
+    _ready(p)
+    tiles = "[data-testid=least-familiar] .dv-tile"
+    info = p.page.eval_on_selector_all(tiles, """els => els.slice(0, 2).map(e => {
+      const s = e.querySelector('[data-testid=tile-id]'), st = getComputedStyle(s);
+      return {title: e.title, spanTitle: s.title, text: s.textContent,
+              cut: s.scrollWidth > s.clientWidth, overflow: st.textOverflow,
+              direction: st.direction};
+    })""")
+    assert [i["title"] for i in info] == [long_id, long_path]
+    assert [i["spanTitle"] for i in info] == [long_id, long_path]
+    assert [i["text"] for i in info] == [long_id, long_path]  # the whole id is in the DOM
+    assert all(i["cut"] and i["overflow"] == "ellipsis" for i in info)
+    assert [i["direction"] for i in info] == ["ltr", "rtl"]  # paths keep their file name
+    assert p.errors == []
+    p.page.close()
+
+
+def test_text_is_shown_literally_in_details_and_tiles(browser: Any, tmp_path: Path) -> None:
+    texts = [f"plain sentence {i}" for i in range(30)]
+    texts[0] = HOSTILE + " and <b>bold</b> & <img src=x onerror=alert(2)>"
+    df = pd.DataFrame({"id": [f"s{i}" for i in range(30)], "kind": ["a", "b", "c"] * 10,
+                       "text": texts, "familiarity_r": np.arange(30.0),
+                       "projection_r_x": np.arange(30.0), "projection_r_y": np.zeros(30)})
+    p = _open(browser, write_site(df, tmp_path / "s").as_uri())
+    _ready(p)
+    # not a label: one filter (kind), no colour or familiarity choice by text
+    assert p.page.locator("[data-testid^=filter-]").count() == 1
+    assert "text" not in p.page.eval_on_selector_all(
+        "[data-testid=color-by] option", "els => els.map(e => e.textContent)")
+    first = p.page.locator("[data-testid=least-familiar] .dv-tile").first
+    assert first.locator(".dv-tile-snippet").text_content() == texts[0]
+    assert first.get_attribute("title") == f"s0\n{texts[0]}"
+    first.click()
+    assert p.page.text_content("[data-testid=detail-text]") == texts[0]
+    assert p.page.locator("b, img, [data-testid=detail-panel] script").count() == 0
+    p.page.click("[data-testid=least-familiar] .dv-tile >> nth=1")
+    assert p.page.text_content("[data-testid=detail-text]") == texts[1]
+    assert p.dialogs == [] and p.errors == []
     p.page.close()

@@ -53,8 +53,11 @@ _MAX_SPLIT_CELLS = 2_000_000
 #: notebook_html embeds thumbnails as data URIs only up to this many images.
 _MAX_NOTEBOOK_THUMBS = 5000
 _FORMAT_VERSION = 1
+#: column holding each sample's text (``Batch.StdKeys.TEXT``): shown, never a label
+_TEXT = "text"
 
 _RE_DUP = re.compile(r"^duplicates_(?P<r>.+)$")
+_RE_DUP_EXACT = re.compile(r"^duplicatesExact_(?P<r>.+)$")
 _RE_PROJ = re.compile(r"^projection_(?P<r>.+)_(?P<axis>[xy])$")
 _RE_PCT = re.compile(r"^familiarityPercentile_(?P<r>.+)$")
 _RE_FAM = re.compile(r"^familiarity_(?P<r>.+)$")
@@ -102,7 +105,9 @@ def write_site(
     ----------
     data : pandas.DataFrame
         One row per sample, the columns of ``DatasetReport.data``: ``id``, one str column per
-        label dimension, optional ``filename`` and ``path``, ``duplicates_<R>``,
+        label dimension, optional ``filename``, ``path`` and ``text`` (the sample's text, shown
+        in the details and on the tiles, never a label), ``duplicates_<R>``,
+        ``duplicatesExact_<R>`` (optional: marks groups as exact or near),
         ``projection_<R>_x/_y``, ``familiarity_<R>``, ``familiarityPercentile_<R>`` and
         ``splitFamiliarity_<R>_byAttr_<dim>``. Other columns are shown in the sample details.
     directory : str or os.PathLike
@@ -311,10 +316,12 @@ def _b64(values: Any, dtype: type[np.generic]) -> str:
     return base64.b64encode(arr.tobytes()).decode("ascii")
 
 
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
 def _as_text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "(missing)"
-    return str(value)
+    return "(missing)" if _is_missing(value) else str(value)
 
 
 def _texts(column: pd.Series) -> list[str]:
@@ -327,6 +334,23 @@ def _factorize(column: pd.Series) -> tuple[list[str], np.ndarray]:
     texts = np.asarray([_as_text(u) for u in uniques], dtype=object)
     values, inverse = np.unique(texts, return_inverse=True)  # merges e.g. None and NaN
     return [str(v) for v in values], inverse.astype(np.int32)[codes]
+
+
+def _sample_texts(column: pd.Series) -> list[str]:
+    """The ``text`` column as str per row; missing texts are empty."""
+    return ["" if _is_missing(v) else str(v) for v in column.to_numpy(dtype=object)]
+
+
+def _exact_flags(column: pd.Series) -> np.ndarray:
+    """``duplicatesExact_<R>`` as int8 per row: 1 exact group, 0 near group, -1 unknown."""
+    values = column.to_numpy(dtype=object)
+    out = np.full(len(values), -1, dtype=np.int8)
+    for row, value in enumerate(values):
+        if isinstance(value, (bool, np.bool_, int, np.integer, float, np.floating)) and not (
+            _is_missing(value) or (isinstance(value, np.floating) and np.isnan(value))
+        ):
+            out[row] = 1 if value else 0
+    return out
 
 
 def _numeric(column: pd.Series) -> np.ndarray:
@@ -419,9 +443,9 @@ def _prepare(
     split_cols: list[tuple[str, str, str]] = []
 
     def resp(name: str) -> dict[str, Any]:
-        return responses.setdefault(name, {"name": name, "duplicates": None, "x": None,
-                                           "y": None, "familiarity": None, "percentile": None,
-                                           "split": []})
+        return responses.setdefault(name, {"name": name, "duplicates": None, "exact": None,
+                                           "x": None, "y": None, "familiarity": None,
+                                           "percentile": None, "split": []})
 
     proj_axes: dict[str, set[str]] = {}
     for col in data.columns:
@@ -430,13 +454,15 @@ def _prepare(
             proj_axes.setdefault(m["r"], set()).add(m["axis"])
     for col in data.columns:
         series = data[col]
-        if col in ("id", "path"):
+        if col in ("id", "path", _TEXT):
             continue
         if (m := _RE_SPLIT.match(col)) is not None:
             split_cols.append((m["r"], m["dim"], col))
         elif (m := _RE_DUP.match(col)) and pd.api.types.is_numeric_dtype(series.dtype):
             dup = np.nan_to_num(_numeric(series), nan=-1.0)
             resp(m["r"])["duplicates"] = _b64(np.where(dup >= 0, dup, -1), np.int32)
+        elif (m := _RE_DUP_EXACT.match(col)) is not None:
+            resp(m["r"])["exact"] = _b64(_exact_flags(series), np.int8)
         elif (m := _RE_PROJ.match(col)) and proj_axes.get(m["r"]) == {"x", "y"}:
             resp(m["r"])[m["axis"]] = _b64(_numeric(series), np.float32)
         elif (m := _RE_PCT.match(col)) and pd.api.types.is_numeric_dtype(series.dtype):
@@ -467,6 +493,7 @@ def _prepare(
         ],
         "responses": list(responses.values()),
         "extras": extras,
+        "texts": _sample_texts(data[_TEXT]) if _TEXT in data.columns else None,
         "thumbIndex": _b64(images.index, np.int32),
         "thumbUrls": [],
         "thumbSize": thumbnail_size,

@@ -25,6 +25,10 @@
   var LABEL_K = 6;
   var MAX_LABEL_ROWS = 15;
   var DUP_PAGE = 24;
+  var ROBUST_LO = 0.005, ROBUST_HI = 0.995;  // the first map view covers these quantiles...
+  var ROBUST_MARGIN = 0.2;  // ...plus this share of their range on each side
+  var ROBUST_GAIN = 1.5;  // used only where the full range is this many times wider
+  var TIP_TEXT = 140, TILE_TEXT = 160, TITLE_TEXT = 300;  // characters of text shown
 
   // ------------------------------------------------------------------------------------------
   // helpers
@@ -47,6 +51,10 @@
     var a = Math.abs(v);
     if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
     return v.toFixed(a < 1 ? 3 : a < 100 ? 2 : 1);
+  }
+  function snippet(text, k) {  // at most k characters, whitespace collapsed
+    var t = String(text).replace(/\s+/g, " ").trim();
+    return t.length > k ? t.slice(0, k - 1) + "\u2026" : t;
   }
   function plural(k, word) { return k.toLocaleString() + " " + word + (k === 1 ? "" : "s"); }
   function hexRgb(h) {
@@ -84,6 +92,7 @@
     return {
       name: r.name,
       dup: r.duplicates ? decode(r.duplicates, Int32Array) : null,
+      exact: r.exact ? decode(r.exact, Int8Array) : null,  // 1 exact, 0 near, -1 unknown
       x: r.x ? decode(r.x, Float32Array) : null,
       y: r.y ? decode(r.y, Float32Array) : null,
       fam: r.familiarity ? decode(r.familiarity, Float32Array) : null,
@@ -101,6 +110,8 @@
   var extras = RAW.extras.map(function (e) {
     return { name: e.name, kind: e.kind, data: e.kind === "number" ? decode(e.data, Float32Array) : e.data };
   });
+  var texts = Array.isArray(RAW.texts) && RAW.texts.length === N ? RAW.texts : null;
+  function textOf(i) { return texts && texts[i] ? String(texts[i]) : ""; }
   var thumbIndex = decode(RAW.thumbIndex, Int32Array);
   var thumbUrls = RAW.thumbUrls || [];
   function thumbOf(i) {
@@ -133,7 +144,11 @@
     orderCache.set(scores, o);
     return o;
   }
-  function groupsOf(r) {  // duplicate group number -> member indices
+  // duplicate groups, largest first (ties: lower group number), each with its kind from the
+  // per-sample duplicatesExact flags: "exact" (every member has an identical copy in the
+  // group), "near" (some are only near-duplicates; `copies` members still have an identical
+  // copy) or "unknown" (no flags, e.g. a report saved by an older deepview)
+  function groupsOf(r) {
     if (r.groups || !r.dup) return r.groups;
     var m = new Map();
     for (var i = 0; i < N; i++) {
@@ -142,10 +157,26 @@
       if (!m.has(g)) m.set(g, []);
       m.get(g).push(i);
     }
-    r.groups = Array.from(m.keys()).sort(function (a, b) { return a - b; })
-      .map(function (g) { return { id: g, members: m.get(g) }; });
+    r.groups = Array.from(m.keys()).map(function (g) {
+      var members = m.get(g), known = 0, copies = 0;
+      if (r.exact) {
+        for (var j = 0; j < members.length; j++) {
+          var f = r.exact[members[j]];
+          if (f >= 0) known++;
+          if (f === 1) copies++;
+        }
+      }
+      var kind = !known ? "unknown" : copies === members.length ? "exact" : "near";
+      return { id: g, members: members, kind: kind, copies: copies };
+    }).sort(function (a, b) { return b.members.length - a.members.length || a.id - b.id; });
+    r.groupById = new Map(r.groups.map(function (q) { return [q.id, q]; }));
     return r.groups;
   }
+  var KIND_TEXT = { exact: "exact", near: "near" };
+  var KIND_TITLE = {
+    exact: "Identical samples (exact copies, up to float rounding)",
+    near: "Near-duplicates: closer than the duplicate threshold, not identical"
+  };
 
   // ------------------------------------------------------------------------------------------
   // state
@@ -161,6 +192,7 @@
     detail: -1,
     famDim: 0,
     dupShown: DUP_PAGE,
+    dupKind: "all",
     mask: new Uint8Array(N),
     shown: 0
   };
@@ -475,8 +507,16 @@
     sc.resetView = el("button", "dv-btn", "Reset zoom");
     sc.resetView.type = "button";
     sc.resetView.hidden = true;
+    sc.resetView.title = "Back to the first view (the bulk of the points)";
     sc.resetView.addEventListener("click", function () { setView(1, 0, 0); });
     tools.appendChild(sc.resetView);
+    sc.fitAllBtn = el("button", "dv-btn", "Show all points");
+    sc.fitAllBtn.type = "button";
+    sc.fitAllBtn.hidden = true;
+    sc.fitAllBtn.dataset.testid = "fit-all";
+    sc.fitAllBtn.title = "Zoom out until every point, far ones included, is in view";
+    sc.fitAllBtn.addEventListener("click", function () { setView(sc.fitAll.k, sc.fitAll.tx, sc.fitAll.ty); });
+    tools.appendChild(sc.fitAllBtn);
 
     var body = scatterCard.body;
     sc.wrap = el("div", "dv-scatter-wrap");
@@ -491,6 +531,10 @@
     body.appendChild(sc.wrap);
     sc.hint = el("p", "dv-note", "Drag to select (lasso or box), click a point for details, double-click to clear the selection. Scroll to zoom, shift-drag to pan.");
     body.appendChild(sc.hint);
+    sc.farNote = el("p", "dv-note dv-far-note");
+    sc.farNote.dataset.testid = "far-note";
+    sc.farNote.hidden = true;
+    body.appendChild(sc.farNote);
     sc.legend = el("div", "dv-legend");
     sc.legend.dataset.testid = "legend";
     body.appendChild(sc.legend);
@@ -530,24 +574,38 @@
     sc.bx = new Float32Array(N);
     sc.by = new Float32Array(N);
     sc.valid = new Uint8Array(N);
+    sc.far = new Uint8Array(N);
+    sc.farCount = 0;
+    pub.farCount = 0;
+    sc.fitAll = { k: 1, tx: 0, ty: 0 };
     sc.view = { k: 1, tx: 0, ty: 0 };
     if (sc.resetView) sc.resetView.hidden = true;
+    if (sc.fitAllBtn) sc.fitAllBtn.hidden = true;
     if (!r || !r.x || !r.y) return true;
-    var x = r.x, y = r.y, x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, i;
+    var x = r.x, y = r.y, i;
+    for (i = 0; i < N; i++) if (isFinite(x[i]) && isFinite(y[i])) sc.valid[i] = 1;
+    // first view: the robust extent, so that a few far points do not squash the rest into a
+    // corner; points beyond it are "far" (drawn at the edge until the view reaches them)
+    var ex = robustExtent(x, sc.valid), ey = robustExtent(y, sc.valid);
+    var pad = 14 * dpr, sx = (W - 2 * pad) / ((ex[1] - ex[0]) || 1), sy = (H - 2 * pad) / ((ey[1] - ey[0]) || 1);
+    var s = Math.min(sx, sy);
+    ex = widen(ex, (W - 2 * pad) / s);  // the other axis uses its spare room
+    ey = widen(ey, (H - 2 * pad) / s);
+    var x0 = ex[0], x1 = ex[1], y0 = ey[0], y1 = ey[1];
+    var ox = (W - s * (x1 - x0)) / 2, oy = (H - s * (y1 - y0)) / 2;
     for (i = 0; i < N; i++) {
-      if (!isFinite(x[i]) || !isFinite(y[i])) continue;
-      if (x[i] < x0) x0 = x[i];
-      if (x[i] > x1) x1 = x[i];
-      if (y[i] < y0) y0 = y[i];
-      if (y[i] > y1) y1 = y[i];
-    }
-    var pad = 14 * dpr, sx = (W - 2 * pad) / ((x1 - x0) || 1), sy = (H - 2 * pad) / ((y1 - y0) || 1);
-    var s = Math.min(sx, sy), ox = (W - s * (x1 - x0)) / 2, oy = (H - s * (y1 - y0)) / 2;
-    for (i = 0; i < N; i++) {
-      if (!isFinite(x[i]) || !isFinite(y[i])) continue;
-      sc.valid[i] = 1;
+      if (!sc.valid[i]) continue;
       sc.bx[i] = ox + (x[i] - x0) * s;
       sc.by[i] = H - oy - (y[i] - y0) * s;
+      if (x[i] < x0 || x[i] > x1 || y[i] < y0 || y[i] > y1) { sc.far[i] = 1; sc.farCount++; }
+    }
+    pub.farCount = sc.farCount;
+    if (sc.farCount) {  // the view (zoom k < 1, shift t) that shows every point
+      var bx0 = ox + (ex[2] - x0) * s, bx1 = ox + (ex[3] - x0) * s;
+      var byTop = H - oy - (ey[3] - y0) * s, byBottom = H - oy - (ey[2] - y0) * s;
+      var k = Math.min(0.999, (W - 2 * pad) / ((bx1 - bx0) || 1), (H - 2 * pad) / ((byBottom - byTop) || 1));
+      sc.fitAll = { k: k, tx: W / 2 - k * (bx0 + bx1) / 2, ty: H / 2 - k * (byTop + byBottom) / 2 };
+      sc.fitAllBtn.hidden = false;
     }
     var rad = N <= 2000 ? 3.2 : N <= 20000 ? 2.2 : 1.5;
     rad = Math.max(1, rad * dpr);
@@ -556,8 +614,54 @@
     for (var dy = -ri; dy <= ri; dy++) for (var dx = -ri; dx <= ri; dx++) {
       if (dx * dx + dy * dy <= rad * rad) sc.offs.push(dx, dy);
     }
+    // far points outside the view: a ring at the canvas edge, in the direction of the point
+    var outer = rad + 2 * dpr, inner = outer - 1.6 * dpr, ro = Math.ceil(outer);
+    sc.ringOffs = [];
+    sc.ringR = ro;
+    for (dy = -ro; dy <= ro; dy++) for (dx = -ro; dx <= ro; dx++) {
+      var d2 = dx * dx + dy * dy;
+      if (d2 <= outer * outer && d2 >= inner * inner) sc.ringOffs.push(dx, dy);
+    }
     project();
     return true;
+  }
+
+  // [lo, hi, min, max] of the finite values: lo/hi = the ROBUST_LO..ROBUST_HI quantiles
+  // widened by ROBUST_MARGIN of their range (never past min/max), or min/max themselves
+  // unless those lie more than ROBUST_GAIN times further apart
+  function robustExtent(v, valid) {
+    var m = 0, i, lo = Infinity, hi = -Infinity;
+    for (i = 0; i < N; i++) if (valid[i]) m++;
+    var stride = Math.max(1, Math.floor(m / 200000)), vals = new Float64Array(Math.ceil(m / stride));
+    var k = 0, c = 0;
+    for (i = 0; i < N; i++) {
+      if (!valid[i]) continue;
+      var a = v[i];
+      if (a < lo) lo = a;
+      if (a > hi) hi = a;
+      if (c++ % stride === 0) vals[k++] = a;
+    }
+    if (!k) return [0, 1, 0, 1];
+    vals = vals.subarray(0, k).sort();
+    var q = function (p) {
+      var pos = p * (k - 1), j = Math.floor(pos), j2 = Math.min(k - 1, j + 1);
+      return vals[j] + (vals[j2] - vals[j]) * (pos - j);
+    };
+    var qlo = q(ROBUST_LO), qhi = q(ROBUST_HI), margin = (qhi - qlo) * ROBUST_MARGIN;
+    var rlo = Math.max(lo, qlo - margin), rhi = Math.min(hi, qhi + margin);
+    if (!(rhi > rlo) || hi - lo <= ROBUST_GAIN * (rhi - rlo)) return [lo, hi, lo, hi];
+    return [rlo, rhi, lo, hi];
+  }
+
+  // extent e = [lo, hi, min, max] grown towards [min, max] to fill `span` data units
+  function widen(e, span) {
+    if (e[3] - e[2] <= span) return [e[2], e[3], e[2], e[3]];
+    var extra = span - (e[1] - e[0]);
+    if (!(extra > 0)) return e;
+    var a = e[0] - extra / 2, b = e[1] + extra / 2;
+    if (a < e[2]) { b += e[2] - a; a = e[2]; }
+    if (b > e[3]) { a -= b - e[3]; b = e[3]; }
+    return [a, b, e[2], e[3]];
   }
 
   // screen position = base position * k + t (zoom and pan), then the hover grid
@@ -569,10 +673,13 @@
     }
     buildGrid();
     if (sc.resetView) sc.resetView.hidden = k === 1 && tx === 0 && ty === 0;
+    if (sc.fitAllBtn) sc.fitAllBtn.disabled = k === sc.fitAll.k && tx === sc.fitAll.tx && ty === sc.fitAll.ty;
   }
+  // zoom k from the "show all" level (1 without far points) to 500; at that lowest level the
+  // view snaps to showing everything (the first view, without far points)
   function setView(k, tx, ty) {
-    k = Math.min(500, Math.max(1, k));
-    if (k === 1) { tx = 0; ty = 0; }
+    k = Math.min(500, Math.max(sc.fitAll.k, k));
+    if (k === sc.fitAll.k) { tx = sc.fitAll.tx; ty = sc.fitAll.ty; }
     sc.view = { k: k, tx: tx, ty: ty };
     project();
     drawScatter();
@@ -581,7 +688,7 @@
     if (!sc.base) return;
     e.preventDefault();
     var p = evtXY(e), v = sc.view;
-    var k = Math.min(500, Math.max(1, v.k * Math.exp(-e.deltaY * 0.0015)));
+    var k = Math.min(500, Math.max(sc.fitAll.k, v.k * Math.exp(-e.deltaY * 0.0015)));
     setView(k, p[0] - (p[0] - v.tx) * k / v.k, p[1] - (p[1] - v.ty) * k / v.k);
   }
 
@@ -700,6 +807,8 @@
       ctx.textAlign = "center";
       ctx.fillText("No projection in this report.", W / 2, H / 2);
       pub.renderedPoints = 0;
+      pub.edgeMarkers = 0;
+      renderFarNote(0);
       sc.base = null;
       return;
     }
@@ -718,10 +827,35 @@
         drawn++;
       }
     }
+    var edge = 0;
+    if (sc.farCount) {
+      var ro = sc.ringOffs, nr = ro.length, m = sc.ringR + 1;
+      for (i = 0; i < N; i++) {
+        if (!sc.far[i] || !valid[i]) continue;
+        var fx = px[i], fy = py[i];
+        if (fx >= 0 && fx < W && fy >= 0 && fy < H) continue;
+        edge++;
+        var cx = Math.min(W - 1 - m, Math.max(m, fx)), cy = Math.min(H - 1 - m, Math.max(m, fy));
+        var rc = mask[i] ? colors[i] : fade;
+        for (k = 0; k < nr; k += 2) buf[(cy + ro[k + 1]) * W + cx + ro[k]] = rc;
+      }
+    }
+    pub.edgeMarkers = edge;
+    renderFarNote(edge);
     sc.base = img;
     pub.renderedPoints = drawn;
     sc.canvas.dataset.renderedPoints = String(drawn);
     paintOverlay();
+  }
+
+  function renderFarNote(edge) {
+    var note = sc.farNote;
+    note.hidden = !edge;
+    if (!edge) return;
+    note.textContent = plural(edge, "far point") + (edge === 1 ? " lies" : " lie") +
+      " outside this view (the first view covers the bulk of the points) and " + (edge === 1 ? "is" : "are") +
+      " drawn as a ring at the edge, towards where " + (edge === 1 ? "it lies" : "they lie") +
+      ". \u201cShow all points\u201d or zooming out brings " + (edge === 1 ? "it" : "them") + " into view.";
   }
 
   function ring(i, color, extra) {
@@ -772,6 +906,7 @@
     } else {
       var tip = clear(sc.tip);
       tip.appendChild(el("strong", null, ids[i]));
+      if (textOf(i)) tip.appendChild(el("span", "dv-tip-text", snippet(textOf(i), TIP_TEXT)));
       labels.slice(0, 3).forEach(function (l) { tip.appendChild(el("span", null, l.name + ": " + l.values[l.codes[i]])); });
       var r = R();
       if (r && r.fam) tip.appendChild(el("span", null, "familiarity: " + fmt(r.fam[i])));
@@ -797,7 +932,6 @@
     d.x1 = p[0]; d.y1 = p[1];
     if (d.pan) {
       d.moved = true;
-      sc.view.k = Math.max(sc.view.k, 1);
       setView(sc.view.k, d.pan.tx + p[0] - d.x0, d.pan.ty + p[1] - d.y0);
       return;
     }
@@ -842,14 +976,15 @@
   // ------------------------------------------------------------------------------------------
   // galleries, detail, familiarity, duplicates
 
-  function shortId(id) {  // file name of path-like ids; the full id is in the title and details
-    var base = id.replace(/^.*[\\/]/, "");
-    return base || id;
-  }
+  // tiles show the whole id, cut with an ellipsis by CSS where it is too long: at the start
+  // for path-like ids (the file name stays visible), at the end otherwise; the tooltip (title)
+  // holds the full id and the start of the sample's text
+  function isPathLike(id) { return /[\\/][^\\/]+$/.test(id); }
   function tile(i, note, muted) {
     var f = el("figure", "dv-tile" + (muted ? " muted" : "") + (i === S.detail ? " current" : ""));
+    var text = textOf(i);
     f.dataset.index = String(i);
-    f.title = ids[i];
+    f.title = ids[i] + (text ? "\n" + snippet(text, TITLE_TEXT) : "");
     f.tabIndex = 0;
     var u = thumbOf(i);
     if (u) {
@@ -865,7 +1000,12 @@
     }
     f.dataset.id = ids[i];
     var cap = el("figcaption");
-    cap.appendChild(el("span", "dv-tile-id", shortId(ids[i])));
+    var idEl = el("span", "dv-tile-id" + (isPathLike(ids[i]) ? " dv-tile-id-path" : ""));
+    idEl.appendChild(el("bdi", null, ids[i]));  // isolated, so the start-ellipsis keeps its order
+    idEl.title = ids[i];
+    idEl.dataset.testid = "tile-id";
+    cap.appendChild(idEl);
+    if (text) cap.appendChild(el("span", "dv-tile-snippet", snippet(text, TILE_TEXT)));
     if (note) cap.appendChild(el("span", "dv-tile-note", note));
     f.appendChild(cap);
     f.addEventListener("click", function () { showDetail(i, true); });
@@ -873,7 +1013,7 @@
     return f;
   }
   function gallery(indices, noteOf, testid, mutedOf) {
-    var g = el("div", "dv-gallery");
+    var g = el("div", "dv-gallery" + (texts ? " dv-gallery-texts" : ""));
     if (testid) g.dataset.testid = testid;
     indices.forEach(function (i) { g.appendChild(tile(i, noteOf ? noteOf(i) : null, mutedOf ? mutedOf(i) : false)); });
     if (!indices.length) g.appendChild(el("p", "dv-note", "No samples match the current filter."));
@@ -912,6 +1052,11 @@
     var idEl = el("h3", "dv-detail-id", ids[i]);
     idEl.dataset.testid = "detail-id";
     wrap.appendChild(idEl);
+    if (textOf(i)) {
+      var textEl = el("blockquote", "dv-detail-text", textOf(i));
+      textEl.dataset.testid = "detail-text";
+      wrap.appendChild(textEl);
+    }
     var dl = el("dl", "dv-kv");
     labels.forEach(function (l) { kv(dl, l.name, l.values[l.codes[i]]); });
     extras.forEach(function (e) { kv(dl, e.name, e.kind === "number" ? fmt(e.data[i]) : e.data[i]); });
@@ -936,8 +1081,11 @@
       if (r.dup) {
         var g = r.dup[i];
         if (g >= 0) {
-          var members = groupsOf(r).find(function (q) { return q.id === g; }).members;
-          kv(dl, pre + "duplicate group", "#" + g + " (" + plural(members.length, "sample") + ")");
+          groupsOf(r);
+          var grp = r.groupById.get(g), members = grp.members;
+          kv(dl, pre + "duplicate group", "#" + g + " (" + plural(members.length, "sample") +
+            (KIND_TEXT[grp.kind] ? ", " + KIND_TEXT[grp.kind] : "") +
+            (grp.kind === "near" && r.exact[i] === 1 ? "; this one has an identical copy in it" : "") + ")");
           if (r === R()) group = members;
         } else {
           kv(dl, pre + "duplicate group", "none");
@@ -1030,22 +1178,44 @@
   function renderDuplicates() {
     var body = clear(dupCard.body), r = R();
     if (!r || !r.dup) {
+      clear(dupCard.tools);
       body.appendChild(el("p", "dv-note", "This report has no duplicate detection."));
       return;
     }
-    var groups = groupsOf(r).filter(function (g) { return g.members.some(function (i) { return S.mask[i] === 1; }); });
+    var shown = groupsOf(r).filter(function (g) { return g.members.some(function (i) { return S.mask[i] === 1; }); });
+    var count = { exact: 0, near: 0, unknown: 0 };
+    shown.forEach(function (g) { count[g.kind]++; });
+    renderDupKinds(r, count);
+    var groups = S.dupKind === "all" ? shown : shown.filter(function (g) { return g.kind === S.dupKind; });
     var total = 0;
     groups.forEach(function (g) { total += g.members.length; });
+    var parts = [];
+    if (count.exact) parts.push(count.exact.toLocaleString() + " of identical samples (exact)");
+    if (count.near) parts.push(count.near.toLocaleString() + " of near-duplicates (near)");
+    if (!r.exact) parts.push("this report does not say which hold exact copies");
+    var what = S.dupKind === "all" ? plural(shown.length, "duplicate group") + (parts.length ? ": " + parts.join(", ") : "")
+      : plural(groups.length, S.dupKind + " group");
     body.appendChild(el("p", "dv-note", groups.length
-      ? plural(groups.length, "group") + " of near-duplicates, " + plural(total, "sample") + " in all. Greyed tiles are outside the current filter."
-      : "No duplicate groups among the shown samples."));
+      ? what + "; " + plural(total, "sample") + " in the groups listed, largest group first. Greyed tiles are outside the current filter."
+      : shown.length ? "No " + S.dupKind + " groups among the shown samples." : "No duplicate groups among the shown samples."));
     var list = el("div", "dv-dup-list");
     groups.slice(0, S.dupShown).forEach(function (g) {
       var box = el("div", "dv-dup-group");
       box.dataset.testid = "dup-group";
       box.dataset.group = String(g.id);
-      box.appendChild(el("h4", null, "Group " + g.id + " \u00b7 " + plural(g.members.length, "sample")));
-      box.appendChild(gallery(g.members.slice(0, 24), null, null, function (i) { return S.mask[i] !== 1; }));
+      box.dataset.kind = g.kind;
+      var h = el("h4", "dv-dup-head");
+      h.appendChild(el("span", null, "Group " + g.id + " \u00b7 " + plural(g.members.length, "sample")));
+      if (KIND_TEXT[g.kind]) {
+        var badge = el("span", "dv-badge dv-badge-" + g.kind, KIND_TEXT[g.kind]);
+        badge.title = KIND_TITLE[g.kind] + (g.kind === "near" && g.copies
+          ? "; " + g.copies + " of them have an identical copy in the group (marked \u201cidentical copy\u201d)" : "");
+        badge.dataset.testid = "dup-kind";
+        h.appendChild(badge);
+      }
+      box.appendChild(h);
+      var copyNote = g.kind === "near" && g.copies ? function (i) { return r.exact[i] === 1 ? "identical copy" : null; } : null;
+      box.appendChild(gallery(g.members.slice(0, 24), copyNote, null, function (i) { return S.mask[i] !== 1; }));
       if (g.members.length > 24) box.appendChild(el("p", "dv-note", "+ " + (g.members.length - 24) + " more"));
       list.appendChild(box);
     });
@@ -1056,6 +1226,23 @@
       more.addEventListener("click", function () { S.dupShown += DUP_PAGE; renderDuplicates(); });
       body.appendChild(more);
     }
+  }
+
+  // exact / near switch in the duplicates card, when the report says which is which
+  function renderDupKinds(r, count) {
+    var tools = clear(dupCard.tools);
+    if (!r.exact || !(count.exact || count.near)) { S.dupKind = "all"; return; }
+    var seg = el("div", "dv-seg");
+    seg.dataset.testid = "dup-kinds";
+    [["all", "All"], ["exact", "Exact (" + count.exact + ")"], ["near", "Near (" + count.near + ")"]].forEach(function (o) {
+      var b = el("button", "dv-seg-btn" + (S.dupKind === o[0] ? " active" : ""), o[1]);
+      b.type = "button";
+      b.dataset.kind = o[0];
+      if (o[0] !== "all") b.title = KIND_TITLE[o[0]];
+      b.addEventListener("click", function () { S.dupKind = o[0]; S.dupShown = DUP_PAGE; renderDuplicates(); });
+      seg.appendChild(b);
+    });
+    tools.appendChild(seg);
   }
 
   // ------------------------------------------------------------------------------------------
