@@ -68,8 +68,8 @@ class DatasetReport:
           label (no familiarity model per value, no label filter).
         - ``duplicates_R`` (int32): duplicate group number, ``-1`` = not a duplicate; groups
           are numbered by decreasing size (0 = the largest).
-        - ``duplicatesExact_R`` (bool): the sample's group holds identical samples (exact
-          copies, up to float rounding); ``False`` for near-duplicate groups and non-members.
+        - ``duplicatesExact_R`` (bool): the sample has an identical copy (up to float
+          rounding) in its group; ``False`` for near-duplicates only and for non-members.
         - ``projection_R_x``, ``projection_R_y`` (float64): 2-D projection.
         - ``familiarity_R`` (float64): familiarity score, the log-likelihood of the sample under
           the fitted model (low = unusual).  With the default pre-reduction the model is the
