@@ -24,10 +24,11 @@ decorator.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Iterator
 
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "EIGH_SINGLE_MAX",
@@ -47,6 +48,21 @@ SMALL_FLOPS = 2.0e8
 EIGH_SINGLE_MAX = 2048
 
 
+@functools.lru_cache(maxsize=1)
+def _controller(n_modules: int) -> ThreadpoolController:
+    """The thread pools of the libraries loaded now.
+
+    Scanning them costs ~0.4 ms, too much for a limit around every batch, so the scan is
+    kept until the number of imported modules changes (an import may load a library).
+    This is a cache: which limit applies never depends on it.
+    """
+    return ThreadpoolController()
+
+
+def _pools() -> ThreadpoolController:
+    return _controller(len(sys.modules))
+
+
 @contextlib.contextmanager
 def single_blas_thread() -> Iterator[None]:
     """Limit BLAS to one thread inside the block (memory-bound or skinny products).
@@ -60,7 +76,7 @@ def single_blas_thread() -> Iterator[None]:
     >>> threads <= {1}
     True
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _pools().limit(limits=1, user_api="blas"):
         yield
 
 
@@ -105,8 +121,7 @@ def single_threaded() -> Iterator[None]:
     numba is limited only if something already imported it (umap, pacmap).
     """
     with contextlib.ExitStack() as stack:
-        # a fresh controller: OpenMP runtimes may have been loaded since the last call
-        stack.enter_context(ThreadpoolController().limit(limits=1))
+        stack.enter_context(_pools().limit(limits=1))
         numba = sys.modules.get("numba")
         if numba is not None:
             previous = numba.get_num_threads()
