@@ -92,25 +92,31 @@ def test_single_threaded_limits_numba_and_restores_it() -> None:
 
 
 def test_the_kernels_use_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    # kNN, diagonal GMM and PFA's eigensolver go through blas.single_blas_thread
-    from deepview._compute import gmm, knn
+    # kNN, diagonal GMM and the eigensolver of PCA and PFA go through deepview._compute.blas
+    import scipy.linalg
+
+    from deepview._compute import covariance, gmm, knn
     from deepview.introspectors._pfa import _covariances
 
     seen: list[set[int]] = []
-    real = np.linalg.eigh
 
-    def spy(a: np.ndarray):  # type: ignore[no-untyped-def]
-        seen.append(_blas_threads())
-        return real(a)
+    def spy(real):  # type: ignore[no-untyped-def]
+        def solver(a, *args, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append(_blas_threads())
+            return real(a, *args, **kwargs)
 
-    monkeypatch.setattr(np.linalg, "eigh", spy)
-    _covariances._eigh(np.eye(3))
-    assert len(seen) == 1 and seen[0] <= {1}
+        return solver
+
+    monkeypatch.setattr(np.linalg, "eigh", spy(np.linalg.eigh))
+    monkeypatch.setattr(scipy.linalg, "eigh", spy(scipy.linalg.eigh))
+    covariance.symmetric_eigh(np.eye(3))
+    covariance.symmetric_eigh(np.eye(3), 1)
+    assert len(seen) == 2 and all(threads <= {1} for threads in seen)
     x = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
     idx, _ = knn.knn_brute(x, 3)
     assert idx[:, 0].tolist() == list(range(50))
     params = gmm.fit_gmm([x], n_components=2, random_state=0)
     assert params.weights.shape == (2,)
     # the modules use the policy rather than threadpoolctl directly
-    for module in (knn, gmm, _covariances):
+    for module in (knn, gmm, covariance, _covariances):
         assert "threadpool_limits" not in vars(module)

@@ -4,11 +4,12 @@ Two fitters share one interface (``partial_fit(x)`` per batch, then ``finalize()
 :class:`LinearProjection`):
 
 - :class:`CovariancePCA` -- **exact, streaming**.  Accumulates the mean and the D x D
-  scatter matrix in float64 with Chan et al.'s pairwise merge (each batch is centred on
-  its own mean, so there is no ``sum(x x^T) - n mu mu^T`` cancellation), then takes the top
-  eigenvectors once.  Memory O(D^2) whatever the number of samples; time O(n D^2) in BLAS
-  plus one partial eigendecomposition.  Any batch size works, including batches smaller
-  than the number of components, and the result does not depend on how the data is cut.
+  scatter matrix in float64 with :class:`~deepview._compute.covariance.CovarianceAccumulator`
+  (the one PFA uses: no ``sum(x x^T) - n mu mu^T`` cancellation), then takes the top
+  eigenvectors once with :func:`~deepview._compute.covariance.symmetric_eigh`.  Memory
+  O(D^2) whatever the number of samples; time O(n D^2) in BLAS plus one partial
+  eigendecomposition.  Any batch size works, including batches smaller than the number of
+  components, and the result does not depend on how the data is cut.
 - :class:`BufferedIncrementalPCA` -- sklearn's ``IncrementalPCA`` (approximate) for very
   wide data, where a D x D matrix no longer pays.  Batches smaller than the number of
   components are buffered and merged into the next partial fit, never dropped.
@@ -33,9 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg
+import scipy.linalg  # noqa: F401 - loaded with PCA (symmetric_eigh's top-k solver), not mid-fit
 
 from deepview._compute.blas import blas_threads_for
+from deepview._compute.covariance import CovarianceAccumulator, symmetric_eigh
 from deepview.exceptions import InvalidDataError
 
 __all__ = [
@@ -51,65 +53,6 @@ __all__ = [
 
 #: widest data for which :func:`make_streaming_pca` accumulates the exact covariance
 EXACT_MAX_FEATURES = 4096
-
-
-class CovarianceAccumulator:
-    """Streaming mean and scatter matrix (float64), merged batch by batch (Chan et al.).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).normal(size=(100, 3))
-    >>> acc = CovarianceAccumulator()
-    >>> for start in range(0, 100, 7):
-    ...     acc.update(x[start:start + 7])
-    >>> bool(np.allclose(acc.covariance(), np.cov(x.T, bias=True)))
-    True
-    """
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.mean: np.ndarray | None = None
-        self.scatter: np.ndarray | None = None
-
-    @property
-    def n_features(self) -> int | None:
-        return None if self.mean is None else int(self.mean.shape[0])
-
-    def update(self, x: np.ndarray, *, overwrite: bool = False) -> None:
-        """Add the rows of a 2-D array (any real dtype) to the statistics.
-
-        With ``overwrite=True`` a float64 C-contiguous ``x`` is centred in place (saves a
-        copy when the caller owns the buffer).
-        """
-        m = int(x.shape[0])
-        if m == 0:
-            return
-        if overwrite and x.dtype == np.float64:
-            centred = x
-        else:
-            centred = np.array(x, dtype=np.float64)  # a fresh copy, never the caller's
-        batch_mean = centred.mean(axis=0)
-        centred -= batch_mean
-        with blas_threads_for(2.0 * m * centred.shape[1] ** 2):
-            batch_scatter = centred.T @ centred
-        if self.mean is None or self.scatter is None:
-            self.n, self.mean, self.scatter = m, batch_mean, batch_scatter
-            return
-        n = self.n + m
-        delta = batch_mean - self.mean
-        self.scatter += batch_scatter
-        self.scatter += np.outer(delta, delta) * (self.n * m / n)
-        self.mean = self.mean + delta * (m / n)
-        self.n = n
-
-    def covariance(self, ddof: int = 0) -> np.ndarray:
-        """The covariance matrix, ``scatter / (n - ddof)``."""
-        if self.scatter is None or self.n - ddof <= 0:
-            raise InvalidDataError(
-                f"CovarianceAccumulator: need more than {ddof} sample(s); got {self.n}."
-            )
-        return self.scatter / (self.n - ddof)
 
 
 @dataclass(frozen=True)
@@ -171,64 +114,36 @@ def pca_from_covariance(
     mean: np.ndarray, covariance: np.ndarray, n_components: int, n_samples: int
 ) -> LinearProjection:
     """Top ``n_components`` eigenvectors of a symmetric covariance matrix as a projection."""
-    d = covariance.shape[0]
-    with blas_threads_for(10.0 * d**3):
-        values, vectors = scipy.linalg.eigh(
-            covariance, subset_by_index=[d - n_components, d - 1], check_finite=False
-        )
-    order = np.argsort(values)[::-1]
-    values = np.clip(values[order], 0.0, None)
-    components = flip_signs(vectors[:, order].T)
-    return LinearProjection.create(mean, components, values, n_samples)
+    values, vectors = symmetric_eigh(covariance, n_components)
+    return LinearProjection.create(mean, flip_signs(vectors.T), values, n_samples)
 
 
 class CovariancePCA:
     """Exact PCA from one streaming pass (see the module docstring).
 
-    Incoming rows are copied (as float64) into a buffer of about ``buffer_bytes`` and the
-    scatter matrix is updated one full buffer at a time: few large BLAS calls instead of
+    Incoming rows are copied (as float64) into a block of about ``buffer_bytes`` and the
+    scatter matrix is updated one full block at a time: few large BLAS calls instead of
     many small ones, whatever the producer's batch size.
     """
 
     def __init__(self, n_components: int, *, buffer_bytes: int = 16 * 2**20) -> None:
         self.n_components = n_components
         self.buffer_bytes = buffer_bytes
-        self._acc = CovarianceAccumulator()
-        self._buf: np.ndarray | None = None
-        self._fill = 0
+        self._acc = CovarianceAccumulator(block_bytes=buffer_bytes, owner="PCA")
 
     @property
     def n_samples(self) -> int:
-        return self._acc.n + self._fill
+        return self._acc.n
 
     def partial_fit(self, x: np.ndarray) -> None:
-        m = int(x.shape[0])
-        if self._buf is None:
-            rows = max(256, self.buffer_bytes // (8 * max(int(x.shape[1]), 1)))
-            self._buf = np.empty((rows, int(x.shape[1])), dtype=np.float64)
-        buf = self._buf
-        start = 0
-        while start < m:
-            take = min(m - start, len(buf) - self._fill)
-            buf[self._fill:self._fill + take] = x[start:start + take]
-            self._fill += take
-            start += take
-            if self._fill == len(buf):
-                self._flush()
-
-    def _flush(self) -> None:
-        if self._buf is not None and self._fill:
-            self._acc.update(self._buf[: self._fill], overwrite=True)
-            self._fill = 0
+        self._acc.update(x)
 
     def finalize(self) -> LinearProjection:
-        self._flush()
-        self._buf = None
-        acc = self._acc
-        if acc.mean is None or acc.scatter is None:
+        if self._acc.n == 0:
             raise InvalidDataError("PCA: no data was given to fit; give at least one sample.")
-        ddof = 1 if acc.n > 1 else 0  # sklearn's convention for explained_variance
-        return pca_from_covariance(acc.mean, acc.covariance(ddof), self.n_components, acc.n)
+        # n - 1 normalisation: sklearn's convention for explained_variance
+        n, mean, covariance = self._acc.finalize()
+        return pca_from_covariance(mean, covariance, self.n_components, n)
 
 
 class BufferedIncrementalPCA:

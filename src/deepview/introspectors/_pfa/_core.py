@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 from tqdm import tqdm
 
+from deepview._compute.covariance import CovarianceAccumulator
 from deepview._progress import progress_disabled
 from deepview._validation import check_choice, check_float
 from deepview.base import Producer
@@ -25,8 +26,8 @@ from deepview.exceptions import (
 from deepview.introspectors._pfa import _show, _strategies, _units
 from deepview.introspectors._pfa._covariances import (
     PFACovariancesResult,
-    StreamingScatter,
     check_response,
+    streaming_covariance,
 )
 from deepview.introspectors._pfa._recipe import PFARecipe
 from deepview.introspectors._pfa._strategies import PFAStrategyType
@@ -135,7 +136,7 @@ class PFA:
         owner = "PFA.introspect"
         eps = check_float(epsilon_inactive, name="epsilon_inactive", owner=owner,
                           min_value=0.0, max_value=1.0)
-        scatters: dict[str, StreamingScatter] = {}
+        scatters: dict[str, CovarianceAccumulator] = {}
         batches = iter_response_batches(producer, batch_size, owner=owner, analysis="PFA")
         for batch in tqdm(batches, desc="PFA: covariances", unit="batch",
                           disable=progress_disabled()):
@@ -143,25 +144,25 @@ class PFA:
                 x = check_response(name, raw, owner=owner)
                 acc = scatters.get(name)
                 if acc is None:
-                    acc = scatters[name] = StreamingScatter(
-                        name, x.shape[1], x.dtype, owner=owner)
-                elif x.shape[1] != acc.n_units:
+                    acc = scatters[name] = streaming_covariance(name, owner=owner)
+                elif x.shape[1] != acc.n_features:
                     raise InvalidDataError(
                         f"{owner}: field '{name}' has {x.shape[1]} units in a later batch but "
-                        f"{acc.n_units} in the first; responses must keep their shape."
+                        f"{acc.n_features} in the first; responses must keep their shape."
                     )
                 acc.update(x)
         return PFA._from_scatters(scatters, eps)
 
     @staticmethod
-    def _from_scatters(scatters: Mapping[str, StreamingScatter], eps: float) -> PFA:
+    def _from_scatters(scatters: Mapping[str, CovarianceAccumulator], eps: float) -> PFA:
         failed: list[str] = []
         results: dict[str, PFACovariancesResult] = {}
         for name, acc in scatters.items():
+            n_units = acc.n_features
             n, _, cov = acc.finalize()
-            if n < acc.n_units:
+            if n < cov.shape[0]:
                 warnings.warn(
-                    f"PFA.introspect: field '{name}' has {n} samples but {acc.n_units} units; "
+                    f"PFA.introspect: field '{name}' has {n} samples but {n_units} units; "
                     "its covariance is rank-deficient, so it is skipped (see "
                     "pfa.failed_responses). Use at least as many samples as units.",
                     DeepViewWarning,

@@ -1,0 +1,299 @@
+"""Streaming covariance and the symmetric eigensolver, shared by PCA and PFA.
+
+:class:`CovarianceAccumulator` accumulates the mean and the scatter matrix of row batches
+in O(D²) memory, whatever the number of rows.  Rows are copied into a block of a few
+thousand rows (``block_bytes``), shifted by the mean of the block's first rows, and each
+full block is multiplied with one GEMM; a column of ones appended to the block makes the
+same GEMM yield the block's column sums.  The block statistics are merged into float64
+accumulators with the parallel-variance formula (Chan et al.).  Shifting by a nearby mean
+removes the cancellation of the textbook ``Σxxᵀ − nμμᵀ`` form, so data with a large
+offset (mean 1e8, std 1) keeps its digits, and blocks of many rows replace thousands of
+tiny products when the producer yields small batches.
+
+:func:`symmetric_eigh` is the one eigensolver: eigenvalues in descending order (clipped
+at 0) with matching eigenvector columns, all of them or only the top ``k``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from deepview._compute.blas import eigh_threads
+from deepview.exceptions import InvalidDataError
+
+__all__ = [
+    "BLOCK_BYTES",
+    "MAX_PENDING",
+    "CovarianceAccumulator",
+    "symmetric_eigh",
+]
+
+#: default size of one row block, in bytes
+BLOCK_BYTES = 8 * 2**20
+#: default number of blocks whose means are merged into the scatter at once (bounds memory)
+MAX_PENDING = 256
+
+Precision = Literal["float64", "input"]
+
+
+def _gemm_dtype(dtype: np.dtype, precision: Precision) -> type[np.floating]:
+    """float64, or float32 for ``"input"`` data that float32 holds exactly."""
+    if precision == "input" and dtype in (
+        np.float16, np.float32, np.bool_, np.int8, np.uint8, np.int16, np.uint16
+    ):
+        return np.float32
+    return np.float64
+
+
+class CovarianceAccumulator:
+    """Streaming mean and scatter matrix of ``(B, D)`` row batches (see the module doc).
+
+    Parameters
+    ----------
+    precision : {"float64", "input"}, default="float64"
+        Precision of the block products.  ``"input"`` multiplies float32 (and small
+        integer / bool) data in float32, about twice as fast, accurate to ~1e-6 relative;
+        everything else, and every merge, is float64.
+    block_bytes : int, default=BLOCK_BYTES
+        Target size of one row block (64 to 65536 rows).
+    max_pending : int, default=MAX_PENDING
+        Blocks whose means are held before they are merged into the scatter.
+    name, owner : str, optional
+        Field and caller named in error messages.
+
+    Raises
+    ------
+    InvalidDataError
+        From :meth:`update`, for rows with NaN or inf, a width other than the first
+        batch's, or values whose squares overflow float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(100, 3)) + 1e8
+    >>> acc = CovarianceAccumulator()
+    >>> for start in range(0, 100, 7):
+    ...     acc.update(x[start:start + 7])
+    >>> bool(np.allclose(acc.covariance(), np.cov(x.T, bias=True)))
+    True
+    >>> n, mean, cov = acc.finalize()  # n - 1 normalisation, like np.cov
+    >>> n, bool(np.allclose(cov, np.cov(x.T)))
+    (100, True)
+    """
+
+    def __init__(
+        self,
+        *,
+        precision: Precision = "float64",
+        block_bytes: int = BLOCK_BYTES,
+        max_pending: int = MAX_PENDING,
+        name: str | None = None,
+        owner: str = "CovarianceAccumulator",
+    ) -> None:
+        self.precision = precision
+        self.block_bytes = block_bytes
+        self.max_pending = max_pending
+        self.name = name
+        self.owner = owner
+        self._reset()
+
+    def _reset(self) -> None:
+        self.n_features: int | None = None
+        self.count = 0  # rows merged into the accumulators (the block holds the rest)
+        self._buf: np.ndarray | None = None
+        self._fill = 0
+        self._shift = np.zeros(0)  # subtracted from the rows of the current block
+        self._scatter: np.ndarray | None = None
+        # per-block (count, mean, mean of the shifted block), merged into _scatter later
+        self._pending: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._n_merged = 0
+        self._mean_merged: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ accumulate
+    @property
+    def n(self) -> int:
+        """Rows seen so far."""
+        return self.count + self._fill
+
+    def _start(self, x: np.ndarray) -> None:
+        d = int(x.shape[1])
+        dtype = _gemm_dtype(x.dtype, self.precision)
+        rows = self.block_bytes // ((d + 1) * np.dtype(dtype).itemsize)
+        self.n_features = d
+        # last column stays 1 so that one GEMM also yields the column sums and the count
+        self._buf = np.empty((int(min(max(rows, 64), 65536)), d + 1), dtype=dtype)
+        self._buf[:, d] = 1.0
+        self._scatter = np.zeros((d, d), dtype=np.float64)
+        self._mean_merged = np.zeros(d, dtype=np.float64)
+
+    def update(self, x: np.ndarray) -> None:
+        """Add the rows of a 2-D array of real numbers (the array is not modified)."""
+        if x.ndim != 2:
+            raise InvalidDataError(
+                f"{self._where()} must be 2-D (samples, features); got shape {x.shape}."
+            )
+        if self._buf is None:
+            self._start(x)
+        elif x.shape[1] != self.n_features:
+            raise InvalidDataError(
+                f"{self._where()} has {x.shape[1]} features in a later batch but "
+                f"{self.n_features} in the first; every batch must have the same width."
+            )
+        buf = self._buf
+        assert buf is not None
+        d = buf.shape[1] - 1
+        pos, k = 0, int(x.shape[0])
+        while pos < k:
+            if self._fill == 0:
+                shift = x[pos:pos + 64].mean(axis=0, dtype=np.float64)
+                # a NaN/inf in the head must not poison the whole block (reported at flush)
+                shift[~np.isfinite(shift)] = 0.0
+                self._shift = shift.astype(buf.dtype)
+            take = min(k - pos, len(buf) - self._fill)
+            np.subtract(x[pos:pos + take], self._shift,
+                        out=buf[self._fill:self._fill + take, :d], casting="unsafe")
+            self._fill += take
+            pos += take
+            if self._fill == len(buf):
+                self._flush()
+
+    def _flush(self) -> None:
+        m = self._fill
+        if m == 0 or self._buf is None or self._scatter is None:
+            return
+        d = self._buf.shape[1] - 1
+        block = self._buf[:m]
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = block.T @ block
+        if not (np.isfinite(gram[d, :d]).all() and np.isfinite(np.diagonal(gram)).all()):
+            gram = self._recheck_block(block)
+        d_mean = gram[d, :d].astype(np.float64) / m
+        np.add(self._scatter, gram[:d, :d], out=self._scatter, casting="unsafe")
+        self._pending.append((m, self._shift.astype(np.float64) + d_mean, d_mean))
+        self.count += m
+        self._fill = 0
+        if len(self._pending) >= self.max_pending:
+            self._merge()
+
+    def _where(self) -> str:
+        return f"{self.owner}: field '{self.name}'" if self.name else f"{self.owner}: the data"
+
+    def _recheck_block(self, block: np.ndarray) -> np.ndarray:
+        """Non-finite block statistics: NaN/inf in the data, or float32 overflow."""
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            raise InvalidDataError(
+                f"{self._where()} contains NaN or inf values in "
+                f"{int(np.count_nonzero(~finite))} sample(s) of samples {self.count}.."
+                f"{self.count + len(block) - 1}; remove or impute them (e.g. with "
+                "Composer.from_element_filter) before introspecting."
+            )
+        wide = block.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = wide.T @ wide
+        if not np.isfinite(gram).all():
+            raise InvalidDataError(
+                f"{self._where()} has values too large to square in float64 (the covariance "
+                "overflows); rescale them (e.g. divide by their max)."
+            )
+        return gram
+
+    def _merge(self) -> None:
+        """Merge the pending block means into the scatter (parallel-variance formula)."""
+        if not self._pending or self._scatter is None or self._mean_merged is None:
+            return
+        counts = np.array([self._n_merged] + [p[0] for p in self._pending], dtype=np.float64)
+        means = np.vstack([self._mean_merged] + [p[1] for p in self._pending])
+        shifts = np.vstack([np.zeros_like(self._mean_merged)] + [p[2] for p in self._pending])
+        total = counts.sum()
+        mean = (counts @ means) / total
+        w = np.sqrt(counts)[:, None]
+        between = (means - mean) * w
+        within = shifts * w
+        self._scatter += between.T @ between
+        self._scatter -= within.T @ within
+        self._n_merged = int(total)
+        self._mean_merged = mean
+        self._pending = []
+
+    # ------------------------------------------------------------------ results
+    def _settle(self) -> np.ndarray:
+        self._flush()
+        self._merge()
+        if self._scatter is None:
+            raise InvalidDataError(f"{self.owner}: no data was given; give at least one sample.")
+        return self._scatter
+
+    @property
+    def mean(self) -> np.ndarray:
+        """``(D,)`` float64 mean of the rows so far (zeros before the first row)."""
+        self._settle()
+        assert self._mean_merged is not None
+        return self._mean_merged.copy()
+
+    def covariance(self, ddof: int = 0) -> np.ndarray:
+        """A new ``(D, D)`` float64 covariance matrix, ``scatter / (n - ddof)``."""
+        if self.n - ddof <= 0:
+            raise InvalidDataError(
+                f"{self.owner}: need more than {ddof} sample(s); got {self.n}."
+            )
+        scatter = self._settle()
+        cov = scatter + scatter.T
+        cov *= 0.5 / (self.count - ddof)
+        return cov
+
+    def finalize(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(n, mean, covariance)`` with ``n - 1`` normalisation (``n`` if ``n <= 1``;
+        all zeros if no rows came in a batch of the right width).
+
+        Reuses the accumulator's memory for the covariance (no ``D x D`` copy); the
+        accumulator is empty afterwards.
+        """
+        cov = self._settle()
+        n = self.count
+        assert self._mean_merged is not None
+        mean = self._mean_merged
+        cov += cov.T  # symmetrised and scaled in place
+        cov *= 0.5 / (n - 1 if n > 1 else max(n, 1))
+        self._reset()
+        return n, mean, cov
+
+
+def symmetric_eigh(matrix: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition of a symmetric positive semi-definite matrix.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        ``(D, D)`` finite symmetric matrix (a covariance); not modified.
+    k : int, optional
+        Compute only the ``k`` largest eigenpairs; all ``D`` if omitted.
+
+    Returns
+    -------
+    eigenvalues : numpy.ndarray
+        ``(k,)`` in descending order, clipped at 0 (negative values are rounding).
+    eigenvectors : numpy.ndarray
+        ``(D, k)`` C-contiguous; column ``i`` is the unit eigenvector of ``eigenvalues[i]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values, vectors = symmetric_eigh(np.diag([1.0, 3.0, 2.0]), k=2)
+    >>> values.tolist(), np.abs(vectors[:, 0]).tolist()
+    ([3.0, 2.0], [0.0, 1.0, 0.0])
+    """
+    d = matrix.shape[0]
+    with eigh_threads(d):
+        if k is None or k >= d:
+            values, vectors = np.linalg.eigh(matrix)  # divide and conquer: all pairs
+        else:
+            import scipy.linalg  # only here: PFA's full decompositions do without it
+
+            values, vectors = scipy.linalg.eigh(
+                matrix, subset_by_index=[d - k, d - 1], check_finite=False
+            )
+    # eigh returns ascending values with matching COLUMNS: reverse both the same way
+    return np.maximum(values[::-1], 0.0), np.ascontiguousarray(vectors[:, ::-1])
