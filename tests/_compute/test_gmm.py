@@ -86,3 +86,20 @@ def test_diag_fit_converges_on_relu_zeros() -> None:
                                 random_state=np.random.RandomState(0)).fit(x)
     np.testing.assert_allclose(params.log_density(x.astype(np.float64)).mean(),
                                reference.score(x), rtol=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_a_far_outlier_never_keeps_a_component_of_its_own(covariance_type: str) -> None:
+    # EM gave the outlier its own component (full, seed 3): it came out the MOST familiar
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 32))
+    x[0] = 8.0
+    for seed in range(4):
+        params = fit_gmm([x], n_components=5, covariance_type=covariance_type,
+                         random_state=seed)
+        assert (params.weights * len(x) >= 33).all()
+        assert params.weights.sum() == pytest.approx(1.0)
+        scores = params.log_density(x)
+        assert scores.argmin() == 0
+        if params.training_scores is not None:
+            np.testing.assert_allclose(params.training_scores, scores)

@@ -343,7 +343,38 @@ def fit_gmm(
         # The products here are skinny (K columns) and memory-bound: more BLAS threads do not
         # help, and on a busy machine they spin and slow everything down.
         with single_blas_thread():
-            return _fit_diag(blocks, n_components, tol, max_iter, rs)
+            return _drop_degenerate(_fit_diag(blocks, n_components, tol, max_iter, rs), blocks)
     if covariance_type == "full":
-        return _fit_full(blocks, n_components, tol, max_iter, rs)
+        return _drop_degenerate(_fit_full(blocks, n_components, tol, max_iter, rs), blocks)
     raise ValueError(f"fit_gmm: covariance_type must be 'diag' or 'full'; got {covariance_type!r}")
+
+
+def min_component_size(n_features: int) -> int:
+    """Fewest samples a component must hold to stay in the mixture: ``D + 1``, the fewest
+    that span a ``D``-dimensional Gaussian."""
+    return n_features + 1
+
+
+def _drop_degenerate(params: GaussianMixtureParams,
+                     blocks: Sequence[np.ndarray]) -> GaussianMixtureParams:
+    """Remove components holding fewer than :func:`min_component_size` samples (by weight).
+
+    EM can give a far outlier (or a handful of copies) a component of its own, shrunk to the
+    variance floor: its members then get the *highest* density of all and would rank as the
+    most familiar samples.  Without that component they are scored by the rest of the
+    mixture, i.e. as the strays they are.  The remaining weights are renormalised.
+    """
+    n = sum(len(b) for b in blocks)
+    keep = params.weights * n >= min_component_size(params.n_features)
+    if keep.all() or not keep.any():
+        return params
+    weights = params.weights[keep] / params.weights[keep].sum()
+    pruned = dataclasses.replace(
+        params, weights=weights, means=params.means[keep],
+        variances=None if params.variances is None else params.variances[keep],
+        precisions_cholesky=(None if params.precisions_cholesky is None
+                             else params.precisions_cholesky[keep]),
+        training_scores=None)
+    scores = np.concatenate([pruned.log_density(b) for b in blocks]) if params.training_scores \
+        is not None else None
+    return dataclasses.replace(pruned, training_scores=scores)

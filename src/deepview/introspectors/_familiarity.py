@@ -288,6 +288,12 @@ class _GMM:
     and stopping rule) in deepview's blocked float64 implementation, which avoids sklearn's
     whole-data float64 copy and ``X**2`` temporaries and is several times faster.
 
+    After the fit, a component holding fewer than ``D + 1`` samples (by weight) is dropped
+    and the other weights renormalised: EM can give a far outlier (or a few copies) a
+    component of its own, shrunk to the variance floor, which would make them the *most*
+    familiar samples; without it they score as the strays they are.  So the mixture may end
+    up with fewer than ``gaussian_count`` components.
+
     Memory: fitting keeps every batch's array (no copy; a producer that builds new arrays
     per batch thus holds the data once) plus float32 copies of the centred responses and of
     their squares (8 bytes per value; ``FULL``: one float64 copy for sklearn); scoring
