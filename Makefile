@@ -3,14 +3,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.deepview-installed
 OUT ?= deepview-demo-report
 
-.PHONY: demo test lint browsers venv
+.PHONY: demo test lint browsers venv docs
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[all,dev]"
+	$(PY) -m pip install -q -e ".[all,dev,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,3 +26,8 @@ lint: $(STAMP)
 test: $(STAMP) browsers
 	$(PY) -m pytest
 	$(MAKE) lint
+	$(MAKE) docs
+
+# documentation site into site-docs/ (examples run at build time; warnings are errors)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site-docs
