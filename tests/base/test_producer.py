@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,42 @@ def test_array_producer_mapping_and_identifiers() -> None:
     producer = ArrayProducer({"a": np.zeros((3, 2)), "b": np.ones(3)}, identifiers=["x", "y", "z"])
     batch = peek_first_batch(producer, 2)
     assert set(batch.fields) == {"a", "b"} and batch.metadata[ID] == ["x", "y"]
+
+
+def test_array_producer_keeps_a_memory_mapped_npy_mapped(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.arange(20.0).reshape(10, 2))
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    batches = list(ArrayProducer(mapped)(4))
+    assert all(np.shares_memory(b.fields["responses"], mapped) for b in batches)  # no copy
+    np.testing.assert_array_equal(batches[2].fields["responses"], [[16, 17], [18, 19]])
+
+
+class _Rows:
+    """A lazy row source: dtype, shape and rows[start:stop], reading only those rows."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array, self.dtype, self.shape = array, array.dtype, array.shape
+        self.reads: list[tuple[int, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        self.reads.append((index.start, index.stop))
+        return self.array[index].copy()
+
+
+def test_array_producer_reads_a_lazy_row_source_batch_by_batch() -> None:
+    rows = _Rows(np.arange(30.0).reshape(10, 3))
+    producer = ArrayProducer({"emb": rows}, labels={"c": list("aabbccddee")})
+    assert rows.reads == [] and len(producer) == 10  # nothing read up front
+    batches = list(producer(4))
+    assert rows.reads == [(0, 4), (4, 8), (8, 10)]
+    np.testing.assert_array_equal(np.concatenate([b.fields["emb"] for b in batches]),
+                                  rows.array)
+    # pandas objects are converted as before, not taken as row sources
+    series = pd.Series(np.arange(4.0))
+    assert next(iter(ArrayProducer(series)(4))).fields["responses"].tolist() == [0, 1, 2, 3]
 
 
 def test_array_producer_dataframe() -> None:

@@ -209,6 +209,26 @@ def test_strategies_satisfy_protocol_and_defaults():
     assert clone.target_dimensions == 3 and dict(clone._parameters) == {"perplexity": 5.0}
 
 
+def test_with_params_gives_a_fresh_copy_with_more_keyword_arguments(rng):
+    tsne = S.TSNE(3, perplexity=30.0)
+    more = tsne.with_params(perplexity=5.0, random_state=0)
+    assert type(more) is S.TSNE and more.target_dimensions == 3
+    assert dict(more.parameters) == {"perplexity": 5.0, "random_state": 0}
+    assert dict(tsne.parameters) == {"perplexity": 30.0}  # unchanged
+    with pytest.raises(TypeError):
+        more.parameters["perplexity"] = 1.0  # type: ignore[index]
+    with pytest.raises(InvalidParameterError, match="no_such_knob"):
+        tsne.with_params(no_such_knob=1)
+    fitted = S.TSNE(2, perplexity=5.0, random_state=0)
+    fitted.fit_incremental(rng.normal(size=(30, 4)))
+    fitted.fit_complete()
+    assert fitted.transform_one_shot().shape == (30, 2)
+    with pytest.raises(DeepViewException, match="fit"):
+        fitted.with_params(perplexity=4.0).transform_one_shot()  # a copy starts unfitted
+    assert fitted.with_random_state(1) is fitted  # already seeded: kept
+    assert S.TSNE(2).with_random_state(1).random_state == 1
+
+
 def test_check_batch_size():
     with pytest.raises(DeepViewException, match="batch_size .3. must be >= target_dimensions"):
         S.PCA(5).check_batch_size(3)

@@ -142,9 +142,21 @@ def rebatch(batches: Iterable[Batch], batch_size: int) -> Iterator[Batch]:
         yield concatenate_batches(pending)
 
 
-def _as_2d_float(name: str, array: Any) -> np.ndarray:
-    arr = np.asarray(array)
-    if arr.ndim == 0:
+def _is_row_source(obj: Any) -> bool:
+    """A lazy row source: not an array, but with a numpy ``dtype``, a ``shape`` and slicing
+    ``obj[start:stop]`` that reads those rows only (e.g. ``deepview.report.files.RowFile``)."""
+    return (
+        not isinstance(obj, np.ndarray)
+        and isinstance(getattr(obj, "dtype", None), np.dtype)
+        and isinstance(getattr(obj, "shape", None), tuple)
+        and hasattr(obj, "__getitem__")
+        and not hasattr(obj, "__array_ufunc__")  # pandas, array libraries: converted
+    )
+
+
+def _as_2d_float(name: str, array: Any) -> Any:
+    arr = array if _is_row_source(array) else np.asarray(array)
+    if len(arr.shape) == 0:
         raise InvalidDataError(
             f"ArrayProducer: field '{name}' is a scalar; give an array of shape (n_samples, ...)."
         )
@@ -163,7 +175,10 @@ class ArrayProducer:
     data : numpy.ndarray, Mapping[str, numpy.ndarray] or pandas.DataFrame
         The responses.  A single array becomes the field named ``field``; a mapping gives
         one field per entry (all with the same number of rows); a DataFrame's numeric
-        columns (minus ``label_columns`` and ``id_column``) become one 2-D field.
+        columns (minus ``label_columns`` and ``id_column``) become one 2-D field.  Arrays
+        are not copied (a memory-mapped ``.npy`` stays mapped); a lazy row source (an
+        object with a numpy ``dtype``, a ``shape`` and ``rows[start:stop]`` returning an
+        array, e.g. :class:`deepview.report.files.RowFile`) is read one batch at a time.
     identifiers : Sequence[Hashable], optional
         One id per sample, attached as ``Batch.StdKeys.IDENTIFIER``.  Default: the
         position ``0..n-1`` (or the ``id_column`` of a DataFrame).

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from deepview.introspectors._dim_reduction._base import (
 __all__ = ["TSNE", "UMAP", "PaCMAP"]
 
 logger = logging.getLogger(__name__)
+
+_S = TypeVar("_S", bound="_KwargsStrategy")
 
 
 @dataclass(frozen=True, init=False)
@@ -121,7 +123,32 @@ class _KwargsStrategy:
         return embedding
 
     def _clone(self) -> _KwargsStrategy:
-        return type(self)(self.target_dimensions, _parameters=dict(self._parameters))
+        return self.with_params()
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        """The keyword arguments passed to the estimator (read-only)."""
+        return self._parameters
+
+    def with_params(self: _S, **kwargs: Any) -> _S:
+        """A fresh, unfitted copy whose estimator gets ``kwargs`` on top of (and replacing)
+        this strategy's keyword arguments.
+
+        Raises
+        ------
+        InvalidParameterError
+            The estimator does not take one of ``kwargs``.
+
+        Examples
+        --------
+        >>> from deepview.introspectors import DimensionReduction
+        >>> tsne = DimensionReduction.Strategy.TSNE(2, perplexity=30.0)
+        >>> dict(tsne.with_params(perplexity=5.0, random_state=0).parameters)
+        {'perplexity': 5.0, 'random_state': 0}
+        >>> dict(tsne.parameters)  # unchanged
+        {'perplexity': 30.0}
+        """
+        return type(self)(self.target_dimensions, _parameters={**self._parameters, **kwargs})
 
     @property
     def random_state(self) -> Any:
@@ -141,8 +168,7 @@ class _KwargsStrategy:
         """
         if self.random_state is not None:
             return self
-        return type(self)(self.target_dimensions,
-                          _parameters={**self._parameters, "random_state": random_state})
+        return self.with_params(random_state=random_state)
 
 
 @dataclass(frozen=True, init=False)
