@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +70,17 @@ def test_happy_path_npy_and_csv(inputs: tuple[Path, Path], tmp_path: Path) -> No
     assert "splitFamiliarity_embedding_byAttr_kind" not in data.columns  # 30 per value
     assert data["familiarity_embedding"].idxmin() == 5
     assert _siblings(out) == []
+    umask = os.umask(0o022)
+    os.umask(umask)  # read only
+    for folder in (out, out / "report", out / "assets"):  # not left private (0o700)
+        assert folder.stat().st_mode & 0o777 == 0o777 & ~umask, folder
+
+
+def test_python_m_deepview_cli_runs_the_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "deepview.cli", "--help"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "report" in result.stdout and "demo" in result.stdout
 
 
 def test_label_selection_and_switches(inputs: tuple[Path, Path], tmp_path: Path) -> None:

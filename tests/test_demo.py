@@ -1,4 +1,4 @@
-"""``deepview demo`` / ``deepview._demo.run_demo``: a real report of the digits CNN."""
+"""``deepview demo`` / ``deepview.cli.run_demo``: a real report of the digits CNN."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("PIL")
 
-from deepview._demo import run_demo  # noqa: E402
-from deepview.cli import CliError, app  # noqa: E402
+from deepview.cli import CliError, app, run_demo  # noqa: E402
 from deepview.introspectors import DatasetReport  # noqa: E402
 
 

@@ -14,8 +14,8 @@ import pytest
 from _sitehelpers import HOSTILE, LEAST, N_IMAGES, N_PLANTED, decode, load_payload
 
 from deepview.exceptions import DeepViewWarning, InvalidParameterError, InvalidTypeError
-from deepview.introspectors._report import _site
-from deepview.introspectors._report._site import notebook_html, standalone_html, write_site
+from deepview.report import _site
+from deepview.report._site import notebook_html, standalone_html, write_site
 
 
 def test_writes_a_complete_site(planted: pd.DataFrame, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from _sitehelpers import load_payload
 from deepview.base import ArrayProducer, Batch
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 from deepview.introspectors import DatasetReport, ReportConfig
-from deepview.introspectors._report._site import write_site
+from deepview.report._site import write_site
 
 N = 60
 TEXTS = [f"sentence number {i}" for i in range(N)]

@@ -3,6 +3,11 @@ DatasetReport) and a network (PFA, IUA).
 
 Names are imported lazily on first access, so ``import deepview.introspectors`` stays
 cheap and one introspector's optional dependencies never burden another.
+
+``DatasetReport`` and ``ReportConfig`` live one layer up, in :mod:`deepview.report`; they are
+re-exported here (lazily, through ``__getattr__``, the one import that points up a layer) for
+the published API.  The report imports each introspector from its own module, never through
+this package, so no import circle forms.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+#: public name -> module it lives in (relative to this package, or absolute)
 _EXPORTS: dict[str, str] = {
     # data introspectors
     "Familiarity": "_familiarity",
@@ -23,8 +29,8 @@ _EXPORTS: dict[str, str] = {
     "Duplicates": "_duplicates",
     "DuplicatesStrategyType": "_duplicates",
     "DuplicatesThresholdStrategyType": "_duplicates",
-    "DatasetReport": "_report",
-    "ReportConfig": "_report",
+    "DatasetReport": "deepview.report",  # the layer above: lazy re-export
+    "ReportConfig": "deepview.report",
     # model introspectors
     "PFA": "_pfa",
     "PFARecipe": "_pfa",
@@ -88,14 +94,16 @@ if TYPE_CHECKING:  # pragma: no cover - static imports for type checkers and IDE
         PFAStrategyType,
         PFAUnitSelectionStrategyType,
     )
-    from deepview.introspectors._report import DatasetReport, ReportConfig
+    from deepview.report import DatasetReport, ReportConfig
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'deepview.introspectors' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"deepview.introspectors.{module}"), name)
+    if not module.startswith("deepview."):
+        module = f"deepview.introspectors.{module}"
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

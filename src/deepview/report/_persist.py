@@ -8,15 +8,13 @@ Layout of a report directory::
 
 Loading reads only these two files, with pyarrow and ``json``; nothing in the directory is
 ever executed or unpickled.  Writing goes to a hidden sibling directory that is renamed into
-place at the end, so an interrupted save never looks like a complete report.
+place at the end (:func:`deepview.report.files.write_directory`), so an interrupted save never
+looks like a complete report.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +22,11 @@ import numpy as np
 import pandas as pd
 
 from deepview.exceptions import InvalidDataError, InvalidTypeError
+from deepview.report.files import META_FILE, SITE_SUBDIR, write_directory
 
 FORMAT_NAME = "deepview.DatasetReport"
 FORMAT_VERSION = 1
-META_FILE = "report.json"
 DATA_FILE = "data.parquet"
-#: subfolder of a site (``export_site`` / ``deepview report --out``) holding the saved report
-SITE_SUBDIR = "report"
 
 _OWNER = "DatasetReport"
 
@@ -97,44 +93,6 @@ def _decode_dict_column(column: Any, encoding: str, name: str) -> list[dict[str,
     return out
 
 
-def replace_directory(build: Any, directory: Path, *, overwrite: bool, owner: str) -> Path:
-    """Create ``directory`` by calling ``build(tmp_dir)`` on a hidden sibling, then renaming.
-
-    An existing ``directory`` raises FileExistsError unless ``overwrite``; then it is replaced
-    only after the new content is complete.  On any error the partial output is removed.
-    """
-    directory = Path(directory).expanduser()
-    if directory.exists() and not overwrite:
-        raise FileExistsError(
-            f"{owner}: '{directory}' already exists; pass overwrite=True (CLI: --overwrite) "
-            "or choose another directory."
-        )
-    if directory.exists() and not directory.is_dir():
-        raise NotADirectoryError(f"{owner}: '{directory}' exists and is not a directory.")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
-    old: Path | None = None
-    try:
-        build(tmp)
-        if directory.exists():
-            if not overwrite:
-                raise FileExistsError(
-                    f"{owner}: '{directory}' appeared while writing; pass overwrite=True."
-                )
-            old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
-            os.replace(directory, old / "content")
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not directory.exists():
-            os.replace(old / "content", directory)  # put the previous report back
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return directory
-
-
 def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Path:
     """Write ``data`` as a report directory (see the module docstring)."""
     import pyarrow as pa
@@ -163,8 +121,7 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Pat
         pq.write_table(table, tmp / DATA_FILE)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
-    return replace_directory(build, Path(directory), overwrite=overwrite,
-                             owner=f"{_OWNER}.to_disk")
+    return write_directory(build, directory, overwrite=overwrite, owner=f"{_OWNER}.to_disk")
 
 
 def read_report(directory: Path) -> pd.DataFrame:

@@ -3,15 +3,14 @@ cache.
 
 The producer (often model inference) is read exactly once.  Responses are appended as raw
 float32 rows to one file per field in a temporary directory and read back in batches
-(:class:`CachedField`), so later steps (pre-reduction fit and transform) stream from disk and
-never hold the raw responses in memory.
+(:class:`~deepview.report.files.RowFile`), so later steps (pre-reduction fit and transform)
+stream from disk and never hold the raw responses in memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,19 +20,12 @@ import numpy as np
 from deepview._validation import check_field
 from deepview.base import Batch, Producer, iter_batches
 from deepview.exceptions import InvalidDataError
+from deepview.report import columns
+from deepview.report.files import RowFile
 
 logger = logging.getLogger(__name__)
 
 _OWNER = "DatasetReport"
-#: LABELS dimension shown as a column but not treated as a label (no split familiarity)
-FILENAME_DIM = "filename"
-#: report column of ``Batch.StdKeys.TEXT``: shown with the sample, never a label
-TEXT_COLUMN = "text"
-
-
-def sanitize_response_name(name: str) -> str:
-    """Response name as used in column names: spaces -> ``_``, then only ``[A-Za-z0-9_-]``."""
-    return re.sub(r"[^A-Za-z0-9_-]", "", name.replace(" ", "_"))
 
 
 @dataclasses.dataclass
@@ -46,42 +38,9 @@ class Collected:
     labels: dict[str, list[str]]
     filenames: list[str] | None
     paths: list[str] | None
-    fields: dict[str, CachedField]
+    fields: dict[str, RowFile]
     column_names: dict[str, str]
     texts: list[str] | None = None
-
-
-class CachedField:
-    """Read-only (n, dim) float32 rows in a raw file, read with plain file reads.
-
-    Slicing (``field[start:stop]``) and ``np.asarray(field)`` return in-memory arrays.
-    Plain reads instead of a memory map keep the process' resident memory at one batch,
-    whatever the file size (the OS page cache still speeds up repeated passes).
-    """
-
-    def __init__(self, path: Path, rows: int, dim: int) -> None:
-        self.path = path
-        self.shape = (rows, dim)
-        self.dtype = np.dtype(np.float32)
-        self.ndim = 2
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, index: slice) -> np.ndarray:
-        if not isinstance(index, slice) or index.step not in (None, 1):
-            raise TypeError("CachedField supports contiguous slices only")
-        start, stop, _ = index.indices(self.shape[0])
-        count = max(0, stop - start)
-        dim = self.shape[1]
-        with open(self.path, "rb") as f:
-            f.seek(start * dim * 4)
-            data = np.fromfile(f, dtype=np.float32, count=count * dim)
-        return data.reshape(count, dim)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        data = self[:]
-        return data if dtype is None else data.astype(dtype, copy=False)
 
 
 class _FieldWriter:
@@ -99,9 +58,9 @@ class _FieldWriter:
         if not self.file.closed:
             self.file.close()
 
-    def finish(self) -> CachedField:
+    def finish(self) -> RowFile:
         self.close()
-        return CachedField(self.path, self.rows, self.dim)
+        return RowFile(self.path, (self.rows, self.dim), np.float32)
 
 
 def _label_columns(batch: Batch) -> dict[str, list[Any]]:
@@ -239,7 +198,7 @@ def _finish(
     has_ids: bool,
     labels: dict[str, list[str]],
     paths: list[str] | None,
-    fields: dict[str, CachedField],
+    fields: dict[str, RowFile],
 ) -> Collected:
     if n < 3:
         raise InvalidDataError(
@@ -252,10 +211,10 @@ def _finish(
             f"{_OWNER}: identifiers must be unique (as strings); {len(dupes)} repeat, e.g. "
             f"{sorted(set(dupes))[:5]}. Give every sample its own Batch.StdKeys.IDENTIFIER."
         )
-    filenames = labels.pop(FILENAME_DIM, None)
+    filenames = labels.pop(columns.FILENAME, None)
     column_names: dict[str, str] = {}
     for name in fields:
-        column = sanitize_response_name(name)
+        column = columns.response_part(name)
         if not column:
             raise InvalidDataError(
                 f"{_OWNER}: field name {name!r} has no characters usable in a column name "
@@ -268,8 +227,7 @@ def _finish(
                 f"{column!r}; rename one with FieldRenamer."
             )
         column_names[name] = column
-    reserved = {"id", "path", TEXT_COLUMN, FILENAME_DIM}
-    bad = sorted(reserved & set(labels))
+    bad = sorted(columns.RESERVED & set(labels))
     if bad:
         raise InvalidDataError(
             f"{_OWNER}: label dimension(s) {bad} clash with the report's own columns; rename "

@@ -19,9 +19,6 @@ import json
 import logging
 import math
 import os
-import re
-import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +34,8 @@ from deepview._optional import require
 from deepview._progress import progress_disabled
 from deepview._validation import check_int
 from deepview.exceptions import DeepViewWarning, InvalidParameterError, InvalidTypeError
+from deepview.report import columns
+from deepview.report.files import SITE_INDEX, write_directory
 
 __all__ = ["notebook_html", "write_site"]
 
@@ -44,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 _OWNER = "write_site"
 #: Entries of a written site; on overwrite only these are replaced, index.html last.
-_SITE_ENTRIES = ("assets", "data.js", "thumbs")
+_SITE_ENTRIES = ("assets", "data.js", "thumbs", SITE_INDEX)
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 #: A string column with more distinct values than this is shown as text, not used as a label.
 _MAX_LABEL_VALUES = 1000
@@ -53,15 +52,6 @@ _MAX_SPLIT_CELLS = 2_000_000
 #: notebook_html embeds thumbnails as data URIs only up to this many images.
 _MAX_NOTEBOOK_THUMBS = 5000
 _FORMAT_VERSION = 1
-#: column holding each sample's text (``Batch.StdKeys.TEXT``): shown, never a label
-_TEXT = "text"
-
-_RE_DUP = re.compile(r"^duplicates_(?P<r>.+)$")
-_RE_DUP_EXACT = re.compile(r"^duplicatesExact_(?P<r>.+)$")
-_RE_PROJ = re.compile(r"^projection_(?P<r>.+)_(?P<axis>[xy])$")
-_RE_PCT = re.compile(r"^familiarityPercentile_(?P<r>.+)$")
-_RE_FAM = re.compile(r"^familiarity_(?P<r>.+)$")
-_RE_SPLIT = re.compile(r"^splitFamiliarity_(?P<r>.+?)_byAttr_(?P<dim>.+)$")
 
 _HTML = """<!DOCTYPE html>
 <html lang="en">
@@ -144,14 +134,10 @@ def write_site(
     >>> write_site(df, out).name
     'index.html'
     """
-    target = Path(directory).expanduser()
-    _check_target(target, overwrite=overwrite)
     payload, images = _prepare(data, title=title, image_root=image_root,
                                thumbnail_size=thumbnail_size)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the site is an ordinary folder
+
+    def build(tmp: Path) -> None:
         (tmp / "assets").mkdir()
         for name in ("app.js", "style.css"):
             (tmp / "assets" / name).write_text(_asset(name), encoding="utf-8")
@@ -162,14 +148,14 @@ def write_site(
         )
         head = '<link rel="stylesheet" href="assets/style.css">'
         scripts = '<script src="data.js"></script>\n<script src="assets/app.js"></script>'
-        (tmp / "index.html").write_text(
+        (tmp / SITE_INDEX).write_text(
             _HTML.format(title=html.escape(title), head=head, scripts=scripts), encoding="utf-8"
         )
-        _install(tmp, target, overwrite=overwrite)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    target = write_directory(build, directory, overwrite=overwrite, owner=_OWNER,
+                             entries=_SITE_ENTRIES)
     logger.info("report site written to %s", target)
-    return target / "index.html"
+    return target / SITE_INDEX
 
 
 def notebook_html(
@@ -244,53 +230,8 @@ def standalone_html(
     return _HTML.format(title=html.escape(title), head=f"<style>{css}</style>", scripts=scripts)
 
 
-# --------------------------------------------------------------------------------------------
-# target folder handling
-
-
-def _check_target(target: Path, *, overwrite: bool) -> None:
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(
-            f"{_OWNER}: '{target}' exists and is not a directory. Pass another directory."
-        )
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{_OWNER}: directory '{target}' exists and is not empty. Pass overwrite=True to "
-            "replace the site in it, or choose another directory."
-        )
-
-
-def _install(tmp: Path, target: Path, *, overwrite: bool) -> None:
-    """Move the finished site from ``tmp`` to ``target``; index.html always arrives last."""
-    if not target.exists():
-        try:
-            os.replace(tmp, target)
-            return
-        except OSError:
-            if not target.is_dir():
-                raise
-    _check_target(target, overwrite=overwrite)
-    trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    try:
-        if (target / "index.html").exists():
-            os.replace(target / "index.html", trash / "index.html")
-        for name in _SITE_ENTRIES:
-            if (target / name).exists() or (target / name).is_symlink():
-                os.replace(target / name, trash / name)
-            os.replace(tmp / name, target / name)
-        os.replace(tmp / "index.html", target / "index.html")
-    finally:
-        shutil.rmtree(trash, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _asset(name: str) -> str:
-    return resources.files("deepview.introspectors._report").joinpath("assets", name).read_text(
+    return resources.files("deepview.report").joinpath("assets", name).read_text(
         encoding="utf-8"
     )
 
@@ -431,8 +372,8 @@ def _prepare(
         )
     data = data.reset_index(drop=True).rename(columns=str)
     n = len(data)
-    if "id" in data.columns:
-        ids = _texts(data["id"])
+    if columns.ID in data.columns:
+        ids = _texts(data[columns.ID])
     else:
         warnings.warn(f"{_OWNER}: 'data' has no 'id' column; rows are shown by number.",
                       DeepViewWarning, stacklevel=3)
@@ -447,34 +388,36 @@ def _prepare(
                                            "x": None, "y": None, "familiarity": None,
                                            "percentile": None, "split": []})
 
+    parsed = {col: columns.parse(col) for col in data.columns}
     proj_axes: dict[str, set[str]] = {}
-    for col in data.columns:
-        m = _RE_PROJ.match(col)
-        if m and pd.api.types.is_numeric_dtype(data[col].dtype):
-            proj_axes.setdefault(m["r"], set()).add(m["axis"])
-    for col in data.columns:
-        series = data[col]
-        if col in ("id", "path", _TEXT):
+    for col, c in parsed.items():
+        if c and c.kind == columns.PROJECTION and pd.api.types.is_numeric_dtype(data[col].dtype):
+            proj_axes.setdefault(c.response, set()).add(str(c.detail))
+    for col, c in parsed.items():
+        if col in (columns.ID, columns.PATH, columns.TEXT):
             continue
-        if (m := _RE_SPLIT.match(col)) is not None:
-            split_cols.append((m["r"], m["dim"], col))
-        elif (m := _RE_DUP.match(col)) and pd.api.types.is_numeric_dtype(series.dtype):
+        series = data[col]
+        numeric = pd.api.types.is_numeric_dtype(series.dtype)
+        kind, r, detail = c if c is not None else ("", "", None)
+        if kind == columns.SPLIT_FAMILIARITY:
+            split_cols.append((r, str(detail), col))
+        elif kind == columns.DUPLICATES and numeric:
             dup = np.nan_to_num(_numeric(series), nan=-1.0)
-            resp(m["r"])["duplicates"] = _b64(np.where(dup >= 0, dup, -1), np.int32)
-        elif (m := _RE_DUP_EXACT.match(col)) is not None:
-            resp(m["r"])["exact"] = _b64(_exact_flags(series), np.int8)
-        elif (m := _RE_PROJ.match(col)) and proj_axes.get(m["r"]) == {"x", "y"}:
-            resp(m["r"])[m["axis"]] = _b64(_numeric(series), np.float32)
-        elif (m := _RE_PCT.match(col)) and pd.api.types.is_numeric_dtype(series.dtype):
-            resp(m["r"])["percentile"] = _b64(_numeric(series), np.float32)
-        elif (m := _RE_FAM.match(col)) and pd.api.types.is_numeric_dtype(series.dtype):
-            resp(m["r"])["familiarity"] = _b64(_numeric(series), np.float32)
+            resp(r)["duplicates"] = _b64(np.where(dup >= 0, dup, -1), np.int32)
+        elif kind == columns.DUPLICATES_EXACT:
+            resp(r)["exact"] = _b64(_exact_flags(series), np.int8)
+        elif kind == columns.PROJECTION and proj_axes.get(r) == {"x", "y"}:
+            resp(r)[str(detail)] = _b64(_numeric(series), np.float32)
+        elif kind == columns.FAMILIARITY_PERCENTILE and numeric:
+            resp(r)["percentile"] = _b64(_numeric(series), np.float32)
+        elif kind == columns.FAMILIARITY and numeric:
+            resp(r)["familiarity"] = _b64(_numeric(series), np.float32)
         elif pd.api.types.is_bool_dtype(series.dtype) or (
-            col != "filename" and _is_texty(series) and _labelish(series)
+            col != columns.FILENAME and _is_texty(series) and _labelish(series)
         ):
             values, codes = _factorize(series)
             labels[col] = {"name": col, "values": values, "codes_np": codes}
-        elif pd.api.types.is_numeric_dtype(series.dtype):
+        elif numeric:
             extras.append({"name": col, "kind": "number",
                            "data": _b64(_numeric(series), np.float32)})
         else:
@@ -493,7 +436,8 @@ def _prepare(
         ],
         "responses": list(responses.values()),
         "extras": extras,
-        "texts": _sample_texts(data[_TEXT]) if _TEXT in data.columns else None,
+        "texts": (_sample_texts(data[columns.TEXT]) if columns.TEXT in data.columns
+                  else None),
         "thumbIndex": _b64(images.index, np.int32),
         "thumbUrls": [],
         "thumbSize": thumbnail_size,
@@ -525,7 +469,7 @@ def _find_images(data: pd.DataFrame, ids: Sequence[str], image_root: Any) -> _Im
         raise InvalidParameterError(
             f"{_OWNER}: 'image_root' must be an existing directory; got '{image_root}'."
         )
-    names = _texts(data["path"]) if "path" in data.columns else list(ids)
+    names = _texts(data[columns.PATH]) if columns.PATH in data.columns else list(ids)
     suffixes = tuple(_IMAGE_SUFFIXES)
     candidates = [v if v.lower().endswith(suffixes) else None for v in names]
     index = np.full(n, -1, dtype=np.int32)

@@ -1,6 +1,6 @@
 /* deepview report site.
  * One classic script (so it also runs from file://), no dependencies. It reads the table from
- * window.DEEPVIEW_DATA (written by deepview.introspectors._report._site) and builds linked
+ * window.DEEPVIEW_DATA (written by deepview.report._site) and builds linked
  * views that share one filter/selection state. Every string from the data is inserted with
  * textContent or as a DOM property, never as HTML.
  */

@@ -11,6 +11,9 @@ from typing import Any
 
 from deepview._validation import check_int
 from deepview.exceptions import DeepViewWarning, InvalidTypeError, MissingDependencyError
+from deepview.introspectors._dim_reduction import DimensionReduction
+from deepview.introspectors._duplicates import Duplicates
+from deepview.introspectors._familiarity import Familiarity
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +26,6 @@ _DIM_METHODS = ("fit_incremental", "fit_complete", "transform")
 
 def _default_projection() -> Any:
     """``DimensionReduction.Strategy.UMAP(2)`` if umap-learn imports, else ``None`` + warning."""
-    from deepview.introspectors import DimensionReduction
-
     try:
         return DimensionReduction.Strategy.UMAP(2)
     except (ImportError, MissingDependencyError) as exc:
@@ -39,14 +40,10 @@ def _default_projection() -> Any:
 
 
 def _default_duplicates() -> Any:
-    from deepview.introspectors import Duplicates
-
     return Duplicates.ThresholdStrategy.Relative()
 
 
 def _default_familiarity() -> Any:
-    from deepview.introspectors import Familiarity
-
     return Familiarity.Strategy.GMM()
 
 
@@ -121,7 +118,8 @@ class ReportConfig:
     Examples
     --------
     >>> import dataclasses
-    >>> from deepview.introspectors import DimensionReduction, ReportConfig
+    >>> from deepview.introspectors import DimensionReduction
+    >>> from deepview.report import ReportConfig
     >>> config = ReportConfig(projection=DimensionReduction.Strategy.PCA(2))
     >>> config.n_stages
     3

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from deepview._optional import require
+from deepview.cli._build import PROJECTIONS, check_output, make_config, write_output
+from deepview.exceptions import InvalidParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +68,7 @@ def run_demo(out_dir: str | Path, *, overwrite: bool = False, projection: str = 
         torch or Pillow is not installed (``pip install "deepview[torch,image]"``).
     """
     from deepview.base import ArrayProducer, pipeline
-    from deepview.cli import PROJECTIONS, check_output, make_config, write_output
-    from deepview.exceptions import InvalidParameterError
-    from deepview.introspectors import DatasetReport
+    from deepview.report import DatasetReport
 
     out = Path(out_dir).expanduser()
     if projection not in PROJECTIONS:

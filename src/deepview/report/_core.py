@@ -17,15 +17,12 @@ from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size
 from deepview.base import Producer
 from deepview.exceptions import InvalidDataError, InvalidTypeError
-from deepview.introspectors._report import _analysis as analysis
-from deepview.introspectors._report._collect import (
-    FILENAME_DIM,
-    TEXT_COLUMN,
-    Collected,
-    collect,
-)
-from deepview.introspectors._report._config import ReportConfig
-from deepview.introspectors._report._persist import read_report, write_report
+from deepview.report import _analysis as analysis
+from deepview.report import columns as col
+from deepview.report._collect import Collected, collect
+from deepview.report._config import ReportConfig
+from deepview.report._persist import read_report, write_report
+from deepview.report._site import notebook_html, write_site
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +83,8 @@ class DatasetReport:
     --------
     >>> import numpy as np
     >>> from deepview.base import ArrayProducer
-    >>> from deepview.introspectors import DatasetReport, DimensionReduction, ReportConfig
+    >>> from deepview.introspectors import DimensionReduction
+    >>> from deepview.report import DatasetReport, ReportConfig
     >>> rng = np.random.default_rng(0)
     >>> producer = ArrayProducer(rng.normal(size=(300, 8)),
     ...                          labels={"class": ["a", "b", "c"] * 100})
@@ -230,14 +228,10 @@ class DatasetReport:
         pathlib.Path
             The path of ``index.html``.
         """
-        from deepview.introspectors._report._site import write_site
-
         return Path(write_site(self.data, Path(directory), title=title, overwrite=overwrite,
                                image_root=image_root))
 
     def _repr_html_(self) -> str:
-        from deepview.introspectors._report._site import notebook_html
-
         return str(notebook_html(self.data))
 
     def __repr__(self) -> str:
@@ -245,15 +239,15 @@ class DatasetReport:
 
 
 def _summary_columns(collected: Collected) -> dict[str, Any]:
-    columns: dict[str, Any] = {"id": pd.array(collected.ids, dtype="str")}
+    columns: dict[str, Any] = {col.ID: pd.array(collected.ids, dtype="str")}
     for dim, values in collected.labels.items():
         columns[dim] = pd.array(values, dtype="str")
     if collected.filenames is not None:
-        columns[FILENAME_DIM] = pd.array(collected.filenames, dtype="str")
+        columns[col.FILENAME] = pd.array(collected.filenames, dtype="str")
     if collected.paths is not None:
-        columns["path"] = pd.array(collected.paths, dtype="str")
+        columns[col.PATH] = pd.array(collected.paths, dtype="str")
     if collected.texts is not None:
-        columns[TEXT_COLUMN] = pd.array(collected.texts, dtype="str")
+        columns[col.TEXT] = pd.array(collected.texts, dtype="str")
     return columns
 
 
@@ -293,8 +287,8 @@ def _build_columns(collected: Collected, config: ReportConfig,
             if config.duplicates is not None:
                 bar.set_description(f"{_OWNER} [{name}]: duplicates")
                 groups, exact = analysis.find_duplicates(raw, field, config.duplicates)
-                duplicates[f"duplicates_{name}"] = groups
-                duplicates[f"duplicatesExact_{name}"] = exact
+                duplicates[col.duplicates(name)] = groups
+                duplicates[col.duplicates_exact(name)] = exact
                 bar.update(1)
             del raw
             strategy = analysis.seeded(analysis.strategy_for(config.projection, field),
@@ -302,8 +296,9 @@ def _build_columns(collected: Collected, config: ReportConfig,
             if strategy is not None:
                 bar.set_description(f"{_OWNER} [{name}]: projection")
                 xy = analysis.project(reduced.values, field, strategy, batch_size=batch_size)
-                projection[f"projection_{name}_x"] = xy[:, 0].astype(np.float64)
-                projection[f"projection_{name}_y"] = xy[:, 1].astype(np.float64)
+                x_column, y_column = col.projection(name)
+                projection[x_column] = xy[:, 0].astype(np.float64)
+                projection[y_column] = xy[:, 1].astype(np.float64)
             if config.projection is not None:
                 bar.update(1)
             if config.familiarity is not None:
@@ -311,15 +306,14 @@ def _build_columns(collected: Collected, config: ReportConfig,
                 bar.set_description(f"{_OWNER} [{name}]: familiarity")
                 scores, percentiles = analysis.overall_familiarity(
                     reduced, field, familiarity_strategy, batch_size=batch_size)
-                familiarity[f"familiarity_{name}"] = scores
-                familiarity[f"familiarityPercentile_{name}"] = percentiles
+                familiarity[col.familiarity(name)] = scores
+                familiarity[col.familiarity_percentile(name)] = percentiles
                 bar.update(1)
                 bar.set_description(f"{_OWNER} [{name}]: split familiarity")
                 by_label = analysis.split_familiarity(
                     reduced, field, familiarity_strategy, collected.labels,
                     minimum=config.split_familiarity_min, batch_size=batch_size, progress=bar)
                 for dim, values in by_label.items():
-                    split[f"splitFamiliarity_{name}_byAttr_{dim}"] = pd.Series(values,
-                                                                               dtype=object)
+                    split[col.split_familiarity(name, dim)] = pd.Series(values, dtype=object)
             del reduced
     return {**summary, **duplicates, **projection, **familiarity, **split}

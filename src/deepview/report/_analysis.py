@@ -1,9 +1,9 @@
 """The report's components, run on one in-memory array of reduced responses per field.
 
 Everything here composes the public introspectors (DimensionReduction, Duplicates,
-Familiarity) over small in-memory producers that hand out *views* of that one array (or, for
-per-label familiarity, row subsets one batch at a time), so no component keeps its own copy
-of the dataset beyond what its own algorithm needs.
+Familiarity) over :class:`~deepview.base.ArrayProducer` s that hand out *views* of that one
+array (for per-label familiarity: of a copy of that value's rows), so no component keeps its
+own copy of the dataset beyond what its own algorithm needs.
 """
 
 from __future__ import annotations
@@ -11,14 +11,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from deepview._compute.knn import knn_brute
 from deepview._compute.pca import make_streaming_pca
-from deepview.base import Batch, pipeline
+from deepview.base import ArrayProducer, pipeline
 from deepview.exceptions import InvalidDataError
+from deepview.introspectors._dim_reduction import DimensionReduction
+from deepview.introspectors._dim_reduction._manifold import UMAP
+from deepview.introspectors._duplicates import Duplicates
+from deepview.introspectors._familiarity import Familiarity
 
 logger = logging.getLogger(__name__)
 
@@ -29,29 +34,6 @@ DEFAULT_REDUCED_DIMS = 40
 RESIDUAL_VARIANCE_FLOOR = 1e-3
 #: umap-learn computes exact neighbours below 4096 samples; we hand it the same graph
 EXACT_KNN_MAX_SAMPLES = 4096
-
-
-class ArrayFieldProducer:
-    """Producer over rows of one 2-D array (optionally a subset ``rows``), as field ``name``.
-
-    Batches hold views of ``array`` when ``rows`` is None, so reading the producer costs no
-    copy; with ``rows`` only one batch of selected rows exists at a time.
-    """
-
-    def __init__(self, array: Any, name: str, rows: np.ndarray | None = None) -> None:
-        self.array = array
-        self.name = name
-        self.rows = rows
-        self.n = len(array) if rows is None else len(rows)
-
-    def __call__(self, batch_size: int) -> Iterator[Batch]:
-        for start in range(0, self.n, batch_size):
-            stop = min(start + batch_size, self.n)
-            if self.rows is None:
-                chunk = self.array[start:stop]
-            else:
-                chunk = np.asarray(self.array[self.rows[start:stop]])
-            yield Batch({self.name: chunk})
 
 
 def strategy_for(config_value: Any, field: str) -> Any:
@@ -70,7 +52,13 @@ def seeded(strategy: Any, seed: int | None) -> Any:
     return strategy.with_random_state(seed)
 
 
-def _transform_into(producer: ArrayFieldProducer, stage: Any, field: str,
+def _producer(array: Any, field: str) -> ArrayProducer:
+    """Producer of ``array``'s rows (views of an in-memory array, or read from a
+    :class:`~deepview.report.files.RowFile` batch by batch) as field ``field``."""
+    return ArrayProducer({field: array})
+
+
+def _transform_into(producer: ArrayProducer, stage: Any, field: str,
                     batch_size: int) -> np.ndarray:
     """Run ``producer`` through ``stage`` and stack field ``field`` into one float32 array."""
     out: np.ndarray | None = None
@@ -83,13 +71,13 @@ def _transform_into(producer: ArrayFieldProducer, stage: Any, field: str,
                 f"{values.shape}; it must return (batch, target_dimensions)."
             )
         if out is None:
-            out = np.empty((producer.n, values.shape[1]), dtype=np.float32)
+            out = np.empty((len(producer), values.shape[1]), dtype=np.float32)
         out[position:position + len(values)] = values
         position += len(values)
-    if out is None or position != producer.n:
+    if out is None or position != len(producer):
         raise InvalidDataError(
             f"{_OWNER}: the dimension reduction of field '{field}' returned {position} rows "
-            f"for {producer.n} samples."
+            f"for {len(producer)} samples."
         )
     return out
 
@@ -111,8 +99,6 @@ class Reduced:
 
 def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int) -> Reduced:
     """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider than 40."""
-    from deepview.introspectors import DimensionReduction
-
     dim_reduction = config.dim_reduction
     if isinstance(dim_reduction, Mapping) and not dim_reduction:
         dim_reduction = None
@@ -123,7 +109,7 @@ def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int) -> Reduc
     strategy = strategy_for(dim_reduction, field)
     if strategy is None:
         return Reduced(np.array(raw, dtype=np.float32))
-    producer = ArrayFieldProducer(raw, field)
+    producer = _producer(raw, field)
     reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
     return Reduced(_transform_into(producer, reducer, field, batch_size))
 
@@ -177,10 +163,8 @@ def find_duplicates(raw: Any, field: str, threshold: Any) -> tuple[np.ndarray, n
     Runs on the full-dimensional responses: distances in the pre-reduced space lose what
     the reduction drops (two texts that differ off the PCA subspace would look identical).
     """
-    from deepview.introspectors._duplicates import Duplicates
-
     values = np.asarray(raw)
-    producer = ArrayFieldProducer(values, field)
+    producer = _producer(values, field)
     # one batch holding the whole array: Duplicates takes a single batch as is (no copy)
     result = Duplicates.introspect(producer, batch_size=max(1, len(values)),
                                    threshold=threshold)
@@ -197,10 +181,8 @@ def find_duplicates(raw: Any, field: str, threshold: Any) -> tuple[np.ndarray, n
 
 def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int) -> np.ndarray:
     """(n, 2) projection of the reduced responses."""
-    from deepview.introspectors import DimensionReduction
-
     strategy = _tune_umap(strategy, reduced)
-    producer = ArrayFieldProducer(reduced, field)
+    producer = _producer(reduced, field)
     with warnings.catch_warnings():
         # umap: "precomputed_knn[2] is not an NNDescent object" (we never transform new data)
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
@@ -214,42 +196,16 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int) 
     return projection
 
 
-def exact_knn(x: np.ndarray, k: int, *, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest neighbours (self first, Euclidean), blocked BLAS; O(n^2 d) time."""
-    x64 = np.asarray(x, dtype=np.float64)
-    sq = np.einsum("ij,ij->i", x64, x64)
-    n = len(x64)
-    indices = np.empty((n, k), dtype=np.int64)
-    distances = np.empty((n, k), dtype=np.float32)
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (x64[start:stop] @ x64.T)
-        rows = np.arange(stop - start)
-        d2[rows, rows + start] = -1.0  # self always first
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        dist = np.take_along_axis(d2, part, axis=1)
-        order = np.argsort(dist, axis=1, kind="stable")
-        indices[start:stop] = np.take_along_axis(part, order, axis=1)
-        dist = np.take_along_axis(dist, order, axis=1)
-        dist[:, 0] = 0.0
-        distances[start:stop] = np.sqrt(np.maximum(dist, 0.0))
-    return indices, distances
-
-
 def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
     """Speed up a stock ``DimensionReduction.Strategy.UMAP`` without changing its result.
 
-    For up to
-    :data:`EXACT_KNN_MAX_SAMPLES` samples (where umap itself computes *exact* neighbours, but
-    through a Python-level pairwise loop), hands umap the same exact k-NN graph computed with
-    BLAS (``precomputed_knn``).  Other strategies are returned unchanged.
+    For up to :data:`EXACT_KNN_MAX_SAMPLES` samples (where umap itself computes *exact*
+    neighbours, but through a Python-level pairwise loop), hands umap the same exact k-NN
+    graph computed with BLAS (``precomputed_knn``).  Other strategies are returned unchanged.
     """
-    from deepview.introspectors import DimensionReduction
-
-    umap_class = getattr(DimensionReduction.Strategy, "UMAP", None)
-    if umap_class is None or type(strategy) is not umap_class:
+    if type(strategy) is not UMAP:
         return strategy
-    params = dict(getattr(strategy, "_parameters", None) or {})
+    params = strategy.parameters
     k = params.get("n_neighbors", 15)
     n = len(reduced)
     if (
@@ -260,28 +216,23 @@ def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
         or n <= k
     ):
         return strategy
-    indices, distances = exact_knn(reduced, k)
-    params["precomputed_knn"] = (indices, distances, None)
+    indices, distances = knn_brute(reduced, k)
     # below 4096 samples umap ignores precomputed_knn unless told to use its general path,
     # which with the exact graph builds the same fuzzy graph as its small-data path
-    params.setdefault("force_approximation_algorithm", True)
-    try:
-        return umap_class(strategy.target_dimensions, _parameters=params)
-    except Exception:  # noqa: BLE001 - fall back to the strategy as given
-        logger.debug("cannot pass precomputed_knn to UMAP", exc_info=True)
-        return strategy
+    return strategy.with_params(
+        precomputed_knn=(indices, distances.astype(np.float32), None),
+        force_approximation_algorithm=params.get("force_approximation_algorithm", True),
+    )
 
 
-def _fit_familiarity(producer: ArrayFieldProducer, strategy: Any, batch_size: int) -> Any:
-    from deepview.introspectors import Familiarity
-
+def _fit_familiarity(producer: ArrayProducer, strategy: Any, batch_size: int) -> Any:
     return Familiarity.introspect(producer, strategy=strategy, batch_size=batch_size)
 
 
 def _score(familiarity: Any, reduced: np.ndarray, field: str,
            batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Scores and training percentiles (NaN when the strategy gives none) of every row."""
-    producer = ArrayFieldProducer(reduced, field)
+    producer = _producer(reduced, field)
     scores = np.empty(len(reduced), dtype=np.float64)
     percentiles = np.full(len(reduced), np.nan, dtype=np.float64)
     position = 0
@@ -309,7 +260,7 @@ def overall_familiarity(reduced: Reduced, field: str, strategy: Any,
     after the default PCA reduction, :func:`residual_log_density` (what the reduction drops).
     """
     values = reduced.values
-    model = _fit_familiarity(ArrayFieldProducer(values, field), strategy, batch_size)
+    model = _fit_familiarity(_producer(values, field), strategy, batch_size)
     scores, percentiles = _score(model, values, field, batch_size)
     if reduced.residual is not None:
         scores += residual_log_density(reduced)
@@ -350,8 +301,7 @@ def split_familiarity(
         scores = np.empty((len(values), len(kept)), dtype=np.float64)
         for j, k in enumerate(kept):
             rows = np.flatnonzero(codes == k)
-            model = _fit_familiarity(ArrayFieldProducer(values, field, rows), strategy,
-                                     batch_size)
+            model = _fit_familiarity(_producer(values[rows], field), strategy, batch_size)
             scores[:, j] = (_score(model, values, field, batch_size)[0]
                             + residual_log_density(reduced, rows))
             progress.update(1)

@@ -1,0 +1,208 @@
+"""The ``deepview`` commands: ``deepview report`` and ``deepview demo``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from deepview.cli._build import (
+    PROJECTIONS,
+    check_output,
+    duplicate_threshold_strategy,
+    make_config,
+    summary_lines,
+    write_output,
+)
+from deepview.cli._demo import run_demo
+from deepview.cli._load import CliError, image_paths, load_embeddings, load_metadata
+from deepview.exceptions import DeepViewException
+from deepview.report import columns
+
+__all__ = ["app", "main", "run_report"]
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="deepview",
+    help="See what is inside your datasets: duplicates, familiarity and a 2-D map, as a "
+    "static HTML report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _projection_name(projection: str) -> str:
+    """The ``--projection`` value, lower-cased; a usage error unless it is in PROJECTIONS."""
+    projection = projection.lower()
+    if projection not in PROJECTIONS:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(PROJECTIONS)}; got '{projection}'.",
+            param_hint="--projection",
+        )
+    return projection
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def run_report(
+    embeddings: Path,
+    *,
+    out: Path,
+    metadata: Path | None = None,
+    id_column: str | None = None,
+    label: Sequence[str] = (),
+    text_column: str | None = None,
+    images: Path | None = None,
+    duplicates: bool = True,
+    familiarity: bool = True,
+    projection: str | None = "umap",
+    overwrite: bool = False,
+    batch_size: int = 1024,
+    duplicate_threshold: str = "auto",
+    seed: int | None = 0,
+) -> tuple[Any, Path]:
+    """What ``deepview report`` does, as a function: returns ``(report, index.html path)``."""
+    from deepview.base import ArrayProducer
+    from deepview.report import DatasetReport
+
+    check_output(out, overwrite=overwrite)  # fail fast, before any work
+    array, ids, labels = load_embeddings(embeddings, id_column)
+    n = len(array)
+    if n < 3:
+        raise CliError(f"'{embeddings}' has {n} sample(s); a report needs at least 3.")
+    paths = None
+    texts = None
+    if metadata is not None:
+        ids, csv_labels, paths, texts = load_metadata(
+            metadata, n=n, id_column=id_column, embedding_ids=ids, label_columns=label,
+            text_column=text_column)
+        labels = {**labels, **csv_labels}
+    elif label:
+        raise CliError("--label needs --metadata CSV (the labels come from its columns).")
+    elif text_column is not None:
+        if text_column not in labels:
+            raise CliError(
+                f"--text-column '{text_column}': the embeddings file has no such text column "
+                f"(its non-numeric columns: {sorted(labels)[:20]}); pass --metadata CSV with "
+                "that column."
+            )
+        texts = labels.pop(text_column)
+    # a Parquet column named "text" is the samples' text too, never a label
+    parquet_text = labels.pop(columns.TEXT, None)
+    if texts is None:
+        texts = parquet_text
+    if ids is not None and len(set(ids)) != len(ids):
+        raise CliError("the sample ids must be unique.")
+    image_root = None
+    if images is not None:
+        if ids is None:
+            raise CliError("--images needs ids (a metadata CSV or an id column) to name files.")
+        paths = image_paths(images, ids)
+        image_root = images.resolve()
+    config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection,
+                         threshold=duplicate_threshold, seed=seed)
+    producer = ArrayProducer({"embedding": array}, identifiers=ids, labels=labels, paths=paths,
+                             texts=texts)
+    report = DatasetReport.introspect(producer, config=config, batch_size=batch_size)
+    index = write_output(report, out, overwrite=overwrite, title=f"deepview: {embeddings.name}",
+                         image_root=image_root)
+    return report, index
+
+
+# ------------------------------------------------------------------------------ commands
+@app.command()
+def report(
+    embeddings: Annotated[Path, typer.Argument(
+        help="Embeddings: .npy (N x D) or .parquet file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the report site.")],
+    metadata: Annotated[Path | None, typer.Option(
+        "--metadata", "-m", help="CSV with one row per sample: an id column and labels.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id-column", help="Id column in the CSV / Parquet file (default 'id').")] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", "-l", help="Label column of the CSV (repeat it; default: all other "
+        "columns).")] = None,
+    text_column: Annotated[str | None, typer.Option(
+        "--text-column", help="Column of the CSV holding each sample's text (e.g. the "
+        "embedded sentence), shown with the sample, not used as a label (default: a column "
+        "named 'text', if any).")] = None,
+    images: Annotated[Path | None, typer.Option(
+        "--images", help="Folder holding the images named by the ids (thumbnails).")] = None,
+    no_duplicates: Annotated[bool, typer.Option(
+        "--no-duplicates", help="Skip near-duplicate detection.")] = False,
+    no_familiarity: Annotated[bool, typer.Option(
+        "--no-familiarity", help="Skip familiarity.")] = False,
+    no_projection: Annotated[bool, typer.Option(
+        "--no-projection", help="Skip the 2-D map.")] = False,
+    projection: Annotated[str, typer.Option(
+        "--projection", "-p", help="2-D projection: umap, pca, tsne or pacmap.")] = "umap",
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing --out folder.")] = False,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", min=1, help="Samples per batch.")] = 1024,
+    duplicate_threshold: Annotated[str, typer.Option(
+        "--duplicate-threshold", help="Near-duplicate distance: 'auto' (0.3 of the median "
+        "neighbour distance), 'slope', a percentile 'p99.5', 'relative:0.4' or a distance "
+        "such as 0.05. Identical samples are always grouped.")] = "auto",
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, help="Seed of every random step (GMM, UMAP, t-SNE, PaCMAP): the "
+        "same seed gives the same report.")] = 0,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bars (they are off anyway when the output is "
+        "not a terminal).")] = False,
+) -> None:
+    """Build a dataset report from embeddings (+ metadata) and write it as a static site."""
+    projection = _projection_name(projection)
+    duplicate_threshold_strategy(duplicate_threshold)  # a usage error before any work
+    if quiet:
+        os.environ["DEEPVIEW_QUIET"] = "1"
+    try:
+        result, index = run_report(
+            embeddings, out=out, metadata=metadata, id_column=id_column, label=label or (),
+            text_column=text_column, images=images, duplicates=not no_duplicates,
+            familiarity=not no_familiarity,
+            projection=None if no_projection else projection, overwrite=overwrite,
+            batch_size=batch_size, duplicate_threshold=duplicate_threshold, seed=seed,
+        )
+    except (CliError, DeepViewException, OSError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo("deepview report")
+    for line in summary_lines(result.data, index):
+        typer.echo(line)
+    typer.echo(f"Open {index} in a browser.")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output folder for the demo report.")] = Path("deepview-demo-report"),
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing --out folder.")] = False,
+    projection: Annotated[str, typer.Option(
+        "--projection", "-p", help="2-D projection: umap, pca, tsne or pacmap.")] = "umap",
+) -> None:
+    """Train a small CNN on scikit-learn's digits and write its dataset report."""
+    projection = _projection_name(projection)
+    try:
+        index = run_demo(out, overwrite=overwrite, projection=projection)
+    except (CliError, DeepViewException, OSError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"Demo report written. Open {index} in a browser.")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (``deepview``)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    app(args=list(argv) if argv is not None else None, prog_name="deepview")

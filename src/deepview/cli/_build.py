@@ -1,0 +1,137 @@
+"""What ``deepview report`` and ``deepview demo`` share: the report's configuration from the
+command's switches, the output folder (site + saved report, written atomically) and the
+summary printed at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from deepview.cli._load import CliError
+from deepview.report import columns
+from deepview.report.files import SITE_INDEX, SITE_SUBDIR, is_report_folder, write_directory
+
+__all__ = ["PROJECTIONS", "check_output", "duplicate_threshold_strategy", "make_config",
+           "summary_lines", "write_output"]
+
+#: values of ``--projection``
+PROJECTIONS = ("umap", "pca", "tsne", "pacmap")
+
+
+def duplicate_threshold_strategy(value: str) -> Any:
+    """The ``--duplicate-threshold`` strategy: ``auto`` (``Relative()``), ``slope``,
+    ``pNN`` / ``NN%`` (``Percentile(NN)``), ``relative:F`` or a plain distance."""
+    from deepview.introspectors import Duplicates
+
+    text = value.strip().lower()
+    strategies = Duplicates.ThresholdStrategy
+    try:
+        if text == "auto":
+            return strategies.Relative()
+        if text == "slope":
+            return strategies.Slope()
+        if text.startswith("relative:"):
+            return strategies.Relative(float(text.split(":", 1)[1]))
+        if text.startswith("p") or text.endswith("%"):
+            return strategies.Percentile(float(text.strip("p%")))
+        return strategies.Distance(float(text))
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"must be 'auto', 'slope', a percentile such as 'p99.5', 'relative:0.3' or a "
+            f"distance such as 0.05; got '{value}' ({exc}).",
+            param_hint="--duplicate-threshold",
+        ) from None
+
+
+def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
+                threshold: str = "auto", seed: int | None = 0) -> Any:
+    """ReportConfig for the CLI switches; ``projection=None`` means no projection."""
+    from deepview.introspectors import DimensionReduction, Familiarity
+    from deepview.report import ReportConfig
+
+    strategy: Any = None
+    if projection is not None:
+        factories = {
+            "umap": DimensionReduction.Strategy.UMAP,
+            "pca": DimensionReduction.Strategy.PCA,
+            "tsne": DimensionReduction.Strategy.TSNE,
+            "pacmap": DimensionReduction.Strategy.PaCMAP,
+        }
+        strategy = factories[projection](2)
+    return ReportConfig(
+        projection=strategy,
+        duplicates=duplicate_threshold_strategy(threshold) if duplicates else None,
+        familiarity=Familiarity.Strategy.GMM() if familiarity else None,
+        seed=seed,
+    )
+
+
+def check_output(out: Path, *, overwrite: bool) -> None:
+    """Refuse an existing output folder without ``--overwrite``; with it, only replace an
+    empty folder or an earlier deepview output (never an unrelated folder)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise CliError(f"--out '{out}' exists and is not a folder.")
+    if not overwrite:
+        raise CliError(
+            f"output folder '{out}' already exists; pass --overwrite to replace it or choose "
+            "another --out."
+        )
+    if any(out.iterdir()) and not is_report_folder(out):
+        raise CliError(
+            f"output folder '{out}' is not empty and does not look like a deepview report "
+            "(no index.html); refusing to replace it even with --overwrite."
+        )
+
+
+def write_output(report: Any, out: Path, *, overwrite: bool, title: str,
+                 image_root: Path | None = None, prepare: Any = None) -> Path:
+    """Write site + saved report into ``out`` atomically (hidden sibling, then rename).
+
+    ``prepare(tmp) -> image_root or None`` may put extra files (e.g. the demo's images) into
+    the new folder first and return the folder the image ids are relative to.
+    """
+    def build(tmp: Path) -> None:
+        root = image_root
+        if prepare is not None:
+            root = prepare(tmp) or root
+        report.export_site(tmp, overwrite=True, title=title, image_root=root)
+        report.to_disk(tmp / SITE_SUBDIR)
+
+    check_output(out, overwrite=overwrite)
+    write_directory(build, out, overwrite=overwrite, owner="deepview")
+    return out / SITE_INDEX
+
+
+def summary_lines(data: Any, index_html: Path) -> list[str]:
+    """The table printed at the end of a run."""
+    rows = [("rows", f"{len(data):,}")]
+    parsed = {c: columns.parse(str(c)) for c in data.columns}
+    for column, c in parsed.items():
+        if c is None and column not in columns.RESERVED:  # a label dimension
+            rows.append((f"label '{column}'", f"{data[column].nunique():,} values"))
+    if columns.TEXT in data.columns:
+        texts = int((data[columns.TEXT] != "").sum())
+        rows.append(("text", f"{texts:,} samples with text"))
+    for column, c in parsed.items():
+        if c is None or c.kind != columns.DUPLICATES:
+            continue
+        member = (data[column] >= 0).to_numpy()
+        exact_column = columns.duplicates_exact(c.response)
+        exact = (data[exact_column].to_numpy() if exact_column in data
+                 else np.zeros_like(member))
+        for kind, rows_of in (("exact", member & exact), ("near", member & ~exact)):
+            groups = data[column][rows_of]
+            rows.append((f"{column} ({kind})",
+                         f"{groups.nunique():,} groups, {len(groups):,} samples"))
+    for column, c in parsed.items():
+        if c is not None and c.kind == columns.FAMILIARITY:
+            least = data.nsmallest(5, column)[columns.ID].tolist()
+            rows.append((f"least familiar ({column})", ", ".join(map(str, least))))
+    rows.append(("report", str(index_html)))
+    width = max(len(key) for key, _ in rows)
+    return [f"  {key:<{width}}  {value}" for key, value in rows]

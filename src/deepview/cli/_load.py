@@ -1,0 +1,211 @@
+"""Inputs of ``deepview report``: embeddings (``.npy`` or Parquet), the metadata CSV, images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepview.report import columns
+from deepview.report.files import RowFile
+
+__all__ = ["CliError", "image_paths", "load_embeddings", "load_metadata"]
+
+
+class CliError(Exception):
+    """A problem with the command's input; printed as ``Error: ...`` with exit code 1."""
+
+
+def load_embeddings(path: Path, id_column: str | None) -> tuple[Any, list[str] | None,
+                                                               dict[str, list[str]]]:
+    """Embeddings (N, D) from ``.npy`` (no pickle) or Parquet, plus ids/labels if the Parquet
+    file carries them (non-numeric columns: the id column, the rest labels)."""
+    if not path.is_file():
+        raise CliError(f"embeddings file '{path}' does not exist.")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            raise CliError(f"cannot read '{path}' as a numeric .npy array ({exc}).") from exc
+        array: Any = mapped
+        if (isinstance(mapped, np.memmap) and mapped.ndim == 2 and mapped.flags.c_contiguous
+                and mapped.dtype != object):
+            array = RowFile(path, mapped.shape, mapped.dtype, mapped.offset)
+        del mapped
+        return _check_matrix(array, path), None, {}
+    if suffix in (".parquet", ".pq"):
+        return _load_parquet(path, id_column)
+    raise CliError(
+        f"embeddings file '{path}' must be a .npy (N x D array) or a .parquet file; got "
+        f"'{suffix or 'no suffix'}'."
+    )
+
+
+def _check_matrix(array: Any, path: Path) -> Any:
+    if not isinstance(array, (np.ndarray, RowFile)) or array.dtype == object:
+        raise CliError(f"'{path}' must hold a numeric array.")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise CliError(f"'{path}' must hold numbers; got dtype {array.dtype}.")
+    if array.ndim != 2:
+        raise CliError(
+            f"'{path}' must be a 2-D array (samples x features); got shape {array.shape}."
+        )
+    if np.issubdtype(array.dtype, np.inexact):
+        bad: list[int] = []
+        for start in range(0, len(array), 65536):
+            chunk = np.asarray(array[start:start + 65536])
+            rows = np.flatnonzero(~np.isfinite(chunk).all(axis=1))
+            bad.extend((rows + start).tolist())
+        if bad:
+            raise CliError(
+                f"'{path}' has NaN or inf values in {len(bad)} row(s) (first rows: "
+                f"{bad[:5]}); remove or impute them first."
+            )
+    return array
+
+
+def _load_parquet(path: Path, id_column: str | None
+                  ) -> tuple[np.ndarray, list[str] | None, dict[str, list[str]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise CliError(f"cannot read '{path}' as Parquet ({exc}).") from exc
+    numeric: list[str] = []
+    lists: list[str] = []
+    other: list[str] = []
+    for name, typ in zip(table.column_names, table.schema.types):
+        if pa.types.is_integer(typ) or pa.types.is_floating(typ):
+            numeric.append(name)
+        elif (pa.types.is_list(typ) or pa.types.is_large_list(typ)
+              or pa.types.is_fixed_size_list(typ)):
+            lists.append(name)
+        else:
+            other.append(name)
+    wanted_id = id_column if id_column in table.column_names else "id"
+    if wanted_id in numeric:  # integer ids
+        numeric.remove(wanted_id)
+        other.append(wanted_id)
+    if lists:
+        if len(lists) > 1:
+            raise CliError(
+                f"'{path}' has several list columns {lists}; keep one embedding column."
+            )
+        column = table.column(lists[0]).combine_chunks()
+        lengths = np.asarray(column.value_lengths())
+        if len(lengths) == 0 or lengths.min() != lengths.max():
+            raise CliError(f"list column '{lists[0]}' of '{path}' needs equal-length vectors.")
+        values = column.flatten().to_numpy(zero_copy_only=False)
+        array = values.reshape(len(column), int(lengths[0]))
+        other.extend(numeric)  # numeric scalar columns next to a vector column: metadata
+    elif numeric:
+        array = np.column_stack(
+            [table.column(c).to_numpy(zero_copy_only=False) for c in numeric]
+        )
+    else:
+        raise CliError(f"'{path}' has no numeric or list column to use as embedding.")
+    array = _check_matrix(np.asarray(array), path)
+    ids: list[str] | None = None
+    labels: dict[str, list[str]] = {}
+    for name in other:
+        values_list = [str(v) for v in table.column(name).to_pylist()]
+        if name == wanted_id:
+            ids = values_list
+        else:
+            labels[name] = values_list
+    return array, ids, labels
+
+
+def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: list[str] | None,
+                  label_columns: Sequence[str], text_column: str | None = None
+                  ) -> tuple[list[str], dict[str, list[str]], list[str] | None,
+                             list[str] | None]:
+    """Ids, labels, optional paths and optional texts from the metadata CSV, in embedding row
+    order.  The texts come from ``text_column`` (default: a column named ``text``, if any);
+    that column is never a label."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise CliError(f"metadata file '{path}' does not exist.")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError) as exc:
+        raise CliError(f"cannot read '{path}' as CSV ({exc}).") from exc
+    id_col = id_column or "id"
+    if id_col not in frame.columns:
+        raise CliError(
+            f"metadata CSV '{path}' has no id column '{id_col}'; columns: "
+            f"{list(frame.columns)[:20]}. Pass --id-column NAME."
+        )
+    missing = [c for c in label_columns if c not in frame.columns]
+    if missing:
+        raise CliError(
+            f"metadata CSV '{path}' has no label column(s) {missing}; columns: "
+            f"{list(frame.columns)[:20]}."
+        )
+    if text_column is not None and text_column not in frame.columns:
+        raise CliError(
+            f"metadata CSV '{path}' has no text column '{text_column}' (--text-column); "
+            f"columns: {list(frame.columns)[:20]}."
+        )
+    text_col = text_column or (columns.TEXT if columns.TEXT in frame.columns else None)
+    for column in label_columns:
+        if column == text_col:
+            raise CliError(
+                f"column '{column}' of '{path}' is the samples' text (--text-column, default "
+                f"'{columns.TEXT}'), not a label; drop it from --label."
+            )
+        if column == columns.TEXT:
+            raise CliError(
+                f"column '{columns.TEXT}' of '{path}' cannot be a label: the report keeps that "
+                "name for the samples' text. Rename the column, or pass --text-column "
+                f"{columns.TEXT} to show it as text."
+            )
+    csv_ids = frame[id_col].astype(str).tolist()
+    if len(set(csv_ids)) != len(csv_ids):
+        dupes = frame[id_col][frame[id_col].duplicated()].tolist()
+        raise CliError(
+            f"metadata CSV '{path}': ids in column '{id_col}' must be unique; "
+            f"{len(dupes)} repeat (e.g. {dupes[:3]})."
+        )
+    if embedding_ids is not None:
+        position = {value: row for row, value in enumerate(csv_ids)}
+        absent = [i for i in embedding_ids if i not in position]
+        if absent:
+            raise CliError(
+                f"{len(absent)} of {n} embedding ids are not in the metadata CSV '{path}' "
+                f"(e.g. {absent[:3]}); the ids must match."
+            )
+        frame = frame.iloc[[position[i] for i in embedding_ids]].reset_index(drop=True)
+    elif len(frame) != n:
+        raise CliError(
+            f"metadata CSV '{path}' has {len(frame)} rows but the embeddings have {n}; give "
+            "one CSV row per embedding row, in the same order."
+        )
+    ids = frame[id_col].astype(str).tolist()
+    chosen = list(label_columns) or [c for c in frame.columns
+                                     if c not in (id_col, columns.PATH, text_col, columns.TEXT)]
+    labels = {str(c): frame[c].astype(str).tolist() for c in chosen if c != id_col}
+    paths = (frame[columns.PATH].astype(str).tolist() if columns.PATH in frame.columns
+             else None)
+    texts = frame[text_col].astype(str).tolist() if text_col is not None else None
+    return ids, labels, paths, texts
+
+
+def image_paths(folder: Path, ids: list[str]) -> list[str]:
+    """``folder/id`` for every id; all must be existing files."""
+    if not folder.is_dir():
+        raise CliError(f"--images '{folder}' is not a directory.")
+    paths = [folder / i for i in ids]
+    missing = [str(i) for i, p in zip(ids, paths) if not p.is_file()]
+    if missing:
+        raise CliError(
+            f"{len(missing)} of {len(ids)} ids have no image file in '{folder}' (e.g. "
+            f"{missing[:3]}); --images expects the ids to be file names in that folder."
+        )
+    return [str(p.resolve()) for p in paths]

@@ -1,0 +1,141 @@
+"""Column names of ``DatasetReport.data``: built and parsed here, and nowhere else.
+
+A component column names the response (field) it describes: ``R`` below is the field name
+made safe by :func:`response_part` (spaces to ``_``, then only ``[A-Za-z0-9_-]`` kept).
+
+======================================  ==========================================
+column                                  built by
+======================================  ==========================================
+``duplicates_R``                        :func:`duplicates`
+``duplicatesExact_R``                   :func:`duplicates_exact`
+``projection_R_x``, ``projection_R_y``  :func:`projection`
+``familiarity_R``                       :func:`familiarity`
+``familiarityPercentile_R``             :func:`familiarity_percentile`
+``splitFamiliarity_R_byAttr_<dim>``     :func:`split_familiarity`
+======================================  ==========================================
+
+:func:`parse` reads a name back.  The sample columns ``id``, ``path``, ``text`` and
+``filename`` (:data:`RESERVED`) are never label dimensions.
+
+Examples
+--------
+>>> from deepview.report import columns
+>>> columns.familiarity(columns.response_part("penultimate layer"))
+'familiarity_penultimate_layer'
+>>> columns.parse("splitFamiliarity_emb_byAttr_class")
+Column(kind='splitFamiliarity', response='emb', detail='class')
+>>> columns.parse("class") is None
+True
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+__all__ = [
+    "DUPLICATES",
+    "DUPLICATES_EXACT",
+    "FAMILIARITY",
+    "FAMILIARITY_PERCENTILE",
+    "FILENAME",
+    "ID",
+    "PATH",
+    "PROJECTION",
+    "RESERVED",
+    "SPLIT_FAMILIARITY",
+    "TEXT",
+    "Column",
+    "duplicates",
+    "duplicates_exact",
+    "familiarity",
+    "familiarity_percentile",
+    "parse",
+    "projection",
+    "response_part",
+    "split_familiarity",
+]
+
+#: ``str(identifier)`` of each sample
+ID = "id"
+#: file path of each sample (``Batch.StdKeys.PATH``)
+PATH = "path"
+#: text of each sample (``Batch.StdKeys.TEXT``): shown with the sample, never a label
+TEXT = "text"
+#: label dimension of this name is shown as a column, not used as a label
+FILENAME = "filename"
+#: sample columns that are never label dimensions (a label of one of these names is refused)
+RESERVED = frozenset({ID, PATH, TEXT, FILENAME})
+
+# component kinds (the prefix of their columns)
+DUPLICATES = "duplicates"
+DUPLICATES_EXACT = "duplicatesExact"
+PROJECTION = "projection"
+FAMILIARITY = "familiarity"
+FAMILIARITY_PERCENTILE = "familiarityPercentile"
+SPLIT_FAMILIARITY = "splitFamiliarity"
+
+# no prefix is a prefix of another (``duplicates_`` / ``duplicatesExact_``), so a name
+# matches at most one pattern
+_PATTERNS = (
+    (SPLIT_FAMILIARITY, re.compile(r"^splitFamiliarity_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
+    (DUPLICATES, re.compile(r"^duplicates_(?P<r>.+)$")),
+    (DUPLICATES_EXACT, re.compile(r"^duplicatesExact_(?P<r>.+)$")),
+    (PROJECTION, re.compile(r"^projection_(?P<r>.+)_(?P<d>[xy])$")),
+    (FAMILIARITY_PERCENTILE, re.compile(r"^familiarityPercentile_(?P<r>.+)$")),
+    (FAMILIARITY, re.compile(r"^familiarity_(?P<r>.+)$")),
+)
+
+
+class Column(NamedTuple):
+    """A parsed component column: its ``kind`` (e.g. :data:`FAMILIARITY`), the ``response``
+    part ``R`` and ``detail``: the axis (``"x"``/``"y"``) of a projection, the label dimension
+    of a split familiarity, else ``None``."""
+
+    kind: str
+    response: str
+    detail: str | None = None
+
+
+def response_part(name: str) -> str:
+    """Field name as used in column names: spaces -> ``_``, then only ``[A-Za-z0-9_-]``."""
+    return re.sub(r"[^A-Za-z0-9_-]", "", name.replace(" ", "_"))
+
+
+def duplicates(response: str) -> str:
+    """``duplicates_R``: duplicate group number (-1 = none)."""
+    return f"{DUPLICATES}_{response}"
+
+
+def duplicates_exact(response: str) -> str:
+    """``duplicatesExact_R``: the sample has an identical copy in its group."""
+    return f"{DUPLICATES_EXACT}_{response}"
+
+
+def projection(response: str) -> tuple[str, str]:
+    """``(projection_R_x, projection_R_y)``: the 2-D projection."""
+    return f"{PROJECTION}_{response}_x", f"{PROJECTION}_{response}_y"
+
+
+def familiarity(response: str) -> str:
+    """``familiarity_R``: the familiarity score."""
+    return f"{FAMILIARITY}_{response}"
+
+
+def familiarity_percentile(response: str) -> str:
+    """``familiarityPercentile_R``: share (0..100) of samples scoring at most as high."""
+    return f"{FAMILIARITY_PERCENTILE}_{response}"
+
+
+def split_familiarity(response: str, dim: str) -> str:
+    """``splitFamiliarity_R_byAttr_<dim>``: scores under each value's model of label ``dim``."""
+    return f"{SPLIT_FAMILIARITY}_{response}_byAttr_{dim}"
+
+
+def parse(column: str) -> Column | None:
+    """The component column ``column`` names, or ``None`` for any other column."""
+    for kind, pattern in _PATTERNS:
+        match = pattern.match(column)
+        if match is not None:
+            return Column(kind, match["r"], match.groupdict().get("d"))
+    return None

@@ -1,0 +1,228 @@
+"""A report's files: rows read from disk on demand, and folders written in one step.
+
+- :class:`RowFile`: the rows of a raw dump or a ``.npy`` file, read with plain file reads
+  (the report's response cache, ``deepview report``'s embeddings).
+- :func:`write_directory`: create or replace a folder atomically, with ordinary permissions.
+- :data:`SITE_SUBDIR`, :data:`META_FILE` and :func:`is_report_folder`: the layout of a site
+  folder written by ``deepview report --out DIR`` (the site plus the saved report).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["META_FILE", "SITE_INDEX", "SITE_SUBDIR", "RowFile", "is_report_folder",
+           "write_directory"]
+
+#: the page of a site
+SITE_INDEX = "index.html"
+#: the metadata file of a saved report (``DatasetReport.to_disk``)
+META_FILE = "report.json"
+#: subfolder of a site folder (``deepview report --out DIR``) holding the saved report
+SITE_SUBDIR = "report"
+
+
+def is_report_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a site or a site folder's saved report (so replacing it
+    loses no one else's files)."""
+    return (folder / SITE_INDEX).is_file() or (folder / SITE_SUBDIR / META_FILE).is_file()
+
+
+class RowFile:
+    """Read-only rows of a C-ordered 2-D array stored in a file, read with plain file reads.
+
+    ``rows[start:stop]`` and ``np.asarray(rows)`` return in-memory arrays and nothing else is
+    kept, so resident memory stays at one batch however large the file (a memory map would
+    count every page it read as resident; the OS page cache still speeds up repeated passes).
+    :class:`~deepview.base.ArrayProducer` reads one batch by batch.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    shape : tuple of int
+        ``(rows, width)``.
+    dtype : numpy.dtype, default=float32
+        Element type, in the file's byte order.
+    offset : int, default=0
+        Bytes before the first row (the header of a ``.npy`` file).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
+    >>> np.save(path, np.arange(6.0).reshape(3, 2))
+    >>> header = np.load(path, mmap_mode="r")
+    >>> rows = RowFile(path, header.shape, header.dtype, header.offset)
+    >>> rows[1:3]
+    array([[2., 3.],
+           [4., 5.]])
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any = np.float32,
+                 offset: int = 0) -> None:
+        if len(shape) != 2:
+            raise ValueError(f"RowFile: shape must be (rows, width); got {shape}.")
+        self.path = Path(path)
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self.offset = int(offset)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"RowFile({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("RowFile supports contiguous slices rows[start:stop] only.")
+        start, stop, _ = index.indices(self.shape[0])
+        count = max(0, stop - start)
+        width = self.shape[1]
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * width * self.dtype.itemsize)
+            data = np.fromfile(f, dtype=self.dtype, count=count * width)
+        return data.reshape(count, width)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self[:]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+
+def write_directory(
+    build: Callable[[Path], Any],
+    directory: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    owner: str,
+    entries: Sequence[str] | None = None,
+) -> Path:
+    """Create or replace ``directory`` in one step: ``build(tmp)`` fills a new hidden sibling
+    folder, which then takes the place of ``directory``.
+
+    An interrupted or failed ``build`` leaves nothing behind and ``directory`` as it was.
+    The folders are created with ordinary permissions (``0o777`` less the process umask,
+    which is read by the system call, never changed).
+
+    Parameters
+    ----------
+    build : callable
+        Called with the new folder; writes the content.
+    directory : str or os.PathLike
+        The folder to create (parents too).
+    overwrite : bool
+        Whether an existing non-empty ``directory`` may be replaced.  An empty one may be
+        used either way.
+    owner : str
+        Names the caller in error messages.
+    entries : sequence of str, optional
+        ``None``: the whole folder is replaced (the previous one is put back if the swap
+        fails).  Else only these entries of an existing folder are replaced, one by one,
+        and its other files stay; the old last entry (e.g. ``index.html``) goes first and
+        the new one arrives last, so the folder never looks complete while mixed.
+
+    Returns
+    -------
+    pathlib.Path
+        ``directory``.
+
+    Raises
+    ------
+    FileExistsError
+        ``directory`` is not a folder, or is a non-empty folder and ``overwrite`` is False.
+    """
+    directory = Path(directory).expanduser()
+    _check_target(directory, overwrite=overwrite, owner=owner)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_sibling(directory, "partial")
+    try:
+        build(tmp)
+        _check_target(directory, overwrite=overwrite, owner=owner)  # it may have appeared
+        if entries is None:
+            _swap(tmp, directory)
+        else:
+            _merge(tmp, directory, list(entries))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def _check_target(directory: Path, *, overwrite: bool, owner: str) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(
+            f"{owner}: '{directory}' exists and is not a directory; choose another directory."
+        )
+    if not overwrite and directory.is_dir() and any(directory.iterdir()):
+        raise FileExistsError(
+            f"{owner}: directory '{directory}' exists and is not empty; pass overwrite=True "
+            "(CLI: --overwrite) to replace it, or choose another directory."
+        )
+
+
+def _new_sibling(directory: Path, kind: str) -> Path:
+    """A new empty hidden folder next to ``directory``, mode ``0o777`` less the umask
+    (``tempfile.mkdtemp`` would make it private, ``0o700``)."""
+    while True:
+        path = directory.parent / f".{directory.name}.{kind}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir(mode=0o777)
+        except FileExistsError:
+            continue
+        return path
+
+
+def _swap(tmp: Path, directory: Path) -> None:
+    """Put ``tmp`` in the place of ``directory``; the previous folder is removed afterwards,
+    or put back when the swap fails."""
+    if not directory.exists():
+        try:
+            os.replace(tmp, directory)
+            return
+        except OSError:
+            if not directory.is_dir():
+                raise
+    old = _new_sibling(directory, "old")
+    try:
+        os.replace(directory, old / "content")
+        try:
+            os.replace(tmp, directory)
+        except BaseException:
+            if not directory.exists():
+                os.replace(old / "content", directory)
+            raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _merge(tmp: Path, directory: Path, entries: list[str]) -> None:
+    """Move ``entries`` from ``tmp`` into ``directory`` (created if missing), replacing
+    (or, when ``tmp`` lacks one, removing) those already there; the last entry leaves first
+    and arrives last."""
+    if not directory.exists():
+        try:
+            os.replace(tmp, directory)
+            return
+        except OSError:
+            if not directory.is_dir():
+                raise
+    last = entries[-1]
+    trash = _new_sibling(directory, "old")
+    try:
+        for name in [last, *entries[:-1]]:  # the old last entry leaves first
+            if (directory / name).exists() or (directory / name).is_symlink():
+                os.replace(directory / name, trash / name)
+            if name != last and (tmp / name).exists():
+                os.replace(tmp / name, directory / name)
+        if (tmp / last).exists():
+            os.replace(tmp / last, directory / last)  # the new one arrives last
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
