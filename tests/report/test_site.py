@@ -14,7 +14,7 @@ import pytest
 from _sitehelpers import HOSTILE, LEAST, N_IMAGES, N_PLANTED, decode, load_payload
 
 from deepview.exceptions import DeepViewWarning, InvalidParameterError, InvalidTypeError
-from deepview.report import _site
+from deepview.report import DatasetReport, _site
 from deepview.report._site import notebook_html, standalone_html, write_site
 
 
@@ -241,6 +241,32 @@ def test_notebook_html_drops_thumbnails_when_too_many(
     with pytest.warns(DeepViewWarning, match="too many to embed"):
         page = standalone_html(planted)
     assert "data:image/png" not in page
+
+
+def test_notebook_html_shows_a_fixed_sample_of_a_large_report(planted: pd.DataFrame) -> None:
+    n = len(planted)
+    page = notebook_html(planted, max_rows=10)
+    note, frame = page.split("<iframe", 1)
+    assert note == (f'<p class="deepview-note">Showing 10 of {n} samples (a fixed random '
+                    "sample). Write the site with report.export_site(DIR) to see them all.</p>")
+    srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))  # type: ignore[union-attr]
+    payload = json.loads(re.search(r"window.DEEPVIEW_DATA = (.*?);</script>",  # type: ignore[union-attr]
+                                   srcdoc).group(1))
+    assert payload["n"] == 10
+    ids = payload["ids"]
+    order = {v: i for i, v in enumerate(planted["id"].astype(str))}
+    assert len(set(ids)) == 10 and [order[i] for i in ids] == sorted(order[i] for i in ids)
+    assert page == notebook_html(planted, max_rows=10)  # the same rows every time
+    assert len(page) < len(notebook_html(planted, max_rows=None))
+    assert notebook_html(planted, max_rows=n) == notebook_html(planted, max_rows=None)
+    assert notebook_html(planted).startswith("<iframe")  # the default cap is far above n
+    assert _site.NOTEBOOK_MAX_ROWS == 2000
+    big = pd.DataFrame({"id": [f"s{i}" for i in range(2500)],
+                        "familiarity_r": np.linspace(0.0, 1.0, 2500)})
+    assert DatasetReport(big)._repr_html_().startswith(
+        '<p class="deepview-note">Showing 2,000 of 2,500 samples')
+    with pytest.raises(InvalidParameterError):
+        notebook_html(planted, max_rows=0)
 
 
 def test_assets_are_package_data_and_inline_safe() -> None:

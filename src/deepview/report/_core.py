@@ -232,6 +232,8 @@ class DatasetReport:
                                image_root=image_root))
 
     def _repr_html_(self) -> str:
+        """The site inline in Jupyter: at most ``NOTEBOOK_MAX_ROWS`` (2000) samples, a fixed
+        random sample of a larger report (with a note); :meth:`export_site` shows all."""
         return str(notebook_html(self.data))
 
     def __repr__(self) -> str:

@@ -37,7 +37,7 @@ from deepview.exceptions import DeepViewWarning, InvalidParameterError, InvalidT
 from deepview.report import columns
 from deepview.report.files import SITE_INDEX, write_directory
 
-__all__ = ["notebook_html", "write_site"]
+__all__ = ["NOTEBOOK_MAX_ROWS", "notebook_html", "standalone_html", "write_site"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ _MAX_LABEL_VALUES = 1000
 _MAX_SPLIT_CELLS = 2_000_000
 #: notebook_html embeds thumbnails as data URIs only up to this many images.
 _MAX_NOTEBOOK_THUMBS = 5000
+#: notebook_html shows at most this many samples (a fixed random sample of a larger report)
+NOTEBOOK_MAX_ROWS = 2000
 _FORMAT_VERSION = 1
 
 _HTML = """<!DOCTYPE html>
@@ -165,11 +167,15 @@ def notebook_html(
     image_root: str | os.PathLike[str] | None = None,
     thumbnail_size: int = 64,
     height: int = 700,
+    max_rows: int | None = NOTEBOOK_MAX_ROWS,
 ) -> str:
     """Return the report site as one self-contained ``<iframe>`` for Jupyter's ``_repr_html_``.
 
-    Scripts, styles, data and (up to 5000) thumbnails are inlined into the iframe's ``srcdoc``;
-    the iframe is sandboxed (scripts only), so the report cannot touch the notebook page.
+    Scripts, styles, data and thumbnails are inlined into the iframe's ``srcdoc``; the iframe
+    is sandboxed (scripts only), so the report cannot touch the notebook page.  To keep the
+    notebook small, a report of more than ``max_rows`` samples is shown as a fixed random
+    sample of ``max_rows`` of them (the same rows every time), with a note above the frame
+    saying so; :func:`write_site` (``DatasetReport.export_site``) shows them all.
 
     Parameters
     ----------
@@ -179,24 +185,43 @@ def notebook_html(
         As for :func:`write_site`.
     height : int, optional
         Height of the iframe in CSS pixels (100 to 10000).
+    max_rows : int or None, default=NOTEBOOK_MAX_ROWS (2000)
+        Most samples embedded; ``None`` embeds them all.
 
     Returns
     -------
     str
-        HTML of an ``<iframe>`` element.
+        HTML of an ``<iframe>`` element, after a ``<p class="deepview-note">`` when the
+        report is sampled.
 
     Examples
     --------
     >>> import pandas as pd
     >>> notebook_html(pd.DataFrame({"id": ["a"]})).startswith("<iframe")
     True
-    """
+    >>> page = notebook_html(pd.DataFrame({"id": [str(i) for i in range(50)]}), max_rows=20)
+    >>> page[:page.index("</p>")].split(">")[-1]
+    'Showing 20 of 50 samples (a fixed random sample). Write the site with report.export_site(DIR) to see them all.'
+    """  # noqa: E501
     height = check_int(height, name="height", owner="notebook_html", min_value=100,
                        max_value=10000)
+    note = ""
+    if max_rows is not None:
+        max_rows = check_int(max_rows, name="max_rows", owner="notebook_html", min_value=1)
+        if isinstance(data, pd.DataFrame) and len(data) > max_rows:
+            rows = np.random.default_rng(0).choice(len(data), size=max_rows, replace=False)
+            note = (
+                '<p class="deepview-note">'
+                f"Showing {max_rows:,} of {len(data):,} samples (a fixed random sample). Write "
+                "the site with report.export_site(DIR) to see them all.</p>"
+            )
+            data = data.iloc[np.sort(rows)]
+    page = standalone_html(data, title=title, image_root=image_root,
+                           thumbnail_size=thumbnail_size)
     return (
-        f'<iframe class="deepview-report" title="{html.escape(title)}" '
+        f'{note}<iframe class="deepview-report" title="{html.escape(title)}" '
         f'sandbox="allow-scripts" style="width:100%;height:{height}px;border:0" '
-        f'srcdoc="{html.escape(standalone_html(data, title=title, image_root=image_root, thumbnail_size=thumbnail_size), quote=True)}"></iframe>'  # noqa: E501
+        f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
     )
 
 
