@@ -1,4 +1,12 @@
-"""Griffe extension: turn the Sphinx roles of deepview's numpy docstrings into Markdown.
+"""Griffe extension: show deepview's nested strategy classes and turn Sphinx roles into Markdown.
+
+Strategies are class attributes bound to classes defined elsewhere
+(``class Strategy: GMM = _GMM``); griffe sees plain attributes, so the API reference would
+not show them.  :meth:`SphinxRoles.on_package` first turns every such attribute of a class
+into an alias of the class it names, so that ``Familiarity.Strategy.GMM`` or
+``DimensionReduction.Strategy.UMAP`` are documented where users reach them (and gives
+``@dataclass(init=False)`` subclasses their inherited ``__init__``, so that their signature
+shows).
 
 deepview's docstrings are numpy style and use Sphinx roles (``:class:`~deepview.base.Batch```,
 ``:meth:`introspect```) and reST literals (````x````, a paragraph ending in ``::``).  The docs
@@ -54,17 +62,84 @@ def _public_names() -> tuple[dict[str, str], dict[str, str]]:
             if qual and getattr(obj, "__module__", None):
                 canonical.setdefault(f"{obj.__module__}.{qual}", path)
             if inspect.isclass(obj):
-                for attr, member in vars(obj).items():
-                    if attr.startswith("_"):
-                        continue
-                    if inspect.isclass(member) and member.__qualname__ != f"{qual}.{attr}":
-                        continue  # an alias of a class defined elsewhere: no page section
-                    doc = getattr(member, "__doc__", None)
-                    if isinstance(member, (staticmethod, classmethod)):
-                        doc = member.__func__.__doc__
-                    if isinstance(doc, str) and doc.strip():
-                        public[f"{path}.{attr}"] = f"{path}.{attr}"
+                _members(obj, path, public, depth=2)
     return public, canonical
+
+
+def _members(cls: type, path: str, public: dict[str, str], depth: int) -> None:
+    """Add the documented public members of ``cls`` (and of its nested classes)."""
+    for attr, member in vars(cls).items():
+        if attr.startswith("_"):
+            continue
+        doc = getattr(member, "__doc__", None)
+        if isinstance(member, (staticmethod, classmethod)):
+            doc = member.__func__.__doc__
+        if inspect.isclass(member):
+            doc = vars(member).get("__doc__")  # its own docstring, not an inherited one
+        if isinstance(doc, str) and doc.strip():
+            public[f"{path}.{attr}"] = f"{path}.{attr}"
+            if inspect.isclass(member) and depth > 0:
+                _members(member, f"{path}.{attr}", public, depth - 1)
+
+
+def _alias_class_attributes(pkg: griffe.Module) -> None:
+    """Replace ``class C: Name = SomeClass`` attributes by aliases of ``SomeClass``."""
+    collection = pkg.modules_collection
+
+    def resolve(path: str) -> griffe.Object | None:
+        try:
+            found = collection.get_member(path)
+        except (KeyError, ValueError, AttributeError):
+            return None
+        if isinstance(found, griffe.Alias):
+            try:
+                found = found.final_target
+            except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                return None
+        return found if isinstance(found, griffe.Object) else None
+
+    def visit(obj: griffe.Object) -> None:
+        for name, member in list(obj.members.items()):
+            if member.is_alias:
+                continue
+            if obj.is_class and member.is_attribute and not name.startswith("_"):
+                value = member.value  # type: ignore[union-attr]
+                if isinstance(value, (griffe.ExprName, griffe.ExprAttribute)):
+                    target = resolve(value.canonical_path)
+                    if target is None or not target.is_class:
+                        # ``PCA: Final = PCA``: in the class body the name resolves to the
+                        # attribute itself; the class is the module-level name
+                        target = resolve(f"{obj.module.path}.{value}")
+                    if target is not None and target.is_class:
+                        obj.set_member(name, griffe.Alias(name, target, parent=obj))
+                        continue
+            if member.is_class:
+                _inherit_init(member)  # type: ignore[arg-type]
+            if member.is_class or member.is_module:
+                visit(member)  # type: ignore[arg-type]
+
+    visit(pkg)
+
+
+def _inherit_init(cls: griffe.Class) -> None:
+    """``@dataclass(init=False)`` subclasses inherit ``__init__``, but griffe's dataclass
+    extension (which runs after this one) would synthesise an empty one from the fields,
+    hiding the real signature (and making the documented parameters look unknown).  Point
+    ``__init__`` at the inherited one first, so that the dataclass extension leaves it."""
+    if "__init__" in cls.members or not any(
+            "dataclass" in str(d.value) and "init=False" in str(d.value)
+            for d in cls.decorators):
+        return
+    try:
+        bases = cls.mro()
+    except (ValueError, griffe.AliasResolutionError):
+        return
+    for base in bases:
+        init = base.members.get("__init__")
+        if init is not None and not init.is_alias and init.lineno:
+            cls.set_member("__init__", griffe.Alias("__init__", init, parent=cls,
+                                                     inherited=True))
+            return
 
 
 class SphinxRoles(griffe.Extension):
@@ -120,6 +195,7 @@ class SphinxRoles(griffe.Extension):
         return _LITERAL_BLOCK.sub(r"\1:\n", text)
 
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        _alias_class_attributes(pkg)
         seen: set[int] = set()
 
         def visit(obj: griffe.Object) -> None:
