@@ -147,7 +147,9 @@ def write_directory(
     try:
         build(tmp)
         _check_target(directory, overwrite=overwrite, owner=owner)  # it may have appeared
-        if entries is None:
+        if _rename_if_absent(tmp, directory):
+            pass
+        elif entries is None:
             _swap(tmp, directory)
         else:
             _merge(tmp, directory, list(entries))
@@ -180,16 +182,22 @@ def _new_sibling(directory: Path, kind: str) -> Path:
         return path
 
 
+def _rename_if_absent(tmp: Path, directory: Path) -> bool:
+    """Rename ``tmp`` to ``directory`` if that does not exist; False if it does."""
+    if directory.exists():
+        return False
+    try:
+        os.replace(tmp, directory)
+    except OSError:
+        if not directory.is_dir():
+            raise
+        return False  # it appeared meanwhile
+    return True
+
+
 def _swap(tmp: Path, directory: Path) -> None:
-    """Put ``tmp`` in the place of ``directory``; the previous folder is removed afterwards,
-    or put back when the swap fails."""
-    if not directory.exists():
-        try:
-            os.replace(tmp, directory)
-            return
-        except OSError:
-            if not directory.is_dir():
-                raise
+    """Put ``tmp`` in the place of the existing ``directory``; the previous folder is
+    removed afterwards, or put back when the swap fails."""
     old = _new_sibling(directory, "old")
     try:
         os.replace(directory, old / "content")
@@ -204,16 +212,9 @@ def _swap(tmp: Path, directory: Path) -> None:
 
 
 def _merge(tmp: Path, directory: Path, entries: list[str]) -> None:
-    """Move ``entries`` from ``tmp`` into ``directory`` (created if missing), replacing
-    (or, when ``tmp`` lacks one, removing) those already there; the last entry leaves first
-    and arrives last."""
-    if not directory.exists():
-        try:
-            os.replace(tmp, directory)
-            return
-        except OSError:
-            if not directory.is_dir():
-                raise
+    """Move ``entries`` from ``tmp`` into the existing ``directory``, replacing (or, when
+    ``tmp`` lacks one, removing) those already there; the last entry leaves first and
+    arrives last."""
     last = entries[-1]
     trash = _new_sibling(directory, "old")
     try:
