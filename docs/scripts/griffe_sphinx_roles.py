@@ -111,7 +111,7 @@ def _alias_class_attributes(pkg: griffe.Module) -> None:
                         # attribute itself; the class is the module-level name
                         target = resolve(f"{obj.module.path}.{value}")
                     if target is not None and target.is_class:
-                        obj.set_member(name, griffe.Alias(name, target, parent=obj))
+                        obj.set_member(name, griffe.Alias(name, target, parent=obj))  # type: ignore[arg-type]
                         continue
             if member.is_class:
                 _inherit_init(member)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "docs" / "img"
 CHROMIUM = "/usr/bin/chromium"
-VIEWPORT = {"width": 1400, "height": 900}
+WIDTH, HEIGHT = 1400, 900
 
 
 def build_demo(folder: Path) -> Path:
@@ -58,7 +58,8 @@ def shoot(index_html: Path, out: Path) -> list[Path]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM,
                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT},
+                                device_scale_factor=1)
         page.goto(index_html.resolve().as_uri())
         page.wait_for_selector(".dv-scatter")
         page.wait_for_timeout(800)
@@ -73,7 +74,7 @@ def shoot(index_html: Path, out: Path) -> list[Path]:
         page.wait_for_timeout(200)
         bottom = max(_bottom(page, ".dv-card-scatter"), _bottom(page, ".dv-card-detail"))
         save(page, "report-sample.png", full_page=True,
-             clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": bottom + 16})
+             clip={"x": 0, "y": 0, "width": WIDTH, "height": bottom + 16})
 
         # 3. filter by a label value and colour the projection by familiarity
         page.reload()
