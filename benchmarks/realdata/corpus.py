@@ -196,8 +196,8 @@ def _edit(text: str, rng: np.random.Generator) -> str | None:
 
 def plant(frame: pd.DataFrame, *, n_edits: int = 100, bulk_texts: int = 3,
           bulk_copies: int = 60, n_ood: int = len(OOD), seed: int = 0) -> pd.DataFrame:
-    """Add ``ood`` (``n_ood`` of :data:`OOD`, evenly spread over its topics), ``edit`` and ``bulk`` rows (see the
-    module docstring), shuffled in."""
+    """Add ``ood`` (``n_ood`` of :data:`OOD`, evenly spread over its topics), ``edit`` and
+    ``bulk`` rows (see the module docstring), shuffled in."""
     rng = np.random.default_rng(seed)
     counts = frame["text"].value_counts()
     unique = frame[frame["text"].map(counts) == 1]

@@ -114,8 +114,8 @@ def responses(seed: int = 0) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(the CNN's ``relu3`` responses, the inputs, the table) of :func:`build`'s data set."""
     import torch
 
-    from deepview.cli._demo import DEMO_LAYER
     from deepview.base import ArrayProducer, pipeline
+    from deepview.cli._demo import DEMO_LAYER
     from deepview.integrations.torch import (
         DigitsCNN,
         TorchModel,
