@@ -79,6 +79,8 @@ def test_columns_in_documented_order(report: DatasetReport) -> None:
         "splitFamiliarity_emb_layer_byAttr_color",
         "splitFamiliarity_emb_layer_byAttr_size",
         "splitFamiliarity_emb_layer_byAttr_cluster",
+        *[f"{kind}_emb_layer_byAttr_{dim}" for dim in ("color", "size", "cluster")
+          for kind in ("labelIssue", "labelIssueFlag", "labelIssueSuggested")],
     ]
     df = report.data
     assert len(df) == N
@@ -163,7 +165,7 @@ def test_component_off_removes_its_columns(off: str, absent: list[str]) -> None:
     result = DatasetReport.introspect(producer, config=config)
     for column in absent:
         assert column not in result.data.columns
-    assert len(result.data.columns) == 9 - len(absent)
+    assert len(result.data.columns) == 12 - len(absent)  # 9 + 3 label-issue columns
 
 
 def test_all_components_off_gives_summary_only() -> None:

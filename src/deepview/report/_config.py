@@ -104,6 +104,15 @@ class ReportConfig:
         field wider than 40 dimensions with ``DimensionReduction.Strategy.PCA(40)``.
     split_familiarity_min : int, default=50
         Minimum number of samples a label value needs to get its own familiarity model.
+    label_issues : bool, default=True
+        Score every labelled sample for how likely its label is wrong (``labelIssue_*``
+        columns), for each label dimension with two or more values that is not a split label.
+    split_labels : Sequence[str] or None, default=None
+        Label dimensions that say which split (train / test / ...) a sample is in: duplicate
+        groups spanning two of their values are leaks (``leakage_*`` columns).  ``None``
+        takes the dimensions named ``split``, ``subset``, ``fold`` or ``partition`` and those
+        whose values are all split names (``train``, ``test``, ``val``, ``validation``,
+        ``dev``, ...).
     seed : int or None, default=0
         Seed given to every strategy that draws random numbers and has no seed of its own
         (the familiarity GMM's initialisation, UMAP / t-SNE / PaCMAP), so that two runs give
@@ -133,6 +142,8 @@ class ReportConfig:
     dim_reduction: Any = None
     split_familiarity_min: int = 50
     seed: int | None = 0
+    label_issues: bool = True
+    split_labels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_dim_strategies(self.projection, "projection", two_d=True)
@@ -157,6 +168,18 @@ class ReportConfig:
                   min_value=1)
         if self.seed is not None:
             check_int(self.seed, name="seed", owner=_OWNER, min_value=0)
+        if not isinstance(self.label_issues, bool):
+            raise InvalidTypeError(
+                f"{_OWNER}: 'label_issues' must be True or False; got {self.label_issues!r}."
+            )
+        if self.split_labels is not None:
+            if isinstance(self.split_labels, str) or not all(
+                    isinstance(d, str) for d in self.split_labels):
+                raise InvalidTypeError(
+                    f"{_OWNER}: 'split_labels' must be a sequence of label dimension names "
+                    f"(e.g. ('split',)) or None; got {self.split_labels!r}."
+                )
+            object.__setattr__(self, "split_labels", tuple(self.split_labels))
 
     @property
     def n_stages(self) -> int:

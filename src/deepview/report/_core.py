@@ -18,6 +18,7 @@ from deepview._validation import check_batch_size
 from deepview.base import Producer
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 from deepview.report import _analysis as analysis
+from deepview.report import _audit as audit
 from deepview.report import columns as col
 from deepview.report._collect import Collected, collect
 from deepview.report._config import ReportConfig
@@ -78,6 +79,15 @@ class DatasetReport:
         - ``splitFamiliarity_R_byAttr_<dim>`` (dict): ``{label value: score}``, the sample's
           score under the model of each value of ``<dim>`` with at least
           ``config.split_familiarity_min`` samples.
+        - ``leakage_R_byAttr_<split>`` (int32) and ``leakageFlag_R_byAttr_<split>`` (bool),
+          per split label (``config.split_labels``): the duplicate group of a sample whose
+          group holds samples of two or more splits (a leak), else -1.
+        - ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when unlabelled),
+          ``labelIssueFlag_R_byAttr_<dim>`` (bool) and ``labelIssueSuggested_R_byAttr_<dim>``
+          (str), per other label dimension with two or more values: how strongly the
+          sample's 20 nearest neighbours (and ``predictions``, when given) point at another
+          value than its label (0.5 = evenly split, 1 = all for another value), flagged
+          above 0.6, and that likeliest other value.  See :meth:`issues` for the summary.
 
     Examples
     --------
@@ -111,6 +121,7 @@ class DatasetReport:
         *,
         config: ReportConfig | None = None,
         batch_size: int = 1024,
+        predictions: Any = None,
     ) -> DatasetReport:
         """Build every configured component from ``producer`` (read exactly once).
 
@@ -124,6 +135,13 @@ class DatasetReport:
             component to ``None`` to leave it out.
         batch_size : int, default=1024
             Samples per batch when reading the producer and in every component.
+        predictions : Mapping[str, pandas.DataFrame] or pandas.DataFrame, optional
+            A model's class probabilities per label dimension, ``{dimension: table}`` with
+            one column per label value and one row per sample (in producer order, or
+            matched by an ``id`` column); a bare table applies to the only non-split label
+            dimension.  Label-issue scores then average the neighbours' votes with them.
+            Use out-of-sample predictions (e.g. ``cross_val_predict``): a model's
+            predictions on its own training data repeat the noisy labels.
 
         Returns
         -------
@@ -162,7 +180,8 @@ class DatasetReport:
                 collected = collect(producer, batch_size=batch_size, cache_dir=Path(tmp),
                                     progress=bar)
             try:
-                columns = _build_columns(collected, config, batch_size)
+                chosen = audit.check_predictions(predictions, collected.labels)
+                columns = _build_columns(collected, config, batch_size, chosen)
             finally:
                 collected.fields.clear()  # drop the cached fields before their files go
         return DatasetReport(pd.DataFrame(columns))
@@ -231,6 +250,36 @@ class DatasetReport:
         return Path(write_site(self.data, Path(directory), title=title, overwrite=overwrite,
                                image_root=image_root))
 
+    # ------------------------------------------------------------------------------ audit
+    def issues(self) -> pd.DataFrame:
+        """The audit table: one row per issue type (per response and label dimension).
+
+        Columns: ``issue`` (``exact duplicates``, ``near duplicates``, ``leakage``,
+        ``label issues``, ``imbalance``, ``thin labels``), ``response``, ``label`` (the
+        label dimension it concerns, ``""`` if none), ``flagged`` (samples flagged; for
+        ``imbalance`` and ``thin labels`` the number of label values), ``score`` and
+        ``detail`` (what was found, or why it was not measured).
+
+        ``score`` is a dataset-level score in [0, 1] where 1 means the issue was looked for
+        and not found: ``1 - flagged / samples`` for the per-sample issues (over labelled
+        samples for label issues), the normalised entropy of the label counts for
+        ``imbalance`` (1 = every value equally common, 0 = one value holds every sample)
+        and ``1 - (samples in thin values) / samples`` for ``thin labels``.  It is NaN (and
+        ``flagged`` is ``<NA>``) when the issue could not be measured, e.g. label issues
+        without labels; ``detail`` then says so.  Works on loaded reports too.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        labels = col.label_columns(self.data.columns)
+        leak_dims = sorted({p.detail for c in self.data.columns
+                            if (p := col.parse(str(c))) is not None and p.kind == col.LEAKAGE
+                            and p.detail is not None})
+        splits = leak_dims or audit.split_dimensions(
+            {d: self.data[d].astype(str).tolist() for d in labels}, None)
+        return audit.issues_table(self.data, labels, splits)
+
     def _repr_html_(self) -> str:
         """The site inline in Jupyter: at most ``NOTEBOOK_MAX_ROWS`` (2000) samples, a fixed
         random sample of a larger report (with a note); :meth:`export_site` shows all."""
@@ -253,8 +302,8 @@ def _summary_columns(collected: Collected) -> dict[str, Any]:
     return columns
 
 
-def _build_columns(collected: Collected, config: ReportConfig,
-                   batch_size: int) -> dict[str, Any]:
+def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
+                   predictions: Mapping[str, Any] | None = None) -> dict[str, Any]:
     summary = _summary_columns(collected)
     for option in ("dim_reduction", "projection"):
         value = getattr(config, option)
@@ -269,8 +318,12 @@ def _build_columns(collected: Collected, config: ReportConfig,
     projection: dict[str, Any] = {}
     familiarity: dict[str, Any] = {}
     split: dict[str, Any] = {}
+    audited: dict[str, Any] = {}
+    splits = audit.split_dimensions(collected.labels, config.split_labels)
     if not config.use_dim_reduction:
         return summary
+    issue_labels = config.label_issues and any(
+        d not in splits for d in collected.labels)
 
     split_models = (
         analysis.count_split_models(collected.labels, config.split_familiarity_min)
@@ -291,6 +344,7 @@ def _build_columns(collected: Collected, config: ReportConfig,
                 groups, exact = analysis.find_duplicates(raw, field, config.duplicates)
                 duplicates[col.duplicates(name)] = groups
                 duplicates[col.duplicates_exact(name)] = exact
+                audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
                 bar.update(1)
             del raw
             strategy = analysis.seeded(analysis.strategy_for(config.projection, field),
@@ -317,5 +371,12 @@ def _build_columns(collected: Collected, config: ReportConfig,
                     minimum=config.split_familiarity_min, batch_size=batch_size, progress=bar)
                 for dim, values in by_label.items():
                     split[col.split_familiarity(name, dim)] = pd.Series(values, dtype=object)
+            if issue_labels:
+                bar.set_description(f"{_OWNER} [{name}]: label issues")
+                neighbours = analysis.neighbours(reduced.values, audit.LABEL_NEIGHBOURS + 1,
+                                                 seed=config.seed)
+                audited.update(audit.label_issue_columns(
+                    neighbours, name, collected.labels, splits, predictions or {},
+                    summary[col.ID]))
             del reduced
-    return {**summary, **duplicates, **projection, **familiarity, **split}
+    return {**summary, **duplicates, **projection, **familiarity, **split, **audited}

@@ -12,6 +12,11 @@ column                                  built by
 ``familiarity_R``                       :func:`familiarity`
 ``familiarityPercentile_R``             :func:`familiarity_percentile`
 ``splitFamiliarity_R_byAttr_<dim>``     :func:`split_familiarity`
+``labelIssue_R_byAttr_<dim>``           :func:`label_issue`
+``labelIssueFlag_R_byAttr_<dim>``       :func:`label_issue_flag`
+``labelIssueSuggested_R_byAttr_<dim>``  :func:`label_issue_suggested`
+``leakage_R_byAttr_<split>``            :func:`leakage`
+``leakageFlag_R_byAttr_<split>``        :func:`leakage_flag`
 ======================================  ==========================================
 
 :func:`parse` reads a name back.  The sample columns ``id``, ``path``, ``text`` and
@@ -31,6 +36,7 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 __all__ = [
@@ -40,6 +46,11 @@ __all__ = [
     "FAMILIARITY_PERCENTILE",
     "FILENAME",
     "ID",
+    "LABEL_ISSUE",
+    "LABEL_ISSUE_FLAG",
+    "LABEL_ISSUE_SUGGESTED",
+    "LEAKAGE",
+    "LEAKAGE_FLAG",
     "PATH",
     "PROJECTION",
     "RESERVED",
@@ -50,6 +61,12 @@ __all__ = [
     "duplicates_exact",
     "familiarity",
     "familiarity_percentile",
+    "label_columns",
+    "label_issue",
+    "label_issue_flag",
+    "label_issue_suggested",
+    "leakage",
+    "leakage_flag",
     "parse",
     "projection",
     "response_part",
@@ -74,11 +91,21 @@ PROJECTION = "projection"
 FAMILIARITY = "familiarity"
 FAMILIARITY_PERCENTILE = "familiarityPercentile"
 SPLIT_FAMILIARITY = "splitFamiliarity"
+LABEL_ISSUE = "labelIssue"
+LABEL_ISSUE_FLAG = "labelIssueFlag"
+LABEL_ISSUE_SUGGESTED = "labelIssueSuggested"
+LEAKAGE = "leakage"
+LEAKAGE_FLAG = "leakageFlag"
 
 # no prefix is a prefix of another (``duplicates_`` / ``duplicatesExact_``), so a name
 # matches at most one pattern
 _PATTERNS = (
     (SPLIT_FAMILIARITY, re.compile(r"^splitFamiliarity_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
+    (LABEL_ISSUE, re.compile(r"^labelIssue_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
+    (LABEL_ISSUE_FLAG, re.compile(r"^labelIssueFlag_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
+    (LABEL_ISSUE_SUGGESTED, re.compile(r"^labelIssueSuggested_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
+    (LEAKAGE, re.compile(r"^leakage_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
+    (LEAKAGE_FLAG, re.compile(r"^leakageFlag_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
     (DUPLICATES, re.compile(r"^duplicates_(?P<r>.+)$")),
     (DUPLICATES_EXACT, re.compile(r"^duplicatesExact_(?P<r>.+)$")),
     (PROJECTION, re.compile(r"^projection_(?P<r>.+)_(?P<d>[xy])$")),
@@ -90,7 +117,7 @@ _PATTERNS = (
 class Column(NamedTuple):
     """A parsed component column: its ``kind`` (e.g. :data:`FAMILIARITY`), the ``response``
     part ``R`` and ``detail``: the axis (``"x"``/``"y"``) of a projection, the label dimension
-    of a split familiarity, else ``None``."""
+    of a split familiarity, label issue or leakage column, else ``None``."""
 
     kind: str
     response: str
@@ -130,6 +157,37 @@ def familiarity_percentile(response: str) -> str:
 def split_familiarity(response: str, dim: str) -> str:
     """``splitFamiliarity_R_byAttr_<dim>``: scores under each value's model of label ``dim``."""
     return f"{SPLIT_FAMILIARITY}_{response}_byAttr_{dim}"
+
+
+def label_issue(response: str, dim: str) -> str:
+    """``labelIssue_R_byAttr_<dim>``: score in [0, 1] that the sample's ``dim`` is wrong."""
+    return f"{LABEL_ISSUE}_{response}_byAttr_{dim}"
+
+
+def label_issue_flag(response: str, dim: str) -> str:
+    """``labelIssueFlag_R_byAttr_<dim>``: the sample's ``dim`` is flagged as likely wrong."""
+    return f"{LABEL_ISSUE_FLAG}_{response}_byAttr_{dim}"
+
+
+def label_issue_suggested(response: str, dim: str) -> str:
+    """``labelIssueSuggested_R_byAttr_<dim>``: the likeliest other value of ``dim``."""
+    return f"{LABEL_ISSUE_SUGGESTED}_{response}_byAttr_{dim}"
+
+
+def leakage(response: str, dim: str) -> str:
+    """``leakage_R_byAttr_<split>``: duplicate group spanning two split values (-1 = none)."""
+    return f"{LEAKAGE}_{response}_byAttr_{dim}"
+
+
+def leakage_flag(response: str, dim: str) -> str:
+    """``leakageFlag_R_byAttr_<split>``: the sample is in such a group."""
+    return f"{LEAKAGE_FLAG}_{response}_byAttr_{dim}"
+
+
+def label_columns(names: Iterable[str]) -> list[str]:
+    """The label dimensions among column ``names``: neither a component column nor one of
+    :data:`RESERVED`."""
+    return [c for c in names if parse(str(c)) is None and c not in RESERVED]
 
 
 def parse(column: str) -> Column | None:

@@ -1,0 +1,277 @@
+"""The report's audit: label issues, leakage between splits, balance, and the issues table.
+
+Columns (``R`` = response, ``<dim>`` = label dimension):
+
+- ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when the sample has no label): how
+  strongly the sample's neighbours in the (pre-reduced) responses, and the predictions when
+  given, point at another class than its label; 0.5 = evenly split, 1 = all for another class.
+- ``labelIssueFlag_R_byAttr_<dim>`` (bool): score above 0.6 (margin
+  :data:`~deepview._compute.audit.LABEL_ISSUE_MARGIN`).
+- ``labelIssueSuggested_R_byAttr_<dim>`` (str): the likeliest other class ("" when none).
+- ``leakage_R_byAttr_<split>`` (int32): the duplicate group (``duplicates_R``) of a sample
+  whose group holds samples of two or more split values, else -1.
+- ``leakageFlag_R_byAttr_<split>`` (bool): ``leakage_R_byAttr_<split> >= 0``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deepview._compute.audit import (
+    balance,
+    label_issues,
+    leaking_groups,
+    neighbour_label_probabilities,
+    split_pair_counts,
+)
+from deepview.exceptions import InvalidDataError, InvalidParameterError
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "DatasetReport"
+#: label dimensions with these names, or whose values all are split names, are split labels
+SPLIT_NAMES = frozenset({"split", "subset", "fold", "partition"})
+SPLIT_VALUES = frozenset({"train", "training", "test", "testing", "val", "valid",
+                          "validation", "dev", "holdout", "eval", "evaluation"})
+#: neighbours per sample that vote on its label
+LABEL_NEIGHBOURS = 20
+#: a label value is "thin" for the balance check below this share of the even share
+THIN_SHARE = 0.5
+
+
+def split_dimensions(labels: Mapping[str, Sequence[str]], chosen: Sequence[str] | None
+                     ) -> list[str]:
+    """The label dimensions treated as splits: ``chosen`` (checked), else the dimensions named
+    like a split or whose values are all split names (train/test/val...)."""
+    if chosen is not None:
+        missing = [d for d in chosen if d not in labels]
+        if missing:
+            raise InvalidParameterError(
+                f"{_OWNER}: split label(s) {missing} are not label dimensions of the producer; "
+                f"its label dimensions are {sorted(labels)}."
+            )
+        return list(chosen)
+    found = []
+    for dim, values in labels.items():
+        distinct = {str(v).strip().lower() for v in set(values)} - {""}
+        if str(dim).lower() in SPLIT_NAMES or (len(distinct) >= 2 and distinct <= SPLIT_VALUES):
+            found.append(dim)
+    return found
+
+
+def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (-1 for "" = no label) and the sorted distinct values."""
+    array = np.asarray(values, dtype=object).astype(str)
+    uniques = sorted(set(array.tolist()) - {""})
+    lookup = {v: k for k, v in enumerate(uniques)}
+    return np.array([lookup.get(v, -1) for v in array.tolist()], dtype=np.int64), uniques
+
+
+def _without_self(indices: np.ndarray) -> np.ndarray:
+    """Drop each row's own index (or its last neighbour when the row lacks itself, which
+    happens among identical copies)."""
+    n, k = indices.shape
+    own = indices == np.arange(n)[:, None]
+    own[~own.any(axis=1), k - 1] = True
+    own &= np.cumsum(own, axis=1) == 1  # only the first hit
+    return indices[~own].reshape(n, k - 1)
+
+
+def _aligned_predictions(table: Any, dim: str, classes: list[str], ids: Sequence[str]
+                         ) -> np.ndarray:
+    frame = pd.DataFrame(table)
+    if "id" in frame.columns:
+        frame = frame.set_index(frame["id"].astype(str)).drop(columns="id")
+        missing_ids = [i for i in ids if i not in frame.index]
+        if missing_ids:
+            raise InvalidDataError(
+                f"{_OWNER}: predictions for '{dim}' lack {len(missing_ids)} sample id(s), e.g. "
+                f"{missing_ids[:3]}; give one row per sample."
+            )
+        frame = frame.loc[list(ids)]
+    elif len(frame) != len(ids):
+        raise InvalidDataError(
+            f"{_OWNER}: predictions for '{dim}' have {len(frame)} rows for {len(ids)} samples; "
+            "give one row per sample in producer order, or an 'id' column."
+        )
+    frame.columns = [str(c) for c in frame.columns]
+    missing = [c for c in classes if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in classes]
+    if missing or extra:
+        raise InvalidDataError(
+            f"{_OWNER}: predictions for '{dim}' need one column per label value {classes}; "
+            f"missing {missing}, unknown {extra}."
+        )
+    probs = frame[classes].to_numpy(dtype=np.float64)
+    if not np.isfinite(probs).all() or (probs < 0).any():
+        raise InvalidDataError(
+            f"{_OWNER}: predictions for '{dim}' must be finite, non-negative probabilities."
+        )
+    sums = probs.sum(axis=1, keepdims=True)
+    if (sums <= 0).any():
+        raise InvalidDataError(f"{_OWNER}: predictions for '{dim}' have rows that sum to 0.")
+    return probs / sums
+
+
+def check_predictions(predictions: Any, labels: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """``predictions`` as ``{label dimension: table}``; a bare table needs exactly one
+    non-split label dimension."""
+    if predictions is None:
+        return {}
+    if isinstance(predictions, Mapping) and not isinstance(predictions, pd.DataFrame):
+        unknown = [d for d in predictions if d not in labels]
+        if unknown:
+            raise InvalidParameterError(
+                f"{_OWNER}: predictions for {unknown}, which are not label dimensions of the "
+                f"producer ({sorted(labels)})."
+            )
+        return dict(predictions)
+    candidates = [d for d in labels if d not in split_dimensions(labels, None)]
+    if len(candidates) != 1:
+        raise InvalidParameterError(
+            f"{_OWNER}: 'predictions' is one table but the producer has label dimensions "
+            f"{sorted(labels)}; pass {{dimension: table}}."
+        )
+    return {candidates[0]: predictions}
+
+
+def label_issue_columns(neighbours: np.ndarray, name: str,
+                        labels: Mapping[str, Sequence[str]], splits: Sequence[str],
+                        predictions: Mapping[str, Any], ids: Sequence[str]
+                        ) -> dict[str, Any]:
+    """The three label-issue columns per non-split label dimension with two or more values."""
+    columns: dict[str, Any] = {}
+    others = _without_self(neighbours)
+    for dim, values in labels.items():
+        if dim in splits:
+            continue
+        codes, classes = _codes(values)
+        if len(classes) < 2:
+            logger.info("%s: label '%s' has fewer than two values; no label issues.", _OWNER, dim)
+            continue
+        probs = neighbour_label_probabilities(others, codes, len(classes))
+        if dim in predictions:
+            probs = (probs + _aligned_predictions(predictions[dim], dim, classes, ids)) / 2
+        issues = label_issues(probs, codes)
+        names = np.array([*classes, ""], dtype=object)
+        columns[f"labelIssue_{name}_byAttr_{dim}"] = issues.score
+        columns[f"labelIssueFlag_{name}_byAttr_{dim}"] = issues.flag
+        columns[f"labelIssueSuggested_{name}_byAttr_{dim}"] = pd.array(
+            names[issues.suspected].tolist(), dtype="str")
+    return columns
+
+
+def leakage_columns(groups: np.ndarray, name: str, labels: Mapping[str, Sequence[str]],
+                    splits: Sequence[str]) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for dim in splits:
+        codes, _ = _codes(labels[dim])
+        leaks = leaking_groups(groups, codes)
+        columns[f"leakage_{name}_byAttr_{dim}"] = leaks
+        columns[f"leakageFlag_{name}_byAttr_{dim}"] = leaks >= 0
+    return columns
+
+
+# ------------------------------------------------------------------------ the issues table
+def _responses(data: pd.DataFrame, prefix: str) -> list[str]:
+    return [str(c)[len(prefix):] for c in data.columns if str(c).startswith(prefix)]
+
+
+_SPLIT_ORDER = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1, "dev": 1}
+
+
+def _train_first(pair: dict[str, Any]) -> dict[str, Any]:
+    """``train/test`` rather than ``test/train``: training-like values first."""
+    rank = [_SPLIT_ORDER.get(str(pair[k]).lower(), 2) for k in ("a", "b")]
+    if rank[1] < rank[0]:
+        return {"a": pair["b"], "b": pair["a"], "groups": pair["groups"],
+                "samples_a": pair["samples_b"], "samples_b": pair["samples_a"]}
+    return pair
+
+
+def _row(issue: str, response: str, label: str, flagged: Any, score: Any,
+         detail: str) -> dict[str, Any]:
+    return {"issue": issue, "response": response, "label": label, "flagged": flagged,
+            "score": score, "detail": detail}
+
+
+def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
+                 split_columns: Sequence[str]) -> pd.DataFrame:
+    """One row per issue type (and response / label): samples flagged and a dataset-level
+    score in [0, 1] (1 = nothing found, 0 = every sample affected; NaN = not measured)."""
+    n = len(data)
+    rows: list[dict[str, Any]] = []
+    for r in _responses(data, "duplicates_"):
+        group = data[f"duplicates_{r}"].to_numpy()
+        exact = (data[f"duplicatesExact_{r}"].to_numpy(dtype=bool)
+                 if f"duplicatesExact_{r}" in data else np.zeros(n, dtype=bool))
+        member = group >= 0
+        redundant = int(member.sum() - len(np.unique(group[member])))
+        rows.append(_row("exact duplicates", r, "", int((member & exact).sum()),
+                         1 - (member & exact).sum() / n,
+                         f"{len(np.unique(group[member & exact]))} groups of identical samples"))
+        rows.append(_row("near duplicates", r, "", int((member & ~exact).sum()),
+                         1 - (member & ~exact).sum() / n,
+                         f"{redundant} samples would go if each group kept one"))
+    for r in _responses(data, "duplicates_"):
+        leak_columns = [c for c in data.columns if str(c).startswith(f"leakage_{r}_byAttr_")]
+        for column in leak_columns:
+            dim = str(column).split("_byAttr_", 1)[1]
+            leaks = data[column].to_numpy()
+            codes, names = _codes(data[dim].astype(str).tolist())
+            pairs = [_train_first(p) for p in split_pair_counts(leaks, codes, names)]
+            detail = "; ".join(f"{p['a']}/{p['b']}: {p['groups']} groups "
+                               f"({p['samples_a']} {p['a']}, {p['samples_b']} {p['b']})"
+                               for p in pairs) or "no duplicate spans two splits"
+            rows.append(_row("leakage", r, dim, int((leaks >= 0).sum()),
+                             1 - (leaks >= 0).sum() / n, detail))
+        if not split_columns:
+            rows.append(_row("leakage", r, "", np.nan, np.nan,
+                             "not measured: no split label (name one with split_labels=, "
+                             "CLI --split-label)"))
+    issue_columns = [c for c in data.columns if str(c).startswith("labelIssueFlag_")]
+    for column in issue_columns:
+        r, dim = str(column)[len("labelIssueFlag_"):].split("_byAttr_", 1)
+        flags = data[column].to_numpy(dtype=bool)
+        labelled = int((data[dim].astype(str) != "").sum())
+        rows.append(_row("label issues", r, dim, int(flags.sum()),
+                         1 - flags.sum() / max(labelled, 1),
+                         f"{int(flags.sum())} of {labelled} labelled samples"))
+    if not issue_columns:
+        why = ("no label dimensions" if not label_columns else
+               "no label dimension with two or more values outside the split labels")
+        rows.append(_row("label issues", "", "", np.nan, np.nan, f"not measured: {why}"))
+    for dim in label_columns:
+        values = data[dim].astype(str)
+        counts = values[values != ""].value_counts()
+        even = counts.sum() / max(len(counts), 1)
+        thin = counts[counts < THIN_SHARE * even]
+        rows.append(_row("imbalance", "", dim, len(thin), balance(counts.to_numpy()),
+                         (f"{len(counts)} values; below half the even share of "
+                          f"{even:,.0f}: " + ", ".join(f"{k} ({v})" for k, v in thin.items())
+                          if len(thin) else f"{len(counts)} values, none below half the even "
+                          f"share of {even:,.0f}") if len(counts) >= 2
+                         else "one value only: balance not defined"))
+        split_models = [c for c in data.columns
+                        if str(c).startswith("splitFamiliarity_") and
+                        str(c).endswith(f"_byAttr_{dim}")]
+        if split_models:
+            modelled = set().union(*(set(d) for d in data[split_models[0]] if isinstance(d, dict)))
+            few = counts[~counts.index.isin(list(modelled))]
+            rows.append(_row("thin labels", "", dim, len(few),
+                             1 - few.sum() / max(counts.sum(), 1),
+                             ("too few samples for an own familiarity model: " +
+                              ", ".join(f"{k} ({v})" for k, v in few.items()))
+                             if len(few) else "every value has its own familiarity model"))
+    if not label_columns:
+        rows.append(_row("imbalance", "", "", np.nan, np.nan, "not measured: no labels"))
+    table = pd.DataFrame(rows, columns=["issue", "response", "label", "flagged", "score",
+                                        "detail"])
+    table["flagged"] = table["flagged"].astype("Int64")
+    table["score"] = table["score"].astype(np.float64)
+    return table
