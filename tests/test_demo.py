@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("torch")
@@ -30,6 +31,9 @@ def test_run_demo_writes_the_site_with_thumbnails(tmp_path: Path) -> None:
     # refused without overwrite; replaced with it
     with pytest.raises(CliError, match="overwrite"):
         run_demo(out, projection="pca", epochs=1)
+    # the same demo again gives the same report (the network's initial weights are seeded)
+    run_demo(tmp_path / "again", projection="pca", epochs=2)
+    pd.testing.assert_frame_equal(DatasetReport.from_disk(tmp_path / "again").data, data)
 
 
 def test_demo_command_refuses_existing_output(tmp_path: Path) -> None:

@@ -126,6 +126,7 @@ def responses(seed: int = 0) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # reproducible training
     try:
+        torch.manual_seed(seed)  # the initial weights too
         net = train_digits_cnn(DigitsCNN(channels=(8, 16), hidden=48),
                                split=load_digits_split(seed=seed), epochs=8, seed=seed)
         inputs, table = build(seed)

@@ -90,6 +90,7 @@ def run_demo(out_dir: str | Path, *, overwrite: bool = False, projection: str = 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny model: one thread is fastest, and fair to a shared CPU
     try:
+        torch.manual_seed(seed)  # the initial weights too: two demos give the same report
         net = train_digits_cnn(DigitsCNN(channels=(8, 16), hidden=48), split=split,
                                epochs=epochs, seed=seed)
     finally:
