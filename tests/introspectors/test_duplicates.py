@@ -228,12 +228,6 @@ def test_no_duplicates_config_export() -> None:
     assert not hasattr(introspectors, "DuplicatesConfig")
 
 
-def test_docstring_examples() -> None:
-    import doctest
-
-    import deepview.introspectors._duplicates as module
-
-    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def test_relative_threshold_ignores_exact_copies() -> None:

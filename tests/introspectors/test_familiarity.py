@@ -213,11 +213,3 @@ def test_custom_strategy(rng, make_producer) -> None:
     np.testing.assert_allclose(fam.score(producer)["x"], [-5.0, -1.0])
     batch = next(iter(pipeline(producer, fam)(2)))
     assert [r.score for r in batch.metadata[fam.meta_key]["x"]] == [-5.0, -1.0]
-
-
-def test_docstring_examples() -> None:
-    import doctest
-
-    import deepview.introspectors._familiarity as module
-
-    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
