@@ -64,3 +64,15 @@ def test_balance() -> None:
     assert balance(np.array([10, 10, 10])) == pytest.approx(1.0)
     assert balance(np.array([1000, 1])) < 0.02
     assert np.isnan(balance(np.array([5])))
+
+
+def test_a_lone_member_of_its_class_inside_another_cluster_is_flagged() -> None:
+    rng = np.random.default_rng(2)
+    truth = np.repeat(np.arange(3), 80)
+    x = rng.normal(size=(240, 6)) + 6.0 * np.eye(6)[truth]
+    codes = truth.copy()
+    codes[5] = 3  # a class of one member, sitting among class 0
+    issues = label_issues(neighbour_label_probabilities(_neighbours(x, 20), codes, 4), codes)
+    assert issues.flag[5] and issues.suspected[5] == 0
+    assert not (issues.suspected == 3).any()  # the lone class is suggested for no one
+    assert issues.flag.sum() == 1

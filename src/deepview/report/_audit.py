@@ -4,9 +4,10 @@ Columns (``R`` = response, ``<dim>`` = label dimension):
 
 - ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when the sample has no label): how
   strongly the sample's neighbours in the (pre-reduced) responses, and the predictions when
-  given, point at another class than its label; 0.5 = evenly split, 1 = all for another class.
-- ``labelIssueFlag_R_byAttr_<dim>`` (bool): score above 0.6 (margin
-  :data:`~deepview._compute.audit.LABEL_ISSUE_MARGIN`).
+  given, point at another class than its label (each class's probabilities divided by their
+  mean over the samples labelled with it); 0.5 = balanced, near 1 = all for another class.
+- ``labelIssueFlag_R_byAttr_<dim>`` (bool): score above 2/3 (another class twice as likely:
+  :data:`~deepview._compute.audit.LABEL_ISSUE_RATIO`).
 - ``labelIssueSuggested_R_byAttr_<dim>`` (str): the likeliest other class ("" when none).
 - ``leakage_R_byAttr_<split>`` (int32): the duplicate group (``duplicates_R``) of a sample
   whose group holds samples of two or more split values, else -1.

@@ -86,8 +86,10 @@ class DatasetReport:
           ``labelIssueFlag_R_byAttr_<dim>`` (bool) and ``labelIssueSuggested_R_byAttr_<dim>``
           (str), per other label dimension with two or more values: how strongly the
           sample's 20 nearest neighbours (and ``predictions``, when given) point at another
-          value than its label (0.5 = evenly split, 1 = all for another value), flagged
-          above 0.6, and that likeliest other value.  See :meth:`issues` for the summary.
+          value than its label, each value's probabilities divided by their mean over the
+          samples labelled with it (0.5 = balanced, near 1 = all for another value), flagged
+          above 2/3 (another value twice as likely), and that likeliest other value.  See
+          :meth:`issues` for the summary.
 
     Examples
     --------
