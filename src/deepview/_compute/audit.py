@@ -51,7 +51,8 @@ def neighbour_label_probabilities(neighbours: np.ndarray, codes: np.ndarray,
 @dataclasses.dataclass(frozen=True)
 class LabelIssues:
     """Per sample: ``score`` in [0, 1] (NaN when unlabelled) that the label is wrong,
-    ``flag`` (bool) and ``suspected`` (int code of the likeliest other class, -1 if none)."""
+    ``flag`` (bool) and ``suspected`` (int code of the likeliest other class where it is
+    likelier than the given one, else -1)."""
 
     score: np.ndarray
     flag: np.ndarray
@@ -91,7 +92,8 @@ def label_issues(probabilities: np.ndarray, codes: np.ndarray, *,
     other = others[at, best_other]
     score[rows] = other / (other + given)
     flag[rows] = other > ratio * given
-    suspected[rows] = best_other
+    # a suggestion only where another class is likelier than the given one
+    suspected[rows] = np.where(other > given, best_other, -1)
     return LabelIssues(score, flag, suspected)
 
 

@@ -8,7 +8,8 @@ Columns (``R`` = response, ``<dim>`` = label dimension):
   mean over the samples labelled with it); 0.5 = balanced, near 1 = all for another class.
 - ``labelIssueFlag_R_byAttr_<dim>`` (bool): score above 2/3 (another class twice as likely:
   :data:`~deepview._compute.audit.LABEL_ISSUE_RATIO`).
-- ``labelIssueSuggested_R_byAttr_<dim>`` (str): the likeliest other class ("" when none).
+- ``labelIssueSuggested_R_byAttr_<dim>`` (str): the likeliest other class where it is
+  likelier than the given one (score above 0.5), else "".
 - ``leakage_R_byAttr_<split>`` (int32): the duplicate group (``duplicates_R``) of a sample
   whose group holds samples of two or more split values, else -1.
 - ``leakageFlag_R_byAttr_<split>`` (bool): ``leakage_R_byAttr_<split> >= 0``.

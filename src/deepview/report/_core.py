@@ -88,7 +88,8 @@ class DatasetReport:
           sample's 20 nearest neighbours (and ``predictions``, when given) point at another
           value than its label, each value's probabilities divided by their mean over the
           samples labelled with it (0.5 = balanced, near 1 = all for another value), flagged
-          above 2/3 (another value twice as likely), and that likeliest other value.  See
+          above 2/3 (another value twice as likely), and that likeliest other value (where it is
+          likelier than the label, else "").  See
           :meth:`issues` for the summary.
 
     Examples
