@@ -107,3 +107,56 @@ def test_symmetric_eigh_all_and_top_k(rng) -> None:
     # rounding-level negative eigenvalues of a singular covariance are clipped to 0
     singular = np.outer([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     assert symmetric_eigh(singular)[0].min() == 0.0
+
+
+# ------------------------------------------------------------------ partial states (issue 11)
+def blocks_of(x: np.ndarray, count: int) -> list[np.ndarray]:
+    return [b for b in np.array_split(x, count) if len(b)]
+
+
+@pytest.mark.parametrize("precision", ["float64", "input"])
+@pytest.mark.parametrize("count", [1, 2, 8])
+def test_merged_blocks_equal_one_accumulator(rng, precision, count) -> None:
+    x = (rng.normal(size=(5000, 12)) @ rng.normal(size=(12, 12)) + 1e3).astype(np.float32)
+    whole = feed(CovarianceAccumulator(precision=precision), x, 256)
+    states = [feed(CovarianceAccumulator(precision=precision), b, 100)
+              for b in blocks_of(x, count)]
+    merged = states[0]
+    for state in states[1:]:
+        merged.merge(state)
+    n, mean, cov = merged.finish()
+    n0, mean0, cov0 = whole.finish()
+    assert n == n0 == 5000
+    np.testing.assert_allclose(mean, mean0, rtol=1e-6)
+    np.testing.assert_allclose(cov, cov0, rtol=1e-6, atol=1e-6 * np.abs(cov0).max())
+
+
+def test_merge_is_exact_for_shifted_blocks_and_survives_pickle(rng) -> None:
+    import pickle
+
+    x = rng.normal(size=(3000, 5)) * 0.5 + 1e7  # a large offset: no cancellation allowed
+    parts = [pickle.loads(pickle.dumps(feed(CovarianceAccumulator(), b, 37)))
+             for b in blocks_of(x, 8)]
+    assert all(p._buf is None for p in parts)  # the row block does not travel
+    # merged as a tree, not in order: associative
+    left = parts[0].merge(parts[1]).merge(parts[2].merge(parts[3]))
+    right = parts[4].merge(parts[5].merge(parts[6])).merge(parts[7])
+    merged = left.merge(right)
+    expected = np.cov(x.T)
+    np.testing.assert_allclose(merged.covariance(ddof=1), expected, rtol=1e-9,
+                               atol=1e-9 * np.abs(expected).max())
+    merged.update(x[:10])  # still accepts rows after a merge and a pickle
+    assert merged.n == 3010
+
+
+def test_merge_with_empty_and_mismatched_states(rng) -> None:
+    x = rng.normal(size=(50, 3))
+    empty = CovarianceAccumulator()
+    acc = feed(CovarianceAccumulator(), x, 7)
+    assert acc.merge(CovarianceAccumulator()) is acc and acc.n == 50
+    assert empty.merge(acc).n == 50
+    np.testing.assert_allclose(empty.covariance(), np.cov(x.T, bias=True), rtol=1e-12)
+    with pytest.raises(InvalidDataError, match="4 features into one of rows with 3"):
+        acc.merge(feed(CovarianceAccumulator(), rng.normal(size=(5, 4)), 5))
+    with pytest.raises(ValueError, match="another CovarianceAccumulator"):
+        acc.merge(x)  # type: ignore[arg-type]

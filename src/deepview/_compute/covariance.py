@@ -10,6 +10,11 @@ removes the cancellation of the textbook ``Σxxᵀ − nμμᵀ`` form, so data 
 offset (mean 1e8, std 1) keeps its digits, and blocks of many rows replace thousands of
 tiny products when the producer yields small batches.
 
+Accumulators of different row blocks (e.g. blocks of a dataset on different workers) merge
+exactly with :meth:`CovarianceAccumulator.merge` (the same parallel formula), and pickle
+without their row buffer, so ``update`` / ``merge`` / ``finish`` is the partial-state
+protocol of :mod:`deepview.partial`.
+
 :func:`symmetric_eigh` is the one eigensolver: eigenvalues in descending order (clipped
 at 0) with matching eigenvector columns, all of them or only the top ``k``.
 """
@@ -21,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from deepview._compute.blas import eigh_threads
-from deepview.exceptions import InvalidDataError
+from deepview.exceptions import InvalidDataError, InvalidParameterError
 
 __all__ = [
     "BLOCK_BYTES",
@@ -81,6 +86,14 @@ class CovarianceAccumulator:
     >>> n, mean, cov = acc.finalize()  # n - 1 normalisation, like np.cov
     >>> n, bool(np.allclose(cov, np.cov(x.T)))
     (100, True)
+
+    Two accumulators of consecutive blocks merge into the accumulator of both:
+
+    >>> first, second = CovarianceAccumulator(), CovarianceAccumulator()
+    >>> first.update(x[:30]); second.update(x[30:])
+    >>> n, mean, cov = first.merge(second).finish()
+    >>> n, bool(np.allclose(cov, np.cov(x.T)))
+    (100, True)
     """
 
     def __init__(
@@ -119,14 +132,20 @@ class CovarianceAccumulator:
 
     def _start(self, x: np.ndarray) -> None:
         d = int(x.shape[1])
-        dtype = _gemm_dtype(x.dtype, self.precision)
-        rows = self.block_bytes // ((d + 1) * np.dtype(dtype).itemsize)
         self.n_features = d
+        self._allocate(x.dtype)
+        self._scatter = np.zeros((d, d), dtype=np.float64)
+        self._mean_merged = np.zeros(d, dtype=np.float64)
+
+    def _allocate(self, input_dtype: np.dtype) -> None:
+        """The row block (also after unpickling, which drops it)."""
+        assert self.n_features is not None
+        d = self.n_features
+        dtype = _gemm_dtype(input_dtype, self.precision)
+        rows = self.block_bytes // ((d + 1) * np.dtype(dtype).itemsize)
         # last column stays 1 so that one GEMM also yields the column sums and the count
         self._buf = np.empty((int(min(max(rows, 64), 65536)), d + 1), dtype=dtype)
         self._buf[:, d] = 1.0
-        self._scatter = np.zeros((d, d), dtype=np.float64)
-        self._mean_merged = np.zeros(d, dtype=np.float64)
 
     def update(self, x: np.ndarray) -> None:
         """Add the rows of a 2-D array of real numbers (the array is not modified)."""
@@ -134,13 +153,15 @@ class CovarianceAccumulator:
             raise InvalidDataError(
                 f"{self._where()} must be 2-D (samples, features); got shape {x.shape}."
             )
-        if self._buf is None:
+        if self.n_features is None:
             self._start(x)
         elif x.shape[1] != self.n_features:
             raise InvalidDataError(
                 f"{self._where()} has {x.shape[1]} features in a later batch but "
                 f"{self.n_features} in the first; every batch must have the same width."
             )
+        if self._buf is None:
+            self._allocate(x.dtype)
         buf = self._buf
         assert buf is not None
         d = buf.shape[1] - 1
@@ -217,6 +238,75 @@ class CovarianceAccumulator:
         self._n_merged = int(total)
         self._mean_merged = mean
         self._pending = []
+
+    # ------------------------------------------------------------------ partial states
+    def merge(self, other: CovarianceAccumulator) -> CovarianceAccumulator:
+        """Add the rows of ``other`` (another accumulator, e.g. of another block of the
+        data) to this one, exactly: ``S = S_a + S_b + n_a n_b / n (m_a - m_b)(m_a - m_b)ᵀ``.
+
+        ``other`` is left as it was (its open row block is folded into its totals first).
+        Merging is associative, so partial states of blocks can be merged in any grouping;
+        the result equals one accumulator fed all rows up to float64 rounding.
+
+        Returns
+        -------
+        CovarianceAccumulator
+            ``self``, now holding the rows of both.
+
+        Raises
+        ------
+        InvalidDataError
+            The two saw rows of different widths.
+        InvalidParameterError
+            ``other`` is not a CovarianceAccumulator.
+        """
+        if not isinstance(other, CovarianceAccumulator):
+            raise InvalidParameterError(
+                f"{self.owner}: can only merge another CovarianceAccumulator; got "
+                f"{type(other).__name__}."
+            )
+        if other.n_features is None or other.n == 0:
+            return self
+        other_scatter = other._settle()
+        assert other._mean_merged is not None
+        if self.n_features is None or self.n == 0:
+            self.n_features = other.n_features
+            self._buf = None  # allocated on the next update, in that data's precision
+            self._fill = 0
+            self._scatter = other_scatter.copy()
+            self._mean_merged = other._mean_merged.copy()
+            self._n_merged = self.count = other.count
+            self._pending = []
+            return self
+        if other.n_features != self.n_features:
+            raise InvalidDataError(
+                f"{self._where()} cannot be merged: a partial state of rows with "
+                f"{other.n_features} features into one of rows with {self.n_features}; "
+                "every block must have the same width."
+            )
+        scatter = self._settle()
+        assert self._mean_merged is not None
+        n_a, n_b = float(self.count), float(other.count)
+        delta = other._mean_merged - self._mean_merged
+        scatter += other_scatter
+        scatter += np.outer(delta, delta * (n_a * n_b / (n_a + n_b)))
+        self._mean_merged = self._mean_merged + delta * (n_b / (n_a + n_b))
+        self.count += other.count
+        self._n_merged = self.count
+        return self
+
+    def finish(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """:meth:`finalize`: the end of the partial-state protocol (update / merge / finish)."""
+        return self.finalize()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the row block: the open block is folded into the totals first,
+        so a partial state crosses process boundaries at O(D²) bytes."""
+        if self.n_features is not None:
+            self._settle()
+        state = dict(self.__dict__)
+        state["_buf"] = None
+        return state
 
     # ------------------------------------------------------------------ results
     def _settle(self) -> np.ndarray:
