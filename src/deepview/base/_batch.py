@@ -151,18 +151,10 @@ def _seq_equal(a: Sequence[Any], b: Sequence[Any]) -> bool:
     return len(a) == len(b) and all(_elements_equal(x, y) for x, y in zip(a, b))
 
 
-class _MetadataType:
-    """Read-only view of a batch's metadata."""
+class _KeyedStorage:
+    """The container protocol of the two metadata types, over their ``_storage`` dict."""
 
-    def __init__(self, storage: Mapping[_AnyKey, Any]) -> None:
-        self._storage = storage
-
-    def __getitem__(self, key: Any) -> Any:
-        _check_key(key)
-        value = self._storage[key]  # KeyError for a missing key
-        if isinstance(key, _DictMetaKey):
-            return MappingProxyType(value)
-        return value
+    _storage: Mapping[_AnyKey, Any]
 
     def __contains__(self, key: object) -> bool:
         return key in self._storage
@@ -178,6 +170,20 @@ class _MetadataType:
 
     def __iter__(self) -> Iterator[_AnyKey]:
         return iter(self._storage)
+
+
+class _MetadataType(_KeyedStorage):
+    """Read-only view of a batch's metadata."""
+
+    def __init__(self, storage: Mapping[_AnyKey, Any]) -> None:
+        self._storage = storage
+
+    def __getitem__(self, key: Any) -> Any:
+        _check_key(key)
+        value = self._storage[key]  # KeyError for a missing key
+        if isinstance(key, _DictMetaKey):
+            return MappingProxyType(value)
+        return value
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _MetadataType):
@@ -222,7 +228,7 @@ class _MetadataType:
             return self._storage.keys()
 
 
-class _MutableMetadataType:
+class _MutableMetadataType(_KeyedStorage):
     """Mutable metadata of a :class:`Batch.Builder` (missing keys are created on read)."""
 
     def __init__(self) -> None:
@@ -239,21 +245,6 @@ class _MutableMetadataType:
 
     def __delitem__(self, key: Any) -> None:
         del self._storage[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._storage
-
-    def __bool__(self) -> bool:
-        return bool(self._storage)
-
-    def __len__(self) -> int:
-        return len(self._storage)
-
-    def keys(self) -> KeysView[_AnyKey]:
-        return self._storage.keys()
-
-    def __iter__(self) -> Iterator[_AnyKey]:
-        return iter(self._storage)
 
 
 class _StdKeys:
