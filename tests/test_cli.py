@@ -357,3 +357,191 @@ def test_text_column_of_a_parquet_file(tmp_path: Path) -> None:
     assert data["text"].tolist() == [f"caption {i}" for i in range(40)]
     _assert_refused(_run(tmp_path / "e.pq", "--out", tmp_path / "o2", "--text-column", "nope"),
                     tmp_path / "o2", "--text-column 'nope'", "'caption'", "'tag'")
+
+
+# ------------------------------------------------------------------------------ audit
+FLIPPED = (10, 20)  # "kind" flipped to the next class
+TRAIN_ROW, TEST_COPY = 12, 70  # a test row that is an exact copy of a train row
+
+
+@pytest.fixture
+def audit_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """6 clusters (kind = cluster % 3, so every cluster is one kind), two flipped kinds, a test
+    row copied from train, and a predictions CSV (true classes, rows shuffled, ids in
+    'name')."""
+    x = _embeddings()
+    x[TEST_COPY] = x[TRAIN_ROW]
+    classes = ["cat", "dog", "owl"]
+    truth = [classes[i % 3] for i in range(N)]
+    kind = list(truth)
+    for row in FLIPPED:
+        kind[row] = classes[(classes.index(truth[row]) + 1) % 3]
+    kind[TEST_COPY] = kind[TRAIN_ROW]
+    np.save(tmp_path / "emb.npy", x)
+    names = [f"s{i:03d}" for i in range(N)]
+    pd.DataFrame({"name": names, "kind": kind,
+                  "split": ["train" if i < 60 else "test" for i in range(N)]}).to_csv(
+        tmp_path / "meta.csv", index=False)
+    probs = pd.DataFrame({c: [0.9 if t == c else 0.05 for t in truth] for c in classes})
+    probs.insert(0, "name", names)
+    probs.sample(frac=1, random_state=0).to_csv(tmp_path / "pred.csv", index=False)
+    return tmp_path / "emb.npy", tmp_path / "meta.csv", tmp_path / "pred.csv"
+
+
+def _audit_rows(output: str) -> dict[tuple[str, str], list[str]]:
+    """The printed audit table: (issue, label) -> [flagged, score, detail...] cells."""
+    lines = output.split("Audit (score: 1 = not found, 0 = every sample affected)\n", 1)[1]
+    rows: dict[tuple[str, str], list[str]] = {}
+    header, rule, *body = lines.splitlines()
+    starts = [0] + [k + 2 for k in range(len(rule)) if rule[k:k + 2] == "  "][1:]
+    for line in body:
+        if line.startswith("Open "):
+            break
+        if not line[:starts[1]].strip():  # a wrapped detail line
+            continue
+        cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None])]
+        rows[(cells[0], cells[1])] = cells[2:]
+    assert header.split()[:5] == ["issue", "label", "flagged", "score", "detail"]
+    return rows
+
+
+def test_audit_table_is_printed_with_leaks_and_label_issues(
+        audit_inputs: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    npy, csv, _ = audit_inputs
+    out = tmp_path / "out"
+    result = _run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                  "--projection", "pca", "--quiet")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    leaks = np.flatnonzero(data["leakageFlag_embedding_byAttr_split"])
+    assert list(leaks) == [TRAIN_ROW, TEST_COPY]  # 'split' detected as the split label
+    flagged = np.flatnonzero(data["labelIssueFlag_embedding_byAttr_kind"])
+    assert set(FLIPPED) <= set(flagged) and len(flagged) <= len(FLIPPED) + 1
+    assert "labelIssue_embedding_byAttr_split" not in data
+    rows = _audit_rows(result.output)
+    assert rows[("leakage", "split")][:3] == ["2", f"{1 - 2 / N:.3f}",
+                                              "train/test: 1 groups (1 train, 1 test)"]
+    assert rows[("label issues", "kind")][0] == str(len(flagged))
+    assert rows[("exact duplicates", "")][0] == "2"
+    assert result.output.index("Audit (score") > result.output.index("least familiar")
+
+
+def test_split_label_option_and_no_label_issues(audit_inputs: tuple[Path, Path, Path],
+                                                tmp_path: Path) -> None:
+    npy, csv, _ = audit_inputs
+    out = tmp_path / "out"
+    # 'kind' named as the split label: the only one (no detection), leaks across kinds, no
+    # label issues for it but for 'split'
+    result = _run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                  "--split-label", "kind", "--projection", "pca", "--quiet")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert "leakage_embedding_byAttr_kind" in data and "leakage_embedding_byAttr_split" not in data
+    issues = [str(c) for c in data.columns if str(c).startswith("labelIssue_")]
+    assert issues == ["labelIssue_embedding_byAttr_split"]
+    rows = _audit_rows(result.output)
+    assert ("leakage", "kind") in rows and ("label issues", "split") in rows
+    assert ("label issues", "kind") not in rows
+    result = _run(npy, "--out", tmp_path / "o2", "--metadata", csv, "--id-column", "name",
+                  "--no-label-issues", "--projection", "pca", "--quiet")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(tmp_path / "o2" / "report").data
+    assert not any(str(c).startswith("labelIssue") for c in data.columns)
+    assert "leakage_embedding_byAttr_split" in data
+    assert _audit_rows(result.output)[("label issues", "")][1] == "not measured"
+
+
+def test_unlabelled_embeddings_print_not_measured(tmp_path: Path) -> None:
+    np.save(tmp_path / "e.npy", _embeddings())
+    result = _run(tmp_path / "e.npy", "--out", tmp_path / "out", "--projection", "pca", "-q")
+    assert result.exit_code == 0, result.output
+    rows = _audit_rows(result.output)
+    for issue in ("leakage", "label issues", "imbalance"):
+        assert rows[(issue, "")][:2] == ["-", "not measured"], issue
+        assert rows[(issue, "")][2].startswith("not measured")
+
+
+def test_predictions_csv_sharpens_label_issues(audit_inputs: tuple[Path, Path, Path],
+                                              tmp_path: Path) -> None:
+    npy, csv, pred = audit_inputs
+    out = tmp_path / "out"
+    result = _run(npy, "--out", out, "--metadata", csv, "--id-column", "name",
+                  "--predictions", pred, "--projection", "pca", "--quiet")
+    assert result.exit_code == 0, result.output
+    data = DatasetReport.from_disk(out / "report").data
+    assert list(np.flatnonzero(data["labelIssueFlag_embedding_byAttr_kind"])) == list(FLIPPED)
+    suggested = data["labelIssueSuggested_embedding_byAttr_kind"][list(FLIPPED)].tolist()
+    assert suggested == [["cat", "dog", "owl"][row % 3] for row in FLIPPED]
+    # the same rows in sample order, no id column, and the label named explicitly
+    ordered = pd.read_csv(pred).set_index("name").loc[[f"s{i:03d}" for i in range(N)]]
+    ordered.to_csv(tmp_path / "ordered.csv", index=False)
+    result = _run(npy, "--out", tmp_path / "o2", "--metadata", csv, "--id-column", "name",
+                  "--predictions", tmp_path / "ordered.csv", "--predictions-label", "kind",
+                  "--projection", "pca", "--quiet")
+    assert result.exit_code == 0, result.output
+    again = DatasetReport.from_disk(tmp_path / "o2" / "report").data
+    pd.testing.assert_series_equal(again["labelIssue_embedding_byAttr_kind"],
+                                   data["labelIssue_embedding_byAttr_kind"])
+
+
+def test_bad_predictions_and_split_labels_refused(audit_inputs: tuple[Path, Path, Path],
+                                                  tmp_path: Path) -> None:
+    npy, csv, pred = audit_inputs
+    out = tmp_path / "out"
+    base = (npy, "--out", out, "--metadata", csv, "--id-column", "name", "--projection", "pca")
+    frame = pd.read_csv(pred)
+    cases: list[tuple[tuple[object, ...], tuple[str, ...]]] = [
+        (("--predictions", tmp_path / "nope.csv"), ("--predictions file", "does not exist")),
+        (("--split-label", "colour"), ("--split-label 'colour'", "no such label", "'kind'")),
+        (("--predictions-label", "kind"), ("--predictions-label needs --predictions",)),
+        (("--predictions", pred, "--no-label-issues"), ("drop --no-label-issues",)),
+        (("--predictions", pred, "--predictions-label", "colour"),
+         ("--predictions-label 'colour'", "no such label")),
+        (("--predictions", pred, "--predictions-label", "split", "--split-label", "split"),
+         ("is a --split-label",)),
+    ]
+    frame.drop(columns="owl").to_csv(tmp_path / "cols.csv", index=False)
+    cases.append((("--predictions", tmp_path / "cols.csv"),
+                  ("one column per value", "no column for ['owl']")))
+    frame.rename(columns={"owl": "bird"}).to_csv(tmp_path / "names.csv", index=False)
+    cases.append((("--predictions", tmp_path / "names.csv", "--predictions-label", "kind"),
+                  ("no column for ['owl']", "unknown columns ['bird']")))
+    frame.drop(columns="name").iloc[:50].to_csv(tmp_path / "rows.csv", index=False)
+    cases.append((("--predictions", tmp_path / "rows.csv"), ("50 rows", "90 samples")))
+    frame.iloc[:80].to_csv(tmp_path / "ids.csv", index=False)
+    cases.append((("--predictions", tmp_path / "ids.csv"), ("no row for 10 of 90 samples",)))
+    frame.assign(dog=["x"] + [0.1] * (N - 1)).to_csv(tmp_path / "text.csv", index=False)
+    cases.append((("--predictions", tmp_path / "text.csv"), ("column 'dog' holds 'x'",)))
+    for extra, needles in cases:
+        result = _run(*base, *extra)
+        _assert_refused(result, out, "Error:", *needles)
+        assert "Traceback" not in result.output
+
+
+def test_issues_lines_format_missing_values_and_wrap() -> None:
+    from deepview.cli._build import issues_lines
+
+    table = pd.DataFrame({
+        "issue": ["leakage", "label issues"], "response": ["emb", "emb"],
+        "label": ["split", ""], "flagged": pd.array([3, None], dtype="Int64"),
+        "score": [0.25, float("nan")],
+        "detail": ["train/test: 3 groups " * 10, "not measured: no labels"]})
+    lines = issues_lines(table, width=80)
+    assert lines[0].split() == ["issue", "label", "flagged", "score", "detail"]
+    assert "0.250" in lines[2] and lines[2].split()[:4] == ["leakage", "split", "3", "0.250"]
+    assert all(len(line) <= 80 for line in lines)
+    wrapped = lines[3:-1]
+    assert wrapped and all(line.startswith(" " * 30) for line in wrapped)
+    assert lines[-1].split()[:5] == ["label", "issues", "-", "not", "measured"]
+    two = issues_lines(table.assign(response=["a", "b"]), width=120)
+    assert two[0].split()[:2] == ["issue", "response"]
+
+
+def test_unused_predictions_are_a_warning(audit_inputs: tuple[Path, Path, Path], tmp_path: Path,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    npy, csv, pred = audit_inputs
+    result = _run(npy, "--out", tmp_path / "out", "--metadata", csv, "--id-column", "name",
+                  "--predictions", pred, "--no-duplicates", "--no-familiarity",
+                  "--no-projection")
+    assert result.exit_code == 0, result.output
+    assert "--predictions were not used: label 'kind'" in caplog.text

@@ -14,12 +14,19 @@ from deepview.cli._build import (
     PROJECTIONS,
     check_output,
     duplicate_threshold_strategy,
+    issues_lines,
     make_config,
     summary_lines,
     write_output,
 )
 from deepview.cli._demo import run_demo
-from deepview.cli._load import CliError, image_paths, load_embeddings, load_metadata
+from deepview.cli._load import (
+    CliError,
+    image_paths,
+    load_embeddings,
+    load_metadata,
+    load_predictions,
+)
 from deepview.exceptions import DeepViewException
 from deepview.report import columns
 
@@ -69,8 +76,17 @@ def run_report(
     batch_size: int = 1024,
     duplicate_threshold: str = "auto",
     seed: int | None = 0,
+    split_labels: Sequence[str] | None = None,
+    predictions: Path | None = None,
+    predictions_label: str | None = None,
+    label_issues: bool = True,
 ) -> tuple[Any, Path]:
-    """What ``deepview report`` does, as a function: returns ``(report, index.html path)``."""
+    """What ``deepview report`` does, as a function: returns ``(report, index.html path)``.
+
+    ``split_labels`` (``--split-label``; ``None`` or empty: detected), ``predictions``
+    (``--predictions`` CSV of class probabilities) for the label ``predictions_label``
+    (default: the one label whose values are the CSV's class columns), ``label_issues``
+    (``--no-label-issues``) drive the audit."""
     from deepview.base import ArrayProducer
     from deepview.report import DatasetReport
 
@@ -102,6 +118,17 @@ def run_report(
         texts = parquet_text
     if ids is not None and len(set(ids)) != len(ids):
         raise CliError("the sample ids must be unique.")
+    splits = _check_split_labels(split_labels, labels)
+    chosen: dict[str, Any] | None = None
+    if predictions is not None:
+        if not label_issues:
+            raise CliError("--predictions feed the label issues; drop --no-label-issues.")
+        probabilities = load_predictions(predictions, n=n, ids=ids, id_column=id_column)
+        dim = _predictions_label(predictions, predictions_label, probabilities, labels,
+                                 splits or ())
+        chosen = {dim: probabilities}
+    elif predictions_label is not None:
+        raise CliError("--predictions-label needs --predictions CSV.")
     image_root = None
     if images is not None:
         if ids is None:
@@ -109,13 +136,90 @@ def run_report(
         paths = image_paths(images, ids)
         image_root = images.resolve()
     config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection,
-                         threshold=duplicate_threshold, seed=seed)
+                         threshold=duplicate_threshold, seed=seed, label_issues=label_issues,
+                         split_labels=splits)
     producer = ArrayProducer({"embedding": array}, identifiers=ids, labels=labels, paths=paths,
                              texts=texts)
-    report = DatasetReport.introspect(producer, config=config, batch_size=batch_size)
+    report = DatasetReport.introspect(producer, config=config, batch_size=batch_size,
+                                      predictions=chosen)
+    for dim in chosen or ():
+        scored = [c for c in report.data.columns if (p := columns.parse(str(c))) is not None
+                  and p.kind == columns.LABEL_ISSUE and p.detail == dim]
+        if not scored:
+            logger.warning(
+                "--predictions were not used: label '%s' got no label-issue scores (it is a "
+                "split label, or no component that reads the embeddings is enabled).", dim)
     index = write_output(report, out, overwrite=overwrite, title=f"deepview: {embeddings.name}",
                          image_root=image_root)
     return report, index
+
+
+def _check_split_labels(split_labels: Sequence[str] | None,
+                        labels: dict[str, list[str]]) -> tuple[str, ...] | None:
+    """The ``--split-label`` names (``None``: detected), each a label of the samples."""
+    if not split_labels:
+        return None
+    unknown = [s for s in split_labels if s not in labels]
+    if unknown:
+        raise CliError(
+            f"--split-label {', '.join(repr(s) for s in unknown)}: no such label; the labels "
+            f"are {sorted(labels)[:20]} (from --metadata CSV columns or the Parquet file)."
+        )
+    return tuple(dict.fromkeys(split_labels))
+
+
+def _predictions_label(path: Path, chosen: str | None, probabilities: Any,
+                       labels: dict[str, list[str]], splits: Sequence[str]) -> str:
+    """The label the ``--predictions`` are for: ``--predictions-label``, else the one label
+    (not a ``--split-label``) whose values are the CSV's class columns."""
+    classes = [str(c) for c in probabilities.columns]
+
+    def mismatch(dim: str) -> str:
+        values = sorted(set(labels[dim]) - {""})
+        missing = [v for v in values if v not in classes]
+        unknown = [c for c in classes if c not in values]
+        problems = ([f"no column for {missing[:10]}"] if missing else []) + (
+            [f"unknown columns {unknown[:10]}"] if unknown else [])
+        return f"label '{dim}' has values {values[:20]}: {', '.join(problems)}"
+
+    def matches(dim: str) -> bool:
+        return set(labels[dim]) - {""} == set(classes)
+
+    if chosen is not None:
+        if chosen not in labels:
+            raise CliError(
+                f"--predictions-label '{chosen}': no such label; the labels are "
+                f"{sorted(labels)[:20]}."
+            )
+        if chosen in splits:
+            raise CliError(
+                f"--predictions-label '{chosen}' is a --split-label; predictions are class "
+                "probabilities of a class label."
+            )
+        if not matches(chosen):
+            raise CliError(
+                f"--predictions '{path}' needs one column per value of the label: "
+                f"{mismatch(chosen)}."
+            )
+        return chosen
+    candidates = [d for d in labels if d not in splits]
+    found = [d for d in candidates if matches(d)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise CliError(
+            f"--predictions '{path}': its columns are the values of labels {found}; name one "
+            "with --predictions-label NAME."
+        )
+    if not candidates:
+        raise CliError(
+            "--predictions need a class label (--metadata CSV column) besides the split labels."
+        )
+    raise CliError(
+        f"--predictions '{path}' needs one column per value of a label (columns: "
+        f"{classes[:20]}); " + "; ".join(mismatch(d) for d in candidates[:5]) +
+        ". Rename the columns, or name the label with --predictions-label NAME."
+    )
 
 
 # ------------------------------------------------------------------------------ commands
@@ -159,6 +263,21 @@ def report(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bars (they are off anyway when the output is "
         "not a terminal).")] = False,
+    split_label: Annotated[list[str] | None, typer.Option(
+        "--split-label", help="Label that says which split (train / test / val ...) a "
+        "sample is in: duplicates spanning two of its values are leaks; never checked for "
+        "label issues (repeat it; default: labels named split, subset, fold or partition, "
+        "or whose values are all train/test/val...).")] = None,
+    predictions: Annotated[Path | None, typer.Option(
+        "--predictions", help="CSV of a model's class probabilities for the label issues: "
+        "one row per sample (an id column as --id-column, or rows in sample order) and one "
+        "column per label value. Use out-of-sample predictions (e.g. cross-validated).")
+    ] = None,
+    predictions_label: Annotated[str | None, typer.Option(
+        "--predictions-label", help="The label --predictions are for (default: the one "
+        "label, not a split label, whose values are the CSV's columns).")] = None,
+    no_label_issues: Annotated[bool, typer.Option(
+        "--no-label-issues", help="Skip the label-issue scores.")] = False,
 ) -> None:
     """Build a dataset report from embeddings (+ metadata) and write it as a static site."""
     projection = _projection_name(projection)
@@ -172,12 +291,18 @@ def report(
             familiarity=not no_familiarity,
             projection=None if no_projection else projection, overwrite=overwrite,
             batch_size=batch_size, duplicate_threshold=duplicate_threshold, seed=seed,
+            split_labels=split_label or None, predictions=predictions,
+            predictions_label=predictions_label, label_issues=not no_label_issues,
         )
     except (CliError, DeepViewException, OSError) as exc:
         _fail(str(exc))
         return
     typer.echo("deepview report")
     for line in summary_lines(result.data, index):
+        typer.echo(line)
+    typer.echo("")
+    typer.echo("Audit (score: 1 = not found, 0 = every sample affected)")
+    for line in issues_lines(result.issues()):
         typer.echo(line)
     typer.echo(f"Open {index} in a browser.")
 

@@ -4,6 +4,10 @@ summary printed at the end."""
 
 from __future__ import annotations
 
+import math
+import shutil
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +18,8 @@ from deepview.cli._load import CliError
 from deepview.report import columns
 from deepview.report.files import SITE_INDEX, SITE_SUBDIR, is_report_folder, write_directory
 
-__all__ = ["PROJECTIONS", "check_output", "duplicate_threshold_strategy", "make_config",
-           "summary_lines", "write_output"]
+__all__ = ["PROJECTIONS", "check_output", "duplicate_threshold_strategy", "issues_lines",
+           "make_config", "summary_lines", "write_output"]
 
 #: values of ``--projection``
 PROJECTIONS = ("umap", "pca", "tsne", "pacmap")
@@ -47,8 +51,10 @@ def duplicate_threshold_strategy(value: str) -> Any:
 
 
 def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
-                threshold: str = "auto", seed: int | None = 0) -> Any:
-    """ReportConfig for the CLI switches; ``projection=None`` means no projection."""
+                threshold: str = "auto", seed: int | None = 0, label_issues: bool = True,
+                split_labels: Sequence[str] | None = None) -> Any:
+    """ReportConfig for the CLI switches; ``projection=None`` means no projection,
+    ``split_labels=None`` detects the split labels."""
     from deepview.introspectors import DimensionReduction, Familiarity
     from deepview.report import ReportConfig
 
@@ -66,6 +72,8 @@ def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
         duplicates=duplicate_threshold_strategy(threshold) if duplicates else None,
         familiarity=Familiarity.Strategy.GMM() if familiarity else None,
         seed=seed,
+        label_issues=label_issues,
+        split_labels=None if split_labels is None else tuple(split_labels),
     )
 
 
@@ -135,3 +143,45 @@ def summary_lines(data: Any, index_html: Path) -> list[str]:
     rows.append(("report", str(index_html)))
     width = max(len(key) for key, _ in rows)
     return [f"  {key:<{width}}  {value}" for key, value in rows]
+
+
+def _cell(value: Any, *, score: bool = False) -> str:
+    """A cell of the issues table: missing values (NaN, <NA>) are "not measured" scores and
+    empty counts."""
+    try:
+        missing = value is None or bool(value != value) or math.isnan(float(value))
+    except (TypeError, ValueError):
+        missing = False
+    if score:
+        return "not measured" if missing else f"{float(value):.3f}"
+    if missing:
+        return "-"
+    return f"{int(value):,}" if isinstance(value, (int, np.integer)) else str(value)
+
+
+def issues_lines(table: Any, width: int | None = None) -> list[str]:
+    """``report.issues()`` as a fixed-width table, the detail column wrapped to ``width``
+    (default: the terminal's, at least 100); a response column only when the report has more
+    than one response."""
+    if width is None:
+        width = max(100, shutil.get_terminal_size((100, 24)).columns)
+    names = ["issue", "label", "flagged", "score"]
+    if len({str(r) for r in table["response"] if r}) > 1:
+        names.insert(1, "response")
+    rows = [[_cell(row[c], score=c == "score") for c in names] for _, row in table.iterrows()]
+    widths = [max([len(c), *(len(r[k]) for r in rows)]) for k, c in enumerate(names)]
+    right = {"flagged", "score"}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if n in right else c.ljust(w)
+                         for c, w, n in zip(cells, widths, names))
+
+    indent = 2 + sum(widths) + 2 * len(widths)
+    room = max(30, width - indent)
+    out = ["  " + line(names) + "  detail", "  " + line(["-" * w for w in widths]) + "  " +
+           "-" * min(room, 40)]
+    for cells, detail in zip(rows, table["detail"].astype(str)):
+        wrapped = textwrap.wrap(detail, room) or [""]
+        out.append("  " + line(cells) + "  " + wrapped[0])
+        out.extend(" " * indent + more for more in wrapped[1:])
+    return out

@@ -11,7 +11,7 @@ import numpy as np
 from deepview.report import columns
 from deepview.report.files import RowFile
 
-__all__ = ["CliError", "image_paths", "load_embeddings", "load_metadata"]
+__all__ = ["CliError", "image_paths", "load_embeddings", "load_metadata", "load_predictions"]
 
 
 class CliError(Exception):
@@ -209,3 +209,74 @@ def image_paths(folder: Path, ids: list[str]) -> list[str]:
             f"{missing[:3]}); --images expects the ids to be file names in that folder."
         )
     return [str(p.resolve()) for p in paths]
+
+
+def load_predictions(path: Path, *, n: int, ids: Sequence[str] | None,
+                     id_column: str | None) -> Any:
+    """Class probabilities from the ``--predictions`` CSV as a float DataFrame, one row per
+    sample in sample order and one column per class.
+
+    Rows are matched to the samples by the id column (``--id-column``, default ``id``) when
+    the CSV has one (extra rows are ignored), else taken in sample order."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise CliError(f"--predictions file '{path}' does not exist.")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError) as exc:
+        raise CliError(f"cannot read --predictions '{path}' as CSV ({exc}).") from exc
+    id_col = id_column or columns.ID
+    if id_col in frame.columns:
+        keys = frame[id_col].astype(str)
+        repeated = keys[keys.duplicated()].tolist()
+        if repeated:
+            raise CliError(
+                f"--predictions '{path}': ids in column '{id_col}' must be unique; "
+                f"{len(repeated)} repeat (e.g. {repeated[:3]})."
+            )
+        wanted = list(ids) if ids is not None else [str(i) for i in range(n)]
+        position = {value: row for row, value in enumerate(keys)}
+        absent = [i for i in wanted if i not in position]
+        if absent and ids is None:
+            raise CliError(
+                f"--predictions '{path}' has an id column '{id_col}' but the samples have no "
+                "ids; pass --metadata CSV with the ids, or drop that column (the rows are then "
+                "taken in sample order)."
+            )
+        if absent:
+            raise CliError(
+                f"--predictions '{path}' has no row for {len(absent)} of {n} samples (e.g. "
+                f"{absent[:3]}); give one row per sample, matched by column '{id_col}'."
+            )
+        frame = frame.iloc[[position[i] for i in wanted]].drop(columns=id_col)
+    elif len(frame) != n:
+        raise CliError(
+            f"--predictions '{path}' has {len(frame)} rows but there are {n} samples; give one "
+            f"row per sample in the embeddings' order, or an id column '{id_col}' "
+            "(--id-column)."
+        )
+    if frame.shape[1] == 0:
+        raise CliError(
+            f"--predictions '{path}' has no class columns; give one column of probabilities "
+            "per label value."
+        )
+    frame = frame.reset_index(drop=True)
+    numbers = frame.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce"))
+    bad = ~np.isfinite(numbers.to_numpy(dtype=np.float64)) | (numbers.to_numpy() < 0)
+    if bad.any():
+        row, col = (int(k[0]) for k in np.nonzero(bad))
+        name, value = str(frame.columns[col]), str(frame.iat[row, col])
+        raise CliError(
+            f"--predictions '{path}': column '{name}' holds '{value}' (sample {row}); every "
+            "class column needs finite, "
+            "non-negative probabilities."
+        )
+    if (numbers.sum(axis=1) <= 0).any():
+        row = int(np.flatnonzero(numbers.sum(axis=1).to_numpy() <= 0)[0])
+        raise CliError(
+            f"--predictions '{path}': the probabilities of sample {row} sum to 0; every row "
+            "needs a positive total."
+        )
+    numbers.columns = [str(c) for c in numbers.columns]
+    return numbers.astype(np.float64)
