@@ -2,7 +2,14 @@
 
 from deepview.base._batch import Batch, concatenate_batches
 from deepview.base._cache import CachedProducer, Cacher
-from deepview.base._image import ImageFormat, ImageProducer, PixelFormat
+from deepview.base._image import (
+    ImageFolderProducer,
+    ImageFormat,
+    ImageProducer,
+    PixelFormat,
+    decode_image,
+    resize_image,
+)
 from deepview.base._introspector import Introspector, multi_introspect
 from deepview.base._model import Model, ModelDetails, ResponseInfo
 from deepview.base._pipeline import PipelineStage, pipeline
@@ -14,6 +21,8 @@ from deepview.base._producer import (
     peek_first_batch,
     rebatch,
 )
+from deepview.base._records import Record, RecordProducer, SkippedSample
+from deepview.base._text import TextProducer, decode_text
 from deepview.base._traintest import TrainTestSplitProducer
 
 __all__ = [
@@ -21,6 +30,7 @@ __all__ = [
     "Batch",
     "CachedProducer",
     "Cacher",
+    "ImageFolderProducer",
     "ImageFormat",
     "ImageProducer",
     "Introspector",
@@ -29,13 +39,20 @@ __all__ = [
     "PipelineStage",
     "PixelFormat",
     "Producer",
+    "Record",
+    "RecordProducer",
     "ResponseInfo",
+    "SkippedSample",
+    "TextProducer",
     "TrainTestSplitProducer",
     "accumulate_batches",
     "concatenate_batches",
+    "decode_image",
+    "decode_text",
     "iter_batches",
     "multi_introspect",
     "peek_first_batch",
     "pipeline",
     "rebatch",
+    "resize_image",
 ]

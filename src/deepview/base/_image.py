@@ -1,11 +1,15 @@
-"""Images on disk as a producer (:class:`ImageProducer`) and the layout enums used by the
-image processors (:class:`ImageFormat`, :class:`PixelFormat`)."""
+"""Images on disk as producers (:class:`ImageProducer`, :class:`ImageFolderProducer`), the
+decoding of one image (:func:`decode_image`) and the layout enums used by the image processors
+(:class:`ImageFormat`, :class:`PixelFormat`)."""
 
 from __future__ import annotations
 
 import enum
+import functools
+import io
+import logging
 import pathlib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,12 +17,20 @@ import numpy as np
 from deepview._optional import require
 from deepview._validation import check_batch_size
 from deepview.base._batch import Batch
-from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
+from deepview.base._records import Record, RecordProducer
+from deepview.exceptions import (
+    DeepViewException,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidTypeError,
+)
 from deepview.typing import PathOrStr, resolve_path_or_str
 
-__all__ = ["ImageFormat", "ImageProducer", "PixelFormat"]
+__all__ = ["ImageFolderProducer", "ImageFormat", "ImageProducer", "PixelFormat", "decode_image"]
 
-_DEFAULT_EXTENSIONS = frozenset({"png", "jpeg", "jpg", "tiff", "bmp"})
+logger = logging.getLogger(__name__)
+
+_DEFAULT_EXTENSIONS = frozenset({"png", "jpeg", "jpg", "tiff", "tif", "bmp", "gif", "webp"})
 
 
 class ImageFormat(enum.Enum):
@@ -200,3 +212,318 @@ class ImageProducer:
             builder.metadata[Batch.StdKeys.IDENTIFIER] = list(paths)
             builder.metadata[Batch.StdKeys.PATH] = list(paths)
             yield builder.make_batch()
+
+
+# --------------------------------------------------------------------------- raw images
+def decode_image(raw: Any, mode: str = "RGB") -> np.ndarray:
+    """Decode one image into an ``(H, W, C)`` ``uint8`` array, ``C`` = 3 (``"RGB"``) or 1
+    (``"L"``, grey).
+
+    Grey, palette, 16-bit and CMYK images are converted; transparent ones (RGBA, LA, a
+    palette with transparency) are laid on white; the EXIF orientation is applied.
+
+    Parameters
+    ----------
+    raw : str, pathlib.Path, bytes, dict or PIL.Image.Image
+        A file path, the encoded bytes, a Hugging Face ``{"bytes": ..., "path": ...}`` dict
+        or an opened image.
+    mode : {"RGB", "L"}, default="RGB"
+        Colour or grey output.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, 3)`` or ``(H, W, 1)``, ``uint8``.
+
+    Raises
+    ------
+    InvalidDataError
+        The image cannot be read (missing, truncated or not an image).
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> buffer = io.BytesIO()
+    >>> Image.new("LA", (3, 2), (0, 0)).save(buffer, format="PNG")  # fully transparent
+    >>> decode_image(buffer.getvalue())[0, 0].tolist()  # laid on white
+    [255, 255, 255]
+    >>> decode_image(buffer.getvalue(), mode="L").shape
+    (2, 3, 1)
+    """
+    pil = require("PIL.Image", feature="decode_image", extra="image")
+    ops = require("PIL.ImageOps", feature="decode_image", extra="image")
+    if mode not in ("RGB", "L"):
+        raise InvalidParameterError(f"decode_image: 'mode' must be 'RGB' or 'L'; got {mode!r}.")
+    if isinstance(raw, Mapping):
+        if raw.get("bytes") is not None:
+            raw = raw["bytes"]
+        elif raw.get("path"):
+            raw = raw["path"]
+        else:
+            raise InvalidDataError("image entry holds neither bytes nor a path")
+    try:
+        if isinstance(raw, pil.Image):
+            img = raw
+            img.load()
+        else:
+            source = io.BytesIO(raw) if isinstance(raw, (bytes, bytearray)) else raw
+            with pil.open(source) as opened:
+                opened.load()  # decode now: a truncated file fails here, not later
+                img = opened.copy() if opened.format != "MPO" else opened.convert("RGB")
+        img = ops.exif_transpose(img) or img
+        if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+            array = np.asarray(img, dtype=np.float64)
+            top = 65535.0 if array.max(initial=0) > 255 else 255.0
+            img = pil.fromarray(np.clip(array / top * 255.0, 0, 255).astype(np.uint8), "L")
+        elif img.mode == "F":
+            array = np.nan_to_num(np.asarray(img, dtype=np.float64))
+            scale = 255.0 if array.max(initial=0) <= 1.0 else 1.0
+            img = pil.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8), "L")
+        if img.mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+            rgba = img.convert("RGBA")
+            white = pil.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img = pil.alpha_composite(white, rgba)
+        out = img.convert(mode)
+    except (OSError, ValueError, SyntaxError, pil.DecompressionBombError) as exc:
+        raise InvalidDataError(f"cannot read image: {exc}") from None
+    array = np.asarray(out, dtype=np.uint8)
+    if array.ndim == 2:
+        array = array[..., np.newaxis]
+    if array.size == 0:
+        raise InvalidDataError("empty image")
+    return array
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``(H, W, C)`` ``uint8`` image to ``size = (height, width)`` (bilinear)."""
+    if image.shape[:2] == tuple(size):
+        return image
+    pil = require("PIL.Image", feature="resize_image", extra="image")
+    channels = image.shape[2]
+    img = pil.fromarray(image[..., 0] if channels == 1 else image)
+    out = np.asarray(img.resize((size[1], size[0]), pil.Resampling.BILINEAR), dtype=np.uint8)
+    return out[..., np.newaxis] if out.ndim == 2 else out
+
+
+def _folder_label(relative: pathlib.PurePath) -> str:
+    parent = relative.parent.as_posix()
+    return "" if parent == "." else parent
+
+
+class ImageFolderProducer(RecordProducer):
+    """A producer over the image files of a folder, with labels from the subfolders or a
+    metadata table; unreadable images are skipped with a warning.
+
+    Each sample's id is its path relative to ``directory`` (``cat/001.png``); the batch field
+    ``field`` holds ``(batch, H, W, C)`` ``uint8`` images (``C`` = 3 for ``mode="RGB"``, 1
+    for ``"L"``): grey, palette and transparent images are converted (see
+    :func:`decode_image`) and images of another size than ``size`` are resized (bilinear) to
+    it.  ``Batch.StdKeys.PATH`` holds each file's absolute path (a report's thumbnails).
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The folder, searched recursively.
+    labels_from : {"folders"}, optional
+        ``"folders"``: the label ``label_name`` of an image is its subfolder
+        (``cat/001.png`` -> ``cat``).
+    metadata : str, pathlib.Path or pandas.DataFrame, optional
+        A table (CSV file or DataFrame) with one row per image: ``id_column`` names the
+        image by its relative path (or by its file name, when those are unique) and the
+        other columns (or ``label_columns``) are labels.
+    id_column : str, default="id"
+        The id column of ``metadata``.
+    label_columns : Sequence[str], optional
+        The label columns of ``metadata`` (default: all but the id column).
+    label_name : str, default="label"
+        The label dimension of ``labels_from="folders"``.
+    mode : {"RGB", "L"}, default="RGB"
+        Colour or grey images.
+    size : tuple of int, optional
+        ``(height, width)`` of the images in a batch; default the size of the first image.
+    extensions : Collection[str], optional
+        File extensions to read; default ``png jpg jpeg tif tiff bmp gif webp``.
+    field : str, default="images"
+        Name of the batch field.
+
+    Raises
+    ------
+    InvalidDataError
+        ``directory`` holds no image, or ``metadata`` misses some images.
+    InvalidParameterError
+        ``directory`` is not a folder, or an option is not one of its choices.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name, colour in [("cat/a.png", "red"), ("cat/b.png", "red"), ("dog/c.png", "blue")]:
+    ...     (root / name).parent.mkdir(exist_ok=True)
+    ...     Image.new("RGB", (6, 4), colour).save(root / name)
+    >>> (root / "dog" / "broken.png").write_bytes(b"not an image")
+    12
+    >>> producer = ImageFolderProducer(root, labels_from="folders")
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     [batch] = list(producer(8))
+    >>> batch.fields["images"].shape, batch.metadata[Batch.StdKeys.LABELS]["label"]
+    ((3, 4, 6, 3), ['cat', 'cat', 'dog'])
+    >>> [s.id for s in producer.skipped], len(caught)
+    (['dog/broken.png'], 1)
+    >>> import shutil; shutil.rmtree(root)
+    """
+
+    modality = "image"
+
+    def __init__(
+        self,
+        directory: PathOrStr,
+        *,
+        labels_from: str | None = None,
+        metadata: Any = None,
+        id_column: str = "id",
+        label_columns: Sequence[str] | None = None,
+        label_name: str = "label",
+        mode: str = "RGB",
+        size: tuple[int, int] | None = None,
+        extensions: Collection[str] | None = None,
+        field: str = "images",
+    ) -> None:
+        super().__init__()
+        require("PIL.Image", feature="ImageFolderProducer", extra="image")
+        root = resolve_path_or_str(directory)
+        if not root.is_dir():
+            raise InvalidParameterError(
+                f"ImageFolderProducer: '{root}' is not a folder; pass the folder that holds "
+                "the images."
+            )
+        if labels_from not in (None, "folders"):
+            raise InvalidParameterError(
+                f"ImageFolderProducer: 'labels_from' must be 'folders' or None; got "
+                f"{labels_from!r} (labels from a table: pass metadata=)."
+            )
+        if mode not in ("RGB", "L"):
+            raise InvalidParameterError(
+                f"ImageFolderProducer: 'mode' must be 'RGB' or 'L'; got {mode!r}."
+            )
+        if size is not None:
+            size = (int(size[0]), int(size[1]))
+            if min(size) <= 0:
+                raise InvalidParameterError(
+                    f"ImageFolderProducer: 'size' must be positive (height, width); got {size}."
+                )
+        exts = _DEFAULT_EXTENSIONS if extensions is None else {
+            e.lower().lstrip(".") for e in extensions}
+        files = sorted(
+            (p for p in root.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in exts
+             and not any(part.startswith(".") for part in p.relative_to(root).parts)),
+            key=lambda p: p.relative_to(root).as_posix(),
+        )
+        if not files:
+            raise InvalidDataError(
+                f"ImageFolderProducer: no image files ({', '.join(sorted(exts))}) in '{root}' "
+                "or its subfolders; check the folder (or pass extensions=)."
+            )
+        self.directory = root
+        self.field = field
+        self.mode = mode
+        self.size = size
+        self.label_name = label_name
+        self.labels_from = labels_from
+        self.image_paths: list[pathlib.Path] = files
+        self.ids = [p.relative_to(root).as_posix() for p in files]
+        self._labels: list[dict[str, str]] = [{} for _ in files]
+        if labels_from == "folders":
+            for labels, image_id in zip(self._labels, self.ids):
+                labels[label_name] = _folder_label(pathlib.PurePosixPath(image_id))
+            if all(not labels[label_name] for labels in self._labels):
+                raise InvalidDataError(
+                    f"ImageFolderProducer: labels_from='folders' but every image of '{root}' "
+                    "is directly in it; put each class in a subfolder (cat/001.png)."
+                )
+        if metadata is not None:
+            self._join_metadata(metadata, id_column, label_columns)
+
+    def _join_metadata(self, metadata: Any, id_column: str,
+                       label_columns: Sequence[str] | None) -> None:
+        import pandas as pd
+
+        if isinstance(metadata, pd.DataFrame):
+            frame = metadata.astype(str)
+            where = "the metadata table"
+        else:
+            path = resolve_path_or_str(metadata)
+            if not path.is_file():
+                raise InvalidParameterError(
+                    f"ImageFolderProducer: metadata file '{path}' does not exist."
+                )
+            try:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            except (ValueError, OSError) as exc:
+                raise InvalidDataError(
+                    f"ImageFolderProducer: cannot read '{path}' as CSV ({exc})."
+                ) from None
+            where = f"'{path}'"
+        if id_column not in frame.columns:
+            raise InvalidParameterError(
+                f"ImageFolderProducer: {where} has no id column '{id_column}'; columns: "
+                f"{list(frame.columns)[:20]}. Pass id_column= (--id-column)."
+            )
+        columns = list(label_columns) if label_columns else [
+            c for c in frame.columns if c not in (id_column, "path", "text")]
+        missing_columns = [c for c in columns if c not in frame.columns]
+        if missing_columns:
+            raise InvalidParameterError(
+                f"ImageFolderProducer: {where} has no label column(s) {missing_columns}; "
+                f"columns: {list(frame.columns)[:20]}."
+            )
+        keys = frame[id_column].astype(str).tolist()
+        if len(set(keys)) != len(keys):
+            raise InvalidDataError(
+                f"ImageFolderProducer: the ids in column '{id_column}' of {where} repeat; "
+                "give each image one row."
+            )
+        rows = {key: i for i, key in enumerate(keys)}
+        by_name = [pathlib.PurePosixPath(i).name for i in self.ids]
+        use_names = not any(i in rows for i in self.ids) and len(set(by_name)) == len(by_name)
+        wanted = by_name if use_names else self.ids
+        absent = [w for w in wanted if w not in rows]
+        if absent:
+            raise InvalidDataError(
+                f"ImageFolderProducer: {len(absent)} of {len(wanted)} images have no row in "
+                f"{where} (e.g. {absent[:3]}); its '{id_column}' column must name every image "
+                "by its path relative to the folder (or by its file name)."
+            )
+        values = {c: frame[c].astype(str).tolist() for c in columns}
+        for labels, key in zip(self._labels, wanted):
+            row = rows[key]
+            for c in columns:
+                labels[str(c)] = values[c][row]
+
+    @property
+    def num_records(self) -> int:
+        return len(self.image_paths)
+
+    def __len__(self) -> int:
+        return len(self.image_paths)
+
+    def __repr__(self) -> str:
+        return f"ImageFolderProducer({str(self.directory)!r}, n={len(self)})"
+
+    def records(self) -> Iterator[Record]:
+        for path, image_id, labels in zip(self.image_paths, self.ids, self._labels):
+            yield Record(image_id, str(path), labels, path=str(path))
+
+    @property
+    def decoder(self) -> Callable[[Any], np.ndarray]:
+        return functools.partial(decode_image, mode=self.mode)
+
+    def _field(self, samples: list[Any]) -> np.ndarray:
+        if self.size is None:
+            self.size = (int(samples[0].shape[0]), int(samples[0].shape[1]))
+        return np.stack([resize_image(s, self.size) for s in samples])

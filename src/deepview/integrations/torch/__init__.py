@@ -1,7 +1,9 @@
 """PyTorch integration (extra ``torch``): models, data bridges and PFA applied to a network.
 
 - :class:`TorchModel` / :func:`load_torch_model`: a :class:`deepview.base.Model` reading
-  the responses of any layer of a ``torch.nn.Module`` (names from ``named_modules()``).
+  the responses of any layer of a ``torch.nn.Module`` (names from ``named_modules()``);
+  several inputs (dict / tuple), token-level responses pooled over the real tokens
+  (:func:`pool_response`).
 - :class:`TorchProducer`: a producer over a torch ``DataLoader`` or ``Dataset``.
 - :class:`ProducerTorchDataset`: a torch ``IterableDataset`` over a producer.
 - :func:`apply_pfa_recipe`: turn PFA recipes into a smaller working network.
@@ -25,7 +27,12 @@ from deepview.integrations.torch._digits import (  # noqa: E402
     load_digits_split,
     train_digits_cnn,
 )
-from deepview.integrations.torch._model import TorchModel, layer_kind, load_torch_model  # noqa: E402
+from deepview.integrations.torch._model import (  # noqa: E402
+    TorchModel,
+    layer_kind,
+    load_torch_model,
+    pool_response,
+)
 from deepview.integrations.torch._pfa_surgery import apply_pfa_recipe  # noqa: E402
 from deepview.integrations.torch._producer import ProducerTorchDataset, TorchProducer  # noqa: E402
 
@@ -40,5 +47,6 @@ __all__ = [
     "layer_kind",
     "load_digits_split",
     "load_torch_model",
+    "pool_response",
     "train_digits_cnn",
 ]

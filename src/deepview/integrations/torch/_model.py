@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import AbstractSet, Any
@@ -18,7 +19,7 @@ from deepview.exceptions import (
     InvalidTypeError,
 )
 
-__all__ = ["TorchModel", "load_torch_model"]
+__all__ = ["POOLINGS", "TorchModel", "load_torch_model", "pool_response"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,15 +84,91 @@ class _StopForward(Exception):
     """Raised from a hook once every requested layer has produced its response."""
 
 
+#: values of ``pooling``
+POOLINGS = ("mean", "max", "first")
+
+
 def _first_tensor(name: str, output: Any) -> torch.Tensor:
     if isinstance(output, torch.Tensor):
         return output
     if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
         return output[0]  # e.g. nn.LSTM -> (output, (h, c)), MultiheadAttention -> (out, w)
+    if isinstance(output, Mapping):  # e.g. a transformers ModelOutput: last_hidden_state first
+        for value in output.values():
+            if isinstance(value, torch.Tensor):
+                return value
     raise DeepViewException(
         f"TorchModel: layer '{name}' returned {type(output).__name__}, not a tensor (or a tuple "
-        "whose first item is a tensor); request another layer, e.g. one of its submodules."
+        "or mapping whose first item is a tensor); request another layer, e.g. one of its "
+        "submodules."
     )
+
+
+def pool_response(
+    value: torch.Tensor,
+    pooling: str,
+    *,
+    mask: torch.Tensor | None = None,
+    token_level: bool = False,
+    name: str = "response",
+) -> torch.Tensor:
+    """Pool a response of more than two dimensions to ``(batch, features)``.
+
+    Parameters
+    ----------
+    value : torch.Tensor
+        ``(batch, tokens, features)`` when ``token_level``, else channels first
+        ``(batch, channels, *spatial)``.  A 1-D or 2-D response is returned unchanged.
+    pooling : {"mean", "max", "first"}
+        Mean or maximum over the tokens (over the real ones when ``mask`` is given) or the
+        spatial positions; ``"first"`` takes the first token (e.g. ``[CLS]``).
+    mask : torch.Tensor, optional
+        ``(batch, tokens)``, non-zero for real tokens (an ``attention_mask``).
+    token_level : bool, default=False
+        Whether axis 1 holds the tokens (transformers) rather than the channels (conv).
+    name : str
+        The layer, for error messages.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch, features)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])  # 3 tokens, 2 features
+    >>> pool_response(x, "mean", mask=torch.tensor([[1, 1, 0]]), token_level=True)
+    tensor([[2., 3.]])
+    """
+    if value.ndim <= 2:
+        return value
+    if not token_level:
+        if pooling == "first":
+            raise InvalidParameterError(
+                f"TorchModel: pooling='first' takes the first token, but layer '{name}' has a "
+                f"channels-first response {tuple(value.shape)}; use 'mean' or 'max', or set "
+                "token_mask= for token-level responses."
+            )
+        flat = value.flatten(2)
+        return flat.mean(dim=2) if pooling == "mean" else flat.amax(dim=2)
+    if pooling == "first":
+        return value[:, 0].flatten(1)
+    if mask is None:
+        return value.mean(dim=1).flatten(1) if pooling == "mean" else value.amax(dim=1).flatten(1)
+    if mask.ndim != 2 or mask.shape[0] != value.shape[0] or mask.shape[1] != value.shape[1]:
+        raise InvalidDataError(
+            f"TorchModel: layer '{name}' has response shape {tuple(value.shape)} but the token "
+            f"mask has shape {tuple(mask.shape)}; token pooling needs (batch, tokens, ...) "
+            "responses whose token axis matches the mask. Request a token-level layer."
+        )
+    weights = mask.to(device=value.device, dtype=value.dtype)
+    weights = weights.reshape(*weights.shape, *([1] * (value.ndim - 2)))
+    if pooling == "mean":
+        total = (value * weights).sum(dim=1)
+        return (total / weights.sum(dim=1).clamp(min=1e-9)).flatten(1)
+    filled = value.masked_fill(weights == 0, torch.finfo(value.dtype).min)
+    return filled.amax(dim=1).flatten(1)
 
 
 class _TorchModelDetails:
@@ -102,17 +179,24 @@ class _TorchModelDetails:
         module: nn.Module,
         *,
         device: torch.device,
-        input_name: str,
+        input_names: tuple[str, ...],
         input_shape: tuple[int, ...] | None,
-        batch_transform: Callable[[np.ndarray], Any] | None,
+        batch_transform: Callable[[Any], Any] | None,
         stop_early: bool,
+        pooling: str | None = None,
+        token_mask: str | None = None,
+        token_level: bool = False,
     ) -> None:
         self.module = module
         self.device = device
-        self.input_name = input_name
+        self.input_names = input_names
+        self.input_name = input_names[0]
         self.input_shape = input_shape
         self.batch_transform = batch_transform
         self.stop_early = stop_early
+        self.pooling = pooling
+        self.token_mask = token_mask
+        self.token_level = token_level
         self.modules: dict[str, nn.Module] = {
             name: sub for name, sub in module.named_modules() if name
         }
@@ -137,7 +221,7 @@ class _TorchModelDetails:
             dummy = np.zeros((1, *self.input_shape), dtype=np.float32)
             try:
                 captured, calls = self._forward(
-                    self._to_tensor(dummy), set(self.modules), stop=False
+                    self._prepare(dummy), set(self.modules), stop=False
                 )
             except Exception as exc:  # shapes stay unknown; the real error shows on real data
                 logger.warning("TorchModel: dummy forward for output shapes failed: %s", exc)
@@ -161,31 +245,49 @@ class _TorchModelDetails:
         shape: tuple[int | None, ...] = (None,) + (self.input_shape or ())
         return [
             ResponseInfo(
-                name=self.input_name,
+                name=name,
                 dtype=np.dtype(torch.empty((), dtype=self.float_dtype).numpy().dtype),
-                shape=shape if self.input_shape is not None else (None,),
-                layer=ResponseInfo.Layer(
-                    name=self.input_name, kind=_Kind.PLACEHOLDER, typename="input"
-                ),
+                shape=shape if self.input_shape is not None and len(self.input_names) == 1
+                else (None,),
+                layer=ResponseInfo.Layer(name=name, kind=_Kind.PLACEHOLDER, typename="input"),
             )
+            for name in self.input_names
         ]
 
     def run_inference(
         self, inputs: Mapping[str, np.ndarray], outputs: AbstractSet[str]
     ) -> Mapping[str, np.ndarray]:
-        if self.input_name not in inputs:
+        missing_inputs = [name for name in self.input_names if name not in inputs]
+        if missing_inputs:
             raise InvalidDataError(
-                f"TorchModel: no input named '{self.input_name}'; got {sorted(inputs)}. Pass "
-                "input_name= to TorchModel or rename the field."
+                f"TorchModel: no input named {missing_inputs}; got {sorted(inputs)}. Pass "
+                "input_name= to TorchModel or rename the fields."
             )
+        if len(self.input_names) == 1:
+            value: Any = inputs[self.input_name]
+        else:
+            value = {name: inputs[name] for name in self.input_names}
+        return self.responses(self._prepare(value), outputs)
+
+    def check_layers(self, outputs: AbstractSet[str]) -> None:
+        """Raise naming the available layers (closest first) if one of ``outputs`` is unknown."""
         unknown = sorted(set(outputs) - set(self.modules))
         if unknown:
+            close = difflib.get_close_matches(unknown[0], list(self.modules), n=5, cutoff=0.5)
+            names = list(self.modules)
+            listed = names if len(names) <= 60 else names[:60] + [f"... ({len(names)} in all)"]
+            hint = f" Did you mean {close}?" if close else ""
             raise DeepViewException(
-                f"TorchModel: unknown layer(s) {unknown}; available: {sorted(self.modules)[:30]}."
+                f"TorchModel: unknown layer(s) {unknown} in {type(self.module).__name__}.{hint} "
+                f"Available layers: {', '.join(listed)}."
             )
-        tensor = self._to_tensor(inputs[self.input_name])
+
+    def responses(self, call: tuple[tuple[Any, ...], dict[str, Any]],
+                  outputs: AbstractSet[str]) -> dict[str, np.ndarray]:
+        """Run the forward pass on prepared ``(args, kwargs)`` and return ``outputs``."""
+        self.check_layers(outputs)
         stop = self.stop_early and set(outputs) <= self._single_call
-        captured, calls = self._forward(tensor, outputs, stop=stop)
+        captured, calls = self._forward(call, outputs, stop=stop)
         if not stop:
             repeated = sorted(n for n, c in calls.items() if c > 1)
             if repeated:
@@ -211,17 +313,24 @@ class _TorchModelDetails:
 
     # ------------------------------------------------------------------ helpers
     def _forward(
-        self, tensor: torch.Tensor, outputs: AbstractSet[str], *, stop: bool
+        self, call: tuple[tuple[Any, ...], dict[str, Any]], outputs: AbstractSet[str], *,
+        stop: bool
     ) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
         """Run the module once, capturing (CPU copies of) the outputs of ``outputs``."""
         captured: dict[str, torch.Tensor] = {}
         calls: dict[str, int] = dict.fromkeys(outputs, 0)
+        args, kwargs = call
+        mask = self._mask(args, kwargs) if self.pooling is not None else None
 
         def make_hook(name: str) -> Callable[..., None]:
             def hook(_module: nn.Module, _args: Any, output: Any) -> None:
                 calls[name] += 1
+                value = _first_tensor(name, output).detach()
+                if self.pooling is not None:
+                    value = pool_response(value, self.pooling, mask=mask,
+                                          token_level=self.token_level, name=name)
                 # copy now: a later in-place op (ReLU(inplace=True)) may overwrite the output
-                captured[name] = _first_tensor(name, output).detach().to("cpu", copy=True)
+                captured[name] = value.to("cpu", copy=True)
                 if stop and len(captured) == len(calls):
                     raise _StopForward
 
@@ -235,7 +344,7 @@ class _TorchModelDetails:
             self.module.eval()
             with torch.inference_mode():
                 try:
-                    self.module(tensor)
+                    self.module(*args, **kwargs)
                 except _StopForward:
                     pass
         finally:
@@ -245,10 +354,41 @@ class _TorchModelDetails:
                 m.training = flag
         return captured, calls
 
-    def _to_tensor(self, array: np.ndarray) -> torch.Tensor:
-        value: Any = array
+    def _mask(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+        if self.token_mask is None:
+            return None
+        mask = kwargs.get(self.token_mask)
+        if mask is None and len(self.input_names) > 1 and self.token_mask in self.input_names:
+            position = self.input_names.index(self.token_mask)
+            mask = args[position] if position < len(args) else None
+        if not isinstance(mask, torch.Tensor):
+            raise InvalidDataError(
+                f"TorchModel: token_mask '{self.token_mask}' is not among the model's inputs "
+                f"(keyword inputs: {sorted(kwargs)}); the batch_transform must return a dict "
+                "holding it (e.g. a tokenizer's 'attention_mask')."
+            )
+        return mask
+
+    def _prepare(self, value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)`` of ``forward`` from an input (after ``batch_transform``): a
+        dict is passed as keyword arguments, a tuple or list positionally, anything else as
+        the one positional argument; arrays become tensors on the model's device."""
         if self.batch_transform is not None:
-            value = self.batch_transform(array)
+            value = self.batch_transform(value)
+        return self.prepare_call(value)
+
+    def prepare_call(self, value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)`` of ``forward`` from a transformed input (no batch_transform)."""
+        if isinstance(value, Mapping):
+            return (), {str(k): self._to_tensor(str(k), v) for k, v in value.items()}
+        if isinstance(value, (tuple, list)):
+            return tuple(self._to_tensor(f"{self.input_name}[{i}]", v)
+                         for i, v in enumerate(value)), {}
+        return (self._to_tensor(self.input_name, value),), {}
+
+    def _to_tensor(self, name: str, value: Any) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value  # a plain keyword such as return_dict=False
         if isinstance(value, torch.Tensor):
             tensor = value
         else:
@@ -257,15 +397,17 @@ class _TorchModelDetails:
                 np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
             ):
                 raise InvalidTypeError(
-                    f"TorchModel: input '{self.input_name}' must be numeric; got dtype "
-                    f"{arr.dtype}. Convert it, or pass batch_transform= to build the tensor."
+                    f"TorchModel: input '{name}' must be numeric; got dtype {arr.dtype}. "
+                    "Convert it, or pass batch_transform= to build the tensor(s) (it may "
+                    "return a tensor, a tuple of them for positional inputs or a dict for "
+                    "keyword inputs)."
                 )
             if not arr.flags.writeable:
                 arr = arr.copy()  # a Batch's arrays are read-only; forward() may write in place
             tensor = torch.from_numpy(np.ascontiguousarray(arr))
         if tensor.is_floating_point() and tensor.dtype != self.float_dtype:
             tensor = tensor.to(self.float_dtype)
-        return tensor.to(self.device)
+        return tensor.to(self.device, non_blocking=tensor.is_pinned())
 
 
 class TorchModel(Model):
@@ -283,25 +425,47 @@ class TorchModel(Model):
     known to run exactly once per forward pass, the forward pass stops as soon as they
     have all fired (layers after them are not computed).
 
+    Models with several inputs (a transformer's ``input_ids`` and ``attention_mask``):
+    name several batch fields in ``input_name`` (passed as keyword arguments), or let
+    ``batch_transform`` return a dict (keyword arguments) or a tuple (positional ones),
+    e.g. a tokenizer's output.  Token-level responses ``(batch, tokens, features)`` are
+    pooled over the real tokens with ``pooling="mean"`` and ``token_mask="attention_mask"``,
+    so that introspectors (PFA, IUA) see one vector per sample.
+
     Parameters
     ----------
     module : torch.nn.Module
         The network.  It is moved to ``device`` (in place, like ``module.to(device)``).
     device : str or torch.device, optional
         Where inference runs; default ``"cuda"`` when available, else ``"cpu"``.
-    input_name : str, default="input"
+    input_name : str or Sequence[str], default="input"
         Name of the model input; a batch with a single field feeds it whatever the
-        field's name.
+        field's name.  Several names: those batch fields, passed to ``forward`` as keyword
+        arguments (or to ``batch_transform`` as a dict).
     input_shape : tuple of int, optional
         Shape of one input sample, e.g. ``(1, 8, 8)``.  When given, ``response_infos``
         report each layer's output shape (from a dummy forward pass on one zero sample);
         otherwise shapes are ``(None,)`` until a batch has gone through.
     batch_transform : callable, optional
-        ``f(numpy batch) -> tensor or array`` applied to the input before inference
-        (normalisation, layout changes, ...).  Floating inputs are cast to the module's
-        parameter dtype.
+        ``f(numpy batch) -> input`` applied before inference (normalisation, layout
+        changes, tokenisation, ...); with several ``input_name`` it gets a dict of arrays.
+        It may return a tensor or array (the one positional argument), a tuple or list
+        (positional arguments) or a dict (keyword arguments).  Floating inputs are cast to
+        the module's parameter dtype.
     stop_early : bool, default=True
         Stop the forward pass once all requested layers have fired.
+    pooling : {"mean", "max", "first"}, optional
+        Pool responses of more than two dimensions to ``(batch, features)``: over the
+        tokens (axis 1) when ``token_mask`` is given or ``token_level=True``, over the
+        spatial axes of a channels-first response otherwise.  ``None`` (default): responses
+        as the layers give them.
+    token_mask : str, optional
+        The keyword input holding the mask of real tokens (e.g. ``"attention_mask"``):
+        token pooling averages (or maxes) over those tokens only, as sentence-transformers
+        does, so padding does not change a sample's response.
+    token_level : bool, optional
+        Whether responses are ``(batch, tokens, features)``; default: when ``token_mask``
+        is given.
 
     Examples
     --------
@@ -315,6 +479,24 @@ class TorchModel(Model):
     >>> batch = next(iter(pipeline(ArrayProducer(np.ones((5, 4))), model(["1"]))(5)))
     >>> batch.fields["1"].shape
     (5, 3)
+
+    Keyword inputs and pooling over the real tokens:
+
+    >>> class Toy(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.embed = torch.nn.Embedding(10, 2)
+    ...     def forward(self, input_ids, attention_mask):
+    ...         return self.embed(input_ids)
+    >>> toy = TorchModel(Toy(), device="cpu", pooling="mean", token_mask="attention_mask")
+    >>> ids = torch.tensor([[1, 2, 0], [3, 0, 0]])
+    >>> mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    >>> out = toy.responses({"input_ids": ids, "attention_mask": mask}, ["embed"])
+    >>> out["embed"].shape
+    (2, 2)
+    >>> table = toy.module.embed.weight.detach().numpy()
+    >>> bool(np.allclose(out["embed"][1], table[3]))
+    True
     """
 
     def __init__(
@@ -322,23 +504,44 @@ class TorchModel(Model):
         module: nn.Module,
         *,
         device: str | torch.device | None = None,
-        input_name: str = "input",
+        input_name: str | Sequence[str] = "input",
         input_shape: Sequence[int] | None = None,
-        batch_transform: Callable[[np.ndarray], Any] | None = None,
+        batch_transform: Callable[[Any], Any] | None = None,
         stop_early: bool = True,
+        pooling: str | None = None,
+        token_mask: str | None = None,
+        token_level: bool | None = None,
     ) -> None:
         if not isinstance(module, nn.Module):
             raise InvalidTypeError(
                 f"TorchModel: 'module' must be a torch.nn.Module; got {type(module).__name__}."
             )
-        if not isinstance(input_name, str) or not input_name:
+        names = (input_name,) if isinstance(input_name, str) else tuple(input_name)
+        if not names or not all(isinstance(n, str) and n for n in names) or (
+                len(set(names)) != len(names)):
             raise InvalidParameterError(
-                f"TorchModel: 'input_name' must be a non-empty str; got {input_name!r}."
+                "TorchModel: 'input_name' must be a non-empty str or a sequence of distinct "
+                f"non-empty str; got {input_name!r}."
             )
         if batch_transform is not None and not callable(batch_transform):
             raise InvalidTypeError(
                 "TorchModel: 'batch_transform' must be callable as f(numpy batch); got "
                 f"{type(batch_transform).__name__}."
+            )
+        if pooling is not None and pooling not in POOLINGS:
+            raise InvalidParameterError(
+                f"TorchModel: 'pooling' must be one of {list(POOLINGS)} or None; got "
+                f"{pooling!r}."
+            )
+        if token_mask is not None and (not isinstance(token_mask, str) or not token_mask):
+            raise InvalidParameterError(
+                f"TorchModel: 'token_mask' must be the name of a keyword input such as "
+                f"'attention_mask'; got {token_mask!r}."
+            )
+        if token_mask is not None and pooling is None:
+            raise InvalidParameterError(
+                "TorchModel: 'token_mask' is used for pooling token-level responses; pass "
+                "pooling='mean' (or 'max', 'first') with it."
             )
         shape: tuple[int, ...] | None = None
         if input_shape is not None:
@@ -356,10 +559,13 @@ class TorchModel(Model):
         details = _TorchModelDetails(
             module,
             device=dev,
-            input_name=input_name,
+            input_names=names,
             input_shape=shape,
             batch_transform=batch_transform,
             stop_early=bool(stop_early),
+            pooling=pooling,
+            token_mask=token_mask,
+            token_level=bool(token_mask is not None if token_level is None else token_level),
         )
         object.__setattr__(self, "_details", details)
 
@@ -372,6 +578,32 @@ class TorchModel(Model):
     def device(self) -> torch.device:
         """The device inference runs on."""
         return self._torch_details.device
+
+    @property
+    def layer_names(self) -> list[str]:
+        """The names of the layers whose responses can be requested."""
+        return list(self._torch_details.modules)
+
+    def responses(self, inputs: Any, layers: str | Iterable[str]) -> dict[str, np.ndarray]:
+        """The responses of ``layers`` to one batch of model inputs, without a pipeline.
+
+        Parameters
+        ----------
+        inputs : tensor, array, dict or tuple
+            What ``forward`` takes, already transformed (``batch_transform`` is not
+            applied): a tensor or array (one positional argument), a dict (keyword
+            arguments, e.g. a tokenizer's output) or a tuple (positional arguments).
+        layers : str or Iterable[str]
+            Layer names (see :attr:`layer_names`).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            One array per layer, pooled when the model pools.
+        """
+        names = {layers} if isinstance(layers, str) else set(layers)
+        details = self._torch_details
+        return details.responses(details.prepare_call(inputs), names)
 
     @property
     def _torch_details(self) -> _TorchModelDetails:
@@ -391,10 +623,13 @@ def load_torch_model(
     module: nn.Module,
     *,
     device: str | torch.device | None = None,
-    input_name: str = "input",
+    input_name: str | Sequence[str] = "input",
     input_shape: Sequence[int] | None = None,
-    batch_transform: Callable[[np.ndarray], Any] | None = None,
+    batch_transform: Callable[[Any], Any] | None = None,
     stop_early: bool = True,
+    pooling: str | None = None,
+    token_mask: str | None = None,
+    token_level: bool | None = None,
 ) -> TorchModel:
     """Wrap ``module`` as a :class:`deepview.base.Model`; same as :class:`TorchModel`."""
     return TorchModel(
@@ -404,6 +639,9 @@ def load_torch_model(
         input_shape=input_shape,
         batch_transform=batch_transform,
         stop_early=stop_early,
+        pooling=pooling,
+        token_mask=token_mask,
+        token_level=token_level,
     )
 
 
