@@ -95,3 +95,51 @@ def expected_views(payload: dict[str, Any]) -> dict[str, Any]:
         codes = decode(lab["codes"], np.int32)
         out["label_counts"] = {v: int((codes == k).sum()) for k, v in enumerate(lab["values"])}
     return out
+
+
+#: the audit frame: rows of each class, in blocks
+AUDIT_CLASSES = {"cat": 26, "dog": 26, HOSTILE: 8}
+#: duplicate groups: 0 exact (train 3 / test 50, a leak), 1 near within train (no leak),
+#: 2 near (train 20, 21 / test 55, a leak)
+AUDIT_GROUPS = {0: [3, 50], 1: [10, 11], 2: [20, 21, 55]}
+AUDIT_LEAKS = {0: [3, 50], 2: [20, 21, 55]}
+#: planted label issues: row -> (score, flagged, suggested class)
+AUDIT_ISSUES = {7: (0.95, True, "dog"), 8: (0.9, True, HOSTILE), 30: (0.8, True, "cat"),
+                13: (0.55, False, "dog"), 55: (0.97, True, "cat")}
+N_AUDIT = 60
+N_TRAIN = 45
+
+
+def audit_frame() -> pd.DataFrame:
+    """A report table with the audit columns: a hostile class value (thin: 8 of 60 rows), a
+    train/test split (rows >= 45 are test), leaking and non-leaking duplicate groups and
+    planted label issues."""
+    rng = np.random.default_rng(11)
+    cls = np.concatenate([[k] * v for k, v in AUDIT_CLASSES.items()]).astype(object)
+    dup = np.full(N_AUDIT, -1, dtype=np.int32)
+    for g, rows in AUDIT_GROUPS.items():
+        dup[rows] = g
+    leak = np.full(N_AUDIT, -1, dtype=np.int32)
+    for g, rows in AUDIT_LEAKS.items():
+        leak[rows] = g
+    exact = np.isin(np.arange(N_AUDIT), AUDIT_GROUPS[0])
+    score = rng.uniform(0.0, 0.3, N_AUDIT)
+    flag = np.zeros(N_AUDIT, dtype=bool)
+    suggested = np.array([""] * N_AUDIT, dtype=object)
+    for row, (s, f, c) in AUDIT_ISSUES.items():
+        score[row], flag[row], suggested[row] = s, f, c
+    return pd.DataFrame({
+        "id": [f"a{i:02d}" for i in range(N_AUDIT)],
+        "class": cls,
+        "split": np.where(np.arange(N_AUDIT) < N_TRAIN, "train", "test"),
+        "duplicates_resp": dup,
+        "duplicatesExact_resp": exact,
+        "projection_resp_x": rng.normal(size=N_AUDIT),
+        "projection_resp_y": rng.normal(size=N_AUDIT),
+        "familiarity_resp": rng.normal(size=N_AUDIT),
+        "leakage_resp_byAttr_split": leak,
+        "leakageFlag_resp_byAttr_split": leak >= 0,
+        "labelIssue_resp_byAttr_class": score,
+        "labelIssueFlag_resp_byAttr_class": flag,
+        "labelIssueSuggested_resp_byAttr_class": pd.array(suggested.tolist(), dtype="str"),
+    })

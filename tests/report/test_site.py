@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _sitehelpers import HOSTILE, LEAST, N_IMAGES, N_PLANTED, decode, load_payload
+from _sitehelpers import (
+    AUDIT_ISSUES,
+    HOSTILE,
+    LEAST,
+    N_IMAGES,
+    N_PLANTED,
+    audit_frame,
+    decode,
+    load_payload,
+)
 
 from deepview.exceptions import DeepViewWarning, InvalidParameterError, InvalidTypeError
 from deepview.report import DatasetReport, _site
@@ -294,3 +303,101 @@ def test_duplicates_exact_column_marks_groups_and_is_not_a_label(tmp_path: Path)
     write_site(df.drop(columns="duplicatesExact_r"), tmp_path / "u")
     (resp,) = load_payload(tmp_path / "u")["responses"]
     assert resp["exact"] is None and resp["duplicates"]
+
+
+# ------------------------------------------------------------------------------ the audit
+def _audit_rows(table: pd.DataFrame) -> list[dict[str, object]]:
+    """``report.issues()`` as the page data holds it (missing values as None)."""
+    return [{"issue": r["issue"], "response": r["response"], "label": r["label"],
+             "detail": r["detail"],
+             "flagged": None if pd.isna(r["flagged"]) else int(r["flagged"]),
+             "score": None if np.isnan(r["score"]) else float(r["score"])}
+            for r in table.to_dict("records")]
+
+
+def test_audit_columns_reach_the_panels_and_are_never_labels(tmp_path: Path) -> None:
+    frame = audit_frame()
+    write_site(frame, tmp_path / "s")
+    payload = load_payload(tmp_path / "s")
+    # the five audit columns are neither label filters nor plain columns
+    assert [lab["name"] for lab in payload["labels"]] == ["class", "split"]
+    assert payload["extras"] == []
+    (resp,) = payload["responses"]
+    (issues,) = resp["labelIssues"]
+    assert issues["dim"] == "class" and issues["flagged"] == 4
+    np.testing.assert_allclose(decode(issues["score"], np.float32),
+                               frame["labelIssue_resp_byAttr_class"], rtol=1e-6)
+    flag = decode(issues["flag"], np.int8)
+    assert list(np.flatnonzero(flag)) == sorted(r for r, v in AUDIT_ISSUES.items() if v[1])
+    sug = issues["suggested"]
+    codes = decode(sug["codes"], np.int32)
+    assert [sug["values"][c] for c in codes] == list(frame["labelIssueSuggested_resp_byAttr_class"])
+    (leak,) = resp["leakage"]
+    assert leak["dim"] == "split" and leak["order"] == ["train", "test"]
+    assert leak["values"] is None and leak["codes"] is None  # 'split' is a label: no copy
+    np.testing.assert_array_equal(decode(leak["groups"], np.int32),
+                                  frame["leakage_resp_byAttr_split"])
+    assert leak["pairs"] == [{"a": "train", "b": "test", "groups": 2, "samples_a": 3,
+                              "samples_b": 2}]
+    # the audit table is report.issues(), the hostile value (a thin class) as plain data
+    assert payload["audit"] == _audit_rows(DatasetReport(frame).issues())
+    imbalance = next(r for r in payload["audit"] if r["issue"] == "imbalance"
+                     and r["label"] == "class")
+    assert f"{HOSTILE} (8)" in imbalance["detail"]
+    text = (tmp_path / "s" / "data.js").read_text(encoding="utf-8")
+    assert "<script" not in text and "</" not in text
+
+
+def test_audit_table_of_a_built_report_matches_issues(tmp_path: Path) -> None:
+    from deepview.base import ArrayProducer
+    from deepview.introspectors import DimensionReduction
+    from deepview.report import ReportConfig
+
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(3), 40)
+    x = rng.normal(size=(3, 8))[truth] * 8 + rng.normal(size=(120, 8))
+    label = np.array(["a", "b", "c"])[truth].astype(object)
+    label[[5, 50]] = ["b", "c"]  # flipped
+    split = np.where(np.arange(120) < 90, "train", "test")
+    x[100] = x[10]  # a test copy of a train sample
+    producer = ArrayProducer({"emb": x}, labels={"label": label.tolist(),
+                                                 "split": split.tolist()})
+    report = DatasetReport.introspect(producer, config=ReportConfig(
+        projection=DimensionReduction.Strategy.PCA(2)))
+    report.export_site(tmp_path / "s")
+    payload = load_payload(tmp_path / "s")
+    assert payload["audit"] == _audit_rows(report.issues())
+    rows = {(r["issue"], r["label"]): r for r in payload["audit"]}
+    assert rows[("leakage", "split")]["flagged"] == 2
+    assert rows[("label issues", "label")]["flagged"] >= 2
+    assert [lab["name"] for lab in payload["labels"]] == ["label", "split"]
+    # a saved and loaded report gives the same page data
+    report.to_disk(tmp_path / "r")
+    write_site(DatasetReport.from_disk(tmp_path / "r").data, tmp_path / "t")
+    again = load_payload(tmp_path / "t")
+    assert again["audit"] == payload["audit"]
+    assert again["responses"][0]["leakage"] == payload["responses"][0]["leakage"]
+
+
+def test_audit_of_tables_without_audit_columns(tmp_path: Path) -> None:
+    write_site(pd.DataFrame({"id": ["a", "b", "c"], "kind": ["x", "y", "x"]}), tmp_path / "s")
+    rows = {r["issue"]: r for r in load_payload(tmp_path / "s")["audit"]}
+    assert rows["label issues"]["score"] is None and rows["label issues"]["flagged"] is None
+    assert rows["label issues"]["detail"].startswith("not measured")
+    assert rows["imbalance"]["label"] == "kind"
+    write_site(pd.DataFrame({"id": pd.Series([], dtype=str)}), tmp_path / "e")
+    assert load_payload(tmp_path / "e")["audit"] == []
+
+
+def test_audit_columns_of_the_wrong_type_are_plain_columns(tmp_path: Path) -> None:
+    frame = audit_frame()
+    frame["leakage_resp_byAttr_split"] = frame["leakage_resp_byAttr_split"].astype(str)
+    frame["labelIssue_resp_byAttr_class"] = ["high"] * len(frame)
+    write_site(frame, tmp_path / "s")
+    payload = load_payload(tmp_path / "s")
+    assert [lab["name"] for lab in payload["labels"]] == ["class", "split"]
+    assert {e["name"] for e in payload["extras"]} == {"leakage_resp_byAttr_split",
+                                                      "labelIssue_resp_byAttr_class"}
+    (resp,) = payload["responses"]
+    assert resp["labelIssues"] == [] and resp["leakage"] == []
+    assert all(r["issue"] != "leakage" for r in payload["audit"])

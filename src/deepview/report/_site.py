@@ -34,6 +34,7 @@ from deepview._optional import require
 from deepview._progress import progress_disabled
 from deepview._validation import check_int
 from deepview.exceptions import DeepViewWarning, InvalidParameterError, InvalidTypeError
+from deepview.report import _audit as audit
 from deepview.report import columns
 from deepview.report.files import SITE_INDEX, write_directory
 
@@ -54,6 +55,9 @@ _MAX_NOTEBOOK_THUMBS = 5000
 #: notebook_html shows at most this many samples (a fixed random sample of a larger report)
 NOTEBOOK_MAX_ROWS = 2000
 _FORMAT_VERSION = 1
+#: audit columns: shown in the audit panels and the sample details, never labels
+_AUDIT_KINDS = frozenset({columns.LABEL_ISSUE, columns.LABEL_ISSUE_FLAG,
+                          columns.LABEL_ISSUE_SUGGESTED, columns.LEAKAGE, columns.LEAKAGE_FLAG})
 
 _HTML = """<!DOCTYPE html>
 <html lang="en">
@@ -101,7 +105,11 @@ def write_site(
         in the details and on the tiles, never a label), ``duplicates_<R>``,
         ``duplicatesExact_<R>`` (optional: marks groups as exact or near),
         ``projection_<R>_x/_y``, ``familiarity_<R>``, ``familiarityPercentile_<R>`` and
-        ``splitFamiliarity_<R>_byAttr_<dim>``. Other columns are shown in the sample details.
+        ``splitFamiliarity_<R>_byAttr_<dim>`` and the audit columns ``labelIssue*_<R>_byAttr_<dim>``
+        and ``leakage*_<R>_byAttr_<split>``. Other columns are shown in the sample details.
+        The page opens with the audit table (as ``DatasetReport.issues()``), and has a
+        label-issue gallery per class and a leakage panel with the leaking samples of each
+        split side by side.
     directory : str or os.PathLike
         Folder to create. The site is written to a temporary sibling folder and moved into
         place at the end, so an interrupted export leaves nothing that looks complete.
@@ -407,11 +415,13 @@ def _prepare(
     labels: dict[str, Any] = {}
     extras: list[dict[str, Any]] = []
     split_cols: list[tuple[str, str, str]] = []
+    audit_cols: list[tuple[str, str, str, str]] = []
 
     def resp(name: str) -> dict[str, Any]:
         return responses.setdefault(name, {"name": name, "duplicates": None, "exact": None,
                                            "x": None, "y": None, "familiarity": None,
-                                           "percentile": None, "split": []})
+                                           "percentile": None, "split": [],
+                                           "labelIssues": [], "leakage": []})
 
     parsed = {col: columns.parse(col) for col in data.columns}
     proj_axes: dict[str, set[str]] = {}
@@ -437,9 +447,11 @@ def _prepare(
             resp(r)["percentile"] = _b64(_numeric(series), np.float32)
         elif kind == columns.FAMILIARITY and numeric:
             resp(r)["familiarity"] = _b64(_numeric(series), np.float32)
-        elif pd.api.types.is_bool_dtype(series.dtype) or (
+        elif kind in _AUDIT_KINDS and _audit_column_ok(kind, series):
+            audit_cols.append((kind, r, str(detail), col))
+        elif kind not in _AUDIT_KINDS and (pd.api.types.is_bool_dtype(series.dtype) or (
             col != columns.FILENAME and _is_texty(series) and _labelish(series)
-        ):
+        )):
             values, codes = _factorize(series)
             labels[col] = {"name": col, "values": values, "codes_np": codes}
         elif numeric:
@@ -449,6 +461,8 @@ def _prepare(
             extras.append({"name": col, "kind": "text", "data": _texts(series)})
     for r, dim, col in split_cols:
         resp(r)["split"].append(_split_entry(data[col], dim, labels))
+    for r, entries in _audit_entries(data, audit_cols, labels).items():
+        resp(r).update(entries)
     images = _find_images(data, ids, image_root)
     payload: dict[str, Any] = {
         "format": _FORMAT_VERSION,
@@ -466,8 +480,130 @@ def _prepare(
         "thumbIndex": _b64(images.index, np.int32),
         "thumbUrls": [],
         "thumbSize": thumbnail_size,
+        "audit": _audit_table(data),
     }
     return payload, images
+
+
+# --------------------------------------------------------------------------------------------
+# the audit: label issues, leakage, the issues table
+
+
+def _audit_column_ok(kind: str, series: pd.Series) -> bool:
+    """Whether an audit column has the type the panels read (else it is shown as a plain
+    column in the sample details, never as a label)."""
+    if kind in (columns.LABEL_ISSUE, columns.LEAKAGE):
+        return bool(pd.api.types.is_numeric_dtype(series.dtype)
+                    and not pd.api.types.is_bool_dtype(series.dtype))
+    if kind in (columns.LABEL_ISSUE_FLAG, columns.LEAKAGE_FLAG):
+        return bool(pd.api.types.is_bool_dtype(series.dtype)
+                    or pd.api.types.is_numeric_dtype(series.dtype))
+    return _is_texty(series) and not _has_containers(series)
+
+
+def _has_containers(series: pd.Series) -> bool:
+    return any(isinstance(v, (Mapping, list, tuple, np.ndarray)) for v in series.iloc[:100])
+
+
+def _flags(series: pd.Series) -> np.ndarray:
+    """A flag column as int8 0/1 (missing: 0)."""
+    return (np.nan_to_num(_numeric(series.astype("float64") if pd.api.types.is_bool_dtype(
+        series.dtype) else series), nan=0.0) != 0).astype(np.int8)
+
+
+def _groups(series: pd.Series) -> np.ndarray:
+    """A group-number column as int32 (missing or negative: -1)."""
+    values = np.nan_to_num(_numeric(series), nan=-1.0)
+    return np.where(values >= 0, values, -1).astype(np.int32)
+
+
+def _split_rank(value: str) -> tuple[int, str]:
+    return audit._SPLIT_ORDER.get(value.lower(), 2), value
+
+
+def _audit_entries(data: pd.DataFrame, audit_cols: Sequence[tuple[str, str, str, str]],
+                   labels: Mapping[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per response: ``labelIssues`` (per label dimension: score, flag and suggested class of
+    every sample) and ``leakage`` (per split label: the leaking group of every sample, the
+    split values train-first and the counts per pair of split values)."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for kind, r, dim, col in audit_cols:
+        found.setdefault((r, dim), {})[kind] = col
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for (r, dim), cols in found.items():
+        entries = out.setdefault(r, {"labelIssues": [], "leakage": []})
+        if columns.LABEL_ISSUE in cols:
+            score = _numeric(data[cols[columns.LABEL_ISSUE]])
+            flag_col = cols.get(columns.LABEL_ISSUE_FLAG)
+            flag = _flags(data[flag_col]) if flag_col else np.zeros(len(data), np.int8)
+            suggested_col = cols.get(columns.LABEL_ISSUE_SUGGESTED)
+            if suggested_col:
+                values, codes = _factorize(data[suggested_col].fillna(""))
+            else:
+                values, codes = [""], np.zeros(len(data), dtype=np.int32)
+            entries["labelIssues"].append({
+                "dim": dim, "score": _b64(score, np.float32), "flag": _b64(flag, np.int8),
+                "suggested": {"values": values, "codes": _b64(codes, np.int32)},
+                "flagged": int(flag.sum())})
+        if columns.LEAKAGE in cols:
+            leaks = _groups(data[cols[columns.LEAKAGE]])
+            entry: dict[str, Any] = {"dim": dim, "groups": _b64(leaks, np.int32),
+                                     "pairs": [], "order": [], "values": None, "codes": None}
+            if dim in data.columns:
+                split_texts = [_as_text(v) for v in data[dim].to_numpy(dtype=object)]
+                codes, names = audit._codes(split_texts)
+                entry["pairs"] = [audit._train_first(p)
+                                  for p in audit.split_pair_counts(leaks, codes, names)]
+                entry["order"] = sorted(set(split_texts), key=_split_rank)
+                if dim not in labels:  # not a label filter (e.g. too many values): ship it
+                    entry["values"], split_codes = _factorize(data[dim])
+                    entry["codes"] = _b64(split_codes, np.int32)
+            entries["leakage"].append(entry)
+    return out
+
+
+def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``DatasetReport.issues()`` for ``data``, JSON-ready (missing counts and
+    scores as ``None``).  Columns of the wrong type are left out, so any table gives a table."""
+    if len(data) == 0:
+        return []
+    labels = [c for c in columns.label_columns(data.columns)
+              if _is_texty(data[c]) and not _has_containers(data[c])]
+    kept: dict[str, Any] = {c: data[c].astype(str) for c in labels}
+    leak_dims: set[str] = set()
+    for col in data.columns:
+        c = columns.parse(col)
+        if c is None:
+            continue
+        series = data[col]
+        numeric = pd.api.types.is_numeric_dtype(series.dtype)
+        if c.kind == columns.DUPLICATES and numeric:
+            kept[col] = _groups(series)
+        elif c.kind == columns.DUPLICATES_EXACT:
+            kept[col] = _exact_flags(series) == 1
+        elif c.kind == columns.LEAKAGE and c.detail in labels and _audit_column_ok(c.kind,
+                                                                                  series):
+            kept[col] = _groups(series)
+            leak_dims.add(str(c.detail))
+        elif c.kind == columns.LABEL_ISSUE_FLAG and c.detail in labels and _audit_column_ok(
+                c.kind, series):
+            kept[col] = _flags(series).astype(bool)
+        elif c.kind == columns.SPLIT_FAMILIARITY and c.detail in labels:
+            kept[col] = [dict(_as_mapping(v)) for v in series.to_numpy(dtype=object)]
+    frame = pd.DataFrame(kept, index=data.index)
+    splits = sorted(leak_dims) or audit.split_dimensions(
+        {d: frame[d].tolist() for d in labels}, None)
+    table = audit.issues_table(frame, labels, splits)
+    rows: list[dict[str, Any]] = []
+    for record in table.to_dict("records"):
+        flagged: Any = record["flagged"]
+        score = float(record["score"])
+        rows.append({
+            "issue": str(record["issue"]), "response": str(record["response"]),
+            "label": str(record["label"]), "detail": str(record["detail"]),
+            "flagged": None if _is_missing(flagged) else int(flagged),
+            "score": None if math.isnan(score) else score})
+    return rows
 
 
 def _labelish(series: pd.Series) -> bool:

@@ -23,6 +23,10 @@
     "#6ece58", "#b5de2b", "#fde725"];
   var GALLERY_K = 12;
   var LABEL_K = 6;
+  var ISSUE_K = 8;  // tiles per class in the label-issue gallery
+  var ISSUE_CLASSES = 24;  // classes shown there
+  var LEAK_SIDE = 6;  // tiles per split value in a leaking group
+  var BORDERLINE = 0.5;  // an unflagged label-issue score from here on: another class is as likely
   var MAX_LABEL_ROWS = 15;
   var DUP_PAGE = 24;
   var ROBUST_LO = 0.005, ROBUST_HI = 0.995;  // the first map view covers these quantiles...
@@ -88,6 +92,7 @@
     for (var i = 0; i < N; i++) counts[codes[i]]++;
     return { name: l.name, values: l.values, codes: codes, counts: counts };
   });
+  function labelIndex(name) { return labels.findIndex(function (l) { return l.name === name; }); }
   var responses = RAW.responses.map(function (r) {
     return {
       name: r.name,
@@ -104,9 +109,28 @@
           raw: s.scores, scores: null  // per-value model scores, decoded on first use
         };
       }),
+      // label issues per label dimension: score (NaN: unlabelled), flag, suggested class
+      issues: (r.labelIssues || []).map(function (q) {
+        return {
+          dim: q.dim, label: labelIndex(q.dim), flagged: q.flagged | 0,
+          score: decode(q.score, Float32Array), flag: decode(q.flag, Int8Array),
+          sugValues: q.suggested.values, sugCodes: decode(q.suggested.codes, Int32Array)
+        };
+      }),
+      // leakage per split label: each sample's leaking duplicate group (-1: none)
+      leaks: (r.leakage || []).map(function (q) {
+        var li = labelIndex(q.dim);
+        return {
+          dim: q.dim, groups: decode(q.groups, Int32Array), pairs: q.pairs || [], order: q.order || [],
+          values: li >= 0 ? labels[li].values : q.values || [],
+          codes: li >= 0 ? labels[li].codes : q.codes ? decode(q.codes, Int32Array) : null,
+          list: null, byId: null
+        };
+      }),
       groups: null
     };
   });
+  var AUDIT = Array.isArray(RAW.audit) ? RAW.audit : [];
   var extras = RAW.extras.map(function (e) {
     return { name: e.name, kind: e.kind, data: e.kind === "number" ? decode(e.data, Float32Array) : e.data };
   });
@@ -193,6 +217,9 @@
     famDim: 0,
     dupShown: DUP_PAGE,
     dupKind: "all",
+    issueDim: null,
+    leakDim: null,
+    leakShown: DUP_PAGE,
     mask: new Uint8Array(N),
     shown: 0
   };
@@ -216,6 +243,7 @@
   function setFilter(dim, code) {
     S.filters[dim] = code;
     S.dupShown = DUP_PAGE;
+    S.leakShown = DUP_PAGE;
     update(false);
   }
   function setSelection(sel) {
@@ -224,6 +252,7 @@
     S.selection = sel && c > 0 ? sel : null;
     S.selectionCount = S.selection ? c : 0;
     S.dupShown = DUP_PAGE;
+    S.leakShown = DUP_PAGE;
     update(false);
   }
   function showDetail(i, reveal) {
@@ -242,6 +271,7 @@
     S.selection = null;
     S.selectionCount = 0;
     S.dupShown = DUP_PAGE;
+    S.leakShown = DUP_PAGE;
     update(false);
   }
   pub.setFilter = setFilter;
@@ -279,14 +309,18 @@
   header.appendChild(status);
   app.appendChild(header);
 
+  var topStack = el("div", "dv-stack dv-stack-top");  // the audit table, above everything
+  app.appendChild(topStack);
   var toolbar = el("nav", "dv-toolbar");
   app.appendChild(toolbar);
   var grid = el("main", "dv-grid");
   app.appendChild(grid);
+  var stack = el("div", "dv-stack");  // full-width cards below the grid, in page order
+  app.appendChild(stack);
 
-  function card(title, area, testid) {
+  function card(title, area, testid, parent) {
     var c = el("section", "dv-card dv-card-" + area);
-    c.style.gridArea = area;
+    if (!parent) c.style.gridArea = area;
     if (testid) c.dataset.testid = testid;
     var head = el("div", "dv-card-head");
     head.appendChild(el("h2", null, title));
@@ -295,7 +329,7 @@
     c.appendChild(head);
     var body = el("div", "dv-card-body");
     c.appendChild(body);
-    grid.appendChild(c);
+    (parent || grid).appendChild(c);
     return { root: c, tools: tools, body: body };
   }
 
@@ -307,19 +341,24 @@
     return;
   }
 
+  var auditCard = AUDIT.length ? card("Audit", "audit", "audit", topStack) : null;
   var summaryCard = card("Summary", "summary", "summary");
   var scatterCard = card("Projection", "scatter", "scatter");
   var detailCard = card("Sample", "detail", "detail");
-  var famCard = card("Familiarity", "fam", "familiarity");
-  var dupCard = card("Duplicates", "dups", "duplicates");
+  var anyOf = function (key) { return responses.some(function (r) { return r[key].length > 0; }); };
+  var issueCard = anyOf("issues") ? card("Label issues", "issues", "label-issues", stack) : null;
+  var leakCard = anyOf("leaks") ? card("Leakage between splits", "leak", "leakage", stack) : null;
+  var famCard = card("Familiarity", "fam", "familiarity", stack);
+  var dupCard = card("Duplicates", "dups", "duplicates", stack);
 
   // toolbar: response choice and label filters
-  var filterSelects = [];
+  var filterSelects = [], responseSelect = null;
   function buildToolbar() {
     if (responses.length > 1) {
       var wrap = el("label", "dv-field");
       wrap.appendChild(el("span", null, "Response"));
       var sel = el("select");
+      responseSelect = sel;
       sel.dataset.testid = "response";
       responses.forEach(function (r, k) {
         var o = el("option", null, r.name);
@@ -1091,6 +1130,16 @@
           kv(dl, pre + "duplicate group", "none");
         }
       }
+      r.issues.forEach(function (q) {
+        var s = q.score[i], sug = q.sugValues[q.sugCodes[i]];
+        kv(dl, pre + "label issue (" + q.dim + ")", !isFinite(s) ? "not measured (no label)"
+          : fmtScore(s) + (q.flag[i] ? " \u00b7 flagged" : "") + (sug ? " \u00b7 suspected: " + sug : ""));
+      });
+      r.leaks.forEach(function (q) {
+        var g = q.groups[i];
+        kv(dl, pre + "leakage (" + q.dim + ")", g < 0 ? "none" : "group #" + g + ": " +
+          leakGroup(r, q, g).sides.map(function (s) { return s.members.length + " " + s.value; }).join(", "));
+      });
     });
     wrap.appendChild(dl);
     if (group) {
@@ -1245,6 +1294,298 @@
     tools.appendChild(seg);
   }
 
+
+  // ------------------------------------------------------------------------------------------
+  // audit: the issues table, the label-issue gallery, leakage between splits
+
+  function fmtScore(v) { return v === null || v === undefined || !isFinite(v) ? "not measured" : v.toFixed(2); }
+
+  function scoreCell(score) {
+    var td = el("td", "dv-audit-score");
+    if (score === null || score === undefined) {
+      td.appendChild(el("span", "dv-unmeasured", "not measured"));
+      return td;
+    }
+    td.appendChild(el("span", "dv-score-value", score.toFixed(3)));
+    var bar = el("span", "dv-score-bar"), fill = el("span", "dv-score-fill " +
+      (score >= 0.99 ? "good" : score >= 0.9 ? "fair" : "poor"));
+    fill.style.width = (100 * Math.max(0, Math.min(1, score))) + "%";
+    bar.appendChild(fill);
+    td.appendChild(bar);
+    return td;
+  }
+
+  // the card a row of the audit table leads to, after choosing its response / label / kind
+  function auditTarget(row) {
+    var k = responses.findIndex(function (r) { return r.name === row.response; });
+    var r = k >= 0 ? responses[k] : R();
+    var go = null;
+    if (row.issue === "leakage" && leakCard && r && r.leaks.some(function (q) { return q.dim === row.label; })) {
+      go = function () { S.leakDim = row.label; return leakCard; };
+    } else if (row.issue === "label issues" && issueCard && r && r.issues.some(function (q) { return q.dim === row.label; })) {
+      go = function () { S.issueDim = row.label; return issueCard; };
+    } else if ((row.issue === "exact duplicates" || row.issue === "near duplicates") && r && r.dup) {
+      go = function () { S.dupKind = r.exact ? row.issue.split(" ")[0] : "all"; return dupCard; };
+    } else if (row.issue === "imbalance" || row.issue === "thin labels") {
+      go = function () { return summaryCard; };
+    }
+    if (!go) return null;
+    return function () {
+      var target = go();
+      if (k >= 0 && k !== S.resp) {
+        S.resp = k;
+        if (responseSelect) responseSelect.value = String(k);
+        update(true);
+      } else {
+        update(false);
+      }
+      target.root.scrollIntoView({ behavior: "smooth", block: "start" });
+    };
+  }
+
+  function buildAudit() {
+    if (!auditCard) return;
+    var multi = new Set(AUDIT.map(function (row) { return row.response; }).filter(Boolean)).size > 1;
+    var heads = ["Issue"].concat(multi ? ["Response"] : [], ["Label", "Flagged", "Score", "Detail"]);
+    var table = el("table", "dv-audit-table");
+    table.dataset.testid = "audit-table";
+    var tr = el("tr");
+    heads.forEach(function (h) { tr.appendChild(el("th", null, h)); });
+    table.appendChild(el("thead")).appendChild(tr);
+    var tbody = el("tbody");
+    AUDIT.forEach(function (row) {
+      var measured = row.score !== null && row.score !== undefined;
+      var line = el("tr", "dv-audit-row" + (!measured ? " unmeasured" : row.flagged ? " found" : ""));
+      line.dataset.testid = "audit-row";
+      line.dataset.issue = row.issue;
+      line.dataset.label = row.label;
+      line.dataset.response = row.response;
+      line.appendChild(el("td", "dv-audit-issue", row.issue));
+      if (multi) line.appendChild(el("td", null, row.response));
+      line.appendChild(el("td", "dv-audit-label", row.label));
+      var flagged = el("td", "dv-audit-flagged", row.flagged === null || row.flagged === undefined ? "\u2013" : row.flagged.toLocaleString());
+      flagged.dataset.testid = "audit-flagged";
+      line.appendChild(flagged);
+      line.appendChild(scoreCell(row.score));
+      line.appendChild(el("td", "dv-audit-detail", row.detail));
+      var open = auditTarget(row);
+      if (open) {
+        line.classList.add("dv-link");
+        line.tabIndex = 0;
+        line.title = "Show the samples";
+        line.addEventListener("click", open);
+        line.addEventListener("keydown", function (e) { if (e.key === "Enter") open(); });
+      }
+      tbody.appendChild(line);
+    });
+    table.appendChild(tbody);
+    var wrap = el("div", "dv-audit-wrap");
+    wrap.appendChild(table);
+    auditCard.body.appendChild(wrap);
+    auditCard.body.appendChild(el("p", "dv-note", "Score: 1 = looked for and not found, 0 = every sample affected " +
+      "(imbalance: 1 = every value equally common); \u201cnot measured\u201d = the report could not check it, " +
+      "the detail says why. Flagged: samples (imbalance, thin labels: label values). Click a row to see the samples."));
+  }
+
+  function dimSelect(tools, list, current, testid, onPick) {
+    if (list.length < 2) return;
+    var w = el("label", "dv-field dv-field-inline");
+    w.appendChild(el("span", null, "Label"));
+    var sel = el("select");
+    sel.dataset.testid = testid;
+    list.forEach(function (q) {
+      var o = el("option", null, q.dim);
+      o.value = q.dim;
+      sel.appendChild(o);
+    });
+    sel.value = current;
+    sel.addEventListener("change", function () { onPick(sel.value); });
+    w.appendChild(sel);
+    tools.appendChild(w);
+  }
+
+  function renderIssues() {
+    if (!issueCard) return;
+    var body = clear(issueCard.body), r = R(), list = r ? r.issues : [];
+    clear(issueCard.tools);
+    if (!list.length) {
+      body.appendChild(el("p", "dv-note", "No label-issue scores for this response."));
+      return;
+    }
+    var q = list.find(function (x) { return x.dim === S.issueDim; }) || list[0];
+    S.issueDim = q.dim;
+    dimSelect(issueCard.tools, list, q.dim, "issue-dim", function (d) { S.issueDim = d; renderIssues(); });
+    body.appendChild(el("p", "dv-note", plural(q.flagged, "sample") + " flagged as likely mislabelled in \u201c" + q.dim +
+      "\u201d: their nearest neighbours (and the model\u2019s predictions, when given) point at another class. " +
+      "Per class, the flagged samples, most suspicious first, then borderline ones (not flagged, but another class is " +
+      "at least as likely: score \u2265 0.5). Each tile shows its label \u2192 the suspected class and the score " +
+      "(0.5: the evidence is balanced, near 1: it all points at the other class)."));
+    var li = q.label, l = li >= 0 ? labels[li] : null;
+    var nv = l ? l.values.length : 1, codes = l ? l.codes : new Int32Array(N);
+    var flaggedIn = new Int32Array(nv), borderIn = new Int32Array(nv), shownIn = new Int32Array(nv), i;
+    for (i = 0; i < N; i++) {
+      if (!S.mask[i] || !isFinite(q.score[i])) continue;
+      shownIn[codes[i]]++;
+      if (q.flag[i]) flaggedIn[codes[i]]++;
+      else if (q.score[i] >= BORDERLINE) borderIn[codes[i]]++;
+    }
+    var order = orderOf(q.score);
+    var classes = [], quiet = [];
+    for (var k = 0; k < nv; k++) {
+      if (!shownIn[k]) continue;
+      (flaggedIn[k] || borderIn[k] ? classes : quiet).push(k);
+    }
+    classes.sort(function (a, b) {
+      return flaggedIn[b] - flaggedIn[a] || borderIn[b] - borderIn[a] || shownIn[b] - shownIn[a] || a - b;
+    });
+    var given = function (j) { return l ? l.values[codes[j]] : "?"; };
+    var note = function (j) {
+      var sug = q.sugValues[q.sugCodes[j]];
+      return given(j) + " \u2192 " + (sug || "\u2013") + " \u00b7 " + fmtScore(q.score[j]);
+    };
+    var grid2 = el("div", "dv-issue-list");
+    classes.slice(0, ISSUE_CLASSES).forEach(function (k) {
+      var ok = function (flagged) {
+        return function (j) {
+          return codes[j] === k && S.mask[j] === 1 && (q.flag[j] === 1) === flagged && (flagged || q.score[j] >= BORDERLINE);
+        };
+      };
+      var picked = pick(order, ISSUE_K, true, ok(true));
+      if (picked.length < ISSUE_K) picked = picked.concat(pick(order, ISSUE_K - picked.length, true, ok(false)));
+      var sec = el("div", "dv-issue-class");
+      sec.dataset.testid = "issue-class";
+      sec.dataset.value = l ? l.values[k] : q.dim;
+      var h = el("h4");
+      h.appendChild(el("span", "dv-label-value", l ? l.values[k] : q.dim));
+      h.appendChild(el("span", "dv-note", " \u00b7 " + flaggedIn[k].toLocaleString() + " flagged" +
+        (borderIn[k] ? ", " + borderIn[k].toLocaleString() + " borderline" : "") + " of " + shownIn[k].toLocaleString()));
+      sec.appendChild(h);
+      var g = gallery(picked, note, "issue-gallery");
+      Array.prototype.forEach.call(g.querySelectorAll(".dv-tile"), function (t) {
+        var j = +t.dataset.index;
+        t.dataset.given = given(j);
+        t.dataset.suggested = q.sugValues[q.sugCodes[j]];
+        t.dataset.flagged = String(q.flag[j]);
+        t.classList.add(q.flag[j] ? "dv-tile-flagged" : "dv-tile-unflagged");
+      });
+      sec.appendChild(g);
+      grid2.appendChild(sec);
+    });
+    body.appendChild(grid2);
+    if (classes.length > ISSUE_CLASSES) {
+      body.appendChild(el("p", "dv-note", "+ " + (classes.length - ISSUE_CLASSES) + " more classes with flagged samples (use the label filter above)"));
+    }
+    if (!classes.length) body.appendChild(el("p", "dv-note", "No flagged or borderline samples among the shown samples."));
+    if (quiet.length && classes.length) {
+      var names = quiet.slice(0, 30).map(function (k) { return l ? l.values[k] : q.dim; });
+      body.appendChild(el("p", "dv-note", "No flagged or borderline samples in " + quiet.length.toLocaleString() + (quiet.length === 1 ? " class" : " classes") + ": " +
+        names.join(", ") + (quiet.length > 30 ? ", \u2026" : "") + "."));
+    }
+  }
+
+  // the leaking groups of split label q: exact first, then larger first; each with its members
+  // per split value, training-like values first
+  function leakGroups(r, q) {
+    if (q.list) return q.list;
+    var m = new Map(), i;
+    for (i = 0; i < N; i++) {
+      var g = q.groups[i];
+      if (g < 0) continue;
+      if (!m.has(g)) m.set(g, []);
+      m.get(g).push(i);
+    }
+    var rank = new Map(q.order.map(function (v, k) { return [v, k]; }));
+    q.list = Array.from(m.keys()).map(function (g) {
+      var members = m.get(g), copies = 0, known = 0, bySide = new Map();
+      members.forEach(function (j) {
+        if (r.exact) {
+          if (r.exact[j] >= 0) known++;
+          if (r.exact[j] === 1) copies++;
+        }
+        var v = q.codes ? String(q.values[q.codes[j]]) : "";
+        if (!bySide.has(v)) bySide.set(v, []);
+        bySide.get(v).push(j);
+      });
+      var sides = Array.from(bySide.keys()).sort(function (a, b) {
+        var ra = rank.has(a) ? rank.get(a) : 1e9, rb = rank.has(b) ? rank.get(b) : 1e9;
+        return ra - rb || (a < b ? -1 : a > b ? 1 : 0);
+      }).map(function (v) { return { value: v, members: bySide.get(v) }; });
+      var kind = !known ? "unknown" : copies === members.length ? "exact" : "near";
+      return { id: g, members: members, kind: kind, sides: sides };
+    }).sort(function (a, b) {
+      return (b.kind === "exact") - (a.kind === "exact") || b.members.length - a.members.length || a.id - b.id;
+    });
+    q.byId = new Map(q.list.map(function (x) { return [x.id, x]; }));
+    return q.list;
+  }
+  function leakGroup(r, q, g) { leakGroups(r, q); return q.byId.get(g); }
+
+  function renderLeakage() {
+    if (!leakCard) return;
+    var body = clear(leakCard.body), r = R(), list = r ? r.leaks : [];
+    clear(leakCard.tools);
+    if (!list.length) {
+      body.appendChild(el("p", "dv-note", "No leakage check for this response."));
+      return;
+    }
+    var q = list.find(function (x) { return x.dim === S.leakDim; }) || list[0];
+    S.leakDim = q.dim;
+    dimSelect(leakCard.tools, list, q.dim, "leak-dim", function (d) { S.leakDim = d; S.leakShown = DUP_PAGE; renderLeakage(); });
+    var pairs = el("div", "dv-leak-pairs");
+    pairs.dataset.testid = "leak-pairs";
+    q.pairs.forEach(function (p) {
+      var chip = el("span", "dv-leak-pair", p.a + " / " + p.b + ": " + plural(p.groups, "group") + " (" +
+        p.samples_a.toLocaleString() + " " + p.a + ", " + p.samples_b.toLocaleString() + " " + p.b + ")");
+      chip.dataset.a = p.a;
+      chip.dataset.b = p.b;
+      chip.dataset.groups = String(p.groups);
+      pairs.appendChild(chip);
+    });
+    if (!q.pairs.length) pairs.appendChild(el("p", "dv-note", "No duplicate group spans two values of \u201c" + q.dim + "\u201d: no leak found."));
+    body.appendChild(pairs);
+    var groups = leakGroups(r, q).filter(function (g) { return g.members.some(function (j) { return S.mask[j] === 1; }); });
+    if (q.pairs.length) {
+      body.appendChild(el("p", "dv-note", groups.length
+        ? "Duplicate groups holding samples of two or more values of \u201c" + q.dim + "\u201d, side by side; " +
+          "identical copies first, then larger groups. Greyed tiles are outside the current filter."
+        : "No leaking group among the shown samples."));
+    }
+    var box = el("div", "dv-leak-list");
+    groups.slice(0, S.leakShown).forEach(function (g) {
+      var row = el("div", "dv-leak-group");
+      row.dataset.testid = "leak-group";
+      row.dataset.group = String(g.id);
+      row.dataset.kind = g.kind;
+      var h = el("h4", "dv-dup-head");
+      h.appendChild(el("span", null, "Group " + g.id + " \u00b7 " + plural(g.members.length, "sample")));
+      if (KIND_TEXT[g.kind]) {
+        var badge = el("span", "dv-badge dv-badge-" + g.kind, KIND_TEXT[g.kind]);
+        badge.title = KIND_TITLE[g.kind];
+        h.appendChild(badge);
+      }
+      row.appendChild(h);
+      var sides = el("div", "dv-leak-sides");
+      g.sides.forEach(function (s) {
+        var col = el("div", "dv-leak-side");
+        col.dataset.testid = "leak-side";
+        col.dataset.value = s.value;
+        col.appendChild(el("h5", null, (s.value || "(no value)") + " \u00b7 " + s.members.length));
+        col.appendChild(gallery(s.members.slice(0, LEAK_SIDE), null, null, function (j) { return S.mask[j] !== 1; }));
+        if (s.members.length > LEAK_SIDE) col.appendChild(el("p", "dv-note", "+ " + (s.members.length - LEAK_SIDE) + " more"));
+        sides.appendChild(col);
+      });
+      row.appendChild(sides);
+      box.appendChild(row);
+    });
+    body.appendChild(box);
+    if (groups.length > S.leakShown) {
+      var more = el("button", "dv-btn", "Show more groups (" + (groups.length - S.leakShown) + " left)");
+      more.type = "button";
+      more.addEventListener("click", function () { S.leakShown += DUP_PAGE; renderLeakage(); });
+      body.appendChild(more);
+    }
+  }
+
   // ------------------------------------------------------------------------------------------
   // update loop
 
@@ -1256,6 +1597,8 @@
     renderLegend();
     drawScatter();
     renderDetail();
+    renderIssues();
+    renderLeakage();
     renderFamiliarity();
     renderDuplicates();
   }
@@ -1271,12 +1614,13 @@
     fn();
     timings.views[name] = (timings.views[name] || 0) + performance.now() - t;
   }
-  timed("build", function () { buildToolbar(); buildScatter(); computeMask(); });
+  timed("build", function () { buildToolbar(); buildScatter(); computeMask(); buildAudit(); });
   timed("layout", layoutScatter);
   timed("color", colorPoints);
   timed("status+summary", function () { renderStatus(); renderSummary(); });
   timed("scatter", function () { renderLegend(); drawScatter(); });
   timed("detail", renderDetail);
+  timed("audit", function () { renderIssues(); renderLeakage(); });
   timed("familiarity", renderFamiliarity);
   timed("duplicates", renderDuplicates);
   pub.renderMs = performance.now() - t0;
