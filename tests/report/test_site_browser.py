@@ -14,7 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _sitehelpers import GROUPS, HOSTILE, LEAST, N_PLANTED, expected_views, load_payload
+from _sitehelpers import (
+    AUDIT_ISSUES,
+    GROUPS,
+    HOSTILE,
+    LEAST,
+    N_AUDIT,
+    N_PLANTED,
+    audit_frame,
+    expected_views,
+    load_payload,
+)
 
 from deepview.report._site import notebook_html, write_site
 
@@ -477,5 +487,144 @@ def test_text_is_shown_literally_in_details_and_tiles(browser: Any, tmp_path: Pa
     assert p.page.locator("b, img, [data-testid=detail-panel] script").count() == 0
     p.page.click("[data-testid=least-familiar] .dv-tile >> nth=1")
     assert p.page.text_content("[data-testid=detail-text]") == texts[1]
+    assert p.dialogs == [] and p.errors == []
+    p.page.close()
+
+
+# ------------------------------------------------------------------------------ the audit
+@pytest.fixture(scope="module")
+def audit_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_site(audit_frame(), tmp_path_factory.mktemp("audit") / "site")
+
+
+def _detail(p: Page, key: str) -> str | None:
+    """The value of ``key`` in the sample panel."""
+    return p.page.evaluate("""key => {
+      const dt = Array.from(document.querySelectorAll('[data-testid=detail-panel] dt'))
+        .find(e => e.textContent === key);
+      return dt ? dt.nextElementSibling.textContent : null;
+    }""", key)
+
+
+def _audit_cells(p: Page) -> list[list[str]]:
+    return p.page.eval_on_selector_all("[data-testid=audit-row]", """rows => rows.map(r =>
+      Array.from(r.children).map(c => c.textContent))""")
+
+
+def test_audit_table_is_at_the_top_with_the_counts(browser: Any, audit_site: Path) -> None:
+    p = _open(browser, audit_site.as_uri())
+    _ready(p)
+    # the first card of the page, above the filters
+    first = p.page.evaluate("document.querySelector('.dv-card').dataset.testid")
+    assert first == "audit"
+    assert p.page.evaluate("""document.querySelector('[data-testid=audit]').compareDocumentPosition(
+      document.querySelector('.dv-toolbar')) & Node.DOCUMENT_POSITION_FOLLOWING""")
+    cells = _audit_cells(p)
+    rows = {(c[0], c[1]): c for c in cells}
+    assert rows[("exact duplicates", "")][2:4] == ["2", f"{1 - 2 / N_AUDIT:.3f}"]
+    assert rows[("leakage", "split")][2:5] == ["5", f"{1 - 5 / N_AUDIT:.3f}",
+                                             "train/test: 2 groups (3 train, 2 test)"]
+    flagged = sum(v[1] for v in AUDIT_ISSUES.values())
+    assert rows[("label issues", "class")][2] == str(flagged)
+    # the hostile class value, thin, is plain text in the detail
+    assert f"{HOSTILE} (8)" in rows[("imbalance", "class")][4]
+    # a row leads to its panel
+    p.page.click('[data-testid=audit-row][data-issue="label issues"]')
+    p.page.wait_for_function("""(() => {
+      const b = document.querySelector('[data-testid=label-issues]').getBoundingClientRect();
+      return b.top >= -2 && b.top < 60;
+    })()""")
+    assert p.errors == [] and p.dialogs == []
+    p.page.close()
+
+
+def test_audit_table_says_not_measured(browser: Any, tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": [f"s{i}" for i in range(6)], "duplicates_r": [0, 0, -1, -1, -1, -1],
+                          "projection_r_x": range(6), "projection_r_y": range(6)})
+    p = _open(browser, write_site(frame, tmp_path / "s").as_uri())
+    _ready(p)
+    rows = {c[0]: c for c in _audit_cells(p)}
+    for issue in ("leakage", "label issues", "imbalance"):
+        assert rows[issue][2:4] == ["\u2013", "not measured"], rows[issue]
+        assert rows[issue][4].startswith("not measured")
+    assert rows["near duplicates"][2] == "2"
+    assert p.page.locator("[data-testid=label-issues], [data-testid=leakage]").count() == 0
+    assert p.errors == []
+    p.page.close()
+
+
+def test_leakage_panel_shows_the_pairs_side_by_side(browser: Any, audit_site: Path) -> None:
+    p = _open(browser, audit_site.as_uri())
+    _ready(p)
+    chips = p.page.eval_on_selector_all("[data-testid=leak-pairs] .dv-leak-pair",
+                                        "els => els.map(e => e.textContent)")
+    assert chips == ["train / test: 2 groups (3 train, 2 test)"]
+    groups = p.page.eval_on_selector_all("[data-testid=leak-group]", """els => els.map(g => [
+      +g.dataset.group, g.dataset.kind,
+      Array.from(g.querySelectorAll('[data-testid=leak-side]')).map(s => [
+        s.dataset.value, Array.from(s.querySelectorAll('.dv-tile')).map(t => t.dataset.id)])])""")
+    # the exact copy first, then the larger near group; train beside test; group 1 (train only)
+    # is no leak
+    assert groups == [[0, "exact", [["train", ["a03"]], ["test", ["a50"]]]],
+                      [2, "near", [["train", ["a20", "a21"]], ["test", ["a55"]]]]]
+    sides = p.page.locator('[data-testid=leak-group][data-group="0"] [data-testid=leak-side]')
+    left, right = sides.nth(0).bounding_box(), sides.nth(1).bounding_box()
+    assert abs(left["y"] - right["y"]) < 2 and right["x"] > left["x"] + left["width"] - 1
+    # a tile opens the sample, whose panel names its leaking group
+    p.page.click('[data-testid=leak-side][data-value="test"] .dv-tile[data-id="a50"]')
+    assert p.page.text_content("[data-testid=detail-id]") == "a50"
+    assert _detail(p, "leakage (split)") == "group #0: 1 train, 1 test"
+    # filtering to test greys the train side out, keeps the groups
+    p.page.select_option("[data-testid=filter-1]", "0")  # split values sorted: test, train
+    assert p.state("shownCount") == N_AUDIT - 45
+    muted = p.page.eval_on_selector_all('[data-testid=leak-group][data-group="2"] .dv-tile',
+                                        "els => els.map(e => e.classList.contains('muted'))")
+    assert muted == [True, True, False]
+    assert p.errors == [] and p.dialogs == []
+    p.page.close()
+
+
+def test_flipped_sample_is_in_its_class_gallery_with_the_suspected_class(
+        browser: Any, audit_site: Path) -> None:
+    p = _open(browser, audit_site.as_uri())
+    _ready(p)
+    sections = p.page.eval_on_selector_all("[data-testid=issue-class]", """els => els.map(s => [
+      s.dataset.value, Array.from(s.querySelectorAll('.dv-tile')).map(t =>
+        [t.dataset.id, t.dataset.suggested, t.dataset.flagged,
+         t.querySelector('.dv-tile-note').textContent])])""")
+    # cat: two flagged (most suspicious first), then the borderline one; then dog, the hostile
+    # class; the suspected class of each
+    assert sections == [
+        ["cat", [["a07", "dog", "1", "cat \u2192 dog \u00b7 0.95"],
+                 ["a08", HOSTILE, "1", f"cat \u2192 {HOSTILE} \u00b7 0.90"],
+                 ["a13", "dog", "0", "cat \u2192 dog \u00b7 0.55"]]],
+        ["dog", [["a30", "cat", "1", "dog \u2192 cat \u00b7 0.80"]]],
+        [HOSTILE, [["a55", "cat", "1", f"{HOSTILE} \u2192 cat \u00b7 0.97"]]],
+    ]
+    # the tile opens the sample panel with its score and suggestion
+    p.page.click('[data-testid=issue-class][data-value="cat"] .dv-tile >> nth=0')
+    assert p.page.text_content("[data-testid=detail-id]") == "a07"
+    assert _detail(p, "label issue (class)") == "0.95 \u00b7 flagged \u00b7 suspected: dog"
+    assert _detail(p, "leakage (split)") == "none"
+    # the label filter narrows the gallery to that class
+    p.page.select_option("[data-testid=filter-0]", "1")  # classes sorted: <script>..., cat, dog
+    assert p.page.eval_on_selector_all("[data-testid=issue-class]",
+                                       "els => els.map(s => s.dataset.value)") == ["cat"]
+    assert p.errors == [] and p.dialogs == []
+    p.page.close()
+
+
+def test_hostile_values_in_the_audit_panels_are_text(browser: Any, audit_site: Path) -> None:
+    p = _open(browser, audit_site.as_uri())
+    _ready(p)
+    heads = p.page.eval_on_selector_all("[data-testid=issue-class] .dv-label-value",
+                                        "els => els.map(e => e.textContent)")
+    assert HOSTILE in heads
+    assert HOSTILE in p.page.inner_text("[data-testid=audit-table]")
+    p.page.click(f'[data-testid=issue-class][data-value="{HOSTILE}"] .dv-tile >> nth=0')
+    assert HOSTILE in p.page.inner_text("[data-testid=detail-panel]")
+    assert p.page.evaluate("document.scripts.length") == 2
+    scripts = "[data-testid=audit] script, [data-testid=label-issues] script"
+    assert p.page.locator(scripts).count() == 0
     assert p.dialogs == [] and p.errors == []
     p.page.close()
