@@ -31,6 +31,7 @@ class _InactiveCounter:
                  atol: float, owner: str) -> None:
         self.name = name
         self.owner = owner
+        self.atol = atol
         self.unit_shape = unit_shape
         self.units = int(math.prod(unit_shape))
         self.work_dtype = np.dtype(dtype) if dtype in (np.float32, np.float64) else None
@@ -108,7 +109,8 @@ class _InactiveCounter:
         if self._pending == 255:  # uint8 accumulator is full
             self._flush_units()
         if self._pos + k > self._chunk.shape[0]:
-            self._close_chunk()
+            if self._pos:
+                self._close_chunk()
             self._chunk = np.empty(max(_CHUNK, k), dtype=np.int32)
         lanes = np.add.reduce(words, axis=2).view(np.uint8)  # (k, groups * 8) byte lanes
         np.add.reduce(lanes, axis=1, dtype=np.int32, out=self._chunk[self._pos:self._pos + k])
@@ -122,6 +124,42 @@ class _InactiveCounter:
         self.total_sq += int(np.dot(done, done))
         self._chunks.append(self._chunk[:self._pos])
         self._pos = 0
+
+    def _seal(self) -> None:
+        """Fold the pending unit counts and the open chunk into the totals (the chunk buffer
+        is replaced, since the closed chunk keeps a view of it)."""
+        self._flush_units()
+        if self._pos:
+            self._close_chunk()
+            self._chunk = np.empty(_CHUNK, dtype=np.int32)
+
+    def merge(self, other: _InactiveCounter) -> _InactiveCounter:
+        """Add ``other``'s samples after this counter's (per-sample counts in that order)."""
+        if other.unit_shape != self.unit_shape or other.atol != self.atol:
+            raise InvalidDataError(
+                f"{self.owner}: cannot merge the counts of field '{self.name}': one part has "
+                f"{other.unit_shape} units per sample (atol={other.atol}), the other "
+                f"{self.unit_shape} (atol={self.atol}); every block needs the same shape and "
+                "tolerance."
+            )
+        self._seal()
+        other._seal()
+        self.unit_counts += other.unit_counts
+        self.samples += other.samples
+        self.total += other.total
+        self.total_sq += other.total_sq
+        self._chunks.extend(other._chunks)
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the work buffers: counts only (4 bytes per sample)."""
+        self._seal()
+        state = dict(self.__dict__)
+        for key in ("_abs", "_mask", "_acc", "_views"):
+            state.pop(key, None)
+        state["_rows"] = 0
+        state["_chunk"] = np.empty(0, dtype=np.int32)
+        return state
 
     def finalize(self) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         self._flush_units()
@@ -244,6 +282,10 @@ class IUA:
                 if counter is None:
                     counter = counters[name] = IUA._new_counter(name, x, atol, owner)
                 counter.update(x)
+        return IUA._from_counters(counters)
+
+    @staticmethod
+    def _from_counters(counters: Mapping[str, _InactiveCounter]) -> IUA:
         layer_counts: dict[str, np.ndarray] = {}
         unit_counts: dict[str, np.ndarray] = {}
         sums: dict[str, tuple[int, int]] = {}
@@ -253,6 +295,12 @@ class IUA:
             total = counter.samples
         return IUA(MappingProxyType(layer_counts), MappingProxyType(unit_counts), total,
                    MappingProxyType(sums))
+
+    @staticmethod
+    def partial(*, rtol: float = 1e-5, atol: float = 1e-8) -> IUAState:
+        """An empty :class:`IUAState`: the counts of :meth:`introspect` as a partial state
+        (update / merge / finish, see :mod:`deepview.partial`)."""
+        return IUAState(rtol=rtol, atol=atol)
 
     @staticmethod
     def _new_counter(name: str, x: Any, atol: float, owner: str) -> _InactiveCounter:
@@ -404,3 +452,118 @@ class IUA:
             ax.set_title(title, fontsize=9)
         fig.tight_layout()
         return fig
+
+
+class IUAState:
+    """The inactive-unit counts of :meth:`IUA.introspect` as a partial state.
+
+    ``update(batch)`` counts a batch's fields, ``merge(other)`` adds the counts of another
+    state's samples *after* this state's (the per-sample counts keep row order, so merge in
+    row order), ``finish()`` returns the :class:`IUA` that :meth:`IUA.introspect` gives for
+    the same samples, exactly (integer counts).  A state pickles at 4 bytes per sample plus
+    8 per unit, so it can be computed per block on a worker and merged on a driver (see
+    :func:`deepview.integrations.ray.reduce_dataset`).
+
+    Parameters
+    ----------
+    rtol, atol : float
+        As in :meth:`IUA.introspect`; states merge only with states of the same ``atol``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer
+    >>> x = np.maximum(np.random.default_rng(0).normal(size=(100, 4)), 0.0)
+    >>> first, second = IUA.partial(), IUA.partial()
+    >>> for batch in ArrayProducer({"relu": x[:60]})(32):
+    ...     first.update(batch)
+    >>> for batch in ArrayProducer({"relu": x[60:]})(32):
+    ...     second.update(batch)
+    >>> merged = first.merge(second).finish().results["relu"]
+    >>> whole = IUA.introspect(ArrayProducer({"relu": x})).results["relu"]
+    >>> merged.mean_inactive == whole.mean_inactive
+    True
+    """
+
+    _OWNER = "IUAState"
+
+    def __init__(self, *, rtol: float = 1e-5, atol: float = 1e-8) -> None:
+        check_float(rtol, name="rtol", owner=self._OWNER, min_value=0.0)
+        self.atol = check_float(atol, name="atol", owner=self._OWNER, min_value=0.0)
+        self._counters: dict[str, _InactiveCounter] = {}
+
+    @property
+    def samples(self) -> int:
+        """Samples counted so far."""
+        return next(iter(self._counters.values())).samples if self._counters else 0
+
+    def update(self, batch: Any) -> None:
+        """Count the inactive units of every field of ``batch`` (a :class:`Batch`)."""
+        fields = getattr(batch, "fields", None)
+        if not isinstance(fields, Mapping):
+            raise InvalidTypeError(
+                f"{self._OWNER}.update: expected a deepview Batch; got {type(batch).__name__}."
+            )
+        if getattr(batch, "batch_size", 1) == 0:
+            return
+        if not fields:
+            raise InvalidDataError(
+                f"{self._OWNER}.update: the batch has no fields; IUA analyses the response "
+                "fields of a batch (e.g. from a Model in the pipeline)."
+            )
+        if self._counters and set(fields) != set(self._counters):
+            raise InvalidDataError(
+                f"{self._OWNER}.update: a batch has fields {sorted(fields)} but earlier ones "
+                f"had {sorted(self._counters)}; every batch must carry the same responses."
+            )
+        for name, x in fields.items():
+            counter = self._counters.get(name)
+            if counter is None:
+                counter = self._counters[name] = IUA._new_counter(name, x, self.atol,
+                                                                  self._OWNER)
+            counter.update(x)
+
+    def merge(self, other: IUAState) -> IUAState:
+        """Add ``other``'s counts after this state's; returns ``self``."""
+        if not isinstance(other, IUAState):
+            raise InvalidTypeError(
+                f"{self._OWNER}.merge: can only merge another IUAState; got "
+                f"{type(other).__name__}."
+            )
+        if other.atol != self.atol:
+            raise InvalidParameterError(
+                f"{self._OWNER}.merge: the states use different tolerances (atol={self.atol} "
+                f"and {other.atol}); build every state with the same atol."
+            )
+        if not other._counters:
+            return self
+        if not self._counters:
+            self._counters = dict(other._counters)
+            return self
+        if set(other._counters) != set(self._counters):
+            raise InvalidDataError(
+                f"{self._OWNER}.merge: one state counted fields {sorted(self._counters)}, "
+                f"the other {sorted(other._counters)}; every block must carry the same "
+                "responses."
+            )
+        for name, counter in self._counters.items():
+            counter.merge(other._counters[name])
+        return self
+
+    def finish(self) -> IUA:
+        """The :class:`IUA` of every sample counted or merged.
+
+        Raises
+        ------
+        InvalidDataError
+            No sample was counted.
+        """
+        if not self._counters:
+            raise InvalidDataError(
+                f"{self._OWNER}.finish: no samples were counted; update the state with at "
+                "least one non-empty batch."
+            )
+        return IUA._from_counters(self._counters)
+
+    def __repr__(self) -> str:
+        return f"IUAState(samples={self.samples}, fields={sorted(self._counters)})"
