@@ -20,6 +20,24 @@ from deepview.cli._build import (
     write_output,
 )
 from deepview.cli._demo import run_demo
+from deepview.cli._embed import (
+    CacheOption,
+    DeviceOption,
+    EmbedBatchOption,
+    EmbedOptions,
+    ImageColumnOption,
+    ImageSizeOption,
+    LabelsFromOption,
+    LayerOption,
+    ModelOption,
+    SplitOption,
+    WeightsOption,
+    WorkersOption,
+    default_cache_for,
+    embed_input,
+    raw_summary_lines,
+    run_embed,
+)
 from deepview.cli._load import (
     CliError,
     image_paths,
@@ -30,7 +48,7 @@ from deepview.cli._load import (
 from deepview.exceptions import DeepViewException
 from deepview.report import columns
 
-__all__ = ["app", "main", "run_report"]
+__all__ = ["app", "main", "run_embed", "run_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,24 +98,33 @@ def run_report(
     predictions: Path | None = None,
     predictions_label: str | None = None,
     label_issues: bool = True,
+    raw: Any = None,
 ) -> tuple[Any, Path]:
     """What ``deepview report`` does, as a function: returns ``(report, index.html path)``.
 
     ``split_labels`` (``--split-label``; ``None`` or empty: detected), ``predictions``
     (``--predictions`` CSV of class probabilities) for the label ``predictions_label``
     (default: the one label whose values are the CSV's class columns), ``label_issues``
-    (``--no-label-issues``) drive the audit."""
+    (``--no-label-issues``) drive the audit.  ``raw``: samples already embedded
+    (``deepview.integrations.torch.Embeddings``, from ``--model``) in place of the
+    embeddings file; their ids, labels, texts and image paths come with them."""
     from deepview.base import ArrayProducer
     from deepview.report import DatasetReport
 
     check_output(out, overwrite=overwrite)  # fail fast, before any work
-    array, ids, labels = load_embeddings(embeddings, id_column)
+    ids: list[str] | None
+    if raw is not None:
+        array, ids, labels = raw.vectors, list(raw.ids), dict(raw.labels)
+    else:
+        array, ids, labels = load_embeddings(embeddings, id_column)
     n = len(array)
     if n < 3:
         raise CliError(f"'{embeddings}' has {n} sample(s); a report needs at least 3.")
     paths = None
     texts = None
-    if metadata is not None:
+    if raw is not None:
+        paths, texts = raw.paths, raw.texts
+    elif metadata is not None:
         ids, csv_labels, paths, texts = load_metadata(
             metadata, n=n, id_column=id_column, embedding_ids=ids, label_columns=label,
             text_column=text_column)
@@ -226,15 +253,17 @@ def _predictions_label(path: Path, chosen: str | None, probabilities: Any,
 @app.command()
 def report(
     embeddings: Annotated[Path, typer.Argument(
-        help="Embeddings: .npy (N x D) or .parquet file.")],
+        help="Embeddings: .npy (N x D) or .parquet file; with --model the raw samples: an "
+        "image folder, a text file (.txt, .csv, .jsonl, .parquet) or hf:PATH_OR_NAME.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the report site.")],
     metadata: Annotated[Path | None, typer.Option(
         "--metadata", "-m", help="CSV with one row per sample: an id column and labels.")] = None,
     id_column: Annotated[str | None, typer.Option(
         "--id-column", help="Id column in the CSV / Parquet file (default 'id').")] = None,
     label: Annotated[list[str] | None, typer.Option(
-        "--label", "-l", help="Label column of the CSV (repeat it; default: all other "
-        "columns).")] = None,
+        "--label", "-l", "--label-column", help="Label column of the CSV (repeat it; "
+        "default: all other columns); with --model, of the text table or hf: dataset.")
+    ] = None,
     text_column: Annotated[str | None, typer.Option(
         "--text-column", help="Column of the CSV holding each sample's text (e.g. the "
         "embedded sentence), shown with the sample, not used as a label (default: a column "
@@ -278,13 +307,45 @@ def report(
         "label, not a split label, whose values are the CSV's columns).")] = None,
     no_label_issues: Annotated[bool, typer.Option(
         "--no-label-issues", help="Skip the label-issue scores.")] = False,
+    model: ModelOption = None,
+    layer: LayerOption = None,
+    labels_from: LabelsFromOption = None,
+    image_column: ImageColumnOption = None,
+    split: SplitOption = None,
+    cache: CacheOption = None,
+    device: DeviceOption = None,
+    workers: WorkersOption = None,
+    embed_batch_size: EmbedBatchOption = 64,
+    image_size: ImageSizeOption = None,
+    weights: WeightsOption = None,
 ) -> None:
-    """Build a dataset report from embeddings (+ metadata) and write it as a static site."""
+    """Build a dataset report from embeddings (+ metadata), or from raw images / texts and
+    a model (--model), and write it as a static site."""
     projection = _projection_name(projection)
     duplicate_threshold_strategy(duplicate_threshold)  # a usage error before any work
     if quiet:
         os.environ["DEEPVIEW_QUIET"] = "1"
+    raw = None
+    embedded_lines: list[str] = []
     try:
+        if model is not None:
+            check_output(out, overwrite=overwrite)  # fail fast, before embedding
+            options = EmbedOptions(
+                model=model, layer=layer, labels_from=labels_from, metadata=metadata,
+                id_column=id_column, label_columns=label or (), text_column=text_column,
+                image_column=image_column, split=split, cache=cache, device=device,
+                workers=workers, batch_size=embed_batch_size, image_size=image_size,
+                weights=weights)
+            default = default_cache_for(out)
+            raw = embed_input(str(embeddings), options, default_cache=default)
+            embedded_lines = raw_summary_lines(raw, cache or default)
+            metadata = None
+            label = None
+            text_column = None
+        elif any(v is not None for v in (layer, labels_from, image_column, split, cache,
+                                         weights, image_size)):
+            raise CliError("--layer, --labels-from, --image-column, --split, --cache, "
+                           "--image-size and --weights need --model (raw input).")
         result, index = run_report(
             embeddings, out=out, metadata=metadata, id_column=id_column, label=label or (),
             text_column=text_column, images=images, duplicates=not no_duplicates,
@@ -292,19 +353,80 @@ def report(
             projection=None if no_projection else projection, overwrite=overwrite,
             batch_size=batch_size, duplicate_threshold=duplicate_threshold, seed=seed,
             split_labels=split_label or None, predictions=predictions,
-            predictions_label=predictions_label, label_issues=not no_label_issues,
+            predictions_label=predictions_label, label_issues=not no_label_issues, raw=raw,
         )
     except (CliError, DeepViewException, OSError) as exc:
         _fail(str(exc))
         return
     typer.echo("deepview report")
-    for line in summary_lines(result.data, index):
+    for line in embedded_lines + summary_lines(result.data, index):
         typer.echo(line)
     typer.echo("")
     typer.echo("Audit (score: 1 = not found, 0 = every sample affected)")
     for line in issues_lines(result.issues()):
         typer.echo(line)
     typer.echo(f"Open {index} in a browser.")
+
+
+@app.command()
+def embed(
+    source: Annotated[str, typer.Argument(
+        metavar="INPUT", help="An image folder, a text file (.txt one text per line; .csv, "
+        ".tsv, .jsonl or .parquet with --text-column) or hf:PATH_OR_NAME (a Hugging Face "
+        "dataset saved with save_to_disk, or in the datasets cache).")],
+    model: Annotated[str, typer.Option(
+        "--model", help="A factory 'my_pkg.models:build' or 'file.py:build' returning a "
+        "torch.nn.Module (or (module, transform)); a sentence-transformers model folder or "
+        "name ('all-MiniLM-L6-v2' uses the weights of the text extra); 'timm:NAME' / "
+        "'torchvision:NAME'.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output .parquet file: id, path / text, labels and the "
+        "embedding (a list column).")],
+    layer: LayerOption = None,
+    labels_from: LabelsFromOption = None,
+    metadata: Annotated[Path | None, typer.Option(
+        "--metadata", "-m", help="Image folder: CSV with one row per image (an id column "
+        "with the image's path relative to the folder, or its file name) and labels.")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id-column", help="Id column of the metadata CSV, text table or hf: dataset.")
+    ] = None,
+    label_column: Annotated[list[str] | None, typer.Option(
+        "--label-column", "--label", "-l", help="Label column of the metadata CSV, text "
+        "table or hf: dataset (repeat it).")] = None,
+    text_column: Annotated[str | None, typer.Option(
+        "--text-column", help="Text column of a .csv / .jsonl / .parquet file or hf: "
+        "dataset (default 'text').")] = None,
+    image_column: ImageColumnOption = None,
+    split: SplitOption = None,
+    cache: CacheOption = None,
+    device: DeviceOption = None,
+    workers: WorkersOption = None,
+    batch_size: EmbedBatchOption = 64,
+    image_size: ImageSizeOption = None,
+    weights: WeightsOption = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing --out file.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Embed raw images or texts through a model into a Parquet file (resumable cache)."""
+    if quiet:
+        os.environ["DEEPVIEW_QUIET"] = "1"
+    options = EmbedOptions(
+        model=model, layer=layer, labels_from=labels_from, metadata=metadata,
+        id_column=id_column, label_columns=label_column or (), text_column=text_column,
+        image_column=image_column, split=split, cache=cache, device=device, workers=workers,
+        batch_size=batch_size, image_size=image_size, weights=weights)
+    try:
+        result, used_cache = run_embed(source, out=out, options=options, overwrite=overwrite)
+    except (CliError, DeepViewException, OSError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo("deepview embed")
+    for line in raw_summary_lines(result, used_cache):
+        typer.echo(line)
+    typer.echo(f"  output    {out}")
 
 
 @app.command()

@@ -6,6 +6,10 @@
   (:func:`pool_response`).
 - :class:`TorchProducer`: a producer over a torch ``DataLoader`` or ``Dataset``.
 - :class:`ProducerTorchDataset`: a torch ``IterableDataset`` over a producer.
+- :func:`load_embedder` / :class:`Embedder` and :func:`embed`: raw samples (images, texts)
+  through a model (a factory's ``nn.Module``, sentence-transformers, timm / torchvision) into
+  :class:`Embeddings`, with a resumable cache of Parquet shards; :class:`ImageTransform`
+  (Pillow + numpy) and :class:`TextTransform` (a tokenizer) build the model input.
 - :func:`apply_pfa_recipe`: turn PFA recipes into a smaller working network.
 - :class:`DigitsCNN`, :func:`load_digits_split`, :func:`train_digits_cnn`,
   :func:`evaluate_accuracy`, :func:`count_parameters`: a small CNN on scikit-learn's
@@ -23,9 +27,21 @@ require("torch", feature="deepview.integrations.torch", extra="torch")
 from deepview.integrations.torch._digits import (  # noqa: E402
     DigitsCNN,
     count_parameters,
+    digits_cnn_factory,
     evaluate_accuracy,
     load_digits_split,
     train_digits_cnn,
+)
+from deepview.integrations.torch._embed import Embeddings, embed  # noqa: E402
+from deepview.integrations.torch._embedder import (  # noqa: E402
+    MODEL_FORMS,
+    Embedder,
+    hidden_state_layer,
+    load_embedder,
+    load_state_dict,
+    penultimate_layer,
+    sentence_transformer_embedder,
+    weights_digest,
 )
 from deepview.integrations.torch._model import (  # noqa: E402
     TorchModel,
@@ -35,18 +51,39 @@ from deepview.integrations.torch._model import (  # noqa: E402
 )
 from deepview.integrations.torch._pfa_surgery import apply_pfa_recipe  # noqa: E402
 from deepview.integrations.torch._producer import ProducerTorchDataset, TorchProducer  # noqa: E402
+from deepview.integrations.torch._transforms import (  # noqa: E402
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageTransform,
+    TextTransform,
+)
 
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MODEL_FORMS",
     "DigitsCNN",
+    "Embedder",
+    "Embeddings",
+    "ImageTransform",
+    "TextTransform",
     "ProducerTorchDataset",
     "TorchModel",
     "TorchProducer",
     "apply_pfa_recipe",
     "count_parameters",
+    "digits_cnn_factory",
+    "embed",
     "evaluate_accuracy",
+    "hidden_state_layer",
     "layer_kind",
     "load_digits_split",
+    "load_embedder",
+    "load_state_dict",
     "load_torch_model",
+    "penultimate_layer",
     "pool_response",
+    "sentence_transformer_embedder",
     "train_digits_cnn",
+    "weights_digest",
 ]

