@@ -628,3 +628,21 @@ def test_hostile_values_in_the_audit_panels_are_text(browser: Any, audit_site: P
     assert p.page.locator(scripts).count() == 0
     assert p.dialogs == [] and p.errors == []
     p.page.close()
+
+
+def test_label_issues_of_a_label_with_too_many_values_to_filter(browser: Any,
+                                                                tmp_path: Path) -> None:
+    n = 1200  # more values than a label filter takes: 'cls' is a plain column
+    score = np.linspace(0.0, 1.0, n)
+    df = pd.DataFrame({"id": [f"s{i}" for i in range(n)], "cls": [f"c{i}" for i in range(n)],
+                       "labelIssue_r_byAttr_cls": score,
+                       "labelIssueFlag_r_byAttr_cls": score > 0.999,
+                       "labelIssueSuggested_r_byAttr_cls": ["c0"] * n})
+    p = _open(browser, write_site(df, tmp_path / "s").as_uri())
+    _ready(p)
+    assert p.page.locator("[data-testid^=filter-]").count() == 0
+    notes = p.page.eval_on_selector_all("[data-testid=issue-gallery] .dv-tile-note",
+                                        "els => els.map(e => e.textContent)")
+    assert notes[:2] == ["c1199 \u2192 c0 \u00b7 1.00", "c1198 \u2192 c0 \u00b7 1.00"]
+    assert p.errors == []
+    p.page.close()

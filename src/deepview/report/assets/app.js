@@ -1438,7 +1438,8 @@
     classes.sort(function (a, b) {
       return flaggedIn[b] - flaggedIn[a] || borderIn[b] - borderIn[a] || shownIn[b] - shownIn[a] || a - b;
     });
-    var given = function (j) { return l ? l.values[codes[j]] : "?"; };
+    var ex = l ? null : extras.find(function (e) { return e.name === q.dim && e.kind === "text"; });
+    var given = function (j) { return l ? l.values[codes[j]] : ex ? String(ex.data[j]) : "?"; };
     var note = function (j) {
       var sug = q.sugValues[q.sugCodes[j]];
       return given(j) + " \u2192 " + (sug || "\u2013") + " \u00b7 " + fmtScore(q.score[j]);
