@@ -246,7 +246,9 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                          f"{int(flags.sum())} of {labelled} labelled samples"))
     if not issue_columns:
         why = ("no label dimensions" if not label_columns else
-               "no label dimension with two or more values outside the split labels")
+               "no label-issue columns (turned off with label_issues=False / "
+               "--no-label-issues, or no label dimension with two or more values outside "
+               "the split labels)")
         rows.append(_row("label issues", "", "", np.nan, np.nan, f"not measured: {why}"))
     for dim in label_columns:
         values = data[dim].astype(str)
