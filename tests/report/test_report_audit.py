@@ -96,6 +96,8 @@ def test_issues_table(planted) -> None:
     assert "rare (1)" in rows[("imbalance", "label")].detail
     assert "rare (1)" in rows[("thin labels", "label")].detail
     assert table["score"].between(0, 1).all()
+    # a train/test split is uneven on purpose: no imbalance / thin-label rows for it
+    assert ("imbalance", "split") not in rows and ("thin labels", "split") not in rows
 
 
 def test_issues_survive_a_round_trip(planted, tmp_path) -> None:

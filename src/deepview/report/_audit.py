@@ -250,7 +250,7 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                "--no-label-issues, or no label dimension with two or more values outside "
                "the split labels)")
         rows.append(_row("label issues", "", "", np.nan, np.nan, f"not measured: {why}"))
-    for dim in label_columns:
+    for dim in [d for d in label_columns if d not in split_columns]:  # splits are uneven
         values = data[dim].astype(str)
         counts = values[values != ""].value_counts()
         even = counts.sum() / max(len(counts), 1)
