@@ -196,6 +196,10 @@ def _train_first(pair: dict[str, Any]) -> dict[str, Any]:
     return pair
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _row(issue: str, response: str, label: str, flagged: Any, score: Any,
          detail: str) -> dict[str, Any]:
     return {"issue": issue, "response": response, "label": label, "flagged": flagged,
@@ -216,7 +220,8 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
         redundant = int(member.sum() - len(np.unique(group[member])))
         rows.append(_row("exact duplicates", r, "", int((member & exact).sum()),
                          1 - (member & exact).sum() / n,
-                         f"{len(np.unique(group[member & exact]))} groups of identical samples"))
+                         _count(len(np.unique(group[member & exact])), "group") +
+                         " of identical samples"))
         rows.append(_row("near duplicates", r, "", int((member & ~exact).sum()),
                          1 - (member & ~exact).sum() / n,
                          f"{redundant} samples would go if each group kept one"))
@@ -227,7 +232,7 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
             leaks = data[column].to_numpy()
             codes, names = _codes(data[dim].astype(str).tolist())
             pairs = [_train_first(p) for p in split_pair_counts(leaks, codes, names)]
-            detail = "; ".join(f"{p['a']}/{p['b']}: {p['groups']} groups "
+            detail = "; ".join(f"{p['a']}/{p['b']}: {_count(int(p['groups']), 'group')} "
                                f"({p['samples_a']} {p['a']}, {p['samples_b']} {p['b']})"
                                for p in pairs) or "no duplicate spans two splits"
             rows.append(_row("leakage", r, dim, int((leaks >= 0).sum()),
