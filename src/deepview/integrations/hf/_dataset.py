@@ -202,10 +202,12 @@ class HFDatasetProducer(RecordProducer):
                     f"splits: {splits}."
                 )
             return loaded[split], split
-        if split is not None and getattr(loaded, "split", None) not in (None, split):
+        own = getattr(loaded, "split", None)
+        if split is not None and (own is None or str(own) != split):
             raise InvalidParameterError(
-                f"HFDatasetProducer: '{path}' holds the one split '{loaded.split}', not "
-                f"'{split}'; drop --split or pass --split {loaded.split}."
+                f"HFDatasetProducer: '{path}' holds one dataset"
+                + (f" (split '{own}')" if own is not None else " without splits")
+                + f", so it has no split '{split}'; drop --split."
             )
         return loaded, split or str(getattr(loaded, "split", None) or "train")
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import pathlib
+import pickle  # noqa: S403 - only its error class: torch.load(weights_only=True)
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -237,7 +238,7 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             state: Any = safetensors.load_file(str(file))
         else:
             state = torch.load(file, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError, EOFError) as exc:
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
         raise InvalidParameterError(
             f"cannot read weights '{file}' ({exc}); give a .safetensors file or a state_dict "
             "saved with torch.save(model.state_dict(), path) (no pickled objects)."
