@@ -143,6 +143,10 @@ def run_report(
     parquet_text = labels.pop(columns.TEXT, None)
     if texts is None:
         texts = parquet_text
+    # and a "path" column (deepview embed writes one for images) the samples' files
+    parquet_paths = labels.pop(columns.PATH, None)
+    if paths is None:
+        paths = parquet_paths
     if ids is not None and len(set(ids)) != len(ids):
         raise CliError("the sample ids must be unique.")
     splits = _check_split_labels(split_labels, labels)

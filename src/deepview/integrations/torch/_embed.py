@@ -56,7 +56,8 @@ class Embeddings:
     model, layer, spec_hash : str
         What made the embeddings (``spec_hash``: see :meth:`Embedder.spec_hash`).
     computed, reused : int
-        Samples embedded by this run / read back from finished cache shards.
+        Samples embedded by this run / read back from finished cache shards (skipped ones
+        not counted).
     seconds : float
         Wall time of the run.
     """
@@ -350,13 +351,12 @@ def embed(
                       if path is not None else None)
             if cached is not None:
                 vectors, shard_skipped, good = cached
-                reused += len(shard)
+                reused += int(good.sum())
                 bar.update(len(shard))
                 bar.set_postfix_str(f"{reused:,} from cache", refresh=False)
             else:
                 vectors, errors = _embed_shard(shard, embedder, decode, batch_size=batch_size,
                                                num_workers=num_workers, pin=pin, bar=bar)
-                computed += len(shard)
                 if path is not None:
                     full = np.zeros((len(shard), vectors.shape[1] if len(vectors) else 0),
                                     dtype=np.float32)
@@ -367,6 +367,7 @@ def embed(
                         _write_shard(path, embedder=embedder, spec_hash=spec_hash,
                                      ids=shard_ids, vectors=full, errors=errors)
                 good = np.array([e is None for e in errors], dtype=bool)
+                computed += int(good.sum())
                 shard_skipped = [SkippedSample(i, e) for i, e in zip(shard_ids, errors)
                                  if e is not None]
             skipped.extend(shard_skipped)
