@@ -45,7 +45,7 @@ DeviceOption = Annotated[str | None, typer.Option(
     "--device", help="Torch device, e.g. cpu or cuda:0 (default: cuda when available).")]
 WorkersOption = Annotated[int | None, typer.Option(
     "--workers", min=0, help="DataLoader processes decoding the samples (default: 0 for "
-    "texts, up to 4 for images).")]
+    "texts and on 2 CPUs or fewer, else up to 4 for images).")]
 EmbedBatchOption = Annotated[int, typer.Option(
     "--embed-batch-size", min=1, help="Samples per forward pass of the model.")]
 ImageSizeOption = Annotated[int | None, typer.Option(

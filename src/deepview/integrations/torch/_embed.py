@@ -297,8 +297,8 @@ def embed(
     shard_size : int, default=2048
         Samples per cache shard.
     num_workers : int, optional
-        DataLoader worker processes decoding the samples; default 0 for texts, else up to
-        4 (one fewer than the CPUs).
+        DataLoader worker processes decoding the samples; default 0 for texts and on two
+        CPUs or fewer, else up to 4 (one fewer than the CPUs).
 
     Returns
     -------
@@ -322,9 +322,9 @@ def embed(
             f"embed: the model '{embedder.name}' takes {embedder.modality}s but the input "
             f"holds {producer.modality}s."
         )
-    if num_workers is None:
-        num_workers = 0 if producer.modality == "text" else max(0, min(4,
-                                                                      (os.cpu_count() or 1) - 1))
+    if num_workers is None:  # decoding in the main process is faster on 2 cores or fewer
+        cpus = os.cpu_count() or 1
+        num_workers = 0 if producer.modality == "text" or cpus <= 2 else min(4, cpus - 1)
     start = time.perf_counter()
     decode = producer.decoder
     records = producer.records()
