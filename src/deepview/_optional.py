@@ -10,6 +10,8 @@ from deepview.exceptions import MissingDependencyError
 #: import name -> (pip distribution name, deepview extra or None for a core dependency)
 _KNOWN: dict[str, tuple[str, str | None]] = {
     "torch": ("torch==2.13.0", "torch"),
+    "ray": ("ray[data]==2.60.0", "ray"),
+    "ray.data": ("ray[data]==2.60.0", "ray"),
     "umap": ("umap-learn", "umap"),
     "pacmap": ("pacmap", "pacmap"),
     "faiss": ("faiss-cpu", "faiss"),

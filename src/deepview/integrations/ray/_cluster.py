@@ -1,0 +1,155 @@
+"""Connecting to a Ray cluster with a deadline, or starting a local one."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from deepview.exceptions import DeepViewException
+
+__all__ = ["ClusterUnavailableError", "ray_session"]
+
+logger = logging.getLogger(__name__)
+
+#: seconds allowed to reach a cluster address before giving up
+DEFAULT_TIMEOUT_S = 20.0
+
+
+class ClusterUnavailableError(DeepViewException, ConnectionError):
+    """A Ray cluster address did not answer (in time), or Ray could not start locally."""
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of ``"host:port"`` / ``"ray://host:port"``; None for ``"auto"``."""
+    if address in ("auto", "local"):
+        return None
+    bare = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = bare.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ClusterUnavailableError(
+            f"ray_session: cannot read the cluster address {address!r}; give HOST:PORT of the "
+            "head node (e.g. 10.0.0.5:6379), ray://HOST:PORT, or 'auto'."
+        )
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _probe(address: str, timeout_s: float) -> None:
+    """Fail fast when nothing listens at ``address`` (before Ray retries for minutes)."""
+    target = _host_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ClusterUnavailableError(
+            f"ray_session: the Ray cluster at {address!r} does not answer ({exc}); check the "
+            "address (the head node's GCS port, 6379 by default) and that the cluster is up."
+        ) from None
+
+
+def _init_with_deadline(ray: Any, deadline: float, **kwargs: Any) -> None:
+    """``ray.init(**kwargs)``, abandoned with an error when it has not returned by
+    ``deadline`` (Ray itself retries a silent address for minutes)."""
+    outcome: dict[str, BaseException | None] = {}
+
+    def target() -> None:
+        try:
+            ray.init(**kwargs)
+            outcome["error"] = None
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="deepview-ray-init", daemon=True)
+    thread.start()
+    thread.join(max(deadline - time.monotonic(), 0.1))
+    if thread.is_alive() or "error" not in outcome:
+        raise ClusterUnavailableError(
+            f"ray_session: no Ray cluster answered at {kwargs.get('address')!r} within the "
+            "deadline; something listens there but it is not a Ray head node (or it is "
+            "overloaded). Check the address and port."
+        )
+    error = outcome["error"]
+    if error is not None:
+        raise ClusterUnavailableError(
+            f"ray_session: cannot connect to the Ray cluster at {kwargs.get('address')!r}: "
+            f"{error}"
+        ) from error
+
+
+@contextlib.contextmanager
+def ray_session(
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    quiet: bool = True,
+) -> Iterator[None]:
+    """Use a Ray cluster for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    address : str, optional
+        ``HOST:PORT`` of a running cluster's head node (``ray start --head`` prints it),
+        ``ray://HOST:PORT`` for Ray Client, or ``"auto"`` for the cluster this machine is
+        part of.  Default: a Ray instance that is already initialised in this process, else
+        a new local cluster on this machine (on the loopback address, no dashboard), shut
+        down at the end of the block.
+    num_cpus : int, optional
+        CPUs of a local cluster (default: all of this machine's).
+    timeout_s : float, default=20
+        Give up connecting to ``address`` after this many seconds.
+    quiet : bool, default=True
+        No Ray progress bars and only warnings from Ray's loggers.
+
+    Raises
+    ------
+    ClusterUnavailableError
+        Nothing answers at ``address`` within ``timeout_s`` (a clear error, never a hang),
+        or the address is not a Ray cluster.
+
+    Examples
+    --------
+    >>> from deepview.integrations.ray import ray_session
+    >>> with ray_session(num_cpus=2):  # doctest: +SKIP
+    ...     report = DatasetReport.introspect(RayDatasetProducer(dataset))
+    """
+    import ray
+    import ray.data
+
+    if quiet:
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    started = False
+    if address is None and ray.is_initialized():
+        pass  # the caller's instance: used, not shut down
+    elif address is None:
+        try:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+                     logging_level=logging.WARNING, log_to_driver=not quiet)
+        except Exception as exc:
+            raise ClusterUnavailableError(
+                f"ray_session: could not start a local Ray cluster: {exc}") from exc
+        started = True
+    else:
+        if ray.is_initialized():
+            raise ClusterUnavailableError(
+                "ray_session: Ray is already initialised in this process; call "
+                "ray.shutdown() first, or pass no address to use that instance."
+            )
+        deadline = time.monotonic() + timeout_s
+        _probe(address, timeout_s)
+        _init_with_deadline(ray, deadline, address=address, logging_level=logging.WARNING,
+                            log_to_driver=not quiet)
+        started = True
+    try:
+        yield
+    finally:
+        if started and ray.is_initialized():
+            ray.shutdown()

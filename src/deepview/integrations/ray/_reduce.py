@@ -1,0 +1,127 @@
+"""reduce_dataset: one partial state per block on the cluster, merged on the driver."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from deepview.exceptions import InvalidDataError, InvalidTypeError
+from deepview.integrations.ray._producer import BatchSpec, RayDatasetProducer, is_ray_dataset
+
+__all__ = ["reduce_dataset"]
+
+_OWNER = "reduce_dataset"
+_STATE = "__deepview_state__"
+_ROWS = "__deepview_rows__"
+
+
+class _BlockState:
+    """``map_batches`` function: the pickled partial state of one batch of rows."""
+
+    def __init__(self, spec: BatchSpec, make_state: Callable[[], Any]) -> None:
+        self.spec = spec
+        self.make_state = make_state
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        state = self.make_state()
+        rows = len(next(iter(batch.values()))) if batch else 0
+        if rows:
+            state.update(self.spec.to_batch(batch))
+        payload = np.empty(1, dtype=object)
+        payload[0] = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        return {_STATE: payload, _ROWS: np.array([rows], dtype=np.int64)}
+
+
+def block_states(producer: RayDatasetProducer, make_state: Callable[[], Any], *,
+                 batch_size: int | None = None) -> Iterator[tuple[Any, int]]:
+    """``(state, rows)`` of every block (or batch of ``batch_size`` rows), in row order."""
+    function = _BlockState(producer.spec, make_state)
+    states = producer.selected().map_batches(function, batch_size=batch_size,
+                                             batch_format="numpy")
+    states.context.execution_options.preserve_order = True
+    for batch in states.iter_batches(batch_size=None, batch_format="numpy"):
+        for payload, rows in zip(batch[_STATE], batch[_ROWS]):
+            yield pickle.loads(payload), int(rows)
+
+
+def reduce_dataset(
+    source: Any,
+    make_state: Callable[[], Any],
+    *,
+    batch_size: int | None = None,
+    expected_rows: int | None = None,
+) -> Any:
+    """Compute a partial state per block of a Ray Dataset on the cluster and merge the
+    states on the driver, in row order.
+
+    Each block (or each batch of ``batch_size`` rows) is turned into a deepview
+    :class:`~deepview.base.Batch` on a worker, added to a fresh ``make_state()`` with
+    ``update``, and the pickled state (``O(D²)`` for covariances, a few bytes per sample for
+    counts or scores) comes back to the driver, where the states are merged one at a time
+    (see :mod:`deepview.partial`).  The driver never holds the rows.
+
+    Parameters
+    ----------
+    source : RayDatasetProducer or ray.data.Dataset
+        The rows and how they become batches (a bare Dataset: every column a field).
+    make_state : Callable[[], PartialState]
+        Builds an empty state, e.g. ``PFAState``, ``IUA.partial``,
+        ``functools.partial(PCAState, 40)`` or ``familiarity.partial_scores``; pickled to
+        the workers.
+    batch_size : int, optional
+        Rows per state; default one state per block of the dataset.
+    expected_rows : int, optional
+        The number of rows the pass must cover (default: the producer's count from an
+        earlier pass, if any).
+
+    Returns
+    -------
+    PartialState
+        The merged state; call ``finish()`` for the result.
+
+    Raises
+    ------
+    InvalidDataError
+        The dataset has no rows, or the states cover another number of rows than
+        ``expected_rows`` (never a silently short result).
+
+    Examples
+    --------
+    >>> from deepview.introspectors.states import PFAState  # doctest: +SKIP
+    >>> pfa = reduce_dataset(RayDatasetProducer(ds, fields="fc1"), PFAState).finish()
+    ... # doctest: +SKIP
+    """
+    producer = source if isinstance(source, RayDatasetProducer) else None
+    if producer is None:
+        if not is_ray_dataset(source):
+            raise InvalidTypeError(
+                f"{_OWNER}: 'source' must be a RayDatasetProducer or a ray.data.Dataset; got "
+                f"{type(source).__name__}."
+            )
+        producer = RayDatasetProducer(source)
+    if not callable(make_state):
+        raise InvalidTypeError(
+            f"{_OWNER}: 'make_state' must build an empty partial state; got "
+            f"{type(make_state).__name__}."
+        )
+    merged: Any = None
+    rows = 0
+    for state, count in block_states(producer, make_state, batch_size=batch_size):
+        if not count:
+            continue
+        rows += count
+        merged = state if merged is None else merged.merge(state)
+    if merged is None:
+        raise InvalidDataError(f"{_OWNER}: the dataset has no rows; give at least one sample.")
+    expected = expected_rows if expected_rows is not None else producer.rows
+    if expected is not None and rows != expected:
+        raise InvalidDataError(
+            f"{_OWNER}: the partial states cover {rows} rows but the dataset has {expected}; "
+            "a block was lost (a failed worker without retry?)."
+        )
+    if producer.rows is None:
+        producer.rows = rows
+    return merged

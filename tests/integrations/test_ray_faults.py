@@ -1,0 +1,104 @@
+"""Faults of the Ray integration that need no running cluster: Ray not installed, a cluster
+address that does not answer, Parquet shards with different schemas (issue 11)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from deepview.exceptions import InvalidDataError  # noqa: E402
+from deepview.integrations.ray import ClusterUnavailableError, ray_session, read_parquet  # noqa: E402
+
+
+def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_missing_ray_names_the_extra() -> None:
+    result = run_python("""
+        import sys
+        sys.modules["ray"] = None  # as if ray were not installed
+        try:
+            import deepview.integrations.ray
+        except ImportError as exc:
+            from deepview.exceptions import MissingDependencyError
+            assert isinstance(exc, MissingDependencyError), type(exc)
+            print(exc)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert 'pip install "deepview[ray]"' in result.stdout
+    assert "deepview.integrations.ray" in result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_address_where_nothing_listens_fails_fast() -> None:
+    started = time.monotonic()
+    with pytest.raises(ClusterUnavailableError, match="does not answer"):
+        with ray_session(f"127.0.0.1:{free_port()}"):
+            pass
+    assert time.monotonic() - started < 30
+    with pytest.raises(ClusterUnavailableError, match="cannot read the cluster address"):
+        with ray_session("no-port-here"):
+            pass
+
+
+def test_an_address_that_is_not_ray_fails_within_the_deadline() -> None:
+    """Something accepts connections but never speaks Ray: Ray would retry for minutes;
+    the session gives up at its deadline (in a child process: the abandoned connection
+    attempt must not linger in this test process)."""
+    result = run_python("""
+        import socket, time
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        from deepview.integrations.ray import ClusterUnavailableError, ray_session
+        started = time.monotonic()
+        try:
+            with ray_session(f"127.0.0.1:{port}", timeout_s=5):
+                print("connected?!")
+        except ClusterUnavailableError as exc:
+            print("ERROR", round(time.monotonic() - started, 1), exc)
+    """, timeout=60)
+    assert "ERROR" in result.stdout, result.stdout + result.stderr
+    elapsed = float(result.stdout.split("ERROR ")[1].split()[0])
+    assert elapsed < 30
+    assert "not a Ray head node" in result.stdout or "cannot connect" in result.stdout
+
+
+def write_shard(path: Path, columns: dict[str, object]) -> None:
+    pq.write_table(pa.table(columns), path)
+
+
+def test_shards_with_different_schemas_name_the_file(tmp_path: Path) -> None:
+    write_shard(tmp_path / "part-0.parquet", {"id": ["a", "b"], "x": [1.0, 2.0]})
+    write_shard(tmp_path / "part-1.parquet", {"id": ["c"], "x": [3.0]})
+    write_shard(tmp_path / "part-2.parquet", {"id": ["d"], "x": np.array([4], dtype=np.int64)})
+    with pytest.raises(InvalidDataError, match=r"part-2\.parquet.*different schema.*part-0"):
+        read_parquet(tmp_path)
+    (tmp_path / "part-2.parquet").unlink()
+    (tmp_path / "notes.parquet").write_text("not parquet")
+    with pytest.raises(InvalidDataError, match=r"cannot read .*notes\.parquet"):
+        read_parquet(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidDataError, match="holds no .parquet files"):
+        read_parquet(tmp_path / "empty")
+    with pytest.raises(InvalidDataError, match="does not exist"):
+        read_parquet(tmp_path / "missing")
