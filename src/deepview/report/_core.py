@@ -19,6 +19,7 @@ from deepview.base import Producer
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 from deepview.report import _analysis as analysis
 from deepview.report import _audit as audit
+from deepview.report import _ray as ray_engine
 from deepview.report import columns as col
 from deepview.report._collect import Collected, collect
 from deepview.report._config import ReportConfig
@@ -180,8 +181,13 @@ class DatasetReport:
                                          ignore_cleanup_errors=True) as tmp:
             with tqdm(desc=f"{_OWNER}: reading responses", unit=" samples",
                       disable=progress_disabled()) as bar:
-                collected = collect(producer, batch_size=batch_size, cache_dir=Path(tmp),
-                                    progress=bar)
+                if ray_engine.is_ray_input(producer):  # per-row passes on the cluster
+                    collected = ray_engine.collect(producer, config=config,
+                                                   batch_size=batch_size,
+                                                   cache_dir=Path(tmp), progress=bar)
+                else:
+                    collected = collect(producer, batch_size=batch_size, cache_dir=Path(tmp),
+                                        progress=bar)
             try:
                 chosen = audit.check_predictions(predictions, collected.labels)
                 columns = _build_columns(collected, config, batch_size, chosen)
@@ -340,7 +346,9 @@ def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
             name = collected.column_names[field]
             bar.set_description(f"{_OWNER} [{name}]: reducing")
             raw = collected.fields.pop(field)
-            reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size)
+            reduced = getattr(raw, "prereduced", None)  # reduced on a Ray cluster
+            if reduced is None:
+                reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size)
             bar.update(1)
             if config.duplicates is not None:
                 bar.set_description(f"{_OWNER} [{name}]: duplicates")

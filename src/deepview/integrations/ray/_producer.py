@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,59 @@ import numpy as np
 
 from deepview._validation import check_batch_size
 from deepview.base import Batch, rebatch
-from deepview.exceptions import InvalidDataError, InvalidTypeError, MissingFieldError
+from deepview.exceptions import (
+    DeepViewException,
+    InvalidDataError,
+    InvalidTypeError,
+    MissingFieldError,
+)
 
 __all__ = ["BatchSpec", "RayDatasetProducer", "read_parquet"]
 
 _OWNER = "RayDatasetProducer"
 
 FieldSpec = str | Sequence[str]
+
+
+def deepview_cause(exc: BaseException) -> DeepViewException | None:
+    """The deepview error a worker raised, from the Ray error that wraps it (or None).
+
+    Ray hands the driver a ``RayTaskError`` whose text holds the worker's traceback (the
+    original exception object does not travel), so the error is rebuilt from its last
+    ``deepview.exceptions.<Class>: <message>`` line."""
+    import deepview.exceptions as errors
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, DeepViewException):
+            return current
+        todo.extend([getattr(current, "cause", None), current.__cause__, current.__context__])
+    found = re.findall(r"deepview\.exceptions\.(\w+): ([^\n]+)", str(exc))
+    if found:
+        name, message = found[-1]
+        cls = getattr(errors, name, None)
+        if isinstance(cls, type) and issubclass(cls, DeepViewException):
+            return cls(message.strip())
+    return None
+
+
+@contextlib.contextmanager
+def worker_errors() -> Iterator[None]:
+    """Re-raise a deepview error raised on a worker as itself, not wrapped by Ray."""
+    try:
+        yield
+    except DeepViewException:
+        raise
+    except Exception as exc:
+        cause = deepview_cause(exc)
+        if cause is None:
+            raise
+        raise type(cause)(cause.message) from exc
 
 
 def _column(batch: Mapping[str, Any], column: str) -> np.ndarray:
@@ -50,17 +98,23 @@ class BatchSpec:
         Column of sample identifiers (``Batch.StdKeys.IDENTIFIER``).
     label_columns : Sequence[str]
         Columns of labels (``Batch.StdKeys.LABELS``, one dimension per column).
+    path_column, text_column : str, optional
+        Columns of file paths (``Batch.StdKeys.PATH``) and texts (``Batch.StdKeys.TEXT``).
     """
 
     def __init__(self, fields: Mapping[str, FieldSpec] | None, id_column: str | None,
-                 label_columns: Sequence[str]) -> None:
+                 label_columns: Sequence[str], path_column: str | None = None,
+                 text_column: str | None = None) -> None:
         self.fields = None if fields is None else dict(fields)
         self.id_column = id_column
         self.label_columns = tuple(label_columns)
+        self.path_column = path_column
+        self.text_column = text_column
 
     @property
     def metadata_columns(self) -> list[str]:
-        return [*([self.id_column] if self.id_column else []), *self.label_columns]
+        single = [c for c in (self.id_column, self.path_column, self.text_column) if c]
+        return [*single, *self.label_columns]
 
     def columns(self) -> list[str] | None:
         """Every column the batches need (None: all of them)."""
@@ -116,6 +170,10 @@ class BatchSpec:
             builder.metadata[Batch.StdKeys.LABELS] = {
                 c: np.asarray(batch[c]).tolist() for c in self.label_columns
             }
+        if self.path_column is not None:
+            builder.metadata[Batch.StdKeys.PATH] = np.asarray(batch[self.path_column]).tolist()
+        if self.text_column is not None:
+            builder.metadata[Batch.StdKeys.TEXT] = np.asarray(batch[self.text_column]).tolist()
         return builder.make_batch()
 
 
@@ -175,6 +233,9 @@ class RayDatasetProducer:
         Column of sample ids, attached as ``Batch.StdKeys.IDENTIFIER``.
     label_columns : Sequence[str], default=()
         Label columns, attached as ``Batch.StdKeys.LABELS`` (one dimension per column).
+    path_column, text_column : str, optional
+        Columns attached as ``Batch.StdKeys.PATH`` (the samples' files) and
+        ``Batch.StdKeys.TEXT`` (their texts), e.g. for :class:`~deepview.report.DatasetReport`.
 
     Raises
     ------
@@ -197,7 +258,8 @@ class RayDatasetProducer:
     """
 
     def __init__(self, dataset: Any, *, fields: Any = None, id_column: str | None = None,
-                 label_columns: Sequence[str] = ()) -> None:
+                 label_columns: Sequence[str] = (), path_column: str | None = None,
+                 text_column: str | None = None) -> None:
         if not is_ray_dataset(dataset):
             raise InvalidTypeError(
                 f"{_OWNER}: 'dataset' must be a ray.data.Dataset; got "
@@ -205,11 +267,14 @@ class RayDatasetProducer:
             )
         if isinstance(label_columns, str):
             label_columns = [label_columns]
-        if id_column is not None and not isinstance(id_column, str):
-            raise InvalidTypeError(f"{_OWNER}: 'id_column' must be a column name (str); got "
-                                   f"{id_column!r}.")
+        for name, value in (("id_column", id_column), ("path_column", path_column),
+                            ("text_column", text_column)):
+            if value is not None and not isinstance(value, str):
+                raise InvalidTypeError(f"{_OWNER}: '{name}' must be a column name (str); got "
+                                       f"{value!r}.")
         self.dataset = dataset
-        self.spec = BatchSpec(_fields_arg(fields), id_column, list(label_columns))
+        self.spec = BatchSpec(_fields_arg(fields), id_column, list(label_columns),
+                              path_column, text_column)
         self.rows: int | None = None  # rows of the first complete pass
         dataset.context.execution_options.preserve_order = True
 
@@ -236,11 +301,13 @@ class RayDatasetProducer:
     def numpy_batches(self, batch_size: int | None) -> Iterator[dict[str, np.ndarray]]:
         """The raw numpy batches of one ordered pass (rows counted and checked)."""
         rows = 0
-        for batch in self.selected().iter_batches(batch_size=batch_size, batch_format="numpy",
-                                                  prefetch_batches=1):
-            n = len(next(iter(batch.values()))) if batch else 0
-            rows += n
-            yield batch
+        with worker_errors():
+            for batch in self.selected().iter_batches(batch_size=batch_size,
+                                                      batch_format="numpy",
+                                                      prefetch_batches=1):
+                n = len(next(iter(batch.values()))) if batch else 0
+                rows += n
+                yield batch
         self._check_rows(rows)
 
     def _check_rows(self, rows: int) -> None:

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from deepview.exceptions import InvalidDataError, InvalidTypeError
-from deepview.integrations.ray._producer import BatchSpec, RayDatasetProducer, is_ray_dataset
+from deepview.integrations.ray._producer import (
+    BatchSpec,
+    RayDatasetProducer,
+    is_ray_dataset,
+    worker_errors,
+)
 
 __all__ = ["reduce_dataset"]
 
@@ -42,9 +47,10 @@ def block_states(producer: RayDatasetProducer, make_state: Callable[[], Any], *,
     states = producer.selected().map_batches(function, batch_size=batch_size,
                                              batch_format="numpy")
     states.context.execution_options.preserve_order = True
-    for batch in states.iter_batches(batch_size=None, batch_format="numpy"):
-        for payload, rows in zip(batch[_STATE], batch[_ROWS]):
-            yield pickle.loads(payload), int(rows)
+    with worker_errors():
+        for batch in states.iter_batches(batch_size=None, batch_format="numpy"):
+            for payload, rows in zip(batch[_STATE], batch[_ROWS]):
+                yield pickle.loads(payload), int(rows)
 
 
 def reduce_dataset(

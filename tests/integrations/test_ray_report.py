@@ -1,0 +1,150 @@
+"""DatasetReport on a Ray Dataset (per-row passes on a local 2-CPU Ray instance) equals the
+in-process report; ``deepview report DATA --engine ray`` equals the in-process command
+(issue 11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from deepview.base import ArrayProducer  # noqa: E402
+from deepview.exceptions import InvalidDataError  # noqa: E402
+from deepview.integrations.ray import RayDatasetProducer, ray_session, read_parquet  # noqa: E402
+from deepview.introspectors import DimensionReduction  # noqa: E402
+from deepview.report import DatasetReport, ReportConfig  # noqa: E402
+
+N = 900
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Any:
+    with ray_session(num_cpus=2):
+        yield
+
+
+def clustered(n: int, d: int, seed: int = 3) -> tuple[np.ndarray, list[str]]:
+    """Three clusters in a 10-d subspace of ``d`` dims plus noise, with planted copies and
+    near-copies and a few far outliers."""
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(10, d))
+    labels = rng.integers(0, 3, n)
+    centres = rng.normal(size=(3, 10)) * 4
+    x = (centres[labels] + rng.normal(size=(n, 10))) @ basis + 0.3 * rng.normal(size=(n, d))
+    x[7] = x[300]
+    x[8] = x[300]
+    x[21] = x[600] + 1e-3
+    x[-3:] += 40 * rng.normal(size=(3, d))
+    return x.astype(np.float32), [f"c{v}" for v in labels]
+
+
+def write_shards(folder: Path, x: np.ndarray, labels: list[str], shards: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = [f"sample-{i:05d}" for i in range(len(x))]
+    for number, rows in enumerate(np.array_split(np.arange(len(x)), shards)):
+        table = pa.table({
+            "id": pa.array([ids[i] for i in rows]),
+            "embedding": pa.array(list(x[rows]), type=pa.list_(pa.float32())),
+            "label": pa.array([labels[i] for i in rows]),
+        })
+        pq.write_table(table, folder / f"part-{number:03d}.parquet")
+    return folder
+
+
+CONFIG = ReportConfig(projection=DimensionReduction.Strategy.PCA(2), seed=0)
+
+
+def assert_same_report(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
+    assert list(ours.columns) == list(theirs.columns)
+    assert ours["id"].tolist() == theirs["id"].tolist()  # the same row order
+    for column in ours.columns:
+        a, b = ours[column], theirs[column]
+        if column.startswith(("familiarity", "projection", "labelIssue_")):
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-5,
+                                       atol=1e-5, err_msg=column)
+        elif column.startswith("splitFamiliarity"):
+            for x, y in zip(a, b):
+                assert x.keys() == y.keys()
+                np.testing.assert_allclose(list(x.values()), list(y.values()), rtol=1e-5)
+        else:
+            assert a.tolist() == b.tolist(), column
+
+
+@pytest.mark.parametrize("d", [24, 96])
+def test_report_on_ray_equals_in_process(cluster, tmp_path, d) -> None:
+    """24 dims: used as is; 96: reduced to 40 on the cluster (PCA + residual), duplicates
+    on the full rows brought to the driver."""
+    x, labels = clustered(N, d)
+    folder = write_shards(tmp_path / "shards", x, labels, shards=5)
+    ids = [f"sample-{i:05d}" for i in range(N)]
+    local = DatasetReport.introspect(
+        ArrayProducer({"embedding": x}, identifiers=ids, labels={"label": labels}),
+        config=CONFIG, batch_size=256)
+    producer = RayDatasetProducer(read_parquet(folder), fields="embedding", id_column="id",
+                                  label_columns=["label"])
+    remote = DatasetReport.introspect(producer, config=CONFIG, batch_size=256)
+    assert_same_report(remote.data, local.data)
+    groups = remote.data["duplicates_embedding"]
+    assert groups[7] == groups[8] == groups[300] >= 0 and groups[21] == groups[600] >= 0
+    assert remote.data["familiarity_embedding"].to_numpy().argsort()[:3].tolist() == [
+        N - 3, N - 2, N - 1] or set(
+        remote.data["familiarity_embedding"].to_numpy().argsort()[:3]) == {N - 3, N - 2, N - 1}
+
+
+def test_without_duplicates_only_the_reduced_matrix_comes_back(cluster, tmp_path) -> None:
+    from deepview.report import _ray
+
+    x, labels = clustered(N, 64, seed=5)
+    folder = write_shards(tmp_path / "shards", x, labels, shards=3)
+    config = ReportConfig(projection=DimensionReduction.Strategy.PCA(2), duplicates=None,
+                          seed=0)
+    ids = [f"sample-{i:05d}" for i in range(N)]
+    local = DatasetReport.introspect(
+        ArrayProducer({"embedding": x}, identifiers=ids, labels={"label": labels}),
+        config=config)
+    seen: dict[str, Any] = {}
+    original = _ray.collect
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        collected = original(*args, **kwargs)
+        seen["width"] = collected.fields["embedding"].shape[1]
+        return collected
+
+    _ray.collect = spy
+    try:
+        remote = DatasetReport.introspect(
+            RayDatasetProducer(read_parquet(folder), fields="embedding", id_column="id",
+                               label_columns=["label"]), config=config)
+    finally:
+        _ray.collect = original
+    assert seen["width"] == 40  # the 64-d rows stayed on the cluster
+    assert_same_report(remote.data, local.data)
+
+
+def test_a_bare_dataset_and_a_pca_reduction(cluster) -> None:
+    x, _ = clustered(700, 50, seed=9)
+    config = ReportConfig(dim_reduction=DimensionReduction.Strategy.PCA(8),
+                          projection=DimensionReduction.Strategy.PCA(2), seed=0)
+    local = DatasetReport.introspect(ArrayProducer({"data": x}), config=config)
+    remote = DatasetReport.introspect(ray.data.from_numpy(x).repartition(4), config=config)
+    assert_same_report(remote.data, local.data)
+
+
+def test_report_faults(cluster) -> None:
+    with pytest.raises(InvalidDataError, match="at least 3"):
+        DatasetReport.introspect(ray.data.from_numpy(np.zeros((2, 4), dtype=np.float32)))
+    empty = ray.data.from_numpy(np.zeros((4, 3), dtype=np.float32)).filter(lambda r: False)
+    with pytest.raises(InvalidDataError, match="no rows"):
+        DatasetReport.introspect(empty)
+    bad = np.ones((50, 4), dtype=np.float32)
+    bad[17, 2] = np.nan
+    with pytest.raises(InvalidDataError, match="NaN"):
+        DatasetReport.introspect(ray.data.from_numpy(bad))
