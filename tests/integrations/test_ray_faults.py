@@ -102,3 +102,19 @@ def test_shards_with_different_schemas_name_the_file(tmp_path: Path) -> None:
         read_parquet(tmp_path / "empty")
     with pytest.raises(InvalidDataError, match="does not exist"):
         read_parquet(tmp_path / "missing")
+
+
+def test_cli_ray_address_that_does_not_answer(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from deepview.cli import app
+
+    write_shard(tmp_path / "data.parquet", {"x": [1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.5]})
+    started = time.monotonic()
+    result = CliRunner().invoke(app, [
+        "report", str(tmp_path / "data.parquet"), "--out", str(tmp_path / "out"),
+        "--engine", "ray", "--ray-address", f"127.0.0.1:{free_port()}"])
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 1
+    assert "does not answer" in result.output and "Error:" in result.output
+    assert not (tmp_path / "out").exists()

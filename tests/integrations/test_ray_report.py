@@ -148,3 +148,41 @@ def test_report_faults(cluster) -> None:
     bad[17, 2] = np.nan
     with pytest.raises(InvalidDataError, match="NaN"):
         DatasetReport.introspect(ray.data.from_numpy(bad))
+
+
+# ----------------------------------------------------------------------------- the CLI
+def test_cli_engine_ray_gives_the_in_process_report(cluster, tmp_path) -> None:
+    """``deepview report FILE`` vs ``deepview report FOLDER --engine ray`` (the same rows in
+    4 shards, plus a text column, numeric ids): the same report."""
+    from typer.testing import CliRunner
+
+    from deepview.cli import app
+
+    x, labels = clustered(N, 48, seed=12)
+    texts = [f"sentence {i % 50}" for i in range(N)]
+    table = pa.table({"id": pa.array(np.arange(N) * 3), "text": texts, "label": labels,
+                      "embedding": pa.array(list(x), type=pa.list_(pa.float32()))})
+    single = tmp_path / "all.parquet"
+    pq.write_table(table, single)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for number, rows in enumerate(np.array_split(np.arange(N), 4)):
+        pq.write_table(table.take(pa.array(rows)), shards / f"part-{number}.parquet")
+    runner = CliRunner()
+    common = ["--projection", "pca", "--quiet"]
+    local = runner.invoke(app, ["report", str(single), "--out", str(tmp_path / "local"),
+                                *common])
+    assert local.exit_code == 0, local.output
+    remote = runner.invoke(app, ["report", str(shards), "--out", str(tmp_path / "ray"),
+                                 "--engine", "ray", *common])
+    assert remote.exit_code == 0, remote.output
+    ours = DatasetReport.from_disk(tmp_path / "ray").data
+    theirs = DatasetReport.from_disk(tmp_path / "local").data
+    assert_same_report(ours, theirs)
+    assert ours["text"].tolist() == texts and ours["id"].tolist()[:2] == ["0", "3"]
+    bad = runner.invoke(app, ["report", str(shards), "--out", str(tmp_path / "bad"),
+                              "--engine", "ray", "--metadata", str(single)])
+    assert bad.exit_code == 1 and "--metadata cannot be used with --engine ray" in bad.output
+    wrong = runner.invoke(app, ["report", str(single), "--out", str(tmp_path / "w"),
+                                "--engine", "spark"])
+    assert wrong.exit_code == 2 and "must be local or ray" in wrong.output

@@ -99,6 +99,8 @@ def run_report(
     predictions_label: str | None = None,
     label_issues: bool = True,
     raw: Any = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> tuple[Any, Path]:
     """What ``deepview report`` does, as a function: returns ``(report, index.html path)``.
 
@@ -107,9 +109,23 @@ def run_report(
     (default: the one label whose values are the CSV's class columns), ``label_issues``
     (``--no-label-issues``) drive the audit.  ``raw``: samples already embedded
     (``deepview.integrations.torch.Embeddings``, from ``--model``) in place of the
-    embeddings file; their ids, labels, texts and image paths come with them."""
+    embeddings file; their ids, labels, texts and image paths come with them.
+    ``engine="ray"`` (``--engine ray``, ``--ray-address``): the per-row passes on a Ray
+    cluster, see ``deepview.cli._ray``."""
     from deepview.base import ArrayProducer
     from deepview.report import DatasetReport
+
+    if engine == "ray":
+        from deepview.cli._ray import run_ray_report
+
+        given = {"--metadata": metadata, "--images": images, "--predictions": predictions,
+                 "--label": list(label), "--model": raw}
+        return run_ray_report(
+            embeddings, out=out, ray_address=ray_address, id_column=id_column,
+            text_column=text_column, duplicates=duplicates, familiarity=familiarity,
+            projection=projection, overwrite=overwrite, batch_size=batch_size,
+            duplicate_threshold=duplicate_threshold, seed=seed, split_labels=split_labels,
+            label_issues=label_issues, unsupported=[k for k, v in given.items() if v])
 
     check_output(out, overwrite=overwrite)  # fail fast, before any work
     ids: list[str] | None
@@ -322,16 +338,30 @@ def report(
     embed_batch_size: EmbedBatchOption = 64,
     image_size: ImageSizeOption = None,
     weights: WeightsOption = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="Where the per-row passes run: local (this process) or ray (a Ray "
+        "cluster; EMBEDDINGS may then be a folder of Parquet shards).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="With --engine ray: HOST:PORT of a running cluster's head node "
+        "(default: a local cluster, started and shut down with the command).")] = None,
 ) -> None:
     """Build a dataset report from embeddings (+ metadata), or from raw images / texts and
     a model (--model), and write it as a static site."""
     projection = _projection_name(projection)
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"must be local or ray; got '{engine}'.",
+                                 param_hint="--engine")
+    if ray_address is not None and engine != "ray":
+        raise typer.BadParameter("needs --engine ray.", param_hint="--ray-address")
     duplicate_threshold_strategy(duplicate_threshold)  # a usage error before any work
     if quiet:
         os.environ["DEEPVIEW_QUIET"] = "1"
     raw = None
     embedded_lines: list[str] = []
     try:
+        if model is not None and engine == "ray":
+            raise CliError("--model cannot be used with --engine ray: embed first (deepview "
+                           "embed ... --out FILE.parquet), then report that file.")
         if model is not None:
             check_output(out, overwrite=overwrite)  # fail fast, before embedding
             options = EmbedOptions(
@@ -358,6 +388,7 @@ def report(
             batch_size=batch_size, duplicate_threshold=duplicate_threshold, seed=seed,
             split_labels=split_label or None, predictions=predictions,
             predictions_label=predictions_label, label_issues=not no_label_issues, raw=raw,
+            engine=engine, ray_address=ray_address,
         )
     except (CliError, DeepViewException, OSError) as exc:
         _fail(str(exc))

@@ -1,0 +1,152 @@
+"""``deepview report DATA --engine ray``: the report's per-row passes on a Ray cluster.
+
+``DATA`` is a Parquet file or a folder of Parquet shards (read with
+``ray.data.read_parquet``), with the columns the in-process command reads from a Parquet
+file: one list column (the embedding; numeric scalar columns beside it are labels) or
+numeric scalar columns (stacked into the embedding), an id column (``--id-column``, default
+``id``), ``text`` and ``path`` columns, and labels (every other column).  Or a ``.npy``
+array (``ray.data.read_numpy``).  The options that join driver-side files to the rows
+(``--metadata``, ``--images``, ``--predictions``, ``--model``) are not available with this
+engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from deepview.cli._build import check_output, make_config, write_output
+from deepview.cli._load import CliError
+from deepview.report import columns
+
+__all__ = ["ENGINES", "run_ray_report"]
+
+#: the values of ``deepview report --engine``
+ENGINES = ("local", "ray")
+
+
+def _schema_columns(data: Path, id_column: str | None, text_column: str | None
+                    ) -> dict[str, Any]:
+    """RayDatasetProducer arguments from the first shard's schema (the in-process
+    command's Parquet rules)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first = data if data.is_file() else min(
+        p for p in data.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
+    schema = pq.read_schema(first)
+    numeric: list[str] = []
+    lists: list[str] = []
+    other: list[str] = []
+    for field in schema:
+        typ = field.type
+        if pa.types.is_integer(typ) or pa.types.is_floating(typ):
+            numeric.append(field.name)
+        elif pa.types.is_list(typ) or pa.types.is_large_list(typ) or (
+                pa.types.is_fixed_size_list(typ)):
+            lists.append(field.name)
+        else:
+            other.append(field.name)
+    wanted_id = id_column if id_column in schema.names else "id"
+    if wanted_id in numeric:
+        numeric.remove(wanted_id)
+        other.append(wanted_id)
+    if lists:
+        if len(lists) > 1:
+            raise CliError(f"'{data}' has several list columns {lists}; keep one embedding "
+                           "column.")
+        fields: Any = {"embedding": lists[0]}
+        other.extend(numeric)
+    elif numeric:
+        fields = {"embedding": numeric}
+    else:
+        raise CliError(f"'{data}' has no numeric or list column to use as embedding.")
+    text = text_column if text_column is not None else (
+        columns.TEXT if columns.TEXT in other else None)
+    if text is not None and text not in other:
+        raise CliError(f"--text-column '{text}': '{data}' has no such text column (its "
+                       f"non-numeric columns: {sorted(other)[:20]}).")
+    labels = [c for c in other if c not in (wanted_id, text, columns.PATH)]
+    return {
+        "fields": fields,
+        "id_column": wanted_id if wanted_id in other else None,
+        "label_columns": labels,
+        "text_column": text,
+        "path_column": columns.PATH if columns.PATH in other else None,
+    }
+
+
+def run_ray_report(
+    data: Path,
+    *,
+    out: Path,
+    ray_address: str | None = None,
+    id_column: str | None = None,
+    text_column: str | None = None,
+    duplicates: bool = True,
+    familiarity: bool = True,
+    projection: str | None = "umap",
+    overwrite: bool = False,
+    batch_size: int = 1024,
+    duplicate_threshold: str = "auto",
+    seed: int | None = 0,
+    split_labels: Sequence[str] | None = None,
+    label_issues: bool = True,
+    unsupported: Sequence[str] = (),
+) -> tuple[Any, Path]:
+    """``deepview report DATA --engine ray``: returns ``(report, index.html path)``.
+
+    Parameters
+    ----------
+    data : pathlib.Path
+        A Parquet file, a folder of Parquet shards, or a ``.npy`` file.
+    ray_address : str, optional
+        The cluster's head node (``HOST:PORT``); default a local cluster started for the
+        command and shut down after it.
+    unsupported : Sequence[str]
+        The options given that this engine does not take (an error names them).
+
+    Other parameters are those of ``deepview report``.
+    """
+    if unsupported:
+        raise CliError(
+            f"{', '.join(unsupported)} cannot be used with --engine ray: the rows are read on "
+            "the cluster; put ids, labels, texts and paths in the Parquet shards instead."
+        )
+    check_output(out, overwrite=overwrite)
+    if not data.exists():
+        raise CliError(f"'{data}' does not exist.")
+    suffix = data.suffix.lower()
+    is_numpy = data.is_file() and suffix == ".npy"
+    if data.is_file() and not is_numpy and suffix not in (".parquet", ".pq"):
+        raise CliError(f"--engine ray reads a .parquet file, a folder of Parquet shards or a "
+                       f".npy file; got '{data}'.")
+    from deepview.integrations.ray import RayDatasetProducer, ray_session, read_parquet
+    from deepview.report import DatasetReport
+
+    try:
+        arguments: dict[str, Any] = ({"fields": {"embedding": "data"}} if is_numpy else
+                                     _schema_columns(data, id_column, text_column))
+    except (OSError, ValueError) as exc:  # an unreadable first shard
+        raise CliError(f"cannot read '{data}' as Parquet ({exc}).") from exc
+    labels = arguments.get("label_columns", [])
+    unknown = [s for s in split_labels or () if s not in labels]
+    if unknown:
+        raise CliError(f"--split-label {', '.join(repr(s) for s in unknown)}: no such label; "
+                       f"the labels are {sorted(labels)[:20]} (from the Parquet columns).")
+    config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection,
+                         threshold=duplicate_threshold, seed=seed, label_issues=label_issues,
+                         split_labels=tuple(dict.fromkeys(split_labels)) if split_labels
+                         else None)
+    with ray_session(ray_address):
+        if is_numpy:
+            import ray.data
+
+            dataset = ray.data.read_numpy(str(data))
+        else:
+            dataset = read_parquet(data)
+        producer = RayDatasetProducer(dataset, **arguments)
+        report = DatasetReport.introspect(producer, config=config, batch_size=batch_size)
+    index = write_output(report, out, overwrite=overwrite, title=f"deepview: {data.name}")
+    return report, index
