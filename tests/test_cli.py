@@ -420,7 +420,7 @@ def test_audit_table_is_printed_with_leaks_and_label_issues(
     assert "labelIssue_embedding_byAttr_split" not in data
     rows = _audit_rows(result.output)
     assert rows[("leakage", "split")][:3] == ["2", f"{1 - 2 / N:.3f}",
-                                              "train/test: 1 groups (1 train, 1 test)"]
+                                              "train/test: 1 group (1 train, 1 test)"]
     assert rows[("label issues", "kind")][0] == str(len(flagged))
     assert rows[("exact duplicates", "")][0] == "2"
     assert result.output.index("Audit (score") > result.output.index("least familiar")
