@@ -263,7 +263,7 @@ def load_embedder(
     max_length: int | None = None,
     weights: str | os.PathLike[str] | None = None,
 ) -> Embedder:
-    """Load the model named by ``spec`` (see :data:`MODEL_FORMS`) as an :class:`Embedder`.
+    """Load the model named by ``spec`` (see ``MODEL_FORMS``) as an :class:`Embedder`.
 
     Parameters
     ----------
