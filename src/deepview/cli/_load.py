@@ -121,39 +121,94 @@ def _load_parquet(path: Path, id_column: str | None
     return array, ids, labels
 
 
+def _mangled(header: Sequence[str]) -> list[str]:
+    """Column names with repeats renamed ``a``, ``a.1``, ``a.2`` ... (as pandas does)."""
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        names.append(name if count == 0 else f"{name}.{count}")
+    return names
+
+
+def read_csv_strings(path: Path, *, what: str) -> Any:
+    """A CSV file as a ``pyarrow.Table`` of strings, read by pyarrow's multi-threaded
+    parser: every cell as written (no missing values, "NA" stays "NA", an empty cell is
+    ``""``), quoted cells may hold commas and line breaks, a UTF-8 byte order mark is
+    skipped and repeated column names become ``a``, ``a.1``, ...  ``what`` names the file
+    in errors."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CliError(f"cannot read {what} '{path}' as CSV ({exc}).") from exc
+    if not header:
+        raise CliError(f"cannot read {what} '{path}' as CSV (no header line).")
+    names = _mangled(header)
+    try:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.large_string() for name in names},
+                strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
+        )
+    except (OSError, pa.ArrowException) as exc:
+        raise CliError(f"cannot read {what} '{path}' as CSV ({exc}).") from exc
+
+
+def _strings(column: Any) -> list[str]:
+    """A string column as a list; repeated values share one str object (a label column of
+    1M rows and 10 values holds 10 strs, not 1M)."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    values = np.asarray(encoded.dictionary.to_pylist() + [""], dtype=object)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    shared: list[str] = values[codes].tolist()
+    return shared
+
+
 def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: list[str] | None,
                   label_columns: Sequence[str], text_column: str | None = None
                   ) -> tuple[list[str], dict[str, list[str]], list[str] | None,
                              list[str] | None]:
     """Ids, labels, optional paths and optional texts from the metadata CSV, in embedding row
     order.  The texts come from ``text_column`` (default: a column named ``text``, if any);
-    that column is never a label."""
-    import pandas as pd
+    that column is never a label.  Read with pyarrow (:func:`read_csv_strings`); the label
+    lists share one str per distinct value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     if not path.is_file():
         raise CliError(f"metadata file '{path}' does not exist.")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, OSError) as exc:
-        raise CliError(f"cannot read '{path}' as CSV ({exc}).") from exc
+    table = read_csv_strings(path, what="metadata")
+    names = list(table.column_names)
     id_col = id_column or "id"
-    if id_col not in frame.columns:
+    if id_col not in names:
         raise CliError(
             f"metadata CSV '{path}' has no id column '{id_col}'; columns: "
-            f"{list(frame.columns)[:20]}. Pass --id-column NAME."
+            f"{names[:20]}. Pass --id-column NAME."
         )
-    missing = [c for c in label_columns if c not in frame.columns]
+    missing = [c for c in label_columns if c not in names]
     if missing:
         raise CliError(
             f"metadata CSV '{path}' has no label column(s) {missing}; columns: "
-            f"{list(frame.columns)[:20]}."
+            f"{names[:20]}."
         )
-    if text_column is not None and text_column not in frame.columns:
+    if text_column is not None and text_column not in names:
         raise CliError(
             f"metadata CSV '{path}' has no text column '{text_column}' (--text-column); "
-            f"columns: {list(frame.columns)[:20]}."
+            f"columns: {names[:20]}."
         )
-    text_col = text_column or (columns.TEXT if columns.TEXT in frame.columns else None)
+    text_col = text_column or (columns.TEXT if columns.TEXT in names else None)
     for column in label_columns:
         if column == text_col:
             raise CliError(
@@ -166,34 +221,37 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: l
                 "name for the samples' text. Rename the column, or pass --text-column "
                 f"{columns.TEXT} to show it as text."
             )
-    csv_ids = frame[id_col].astype(str).tolist()
-    if len(set(csv_ids)) != len(csv_ids):
-        dupes = frame[id_col][frame[id_col].duplicated()].tolist()
+    csv_ids = table.column(id_col)
+    if pc.count_distinct(csv_ids).as_py() != len(csv_ids):
+        counts = pc.value_counts(csv_ids)
+        repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+        dupes = repeated.field("values").to_pylist()
+        total = int(pc.sum(repeated.field("counts")).as_py()) - len(dupes)
         raise CliError(
             f"metadata CSV '{path}': ids in column '{id_col}' must be unique; "
-            f"{len(dupes)} repeat (e.g. {dupes[:3]})."
+            f"{total} repeat (e.g. {dupes[:3]})."
         )
     if embedding_ids is not None:
-        position = {value: row for row, value in enumerate(csv_ids)}
+        position = {value: row for row, value in enumerate(csv_ids.to_pylist())}
         absent = [i for i in embedding_ids if i not in position]
         if absent:
             raise CliError(
                 f"{len(absent)} of {n} embedding ids are not in the metadata CSV '{path}' "
                 f"(e.g. {absent[:3]}); the ids must match."
             )
-        frame = frame.iloc[[position[i] for i in embedding_ids]].reset_index(drop=True)
-    elif len(frame) != n:
+        table = table.take(pa.array([position[i] for i in embedding_ids], type=pa.int64()))
+        del position
+    elif len(table) != n:
         raise CliError(
-            f"metadata CSV '{path}' has {len(frame)} rows but the embeddings have {n}; give "
+            f"metadata CSV '{path}' has {len(table)} rows but the embeddings have {n}; give "
             "one CSV row per embedding row, in the same order."
         )
-    ids = frame[id_col].astype(str).tolist()
-    chosen = list(label_columns) or [c for c in frame.columns
+    ids: list[str] = table.column(id_col).to_pylist()
+    chosen = list(label_columns) or [c for c in names
                                      if c not in (id_col, columns.PATH, text_col, columns.TEXT)]
-    labels = {str(c): frame[c].astype(str).tolist() for c in chosen if c != id_col}
-    paths = (frame[columns.PATH].astype(str).tolist() if columns.PATH in frame.columns
-             else None)
-    texts = frame[text_col].astype(str).tolist() if text_col is not None else None
+    labels = {str(c): _strings(table.column(c)) for c in chosen if c != id_col}
+    paths = _strings(table.column(columns.PATH)) if columns.PATH in names else None
+    texts = table.column(text_col).to_pylist() if text_col is not None else None
     return ids, labels, paths, texts
 
 

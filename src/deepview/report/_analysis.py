@@ -1,9 +1,19 @@
-"""The report's components, run on one in-memory array of reduced responses per field.
+"""The report's components, run on one array of reduced responses per field.
 
 Everything here composes the public introspectors (DimensionReduction, Duplicates,
 Familiarity) over :class:`~deepview.base.ArrayProducer` s that hand out *views* of that one
 array (for per-label familiarity: of a copy of that value's rows), so no component keeps its
 own copy of the dataset beyond what its own algorithm needs.
+
+Memory stays flat in the number of samples ``n`` beyond a few arrays of a few bytes per
+sample: given a ``spill`` folder (the report's temporary folder, always removed), the reduced
+matrix, the column-normalised responses of the duplicate search and the neighbour lists are
+memory-mapped files there whose pages are given back after each pass
+(:mod:`deepview._compute.spill`); the neighbour searches run cell by cell
+(:mod:`deepview._compute.knn_lean`); the familiarity models are fitted on at most
+:data:`FAMILIARITY_FIT_MAX` rows (a seeded random sample above that) and score every row in
+batches; the default projection fits UMAP on a sample and places the other rows from their
+neighbours (``DimensionReduction.Strategy.UMAP(2, max_fit_samples=...)``).
 """
 
 from __future__ import annotations
@@ -12,17 +22,32 @@ import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from deepview._compute.knn import knn_brute, knn_partitioned
+from deepview._compute.grouping import bounded_groups
+from deepview._compute.knn import exact_duplicate_labels, knn_brute
+from deepview._compute.knn_lean import knn_partitioned_lean
 from deepview._compute.pca import make_streaming_pca
+from deepview._compute.spill import mapped, release
 from deepview.base import ArrayProducer, pipeline
 from deepview.exceptions import InvalidDataError
 from deepview.introspectors._dim_reduction import DimensionReduction
 from deepview.introspectors._dim_reduction._manifold import UMAP
-from deepview.introspectors._duplicates import Duplicates
+from deepview.introspectors._duplicates import (
+    _BRUTE_BUDGET,
+    _K,
+    _TWO_ROUNDS_MIN_DIM,
+    IDENTICAL_FRACTION,
+    Duplicates,
+    _has_identical_copy,
+    _KNNAuto,
+    _Relative,
+    _threshold_value,
+)
 from deepview.introspectors._familiarity import Familiarity
 
 logger = logging.getLogger(__name__)
@@ -34,6 +59,26 @@ DEFAULT_REDUCED_DIMS = 40
 RESIDUAL_VARIANCE_FLOOR = 1e-3
 #: umap-learn computes exact neighbours below 4096 samples; we hand it the same graph
 EXACT_KNN_MAX_SAMPLES = 4096
+#: familiarity models (overall and per label value) are fitted on at most this many rows, a
+#: seeded random sample of larger data; every row is scored
+FAMILIARITY_FIT_MAX = 200_000
+#: rows per block when streaming over the reduced matrix
+BLOCK_ROWS = 65536
+
+
+def _new_array(spill: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An array for a large intermediate result: memory-mapped in ``spill`` when given."""
+    if spill is None:
+        return np.empty(shape, dtype=dtype)
+    return mapped(Path(spill) / name, shape, dtype)
+
+
+def _fit_rows(n: int, limit: int, seed: int | None) -> np.ndarray | None:
+    """Sorted rows of a seeded random sample of ``limit`` rows, or None (all) if n <= limit."""
+    if n <= limit:
+        return None
+    rng = np.random.default_rng(0 if seed is None else seed)
+    return np.sort(rng.choice(n, size=limit, replace=False))
 
 
 def strategy_for(config_value: Any, field: str) -> Any:
@@ -59,8 +104,10 @@ def _producer(array: Any, field: str) -> ArrayProducer:
 
 
 def _transform_into(producer: ArrayProducer, stage: Any, field: str,
-                    batch_size: int) -> np.ndarray:
-    """Run ``producer`` through ``stage`` and stack field ``field`` into one float32 array."""
+                    batch_size: int, *, spill: Path | None = None,
+                    name: str = "out") -> np.ndarray:
+    """Run ``producer`` through ``stage`` and stack field ``field`` into one float32 array
+    (memory-mapped in ``spill`` when given)."""
     out: np.ndarray | None = None
     position = 0
     for batch in pipeline(producer, stage)(batch_size):
@@ -71,9 +118,12 @@ def _transform_into(producer: ArrayProducer, stage: Any, field: str,
                 f"{values.shape}; it must return (batch, target_dimensions)."
             )
         if out is None:
-            out = np.empty((len(producer), values.shape[1]), dtype=np.float32)
+            out = _new_array(spill, f"{name}.f32", (len(producer), values.shape[1]),
+                             np.float32)
         out[position:position + len(values)] = values
         position += len(values)
+        if position % BLOCK_ROWS < len(values):
+            release(out)
     if out is None or position != len(producer):
         raise InvalidDataError(
             f"{_OWNER}: the dimension reduction of field '{field}' returned {position} rows "
@@ -97,24 +147,39 @@ class Reduced:
     off_dims: int = 0
 
 
-def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int) -> Reduced:
-    """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider than 40."""
+def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int,
+                 spill: Path | None = None) -> Reduced:
+    """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider than 40.
+    The reduced matrix is memory-mapped in ``spill`` when given."""
     dim_reduction = config.dim_reduction
     if isinstance(dim_reduction, Mapping) and not dim_reduction:
         dim_reduction = None
+    name = "reduced"
     if dim_reduction is None:
         if raw.shape[1] <= DEFAULT_REDUCED_DIMS:
-            return Reduced(np.array(raw, dtype=np.float32))
-        return _pca_with_residual(raw, DEFAULT_REDUCED_DIMS, batch_size)
+            return Reduced(_copy_rows(raw, spill, name))
+        return _pca_with_residual(raw, DEFAULT_REDUCED_DIMS, batch_size, spill, name)
     strategy = strategy_for(dim_reduction, field)
     if strategy is None:
-        return Reduced(np.array(raw, dtype=np.float32))
+        return Reduced(_copy_rows(raw, spill, name))
     producer = _producer(raw, field)
     reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
-    return Reduced(_transform_into(producer, reducer, field, batch_size))
+    return Reduced(_transform_into(producer, reducer, field, batch_size, spill=spill,
+                                   name=name))
 
 
-def _pca_with_residual(raw: Any, k: int, batch_size: int) -> Reduced:
+def _copy_rows(raw: Any, spill: Path | None, name: str) -> np.ndarray:
+    """``raw`` as one float32 array (memory-mapped in ``spill`` when given)."""
+    n, d = raw.shape
+    out = _new_array(spill, f"{name}.f32", (n, d), np.float32)
+    for start in range(0, n, BLOCK_ROWS):
+        out[start:start + BLOCK_ROWS] = np.asarray(raw[start:start + BLOCK_ROWS])
+        release(out)
+    return out
+
+
+def _pca_with_residual(raw: Any, k: int, batch_size: int, spill: Path | None = None,
+                       name: str = "reduced") -> Reduced:
     """Exact streaming PCA to ``k`` dimensions (two passes over ``raw``), keeping each row's
     squared distance to the subspace."""
     n, d = raw.shape
@@ -123,7 +188,7 @@ def _pca_with_residual(raw: Any, k: int, batch_size: int) -> Reduced:
     for start in range(0, n, rows):
         fitter.partial_fit(np.asarray(raw[start:start + rows]))
     model = fitter.finalize()
-    values = np.empty((n, k), dtype=np.float32)
+    values = _new_array(spill, f"{name}.f32", (n, k), np.float32)
     residual = np.empty(n, dtype=np.float64)
     for start in range(0, n, rows):
         x = np.asarray(raw[start:start + rows])
@@ -133,6 +198,9 @@ def _pca_with_residual(raw: Any, k: int, batch_size: int) -> Reduced:
         z64 = z.astype(np.float64)
         residual[start:start + len(x)] = np.maximum(
             np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", z64, z64), 0.0)
+        if (start // rows) % 16 == 15:
+            release(values)
+    release(values)
     return Reduced(values, residual, d - k)
 
 
@@ -143,10 +211,8 @@ def residual_log_density(reduced: Reduced, rows: np.ndarray | None = None) -> np
     if reduced.residual is None or reduced.off_dims == 0:
         return np.zeros(len(reduced.values))
     fitted = reduced.residual if rows is None else reduced.residual[rows]
-    kept = reduced.values if rows is None else reduced.values[rows]
     d = reduced.off_dims + reduced.values.shape[1]
-    total = (float(fitted.mean()) + float(np.einsum("ij,ij->", kept, kept,
-                                                    dtype=np.float64)) / len(kept)) / d
+    total = (float(fitted.mean()) + _sum_squares(reduced.values, rows) / len(fitted)) / d
     # a floor relative to the data's scale: data that lies in the subspace (dead ReLU units)
     # must not make every tiny rounding residual look like an outlier
     sigma2 = max(float(fitted.mean()) / reduced.off_dims, RESIDUAL_VARIANCE_FLOOR * total,
@@ -155,14 +221,35 @@ def residual_log_density(reduced: Reduced, rows: np.ndarray | None = None) -> np
             - 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2))
 
 
-def find_duplicates(raw: Any, field: str, threshold: Any) -> tuple[np.ndarray, np.ndarray]:
+def _sum_squares(values: np.ndarray, rows: np.ndarray | None) -> float:
+    """Sum of the squares of ``values`` (or of its ``rows``), block by block (one block, the
+    plain sum, up to :data:`BLOCK_ROWS` rows)."""
+    count = len(values) if rows is None else len(rows)
+    total = 0.0
+    for start in range(0, count, BLOCK_ROWS):
+        block = (values[start:start + BLOCK_ROWS] if rows is None
+                 else values[rows[start:start + BLOCK_ROWS]])
+        total += float(np.einsum("ij,ij->", block, block, dtype=np.float64))
+    release(values)
+    return total
+
+
+def find_duplicates(raw: Any, field: str, threshold: Any, *,
+                    spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``duplicates_R`` and ``duplicatesExact_R``: per sample, its duplicate group (numbered
     by decreasing size, ties by first member; -1 = none) and whether it has an identical
     copy in that group (else it is a near-duplicate only).
 
     Runs on the full-dimensional responses: distances in the pre-reduced space lose what
     the reduction drops (two texts that differ off the PCA subspace would look identical).
+
+    With a ``spill`` folder the result is the same as ``Duplicates.introspect`` with its
+    default search, but the column-normalised responses are a memory-mapped file there, read
+    cell by cell (:func:`~deepview._compute.knn_lean.knn_partitioned_lean`), so memory holds
+    the ``n x 10`` neighbour lists and not the responses.
     """
+    if spill is not None:
+        return _duplicates_spilled(raw, threshold, Path(spill))
     values = np.asarray(raw)
     producer = _producer(values, field)
     # one batch holding the whole array: Duplicates takes a single batch as is (no copy)
@@ -179,6 +266,128 @@ def find_duplicates(raw: Any, field: str, threshold: Any) -> tuple[np.ndarray, n
     return column, exact
 
 
+class _LeanKNN:
+    """``Duplicates.KNNStrategy.KNNAuto()`` (exact while small, else two-level partitioned
+    cells, 2 rounds from 128 dimensions) with the lean partitioned search: same neighbours."""
+
+    def __init__(self, spill: Path) -> None:
+        self.spill = spill
+        self.reference = _KNNAuto()
+
+    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        n, d = vectors.shape
+        if float(n) * n * d <= _BRUTE_BUDGET:
+            return self.reference.knn(np.ascontiguousarray(vectors), k)
+        rounds = 2 if d >= _TWO_ROUNDS_MIN_DIM else 1
+        idx, dist = knn_partitioned_lean(vectors, k, seed=self.reference.random_state,
+                                         rounds=rounds, spill=self.spill)
+        assert dist is not None
+        return idx, dist
+
+
+def _column_scale(raw: Any) -> np.ndarray:
+    """``1 / ||column||`` (float32; 1 for all-zero columns) as ``normalize_columns`` takes it,
+    the column sums accumulated row after row in float64 like numpy's one-piece sum."""
+    total = np.zeros(raw.shape[1], dtype=np.float64)
+    for start in range(0, len(raw), BLOCK_ROWS):
+        block = np.asarray(raw[start:start + BLOCK_ROWS], dtype=np.float32).astype(np.float64)
+        block **= 2
+        total = np.add.reduce(np.concatenate([total[None, :], block]), axis=0)
+    norms = np.sqrt(total)
+    norms[norms == 0] = 1.0
+    scale: np.ndarray = (1.0 / norms).astype(np.float32)
+    return scale
+
+
+def _duplicates_spilled(raw: Any, threshold: Any, spill: Path) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`find_duplicates` on a memory-mapped column-normalised copy in ``spill``."""
+    n, d = raw.shape
+    if d == 0:
+        raise InvalidDataError(
+            f"{_OWNER}: a field has 0 features (shape {raw.shape}); give at least one feature."
+        )
+    scale = _column_scale(raw)
+    vectors = mapped(spill / "duplicates-vectors.f32", (n, d), np.float32)
+    for start in range(0, n, BLOCK_ROWS):
+        vectors[start:start + BLOCK_ROWS] = np.asarray(
+            raw[start:start + BLOCK_ROWS], dtype=np.float32) * scale
+        release(vectors)
+    groups, identical = _lean_groups(vectors, threshold, spill)
+    column = np.full(n, -1, dtype=np.int32)
+    exact = np.zeros(n, dtype=bool)
+    ordered = sorted(groups, key=lambda g: (-len(g), int(g.min())))
+    for number, members in enumerate(ordered):
+        # as Duplicates' candidates: identical when every member is within the tolerance of
+        # the centroid, else per member whether another member is within it
+        pts = np.asarray(vectors[members], dtype=np.float64)
+        centred = pts - pts.mean(axis=0)
+        to_centre = np.sqrt(np.einsum("ij,ij->i", centred, centred))
+        column[members] = number
+        exact[members] = (True if to_centre.max() <= identical
+                          else _has_identical_copy(np.asarray(vectors[members]), identical))
+    release(vectors)
+    del vectors
+    return column, exact
+
+
+def _median_of_sorted(d: np.ndarray) -> float:
+    """``np.median`` of an ascending array, without its copy."""
+    middle = len(d) // 2
+    if len(d) % 2:
+        return float(d[middle])
+    return float(np.mean(d[middle - 1:middle + 1]))
+
+
+def _lean_groups(vectors: np.ndarray, threshold: Any, spill: Path
+                 ) -> tuple[list[np.ndarray], float]:
+    """``Duplicates``' grouping (``_groups`` with its default search) with one sorted copy of
+    the neighbour distances instead of several: the same groups and identical tolerance."""
+    n = len(vectors)
+    idx, dist = _LeanKNN(spill).knn(vectors, min(_K, n))
+    # the sorted positive distances, as every threshold strategy receives them
+    positive = np.concatenate([np.asarray(dist[s:s + BLOCK_ROWS], dtype=np.float64)[
+        np.asarray(dist[s:s + BLOCK_ROWS]) > 0] for s in range(0, n, BLOCK_ROWS)])
+    release(dist)
+    positive.sort()
+    # identical_tolerance: IDENTICAL_FRACTION x the median of those above 1e-6 of the largest
+    identical = 0.0
+    if len(positive):
+        above = positive[np.searchsorted(positive, 1e-6 * positive[-1], side="right"):]
+        identical = float(IDENTICAL_FRACTION * _median_of_sorted(above))
+    if type(threshold) is _Relative:  # fraction x the median of the non-identical ones
+        distinct = positive[np.searchsorted(positive, identical, side="right"):]
+        t = float(threshold.fraction * _median_of_sorted(distinct)) if len(distinct) else 0.0
+    else:
+        t = _threshold_value(threshold, positive)
+    del positive
+    # numerically identical samples are always grouped, whatever the threshold says
+    t = max(t, identical)
+    rows_parts, cols_parts, dist_parts = [], [], []
+    for start in range(0, n, BLOCK_ROWS):
+        block = np.asarray(dist[start:start + BLOCK_ROWS])
+        close = block <= t
+        rows_parts.append(np.broadcast_to(np.arange(start, start + len(block))[:, None],
+                                          block.shape)[close])
+        cols_parts.append(np.asarray(idx[start:start + BLOCK_ROWS], dtype=np.int64)[close])
+        dist_parts.append(block[close])
+        release(idx, dist)
+    del idx, dist
+    rows, cols, dvals = (np.concatenate(p) for p in (rows_parts, cols_parts, dist_parts))
+    # identical samples are always one group: an identical copy is among the neighbours
+    # (distance 0), so only those samples need hashing
+    zero = (rows != cols) & (dvals == 0)
+    suspects = np.unique(np.concatenate([rows[zero], cols[zero]]))
+    if len(suspects) > 1:
+        labels = exact_duplicate_labels(np.asarray(vectors[suspects]))
+        first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
+        np.minimum.at(first, labels, np.arange(len(suspects)))
+        same = first[labels] != np.arange(len(suspects))
+        rows = np.concatenate([rows, suspects[same]])
+        cols = np.concatenate([cols, suspects[first[labels][same]]])
+        dvals = np.concatenate([dvals, np.zeros(int(same.sum()))])
+    return bounded_groups(vectors, rows, cols, dvals, t), identical
+
+
 #: exact neighbour search for label issues while n * n * dim is at most this (12k x 40: 3 s)
 LABEL_KNN_EXACT_MAX = 2e10
 #: partitioned rounds above it: 8 merged partitions find 0.94 of the exact 20 neighbours on
@@ -186,34 +395,97 @@ LABEL_KNN_EXACT_MAX = 2e10
 LABEL_KNN_ROUNDS = 8
 
 
-def neighbours(values: np.ndarray, k: int, *, seed: int | None) -> np.ndarray:
-    """``(n, min(k, n))`` indices of each row's nearest rows (itself among them) in the
-    reduced space: exact while small, else partitioned (seeded)."""
-    x = np.ascontiguousarray(values, dtype=np.float32)
-    k = min(k, len(x))
-    if float(len(x)) ** 2 * x.shape[1] <= LABEL_KNN_EXACT_MAX:
-        indices, _ = knn_brute(x, k)
+def neighbours(values: np.ndarray, k: int, *, seed: int | None,
+               spill: Path | None = None) -> np.ndarray:
+    """``(n, min(k, n))`` ``int32`` indices of each row's nearest rows (itself among them) in
+    the reduced space: exact while small, else partitioned (seeded; the lists memory-mapped
+    in ``spill`` when given)."""
+    n = len(values)
+    k = min(k, n)
+    if float(n) ** 2 * values.shape[1] <= LABEL_KNN_EXACT_MAX:
+        indices, _ = knn_brute(np.ascontiguousarray(values, dtype=np.float32), k)
+        return np.asarray(indices, dtype=np.int32)
+    found, _ = knn_partitioned_lean(values, k, seed=0 if seed is None else seed,
+                                    rounds=LABEL_KNN_ROUNDS, spill=spill, distances=None)
+    return found
+
+
+def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
+            strata: np.ndarray | None = None, seed: int | None = None) -> np.ndarray:
+    """(n, 2) projection of the reduced responses.
+
+    A UMAP with ``max_fit_samples`` below ``n`` is fitted on a sample of that many rows,
+    stratified by ``strata`` (integer codes, e.g. a label's, -1 = none) when given
+    (:func:`stratified_rows`), and every row is then transformed: the sampled rows get
+    their fitted coordinates, the others are placed from their nearest sampled rows.
+    """
+    n = len(reduced)
+    limit = getattr(strategy, "max_fit_samples", None) if isinstance(strategy, UMAP) else None
+    if limit is not None and n > limit:
+        rows = stratified_rows(n, limit, strata, seed)
+        sample = np.ascontiguousarray(reduced[rows], dtype=np.float32)
+        release(reduced)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+            reducer = DimensionReduction.introspect(
+                _producer(sample, field), strategies={field: _tune_umap(strategy, sample)})
+        del sample
+        # large blocks: the placement searches one block of rows at a time
+        projection = _transform_into(_producer(reduced, field), reducer, field,
+                                     max(batch_size, BLOCK_ROWS))
     else:
-        indices, _ = knn_partitioned(x, k, seed=0 if seed is None else seed,
-                                     rounds=LABEL_KNN_ROUNDS)
-    return np.asarray(indices)
-
-
-def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int) -> np.ndarray:
-    """(n, 2) projection of the reduced responses."""
-    strategy = _tune_umap(strategy, reduced)
-    producer = _producer(reduced, field)
-    with warnings.catch_warnings():
-        # umap: "precomputed_knn[2] is not an NNDescent object" (we never transform new data)
-        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
-        reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
-    projection = _transform_into(producer, reducer, field, batch_size)
+        strategy = _tune_umap(strategy, reduced)
+        producer = _producer(reduced, field)
+        with warnings.catch_warnings():
+            # umap: "precomputed_knn[2] is not an NNDescent object" (we never transform new
+            # data)
+            warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+            reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
+        projection = _transform_into(producer, reducer, field, batch_size)
+    release(reduced)
     if projection.shape[1] != 2:
         raise InvalidDataError(
             f"{_OWNER}: the projection of field '{field}' has {projection.shape[1]} "
             "dimensions; ReportConfig.projection must project to 2."
         )
     return projection
+
+
+#: every stratum keeps at least this many rows (or all it has) in a stratified sample
+MIN_STRATUM_ROWS = 50
+
+
+def stratified_rows(n: int, size: int, strata: np.ndarray | None,
+                    seed: int | None) -> np.ndarray:
+    """Sorted indices of a seeded random sample of ``size`` of ``n`` rows.
+
+    With ``strata`` (one integer code per row; -1, e.g. no label, is a stratum too) every
+    stratum gets ``min(its rows, MIN_STRATUM_ROWS)`` rows first and the rest of ``size`` is
+    shared in proportion to the strata's sizes (largest remainders), each stratum's rows
+    drawn uniformly; so small labels are represented and large ones keep their share.
+    """
+    rng = np.random.default_rng(0 if seed is None else seed)
+    if size >= n:
+        return np.arange(n)
+    if strata is None:
+        return np.sort(rng.choice(n, size=size, replace=False))
+    _, codes = np.unique(np.asarray(strata), return_inverse=True)
+    counts = np.bincount(codes)
+    quota = np.minimum(counts, MIN_STRATUM_ROWS)
+    if quota.sum() >= size:  # too many strata for the floor: proportional only
+        quota = np.zeros_like(counts)
+    room = counts - quota
+    share = (size - quota.sum()) * room / max(int(room.sum()), 1)
+    extra = np.floor(share).astype(np.int64)
+    left = int(size - quota.sum() - extra.sum())
+    if left > 0:
+        extra[np.argsort(-(share - extra), kind="stable")[:left]] += 1
+    quota = np.minimum(quota + extra, counts)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    chosen = [rng.choice(order[bounds[c]:bounds[c + 1]], size=int(quota[c]), replace=False)
+              for c in range(len(counts)) if quota[c] > 0]
+    return np.sort(np.concatenate(chosen))
 
 
 def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
@@ -245,8 +517,14 @@ def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
     )
 
 
-def _fit_familiarity(producer: ArrayProducer, strategy: Any, batch_size: int) -> Any:
-    return Familiarity.introspect(producer, strategy=strategy, batch_size=batch_size)
+def _fit_familiarity(values: np.ndarray, rows: np.ndarray | None, field: str, strategy: Any,
+                     batch_size: int) -> Any:
+    """A familiarity model fitted on ``values`` (or its ``rows``, a copy)."""
+    data = values if rows is None else np.ascontiguousarray(values[rows])
+    model = Familiarity.introspect(_producer(data, field), strategy=strategy,
+                                   batch_size=batch_size)
+    release(values)
+    return model
 
 
 def _score(familiarity: Any, reduced: np.ndarray, field: str,
@@ -268,23 +546,31 @@ def _score(familiarity: Any, reduced: np.ndarray, field: str,
             percentiles[position:stop] = [float(getattr(r, "percentile", np.nan))
                                           for r in results]
         position = stop
+        if position % BLOCK_ROWS < len(results):
+            release(reduced)
+    release(reduced)
     return scores, percentiles
 
 
 def overall_familiarity(reduced: Reduced, field: str, strategy: Any,
-                        *, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+                        *, batch_size: int, seed: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """``familiarity_R`` and ``familiarityPercentile_R``: score of every sample under a model
-    fitted on all samples, and the share (0..100) of samples scoring at most as high.
+    fitted on all samples (at most :data:`FAMILIARITY_FIT_MAX`, a random sample seeded with
+    ``seed`` above that), and the share (0..100) of samples scoring at most as high.
 
     The score is the log-density of the strategy's model on the pre-reduced responses plus,
     after the default PCA reduction, :func:`residual_log_density` (what the reduction drops).
     """
     values = reduced.values
-    model = _fit_familiarity(_producer(values, field), strategy, batch_size)
+    rows = _fit_rows(len(values), FAMILIARITY_FIT_MAX, seed)
+    model = _fit_familiarity(values, rows, field, strategy, batch_size)
     scores, percentiles = _score(model, values, field, batch_size)
+    if reduced.residual is not None or rows is not None:
+        # the model's own percentiles ignore the residual, or rank among the sample only
+        percentiles[:] = np.nan
     if reduced.residual is not None:
         scores += residual_log_density(reduced)
-        percentiles[:] = np.nan  # the model's own percentiles ignore the residual
     if np.isnan(percentiles).any():  # rank the scores
         order = np.sort(scores)
         percentiles = 100.0 * np.searchsorted(order, scores, side="right") / len(scores)
@@ -295,21 +581,26 @@ def split_familiarity(
     reduced: Reduced,
     field: str,
     strategy: Any,
-    labels: Mapping[str, list[str]],
+    labels: Mapping[str, Any],
     *,
     minimum: int,
     batch_size: int,
     progress: Any,
-) -> dict[str, list[dict[str, float]]]:
+    seed: int | None = None,
+) -> dict[str, pd.Series]:
     """``splitFamiliarity_R_byAttr_<dim>``: per sample, ``{label value: score}`` under one model
-    per label value with at least ``minimum`` samples (fitted on that value's rows only; the
-    residual noise variance too).
+    per label value with at least ``minimum`` samples (fitted on that value's rows only, at
+    most :data:`FAMILIARITY_FIT_MAX` of them; the residual noise variance on all of them).
 
     The models are fitted one after the other on row subsets of the same array; dimensions
-    where no value reaches ``minimum`` get no column.
+    where no value reaches ``minimum`` get no column.  Each column is an Arrow struct
+    (``pandas.ArrowDtype``) with one float64 field per kept value (sorted): its cells read
+    as ``dict`` s, 8 bytes per value and sample.
     """
+    import pyarrow as pa
+
     values = reduced.values
-    columns: dict[str, list[dict[str, float]]] = {}
+    columns: dict[str, pd.Series] = {}
     for dim, labelled in labels.items():
         codes, uniques = _encode(labelled)
         counts = np.bincount(codes, minlength=len(uniques))
@@ -318,19 +609,22 @@ def split_familiarity(
             logger.info("%s: no value of label '%s' has %d samples; no split familiarity.",
                         _OWNER, dim, minimum)
             continue
-        scores = np.empty((len(values), len(kept)), dtype=np.float64)
+        scores = np.empty((len(kept), len(values)), dtype=np.float64)
         for j, k in enumerate(kept):
             rows = np.flatnonzero(codes == k)
-            model = _fit_familiarity(_producer(values[rows], field), strategy, batch_size)
-            scores[:, j] = (_score(model, values, field, batch_size)[0]
-                            + residual_log_density(reduced, rows))
+            sample = _fit_rows(len(rows), FAMILIARITY_FIT_MAX, seed)
+            model = _fit_familiarity(values, rows if sample is None else rows[sample], field,
+                                     strategy, batch_size)
+            scores[j] = _score(model, values, field, batch_size)[0]
+            scores[j] += residual_log_density(reduced, rows)
             progress.update(1)
-        keys = [str(uniques[k]) for k in kept]
-        columns[dim] = [dict(zip(keys, row)) for row in scores.tolist()]
+        names = [str(uniques[k]) for k in kept]
+        struct = pa.StructArray.from_arrays([pa.array(row) for row in scores], names=names)
+        columns[dim] = pd.Series(pd.arrays.ArrowExtensionArray(struct))
     return columns
 
 
-def count_split_models(labels: Mapping[str, list[str]], minimum: int) -> int:
+def count_split_models(labels: Mapping[str, Any], minimum: int) -> int:
     total = 0
     for values in labels.values():
         codes, uniques = _encode(values)
@@ -338,6 +632,12 @@ def count_split_models(labels: Mapping[str, list[str]], minimum: int) -> int:
     return total
 
 
-def _encode(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _encode(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and sorted distinct values (as str) of a label column: a ``pandas.Categorical``
+    (its codes; categories sorted) or any sequence."""
+    if isinstance(values, pd.Categorical) and values.categories.is_monotonic_increasing \
+            and not values.isna().any():
+        return (np.asarray(values.codes, dtype=np.int64),
+                np.asarray(values.categories, dtype=object).astype(str))
     uniques, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
     return codes.astype(np.int64), uniques

@@ -5,6 +5,10 @@ The producer (often model inference) is read exactly once.  Responses are append
 float32 rows to one file per field in a temporary directory and read back in batches
 (:class:`~deepview.report.files.RowFile`), so later steps (pre-reduction fit and transform)
 stream from disk and never hold the raw responses in memory.
+
+Ids, paths and texts are gathered as Arrow strings and labels as categorical codes (an Arrow
+dictionary per block of rows, unified at the end), a few bytes per sample instead of a
+Python object each.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import pandas as pd
 
 from deepview._validation import check_field
 from deepview.base import Batch, Producer, iter_batches
@@ -28,19 +33,77 @@ logger = logging.getLogger(__name__)
 _OWNER = "DatasetReport"
 
 
+#: values buffered as Python objects before they become one Arrow block
+_BLOCK = 65536
+
+
 @dataclasses.dataclass
 class Collected:
-    """What the single pass gathered.  ``fields`` are on-disk (n, d) float32 responses."""
+    """What the single pass gathered.  ``fields`` are on-disk (n, d) float32 responses; ids,
+    paths and texts are pandas ``str`` arrays (Arrow strings), labels ``pandas.Categorical``
+    with the sorted distinct values as categories."""
 
     n: int
-    ids: list[str]
+    ids: Any  # pandas str array
     ids_generated: bool
-    labels: dict[str, list[str]]
-    filenames: list[str] | None
-    paths: list[str] | None
+    labels: dict[str, Any]  # pandas.Categorical per label dimension
+    filenames: Any  # pandas str array or None
+    paths: Any  # pandas str array or None
     fields: dict[str, RowFile]
     column_names: dict[str, str]
-    texts: list[str] | None = None
+    texts: Any = None  # pandas str array or None
+
+
+class _Strings:
+    """Str values appended batch by batch, kept as Arrow string blocks."""
+
+    def __init__(self, *, dictionary: bool = False) -> None:
+        self.dictionary = dictionary
+        self.buffer: list[str] = []
+        self.blocks: list[Any] = []
+        self.count = 0
+
+    def extend(self, values: Any) -> None:
+        self.buffer.extend(values)
+        if len(self.buffer) >= _BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.buffer:
+            block = pa.array(self.buffer, type=pa.large_string())
+            self.blocks.append(block.dictionary_encode() if self.dictionary else block)
+            self.count += len(self.buffer)
+            self.buffer = []
+
+    def __len__(self) -> int:
+        return self.count + len(self.buffer)
+
+    def chunked(self) -> Any:
+        import pyarrow as pa
+
+        self._flush()
+        kind = (pa.dictionary(pa.int32(), pa.large_string()) if self.dictionary
+                else pa.large_string())
+        return pa.chunked_array(self.blocks, type=kind)
+
+    def strings(self) -> Any:
+        """A pandas ``str`` array (Arrow-backed)."""
+        return _str_array(self.chunked())
+
+    def categorical(self) -> pd.Categorical:
+        """A ``pandas.Categorical`` whose categories are the sorted distinct values."""
+        values = self.chunked().to_pandas().array
+        return values.reorder_categories(sorted(values.categories))
+
+
+def _str_array(chunked: Any) -> Any:
+    """A pandas ``str`` array over Arrow strings (what ``pd.array(values, dtype="str")``
+    gives), from an Arrow (chunked) string array."""
+    import pyarrow as pa
+
+    return pd.array(chunked.cast(pa.large_string()).to_pandas(), dtype="str")
 
 
 class _FieldWriter:
@@ -73,10 +136,10 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
             progress: Any) -> Collected:
     """Read ``producer`` once, validating every batch, and cache responses under ``cache_dir``."""
     writers: dict[str, _FieldWriter] = {}
-    ids: list[str] = []
+    ids = _Strings()
     has_ids: bool | None = None
-    labels: dict[str, list[str]] | None = None
-    flat: dict[str, list[str] | None] = {"PATH": None, "TEXT": None}
+    labels: dict[str, _Strings] | None = None
+    flat: dict[str, _Strings | None] = {"PATH": None, "TEXT": None}
     n = 0
     try:
         for index, batch in enumerate(_batches(producer, batch_size)):
@@ -99,14 +162,11 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
                     "to none (then sequential ids 0..n-1 are used)."
                 )
             if batch_has_ids:
-                batch_ids = list(batch.metadata[Batch.StdKeys.IDENTIFIER])
-                ids.extend(str(i) for i in batch_ids)
-            else:
-                ids.extend(str(i) for i in range(n, n + size))
+                ids.extend([str(i) for i in batch.metadata[Batch.StdKeys.IDENTIFIER]])
 
             batch_labels = _label_columns(batch)
             if labels is None:
-                labels = {dim: [] for dim in batch_labels}
+                labels = {dim: _Strings(dictionary=True) for dim in batch_labels}
             elif set(batch_labels) != set(labels):
                 raise InvalidDataError(
                     f"{_OWNER}: batch {index} has label dimensions {sorted(batch_labels)} but "
@@ -114,7 +174,7 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
                     "Batch.StdKeys.LABELS dimensions."
                 )
             for dim, values in batch_labels.items():
-                labels[dim].extend(str(v) for v in values)
+                labels[dim].extend([str(v) for v in values])
 
             for key, what in (("PATH", "paths"), ("TEXT", "texts")):
                 _extend_flat(flat, key, what, batch, index)
@@ -125,12 +185,14 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
             writer.close()
         raise
     fields = {name: writer.finish() for name, writer in writers.items()}
-    collected = _finish(n, ids, bool(has_ids), labels or {}, flat["PATH"], fields)
-    collected.texts = flat["TEXT"]
+    collected = _finish(n, ids if has_ids else None,
+                        {dim: values.categorical() for dim, values in (labels or {}).items()},
+                        flat["PATH"].strings() if flat["PATH"] is not None else None, fields)
+    collected.texts = flat["TEXT"].strings() if flat["TEXT"] is not None else None
     return collected
 
 
-def _extend_flat(flat: dict[str, list[str] | None], key: str, what: str, batch: Batch,
+def _extend_flat(flat: dict[str, _Strings | None], key: str, what: str, batch: Batch,
                  index: int) -> None:
     """Append ``batch``'s ``Batch.StdKeys.<key>`` values (as str) to ``flat[key]``.
 
@@ -139,7 +201,7 @@ def _extend_flat(flat: dict[str, list[str] | None], key: str, what: str, batch: 
     meta_key = getattr(Batch.StdKeys, key)
     has = meta_key in batch.metadata
     if index == 0 and has:
-        flat[key] = []
+        flat[key] = _Strings()
     values = flat[key]
     if (values is not None) != has:
         raise InvalidDataError(
@@ -149,9 +211,9 @@ def _extend_flat(flat: dict[str, list[str] | None], key: str, what: str, batch: 
     if values is None:
         return
     if key == "TEXT":
-        values.extend("" if _missing(v) else str(v) for v in batch.metadata[meta_key])
+        values.extend(["" if _missing(v) else str(v) for v in batch.metadata[meta_key]])
     else:
-        values.extend(str(v) for v in batch.metadata[meta_key])
+        values.extend([str(v) for v in batch.metadata[meta_key]])
 
 
 def _missing(value: Any) -> bool:
@@ -194,24 +256,35 @@ def _check_fields(batch: Batch, writers: dict[str, _FieldWriter], index: int) ->
 
 def _finish(
     n: int,
-    ids: list[str],
-    has_ids: bool,
-    labels: dict[str, list[str]],
-    paths: list[str] | None,
+    ids: _Strings | None,
+    labels: dict[str, pd.Categorical],
+    paths: Any,
     fields: dict[str, RowFile],
 ) -> Collected:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if n < 3:
         raise InvalidDataError(
             f"{_OWNER}: the producer yielded {n} sample(s); a report needs at least 3."
         )
-    if has_ids and len(set(ids)) != n:
-        seen: set[str] = set()
-        dupes = [i for i in ids if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
-        raise InvalidDataError(
-            f"{_OWNER}: identifiers must be unique (as strings); {len(dupes)} repeat, e.g. "
-            f"{sorted(set(dupes))[:5]}. Give every sample its own Batch.StdKeys.IDENTIFIER."
-        )
+    if ids is None:  # sequential ids "0", "1", ...
+        id_values = pc.cast(pa.array(np.arange(n, dtype=np.int64)), pa.large_string())
+    else:
+        id_values = ids.chunked()
+        if pc.count_distinct(id_values).as_py() != n:
+            counts = pc.value_counts(id_values)
+            repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+            dupes = sorted(repeated.field("values").to_pylist())
+            total = int(pc.sum(repeated.field("counts")).as_py()) - len(dupes)
+            raise InvalidDataError(
+                f"{_OWNER}: identifiers must be unique (as strings); {total} repeat, e.g. "
+                f"{dupes[:5]}. Give every sample its own Batch.StdKeys.IDENTIFIER."
+            )
     filenames = labels.pop(columns.FILENAME, None)
+    filename_values = None if filenames is None else _str_array(
+        pa.array(np.asarray(filenames.categories, dtype=object)[filenames.codes],
+                 type=pa.large_string()))
     column_names: dict[str, str] = {}
     for name in fields:
         column = columns.response_part(name)
@@ -234,6 +307,6 @@ def _finish(
             "them (MetadataRenamer) before building the report."
         )
     return Collected(
-        n=n, ids=ids, ids_generated=not has_ids, labels=labels, filenames=filenames,
-        paths=paths, fields=fields, column_names=column_names,
+        n=n, ids=_str_array(id_values), ids_generated=ids is None, labels=labels,
+        filenames=filename_values, paths=paths, fields=fields, column_names=column_names,
     )

@@ -22,12 +22,16 @@ __all__ = ["ReportConfig"]
 _OWNER = "ReportConfig"
 #: methods every dimension reduction strategy has (DimensionReductionStrategyType protocol)
 _DIM_METHODS = ("fit_incremental", "fit_complete", "transform")
+#: the default projection fits UMAP on at most this many samples (stratified by label) and
+#: places the others from their neighbours; measured in benchmarks/RESULTS.md
+DEFAULT_UMAP_FIT_SAMPLES = 50_000
 
 
 def _default_projection() -> Any:
-    """``DimensionReduction.Strategy.UMAP(2)`` if umap-learn imports, else ``None`` + warning."""
+    """``DimensionReduction.Strategy.UMAP(2, max_fit_samples=DEFAULT_UMAP_FIT_SAMPLES)`` if
+    umap-learn imports, else ``None`` + warning."""
     try:
-        return DimensionReduction.Strategy.UMAP(2)
+        return DimensionReduction.Strategy.UMAP(2, max_fit_samples=DEFAULT_UMAP_FIT_SAMPLES)
     except (ImportError, MissingDependencyError) as exc:
         message = (
             "ReportConfig: umap-learn is not installed, so the default report has no 2-D "
@@ -86,14 +90,20 @@ class ReportConfig:
     identical samples always, and near-duplicates closer than 0.3 of the median neighbour
     distance),
     overall and per-label ("split") familiarity (``Familiarity.Strategy.GMM()``) and a 2-D
-    projection (``DimensionReduction.Strategy.UMAP(2)``, or none with a warning when
-    umap-learn is not installed).  Set a component to ``None`` to leave it out, e.g.
-    ``dataclasses.replace(config, duplicates=None)``.
+    projection (``DimensionReduction.Strategy.UMAP(2, max_fit_samples=50_000)``, or none
+    with a warning when umap-learn is not installed).  Set a component to ``None`` to leave
+    it out, e.g. ``dataclasses.replace(config, duplicates=None)``.
 
     Parameters
     ----------
     projection : DimensionReductionStrategyType, Mapping[str, ...] or None
-        Strategy that projects the (pre-reduced) responses to 2-D for the scatterplot.
+        Strategy that projects the (pre-reduced) responses to 2-D for the scatterplot.  The
+        default, ``UMAP(2, max_fit_samples=50_000)``, is plain UMAP up to 50 000 samples;
+        above that UMAP is fitted on 50 000 of them (stratified by the first non-split label
+        with 2 to 1000 values, seeded) and every other sample is placed at the weighted mean
+        of its 10 nearest fitted samples' coordinates, so the projection's time stops
+        growing with the data (``benchmarks/RESULTS.md``: quality against full UMAP).  Full
+        UMAP on every sample: ``projection=DimensionReduction.Strategy.UMAP(2)``.
     duplicates : DuplicatesThresholdStrategyType or None
         Threshold strategy of :class:`Duplicates` (default ``Relative()``; ``Slope()``,
         ``Percentile(p)`` and ``Distance(d)`` work too); ``None`` = no duplicate detection.

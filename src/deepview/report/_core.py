@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -162,12 +163,17 @@ class DatasetReport:
         Notes
         -----
         One pass over ``producer`` writes the responses to a temporary float32 file per
-        field (removed at the end, also on error).  Each field is then pre-reduced (default:
-        PCA to 40 dimensions when wider) into one in-memory ``n x k`` float32 array, and
-        duplicates, overall familiarity, one familiarity model per qualifying label value
-        (fitted on row subsets of that same array, one after another) and the projection
-        all run on it.  Peak memory is about one such array plus the models, whatever the
-        raw response size.
+        field in a temporary folder (the system's, ``TMPDIR``), which is removed at the end,
+        also on error and on Ctrl-C.  Ids, paths and texts are kept as Arrow strings and
+        labels as categorical codes.  Each field is then pre-reduced (default: PCA to 40
+        dimensions when wider) into one ``n x k`` float32 array, memory-mapped in that
+        folder, and overall familiarity, one familiarity model per qualifying label value
+        (fitted on row subsets, at most 200 000 rows each), the label-issue neighbours and
+        the projection run on it; duplicates run on a memory-mapped column-normalised copy
+        of the responses, searched cell by cell.  The memory-mapped arrays give their pages
+        back after each pass, so resident memory grows by the report's own columns and a
+        few arrays of a few bytes per sample (about 300 bytes per sample with two label
+        dimensions of 10 and 3 values; ``benchmarks/RESULTS.md``), not by the responses.
         """
         if config is None:
             config = ReportConfig()
@@ -190,7 +196,7 @@ class DatasetReport:
                                         progress=bar)
             try:
                 chosen = audit.check_predictions(predictions, collected.labels)
-                columns = _build_columns(collected, config, batch_size, chosen)
+                columns = _build_columns(collected, config, batch_size, chosen, Path(tmp))
             finally:
                 collected.fields.clear()  # drop the cached fields before their files go
         return DatasetReport(pd.DataFrame(columns))
@@ -299,20 +305,37 @@ class DatasetReport:
 
 
 def _summary_columns(collected: Collected) -> dict[str, Any]:
-    columns: dict[str, Any] = {col.ID: pd.array(collected.ids, dtype="str")}
+    columns: dict[str, Any] = {col.ID: collected.ids}
     for dim, values in collected.labels.items():
-        columns[dim] = pd.array(values, dtype="str")
+        columns[dim] = values
     if collected.filenames is not None:
-        columns[col.FILENAME] = pd.array(collected.filenames, dtype="str")
+        columns[col.FILENAME] = collected.filenames
     if collected.paths is not None:
-        columns[col.PATH] = pd.array(collected.paths, dtype="str")
+        columns[col.PATH] = collected.paths
     if collected.texts is not None:
-        columns[col.TEXT] = pd.array(collected.texts, dtype="str")
+        columns[col.TEXT] = collected.texts
     return columns
 
 
+#: a label with more distinct values than this does not stratify the projection's sample
+_MAX_STRATA = 1000
+
+
+def _strata(labels: Mapping[str, Any], splits: list[str]) -> np.ndarray | None:
+    """Codes of the label dimension that stratifies the projection's sample: the first
+    one that is not a split label and has 2 to 1000 values; None if there is none."""
+    for dim, values in labels.items():
+        if dim in splits:
+            continue
+        codes, uniques = analysis._encode(values)
+        if 2 <= len(uniques) <= _MAX_STRATA:
+            return codes
+    return None
+
+
 def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
-                   predictions: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   predictions: Mapping[str, Any] | None = None,
+                   spill: Path | None = None) -> dict[str, Any]:
     summary = _summary_columns(collected)
     for option in ("dim_reduction", "projection"):
         value = getattr(config, option)
@@ -323,11 +346,7 @@ def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
                     f"{_OWNER}: ReportConfig.{option} names field(s) {unknown} that the "
                     f"producer does not yield; its fields are {sorted(collected.fields)}."
                 )
-    duplicates: dict[str, Any] = {}
-    projection: dict[str, Any] = {}
-    familiarity: dict[str, Any] = {}
-    split: dict[str, Any] = {}
-    audited: dict[str, Any] = {}
+    parts = _Parts()
     splits = audit.split_dimensions(collected.labels, config.split_labels)
     if not config.use_dim_reduction:
         return summary
@@ -342,52 +361,81 @@ def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
                                                   config.familiarity))
     with tqdm(total=len(collected.fields) * (per_field + split_models), desc=_OWNER,
               unit=" steps", disable=progress_disabled()) as bar:
-        for field in list(collected.fields):
+        for number, field in enumerate(list(collected.fields)):
             name = collected.column_names[field]
-            bar.set_description(f"{_OWNER} [{name}]: reducing")
-            raw = collected.fields.pop(field)
-            reduced = getattr(raw, "prereduced", None)  # reduced on a Ray cluster
-            if reduced is None:
-                reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size)
-            bar.update(1)
-            if config.duplicates is not None:
-                bar.set_description(f"{_OWNER} [{name}]: duplicates")
-                groups, exact = analysis.find_duplicates(raw, field, config.duplicates)
-                duplicates[col.duplicates(name)] = groups
-                duplicates[col.duplicates_exact(name)] = exact
-                audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
-                bar.update(1)
-            del raw
-            strategy = analysis.seeded(analysis.strategy_for(config.projection, field),
-                                       config.seed)
-            if strategy is not None:
-                bar.set_description(f"{_OWNER} [{name}]: projection")
-                xy = analysis.project(reduced.values, field, strategy, batch_size=batch_size)
-                x_column, y_column = col.projection(name)
-                projection[x_column] = xy[:, 0].astype(np.float64)
-                projection[y_column] = xy[:, 1].astype(np.float64)
-            if config.projection is not None:
-                bar.update(1)
-            if config.familiarity is not None:
-                familiarity_strategy = analysis.seeded(config.familiarity, config.seed)
-                bar.set_description(f"{_OWNER} [{name}]: familiarity")
-                scores, percentiles = analysis.overall_familiarity(
-                    reduced, field, familiarity_strategy, batch_size=batch_size)
-                familiarity[col.familiarity(name)] = scores
-                familiarity[col.familiarity_percentile(name)] = percentiles
-                bar.update(1)
-                bar.set_description(f"{_OWNER} [{name}]: split familiarity")
-                by_label = analysis.split_familiarity(
-                    reduced, field, familiarity_strategy, collected.labels,
-                    minimum=config.split_familiarity_min, batch_size=batch_size, progress=bar)
-                for dim, values in by_label.items():
-                    split[col.split_familiarity(name, dim)] = pd.Series(values, dtype=object)
-            if issue_labels:
-                bar.set_description(f"{_OWNER} [{name}]: label issues")
-                neighbours = analysis.neighbours(reduced.values, audit.LABEL_NEIGHBOURS + 1,
-                                                 seed=config.seed)
-                audited.update(audit.label_issue_columns(
-                    neighbours, name, collected.labels, splits, predictions or {},
-                    summary[col.ID]))
-            del reduced
-    return {**summary, **duplicates, **projection, **familiarity, **split, **audited}
+            scratch = None if spill is None else Path(
+                tempfile.mkdtemp(prefix=f"field{number}-", dir=spill))
+            try:
+                _field_columns(collected, config, batch_size, predictions or {}, field, name,
+                               splits, bool(issue_labels), scratch, bar, parts)
+            finally:
+                if scratch is not None:
+                    shutil.rmtree(scratch, ignore_errors=True)
+    return {**summary, **parts.duplicates, **parts.projection, **parts.familiarity,
+            **parts.split, **parts.audited}
+
+
+@dataclasses.dataclass
+class _Parts:
+    """The component columns gathered over the fields, in the report's column order."""
+
+    duplicates: dict[str, Any] = dataclasses.field(default_factory=dict)
+    projection: dict[str, Any] = dataclasses.field(default_factory=dict)
+    familiarity: dict[str, Any] = dataclasses.field(default_factory=dict)
+    split: dict[str, Any] = dataclasses.field(default_factory=dict)
+    audited: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
+                   predictions: Mapping[str, Any], field: str, name: str,
+                   splits: list[str], issue_labels: bool, scratch: Path | None, bar: Any,
+                   parts: _Parts) -> None:
+    """Every component's columns of one field, added to ``parts``; the field's large
+    intermediate arrays are memory-mapped in ``scratch`` (removed by the caller)."""
+    bar.set_description(f"{_OWNER} [{name}]: reducing")
+    raw = collected.fields.pop(field)
+    reduced = getattr(raw, "prereduced", None)  # reduced on a Ray cluster
+    if reduced is None:
+        reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size, spill=scratch)
+    bar.update(1)
+    if config.duplicates is not None:
+        bar.set_description(f"{_OWNER} [{name}]: duplicates")
+        groups, exact = analysis.find_duplicates(raw, field, config.duplicates, spill=scratch)
+        parts.duplicates[col.duplicates(name)] = groups
+        parts.duplicates[col.duplicates_exact(name)] = exact
+        parts.audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
+        bar.update(1)
+    del raw
+    strategy = analysis.seeded(analysis.strategy_for(config.projection, field), config.seed)
+    if strategy is not None:
+        bar.set_description(f"{_OWNER} [{name}]: projection")
+        xy = analysis.project(reduced.values, field, strategy, batch_size=batch_size,
+                              strata=_strata(collected.labels, splits), seed=config.seed)
+        x_column, y_column = col.projection(name)
+        parts.projection[x_column] = xy[:, 0].astype(np.float64)
+        parts.projection[y_column] = xy[:, 1].astype(np.float64)
+        del xy
+    if config.projection is not None:
+        bar.update(1)
+    if config.familiarity is not None:
+        familiarity_strategy = analysis.seeded(config.familiarity, config.seed)
+        bar.set_description(f"{_OWNER} [{name}]: familiarity")
+        scores, percentiles = analysis.overall_familiarity(
+            reduced, field, familiarity_strategy, batch_size=batch_size, seed=config.seed)
+        parts.familiarity[col.familiarity(name)] = scores
+        parts.familiarity[col.familiarity_percentile(name)] = percentiles
+        bar.update(1)
+        bar.set_description(f"{_OWNER} [{name}]: split familiarity")
+        by_label = analysis.split_familiarity(
+            reduced, field, familiarity_strategy, collected.labels,
+            minimum=config.split_familiarity_min, batch_size=batch_size, progress=bar,
+            seed=config.seed)
+        for dim, values in by_label.items():
+            parts.split[col.split_familiarity(name, dim)] = values
+    if issue_labels:
+        bar.set_description(f"{_OWNER} [{name}]: label issues")
+        neighbours = analysis.neighbours(reduced.values, audit.LABEL_NEIGHBOURS + 1,
+                                         seed=config.seed, spill=scratch)
+        parts.audited.update(audit.label_issue_columns(
+            neighbours, name, collected.labels, splits, predictions, collected.ids))
+        del neighbours

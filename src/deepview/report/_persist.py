@@ -3,8 +3,16 @@
 Layout of a report directory::
 
     report.json    {"format": "deepview.DatasetReport", "format_version": 1,
-                    "deepview_version": "...", "rows": n, "dict_columns": [...], ...}
-    data.parquet   report.data; dict columns (splitFamiliarity_*) as JSON strings
+                    "deepview_version": "...", "rows": n, "dict_columns": {...},
+                    "dtypes": {...}, ...}
+    data.parquet   report.data; dict columns (splitFamiliarity_*) as Arrow structs of float64
+                   (or JSON strings when the rows' keys differ)
+
+A dict column held as an Arrow struct (``struct<...>[pyarrow]``, as ``DatasetReport.introspect``
+builds split familiarity) is written as it is and read back as one; a column of Python dicts
+is read back as Python dicts (its dtype in ``dtypes`` says which).  A default ``RangeIndex`` is
+not stored; the table is written in blocks of :data:`WRITE_ROWS` rows, so writing holds one
+block's Arrow copy at a time.
 
 Loading reads only these two files, with pyarrow and ``json``; nothing in the directory is
 ever executed or unpickled.  Writing goes to a hidden sibling directory that is renamed into
@@ -27,6 +35,8 @@ from deepview.report.files import META_FILE, SITE_SUBDIR, write_directory
 FORMAT_NAME = "deepview.DatasetReport"
 FORMAT_VERSION = 1
 DATA_FILE = "data.parquet"
+#: rows per block (and Parquet row group) when writing
+WRITE_ROWS = 1 << 18
 
 _OWNER = "DatasetReport"
 
@@ -35,6 +45,14 @@ def _is_dict_column(series: pd.Series) -> bool:
     return series.dtype == object and len(series) > 0 and all(
         isinstance(v, dict) for v in series
     )
+
+
+def _is_struct_column(series: pd.Series) -> bool:
+    """An Arrow struct column (``pandas.ArrowDtype``), e.g. split familiarity."""
+    import pyarrow as pa
+
+    dtype = series.dtype
+    return isinstance(dtype, pd.ArrowDtype) and pa.types.is_struct(dtype.pyarrow_dtype)
 
 
 def _struct_keys(series: pd.Series) -> list[str] | None:
@@ -49,12 +67,14 @@ def _struct_keys(series: pd.Series) -> list[str] | None:
     return keys
 
 
-def _encode_dict_column(series: pd.Series) -> tuple[Any, str]:
+def _encode_dict_column(series: pd.Series, encoding: str | None = None) -> tuple[Any, str]:
     """Arrow array for a dict column: a struct of float64 when all rows share their keys
-    (split familiarity), else JSON text per row.  Both decode to equal dicts."""
+    (split familiarity), else JSON text per row.  Both decode to equal dicts.  ``encoding``
+    forces one (the one chosen for the whole column, when encoding a block of it)."""
     import pyarrow as pa
 
-    keys = _struct_keys(series)
+    keys = (_struct_keys(series) if encoding is None
+            else list(series.iloc[0]) if encoding == "struct" else None)
     if keys is not None:
         matrix = np.array([list(v.values()) for v in series], dtype=np.float64)
         fields = [pa.array(matrix[:, j], type=pa.float64()) for j in range(len(keys))]
@@ -64,7 +84,9 @@ def _encode_dict_column(series: pd.Series) -> tuple[Any, str]:
     return pa.array(text, type=pa.string()), "json"
 
 
-def _decode_dict_column(column: Any, encoding: str, name: str) -> list[dict[str, Any]]:
+def _decode_dict_column(column: Any, encoding: str, name: str, *, arrow: bool = False) -> Any:
+    """The dicts of a stored dict column: Python dicts, or (``arrow``, struct encoding) an
+    Arrow-backed array whose cells read as dicts."""
     import pyarrow as pa
 
     if encoding == "struct":
@@ -73,6 +95,8 @@ def _decode_dict_column(column: Any, encoding: str, name: str) -> list[dict[str,
                 f"{_OWNER}.from_disk: column '{name}' should be a struct column; the report "
                 "directory is damaged. Rebuild it."
             )
+        if arrow:
+            return pd.arrays.ArrowExtensionArray(column)
         names = [column.type.field(i).name for i in range(column.type.num_fields)]
         parts = [column.field(i).to_numpy(zero_copy_only=False).tolist()
                  for i in range(len(names))]
@@ -101,12 +125,11 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Pat
     import deepview
 
     dict_columns = [str(c) for c in data.columns if _is_dict_column(data[c])]
-    plain = data.drop(columns=dict_columns)
-    table = pa.Table.from_pandas(plain, preserve_index=True)
-    encodings: dict[str, str] = {}
-    for column in dict_columns:
-        array, encodings[column] = _encode_dict_column(data[column])
-        table = table.append_column(column, array)
+    encodings = {c: "json" if _struct_keys(data[c]) is None else "struct" for c in dict_columns}
+    arrow_structs = [str(c) for c in data.columns if _is_struct_column(data[c])]
+    encodings.update({c: "struct" for c in arrow_structs})
+    default_index = isinstance(data.index, pd.RangeIndex) and data.index.start == 0 \
+        and data.index.step == 1
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -117,8 +140,28 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Pat
         "dtypes": {str(c): str(t) for c, t in data.dtypes.items()},
     }
 
+    def block(rows: pd.DataFrame) -> Any:
+        table = pa.Table.from_pandas(rows.drop(columns=[*dict_columns, *arrow_structs]),
+                                     preserve_index=not default_index)
+        for column in dict_columns:
+            table = table.append_column(
+                column, _encode_dict_column(rows[column], encodings[column])[0])
+        for column in arrow_structs:  # as they are (the pandas metadata cannot name them)
+            table = table.append_column(column, pa.array(rows[column].array))
+        return table
+
     def build(tmp: Path) -> None:
-        pq.write_table(table, tmp / DATA_FILE)
+        step = WRITE_ROWS if default_index else max(len(data), 1)
+        writer = None
+        try:
+            for start in range(0, max(len(data), 1), step):
+                table = block(data.iloc[start:start + step])
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp / DATA_FILE, table.schema)
+                writer.write_table(table, row_group_size=step)
+        finally:
+            if writer is not None:
+                writer.close()
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
     return write_directory(build, directory, overwrite=overwrite, owner=f"{_OWNER}.to_disk")
@@ -173,11 +216,16 @@ def read_report(directory: Path) -> pd.DataFrame:
         raise InvalidDataError(
             f"{_OWNER}.from_disk: {DATA_FILE} lacks column(s) {missing} listed in {META_FILE}."
         )
-    decoded = {c: _decode_dict_column(table.column(c).combine_chunks(), e, c)
+    stored = meta.get("dtypes")
+    dtypes: dict[str, Any] = stored if isinstance(stored, dict) else {}
+    decoded = {c: _decode_dict_column(table.column(c).combine_chunks(), e, c,
+                                      arrow=str(dtypes.get(c, "")).endswith("[pyarrow]"))
                for c, e in dict_columns.items()}
     frame = table.drop_columns(list(dict_columns)).to_pandas()
     for column, values in decoded.items():
-        frame[column] = pd.Series(values, index=frame.index, dtype=object)
+        frame[column] = (pd.Series(values, index=frame.index)
+                         if isinstance(values, pd.arrays.ArrowExtensionArray)
+                         else pd.Series(values, index=frame.index, dtype=object))
     if isinstance(columns, list) and sorted(columns) == sorted(map(str, frame.columns)):
         frame = frame[columns]  # the saved column order
     rows = meta.get("rows")

@@ -40,6 +40,8 @@ class _Collected:
         self.chunks: list[np.ndarray] = []
         self.n_features: int | None = None
         self.fitted: Any = None
+        self.reservoir: Any = None  # a sampling strategy's sample while fitting
+        self.seen: int | None = None  # rows offered to fit_incremental, when sampled
 
     def add(self, data: np.ndarray, owner: str) -> None:
         d = int(data.shape[1])

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from deepview._compute.blas import single_thread_if_oversubscribed
+from deepview._compute.knn_lean import CellIndex
 from deepview._compute.rowmatch import ExactRowIndex
 from deepview._optional import require
 from deepview._validation import check_batch_size, check_int
@@ -246,10 +247,62 @@ class PaCMAP(_KwargsStrategy):
 
 
 class _UMAPFit:
-    def __init__(self, model: Any, index: ExactRowIndex, embedding: np.ndarray) -> None:
+    def __init__(self, model: Any, index: ExactRowIndex, embedding: np.ndarray,
+                 seen: int) -> None:
         self.model = model
         self.index = index
         self.embedding = embedding
+        self.seen = seen  # rows given to fit_incremental (more than fitted when sampled)
+        self.cells: CellIndex | None = None  # built on the first placement
+
+
+class _Reservoir:
+    """A seeded uniform random sample of at most ``size`` rows of a stream of batches, in
+    stream order: every row gets a random key and the ``size`` smallest keys are kept (the
+    keys do not depend on how the stream is cut into batches)."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.rng = np.random.default_rng(seed)
+        self.keys: list[np.ndarray] = []
+        self.rows: list[np.ndarray] = []
+        self.positions: list[np.ndarray] = []
+        self.count = 0
+        self.held = 0
+
+    def add(self, data: np.ndarray) -> None:
+        if not len(data):
+            return
+        self.keys.append(self.rng.random(len(data)))
+        self.rows.append(data)
+        self.positions.append(np.arange(self.count, self.count + len(data)))
+        self.count += len(data)
+        self.held += len(data)
+        if self.held >= 2 * self.size:
+            self._prune()
+
+    def _prune(self) -> None:
+        keys = np.concatenate(self.keys)
+        positions = np.concatenate(self.positions)
+        rows = np.concatenate(self.rows)
+        if len(keys) > self.size:
+            keep = np.sort(np.argpartition(keys, self.size - 1)[:self.size])
+            keys, positions, rows = keys[keep], positions[keep], rows[keep]
+        self.keys, self.positions, self.rows = [keys], [positions], [rows]
+        self.held = len(keys)
+
+    def take(self) -> list[np.ndarray]:
+        """The sampled rows (in stream order), as a list of blocks."""
+        if self.held > self.size:
+            self._prune()
+        rows, self.rows, self.keys, self.positions = self.rows, [], [], []
+        return rows
+
+
+#: fitted points whose 2-D coordinates place a new point (UMAP with max_fit_samples)
+PLACEMENT_NEIGHBOURS = 10
+#: k-means cells searched per placed point (cells of ~256 fitted points)
+PLACEMENT_PROBES = 8
 
 
 
@@ -281,35 +334,83 @@ def enable_umap_jit_cache() -> None:
 
 @dataclass(frozen=True, init=False)
 class UMAP(_KwargsStrategy):
-    """UMAP (``umap.UMAP``); collects all samples in memory, fits, then transforms any data.
+    """UMAP (``umap.UMAP``); fits on all samples (or a sample of ``max_fit_samples``), then
+    transforms any data.
 
     Rows identical to fitted samples get their fitted coordinates (``embedding_``), found
-    by an exact match of the row values; only new rows go through ``umap.transform``
-    (with its output silenced).  So pipelining the training data returns exactly the
-    fitted embedding, at almost no cost.  Needs the ``umap`` extra
-    (``pip install "deepview[umap]"``).
+    by an exact match of the row values.  Other rows go through ``umap.transform`` (with its
+    output silenced), or, with ``max_fit_samples``, are placed from their neighbours (below).
+    So pipelining the training data returns exactly the fitted embedding, at almost no cost.
+    Needs the ``umap`` extra (``pip install "deepview[umap]"``).
 
     Parameters
     ----------
     target_dimensions : int, default=2
         Output dimension.
+    max_fit_samples : int, optional
+        Fit UMAP on at most this many samples: a seeded uniform random sample of the data
+        (seed ``random_state``, or 0) when there are more.  Every other row, and any new
+        data, is *placed* at the weighted mean of the coordinates of its
+        :data:`PLACEMENT_NEIGHBOURS` (10) nearest fitted samples (searched in the k-means
+        cells of the fitted samples; weights ``exp(-(d - d_1) / mean(d - d_1))`` from the
+        distances ``d``, nearest ``d_1``, as UMAP weighs a point's neighbours), so each
+        placed point lies inside the region of its neighbours.  Time and memory of the fit
+        then stop growing with the data; placing costs about ``probes x 256 x D`` operations
+        per row.  ``None`` (default) fits on every sample, as plain umap-learn does.
+        ``DatasetReport`` uses ``max_fit_samples=50_000`` by default (``ReportConfig``) and
+        draws that sample stratified by label.
     **kwargs
         Passed to ``umap.UMAP`` (e.g. ``n_neighbors=15, random_state=0``).
 
     Notes
     -----
-    Memory: O(n D) for the fitted samples (kept once, shared with umap) plus umap's graph.
+    Memory: O(n D) for the fitted samples (kept once, shared with umap) plus umap's graph;
+    with ``max_fit_samples`` at most ``2 * max_fit_samples`` rows are held while sampling.
 
     With a ``random_state`` the fit is reproducible: it runs single-threaded (umap-learn's
     rule; for 12k samples the fit itself takes about 1 s either way, numba's first compile
     dominates) and, unless ``init`` is given, starts from the principal components
     (``init="pca"``) instead of umap-learn's spectral layout, whose eigen-solver fails on
     some runs and not others on graphs of many components and then starts at random.
-    Without a ``random_state`` umap-learn's defaults apply unchanged.
+    Without a ``random_state`` umap-learn's defaults apply unchanged.  The placement is
+    deterministic.
+
+    Examples
+    --------
+    >>> from deepview.introspectors import DimensionReduction
+    >>> sampled = DimensionReduction.Strategy.UMAP(2, max_fit_samples=50_000)  # doctest: +SKIP
+    >>> full = DimensionReduction.Strategy.UMAP(2)  # doctest: +SKIP
     """
 
+    max_fit_samples: int | None = None
     _owner: ClassVar[str] = "DimensionReduction.Strategy.UMAP"
     _one_shot: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        target_dimensions: int = 2,
+        *,
+        max_fit_samples: int | None = None,
+        _parameters: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if max_fit_samples is not None:
+            check_int(max_fit_samples, name="max_fit_samples", owner=self._owner,
+                      min_value=MIN_FIT_SAMPLES)
+            max_fit_samples = int(max_fit_samples)
+        object.__setattr__(self, "max_fit_samples", max_fit_samples)
+        super().__init__(target_dimensions, _parameters=_parameters, **kwargs)
+
+    def with_params(self, **kwargs: Any) -> UMAP:
+        """A fresh, unfitted copy whose estimator gets ``kwargs`` on top of (and replacing)
+        this strategy's keyword arguments (``max_fit_samples`` is kept)."""
+        return type(self)(self.target_dimensions, max_fit_samples=self.max_fit_samples,
+                          _parameters={**self._parameters, **kwargs})
+
+    def with_max_fit_samples(self, max_fit_samples: int | None) -> UMAP:
+        """A fresh, unfitted copy with another ``max_fit_samples`` (``None``: fit on all)."""
+        return type(self)(self.target_dimensions, max_fit_samples=max_fit_samples,
+                          _parameters=self._parameters)
 
     def _estimator_class(self) -> Callable[..., Any]:
         umap = require("umap", feature=self._owner, extra="umap")
@@ -336,6 +437,32 @@ class UMAP(_KwargsStrategy):
                 " See the documentation of umap.UMAP."
             ) from exc
 
+    def _sample_seed(self) -> int:
+        seed = self.random_state
+        return int(seed) if isinstance(seed, (int, np.integer)) else 0
+
+    def fit_incremental(self, data: np.ndarray) -> None:
+        if self.max_fit_samples is None:
+            super().fit_incremental(data)
+            return
+        x = _as_matrix(data, self._owner)
+        state = self._state
+        state.add(x[:0], self._owner)  # checks the width and that it is not fitted yet
+        if state.reservoir is None:
+            state.reservoir = _Reservoir(self.max_fit_samples, self._sample_seed())
+        state.reservoir.add(x)
+
+    def fit_complete(self) -> None:
+        state = self._state
+        if state.reservoir is not None and state.fitted is None:
+            reservoir, state.reservoir = state.reservoir, None
+            state.chunks = reservoir.take()
+            state.seen = reservoir.count
+            if reservoir.count > reservoir.size:
+                logger.info("%s: fitting on a sample of %d of %d rows", self._owner,
+                            reservoir.size, reservoir.count)
+        super().fit_complete()
+
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
         index = ExactRowIndex(x)  # canonical float32 copy, also what umap fits on
         with warnings.catch_warnings():
@@ -343,7 +470,8 @@ class UMAP(_KwargsStrategy):
             with self._threads():
                 estimator.fit(index.data)
         embedding = np.asarray(estimator.embedding_, dtype=np.float32)
-        return _UMAPFit(estimator, index, embedding)
+        seen = self._state.seen
+        return _UMAPFit(estimator, index, embedding, len(x) if seen is None else seen)
 
     @property
     def embedding_(self) -> np.ndarray:
@@ -369,6 +497,9 @@ class UMAP(_KwargsStrategy):
         out[known] = fitted.embedding[rows[known]]
         if not known.all():
             new = np.flatnonzero(~known)
+            if self.max_fit_samples is not None:
+                out[new] = self._place(fitted, x[new])
+                return out
             try:
                 with _quiet(), warnings.catch_warnings(), self._threads():
                     warnings.simplefilter("ignore", category=UserWarning)
@@ -380,5 +511,43 @@ class UMAP(_KwargsStrategy):
                 ) from exc
         return out
 
+    def _place(self, fitted: _UMAPFit, x: np.ndarray) -> np.ndarray:
+        """Coordinates of new rows from their nearest fitted rows (see ``max_fit_samples``)."""
+        if fitted.cells is None:
+            fitted.cells = CellIndex(fitted.index.data, probes=PLACEMENT_PROBES,
+                                     seed=self._sample_seed())
+        return place(fitted.embedding, *fitted.cells.query(x, PLACEMENT_NEIGHBOURS))
+
     def transform_one_shot(self) -> np.ndarray:
         raise _wrong_transform(self._owner, one_shot=False)
+
+
+#: smallest max_fit_samples: UMAP needs many more samples than its n_neighbors (15)
+MIN_FIT_SAMPLES = 100
+
+
+def place(embedding: np.ndarray, indices: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """Each row at the weighted mean of ``embedding[indices]``: weights
+    ``exp(-(d - d_1) / s)`` with ``d_1`` the row's nearest distance and ``s`` the mean of
+    ``d - d_1`` over its neighbours (UMAP's smooth neighbour weights, simplified); index
+    ``-1`` (no neighbour) weighs 0.  Rows whose neighbours are all equally far get their
+    plain mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> emb = np.array([[0.0, 0.0], [2.0, 0.0], [9.0, 9.0]], dtype=np.float32)
+    >>> place(emb, np.array([[0, 1, -1]]), np.array([[1.0, 1.0, np.inf]])).tolist()
+    [[1.0, 0.0]]
+    """
+    valid = indices >= 0
+    d = np.where(valid, distances, np.inf).astype(np.float64)
+    nearest = d[:, :1]
+    gaps = np.where(valid, d - nearest, 0.0)
+    counts = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    scale = gaps.sum(axis=1, keepdims=True) / counts
+    tiny = np.finfo(np.float64).tiny
+    weights = np.where(valid, np.exp(-gaps / np.maximum(scale, tiny)), 0.0)
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), tiny)
+    coordinates = embedding[np.where(valid, indices, 0)].astype(np.float64)
+    return np.einsum("ij,ijk->ik", weights, coordinates).astype(np.float32)

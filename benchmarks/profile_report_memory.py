@@ -1,0 +1,175 @@
+"""Where the memory of ``deepview report`` goes: RSS per stage, in one process.
+
+Generates (or reuses) the clustered embeddings of ``bench_report_cli.py`` in ``--workdir``,
+then runs the CLI's ``run_report`` in this process while a thread samples the resident set
+size (``/proc/self/statm``) every 10 ms.  Every stage (loading, the single pass over the
+producer, the pre-reduction, each component, the DataFrame, the site, the saved report) is
+wrapped so that the table shows, per stage, the RSS when it started, the peak while it ran and
+the RSS when it ended, in MB and in bytes per sample above the base (the RSS after the imports,
+before the inputs are read).  Example::
+
+    .venv/bin/python benchmarks/profile_report_memory.py --n 200000 --dim 128 \
+        --workdir /tmp/dv-mem-200k --projection pca
+
+Linux only (``/proc``).  Figures are RSS, so they include memory the allocator keeps after a
+stage freed it; the peak is a sample (10 ms), not the kernel's exact mark (``VmHWM`` is printed
+at the end for that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss() -> int:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+def vm_hwm() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Profiler:
+    """Stack of running stages; a sampling thread raises the peak of every open stage."""
+
+    def __init__(self) -> None:
+        self.stack: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.01):
+            value = rss()
+            with self.lock:
+                for stage in self.stack:
+                    stage["peak"] = max(stage["peak"], value)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = rss()
+        row = {"stage": name, "depth": len(self.stack), "start": start, "peak": start,
+               "t0": time.perf_counter()}
+        with self.lock:
+            self.stack.append(row)
+            self.rows.append(row)
+        try:
+            yield
+        finally:
+            end = rss()
+            with self.lock:
+                row["peak"] = max(row["peak"], end)
+                row["end"] = end
+                row["seconds"] = time.perf_counter() - row["t0"]
+                self.stack.remove(row)
+
+    def wrap(self, owner: Any, attribute: str, name: str | None = None) -> None:
+        function: Callable[..., Any] = getattr(owner, attribute)
+        label = name or attribute
+
+        @functools.wraps(function)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with self.stage(label):
+                return function(*args, **kwargs)
+
+        setattr(owner, attribute, wrapped)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--projection", default="pca")
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args()
+
+    from bench_report_cli import make_inputs
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    stamp = args.workdir / f"inputs-{args.n}x{args.dim}-{args.seed}"
+    if not stamp.exists():
+        make_inputs(args.workdir, args.n, args.dim, args.seed)
+        stamp.touch()
+
+    os.environ.setdefault("DEEPVIEW_QUIET", "1")
+    import pandas as pd
+
+    import deepview.base
+    import deepview.cli._app as app
+    import deepview.report._analysis as analysis
+    import deepview.report._audit as audit
+    import deepview.report._core as core
+
+    profiler = Profiler()
+    for owner, attribute in [
+        (app, "load_embeddings"), (app, "load_metadata"), (app, "make_config"),
+        (deepview.base, "ArrayProducer"), (app, "write_output"),
+        (core.DatasetReport, "introspect"), (core, "collect"), (core, "_build_columns"),
+        (analysis, "reduce_field"), (analysis, "find_duplicates"), (analysis, "project"),
+        (analysis, "overall_familiarity"), (analysis, "split_familiarity"),
+        (analysis, "neighbours"), (audit, "label_issue_columns"), (audit, "leakage_columns"),
+        (core, "write_site"), (core, "write_report"),
+    ]:
+        if hasattr(owner, attribute):
+            profiler.wrap(owner, attribute)
+    frame_init = pd.DataFrame.__init__
+
+    def frame(self: Any, *a: Any, **k: Any) -> None:
+        big = bool(a) and isinstance(a[0], dict) and len(a[0]) > 3
+        with profiler.stage("pd.DataFrame(columns)") if big else contextlib.nullcontext():
+            frame_init(self, *a, **k)
+
+    pd.DataFrame.__init__ = frame  # type: ignore[method-assign]
+
+    base = rss()
+    profiler.thread.start()
+    out = args.workdir / "out"
+    t0 = time.perf_counter()
+    with profiler.stage("run_report (whole CLI)"):
+        app.run_report(args.workdir / "emb.npy", out=out, metadata=args.workdir / "meta.csv",
+                       projection=None if args.projection == "none" else args.projection,
+                       overwrite=True)
+    seconds = time.perf_counter() - t0
+    profiler.stop.set()
+    n = args.n
+    mb = 1 << 20
+    print(f"n={n} dim={args.dim} projection={args.projection}: base RSS {base / mb:.0f} MB, "
+          f"VmHWM {vm_hwm() / mb:.0f} MB, {seconds:.1f} s")
+    print("| stage | start MB | peak MB | end MB | peak B/sample above base | "
+          "kept B/sample (end - start) | s |")
+    print("|---|---|---|---|---|---|---|")
+    for row in profiler.rows:
+        print(f"| {'&nbsp;' * 2 * row['depth']}{row['stage']} | {row['start'] / mb:.0f} | "
+              f"{row['peak'] / mb:.0f} | {row['end'] / mb:.0f} | "
+              f"{(row['peak'] - base) / n:.0f} | {(row['end'] - row['start']) / n:.0f} | "
+              f"{row['seconds']:.1f} |")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"n": n, "dim": args.dim, "base": base,
+                                         "vm_hwm": vm_hwm(), "seconds": seconds,
+                                         "rows": profiler.rows}, default=float, indent=1))
+
+
+if __name__ == "__main__":
+    main()

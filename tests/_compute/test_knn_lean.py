@@ -1,0 +1,99 @@
+"""The bounded-memory partitioned k-NN (same answers as knn_partitioned), the query index and
+memory-mapped spill arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepview._compute.knn import knn_partitioned
+from deepview._compute.knn_lean import CellIndex, knn_partitioned_lean
+from deepview._compute.spill import mapped, release
+
+
+def _clusters(n: int, d: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 3.0, size=(8, d)).astype(np.float32)
+    x = centres[rng.integers(0, 8, n)] + rng.standard_normal((n, d), dtype=np.float32)
+    x[5] = x[7]  # an identical pair
+    x[11] = x[12] + np.float32(1e-4)  # a near-duplicate
+    return x
+
+
+@pytest.mark.parametrize(("n", "d", "k", "rounds"), [
+    (6000, 40, 21, 3), (3000, 130, 10, 2), (700, 8, 10, 1), (300, 5, 10, 2), (40, 3, 10, 1),
+])
+def test_same_neighbours_and_distances_as_knn_partitioned(tmp_path: Path, n: int, d: int,
+                                                          k: int, rounds: int) -> None:
+    x = _clusters(n, d)
+    expected_idx, expected_dist = knn_partitioned(x, k, seed=3, rounds=rounds)
+    idx, dist = knn_partitioned_lean(x, k, seed=3, rounds=rounds)
+    assert idx.dtype == np.int32 and dist is not None and dist.dtype == np.float64
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_array_equal(dist, expected_dist)
+    # points and lists memory-mapped: still the same
+    on_disk = mapped(tmp_path / "x.f32", x.shape, np.float32)
+    on_disk[:] = x
+    release(on_disk)
+    idx, dist = knn_partitioned_lean(on_disk, k, seed=3, rounds=rounds, spill=tmp_path)
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_array_equal(dist, expected_dist)
+    only_idx, none = knn_partitioned_lean(x, k, seed=3, rounds=rounds, distances=None)
+    assert none is None
+    np.testing.assert_array_equal(only_idx, expected_idx)
+
+
+def test_lean_search_reads_the_points_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # chunks smaller than the data (a multiple of the 8192-row assignment blocks in the real
+    # setting; here the rows of a chunk are what changes): same answer
+    from deepview._compute import knn_lean
+
+    x = _clusters(5000, 20, seed=1)
+    expected = knn_partitioned(x, 10, seed=0, rounds=2)
+    monkeypatch.setattr(knn_lean, "CHUNK_ROWS", 8192)
+    monkeypatch.setattr(knn_lean, "CELLS_PER_RELEASE", 3)
+    idx, dist = knn_partitioned_lean(x, 10, seed=0, rounds=2)
+    np.testing.assert_array_equal(idx, expected[0])
+    np.testing.assert_array_equal(dist, expected[1])
+
+
+def test_cell_index_finds_the_nearest_points() -> None:
+    data = _clusters(20_500, 16, seed=2)
+    queries, points = data[:500], data[500:]
+    squared = ((queries[:, None, :].astype(np.float64) - points[None]) ** 2).sum(axis=2)
+    truth = [set(row.tolist()) for row in np.argsort(squared, axis=1)[:, :10]]
+    index = CellIndex(points, probes=16, seed=0)
+    idx, dist = index.query(queries, 10)
+    assert idx.shape == dist.shape == (500, 10)
+    assert np.all(np.diff(dist, axis=1) >= 0)  # nearest first
+    recall = np.mean([len(set(row.tolist()) & t) / 10 for row, t in zip(idx, truth)])
+    assert recall >= 0.95
+    # the distances are those of the points returned
+    np.testing.assert_allclose(dist, np.linalg.norm(queries[:, None] - points[idx], axis=2),
+                               rtol=1e-4, atol=1e-4)
+    # a query equal to a point finds it first, at distance ~0
+    idx, dist = index.query(points[[3, 17]], 3)
+    assert idx[:, 0].tolist() == [3, 17] and np.all(dist[:, 0] < 1e-2)
+    # same seed, same answers
+    again = CellIndex(points, probes=16, seed=0).query(queries, 10)
+    np.testing.assert_array_equal(again[0], index.query(queries, 10)[0])
+
+
+def test_cell_index_of_few_points_is_exact_and_pads() -> None:
+    points = _clusters(30, 4)
+    index = CellIndex(points, probes=1)
+    idx, dist = index.query(points[:5] + 0.01, 40)
+    assert idx.shape == (5, 30)  # k capped at the number of points
+    squared = ((points[:5, None, :] + 0.01 - points[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(idx, np.argsort(squared, axis=1, kind="stable"))
+
+
+def test_mapped_arrays_live_in_their_file_and_release_keeps_the_data(tmp_path: Path) -> None:
+    x = mapped(tmp_path / "a.bin", (1000, 3), np.float64)
+    x[:] = np.arange(3000.0).reshape(1000, 3)
+    release(x, x[10:20], np.zeros(3))  # views and plain arrays are fine
+    assert (tmp_path / "a.bin").stat().st_size == 3000 * 8
+    assert float(x.sum()) == float(np.arange(3000.0).sum())
+    assert mapped(tmp_path / "empty.bin", (0, 3), np.float32).shape == (0, 3)
