@@ -6,8 +6,8 @@ Data: clustered embeddings as ``bench_report_cli.py`` generates them (``--data c
 (``--data nested``: 40 clusters of different spreads in 8 groups, so neighbouring clusters
 overlap; ``--data overlap``: 20 clusters whose centres are closer than their spread, so
 that their points mix), reduced to 40 dimensions with the report's PCA.  Every projection
-runs through the report's own code (``deepview.report._analysis.project``, seeded like ``ReportConfig``,
-stratified by the cluster label).
+runs through the report's own code (``deepview.report._analysis.project``, seeded like
+``ReportConfig``, stratified by the cluster label).
 
 Figures (on the 40-d reduced data, against the 2-D projection):
 
