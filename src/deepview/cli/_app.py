@@ -297,7 +297,10 @@ def report(
     no_projection: Annotated[bool, typer.Option(
         "--no-projection", help="Skip the 2-D map.")] = False,
     projection: Annotated[str, typer.Option(
-        "--projection", "-p", help="2-D projection: umap, pca, tsne or pacmap.")] = "umap",
+        "--projection", "-p",
+        help="2-D projection: umap (above 50,000 samples fitted on a 50,000 sample, the "
+             "others placed from their neighbours), umap-full (fitted on every sample), pca, "
+             "tsne or pacmap.")] = "umap",
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing --out folder.")] = False,
     batch_size: Annotated[int, typer.Option(

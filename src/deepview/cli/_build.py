@@ -22,7 +22,7 @@ __all__ = ["PROJECTIONS", "check_output", "duplicate_threshold_strategy", "issue
            "make_config", "summary_lines", "write_output"]
 
 #: values of ``--projection``
-PROJECTIONS = ("umap", "pca", "tsne", "pacmap")
+PROJECTIONS = ("umap", "umap-full", "pca", "tsne", "pacmap")
 
 
 def duplicate_threshold_strategy(value: str) -> Any:
@@ -59,9 +59,12 @@ def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
     from deepview.report import ReportConfig
 
     strategy: Any = None
-    if projection is not None:
+    if projection == "umap":  # the report's default: UMAP on a sample above 50k samples
+        strategy = DimensionReduction.Strategy.UMAP(
+            2, max_fit_samples=ReportConfig.DEFAULT_UMAP_FIT_SAMPLES)
+    elif projection is not None:
         factories = {
-            "umap": DimensionReduction.Strategy.UMAP,
+            "umap-full": DimensionReduction.Strategy.UMAP,  # fitted on every sample
             "pca": DimensionReduction.Strategy.PCA,
             "tsne": DimensionReduction.Strategy.TSNE,
             "pacmap": DimensionReduction.Strategy.PaCMAP,

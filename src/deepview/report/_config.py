@@ -7,7 +7,7 @@ import logging
 import numbers
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from deepview._validation import check_int
 from deepview.exceptions import DeepViewWarning, InvalidTypeError, MissingDependencyError
@@ -145,6 +145,9 @@ class ReportConfig:
     >>> dataclasses.replace(config, projection=None, familiarity=None).n_stages
     2
     """
+
+    #: ``max_fit_samples`` of the default projection (UMAP on a sample above it)
+    DEFAULT_UMAP_FIT_SAMPLES: ClassVar[int] = DEFAULT_UMAP_FIT_SAMPLES
 
     projection: Any = dataclasses.field(default_factory=_default_projection)
     duplicates: Any = dataclasses.field(default_factory=_default_duplicates)
