@@ -28,6 +28,8 @@ __all__ = [
 LABEL_ISSUE_RATIO = 2.0
 #: pseudo-samples at the overall mean that each class's mean probability is shrunk towards
 TYPICAL_PRIOR = 10.0
+#: rows per block in label_issues
+_BLOCK_ROWS = 65536
 
 
 def neighbour_label_probabilities(neighbours: np.ndarray, codes: np.ndarray,
@@ -83,17 +85,21 @@ def label_issues(probabilities: np.ndarray, codes: np.ndarray, *,
     # members says little about how crisp it is (and a lone mislabelled member would
     # otherwise set its class's scale, never be flagged, and be suggested for everyone)
     typical = (sums + TYPICAL_PRIOR * own.mean()) / (counts + TYPICAL_PRIOR)
-    q = probabilities[rows] / np.maximum(typical, 1e-12)
-    at = np.arange(len(rows))
-    given = q[at, given_codes]
-    others = q.copy()
-    others[at, given_codes] = -np.inf
-    best_other = others.argmax(axis=1)
-    other = others[at, best_other]
-    score[rows] = other / (other + given)
-    flag[rows] = other > ratio * given
-    # a suggestion only where another class is likelier than the given one
-    suspected[rows] = np.where(other > given, best_other, -1)
+    scale = np.maximum(typical, 1e-12)
+    for start in range(0, len(rows), _BLOCK_ROWS):  # row by row: blocks bound the copies
+        block = rows[start:start + _BLOCK_ROWS]
+        block_codes = given_codes[start:start + _BLOCK_ROWS]
+        q = probabilities[block] / scale
+        at = np.arange(len(block))
+        given = q[at, block_codes]
+        others = q.copy()
+        others[at, block_codes] = -np.inf
+        best_other = others.argmax(axis=1)
+        other = others[at, best_other]
+        score[block] = other / (other + given)
+        flag[block] = other > ratio * given
+        # a suggestion only where another class is likelier than the given one
+        suspected[block] = np.where(other > given, best_other, -1)
     return LabelIssues(score, flag, suspected)
 
 

@@ -66,19 +66,32 @@ def split_dimensions(labels: Mapping[str, Sequence[str]], chosen: Sequence[str] 
     return found
 
 
+#: rows per block of the label-issue computation (its temporaries are a few blocks' worth)
+BLOCK_ROWS = 65536
+
+
 def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (-1 for "" = no label) and the sorted distinct values."""
+    """Integer codes (-1 for "" = no label) and the sorted distinct values.  A
+    ``pandas.Categorical`` (how the report holds labels) is read from its codes."""
+    if isinstance(values, pd.Categorical) and not (np.asarray(values.codes) < 0).any():
+        categories = [str(c) for c in values.categories]
+        present = np.bincount(values.codes, minlength=len(categories)) > 0
+        uniques = sorted({c for c, p in zip(categories, present) if p} - {""})
+        position = {v: k for k, v in enumerate(uniques)}
+        lut = np.array([position.get(c, -1) for c in categories], dtype=np.int64)
+        return lut[values.codes], uniques
     array = np.asarray(values, dtype=object).astype(str)
     uniques = sorted(set(array.tolist()) - {""})
     lookup = {v: k for k, v in enumerate(uniques)}
     return np.array([lookup.get(v, -1) for v in array.tolist()], dtype=np.int64), uniques
 
 
-def _without_self(indices: np.ndarray) -> np.ndarray:
+def _without_self(indices: np.ndarray, start: int = 0) -> np.ndarray:
     """Drop each row's own index (or its last neighbour when the row lacks itself, which
-    happens among identical copies)."""
+    happens among identical copies); ``indices`` are the neighbour lists of rows ``start``,
+    ``start + 1``, ..."""
     n, k = indices.shape
-    own = indices == np.arange(n)[:, None]
+    own = indices == np.arange(start, start + n)[:, None]
     own[~own.any(axis=1), k - 1] = True
     own &= np.cumsum(own, axis=1) == 1  # only the first hit
     return indices[~own].reshape(n, k - 1)
@@ -146,9 +159,12 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
                         labels: Mapping[str, Sequence[str]], splits: Sequence[str],
                         predictions: Mapping[str, Any], ids: Sequence[str]
                         ) -> dict[str, Any]:
-    """The three label-issue columns per non-split label dimension with two or more values."""
+    """The three label-issue columns per non-split label dimension with two or more values.
+
+    The neighbours' votes are counted block by block of rows (``neighbours`` may be a
+    memory-mapped array), so the temporaries stay a few blocks' worth."""
     columns: dict[str, Any] = {}
-    others = _without_self(neighbours)
+    n = len(neighbours)
     for dim, values in labels.items():
         if dim in splits:
             continue
@@ -156,7 +172,11 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
         if len(classes) < 2:
             logger.info("%s: label '%s' has fewer than two values; no label issues.", _OWNER, dim)
             continue
-        probs = neighbour_label_probabilities(others, codes, len(classes))
+        probs = np.empty((n, len(classes)), dtype=np.float64)
+        for start in range(0, n, BLOCK_ROWS):
+            others = _without_self(np.asarray(neighbours[start:start + BLOCK_ROWS]), start)
+            probs[start:start + len(others)] = neighbour_label_probabilities(
+                others, codes, len(classes))
         if dim in predictions:
             probs = (probs + _aligned_predictions(predictions[dim], dim, classes, ids)) / 2
         issues = label_issues(probs, codes)
