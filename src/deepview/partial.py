@@ -18,7 +18,7 @@ three-step protocol, :class:`PartialState`:
 States pickle compactly (no row buffers), so they can be computed on workers and sent to a
 driver.  The bundled states:
 
-- :class:`deepview._compute.covariance.CovarianceAccumulator`: mean and covariance of an
+- ``deepview._compute.covariance.CovarianceAccumulator``: mean and covariance of an
   ``(N, D)`` array (what PCA and PFA accumulate); ``finish()`` gives ``(n, mean, cov)``.
 - :mod:`deepview.introspectors.states`: ``PCAState`` (a fitted
   :class:`~deepview.introspectors.DimensionReduction` with PCA), ``PFAState`` (a

@@ -339,7 +339,9 @@ def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
     ----------
     path : str or os.PathLike
         A ``.parquet`` file or a folder holding ``*.parquet`` / ``*.pq`` shards (read in
-        sorted path order).
+        sorted path order), on a file system every node sees at the same path.  A URI
+        (``s3://...``, ``gs://...``) goes to ``ray.data.read_parquet`` as it is (Ray reads
+        the schemas; no per-file check here).
     **kwargs
         Passed to ``ray.data.read_parquet``.
 
@@ -358,6 +360,8 @@ def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
     import pyarrow.parquet as pq
     import ray.data
 
+    if "://" in str(path):
+        return ray.data.read_parquet(str(path), **kwargs)
     root = Path(path)
     if root.is_dir():
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".parquet", ".pq")
