@@ -237,14 +237,17 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
         exact = (data[f"duplicatesExact_{r}"].to_numpy(dtype=bool)
                  if f"duplicatesExact_{r}" in data else np.zeros(n, dtype=bool))
         member = group >= 0
-        redundant = int(member.sum() - len(np.unique(group[member])))
+        exact_groups = len(np.unique(group[member & exact]))
+        near_groups = len(np.unique(group[member & ~exact]))
         rows.append(_row("exact duplicates", r, "", int((member & exact).sum()),
                          1 - (member & exact).sum() / n,
-                         _count(len(np.unique(group[member & exact])), "group") +
-                         " of identical samples"))
+                         f"{_count(exact_groups, 'group')} holding identical samples; "
+                         f"{int(member.sum()) - len(np.unique(group[member])):,} samples "
+                         "would go if every duplicate group kept one"))
         rows.append(_row("near duplicates", r, "", int((member & ~exact).sum()),
                          1 - (member & ~exact).sum() / n,
-                         f"{redundant} samples would go if each group kept one"))
+                         f"{_count(near_groups, 'group')} holding samples with no "
+                         "identical copy, only close ones"))
     for r in _responses(data, "duplicates_"):
         leak_columns = [c for c in data.columns if str(c).startswith(f"leakage_{r}_byAttr_")]
         for column in leak_columns:
