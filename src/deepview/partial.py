@@ -46,12 +46,12 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 
-__all__ = ["PartialState", "merge_states"]
+__all__ = ["PartialState", "batch_fields", "merge_states"]
 
 S = TypeVar("S", bound="PartialState")
 
@@ -107,3 +107,23 @@ def merge_states(states: Iterable[S]) -> S:
     if merged is None:
         raise InvalidDataError("merge_states: no states to merge; give at least one.")
     return merged
+
+
+def batch_fields(batch: Any, seen: Iterable[str], owner: str) -> Mapping[str, Any] | None:
+    """The fields of ``batch`` for a partial state's ``update``: ``None`` for an empty batch;
+    a clear error for anything but a deepview Batch, and for fields that differ from the
+    ``seen`` ones of earlier batches (when there were any)."""
+    fields = getattr(batch, "fields", None)
+    if not isinstance(fields, Mapping):
+        raise InvalidTypeError(
+            f"{owner}.update: expected a deepview Batch; got {type(batch).__name__}."
+        )
+    if getattr(batch, "batch_size", 1) == 0:
+        return None
+    known = sorted(seen)
+    if known and sorted(fields) != known:
+        raise InvalidDataError(
+            f"{owner}.update: a batch has fields {sorted(fields)} but earlier ones had "
+            f"{known}; every batch needs the same fields."
+        )
+    return fields

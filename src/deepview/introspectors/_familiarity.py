@@ -44,6 +44,7 @@ from deepview.exceptions import (
     InvalidParameterError,
     InvalidTypeError,
 )
+from deepview.partial import batch_fields
 
 __all__ = [
     "Familiarity",
@@ -624,18 +625,9 @@ class FamiliarityScores:
 
     def update(self, batch: Any) -> None:
         """Score every field of ``batch`` (a :class:`~deepview.base.Batch`)."""
-        fields = getattr(batch, "fields", None)
-        if not isinstance(fields, Mapping):
-            raise InvalidTypeError(
-                f"{self._OWNER}.update: expected a deepview Batch; got {type(batch).__name__}."
-            )
-        if getattr(batch, "batch_size", 1) == 0:
+        fields = batch_fields(batch, self._parts, self._OWNER)
+        if fields is None:
             return
-        if self._parts and set(fields) != set(self._parts):
-            raise InvalidDataError(
-                f"{self._OWNER}.update: a batch has fields {sorted(fields)} but earlier ones "
-                f"had {sorted(self._parts)}; every batch needs the same fields."
-            )
         for name, x in fields.items():
             self._parts.setdefault(name, []).append(self.familiarity._scores(name, x))
 

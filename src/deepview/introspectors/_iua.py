@@ -17,6 +17,7 @@ from deepview._validation import check_choice, check_field, check_float
 from deepview.base import Producer
 from deepview.base._producer import iter_response_batches
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
+from deepview.partial import batch_fields
 
 _CHUNK = 65536  # per-sample counts are stored in int32 chunks of this many samples
 
@@ -499,22 +500,13 @@ class IUAState:
 
     def update(self, batch: Any) -> None:
         """Count the inactive units of every field of ``batch`` (a :class:`Batch`)."""
-        fields = getattr(batch, "fields", None)
-        if not isinstance(fields, Mapping):
-            raise InvalidTypeError(
-                f"{self._OWNER}.update: expected a deepview Batch; got {type(batch).__name__}."
-            )
-        if getattr(batch, "batch_size", 1) == 0:
+        fields = batch_fields(batch, self._counters, self._OWNER)
+        if fields is None:
             return
         if not fields:
             raise InvalidDataError(
                 f"{self._OWNER}.update: the batch has no fields; IUA analyses the response "
                 "fields of a batch (e.g. from a Model in the pipeline)."
-            )
-        if self._counters and set(fields) != set(self._counters):
-            raise InvalidDataError(
-                f"{self._OWNER}.update: a batch has fields {sorted(fields)} but earlier ones "
-                f"had {sorted(self._counters)}; every batch must carry the same responses."
             )
         for name, x in fields.items():
             counter = self._counters.get(name)
