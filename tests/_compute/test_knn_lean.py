@@ -10,7 +10,7 @@ import pytest
 
 from deepview._compute.knn import knn_partitioned
 from deepview._compute.knn_lean import CellIndex, knn_partitioned_lean
-from deepview._compute.spill import mapped, release
+from deepview._compute.spill import FileRows, mapped, release, take
 
 
 def _clusters(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -40,6 +40,11 @@ def test_same_neighbours_and_distances_as_knn_partitioned(tmp_path: Path, n: int
     idx, dist = knn_partitioned_lean(on_disk, k, seed=3, rounds=rounds, spill=tmp_path)
     np.testing.assert_array_equal(idx, expected_idx)
     np.testing.assert_array_equal(dist, expected_dist)
+    # points read back with file reads
+    idx, dist = knn_partitioned_lean(FileRows(tmp_path / "x.f32", x.shape), k, seed=3,
+                                     rounds=rounds, spill=tmp_path)
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_array_equal(dist, expected_dist)
     only_idx, none = knn_partitioned_lean(x, k, seed=3, rounds=rounds, distances=None)
     assert none is None
     np.testing.assert_array_equal(only_idx, expected_idx)
@@ -53,7 +58,7 @@ def test_lean_search_reads_the_points_in_chunks(monkeypatch: pytest.MonkeyPatch)
     x = _clusters(5000, 20, seed=1)
     expected = knn_partitioned(x, 10, seed=0, rounds=2)
     monkeypatch.setattr(knn_lean, "CHUNK_ROWS", 8192)
-    monkeypatch.setattr(knn_lean, "CELLS_PER_RELEASE", 3)
+    monkeypatch.setattr(knn_lean, "RELEASE_ROWS", 300)
     idx, dist = knn_partitioned_lean(x, 10, seed=0, rounds=2)
     np.testing.assert_array_equal(idx, expected[0])
     np.testing.assert_array_equal(dist, expected[1])
@@ -97,3 +102,25 @@ def test_mapped_arrays_live_in_their_file_and_release_keeps_the_data(tmp_path: P
     assert (tmp_path / "a.bin").stat().st_size == 3000 * 8
     assert float(x.sum()) == float(np.arange(3000.0).sum())
     assert mapped(tmp_path / "empty.bin", (0, 3), np.float32).shape == (0, 3)
+
+
+def test_file_rows_read_slices_and_scattered_rows(tmp_path: Path) -> None:
+    x = np.arange(60, dtype=np.float64).reshape(20, 3)
+    path = tmp_path / "rows.npy"
+    np.save(path, x)
+    header = np.load(path, mmap_mode="r")
+    rows = FileRows(path, x.shape, x.dtype, header.offset)
+    assert len(rows) == 20 and rows.shape == (20, 3) and rows.ndim == 2
+    np.testing.assert_array_equal(rows[4:7], x[4:7])
+    np.testing.assert_array_equal(np.asarray(rows), x)
+    wanted = np.array([19, 3, 4, 5, 3, 0, 11])  # any order, repeats, runs
+    np.testing.assert_array_equal(rows.rows_at(wanted), x[wanted])
+    np.testing.assert_array_equal(take(rows, wanted), x[wanted])
+    assert rows.rows_at([]).shape == (0, 3)
+    with pytest.raises(IndexError):
+        rows.rows_at([20])
+    with pytest.raises(TypeError, match="rows_at"):
+        rows[[1, 2]]  # type: ignore[index]
+    on_disk = mapped(tmp_path / "m.bin", x.shape, x.dtype)
+    on_disk[:] = x
+    np.testing.assert_array_equal(take(on_disk, wanted), x[wanted])

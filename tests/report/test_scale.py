@@ -52,6 +52,17 @@ def test_spilled_duplicates_equal_the_introspector(tmp_path: Path, threshold: ob
     assert (groups >= 0).sum() >= n // 50 and exact.sum() >= 10
 
 
+def test_column_norms_summed_block_by_block_equal_the_one_piece_sum(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepview._compute.knn import normalize_columns
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(5001, 13)) * rng.random(13) * 100).astype(np.float32)
+    x[:, 3] = 0.0  # an all-zero column stays zero
+    monkeypatch.setattr(_analysis, "SCALE_ROWS", 64)
+    np.testing.assert_array_equal(x * _analysis._column_scale(x), normalize_columns(x))
+
+
 def test_lean_label_neighbours_equal_the_partitioned_search(tmp_path: Path) -> None:
     n = 23_000  # above the exact-search limit (n^2 d > 2e10) for d = 40
     x = _planted(n, 40, seed=1)

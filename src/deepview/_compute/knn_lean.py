@@ -38,15 +38,16 @@ from deepview._compute.knn import (
     exact_distances,
     knn_brute,
 )
-from deepview._compute.spill import mapped, release
+from deepview._compute.spill import mapped, release, take
 
 __all__ = ["CellIndex", "knn_partitioned_lean"]
 
 #: rows per chunk of a streamed pass (a multiple of ``_nearest``'s 8192-row blocks, so the
 #: chunked assignment does exactly the products of the one-piece one)
 CHUNK_ROWS = 8192 * 8
-#: cells searched between two releases of the mapped pages
-CELLS_PER_RELEASE = 512
+#: rows of the points gathered between two releases of the mapped pages (a scattered read
+#: maps up to 16 pages around it: see deepview._compute.spill)
+RELEASE_ROWS = 1024
 
 
 def _rows(x: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -59,7 +60,8 @@ def _cells_lean(x: np.ndarray, n_cells: int, cell_size: int, rng: np.random.Gene
     n = len(x)
     n_groups = max(1, int(round(np.sqrt(n_cells))))
     sample = np.ascontiguousarray(
-        x[np.sort(rng.choice(n, size=min(n, 16 * n_cells), replace=False))], dtype=np.float32)
+        take(x, np.sort(rng.choice(n, size=min(n, 16 * n_cells), replace=False))),
+        dtype=np.float32)
     top = _kmeans(sample, n_groups, rng, n_iter=6)
     row_group = np.empty(n, dtype=np.int32)
     for start in range(0, n, CHUNK_ROWS):
@@ -82,10 +84,9 @@ def _cells_lean(x: np.ndarray, n_cells: int, cell_size: int, rng: np.random.Gene
             next_label += 1
             continue
         cents = _kmeans(sub, parts, rng, n_iter=6)
-        label[members] = next_label + _nearest(np.ascontiguousarray(x[members],
+        label[members] = next_label + _nearest(np.ascontiguousarray(take(x, members),
                                                                     dtype=np.float32), cents)
         next_label += parts
-        drop()
     return label, next_label
 
 
@@ -98,13 +99,14 @@ def _search_round(x: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell_size
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
     del label
+    gathered = 0
     for c in range(n_cells):
         members = order[bounds[c]:bounds[c + 1]]
         m = len(members)
         if m == 0:
             continue
         local = np.arange(m)
-        points = np.ascontiguousarray(x[members], dtype=np.float32)
+        points = np.ascontiguousarray(take(x, members), dtype=np.float32)
         # two arrays, as knn_partitioned passes: numpy computes ``a @ a.T`` of one array
         # with a symmetric product (syrk) that rounds differently
         part, dist = _topk_block(points, sq[members], points.copy(), sq[members], min(k, m),
@@ -113,13 +115,15 @@ def _search_round(x: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell_size
             part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
             dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
         found = members[part]
-        if merge:
+        if merge:  # (scattered reads of the lists map pages around them: released below)
             found, dist = _merge_lists(np.concatenate([idx[members], found], axis=1),
                                        np.concatenate([d2[members], dist], axis=1), k)
         idx[members] = found
         d2[members] = dist
-        if c % CELLS_PER_RELEASE == CELLS_PER_RELEASE - 1:
+        gathered += m
+        if gathered >= RELEASE_ROWS:
             drop()
+            gathered = 0
     drop()
 
 
@@ -146,6 +150,17 @@ def _median_positive(idx: np.ndarray, d2: np.ndarray) -> float:
     return float(np.mean([np.float64(low), np.float64(high)]))
 
 
+def _exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``knn.exact_distances`` (the same values), the rows gathered with ``take``."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), RELEASE_ROWS):
+        pair = slice(start, start + RELEASE_ROWS)
+        both = take(x, np.concatenate([rows[pair], cols[pair]]))
+        half = len(both) // 2
+        out[pair] = exact_distances(both, np.arange(half), np.arange(half, len(both)))
+    return out
+
+
 def _finish_lean(x: np.ndarray, idx: np.ndarray, d2: np.ndarray, out_dist: np.ndarray | None,
                  drop: Callable[[], None]) -> None:
     """``knn._finish`` in row chunks, in place: ``idx`` sorted, ``out_dist`` the distances."""
@@ -161,7 +176,7 @@ def _finish_lean(x: np.ndarray, idx: np.ndarray, d2: np.ndarray, out_dist: np.nd
         small = ~is_self & (block_d2 <= 1e-3 * scale)
         if small.any():
             rows = np.broadcast_to(own, block_idx.shape)[small]
-            block_d2[small] = exact_distances(x, rows, block_idx[small]) ** 2
+            block_d2[small] = _exact_distances(x, rows, block_idx[small]) ** 2
         block_d2[is_self] = -1.0
         order = np.argsort(block_d2, axis=1, kind="stable")
         idx[start:stop] = np.take_along_axis(block_idx, order, axis=1)
@@ -180,8 +195,9 @@ def knn_partitioned_lean(
 
     Parameters
     ----------
-    x : numpy.ndarray
-        ``(n, d)`` points, float32 for the same result as ``knn_partitioned``; may be a
+    x : numpy.ndarray or FileRows
+        ``(n, d)`` points, float32 for the same result as ``knn_partitioned``; may be rows in
+        a file (:class:`~deepview._compute.spill.FileRows`, read cell by cell) or a
         memory-mapped array (its pages are released as the search goes).
     k, cell_size, seed, rounds
         As for ``knn_partitioned``.

@@ -252,6 +252,8 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: l
     labels = {str(c): _strings(table.column(c)) for c in chosen if c != id_col}
     paths = _strings(table.column(columns.PATH)) if columns.PATH in names else None
     texts = table.column(text_col).to_pylist() if text_col is not None else None
+    del table
+    pa.default_memory_pool().release_unused()  # the parser's buffers, kept by the allocator
     return ids, labels, paths, texts
 
 

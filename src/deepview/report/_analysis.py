@@ -32,7 +32,7 @@ from deepview._compute.grouping import bounded_groups
 from deepview._compute.knn import exact_duplicate_labels, knn_brute
 from deepview._compute.knn_lean import knn_partitioned_lean
 from deepview._compute.pca import make_streaming_pca
-from deepview._compute.spill import mapped, release
+from deepview._compute.spill import FileRows, is_mapped, mapped, release, take
 from deepview.base import ArrayProducer, pipeline
 from deepview.exceptions import InvalidDataError
 from deepview.introspectors._dim_reduction import DimensionReduction
@@ -71,6 +71,17 @@ def _new_array(spill: Path | None, name: str, shape: tuple[int, ...], dtype: Any
     if spill is None:
         return np.empty(shape, dtype=dtype)
     return mapped(Path(spill) / name, shape, dtype)
+
+
+def _read_back(array: np.ndarray) -> Any:
+    """A written memory-mapped array as :class:`~deepview._compute.spill.FileRows` (read with
+    plain file reads: scattered rows cost no resident pages); others as they are."""
+    if not (isinstance(array, np.memmap) and is_mapped(array) and array.filename):
+        return array
+    array.flush()
+    rows = FileRows(Path(array.filename), array.shape, array.dtype, array.offset)
+    release(array)
+    return rows
 
 
 def _fit_rows(n: int, limit: int, seed: int | None) -> np.ndarray | None:
@@ -129,7 +140,7 @@ def _transform_into(producer: ArrayProducer, stage: Any, field: str,
             f"{_OWNER}: the dimension reduction of field '{field}' returned {position} rows "
             f"for {len(producer)} samples."
         )
-    return out
+    return _read_back(out)
 
 
 @dataclasses.dataclass
@@ -142,7 +153,7 @@ class Reduced:
     as isotropic Gaussian noise (probabilistic PCA).  Other reductions give ``None`` / 0.
     """
 
-    values: np.ndarray
+    values: Any  # (n, k) float32: an array, or FileRows when spilled
     residual: np.ndarray | None = None
     off_dims: int = 0
 
@@ -175,7 +186,7 @@ def _copy_rows(raw: Any, spill: Path | None, name: str) -> np.ndarray:
     for start in range(0, n, BLOCK_ROWS):
         out[start:start + BLOCK_ROWS] = np.asarray(raw[start:start + BLOCK_ROWS])
         release(out)
-    return out
+    return _read_back(out)
 
 
 def _pca_with_residual(raw: Any, k: int, batch_size: int, spill: Path | None = None,
@@ -200,8 +211,7 @@ def _pca_with_residual(raw: Any, k: int, batch_size: int, spill: Path | None = N
             np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", z64, z64), 0.0)
         if (start // rows) % 16 == 15:
             release(values)
-    release(values)
-    return Reduced(values, residual, d - k)
+    return Reduced(_read_back(values), residual, d - k)
 
 
 def residual_log_density(reduced: Reduced, rows: np.ndarray | None = None) -> np.ndarray:
@@ -228,7 +238,7 @@ def _sum_squares(values: np.ndarray, rows: np.ndarray | None) -> float:
     total = 0.0
     for start in range(0, count, BLOCK_ROWS):
         block = (values[start:start + BLOCK_ROWS] if rows is None
-                 else values[rows[start:start + BLOCK_ROWS]])
+                 else take(values, rows[start:start + BLOCK_ROWS]))
         total += float(np.einsum("ij,ij->", block, block, dtype=np.float64))
     release(values)
     return total
@@ -285,12 +295,16 @@ class _LeanKNN:
         return idx, dist
 
 
+#: rows per block when summing the columns' squares
+SCALE_ROWS = 8192
+
+
 def _column_scale(raw: Any) -> np.ndarray:
     """``1 / ||column||`` (float32; 1 for all-zero columns) as ``normalize_columns`` takes it,
     the column sums accumulated row after row in float64 like numpy's one-piece sum."""
     total = np.zeros(raw.shape[1], dtype=np.float64)
-    for start in range(0, len(raw), BLOCK_ROWS):
-        block = np.asarray(raw[start:start + BLOCK_ROWS], dtype=np.float32).astype(np.float64)
+    for start in range(0, len(raw), SCALE_ROWS):
+        block = np.asarray(raw[start:start + SCALE_ROWS], dtype=np.float32).astype(np.float64)
         block **= 2
         total = np.add.reduce(np.concatenate([total[None, :], block]), axis=0)
     norms = np.sqrt(total)
@@ -307,11 +321,14 @@ def _duplicates_spilled(raw: Any, threshold: Any, spill: Path) -> tuple[np.ndarr
             f"{_OWNER}: a field has 0 features (shape {raw.shape}); give at least one feature."
         )
     scale = _column_scale(raw)
-    vectors = mapped(spill / "duplicates-vectors.f32", (n, d), np.float32)
-    for start in range(0, n, BLOCK_ROWS):
-        vectors[start:start + BLOCK_ROWS] = np.asarray(
-            raw[start:start + BLOCK_ROWS], dtype=np.float32) * scale
-        release(vectors)
+    written = mapped(spill / "duplicates-vectors.f32", (n, d), np.float32)
+    for start in range(0, n, SCALE_ROWS):
+        written[start:start + SCALE_ROWS] = np.asarray(
+            raw[start:start + SCALE_ROWS], dtype=np.float32) * scale
+        if (start // SCALE_ROWS) % 8 == 7:
+            release(written)
+    vectors = _read_back(written)
+    del written
     groups, identical = _lean_groups(vectors, threshold, spill)
     column = np.full(n, -1, dtype=np.int32)
     exact = np.zeros(n, dtype=bool)
@@ -319,12 +336,13 @@ def _duplicates_spilled(raw: Any, threshold: Any, spill: Path) -> tuple[np.ndarr
     for number, members in enumerate(ordered):
         # as Duplicates' candidates: identical when every member is within the tolerance of
         # the centroid, else per member whether another member is within it
-        pts = np.asarray(vectors[members], dtype=np.float64)
+        rows = take(vectors, members)
+        pts = rows.astype(np.float64)
         centred = pts - pts.mean(axis=0)
         to_centre = np.sqrt(np.einsum("ij,ij->i", centred, centred))
         column[members] = number
         exact[members] = (True if to_centre.max() <= identical
-                          else _has_identical_copy(np.asarray(vectors[members]), identical))
+                          else _has_identical_copy(rows, identical))
     release(vectors)
     del vectors
     return column, exact
@@ -378,14 +396,21 @@ def _lean_groups(vectors: np.ndarray, threshold: Any, spill: Path
     zero = (rows != cols) & (dvals == 0)
     suspects = np.unique(np.concatenate([rows[zero], cols[zero]]))
     if len(suspects) > 1:
-        labels = exact_duplicate_labels(np.asarray(vectors[suspects]))
+        labels = exact_duplicate_labels(take(vectors, suspects))
         first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
         np.minimum.at(first, labels, np.arange(len(suspects)))
         same = first[labels] != np.arange(len(suspects))
         rows = np.concatenate([rows, suspects[same]])
         cols = np.concatenate([cols, suspects[first[labels][same]]])
         dvals = np.concatenate([dvals, np.zeros(int(same.sum()))])
-    return bounded_groups(vectors, rows, cols, dvals, t), identical
+    # grouping reads the rows of the samples in close pairs only: hand it those, in memory
+    # (each row's pair with itself is among the close ones; grouping drops those first)
+    other = rows != cols
+    rows, cols, dvals = rows[other], cols[other], dvals[other]
+    nodes = np.unique(np.concatenate([rows, cols]))
+    local = bounded_groups(take(vectors, nodes), np.searchsorted(nodes, rows),
+                           np.searchsorted(nodes, cols), dvals, t)
+    return [nodes[g] for g in local], identical
 
 
 #: exact neighbour search for label issues while n * n * dim is at most this (12k x 40: 3 s)
@@ -423,7 +448,7 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
     limit = getattr(strategy, "max_fit_samples", None) if isinstance(strategy, UMAP) else None
     if limit is not None and n > limit:
         rows = stratified_rows(n, limit, strata, seed)
-        sample = np.ascontiguousarray(reduced[rows], dtype=np.float32)
+        sample = np.ascontiguousarray(take(reduced, rows), dtype=np.float32)
         release(reduced)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*knn_search_index.*")
@@ -508,7 +533,7 @@ def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
         or n <= k
     ):
         return strategy
-    indices, distances = knn_brute(reduced, k)
+    indices, distances = knn_brute(np.ascontiguousarray(reduced, dtype=np.float32), k)
     # below 4096 samples umap ignores precomputed_knn unless told to use its general path,
     # which with the exact graph builds the same fuzzy graph as its small-data path
     return strategy.with_params(
@@ -520,7 +545,7 @@ def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
 def _fit_familiarity(values: np.ndarray, rows: np.ndarray | None, field: str, strategy: Any,
                      batch_size: int) -> Any:
     """A familiarity model fitted on ``values`` (or its ``rows``, a copy)."""
-    data = values if rows is None else np.ascontiguousarray(values[rows])
+    data = values if rows is None else np.ascontiguousarray(take(values, rows))
     model = Familiarity.introspect(_producer(data, field), strategy=strategy,
                                    batch_size=batch_size)
     release(values)

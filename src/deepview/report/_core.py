@@ -60,10 +60,13 @@ class DatasetReport:
         turned into ``_`` and only ``[A-Za-z0-9_-]`` kept), present only for enabled
         components, in this order:
 
-        - ``id`` (str): ``str(identifier)``; ``"0"``, ``"1"``, ... if the producer has none.
-        - one str column per label dimension; ``filename`` (if a label dimension of that name
-          exists: shown, not used as a label) and ``path`` (str, from ``Batch.StdKeys.PATH``).
-        - ``text`` (str, from ``Batch.StdKeys.TEXT``, ``""`` where missing): the sample's text,
+        - ``id`` (``str``: pandas' Arrow-backed strings): ``str(identifier)``; ``"0"``,
+          ``"1"``, ... if the producer has none.
+        - one ``category`` column per label dimension (``str(value)`` of each label; the
+          categories are the sorted distinct values, the codes take 1-4 bytes per sample);
+          ``filename`` (``str``; if a label dimension of that name exists: shown, not used as
+          a label) and ``path`` (``str``, from ``Batch.StdKeys.PATH``).
+        - ``text`` (``str``, from ``Batch.StdKeys.TEXT``, ``""`` where missing): the sample's text,
           e.g. the sentence that was embedded.  Shown with the sample in the site; never a
           label (no familiarity model per value, no label filter).
         - ``duplicates_R`` (int32): duplicate group number, ``-1`` = not a duplicate; groups
@@ -80,13 +83,15 @@ class DatasetReport:
           score is at most this one's (1.5 = among the 1.5 % least familiar).
         - ``splitFamiliarity_R_byAttr_<dim>`` (dict): ``{label value: score}``, the sample's
           score under the model of each value of ``<dim>`` with at least
-          ``config.split_familiarity_min`` samples.
+          ``config.split_familiarity_min`` samples; held as an Arrow struct column
+          (``struct<value: double, ...>[pyarrow]``, 8 bytes per value and sample) whose cells
+          read as dicts.
         - ``leakage_R_byAttr_<split>`` (int32) and ``leakageFlag_R_byAttr_<split>`` (bool),
           per split label (``config.split_labels``): the duplicate group of a sample whose
           group holds samples of two or more splits (a leak), else -1.
         - ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when unlabelled),
           ``labelIssueFlag_R_byAttr_<dim>`` (bool) and ``labelIssueSuggested_R_byAttr_<dim>``
-          (str), per other label dimension with two or more values: how strongly the
+          (``str``), per other label dimension with two or more values: how strongly the
           sample's 20 nearest neighbours (and ``predictions``, when given) point at another
           value than its label, each value's probabilities divided by their mean over the
           samples labelled with it (0.5 = balanced, near 1 = all for another value), flagged

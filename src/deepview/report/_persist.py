@@ -163,6 +163,7 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Pat
             if writer is not None:
                 writer.close()
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        pa.default_memory_pool().release_unused()  # the blocks' buffers, kept by the allocator
 
     return write_directory(build, directory, overwrite=overwrite, owner=f"{_OWNER}.to_disk")
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from deepview._compute.spill import FileRows
 
 __all__ = ["META_FILE", "SITE_INDEX", "SITE_SUBDIR", "RowFile", "is_report_folder",
            "write_directory"]
@@ -35,13 +35,14 @@ def is_report_folder(folder: Path) -> bool:
     return (folder / SITE_INDEX).is_file() or (folder / SITE_SUBDIR / META_FILE).is_file()
 
 
-class RowFile:
+class RowFile(FileRows):
     """Read-only rows of a C-ordered 2-D array stored in a file, read with plain file reads.
 
-    ``rows[start:stop]`` and ``np.asarray(rows)`` return in-memory arrays and nothing else is
-    kept, so resident memory stays at one batch however large the file (a memory map would
-    count every page it read as resident; the OS page cache still speeds up repeated passes).
-    :class:`~deepview.base.ArrayProducer` reads one batch by batch.
+    ``rows[start:stop]``, ``rows.rows_at(indices)`` and ``np.asarray(rows)`` return in-memory
+    arrays and nothing else is kept, so resident memory stays at one batch however large the
+    file (a memory map would count every page it read as resident; the OS page cache still
+    speeds up repeated passes).  :class:`~deepview.base.ArrayProducer` reads one batch by
+    batch.  (:class:`deepview._compute.spill.FileRows` under the report's name.)
 
     Parameters
     ----------
@@ -64,38 +65,10 @@ class RowFile:
     >>> rows[1:3]
     array([[2., 3.],
            [4., 5.]])
+    >>> rows.rows_at([2, 0])
+    array([[4., 5.],
+           [0., 1.]])
     """
-
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any = np.float32,
-                 offset: int = 0) -> None:
-        if len(shape) != 2:
-            raise ValueError(f"RowFile: shape must be (rows, width); got {shape}.")
-        self.path = Path(path)
-        self.shape = (int(shape[0]), int(shape[1]))
-        self.dtype = np.dtype(dtype)
-        self.offset = int(offset)
-        self.ndim = 2
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __repr__(self) -> str:
-        return f"RowFile({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
-
-    def __getitem__(self, index: slice) -> np.ndarray:
-        if not isinstance(index, slice) or index.step not in (None, 1):
-            raise TypeError("RowFile supports contiguous slices rows[start:stop] only.")
-        start, stop, _ = index.indices(self.shape[0])
-        count = max(0, stop - start)
-        width = self.shape[1]
-        with open(self.path, "rb") as f:
-            f.seek(self.offset + start * width * self.dtype.itemsize)
-            data = np.fromfile(f, dtype=self.dtype, count=count * width)
-        return data.reshape(count, width)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        data = self[:]
-        return data if dtype is None else data.astype(dtype, copy=False)
 
 
 def write_directory(
