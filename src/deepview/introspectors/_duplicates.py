@@ -563,15 +563,25 @@ def _groups(strategy: Any, threshold: Any,
     zero = (rows != cols) & (dvals == 0)
     suspects = np.unique(np.concatenate([rows[zero], cols[zero]])) if hasattr(
         strategy, "knn") else np.arange(n)
-    if len(suspects) > 1:
-        labels = exact_duplicate_labels(vectors[suspects])
-        first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
-        np.minimum.at(first, labels, np.arange(len(suspects)))
-        same = first[labels] != np.arange(len(suspects))
-        rows = np.concatenate([rows, suspects[same]])
-        cols = np.concatenate([cols, suspects[first[labels][same]]])
-        dvals = np.concatenate([dvals, np.zeros(int(same.sum()))])
+    rows, cols, dvals = link_identical(rows, cols, dvals, suspects, vectors[suspects])
     return bounded_groups(vectors, rows, cols, dvals, t), identical
+
+
+def link_identical(rows: np.ndarray, cols: np.ndarray, dvals: np.ndarray,
+                   suspects: np.ndarray, suspect_rows: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add a zero-distance pair from each of the ``suspects`` (sample indices, whose vectors
+    are ``suspect_rows``) to the first suspect bit-identical to it, so that identical samples
+    always end up in one group whatever k and the search found."""
+    if len(suspects) < 2:
+        return rows, cols, dvals
+    labels = exact_duplicate_labels(suspect_rows)
+    first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(len(suspects)))
+    same = first[labels] != np.arange(len(suspects))
+    return (np.concatenate([rows, suspects[same]]),
+            np.concatenate([cols, suspects[first[labels][same]]]),
+            np.concatenate([dvals, np.zeros(int(same.sum()))]))
 
 
 @dataclasses.dataclass(frozen=True)

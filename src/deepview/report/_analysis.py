@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from deepview._compute.grouping import bounded_groups
-from deepview._compute.knn import exact_duplicate_labels, knn_brute
+from deepview._compute.knn import knn_brute
 from deepview._compute.knn_lean import knn_partitioned_lean
 from deepview._compute.pca import make_streaming_pca
 from deepview._compute.spill import FileRows, is_mapped, mapped, release, take
@@ -47,6 +47,7 @@ from deepview.introspectors._duplicates import (
     _KNNAuto,
     _Relative,
     _threshold_value,
+    link_identical,
 )
 from deepview.introspectors._familiarity import Familiarity
 
@@ -395,14 +396,7 @@ def _lean_groups(vectors: np.ndarray, threshold: Any, spill: Path
     # (distance 0), so only those samples need hashing
     zero = (rows != cols) & (dvals == 0)
     suspects = np.unique(np.concatenate([rows[zero], cols[zero]]))
-    if len(suspects) > 1:
-        labels = exact_duplicate_labels(take(vectors, suspects))
-        first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
-        np.minimum.at(first, labels, np.arange(len(suspects)))
-        same = first[labels] != np.arange(len(suspects))
-        rows = np.concatenate([rows, suspects[same]])
-        cols = np.concatenate([cols, suspects[first[labels][same]]])
-        dvals = np.concatenate([dvals, np.zeros(int(same.sum()))])
+    rows, cols, dvals = link_identical(rows, cols, dvals, suspects, take(vectors, suspects))
     # grouping reads the rows of the samples in close pairs only: hand it those, in memory
     # (each row's pair with itself is among the close ones; grouping drops those first)
     other = rows != cols
