@@ -3,9 +3,15 @@
 Writes ``emb.npy`` (clustered Gaussian embeddings with planted outliers and near-duplicates)
 and ``meta.csv`` (id + two label columns) into a work folder, then runs the CLI in a fresh
 process and reports wall time and peak RSS of that process (Linux ``ru_maxrss`` of the
-child).  Example::
+child).  With ``--workdir`` the inputs are kept there and reused by later runs of the same
+size and seed.  Example::
 
     .venv/bin/python benchmarks/bench_report_cli.py --n 100000 --dim 512 --projection pca
+    .venv/bin/python benchmarks/bench_report_cli.py --n 1000000 --dim 256 --projection umap \
+        --workdir /tmp/bench-1m-256
+
+``--projection umap`` is the report's default (UMAP fitted on 50,000 samples above that, the
+others placed from their neighbours); ``umap-full`` fits UMAP on every sample.
 """
 
 from __future__ import annotations
@@ -50,7 +56,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--projection", default="pca", choices=["umap", "pca", "tsne", "pacmap"])
+    parser.add_argument("--projection", default="pca",
+                        choices=["umap", "umap-full", "pca", "tsne", "pacmap"])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--extra", nargs="*", default=[], help="extra CLI flags")
@@ -59,9 +66,12 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="deepview-bench-report-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    make_inputs(work, args.n, args.dim, args.seed)
+    stamp = work / f"inputs-{args.n}x{args.dim}-{args.seed}"
+    if not stamp.exists():
+        make_inputs(work, args.n, args.dim, args.seed)
+        stamp.touch()
     print(f"inputs: {args.n} x {args.dim} float32 in {work} "
-          f"({time.perf_counter() - t0:.1f} s to generate)", file=sys.stderr)
+          f"({time.perf_counter() - t0:.1f} s to generate or find)", file=sys.stderr)
     deepview = Path(sys.executable).with_name("deepview")
     runs = []
     for _ in range(args.repeats):

@@ -124,3 +124,19 @@ def test_file_rows_read_slices_and_scattered_rows(tmp_path: Path) -> None:
     on_disk = mapped(tmp_path / "m.bin", x.shape, x.dtype)
     on_disk[:] = x
     np.testing.assert_array_equal(take(on_disk, wanted), x[wanted])
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 1001])
+def test_median_of_positive_distances_without_holding_them(n: int) -> None:
+    from deepview._compute.knn_lean import _median_positive
+
+    rng = np.random.default_rng(n)
+    idx = rng.integers(0, n, size=(n, 4)).astype(np.int32)
+    idx[:, 0] = np.arange(n)  # the point itself first
+    d2 = (rng.random((n, 4)) ** 3 * 10).astype(np.float32)
+    d2[:, 0] = 0.0
+    d2[rng.random((n, 4)) < 0.2] = 0.0  # some zeros (identical copies) are left out
+    keep = (idx != np.arange(n)[:, None]) & (d2 > 0)
+    positive = d2[keep].astype(np.float64)
+    expected = float(np.median(positive)) if len(positive) else 0.0
+    assert _median_positive(idx, d2, lambda: None) == expected

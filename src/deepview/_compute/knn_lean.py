@@ -127,27 +127,42 @@ def _search_round(x: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell_size
     drop()
 
 
-def _median_positive(idx: np.ndarray, d2: np.ndarray) -> float:
-    """The median of the positive squared distances to other points, as ``_finish`` takes it
-    (after the point itself was put in place of the farthest where missing)."""
-    parts = []
+def _positive_blocks(idx: np.ndarray, d2: np.ndarray) -> Any:
+    """The positive squared distances to other points, block by block, as ``_finish`` takes
+    them (after the point itself was put in place of the farthest where missing)."""
     for start in range(0, len(idx), CHUNK_ROWS):
         rows = np.arange(start, min(start + CHUNK_ROWS, len(idx)))[:, None]
         block_idx = np.array(idx[start:start + CHUNK_ROWS], dtype=np.int64)
         block_d2 = np.asarray(d2[start:start + CHUNK_ROWS], dtype=np.float32)
         has_self = (block_idx == rows).any(axis=1)
         block_idx[~has_self, -1] = rows[~has_self, 0]
-        keep = (block_idx != rows) & (block_d2 > 0)
-        parts.append(block_d2[keep])
-    positive = np.concatenate(parts)
-    del parts
-    if not len(positive):
+        yield block_d2[(block_idx != rows) & (block_d2 > 0)]
+
+
+def _median_positive(idx: np.ndarray, d2: np.ndarray, drop: Callable[[], None]) -> float:
+    """``np.median`` of the positive float64 squared distances (:func:`_positive_blocks`),
+    found without holding them: positive float32 values sort like their bit patterns, so a
+    count per top-16-bit pattern finds the one or two patterns holding the middle values,
+    and a second pass sorts only the values of those."""
+    counts = np.zeros(1 << 16, dtype=np.int64)
+    for block in _positive_blocks(idx, d2):
+        counts += np.bincount(block.view(np.uint32) >> 16, minlength=1 << 16)
+        drop()
+    total = int(counts.sum())
+    if not total:
         return 0.0
-    middle = len(positive) // 2
-    if len(positive) % 2:
-        return float(np.partition(positive, middle)[middle])
-    low, high = np.partition(positive, [middle - 1, middle])[[middle - 1, middle]]
-    return float(np.mean([np.float64(low), np.float64(high)]))
+    middle = total // 2
+    ranks = [middle] if total % 2 else [middle - 1, middle]
+    cumulative = np.cumsum(counts)
+    bins = [int(np.searchsorted(cumulative, r, side="right")) for r in ranks]
+    below = int(cumulative[bins[0] - 1]) if bins[0] else 0
+    kept = [block[((block.view(np.uint32) >> 16) >= bins[0])
+                  & ((block.view(np.uint32) >> 16) <= bins[-1])]
+            for block in _positive_blocks(idx, d2)]
+    drop()
+    values = np.sort(np.concatenate(kept))
+    middle_values = values[[r - below for r in ranks]].astype(np.float64)
+    return float(np.mean(middle_values))
 
 
 def _exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -164,7 +179,7 @@ def _exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nd
 def _finish_lean(x: np.ndarray, idx: np.ndarray, d2: np.ndarray, out_dist: np.ndarray | None,
                  drop: Callable[[], None]) -> None:
     """``knn._finish`` in row chunks, in place: ``idx`` sorted, ``out_dist`` the distances."""
-    scale = _median_positive(idx, d2)
+    scale = _median_positive(idx, d2, drop)
     for start in range(0, len(idx), CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, len(idx))
         own = np.arange(start, stop)[:, None]
