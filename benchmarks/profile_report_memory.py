@@ -116,7 +116,6 @@ def main() -> None:
     os.environ.setdefault("DEEPVIEW_QUIET", "1")
     import pandas as pd
 
-    import deepview.base
     import deepview.cli._app as app
     import deepview.report._analysis as analysis
     import deepview.report._audit as audit
@@ -125,7 +124,7 @@ def main() -> None:
     profiler = Profiler()
     for owner, attribute in [
         (app, "load_embeddings"), (app, "load_metadata"), (app, "make_config"),
-        (deepview.base, "ArrayProducer"), (app, "write_output"),
+        (app, "SampleProducer"), (app, "write_output"),
         (core.DatasetReport, "introspect"), (core, "collect"), (core, "_build_columns"),
         (analysis, "reduce_field"), (analysis, "find_duplicates"), (analysis, "project"),
         (analysis, "overall_familiarity"), (analysis, "split_familiarity"),

@@ -40,6 +40,7 @@ from deepview.cli._embed import (
 )
 from deepview.cli._load import (
     CliError,
+    SampleProducer,
     image_paths,
     load_embeddings,
     load_metadata,
@@ -112,7 +113,6 @@ def run_report(
     embeddings file; their ids, labels, texts and image paths come with them.
     ``engine="ray"`` (``--engine ray``, ``--ray-address``): the per-row passes on a Ray
     cluster, see ``deepview.cli._ray``."""
-    from deepview.base import ArrayProducer
     from deepview.report import DatasetReport
 
     if engine == "ray":
@@ -128,7 +128,7 @@ def run_report(
             label_issues=label_issues, unsupported=[k for k, v in given.items() if v])
 
     check_output(out, overwrite=overwrite)  # fail fast, before any work
-    ids: list[str] | None
+    ids: Any  # a list, or a pandas str array from the metadata CSV
     if raw is not None:
         array, ids, labels = raw.vectors, list(raw.ids), dict(raw.labels)
     else:
@@ -185,8 +185,7 @@ def run_report(
     config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection,
                          threshold=duplicate_threshold, seed=seed, label_issues=label_issues,
                          split_labels=splits)
-    producer = ArrayProducer({"embedding": array}, identifiers=ids, labels=labels, paths=paths,
-                             texts=texts)
+    producer = SampleProducer(array, identifiers=ids, labels=labels, paths=paths, texts=texts)
     report = DatasetReport.introspect(producer, config=config, batch_size=batch_size,
                                       predictions=chosen)
     for dim in chosen or ():

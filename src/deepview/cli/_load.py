@@ -164,26 +164,29 @@ def read_csv_strings(path: Path, *, what: str) -> Any:
         raise CliError(f"cannot read {what} '{path}' as CSV ({exc}).") from exc
 
 
-def _strings(column: Any) -> list[str]:
-    """A string column as a list; repeated values share one str object (a label column of
-    1M rows and 10 values holds 10 strs, not 1M)."""
+def _strings(column: Any) -> Any:
+    """A string column as a pandas ``str`` array (Arrow strings, no Python object each)."""
+    import pandas as pd
+
+    return pd.array(column.to_pandas(), dtype="str")
+
+
+def _categorical(column: Any) -> Any:
+    """A string column as a ``pandas.Categorical`` (codes; the sorted values as categories)."""
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    values = np.asarray(encoded.dictionary.to_pylist() + [""], dtype=object)
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    shared: list[str] = values[codes].tolist()
-    return shared
+    values = pc.dictionary_encode(column.combine_chunks()).to_pandas().array
+    return values.reorder_categories(sorted(values.categories))
 
 
-def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: list[str] | None,
+def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: Any,
                   label_columns: Sequence[str], text_column: str | None = None
-                  ) -> tuple[list[str], dict[str, list[str]], list[str] | None,
-                             list[str] | None]:
+                  ) -> tuple[Any, dict[str, Any], Any, Any]:
     """Ids, labels, optional paths and optional texts from the metadata CSV, in embedding row
     order.  The texts come from ``text_column`` (default: a column named ``text``, if any);
-    that column is never a label.  Read with pyarrow (:func:`read_csv_strings`); the label
-    lists share one str per distinct value."""
+    that column is never a label.  Read with pyarrow (:func:`read_csv_strings`) and kept in
+    Arrow: ids, paths and texts as pandas ``str`` arrays, labels as ``pandas.Categorical``
+    (a few bytes per sample, where lists of Python strs took ~70)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -233,7 +236,7 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: l
         )
     if embedding_ids is not None:
         position = {value: row for row, value in enumerate(csv_ids.to_pylist())}
-        absent = [i for i in embedding_ids if i not in position]
+        absent = [str(i) for i in embedding_ids if i not in position]
         if absent:
             raise CliError(
                 f"{len(absent)} of {n} embedding ids are not in the metadata CSV '{path}' "
@@ -246,15 +249,76 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: l
             f"metadata CSV '{path}' has {len(table)} rows but the embeddings have {n}; give "
             "one CSV row per embedding row, in the same order."
         )
-    ids: list[str] = table.column(id_col).to_pylist()
+    ids = _strings(table.column(id_col))
     chosen = list(label_columns) or [c for c in names
                                      if c not in (id_col, columns.PATH, text_col, columns.TEXT)]
-    labels = {str(c): _strings(table.column(c)) for c in chosen if c != id_col}
+    labels = {str(c): _categorical(table.column(c)) for c in chosen if c != id_col}
     paths = _strings(table.column(columns.PATH)) if columns.PATH in names else None
-    texts = table.column(text_col).to_pylist() if text_col is not None else None
+    texts = _strings(table.column(text_col)) if text_col is not None else None
     del table
     pa.default_memory_pool().release_unused()  # the parser's buffers, kept by the allocator
     return ids, labels, paths, texts
+
+
+def _rows(values: Any, start: int, stop: int) -> list[Any]:
+    """``values[start:stop]`` as a list (one batch's Python objects only)."""
+    part = values[start:stop]
+    return part if isinstance(part, list) else list(part.tolist())
+
+
+class SampleProducer:
+    """The report's producer for ``deepview report``: batches of the embeddings (an array or
+    a :class:`~deepview.report.files.RowFile`, read batch by batch) as field ``embedding``,
+    with ids, labels, paths and texts sliced from whatever holds them (lists, pandas ``str``
+    arrays, ``pandas.Categorical``) into lists one batch at a time, so no per-sample Python
+    object is kept for the whole run (``ArrayProducer`` keeps lists of them).
+
+    Parameters
+    ----------
+    array : numpy.ndarray or RowFile
+        ``(n, d)`` embeddings.
+    identifiers, paths, texts : sequence, optional
+        One value per sample; default ids ``0..n-1``.
+    labels : mapping, optional
+        ``{dimension: one value per sample}``.
+    """
+
+    def __init__(self, array: Any, *, identifiers: Any = None,
+                 labels: dict[str, Any] | None = None, paths: Any = None,
+                 texts: Any = None) -> None:
+        n = len(array)
+        named = {"identifiers": identifiers, "paths": paths, "texts": texts,
+                 **{f"labels['{k}']": v for k, v in (labels or {}).items()}}
+        for name, values in named.items():
+            if values is not None and len(values) != n:
+                raise CliError(f"{name} has {len(values)} values but the embeddings have {n}.")
+        self.array = array
+        self.identifiers = identifiers
+        self.labels = dict(labels or {})
+        self.paths = paths
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __call__(self, batch_size: int) -> Any:
+        from deepview.base import Batch
+
+        n = len(self.array)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            builder = Batch.Builder({"embedding": np.asarray(self.array[start:stop])})
+            builder.metadata[Batch.StdKeys.IDENTIFIER] = (
+                list(range(start, stop)) if self.identifiers is None
+                else _rows(self.identifiers, start, stop))
+            if self.labels:
+                builder.metadata[Batch.StdKeys.LABELS] = {
+                    k: _rows(v, start, stop) for k, v in self.labels.items()}
+            if self.paths is not None:
+                builder.metadata[Batch.StdKeys.PATH] = _rows(self.paths, start, stop)
+            if self.texts is not None:
+                builder.metadata[Batch.StdKeys.TEXT] = _rows(self.texts, start, stop)
+            yield builder.make_batch()
 
 
 def image_paths(folder: Path, ids: list[str]) -> list[str]:
