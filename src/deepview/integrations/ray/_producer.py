@@ -348,6 +348,8 @@ def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
     Returns
     -------
     ray.data.Dataset
+        Rows in path order, file after file (also with more files than workers), on
+        every pass.
 
     Raises
     ------
@@ -391,4 +393,14 @@ def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
                 f"(differing columns: {diff[:6]}); every shard needs the same columns and "
                 "types."
             )
-    return ray.data.read_parquet([str(f) for f in files], **kwargs)
+    # Ray 2.60's default (v2) Parquet reader hands out files in its own order (by size, for
+    # packing reads), not in path order; the v1 reader keeps the order of the list given
+    context = ray.data.DataContext.get_current()
+    before = context.use_datasource_v2
+    context.use_datasource_v2 = False
+    try:
+        dataset = ray.data.read_parquet([str(f) for f in files], **kwargs)
+    finally:
+        context.use_datasource_v2 = before
+    dataset.context.execution_options.preserve_order = True
+    return dataset
