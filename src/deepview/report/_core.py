@@ -430,6 +430,14 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         parts.familiarity[col.familiarity(name)] = scores
         parts.familiarity[col.familiarity_percentile(name)] = percentiles
         bar.update(1)
+    if issue_labels:  # before split familiarity: its columns are the largest
+        bar.set_description(f"{_OWNER} [{name}]: label issues")
+        neighbours = analysis.neighbours(reduced.values, audit.LABEL_NEIGHBOURS + 1,
+                                         seed=config.seed, spill=scratch)
+        parts.audited.update(audit.label_issue_columns(
+            neighbours, name, collected.labels, splits, predictions, collected.ids))
+        del neighbours
+    if config.familiarity is not None:
         bar.set_description(f"{_OWNER} [{name}]: split familiarity")
         by_label = analysis.split_familiarity(
             reduced, field, familiarity_strategy, collected.labels,
@@ -437,10 +445,4 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             seed=config.seed)
         for dim, values in by_label.items():
             parts.split[col.split_familiarity(name, dim)] = values
-    if issue_labels:
-        bar.set_description(f"{_OWNER} [{name}]: label issues")
-        neighbours = analysis.neighbours(reduced.values, audit.LABEL_NEIGHBOURS + 1,
-                                         seed=config.seed, spill=scratch)
-        parts.audited.update(audit.label_issue_columns(
-            neighbours, name, collected.labels, splits, predictions, collected.ids))
-        del neighbours
+
