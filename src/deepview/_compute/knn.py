@@ -9,12 +9,14 @@ every backend: a near-duplicate at distance 1e-6 gets 1e-6, not 0 or 1e-4.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
 
 from deepview._compute.blas import single_blas_thread
+from deepview._compute.spill import take
 from deepview._optional import require
 
 __all__ = [
@@ -68,21 +70,35 @@ def _finish(
     own = np.arange(n)[:, None]
     idx = np.where(idx < 0, own, idx).astype(np.int64)  # FAISS pads with -1
     d2 = np.maximum(np.asarray(d2, dtype=np.float64), 0.0)
-    has_self = (idx == own).any(axis=1)
-    # rows whose candidate list misses the point itself: the farthest candidate makes room
-    idx[~has_self, -1] = np.flatnonzero(~has_self)
-    is_self = idx == own
+    is_self = _self_in_place(idx, own)
     positive = d2[~is_self & (d2 > 0)]
     scale = float(np.median(positive)) if len(positive) else 0.0
+    idx, d2 = _exact_sorted(idx, d2, own, is_self, scale,
+                            lambda rows, cols: exact_distances(x, rows, cols))
+    return idx, np.sqrt(np.maximum(d2, 0.0))
+
+
+def _self_in_place(idx: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Put each row's point itself (``own``, its row numbers as a column) in place of its
+    farthest candidate where the list misses it; returns where the point itself stands."""
+    has_self = (idx == own).any(axis=1)
+    idx[~has_self, -1] = own[~has_self, 0]
+    is_self: np.ndarray = idx == own
+    return is_self
+
+
+def _exact_sorted(idx: np.ndarray, d2: np.ndarray, own: np.ndarray, is_self: np.ndarray,
+                  scale: float, exact: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``_finish``'s last steps on rows ``own`` (float64 squared distances ``d2``, changed):
+    the distances below ``1e-3 * scale`` recomputed by ``exact(rows, cols)``, the point
+    itself first, each row sorted by distance.  Returns the sorted indices and ``d2``."""
     small = ~is_self & (d2 <= 1e-3 * scale)
     if small.any():
         rows = np.broadcast_to(own, idx.shape)[small]
-        d2[small] = exact_distances(x, rows, idx[small]) ** 2
+        d2[small] = exact(rows, idx[small]) ** 2
     d2[is_self] = -1.0
     order = np.argsort(d2, axis=1, kind="stable")
-    idx = np.take_along_axis(idx, order, axis=1)
-    dist = np.sqrt(np.maximum(np.take_along_axis(d2, order, axis=1), 0.0))
-    return idx, dist
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(d2, order, axis=1)
 
 
 def _sq_norms(xf: np.ndarray) -> np.ndarray:
@@ -150,22 +166,45 @@ def _nearest(xf: np.ndarray, centroids: np.ndarray, block_rows: int = 8192) -> n
     return out
 
 
+#: rows per chunk when assigning every row to its group in :func:`_cells` (a multiple of
+#: ``_nearest``'s 8192-row blocks, so the chunked assignment does exactly the products of a
+#: one-piece one)
+CELL_CHUNK_ROWS = 8192 * 8
+
+
 def _cells(
-    xf: np.ndarray, n_cells: int, cell_size: int, rng: np.random.Generator
+    x: Any, n_cells: int, cell_size: int, rng: np.random.Generator,
+    drop: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Two-level k-means cells: ~sqrt(n_cells) groups, each split into cells of about
     ``cell_size`` points.  Training on a 16-points-per-cell sample and assignment cost
-    O(n sqrt(n_cells) D) instead of O(n n_cells D).  Returns (label per row, cell count)."""
-    n = len(xf)
+    O(n sqrt(n_cells) D) instead of O(n n_cells D).  Returns (label per row, cell count).
+
+    ``x`` may be an array, a memory-mapped array or rows in a file
+    (:class:`~deepview._compute.spill.FileRows`): it is read in chunks of
+    :data:`CELL_CHUNK_ROWS` rows and by gathered rows, each as float32, and ``drop`` (e.g.
+    giving a mapping's pages back) is called after each chunk.
+    """
+    n = len(x)
     n_groups = max(1, int(round(np.sqrt(n_cells))))
-    sample = xf[np.sort(rng.choice(n, size=min(n, 16 * n_cells), replace=False))]
+    sample = np.ascontiguousarray(
+        take(x, np.sort(rng.choice(n, size=min(n, 16 * n_cells), replace=False))),
+        dtype=np.float32)
     top = _kmeans(sample, n_groups, rng, n_iter=6)
-    row_group = _nearest(xf, top)
+    row_group = np.empty(n, dtype=np.int32)
+    for start in range(0, n, CELL_CHUNK_ROWS):
+        row_group[start:start + CELL_CHUNK_ROWS] = _nearest(
+            np.ascontiguousarray(x[start:start + CELL_CHUNK_ROWS], dtype=np.float32), top)
+        if drop is not None:
+            drop()
     sample_group = _nearest(sample, top)
-    label = np.empty(n, dtype=np.int64)
+    label = np.empty(n, dtype=np.int32)
     next_label = 0
+    order = np.argsort(row_group, kind="stable")  # each group's rows in increasing order
+    bounds = np.searchsorted(row_group[order], np.arange(n_groups + 1))
+    del row_group
     for g in range(n_groups):
-        members = np.flatnonzero(row_group == g)
+        members = order[bounds[g]:bounds[g + 1]]
         if len(members) == 0:
             continue
         sub = sample[sample_group == g]
@@ -175,7 +214,8 @@ def _cells(
             next_label += 1
             continue
         cents = _kmeans(sub, parts, rng, n_iter=6)
-        label[members] = next_label + _nearest(xf[members], cents)
+        label[members] = next_label + _nearest(
+            np.ascontiguousarray(take(x, members), dtype=np.float32), cents)
         next_label += parts
     return label, next_label
 
@@ -233,15 +273,24 @@ def _partition_search(xf: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell
         m = len(members)
         if m == 0:
             continue
-        local = np.arange(m)
-        part, dist = _topk_block(xf[members], sq[members], xf[members], sq[members],
-                                 min(k, m), local)
-        if m < k:  # a tiny cell: pad with the point itself (distance 0 -> dropped later)
-            part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
-            dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
-        idx[members] = members[part]
-        d2[members] = dist
+        idx[members], d2[members] = _cell_search(xf[members], sq[members], members, k)
     return idx, d2
+
+
+def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k-NN among one cell's ``points`` (float32, their squared norms ``sq``): the
+    ``(m, k)`` neighbours as ``members`` and squared distances, padded with the point itself
+    (distance 0, dropped later) in a cell of fewer than ``k`` points."""
+    m = len(members)
+    local = np.arange(m)
+    # two arrays: numpy computes ``a @ a.T`` of one array with a symmetric product (syrk)
+    # that rounds differently
+    part, dist = _topk_block(points, sq, points.copy(), sq, min(k, m), local)
+    if m < k:
+        part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
+        dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
+    return members[part], dist
 
 
 def knn_faiss(

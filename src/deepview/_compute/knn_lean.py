@@ -30,9 +30,12 @@ import numpy as np
 
 from deepview._compute.blas import single_blas_thread
 from deepview._compute.knn import (
-    _kmeans,
+    CELL_CHUNK_ROWS,
+    _cell_search,
+    _cells,
+    _exact_sorted,
     _merge_lists,
-    _nearest,
+    _self_in_place,
     _sq_norms,
     _topk_block,
     exact_distances,
@@ -42,9 +45,8 @@ from deepview._compute.spill import mapped, release, take
 
 __all__ = ["CellIndex", "knn_partitioned_lean"]
 
-#: rows per chunk of a streamed pass (a multiple of ``_nearest``'s 8192-row blocks, so the
-#: chunked assignment does exactly the products of the one-piece one)
-CHUNK_ROWS = 8192 * 8
+#: rows per chunk of a streamed pass
+CHUNK_ROWS = CELL_CHUNK_ROWS
 #: rows of the points gathered between two releases of the mapped pages (a scattered read
 #: maps up to 16 pages around it: see deepview._compute.spill)
 RELEASE_ROWS = 1024
@@ -54,48 +56,12 @@ def _rows(x: np.ndarray, start: int, stop: int) -> np.ndarray:
     return np.ascontiguousarray(x[start:stop], dtype=np.float32)
 
 
-def _cells_lean(x: np.ndarray, n_cells: int, cell_size: int, rng: np.random.Generator,
-                drop: Callable[[], None]) -> tuple[np.ndarray, int]:
-    """:func:`deepview._compute.knn._cells` reading ``x`` in chunks (same labels)."""
-    n = len(x)
-    n_groups = max(1, int(round(np.sqrt(n_cells))))
-    sample = np.ascontiguousarray(
-        take(x, np.sort(rng.choice(n, size=min(n, 16 * n_cells), replace=False))),
-        dtype=np.float32)
-    top = _kmeans(sample, n_groups, rng, n_iter=6)
-    row_group = np.empty(n, dtype=np.int32)
-    for start in range(0, n, CHUNK_ROWS):
-        row_group[start:start + CHUNK_ROWS] = _nearest(_rows(x, start, start + CHUNK_ROWS), top)
-        drop()
-    sample_group = _nearest(sample, top)
-    label = np.empty(n, dtype=np.int32)
-    next_label = 0
-    order = np.argsort(row_group, kind="stable")
-    bounds = np.searchsorted(row_group[order], np.arange(n_groups + 1))
-    del row_group
-    for g in range(n_groups):
-        members = order[bounds[g]:bounds[g + 1]]
-        if len(members) == 0:
-            continue
-        sub = sample[sample_group == g]
-        parts = min(len(sub), max(1, int(round(len(members) / cell_size))))
-        if parts <= 1:
-            label[members] = next_label
-            next_label += 1
-            continue
-        cents = _kmeans(sub, parts, rng, n_iter=6)
-        label[members] = next_label + _nearest(np.ascontiguousarray(take(x, members),
-                                                                    dtype=np.float32), cents)
-        next_label += parts
-    return label, next_label
-
-
 def _search_round(x: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
                   seed: int, idx: np.ndarray, d2: np.ndarray, merge: bool,
                   drop: Callable[[], None]) -> None:
     """One partition's exact in-cell search, written (``merge=False``) or merged into
     ``idx``/``d2`` cell by cell."""
-    label, n_cells = _cells_lean(x, n_cells, cell_size, np.random.default_rng(seed), drop)
+    label, n_cells = _cells(x, n_cells, cell_size, np.random.default_rng(seed), drop)
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
     del label
@@ -105,16 +71,8 @@ def _search_round(x: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell_size
         m = len(members)
         if m == 0:
             continue
-        local = np.arange(m)
-        points = np.ascontiguousarray(take(x, members), dtype=np.float32)
-        # two arrays, as knn_partitioned passes: numpy computes ``a @ a.T`` of one array
-        # with a symmetric product (syrk) that rounds differently
-        part, dist = _topk_block(points, sq[members], points.copy(), sq[members], min(k, m),
-                                 local)
-        if m < k:  # a tiny cell: pad with the point itself (distance 0 -> dropped later)
-            part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
-            dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
-        found = members[part]
+        found, dist = _cell_search(np.ascontiguousarray(take(x, members), dtype=np.float32),
+                                   sq[members], members, k)
         if merge:  # (scattered reads of the lists map pages around them: released below)
             found, dist = _merge_lists(np.concatenate([idx[members], found], axis=1),
                                        np.concatenate([d2[members], dist], axis=1), k)
@@ -134,9 +92,8 @@ def _positive_blocks(idx: np.ndarray, d2: np.ndarray) -> Any:
         rows = np.arange(start, min(start + CHUNK_ROWS, len(idx)))[:, None]
         block_idx = np.array(idx[start:start + CHUNK_ROWS], dtype=np.int64)
         block_d2 = np.asarray(d2[start:start + CHUNK_ROWS], dtype=np.float32)
-        has_self = (block_idx == rows).any(axis=1)
-        block_idx[~has_self, -1] = rows[~has_self, 0]
-        yield block_d2[(block_idx != rows) & (block_d2 > 0)]
+        is_self = _self_in_place(block_idx, rows)
+        yield block_d2[~is_self & (block_d2 > 0)]
 
 
 def _median_positive(idx: np.ndarray, d2: np.ndarray, drop: Callable[[], None]) -> float:
@@ -185,19 +142,12 @@ def _finish_lean(x: np.ndarray, idx: np.ndarray, d2: np.ndarray, out_dist: np.nd
         own = np.arange(start, stop)[:, None]
         block_idx = np.array(idx[start:stop], dtype=np.int64)
         block_d2 = np.maximum(np.asarray(d2[start:stop], dtype=np.float64), 0.0)
-        has_self = (block_idx == own).any(axis=1)
-        block_idx[~has_self, -1] = own[~has_self, 0]
-        is_self = block_idx == own
-        small = ~is_self & (block_d2 <= 1e-3 * scale)
-        if small.any():
-            rows = np.broadcast_to(own, block_idx.shape)[small]
-            block_d2[small] = _exact_distances(x, rows, block_idx[small]) ** 2
-        block_d2[is_self] = -1.0
-        order = np.argsort(block_d2, axis=1, kind="stable")
-        idx[start:stop] = np.take_along_axis(block_idx, order, axis=1)
+        is_self = _self_in_place(block_idx, own)
+        idx[start:stop], block_d2 = _exact_sorted(
+            block_idx, block_d2, own, is_self, scale,
+            lambda rows, cols: _exact_distances(x, rows, cols))
         if out_dist is not None:
-            out_dist[start:stop] = np.sqrt(np.maximum(
-                np.take_along_axis(block_d2, order, axis=1), 0.0))
+            out_dist[start:stop] = np.sqrt(np.maximum(block_d2, 0.0))
         drop()
 
 
@@ -287,7 +237,7 @@ class CellIndex:
             label = np.zeros(m, dtype=np.int32)
             n_cells = 1
         else:
-            label, n_cells = _cells_lean(self.points, n_cells, cell_size,
+            label, n_cells = _cells(self.points, n_cells, cell_size,
                                          np.random.default_rng(seed), lambda: None)
         self.order = np.argsort(label, kind="stable")
         self.bounds = np.searchsorted(label[self.order], np.arange(n_cells + 1))
