@@ -39,7 +39,10 @@ def test_unlabelled_samples_get_no_score_and_are_not_votes() -> None:
     codes = np.array([0, 0, -1, 1])
     p = neighbour_label_probabilities(neighbours, codes, 2)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
-    np.testing.assert_allclose(p[0], [1.5 / 2, 0.5 / 2])  # one vote for class 0 + prior
+    # the nearest neighbour's vote (weight 1) for class 0, the second unlabelled; the prior is
+    # the mean weight (1 + 2 ** -0.5) / 2, spread over the two classes
+    prior = (1 + 2 ** -0.5) / 2
+    np.testing.assert_allclose(p[0], [(1 + prior / 2) / (1 + prior), prior / 2 / (1 + prior)])
     issues = label_issues(p, codes)
     assert np.isnan(issues.score[2]) and not issues.flag[2] and issues.suspected[2] == -1
     assert issues.flag[3]  # labelled 1 among class-0 neighbours
@@ -76,3 +79,15 @@ def test_a_lone_member_of_its_class_inside_another_cluster_is_flagged() -> None:
     assert issues.flag[5] and issues.suspected[5] == 0
     assert not (issues.suspected == 3).any()  # the lone class is suggested for no one
     assert issues.flag.sum() == 1
+
+
+def test_nearer_neighbours_weigh_more() -> None:
+    # two neighbours of class 1 then two of class 0: equal counts, but the nearer ones win
+    neighbours = np.array([[1, 2, 3, 4]])
+    codes = np.array([0, 1, 1, 0, 0])
+    p = neighbour_label_probabilities(neighbours, codes, 2)[0]
+    assert p[1] > p[0]
+    weights = np.arange(1, 5) ** -0.5
+    prior = weights.mean() / 2
+    np.testing.assert_allclose(p, [(weights[2:].sum() + prior), (weights[:2].sum() + prior)]
+                               / (weights.sum() + 2 * prior))

@@ -28,6 +28,11 @@ __all__ = [
 LABEL_ISSUE_RATIO = 2.0
 #: pseudo-samples at the overall mean that each class's mean probability is shrunk towards
 TYPICAL_PRIOR = 10.0
+#: the j-th nearest neighbour's vote weighs ``j ** -RANK_WEIGHT_POWER``.  On the 12k docstring
+#: harness (benchmarks/realdata/audit.py, three flip seeds) it lifts label-issue recall at
+#: precision 0.8 from 0.727 to 0.738 (neighbours alone) and from 0.779 to 0.804 (with
+#: predictions) over equal votes; power 1 or Gaussian distance weights did no better.
+RANK_WEIGHT_POWER = 0.5
 #: rows per block in label_issues
 _BLOCK_ROWS = 65536
 
@@ -36,17 +41,20 @@ def neighbour_label_probabilities(neighbours: np.ndarray, codes: np.ndarray,
                                   n_classes: int) -> np.ndarray:
     """``(n, n_classes)`` class probabilities of each sample from its neighbours' labels.
 
-    ``neighbours`` is ``(n, k)`` row indices, the sample itself excluded.  Each labelled
-    neighbour adds one vote; one extra vote is spread evenly over the classes (so a sample
-    whose neighbours are all unlabelled gets the uniform distribution).
+    ``neighbours`` is ``(n, k)`` row indices sorted nearest first, the sample itself excluded.
+    The ``j``-th nearest neighbour's label adds a vote of ``j ** -RANK_WEIGHT_POWER``
+    (the nearest count most); a prior of the mean vote is spread evenly over the classes (so
+    a sample whose neighbours are all unlabelled gets the uniform distribution).
     """
     n, k = neighbours.shape
+    weights = np.arange(1, k + 1, dtype=np.float64) ** -RANK_WEIGHT_POWER
     votes = np.zeros((n, n_classes), dtype=np.float64)
     neighbour_codes = codes[neighbours]
     labelled = neighbour_codes >= 0
     rows = np.broadcast_to(np.arange(n)[:, None], (n, k))[labelled]
-    np.add.at(votes, (rows, neighbour_codes[labelled]), 1.0)
-    votes += 1.0 / n_classes
+    rank_weights = np.broadcast_to(weights, (n, k))[labelled]
+    np.add.at(votes, (rows, neighbour_codes[labelled]), rank_weights)
+    votes += (weights.mean() if k else 1.0) / n_classes
     return votes / votes.sum(axis=1, keepdims=True)
 
 
