@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,107 @@ def planted_frame(image_dir: Path) -> pd.DataFrame:
     })
 
 
-def load_payload(site: Path) -> dict[str, Any]:
-    """Decode a written site's data.js back into Python (arrays decoded from base64)."""
-    text = (site / "data.js").read_text(encoding="utf-8")
-    prefix, suffix = "window.DEEPVIEW_DATA = ", ";\n"
-    if not (text.startswith(prefix) and text.endswith(suffix)):
-        raise ValueError("data.js has an unexpected shape")
-    return json.loads(text[len(prefix):-len(suffix)])
+_TYPES = {"u8": np.uint8, "u16": np.uint16, "i8": np.int8, "i32": np.int32, "f32": np.float32}
+_DATA = re.compile(r"window\.DEEPVIEW_DATA = (.*);$", re.M)
+_CHUNK = re.compile(r'DEEPVIEW_CHUNK\("(\w+)",(\d+),(.*)\);$', re.M)
 
 
-def decode(b64: str, dtype: Any) -> np.ndarray:
+def read_site(site: Path | str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The summary (data.js) and every per-sample column of a written site (a folder) or of
+    a standalone page (HTML text), each column whole: a numpy array ((n, width) when it holds
+    several values per row) or a list of str."""
+    if isinstance(site, Path):
+        texts = [(site / "data.js").read_text(encoding="utf-8")]
+        texts += [p.read_text(encoding="utf-8") for p in sorted((site / "chunks").glob("*.js"))]
+        text = "\n".join(texts)
+    else:
+        text = site
+    meta = json.loads(_DATA.search(text).group(1))  # type: ignore[union-attr]
+    parts: dict[str, dict[int, dict[str, Any]]] = {}
+    for tier, k, body in _CHUNK.findall(text):
+        parts.setdefault(tier, {})[int(k)] = json.loads(body)
+    out: dict[str, Any] = {}
+    for name, info in meta["columns"].items():
+        chunks = parts.get(info["tier"], {})
+        pieces = [chunks[k][name] for k in sorted(chunks)]
+        if info["dtype"] == "str":
+            out[name] = [v for piece in pieces for v in piece]
+        else:
+            arr = np.concatenate([decode(p, _TYPES[info["dtype"]]) for p in pieces]) if pieces \
+                else np.zeros(0, _TYPES[info["dtype"]])
+            out[name] = arr.reshape(-1, info["width"]) if info["width"] > 1 else arr
+    return meta, out
+
+
+def load_payload(site: Path | str) -> dict[str, Any]:
+    """A written site decoded back into Python, in the shape of the whole table: every
+    per-sample value as a full column (numpy arrays, lists of str), from the chunks."""
+    meta, cols = read_site(site)
+    n = meta["n"]
+    out: dict[str, Any] = {
+        "n": n, "title": meta["title"], "ids": cols[meta["ids"]], "audit": meta["audit"],
+        "thumbUrls": meta["thumbUrls"],
+        "thumbIndex": cols[meta["thumbs"]] if meta["thumbs"] else np.full(n, -1, np.int32),
+        "texts": cols[meta["texts"]] if meta["texts"] else None,
+        "labels": [{"name": lab["name"], "values": lab["values"], "codes": cols[lab["col"]],
+                    "counts": lab["counts"]} for lab in meta["labels"]],
+        "extras": [{"name": e["name"], "kind": e["kind"], "data": cols[e["col"]]}
+                   for e in meta["extras"]],
+        "responses": [],
+    }
+    for r in meta["responses"]:
+        resp: dict[str, Any] = {"name": r["name"], "x": None, "y": None, "familiarity": None,
+                                "duplicates": None, "exact": None, "meta": r}
+        if r["xy"]:
+            resp["x"], resp["y"] = cols[r["xy"]["exactX"]], cols[r["xy"]["exactY"]]
+            resp["qx"], resp["qy"] = cols[r["xy"]["x"]], cols[r["xy"]["y"]]
+        if r["fam"]:
+            resp["familiarity"] = cols[r["fam"]["exact"]]
+            resp["famBin"] = cols[r["fam"]["bin"]]
+            resp["famRank"] = cols[r["fam"]["rank"]]
+        resp["percentile"] = cols[r["percentile"]] if r["percentile"] else None
+        if r["dup"]:
+            d = r["dup"]
+            ids, starts = decode(d["ids"], np.int32), decode(d["starts"], np.int32)
+            members, flags = decode(d["members"], np.int32), decode(d["exact"], np.int8)
+            groups = np.full(n, -1, np.int32)
+            for g, a, b in zip(ids, starts[:-1], starts[1:]):
+                groups[members[a:b]] = g
+            resp["duplicates"] = groups
+            resp["groupOrder"] = ids.tolist()
+            if d["known"]:
+                exact = np.full(n, -1, np.int8)
+                exact[members] = flags
+                resp["exact"] = exact
+        resp["split"] = [{"dim": s["dim"], "values": s["values"], "own": cols[s["own"]],
+                          "rank": cols[s["rank"]],
+                          "scores": None if s["scores"] is None else list(cols[s["scores"]].T)}
+                         for s in r["split"]]
+        resp["labelIssues"] = []
+        for q in r["labelIssues"]:
+            rows = decode(q["list"]["rows"], np.int32)
+            flag = np.zeros(n, np.int8)
+            flag[rows] = decode(q["list"]["flag"], np.int8)
+            resp["labelIssues"].append({
+                "dim": q["dim"], "flagged": q["flagged"], "score": cols[q["score"]],
+                "flag": flag, "listed": rows,
+                "suggested": {"values": q["sugValues"], "codes": cols[q["suggested"]]}})
+        resp["leakage"] = []
+        for q in r["leakage"]:
+            groups = np.full(n, -1, np.int32)
+            groups[decode(q["rows"], np.int32)] = decode(q["groups"], np.int32)
+            resp["leakage"].append({"dim": q["dim"], "order": q["order"], "pairs": q["pairs"],
+                                    "values": q["values"], "groups": groups})
+        nb = r["neighbours"]
+        resp["neighbours"] = None if nb is None else (cols[nb["rows"]], cols[nb["dist"]])
+        out["responses"].append(resp)
+    return out
+
+
+def decode(b64: Any, dtype: Any) -> np.ndarray:
+    """base64 little-endian bytes (or an already decoded array) as a numpy array."""
+    if isinstance(b64, np.ndarray):
+        return b64.astype(dtype, copy=False)
     return np.frombuffer(base64.b64decode(b64), dtype=np.dtype(dtype).newbyteorder("<"))
 
 
@@ -73,8 +165,9 @@ def expected_views(payload: dict[str, Any]) -> dict[str, Any]:
     n = payload["n"]
     ids = payload["ids"]
     out: dict[str, Any] = {"n": n, "ids": ids}
-    resp = next((r for r in payload["responses"] if r["x"] and r["y"]), payload["responses"][0])
-    if resp["familiarity"]:
+    resp = next((r for r in payload["responses"] if r["x"] is not None),
+                payload["responses"][0])
+    if resp["familiarity"] is not None:
         fam = decode(resp["familiarity"], np.float32)
         finite = np.flatnonzero(np.isfinite(fam))
         order = finite[np.lexsort((finite, fam[finite]))]
@@ -85,7 +178,7 @@ def expected_views(payload: dict[str, Any]) -> dict[str, Any]:
                 v: [ids[i] for i in order if codes[i] == k][:12]
                 for k, v in enumerate(payload["labels"][0]["values"])
             }
-    if resp["duplicates"]:
+    if resp["duplicates"] is not None:
         dup = decode(resp["duplicates"], np.int32)
         if (dup >= 0).any():
             g = int(dup[dup >= 0].min())

@@ -1,10 +1,25 @@
 """Static, self-contained report site for :class:`DatasetReport` data.
 
 :func:`write_site` writes ``index.html``, ``assets/`` (one script, one stylesheet, both shipped
-as package data), ``data.js`` (the table as compact columnar JSON assigned to a global, so the
-site works opened from ``file://``) and ``thumbs/`` (resized copies of the images, named by row
-number, so absolute identifiers work). :func:`notebook_html` returns the same site as one
-self-contained ``<iframe srcdoc=...>`` for Jupyter.
+as package data), ``data.js`` (the report's summary: label values, histogram, duplicate
+groups, the audit table, and the list of chunks), ``chunks/`` and ``thumbs/`` (resized copies
+of the images, named by number, so absolute identifiers work).  :func:`notebook_html` returns
+the same site as one self-contained ``<iframe srcdoc=...>`` for Jupyter.
+
+The per-sample data is written in chunks of rows, one chunk at a time from the table's
+columns (never the whole table as one string), each a script ``chunks/<tier>-<k>.js`` that
+hands its columns (base64 typed arrays, or JSON lists of strings) to
+``window.DEEPVIEW_CHUNK(tier, k, columns)``; scripts, not ``fetch``, so that the site works
+opened from ``file://``.  The tiers (:data:`TIER_ROWS` rows per chunk):
+
+- ``points``: what the map draws, filters and ranks on, loaded with the page: quantised
+  coordinates (uint16), label codes (uint8 / uint16), the familiarity histogram bin (uint8)
+  and familiarity rank (uint16; exact up to 65 535 samples, else a 1/65 535 quantile), a bit
+  per label-issue dimension; about 8-16 bytes per sample.
+- ``rows``: what a tile shows (id, text, thumbnail, exact scores), loaded per chunk when shown.
+- ``details``: the rest of a sample's details (other columns, percentiles, per-model scores,
+  exact coordinates, nearest neighbours), loaded when the sample is opened.
+- ``search``: the ids sorted (with their row numbers), loaded by the id search.
 
 Every string from the data reaches the page as JSON data and is inserted by the script with
 ``textContent``; the JSON is escaped so that it can never close its ``<script>`` element.
@@ -20,7 +35,7 @@ import logging
 import math
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -38,13 +53,13 @@ from deepview.report import _audit as audit
 from deepview.report import columns
 from deepview.report.files import SITE_INDEX, write_directory
 
-__all__ = ["NOTEBOOK_MAX_ROWS", "notebook_html", "standalone_html", "write_site"]
+__all__ = ["NOTEBOOK_MAX_ROWS", "TIER_ROWS", "notebook_html", "standalone_html", "write_site"]
 
 logger = logging.getLogger(__name__)
 
 _OWNER = "write_site"
 #: Entries of a written site; on overwrite only these are replaced, index.html last.
-_SITE_ENTRIES = ("assets", "data.js", "thumbs", SITE_INDEX)
+_SITE_ENTRIES = ("assets", "data.js", "chunks", "thumbs", SITE_INDEX)
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 #: A string column with more distinct values than this is shown as text, not used as a label.
 _MAX_LABEL_VALUES = 1000
@@ -54,7 +69,24 @@ _MAX_SPLIT_CELLS = 2_000_000
 _MAX_NOTEBOOK_THUMBS = 5000
 #: notebook_html shows at most this many samples (a fixed random sample of a larger report)
 NOTEBOOK_MAX_ROWS = 2000
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+#: rows per chunk of each tier (see the module docstring)
+TIER_ROWS = {"points": 1 << 18, "rows": 1 << 14, "details": 1 << 13, "search": 1 << 16}
+#: sites of at most this many rows load every chunk before the first render
+PRELOAD_ROWS = 20_000
+#: a missing quantised coordinate or rank
+_MISSING16 = 65535
+#: rows of the exact familiarity order shipped at each end when ranks are quantiles
+_EXTREMES = 2048
+#: bins of the familiarity histogram between its robust range (plus one under, one over)
+_HIST_BINS = 32
+#: the histogram's robust range: these quantiles, widened by _HIST_MARGIN of their range
+_HIST_QUANTILES = (0.005, 0.995)
+_HIST_MARGIN = 0.05
+#: a label-issue score from here on is borderline (another class is as likely)
+_BORDERLINE = 0.5
+#: nearest neighbours shown per sample
+NEIGHBOURS_SHOWN = 8
 #: audit columns: shown in the audit panels and the sample details, never labels
 _AUDIT_KINDS = frozenset({columns.LABEL_ISSUE, columns.LABEL_ISSUE_FLAG,
                           columns.LABEL_ISSUE_SUGGESTED, columns.LEAKAGE, columns.LEAKAGE_FLAG})
@@ -94,6 +126,7 @@ def write_site(
     overwrite: bool = False,
     image_root: str | os.PathLike[str] | None = None,
     thumbnail_size: int = 64,
+    neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
     """Write an interactive static report site for ``data`` into ``directory``.
 
@@ -117,13 +150,18 @@ def write_site(
         Page title.
     overwrite : bool, optional
         Replace the site in an existing non-empty ``directory``. Only the site's own entries
-        (``index.html``, ``data.js``, ``assets/``, ``thumbs/``) are replaced; other files stay.
+        (``index.html``, ``data.js``, ``assets/``, ``chunks/``, ``thumbs/``) are replaced;
+        other files stay.
     image_root : str or os.PathLike, optional
         Folder that relative identifiers (or ``path`` values) are relative to; default: the
         working directory. Ids or paths naming image files (.png, .jpg, .jpeg, .bmp, .gif,
         .tif, .tiff, .webp) get thumbnails; absolute paths work too.
     thumbnail_size : int, optional
         Longest side of the thumbnails in pixels (8 to 1024).
+    neighbours : mapping of str to (indices, distances), optional
+        Per response ``<R>``: each sample's nearest samples, ``(n, k)`` row numbers (-1: none)
+        and their distances, as ``DatasetReport.neighbours`` holds them; the first
+        :data:`NEIGHBOURS_SHOWN` are listed in the sample details.
 
     Returns
     -------
@@ -144,20 +182,26 @@ def write_site(
     >>> write_site(df, out).name
     'index.html'
     """
-    payload, images = _prepare(data, title=title, image_root=image_root,
-                               thumbnail_size=thumbnail_size)
+    plan = _plan(data, title=title, image_root=image_root, thumbnail_size=thumbnail_size,
+                 neighbours=neighbours)
 
     def build(tmp: Path) -> None:
         (tmp / "assets").mkdir()
         for name in ("app.js", "style.css"):
             (tmp / "assets" / name).write_text(_asset(name), encoding="utf-8")
         (tmp / "thumbs").mkdir()
-        payload["thumbUrls"] = _write_thumbs(images, tmp / "thumbs", thumbnail_size)
-        (tmp / "data.js").write_text(
-            f"window.DEEPVIEW_DATA = {_script_json(payload)};\n", encoding="utf-8"
-        )
+        (tmp / "chunks").mkdir()
+        plan.meta["thumbUrls"] = _write_thumbs(plan.images, tmp / "thumbs", thumbnail_size)
+        points = []
+        for tier, k, text in plan.chunk_scripts():
+            name = f"chunks/{tier}-{k}.js"
+            (tmp / name).write_text(text, encoding="utf-8")
+            if tier == "points" or plan.meta["preload"]:
+                points.append(f'<script src="{name}"></script>')
+        (tmp / "data.js").write_text(plan.data_script(), encoding="utf-8")
         head = '<link rel="stylesheet" href="assets/style.css">'
-        scripts = '<script src="data.js"></script>\n<script src="assets/app.js"></script>'
+        scripts = "\n".join(['<script src="data.js"></script>', *points,
+                             '<script src="assets/app.js"></script>'])
         (tmp / SITE_INDEX).write_text(
             _HTML.format(title=html.escape(title), head=head, scripts=scripts), encoding="utf-8"
         )
@@ -239,10 +283,12 @@ def standalone_html(
     title: str = "deepview report",
     image_root: str | os.PathLike[str] | None = None,
     thumbnail_size: int = 64,
+    neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> str:
     """Return the whole site as one HTML document (assets, data and thumbnails inlined)."""
-    payload, images = _prepare(data, title=title, image_root=image_root,
-                               thumbnail_size=thumbnail_size)
+    plan = _plan(data, title=title, image_root=image_root, thumbnail_size=thumbnail_size,
+                 neighbours=neighbours, inline=True)
+    images = plan.images
     if len(images.sources) > _MAX_NOTEBOOK_THUMBS:
         warnings.warn(
             f"notebook_html: {len(images.sources)} images is too many to embed; showing the "
@@ -250,17 +296,18 @@ def standalone_html(
             DeepViewWarning,
             stacklevel=3,
         )
-        images = _Images(index=np.full(len(images.index), -1, dtype=np.int32))
-        payload["thumbIndex"] = _b64(images.index, np.int32)
-    payload["thumbUrls"] = _write_thumbs(images, None, thumbnail_size)
+        images.index[:] = -1
+        images.sources = []
+    plan.meta["thumbUrls"] = _write_thumbs(images, None, thumbnail_size)
     css = _asset("style.css").replace("</", "<\\/")
     js = _asset("app.js")
     if "</" in js:  # our own asset; guarded so a later edit cannot break the inline form
         raise RuntimeError("deepview site asset app.js must not contain '</'.")
-    scripts = (
-        f"<script>window.DEEPVIEW_DATA = {_script_json(payload)};</script>\n<script>{js}</script>"
-    )
-    return _HTML.format(title=html.escape(title), head=f"<style>{css}</style>", scripts=scripts)
+    parts = [f"<script>{plan.data_script()}</script>"]
+    parts += [f"<script>{text}</script>" for _, _, text in plan.chunk_scripts()]
+    parts.append(f"<script>{js}</script>")
+    return _HTML.format(title=html.escape(title), head=f"<style>{css}</style>",
+                        scripts="\n".join(parts))
 
 
 def _asset(name: str) -> str:
@@ -270,7 +317,7 @@ def _asset(name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# data -> payload
+# encoding helpers
 
 
 def _script_json(payload: Mapping[str, Any]) -> str:
@@ -317,6 +364,8 @@ def _sample_texts(column: pd.Series) -> list[str]:
 
 def _exact_flags(column: pd.Series) -> np.ndarray:
     """``duplicatesExact_<R>`` as int8 per row: 1 exact group, 0 near group, -1 unknown."""
+    if pd.api.types.is_bool_dtype(column.dtype) and not column.hasnans:
+        return column.to_numpy(dtype=bool).astype(np.int8)
     values = column.to_numpy(dtype=object)
     out = np.full(len(values), -1, dtype=np.int8)
     for row, value in enumerate(values):
@@ -358,39 +407,222 @@ def _as_mapping(cell: Any) -> Mapping[str, Any]:
     return {}
 
 
-def _split_entry(column: pd.Series, dim: str, labels: dict[str, Any]) -> dict[str, Any]:
-    """Scores of every row under each per-value model, and under its own value's model."""
-    cells = [{str(k): v for k, v in _as_mapping(c).items()} for c in column.to_numpy(object)]
-    names = sorted({k for c in cells for k in c})
-    n = len(cells)
-    own = np.full(n, np.nan)
-    codes = labels[dim]["codes_np"] if dim in labels else np.full(n, -1, dtype=np.int32)
-    values = labels[dim]["values"] if dim in labels else []
-    entry: dict[str, Any] = {"dim": dim, "values": names, "scores": None}
-    if len(names) * n <= _MAX_SPLIT_CELLS:
-        frame = pd.DataFrame.from_records(cells, columns=names) if names else None
-        matrix = np.stack([_numeric(frame[k]) for k in names]) if frame is not None else None
-        position = {k: j for j, k in enumerate(names)}
-        lut = np.asarray([position.get(v, -1) for v in values] + [-1], dtype=np.intp)
-        model = lut[codes]  # row -> index of its own value's model (-1: none)
-        rows = np.flatnonzero(model >= 0)
-        if matrix is not None:
-            own[rows] = matrix[model[rows], rows]
-            entry["scores"] = [_b64(r, np.float32) for r in matrix]
-    else:  # too many per-value models to ship them all: only each row's own score
-        for row, cell in enumerate(cells):
-            if codes[row] >= 0 and values[codes[row]] in cell:
+# --------------------------------------------------------------------------------------------
+# data -> the site's summary (data.js) and its chunks
+
+
+_DTYPES: dict[str, type[np.generic]] = {"u8": np.uint8, "u16": np.uint16, "i8": np.int8,
+                                         "i32": np.int32, "f32": np.float32}
+
+
+@dataclass
+class _Column:
+    """One per-sample column of a tier: ``get(a, b)`` gives rows ``a:b`` (a typed array of
+    ``dtype``, ``width`` values per row, or a list of str when ``dtype`` is ``"str"``)."""
+
+    tier: str
+    dtype: str
+    get: Callable[[int, int], Any]
+    width: int = 1
+
+
+@dataclass
+class _Plan:
+    """The summary written to data.js and the columns written chunk by chunk."""
+
+    n: int
+    meta: dict[str, Any]
+    columns: dict[str, _Column]
+    images: _Images
+    rows: dict[str, int] = field(default_factory=lambda: dict(TIER_ROWS))
+
+    def add(self, tier: str, dtype: str, get: Callable[[int, int], Any], width: int = 1) -> str:
+        name = f"c{len(self.columns)}"
+        self.columns[name] = _Column(tier, dtype, get, width)
+        return name
+
+    def dense(self, tier: str, dtype: str, values: np.ndarray) -> str:
+        """A column held whole (a few bytes per row), written slice by slice."""
+        array = np.ascontiguousarray(values, dtype=_DTYPES[dtype])
+        return self.add(tier, dtype, lambda a, b: array[a:b],
+                        1 if array.ndim == 1 else int(array.shape[1]))
+
+    def tiers(self) -> dict[str, dict[str, int]]:
+        used = {c.tier for c in self.columns.values()}
+        return {t: {"rows": r, "count": -(-self.n // r) if t in used else 0}
+                for t, r in self.rows.items()}
+
+    def data_script(self) -> str:
+        meta = dict(self.meta)
+        meta["tiers"] = self.tiers()
+        meta["columns"] = {name: {"tier": c.tier, "dtype": c.dtype, "width": c.width}
+                           for name, c in self.columns.items()}
+        return (
+            "window.DEEPVIEW_CHUNKS = window.DEEPVIEW_CHUNKS || {};\n"
+            "window.DEEPVIEW_CHUNK = window.DEEPVIEW_CHUNK || function (tier, k, cols) {\n"
+            "  (window.DEEPVIEW_CHUNKS[tier] = window.DEEPVIEW_CHUNKS[tier] || {})[k] = cols;\n"
+            "  if (window.DEEPVIEW_ONCHUNK) window.DEEPVIEW_ONCHUNK(tier, k);\n"
+            "};\n"
+            f"window.DEEPVIEW_DATA = {_script_json(meta)};\n"
+        )
+
+    def chunk_scripts(self) -> Iterator[tuple[str, int, str]]:
+        """``(tier, k, script)`` of every chunk, built one at a time."""
+        for tier, info in self.tiers().items():
+            cols = {name: c for name, c in self.columns.items() if c.tier == tier}
+            for k in range(info["count"]):
+                a, b = k * info["rows"], min(self.n, (k + 1) * info["rows"])
+                payload = {}
+                for name, c in cols.items():
+                    values = c.get(a, b)
+                    payload[name] = (list(values) if c.dtype == "str"
+                                     else _b64(values, _DTYPES[c.dtype]))
+                yield tier, k, (f"DEEPVIEW_CHUNK({json.dumps(tier)},{k},"
+                                f"{_script_json(payload)});\n")
+
+
+def _quantise(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """uint16 codes 0..65534 over [min, max] of the finite values (65535: missing)."""
+    finite = np.isfinite(values)
+    out = np.full(len(values), _MISSING16, dtype=np.uint16)
+    if not finite.any():
+        return out, 0.0, 1.0
+    lo, hi = float(values[finite].min()), float(values[finite].max())
+    scale = (_MISSING16 - 1) / (hi - lo) if hi > lo else 0.0
+    out[finite] = np.rint((values[finite] - lo) * scale).astype(np.uint16)
+    return out, lo, hi
+
+
+def _ranks(values: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:
+    """Each row's rank among the finite ``values`` (ascending, ties by row) as uint16: exact up
+    to 65 535 finite values, else its 1/65 535 quantile (65535: missing); with quantiles, the
+    exact order of the :data:`_EXTREMES` lowest and highest rows too."""
+    finite = np.flatnonzero(np.isfinite(values))
+    order = finite[np.argsort(values[finite], kind="stable")]
+    m = len(order)
+    ranks = np.full(len(values), _MISSING16, dtype=np.uint16)
+    steps = np.arange(m, dtype=np.int64)
+    ranks[order] = (steps if m < _MISSING16 else steps * (_MISSING16 - 1) // m).astype(np.uint16)
+    if m < _MISSING16:
+        return ranks, [], []
+    return ranks, order[:_EXTREMES].tolist(), order[-_EXTREMES:].tolist()
+
+
+def _histogram(values: np.ndarray) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """Each row's histogram bin (uint8: 0 below the range, 1.._HIST_BINS, _HIST_BINS + 1 above
+    it, 255 missing) and the range: the robust range (quantiles plus a margin) when the full
+    range is more than 1.5 times wider, so a few outliers do not squash the rest into one bar;
+    the outliers are then counted in the two outer bars."""
+    finite = np.isfinite(values)
+    bins = np.full(len(values), 255, dtype=np.uint8)
+    if not finite.any():
+        return bins, None
+    f = values[finite]
+    lo_all, hi_all = float(f.min()), float(f.max())
+    q_lo, q_hi = (float(q) for q in np.quantile(f, _HIST_QUANTILES))
+    margin = (q_hi - q_lo) * _HIST_MARGIN
+    lo, hi = max(lo_all, q_lo - margin), min(hi_all, q_hi + margin)
+    if not hi > lo or hi_all - lo_all <= 1.5 * (hi - lo):
+        lo, hi = lo_all, hi_all
+    width = (hi - lo) or 1.0
+    b = np.clip(np.floor((f - lo) / width * _HIST_BINS), 0, _HIST_BINS - 1).astype(np.int64) + 1
+    b[f < lo] = 0
+    b[f > hi] = _HIST_BINS + 1
+    bins[finite] = b.astype(np.uint8)
+    return bins, {"bins": _HIST_BINS, "lo": lo, "hi": hi, "min": lo_all, "max": hi_all}
+
+
+def _code_dtype(count: int) -> str:
+    return "u8" if count <= 256 else "u16" if count <= 65536 else "i32"
+
+
+def _groups_csr(groups: np.ndarray, exact: np.ndarray | None) -> dict[str, Any]:
+    """Duplicate groups as members (row numbers) listed group after group, largest group first
+    (ties: lower number), with ``starts`` (offsets), ``ids`` (group numbers) and per member its
+    exact flag (1 identical copy in the group, 0 near only, -1 unknown)."""
+    members = np.flatnonzero(groups >= 0)
+    gid = groups[members]
+    ids, inverse, counts = np.unique(gid, return_inverse=True, return_counts=True)
+    group_order = np.lexsort((ids, -counts))
+    position = np.empty(len(ids), dtype=np.int64)
+    position[group_order] = np.arange(len(ids))
+    order = np.lexsort((members, position[inverse]))
+    members = members[order]
+    starts = np.concatenate([[0], np.cumsum(counts[group_order])])
+    flags = (exact[members] if exact is not None
+             else np.full(len(members), -1, dtype=np.int8))
+    return {"ids": _b64(ids[group_order], np.int32), "starts": _b64(starts, np.int32),
+            "members": _b64(members, np.int32), "exact": _b64(flags, np.int8),
+            "known": exact is not None, "count": int(len(ids))}
+
+
+def _id_strings(data: pd.DataFrame) -> Any:
+    """The ids as an Arrow string array (missing: "(missing)"; no id column: row numbers)."""
+    import pyarrow as pa
+
+    n = len(data)
+    if columns.ID not in data.columns:
+        warnings.warn(f"{_OWNER}: 'data' has no 'id' column; rows are shown by number.",
+                      DeepViewWarning, stacklevel=4)
+        return pa.array(np.arange(n).astype(str), type=pa.string())
+    series = data[columns.ID]
+    if isinstance(series.dtype, pd.StringDtype) or (
+            isinstance(series.dtype, pd.ArrowDtype)
+            and pd.api.types.is_string_dtype(series.dtype)):
+        return pa.array(series.fillna("(missing)"), type=pa.string())
+    return pa.array(_texts(series), type=pa.string())
+
+
+def _struct_matrix(column: pd.Series, a: int, b: int,
+                   names: Sequence[str]) -> np.ndarray:
+    """Rows ``a:b`` of a split-familiarity column as a float32 (rows, names) matrix."""
+    out = np.full((b - a, len(names)), np.nan, dtype=np.float32)
+    if not names:
+        return out
+    if isinstance(column.dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        chunk = pa.array(column.iloc[a:b].array)
+        if pa.types.is_struct(chunk.type):
+            fields = {chunk.type.field(j).name: j for j in range(chunk.type.num_fields)}
+            for j, name in enumerate(names):
+                if name in fields:
+                    out[:, j] = chunk.field(fields[name]).to_numpy(zero_copy_only=False)
+            return out
+    position = {k: j for j, k in enumerate(names)}
+    for row, cell in enumerate(column.iloc[a:b].to_numpy(dtype=object)):
+        for key, value in _as_mapping(cell).items():
+            at = position.get(str(key))
+            if at is not None:
                 try:
-                    own[row] = float(cell[values[codes[row]]])
+                    out[row, at] = float(value)
                 except (TypeError, ValueError):
                     pass
-    entry["own"] = _b64(own, np.float32)
-    return entry
+    return out
 
 
-def _prepare(
-    data: Any, *, title: str, image_root: Any, thumbnail_size: int
-) -> tuple[dict[str, Any], _Images]:
+def _struct_names(column: pd.Series) -> list[str]:
+    """The per-value models of a split-familiarity column (sorted)."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        kind = column.dtype.pyarrow_dtype
+        if pa.types.is_struct(kind):
+            return sorted(kind.field(j).name for j in range(kind.num_fields))
+    return sorted({str(k) for c in column.to_numpy(dtype=object) for k in _as_mapping(c)})
+
+
+def _blockwise(n: int, fn: Callable[[int, int], np.ndarray], dtype: type[np.generic],
+               block: int = 1 << 16) -> np.ndarray:
+    out = np.empty(n, dtype=dtype)
+    for a in range(0, n, block):
+        out[a:a + block] = fn(a, min(n, a + block))
+    return out
+
+
+def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
+          neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+          inline: bool = False) -> _Plan:
     if not isinstance(data, pd.DataFrame):
         raise InvalidTypeError(
             f"{_OWNER}: 'data' must be a pandas DataFrame such as DatasetReport.data; got "
@@ -403,31 +635,34 @@ def _prepare(
         raise InvalidParameterError(
             f"{_OWNER}: 'data' has duplicate column names: got {list(data.columns)}. Rename them."
         )
+    if neighbours is not None and not isinstance(neighbours, Mapping):
+        raise InvalidTypeError(
+            f"{_OWNER}: 'neighbours' must be a mapping of response name to (indices, "
+            f"distances); got {type(neighbours).__name__}. Pass report.neighbours."
+        )
     data = data.reset_index(drop=True).rename(columns=str)
     n = len(data)
-    if columns.ID in data.columns:
-        ids = _texts(data[columns.ID])
-    else:
-        warnings.warn(f"{_OWNER}: 'data' has no 'id' column; rows are shown by number.",
-                      DeepViewWarning, stacklevel=3)
-        ids = [str(i) for i in range(n)]
-    responses: dict[str, dict[str, Any]] = {}
-    labels: dict[str, Any] = {}
+    ids = _id_strings(data)
+    plan = _Plan(n=n, meta={}, columns={}, images=_Images(np.full(n, -1, np.int32)))
+    meta = plan.meta
+    labels: dict[str, dict[str, Any]] = {}
     extras: list[dict[str, Any]] = []
     split_cols: list[tuple[str, str, str]] = []
     audit_cols: list[tuple[str, str, str, str]] = []
+    responses: dict[str, dict[str, Any]] = {}
 
     def resp(name: str) -> dict[str, Any]:
-        return responses.setdefault(name, {"name": name, "duplicates": None, "exact": None,
-                                           "x": None, "y": None, "familiarity": None,
-                                           "percentile": None, "split": [],
-                                           "labelIssues": [], "leakage": []})
+        return responses.setdefault(name, {
+            "name": name, "xy": None, "fam": None, "percentile": None, "dup": None,
+            "split": [], "labelIssues": [], "leakage": [], "neighbours": None})
 
+    plan.add("rows", "str", lambda a, b: ids.slice(a, b - a).to_pylist())
     parsed = {col: columns.parse(col) for col in data.columns}
-    proj_axes: dict[str, set[str]] = {}
+    proj: dict[str, dict[str, str]] = {}
     for col, c in parsed.items():
         if c and c.kind == columns.PROJECTION and pd.api.types.is_numeric_dtype(data[col].dtype):
-            proj_axes.setdefault(c.response, set()).add(str(c.detail))
+            proj.setdefault(c.response, {})[str(c.detail)] = col
+    dup_cols: dict[str, tuple[str | None, str | None]] = {}
     for col, c in parsed.items():
         if col in (columns.ID, columns.PATH, columns.TEXT):
             continue
@@ -437,16 +672,15 @@ def _prepare(
         if kind == columns.SPLIT_FAMILIARITY:
             split_cols.append((r, str(detail), col))
         elif kind == columns.DUPLICATES and numeric:
-            dup = np.nan_to_num(_numeric(series), nan=-1.0)
-            resp(r)["duplicates"] = _b64(np.where(dup >= 0, dup, -1), np.int32)
+            dup_cols[r] = (col, dup_cols.get(r, (None, None))[1])
         elif kind == columns.DUPLICATES_EXACT:
-            resp(r)["exact"] = _b64(_exact_flags(series), np.int8)
-        elif kind == columns.PROJECTION and proj_axes.get(r) == {"x", "y"}:
-            resp(r)[str(detail)] = _b64(_numeric(series), np.float32)
+            dup_cols[r] = (dup_cols.get(r, (None, None))[0], col)
+        elif kind == columns.PROJECTION and set(proj.get(r, {})) == {"x", "y"}:
+            resp(r)
         elif kind == columns.FAMILIARITY_PERCENTILE and numeric:
-            resp(r)["percentile"] = _b64(_numeric(series), np.float32)
+            resp(r)["percentile"] = plan.dense("details", "f32", _numeric(series))
         elif kind == columns.FAMILIARITY and numeric:
-            resp(r)["familiarity"] = _b64(_numeric(series), np.float32)
+            resp(r)["fam"] = _familiarity(plan, _numeric(series))
         elif kind in _AUDIT_KINDS and _audit_column_ok(kind, series):
             audit_cols.append((kind, r, str(detail), col))
         elif kind not in _AUDIT_KINDS and (pd.api.types.is_bool_dtype(series.dtype) or (
@@ -456,33 +690,147 @@ def _prepare(
             labels[col] = {"name": col, "values": values, "codes_np": codes}
         elif numeric:
             extras.append({"name": col, "kind": "number",
-                           "data": _b64(_numeric(series), np.float32)})
+                           "col": plan.dense("details", "f32", _numeric(series))})
         else:
-            extras.append({"name": col, "kind": "text", "data": _texts(series)})
+            extras.append({"name": col, "kind": "text",
+                           "col": plan.add("details", "str", _text_slices(series))})
+    for r, axes in proj.items():
+        if set(axes) != {"x", "y"}:
+            continue
+        x, y = _numeric(data[axes["x"]]), _numeric(data[axes["y"]])
+        qx, x0, x1 = _quantise(x)
+        qy, y0, y1 = _quantise(y)
+        resp(r)["xy"] = {"x": plan.dense("points", "u16", qx), "y": plan.dense("points", "u16", qy),
+                         "x0": x0, "x1": x1, "y0": y0, "y1": y1,
+                         "exactX": plan.dense("details", "f32", x),
+                         "exactY": plan.dense("details", "f32", y)}
+    for r, (group_col, exact_col) in dup_cols.items():
+        if group_col is None:
+            continue
+        groups = _groups(data[group_col])
+        exact = _exact_flags(data[exact_col]) if exact_col else None
+        resp(r)["dup"] = _groups_csr(groups, exact)
+    meta_labels = []
+    for d in labels.values():
+        codes = d["codes_np"]
+        meta_labels.append({
+            "name": d["name"], "values": d["values"],
+            "counts": np.bincount(codes, minlength=len(d["values"])).tolist(),
+            "col": plan.dense("points", _code_dtype(len(d["values"])), codes)})
     for r, dim, col in split_cols:
-        resp(r)["split"].append(_split_entry(data[col], dim, labels))
-    for r, entries in _audit_entries(data, audit_cols, labels).items():
+        resp(r)["split"].append(_split_entry(plan, data[col], dim, labels))
+    for r, entries in _audit_entries(plan, data, audit_cols, labels).items():
         resp(r).update(entries)
+    for r, value in (neighbours or {}).items():
+        if str(r) in responses and value is not None:
+            resp(str(r))["neighbours"] = _neighbour_entry(plan, value, n)
+    texts = (plan.add("rows", "str", lambda a, b: _sample_texts(data[columns.TEXT].iloc[a:b]))
+             if columns.TEXT in data.columns else None)
     images = _find_images(data, ids, image_root)
-    payload: dict[str, Any] = {
+    plan.images = images
+    thumbs = plan.dense("rows", "i32", images.index) if images.sources else None
+    order = np.asarray(_sort_ids(ids), dtype=np.int32)
+    search_rows = plan.rows["search"]
+    search_ids = plan.add("search", "str", lambda a, b: ids.take(order[a:b]).to_pylist())
+    search_at = plan.add("search", "i32", lambda a, b: order[a:b])
+    meta.update({
         "format": _FORMAT_VERSION,
         "title": title,
         "n": n,
-        "ids": ids,
-        "labels": [
-            {"name": d["name"], "values": d["values"], "codes": _b64(d["codes_np"], np.int32)}
-            for d in labels.values()
-        ],
-        "responses": list(responses.values()),
-        "extras": extras,
-        "texts": (_sample_texts(data[columns.TEXT]) if columns.TEXT in data.columns
-                  else None),
-        "thumbIndex": _b64(images.index, np.int32),
+        "preload": bool(inline or n <= PRELOAD_ROWS),
+        "ids": "c0",
+        "texts": texts,
+        "thumbs": thumbs,
         "thumbUrls": [],
         "thumbSize": thumbnail_size,
+        "labels": meta_labels,
+        "responses": list(responses.values()),
+        "extras": extras,
+        "search": {"ids": search_ids, "rows": search_at,
+                   "first": [ids[int(order[a])].as_py() for a in range(0, n, search_rows)]},
         "audit": _audit_table(data),
-    }
-    return payload, images
+    })
+    return plan
+
+
+def _text_slices(series: pd.Series) -> Callable[[int, int], list[str]]:
+    return lambda a, b: _texts(series.iloc[a:b])
+
+
+def _sort_ids(ids: Any) -> np.ndarray:
+    """Row numbers in the order of their ids (by code point; ties by row)."""
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.sort_indices(ids), dtype=np.int64)
+
+
+def _familiarity(plan: _Plan, scores: np.ndarray) -> dict[str, Any]:
+    bins, hist = _histogram(scores)
+    ranks, lowest, highest = _ranks(scores)
+    return {"bin": plan.dense("points", "u8", bins), "rank": plan.dense("points", "u16", ranks),
+            "lowest": lowest, "highest": highest, "hist": hist,
+            "exact": plan.dense("rows", "f32", scores)}
+
+
+def _neighbour_entry(plan: _Plan, value: Any, n: int) -> dict[str, Any] | None:
+    try:
+        indices, distances = value
+    except (TypeError, ValueError):
+        raise InvalidTypeError(
+            f"{_OWNER}: each 'neighbours' value must be a pair (indices, distances) of (n, k) "
+            "arrays."
+        ) from None
+    indices = np.asarray(indices)
+    distances = np.asarray(distances)
+    if indices.ndim != 2 or indices.shape != distances.shape or len(indices) != n:
+        raise InvalidParameterError(
+            f"{_OWNER}: 'neighbours' arrays must both be ({n}, k), one row per sample; got "
+            f"{indices.shape} and {distances.shape}."
+        )
+    k = min(NEIGHBOURS_SHOWN, indices.shape[1])
+    if k == 0:
+        return None
+    idx, dist = indices[:, :k], distances[:, :k]
+    idx = np.where((idx >= 0) & (idx < n), idx, -1)
+
+    def rows_of(a: int, b: int) -> np.ndarray:
+        return np.ascontiguousarray(idx[a:b], dtype=np.int32)
+
+    def dist_of(a: int, b: int) -> np.ndarray:
+        return np.ascontiguousarray(dist[a:b], dtype=np.float32)
+
+    return {"k": k, "rows": plan.add("details", "i32", rows_of, k),
+            "dist": plan.add("details", "f32", dist_of, k)}
+
+
+def _split_entry(plan: _Plan, column: pd.Series, dim: str,
+                 labels: dict[str, Any]) -> dict[str, Any]:
+    """Scores of every row under its own value's model (ranked, for the per-label galleries)
+    and, while values x rows stays below :data:`_MAX_SPLIT_CELLS`, under each model."""
+    names = _struct_names(column)
+    n = len(column)
+    codes = labels[dim]["codes_np"] if dim in labels else np.full(n, -1, dtype=np.int32)
+    values = labels[dim]["values"] if dim in labels else []
+    position = {k: j for j, k in enumerate(names)}
+    lut = np.asarray([position.get(v, -1) for v in values] + [-1], dtype=np.intp)
+
+    def own_of(a: int, b: int) -> np.ndarray:
+        matrix = _struct_matrix(column, a, b, names)
+        model = lut[codes[a:b]]
+        out = np.full(b - a, np.nan, dtype=np.float32)
+        rows = np.flatnonzero(model >= 0)
+        out[rows] = matrix[rows, model[rows]]
+        return out
+
+    own = _blockwise(n, own_of, np.float32).astype(np.float64)
+    ranks, lowest, highest = _ranks(own)
+    entry: dict[str, Any] = {"dim": dim, "values": names, "scores": None,
+                             "rank": plan.dense("points", "u16", ranks), "lowest": lowest,
+                             "highest": highest, "own": plan.dense("rows", "f32", own)}
+    if names and len(names) * n <= _MAX_SPLIT_CELLS:
+        entry["scores"] = plan.add("details", "f32",
+                                   lambda a, b: _struct_matrix(column, a, b, names), len(names))
+    return entry
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,15 +869,19 @@ def _split_rank(value: str) -> tuple[int, str]:
     return audit._SPLIT_ORDER.get(value.lower(), 2), value
 
 
-def _audit_entries(data: pd.DataFrame, audit_cols: Sequence[tuple[str, str, str, str]],
-                   labels: Mapping[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Per response: ``labelIssues`` (per label dimension: score, flag and suggested class of
-    every sample) and ``leakage`` (per split label: the leaking group of every sample, the
-    split values train-first and the counts per pair of split values)."""
+def _audit_entries(plan: _Plan, data: pd.DataFrame,
+                   audit_cols: Sequence[tuple[str, str, str, str]],
+                   labels: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per response: ``labelIssues`` (per label dimension: the flagged and borderline samples,
+    most suspicious last, with their scores and suggested classes; a bit per dimension in a
+    points column saying which samples were scored) and ``leakage`` (per split label: the
+    leaking samples and their groups, the split values train-first and the counts per pair of
+    split values)."""
     found: dict[tuple[str, str], dict[str, str]] = {}
     for kind, r, dim, col in audit_cols:
         found.setdefault((r, dim), {})[kind] = col
-    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    out: dict[str, dict[str, Any]] = {}
+    measured: dict[str, np.ndarray] = {}
     for (r, dim), cols in found.items():
         entries = out.setdefault(r, {"labelIssues": [], "leakage": []})
         if columns.LABEL_ISSUE in cols:
@@ -541,24 +893,40 @@ def _audit_entries(data: pd.DataFrame, audit_cols: Sequence[tuple[str, str, str,
                 values, codes = _factorize(data[suggested_col].fillna(""))
             else:
                 values, codes = [""], np.zeros(len(data), dtype=np.int32)
+            bit = len(entries["labelIssues"])
+            bits = measured.setdefault(r, np.zeros(len(data), dtype=np.uint16))
+            if bit < 16:
+                bits[np.isfinite(score)] |= np.uint16(1 << bit)
+            listed = np.flatnonzero((flag == 1) | (score >= _BORDERLINE))
+            listed = listed[np.argsort(score[listed], kind="stable")]
             entries["labelIssues"].append({
-                "dim": dim, "score": _b64(score, np.float32), "flag": _b64(flag, np.int8),
-                "suggested": {"values": values, "codes": _b64(codes, np.int32)},
-                "flagged": int(flag.sum())})
+                "dim": dim, "bit": bit if bit < 16 else None, "flagged": int(flag.sum()),
+                "score": plan.dense("rows", "f32", score),
+                "suggested": plan.dense("rows", _code_dtype(len(values)), codes),
+                "sugValues": values,
+                "list": {"rows": _b64(listed, np.int32), "score": _b64(score[listed], np.float32),
+                         "flag": _b64(flag[listed], np.int8),
+                         "sug": _b64(codes[listed], np.int32)}})
         if columns.LEAKAGE in cols:
             leaks = _groups(data[cols[columns.LEAKAGE]])
-            entry: dict[str, Any] = {"dim": dim, "groups": _b64(leaks, np.int32),
-                                     "pairs": [], "order": [], "values": None, "codes": None}
+            rows = np.flatnonzero(leaks >= 0)
+            entry: dict[str, Any] = {"dim": dim, "rows": _b64(rows, np.int32),
+                                     "groups": _b64(leaks[rows], np.int32), "pairs": [],
+                                     "order": [], "values": None, "codes": None,
+                                     "label": list(labels).index(dim) if dim in labels else -1}
             if dim in data.columns:
-                split_texts = [_as_text(v) for v in data[dim].to_numpy(dtype=object)]
+                split_values, split_codes = _factorize(data[dim])
+                split_texts = [split_values[c] for c in split_codes[rows]] if len(rows) else []
                 codes, names = audit._codes(split_texts)
-                entry["pairs"] = [audit._train_first(p)
-                                  for p in audit.split_pair_counts(leaks, codes, names)]
-                entry["order"] = sorted(set(split_texts), key=_split_rank)
-                if dim not in labels:  # not a label filter (e.g. too many values): ship it
-                    entry["values"], split_codes = _factorize(data[dim])
-                    entry["codes"] = _b64(split_codes, np.int32)
+                entry["pairs"] = [audit._train_first(p) for p in audit.split_pair_counts(
+                    leaks[rows], codes, names)]
+                entry["order"] = sorted(set(split_values), key=_split_rank)
+                entry["values"] = split_values
+                entry["codes"] = _b64(split_codes[rows], np.int32)
             entries["leakage"].append(entry)
+    for r, bits in measured.items():
+        out[r]["measured"] = plan.dense("points", "u8" if bits.max(initial=0) < 256 else "u16",
+                                        bits)
     return out
 
 
@@ -589,7 +957,8 @@ def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
                 c.kind, series):
             kept[col] = _flags(series).astype(bool)
         elif c.kind == columns.SPLIT_FAMILIARITY and c.detail in labels:
-            kept[col] = [dict(_as_mapping(v)) for v in series.to_numpy(dtype=object)]
+            # the audit reads only which values have a model: one row names them
+            kept[col] = [{k: 0.0 for k in _struct_names(series)}] + [None] * (len(data) - 1)
     frame = pd.DataFrame(kept, index=data.index)
     splits = sorted(leak_dims) or audit.split_dimensions(
         {d: frame[d].tolist() for d in labels}, None)
@@ -621,25 +990,30 @@ def _labelish(series: pd.Series) -> bool:
 # thumbnails
 
 
-def _find_images(data: pd.DataFrame, ids: Sequence[str], image_root: Any) -> _Images:
+def _find_images(data: pd.DataFrame, ids: Any, image_root: Any) -> _Images:
     """Source image of each row: the ``path`` column if present, else the id (relative ones
     under ``image_root``); only names with an image suffix (.png, .jpg, ...) are considered."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = len(ids)
     root = None if image_root is None else Path(image_root).expanduser()
     if root is not None and not root.is_dir():
         raise InvalidParameterError(
             f"{_OWNER}: 'image_root' must be an existing directory; got '{image_root}'."
         )
-    names = _texts(data[columns.PATH]) if columns.PATH in data.columns else list(ids)
-    suffixes = tuple(_IMAGE_SUFFIXES)
-    candidates = [v if v.lower().endswith(suffixes) else None for v in names]
+    names = (pa.array(_texts(data[columns.PATH]), type=pa.string())
+             if columns.PATH in data.columns else ids)
+    lower = pc.utf8_lower(names)
+    hits = np.zeros(n, dtype=bool)
+    for suffix in sorted(_IMAGE_SUFFIXES):
+        hits |= np.asarray(pc.ends_with(lower, suffix).fill_null(False), dtype=bool)
     index = np.full(n, -1, dtype=np.int32)
     sources: list[Path] = []
     seen: dict[Path, int] = {}
     missing: list[str] = []
-    for row, cand in enumerate(candidates):
-        if not cand:
-            continue
+    for row in np.flatnonzero(hits):
+        cand = str(names[int(row)].as_py())
         path = Path(cand).expanduser()
         if root is not None and not path.is_absolute():
             path = root / path

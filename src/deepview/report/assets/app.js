@@ -76,96 +76,209 @@
   }
   function rgbCss(rgb) { return "rgb(" + rgb[0] + "," + rgb[1] + "," + rgb[2] + ")"; }
 
-  if (!RAW || typeof RAW !== "object") {
+  if (!RAW || typeof RAW !== "object" || RAW.format !== 2) {
     clear(app).appendChild(el("p", "dv-empty", "The report data (data.js) could not be loaded."));
     return;
   }
 
   // ------------------------------------------------------------------------------------------
-  // data
+  // data: data.js holds the summary; the per-sample columns come in chunks of rows, each a
+  // script calling window.DEEPVIEW_CHUNK(tier, k, columns) (scripts work from file://). The
+  // "points" chunks are in the page; "rows", "details" and "search" chunks load when needed.
 
   var N = RAW.n | 0;
   pub.n = N;
-  var ids = RAW.ids;
-  var labels = RAW.labels.map(function (l) {
-    var codes = decode(l.codes, Int32Array), counts = new Int32Array(l.values.length);
-    for (var i = 0; i < N; i++) counts[codes[i]]++;
-    return { name: l.name, values: l.values, codes: codes, counts: counts };
-  });
+  var STORE = window.DEEPVIEW_CHUNKS = window.DEEPVIEW_CHUNKS || {};
+  var COLS = RAW.columns, TIERS = RAW.tiers;
+  var TYPES = { u8: Uint8Array, u16: Uint16Array, i8: Int8Array, i32: Int32Array, f32: Float32Array };
+  var decoded = {};  // tier -> chunk -> column -> decoded values
+  var waiting = {};  // "tier:k" -> callbacks
+  pub.chunksLoaded = 0;
+  window.DEEPVIEW_ONCHUNK = function (tier, k) {
+    var key = tier + ":" + k, cbs = waiting[key];
+    pub.chunksLoaded++;
+    if (!cbs) return;
+    delete waiting[key];
+    cbs.forEach(function (f) { f(); });
+  };
+  function loaded(tier, k) { return !!(STORE[tier] && STORE[tier][k]); }
+  function loadChunk(tier, k, cb) {
+    if (loaded(tier, k)) { cb(); return; }
+    var key = tier + ":" + k;
+    if (waiting[key]) { waiting[key].push(cb); return; }
+    waiting[key] = [cb];
+    var s = document.createElement("script");
+    s.src = "chunks/" + tier + "-" + k + ".js";
+    s.onload = s.onerror = function (e) {
+      s.parentNode.removeChild(s);
+      if (e.type === "error") {
+        pub.errors.push("could not load " + s.src);
+        var cbs = waiting[key] || [];
+        delete waiting[key];
+        cbs.forEach(function (f) { f(); });
+      }
+    };
+    document.head.appendChild(s);
+  }
+  // call cb once the chunks of `tier` holding `rows` are loaded (at once when they are)
+  function need(tier, rows, cb) {
+    if (!TIERS[tier] || !TIERS[tier].count) { cb(); return true; }
+    var size = TIERS[tier].rows, ks = [], seen = {};
+    for (var j = 0; j < rows.length; j++) {
+      var i = rows[j];
+      if (i < 0 || i >= N) continue;
+      var k = Math.floor(i / size);
+      if (!seen[k] && !loaded(tier, k)) { seen[k] = 1; ks.push(k); }
+    }
+    if (!ks.length) { cb(); return true; }
+    var left = ks.length;
+    ks.forEach(function (k) { loadChunk(tier, k, function () { if (--left === 0) cb(); }); });
+    return false;
+  }
+  function has(tier, rows) {
+    var size = TIERS[tier].rows;
+    for (var j = 0; j < rows.length; j++) if (!loaded(tier, Math.floor(rows[j] / size))) return false;
+    return true;
+  }
+  function needRows(rows, cb, details) {
+    return need("rows", rows, function () { if (details) need("details", rows, cb); else cb(); });
+  }
+  function columnOf(name, tier, k) {
+    var d = decoded[tier] || (decoded[tier] = {}), dk = d[k] || (d[k] = {});
+    if (dk[name]) return dk[name];
+    var raw = STORE[tier] && STORE[tier][k];
+    if (!raw) return null;
+    var c = COLS[name];
+    return (dk[name] = c.dtype === "str" ? raw[name] : decode(raw[name], TYPES[c.dtype]));
+  }
+  // row i of a chunked column (a number, a str or, for a column of several values per row, an
+  // array); undefined while its chunk is not loaded
+  function val(name, i) {
+    if (!name || i < 0 || i >= N) return undefined;
+    var c = COLS[name], size = TIERS[c.tier].rows, k = Math.floor(i / size), j = i - k * size;
+    var arr = columnOf(name, c.tier, k);
+    if (!arr) return undefined;
+    return c.width === 1 ? arr[j] : arr.subarray(j * c.width, (j + 1) * c.width);
+  }
+  // a whole column of the points tier, as one typed array
+  function dense(name) {
+    var c = COLS[name], info = TIERS.points, out = new TYPES[c.dtype](N * c.width);
+    for (var k = 0; k < info.count; k++) {
+      var raw = STORE.points && STORE.points[k];
+      if (!raw) { pub.errors.push("points chunk " + k + " is missing"); continue; }
+      out.set(decode(raw[name], TYPES[c.dtype]), k * info.rows * c.width);
+    }
+    return out;
+  }
+  function coords(name, lo, hi) {  // quantised uint16 -> float (NaN: missing)
+    var q = dense(name), out = new Float32Array(N), s = (hi - lo) / 65534;
+    for (var i = 0; i < N; i++) out[i] = q[i] === 65535 ? NaN : lo + q[i] * s;
+    return out;
+  }
+  function idOf(i) { var v = val(RAW.ids, i); return v === undefined ? "\u2026" : String(v); }
   function labelIndex(name) { return labels.findIndex(function (l) { return l.name === name; }); }
+  var labels = RAW.labels.map(function (l) {
+    return { name: l.name, values: l.values, codes: dense(l.col), counts: Int32Array.from(l.counts) };
+  });
+  function ranked(spec, exact) {  // a ranked score: rank (uint16) + the exact extremes
+    return { rank: dense(spec.rank), lowest: spec.lowest || [], highest: spec.highest || [],
+      exact: exact, order: null };
+  }
+  function sparse(b64, Type) { return decode(b64, Type); }
   var responses = RAW.responses.map(function (r) {
-    return {
+    var out = {
       name: r.name,
-      dup: r.duplicates ? decode(r.duplicates, Int32Array) : null,
-      exact: r.exact ? decode(r.exact, Int8Array) : null,  // 1 exact, 0 near, -1 unknown
-      x: r.x ? decode(r.x, Float32Array) : null,
-      y: r.y ? decode(r.y, Float32Array) : null,
-      fam: r.familiarity ? decode(r.familiarity, Float32Array) : null,
-      pct: r.percentile ? decode(r.percentile, Float32Array) : null,
+      x: r.xy ? coords(r.xy.x, r.xy.x0, r.xy.x1) : null,
+      y: r.xy ? coords(r.xy.y, r.xy.y0, r.xy.y1) : null,
+      exactX: r.xy ? r.xy.exactX : null, exactY: r.xy ? r.xy.exactY : null,
+      fam: r.fam ? ranked(r.fam, r.fam.exact) : null,
+      famBin: r.fam ? dense(r.fam.bin) : null,
+      hist: r.fam ? r.fam.hist : null,
+      pct: r.percentile,
+      dup: null, exact: null, groups: null, groupById: null,
       split: r.split.map(function (s) {
-        return {
-          dim: s.dim, label: labels.findIndex(function (l) { return l.name === s.dim; }),
-          own: decode(s.own, Float32Array), values: s.values,
-          raw: s.scores, scores: null  // per-value model scores, decoded on first use
-        };
+        var sp = ranked(s, s.own);
+        sp.dim = s.dim;
+        sp.label = labelIndex(s.dim);
+        sp.values = s.values;
+        sp.scores = s.scores;  // per-value model scores (details tier), or null
+        return sp;
       }),
-      // label issues per label dimension: score (NaN: unlabelled), flag, suggested class
+      measured: r.measured ? dense(r.measured) : null,
+      // label issues per label dimension: the flagged and borderline samples (ascending score)
       issues: (r.labelIssues || []).map(function (q) {
         return {
-          dim: q.dim, label: labelIndex(q.dim), flagged: q.flagged | 0,
-          score: decode(q.score, Float32Array), flag: decode(q.flag, Int8Array),
-          sugValues: q.suggested.values, sugCodes: decode(q.suggested.codes, Int32Array)
+          dim: q.dim, label: labelIndex(q.dim), flagged: q.flagged | 0, bit: q.bit,
+          score: q.score, sug: q.suggested, sugValues: q.sugValues,
+          rows: sparse(q.list.rows, Int32Array), scores: sparse(q.list.score, Float32Array),
+          flags: sparse(q.list.flag, Int8Array), sugs: sparse(q.list.sug, Int32Array)
         };
       }),
       // leakage per split label: each sample's leaking duplicate group (-1: none)
       leaks: (r.leakage || []).map(function (q) {
-        var li = labelIndex(q.dim);
+        var rows = sparse(q.rows, Int32Array), g = sparse(q.groups, Int32Array);
+        var codes = q.codes ? sparse(q.codes, Int32Array) : null;
+        var groups = new Int32Array(N).fill(-1), side = new Int32Array(N).fill(-1);
+        for (var j = 0; j < rows.length; j++) {
+          groups[rows[j]] = g[j];
+          if (codes) side[rows[j]] = codes[j];
+        }
         return {
-          dim: q.dim, groups: decode(q.groups, Int32Array), pairs: q.pairs || [], order: q.order || [],
-          values: li >= 0 ? labels[li].values : q.values || [],
-          codes: li >= 0 ? labels[li].codes : q.codes ? decode(q.codes, Int32Array) : null,
-          list: null, byId: null
+          dim: q.dim, groups: groups, pairs: q.pairs || [], order: q.order || [],
+          values: q.values || [], codes: codes ? side : null, list: null, byId: null
         };
       }),
-      groups: null
+      nbrs: r.neighbours
     };
+    if (r.dup) {  // duplicate groups, largest first, as members listed group after group
+      var ids = sparse(r.dup.ids, Int32Array), starts = sparse(r.dup.starts, Int32Array);
+      var members = sparse(r.dup.members, Int32Array), flags = sparse(r.dup.exact, Int8Array);
+      out.dup = new Int32Array(N).fill(-1);
+      out.exact = r.dup.known ? new Int8Array(N).fill(-1) : null;
+      out.dupCsr = { ids: ids, starts: starts, members: members, flags: flags };
+      for (var g = 0; g < ids.length; g++) {
+        for (var j = starts[g]; j < starts[g + 1]; j++) {
+          out.dup[members[j]] = ids[g];
+          if (out.exact) out.exact[members[j]] = flags[j];
+        }
+      }
+    }
+    return out;
   });
   var AUDIT = Array.isArray(RAW.audit) ? RAW.audit : [];
-  var extras = RAW.extras.map(function (e) {
-    return { name: e.name, kind: e.kind, data: e.kind === "number" ? decode(e.data, Float32Array) : e.data };
-  });
-  var texts = Array.isArray(RAW.texts) && RAW.texts.length === N ? RAW.texts : null;
-  function textOf(i) { return texts && texts[i] ? String(texts[i]) : ""; }
-  var thumbIndex = decode(RAW.thumbIndex, Int32Array);
+  var extras = RAW.extras;
+  var hasTexts = !!RAW.texts;
+  function textOf(i) { var t = RAW.texts ? val(RAW.texts, i) : ""; return t ? String(t) : ""; }
   var thumbUrls = RAW.thumbUrls || [];
   function thumbOf(i) {
-    var k = thumbIndex.length ? thumbIndex[i] : -1;
+    var k = RAW.thumbs ? val(RAW.thumbs, i) : -1;
     return k >= 0 && thumbUrls[k] ? thumbUrls[k] : null;
   }
-  var orderCache = new WeakMap();
-  var KEY_SCALE = 2097152;  // 2^21: (sortable score bits) * 2^21 + index stays below 2^53
-  function orderOf(scores) {  // indices with finite score, ascending by (score, index)
-    var o = orderCache.get(scores);
-    if (o) return o;
-    var n = scores.length, i, m = 0;
-    if (n < KEY_SCALE) {  // one native numeric sort of packed keys, no comparator calls
-      var bits = new Uint32Array(scores.buffer, scores.byteOffset, n), keys = new Float64Array(n);
-      for (i = 0; i < n; i++) {
-        if (!isFinite(scores[i])) continue;
-        var b = scores[i] === 0 ? 0x80000000 : bits[i];
-        var u = b & 0x80000000 && scores[i] !== 0 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
-        keys[m++] = u * KEY_SCALE + i;
-      }
-      keys = keys.subarray(0, m).sort();
-      o = new Int32Array(m);
-      for (i = 0; i < m; i++) o[i] = keys[i] % KEY_SCALE;
-    } else {
-      var idx = [];
-      for (i = 0; i < n; i++) if (isFinite(scores[i])) idx.push(i);
-      idx.sort(function (a, c) { return scores[a] - scores[c] || a - c; });
-      o = Int32Array.from(idx);
+  // rows with a rank, ascending by (rank, row), the exact lowest and highest rows at the ends
+  function orderOf(spec) {
+    if (spec.order) return spec.order;
+    var rank = spec.rank, lo = spec.lowest, hi = spec.highest, i, r;
+    var skip = lo.length ? new Uint8Array(N) : null;
+    if (skip) {
+      for (i = 0; i < lo.length; i++) skip[lo[i]] = 1;
+      for (i = 0; i < hi.length; i++) skip[hi[i]] = 1;
     }
-    orderCache.set(scores, o);
+    var start = new Int32Array(65536);
+    for (i = 0; i < N; i++) {
+      r = rank[i];
+      if (r !== 65535 && !(skip && skip[i])) start[r + 1]++;
+    }
+    for (r = 1; r < 65536; r++) start[r] += start[r - 1];
+    var mid = start[65535];
+    var o = new Int32Array(lo.length + mid + hi.length);
+    o.set(lo, 0);
+    for (i = 0; i < N; i++) {
+      r = rank[i];
+      if (r === 65535 || (skip && skip[i])) continue;
+      o[lo.length + start[r]++] = i;
+    }
+    o.set(hi, lo.length + mid);
+    spec.order = o;
     return o;
   }
   // duplicate groups, largest first (ties: lower group number), each with its kind from the
@@ -174,15 +287,9 @@
   // copy) or "unknown" (no flags, e.g. a report saved by an older deepview)
   function groupsOf(r) {
     if (r.groups || !r.dup) return r.groups;
-    var m = new Map();
-    for (var i = 0; i < N; i++) {
-      var g = r.dup[i];
-      if (g < 0) continue;
-      if (!m.has(g)) m.set(g, []);
-      m.get(g).push(i);
-    }
-    r.groups = Array.from(m.keys()).map(function (g) {
-      var members = m.get(g), known = 0, copies = 0;
+    var c = r.dupCsr, list = [];
+    for (var g = 0; g < c.ids.length; g++) {
+      var members = c.members.subarray(c.starts[g], c.starts[g + 1]), known = 0, copies = 0;
       if (r.exact) {
         for (var j = 0; j < members.length; j++) {
           var f = r.exact[members[j]];
@@ -191,9 +298,10 @@
         }
       }
       var kind = !known ? "unknown" : copies === members.length ? "exact" : "near";
-      return { id: g, members: members, kind: kind, copies: copies };
-    }).sort(function (a, b) { return b.members.length - a.members.length || a.id - b.id; });
-    r.groupById = new Map(r.groups.map(function (q) { return [q.id, q]; }));
+      list.push({ id: c.ids[g], members: Array.from(members), kind: kind, copies: copies });
+    }
+    r.groups = list;
+    r.groupById = new Map(list.map(function (q) { return [q.id, q]; }));
     return r.groups;
   }
   var KIND_TEXT = { exact: "exact", near: "near" };
@@ -225,19 +333,41 @@
   };
   function R() { return responses[S.resp] || null; }
 
+  // the mask (filters and selection) and, in the same pass, the shown count of every label
+  // value and familiarity bin of the current response
   function computeMask() {
-    var mask = S.mask, i, d;
-    mask.fill(1);
-    for (d = 0; d < labels.length; d++) {
-      var f = S.filters[d], codes = labels[d].codes;
-      if (f < 0) continue;
-      for (i = 0; i < N; i++) if (codes[i] !== f) mask[i] = 0;
+    var mask = S.mask, i, d, nl = labels.length, active = [], sel = S.selection;
+    for (d = 0; d < nl; d++) if (S.filters[d] >= 0) active.push(d);
+    var r = R(), bins = r ? r.famBin : null;
+    S.labelShown = labels.map(function (l) { return new Int32Array(l.values.length); });
+    S.histShown = new Int32Array(256);
+    if (!active.length && !sel) {
+      mask.fill(1);
+      S.shown = N;
+      labels.forEach(function (l, d2) { S.labelShown[d2].set(l.counts); });
+      if (bins) { if (!r.histAll) r.histAll = countBins(bins, null); S.histShown.set(r.histAll); }
+    } else {
+      var na = active.length, ac = active.map(function (q) { return labels[q].codes; });
+      var av = active.map(function (q) { return S.filters[q]; });
+      var codes = labels.map(function (l) { return l.codes; }), cnt = S.labelShown, hs = S.histShown;
+      var c = 0;
+      for (i = 0; i < N; i++) {
+        var m = sel ? sel[i] : 1;
+        for (d = 0; d < na && m; d++) if (ac[d][i] !== av[d]) m = 0;
+        mask[i] = m;
+        if (!m) continue;
+        c++;
+        for (d = 0; d < nl; d++) cnt[d][codes[d][i]]++;
+        if (bins) hs[bins[i]]++;
+      }
+      S.shown = c;
     }
-    if (S.selection) for (i = 0; i < N; i++) if (!S.selection[i]) mask[i] = 0;
-    var c = 0;
-    for (i = 0; i < N; i++) c += mask[i];
-    S.shown = c;
-    pub.shownCount = c;
+    pub.shownCount = S.shown;
+  }
+  function countBins(bins, mask) {
+    var out = new Int32Array(256);
+    for (var i = 0; i < N; i++) if (!mask || mask[i]) out[bins[i]]++;
+    return out;
   }
 
   function setFilter(dim, code) {
@@ -246,9 +376,10 @@
     S.leakShown = DUP_PAGE;
     update(false);
   }
-  function setSelection(sel) {
+  function setSelection(sel, count) {
     var c = 0;
-    if (sel) for (var i = 0; i < N; i++) c += sel[i];
+    if (sel && count === undefined) for (var i = 0; i < N; i++) c += sel[i];
+    else if (sel) c = count;
     S.selection = sel && c > 0 ? sel : null;
     S.selectionCount = S.selection ? c : 0;
     S.dupShown = DUP_PAGE;
@@ -278,14 +409,22 @@
   pub.resetAll = resetAll;
   pub.showDetail = showDetail;
   pub.pointPosition = function (i) {  // CSS pixels relative to the canvas, or null
-    if (!sc.valid || !sc.valid[i]) return null;
-    return { x: sc.px[i] / sc.dpr, y: sc.py[i] / sc.dpr };
+    if (!sc.bx || !(sc.bx[i] === sc.bx[i])) return null;
+    return { x: Math.round(sc.bx[i] * sc.view.k + sc.view.tx) / sc.dpr,
+      y: Math.round(sc.by[i] * sc.view.k + sc.view.ty) / sc.dpr };
   };
   pub.view = function () { return { k: sc.view.k, tx: sc.view.tx, ty: sc.view.ty }; };
-  pub.selectIds = function (list) {
-    var want = new Set(list), sel = new Uint8Array(N);
-    for (var i = 0; i < N; i++) if (want.has(ids[i])) sel[i] = 1;
+  pub.setView = function (k, tx, ty) { setView(k, tx, ty); };
+  pub.selectRows = function (rows) {
+    var sel = new Uint8Array(N);
+    for (var j = 0; j < rows.length; j++) sel[rows[j]] = 1;
     setSelection(sel);
+  };
+  pub.idOf = function (i) { return val(RAW.ids, i); };  // undefined while not loaded
+  pub.setColorBy = function (v) { S.colorBy = v; colorPoints(); drawScatter(); };
+  pub.hoverAt = function (x, y) { setHover(nearest(x * sc.dpr, y * sc.dpr, 10 * sc.dpr)); return sc.hover; };
+  pub.lassoScreen = function (pts) {  // a lasso through CSS-pixel points, as a drag would
+    finishLasso(pts.map(function (p) { return [p[0] * sc.dpr, p[1] * sc.dpr]; }), "lasso");
   };
 
   // ------------------------------------------------------------------------------------------
@@ -427,19 +566,23 @@
     stats.appendChild(stat("samples", N.toLocaleString(), "stat-total"));
     stats.appendChild(stat("shown", S.shown.toLocaleString(), "stat-shown"));
     if (r && r.dup) {
-      var inDup = 0, groups = new Set();
-      for (i = 0; i < N; i++) if (S.mask[i] && r.dup[i] >= 0) { inDup++; groups.add(r.dup[i]); }
-      stats.appendChild(stat("duplicates in " + plural(groups.size, "group"), inDup.toLocaleString(), "stat-duplicates"));
+      var inDup = 0, groups = 0, c = r.dupCsr, mask = S.mask;
+      for (var g = 0; g < c.ids.length; g++) {
+        var any = 0;
+        for (i = c.starts[g]; i < c.starts[g + 1]; i++) if (mask[c.members[i]]) { inDup++; any = 1; }
+        groups += any;
+      }
+      stats.appendChild(stat("duplicates in " + plural(groups, "group"), inDup.toLocaleString(), "stat-duplicates"));
     }
     body.appendChild(stats);
     labels.forEach(function (l, d) {
-      var shown = new Int32Array(l.values.length);
-      for (i = 0; i < N; i++) if (S.mask[i]) shown[l.codes[i]]++;
+      var shown = S.labelShown[d];
       var order = l.values.map(function (_, k) { return k; })
         .sort(function (a, b) { return l.counts[b] - l.counts[a] || a - b; });
       var sec = el("div", "dv-labels");
       sec.appendChild(el("h3", null, l.name));
-      var max = Math.max.apply(null, Array.from(l.counts));
+      var max = 1;
+      for (var k0 = 0; k0 < l.counts.length; k0++) max = Math.max(max, l.counts[k0]);
       order.slice(0, MAX_LABEL_ROWS).forEach(function (k) {
         var row = el("button", "dv-bar-row" + (S.filters[d] === k ? " active" : ""));
         row.type = "button";
@@ -467,48 +610,65 @@
       }
       body.appendChild(sec);
     });
-    if (r && r.fam) body.appendChild(histogram(r.fam, "Familiarity (higher = more typical)"));
+    if (r && r.fam) body.appendChild(histogram(r, "Familiarity (higher = more typical)"));
   }
 
-  function histogram(values, title) {
-    var sec = el("div", "dv-hist-wrap"), lo = Infinity, hi = -Infinity, i;
+  // bins over the robust range of the scores (written by the site builder); samples beyond it
+  // (outliers that would squash the rest into one bar) are counted in an outer bar each side
+  function histogram(r, title) {
+    var sec = el("div", "dv-hist-wrap"), h0 = r.hist, b;
     sec.appendChild(el("h3", null, title));
-    for (i = 0; i < N; i++) if (isFinite(values[i])) { lo = Math.min(lo, values[i]); hi = Math.max(hi, values[i]); }
-    if (!isFinite(lo)) { sec.appendChild(el("p", "dv-note", "No finite scores.")); return sec; }
-    var B = 32, all = new Int32Array(B), part = new Int32Array(B), w = (hi - lo) || 1;
-    for (i = 0; i < N; i++) {
-      if (!isFinite(values[i])) continue;
-      var b = Math.min(B - 1, Math.floor((values[i] - lo) / w * B));
-      all[b]++;
-      if (S.mask[i]) part[b]++;
-    }
-    var max = Math.max.apply(null, Array.from(all)) || 1;
+    if (!h0) { sec.appendChild(el("p", "dv-note", "No finite scores.")); return sec; }
+    var B = h0.bins, all = r.histAll || (r.histAll = countBins(r.famBin, null)), part = S.histShown;
+    var under = all[0] > 0, over = all[B + 1] > 0, w = (h0.hi - h0.lo) / B;
+    var max = 1;
+    for (b = 0; b <= B + 1; b++) max = Math.max(max, all[b]);
     var h = el("div", "dv-hist");
     h.dataset.testid = "familiarity-histogram";
-    for (b = 0; b < B; b++) {
-      var col = el("div", "dv-hist-bin");
-      col.title = fmt(lo + b * w / B) + " to " + fmt(lo + (b + 1) * w / B) + ": " + part[b] + " of " + all[b];
+    var bar = function (k, text, cls) {
+      var col = el("div", "dv-hist-bin" + (cls ? " " + cls : ""));
+      col.dataset.count = String(all[k]);
+      col.dataset.shown = String(part[k]);
+      col.title = text + ": " + part[k].toLocaleString() + " of " + all[k].toLocaleString() + " shown";
       var t = el("div", "dv-hist-total");
-      t.style.height = (100 * all[b] / max) + "%";
+      t.style.height = (100 * all[k] / max) + "%";
       var p = el("div", "dv-hist-shown");
-      p.style.height = (100 * part[b] / max) + "%";
+      p.style.height = (100 * part[k] / max) + "%";
+      if (all[k]) t.style.minHeight = "2px";
+      if (part[k]) p.style.minHeight = "2px";
       col.appendChild(t);
       col.appendChild(p);
-      h.appendChild(col);
+      return col;
+    };
+    if (under) {
+      var u = bar(0, "below " + fmt(h0.lo) + " (down to " + fmt(h0.min) + ")", "dv-hist-out");
+      u.dataset.testid = "hist-under";
+      h.appendChild(u);
+    }
+    for (b = 1; b <= B; b++) h.appendChild(bar(b, fmt(h0.lo + (b - 1) * w) + " to " + fmt(h0.lo + b * w)));
+    if (over) {
+      var o = bar(B + 1, "above " + fmt(h0.hi) + " (up to " + fmt(h0.max) + ")", "dv-hist-out");
+      o.dataset.testid = "hist-over";
+      h.appendChild(o);
     }
     sec.appendChild(h);
     var axis = el("div", "dv-hist-axis");
-    axis.appendChild(el("span", null, fmt(lo)));
-    axis.appendChild(el("span", null, fmt(hi)));
+    axis.appendChild(el("span", null, under ? "\u2264 " + fmt(h0.lo) + " (min " + fmt(h0.min) + ")" : fmt(h0.lo)));
+    axis.appendChild(el("span", null, over ? "\u2265 " + fmt(h0.hi) + " (max " + fmt(h0.max) + ")" : fmt(h0.hi)));
     sec.appendChild(axis);
+    if (under || over) {
+      var outN = all[0] + all[B + 1];
+      sec.appendChild(el("p", "dv-note", "Outer bars: " + plural(outN, "sample") +
+        " beyond the range that holds the bulk of the scores (the 0.5\u201399.5 % quantiles)."));
+    }
     return sec;
   }
 
   // ------------------------------------------------------------------------------------------
   // scatter
 
-  var sc = { W: 0, H: 0, dpr: 1, px: null, py: null, valid: null, colors: null, base: null,
-    cell: 16, gw: 0, gh: 0, cellStart: null, cellItems: null, drag: null, hover: -1, offs: [] };
+  var sc = { W: 0, H: 0, dpr: 1, bx: null, by: null, key: null, lut: null, base: null, img: null,
+    drag: null, hover: -1, offs: [], far: null, farCount: 0 };
 
   function buildScatter() {
     var tools = scatterCard.tools;
@@ -608,12 +768,9 @@
     sc.canvas.width = W;
     sc.canvas.height = H;
     sc.canvas.style.height = cssH + "px";
-    sc.px = new Int32Array(N);
-    sc.py = new Int32Array(N);
-    sc.bx = new Float32Array(N);
-    sc.by = new Float32Array(N);
-    sc.valid = new Uint8Array(N);
-    sc.far = new Uint8Array(N);
+    sc.img = null;
+    if (!sc.bx || sc.bx.length !== N) { sc.bx = new Float32Array(N); sc.by = new Float32Array(N); }
+    sc.far = new Int32Array(0);
     sc.farCount = 0;
     pub.farCount = 0;
     sc.fitAll = { k: 1, tx: 0, ty: 0 };
@@ -622,22 +779,24 @@
     if (sc.fitAllBtn) sc.fitAllBtn.hidden = true;
     if (!r || !r.x || !r.y) return true;
     var x = r.x, y = r.y, i;
-    for (i = 0; i < N; i++) if (isFinite(x[i]) && isFinite(y[i])) sc.valid[i] = 1;
     // first view: the robust extent, so that a few far points do not squash the rest into a
     // corner; points beyond it are "far" (drawn at the edge until the view reaches them)
-    var ex = robustExtent(x, sc.valid), ey = robustExtent(y, sc.valid);
+    var ex = robustExtent(x), ey = robustExtent(y);
     var pad = 14 * dpr, sx = (W - 2 * pad) / ((ex[1] - ex[0]) || 1), sy = (H - 2 * pad) / ((ey[1] - ey[0]) || 1);
     var s = Math.min(sx, sy);
     ex = widen(ex, (W - 2 * pad) / s);  // the other axis uses its spare room
     ey = widen(ey, (H - 2 * pad) / s);
     var x0 = ex[0], x1 = ex[1], y0 = ey[0], y1 = ey[1];
     var ox = (W - s * (x1 - x0)) / 2, oy = (H - s * (y1 - y0)) / 2;
-    for (i = 0; i < N; i++) {
-      if (!sc.valid[i]) continue;
-      sc.bx[i] = ox + (x[i] - x0) * s;
-      sc.by[i] = H - oy - (y[i] - y0) * s;
-      if (x[i] < x0 || x[i] > x1 || y[i] < y0 || y[i] > y1) { sc.far[i] = 1; sc.farCount++; }
+    var far = [];
+    for (i = 0; i < N; i++) {  // base position (NaN: no projection)
+      var xi = x[i], yi = y[i];
+      sc.bx[i] = ox + (xi - x0) * s;
+      sc.by[i] = H - oy - (yi - y0) * s;
+      if (xi < x0 || xi > x1 || yi < y0 || yi > y1) far.push(i);
     }
+    sc.far = Int32Array.from(far);
+    sc.farCount = far.length;
     pub.farCount = sc.farCount;
     if (sc.farCount) {  // the view (zoom k < 1, shift t) that shows every point
       var bx0 = ox + (ex[2] - x0) * s, bx1 = ox + (ex[3] - x0) * s;
@@ -646,15 +805,17 @@
       sc.fitAll = { k: k, tx: W / 2 - k * (bx0 + bx1) / 2, ty: H / 2 - k * (byTop + byBottom) / 2 };
       sc.fitAllBtn.hidden = false;
     }
-    var rad = N <= 2000 ? 3.2 : N <= 20000 ? 2.2 : 1.5;
-    rad = Math.max(1, rad * dpr);
+    // point size: a disc for small maps, a single pixel from 300k points on
+    var rad = N <= 2000 ? 3.2 : N <= 20000 ? 2.2 : N <= 300000 ? 1.5 : 0.5;
+    rad = Math.max(0.5, rad * dpr);
     sc.offs = [];
     var ri = Math.ceil(rad);
     for (var dy = -ri; dy <= ri; dy++) for (var dx = -ri; dx <= ri; dx++) {
       if (dx * dx + dy * dy <= rad * rad) sc.offs.push(dx, dy);
     }
+    sc.rad = Math.max(rad, 1.5 * dpr);
     // far points outside the view: a ring at the canvas edge, in the direction of the point
-    var outer = rad + 2 * dpr, inner = outer - 1.6 * dpr, ro = Math.ceil(outer);
+    var outer = sc.rad + 2 * dpr, inner = outer - 1.6 * dpr, ro = Math.ceil(outer);
     sc.ringOffs = [];
     sc.ringR = ro;
     for (dy = -ro; dy <= ro; dy++) for (dx = -ro; dx <= ro; dx++) {
@@ -668,14 +829,14 @@
   // [lo, hi, min, max] of the finite values: lo/hi = the ROBUST_LO..ROBUST_HI quantiles
   // widened by ROBUST_MARGIN of their range (never past min/max), or min/max themselves
   // unless those lie more than ROBUST_GAIN times further apart
-  function robustExtent(v, valid) {
+  function robustExtent(v) {
     var m = 0, i, lo = Infinity, hi = -Infinity;
-    for (i = 0; i < N; i++) if (valid[i]) m++;
+    for (i = 0; i < N; i++) if (v[i] === v[i]) m++;
     var stride = Math.max(1, Math.floor(m / 200000)), vals = new Float64Array(Math.ceil(m / stride));
     var k = 0, c = 0;
     for (i = 0; i < N; i++) {
-      if (!valid[i]) continue;
       var a = v[i];
+      if (!(a === a)) continue;
       if (a < lo) lo = a;
       if (a > hi) hi = a;
       if (c++ % stride === 0) vals[k++] = a;
@@ -703,14 +864,9 @@
     return [a, b, e[2], e[3]];
   }
 
-  // screen position = base position * k + t (zoom and pan), then the hover grid
+  // screen position = base position * k + t (zoom and pan), computed while drawing
   function project() {
     var v = sc.view, k = v.k, tx = v.tx, ty = v.ty;
-    for (var i = 0; i < N; i++) {
-      sc.px[i] = Math.round(sc.bx[i] * k + tx);
-      sc.py[i] = Math.round(sc.by[i] * k + ty);
-    }
-    buildGrid();
     if (sc.resetView) sc.resetView.hidden = k === 1 && tx === 0 && ty === 0;
     if (sc.fitAllBtn) sc.fitAllBtn.disabled = k === sc.fitAll.k && tx === sc.fitAll.tx && ty === sc.fitAll.ty;
   }
@@ -731,55 +887,38 @@
     setView(k, p[0] - (p[0] - v.tx) * k / v.k, p[1] - (p[1] - v.ty) * k / v.k);
   }
 
-  function buildGrid() {
-    var cell = Math.round(16 * sc.dpr), gw = Math.ceil(sc.W / cell) + 1, gh = Math.ceil(sc.H / cell) + 1;
-    var start = new Int32Array(gw * gh + 1), items, i, c;
-    var cellOf = new Int32Array(N).fill(-1);
-    for (i = 0; i < N; i++) {
-      if (!sc.valid[i]) continue;
-      var gx = Math.floor(sc.px[i] / cell), gy = Math.floor(sc.py[i] / cell);
-      if (gx < 0 || gx >= gw || gy < 0 || gy >= gh) continue;
-      c = gy * gw + gx;
-      cellOf[i] = c;
-      start[c + 1]++;
-    }
-    for (c = 0; c < gw * gh; c++) start[c + 1] += start[c];
-    items = new Int32Array(start[gw * gh]);
-    var fill = start.slice(0, gw * gh);
-    for (i = 0; i < N; i++) if (cellOf[i] >= 0) items[fill[cellOf[i]]++] = i;
-    sc.cell = cell; sc.gw = gw; sc.gh = gh; sc.cellStart = start; sc.cellItems = items;
-  }
-
+  // the point nearest to screen position (x, y) within maxDist device pixels, preferring shown
+  // points: one pass over the base positions (no index to rebuild after a pan or zoom)
   function nearest(x, y, maxDist) {
-    var cell = sc.cell, cx = Math.floor(x / cell), cy = Math.floor(y / cell);
-    var best = -1, bestD = maxDist * maxDist, bestMask = 0;
-    for (var gy = cy - 1; gy <= cy + 1; gy++) {
-      if (gy < 0 || gy >= sc.gh) continue;
-      for (var gx = cx - 1; gx <= cx + 1; gx++) {
-        if (gx < 0 || gx >= sc.gw) continue;
-        var c = gy * sc.gw + gx;
-        for (var k = sc.cellStart[c]; k < sc.cellStart[c + 1]; k++) {
-          var i = sc.cellItems[k], dx = sc.px[i] - x, dy = sc.py[i] - y, d = dx * dx + dy * dy;
-          var m = S.mask[i];
-          if (d <= maxDist * maxDist && (m > bestMask || (m === bestMask && d < bestD))) {
-            best = i; bestD = d; bestMask = m;
-          }
-        }
+    var v = sc.view, k = v.k, qx = (x - v.tx) / k, qy = (y - v.ty) / k, rb = maxDist / k;
+    var bx = sc.bx, by = sc.by, mask = S.mask, best = -1, bestD = rb * rb, bestMask = 0;
+    if (!bx) return -1;
+    for (var i = 0; i < N; i++) {
+      var dx = bx[i] - qx;
+      if (dx > rb || dx < -rb) continue;
+      var dy = by[i] - qy;
+      if (dy > rb || dy < -rb) continue;
+      var d = dx * dx + dy * dy, m = mask[i];
+      if (d <= rb * rb && (m > bestMask || (m === bestMask && d < bestD))) {
+        best = i; bestD = d; bestMask = m;
       }
     }
     return best;
   }
 
   var legendItems = [];
+  // colours come from a small table indexed by a per-sample key (label code, familiarity bin)
   function colorPoints() {
-    var r = R(), colors = new Uint32Array(N), i;
+    var r = R(), i;
     legendItems = [];
     var base = packRgb(hexRgb("#4e79a7"));
+    sc.key = null;
+    sc.lut = new Uint32Array([base]);
     if (S.colorBy.indexOf("label:") === 0) {
       var d = +S.colorBy.slice(6), l = labels[d];
       var order = l.values.map(function (_, k) { return k; })
         .sort(function (a, b) { return l.counts[b] - l.counts[a] || a - b; });
-      var lut = new Uint32Array(l.values.length).fill(packRgb(hexRgb(OTHER)));
+      var lut = new Uint32Array(Math.max(1, l.values.length)).fill(packRgb(hexRgb(OTHER)));
       order.forEach(function (k, rank) {
         if (rank < PALETTE.length) {
           lut[k] = packRgb(hexRgb(PALETTE[rank]));
@@ -789,19 +928,15 @@
       if (order.length > PALETTE.length) {
         legendItems.push({ color: OTHER, text: "other (" + (order.length - PALETTE.length) + " values)", count: null });
       }
-      for (i = 0; i < N; i++) colors[i] = lut[l.codes[i]];
-    } else if (S.colorBy === "familiarity" && r && r.fam) {
-      var lo = Infinity, hi = -Infinity, f = r.fam;
-      for (i = 0; i < N; i++) if (isFinite(f[i])) { lo = Math.min(lo, f[i]); hi = Math.max(hi, f[i]); }
-      var steps = new Uint32Array(64);
-      for (i = 0; i < 64; i++) steps[i] = packRgb(viridis(i / 63));
-      var nan = packRgb(hexRgb(OTHER)), w = (hi - lo) || 1;
-      for (i = 0; i < N; i++) colors[i] = isFinite(f[i]) ? steps[Math.round((f[i] - lo) / w * 63)] : nan;
-      legendItems = [{ gradient: true, lo: lo, hi: hi }];
-    } else {
-      colors.fill(base);
+      sc.key = l.codes;
+      sc.lut = lut;
+    } else if (S.colorBy === "familiarity" && r && r.fam && r.hist) {
+      var B = r.hist.bins, steps = new Uint32Array(256).fill(packRgb(hexRgb(OTHER)));
+      for (i = 0; i <= B + 1; i++) steps[i] = packRgb(viridis(Math.max(0, Math.min(1, (i - 0.5) / B))));
+      sc.key = r.famBin;
+      sc.lut = steps;
+      legendItems = [{ gradient: true, lo: r.hist.lo, hi: r.hist.hi }];
     }
-    sc.colors = colors;
     renderLegend();
   }
 
@@ -851,32 +986,42 @@
       sc.base = null;
       return;
     }
-    var img = ctx.createImageData(W, H), buf = new Uint32Array(img.data.buffer);
+    var t0 = performance.now();
+    var img = sc.img && sc.img.width === W && sc.img.height === H ? sc.img : (sc.img = ctx.createImageData(W, H));
+    var buf = new Uint32Array(img.data.buffer);
     buf.fill(0xffffffff);
     var offs = sc.offs, no = offs.length, fade = packRgb(hexRgb(FADE)), mask = S.mask;
-    var px = sc.px, py = sc.py, valid = sc.valid, colors = sc.colors, drawn = 0;
-    for (var pass = 0; pass < 2; pass++) {
+    var bx = sc.bx, by = sc.by, key = sc.key, lut = sc.lut, one = lut[0], drawn = 0;
+    var v = sc.view, k = v.k, tx = v.tx + 0.5, ty = v.ty + 0.5, single = no === 2 && offs[0] === 0 && offs[1] === 0;
+    // faded (filtered-out) points first, then the shown ones on top; one pass when all shown
+    for (var pass = S.shown === N ? 1 : 0; pass < 2; pass++) {
       for (var i = 0; i < N; i++) {
-        if (!valid[i] || mask[i] !== pass) continue;
-        var col = pass ? colors[i] : fade, x = px[i], y = py[i];
-        for (var k = 0; k < no; k += 2) {
-          var xx = x + offs[k], yy = y + offs[k + 1];
+        if (mask[i] !== pass) continue;
+        var x = Math.floor(bx[i] * k + tx), y = Math.floor(by[i] * k + ty);
+        if (!(x === x)) continue;  // no projection
+        drawn++;
+        var col = pass ? (key ? lut[key[i]] : one) : fade;
+        if (single) {
+          if (x >= 0 && x < W && y >= 0 && y < H) buf[y * W + x] = col;
+          continue;
+        }
+        for (var o = 0; o < no; o += 2) {
+          var xx = x + offs[o], yy = y + offs[o + 1];
           if (xx >= 0 && xx < W && yy >= 0 && yy < H) buf[yy * W + xx] = col;
         }
-        drawn++;
       }
     }
     var edge = 0;
     if (sc.farCount) {
-      var ro = sc.ringOffs, nr = ro.length, m = sc.ringR + 1;
-      for (i = 0; i < N; i++) {
-        if (!sc.far[i] || !valid[i]) continue;
-        var fx = px[i], fy = py[i];
+      var ro = sc.ringOffs, nr = ro.length, m = sc.ringR + 1, far = sc.far;
+      for (var j = 0; j < far.length; j++) {
+        i = far[j];
+        var fx = Math.floor(bx[i] * k + tx), fy = Math.floor(by[i] * k + ty);
         if (fx >= 0 && fx < W && fy >= 0 && fy < H) continue;
         edge++;
         var cx = Math.min(W - 1 - m, Math.max(m, fx)), cy = Math.min(H - 1 - m, Math.max(m, fy));
-        var rc = mask[i] ? colors[i] : fade;
-        for (k = 0; k < nr; k += 2) buf[(cy + ro[k + 1]) * W + cx + ro[k]] = rc;
+        var rc = mask[i] ? (key ? lut[key[i]] : one) : fade;
+        for (o = 0; o < nr; o += 2) buf[(cy + ro[o + 1]) * W + cx + ro[o]] = rc;
       }
     }
     pub.edgeMarkers = edge;
@@ -885,6 +1030,7 @@
     pub.renderedPoints = drawn;
     sc.canvas.dataset.renderedPoints = String(drawn);
     paintOverlay();
+    pub.lastDrawMs = performance.now() - t0;
   }
 
   function renderFarNote(edge) {
@@ -898,10 +1044,10 @@
   }
 
   function ring(i, color, extra) {
-    if (i < 0 || !sc.valid || !sc.valid[i]) return;
-    var ctx = sc.ctx, rad = (sc.offs.length ? Math.sqrt(sc.offs.length / 2 / Math.PI) : 2) + extra * sc.dpr;
+    if (i < 0 || !sc.bx || !(sc.bx[i] === sc.bx[i])) return;
+    var ctx = sc.ctx, rad = (sc.rad || 2) + extra * sc.dpr;
     ctx.beginPath();
-    ctx.arc(sc.px[i], sc.py[i], rad, 0, 2 * Math.PI);
+    ctx.arc(sc.bx[i] * sc.view.k + sc.view.tx, sc.by[i] * sc.view.k + sc.view.ty, rad, 0, 2 * Math.PI);
     ctx.lineWidth = 2 * sc.dpr;
     ctx.strokeStyle = color;
     ctx.stroke();
@@ -943,18 +1089,24 @@
     if (i < 0) {
       sc.tip.hidden = true;
     } else {
-      var tip = clear(sc.tip);
-      tip.appendChild(el("strong", null, ids[i]));
-      if (textOf(i)) tip.appendChild(el("span", "dv-tip-text", snippet(textOf(i), TIP_TEXT)));
-      labels.slice(0, 3).forEach(function (l) { tip.appendChild(el("span", null, l.name + ": " + l.values[l.codes[i]])); });
-      var r = R();
-      if (r && r.fam) tip.appendChild(el("span", null, "familiarity: " + fmt(r.fam[i])));
-      tip.hidden = false;
-      var x = sc.px[i] / sc.dpr, y = sc.py[i] / sc.dpr;
-      var flipX = x + 12 + tip.offsetWidth > sc.wrap.clientWidth;
-      var flipY = y + 12 + tip.offsetHeight > sc.wrap.clientHeight;
-      tip.style.left = (flipX ? x - 12 - tip.offsetWidth : x + 12) + "px";
-      tip.style.top = (flipY ? y - 12 - tip.offsetHeight : y + 12) + "px";
+      var fill = function () {
+        if (sc.hover !== i) return;
+        var tip = clear(sc.tip);
+        tip.appendChild(el("strong", null, idOf(i)));
+        if (textOf(i)) tip.appendChild(el("span", "dv-tip-text", snippet(textOf(i), TIP_TEXT)));
+        labels.slice(0, 3).forEach(function (l) { tip.appendChild(el("span", null, l.name + ": " + l.values[l.codes[i]])); });
+        var r = R();
+        if (r && r.fam) tip.appendChild(el("span", null, "familiarity: " + fmt(val(r.fam.exact, i))));
+        tip.hidden = false;
+        var x = (sc.bx[i] * sc.view.k + sc.view.tx) / sc.dpr, y = (sc.by[i] * sc.view.k + sc.view.ty) / sc.dpr;
+        var flipX = x + 12 + tip.offsetWidth > sc.wrap.clientWidth;
+        var flipY = y + 12 + tip.offsetHeight > sc.wrap.clientHeight;
+        tip.style.left = (flipX ? x - 12 - tip.offsetWidth : x + 12) + "px";
+        tip.style.top = (flipY ? y - 12 - tip.offsetHeight : y + 12) + "px";
+      };
+      if (!needRows([i], fill)) {  // the id arrives with its chunk
+        clear(sc.tip).appendChild(el("span", null, "loading\u2026"));
+      }
     }
     paintOverlay();
   }
@@ -988,28 +1140,38 @@
       if (i >= 0) showDetail(i);
       return;
     }
-    var sel = new Uint8Array(N), i2;
-    if (S.tool === "box") {
-      var x0 = Math.min(d.x0, d.x1), x1 = Math.max(d.x0, d.x1), y0 = Math.min(d.y0, d.y1), y1 = Math.max(d.y0, d.y1);
-      for (i2 = 0; i2 < N; i2++) {
-        if (sc.valid[i2] && sc.px[i2] >= x0 && sc.px[i2] <= x1 && sc.py[i2] >= y0 && sc.py[i2] <= y1) sel[i2] = 1;
-      }
-    } else {
-      var poly = d.pts, bx0 = Infinity, bx1 = -Infinity, by0 = Infinity, by1 = -Infinity;
-      poly.forEach(function (q) { bx0 = Math.min(bx0, q[0]); bx1 = Math.max(bx1, q[0]); by0 = Math.min(by0, q[1]); by1 = Math.max(by1, q[1]); });
-      for (i2 = 0; i2 < N; i2++) {
-        if (!sc.valid[i2]) continue;
-        var x = sc.px[i2], y = sc.py[i2];
-        if (x < bx0 || x > bx1 || y < by0 || y > by1) continue;
-        var inside = false;
-        for (var a = 0, b = poly.length - 1; a < poly.length; b = a++) {
-          var ya = poly[a][1], yb = poly[b][1];
-          if ((ya > y) !== (yb > y) && x < (poly[b][0] - poly[a][0]) * (y - ya) / (yb - ya) + poly[a][0]) inside = !inside;
+    if (S.tool === "box") finishLasso([[d.x0, d.y0], [d.x1, d.y0], [d.x1, d.y1], [d.x0, d.y1]], "box");
+    else finishLasso(d.pts, "lasso");
+  }
+  // select the points inside a polygon of screen positions (device pixels): a box test on
+  // the base positions first, the polygon test only inside the box
+  function finishLasso(poly, tool) {
+    var t0 = performance.now(), sel = new Uint8Array(N), count = 0, i;
+    var v = sc.view, k = v.k, bx = sc.bx, by = sc.by;
+    var bx0 = Infinity, bx1 = -Infinity, by0 = Infinity, by1 = -Infinity;
+    poly.forEach(function (q) { bx0 = Math.min(bx0, q[0]); bx1 = Math.max(bx1, q[0]); by0 = Math.min(by0, q[1]); by1 = Math.max(by1, q[1]); });
+    var lx0 = (bx0 - v.tx) / k, lx1 = (bx1 - v.tx) / k, ly0 = (by0 - v.ty) / k, ly1 = (by1 - v.ty) / k;
+    var np = poly.length, px = new Float64Array(np), py = new Float64Array(np);
+    for (i = 0; i < np; i++) { px[i] = poly[i][0]; py[i] = poly[i][1]; }
+    for (i = 0; i < N; i++) {
+      var b = bx[i];
+      if (!(b >= lx0 && b <= lx1)) continue;
+      var c = by[i];
+      if (!(c >= ly0 && c <= ly1)) continue;
+      if (tool !== "box") {
+        var x = Math.round(b * k + v.tx), y = Math.round(c * k + v.ty), inside = false;
+        for (var a = 0, z = np - 1; a < np; z = a++) {
+          var ya = py[a], yb = py[z];
+          if ((ya > y) !== (yb > y) && x < (px[z] - px[a]) * (y - ya) / (yb - ya) + px[a]) inside = !inside;
         }
-        if (inside) sel[i2] = 1;
+        if (!inside) continue;
       }
+      sel[i] = 1;
+      count++;
     }
-    setSelection(sel);
+    pub.lastLassoMs = performance.now() - t0;
+    setSelection(sel, count);
+    pub.lastSelectMs = performance.now() - t0;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -1019,42 +1181,48 @@
   // for path-like ids (the file name stays visible), at the end otherwise; the tooltip (title)
   // holds the full id and the start of the sample's text
   function isPathLike(id) { return /[\\/][^\\/]+$/.test(id); }
-  function tile(i, note, muted) {
+  // a tile is filled once the chunk with its row's id, text and scores is loaded (at once
+  // when it is); noteOf(i) may read those scores
+  function tile(i, noteOf, muted) {
     var f = el("figure", "dv-tile" + (muted ? " muted" : "") + (i === S.detail ? " current" : ""));
-    var text = textOf(i);
     f.dataset.index = String(i);
-    f.title = ids[i] + (text ? "\n" + snippet(text, TITLE_TEXT) : "");
     f.tabIndex = 0;
-    var u = thumbOf(i);
-    if (u) {
-      var img = el("img");
-      img.alt = ids[i];
-      img.decoding = "async";
-      img.src = u;
-      f.appendChild(img);
-    } else if (thumbUrls.length) {
-      f.appendChild(el("div", "dv-tile-ph", "no image"));
-    } else {
-      f.classList.add("dv-tile-text");
-    }
-    f.dataset.id = ids[i];
-    var cap = el("figcaption");
-    var idEl = el("span", "dv-tile-id" + (isPathLike(ids[i]) ? " dv-tile-id-path" : ""));
-    idEl.appendChild(el("bdi", null, ids[i]));  // isolated, so the start-ellipsis keeps its order
-    idEl.title = ids[i];
-    idEl.dataset.testid = "tile-id";
-    cap.appendChild(idEl);
-    if (text) cap.appendChild(el("span", "dv-tile-snippet", snippet(text, TILE_TEXT)));
-    if (note) cap.appendChild(el("span", "dv-tile-note", note));
-    f.appendChild(cap);
     f.addEventListener("click", function () { showDetail(i, true); });
     f.addEventListener("keydown", function (e) { if (e.key === "Enter") showDetail(i, true); });
+    var fill = function () {
+      var id = idOf(i), text = textOf(i), note = noteOf ? noteOf(i) : null;
+      f.title = id + (text ? "\n" + snippet(text, TITLE_TEXT) : "");
+      var u = thumbOf(i);
+      if (u) {
+        var img = el("img");
+        img.alt = id;
+        img.decoding = "async";
+        img.src = u;
+        f.appendChild(img);
+      } else if (thumbUrls.length) {
+        f.appendChild(el("div", "dv-tile-ph", "no image"));
+      } else {
+        f.classList.add("dv-tile-text");
+      }
+      f.dataset.id = id;
+      var cap = el("figcaption");
+      var idEl = el("span", "dv-tile-id" + (isPathLike(id) ? " dv-tile-id-path" : ""));
+      idEl.appendChild(el("bdi", null, id));  // isolated, so the start-ellipsis keeps its order
+      idEl.title = id;
+      idEl.dataset.testid = "tile-id";
+      cap.appendChild(idEl);
+      if (text) cap.appendChild(el("span", "dv-tile-snippet", snippet(text, TILE_TEXT)));
+      if (note) cap.appendChild(el("span", "dv-tile-note", note));
+      f.appendChild(cap);
+      f.classList.remove("dv-tile-loading");
+    };
+    if (!needRows([i], fill)) f.classList.add("dv-tile-loading");
     return f;
   }
   function gallery(indices, noteOf, testid, mutedOf) {
-    var g = el("div", "dv-gallery" + (texts ? " dv-gallery-texts" : ""));
+    var g = el("div", "dv-gallery" + (hasTexts ? " dv-gallery-texts" : ""));
     if (testid) g.dataset.testid = testid;
-    indices.forEach(function (i) { g.appendChild(tile(i, noteOf ? noteOf(i) : null, mutedOf ? mutedOf(i) : false)); });
+    indices.forEach(function (i) { g.appendChild(tile(i, noteOf, mutedOf ? mutedOf(i) : false)); });
     if (!indices.length) g.appendChild(el("p", "dv-note", "No samples match the current filter."));
     return g;
   }
@@ -1073,22 +1241,39 @@
     dl.appendChild(el("dd", null, value));
   }
 
+  var detailToken = 0;
   function renderDetail() {
-    var body = clear(detailCard.body), i = S.detail;
+    var i = S.detail, token = ++detailToken;
     if (i < 0 || i >= N) {
-      body.appendChild(el("p", "dv-note", "Click a point in the projection or any sample tile to see its details here."));
+      clear(detailCard.body).appendChild(el("p", "dv-note", "Click a point in the projection or any sample tile to see its details here."));
       return;
     }
+    // the sample's rows + details chunks, then its neighbours' and duplicates' rows
+    needRows([i], function () {
+      if (token !== detailToken) return;
+      var more = [];
+      responses.forEach(function (r) {
+        if (r.nbrs) { var nb = val(r.nbrs.rows, i); if (nb) for (var j = 0; j < nb.length; j++) if (nb[j] >= 0) more.push(nb[j]); }
+      });
+      needRows(more, function () { if (token === detailToken) buildDetail(i); });
+    }, true);
+    if (!detailCard.body.querySelector("[data-testid=detail-panel]")) {
+      clear(detailCard.body).appendChild(el("p", "dv-note", "Loading\u2026"));
+    }
+  }
+  function buildDetail(i) {
+    var body = clear(detailCard.body);
     var wrap = el("div", "dv-detail");
     wrap.dataset.testid = "detail-panel";
+    wrap.dataset.index = String(i);
     var u = thumbOf(i);
     if (u) {
       var img = el("img", "dv-detail-img");
-      img.alt = ids[i];
+      img.alt = idOf(i);
       img.src = u;
       wrap.appendChild(img);
     }
-    var idEl = el("h3", "dv-detail-id", ids[i]);
+    var idEl = el("h3", "dv-detail-id", idOf(i));
     idEl.dataset.testid = "detail-id";
     wrap.appendChild(idEl);
     if (textOf(i)) {
@@ -1098,25 +1283,25 @@
     }
     var dl = el("dl", "dv-kv");
     labels.forEach(function (l) { kv(dl, l.name, l.values[l.codes[i]]); });
-    extras.forEach(function (e) { kv(dl, e.name, e.kind === "number" ? fmt(e.data[i]) : e.data[i]); });
-    var group = null;
+    extras.forEach(function (e) { var v = val(e.col, i); kv(dl, e.name, e.kind === "number" ? fmt(v) : v); });
+    var group = null, near = null;
     responses.forEach(function (r) {
       var pre = responses.length > 1 ? r.name + " \u00b7 " : "";
-      if (r.fam) kv(dl, pre + "familiarity", fmt(r.fam[i]) + (r.pct ? "  (percentile " + fmt(r.pct[i]) + ")" : ""));
+      if (r.fam) kv(dl, pre + "familiarity", fmt(val(r.fam.exact, i)) + (r.pct ? "  (percentile " + fmt(val(r.pct, i)) + ")" : ""));
       r.split.forEach(function (s) {
         if (s.label < 0) return;
         var v = labels[s.label].values[labels[s.label].codes[i]];
-        kv(dl, pre + "familiarity among " + s.dim + " = " + v, fmt(s.own[i]));
-        if (!s.raw) return;
-        if (!s.scores) s.scores = s.raw.map(function (b) { return decode(b, Float32Array); });
-        var parts = [];
+        kv(dl, pre + "familiarity among " + s.dim + " = " + v, fmt(val(s.exact, i)));
+        if (!s.scores) return;
+        var all = val(s.scores, i), parts = [];
+        if (!all) return;
         s.values.forEach(function (name, j) {
-          if (parts.length < 12 && isFinite(s.scores[j][i])) parts.push(name + ": " + fmt(s.scores[j][i]));
+          if (parts.length < 12 && isFinite(all[j])) parts.push(name + ": " + fmt(all[j]));
         });
         if (s.values.length > 12) parts.push("\u2026");
         if (parts.length) kv(dl, pre + "under each " + s.dim + " model", parts.join(", "));
       });
-      if (r.x && r.y) kv(dl, pre + "projection", fmt(r.x[i]) + ", " + fmt(r.y[i]));
+      if (r.x && r.y) kv(dl, pre + "projection", fmt(val(r.exactX, i)) + ", " + fmt(val(r.exactY, i)));
       if (r.dup) {
         var g = r.dup[i];
         if (g >= 0) {
@@ -1131,17 +1316,41 @@
         }
       }
       r.issues.forEach(function (q) {
-        var s = q.score[i], sug = q.sugValues[q.sugCodes[i]];
+        var s = val(q.score, i), sug = q.sugValues[val(q.sug, i)];
+        var flagged = false;
+        for (var j = q.rows.length - 1; j >= 0; j--) if (q.rows[j] === i) { flagged = q.flags[j] === 1; break; }
         kv(dl, pre + "label issue (" + q.dim + ")", !isFinite(s) ? "not measured (no label)"
-          : fmtScore(s) + (q.flag[i] ? " \u00b7 flagged" : "") + (sug ? " \u00b7 suspected: " + sug : ""));
+          : fmtScore(s) + (flagged ? " \u00b7 flagged" : "") + (sug ? " \u00b7 suspected: " + sug : ""));
       });
       r.leaks.forEach(function (q) {
         var g = q.groups[i];
         kv(dl, pre + "leakage (" + q.dim + ")", g < 0 ? "none" : "group #" + g + ": " +
           leakGroup(r, q, g).sides.map(function (s) { return s.members.length + " " + s.value; }).join(", "));
       });
+      if (r.nbrs && r === R()) near = { r: r, rows: val(r.nbrs.rows, i), dist: val(r.nbrs.dist, i) };
     });
     wrap.appendChild(dl);
+    if (near && near.rows) {
+      wrap.appendChild(el("h4", null, "Nearest neighbours"));
+      var list = el("ol", "dv-neighbours");
+      list.dataset.testid = "detail-neighbours";
+      for (var j = 0; j < near.rows.length; j++) {
+        var nb = near.rows[j];
+        if (nb < 0 || nb === i) continue;
+        var item = el("li", "dv-neighbour");
+        var btn = el("button", "dv-link-btn", idOf(nb));
+        btn.type = "button";
+        btn.dataset.testid = "neighbour";
+        btn.dataset.index = String(nb);
+        btn.dataset.distance = String(near.dist[j]);
+        btn.addEventListener("click", (function (row) { return function () { showDetail(row); }; })(nb));
+        item.appendChild(btn);
+        var lab = labels.length ? labels[0].values[labels[0].codes[nb]] + " \u00b7 " : "";
+        item.appendChild(el("span", "dv-note", " " + lab + "distance " + fmt(near.dist[j])));
+        list.appendChild(item);
+      }
+      wrap.appendChild(list);
+    }
     if (group) {
       wrap.appendChild(el("h4", null, "Duplicates of this sample"));
       wrap.appendChild(gallery(group.filter(function (j) { return j !== i; }).slice(0, 24), null, "detail-duplicates"));
@@ -1156,7 +1365,7 @@
       return;
     }
     var fam = r.fam, order = orderOf(fam), inMask = function (i) { return S.mask[i] === 1; };
-    var note = function (i) { return fmt(fam[i]); };
+    var note = function (i) { return fmt(val(fam.exact, i)); };
     var two = el("div", "dv-two");
     var least = el("div");
     least.appendChild(el("h3", null, "Least familiar (most unusual)"));
@@ -1190,19 +1399,15 @@
     body.appendChild(el("p", "dv-note", split
       ? "Scores from a familiarity model fitted on each value's own samples (values with too few samples use the overall model)."
       : "Scores from the overall familiarity model."));
-    var shown = new Int32Array(l.values.length);
-    for (var i = 0; i < N; i++) if (S.mask[i]) shown[l.codes[i]]++;
+    var shown = S.labelShown[d];
     var codes = l.codes;
     var values = l.values.map(function (_, k) { return k; }).filter(function (k) { return shown[k] > 0; })
       .sort(function (a, b) { return shown[b] - shown[a] || a - b; }).slice(0, 24);
     values.forEach(function (k) {
-      var own = null;
-      if (split) {
-        var j = split.values.indexOf(l.values[k]);
-        if (j >= 0) own = split.own;
-      }
-      var scores = own || fam, ord = orderOf(scores);
+      var own = split && split.values.indexOf(l.values[k]) >= 0 ? split : null;
+      var spec = own || fam, ord = orderOf(spec);
       var ok = function (q) { return codes[q] === k && S.mask[q] === 1; };
+      var noteK = function (q) { return fmt(val(spec.exact, q)); };
       var sec = el("div", "dv-label-fam");
       sec.dataset.testid = "label-familiarity";
       sec.dataset.value = l.values[k];
@@ -1213,10 +1418,10 @@
       var row = el("div", "dv-two");
       var a = el("div");
       a.appendChild(el("h5", null, "least familiar"));
-      a.appendChild(gallery(pick(ord, LABEL_K, false, ok), function (q) { return fmt(scores[q]); }, "label-least"));
+      a.appendChild(gallery(pick(ord, LABEL_K, false, ok), noteK, "label-least"));
       var b = el("div");
       b.appendChild(el("h5", null, "most familiar"));
-      b.appendChild(gallery(pick(ord, LABEL_K, true, ok), function (q) { return fmt(scores[q]); }, "label-most"));
+      b.appendChild(gallery(pick(ord, LABEL_K, true, ok), noteK, "label-most"));
       row.appendChild(a);
       row.appendChild(b);
       sec.appendChild(row);
@@ -1421,15 +1626,20 @@
       "at least as likely: score \u2265 0.5). Each tile shows its label \u2192 the suspected class and the score " +
       "(0.5: the evidence is balanced, near 1: it all points at the other class)."));
     var li = q.label, l = li >= 0 ? labels[li] : null;
-    var nv = l ? l.values.length : 1, codes = l ? l.codes : new Int32Array(N);
-    var flaggedIn = new Int32Array(nv), borderIn = new Int32Array(nv), shownIn = new Int32Array(nv), i;
+    var nv = l ? l.values.length : 1, codes = l ? l.codes : new Uint8Array(N);
+    var flaggedIn = new Int32Array(nv), borderIn = new Int32Array(nv), shownIn = new Int32Array(nv), i, j;
+    var meas = r.measured, bit = q.bit === null || q.bit === undefined ? -1 : q.bit;
     for (i = 0; i < N; i++) {
-      if (!S.mask[i] || !isFinite(q.score[i])) continue;
+      if (!S.mask[i] || (meas && bit >= 0 && !((meas[i] >> bit) & 1))) continue;
       shownIn[codes[i]]++;
-      if (q.flag[i]) flaggedIn[codes[i]]++;
-      else if (q.score[i] >= BORDERLINE) borderIn[codes[i]]++;
     }
-    var order = orderOf(q.score);
+    var L = q.rows.length;  // flagged or borderline samples, ascending score
+    for (j = 0; j < L; j++) {
+      i = q.rows[j];
+      if (!S.mask[i]) continue;
+      if (q.flags[j]) flaggedIn[codes[i]]++;
+      else if (q.scores[j] >= BORDERLINE) borderIn[codes[i]]++;
+    }
     var classes = [], quiet = [];
     for (var k = 0; k < nv; k++) {
       if (!shownIn[k]) continue;
@@ -1438,21 +1648,31 @@
     classes.sort(function (a, b) {
       return flaggedIn[b] - flaggedIn[a] || borderIn[b] - borderIn[a] || shownIn[b] - shownIn[a] || a - b;
     });
+    var pos = new Map();
+    // a label with too many values to filter by is a plain column (details tier)
     var ex = l ? null : extras.find(function (e) { return e.name === q.dim && e.kind === "text"; });
-    var given = function (j) { return l ? l.values[codes[j]] : ex ? String(ex.data[j]) : "?"; };
-    var note = function (j) {
-      var sug = q.sugValues[q.sugCodes[j]];
-      return given(j) + " \u2192 " + (sug || "\u2013") + " \u00b7 " + fmtScore(q.score[j]);
+    var given = function (row) {
+      var v = ex ? val(ex.col, row) : undefined;
+      return l ? l.values[codes[row]] : v !== undefined ? String(v) : "?";
+    };
+    var allPicked = [];
+    var note = function (row) {
+      var p = pos.get(row), sug = q.sugValues[q.sugs[p]];
+      return given(row) + " \u2192 " + (sug || "\u2013") + " \u00b7 " + fmtScore(q.scores[p]);
     };
     var grid2 = el("div", "dv-issue-list");
     classes.slice(0, ISSUE_CLASSES).forEach(function (k) {
-      var ok = function (flagged) {
-        return function (j) {
-          return codes[j] === k && S.mask[j] === 1 && (q.flag[j] === 1) === flagged && (flagged || q.score[j] >= BORDERLINE);
-        };
-      };
-      var picked = pick(order, ISSUE_K, true, ok(true));
-      if (picked.length < ISSUE_K) picked = picked.concat(pick(order, ISSUE_K - picked.length, true, ok(false)));
+      var picked = [];
+      [true, false].forEach(function (flagged) {
+        for (var p = L - 1; p >= 0 && picked.length < ISSUE_K; p--) {
+          var row = q.rows[p];
+          if (codes[row] !== k || S.mask[row] !== 1 || (q.flags[p] === 1) !== flagged) continue;
+          if (!flagged && !(q.scores[p] >= BORDERLINE)) continue;
+          picked.push(row);
+          pos.set(row, p);
+        }
+      });
+      allPicked = allPicked.concat(picked);
       var sec = el("div", "dv-issue-class");
       sec.dataset.testid = "issue-class";
       sec.dataset.value = l ? l.values[k] : q.dim;
@@ -1463,16 +1683,17 @@
       sec.appendChild(h);
       var g = gallery(picked, note, "issue-gallery");
       Array.prototype.forEach.call(g.querySelectorAll(".dv-tile"), function (t) {
-        var j = +t.dataset.index;
-        t.dataset.given = given(j);
-        t.dataset.suggested = q.sugValues[q.sugCodes[j]];
-        t.dataset.flagged = String(q.flag[j]);
-        t.classList.add(q.flag[j] ? "dv-tile-flagged" : "dv-tile-unflagged");
+        var row = +t.dataset.index, p = pos.get(row);
+        t.dataset.given = given(row);
+        t.dataset.suggested = q.sugValues[q.sugs[p]];
+        t.dataset.flagged = String(q.flags[p]);
+        t.classList.add(q.flags[p] ? "dv-tile-flagged" : "dv-tile-unflagged");
       });
       sec.appendChild(g);
       grid2.appendChild(sec);
     });
     body.appendChild(grid2);
+    if (ex && !has("details", allPicked)) need("details", allPicked, renderIssues);
     if (classes.length > ISSUE_CLASSES) {
       body.appendChild(el("p", "dv-note", "+ " + (classes.length - ISSUE_CLASSES) + " more classes with flagged samples (use the label filter above)"));
     }
@@ -1588,9 +1809,173 @@
   }
 
   // ------------------------------------------------------------------------------------------
+  // search (ids by exact value or prefix, label values) and export of the shown samples
+
+  // rows whose id starts with `q`: the ids are sorted in "search" chunks, each starting with
+  // the id listed in RAW.search.first, so one or two chunks are read
+  function searchIds(q, cb) {
+    var first = RAW.search.first, lo = 0, hi = first.length - 1;
+    if (!first.length) { cb([], []); return; }
+    while (lo < hi) {  // the last chunk whose first id is <= q
+      var mid = (lo + hi + 1) >> 1;
+      if (first[mid] <= q) lo = mid; else hi = mid - 1;
+    }
+    var ks = [lo];
+    for (var c = lo + 1; c < first.length && first[c].lastIndexOf(q, 0) === 0; c++) ks.push(c);
+    if (ks.length > 8) ks = ks.slice(0, 8);  // a very common prefix: the first 8 chunks of it
+    var left = ks.length, rows = [], exact = [];
+    var done = function () {
+      ks.forEach(function (k) {
+        var idl = columnOf(RAW.search.ids, "search", k), at = columnOf(RAW.search.rows, "search", k);
+        if (!idl) return;
+        var a = 0, b = idl.length;
+        while (a < b) { var m = (a + b) >> 1; if (idl[m] < q) a = m + 1; else b = m; }
+        for (var j = a; j < idl.length && idl[j].lastIndexOf(q, 0) === 0; j++) {
+          rows.push(at[j]);
+          if (idl[j] === q) exact.push(at[j]);
+        }
+      });
+      cb(rows, exact);
+    };
+    ks.forEach(function (k) { loadChunk("search", k, function () { if (--left === 0) done(); }); });
+  }
+  // label values equal to q (any case), else containing it
+  function searchLabels(q) {
+    var lq = q.toLowerCase(), hits = [];
+    [true, false].forEach(function (equal) {
+      if (hits.length) return;
+      labels.forEach(function (l, d) {
+        l.values.forEach(function (v, k) {
+          var lv = String(v).toLowerCase();
+          if (equal ? lv === lq : lv.indexOf(lq) >= 0) hits.push([d, k]);
+        });
+      });
+    });
+    return hits;
+  }
+  function runSearch(q, cb) {
+    q = String(q || "").trim();
+    if (!q) { setSelection(null); searchNote(""); if (cb) cb(0); return; }
+    searchNote("Searching\u2026");
+    searchIds(q, function (rows, exact) {
+      var sel = new Uint8Array(N), count = 0, what, j;
+      if (rows.length) {
+        for (j = 0; j < rows.length; j++) if (!sel[rows[j]]) { sel[rows[j]] = 1; count++; }
+        what = exact.length ? plural(exact.length, "sample") + " with id \u201c" + q + "\u201d" +
+          (count > exact.length ? " (" + count.toLocaleString() + " ids start with it)" : "")
+          : plural(count, "id") + " starting with \u201c" + q + "\u201d";
+      } else {
+        var hits = searchLabels(q);
+        if (hits.length) {
+          for (var i = 0; i < N; i++) {
+            for (j = 0; j < hits.length; j++) {
+              if (labels[hits[j][0]].codes[i] === hits[j][1]) { sel[i] = 1; count++; break; }
+            }
+          }
+          what = plural(count, "sample") + " labelled " + hits.slice(0, 4).map(function (h) {
+            return labels[h[0]].name + " = " + labels[h[0]].values[h[1]];
+          }).join(" or ") + (hits.length > 4 ? " or \u2026" : "");
+        }
+      }
+      pub.searchCount = count;
+      if (!count) {
+        searchNote("No id or label value matches \u201c" + q + "\u201d.");
+        if (cb) cb(0);
+        return;
+      }
+      setSelection(sel, count);
+      searchNote(what + ": selected.");
+      var one = exact.length === 1 ? exact[0] : count === 1 ? rows[0] : -1;
+      if (one >= 0) showDetail(one, true);
+      if (cb) cb(count);
+    });
+  }
+  function searchNote(text) { toolbar.searchNote.textContent = text; toolbar.searchNote.hidden = !text; }
+  pub.search = function (q) { runSearch(q); };
+
+  function csvField(v) {
+    var t = String(v);
+    return /[",\r\n]/.test(t) || /^\s|\s$/.test(t) ? "\"" + t.replace(/"/g, "\"\"") + "\"" : t;
+  }
+  // the shown samples (filters and selection) as CSV: id and every label, built chunk by chunk
+  // of the "rows" tier (each loaded in turn) into a Blob that the browser downloads
+  function exportShown(cb) {
+    var info = TIERS.rows, parts = [["id"].concat(labels.map(function (l) { return l.name; })).map(csvField).join(",") + "\n"];
+    var count = 0, k = 0, mask = S.mask;
+    var t0 = performance.now();
+    exportBtn.disabled = true;
+    var step = function () {
+      while (k < info.count) {
+        var a = k * info.rows, b = Math.min(N, a + info.rows), any = false;
+        for (var i = a; i < b && !any; i++) if (mask[i]) any = true;
+        if (any) break;
+        k++;
+      }
+      if (k >= info.count) { finish(); return; }
+      loadChunk("rows", k, function () {
+        var a2 = k * info.rows, b2 = Math.min(N, a2 + info.rows), lines = [];
+        var idl = columnOf(RAW.ids, "rows", k);
+        for (var i2 = a2; i2 < b2; i2++) {
+          if (!mask[i2]) continue;
+          var line = csvField(idl[i2 - a2]);
+          for (var d = 0; d < labels.length; d++) line += "," + csvField(labels[d].values[labels[d].codes[i2]]);
+          lines.push(line);
+        }
+        count += lines.length;
+        parts.push(lines.join("\n") + "\n");
+        exportBtn.textContent = "Exporting\u2026 " + Math.round(100 * b2 / N) + " %";
+        k++;
+        step();
+      });
+    };
+    var finish = function () {
+      var blob = new Blob(parts, { type: "text/csv" }), url = URL.createObjectURL(blob);
+      var a = document.createElement("a");
+      a.href = url;
+      a.download = "deepview-selection.csv";
+      document.body.appendChild(a);
+      a.click();
+      document.body.removeChild(a);
+      setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+      pub.lastExport = { rows: count, bytes: blob.size, ms: performance.now() - t0 };
+      exportBtn.disabled = false;
+      exportBtn.textContent = "Export CSV";
+      if (cb) cb(pub.lastExport);
+    };
+    step();
+  }
+  pub.exportShown = function () { exportShown(); };
+  var exportBtn = null;
+  function buildSearch() {
+    var form = el("form", "dv-search");
+    var input = el("input", "dv-search-input");
+    input.type = "search";
+    input.placeholder = "Search id or label value";
+    input.setAttribute("aria-label", "Search by id (or its start) or by label value");
+    input.dataset.testid = "search";
+    form.appendChild(input);
+    var go = el("button", "dv-btn", "Search");
+    go.type = "submit";
+    form.appendChild(go);
+    form.addEventListener("submit", function (e) { e.preventDefault(); runSearch(input.value); });
+    toolbar.appendChild(form);
+    exportBtn = el("button", "dv-btn", "Export CSV");
+    exportBtn.type = "button";
+    exportBtn.dataset.testid = "export";
+    exportBtn.title = "Download the shown samples (filters and selection) as CSV: id and labels";
+    exportBtn.addEventListener("click", function () { exportShown(); });
+    toolbar.appendChild(exportBtn);
+    toolbar.searchNote = el("span", "dv-note dv-search-note");
+    toolbar.searchNote.dataset.testid = "search-note";
+    toolbar.searchNote.hidden = true;
+    toolbar.appendChild(toolbar.searchNote);
+  }
+
+  // ------------------------------------------------------------------------------------------
   // update loop
 
   function update(responseChanged) {
+    var t0 = performance.now();
     computeMask();
     renderStatus();
     renderSummary();
@@ -1602,6 +1987,7 @@
     renderLeakage();
     renderFamiliarity();
     renderDuplicates();
+    pub.lastUpdateMs = performance.now() - t0;
   }
 
   document.addEventListener("keydown", function (e) {
@@ -1615,7 +2001,7 @@
     fn();
     timings.views[name] = (timings.views[name] || 0) + performance.now() - t;
   }
-  timed("build", function () { buildToolbar(); buildScatter(); computeMask(); buildAudit(); });
+  timed("build", function () { buildToolbar(); buildSearch(); buildScatter(); computeMask(); buildAudit(); });
   timed("layout", layoutScatter);
   timed("color", colorPoints);
   timed("status+summary", function () { renderStatus(); renderSummary(); });
