@@ -82,7 +82,7 @@ _EXTREMES = 2048
 _HIST_BINS = 32
 #: the histogram's robust range: these quantiles, widened by _HIST_MARGIN of their range
 _HIST_QUANTILES = (0.005, 0.995)
-_HIST_MARGIN = 0.05
+_HIST_MARGIN = 0.25
 #: a label-issue score from here on is borderline (another class is as likely)
 _BORDERLINE = 0.5
 #: nearest neighbours shown per sample

@@ -1891,7 +1891,7 @@
     });
   }
   function searchNote(text) { toolbar.searchNote.textContent = text; toolbar.searchNote.hidden = !text; }
-  pub.search = function (q) { runSearch(q); };
+  pub.search = function (q) { return new Promise(function (res) { runSearch(q, res); }); };
 
   function csvField(v) {
     var t = String(v);
@@ -1944,7 +1944,7 @@
     };
     step();
   }
-  pub.exportShown = function () { exportShown(); };
+  pub.exportShown = function () { return new Promise(function (res) { exportShown(res); }); };
   var exportBtn = null;
   function buildSearch() {
     var form = el("form", "dv-search");
