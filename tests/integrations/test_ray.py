@@ -40,10 +40,18 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 N = 1200
 
 
+STORE = 256 << 20
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Any:
-    with ray_session(num_cpus=2):
+    with ray_session(num_cpus=2, object_store_memory=STORE):
         yield
+
+
+def test_local_cluster_gets_the_object_store_size_asked_for(cluster) -> None:
+    # the report's driver maps the store's pages it reads: a bounded store bounds them
+    assert ray.cluster_resources()["object_store_memory"] == pytest.approx(STORE, rel=0.01)
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,24 @@ __all__ = ["ENGINES", "run_ray_report"]
 #: the values of ``deepview report --engine``
 ENGINES = ("local", "ray")
 
+#: object store of the local cluster the command starts, per CPU (at least 1 GiB, at most
+#: Ray's default): the driver maps every block it reads from the store, and those pages count
+#: in its resident size up to the store's size (Ray's default, 30 % of the memory, let a
+#: 2M-row report's driver hold 640 MB of them; 1 GiB: 400 MB, in the same time)
+LOCAL_STORE_PER_CPU = 256 << 20
+
+
+def local_store_bytes() -> int:
+    """Bytes of the object store of a local cluster started by ``--engine ray``."""
+    import os
+
+    wanted = max(1 << 30, LOCAL_STORE_PER_CPU * (os.cpu_count() or 1))
+    try:
+        default = int(0.3 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return wanted
+    return min(default, wanted)
+
 
 def _schema_columns(data: Path, id_column: str | None, text_column: str | None
                     ) -> dict[str, Any]:
@@ -139,7 +157,8 @@ def run_ray_report(
                          threshold=duplicate_threshold, seed=seed, label_issues=label_issues,
                          split_labels=tuple(dict.fromkeys(split_labels)) if split_labels
                          else None)
-    with ray_session(ray_address):
+    with ray_session(ray_address, object_store_memory=None if ray_address is not None
+                     else local_store_bytes()):
         if is_numpy:
             import ray.data
 

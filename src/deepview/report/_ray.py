@@ -10,8 +10,9 @@ to :func:`collect` here instead of reading it in-process:
    eigendecomposes the covariance: the same PCA as in-process.
 2. **reduction** (cluster): every block is projected to the working dimension (with each
    row's squared distance to the subspace, the residual), :class:`_Transform`.
-3. **to the driver**: the reduced rows stream, in row order, into a memory-mapped spill in
-   the report's temporary folder, with ids and labels; the full-dimensional rows come too
+3. **to the driver**: the reduced rows stream, in row order, into a file in the report's
+   temporary folder (plain appends, read back with file reads: no resident copy), with ids
+   (Arrow strings) and labels (categorical codes); the full-dimensional rows come too
    only when the duplicates step needs them (duplicate groups are found on the raw
    responses, as in-process).
 
@@ -23,13 +24,14 @@ reduced on the driver (a warning says so).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -214,10 +216,11 @@ class _Prereduced(RowFile):
 
 class _DriverProducer:
     """The reduction pass's output as the report's one producer pass: deepview batches of
-    the carried columns, while the reduced rows and residuals go into their spills."""
+    the carried columns, while the reduced rows (of fields whose full rows are carried)
+    are appended to their files and the residuals to their arrays."""
 
     def __init__(self, dataset: Any, spec: Any, plans: Mapping[str, _FieldPlan],
-                 reduced: Mapping[str, np.memmap], residual: Mapping[str, np.ndarray],
+                 reduced: Mapping[str, BinaryIO], residual: Mapping[str, np.ndarray],
                  rows: int) -> None:
         self.dataset = dataset
         self.spec = spec
@@ -246,7 +249,9 @@ class _DriverProducer:
                 )
             for name, plan in self.plans.items():
                 if plan.model is not None:
-                    self.reduced[name][self.seen:stop] = batch[_REDUCED.format(plan.number)]
+                    if name in self.reduced:  # plain appends: no resident pages
+                        np.ascontiguousarray(batch[_REDUCED.format(plan.number)],
+                                             dtype=np.float32).tofile(self.reduced[name])
                     if plan.residual:
                         self.residual[name][self.seen:stop] = batch[
                             _RESIDUAL.format(plan.number)]
@@ -288,18 +293,19 @@ def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
                for name, p in plans.items()}
     spec = BatchSpec(carried, source.spec.id_column, source.spec.label_columns,
                      source.spec.path_column, source.spec.text_column)
-    reduced: dict[str, np.memmap] = {}
+    reduced: dict[str, BinaryIO] = {}
     residual: dict[str, np.ndarray] = {}
-    for name, plan in plans.items():
-        if plan.model is not None:
-            k = plan.model.n_components
-            reduced[name] = np.memmap(cache_dir / f"ray-reduced{plan.number}.f32",
-                                      dtype=np.float32, mode="w+", shape=(stats.rows, k))
-            if plan.residual:
-                residual[name] = np.empty(stats.rows, dtype=np.float64)
-    driver = _DriverProducer(transformed, spec, plans, reduced, residual, stats.rows)
-    collected = collect_in_process(driver, batch_size=batch_size, cache_dir=cache_dir,
-                                   progress=progress)
+    with contextlib.ExitStack() as files:
+        for name, plan in plans.items():
+            if plan.model is not None:
+                if plan.carry_raw:  # else the carried column is the reduced rows
+                    reduced[name] = files.enter_context(
+                        open(cache_dir / f"ray-reduced{plan.number}.f32", "wb"))
+                if plan.residual:
+                    residual[name] = np.empty(stats.rows, dtype=np.float64)
+        driver = _DriverProducer(transformed, spec, plans, reduced, residual, stats.rows)
+        collected = collect_in_process(driver, batch_size=batch_size, cache_dir=cache_dir,
+                                       progress=progress)
     if driver.seen != stats.rows or collected.n != stats.rows:
         raise InvalidDataError(
             f"{_OWNER}: the reduction pass yielded {driver.seen} rows but the statistics "
@@ -308,9 +314,10 @@ def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
     for name, plan in plans.items():
         if plan.model is None:
             continue
-        values = reduced[name]
-        values.flush()
+        k = plan.model.n_components
+        values = (RowFile(cache_dir / f"ray-reduced{plan.number}.f32", (stats.rows, k))
+                  if plan.carry_raw else collected.fields[name])
         result = analysis.Reduced(values, residual.get(name),
-                                  plan.width - plan.model.n_components if plan.residual else 0)
+                                  plan.width - k if plan.residual else 0)
         collected.fields[name] = _Prereduced(collected.fields[name], result)
     return collected

@@ -89,6 +89,7 @@ def ray_session(
     num_cpus: int | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     quiet: bool = True,
+    object_store_memory: int | None = None,
 ) -> Iterator[None]:
     """Use a Ray cluster for the duration of a ``with`` block.
 
@@ -106,6 +107,11 @@ def ray_session(
         Give up connecting to ``address`` after this many seconds.
     quiet : bool, default=True
         No Ray progress bars and only warnings from Ray's loggers.
+    object_store_memory : int, optional
+        Bytes of a local cluster's object store (default Ray's: 30 % of the memory).  The
+        driver maps the pages of every block it reads from the store, and they count in its
+        resident size (as shared memory) up to the store's size; a smaller store bounds that
+        (Ray Data holds back its reads to fit, and spills to disk beyond it).
 
     Raises
     ------
@@ -132,7 +138,8 @@ def ray_session(
     elif address is None:
         try:
             ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-                     logging_level=logging.WARNING, log_to_driver=not quiet)
+                     logging_level=logging.WARNING, log_to_driver=not quiet,
+                     object_store_memory=object_store_memory)
         except Exception as exc:
             raise ClusterUnavailableError(
                 f"ray_session: could not start a local Ray cluster: {exc}") from exc
