@@ -34,18 +34,35 @@ import numpy as np
 import pandas as pd
 
 FLIP_RATE = 0.05
+#: ``--label subpackage`` (texts): a second, topical labelling of the same docstrings, by the
+#: subpackage they come from (classes of 100+ docstrings whose names say what they are about;
+#: the tensor-type and catch-all namespaces such as ``torch.cuda`` or ``pandas.core`` left out)
+SUBPACKAGES = ("scipy.stats", "numpy.distutils", "numpy.ma", "pandas.io", "scipy.signal",
+               "torch.distributed", "numpy.polynomial", "torch.fx", "torch.nn", "numpy.random",
+               "sklearn.metrics", "scipy.spatial", "scipy.sparse", "scipy.linalg")
 
 
-def prepare(source: Path, out: Path, seed: int = 0) -> None:
+def _subpackage(ids: pd.Series) -> pd.Series:
+    return ids.str.split(".").str[:2].str.join(".")
+
+
+def prepare(source: Path, out: Path, seed: int = 0, label_kind: str = "default") -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
     x = np.load(source / "emb.npy", allow_pickle=False)
     meta = pd.read_csv(source / "meta.csv", dtype=str, keep_default_na=False)
     label = "source" if "source" in meta else "digit"
+    if label_kind == "subpackage" and "text" not in meta:
+        raise SystemExit("--label subpackage needs the text set")
     rng = np.random.default_rng(seed)
     meta["row"] = np.arange(len(meta))
-    keep = meta["kind"].isin(["natural", "edit", "bulk"]).to_numpy()
+    keep = meta["kind"].isin(["natural", "edit", "bulk"]).to_numpy().copy()
+    if label_kind == "subpackage":
+        originals = meta["pair_of"].where(meta["pair_of"] != "", meta["id"])
+        meta["subpackage"] = _subpackage(originals)
+        label = "subpackage"
+        keep &= meta["subpackage"].isin(SUBPACKAGES).to_numpy()
     meta, x = meta[keep].reset_index(drop=True), x[keep]
     if "split" not in meta:
         meta["split"] = np.where(rng.random(len(meta)) < 0.8, "train", "test")
@@ -209,6 +226,9 @@ def main() -> None:
     p = sub.add_parser("prepare")
     p.add_argument("source", type=Path)
     p.add_argument("out", type=Path)
+    p.add_argument("--seed", type=int, default=0, help="seed of the flips and the split")
+    p.add_argument("--label", choices=["default", "subpackage"], default="default",
+                   help="texts: the source package (default) or the subpackage")
     r = sub.add_parser("run")
     r.add_argument("tool", choices=sorted(TOOLS))
     r.add_argument("dir", type=Path)
@@ -216,7 +236,7 @@ def main() -> None:
     e.add_argument("dirs", type=Path, nargs="+")
     args = parser.parse_args()
     if args.command == "prepare":
-        prepare(args.source, args.out)
+        prepare(args.source, args.out, args.seed, args.label)
     elif args.command == "run":
         run(args.tool, args.dir)
     else:
