@@ -52,6 +52,28 @@ def test_spilled_duplicates_equal_the_introspector(tmp_path: Path, threshold: ob
     assert (groups >= 0).sum() >= n // 50 and exact.sum() >= 10
 
 
+@pytest.mark.parametrize("select_rows", [3, 1 << 20])  # 16 bits at a time / one sort
+def test_medians_found_block_by_block_equal_numpy(monkeypatch: pytest.MonkeyPatch,
+                                                  select_rows: int) -> None:
+    monkeypatch.setattr(_analysis, "BLOCK_ROWS", 7)
+    monkeypatch.setattr(_analysis, "SELECT_ROWS", select_rows)
+    rng = np.random.default_rng(0)
+    distances = np.sqrt(rng.gamma(2.0, 3.0, size=(101, 10)))
+    distances[:, 0] = 0.0  # each point itself
+    distances[5:40, 1] = 0.0  # identical copies
+    distances[40:60, 2:5] = 2.5  # ties
+    distances[60:62, 3] = 1e-9  # below 1e-6 of the largest
+    for rows in (101, 100, 1):
+        d = distances[:rows]
+        for lower in (0.0, 1e-6 * d.max(), 2.5, float(np.median(d))):
+            above = np.sort(d[d > lower])
+            middle, count = _analysis._median_above(d, lower)
+            assert count == len(above)
+            assert middle == (float(np.median(above)) if len(above) else 0.0)
+    same = np.full((30, 3), 4.0)  # every candidate has one bit pattern
+    assert _analysis._median_above(same, 0.0) == (4.0, 90)
+
+
 def test_column_norms_summed_block_by_block_equal_the_one_piece_sum(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from deepview._compute.knn import normalize_columns

@@ -359,28 +359,85 @@ def _median_of_sorted(d: np.ndarray) -> float:
     return float(np.mean(d[middle - 1:middle + 1]))
 
 
+#: an order statistic's candidates are sorted once at most this many remain
+SELECT_ROWS = 1 << 20
+
+
+def _keys_above(dist: np.ndarray, lower: float, shift: int | None, prefix: int) -> Any:
+    """Block by block, the bit patterns (``uint64``) of the float64 values of ``dist`` above
+    ``lower`` (>= 0) whose top bits (``key >> shift``) are ``prefix`` (all for ``None``):
+    non-negative float64 values sort like their patterns."""
+    for start in range(0, len(dist), BLOCK_ROWS):
+        block = np.asarray(dist[start:start + BLOCK_ROWS], dtype=np.float64)
+        keys = block[block > lower].view(np.uint64)
+        yield keys if shift is None else keys[(keys >> np.uint64(shift)) == prefix]
+
+
+def _kth_above(dist: np.ndarray, lower: float, rank: int, count: int) -> float:
+    """The ``rank``-th smallest (from 0) of the ``count`` values of ``dist`` above ``lower``,
+    exactly, without a copy of them: 16 bits of the pattern at a time, a count per pattern
+    finds the one holding the rank, until few enough candidates remain to sort."""
+    shift: int | None = None
+    prefix = 0
+    while count > SELECT_ROWS and shift != 0:
+        step = 48 if shift is None else shift - 16
+        counts = np.zeros(1 << 16, dtype=np.int64)
+        for keys in _keys_above(dist, lower, shift, prefix):
+            counts += np.bincount(((keys >> np.uint64(step)) & np.uint64(0xFFFF)).astype(
+                np.int64), minlength=1 << 16)
+        cumulative = np.cumsum(counts)
+        chosen = int(np.searchsorted(cumulative, rank, side="right"))
+        rank -= int(cumulative[chosen - 1]) if chosen else 0
+        count = int(counts[chosen])
+        prefix = chosen if shift is None else (prefix << 16) | chosen
+        shift = step
+    if shift == 0:  # every candidate has the same pattern
+        return float(np.array([prefix], dtype=np.uint64).view(np.float64)[0])
+    values = np.sort(np.concatenate(list(_keys_above(dist, lower, shift, prefix))).view(
+        np.float64))
+    return float(values[rank])
+
+
+def _median_above(dist: np.ndarray, lower: float) -> tuple[float, int]:
+    """``np.median`` of the values of ``dist`` above ``lower`` (>= 0) and their count (the
+    median is 0 when there are none): :func:`_median_of_sorted` of their sorted copy, the
+    same value, found block by block (:func:`_kth_above`)."""
+    count = sum(len(keys) for keys in _keys_above(dist, lower, None, 0))
+    if not count:
+        return 0.0, 0
+    middle = count // 2
+    if count % 2:
+        return _kth_above(dist, lower, middle, count), count
+    pair = np.array([_kth_above(dist, lower, middle - 1, count),
+                     _kth_above(dist, lower, middle, count)])
+    return float(np.mean(pair)), count
+
+
 def _lean_groups(vectors: np.ndarray, threshold: Any, spill: Path
                  ) -> tuple[list[np.ndarray], float]:
-    """``Duplicates``' grouping (``_groups`` with its default search) with one sorted copy of
-    the neighbour distances instead of several: the same groups and identical tolerance."""
+    """``Duplicates``' grouping (``_groups`` with its default search) without copies of the
+    neighbour distances for the default threshold (its medians found block by block; one
+    sorted copy of the positive ones for other strategies): the same groups and identical
+    tolerance."""
     n = len(vectors)
     idx, dist = _LeanKNN(spill).knn(vectors, min(_K, n))
-    # the sorted positive distances, as every threshold strategy receives them
-    positive = np.concatenate([np.asarray(dist[s:s + BLOCK_ROWS], dtype=np.float64)[
-        np.asarray(dist[s:s + BLOCK_ROWS]) > 0] for s in range(0, n, BLOCK_ROWS)])
-    release(dist)
-    positive.sort()
-    # identical_tolerance: IDENTICAL_FRACTION x the median of those above 1e-6 of the largest
+    # identical_tolerance: IDENTICAL_FRACTION x the median of the positive distances above
+    # 1e-6 of the largest
+    largest = max((float(np.max(dist[s:s + BLOCK_ROWS], initial=0.0))
+                   for s in range(0, n, BLOCK_ROWS)), default=0.0)
     identical = 0.0
-    if len(positive):
-        above = positive[np.searchsorted(positive, 1e-6 * positive[-1], side="right"):]
-        identical = float(IDENTICAL_FRACTION * _median_of_sorted(above))
+    if largest > 0:
+        identical = float(IDENTICAL_FRACTION * _median_above(dist, 1e-6 * largest)[0])
     if type(threshold) is _Relative:  # fraction x the median of the non-identical ones
-        distinct = positive[np.searchsorted(positive, identical, side="right"):]
-        t = float(threshold.fraction * _median_of_sorted(distinct)) if len(distinct) else 0.0
-    else:
+        middle, count = _median_above(dist, identical)
+        t = float(threshold.fraction * middle) if count else 0.0
+    else:  # a strategy of the user's: the sorted positive distances, as Duplicates gives
+        positive = np.concatenate([np.asarray(dist[s:s + BLOCK_ROWS], dtype=np.float64)[
+            np.asarray(dist[s:s + BLOCK_ROWS]) > 0] for s in range(0, n, BLOCK_ROWS)])
+        positive.sort()
         t = _threshold_value(threshold, positive)
-    del positive
+        del positive
+    release(dist)
     # numerically identical samples are always grouped, whatever the threshold says
     t = max(t, identical)
     rows_parts, cols_parts, dist_parts = [], [], []
