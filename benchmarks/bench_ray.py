@@ -78,10 +78,13 @@ def make_shards(folder: Path, n: int, dim: int, shards: int, seed: int, *,
 class RssSampler(threading.Thread):
     """Peak RSS of a process and of each of its descendants, sampled every 0.2 s."""
 
-    def __init__(self, pid: int, kill_above: int = 0) -> None:
+    def __init__(self, pid: int, kill_above: int = 0, keep_free: int = 0,
+                 trace: Path | None = None) -> None:
         super().__init__(daemon=True)
         self.pid = pid
+        self.trace = trace  # every 30 s: seconds, driver RSS and its peak, tree (MB)
         self.kill_above = kill_above  # bytes of the driver's RSS; 0: never
+        self.keep_free = keep_free  # kill when the machine's available memory falls below
         self.killed = False
         self.driver = 0
         self.driver_uss = 0  # private (unshared) bytes, sampled every 2 s
@@ -96,7 +99,7 @@ class RssSampler(threading.Thread):
             root = psutil.Process(self.pid)
         except psutil.NoSuchProcess:
             return
-        ticks = 0
+        ticks, t0 = 0, time.perf_counter()
         while not self.stop.is_set():
             try:
                 total = rss = root.memory_info().rss
@@ -104,7 +107,8 @@ class RssSampler(threading.Thread):
                 if ticks % 10 == 0:
                     self.driver_uss = max(self.driver_uss, root.memory_full_info().uss)
                 ticks += 1
-                if self.kill_above and rss > self.kill_above and not self.killed:
+                short = self.keep_free and psutil.virtual_memory().available < self.keep_free
+                if (short or self.kill_above and rss > self.kill_above) and not self.killed:
                     self.killed = True  # the process tree is killed by run_cli
                     for process in [*root.children(recursive=True), root]:
                         with contextlib.suppress(psutil.NoSuchProcess):
@@ -126,23 +130,29 @@ class RssSampler(threading.Thread):
                     except (psutil.NoSuchProcess, psutil.AccessDenied):
                         continue
                 self.total = max(self.total, total)
+                if self.trace is not None and ticks % 150 == 1:
+                    with open(self.trace, "a") as out:
+                        out.write(f"{time.perf_counter() - t0:.0f} s: driver {rss >> 20} MB (peak "
+                                  f"{self.driver >> 20}), tree {total >> 20} MB\n")
             except psutil.NoSuchProcess:
                 return
             time.sleep(0.2)
 
 
-def run_cli(args: list[str], *, log: Path | None = None, kill_above_mb: int = 0
-            ) -> dict[str, Any]:
+def run_cli(args: list[str], *, log: Path | None = None, kill_above_mb: int = 0,
+            keep_free_mb: int = 0) -> dict[str, Any]:
     """Run ``deepview ARGS`` in a fresh process, sampling the RSS of its process tree; with
     ``log``, its output goes there as it comes (progress included); the tree is killed when
-    the driver's RSS passes ``kill_above_mb`` (the result then says so)."""
+    the driver's RSS passes ``kill_above_mb`` or the machine has less than ``keep_free_mb``
+    available (a machine shared with other jobs; the result then says so)."""
     deepview = Path(sys.executable).with_name("deepview")
     start = time.perf_counter()
     with (open(log, "w") if log is not None else contextlib.nullcontext()) as sink:
         proc = subprocess.Popen([str(deepview), *args], text=True,
                                 stdout=sink or subprocess.PIPE,
                                 stderr=subprocess.STDOUT if sink else subprocess.PIPE)
-        sampler = RssSampler(proc.pid, kill_above_mb << 20)
+        sampler = RssSampler(proc.pid, kill_above_mb << 20, keep_free_mb << 20,
+                             None if log is None else log.with_suffix(".rss"))
         sampler.start()
         out, err = proc.communicate()
     seconds = time.perf_counter() - start
@@ -152,7 +162,8 @@ def run_cli(args: list[str], *, log: Path | None = None, kill_above_mb: int = 0
         print(out, err, file=sys.stderr)
         raise SystemExit(f"deepview {' '.join(args)} failed ({proc.returncode})")
     mb = 1 / 2**20
-    return {"seconds": round(seconds, 1), **({"killed_above_mb": kill_above_mb}
+    return {"seconds": round(seconds, 1), **({"killed": {
+                "driver_rss_above_mb": kill_above_mb, "available_below_mb": keep_free_mb}}
                                                if sampler.killed else {}),
             "driver_peak_rss_mb": round(sampler.driver * mb),
             "driver_peak_uss_mb": round(sampler.driver_uss * mb),
@@ -180,6 +191,7 @@ def bench_report(args: argparse.Namespace) -> None:
             cli = ["report", str(work / "shards"), "--out", str(work / "out-ray"),
                    "--engine", "ray"]
         results[engine] = run_cli([*cli, *common], kill_above_mb=args.kill_above_mb,
+                                  keep_free_mb=args.keep_free_mb,
                                   log=None if args.log is None else args.log.with_suffix(
                                       f".{engine}.log"))
         print(engine, json.dumps(results[engine]), file=sys.stderr)
@@ -331,6 +343,8 @@ def main() -> None:
                         help="write each command's output (with its progress) to LOG.ENGINE.log")
     report.add_argument("--kill-above-mb", type=int, default=0,
                         help="kill a run whose driver RSS passes this (0: never)")
+    report.add_argument("--keep-free-mb", type=int, default=0,
+                        help="kill a run when the machine's available memory falls below this")
     inference = sub.add_parser("inference")
     inference.add_argument("--n", type=int, default=50_000)
     inference.add_argument("--actors", type=int, nargs="+", default=[1, 2])

@@ -103,7 +103,10 @@ def map_responses(
     concurrency : int, default=1
         Number of actors (model replicas).
     num_gpus : float, default=0
-        GPUs per actor (fractions share a GPU); 0 runs on CPUs.
+        GPUs per actor (fractions share a GPU); 0 runs on CPUs.  Ray only reserves the
+        GPU and sets ``CUDA_VISIBLE_DEVICES``: the factory puts the model on it (e.g.
+        ``TorchModel(net, device="cuda")``).  Tested and benchmarked with 0 only (no GPU
+        machine was available); ``num_gpus > 0`` has not been exercised on a GPU.
     num_cpus : float, default=1
         CPUs reserved per actor.  The actors hold their CPUs for the whole pass: leave
         some for the tasks that read the input (``concurrency * num_cpus`` below the
