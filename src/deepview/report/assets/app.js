@@ -333,36 +333,49 @@
   };
   function R() { return responses[S.resp] || null; }
 
-  // the mask (filters and selection) and, in the same pass, the shown count of every label
-  // value and familiarity bin of the current response
+  // the mask of shown samples (filters and selection): tight loops, the map's part of a frame
   function computeMask() {
-    var mask = S.mask, i, d, nl = labels.length, active = [], sel = S.selection;
+    var mask = S.mask, i, d, nl = labels.length, active = [], sel = S.selection, c = 0;
     for (d = 0; d < nl; d++) if (S.filters[d] >= 0) active.push(d);
-    var r = R(), bins = r ? r.famBin : null;
-    S.labelShown = labels.map(function (l) { return new Int32Array(l.values.length); });
-    S.histShown = new Int32Array(256);
+    S.counted = false;
     if (!active.length && !sel) {
       mask.fill(1);
-      S.shown = N;
-      labels.forEach(function (l, d2) { S.labelShown[d2].set(l.counts); });
-      if (bins) { if (!r.histAll) r.histAll = countBins(bins, null); S.histShown.set(r.histAll); }
+      c = N;
+    } else if (active.length === 1 && !sel) {
+      var codes = labels[active[0]].codes, f = S.filters[active[0]];
+      for (i = 0; i < N; i++) { var m1 = codes[i] === f ? 1 : 0; mask[i] = m1; c += m1; }
     } else {
       var na = active.length, ac = active.map(function (q) { return labels[q].codes; });
       var av = active.map(function (q) { return S.filters[q]; });
-      var codes = labels.map(function (l) { return l.codes; }), cnt = S.labelShown, hs = S.histShown;
-      var c = 0;
       for (i = 0; i < N; i++) {
         var m = sel ? sel[i] : 1;
         for (d = 0; d < na && m; d++) if (ac[d][i] !== av[d]) m = 0;
         mask[i] = m;
-        if (!m) continue;
-        c++;
-        for (d = 0; d < nl; d++) cnt[d][codes[d][i]]++;
-        if (bins) hs[bins[i]]++;
+        c += m;
       }
-      S.shown = c;
     }
-    pub.shownCount = S.shown;
+    S.shown = c;
+    pub.shownCount = c;
+  }
+  // the shown count of every label value and familiarity bin of the current response
+  function countShown() {
+    if (S.counted) return;
+    S.counted = true;
+    var r = R(), bins = r ? r.famBin : null, nl = labels.length, i, d;
+    S.labelShown = labels.map(function (l) { return new Int32Array(l.values.length); });
+    S.histShown = new Int32Array(256);
+    if (S.shown === N) {
+      labels.forEach(function (l, d2) { S.labelShown[d2].set(l.counts); });
+      if (bins) { if (!r.histAll) r.histAll = countBins(bins, null); S.histShown.set(r.histAll); }
+      return;
+    }
+    var mask = S.mask, cnt = S.labelShown, hs = S.histShown;
+    var codes = labels.map(function (l) { return l.codes; });
+    for (d = 0; d < nl; d++) {
+      var cd = codes[d], out = cnt[d];
+      for (i = 0; i < N; i++) if (mask[i]) out[cd[i]]++;
+    }
+    if (bins) for (i = 0; i < N; i++) if (mask[i]) hs[bins[i]]++;
   }
   function countBins(bins, mask) {
     var out = new Int32Array(256);
@@ -561,6 +574,7 @@
   }
 
   function renderSummary() {
+    countShown();
     var body = clear(summaryCard.body), r = R(), i;
     var stats = el("div", "dv-stats");
     stats.appendChild(stat("samples", N.toLocaleString(), "stat-total"));
@@ -723,9 +737,15 @@
     sc.canvas.setAttribute("role", "img");
     sc.canvas.setAttribute("aria-label", "2-D projection of the samples; drag to select");
     sc.ctx = sc.canvas.getContext("2d");
+    // rings (hover, current sample) and the lasso path on a canvas of their own, on top, so
+    // that hovering never repaints the points
+    sc.over = el("canvas", "dv-scatter-over");
+    sc.over.setAttribute("aria-hidden", "true");
+    sc.octx = sc.over.getContext("2d");
     sc.tip = el("div", "dv-tip");
     sc.tip.hidden = true;
     sc.wrap.appendChild(sc.canvas);
+    sc.wrap.appendChild(sc.over);
     sc.wrap.appendChild(sc.tip);
     body.appendChild(sc.wrap);
     sc.hint = el("p", "dv-note", "Drag to select (lasso or box), click a point for details, double-click to clear the selection. Scroll to zoom, shift-drag to pan.");
@@ -768,6 +788,9 @@
     sc.canvas.width = W;
     sc.canvas.height = H;
     sc.canvas.style.height = cssH + "px";
+    sc.over.width = W;
+    sc.over.height = H;
+    sc.over.style.height = cssH + "px";
     sc.img = null;
     if (!sc.bx || sc.bx.length !== N) { sc.bx = new Float32Array(N); sc.by = new Float32Array(N); }
     sc.far = new Int32Array(0);
@@ -788,14 +811,17 @@
     ey = widen(ey, (H - 2 * pad) / s);
     var x0 = ex[0], x1 = ex[1], y0 = ey[0], y1 = ey[1];
     var ox = (W - s * (x1 - x0)) / 2, oy = (H - s * (y1 - y0)) / 2;
-    var far = [];
+    var far = [], valid = 0;
     for (i = 0; i < N; i++) {  // base position (NaN: no projection)
       var xi = x[i], yi = y[i];
-      sc.bx[i] = ox + (xi - x0) * s;
-      sc.by[i] = H - oy - (yi - y0) * s;
+      if (xi === xi && yi === yi) valid++;
+      // clamped so that a pixel (x 500 zoom) stays within int32 for the drawing loop
+      sc.bx[i] = Math.max(-4e6, Math.min(4e6, ox + (xi - x0) * s));
+      sc.by[i] = Math.max(-4e6, Math.min(4e6, H - oy - (yi - y0) * s));
       if (xi < x0 || xi > x1 || yi < y0 || yi > y1) far.push(i);
     }
     sc.far = Int32Array.from(far);
+    sc.validCount = valid;
     sc.farCount = far.length;
     pub.farCount = sc.farCount;
     if (sc.farCount) {  // the view (zoom k < 1, shift t) that shows every point
@@ -822,8 +848,45 @@
       var d2 = dx * dx + dy * dy;
       if (d2 <= outer * outer && d2 >= inner * inner) sc.ringOffs.push(dx, dy);
     }
+    buildGrid();
     project();
     return true;
+  }
+
+  // points by cell of GRID device pixels of the first view (base positions, which pan and zoom
+  // do not change): hover and lasso look only at the cells they cover; points outside the
+  // first view are listed in sc.far and looked at one by one
+  var GRID = 8;
+  function buildGrid() {
+    var gw = Math.ceil(sc.W / GRID), gh = Math.ceil(sc.H / GRID), bx = sc.bx, by = sc.by, i, c;
+    var cellOf = new Int32Array(N), start = new Int32Array(gw * gh + 1);
+    for (i = 0; i < N; i++) {
+      var gx = Math.floor(bx[i] / GRID), gy = Math.floor(by[i] / GRID);
+      c = gx >= 0 && gx < gw && gy >= 0 && gy < gh ? gy * gw + gx : -1;
+      cellOf[i] = c;
+      if (c >= 0) start[c + 1]++;
+    }
+    for (c = 0; c < gw * gh; c++) start[c + 1] += start[c];
+    var items = new Int32Array(start[gw * gh]), fill = start.slice(0, gw * gh), outside = [];
+    for (i = 0; i < N; i++) {
+      c = cellOf[i];
+      if (c >= 0) items[fill[c]++] = i;
+      else if (bx[i] === bx[i] && by[i] === by[i]) outside.push(i);
+    }
+    sc.grid = { gw: gw, gh: gh, start: start, items: items, outside: Int32Array.from(outside) };
+  }
+  // visit(i) for every point whose base position may lie in [x0, x1] x [y0, y1] (base px)
+  function eachIn(x0, x1, y0, y1, visit) {
+    var g = sc.grid, j;
+    var cx0 = Math.max(0, Math.floor(x0 / GRID)), cx1 = Math.min(g.gw - 1, Math.floor(x1 / GRID));
+    var cy0 = Math.max(0, Math.floor(y0 / GRID)), cy1 = Math.min(g.gh - 1, Math.floor(y1 / GRID));
+    for (var cy = cy0; cy <= cy1; cy++) {
+      for (var cx = cx0; cx <= cx1; cx++) {
+        var c = cy * g.gw + cx;
+        for (j = g.start[c]; j < g.start[c + 1]; j++) visit(g.items[j]);
+      }
+    }
+    for (j = 0; j < g.outside.length; j++) visit(g.outside[j]);
   }
 
   // [lo, hi, min, max] of the finite values: lo/hi = the ROBUST_LO..ROBUST_HI quantiles
@@ -888,21 +951,17 @@
   }
 
   // the point nearest to screen position (x, y) within maxDist device pixels, preferring shown
-  // points: one pass over the base positions (no index to rebuild after a pan or zoom)
+  // points: only the grid cells within reach
   function nearest(x, y, maxDist) {
     var v = sc.view, k = v.k, qx = (x - v.tx) / k, qy = (y - v.ty) / k, rb = maxDist / k;
     var bx = sc.bx, by = sc.by, mask = S.mask, best = -1, bestD = rb * rb, bestMask = 0;
-    if (!bx) return -1;
-    for (var i = 0; i < N; i++) {
-      var dx = bx[i] - qx;
-      if (dx > rb || dx < -rb) continue;
-      var dy = by[i] - qy;
-      if (dy > rb || dy < -rb) continue;
-      var d = dx * dx + dy * dy, m = mask[i];
-      if (d <= rb * rb && (m > bestMask || (m === bestMask && d < bestD))) {
+    if (!bx || !sc.grid) return -1;
+    eachIn(qx - rb, qx + rb, qy - rb, qy + rb, function (i) {
+      var dx = bx[i] - qx, dy = by[i] - qy, d = dx * dx + dy * dy, m = mask[i];
+      if (d <= rb * rb && (m > bestMask || (m === bestMask && (d < bestD || (d === bestD && i < best))))) {
         best = i; bestD = d; bestMask = m;
       }
-    }
+    });
     return best;
   }
 
@@ -984,6 +1043,7 @@
       pub.edgeMarkers = 0;
       renderFarNote(0);
       sc.base = null;
+      paintOverlay();
       return;
     }
     var t0 = performance.now();
@@ -993,24 +1053,46 @@
     var offs = sc.offs, no = offs.length, fade = packRgb(hexRgb(FADE)), mask = S.mask;
     var bx = sc.bx, by = sc.by, key = sc.key, lut = sc.lut, one = lut[0], drawn = 0;
     var v = sc.view, k = v.k, tx = v.tx + 0.5, ty = v.ty + 0.5, single = no === 2 && offs[0] === 0 && offs[1] === 0;
-    // faded (filtered-out) points first, then the shown ones on top; one pass when all shown
-    for (var pass = S.shown === N ? 1 : 0; pass < 2; pass++) {
-      for (var i = 0; i < N; i++) {
-        if (mask[i] !== pass) continue;
-        var x = Math.floor(bx[i] * k + tx), y = Math.floor(by[i] * k + ty);
-        if (!(x === x)) continue;  // no projection
-        drawn++;
-        var col = pass ? (key ? lut[key[i]] : one) : fade;
-        if (single) {
-          if (x >= 0 && x < W && y >= 0 && y < H) buf[y * W + x] = col;
-          continue;
+    // one pass: a shown point takes its pixels, a faded (filtered-out) one only white pixels,
+    // so the shown points stay on top whatever the order. Pixel = floor(base * k + t): "| 0"
+    // after an offset of 1024 (exact for x >= -1024; further left is off the canvas anyway,
+    // and NaN lands at -1024); the unsigned compare is the bounds test
+    var white = 0xffffffff, x, y, at, i;
+    tx += 1024; ty += 1024;
+    if (single && S.shown === N) {
+      if (key) {
+        for (i = 0; i < N; i++) {
+          x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
+          if (x >>> 0 < W && y >>> 0 < H) buf[y * W + x] = lut[key[i]];
         }
+      } else {
+        for (i = 0; i < N; i++) {
+          x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
+          if (x >>> 0 < W && y >>> 0 < H) buf[y * W + x] = one;
+        }
+      }
+    } else if (single) {
+      for (i = 0; i < N; i++) {
+        x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
+        if (!(x >>> 0 < W && y >>> 0 < H)) continue;
+        at = y * W + x;
+        if (mask[i]) buf[at] = key ? lut[key[i]] : one;
+        else if (buf[at] === white) buf[at] = fade;
+      }
+    } else {
+      for (i = 0; i < N; i++) {
+        var bxi = bx[i];
+        if (!(bxi === bxi)) continue;  // no projection
+        x = ((bxi * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
+        var shown = mask[i], col = shown ? (key ? lut[key[i]] : one) : fade;
         for (var o = 0; o < no; o += 2) {
           var xx = x + offs[o], yy = y + offs[o + 1];
-          if (xx >= 0 && xx < W && yy >= 0 && yy < H) buf[yy * W + xx] = col;
+          if (xx >>> 0 < W && yy >>> 0 < H && (shown || buf[yy * W + xx] === white)) buf[yy * W + xx] = col;
         }
       }
     }
+    tx -= 1024; ty -= 1024;
+    drawn = sc.validCount;
     var edge = 0;
     if (sc.farCount) {
       var ro = sc.ringOffs, nr = ro.length, m = sc.ringR + 1, far = sc.far;
@@ -1027,6 +1109,7 @@
     pub.edgeMarkers = edge;
     renderFarNote(edge);
     sc.base = img;
+    ctx.putImageData(img, 0, 0);
     pub.renderedPoints = drawn;
     sc.canvas.dataset.renderedPoints = String(drawn);
     paintOverlay();
@@ -1045,7 +1128,7 @@
 
   function ring(i, color, extra) {
     if (i < 0 || !sc.bx || !(sc.bx[i] === sc.bx[i])) return;
-    var ctx = sc.ctx, rad = (sc.rad || 2) + extra * sc.dpr;
+    var ctx = sc.octx, rad = (sc.rad || 2) + extra * sc.dpr;
     ctx.beginPath();
     ctx.arc(sc.bx[i] * sc.view.k + sc.view.tx, sc.by[i] * sc.view.k + sc.view.ty, rad, 0, 2 * Math.PI);
     ctx.lineWidth = 2 * sc.dpr;
@@ -1054,9 +1137,9 @@
   }
 
   function paintOverlay() {
+    var ctx = sc.octx;
+    ctx.clearRect(0, 0, sc.W, sc.H);
     if (!sc.base) return;
-    var ctx = sc.ctx;
-    ctx.putImageData(sc.base, 0, 0);
     ring(S.detail, "#111827", 4);
     ring(sc.hover, "#e15759", 3);
     var d = sc.drag;
@@ -1143,31 +1226,50 @@
     if (S.tool === "box") finishLasso([[d.x0, d.y0], [d.x1, d.y0], [d.x1, d.y1], [d.x0, d.y1]], "box");
     else finishLasso(d.pts, "lasso");
   }
-  // select the points inside a polygon of screen positions (device pixels): a box test on
-  // the base positions first, the polygon test only inside the box
+  // select the points inside a polygon of screen positions (device pixels): the polygon is
+  // filled into a pixel mask (even-odd scanlines, as a canvas fills it), then each point looks
+  // up its pixel: one pass over the points, whatever the polygon
   function finishLasso(poly, tool) {
-    var t0 = performance.now(), sel = new Uint8Array(N), count = 0, i;
-    var v = sc.view, k = v.k, bx = sc.bx, by = sc.by;
-    var bx0 = Infinity, bx1 = -Infinity, by0 = Infinity, by1 = -Infinity;
-    poly.forEach(function (q) { bx0 = Math.min(bx0, q[0]); bx1 = Math.max(bx1, q[0]); by0 = Math.min(by0, q[1]); by1 = Math.max(by1, q[1]); });
-    var lx0 = (bx0 - v.tx) / k, lx1 = (bx1 - v.tx) / k, ly0 = (by0 - v.ty) / k, ly1 = (by1 - v.ty) / k;
-    var np = poly.length, px = new Float64Array(np), py = new Float64Array(np);
-    for (i = 0; i < np; i++) { px[i] = poly[i][0]; py[i] = poly[i][1]; }
-    for (i = 0; i < N; i++) {
-      var b = bx[i];
-      if (!(b >= lx0 && b <= lx1)) continue;
-      var c = by[i];
-      if (!(c >= ly0 && c <= ly1)) continue;
-      if (tool !== "box") {
-        var x = Math.round(b * k + v.tx), y = Math.round(c * k + v.ty), inside = false;
-        for (var a = 0, z = np - 1; a < np; z = a++) {
-          var ya = py[a], yb = py[z];
-          if ((ya > y) !== (yb > y) && x < (px[z] - px[a]) * (y - ya) / (yb - ya) + px[a]) inside = !inside;
-        }
-        if (!inside) continue;
+    var t0 = performance.now(), sel = new Uint8Array(N), count = 0, i, W = sc.W, H = sc.H;
+    var v = sc.view, k = v.k, tx = v.tx + 0.5, ty = v.ty + 0.5, bx = sc.bx, by = sc.by;
+    var y0 = Infinity, y1 = -Infinity, x0 = Infinity, x1 = -Infinity, np = poly.length;
+    poly.forEach(function (q) { x0 = Math.min(x0, q[0]); x1 = Math.max(x1, q[0]); y0 = Math.min(y0, q[1]); y1 = Math.max(y1, q[1]); });
+    var gx0 = Math.max(0, Math.floor(x0)), gx1 = Math.min(W - 1, Math.ceil(x1));
+    var gy0 = Math.max(0, Math.floor(y0)), gy1 = Math.min(H - 1, Math.ceil(y1));
+    if (gx1 < gx0 || gy1 < gy0) { setSelection(null); return; }
+    var gw = gx1 - gx0 + 1, gh = gy1 - gy0 + 1, inside = new Uint8Array(gw * gh), xs = [];
+    for (var gy = 0; gy < gh; gy++) {
+      var yc = gy0 + gy;  // a pixel row's centre line crosses the polygon's edges here
+      xs.length = 0;
+      for (var a = 0, z = np - 1; a < np; z = a++) {
+        var ya = poly[a][1], yb = poly[z][1];
+        if ((ya > yc) !== (yb > yc)) xs.push(poly[a][0] + (yc - ya) * (poly[z][0] - poly[a][0]) / (yb - ya));
       }
-      sel[i] = 1;
-      count++;
+      xs.sort(function (p, q) { return p - q; });
+      for (var e = 0; e + 1 < xs.length; e += 2) {
+        var from = Math.max(0, Math.ceil(xs[e] - gx0)), to = Math.min(gw - 1, Math.floor(xs[e + 1] - gx0));
+        for (var gx = from; gx <= to; gx++) inside[gy * gw + gx] = 1;
+      }
+    }
+    if (tool === "box") inside.fill(1);
+    // the points of the grid cells under the polygon's box (base positions, plus a pixel for
+    // rounding), then those outside the first view
+    var g = sc.grid, items = g.items, start = g.start, ox = gx0 + 1024, oy = gy0 + 1024;
+    tx += 1024; ty += 1024;
+    var cx0 = Math.max(0, Math.floor((gx0 - v.tx - 1) / k / GRID)), cx1 = Math.min(g.gw - 1, Math.floor((gx1 + 1 - v.tx) / k / GRID));
+    var cy0 = Math.max(0, Math.floor((gy0 - v.ty - 1) / k / GRID)), cy1 = Math.min(g.gh - 1, Math.floor((gy1 + 1 - v.ty) / k / GRID));
+    for (var cy = cy0; cy <= cy1; cy++) {
+      var j0 = start[cy * g.gw + cx0], j1 = start[cy * g.gw + cx1 + 1];  // a row of cells is contiguous
+      for (var j = j0; j < j1; j++) {
+        i = items[j];
+        var x = ((bx[i] * k + tx) | 0) - ox, y = ((by[i] * k + ty) | 0) - oy;
+        if (x >>> 0 < gw && y >>> 0 < gh && inside[y * gw + x]) { sel[i] = 1; count++; }
+      }
+    }
+    for (j = 0; j < g.outside.length; j++) {
+      i = g.outside[j];
+      var fx = ((bx[i] * k + tx) | 0) - ox, fy = ((by[i] * k + ty) | 0) - oy;
+      if (fx >>> 0 < gw && fy >>> 0 < gh && inside[fy * gw + fx] && !sel[i]) { sel[i] = 1; count++; }
     }
     pub.lastLassoMs = performance.now() - t0;
     setSelection(sel, count);
@@ -1394,6 +1496,7 @@
     fw.appendChild(fs);
     head.appendChild(fw);
     body.appendChild(head);
+    countShown();
     var d = S.famDim, l = labels[d];
     var split = r.split.find(function (s) { return s.label === d; });
     body.appendChild(el("p", "dv-note", split
@@ -1974,20 +2077,37 @@
   // ------------------------------------------------------------------------------------------
   // update loop
 
+  // one update: the map (mask, status, redraw) in this frame; the other views after it, each
+  // in a task of its own on large reports (so no frame waits for all of them), at once on
+  // small ones
+  var SYNC_VIEWS_MAX = 200000;
+  var viewsToken = 0;
   function update(responseChanged) {
     var t0 = performance.now();
     computeMask();
     renderStatus();
-    renderSummary();
     if (responseChanged) { layoutScatter(); colorPoints(); }
     renderLegend();
     drawScatter();
-    renderDetail();
-    renderIssues();
-    renderLeakage();
-    renderFamiliarity();
-    renderDuplicates();
-    pub.lastUpdateMs = performance.now() - t0;
+    pub.lastFrameMs = performance.now() - t0;
+    var steps = [function () { countShown(); renderSummary(); }, renderDetail, renderIssues,
+      renderLeakage, renderFamiliarity, renderDuplicates];
+    var token = ++viewsToken, longest = 0;
+    pub.viewsPending = true;
+    var run = function (k) {
+      if (token !== viewsToken) return;  // a newer update took over
+      var t = performance.now();
+      steps[k]();
+      longest = Math.max(longest, performance.now() - t);
+      if (k + 1 < steps.length) {
+        if (N > SYNC_VIEWS_MAX) setTimeout(function () { run(k + 1); }, 0); else run(k + 1);
+        return;
+      }
+      pub.viewsPending = false;
+      pub.lastViewMs = longest;
+      pub.lastUpdateMs = performance.now() - t0;
+    };
+    run(0);
   }
 
   document.addEventListener("keydown", function (e) {
@@ -2004,7 +2124,7 @@
   timed("build", function () { buildToolbar(); buildSearch(); buildScatter(); computeMask(); buildAudit(); });
   timed("layout", layoutScatter);
   timed("color", colorPoints);
-  timed("status+summary", function () { renderStatus(); renderSummary(); });
+  timed("status+summary", function () { renderStatus(); countShown(); renderSummary(); });
   timed("scatter", function () { renderLegend(); drawScatter(); });
   timed("detail", renderDetail);
   timed("audit", function () { renderIssues(); renderLeakage(); });
