@@ -281,3 +281,48 @@ def test_counters_fit_their_boxes(page: Any) -> None:
         }).map(s => s.textContent)""")
         assert over == [], width
     page.set_viewport_size({"width": 1000, "height": 900})
+
+
+# ------------------------------------------------------------- a built report's neighbours
+def test_built_report_keeps_neighbours_saves_and_shows_them(tmp_path: Path) -> None:
+    from deepview.base import ArrayProducer
+    from deepview.introspectors import DimensionReduction
+    from deepview.report import DatasetReport, ReportConfig
+
+    rng = np.random.default_rng(5)
+    centers = rng.normal(0, 20, (3, 16))
+    label = np.repeat([0, 1, 2], 100)
+    x = (centers[label] + rng.normal(0, 1, (300, 16))).astype(np.float32)
+    producer = ArrayProducer({"emb": x}, labels={"class": [f"c{v}" for v in label]})
+    report = DatasetReport.introspect(producer, config=ReportConfig(
+        projection=DimensionReduction.Strategy.PCA(2)))
+    (name,) = report.neighbours
+    rows, dist = report.neighbours[name]
+    assert rows.shape == dist.shape == (300, _site.NEIGHBOURS_SHOWN)
+    assert rows.dtype == np.int32 and dist.dtype == np.float32
+    assert not (rows == np.arange(300)[:, None]).any()  # never the sample itself
+    assert (np.diff(dist, axis=1) >= -1e-5).all() and (dist >= 0).all()  # nearest first
+    assert (label[rows] == label[:, None]).mean() > 0.99  # planted clusters: same class
+    # saved (npy, no pickle) and loaded; the site lists them in the details
+    report.to_disk(tmp_path / "r")
+    assert sorted(p.name for p in (tmp_path / "r").glob("*.npy")) == [
+        f"neighbours-{name}-distances.npy", f"neighbours-{name}-rows.npy"]
+    again = DatasetReport.from_disk(tmp_path / "r")
+    np.testing.assert_array_equal(again.neighbours[name][0], rows)
+    np.testing.assert_array_equal(again.neighbours[name][1], dist)
+    again.export_site(tmp_path / "s")
+    (resp,) = load_payload(tmp_path / "s")["responses"]
+    np.testing.assert_array_equal(resp["neighbours"][0], rows)
+    np.testing.assert_array_equal(resp["neighbours"][1], dist)
+    # a report saved without them loads with none
+    DatasetReport(report.data).to_disk(tmp_path / "plain")
+    assert DatasetReport.from_disk(tmp_path / "plain").neighbours == {}
+
+
+def test_site_neighbours_skips_the_sample_itself() -> None:
+    values = np.array([[0.0], [1.0], [3.0], [7.0]], dtype=np.float32)
+    lists = np.array([[0, 1, 2], [1, 0, 2], [1, 2, 0], [3, 2, -1]])  # row 2: itself 2nd
+    rows, dist = _site.site_neighbours(values, lists, keep=2)
+    assert rows.tolist() == [[1, 2], [0, 2], [1, 0], [2, -1]]
+    np.testing.assert_allclose(dist[:3], [[1, 3], [1, 2], [2, 3]])
+    assert dist[3, 0] == 4 and np.isnan(dist[3, 1])

@@ -24,8 +24,8 @@ from deepview.report import _ray as ray_engine
 from deepview.report import columns as col
 from deepview.report._collect import Collected, collect
 from deepview.report._config import ReportConfig
-from deepview.report._persist import read_report, write_report
-from deepview.report._site import notebook_html, write_site
+from deepview.report._persist import read_neighbours, read_report, write_report
+from deepview.report._site import notebook_html, site_neighbours, write_site
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,11 @@ class DatasetReport:
     """
 
     data: pd.DataFrame
+    #: per response: each sample's nearest samples in the reduced space, ``(n, 8)`` int32 rows
+    #: and float32 distances, kept from the label-issue neighbours (empty without them); shown
+    #: in the site's sample details and saved by :meth:`to_disk`
+    neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.data, pd.DataFrame):
@@ -201,10 +206,12 @@ class DatasetReport:
                                         progress=bar)
             try:
                 chosen = audit.check_predictions(predictions, collected.labels)
-                columns = _build_columns(collected, config, batch_size, chosen, Path(tmp))
+                near: dict[str, Any] = {}
+                columns = _build_columns(collected, config, batch_size, chosen, Path(tmp),
+                                         neighbours=near)
             finally:
                 collected.fields.clear()  # drop the cached fields before their files go
-        return DatasetReport(pd.DataFrame(columns))
+        return DatasetReport(pd.DataFrame(columns), neighbours=near)
 
     # --------------------------------------------------------------------------- persistence
     def to_disk(self, directory: str | Path = "./report_save", *, overwrite: bool = False) -> Path:
@@ -218,7 +225,8 @@ class DatasetReport:
         FileExistsError
             ``directory`` exists and ``overwrite`` is False.
         """
-        return write_report(self.data, Path(directory), overwrite=overwrite)
+        return write_report(self.data, Path(directory), overwrite=overwrite,
+                            neighbours=self.neighbours)
 
     @staticmethod
     def from_disk(directory: str | Path) -> DatasetReport:
@@ -235,7 +243,8 @@ class DatasetReport:
         InvalidDataError
             The files are damaged or have an unsupported ``format_version``.
         """
-        return DatasetReport(read_report(Path(directory)))
+        data = read_report(Path(directory))
+        return DatasetReport(data, neighbours=read_neighbours(Path(directory), len(data)))
 
     # ---------------------------------------------------------------------------- the site
     def export_site(
@@ -268,7 +277,7 @@ class DatasetReport:
             The path of ``index.html``.
         """
         return Path(write_site(self.data, Path(directory), title=title, overwrite=overwrite,
-                               image_root=image_root))
+                               image_root=image_root, neighbours=self.neighbours))
 
     # ------------------------------------------------------------------------------ audit
     def issues(self) -> pd.DataFrame:
@@ -340,7 +349,8 @@ def _strata(labels: Mapping[str, Any], splits: list[str]) -> np.ndarray | None:
 
 def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
                    predictions: Mapping[str, Any] | None = None,
-                   spill: Path | None = None) -> dict[str, Any]:
+                   spill: Path | None = None,
+                   neighbours: dict[str, Any] | None = None) -> dict[str, Any]:
     summary = _summary_columns(collected)
     for option in ("dim_reduction", "projection"):
         value = getattr(config, option)
@@ -376,6 +386,8 @@ def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
             finally:
                 if scratch is not None:
                     shutil.rmtree(scratch, ignore_errors=True)
+    if neighbours is not None:
+        neighbours.update(parts.neighbours)
     return {**summary, **parts.duplicates, **parts.projection, **parts.familiarity,
             **parts.split, **parts.audited}
 
@@ -389,6 +401,7 @@ class _Parts:
     familiarity: dict[str, Any] = dataclasses.field(default_factory=dict)
     split: dict[str, Any] = dataclasses.field(default_factory=dict)
     audited: dict[str, Any] = dataclasses.field(default_factory=dict)
+    neighbours: dict[str, Any] = dataclasses.field(default_factory=dict)  # site details
 
 
 def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
@@ -436,6 +449,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
                                          seed=config.seed, spill=scratch)
         parts.audited.update(audit.label_issue_columns(
             neighbours, name, collected.labels, splits, predictions, collected.ids))
+        parts.neighbours[name] = site_neighbours(reduced.values, neighbours)
         del neighbours
     if config.familiarity is not None:
         bar.set_description(f"{_OWNER} [{name}]: split familiarity")

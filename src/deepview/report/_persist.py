@@ -7,6 +7,10 @@ Layout of a report directory::
                     "dtypes": {...}, ...}
     data.parquet   report.data; dict columns (splitFamiliarity_*) as Arrow structs of float64
                    (or JSON strings when the rows' keys differ)
+    neighbours-<R>-rows.npy, neighbours-<R>-distances.npy
+                   DatasetReport.neighbours, when it has any: per response, each sample's
+                   nearest samples ((n, k) int32 rows, float32 distances; listed in report.json
+                   under "neighbours"), read with numpy's allow_pickle=False
 
 A dict column held as an Arrow struct (``struct<...>[pyarrow]``, as ``DatasetReport.introspect``
 builds split familiarity) is written as it is and read back as one; a column of Python dicts
@@ -14,7 +18,8 @@ is read back as Python dicts (its dtype in ``dtypes`` says which).  A default ``
 not stored; the table is written in blocks of :data:`WRITE_ROWS` rows, so writing holds one
 block's Arrow copy at a time.
 
-Loading reads only these two files, with pyarrow and ``json``; nothing in the directory is
+Loading reads only these files, with pyarrow, ``json`` and ``numpy.load(allow_pickle=False)``;
+nothing in the directory is
 ever executed or unpickled.  Writing goes to a hidden sibling directory that is renamed into
 place at the end (:func:`deepview.report.files.write_directory`), so an interrupted save never
 looks like a complete report.
@@ -23,6 +28,8 @@ looks like a complete report.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +124,14 @@ def _decode_dict_column(column: Any, encoding: str, name: str, *, arrow: bool = 
     return out
 
 
-def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Path:
-    """Write ``data`` as a report directory (see the module docstring)."""
+def _neighbour_files(response: str) -> tuple[str, str]:
+    return f"neighbours-{response}-rows.npy", f"neighbours-{response}-distances.npy"
+
+
+def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
+                 neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Path:
+    """Write ``data`` (and the neighbour lists, if any) as a report directory (see the module
+    docstring)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -139,6 +152,10 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Pat
         "dict_columns": encodings,
         "dtypes": {str(c): str(t) for c, t in data.dtypes.items()},
     }
+    kept = {str(r): v for r, v in (neighbours or {}).items() if v is not None}
+    if kept:
+        meta["neighbours"] = {r: dict(zip(("rows", "distances"), _neighbour_files(r),
+                                          strict=True)) for r in kept}
 
     def block(rows: pd.DataFrame) -> Any:
         table = pa.Table.from_pandas(rows.drop(columns=[*dict_columns, *arrow_structs]),
@@ -162,6 +179,12 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool) -> Pat
         finally:
             if writer is not None:
                 writer.close()
+        for r, (rows, distances) in kept.items():
+            names = _neighbour_files(r)
+            np.save(tmp / names[0], np.ascontiguousarray(rows, dtype=np.int32),
+                    allow_pickle=False)
+            np.save(tmp / names[1], np.ascontiguousarray(distances, dtype=np.float32),
+                    allow_pickle=False)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         pa.default_memory_pool().release_unused()  # the blocks' buffers, kept by the allocator
 
@@ -235,3 +258,37 @@ def read_report(directory: Path) -> pd.DataFrame:
             f"{_OWNER}.from_disk: {DATA_FILE} has {len(frame)} rows but {META_FILE} says {rows}."
         )
     return frame
+
+
+def read_neighbours(directory: Path, rows: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The neighbour lists saved with a report directory (none for reports without them):
+    per response, ``(n, k)`` int32 rows and float32 distances, checked against ``rows``."""
+    directory = Path(directory).expanduser()
+    if not (directory / META_FILE).is_file() and (directory / SITE_SUBDIR / META_FILE).is_file():
+        directory = directory / SITE_SUBDIR
+    meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    listed = meta.get("neighbours") or {}
+    if not isinstance(listed, dict):
+        raise InvalidTypeError(f"{_OWNER}.from_disk: 'neighbours' in {META_FILE} is damaged.")
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for response, files in listed.items():
+        expected = dict(zip(("rows", "distances"), _neighbour_files(str(response)),
+                            strict=True))
+        if files != expected or not re.fullmatch(r"[A-Za-z0-9_-]+", str(response)):
+            raise InvalidDataError(
+                f"{_OWNER}.from_disk: unexpected neighbour files {files!r} in {META_FILE}.")
+        try:
+            found = np.load(directory / expected["rows"], allow_pickle=False)
+            distances = np.load(directory / expected["distances"], allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InvalidDataError(
+                f"{_OWNER}.from_disk: neighbour lists of '{response}' could not be read "
+                f"({exc}); the report directory is damaged. Rebuild it.") from exc
+        if (found.dtype != np.int32 or distances.dtype != np.float32 or found.ndim != 2
+                or found.shape != distances.shape or len(found) != rows):
+            raise InvalidDataError(
+                f"{_OWNER}.from_disk: neighbour lists of '{response}' should be two ({rows}, k)"
+                f" arrays (int32, float32); got {found.dtype}{found.shape} and "
+                f"{distances.dtype}{distances.shape}.")
+        out[str(response)] = (found, distances)
+    return out

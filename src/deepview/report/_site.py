@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from deepview._compute.spill import FileRows, take
 from deepview._optional import require
 from deepview._progress import progress_disabled
 from deepview._validation import check_int
@@ -53,7 +54,8 @@ from deepview.report import _audit as audit
 from deepview.report import columns
 from deepview.report.files import SITE_INDEX, write_directory
 
-__all__ = ["NOTEBOOK_MAX_ROWS", "TIER_ROWS", "notebook_html", "standalone_html", "write_site"]
+__all__ = ["NEIGHBOURS_SHOWN", "NOTEBOOK_MAX_ROWS", "TIER_ROWS", "notebook_html",
+           "site_neighbours", "standalone_html", "write_site"]
 
 logger = logging.getLogger(__name__)
 
@@ -770,6 +772,37 @@ def _familiarity(plan: _Plan, scores: np.ndarray) -> dict[str, Any]:
     return {"bin": plan.dense("points", "u8", bins), "rank": plan.dense("points", "u16", ranks),
             "lowest": lowest, "highest": highest, "hist": hist,
             "exact": plan.dense("rows", "f32", scores)}
+
+
+def site_neighbours(values: Any, indices: np.ndarray, keep: int = NEIGHBOURS_SHOWN,
+                    block: int = 1 << 15) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``keep`` neighbours of each row other than itself, from ``(n, k)`` neighbour
+    lists (nearest first, e.g. the report's label-issue kNN), with their Euclidean distances
+    in ``values`` (the ``(n, d)`` rows the lists were found in: an array, a memory-mapped one
+    or :class:`~deepview._compute.spill.FileRows`): ``int32`` rows (-1: none) and ``float32``
+    distances, ``keep`` per row (about 50 bytes per sample for 6; worked out in blocks of
+    ``block`` rows, so the rows are gathered a block at a time)."""
+    indices = np.asarray(indices)
+    n = len(indices)
+    keep = max(0, min(keep, indices.shape[1] - 1 if indices.ndim == 2 else 0))
+    rows = np.full((n, keep), -1, dtype=np.int32)
+    dist = np.full((n, keep), np.nan, dtype=np.float32)
+    if keep == 0 or n == 0:
+        return rows, dist
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        idx = np.asarray(indices[a:b], dtype=np.int64)
+        others = (idx != np.arange(a, b)[:, None]) & (idx >= 0) & (idx < n)
+        order = np.argsort(~others, axis=1, kind="stable")[:, :keep]
+        picked = np.where(np.take_along_axis(others, order, axis=1),
+                          np.take_along_axis(idx, order, axis=1), -1)
+        own = (values.rows_at(np.arange(a, b)) if isinstance(values, FileRows)
+               else np.asarray(values[a:b]))
+        near = take(values, np.maximum(picked, 0).ravel()).reshape(b - a, keep, -1)
+        d = np.linalg.norm(near.astype(np.float32) - own.astype(np.float32)[:, None, :], axis=2)
+        rows[a:b] = picked
+        dist[a:b] = np.where(picked >= 0, d, np.nan)
+    return rows, dist
 
 
 def _neighbour_entry(plan: _Plan, value: Any, n: int) -> dict[str, Any] | None:
