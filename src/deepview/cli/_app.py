@@ -305,7 +305,7 @@ def report(
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="Samples per batch.")] = 1024,
     duplicate_threshold: Annotated[str, typer.Option(
-        "--duplicate-threshold", help="Near-duplicate distance: 'auto' (0.3 of the median "
+        "--duplicate-threshold", help="Near-duplicate distance: 'auto' (0.35 of the median "
         "neighbour distance), 'slope', a percentile 'p99.5', 'relative:0.4' or a distance "
         "such as 0.05. Identical samples are always grouped.")] = "auto",
     seed: Annotated[int, typer.Option(

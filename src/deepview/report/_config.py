@@ -87,7 +87,7 @@ class ReportConfig:
     """Which components :class:`DatasetReport` builds and the strategies they use.
 
     The default runs every component: duplicates (``Duplicates.ThresholdStrategy.Relative()``:
-    identical samples always, and near-duplicates closer than 0.3 of the median neighbour
+    identical samples always, and near-duplicates closer than 0.35 of the median neighbour
     distance),
     overall and per-label ("split") familiarity (``Familiarity.Strategy.GMM()``) and a 2-D
     projection (``DimensionReduction.Strategy.UMAP(2, max_fit_samples=50_000)``, or none
