@@ -20,7 +20,8 @@ inside the page:
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_site_render.py [--rows 100000] [--repeats 3]
+    .venv/bin/python benchmarks/bench_site_render.py [--rows 100000] [--repeats 3] \
+        [--interactions 8]
     .venv/bin/python benchmarks/bench_site_render.py --rows 10000000 --repeats 1
 
 Exits non-zero when a check fails (wrong count, search or export).
@@ -80,47 +81,50 @@ def synthetic(n: int, seed: int = 0) -> pd.DataFrame:
     })
 
 
-_MEASURE = """async () => {
+_MEASURE = """async (repeats) => {
   const s = window.deepviewState, frame = () => new Promise(r => requestAnimationFrame(r));
+  const views = async () => { while (s.viewsPending) await new Promise(r => setTimeout(r, 5)); };
   const out = {};
+  const add = (key, v) => { (out[key] = out[key] || []).push(v); };
   const time = (f) => { const t = performance.now(); f(); return performance.now() - t; };
   const v = s.view();
-  out.pan = time(() => s.setView(v.k, v.tx + 40, v.ty + 25));
-  await frame();
-  out.zoom = time(() => s.setView(v.k * 1.25, v.tx - 100, v.ty - 80));
-  await frame();
-  s.setView(v.k, v.tx, v.ty);
   const canvas = document.querySelector("canvas.dv-scatter").getBoundingClientRect();
-  out.hover = time(() => s.hoverAt(canvas.width / 2, canvas.height / 2));
-  s.hoverAt(-100, -100);
-  await frame();
-  const views = async () => { while (s.viewsPending) await new Promise(r => setTimeout(r, 5)); };
-  s.setFilter(0, 3);
-  out.filter = s.lastFrameMs;
-  out.filtered = s.shownCount;
-  await views();
-  out.filterView = s.lastViewMs;
-  out.filterAll = s.lastUpdateMs;
-  await frame();
-  s.resetAll();
-  await views();
-  await frame();
   const pts = [];
   for (let a = 0; a < 48; a++) {  // a circle over the middle third of the map
     pts.push([canvas.width / 2 + canvas.width / 6 * Math.cos(a / 48 * 2 * Math.PI),
               canvas.height / 2 + canvas.height / 6 * Math.sin(a / 48 * 2 * Math.PI)]);
   }
-  s.lassoScreen(pts);
-  out.lasso = s.lastLassoMs;
-  out.lassoFrame = s.lastSelectMs;
-  out.lassoCount = s.shownCount;
-  await views();
-  out.lassoView = s.lastViewMs;
-  out.lassoAll = s.lastUpdateMs;
-  await frame();
-  s.resetAll();
-  await views();
-  await frame();
+  for (let r = 0; r < repeats; r++) {
+    add("pan", time(() => s.setView(v.k, v.tx + 40 + r, v.ty + 25)));
+    await frame();
+    add("zoom", time(() => s.setView(v.k * (1.25 + 0.05 * r), v.tx - 100, v.ty - 80)));
+    await frame();
+    s.setView(v.k, v.tx, v.ty);
+    await frame();
+    add("hover", time(() => s.hoverAt(canvas.width / 2 + r * 7, canvas.height / 2 - r * 5)));
+    s.hoverAt(-100, -100);
+    await frame();
+    s.setFilter(0, 3 + (r % 2));
+    add("filter", s.lastFrameMs);
+    out.filtered = out.filtered || s.shownCount;
+    await views();
+    add("filterView", s.lastViewMs);
+    add("filterAll", s.lastUpdateMs);
+    await frame();
+    s.resetAll();
+    await views();
+    await frame();
+    s.lassoScreen(pts);
+    add("lasso", s.lastLassoMs);
+    add("lassoFrame", s.lastSelectMs);
+    await views();
+    add("lassoView", s.lastViewMs);
+    add("lassoAll", s.lastUpdateMs);
+    await frame();
+    s.resetAll();
+    await views();
+    await frame();
+  }
   return out;
 }"""
 
@@ -134,7 +138,9 @@ def _search(page: Any, query: str) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="page loads")
+    parser.add_argument("--interactions", type=int, default=8,
+                        help="times each interaction is measured per page load")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the site here (kept) instead of a temporary folder")
     args = parser.parse_args()
@@ -175,16 +181,16 @@ def main() -> None:
                                       " s: deepviewState.renderMs,"
                                       " p: deepviewState.timings.scriptStart,"
                                       " v: deepviewState.timings.views})")
-                if state["r"] != n or errors:
+                if state["r"] != n or errors:  # every point drawn, no error
                     raise SystemExit(f"bad render: {state}, errors {errors}")
                 runs.setdefault("first", []).append(state["f"])
                 runs.setdefault("parse", []).append(state["p"])
                 runs.setdefault("script", []).append(state["s"])
                 views = state["v"]
-                got = page.evaluate(_MEASURE)
+                got = page.evaluate(_MEASURE, args.interactions)
                 for key in ("pan", "zoom", "hover", "filter", "filterView", "filterAll", "lasso",
                             "lassoFrame", "lassoView", "lassoAll"):
-                    runs.setdefault(key, []).append(got[key])
+                    runs.setdefault(key, []).extend(got[key])
                 if rep == 0:
                     checks += _checks(page, n, class_count, got)
                     search_ms, _ = _search(page, f"sample_{n // 3}.json")
@@ -202,8 +208,8 @@ def main() -> None:
     print(f"points chunks (loaded with the page): {raw_bpp:.1f} bytes/point raw, "
           f"{points / max(n, 1):.1f} bytes/point on disk (base64 scripts), {points / 1e6:.1f} MB;"
           f" whole site {total / 1e6:.1f} MB ({total / max(n, 1):.0f} bytes/point)")
-    print("| measure | median ms | all runs (ms) |")
-    print("|---|---|---|")
+    print("| measure | median ms | p90 ms | runs |")
+    print("|---|---|---|---|")
     rows = [("navigation start -> first full render", "first"),
             ("  of which: load + parse data.js and points chunks", "parse"),
             ("  of which: script run (decode + build + first draw)", "script"),
@@ -221,7 +227,8 @@ def main() -> None:
     for name, key in rows:
         vals = runs.get(key, [])
         if vals:
-            print(f"| {name} | {med(vals):.0f} | {', '.join(f'{v:.0f}' for v in vals)} |")
+            p90 = float(np.percentile(vals, 90))
+            print(f"| {name} | {med(vals):.0f} | {p90:.0f} | {len(vals)} |")
     print("\nlast run, script time per view (ms): "
           + ", ".join(f"{k} {v:.0f}" for k, v in views.items()))
     print("checks: " + "; ".join(checks))

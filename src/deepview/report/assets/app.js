@@ -341,6 +341,9 @@
     if (!active.length && !sel) {
       mask.fill(1);
       c = N;
+    } else if (!active.length) {  // a selection only: the mask is the selection
+      mask.set(sel);
+      c = S.selectionCount;
     } else if (active.length === 1 && !sel) {
       var codes = labels[active[0]].codes, f = S.filters[active[0]];
       for (i = 0; i < N; i++) { var m1 = codes[i] === f ? 1 : 0; mask[i] = m1; c += m1; }
@@ -1252,24 +1255,15 @@
       }
     }
     if (tool === "box") inside.fill(1);
-    // the points of the grid cells under the polygon's box (base positions, plus a pixel for
-    // rounding), then those outside the first view
-    var g = sc.grid, items = g.items, start = g.start, ox = gx0 + 1024, oy = gy0 + 1024;
+    // one sequential pass over the points (faster than gathering a big lasso's points from
+    // the grid cells): each looks up its pixel in the polygon's mask
+    var ox = gx0 + 1024, oy = gy0 + 1024;
     tx += 1024; ty += 1024;
-    var cx0 = Math.max(0, Math.floor((gx0 - v.tx - 1) / k / GRID)), cx1 = Math.min(g.gw - 1, Math.floor((gx1 + 1 - v.tx) / k / GRID));
-    var cy0 = Math.max(0, Math.floor((gy0 - v.ty - 1) / k / GRID)), cy1 = Math.min(g.gh - 1, Math.floor((gy1 + 1 - v.ty) / k / GRID));
-    for (var cy = cy0; cy <= cy1; cy++) {
-      var j0 = start[cy * g.gw + cx0], j1 = start[cy * g.gw + cx1 + 1];  // a row of cells is contiguous
-      for (var j = j0; j < j1; j++) {
-        i = items[j];
-        var x = ((bx[i] * k + tx) | 0) - ox, y = ((by[i] * k + ty) | 0) - oy;
-        if (x >>> 0 < gw && y >>> 0 < gh && inside[y * gw + x]) { sel[i] = 1; count++; }
-      }
-    }
-    for (j = 0; j < g.outside.length; j++) {
-      i = g.outside[j];
-      var fx = ((bx[i] * k + tx) | 0) - ox, fy = ((by[i] * k + ty) | 0) - oy;
-      if (fx >>> 0 < gw && fy >>> 0 < gh && inside[fy * gw + fx] && !sel[i]) { sel[i] = 1; count++; }
+    for (i = 0; i < N; i++) {
+      var x = ((bx[i] * k + tx) | 0) - ox;
+      if (!(x >>> 0 < gw)) continue;
+      var y = ((by[i] * k + ty) | 0) - oy;
+      if (y >>> 0 < gh && inside[y * gw + x]) { sel[i] = 1; count++; }
     }
     pub.lastLassoMs = performance.now() - t0;
     setSelection(sel, count);
@@ -2106,6 +2100,7 @@
       pub.viewsPending = false;
       pub.lastViewMs = longest;
       pub.lastUpdateMs = performance.now() - t0;
+      if (N <= SYNC_VIEWS_MAX) pub.lastFrameMs = pub.lastUpdateMs;  // all in one task
     };
     run(0);
   }
