@@ -1322,6 +1322,21 @@
     if (!indices.length) g.appendChild(el("p", "dv-note", "No samples match the current filter."));
     return g;
   }
+  // position of each row in orderOf(spec) (-1: no score), for ordering a few rows at once
+  function posOf(spec) {
+    if (spec.pos) return spec.pos;
+    var o = orderOf(spec), p = new Int32Array(N).fill(-1);
+    for (var j = 0; j < o.length; j++) p[o[j]] = j;
+    return (spec.pos = p);
+  }
+  // up to SPARSE rows shown: sort them by their place in the order rather than walking the
+  // whole order looking for them
+  var SPARSE = 4096;
+  function byOrder(spec, rows, k) {
+    var pos = posOf(spec);
+    rows = rows.filter(function (i) { return pos[i] >= 0; }).sort(function (a, b) { return pos[a] - pos[b]; });
+    return { least: rows.slice(0, k), most: rows.slice(-k).reverse() };
+  }
   // first k indices of `order` (or last k when fromEnd) that pass `ok`
   function pick(order, k, fromEnd, ok) {
     var out = [], n = order.length;
@@ -1462,13 +1477,21 @@
     }
     var fam = r.fam, order = orderOf(fam), inMask = function (i) { return S.mask[i] === 1; };
     var note = function (i) { return fmt(val(fam.exact, i)); };
+    var ends;
+    if (S.shown <= SPARSE && S.shown < N) {
+      var rows = [];
+      for (var i0 = 0; i0 < N && rows.length < S.shown; i0++) if (S.mask[i0]) rows.push(i0);
+      ends = byOrder(fam, rows, GALLERY_K);
+    } else {
+      ends = { least: pick(order, GALLERY_K, false, inMask), most: pick(order, GALLERY_K, true, inMask) };
+    }
     var two = el("div", "dv-two");
     var least = el("div");
     least.appendChild(el("h3", null, "Least familiar (most unusual)"));
-    least.appendChild(gallery(pick(order, GALLERY_K, false, inMask), note, "least-familiar"));
+    least.appendChild(gallery(ends.least, note, "least-familiar"));
     var most = el("div");
     most.appendChild(el("h3", null, "Most familiar (most typical)"));
-    most.appendChild(gallery(pick(order, GALLERY_K, true, inMask), note, "most-familiar"));
+    most.appendChild(gallery(ends.most, note, "most-familiar"));
     two.appendChild(least);
     two.appendChild(most);
     body.appendChild(two);
@@ -1500,10 +1523,16 @@
     var codes = l.codes;
     var values = l.values.map(function (_, k) { return k; }).filter(function (k) { return shown[k] > 0; })
       .sort(function (a, b) { return shown[b] - shown[a] || a - b; }).slice(0, 24);
+    // values with few shown samples: their rows gathered in one pass, then ordered
+    var few = {}, anyFew = false, mask = S.mask;
+    values.forEach(function (k) { if (shown[k] <= SPARSE) { few[k] = []; anyFew = true; } });
+    if (anyFew) for (var i1 = 0; i1 < N; i1++) if (mask[i1] && few[codes[i1]]) few[codes[i1]].push(i1);
     values.forEach(function (k) {
       var own = split && split.values.indexOf(l.values[k]) >= 0 ? split : null;
       var spec = own || fam, ord = orderOf(spec);
       var ok = function (q) { return codes[q] === k && S.mask[q] === 1; };
+      var picked = few[k] ? byOrder(spec, few[k], LABEL_K)
+        : { least: pick(ord, LABEL_K, false, ok), most: pick(ord, LABEL_K, true, ok) };
       var noteK = function (q) { return fmt(val(spec.exact, q)); };
       var sec = el("div", "dv-label-fam");
       sec.dataset.testid = "label-familiarity";
@@ -1515,10 +1544,10 @@
       var row = el("div", "dv-two");
       var a = el("div");
       a.appendChild(el("h5", null, "least familiar"));
-      a.appendChild(gallery(pick(ord, LABEL_K, false, ok), noteK, "label-least"));
+      a.appendChild(gallery(picked.least, noteK, "label-least"));
       var b = el("div");
       b.appendChild(el("h5", null, "most familiar"));
-      b.appendChild(gallery(pick(ord, LABEL_K, true, ok), noteK, "label-most"));
+      b.appendChild(gallery(picked.most, noteK, "label-most"));
       row.appendChild(a);
       row.appendChild(b);
       sec.appendChild(row);
@@ -2102,7 +2131,7 @@
       pub.lastUpdateMs = performance.now() - t0;
       if (N <= SYNC_VIEWS_MAX) pub.lastFrameMs = pub.lastUpdateMs;  // all in one task
     };
-    run(0);
+    if (N > SYNC_VIEWS_MAX) setTimeout(function () { run(0); }, 0); else run(0);
   }
 
   document.addEventListener("keydown", function (e) {
