@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from deepview._compute.spill import trim_heap
 from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size
 from deepview.base import Producer
@@ -204,6 +205,7 @@ class DatasetReport:
                 else:
                     collected = collect(producer, batch_size=batch_size, cache_dir=Path(tmp),
                                         progress=bar)
+            trim_heap()  # what the caller's inputs and the pass over them left freed
             try:
                 chosen = audit.check_predictions(predictions, collected.labels)
                 near: dict[str, Any] = {}
@@ -422,6 +424,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
         parts.audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
+        trim_heap()
         bar.update(1)
     del raw
     strategy = analysis.seeded(analysis.strategy_for(config.projection, field), config.seed)
@@ -433,6 +436,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         parts.projection[x_column] = xy[:, 0].astype(np.float64)
         parts.projection[y_column] = xy[:, 1].astype(np.float64)
         del xy
+        trim_heap()
     if config.projection is not None:
         bar.update(1)
     if config.familiarity is not None:
@@ -442,6 +446,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             reduced, field, familiarity_strategy, batch_size=batch_size, seed=config.seed)
         parts.familiarity[col.familiarity(name)] = scores
         parts.familiarity[col.familiarity_percentile(name)] = percentiles
+        trim_heap()
         bar.update(1)
     if issue_labels:  # before split familiarity: its columns are the largest
         bar.set_description(f"{_OWNER} [{name}]: label issues")
@@ -451,6 +456,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             neighbours, name, collected.labels, splits, predictions, collected.ids))
         parts.neighbours[name] = site_neighbours(reduced.values, neighbours)
         del neighbours
+        trim_heap()
     if config.familiarity is not None:
         bar.set_description(f"{_OWNER} [{name}]: split familiarity")
         by_label = analysis.split_familiarity(
