@@ -339,11 +339,16 @@ def test_default_projection_is_umap_or_none_with_a_warning(
 def test_round_trip_is_lossless(report: DatasetReport, tmp_path: Path) -> None:
     target = tmp_path / "saved"
     report.to_disk(target)
-    assert sorted(p.name for p in target.iterdir()) == ["data.parquet", "report.json"]
+    assert sorted(p.name for p in target.iterdir()) == [
+        "data.parquet", "neighbours-emb_layer-distances.npy", "neighbours-emb_layer-rows.npy",
+        "report.json"]  # the label-issue neighbours kept for the site's details
     meta = json.loads((target / "report.json").read_text())
     assert meta["format_version"] == 1 and "deepview_version" in meta
     loaded = DatasetReport.from_disk(target)
     pd.testing.assert_frame_equal(loaded.data, report.data)
+    for name, (rows, distances) in report.neighbours.items():
+        np.testing.assert_array_equal(loaded.neighbours[name][0], rows)
+        np.testing.assert_array_equal(loaded.neighbours[name][1], distances)
     assert loaded.data["splitFamiliarity_emb_layer_byAttr_color"][5] == \
         report.data["splitFamiliarity_emb_layer_byAttr_color"][5]
     # nothing left behind next to the target
