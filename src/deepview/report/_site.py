@@ -353,6 +353,14 @@ def _texts(column: pd.Series) -> list[str]:
 
 def _factorize(column: pd.Series) -> tuple[list[str], np.ndarray]:
     """Sorted distinct label texts and each row's code (int32)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # from the codes: no str per row
+        cats = [_as_text(c) for c in column.cat.categories]
+        codes = column.cat.codes.to_numpy()
+        if (codes < 0).any():
+            cats.append("(missing)")
+            codes = np.where(codes < 0, len(cats) - 1, codes)
+        values, inverse = np.unique(np.asarray(cats, dtype=object), return_inverse=True)
+        return [str(v) for v in values], inverse.astype(np.int32)[codes]
     codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
     texts = np.asarray([_as_text(u) for u in uniques], dtype=object)
     values, inverse = np.unique(texts, return_inverse=True)  # merges e.g. None and NaN
@@ -970,7 +978,16 @@ def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     labels = [c for c in columns.label_columns(data.columns)
               if _is_texty(data[c]) and not _has_containers(data[c])]
-    kept: dict[str, Any] = {c: data[c].astype(str) for c in labels}
+    import pyarrow as pa
+
+    kept: dict[str, Any] = {}
+    distinct: dict[str, list[str]] = {}
+    for dim in labels:  # Arrow strings: the audit's astype(str) then makes no str per row
+        values, codes = _factorize(data[dim])
+        distinct[dim] = values
+        texts = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(values, pa.string()))
+        kept[dim] = pd.Series(texts.cast(pa.string()), dtype=pd.ArrowDtype(pa.string()),
+                              index=data.index)
     leak_dims: set[str] = set()
     for col in data.columns:
         c = columns.parse(col)
@@ -993,8 +1010,7 @@ def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
             # the audit reads only which values have a model: one row names them
             kept[col] = [{k: 0.0 for k in _struct_names(series)}] + [None] * (len(data) - 1)
     frame = pd.DataFrame(kept, index=data.index)
-    splits = sorted(leak_dims) or audit.split_dimensions(
-        {d: frame[d].tolist() for d in labels}, None)
+    splits = sorted(leak_dims) or audit.split_dimensions(distinct, None)  # reads values only
     table = audit.issues_table(frame, labels, splits)
     rows: list[dict[str, Any]] = []
     for record in table.to_dict("records"):
