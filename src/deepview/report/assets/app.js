@@ -1456,7 +1456,7 @@
         btn.dataset.distance = String(near.dist[j]);
         btn.addEventListener("click", (function (row) { return function () { showDetail(row); }; })(nb));
         item.appendChild(btn);
-        var lab = labels.length ? labels[0].values[labels[0].codes[nb]] + " \u00b7 " : "";
+        var lab = labels.length ? labels[0].name + " " + labels[0].values[labels[0].codes[nb]] + " \u00b7 " : "";
         item.appendChild(el("span", "dv-note", " " + lab + "distance " + fmt(near.dist[j])));
         list.appendChild(item);
       }
