@@ -16,13 +16,15 @@ inside the page:
   (chunk loads + Blob), with their results checked: the row count shown, the filtered
   count, the searched id's row and the exported rows and their content;
 - site size: the ``points`` chunks (loaded with the page) in bytes per point, raw (the typed
-  arrays) and on disk (base64 in scripts), and the whole site.
+  arrays) and on disk (base64 in scripts), and the whole site;
+- ``write_site``'s time and peak resident memory above the table (sampled every 50 ms).
 
 Usage::
 
     .venv/bin/python benchmarks/bench_site_render.py [--rows 100000] [--repeats 3] \
         [--interactions 8]
     .venv/bin/python benchmarks/bench_site_render.py --rows 10000000 --repeats 1
+    .venv/bin/python benchmarks/bench_site_render.py --rows 4000000 --no-browser  # memory
 
 Exits non-zero when a check fails (wrong count, search or export).
 """
@@ -141,6 +143,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="page loads")
     parser.add_argument("--interactions", type=int, default=8,
                         help="times each interaction is measured per page load")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="only write the site (time, memory, size)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the site here (kept) instead of a temporary folder")
     args = parser.parse_args()
@@ -154,7 +158,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp) / "site"
         t = time.perf_counter()
-        index = write_site(df, out, overwrite=True)
+        with _PeakRss() as rss:
+            index = write_site(df, out, overwrite=True)
         write_s = time.perf_counter() - t
         del df
         site = index.parent
@@ -162,6 +167,12 @@ def main() -> None:
         total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         meta = (site / "data.js").read_text(encoding="utf-8")
         raw_bpp = _raw_points_bytes(meta) / max(n, 1)
+        print(f"write_site: {write_s:.1f} s, peak RSS {rss.extra / 1e6:.0f} MB above the table "
+              f"({rss.extra / max(n, 1):.0f} bytes/row; sampled every 50 ms)", flush=True)
+        if args.no_browser:
+            print(f"site: {total / 1e6:.1f} MB, points chunks {points / 1e6:.1f} MB "
+                  f"({raw_bpp:.1f} bytes/point raw)")
+            return
         runs: dict[str, list[float]] = {}
         checks: list[str] = []
         with sync_playwright() as p:
@@ -232,6 +243,36 @@ def main() -> None:
     print("\nlast run, script time per view (ms): "
           + ", ".join(f"{k} {v:.0f}" for k, v in views.items()))
     print("checks: " + "; ".join(checks))
+
+
+class _PeakRss:
+    """Peak resident memory of this process above its level on entry, sampled by a thread."""
+
+    def __enter__(self) -> _PeakRss:
+        import threading
+
+        import psutil
+
+        self._proc = psutil.Process()
+        self._base = self._proc.memory_info().rss
+        self._peak = self._base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            self._peak = max(self._peak, self._proc.memory_info().rss)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._proc.memory_info().rss)
+
+    @property
+    def extra(self) -> int:
+        return self._peak - self._base
 
 
 def _raw_points_bytes(meta: str) -> int:
