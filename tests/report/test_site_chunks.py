@@ -164,6 +164,8 @@ def page(site: Path) -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         pg = browser.new_page(viewport={"width": 1000, "height": 900}, accept_downloads=True)
+        # the views but the map update after the frame, as above 200k rows
+        pg.add_init_script("window.DEEPVIEW_SYNC_VIEWS_MAX = 1000;")
         errors: list[str] = []
         pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -176,8 +178,14 @@ def page(site: Path) -> Iterator[Any]:
         browser.close()
 
 
+def _settle(pg: Any) -> None:
+    """Wait for the views that update after the map's frame."""
+    pg.wait_for_function("!window.deepviewState.viewsPending")
+
+
 def _reset(pg: Any) -> None:
     pg.evaluate("window.deepviewState.resetAll()")
+    _settle(pg)
 
 
 pytestmark_browser = pytest.mark.browser
@@ -205,12 +213,20 @@ def test_label_filter_counts(page: Any, table: pd.DataFrame) -> None:
     want = int((table["class"] == "class_2").sum())
     assert page.evaluate("window.deepviewState.shownCount") == want
     assert page.inner_text("[data-testid=shown-count]") == f"Showing {want:,} of {N:,}"
+    _settle(page)  # the summary follows the map
     assert page.inner_text("[data-testid=stat-shown]") == f"{want:,}"
+    shown = page.eval_on_selector_all("[data-testid=label-count][data-dim=class]",
+                                      "els => els.map(e => [e.dataset.value, e.textContent])")
+    assert [v for v, text in shown if text.endswith(f"{want:,}")] == ["class_2"]
+    tiles = page.eval_on_selector_all("[data-testid=least-familiar] .dv-tile",
+                                      "els => els.map(e => +e.dataset.index)")
+    assert tiles and all(table["class"].iloc[i] == "class_2" for i in tiles)
     _reset(page)
 
 
 @pytestmark_browser
 def test_search_by_id_prefix_and_label_value(page: Any, table: pd.DataFrame) -> None:
+    _settle(page)
     page.fill("[data-testid=search]", "s31234")
     page.press("[data-testid=search]", "Enter")
     page.wait_for_function("document.querySelector('[data-testid=detail-id]') && "

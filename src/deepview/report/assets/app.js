@@ -2103,7 +2103,7 @@
   // one update: the map (mask, status, redraw) in this frame; the other views after it, each
   // in a task of its own on large reports (so no frame waits for all of them), at once on
   // small ones
-  var SYNC_VIEWS_MAX = 200000;
+  var SYNC_VIEWS_MAX = window.DEEPVIEW_SYNC_VIEWS_MAX || 200000;  // a test may lower it
   var viewsToken = 0;
   function update(responseChanged) {
     var t0 = performance.now();
