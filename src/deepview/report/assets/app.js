@@ -938,19 +938,24 @@
   }
   // zoom k from the "show all" level (1 without far points) to 500; at that lowest level the
   // view snaps to showing everything (the first view, without far points)
-  function setView(k, tx, ty) {
+  // `later`: redraw in the next animation frame, once however many wheel or pointer events
+  // arrive before it (a 4M-point redraw takes a frame's budget)
+  function setView(k, tx, ty, later) {
     k = Math.min(500, Math.max(sc.fitAll.k, k));
     if (k === sc.fitAll.k) { tx = sc.fitAll.tx; ty = sc.fitAll.ty; }
     sc.view = { k: k, tx: tx, ty: ty };
     project();
-    drawScatter();
+    if (!later) { drawScatter(); return; }
+    if (sc.drawPending) return;
+    sc.drawPending = true;
+    requestAnimationFrame(function () { sc.drawPending = false; drawScatter(); });
   }
   function onWheel(e) {
     if (!sc.base) return;
     e.preventDefault();
     var p = evtXY(e), v = sc.view;
     var k = Math.min(500, Math.max(sc.fitAll.k, v.k * Math.exp(-e.deltaY * 0.0015)));
-    setView(k, p[0] - (p[0] - v.tx) * k / v.k, p[1] - (p[1] - v.ty) * k / v.k);
+    setView(k, p[0] - (p[0] - v.tx) * k / v.k, p[1] - (p[1] - v.ty) * k / v.k, true);
   }
 
   // the point nearest to screen position (x, y) within maxDist device pixels, preferring shown
@@ -1209,7 +1214,7 @@
     d.x1 = p[0]; d.y1 = p[1];
     if (d.pan) {
       d.moved = true;
-      setView(sc.view.k, d.pan.tx + p[0] - d.x0, d.pan.ty + p[1] - d.y0);
+      setView(sc.view.k, d.pan.tx + p[0] - d.x0, d.pan.ty + p[1] - d.y0, true);
       return;
     }
     var last = d.pts[d.pts.length - 1];
