@@ -102,7 +102,9 @@
     cbs.forEach(function (f) { f(); });
   };
   function loaded(tier, k) { return !!(STORE[tier] && STORE[tier][k]); }
-  function loadChunk(tier, k, cb) {
+  var pinned = { rows: {} };  // chunks asked for by a view (the export lets the others go)
+  function loadChunk(tier, k, cb, transient) {
+    if (!transient && pinned[tier]) pinned[tier][k] = 1;
     if (loaded(tier, k)) { cb(); return; }
     var key = tier + ":" + k;
     if (waiting[key]) { waiting[key].push(cb); return; }
@@ -2043,6 +2045,7 @@
         k++;
       }
       if (k >= info.count) { finish(); return; }
+      var had = loaded("rows", k);
       loadChunk("rows", k, function () {
         var a2 = k * info.rows, b2 = Math.min(N, a2 + info.rows), lines = [];
         var idl = columnOf(RAW.ids, "rows", k);
@@ -2054,10 +2057,17 @@
         }
         count += lines.length;
         parts.push(lines.join("\n") + "\n");
+        if (!had) {  // loaded for the export only: let it go again (a 10M export reads them
+          // all), after any other callback waiting for the same chunk has read it
+          var gone = k;
+          setTimeout(function () {
+            if (!pinned.rows[gone]) { delete STORE.rows[gone]; if (decoded.rows) delete decoded.rows[gone]; }
+          }, 0);
+        }
         exportBtn.textContent = "Exporting\u2026 " + Math.round(100 * b2 / N) + " %";
         k++;
         step();
-      });
+      }, true);
     };
     var finish = function () {
       var blob = new Blob(parts, { type: "text/csv" }), url = URL.createObjectURL(blob);
