@@ -140,3 +140,25 @@ def test_median_of_positive_distances_without_holding_them(n: int) -> None:
     positive = d2[keep].astype(np.float64)
     expected = float(np.median(positive)) if len(positive) else 0.0
     assert _median_positive(idx, d2, lambda: None) == expected
+
+
+def test_an_oversized_cell_is_searched_in_row_blocks_with_the_same_neighbours(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepview._compute import knn
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(700, 16)).astype(np.float32)
+    points[350] = points[10]  # an identical pair across two row blocks
+    sq = knn._sq_norms(points)
+    members = np.arange(1000, 1700)
+    whole = knn._cell_search(points, sq, members, 10)
+    monkeypatch.setattr(knn, "CELL_BLOCK_ROWS", 256)
+    monkeypatch.setattr(knn, "CELL_STEP_ROWS", 100)
+    blocked = knn._cell_search(points, sq, members, 10)
+    order_whole = np.argsort(whole[1], axis=1, kind="stable")
+    order_blocked = np.argsort(blocked[1], axis=1, kind="stable")
+    np.testing.assert_array_equal(np.take_along_axis(whole[0], order_whole, axis=1),
+                                  np.take_along_axis(blocked[0], order_blocked, axis=1))
+    np.testing.assert_allclose(np.sort(whole[1], axis=1), np.sort(blocked[1], axis=1),
+                               rtol=1e-5, atol=1e-4)
+    assert 1350 in blocked[0][10] and 1010 in blocked[0][350]

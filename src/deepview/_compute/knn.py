@@ -277,6 +277,14 @@ def _partition_search(xf: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell
     return idx, d2
 
 
+#: a cell of more points than this searches its rows in blocks of ``CELL_STEP_ROWS``: its
+#: distance matrix and the selection's indices take 12 bytes x m^2 at once, and k-means
+#: cells are uneven (of 390 cells of a nominal 256 points on 100k clustered points, the
+#: largest held 2,400; one of 5,000 points would take 300 MB)
+CELL_BLOCK_ROWS = 2048
+CELL_STEP_ROWS = 512
+
+
 def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Exact k-NN among one cell's ``points`` (float32, their squared norms ``sq``): the
@@ -284,9 +292,17 @@ def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
     (distance 0, dropped later) in a cell of fewer than ``k`` points."""
     m = len(members)
     local = np.arange(m)
-    # two arrays: numpy computes ``a @ a.T`` of one array with a symmetric product (syrk)
-    # that rounds differently
-    part, dist = _topk_block(points, sq, points.copy(), sq, min(k, m), local)
+    if m <= CELL_BLOCK_ROWS:
+        # two arrays: numpy computes ``a @ a.T`` of one array with a symmetric product
+        # (syrk) that rounds differently
+        part, dist = _topk_block(points, sq, points.copy(), sq, min(k, m), local)
+    else:  # an oversized cell (k-means cells are uneven): rows in blocks, not m x m at once
+        part = np.empty((m, min(k, m)), dtype=np.int64)
+        dist = np.empty((m, min(k, m)), dtype=np.float32)
+        for s in range(0, m, CELL_STEP_ROWS):
+            e = min(m, s + CELL_STEP_ROWS)
+            part[s:e], dist[s:e] = _topk_block(points[s:e], sq[s:e], points, sq, min(k, m),
+                                               local[s:e])
     if m < k:
         part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
         dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
