@@ -99,13 +99,19 @@ def test_report_on_ray_equals_in_process(cluster, tmp_path, d) -> None:
         remote.data["familiarity_embedding"].to_numpy().argsort()[:3]) == {N - 3, N - 2, N - 1}
 
 
-def test_without_duplicates_only_the_reduced_matrix_comes_back(cluster, tmp_path) -> None:
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_the_reduced_matrix_reaches_the_driver_as_a_file(cluster, tmp_path,
+                                                         duplicates) -> None:
+    """Without duplicates only the 40-d rows come back; with them the 64-d rows too.  The
+    reduced rows are a file read with file reads, not an array or a memory map that would
+    stay resident on the driver."""
     from deepview.report import _ray
+    from deepview.report.files import RowFile
 
     x, labels = clustered(N, 64, seed=5)
     folder = write_shards(tmp_path / "shards", x, labels, shards=3)
-    config = ReportConfig(projection=DimensionReduction.Strategy.PCA(2), duplicates=None,
-                          seed=0)
+    config = ReportConfig(projection=DimensionReduction.Strategy.PCA(2), seed=0,
+                          **({} if duplicates else {"duplicates": None}))
     ids = [f"sample-{i:05d}" for i in range(N)]
     local = DatasetReport.introspect(
         ArrayProducer({"embedding": x}, identifiers=ids, labels={"label": labels}),
@@ -116,6 +122,9 @@ def test_without_duplicates_only_the_reduced_matrix_comes_back(cluster, tmp_path
     def spy(*args: Any, **kwargs: Any) -> Any:
         collected = original(*args, **kwargs)
         seen["width"] = collected.fields["embedding"].shape[1]
+        values = collected.fields["embedding"].prereduced.values
+        seen["reduced"] = (type(values), values.shape,
+                           np.asarray(values[:5]).copy())
         return collected
 
     _ray.collect = spy
@@ -125,7 +134,10 @@ def test_without_duplicates_only_the_reduced_matrix_comes_back(cluster, tmp_path
                                label_columns=["label"]), config=config)
     finally:
         _ray.collect = original
-    assert seen["width"] == 40  # the 64-d rows stayed on the cluster
+    assert seen["width"] == (64 if duplicates else 40)  # else the 64-d rows stay there
+    kind, shape, head = seen["reduced"]
+    assert issubclass(kind, RowFile) and not issubclass(kind, np.ndarray)
+    assert shape == (N, 40) and np.isfinite(head).all() and np.abs(head).max() > 0
     assert_same_report(remote.data, local.data)
 
 
