@@ -148,7 +148,7 @@ def main() -> None:
         (analysis, "reduce_field"), (analysis, "find_duplicates"), (analysis, "project"),
         (analysis, "overall_familiarity"), (analysis, "split_familiarity"),
         (analysis, "neighbours"), (audit, "label_issue_columns"), (audit, "leakage_columns"),
-        (core, "write_site"), (core, "write_report"),
+        (core, "site_neighbours"), (core, "write_site"), (core, "write_report"),
     ]:
         if hasattr(owner, attribute):
             profiler.wrap(owner, attribute)

@@ -213,7 +213,10 @@ class DatasetReport:
                                          neighbours=near)
             finally:
                 collected.fields.clear()  # drop the cached fields before their files go
-        return DatasetReport(pd.DataFrame(columns), neighbours=near)
+        table = pd.DataFrame(columns)  # same-dtype columns copied into one block each
+        del columns
+        trim_heap()
+        return DatasetReport(table, neighbours=near)
 
     # --------------------------------------------------------------------------- persistence
     def to_disk(self, directory: str | Path = "./report_save", *, overwrite: bool = False) -> Path:
@@ -465,4 +468,5 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             seed=config.seed)
         for dim, values in by_label.items():
             parts.split[col.split_familiarity(name, dim)] = values
+        trim_heap()
 
