@@ -41,7 +41,7 @@ from deepview._compute.knn import (
     exact_distances,
     knn_brute,
 )
-from deepview._compute.spill import mapped, release, take
+from deepview._compute.spill import FileRows, mapped, release, take
 
 __all__ = ["CellIndex", "knn_partitioned_lean"]
 
@@ -155,7 +155,8 @@ def _finish_lean(x: np.ndarray, idx: np.ndarray, d2: np.ndarray, out_dist: np.nd
 def knn_partitioned_lean(
     x: np.ndarray, k: int, *, cell_size: int = 256, seed: int = 0, rounds: int = 1,
     spill: Path | None = None, distances: Any = np.float64,
-) -> tuple[np.ndarray, np.ndarray | None]:
+    distances_file: Path | None = None,
+) -> tuple[np.ndarray, Any]:
     """:func:`~deepview._compute.knn.knn_partitioned` with bounded memory (module docstring).
 
     Parameters
@@ -171,6 +172,9 @@ def knn_partitioned_lean(
         the caller removes with the folder); default in memory.
     distances : numpy dtype or None, default=float64
         dtype of the returned distances; ``None`` returns no distances (saves their memory).
+    distances_file : pathlib.Path, optional
+        Write the distances to this file (written and read in order, so nothing of them
+        stays resident) and return them as :class:`~deepview._compute.spill.FileRows`.
 
     Returns
     -------
@@ -193,7 +197,10 @@ def knn_partitioned_lean(
 
     idx = new("idx", np.int32)
     d2 = new("d2", np.float32)
-    out_dist = None if distances is None else new("dist", distances)
+    out_dist: Any = None
+    if distances is not None:
+        out_dist = (new("dist", distances) if distances_file is None
+                    else mapped(Path(distances_file), (n, k), distances))
 
     def drop() -> None:
         release(x, idx, d2, out_dist)
@@ -205,6 +212,10 @@ def knn_partitioned_lean(
     for r in range(rounds):
         _search_round(x, sq, k, n_cells, cell_size, seed + r, idx, d2, r > 0, drop)
     _finish_lean(x, idx, d2, out_dist, drop)
+    if distances_file is not None and isinstance(out_dist, np.memmap):
+        out_dist.flush()
+        release(out_dist)
+        out_dist = FileRows(Path(distances_file), (n, k), out_dist.dtype)
     return idx, out_dist
 
 

@@ -292,10 +292,12 @@ class _LeanKNN:
         if float(n) * n * d <= _BRUTE_BUDGET:
             return self.reference.knn(np.ascontiguousarray(vectors), k)
         rounds = 2 if d >= _TWO_ROUNDS_MIN_DIM else 1
-        # the lists in memory (16 k bytes per sample): memory-mapped, their scattered
-        # rows cost a page fault each
+        # the lists in memory (8 k bytes per sample): memory-mapped, their scattered rows
+        # cost a page fault each; the float64 distances (8 k more), written and read in
+        # order, in a file
         idx, dist = knn_partitioned_lean(vectors, k, seed=self.reference.random_state,
-                                         rounds=rounds)
+                                         rounds=rounds,
+                                         distances_file=self.spill / "knn-distances.f64")
         assert dist is not None
         return idx, dist
 
