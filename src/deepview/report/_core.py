@@ -181,10 +181,13 @@ class DatasetReport:
         folder, and overall familiarity, one familiarity model per qualifying label value
         (fitted on row subsets, at most 200 000 rows each), the label-issue neighbours and
         the projection run on it; duplicates run on a memory-mapped column-normalised copy
-        of the responses, searched cell by cell.  The memory-mapped arrays give their pages
-        back after each pass, so resident memory grows by the report's own columns and a
-        few arrays of a few bytes per sample (about 300 bytes per sample with two label
-        dimensions of 10 and 3 values; ``benchmarks/RESULTS.md``), not by the responses.
+        of the responses, searched cell by cell (the neighbour distances in a file).  The
+        memory-mapped arrays give their pages back after each pass and the C heap is trimmed
+        after each component, so resident memory grows by the report's own columns and a
+        few arrays of a few bytes per sample, not by the responses: with two label
+        dimensions of 10 and 3 values, about 330 bytes per sample kept at the end and at
+        most about 350 at any stage's peak (``benchmarks/RESULTS.md``, "Report memory at
+        scale").
         """
         if config is None:
             config = ReportConfig()
