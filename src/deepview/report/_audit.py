@@ -70,6 +70,30 @@ def split_dimensions(labels: Mapping[str, Sequence[str]], chosen: Sequence[str] 
 BLOCK_ROWS = 65536
 
 
+def label_categorical(series: pd.Series) -> Any:
+    """A label column as a ``Categorical`` of ``str`` values with ``""`` for a missing label and
+    no negative codes, read from the codes when the column is already categorical (how the
+    report holds labels) instead of through a Python ``str`` per row (10M rows: gigabytes)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categorical = series.array
+        names = [str(c) for c in categorical.categories]
+        if len(set(names)) == len(names):
+            codes = np.asarray(categorical.codes, dtype=np.int64)
+            if (codes < 0).any():
+                if "" not in names:
+                    names.append("")
+                codes = np.where(codes < 0, names.index(""), codes)
+            return pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object))
+    return pd.Categorical(series.astype(str).where(series.notna(), ""))
+
+
+def distinct_labels(series: pd.Series) -> list[str]:
+    """The distinct values of a label column as ``str`` (``""`` for missing)."""
+    categorical = label_categorical(series)
+    present = np.bincount(categorical.codes, minlength=len(categorical.categories)) > 0
+    return [str(c) for c, p in zip(categorical.categories, present) if p]
+
+
 def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 for "" = no label) and the sorted distinct values.  A
     ``pandas.Categorical`` (how the report holds labels) is read from its codes."""
@@ -263,7 +287,7 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
         for column in leak_columns:
             dim = str(column).split("_byAttr_", 1)[1]
             leaks = data[column].to_numpy()
-            codes, names = _codes(data[dim].astype(str).tolist())
+            codes, names = _codes(label_categorical(data[dim]))
             pairs = [_train_first(p) for p in split_pair_counts(leaks, codes, names)]
             detail = "; ".join(f"{p['a']}/{p['b']}: {_count(int(p['groups']), 'group')} "
                                f"({p['samples_a']} {p['a']}, {p['samples_b']} {p['b']})"
@@ -278,7 +302,8 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
     for column in issue_columns:
         r, dim = str(column)[len("labelIssueFlag_"):].split("_byAttr_", 1)
         flags = data[column].to_numpy(dtype=bool)
-        labelled = int((data[dim].astype(str) != "").sum())
+        given = label_categorical(data[dim])
+        labelled = int((~np.isin(given.codes, np.flatnonzero(given.categories == ""))).sum())
         rows.append(_row("label issues", r, dim, int(flags.sum()),
                          1 - flags.sum() / max(labelled, 1),
                          f"{int(flags.sum())} of {labelled} labelled samples"))
@@ -289,8 +314,9 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                "the split labels)")
         rows.append(_row("label issues", "", "", np.nan, np.nan, f"not measured: {why}"))
     for dim in [d for d in label_columns if d not in split_columns]:  # splits are uneven
-        values = data[dim].astype(str)
-        counts = values[values != ""].value_counts()
+        counts = pd.Series(label_categorical(data[dim])).value_counts()
+        counts = counts[(counts > 0) & (counts.index.astype(str) != "")]
+        counts.index = counts.index.astype(str)
         even = counts.sum() / max(len(counts), 1)
         thin = counts[counts < THIN_SHARE * even]
         rows.append(_row("imbalance", "", dim, len(thin), balance(counts.to_numpy()),

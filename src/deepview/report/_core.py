@@ -314,7 +314,7 @@ class DatasetReport:
                             if (p := col.parse(str(c))) is not None and p.kind == col.LEAKAGE
                             and p.detail is not None})
         splits = leak_dims or audit.split_dimensions(
-            {d: self.data[d].astype(str).tolist() for d in labels}, None)
+            {d: audit.distinct_labels(self.data[d]) for d in labels}, None)
         return audit.issues_table(self.data, labels, splits)
 
     def _repr_html_(self) -> str:
