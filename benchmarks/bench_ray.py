@@ -220,7 +220,6 @@ def profile_driver(args: argparse.Namespace) -> None:
     if not (work / "shards").exists():
         make_shards(work, args.n, args.dim, args.shards, args.seed, whole=False)
     os.environ.setdefault("DEEPVIEW_QUIET", "1")
-    import pandas as pd
     import ray
 
     import deepview.cli._ray as cli_ray
@@ -231,24 +230,14 @@ def profile_driver(args: argparse.Namespace) -> None:
     import deepview.report._ray as report_ray
 
     profiler = Profiler()
-    for owner, attribute in [
+    profiler.instrument([
         (ray, "init"), (report_ray, "collect"), (dv_ray, "reduce_dataset"),
         (report_ray, "collect_in_process"), (core, "_build_columns"),
         (analysis, "find_duplicates"), (analysis, "project"),
         (analysis, "overall_familiarity"), (analysis, "split_familiarity"),
         (analysis, "neighbours"), (audit, "label_issue_columns"), (audit, "leakage_columns"),
         (cli_ray, "write_output"), (core, "write_site"), (core, "write_report"),
-    ]:
-        if hasattr(owner, attribute):
-            profiler.wrap(owner, attribute)
-    frame_init = pd.DataFrame.__init__
-
-    def frame(self: Any, *a: Any, **k: Any) -> None:
-        big = bool(a) and isinstance(a[0], dict) and len(a[0]) > 3
-        with profiler.stage("pd.DataFrame(columns)") if big else contextlib.nullcontext():
-            frame_init(self, *a, **k)
-
-    pd.DataFrame.__init__ = frame  # type: ignore[method-assign]
+    ])
     base = rss()
     profiler.thread.start()
     t0 = time.perf_counter()

@@ -109,6 +109,23 @@ class Profiler:
 
         setattr(owner, attribute, wrapped)
 
+    def instrument(self, targets: list[tuple[Any, str]]) -> None:
+        """Wrap each ``(owner, attribute)`` that exists in a stage of its name, and the
+        building of a large ``pandas.DataFrame`` from a dict of columns (the report table)."""
+        import pandas as pd
+
+        for owner, attribute in targets:
+            if hasattr(owner, attribute):
+                self.wrap(owner, attribute)
+        frame_init = pd.DataFrame.__init__
+
+        def frame(table: Any, *a: Any, **k: Any) -> None:
+            big = bool(a) and isinstance(a[0], dict) and len(a[0]) > 3
+            with self.stage("pd.DataFrame(columns)") if big else contextlib.nullcontext():
+                frame_init(table, *a, **k)
+
+        pd.DataFrame.__init__ = frame  # type: ignore[method-assign]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -133,7 +150,6 @@ def main() -> None:
         stamp.touch()
 
     os.environ.setdefault("DEEPVIEW_QUIET", "1")
-    import pandas as pd
 
     import deepview.cli._app as app
     import deepview.report._analysis as analysis
@@ -141,7 +157,7 @@ def main() -> None:
     import deepview.report._core as core
 
     profiler = Profiler()
-    for owner, attribute in [
+    profiler.instrument([
         (app, "load_embeddings"), (app, "load_metadata"), (app, "make_config"),
         (app, "SampleProducer"), (app, "write_output"),
         (core.DatasetReport, "introspect"), (core, "collect"), (core, "_build_columns"),
@@ -149,17 +165,7 @@ def main() -> None:
         (analysis, "overall_familiarity"), (analysis, "split_familiarity"),
         (analysis, "neighbours"), (audit, "label_issue_columns"), (audit, "leakage_columns"),
         (core, "site_neighbours"), (core, "write_site"), (core, "write_report"),
-    ]:
-        if hasattr(owner, attribute):
-            profiler.wrap(owner, attribute)
-    frame_init = pd.DataFrame.__init__
-
-    def frame(self: Any, *a: Any, **k: Any) -> None:
-        big = bool(a) and isinstance(a[0], dict) and len(a[0]) > 3
-        with profiler.stage("pd.DataFrame(columns)") if big else contextlib.nullcontext():
-            frame_init(self, *a, **k)
-
-    pd.DataFrame.__init__ = frame  # type: ignore[method-assign]
+    ])
 
     base = rss()
     # the projection's and the site's libraries (umap-learn, numba, pynndescent): a fixed
