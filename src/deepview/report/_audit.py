@@ -277,7 +277,7 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                          1 - (member & exact).sum() / n,
                          f"{_count(exact_groups, 'group')} holding identical samples; "
                          f"{int(member.sum()) - len(np.unique(group[member])):,} samples "
-                         "would go if every duplicate group kept one"))
+                         "would go if every duplicate group (exact or near) kept one"))
         rows.append(_row("near duplicates", r, "", int((member & ~exact).sum()),
                          1 - (member & ~exact).sum() / n,
                          f"{_count(near_groups, 'group')} holding samples with no "
