@@ -89,6 +89,16 @@ _MEASURE = """async (repeats) => {
   const out = {};
   const add = (key, v) => { (out[key] = out[key] || []).push(v); };
   const time = (f) => { const t = performance.now(); f(); return performance.now() - t; };
+  // after an update: the other views' time and the whole update's, then back to all points
+  const settle = async (name) => {
+    await views();
+    add(name + "View", s.lastViewMs);
+    add(name + "All", s.lastUpdateMs);
+    await frame();
+    s.resetAll();
+    await views();
+    await frame();
+  };
   const v = s.view();
   const canvas = document.querySelector("canvas.dv-scatter").getBoundingClientRect();
   const pts = [];
@@ -109,23 +119,11 @@ _MEASURE = """async (repeats) => {
     s.setFilter(0, 3 + (r % 2));
     add("filter", s.lastFrameMs);
     out.filtered = out.filtered || s.shownCount;
-    await views();
-    add("filterView", s.lastViewMs);
-    add("filterAll", s.lastUpdateMs);
-    await frame();
-    s.resetAll();
-    await views();
-    await frame();
+    await settle("filter");
     s.lassoScreen(pts);
     add("lasso", s.lastLassoMs);
     add("lassoFrame", s.lastSelectMs);
-    await views();
-    add("lassoView", s.lastViewMs);
-    add("lassoAll", s.lastUpdateMs);
-    await frame();
-    s.resetAll();
-    await views();
-    await frame();
+    await settle("lasso");
   }
   return out;
 }"""

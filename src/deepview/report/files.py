@@ -42,18 +42,9 @@ class RowFile(FileRows):
     arrays and nothing else is kept, so resident memory stays at one batch however large the
     file (a memory map would count every page it read as resident; the OS page cache still
     speeds up repeated passes).  :class:`~deepview.base.ArrayProducer` reads one batch by
-    batch.  (:class:`deepview._compute.spill.FileRows` under the report's name.)
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file.
-    shape : tuple of int
-        ``(rows, width)``.
-    dtype : numpy.dtype, default=float32
-        Element type, in the file's byte order.
-    offset : int, default=0
-        Bytes before the first row (the header of a ``.npy`` file).
+    batch.  (:class:`deepview._compute.spill.FileRows` under the report's name: the same
+    parameters, ``path``, ``shape`` as ``(rows, width)``, ``dtype`` and the header
+    ``offset``.)
 
     Examples
     --------
