@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 from pathlib import Path
@@ -191,21 +192,15 @@ def trim_heap() -> None:
         libc.malloc_trim(0)
 
 
-_LIBC: list[Any] = []
-
-
+@functools.cache
 def _libc() -> Any:
     """glibc (``ctypes.CDLL``) when this process uses it, else None; looked up once."""
-    if not _LIBC:
-        found = None
-        try:
-            import ctypes
+    try:
+        import ctypes
 
-            candidate = ctypes.CDLL(None)
-            if hasattr(candidate, "malloc_trim") and os.confstr(
-                    "CS_GNU_LIBC_VERSION"):
-                found = candidate
-        except (OSError, ValueError, AttributeError):  # not glibc, or no confstr name
-            found = None
-        _LIBC.append(found)
-    return _LIBC[0]
+        candidate = ctypes.CDLL(None)
+        if hasattr(candidate, "malloc_trim") and os.confstr("CS_GNU_LIBC_VERSION"):
+            return candidate
+    except (OSError, ValueError, AttributeError):  # not glibc, or no confstr name
+        pass
+    return None

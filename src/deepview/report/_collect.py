@@ -189,10 +189,7 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
                         {dim: values.categorical() for dim, values in (labels or {}).items()},
                         flat["PATH"].strings() if flat["PATH"] is not None else None, fields)
     collected.texts = flat["TEXT"].strings() if flat["TEXT"] is not None else None
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()  # the blocks' buffers, kept by the allocator
-    return collected
+    return collected  # the caller trims the heap (pyarrow's pool too) right after
 
 
 def _extend_flat(flat: dict[str, _Strings | None], key: str, what: str, batch: Batch,
