@@ -25,7 +25,7 @@ from deepview.report import _ray as ray_engine
 from deepview.report import columns as col
 from deepview.report._collect import Collected, collect
 from deepview.report._config import ReportConfig
-from deepview.report._persist import read_neighbours, read_report, write_report
+from deepview.report._persist import read_report, write_report
 from deepview.report._site import notebook_html, site_neighbours, write_site
 
 logger = logging.getLogger(__name__)
@@ -251,8 +251,8 @@ class DatasetReport:
         InvalidDataError
             The files are damaged or have an unsupported ``format_version``.
         """
-        data = read_report(Path(directory))
-        return DatasetReport(data, neighbours=read_neighbours(Path(directory), len(data)))
+        data, neighbours = read_report(Path(directory))
+        return DatasetReport(data, neighbours=neighbours)
 
     # ---------------------------------------------------------------------------- the site
     def export_site(

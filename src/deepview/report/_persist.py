@@ -191,8 +191,10 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
     return write_directory(build, directory, overwrite=overwrite, owner=f"{_OWNER}.to_disk")
 
 
-def read_report(directory: Path) -> pd.DataFrame:
-    """Read a report directory written by :func:`write_report` (no pickle, no code run)."""
+def read_report(directory: Path
+                ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Read a report directory written by :func:`write_report` (no pickle, no code run): the
+    table and the neighbour lists (see :func:`_read_neighbours`)."""
     import pyarrow.parquet as pq
 
     directory = Path(directory).expanduser()
@@ -257,16 +259,14 @@ def read_report(directory: Path) -> pd.DataFrame:
         raise InvalidDataError(
             f"{_OWNER}.from_disk: {DATA_FILE} has {len(frame)} rows but {META_FILE} says {rows}."
         )
-    return frame
+    return frame, _read_neighbours(directory, meta, len(frame))
 
 
-def read_neighbours(directory: Path, rows: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The neighbour lists saved with a report directory (none for reports without them):
-    per response, ``(n, k)`` int32 rows and float32 distances, checked against ``rows``."""
-    directory = Path(directory).expanduser()
-    if not (directory / META_FILE).is_file() and (directory / SITE_SUBDIR / META_FILE).is_file():
-        directory = directory / SITE_SUBDIR
-    meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+def _read_neighbours(directory: Path, meta: Mapping[str, Any], rows: int
+                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The neighbour lists listed in a report directory's (already read and checked) ``meta``
+    (none for reports without them): per response, ``(n, k)`` int32 rows and float32
+    distances, checked against ``rows``."""
     listed = meta.get("neighbours") or {}
     if not isinstance(listed, dict):
         raise InvalidTypeError(f"{_OWNER}.from_disk: 'neighbours' in {META_FILE} is damaged.")
