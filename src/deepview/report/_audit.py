@@ -17,6 +17,7 @@ Columns (``R`` = response, ``<dim>`` = label dimension):
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -250,14 +251,35 @@ def _row(issue: str, response: str, label: str, flagged: Any, score: Any,
             "score": score, "detail": detail}
 
 
-def _modelled_values(column: pd.Series) -> set[str]:
-    """The label values with a split-familiarity model: the fields of an Arrow struct column
-    (not read cell by cell: a dict per row took 1.3 GB at 1M rows), else the keys of its
-    dict cells."""
-    arrow_type = getattr(column.dtype, "pyarrow_dtype", None)
-    if arrow_type is not None and hasattr(arrow_type, "num_fields"):
-        return {arrow_type.field(i).name for i in range(arrow_type.num_fields)}
-    return set().union(*(set(d) for d in column if isinstance(d, dict)))
+def as_mapping(cell: Any) -> Mapping[str, Any]:
+    """A split-familiarity cell as a dict: dict, JSON text or Arrow map (list of pairs)."""
+    if isinstance(cell, Mapping):
+        return cell
+    if isinstance(cell, str):
+        try:
+            loaded = json.loads(cell)
+        except ValueError:
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+    if isinstance(cell, (list, tuple, np.ndarray)):
+        try:
+            return {str(k): v for k, v in cell}
+        except (TypeError, ValueError):
+            return {}
+    return {}
+
+
+def split_model_values(column: pd.Series) -> list[str]:
+    """The label values with a split-familiarity model, sorted: the fields of an Arrow struct
+    column (not read cell by cell: a dict per row took 1.3 GB at 1M rows), else the keys of
+    its cells (:func:`as_mapping`)."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        kind = column.dtype.pyarrow_dtype
+        if pa.types.is_struct(kind):
+            return sorted(kind.field(j).name for j in range(kind.num_fields))
+    return sorted({str(k) for c in column.to_numpy(dtype=object) for k in as_mapping(c)})
 
 
 def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
@@ -329,7 +351,7 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                         if str(c).startswith("splitFamiliarity_") and
                         str(c).endswith(f"_byAttr_{dim}")]
         if split_models:
-            modelled = _modelled_values(data[split_models[0]])
+            modelled = split_model_values(data[split_models[0]])
             few = counts[~counts.index.isin(list(modelled))]
             rows.append(_row("thin labels", "", dim, len(few),
                              1 - few.sum() / max(counts.sum(), 1),

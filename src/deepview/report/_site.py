@@ -399,24 +399,6 @@ def _is_texty(column: pd.Series) -> bool:
     )
 
 
-def _as_mapping(cell: Any) -> Mapping[str, Any]:
-    """A split-familiarity cell as a dict: dict, JSON text or Arrow map (list of pairs)."""
-    if isinstance(cell, Mapping):
-        return cell
-    if isinstance(cell, str):
-        try:
-            loaded = json.loads(cell)
-        except ValueError:
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
-    if isinstance(cell, (list, tuple, np.ndarray)):
-        try:
-            return {str(k): v for k, v in cell}
-        except (TypeError, ValueError):
-            return {}
-    return {}
-
-
 # --------------------------------------------------------------------------------------------
 # data -> the site's summary (data.js) and its chunks
 
@@ -601,7 +583,7 @@ def _struct_matrix(column: pd.Series, a: int, b: int,
             return out
     position = {k: j for j, k in enumerate(names)}
     for row, cell in enumerate(column.iloc[a:b].to_numpy(dtype=object)):
-        for key, value in _as_mapping(cell).items():
+        for key, value in audit.as_mapping(cell).items():
             at = position.get(str(key))
             if at is not None:
                 try:
@@ -609,17 +591,6 @@ def _struct_matrix(column: pd.Series, a: int, b: int,
                 except (TypeError, ValueError):
                     pass
     return out
-
-
-def _struct_names(column: pd.Series) -> list[str]:
-    """The per-value models of a split-familiarity column (sorted)."""
-    if isinstance(column.dtype, pd.ArrowDtype):
-        import pyarrow as pa
-
-        kind = column.dtype.pyarrow_dtype
-        if pa.types.is_struct(kind):
-            return sorted(kind.field(j).name for j in range(kind.num_fields))
-    return sorted({str(k) for c in column.to_numpy(dtype=object) for k in _as_mapping(c)})
 
 
 def _blockwise(n: int, fn: Callable[[int, int], np.ndarray], dtype: type[np.generic],
@@ -848,7 +819,7 @@ def _split_entry(plan: _Plan, column: pd.Series, dim: str,
                  labels: dict[str, Any]) -> dict[str, Any]:
     """Scores of every row under its own value's model (ranked, for the per-label galleries)
     and, while values x rows stays below :data:`_MAX_SPLIT_CELLS`, under each model."""
-    names = _struct_names(column)
+    names = audit.split_model_values(column)
     n = len(column)
     codes = labels[dim]["codes_np"] if dim in labels else np.full(n, -1, dtype=np.int32)
     values = labels[dim]["values"] if dim in labels else []
@@ -1008,7 +979,8 @@ def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
             kept[col] = _flags(series).astype(bool)
         elif c.kind == columns.SPLIT_FAMILIARITY and c.detail in labels:
             # the audit reads only which values have a model: one row names them
-            kept[col] = [{k: 0.0 for k in _struct_names(series)}] + [None] * (len(data) - 1)
+            modelled = {k: 0.0 for k in audit.split_model_values(series)}
+            kept[col] = [modelled] + [None] * (len(data) - 1)
     frame = pd.DataFrame(kept, index=data.index)
     splits = sorted(leak_dims) or audit.split_dimensions(distinct, None)  # reads values only
     table = audit.issues_table(frame, labels, splits)
