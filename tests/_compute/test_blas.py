@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -14,7 +16,9 @@ from deepview._compute.blas import (
     EIGH_SINGLE_MAX,
     SMALL_FLOPS,
     blas_threads_for,
+    cpu_count,
     eigh_threads,
+    in_threads,
     single_blas_thread,
     single_thread_if_oversubscribed,
     single_threaded,
@@ -65,8 +69,31 @@ def test_the_load_average_is_never_read(monkeypatch: pytest.MonkeyPatch) -> None
 def test_no_mutable_module_state() -> None:
     state = {k: v for k, v in vars(blas).items()
              if not k.startswith("__") and k != "annotations" and not callable(v)
-             and not isinstance(v, type(sys))}
-    assert state == {"EIGH_SINGLE_MAX": EIGH_SINGLE_MAX, "SMALL_FLOPS": SMALL_FLOPS}
+             and not isinstance(v, (type(sys), TypeVar))}
+    assert state == {"EIGH_SINGLE_MAX": EIGH_SINGLE_MAX, "SMALL_FLOPS": SMALL_FLOPS,
+                     "MAX_WORK_THREADS": blas.MAX_WORK_THREADS}
+
+
+def test_in_threads_runs_every_piece_and_raises_the_first_error() -> None:
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def record(i: int) -> None:
+        with lock:
+            seen.append(i)
+
+    in_threads(record, range(50), threads=4)
+    assert sorted(seen) == list(range(50))
+
+    def fail_on_three(i: int) -> None:
+        if i == 3:
+            raise ValueError("piece 3")
+
+    with pytest.raises(ValueError, match="piece 3"):
+        in_threads(fail_on_three, range(8), threads=2)
+    with pytest.raises(ValueError, match="piece 3"):
+        in_threads(fail_on_three, range(8), threads=1)
+    assert cpu_count() >= 1
 
 
 def test_single_blas_thread_as_decorator_and_eigh_rule() -> None:

@@ -162,3 +162,24 @@ def test_an_oversized_cell_is_searched_in_row_blocks_with_the_same_neighbours(
     np.testing.assert_allclose(np.sort(whole[1], axis=1), np.sort(blocked[1], axis=1),
                                rtol=1e-5, atol=1e-4)
     assert 1350 in blocked[0][10] and 1010 in blocked[0][350]
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_cells_searched_in_threads_give_the_same_answer(monkeypatch: pytest.MonkeyPatch,
+                                                        threads: int) -> None:
+    """The cells of a round (and of a CellIndex query) are searched side by side, one thread
+    per CPU: the neighbours do not depend on how many threads there are."""
+    from deepview._compute import blas
+
+    x = _clusters(5000, 24, seed=4)
+    expected_idx, expected_dist = knn_partitioned(x, 15, seed=1, rounds=3)
+    index = CellIndex(x[:3000], probes=3, seed=2)
+    monkeypatch.setattr(blas, "cpu_count", lambda: 1)
+    serial = index.query(x[3000:], 7)
+    monkeypatch.setattr(blas, "cpu_count", lambda: threads)
+    idx, dist = knn_partitioned_lean(x, 15, seed=1, rounds=3)
+    np.testing.assert_array_equal(idx, expected_idx)
+    np.testing.assert_array_equal(dist, expected_dist)
+    found = index.query(x[3000:], 7)
+    np.testing.assert_array_equal(found[0], serial[0])
+    np.testing.assert_array_equal(found[1], serial[1])

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from threadpoolctl import ThreadpoolController
 
@@ -34,6 +37,8 @@ __all__ = [
     "EIGH_SINGLE_MAX",
     "SMALL_FLOPS",
     "blas_threads_for",
+    "cpu_count",
+    "in_threads",
     "eigh_threads",
     "single_blas_thread",
     "single_thread_if_oversubscribed",
@@ -42,6 +47,11 @@ __all__ = [
 
 #: products below this many floating point operations run on one BLAS thread
 SMALL_FLOPS = 2.0e8
+
+#: at most this many threads share independent pieces of work (:func:`in_threads`)
+MAX_WORK_THREADS = 8
+
+_T = TypeVar("_T")
 
 #: symmetric eigenproblems up to this order run on one BLAS thread (memory-bound
 #: tridiagonalisation)
@@ -136,3 +146,48 @@ def single_thread_if_oversubscribed(
     """Kept for callers of the earlier load-based policy: :func:`single_threaded` when
     ``always`` (a seeded fit), else nothing.  The load average is no longer read."""
     return single_threaded() if always else contextlib.nullcontext()
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def in_threads(work: Callable[[_T], None], pieces: Sequence[_T],
+               threads: int | None = None) -> None:
+    """``work(piece)`` for every piece, on up to ``threads`` (default: the CPUs, at most
+    :data:`MAX_WORK_THREADS`) Python threads, each taking the next piece when it is done.
+
+    For pieces that are independent and write disjoint outputs, whose time goes into numpy
+    and single-threaded BLAS calls that release the GIL (the cells of a kNN search run under
+    :func:`single_blas_thread`): one BLAS thread per piece and one piece per CPU keep every
+    CPU busy without BLAS's own threads spinning.  The result does not depend on the number
+    of threads.  The first exception raised by a piece is raised here, after the running
+    pieces end; pieces not started then are skipped.
+
+    Examples
+    --------
+    >>> out = [0] * 4
+    >>> def square(i):
+    ...     out[i] = i * i
+    >>> in_threads(square, range(4), threads=2)
+    >>> out
+    [0, 1, 4, 9]
+    """
+    count = min(len(pieces), threads or min(cpu_count(), MAX_WORK_THREADS))
+    if count <= 1:
+        for piece in pieces:
+            work(piece)
+        return
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="deepview") as pool:
+        futures = [pool.submit(work, piece) for piece in pieces]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from deepview._compute.blas import single_blas_thread
+from deepview._compute.blas import in_threads, single_blas_thread
 from deepview._compute.knn import (
     CELL_CHUNK_ROWS,
     _cell_search,
@@ -50,6 +50,8 @@ CHUNK_ROWS = CELL_CHUNK_ROWS
 #: rows of the points gathered between two releases of the mapped pages (a scattered read
 #: maps up to 16 pages around it: see deepview._compute.spill)
 RELEASE_ROWS = 1024
+#: cells a thread searches at a time
+THREAD_CELLS = 32
 
 
 def _rows(x: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -65,23 +67,30 @@ def _search_round(x: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell_size
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
     del label
-    gathered = 0
-    for c in range(n_cells):
-        members = order[bounds[c]:bounds[c + 1]]
-        m = len(members)
-        if m == 0:
-            continue
-        found, dist = _cell_search(np.ascontiguousarray(take(x, members), dtype=np.float32),
-                                   sq[members], members, k)
-        if merge:  # (scattered reads of the lists map pages around them: released below)
-            found, dist = _merge_lists(np.concatenate([idx[members], found], axis=1),
-                                       np.concatenate([d2[members], dist], axis=1), k)
-        idx[members] = found
-        d2[members] = dist
-        gathered += m
-        if gathered >= RELEASE_ROWS:
-            drop()
-            gathered = 0
+
+    def search(cells: range) -> None:
+        gathered = 0
+        for c in cells:
+            members = order[bounds[c]:bounds[c + 1]]
+            m = len(members)
+            if m == 0:
+                continue
+            found, dist = _cell_search(
+                np.ascontiguousarray(take(x, members), dtype=np.float32), sq[members],
+                members, k)
+            if merge:  # (scattered reads of the lists map pages around them: released below)
+                found, dist = _merge_lists(np.concatenate([idx[members], found], axis=1),
+                                           np.concatenate([d2[members], dist], axis=1), k)
+            idx[members] = found
+            d2[members] = dist
+            gathered += m
+            if gathered >= RELEASE_ROWS:
+                drop()
+                gathered = 0
+
+    # the cells are disjoint: their searches (and merges) run side by side, one per CPU
+    in_threads(search, [range(c, min(c + THREAD_CELLS, n_cells))
+                        for c in range(0, n_cells, THREAD_CELLS)])
     drop()
 
 
@@ -287,17 +296,22 @@ class CellIndex:
         flat = np.ascontiguousarray(cells).reshape(-1)
         by_cell = np.argsort(flat, kind="stable")
         starts = np.searchsorted(flat[by_cell], np.arange(n_cells + 1))
-        for c in range(n_cells):
-            pairs = by_cell[starts[c]:starts[c + 1]]
-            members = self.order[self.bounds[c]:self.bounds[c + 1]]
-            if len(pairs) == 0 or len(members) == 0:
-                continue
-            asking, slot = np.divmod(pairs, width)
-            take = min(k, len(members))
-            part, dist = _topk_block(q[asking], q_sq[asking], self.points[members],
-                                     self.sq[members], take, None)
-            found_idx[asking, slot, :take] = members[part]
-            found_d2[asking, slot, :take] = dist
+
+        def search(cells: range) -> None:  # each (query, probe) slot is written once
+            for c in cells:
+                pairs = by_cell[starts[c]:starts[c + 1]]
+                members = self.order[self.bounds[c]:self.bounds[c + 1]]
+                if len(pairs) == 0 or len(members) == 0:
+                    continue
+                asking, slot = np.divmod(pairs, width)
+                take = min(k, len(members))
+                part, dist = _topk_block(q[asking], q_sq[asking], self.points[members],
+                                         self.sq[members], take, None)
+                found_idx[asking, slot, :take] = members[part]
+                found_d2[asking, slot, :take] = dist
+
+        in_threads(search, [range(c, min(c + THREAD_CELLS, n_cells))
+                            for c in range(0, n_cells, THREAD_CELLS)])
         flat_idx = found_idx.reshape(len(q), -1)
         flat_d2 = found_d2.reshape(len(q), -1)
         keep = np.argsort(flat_d2, axis=1, kind="stable")[:, :k]
