@@ -186,7 +186,7 @@ def test_ids_labels_and_texts_are_arrow_strings_and_categorical_codes(tmp_path: 
         assert list(data[dim].cat.categories) == values
     assert data["colour"].tolist()[:3] == ["red", "blue", "green"]
     split = data["splitFamiliarity_responses_byAttr_colour"]
-    assert str(split.dtype).startswith("struct<blue: double, green: double, red: double>")
+    assert str(split.dtype).startswith("struct<blue: float, green: float, red: float>")
     assert isinstance(split[4], dict) and list(split[4]) == ["blue", "green", "red"]
     report = DatasetReport(data)
     loaded = DatasetReport.from_disk(report.to_disk(tmp_path / "saved")).data
