@@ -85,8 +85,8 @@ class DatasetReport:
         - ``splitFamiliarity_R_byAttr_<dim>`` (dict): ``{label value: score}``, the sample's
           score under the model of each value of ``<dim>`` with at least
           ``config.split_familiarity_min`` samples; held as an Arrow struct column
-          (``struct<value: float, ...>[pyarrow]``, float32: 4 bytes per value and sample) whose cells
-          read as dicts.
+          (``struct<value: float, ...>[pyarrow]``, float32: 4 bytes per value and sample)
+          whose cells read as dicts.
         - ``leakage_R_byAttr_<split>`` (int32) and ``leakageFlag_R_byAttr_<split>`` (bool),
           per split label (``config.split_labels``): the duplicate group of a sample whose
           group holds samples of two or more splits (a leak), else -1.

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from deepview._compute.spill import FileRows, take
+from deepview._compute.spill import FileRows, take, trim_heap
 from deepview._optional import require
 from deepview._progress import progress_disabled
 from deepview._validation import check_int
@@ -186,6 +186,7 @@ def write_site(
     """
     plan = _plan(data, title=title, image_root=image_root, thumbnail_size=thumbnail_size,
                  neighbours=neighbours)
+    trim_heap()  # the plan's temporaries (float64 copies, sort orders) go back to the system
 
     def build(tmp: Path) -> None:
         (tmp / "assets").mkdir()
@@ -949,16 +950,14 @@ def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     labels = [c for c in columns.label_columns(data.columns)
               if _is_texty(data[c]) and not _has_containers(data[c])]
-    import pyarrow as pa
 
     kept: dict[str, Any] = {}
     distinct: dict[str, list[str]] = {}
-    for dim in labels:  # Arrow strings: the audit's astype(str) then makes no str per row
+    for dim in labels:  # categorical codes: the audit reads them, no str per row
         values, codes = _factorize(data[dim])
         distinct[dim] = values
-        texts = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(values, pa.string()))
-        kept[dim] = pd.Series(texts.cast(pa.string()), dtype=pd.ArrowDtype(pa.string()),
-                              index=data.index)
+        kept[dim] = pd.Series(pd.Categorical.from_codes(
+            codes, categories=pd.Index(values, dtype=object)), index=data.index)
     leak_dims: set[str] = set()
     for col in data.columns:
         c = columns.parse(col)
@@ -978,9 +977,13 @@ def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
                 c.kind, series):
             kept[col] = _flags(series).astype(bool)
         elif c.kind == columns.SPLIT_FAMILIARITY and c.detail in labels:
-            # the audit reads only which values have a model: one row names them
-            modelled = {k: 0.0 for k in audit.split_model_values(series)}
-            kept[col] = [modelled] + [None] * (len(data) - 1)
+            # the audit reads only which values have a model (a struct column's field
+            # names); other columns: one row names them
+            if _is_struct(series):
+                kept[col] = series
+            else:
+                modelled = {k: 0.0 for k in audit.split_model_values(series)}
+                kept[col] = [modelled] + [None] * (len(data) - 1)
     frame = pd.DataFrame(kept, index=data.index)
     splits = sorted(leak_dims) or audit.split_dimensions(distinct, None)  # reads values only
     table = audit.issues_table(frame, labels, splits)
@@ -994,6 +997,13 @@ def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
             "flagged": None if _is_missing(flagged) else int(flagged),
             "score": None if math.isnan(score) else score})
     return rows
+
+
+def _is_struct(series: pd.Series) -> bool:
+    import pyarrow as pa
+
+    return isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_struct(
+        series.dtype.pyarrow_dtype)
 
 
 def _labelish(series: pd.Series) -> bool:
