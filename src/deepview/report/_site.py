@@ -562,7 +562,9 @@ def _id_strings(data: pd.DataFrame) -> Any:
     if isinstance(series.dtype, pd.StringDtype) or (
             isinstance(series.dtype, pd.ArrowDtype)
             and pd.api.types.is_string_dtype(series.dtype)):
-        return pa.array(series.fillna("(missing)"), type=pa.string())
+        if not series.hasnans:  # the column's own Arrow strings (no copy)
+            return pa.chunked_array(pa.array(series))
+        return pa.chunked_array(pa.array(series.fillna("(missing)")))
     return pa.array(_texts(series), type=pa.string())
 
 
