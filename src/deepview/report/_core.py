@@ -216,7 +216,9 @@ class DatasetReport:
                                          neighbours=near)
             finally:
                 collected.fields.clear()  # drop the cached fields before their files go
-        table = pd.DataFrame(columns)  # same-dtype columns copied into one block each
+        # the columns as they are (one block each): pandas would otherwise copy the
+        # same-dtype ones into one block, 40 bytes per sample more at the peak
+        table = pd.DataFrame(columns, copy=False)
         del columns
         trim_heap()
         return DatasetReport(table, neighbours=near)
