@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse import coo_matrix
 
-from deepview._compute.blas import single_blas_thread
+from deepview._compute.blas import in_threads, single_blas_thread
 from deepview._compute.spill import take
 from deepview._optional import require
 
@@ -142,10 +142,13 @@ def knn_brute(x: np.ndarray, k: int, *, block_rows: int = 2048) -> tuple[np.ndar
     return _finish(x, idx, d2)
 
 
-def _kmeans(xf: np.ndarray, n_centroids: int, rng: np.random.Generator, n_iter: int = 10
-            ) -> np.ndarray:
-    """Lloyd k-means (float32 BLAS) started from random rows; returns the centroids."""
-    centroids = xf[rng.choice(len(xf), size=n_centroids, replace=False)].copy()
+def _kmeans(xf: np.ndarray, n_centroids: int, rng: np.random.Generator | np.ndarray,
+            n_iter: int = 10) -> np.ndarray:
+    """Lloyd k-means (float32 BLAS) started from random rows (drawn from ``rng``, or the
+    rows ``rng`` when it is an array of them); returns the centroids."""
+    first = (rng if isinstance(rng, np.ndarray)
+             else rng.choice(len(xf), size=n_centroids, replace=False))
+    centroids = xf[first].copy()
     for _ in range(n_iter):
         label = _nearest(xf, centroids)
         counts = np.bincount(label, minlength=n_centroids)
@@ -192,31 +195,43 @@ def _cells(
         dtype=np.float32)
     top = _kmeans(sample, n_groups, rng, n_iter=6)
     row_group = np.empty(n, dtype=np.int32)
-    for start in range(0, n, CELL_CHUNK_ROWS):
+
+    def assign(start: int) -> None:
         row_group[start:start + CELL_CHUNK_ROWS] = _nearest(
             np.ascontiguousarray(x[start:start + CELL_CHUNK_ROWS], dtype=np.float32), top)
         if drop is not None:
             drop()
+
+    in_threads(assign, range(0, n, CELL_CHUNK_ROWS))
     sample_group = _nearest(sample, top)
     label = np.empty(n, dtype=np.int32)
-    next_label = 0
     order = np.argsort(row_group, kind="stable")  # each group's rows in increasing order
     bounds = np.searchsorted(row_group[order], np.arange(n_groups + 1))
-    del row_group
+    # each group's cells: numbered group after group, their k-means started from rows drawn
+    # in that order (so the cells are the same however many threads split them below)
+    plans: list[tuple[int, int, np.ndarray]] = []  # (group, first label, start rows)
+    next_label = 0
     for g in range(n_groups):
-        members = order[bounds[g]:bounds[g + 1]]
-        if len(members) == 0:
+        size = int(bounds[g + 1] - bounds[g])
+        if size == 0:
             continue
-        sub = sample[sample_group == g]
-        parts = min(len(sub), max(1, int(round(len(members) / cell_size))))
+        in_sample = int(np.count_nonzero(sample_group == g))
+        parts = min(in_sample, max(1, int(round(size / cell_size))))
         if parts <= 1:
-            label[members] = next_label
+            label[order[bounds[g]:bounds[g + 1]]] = next_label
             next_label += 1
             continue
-        cents = _kmeans(sub, parts, rng, n_iter=6)
-        label[members] = next_label + _nearest(
-            np.ascontiguousarray(take(x, members), dtype=np.float32), cents)
+        plans.append((g, next_label, rng.choice(in_sample, size=parts, replace=False)))
         next_label += parts
+
+    def split(plan: tuple[int, int, np.ndarray]) -> None:
+        g, first, start_rows = plan
+        members = order[bounds[g]:bounds[g + 1]]
+        cents = _kmeans(sample[sample_group == g], len(start_rows), start_rows, n_iter=6)
+        label[members] = first + _nearest(
+            np.ascontiguousarray(take(x, members), dtype=np.float32), cents)
+
+    in_threads(split, plans)
     return label, next_label
 
 
