@@ -88,10 +88,12 @@ def test_column_norms_summed_block_by_block_equal_the_one_piece_sum(
 def test_lean_label_neighbours_equal_the_partitioned_search(tmp_path: Path) -> None:
     n = 23_000  # above the exact-search limit (n^2 d > 2e10) for d = 40
     x = _planted(n, 40, seed=1)
-    found = _analysis.neighbours(x, 21, seed=4, spill=tmp_path)
-    expected, _ = knn_partitioned(x, 21, seed=4, rounds=_analysis.LABEL_KNN_ROUNDS)
-    assert found.dtype == np.int32
+    found, dist = _analysis.neighbours(x, 21, seed=4, spill=tmp_path)
+    expected, expected_dist = knn_partitioned(x, 21, seed=4,
+                                              rounds=_analysis.LABEL_KNN_ROUNDS)
+    assert found.dtype == np.int32 and dist.dtype == np.float32
     np.testing.assert_array_equal(found, expected)
+    np.testing.assert_array_equal(dist, expected_dist.astype(np.float32))
 
 
 def _spill_folders(tmp: Path) -> list[str]:

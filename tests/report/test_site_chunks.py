@@ -342,3 +342,9 @@ def test_site_neighbours_skips_the_sample_itself() -> None:
     assert rows.tolist() == [[1, 2], [0, 2], [1, 0], [2, -1]]
     np.testing.assert_allclose(dist[:3], [[1, 3], [1, 2], [2, 3]])
     assert dist[3, 0] == 4 and np.isnan(dist[3, 1])
+    # the lists' own distances, when given, are used as they are (no rows gathered)
+    own = np.abs(values[lists.clip(0), 0] - values[:, :1]).astype(np.float32)
+    own[lists < 0] = np.inf
+    same_rows, same = _site.site_neighbours(None, lists, own, keep=2)
+    assert same_rows.tolist() == rows.tolist()
+    np.testing.assert_array_equal(same, dist)

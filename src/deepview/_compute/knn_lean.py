@@ -180,7 +180,8 @@ def knn_partitioned_lean(
         Folder where the neighbour lists are kept memory-mapped (``knn-*.bin`` files, which
         the caller removes with the folder); default in memory.
     distances : numpy dtype or None, default=float64
-        dtype of the returned distances; ``None`` returns no distances (saves their memory).
+        dtype of the returned distances; ``None`` returns no distances, and ``float32``
+        returns them in the buffer of the search's squared distances (no more memory).
     distances_file : pathlib.Path, optional
         Write the distances to this file (written and read in order, so nothing of them
         stays resident) and return them as :class:`~deepview._compute.spill.FileRows`.
@@ -207,7 +208,9 @@ def knn_partitioned_lean(
     idx = new("idx", np.int32)
     d2 = new("d2", np.float32)
     out_dist: Any = None
-    if distances is not None:
+    if distances is not None and distances_file is None and np.dtype(distances) == d2.dtype:
+        out_dist = d2  # the finish writes each chunk's distances over its squared ones
+    elif distances is not None:
         out_dist = (new("dist", distances) if distances_file is None
                     else mapped(Path(distances_file), (n, k), distances))
 

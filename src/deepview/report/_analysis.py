@@ -478,20 +478,21 @@ LABEL_KNN_ROUNDS = 8
 
 
 def neighbours(values: np.ndarray, k: int, *, seed: int | None,
-               spill: Path | None = None) -> np.ndarray:
+               spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(n, min(k, n))`` ``int32`` indices of each row's nearest rows (itself among them) in
-    the reduced space: exact while small, else partitioned (seeded; the reduced rows read
-    cell by cell when they are in a file).  ``spill`` is not used (kept for callers)."""
+    the reduced space and their ``float32`` distances: exact while small, else partitioned
+    (seeded; the reduced rows read cell by cell when they are in a file).  ``spill`` is not
+    used (kept for callers)."""
     n = len(values)
     k = min(k, n)
     if float(n) ** 2 * values.shape[1] <= LABEL_KNN_EXACT_MAX:
-        indices, _ = knn_brute(np.ascontiguousarray(values, dtype=np.float32), k)
-        return np.asarray(indices, dtype=np.int32)
+        indices, dist = knn_brute(np.ascontiguousarray(values, dtype=np.float32), k)
+        return np.asarray(indices, dtype=np.int32), dist.astype(np.float32)
     # the lists stay in memory (8 k bytes per sample): merged cell by cell over eight
     # rounds, memory-mapped lists cost a page fault per scattered row (3x slower)
-    found, _ = knn_partitioned_lean(values, k, seed=0 if seed is None else seed,
-                                    rounds=LABEL_KNN_ROUNDS, distances=None)
-    return found
+    found, dist = knn_partitioned_lean(values, k, seed=0 if seed is None else seed,
+                                       rounds=LABEL_KNN_ROUNDS, distances=np.float32)
+    return found, dist
 
 
 def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,

@@ -458,12 +458,12 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         bar.update(1)
     if issue_labels:  # before split familiarity: its columns are the largest
         bar.set_description(f"{_OWNER} [{name}]: label issues")
-        neighbours = analysis.neighbours(reduced.values, audit.LABEL_NEIGHBOURS + 1,
-                                         seed=config.seed, spill=scratch)
+        neighbours, distances = analysis.neighbours(
+            reduced.values, audit.LABEL_NEIGHBOURS + 1, seed=config.seed, spill=scratch)
         parts.audited.update(audit.label_issue_columns(
             neighbours, name, collected.labels, splits, predictions, collected.ids))
-        parts.neighbours[name] = site_neighbours(reduced.values, neighbours)
-        del neighbours
+        parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances)
+        del neighbours, distances
         trim_heap()
     if config.familiarity is not None:
         bar.set_description(f"{_OWNER} [{name}]: split familiarity")

@@ -756,14 +756,16 @@ def _familiarity(plan: _Plan, scores: np.ndarray) -> dict[str, Any]:
             "exact": plan.dense("rows", "f32", scores)}
 
 
-def site_neighbours(values: Any, indices: np.ndarray, keep: int = NEIGHBOURS_SHOWN,
-                    block: int = 1 << 15) -> tuple[np.ndarray, np.ndarray]:
+def site_neighbours(values: Any, indices: np.ndarray, distances: np.ndarray | None = None,
+                    keep: int = NEIGHBOURS_SHOWN, block: int = 1 << 15
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """The first ``keep`` neighbours of each row other than itself, from ``(n, k)`` neighbour
-    lists (nearest first, e.g. the report's label-issue kNN), with their Euclidean distances
-    in ``values`` (the ``(n, d)`` rows the lists were found in: an array, a memory-mapped one
-    or :class:`~deepview._compute.spill.FileRows`): ``int32`` rows (-1: none) and ``float32``
-    distances, ``keep`` per row (about 50 bytes per sample for 6; worked out in blocks of
-    ``block`` rows, so the rows are gathered a block at a time)."""
+    lists (nearest first, e.g. the report's label-issue kNN), with their Euclidean distances:
+    taken from ``distances`` (the lists' own, ``(n, k)``) when given, else computed in
+    ``values`` (the ``(n, d)`` rows the lists were found in: an array, a memory-mapped one
+    or :class:`~deepview._compute.spill.FileRows`, gathered a block at a time).  Returns
+    ``int32`` rows (-1: none) and ``float32`` distances, ``keep`` per row (64 bytes per
+    sample for 8; worked out in blocks of ``block`` rows)."""
     indices = np.asarray(indices)
     n = len(indices)
     keep = max(0, min(keep, indices.shape[1] - 1 if indices.ndim == 2 else 0))
@@ -776,14 +778,18 @@ def site_neighbours(values: Any, indices: np.ndarray, keep: int = NEIGHBOURS_SHO
         idx = np.asarray(indices[a:b], dtype=np.int64)
         others = (idx != np.arange(a, b)[:, None]) & (idx >= 0) & (idx < n)
         order = np.argsort(~others, axis=1, kind="stable")[:, :keep]
-        picked = np.where(np.take_along_axis(others, order, axis=1),
-                          np.take_along_axis(idx, order, axis=1), -1)
-        own = (values.rows_at(np.arange(a, b)) if isinstance(values, FileRows)
-               else np.asarray(values[a:b]))
-        near = take(values, np.maximum(picked, 0).ravel()).reshape(b - a, keep, -1)
-        d = np.linalg.norm(near.astype(np.float32) - own.astype(np.float32)[:, None, :], axis=2)
+        valid = np.take_along_axis(others, order, axis=1)
+        picked = np.where(valid, np.take_along_axis(idx, order, axis=1), -1)
+        if distances is not None:
+            d = np.take_along_axis(np.asarray(distances[a:b], dtype=np.float32), order, axis=1)
+        else:
+            own = (values.rows_at(np.arange(a, b)) if isinstance(values, FileRows)
+                   else np.asarray(values[a:b]))
+            near = take(values, np.maximum(picked, 0).ravel()).reshape(b - a, keep, -1)
+            d = np.linalg.norm(near.astype(np.float32) - own.astype(np.float32)[:, None, :],
+                               axis=2)
         rows[a:b] = picked
-        dist[a:b] = np.where(picked >= 0, d, np.nan)
+        dist[a:b] = np.where(valid, d, np.nan)
     return rows, dist
 
 
