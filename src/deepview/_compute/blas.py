@@ -13,7 +13,11 @@ and timings do not change with the load average:
   machine: a 1024² ``eigh`` took 0.5 s on one thread, 4-7 s threaded);
 * a seeded fit runs on one thread of every kind (BLAS, OpenMP and numba): parallel
   reductions sum in an order that depends on the thread count, so only one thread gives
-  the same result on every machine (:func:`single_threaded`).
+  the same result on every machine (:func:`single_threaded`);
+* independent pieces of a memory-bound kernel (the cells of a kNN search, the groups of its
+  k-means cells) run side by side on one Python thread per CPU, each on one BLAS thread
+  (:func:`in_threads`): every piece writes its own rows, so the result is the same for
+  any number of threads.
 
 Everything else keeps the libraries' own thread counts.  The limits go through
 threadpoolctl (a dependency of deepview and scikit-learn); they touch only the libraries
