@@ -150,6 +150,26 @@ def test_a_bare_dataset_and_a_pca_reduction(cluster) -> None:
     assert_same_report(remote.data, local.data)
 
 
+def test_after_read_runs_once_the_rows_are_on_the_driver(cluster) -> None:
+    """``after_read`` (the CLI ends its own cluster there) runs once, after the Ray passes;
+    the report is then made from the driver's files alone.  A session that did not start
+    Ray leaves the caller's instance up when closed."""
+    x, _ = clustered(700, 30, seed=5)
+    calls: list[bool] = []
+    config = ReportConfig(projection=DimensionReduction.Strategy.PCA(2), seed=0)
+    producer = RayDatasetProducer(ray.data.from_numpy(x).repartition(3),
+                                  after_read=lambda: calls.append(ray.is_initialized()))
+    remote = DatasetReport.introspect(producer, config=config)
+    assert calls == [True]
+    local = DatasetReport.introspect(ArrayProducer({"data": x}), config=config)
+    assert_same_report(remote.data, local.data)
+    with ray_session() as session:  # the fixture's instance: not this session's to end
+        session.close()
+    assert ray.is_initialized()
+    with pytest.raises(TypeError, match="after_read"):
+        RayDatasetProducer(ray.data.from_numpy(x), after_read="shutdown")
+
+
 def test_report_faults(cluster) -> None:
     with pytest.raises(InvalidDataError, match="at least 3"):
         DatasetReport.introspect(ray.data.from_numpy(np.zeros((2, 4), dtype=np.float32)))

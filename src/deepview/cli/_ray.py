@@ -158,14 +158,17 @@ def run_ray_report(
                          split_labels=tuple(dict.fromkeys(split_labels)) if split_labels
                          else None)
     with ray_session(ray_address, object_store_memory=None if ray_address is not None
-                     else local_store_bytes()):
+                     else local_store_bytes()) as session:
         if is_numpy:
             import ray.data
 
             dataset = ray.data.read_numpy(str(data))
         else:
             dataset = read_parquet(data)
-        producer = RayDatasetProducer(dataset, **arguments)
+        # the rows on the driver, the cluster has done its part: ending the session then
+        # unmaps the object store's pages from the driver (up to the store's size); a Ray
+        # instance this process had already initialised stays up
+        producer = RayDatasetProducer(dataset, **arguments, after_read=session.close)
         report = DatasetReport.introspect(producer, config=config, batch_size=batch_size)
     index = write_output(report, out, overwrite=overwrite, title=f"deepview: {data.name}")
     return report, index

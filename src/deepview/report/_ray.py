@@ -311,6 +311,8 @@ def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
             f"{_OWNER}: the reduction pass yielded {driver.seen} rows but the statistics "
             f"pass counted {stats.rows}; rows were lost between passes (a failed worker?)."
         )
+    if source.after_read is not None:  # e.g. the CLI's own cluster: no longer needed
+        source.after_read()
     for name, plan in plans.items():
         if plan.model is None:
             continue

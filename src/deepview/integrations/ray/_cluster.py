@@ -82,6 +82,23 @@ def _init_with_deadline(ray: Any, deadline: float, **kwargs: Any) -> None:
         ) from error
 
 
+class RaySession:
+    """What :func:`ray_session` yields: :meth:`close` ends the session early."""
+
+    def __init__(self, started: bool) -> None:
+        #: whether the session started (or connected) Ray itself, so closing it shuts it down
+        self.started = started
+
+    def close(self) -> None:
+        """Shut Ray down now if this session started or connected it (then nothing at the
+        end of the ``with`` block); an instance the caller had initialised stays up."""
+        import ray
+
+        if self.started and ray.is_initialized():
+            ray.shutdown()
+        self.started = False
+
+
 @contextlib.contextmanager
 def ray_session(
     address: str | None = None,
@@ -90,8 +107,11 @@ def ray_session(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     quiet: bool = True,
     object_store_memory: int | None = None,
-) -> Iterator[None]:
+) -> Iterator[RaySession]:
     """Use a Ray cluster for the duration of a ``with`` block.
+
+    Yields a :class:`RaySession` whose ``close()`` ends the session before the block does
+    (e.g. once the rows a report needs are on the driver).
 
     Parameters
     ----------
@@ -155,8 +175,8 @@ def ray_session(
         _init_with_deadline(ray, deadline, address=address, logging_level=logging.WARNING,
                             log_to_driver=not quiet)
         started = True
+    session = RaySession(started)
     try:
-        yield
+        yield session
     finally:
-        if started and ray.is_initialized():
-            ray.shutdown()
+        session.close()

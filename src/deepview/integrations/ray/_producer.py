@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +236,12 @@ class RayDatasetProducer:
     path_column, text_column : str, optional
         Columns attached as ``Batch.StdKeys.PATH`` (the samples' files) and
         ``Batch.StdKeys.TEXT`` (their texts), e.g. for :class:`~deepview.report.DatasetReport`.
+    after_read : callable, optional
+        Called with no arguments once :class:`~deepview.report.DatasetReport` has every row
+        it needs on the driver (files and arrays of its own), before its driver-side stages:
+        e.g. ``ray.shutdown`` for a cluster started only for the report.  The driver then no
+        longer maps the object store's pages (they count in its resident memory, up to the
+        store's size) and the cluster's processes end.
 
     Raises
     ------
@@ -259,7 +265,8 @@ class RayDatasetProducer:
 
     def __init__(self, dataset: Any, *, fields: Any = None, id_column: str | None = None,
                  label_columns: Sequence[str] = (), path_column: str | None = None,
-                 text_column: str | None = None) -> None:
+                 text_column: str | None = None,
+                 after_read: Callable[[], Any] | None = None) -> None:
         if not is_ray_dataset(dataset):
             raise InvalidTypeError(
                 f"{_OWNER}: 'dataset' must be a ray.data.Dataset; got "
@@ -276,6 +283,10 @@ class RayDatasetProducer:
         self.spec = BatchSpec(_fields_arg(fields), id_column, list(label_columns),
                               path_column, text_column)
         self.rows: int | None = None  # rows of the first complete pass
+        if after_read is not None and not callable(after_read):
+            raise InvalidTypeError(f"{_OWNER}: 'after_read' must be callable; got "
+                                   f"{type(after_read).__name__}.")
+        self.after_read = after_read
         dataset.context.execution_options.preserve_order = True
 
     def __repr__(self) -> str:
