@@ -223,15 +223,34 @@ def residual_log_density(reduced: Reduced, rows: np.ndarray | None = None) -> np
     term that makes a sample far from the PCA subspace unfamiliar.  0 without a residual."""
     if reduced.residual is None or reduced.off_dims == 0:
         return np.zeros(len(reduced.values))
+    sigma2 = _residual_variance(reduced, rows)
+    return (-0.5 * reduced.residual / sigma2
+            - 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2))
+
+
+def _residual_variance(reduced: Reduced, rows: np.ndarray | None) -> float:
+    """The noise variance per dropped dimension, estimated on ``rows`` (default all)."""
+    assert reduced.residual is not None
     fitted = reduced.residual if rows is None else reduced.residual[rows]
     d = reduced.off_dims + reduced.values.shape[1]
     total = (float(fitted.mean()) + _sum_squares(reduced.values, rows) / len(fitted)) / d
     # a floor relative to the data's scale: data that lies in the subspace (dead ReLU units)
     # must not make every tiny rounding residual look like an outlier
-    sigma2 = max(float(fitted.mean()) / reduced.off_dims, RESIDUAL_VARIANCE_FLOOR * total,
-                 np.finfo(np.float64).tiny)
-    return (-0.5 * reduced.residual / sigma2
-            - 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2))
+    return max(float(fitted.mean()) / reduced.off_dims, RESIDUAL_VARIANCE_FLOOR * total,
+               np.finfo(np.float64).tiny)
+
+
+def _add_residual_log_density(scores: np.ndarray, reduced: Reduced,
+                              rows: np.ndarray) -> None:
+    """``scores += residual_log_density(reduced, rows)``, the same values, block by block
+    (no row-sized temporaries)."""
+    if reduced.residual is None or reduced.off_dims == 0:
+        return
+    sigma2 = _residual_variance(reduced, rows)
+    constant = 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2)
+    for start in range(0, len(scores), BLOCK_ROWS):
+        stop = start + BLOCK_ROWS
+        scores[start:stop] += -0.5 * reduced.residual[start:stop] / sigma2 - constant
 
 
 def _sum_squares(values: np.ndarray, rows: np.ndarray | None) -> float:
@@ -614,11 +633,12 @@ def _fit_familiarity(values: np.ndarray, rows: np.ndarray | None, field: str, st
 
 
 def _score(familiarity: Any, reduced: np.ndarray, field: str,
-           batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and training percentiles (NaN when the strategy gives none) of every row."""
+           batch_size: int, *, percentiles: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and training percentiles (NaN when the strategy gives none; a 1-element
+    placeholder without ``percentiles``) of every row."""
     producer = _producer(reduced, field)
     scores = np.empty(len(reduced), dtype=np.float64)
-    percentiles = np.full(len(reduced), np.nan, dtype=np.float64)
+    ranks = np.full(len(reduced) if percentiles else 1, np.nan, dtype=np.float64)
     position = 0
     for batch in pipeline(producer, familiarity)(batch_size):
         results = batch.metadata[familiarity.meta_key][field]
@@ -626,16 +646,18 @@ def _score(familiarity: Any, reduced: np.ndarray, field: str,
         raw_scores = getattr(results, "scores", None)  # FamiliarityResults: arrays, no objects
         if isinstance(raw_scores, np.ndarray):
             scores[position:stop] = raw_scores
-            percentiles[position:stop] = getattr(results, "percentiles", np.nan)
+            if percentiles:
+                ranks[position:stop] = getattr(results, "percentiles", np.nan)
         else:
             scores[position:stop] = [float(r.score) for r in results]
-            percentiles[position:stop] = [float(getattr(r, "percentile", np.nan))
-                                          for r in results]
+            if percentiles:
+                ranks[position:stop] = [float(getattr(r, "percentile", np.nan))
+                                        for r in results]
         position = stop
         if position % BLOCK_ROWS < len(results):
             release(reduced)
     release(reduced)
-    return scores, percentiles
+    return scores, ranks
 
 
 def overall_familiarity(reduced: Reduced, field: str, strategy: Any,
@@ -702,8 +724,8 @@ def split_familiarity(
             sample = _fit_rows(len(rows), FAMILIARITY_FIT_MAX, seed)
             model = _fit_familiarity(values, rows if sample is None else rows[sample], field,
                                      strategy, batch_size)
-            scores = _score(model, values, field, batch_size)[0]
-            scores += residual_log_density(reduced, rows)
+            scores = _score(model, values, field, batch_size, percentiles=False)[0]
+            _add_residual_log_density(scores, reduced, rows)
             fields.append(pa.array(scores.astype(np.float32)))
             del scores
             progress.update(1)
