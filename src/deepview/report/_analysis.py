@@ -32,7 +32,7 @@ from deepview._compute.grouping import bounded_groups
 from deepview._compute.knn import knn_brute
 from deepview._compute.knn_lean import knn_partitioned_lean
 from deepview._compute.pca import make_streaming_pca
-from deepview._compute.spill import FileRows, is_mapped, mapped, release, take
+from deepview._compute.spill import FileRows, is_mapped, mapped, release, take, trim_heap
 from deepview.base import ArrayProducer, pipeline
 from deepview.exceptions import InvalidDataError
 from deepview.introspectors._dim_reduction import DimensionReduction
@@ -727,7 +727,8 @@ def split_familiarity(
             scores = _score(model, values, field, batch_size, percentiles=False)[0]
             _add_residual_log_density(scores, reduced, rows)
             fields.append(pa.array(scores.astype(np.float32)))
-            del scores
+            del scores, rows, model
+            trim_heap()  # the model's and its pass's freed memory, before the next one
             progress.update(1)
         names = [str(uniques[k]) for k in kept]
         struct = pa.StructArray.from_arrays(fields, names=names)
