@@ -260,7 +260,12 @@ def test_export_downloads_the_shown_rows_as_csv(page: Any, table: pd.DataFrame) 
 @pytestmark_browser
 def test_detail_lists_nearest_neighbours_with_distances(page: Any) -> None:
     page.evaluate("window.deepviewState.showDetail(40000)")
-    page.wait_for_selector("[data-testid=detail-neighbours] [data-testid=neighbour]")
+    # the details of row 40000 (its chunk loads asynchronously): not a panel still showing
+    # the sample an earlier test opened
+    page.wait_for_function(
+        "document.querySelector('[data-testid=detail-id]')?.textContent === 's40000'"
+        " && document.querySelector('[data-testid=detail-neighbours] [data-testid=neighbour]')"
+        "?.textContent === 's40001'")
     items = page.eval_on_selector_all(
         "[data-testid=neighbour]",
         "els => els.map(e => [e.textContent, +e.dataset.distance])")
