@@ -235,6 +235,45 @@ def test_familiarity_is_fitted_on_a_capped_sample_and_scores_every_row(
     pd.testing.assert_frame_equal(again, capped)
 
 
+def test_split_familiarity_adds_each_values_own_residual_noise(tmp_path: Path) -> None:
+    """Each value's model scores every row, plus the probabilistic-PCA term with the noise
+    variance of that value's rows (found for all values in one pass over a spilled file),
+    kept as float32."""
+    from deepview._compute.spill import FileRows
+    from deepview.introspectors import Familiarity
+
+    rng = np.random.default_rng(4)
+    n, k, off = 3000, 6, 10
+    code = rng.integers(0, 3, n)
+    values = (rng.normal(size=(n, k)) * (1.0 + code[:, None])).astype(np.float32)
+    residual = rng.gamma(2.0, 1.0 + 3.0 * code)  # value 2 lies far off the subspace
+    values.tofile(tmp_path / "v.f32")
+    reduced = _analysis.Reduced(FileRows(tmp_path / "v.f32", (n, k)), residual, off)
+    labels = pd.Categorical.from_codes(code, categories=["a", "b", "c"])
+    strategy = _analysis.seeded(Familiarity.Strategy.GMM(), 0)
+
+    class Bar:
+        def update(self, _: int) -> None:
+            pass
+
+    (column,) = _analysis.split_familiarity(
+        reduced, "x", strategy, {"c": labels}, minimum=10, batch_size=256, progress=Bar(),
+        seed=0).values()
+    for j, value in enumerate("abc"):
+        rows = np.flatnonzero(code == j)
+        model = _analysis._fit_familiarity(values, rows, "x", strategy, 256)
+        density = _analysis._score(model, values, "x", 256, percentiles=False)[0]
+        r = residual[rows].mean()
+        total = (r + (values[rows].astype(np.float64) ** 2).sum(axis=1).mean()) / (k + off)
+        sigma2 = max(r / off, _analysis.RESIDUAL_VARIANCE_FLOOR * total)
+        expected = density - 0.5 * residual / sigma2 - 0.5 * off * np.log(2 * np.pi * sigma2)
+        got = np.array([cell[value] for cell in column], dtype=np.float64)
+        np.testing.assert_allclose(got, expected, rtol=2e-7, atol=1e-6)
+    # most rows are most familiar under their own value's model (chance: 1 in 3)
+    own = np.array([[cell[v] for v in "abc"] for cell in column]).argmax(axis=1)
+    assert (own == code).mean() > 0.7
+
+
 # ------------------------------------------------------------------------ the projection
 def _blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

@@ -353,3 +353,29 @@ def test_site_neighbours_skips_the_sample_itself() -> None:
     same_rows, same = _site.site_neighbours(None, lists, own, keep=2)
     assert same_rows.tolist() == rows.tolist()
     np.testing.assert_array_equal(same, dist)
+
+
+def test_spilled_site_neighbours_outlive_their_folder(tmp_path: Path) -> None:
+    import shutil
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(5000, 4)).astype(np.float32)
+    lists = np.argsort(rng.random((5000, 6)), axis=1)  # any rows; the sample itself skipped
+    lists[::7, 0] = np.arange(0, 5000, 7)
+    expected = _site.site_neighbours(values, lists, keep=4, block=512)
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    rows, dist = _site.site_neighbours(values, lists, keep=4, block=512, spill=folder)
+    assert isinstance(rows, np.memmap) and isinstance(dist, np.memmap)
+    assert list(folder.iterdir()) == []  # unlinked at once: nothing for the folder to keep
+    shutil.rmtree(folder)  # the report's scratch folder goes; the lists stay readable
+    np.testing.assert_array_equal(rows, expected[0])
+    np.testing.assert_array_equal(dist, expected[1])
+    # and a report holding them saves them like in-memory lists
+    from deepview.report import DatasetReport
+
+    DatasetReport(pd.DataFrame({"id": np.arange(5000).astype(str)}),
+                  neighbours={"r": (rows, dist)}).to_disk(tmp_path / "saved")
+    again = DatasetReport.from_disk(tmp_path / "saved").neighbours["r"]
+    np.testing.assert_array_equal(again[0], expected[0])
+    np.testing.assert_array_equal(again[1], expected[1])

@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TAKE_PIECE", "FileRows", "is_mapped", "mapped", "release", "take", "trim_heap"]
+__all__ = ["TAKE_PIECE", "FileRows", "is_mapped", "mapped", "release", "save_npy", "spilled",
+           "take", "trim_heap"]
 
 #: rows gathered from a mapped array between two releases
 TAKE_PIECE = 1024
@@ -54,6 +55,37 @@ def mapped(path: Path, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     if int(np.prod(shape)) * dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="w+", shape=shape)
+
+
+def spilled(folder: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A new array that outlives ``folder``: memory-mapped in a file of it (unlinked at once,
+    so removing the folder frees nothing early and the disk space goes with the last
+    reference to the array), or in memory when ``folder`` is None or the platform cannot
+    remove a mapped file (not POSIX).  Give its pages back with :func:`release`."""
+    if folder is None or os.name != "posix":
+        return np.zeros(shape, dtype=dtype)
+    path = Path(folder) / name
+    array = mapped(path, shape, dtype)
+    path.unlink(missing_ok=True)
+    return array
+
+
+def save_npy(path: Path, array: Any, dtype: Any, *, block_rows: int = 1 << 16) -> None:
+    """``np.save(path, array.astype(dtype))`` (no pickle) written block by block, releasing a
+    memory-mapped ``array``'s pages after each block: a large spilled array is saved without
+    making it resident or copying it whole."""
+    from numpy.lib import format as npy
+
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in np.shape(array))
+    with open(path, "wb") as handle:
+        npy.write_array_header_1_0(handle, {"descr": npy.dtype_to_descr(dtype),
+                                            "fortran_order": False, "shape": shape})
+        for start in range(0, shape[0] if shape else 0, block_rows):
+            np.ascontiguousarray(array[start:start + block_rows], dtype=dtype).tofile(handle)
+            release(array)
+        if not shape:  # a 0-d array
+            np.asarray(array, dtype=dtype).tofile(handle)
 
 
 class FileRows:

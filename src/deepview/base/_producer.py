@@ -273,7 +273,9 @@ class ArrayProducer:
                     f"ArrayProducer: labels['{dim}'] has {len(values)} values but data has "
                     f"{n} rows."
                 )
-        ids = list(range(n)) if identifiers is None else list(identifiers)
+        # default ids 0..n-1 as a range (a list of 10M ints would hold 380 MB); batches get
+        # lists either way
+        ids: Sequence[Any] = range(n) if identifiers is None else list(identifiers)
         if len(ids) != n:
             raise InvalidDataError(
                 f"ArrayProducer: 'identifiers' has {len(ids)} values but data has {n} rows."
@@ -311,7 +313,7 @@ class ArrayProducer:
         for start in range(0, self._n, batch_size):
             stop = min(start + batch_size, self._n)
             builder = Batch.Builder({k: v[start:stop] for k, v in self._fields.items()})
-            builder.metadata[Batch.StdKeys.IDENTIFIER] = self._ids[start:stop]
+            builder.metadata[Batch.StdKeys.IDENTIFIER] = list(self._ids[start:stop])
             if self._labels:
                 builder.metadata[Batch.StdKeys.LABELS] = {
                     k: v[start:stop] for k, v in self._labels.items()

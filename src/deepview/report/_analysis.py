@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -217,53 +217,45 @@ def _pca_with_residual(raw: Any, k: int, batch_size: int, spill: Path | None = N
     return Reduced(_read_back(values), residual, d - k)
 
 
-def residual_log_density(reduced: Reduced, rows: np.ndarray | None = None) -> np.ndarray:
-    """Log-density of every row's residual under isotropic Gaussian noise off the subspace,
-    with the noise variance estimated on ``rows`` (default all): the probabilistic-PCA
-    term that makes a sample far from the PCA subspace unfamiliar.  0 without a residual."""
-    if reduced.residual is None or reduced.off_dims == 0:
-        return np.zeros(len(reduced.values))
-    sigma2 = _residual_variance(reduced, rows)
-    return (-0.5 * reduced.residual / sigma2
-            - 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2))
-
-
-def _residual_variance(reduced: Reduced, rows: np.ndarray | None) -> float:
-    """The noise variance per dropped dimension, estimated on ``rows`` (default all)."""
-    assert reduced.residual is not None
-    fitted = reduced.residual if rows is None else reduced.residual[rows]
+def _noise_variance(reduced: Reduced, mean_residual: float, mean_squares: float) -> float:
+    """The noise variance per dropped dimension of rows whose residual (squared distance to
+    the subspace) and squared norm in it average ``mean_residual`` and ``mean_squares``."""
     d = reduced.off_dims + reduced.values.shape[1]
-    total = (float(fitted.mean()) + _sum_squares(reduced.values, rows) / len(fitted)) / d
+    total = (mean_residual + mean_squares) / d
     # a floor relative to the data's scale: data that lies in the subspace (dead ReLU units)
     # must not make every tiny rounding residual look like an outlier
-    return max(float(fitted.mean()) / reduced.off_dims, RESIDUAL_VARIANCE_FLOOR * total,
+    return max(mean_residual / reduced.off_dims, RESIDUAL_VARIANCE_FLOOR * total,
                np.finfo(np.float64).tiny)
 
 
-def _add_residual_log_density(scores: np.ndarray, reduced: Reduced,
-                              rows: np.ndarray) -> None:
-    """``scores += residual_log_density(reduced, rows)``, the same values, block by block
-    (no row-sized temporaries)."""
-    if reduced.residual is None or reduced.off_dims == 0:
-        return
-    sigma2 = _residual_variance(reduced, rows)
-    constant = 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2)
-    for start in range(0, len(scores), BLOCK_ROWS):
-        stop = start + BLOCK_ROWS
-        scores[start:stop] += -0.5 * reduced.residual[start:stop] / sigma2 - constant
-
-
-def _sum_squares(values: np.ndarray, rows: np.ndarray | None) -> float:
-    """Sum of the squares of ``values`` (or of its ``rows``), block by block (one block, the
-    plain sum, up to :data:`BLOCK_ROWS` rows)."""
-    count = len(values) if rows is None else len(rows)
-    total = 0.0
-    for start in range(0, count, BLOCK_ROWS):
-        block = (values[start:start + BLOCK_ROWS] if rows is None
-                 else take(values, rows[start:start + BLOCK_ROWS]))
-        total += float(np.einsum("ij,ij->", block, block, dtype=np.float64))
+def _residual_variances(reduced: Reduced, codes: np.ndarray, count: int) -> np.ndarray:
+    """The noise variance per dropped dimension (:func:`_noise_variance`) estimated on the
+    rows of each code ``0..count-1``, all at once: one pass over the rows, block by block
+    (NaN for a code without rows)."""
+    assert reduced.residual is not None
+    values = reduced.values
+    residuals = np.bincount(codes, weights=reduced.residual, minlength=count)
+    squares = np.zeros(count, dtype=np.float64)
+    for start in range(0, len(values), BLOCK_ROWS):
+        block = np.asarray(values[start:start + BLOCK_ROWS])
+        norms = np.einsum("ij,ij->i", block, block, dtype=np.float64)
+        squares += np.bincount(codes[start:start + BLOCK_ROWS], weights=norms, minlength=count)
+        if (start // BLOCK_ROWS) % 16 == 15:
+            release(values)
     release(values)
-    return total
+    rows = np.bincount(codes, minlength=count)
+    return np.array([_noise_variance(reduced, residuals[k] / rows[k], squares[k] / rows[k])
+                     if rows[k] else np.nan for k in range(count)])
+
+
+def _residual_offset(reduced: Reduced, sigma2: float) -> Callable[[int, int], np.ndarray] | None:
+    """``(start, stop) -> residual_log_density`` of those rows under noise variance
+    ``sigma2`` (None without a residual): what :func:`_score` adds to a model's scores."""
+    residual = reduced.residual
+    if residual is None or reduced.off_dims == 0:
+        return None
+    constant = 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2)
+    return lambda start, stop: -0.5 * residual[start:stop] / sigma2 - constant
 
 
 def find_duplicates(raw: Any, field: str, threshold: Any, *,
@@ -633,26 +625,31 @@ def _fit_familiarity(values: np.ndarray, rows: np.ndarray | None, field: str, st
 
 
 def _score(familiarity: Any, reduced: np.ndarray, field: str,
-           batch_size: int, *, percentiles: bool = True) -> tuple[np.ndarray, np.ndarray]:
+           batch_size: int, *, percentiles: bool = True,
+           out: np.ndarray | None = None,
+           offset: Callable[[int, int], np.ndarray] | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Scores and training percentiles (NaN when the strategy gives none; a 1-element
-    placeholder without ``percentiles``) of every row."""
+    placeholder without ``percentiles``) of every row.  The scores go into ``out`` (default
+    a new float64 array), each batch plus ``offset(start, stop)`` (float64) when given."""
     producer = _producer(reduced, field)
-    scores = np.empty(len(reduced), dtype=np.float64)
+    scores = np.empty(len(reduced), dtype=np.float64) if out is None else out
     ranks = np.full(len(reduced) if percentiles else 1, np.nan, dtype=np.float64)
     position = 0
     for batch in pipeline(producer, familiarity)(batch_size):
         results = batch.metadata[familiarity.meta_key][field]
         stop = position + len(results)
         raw_scores = getattr(results, "scores", None)  # FamiliarityResults: arrays, no objects
-        if isinstance(raw_scores, np.ndarray):
-            scores[position:stop] = raw_scores
-            if percentiles:
-                ranks[position:stop] = getattr(results, "percentiles", np.nan)
-        else:
-            scores[position:stop] = [float(r.score) for r in results]
-            if percentiles:
-                ranks[position:stop] = [float(getattr(r, "percentile", np.nan))
-                                        for r in results]
+        arrays = isinstance(raw_scores, np.ndarray)
+        if not arrays:
+            raw_scores = np.array([float(r.score) for r in results], dtype=np.float64)
+        if offset is not None:
+            raw_scores = raw_scores + offset(position, stop)
+        scores[position:stop] = raw_scores
+        if percentiles:
+            ranks[position:stop] = (
+                getattr(results, "percentiles", np.nan) if arrays
+                else [float(getattr(r, "percentile", np.nan)) for r in results])
         position = stop
         if position % BLOCK_ROWS < len(results):
             release(reduced)
@@ -668,17 +665,20 @@ def overall_familiarity(reduced: Reduced, field: str, strategy: Any,
     ``seed`` above that), and the share (0..100) of samples scoring at most as high.
 
     The score is the log-density of the strategy's model on the pre-reduced responses plus,
-    after the default PCA reduction, :func:`residual_log_density` (what the reduction drops).
+    after the default PCA reduction, that of the residual (what the reduction drops) under
+    isotropic Gaussian noise off the subspace (probabilistic PCA, :func:`_residual_offset`).
     """
     values = reduced.values
     rows = _fit_rows(len(values), FAMILIARITY_FIT_MAX, seed)
     model = _fit_familiarity(values, rows, field, strategy, batch_size)
-    scores, percentiles = _score(model, values, field, batch_size)
+    offset = None
+    if reduced.residual is not None and reduced.off_dims:
+        noise = _residual_variances(reduced, np.zeros(len(values), dtype=np.int8), 1)
+        offset = _residual_offset(reduced, float(noise[0]))
+    scores, percentiles = _score(model, values, field, batch_size, offset=offset)
     if reduced.residual is not None or rows is not None:
         # the model's own percentiles ignore the residual, or rank among the sample only
         percentiles[:] = np.nan
-    if reduced.residual is not None:
-        scores += residual_log_density(reduced)
     if np.isnan(percentiles).any():  # rank the scores
         order = np.sort(scores)
         percentiles = 100.0 * np.searchsorted(order, scores, side="right") / len(scores)
@@ -718,16 +718,21 @@ def split_familiarity(
             logger.info("%s: no value of label '%s' has %d samples; no split familiarity.",
                         _OWNER, dim, minimum)
             continue
+        noise = (_residual_variances(reduced, codes, len(uniques))
+                 if reduced.residual is not None and reduced.off_dims else None)
         fields = []  # one float32 array per kept value, wrapped by Arrow without a copy
         for k in kept:
             rows = np.flatnonzero(codes == k)
             sample = _fit_rows(len(rows), FAMILIARITY_FIT_MAX, seed)
-            model = _fit_familiarity(values, rows if sample is None else rows[sample], field,
-                                     strategy, batch_size)
-            scores = _score(model, values, field, batch_size, percentiles=False)[0]
-            _add_residual_log_density(scores, reduced, rows)
-            fields.append(pa.array(scores.astype(np.float32)))
-            del scores, rows, model
+            fit = rows if sample is None else rows[sample]
+            del rows
+            model = _fit_familiarity(values, fit, field, strategy, batch_size)
+            del fit
+            scores = np.empty(len(values), dtype=np.float32)  # summed in float64, then kept
+            _score(model, values, field, batch_size, percentiles=False, out=scores,
+                   offset=None if noise is None else _residual_offset(reduced, noise[k]))
+            fields.append(pa.array(scores))
+            del scores, model
             trim_heap()  # the model's and its pass's freed memory, before the next one
             progress.update(1)
         names = [str(uniques[k]) for k in kept]
@@ -750,7 +755,7 @@ def _encode(values: Any) -> tuple[np.ndarray, np.ndarray]:
     (its codes; categories sorted) or any sequence."""
     if isinstance(values, pd.Categorical) and values.categories.is_monotonic_increasing \
             and not values.isna().any():
-        return (np.asarray(values.codes, dtype=np.int64),
+        return (np.asarray(values.codes),  # as they are: int8 for up to 127 values
                 np.asarray(values.categories, dtype=object).astype(str))
     uniques, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
     return codes.astype(np.int64), uniques

@@ -462,7 +462,8 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             reduced.values, audit.LABEL_NEIGHBOURS + 1, seed=config.seed, spill=scratch)
         parts.audited.update(audit.label_issue_columns(
             neighbours, name, collected.labels, splits, predictions, collected.ids))
-        parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances)
+        parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances,
+                                                 spill=scratch)
         del neighbours, distances
         trim_heap()
     if config.familiarity is not None:

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepview._compute.spill import save_npy
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 from deepview.report.files import META_FILE, SITE_SUBDIR, write_directory
 
@@ -181,10 +182,8 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
                 writer.close()
         for r, (rows, distances) in kept.items():
             names = _neighbour_files(r)
-            np.save(tmp / names[0], np.ascontiguousarray(rows, dtype=np.int32),
-                    allow_pickle=False)
-            np.save(tmp / names[1], np.ascontiguousarray(distances, dtype=np.float32),
-                    allow_pickle=False)
+            save_npy(tmp / names[0], rows, np.int32)  # block by block: they may be spilled
+            save_npy(tmp / names[1], distances, np.float32)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         pa.default_memory_pool().release_unused()  # the blocks' buffers, kept by the allocator
 
