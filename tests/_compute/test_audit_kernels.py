@@ -9,6 +9,7 @@ from sklearn.neighbors import NearestNeighbors
 from deepview._compute.audit import (
     balance,
     label_issues,
+    label_issues_in_blocks,
     leaking_groups,
     neighbour_label_probabilities,
     split_pair_counts,
@@ -32,6 +33,34 @@ def test_flipped_labels_in_clean_clusters_are_found_with_their_true_class() -> N
     assert issues.score.min() >= 0 and issues.score.max() <= 1
     # the flipped ones rank first
     assert set(np.argsort(-issues.score)[:20].tolist()) == set(flipped.tolist())
+
+
+def test_label_issues_in_blocks_equal_the_whole_array() -> None:
+    """Rows in blocks (the probabilities asked for twice per block, never held whole): the
+    classes' scales come from all blocks, so the results are those of the whole array."""
+    rng = np.random.default_rng(1)
+    truth = np.repeat(np.arange(5), 80)
+    x = rng.normal(size=(400, 6)) + 4.0 * np.eye(6)[truth]
+    codes = truth.copy()
+    codes[rng.choice(400, 30, replace=False)] = -1  # unlabelled
+    flipped = rng.choice(np.flatnonzero(codes >= 0), 25, replace=False)
+    codes[flipped] = (codes[flipped] + 2) % 5
+    probs = neighbour_label_probabilities(_neighbours(x, 10), codes, 5)
+    whole = label_issues(probs, codes)
+    asked: list[tuple[int, int]] = []
+
+    def block(start: int, stop: int) -> np.ndarray:
+        asked.append((start, stop))
+        return probs[start:stop]
+
+    blocks = label_issues_in_blocks(block, codes, 5, block_rows=64)
+    assert asked[:7] == asked[7:] == [(0, 64), (64, 128), (128, 192), (192, 256), (256, 320),
+                                      (320, 384), (384, 400)]
+    np.testing.assert_allclose(blocks.score, whole.score, rtol=1e-12)
+    np.testing.assert_array_equal(blocks.flag, whole.flag)
+    np.testing.assert_array_equal(blocks.suspected, whole.suspected)
+    assert set(flipped.tolist()) <= set(np.flatnonzero(blocks.flag).tolist())
+    assert np.isnan(blocks.score[codes < 0]).all()
 
 
 def test_unlabelled_samples_get_no_score_and_are_not_votes() -> None:

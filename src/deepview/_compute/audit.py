@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -15,9 +16,13 @@ __all__ = [
     "LABEL_ISSUE_RATIO",
     "LabelIssues",
     "balance",
+    "label_issue_scale",
     "label_issues",
+    "label_issues_in_blocks",
     "leaking_groups",
     "neighbour_label_probabilities",
+    "own_probability_sums",
+    "score_label_issues",
     "split_pair_counts",
 ]
 
@@ -68,47 +73,92 @@ class LabelIssues:
     flag: np.ndarray
     suspected: np.ndarray
 
+    @classmethod
+    def unflagged(cls, n: int) -> LabelIssues:
+        """``n`` samples with no score, no flag and nothing suspected."""
+        return cls(np.full(n, np.nan), np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64))
+
+
+def own_probability_sums(probabilities: np.ndarray, codes: np.ndarray,
+                         n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: the sum of the probability that its labelled samples get for it, and their
+    number (unlabelled samples, code -1, count for nothing).  Add them up over blocks of
+    rows for :func:`label_issue_scale`."""
+    rows = np.flatnonzero(codes >= 0)
+    given = codes[rows]
+    own = probabilities[rows, given]
+    return (np.bincount(given, weights=own, minlength=n_classes),
+            np.bincount(given, minlength=n_classes))
+
+
+def label_issue_scale(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each class's typical probability for its own members (what :func:`label_issues`
+    divides by), from :func:`own_probability_sums` over all samples: their mean, shrunk
+    towards the overall mean by :data:`TYPICAL_PRIOR` pseudo-samples.  A class of one or two
+    members says little about how crisp it is (and a lone mislabelled member would otherwise
+    set its class's scale, never be flagged, and be suggested for everyone)."""
+    overall = float(sums.sum()) / max(int(counts.sum()), 1)
+    typical = (sums + TYPICAL_PRIOR * overall) / (counts + TYPICAL_PRIOR)
+    return np.maximum(typical, 1e-12)
+
+
+def score_label_issues(probabilities: np.ndarray, codes: np.ndarray, scale: np.ndarray, *,
+                       ratio: float = LABEL_ISSUE_RATIO) -> LabelIssues:
+    """:func:`label_issues` of a block of rows, given the classes' ``scale`` found over all
+    rows (:func:`label_issue_scale`): each row's result depends on its own row only."""
+    out = LabelIssues.unflagged(len(codes))
+    rows = np.flatnonzero(codes >= 0)
+    given_codes = codes[rows]
+    q = probabilities[rows] / scale
+    at = np.arange(len(rows))
+    given = q[at, given_codes]
+    q[at, given_codes] = -np.inf  # the other classes
+    best_other = q.argmax(axis=1)
+    other = q[at, best_other]
+    out.score[rows] = other / (other + given)
+    out.flag[rows] = other > ratio * given
+    # a suggestion only where another class is likelier than the given one
+    out.suspected[rows] = np.where(other > given, best_other, -1)
+    return out
+
 
 def label_issues(probabilities: np.ndarray, codes: np.ndarray, *,
                  ratio: float = LABEL_ISSUE_RATIO) -> LabelIssues:
     """Score = q_other / (q_other + q_given), where ``q`` are the class probabilities divided
     by each class's mean probability over the samples labelled with it (so a class that the
     evidence always spreads thin, e.g. one that reads like another, is not suspected more
-    than a crisp one) and ``q_other`` is the likeliest other class: 0.5 when the evidence
-    is balanced between the given label and another, near 1 when it all points elsewhere.
-    Flagged when ``q_other > ratio * q_given``."""
-    n, n_classes = probabilities.shape
-    labelled = codes >= 0
-    score = np.full(n, np.nan)
-    flag = np.zeros(n, dtype=bool)
-    suspected = np.full(n, -1, dtype=np.int64)
-    if n_classes < 2 or not labelled.any():
-        return LabelIssues(score, flag, suspected)
-    rows = np.flatnonzero(labelled)
-    given_codes = codes[rows]
-    own = probabilities[rows, given_codes]
-    sums = np.bincount(given_codes, weights=own, minlength=n_classes)
-    counts = np.bincount(given_codes, minlength=n_classes)
-    # shrunk towards the overall mean by TYPICAL_PRIOR pseudo-samples: a class of one or two
-    # members says little about how crisp it is (and a lone mislabelled member would
-    # otherwise set its class's scale, never be flagged, and be suggested for everyone)
-    typical = (sums + TYPICAL_PRIOR * own.mean()) / (counts + TYPICAL_PRIOR)
-    scale = np.maximum(typical, 1e-12)
-    for start in range(0, len(rows), _BLOCK_ROWS):  # row by row: blocks bound the copies
-        block = rows[start:start + _BLOCK_ROWS]
-        block_codes = given_codes[start:start + _BLOCK_ROWS]
-        q = probabilities[block] / scale
-        at = np.arange(len(block))
-        given = q[at, block_codes]
-        others = q.copy()
-        others[at, block_codes] = -np.inf
-        best_other = others.argmax(axis=1)
-        other = others[at, best_other]
-        score[block] = other / (other + given)
-        flag[block] = other > ratio * given
-        # a suggestion only where another class is likelier than the given one
-        suspected[block] = np.where(other > given, best_other, -1)
-    return LabelIssues(score, flag, suspected)
+    than a crisp one; :func:`label_issue_scale`) and ``q_other`` is the likeliest other
+    class: 0.5 when the evidence is balanced between the given label and another, near 1
+    when it all points elsewhere.  Flagged when ``q_other > ratio * q_given``."""
+    return label_issues_in_blocks(lambda start, stop: probabilities[start:stop], codes,
+                                  probabilities.shape[1], ratio=ratio)
+
+
+def label_issues_in_blocks(probabilities: Callable[[int, int], np.ndarray], codes: np.ndarray,
+                           n_classes: int, *, ratio: float = LABEL_ISSUE_RATIO,
+                           block_rows: int = _BLOCK_ROWS) -> LabelIssues:
+    """:func:`label_issues` for data too large to hold ``(n, n_classes)`` probabilities:
+    ``probabilities(start, stop)`` gives those of rows ``start:stop``; it is called twice per
+    block of ``block_rows`` rows (the classes' scales, then the scores)."""
+    n = len(codes)
+    out = LabelIssues.unflagged(n)
+    if n_classes < 2 or not (codes >= 0).any():
+        return out
+    blocks = [(start, min(n, start + block_rows)) for start in range(0, n, block_rows)]
+    sums = np.zeros(n_classes)
+    counts = np.zeros(n_classes, dtype=np.int64)
+    for start, stop in blocks:
+        more = own_probability_sums(probabilities(start, stop), codes[start:stop], n_classes)
+        sums += more[0]
+        counts += more[1]
+    scale = label_issue_scale(sums, counts)
+    for start, stop in blocks:
+        block = score_label_issues(probabilities(start, stop), codes[start:stop], scale,
+                                   ratio=ratio)
+        out.score[start:stop] = block.score
+        out.flag[start:stop] = block.flag
+        out.suspected[start:stop] = block.suspected
+    return out
 
 
 def leaking_groups(groups: np.ndarray, splits: np.ndarray) -> np.ndarray:

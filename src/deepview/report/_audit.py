@@ -27,7 +27,7 @@ import pandas as pd
 
 from deepview._compute.audit import (
     balance,
-    label_issues,
+    label_issues_in_blocks,
     leaking_groups,
     neighbour_label_probabilities,
     split_pair_counts,
@@ -186,10 +186,14 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
                         ) -> dict[str, Any]:
     """The three label-issue columns per non-split label dimension with two or more values.
 
-    The neighbours' votes are counted block by block of rows (``neighbours`` may be a
-    memory-mapped array), so the temporaries stay a few blocks' worth."""
+    The neighbours' votes (averaged with ``predictions`` where given) are counted block by
+    block of rows, twice: once for each class's scale, once for the scores
+    (:func:`~deepview._compute.audit.label_issues_in_blocks`), so that no ``(n, classes)``
+    array is held (800 MB at 10M samples and 10 classes); ``neighbours`` may be
+    a memory-mapped array."""
+    import pyarrow as pa
+
     columns: dict[str, Any] = {}
-    n = len(neighbours)
     for dim, values in labels.items():
         if dim in splits:
             continue
@@ -197,19 +201,24 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
         if len(classes) < 2:
             logger.info("%s: label '%s' has fewer than two values; no label issues.", _OWNER, dim)
             continue
-        probs = np.empty((n, len(classes)), dtype=np.float64)
-        for start in range(0, n, BLOCK_ROWS):
-            others = _without_self(np.asarray(neighbours[start:start + BLOCK_ROWS]), start)
-            probs[start:start + len(others)] = neighbour_label_probabilities(
-                others, codes, len(classes))
-        if dim in predictions:
-            probs = (probs + _aligned_predictions(predictions[dim], dim, classes, ids)) / 2
-        issues = label_issues(probs, codes)
-        names = np.array([*classes, ""], dtype=object)
+        given = (_aligned_predictions(predictions[dim], dim, classes, ids)
+                 if dim in predictions else None)
+
+        def probabilities(start: int, stop: int, codes: np.ndarray = codes, given: Any = given,
+                          classes: int = len(classes)) -> np.ndarray:
+            others = _without_self(np.asarray(neighbours[start:stop]), start)
+            probs = neighbour_label_probabilities(others, codes, classes)
+            return probs if given is None else (probs + given[start:stop]) / 2
+
+        issues = label_issues_in_blocks(probabilities, codes, len(classes),
+                                        block_rows=BLOCK_ROWS)
+        # the suggested values as Arrow strings, taken from the value names (no str per row)
+        names = pa.array([*classes, ""], type=pa.large_string())
+        missing = np.where(issues.suspected < 0, len(classes), issues.suspected)
         columns[f"labelIssue_{name}_byAttr_{dim}"] = issues.score
         columns[f"labelIssueFlag_{name}_byAttr_{dim}"] = issues.flag
         columns[f"labelIssueSuggested_{name}_byAttr_{dim}"] = pd.array(
-            names[issues.suspected].tolist(), dtype="str")
+            names.take(pa.array(missing)).to_pandas(), dtype="str")
     return columns
 
 
