@@ -2,9 +2,12 @@
 
 Writes ``emb.npy`` (clustered Gaussian embeddings with planted outliers and near-duplicates)
 and ``meta.csv`` (id + two label columns) into a work folder, then runs the CLI in a fresh
-process and reports wall time and peak RSS of that process (Linux ``ru_maxrss`` of the
-child).  With ``--workdir`` the inputs are kept there and reused by later runs of the same
-size and seed.  Example::
+process and reports wall time and peak RSS of that process (Linux ``ru_maxrss`` of that
+child alone, from ``os.wait4``).  The inputs are generated in a separate process: Python
+starts the CLI with ``vfork``, and the kernel then counts the parent's own peak (the
+generated matrix) in the child's ``ru_maxrss``; ``RUSAGE_CHILDREN`` would also take the
+generator's.  With ``--workdir`` the inputs are kept there and reused by later runs of the
+same size and seed.  Example::
 
     .venv/bin/python benchmarks/bench_report_cli.py --n 100000 --dim 512 --projection pca
     .venv/bin/python benchmarks/bench_report_cli.py --n 1000000 --dim 256 --projection umap \
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -68,7 +72,12 @@ def main() -> None:
     t0 = time.perf_counter()
     stamp = work / f"inputs-{args.n}x{args.dim}-{args.seed}"
     if not stamp.exists():
-        make_inputs(work, args.n, args.dim, args.seed)
+        generator = multiprocessing.get_context("spawn").Process(
+            target=make_inputs, args=(work, args.n, args.dim, args.seed))
+        generator.start()
+        generator.join()
+        if generator.exitcode != 0:
+            raise SystemExit(f"generating the inputs failed (exit code {generator.exitcode})")
         stamp.touch()
     print(f"inputs: {args.n} x {args.dim} float32 in {work} "
           f"({time.perf_counter() - t0:.1f} s to generate or find)", file=sys.stderr)
@@ -79,16 +88,20 @@ def main() -> None:
         cmd = [str(deepview), "report", str(work / "emb.npy"), "--out", str(out),
                "--metadata", str(work / "meta.csv"), "--projection", args.projection,
                "--overwrite", *args.extra]
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        seconds = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if proc.returncode != 0:
-            print(proc.stdout, proc.stderr, file=sys.stderr)
-            raise SystemExit(f"deepview report failed with exit code {proc.returncode}")
-        # RUSAGE_CHILDREN keeps the maximum over all children so far: the largest run
-        runs.append({"seconds": round(seconds, 2), "peak_rss_mb": round(peak_mb, 1)})
-        print(proc.stdout, file=sys.stderr)
+        with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, text=True)
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+            seconds = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            stdout.seek(0)
+            stderr.seek(0)
+            if proc.returncode != 0:
+                print(stdout.read(), stderr.read(), file=sys.stderr)
+                raise SystemExit(f"deepview report failed with exit code {proc.returncode}")
+            runs.append({"seconds": round(seconds, 2),
+                         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)})
+            print(stdout.read(), file=sys.stderr)
     result = {"n": args.n, "dim": args.dim, "projection": args.projection,
               "extra": args.extra, "runs": runs,
               "median_seconds": float(np.median([r["seconds"] for r in runs]))}
