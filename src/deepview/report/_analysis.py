@@ -249,8 +249,10 @@ def _residual_variances(reduced: Reduced, codes: np.ndarray, count: int) -> np.n
 
 
 def _residual_offset(reduced: Reduced, sigma2: float) -> Callable[[int, int], np.ndarray] | None:
-    """``(start, stop) -> residual_log_density`` of those rows under noise variance
-    ``sigma2`` (None without a residual): what :func:`_score` adds to a model's scores."""
+    """``(start, stop) ->`` the log-density of those rows' residuals under isotropic Gaussian
+    noise of variance ``sigma2`` per dropped dimension (None without a residual): the
+    probabilistic-PCA term that makes a sample far from the PCA subspace unfamiliar, which
+    :func:`_score` adds to a model's scores."""
     residual = reduced.residual
     if residual is None or reduced.off_dims == 0:
         return None
