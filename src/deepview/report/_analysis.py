@@ -248,16 +248,22 @@ def _residual_variances(reduced: Reduced, codes: np.ndarray, count: int) -> np.n
                      if rows[k] else np.nan for k in range(count)])
 
 
-def _residual_offset(reduced: Reduced, sigma2: float) -> Callable[[int, int], np.ndarray] | None:
-    """``(start, stop) ->`` the log-density of those rows' residuals under isotropic Gaussian
-    noise of variance ``sigma2`` per dropped dimension (None without a residual): the
-    probabilistic-PCA term that makes a sample far from the PCA subspace unfamiliar, which
-    :func:`_score` adds to a model's scores."""
+def _residual_offsets(reduced: Reduced, codes: np.ndarray,
+                      count: int) -> list[Callable[[int, int], np.ndarray] | None]:
+    """Per code ``0..count-1``: ``(start, stop) ->`` the log-density of those rows' residuals
+    under isotropic Gaussian noise with the variance of that code's rows
+    (:func:`_residual_variances`), the probabilistic-PCA term that makes a sample far from
+    the PCA subspace unfamiliar, which :func:`_score` adds to a model's scores.  None for
+    every code without a residual."""
     residual = reduced.residual
     if residual is None or reduced.off_dims == 0:
-        return None
-    constant = 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2)
-    return lambda start, stop: -0.5 * residual[start:stop] / sigma2 - constant
+        return [None] * count
+
+    def offset(sigma2: float) -> Callable[[int, int], np.ndarray]:
+        constant = 0.5 * reduced.off_dims * np.log(2.0 * np.pi * sigma2)
+        return lambda start, stop: -0.5 * residual[start:stop] / sigma2 - constant
+
+    return [offset(float(s)) for s in _residual_variances(reduced, codes, count)]
 
 
 def find_duplicates(raw: Any, field: str, threshold: Any, *,
@@ -668,15 +674,12 @@ def overall_familiarity(reduced: Reduced, field: str, strategy: Any,
 
     The score is the log-density of the strategy's model on the pre-reduced responses plus,
     after the default PCA reduction, that of the residual (what the reduction drops) under
-    isotropic Gaussian noise off the subspace (probabilistic PCA, :func:`_residual_offset`).
+    isotropic Gaussian noise off the subspace (probabilistic PCA, :func:`_residual_offsets`).
     """
     values = reduced.values
     rows = _fit_rows(len(values), FAMILIARITY_FIT_MAX, seed)
     model = _fit_familiarity(values, rows, field, strategy, batch_size)
-    offset = None
-    if reduced.residual is not None and reduced.off_dims:
-        noise = _residual_variances(reduced, np.zeros(len(values), dtype=np.int8), 1)
-        offset = _residual_offset(reduced, float(noise[0]))
+    (offset,) = _residual_offsets(reduced, np.zeros(len(values), dtype=np.int8), 1)
     scores, percentiles = _score(model, values, field, batch_size, offset=offset)
     if reduced.residual is not None or rows is not None:
         # the model's own percentiles ignore the residual, or rank among the sample only
@@ -720,8 +723,7 @@ def split_familiarity(
             logger.info("%s: no value of label '%s' has %d samples; no split familiarity.",
                         _OWNER, dim, minimum)
             continue
-        noise = (_residual_variances(reduced, codes, len(uniques))
-                 if reduced.residual is not None and reduced.off_dims else None)
+        offsets = _residual_offsets(reduced, codes, len(uniques))
         fields = []  # one float32 array per kept value, wrapped by Arrow without a copy
         for k in kept:
             rows = np.flatnonzero(codes == k)
@@ -732,7 +734,7 @@ def split_familiarity(
             del fit
             scores = np.empty(len(values), dtype=np.float32)  # summed in float64, then kept
             _score(model, values, field, batch_size, percentiles=False, out=scores,
-                   offset=None if noise is None else _residual_offset(reduced, noise[k]))
+                   offset=offsets[k])
             fields.append(pa.array(scores))
             del scores, model
             trim_heap()  # the model's and its pass's freed memory, before the next one
