@@ -155,12 +155,19 @@ def test_an_oversized_cell_is_searched_in_row_blocks_with_the_same_neighbours(
     monkeypatch.setattr(knn, "CELL_BLOCK_ROWS", 256)
     monkeypatch.setattr(knn, "CELL_STEP_ROWS", 100)
     blocked = knn._cell_search(points, sq, members, 10)
-    order_whole = np.argsort(whole[1], axis=1, kind="stable")
-    order_blocked = np.argsort(blocked[1], axis=1, kind="stable")
-    np.testing.assert_array_equal(np.take_along_axis(whole[0], order_whole, axis=1),
-                                  np.take_along_axis(blocked[0], order_blocked, axis=1))
+    # The two searches compute equal distances in differently shaped BLAS blocks, so the last
+    # bits (and with them the order of ties) depend on the CPU's kernels: compare each row's
+    # neighbour set, and where a set differs, only by neighbours tied with the k-th distance.
     np.testing.assert_allclose(np.sort(whole[1], axis=1), np.sort(blocked[1], axis=1),
                                rtol=1e-5, atol=1e-4)
+    for row in range(len(points)):
+        a, b = set(whole[0][row].tolist()), set(blocked[0][row].tolist())
+        if a == b:
+            continue
+        kth = whole[1][row].max()
+        for found, dist in ((whole[0][row], whole[1][row]), (blocked[0][row], blocked[1][row])):
+            swapped = np.isin(found, list(a ^ b))
+            np.testing.assert_allclose(dist[swapped], kth, rtol=1e-5, atol=1e-4)
     assert 1350 in blocked[0][10] and 1010 in blocked[0][350]
 
 
