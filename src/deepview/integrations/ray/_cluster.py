@@ -53,9 +53,10 @@ def _probe(address: str, timeout_s: float) -> None:
         ) from None
 
 
-def _init_with_deadline(ray: Any, deadline: float, **kwargs: Any) -> None:
+def _init_with_deadline(ray: Any, deadline: float, timeout_s: float, **kwargs: Any) -> None:
     """``ray.init(**kwargs)``, abandoned with an error when it has not returned by
-    ``deadline`` (Ray itself retries a silent address for minutes)."""
+    ``deadline`` (``timeout_s`` after the session began; Ray itself retries a silent address
+    for minutes)."""
     outcome: dict[str, BaseException | None] = {}
 
     def target() -> None:
@@ -71,8 +72,8 @@ def _init_with_deadline(ray: Any, deadline: float, **kwargs: Any) -> None:
     if thread.is_alive() or "error" not in outcome:
         raise ClusterUnavailableError(
             f"ray_session: no Ray cluster answered at {kwargs.get('address')!r} within the "
-            "deadline; something listens there but it is not a Ray head node (or it is "
-            "overloaded). Check the address and port."
+            f"{timeout_s:g} s deadline (timeout_s); something listens there but it is not a Ray "
+            "head node (or it is overloaded). Check the address and port."
         )
     error = outcome["error"]
     if error is not None:
@@ -172,8 +173,8 @@ def ray_session(
             )
         deadline = time.monotonic() + timeout_s
         _probe(address, timeout_s)
-        _init_with_deadline(ray, deadline, address=address, logging_level=logging.WARNING,
-                            log_to_driver=not quiet)
+        _init_with_deadline(ray, deadline, timeout_s, address=address,
+                            logging_level=logging.WARNING, log_to_driver=not quiet)
         started = True
     session = RaySession(started)
     try:
