@@ -25,6 +25,7 @@ from deepview.introspectors import (
     DatasetReport,
     DimensionReduction,
     Duplicates,
+    DuplicatesConfig,
     Familiarity,
     ReportConfig,
 )
@@ -317,6 +318,44 @@ def test_config_properties_and_replace() -> None:
     assert default.seed == 0
     assert isinstance(default.familiarity, Familiarity.Strategy.GMM)
     assert default.dim_reduction is None and default.split_familiarity_min == 50
+
+
+def test_duplicates_config_of_deepview_3() -> None:
+    """DeepView 3.x's DuplicatesConfig: DeepView's defaults fill the None fields, the given
+    ones are kept, it is frozen, and a bad strategy is refused naming the field."""
+    default = DuplicatesConfig.default()
+    assert default == DuplicatesConfig()
+    assert isinstance(default.threshold, Duplicates.ThresholdStrategy.Slope)
+    assert isinstance(default.strategy, Duplicates.KNNStrategy.KNNAnnoy)
+    percentile = Duplicates.ThresholdStrategy.Percentile(98)
+    exact = Duplicates.KNNStrategy.KNNExact()
+    only_threshold = DuplicatesConfig(threshold=percentile)
+    assert only_threshold.threshold == percentile
+    assert isinstance(only_threshold.strategy, Duplicates.KNNStrategy.KNNAnnoy)
+    both = DuplicatesConfig(threshold=percentile, strategy=exact)
+    assert (both.threshold, both.strategy) == (percentile, exact)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        both.threshold = None  # type: ignore[misc]
+    with pytest.raises(TypeError, match="'strategy'"):
+        DuplicatesConfig(strategy="annoy")
+    with pytest.raises(TypeError, match="'threshold'"):
+        DuplicatesConfig(threshold=Duplicates.ThresholdStrategy.Slope)
+    assert ReportConfig(projection=None, duplicates=both).duplicates_threshold == percentile
+    assert ReportConfig(projection=None, duplicates=percentile).duplicates_threshold == percentile
+
+
+def test_report_takes_a_duplicates_config(data: dict[str, object],
+                                          report: DatasetReport) -> None:
+    """``ReportConfig(duplicates=DuplicatesConfig(threshold=T))`` groups exactly as
+    ``duplicates=T`` does (the report's own exact search; the config's threshold)."""
+    producer = ArrayProducer({"emb layer": data["x"]}, identifiers=data["ids"],
+                             labels=data["labels"])
+    config = _config(duplicates=DuplicatesConfig(threshold=Duplicates.ThresholdStrategy.Slope()),
+                     familiarity=None, projection=None)
+    other = DatasetReport.introspect(producer, config=config, batch_size=64)
+    column = "duplicates_emb_layer"
+    np.testing.assert_array_equal(other.data[column], report.data[column])
+    assert other.data[column][DUP_A] == other.data[column][DUP_B] != -1
 
 
 def test_default_projection_is_umap_or_none_with_a_warning(

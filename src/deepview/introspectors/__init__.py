@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "DuplicatesThresholdStrategyType": "_duplicates",
     "DatasetReport": "deepview.report",  # the layer above: lazy re-export
     "ReportConfig": "deepview.report",
+    "DuplicatesConfig": "deepview.report",
     # model introspectors
     "PFA": "_pfa",
     "PFARecipe": "_pfa",
@@ -47,6 +48,7 @@ __all__ = [
     "DimensionReduction",
     "DimensionReductionStrategyType",
     "Duplicates",
+    "DuplicatesConfig",
     "DuplicatesStrategyType",
     "DuplicatesThresholdStrategyType",
     "Familiarity",
@@ -94,7 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover - static imports for type checkers and IDE
         PFAStrategyType,
         PFAUnitSelectionStrategyType,
     )
-    from deepview.report import DatasetReport, ReportConfig
+    from deepview.report import DatasetReport, DuplicatesConfig, ReportConfig
 
 
 def __getattr__(name: str) -> Any:

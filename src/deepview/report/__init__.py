@@ -6,7 +6,7 @@ reduction) and sits one layer above them: ``base -> processors / _compute -> int
 report -> cli``.  It is also importable as ``deepview.introspectors.DatasetReport`` (a lazy
 re-export, for the published API).
 
-- :mod:`._config`: :class:`ReportConfig`.
+- :mod:`._config`: :class:`ReportConfig`, :class:`DuplicatesConfig`.
 - :mod:`._collect`: the single pass over the producer (ids, labels, responses to a disk cache).
 - :mod:`._analysis`: the components, run on one in-memory array of reduced responses.
 - :mod:`._persist`: Parquet + JSON persistence (no pickle).
@@ -21,14 +21,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["DatasetReport", "ReportConfig"]
+__all__ = ["DatasetReport", "DuplicatesConfig", "ReportConfig"]
 
 # imported on first access, so that the light modules (columns, files) load without the
 # introspectors, scikit-learn and pandas (``deepview --help`` stays fast)
-_EXPORTS = {"DatasetReport": "deepview.report._core", "ReportConfig": "deepview.report._config"}
+_EXPORTS = {"DatasetReport": "deepview.report._core", "DuplicatesConfig": "deepview.report._config",
+            "ReportConfig": "deepview.report._config"}
 
 if TYPE_CHECKING:  # pragma: no cover - static imports for type checkers and IDEs
-    from deepview.report._config import ReportConfig
+    from deepview.report._config import DuplicatesConfig, ReportConfig
     from deepview.report._core import DatasetReport
 
 

@@ -17,7 +17,7 @@ from deepview.introspectors._familiarity import Familiarity
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ReportConfig"]
+__all__ = ["DuplicatesConfig", "ReportConfig"]
 
 _OWNER = "ReportConfig"
 #: methods every dimension reduction strategy has (DimensionReductionStrategyType protocol)
@@ -45,6 +45,58 @@ def _default_projection() -> Any:
 
 def _default_duplicates() -> Any:
     return Duplicates.ThresholdStrategy.Relative()
+
+
+@dataclasses.dataclass(frozen=True)
+class DuplicatesConfig:
+    """DeepView 3.x's pair of duplicate strategies, for ``ReportConfig(duplicates=...)``.
+
+    ``None`` fields take DeepView's defaults: ``Duplicates.ThresholdStrategy.Slope()`` and
+    ``Duplicates.KNNStrategy.KNNAnnoy()``.  Pass both to :meth:`Duplicates.introspect`
+    (``threshold=config.threshold, strategy=config.strategy``) to run that search.  In a
+    :class:`ReportConfig` the report applies ``threshold`` to its own exact neighbour search,
+    so ``strategy`` is not used there: an exact search finds every pair an approximate one
+    finds.
+
+    Parameters
+    ----------
+    threshold : DuplicatesThresholdStrategyType or None, default=None
+        How close a pair must be to count as duplicates (``None``: ``Slope()``).
+    strategy : DuplicatesStrategyType or None, default=None
+        The neighbour search of :meth:`Duplicates.introspect` (``None``: ``KNNAnnoy()``).
+
+    Examples
+    --------
+    >>> from deepview.introspectors import Duplicates, DuplicatesConfig
+    >>> config = DuplicatesConfig(threshold=Duplicates.ThresholdStrategy.Percentile(98))
+    >>> type(config.strategy).__name__
+    'KNNAnnoy'
+    >>> DuplicatesConfig.default() == DuplicatesConfig()
+    True
+    """
+
+    threshold: Any = None
+    strategy: Any = None
+
+    def __post_init__(self) -> None:
+        if self.threshold is None:
+            object.__setattr__(self, "threshold", Duplicates.ThresholdStrategy.Slope())
+        if self.strategy is None:
+            object.__setattr__(self, "strategy", Duplicates.KNNStrategy.KNNAnnoy())
+        for name in ("threshold", "strategy"):
+            value = getattr(self, name)
+            if not callable(value) or isinstance(value, type):
+                kind = "ThresholdStrategy.Slope()" if name == "threshold" else \
+                    "KNNStrategy.KNNFaiss()"
+                raise InvalidTypeError(
+                    f"DuplicatesConfig: '{name}' must be a Duplicates.{kind}-like strategy "
+                    f"instance or None; got {value!r}."
+                )
+
+    @classmethod
+    def default(cls) -> DuplicatesConfig:
+        """Both defaults: ``Slope()`` and ``KNNAnnoy()``."""
+        return cls()
 
 
 def _default_familiarity() -> Any:
@@ -104,9 +156,11 @@ class ReportConfig:
         of its 10 nearest fitted samples' coordinates, so the projection's time stops
         growing with the data (``benchmarks/RESULTS.md``: quality against full UMAP).  Full
         UMAP on every sample: ``projection=DimensionReduction.Strategy.UMAP(2)``.
-    duplicates : DuplicatesThresholdStrategyType or None
+    duplicates : DuplicatesThresholdStrategyType, DuplicatesConfig or None
         Threshold strategy of :class:`Duplicates` (default ``Relative()``; ``Slope()``,
-        ``Percentile(p)`` and ``Distance(d)`` work too); ``None`` = no duplicate detection.
+        ``Percentile(p)`` and ``Distance(d)`` work too), or DeepView 3.x's
+        :class:`DuplicatesConfig`, whose ``threshold`` is used; ``None`` = no duplicate
+        detection.
     familiarity : FamiliarityStrategyType or None
         Strategy for the overall and the per-label familiarity models.
     dim_reduction : DimensionReductionStrategyType, Mapping[str, ...] or None, default=None
@@ -161,12 +215,13 @@ class ReportConfig:
     def __post_init__(self) -> None:
         _check_dim_strategies(self.projection, "projection", two_d=True)
         _check_dim_strategies(self.dim_reduction, "dim_reduction", two_d=False)
-        if self.duplicates is not None and (
+        if self.duplicates is not None and not isinstance(self.duplicates, DuplicatesConfig) and (
             not callable(self.duplicates) or isinstance(self.duplicates, type)
         ):
             raise InvalidTypeError(
                 f"{_OWNER}: 'duplicates' must be a Duplicates.ThresholdStrategy instance (e.g. "
-                f"Duplicates.ThresholdStrategy.Slope()) or None; got {self.duplicates!r}."
+                f"Duplicates.ThresholdStrategy.Slope()), a DuplicatesConfig or None; got "
+                f"{self.duplicates!r}."
             )
         if self.familiarity is not None and (
             not callable(self.familiarity)
@@ -203,6 +258,14 @@ class ReportConfig:
         if self.duplicates is not None:
             return 2
         return 1
+
+    @property
+    def duplicates_threshold(self) -> Any:
+        """The threshold strategy the report's duplicate search applies (``duplicates``
+        itself, or its ``threshold`` when it is a :class:`DuplicatesConfig`), or ``None``."""
+        if isinstance(self.duplicates, DuplicatesConfig):
+            return self.duplicates.threshold
+        return self.duplicates
 
     @property
     def use_dim_reduction(self) -> bool:

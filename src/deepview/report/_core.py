@@ -428,7 +428,8 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
     bar.update(1)
     if config.duplicates is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
-        groups, exact = analysis.find_duplicates(raw, field, config.duplicates, spill=scratch)
+        groups, exact = analysis.find_duplicates(raw, field, config.duplicates_threshold,
+                                                  spill=scratch)
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
         parts.audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
