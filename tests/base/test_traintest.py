@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deepview.base import Batch, TrainTestSplitProducer, accumulate_batches
-from deepview.exceptions import DeepViewException, InvalidParameterError
+from deepview.exceptions import DeepViewException, InvalidDataError, InvalidParameterError
 
 ID = Batch.StdKeys.IDENTIFIER
 LABELS = Batch.StdKeys.LABELS
@@ -65,8 +65,15 @@ def test_subset() -> None:
     batch = accumulate_batches(test_ones, 10)
     assert batch.metadata[ID] == [7, 9]
     assert producer.subset(labels=[0, 1], datasets=["train"], max_samples=2).__len__() == 2
-    with pytest.raises(InvalidParameterError, match="'labels' is empty"):
+    with pytest.raises(InvalidParameterError, match="'labels' field is of length 0"):
         producer.subset(labels=[])
+    # nothing matches: refused as the constructor refuses an empty split (DeepView's words,
+    # and a note naming what matched nothing)
+    for labels, datasets in ((999, None), ("elephant", None), (7, "train")):
+        with pytest.raises(InvalidDataError) as caught:
+            producer.subset(labels=labels, datasets=datasets)
+        assert str(caught.value) == "Only one of x_train or x_test can be empty."
+        assert repr(labels) in caught.value.__notes__[0]
     with pytest.raises(InvalidParameterError, match="'train' and/or 'test'"):
         producer.subset(datasets="validation")
 
@@ -110,8 +117,8 @@ def test_write_to_folder_once_and_cleanup(tmp_path: pathlib.Path) -> None:
     assert accumulate_batches(subset, 5).metadata[ID] == ids[6:]
     assert producer.folder == folder.resolve()
     assert producer.cleanup() is True and not folder.exists()
-    assert producer.cleanup() is False
-    assert TrainTestSplitProducer(split()).cleanup() is False
+    assert producer.cleanup() is True  # nothing left to remove: done, as in DeepView 3.x
+    assert TrainTestSplitProducer(split()).cleanup() is True
 
 
 def test_write_to_folder_true_uses_cwd(tmp_path: pathlib.Path, monkeypatch) -> None:

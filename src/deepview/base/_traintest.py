@@ -193,6 +193,9 @@ class TrainTestSplitProducer:
         InvalidParameterError
             If ``labels`` or ``datasets`` is an empty collection, or a dataset is not
             ``"train"``/``"test"``.
+        InvalidDataError
+            If no sample matches (DeepView 3.x's message, "Only one of x_train or x_test can
+            be empty.", with a note naming what matched nothing): a split needs samples.
         """
         mask = np.ones(len(self._samples), dtype=bool)
         if labels is not None:
@@ -207,6 +210,13 @@ class TrainTestSplitProducer:
                     f"{sorted(map(str, unknown))}."
                 )
             mask &= np.where(self._is_test, "test" in names, "train" in names)
+        if not mask.any():
+            error = InvalidDataError("Only one of x_train or x_test can be empty.")
+            error.add_note(
+                f"{_OWNER}.subset: no sample has labels={labels!r} and datasets={datasets!r}; "
+                f"the label values are {sorted(set(self._labels.tolist()), key=str)[:20]}."
+            )
+            raise error
         new = copy.copy(self)  # shares the (read-only) arrays and the PNG export
         new._order = self._order[mask[self._order]]
         keep = np.zeros(len(self._samples), dtype=bool)
@@ -223,11 +233,13 @@ class TrainTestSplitProducer:
         return new
 
     def cleanup(self) -> bool:
-        """Delete the folder written by ``write_to_folder``; True if something was removed.
+        """Delete the folder written by ``write_to_folder``; True when no such folder is left
+        (removed now, never written, or ``write_to_folder`` not used), False when it could not
+        be removed.
 
         Identifiers that are PNG paths are dangling afterwards.
         """
-        return False if self._export is None else self._export.cleanup()
+        return True if self._export is None else self._export.cleanup()
 
 
 def _one_or_many(value: Any, name: str) -> frozenset[Any]:
@@ -235,7 +247,8 @@ def _one_or_many(value: Any, name: str) -> frozenset[Any]:
         return frozenset([value])
     if len(value) == 0:
         raise InvalidParameterError(
-            f"{_OWNER}.subset: '{name}' is empty; give at least one value or None for all."
+            f"{_OWNER}.subset: '{name}' field is of length 0; give at least one value, or None "
+            "for all."
         )
     return frozenset(value)
 
@@ -264,10 +277,9 @@ class _Export:
         return [self._written[int(i)] for i in indices]
 
     def cleanup(self) -> bool:
-        existed = self.folder.exists()
         shutil.rmtree(self.folder, ignore_errors=True)
         self._written.clear()
-        return existed
+        return not self.folder.exists()
 
 
 def _to_uint8_image(sample: np.ndarray, index: int) -> np.ndarray:
