@@ -6,8 +6,8 @@ Every ``import`` statement of every module under ``src/deepview`` is read with :
 layer, and no module may import from a higher layer, nor from a sibling layer of the same
 rank (processors, _compute and integrations do not know each other).
 
-The one allowed exception: ``deepview.introspectors`` re-exports ``DatasetReport`` and
-``ReportConfig`` from ``deepview.report`` (the published API names them there) lazily,
+The one allowed exception: ``deepview.introspectors`` re-exports ``DatasetReport``,
+``DuplicatesConfig`` and ``ReportConfig`` from ``deepview.report`` (the published API names them there) lazily,
 through its module ``__getattr__``; the report itself imports every introspector from its
 own module, never through the ``deepview.introspectors`` package, so no circle forms.
 """
@@ -137,10 +137,12 @@ def test_the_lazy_re_exports_are_the_only_names_from_above() -> None:
 
     up = {name: module for name, module in introspectors._EXPORTS.items()
           if not module.startswith("_")}
-    assert up == {"DatasetReport": "deepview.report", "ReportConfig": "deepview.report"}
-    from deepview.report import DatasetReport, ReportConfig
+    assert up == {"DatasetReport": "deepview.report", "DuplicatesConfig": "deepview.report",
+                  "ReportConfig": "deepview.report"}
+    from deepview.report import DatasetReport, DuplicatesConfig, ReportConfig
 
     assert introspectors.DatasetReport is DatasetReport
+    assert introspectors.DuplicatesConfig is DuplicatesConfig
     assert introspectors.ReportConfig is ReportConfig
 
 
