@@ -122,6 +122,35 @@ def test_parquet_numeric_columns_without_metadata(tmp_path: Path) -> None:
     assert data["tag"].tolist() == ["t"] * 40
 
 
+def test_a_folder_of_parquet_shards_is_read_in_process(tmp_path: Path) -> None:
+    """``deepview report SHARDS/`` without ``--engine ray``: the shards in sorted path order
+    (as the Ray engine reads them), the same report as the one file; a folder that is not
+    usable says why."""
+    x = _embeddings()
+    table = pa.table({"id": [f"s{i:03d}" for i in range(N)],
+                      "kind": [f"k{i % 3}" for i in range(N)],
+                      "vec": pa.array(list(x), type=pa.list_(pa.float32()))})
+    pq.write_table(table, tmp_path / "all.parquet")
+    shards = tmp_path / "shards"
+    (shards / "z").mkdir(parents=True)
+    bounds = [0, 30, 61, N]  # sorted paths: part-1, part-10, z/part-2
+    for name, start, stop in zip(["part-1", "part-10", "z/part-2"], bounds, bounds[1:]):
+        pq.write_table(table.slice(start, stop - start), shards / f"{name}.parquet")
+    common = ("--projection", "pca", "--quiet")
+    assert _run(tmp_path / "all.parquet", "--out", tmp_path / "one", *common).exit_code == 0
+    result = _run(shards, "--out", tmp_path / "many", "--id-column", "id", *common)
+    assert result.exit_code == 0, result.output
+    one = DatasetReport.from_disk(tmp_path / "one" / "report").data
+    many = DatasetReport.from_disk(tmp_path / "many" / "report").data
+    pd.testing.assert_frame_equal(one, many)
+    assert many["id"].tolist()[:2] == ["s000", "s001"]
+    out = tmp_path / "out"
+    (tmp_path / "empty").mkdir()
+    _assert_refused(_run(tmp_path / "empty", "--out", out), out, "holds no .parquet files")
+    pq.write_table(table.slice(0, 5).drop(["kind"]), shards / "part-3.parquet")
+    _assert_refused(_run(shards, "--out", out), out, "part-3.parquet' has a different schema")
+
+
 def test_images_folder_gives_thumbnails(tmp_path: Path) -> None:
     image = pytest.importorskip("PIL.Image")
     folder = tmp_path / "imgs"

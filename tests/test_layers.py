@@ -34,8 +34,9 @@ RANKS = {
 }
 #: the allowed upward imports: (importing module, imported module), see the module docstring
 ALLOWED_UP = {("deepview.introspectors", "deepview.report")}
-#: base-layer helpers every layer may use, the CLI included (the optional-dependency hint)
-SHARED_PRIVATE = {"deepview._optional"}
+#: base-layer helpers every layer may use, the CLI included (the optional-dependency hint,
+#: the Parquet inputs every engine reads)
+SHARED_PRIVATE = {"deepview._optional", "deepview._parquet"}
 
 
 def layer_of(module: str) -> str:

@@ -184,8 +184,9 @@ def test_report_faults(cluster) -> None:
 
 # ----------------------------------------------------------------------------- the CLI
 def test_cli_engine_ray_gives_the_in_process_report(cluster, tmp_path) -> None:
-    """``deepview report FILE`` vs ``deepview report FOLDER --engine ray`` (the same rows in
-    4 shards, plus a text column, numeric ids): the same report."""
+    """``deepview report FILE``, ``deepview report FOLDER`` and ``deepview report FOLDER
+    --engine ray`` (the same rows in 4 shards, plus a text column, numeric ids): the same
+    report."""
     from typer.testing import CliRunner
 
     from deepview.cli import app
@@ -212,6 +213,10 @@ def test_cli_engine_ray_gives_the_in_process_report(cluster, tmp_path) -> None:
     theirs = DatasetReport.from_disk(tmp_path / "local").data
     assert_same_report(ours, theirs)
     assert ours["text"].tolist() == texts and ours["id"].tolist()[:2] == ["0", "3"]
+    folder = runner.invoke(app, ["report", str(shards), "--out", str(tmp_path / "folder"),
+                                 *common])
+    assert folder.exit_code == 0, folder.output
+    assert_same_report(ours, DatasetReport.from_disk(tmp_path / "folder").data)
     bad = runner.invoke(app, ["report", str(shards), "--out", str(tmp_path / "bad"),
                               "--engine", "ray", "--metadata", str(single)])
     assert bad.exit_code == 1 and "--metadata cannot be used with --engine ray" in bad.output

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from deepview._parquet import parquet_columns, parquet_shards
 from deepview.report import columns
 from deepview.report.files import RowFile
 
@@ -29,10 +30,15 @@ class CliError(Exception):
 
 def load_embeddings(path: Path, id_column: str | None) -> tuple[Any, list[str] | None,
                                                                dict[str, list[str]]]:
-    """Embeddings (N, D) from ``.npy`` (no pickle) or Parquet, plus ids/labels if the Parquet
-    file carries them (non-numeric columns: the id column, the rest labels)."""
-    if not path.is_file():
+    """Embeddings (N, D) from ``.npy`` (no pickle), a Parquet file or a folder of Parquet
+    shards (read in sorted path order, as ``--engine ray`` reads them), plus ids/labels if
+    the Parquet data carries them (non-numeric columns: the id column, the rest labels)."""
+    if path.is_dir():
+        return _load_parquet(path, id_column)
+    if not path.exists():
         raise CliError(f"embeddings file '{path}' does not exist.")
+    if not path.is_file():
+        raise CliError(f"embeddings '{path}' is neither a file nor a folder of Parquet shards.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
@@ -48,8 +54,8 @@ def load_embeddings(path: Path, id_column: str | None) -> tuple[Any, list[str] |
     if suffix in (".parquet", ".pq"):
         return _load_parquet(path, id_column)
     raise CliError(
-        f"embeddings file '{path}' must be a .npy (N x D array) or a .parquet file; got "
-        f"'{suffix or 'no suffix'}'."
+        f"embeddings file '{path}' must be a .npy (N x D array) or a .parquet file (or a "
+        f"folder of .parquet shards); got '{suffix or 'no suffix'}'."
     )
 
 
@@ -81,49 +87,29 @@ def _load_parquet(path: Path, id_column: str | None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    files = parquet_shards(path, owner="deepview report")
     try:
-        table = pq.read_table(path)
+        table = pa.concat_tables([pq.read_table(f) for f in files])
     except (OSError, pa.ArrowException) as exc:
         raise CliError(f"cannot read '{path}' as Parquet ({exc}).") from exc
-    numeric: list[str] = []
-    lists: list[str] = []
-    other: list[str] = []
-    for name, typ in zip(table.column_names, table.schema.types):
-        if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-            numeric.append(name)
-        elif (pa.types.is_list(typ) or pa.types.is_large_list(typ)
-              or pa.types.is_fixed_size_list(typ)):
-            lists.append(name)
-        else:
-            other.append(name)
-    wanted_id = id_column if id_column in table.column_names else "id"
-    if wanted_id in numeric:  # integer ids
-        numeric.remove(wanted_id)
-        other.append(wanted_id)
-    if lists:
-        if len(lists) > 1:
-            raise CliError(
-                f"'{path}' has several list columns {lists}; keep one embedding column."
-            )
-        column = table.column(lists[0]).combine_chunks()
+    vectors, others, id_name = parquet_columns(table.schema, id_column, where=str(path))
+    if isinstance(vectors, str):
+        column = table.column(vectors).combine_chunks()
         lengths = np.asarray(column.value_lengths())
         if len(lengths) == 0 or lengths.min() != lengths.max():
-            raise CliError(f"list column '{lists[0]}' of '{path}' needs equal-length vectors.")
+            raise CliError(f"list column '{vectors}' of '{path}' needs equal-length vectors.")
         values = column.flatten().to_numpy(zero_copy_only=False)
         array = values.reshape(len(column), int(lengths[0]))
-        other.extend(numeric)  # numeric scalar columns next to a vector column: metadata
-    elif numeric:
-        array = np.column_stack(
-            [table.column(c).to_numpy(zero_copy_only=False) for c in numeric]
-        )
     else:
-        raise CliError(f"'{path}' has no numeric or list column to use as embedding.")
+        array = np.column_stack(
+            [table.column(c).to_numpy(zero_copy_only=False) for c in vectors]
+        )
     array = _check_matrix(np.asarray(array), path)
     ids: list[str] | None = None
     labels: dict[str, list[str]] = {}
-    for name in other:
+    for name in others:
         values_list = [str(v) for v in table.column(name).to_pylist()]
-        if name == wanted_id:
+        if name == id_name:
             ids = values_list
         else:
             labels[name] = values_list

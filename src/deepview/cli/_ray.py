@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deepview._parquet import parquet_columns, parquet_shards
 from deepview.cli._build import check_output, make_config, write_output
 from deepview.cli._load import CliError
 from deepview.report import columns
@@ -48,38 +49,11 @@ def _schema_columns(data: Path, id_column: str | None, text_column: str | None
                     ) -> dict[str, Any]:
     """RayDatasetProducer arguments from the first shard's schema (the in-process
     command's Parquet rules)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    first = data if data.is_file() else min(
-        p for p in data.rglob("*") if p.suffix.lower() in (".parquet", ".pq"))
-    schema = pq.read_schema(first)
-    numeric: list[str] = []
-    lists: list[str] = []
-    other: list[str] = []
-    for field in schema:
-        typ = field.type
-        if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-            numeric.append(field.name)
-        elif pa.types.is_list(typ) or pa.types.is_large_list(typ) or (
-                pa.types.is_fixed_size_list(typ)):
-            lists.append(field.name)
-        else:
-            other.append(field.name)
-    wanted_id = id_column if id_column in schema.names else "id"
-    if wanted_id in numeric:
-        numeric.remove(wanted_id)
-        other.append(wanted_id)
-    if lists:
-        if len(lists) > 1:
-            raise CliError(f"'{data}' has several list columns {lists}; keep one embedding "
-                           "column.")
-        fields: Any = {"embedding": lists[0]}
-        other.extend(numeric)
-    elif numeric:
-        fields = {"embedding": numeric}
-    else:
-        raise CliError(f"'{data}' has no numeric or list column to use as embedding.")
+    schema = pq.read_schema(parquet_shards(data, owner="deepview report")[0])
+    vectors, other, wanted_id = parquet_columns(schema, id_column, where=str(data))
+    fields: Any = {"embedding": vectors}
     text = text_column if text_column is not None else (
         columns.TEXT if columns.TEXT in other else None)
     if text is not None and text not in other:

@@ -6,11 +6,11 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from deepview._parquet import parquet_shards
 from deepview._validation import check_batch_size
 from deepview.base import Batch, rebatch
 from deepview.exceptions import (
@@ -369,41 +369,11 @@ def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
         schema (column names and types) differs from the first shard's; the message names
         the file.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     import ray.data
 
     if "://" in str(path):
         return ray.data.read_parquet(str(path), **kwargs)
-    root = Path(path)
-    if root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".parquet", ".pq")
-                       and p.is_file())
-        if not files:
-            raise InvalidDataError(f"read_parquet: folder '{root}' holds no .parquet files.")
-    elif root.is_file():
-        files = [root]
-    else:
-        raise InvalidDataError(f"read_parquet: '{root}' does not exist.")
-    first: Any = None
-    for file in files:
-        try:
-            schema = pq.read_schema(file)
-        except (OSError, pa.ArrowException) as exc:
-            raise InvalidDataError(f"read_parquet: cannot read '{file}' as Parquet ({exc}).") \
-                from None
-        schema = schema.remove_metadata()
-        if first is None:
-            first = (file, schema)
-        elif not schema.equals(first[1]):
-            ours = {f.name: str(f.type) for f in schema}
-            theirs = {f.name: str(f.type) for f in first[1]}
-            diff = sorted(set(ours.items()) ^ set(theirs.items()))
-            raise InvalidDataError(
-                f"read_parquet: shard '{file}' has a different schema from '{first[0]}' "
-                f"(differing columns: {diff[:6]}); every shard needs the same columns and "
-                "types."
-            )
+    files = parquet_shards(path, owner="read_parquet")
     # Ray 2.60's default (v2) Parquet reader hands out files in its own order (by size, for
     # packing reads), not in path order; the v1 reader keeps the order of the list given
     context = ray.data.DataContext.get_current()
