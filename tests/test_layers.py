@@ -7,9 +7,10 @@ layer, and no module may import from a higher layer, nor from a sibling layer of
 rank (processors, _compute and integrations do not know each other).
 
 The one allowed exception: ``deepview.introspectors`` re-exports ``DatasetReport``,
-``DuplicatesConfig`` and ``ReportConfig`` from ``deepview.report`` (the published API names them there) lazily,
-through its module ``__getattr__``; the report itself imports every introspector from its
-own module, never through the ``deepview.introspectors`` package, so no circle forms.
+``DuplicatesConfig`` and ``ReportConfig`` from ``deepview.report`` (the published API names
+them there) lazily, through its module ``__getattr__``; the report itself imports every
+introspector from its own module, never through the ``deepview.introspectors`` package, so
+no circle forms.
 """
 
 from __future__ import annotations
