@@ -143,6 +143,26 @@ def test_report_from_a_text_table_shows_the_texts(tmp_path, factory):
     assert data["id"].tolist()[:2] == ["k0", "k1"] and set(data["topic"]) == {"a", "b"}
 
 
+def test_a_text_table_and_an_hf_dataset_take_their_ids_from_the_id_column(tmp_path, factory):
+    """--id-column defaults to 'id' for raw tables as for embeddings: a text table's or an
+    hf: dataset's 'id' column holds the report's ids (not the row numbers)."""
+    ids = [f"pkg-{i:02d}" for i in range(30)][::-1]
+    frame = pd.DataFrame({"id": ids, "summary": [f"a tool for task {i}" for i in range(30)]})
+    frame.to_csv(tmp_path / "summaries.csv", index=False)
+    result = _run("report", tmp_path / "summaries.csv", "--model", f"{factory}:texts",
+                  "--layer", "act", "--text-column", "summary", "--out", tmp_path / "csv",
+                  "--projection", "pca", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert DatasetReport.from_disk(tmp_path / "csv" / "report").data["id"].tolist() == ids
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_pandas(frame).save_to_disk(str(tmp_path / "ds"))
+    result = _run("report", f"hf:{tmp_path / 'ds'}", "--model", f"{factory}:texts",
+                  "--layer", "act", "--text-column", "summary", "--out", tmp_path / "hf",
+                  "--projection", "pca", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert DatasetReport.from_disk(tmp_path / "hf" / "report").data["id"].tolist() == ids
+
+
 def test_report_from_an_hf_dataset(tmp_path, factory):
     datasets = pytest.importorskip("datasets")
     data = datasets.Dataset.from_dict(

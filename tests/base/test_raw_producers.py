@@ -136,6 +136,32 @@ def test_text_file_formats(tmp_path):
     assert [s.id for s in producer.skipped] == ["1", "2"]
 
 
+def test_a_table_with_an_id_column_takes_its_ids_from_it(tmp_path):
+    """As embeddings do: with no id_column (--id-column), a column named 'id' holds the ids;
+    without one, the row numbers; the text column itself is never taken as the ids."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": ["pkg-b", "pkg-a", "pkg-c"], "summary": ["x", "y", "z"],
+                          "year": ["2020", "2021", "2020"]})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    frame.to_csv(tmp_path / "s.tsv", index=False, sep="\t")
+    frame.to_parquet(tmp_path / "s.parquet")
+    frame.to_json(tmp_path / "s.jsonl", orient="records", lines=True)
+    for name in ("s.csv", "s.tsv", "s.parquet", "s.jsonl"):
+        producer = TextProducer(tmp_path / name, text_column="summary", label_columns=["year"])
+        batch, _ = _collect(producer)
+        assert batch.metadata[Batch.StdKeys.IDENTIFIER] == ["pkg-b", "pkg-a", "pkg-c"], name
+        assert producer.id_column == "id"
+    frame.drop(columns="id").to_parquet(tmp_path / "n.parquet")
+    batch, _ = _collect(TextProducer(tmp_path / "n.parquet", text_column="summary"))
+    assert batch.metadata[Batch.StdKeys.IDENTIFIER] == ["0", "1", "2"]
+    batch, _ = _collect(TextProducer(tmp_path / "s.csv", text_column="id"))
+    assert batch.metadata[Batch.StdKeys.IDENTIFIER] == ["0", "1", "2"]
+    frame.assign(id=["a", "a", "b"]).to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(InvalidDataError, match="'id'.*repeat.*--id-column"):
+        TextProducer(tmp_path / "dup.csv", text_column="summary")
+
+
 def test_text_parquet_and_errors(tmp_path):
     import pandas as pd
 

@@ -67,12 +67,13 @@ class TextProducer(RecordProducer):
     ----------
     source : str, pathlib.Path or Sequence[str]
         A ``.txt`` file (one text per line; the id is the line number), a ``.csv`` /
-        ``.tsv`` / ``.jsonl`` / ``.parquet`` table (one text per row; the id is the row
-        number, from 0, or ``id_column``) or the texts themselves.
+        ``.tsv`` / ``.jsonl`` / ``.parquet`` table (one text per row; the id from
+        ``id_column``, else the row number, from 0) or the texts themselves.
     text_column : str, optional
         The text column of a table; default ``"text"``.
     id_column : str, optional
-        A column of unique sample ids.
+        A column of unique sample ids; default a column named ``"id"`` if the table has
+        one (and it is not the text or a label column), else the row number.
     label_columns : Sequence[str], optional
         Columns used as label dimensions.
     field : str, default="texts"
@@ -148,7 +149,8 @@ class TextProducer(RecordProducer):
         if len(set(ids)) != len(ids):
             raise InvalidDataError(
                 f"TextProducer: the ids in column '{self.id_column}' of {self._where()} "
-                "repeat; they must be unique."
+                "repeat; they must be unique (name another column with --id-column / "
+                "id_column)."
             )
         self._rows = rows
 
@@ -167,6 +169,9 @@ class TextProducer(RecordProducer):
             rows, columns = self._read_jsonl(path)
         else:
             rows, columns = self._read_parquet(path)
+        if self.id_column is None and "id" in columns and "id" not in (
+                self.text_column, *self.label_columns):
+            self.id_column = "id"
         for name, option in ([(self.text_column, "--text-column / text_column")]
                              + [(c, "--label-column / label_columns")
                                 for c in self.label_columns]
@@ -244,7 +249,7 @@ class TextProducer(RecordProducer):
                                    ) from None
         columns = set(schema.names)
         wanted = [c for c in dict.fromkeys([self.text_column, *self.label_columns,
-                                            *([self.id_column] if self.id_column else [])])
+                                            self.id_column or "id"])
                   if c in columns]
         if self.text_column not in columns:
             return [], columns

@@ -49,7 +49,8 @@ class HFDatasetProducer(RecordProducer):
     label_columns : Sequence[str], optional
         Label columns (class labels are shown by name).
     id_column : str, optional
-        A column of unique sample ids; default the row number.
+        A column of unique sample ids; default a column named ``"id"`` if the dataset has
+        one, else the row number.
     mode : {"RGB", "L"}, default="RGB"
         Colour or grey images.
     name : str, optional
@@ -131,6 +132,8 @@ class HFDatasetProducer(RecordProducer):
                     f"{self.columns}."
                 )
         column = image_column or text_column
+        if id_column is None and "id" in features and "id" not in (column, *label_columns):
+            id_column = "id"
         for value, option in ([(column, "--image-column / image_column" if image_column
                                 else "--text-column / text_column")]
                               + [(c, "--label-column / label_columns") for c in label_columns]
