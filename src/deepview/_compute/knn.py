@@ -1,25 +1,36 @@
-"""k-nearest-neighbour kernels (Euclidean), exact and approximate.
+"""k-nearest-neighbour kernels (Euclidean): exact, partitioned, FAISS and Annoy searches, and a
+k-NN index for queries against a fixed set of points.
 
-Every function returns ``(indices, distances)`` of shape ``(n, k)``, each row sorted by
-distance, with the query point itself first (distance 0).  Distances are always *plain*
-Euclidean and are recomputed from the vectors as ``||x_i - x_j||`` (float64 differences), so
-they do not suffer from the cancellation of ``|a|^2 + |b|^2 - 2 a.b`` and are identical for
-every backend: a near-duplicate at distance 1e-6 gets 1e-6, not 0 or 1e-4.
+Every search returns ``(indices, distances)`` of shape ``(n, k)``, each row sorted by
+distance, with the query point itself first (distance 0).  Distances are plain Euclidean.
+Those small enough for ``|a|^2 + |b|^2 - 2 a.b`` to lose their digits are recomputed from
+the vectors (differences in the input precision, sums in float64), so a near-duplicate at
+distance 1e-6 gets 1e-6, not 0 or 1e-4, whatever the backend.
+
+:func:`knn_partitioned` cuts the points into k-means cells and searches each cell exactly.
+Its extra memory is the ``(n, k)`` lists plus a fixed amount: the points may be a
+memory-mapped array or rows in a file (:mod:`deepview._compute.spill`), read cell by cell
+and chunk by chunk, their pages given back as the search goes, and the lists may be
+memory-mapped too.  :class:`CellIndex` answers "which of these ``m`` points are nearest to
+each query?" for many queries, with the same cells.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.sparse import coo_matrix
 
 from deepview._compute.blas import in_threads, single_blas_thread
-from deepview._compute.spill import take
+from deepview._compute.select import median
+from deepview._compute.spill import FileRows, mapped, release, take
 from deepview._optional import require
 
 __all__ = [
+    "CellIndex",
     "exact_distances",
     "exact_duplicate_labels",
     "knn_annoy",
@@ -28,6 +39,24 @@ __all__ = [
     "knn_partitioned",
     "normalize_columns",
 ]
+
+#: rows per chunk of a streamed pass over the points or the lists (a multiple of
+#: ``_nearest``'s 8192-row blocks, so a chunked assignment to cells does exactly the
+#: products of a one-piece one)
+CHUNK_ROWS = 8192 * 8
+#: rows of the points gathered between two releases of their mapped pages (a scattered read
+#: maps the pages around it: see deepview._compute.spill)
+RELEASE_ROWS = 1024
+#: cells a thread searches at a time
+THREAD_CELLS = 32
+#: a cell of more points than this searches its rows in blocks of ``CELL_STEP_ROWS``: its
+#: distance matrix and selection take 12 bytes x m^2 at once, and k-means cells are uneven
+CELL_BLOCK_ROWS = 2048
+CELL_STEP_ROWS = 512
+
+
+def _noop() -> None:
+    pass
 
 
 def normalize_columns(x: np.ndarray) -> np.ndarray:
@@ -57,25 +86,16 @@ def exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     return out
 
 
-def _finish(
-    x: np.ndarray, idx: np.ndarray, d2: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Put each point itself first (distance 0), make small distances exact, sort each row.
-
-    ``d2`` are the backend's (approximate, squared) distances.  Entries below 1e-3 of the
-    median squared distance (where ``|a|^2 + |b|^2 - 2 a.b`` loses its digits) are recomputed
-    from the vectors; the rest keep a relative error below ~1e-4.
-    """
-    n = len(idx)
-    own = np.arange(n)[:, None]
-    idx = np.where(idx < 0, own, idx).astype(np.int64)  # FAISS pads with -1
-    d2 = np.maximum(np.asarray(d2, dtype=np.float64), 0.0)
-    is_self = _self_in_place(idx, own)
-    positive = d2[~is_self & (d2 > 0)]
-    scale = float(np.median(positive)) if len(positive) else 0.0
-    idx, d2 = _exact_sorted(idx, d2, own, is_self, scale,
-                            lambda rows, cols: exact_distances(x, rows, cols))
-    return idx, np.sqrt(np.maximum(d2, 0.0))
+def _gathered_distances(x: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`exact_distances` (the same values) of points that may be mapped or in a file:
+    the rows gathered with ``take``, a few at a time."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), RELEASE_ROWS):
+        pair = slice(start, start + RELEASE_ROWS)
+        both = take(x, np.concatenate([rows[pair], cols[pair]]))
+        half = len(both) // 2
+        out[pair] = exact_distances(both, np.arange(half), np.arange(half, len(both)))
+    return out
 
 
 def _self_in_place(idx: np.ndarray, own: np.ndarray) -> np.ndarray:
@@ -87,18 +107,55 @@ def _self_in_place(idx: np.ndarray, own: np.ndarray) -> np.ndarray:
     return is_self
 
 
-def _exact_sorted(idx: np.ndarray, d2: np.ndarray, own: np.ndarray, is_self: np.ndarray,
-                  scale: float, exact: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``_finish``'s last steps on rows ``own`` (float64 squared distances ``d2``, changed):
-    the distances below ``1e-3 * scale`` recomputed by ``exact(rows, cols)``, the point
-    itself first, each row sorted by distance.  Returns the sorted indices and ``d2``."""
-    small = ~is_self & (d2 <= 1e-3 * scale)
-    if small.any():
-        rows = np.broadcast_to(own, idx.shape)[small]
-        d2[small] = exact(rows, idx[small]) ** 2
-    d2[is_self] = -1.0
-    order = np.argsort(d2, axis=1, kind="stable")
-    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(d2, order, axis=1)
+def _positive_blocks(idx: Any, d2: Any) -> Iterator[np.ndarray]:
+    """The positive squared distances to other points, chunk by chunk, as :func:`_finish`
+    takes them (after the point itself was put in place of the farthest where missing)."""
+    for start in range(0, len(idx), CHUNK_ROWS):
+        rows = np.arange(start, min(start + CHUNK_ROWS, len(idx)))[:, None]
+        block_idx = np.array(idx[start:start + CHUNK_ROWS], dtype=np.int64)
+        block_d2 = np.asarray(d2[start:start + CHUNK_ROWS])
+        is_self = _self_in_place(block_idx, rows)
+        yield block_d2[~is_self & (block_d2 > 0)]
+
+
+def _finish(x: Any, idx: Any, d2: Any, out_dist: Any,
+            drop: Callable[[], None] = _noop) -> None:
+    """Put each point itself first (distance 0), make small distances exact and sort each
+    row, in row chunks and in place: ``idx`` sorted, ``out_dist`` (may be ``d2``, or None)
+    the distances.
+
+    ``d2`` are a search's approximate squared distances.  Those below 1e-3 of the median
+    positive one (where ``|a|^2 + |b|^2 - 2 a.b`` loses its digits) are recomputed from the
+    vectors; the rest keep a relative error below ~1e-4.  ``drop`` is called after each
+    chunk (e.g. to give mapped pages back).
+    """
+    scale = median(lambda: _positive_blocks(idx, d2))[0]
+    drop()
+    for start in range(0, len(idx), CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, len(idx))
+        own = np.arange(start, stop)[:, None]
+        block_idx = np.array(idx[start:stop], dtype=np.int64)
+        block_d2 = np.maximum(np.asarray(d2[start:stop], dtype=np.float64), 0.0)
+        is_self = _self_in_place(block_idx, own)
+        small = ~is_self & (block_d2 <= 1e-3 * scale)
+        if small.any():
+            rows = np.broadcast_to(own, block_idx.shape)[small]
+            block_d2[small] = _gathered_distances(x, rows, block_idx[small]) ** 2
+        block_d2[is_self] = -1.0
+        order = np.argsort(block_d2, axis=1, kind="stable")
+        idx[start:stop] = np.take_along_axis(block_idx, order, axis=1)
+        if out_dist is not None:
+            out_dist[start:stop] = np.sqrt(np.maximum(
+                np.take_along_axis(block_d2, order, axis=1), 0.0))
+        drop()
+
+
+def _finished(x: np.ndarray, idx: np.ndarray, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_finish` of in-memory lists: ``int64`` indices and ``float64`` distances."""
+    idx = np.array(idx, dtype=np.int64)
+    dist = np.empty(idx.shape, dtype=np.float64)
+    _finish(x, idx, d2, dist)
+    return idx, dist
 
 
 def _sq_norms(xf: np.ndarray) -> np.ndarray:
@@ -129,7 +186,7 @@ def _topk_block(
 @single_blas_thread()  # blocked, memory-bound products (see deepview._compute.blas)
 def knn_brute(x: np.ndarray, k: int, *, block_rows: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Exact k-NN by blocked matrix products (float32 BLAS); O(n^2 D) time, O(block x n)
-    extra memory."""
+    extra memory.  Returns ``int64`` indices and ``float64`` distances."""
     n = len(x)
     k = min(k, n)
     xf = np.ascontiguousarray(x, dtype=np.float32)
@@ -139,7 +196,7 @@ def knn_brute(x: np.ndarray, k: int, *, block_rows: int = 2048) -> tuple[np.ndar
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
         idx[s:e], d2[s:e] = _topk_block(xf[s:e], sq[s:e], xf, sq, k, np.arange(s, e))
-    return _finish(x, idx, d2)
+    return _finished(x, idx, d2)
 
 
 def _kmeans(xf: np.ndarray, n_centroids: int, rng: np.random.Generator | np.ndarray,
@@ -169,24 +226,17 @@ def _nearest(xf: np.ndarray, centroids: np.ndarray, block_rows: int = 8192) -> n
     return out
 
 
-#: rows per chunk when assigning every row to its group in :func:`_cells` (a multiple of
-#: ``_nearest``'s 8192-row blocks, so the chunked assignment does exactly the products of a
-#: one-piece one)
-CELL_CHUNK_ROWS = 8192 * 8
-
-
 def _cells(
     x: Any, n_cells: int, cell_size: int, rng: np.random.Generator,
-    drop: Callable[[], None] | None = None,
+    drop: Callable[[], None] = _noop,
 ) -> tuple[np.ndarray, int]:
     """Two-level k-means cells: ~sqrt(n_cells) groups, each split into cells of about
     ``cell_size`` points.  Training on a 16-points-per-cell sample and assignment cost
     O(n sqrt(n_cells) D) instead of O(n n_cells D).  Returns (label per row, cell count).
 
-    ``x`` may be an array, a memory-mapped array or rows in a file
-    (:class:`~deepview._compute.spill.FileRows`): it is read in chunks of
-    :data:`CELL_CHUNK_ROWS` rows and by gathered rows, each as float32, and ``drop`` (e.g.
-    giving a mapping's pages back) is called after each chunk.
+    ``x`` (an array, a memory-mapped array or :class:`~deepview._compute.spill.FileRows`)
+    is read in chunks of :data:`CHUNK_ROWS` rows and by gathered rows, each as float32, and
+    ``drop`` is called after each chunk.
     """
     n = len(x)
     n_groups = max(1, int(round(np.sqrt(n_cells))))
@@ -197,12 +247,10 @@ def _cells(
     row_group = np.empty(n, dtype=np.int32)
 
     def assign(start: int) -> None:
-        row_group[start:start + CELL_CHUNK_ROWS] = _nearest(
-            np.ascontiguousarray(x[start:start + CELL_CHUNK_ROWS], dtype=np.float32), top)
-        if drop is not None:
-            drop()
+        row_group[start:start + CHUNK_ROWS] = _nearest(_rows(x, start, start + CHUNK_ROWS), top)
+        drop()
 
-    in_threads(assign, range(0, n, CELL_CHUNK_ROWS))
+    in_threads(assign, range(0, n, CHUNK_ROWS))
     sample_group = _nearest(sample, top)
     label = np.empty(n, dtype=np.int32)
     order = np.argsort(row_group, kind="stable")  # each group's rows in increasing order
@@ -235,10 +283,16 @@ def _cells(
     return label, next_label
 
 
+def _rows(x: Any, start: int, stop: int) -> np.ndarray:
+    return np.ascontiguousarray(x[start:stop], dtype=np.float32)
+
+
 @single_blas_thread()
 def knn_partitioned(
-    x: np.ndarray, k: int, *, cell_size: int = 256, seed: int = 0, rounds: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
+    x: Any, k: int, *, cell_size: int = 256, seed: int = 0, rounds: int = 1,
+    spill: Path | None = None, distances: Any = np.float64,
+    distances_file: Path | None = None,
+) -> tuple[np.ndarray, Any]:
     """Approximate k-NN: k-means cells of ~``cell_size`` points, exact search (one matrix
     product per cell) inside each point's cell.  O(rounds * n * cell_size * D) time.
 
@@ -246,22 +300,117 @@ def knn_partitioned(
     near-duplicates are found (unless they straddle a boundary within their tiny distance);
     ordinary neighbours across a boundary can be missed, which makes some of the larger
     neighbour distances slightly too large.  With ``rounds > 1`` the search is repeated on
-    independent partitions (seeds ``seed, seed + 1, ...``) and the lists merged, so a pair
-    is missed only when every partition separates it.
+    independent partitions (seeds ``seed, seed + 1, ...``) and the lists merged cell by
+    cell, so a pair is missed only when every partition separates it.  Fewer than
+    ``2 * cell_size`` points are searched exactly (:func:`knn_brute`).
+
+    Memory: the ``(n, k)`` lists (``int32`` indices, ``float32`` squared distances) plus a
+    fixed amount; the points are read cell by cell and chunk by chunk, and the distances
+    are finished in row chunks.
+
+    Parameters
+    ----------
+    x : numpy.ndarray or FileRows
+        ``(n, d)`` points, searched as float32 (small distances are recomputed in the input
+        precision); may be a memory-mapped array (its pages are released as the search
+        goes) or rows in a file (:class:`~deepview._compute.spill.FileRows`).
+    k : int
+        Neighbours per point, itself included (at most ``n``).
+    cell_size : int, default=256
+        Points per k-means cell.
+    seed : int, default=0
+        Seed of the first partition's cells; the same seed gives the same neighbours.
+    rounds : int, default=1
+        Independent partitions searched and merged.
+    spill : pathlib.Path, optional
+        Folder where the neighbour lists are kept memory-mapped (``knn-*.bin`` files, which
+        the caller removes with the folder); default in memory.
+    distances : numpy dtype or None, default=float64
+        dtype of the returned distances; ``None`` returns no distances, and ``float32``
+        returns them in the buffer of the search's squared distances (no more memory).
+    distances_file : pathlib.Path, optional
+        Write the distances to this file (written and read in order, so nothing of them
+        stays resident) and return them as :class:`~deepview._compute.spill.FileRows`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray or FileRows or None)
+        ``(n, k)`` ``int32`` indices and distances, each row sorted by distance with the
+        point itself first.
     """
-    n, _ = x.shape
+    n = len(x)
     k = min(k, n)
     n_cells = max(1, n // cell_size)
-    xf = np.ascontiguousarray(x, dtype=np.float32)
     if n_cells < 2:
-        return knn_brute(x, k)
-    sq = _sq_norms(xf)
-    idx, d2 = _partition_search(xf, sq, k, n_cells, cell_size, seed)
-    for r in range(1, rounds):
-        more_idx, more_d2 = _partition_search(xf, sq, k, n_cells, cell_size, seed + r)
-        idx, d2 = _merge_lists(np.concatenate([idx, more_idx], axis=1),
-                               np.concatenate([d2, more_d2], axis=1), k)
-    return _finish(x, idx, d2)
+        full_idx, full_dist = knn_brute(np.asarray(x), k)
+        return (full_idx.astype(np.int32),
+                None if distances is None else full_dist.astype(distances))
+
+    def new(name: str, dtype: Any) -> np.ndarray:
+        if spill is None:
+            return np.empty((n, k), dtype=dtype)
+        return mapped(Path(spill) / f"knn-{name}-{id(x):x}.bin", (n, k), dtype)
+
+    idx = new("idx", np.int32)
+    d2 = new("d2", np.float32)
+    out_dist: Any = None
+    if distances is not None and distances_file is None and np.dtype(distances) == d2.dtype:
+        out_dist = d2  # the finish writes each chunk's distances over its squared ones
+    elif distances is not None:
+        out_dist = (new("dist", distances) if distances_file is None
+                    else mapped(Path(distances_file), (n, k), distances))
+
+    def drop() -> None:
+        release(x, idx, d2, out_dist)
+
+    sq = np.empty(n, dtype=np.float32)
+    for start in range(0, n, CHUNK_ROWS):
+        sq[start:start + CHUNK_ROWS] = _sq_norms(_rows(x, start, start + CHUNK_ROWS))
+    drop()
+    for r in range(rounds):
+        _search_round(x, sq, k, n_cells, cell_size, seed + r, idx, d2, r > 0, drop)
+    _finish(x, idx, d2, out_dist, drop)
+    if distances_file is not None and isinstance(out_dist, np.memmap):
+        out_dist.flush()
+        release(out_dist)
+        out_dist = FileRows(Path(distances_file), (n, k), out_dist.dtype)
+    return idx, out_dist
+
+
+def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
+                  seed: int, idx: np.ndarray, d2: np.ndarray, merge: bool,
+                  drop: Callable[[], None]) -> None:
+    """One seeded partition's exact in-cell search, written (``merge=False``) or merged into
+    ``idx``/``d2`` cell by cell."""
+    label, n_cells = _cells(x, n_cells, cell_size, np.random.default_rng(seed), drop)
+    order = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
+    del label
+
+    def search(cells: range) -> None:
+        gathered = 0
+        for c in cells:
+            members = order[bounds[c]:bounds[c + 1]]
+            m = len(members)
+            if m == 0:
+                continue
+            found, dist = _cell_search(
+                np.ascontiguousarray(take(x, members), dtype=np.float32), sq[members],
+                members, k)
+            if merge:  # (scattered reads of the lists map pages around them: released below)
+                found, dist = _merge_lists(np.concatenate([idx[members], found], axis=1),
+                                           np.concatenate([d2[members], dist], axis=1), k)
+            idx[members] = found
+            d2[members] = dist
+            gathered += m
+            if gathered >= RELEASE_ROWS:
+                drop()
+                gathered = 0
+
+    # the cells are disjoint: their searches (and merges) run side by side, one per CPU
+    in_threads(search, [range(c, min(c + THREAD_CELLS, n_cells))
+                        for c in range(0, n_cells, THREAD_CELLS)])
+    drop()
 
 
 def _merge_lists(idx: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -272,32 +421,6 @@ def _merge_lists(idx: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, n
     d2[:, 1:][idx[:, 1:] == idx[:, :-1]] = np.inf  # the same neighbour found twice
     best = np.argsort(d2, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(idx, best, axis=1), np.take_along_axis(d2, best, axis=1)
-
-
-def _partition_search(xf: np.ndarray, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
-                      seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k-NN inside each cell of one seeded partition: ``(idx, squared distances)``."""
-    n = len(xf)
-    label, n_cells = _cells(xf, n_cells, cell_size, np.random.default_rng(seed))
-    order = np.argsort(label, kind="stable")
-    bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
-    idx = np.empty((n, k), dtype=np.int64)
-    d2 = np.full((n, k), np.inf, dtype=np.float32)
-    for c in range(n_cells):
-        members = order[bounds[c]:bounds[c + 1]]
-        m = len(members)
-        if m == 0:
-            continue
-        idx[members], d2[members] = _cell_search(xf[members], sq[members], members, k)
-    return idx, d2
-
-
-#: a cell of more points than this searches its rows in blocks of ``CELL_STEP_ROWS``: its
-#: distance matrix and the selection's indices take 12 bytes x m^2 at once, and k-means
-#: cells are uneven (of 390 cells of a nominal 256 points on 100k clustered points, the
-#: largest held 2,400; one of 5,000 points would take 300 MB)
-CELL_BLOCK_ROWS = 2048
-CELL_STEP_ROWS = 512
 
 
 def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
@@ -322,6 +445,98 @@ def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
         part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
         dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
     return members[part], dist
+
+
+class CellIndex:
+    """Approximate k-NN queries against ``points`` (Euclidean): k-means cells of about
+    ``cell_size`` points; a query searches the ``probes`` cells with the nearest centroids.
+
+    Up to ``2 * cell_size`` points the search is exact (one cell).  Seeded: the same points
+    and seed give the same cells and answers.
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        ``(m, d)`` points (copied as float32).
+    cell_size : int, default=256
+    probes : int, default=4
+        Cells searched per query.
+    seed : int, default=0
+        Seed of the k-means cells.
+    """
+
+    def __init__(self, points: np.ndarray, *, cell_size: int = 256, probes: int = 4,
+                 seed: int = 0) -> None:
+        self.points = np.ascontiguousarray(points, dtype=np.float32)
+        m = len(self.points)
+        self.sq = _sq_norms(self.points)
+        self.probes = max(1, int(probes))
+        n_cells = max(1, m // cell_size)
+        if n_cells < 2:
+            label = np.zeros(m, dtype=np.int32)
+            n_cells = 1
+        else:
+            label, n_cells = _cells(self.points, n_cells, cell_size,
+                                    np.random.default_rng(seed))
+        self.order = np.argsort(label, kind="stable")
+        self.bounds = np.searchsorted(label[self.order], np.arange(n_cells + 1))
+        sums = np.zeros((n_cells, self.points.shape[1]), dtype=np.float64)
+        np.add.at(sums, label, self.points)
+        counts = np.bincount(label, minlength=n_cells)
+        self.centroids = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+        self.centroids[counts == 0] = np.inf  # never the nearest
+        self.centroid_sq = _sq_norms(np.where(np.isfinite(self.centroids), self.centroids, 0))
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    @single_blas_thread()
+    def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(len(queries), k)`` indices into ``points`` and distances, nearest first.
+        Rows with fewer than ``k`` candidates are padded with index -1 at distance inf."""
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(k, len(self.points))
+        n_cells = len(self.centroids)
+        q_sq = _sq_norms(q)
+        probes = min(self.probes, n_cells)
+        if n_cells == 1:
+            cells = np.zeros((len(q), 1), dtype=np.int64)
+        else:
+            to_cells = q_sq[:, None] - 2.0 * (q @ np.nan_to_num(self.centroids, posinf=0).T)
+            to_cells += self.centroid_sq[None, :]
+            to_cells[:, ~np.isfinite(self.centroids[:, 0])] = np.inf
+            cells = np.argpartition(to_cells, probes - 1, axis=1)[:, :probes] \
+                if probes < n_cells else np.broadcast_to(np.arange(n_cells), (len(q), n_cells))
+        # every (query, probed cell) pair, grouped by cell: one product per cell, then one
+        # selection of the k best of each query's probes x k candidates
+        width = cells.shape[1]
+        found_idx = np.full((len(q), width, k), -1, dtype=np.int64)
+        found_d2 = np.full((len(q), width, k), np.inf, dtype=np.float32)
+        flat = np.ascontiguousarray(cells).reshape(-1)
+        by_cell = np.argsort(flat, kind="stable")
+        starts = np.searchsorted(flat[by_cell], np.arange(n_cells + 1))
+
+        def search(cells: range) -> None:  # each (query, probe) slot is written once
+            for c in cells:
+                pairs = by_cell[starts[c]:starts[c + 1]]
+                members = self.order[self.bounds[c]:self.bounds[c + 1]]
+                if len(pairs) == 0 or len(members) == 0:
+                    continue
+                asking, slot = np.divmod(pairs, width)
+                take = min(k, len(members))
+                part, dist = _topk_block(q[asking], q_sq[asking], self.points[members],
+                                         self.sq[members], take, None)
+                found_idx[asking, slot, :take] = members[part]
+                found_d2[asking, slot, :take] = dist
+
+        in_threads(search, [range(c, min(c + THREAD_CELLS, n_cells))
+                            for c in range(0, n_cells, THREAD_CELLS)])
+        flat_idx = found_idx.reshape(len(q), -1)
+        flat_d2 = found_d2.reshape(len(q), -1)
+        keep = np.argsort(flat_d2, axis=1, kind="stable")[:, :k]
+        best_idx = np.take_along_axis(flat_idx, keep, axis=1)
+        best_d2 = np.take_along_axis(flat_d2, keep, axis=1)
+        return best_idx, np.sqrt(np.maximum(best_d2, 0.0))
 
 
 def knn_faiss(
@@ -356,7 +571,8 @@ def knn_faiss(
         index.add(xf)
         index.nprobe = min(nprobe, nlist)
     d2, idx = index.search(xf, k)
-    return _finish(x, np.asarray(idx, dtype=np.int64), d2)
+    own = np.arange(n)[:, None]
+    return _finished(x, np.where(idx < 0, own, idx), d2)  # FAISS pads with -1
 
 
 def knn_annoy(
@@ -380,7 +596,7 @@ def knn_annoy(
             d = list(d) + [0.0] * (k - len(d))
         idx[i] = found
         dist[i] = d
-    return _finish(x, idx, dist * dist)
+    return _finished(x, idx, dist * dist)
 
 
 def exact_duplicate_labels(x: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ sample: given a ``spill`` folder (the report's temporary folder, always removed)
 matrix, the column-normalised responses of the duplicate search and the neighbour lists are
 memory-mapped files there whose pages are given back after each pass
 (:mod:`deepview._compute.spill`); the neighbour searches run cell by cell
-(:mod:`deepview._compute.knn_lean`); the familiarity models are fitted on at most
+(:func:`deepview._compute.knn.knn_partitioned`); the familiarity models are fitted on at most
 :data:`FAMILIARITY_FIT_MAX` rows (a seeded random sample above that) and score every row in
 batches; the default projection fits UMAP on a sample and places the other rows from their
 neighbours (``DimensionReduction.Strategy.UMAP(2, max_fit_samples=...)``).
@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from deepview._compute.grouping import bounded_groups
-from deepview._compute.knn import knn_brute
-from deepview._compute.knn_lean import knn_partitioned_lean
+from deepview._compute.knn import knn_brute, knn_partitioned
 from deepview._compute.pca import make_streaming_pca
 from deepview._compute.spill import FileRows, is_mapped, mapped, release, take, trim_heap
 from deepview.base import ArrayProducer, pipeline
@@ -277,7 +276,7 @@ def find_duplicates(raw: Any, field: str, threshold: Any, *,
 
     With a ``spill`` folder the result is the same as ``Duplicates.introspect`` with its
     default search, but the column-normalised responses are a memory-mapped file there, read
-    cell by cell (:func:`~deepview._compute.knn_lean.knn_partitioned_lean`), so memory holds
+    cell by cell (:func:`~deepview._compute.knn.knn_partitioned`), so memory holds
     the ``n x 10`` neighbour lists and not the responses.
     """
     if spill is not None:
@@ -314,9 +313,9 @@ class _LeanKNN:
         # the lists in memory (8 k bytes per sample): memory-mapped, their scattered rows
         # cost a page fault each; the float64 distances (8 k more), written and read in
         # order, in a file
-        idx, dist = knn_partitioned_lean(vectors, k, seed=self.reference.random_state,
-                                         rounds=rounds,
-                                         distances_file=self.spill / "knn-distances.f64")
+        idx, dist = knn_partitioned(vectors, k, seed=self.reference.random_state,
+                                    rounds=rounds,
+                                    distances_file=self.spill / "knn-distances.f64")
         assert dist is not None
         return idx, dist
 
@@ -509,8 +508,8 @@ def neighbours(values: np.ndarray, k: int, *, seed: int | None,
         return np.asarray(indices, dtype=np.int32), dist.astype(np.float32)
     # the lists stay in memory (8 k bytes per sample): merged cell by cell over eight
     # rounds, memory-mapped lists cost a page fault per scattered row (3x slower)
-    found, dist = knn_partitioned_lean(values, k, seed=0 if seed is None else seed,
-                                       rounds=LABEL_KNN_ROUNDS, distances=np.float32)
+    found, dist = knn_partitioned(values, k, seed=0 if seed is None else seed,
+                                  rounds=LABEL_KNN_ROUNDS, distances=np.float32)
     return found, dist
 
 

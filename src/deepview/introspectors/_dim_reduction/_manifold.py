@@ -12,7 +12,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from deepview._compute.blas import single_thread_if_oversubscribed
-from deepview._compute.knn_lean import CellIndex
+from deepview._compute.knn import CellIndex
 from deepview._compute.rowmatch import ExactRowIndex
 from deepview._optional import require
 from deepview._validation import check_batch_size, check_int
