@@ -18,7 +18,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -34,6 +35,8 @@ from deepview._compute.knn import (
     knn_partitioned,
     normalize_columns,
 )
+from deepview._compute.select import median
+from deepview._compute.spill import take
 from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size, check_field, check_float, check_int
 from deepview.base import Batch, Producer, concatenate_batches
@@ -45,6 +48,9 @@ __all__ = [
     "Duplicates",
     "DuplicatesStrategyType",
     "DuplicatesThresholdStrategyType",
+    "centre_distances",
+    "identical_members",
+    "neighbour_groups",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,6 +62,8 @@ _K = 10
 _TWO_ROUNDS_MIN_DIM = 128
 #: KNNAuto uses exact numpy brute force while n * n * dim is at most this
 _BRUTE_BUDGET = 6e8
+#: rows of neighbour distances read at a time
+BLOCK_ROWS = 65536
 
 
 # ----------------------------------------------------------------------------- protocols
@@ -98,18 +106,30 @@ def _sorted_distinct(distances: Any) -> np.ndarray:
     return d[d > identical_tolerance(d)]
 
 
-def identical_tolerance(distances: np.ndarray) -> float:
+def identical_tolerance(distances: Any) -> float:
     """Distance up to which two samples are numerically identical: ``IDENTICAL_FRACTION``
     times the median neighbour distance (0 when there is none).
 
     The median is taken over the distances above 1e-6 of the largest one, so that rounding-
-    level distances between copies do not set it even when copies are most of the data."""
-    d = np.asarray(distances, dtype=np.float64).reshape(-1)
-    d = d[d > 0]
-    if not len(d):
+    level distances between copies do not set it even when copies are most of the data.
+    ``distances`` may be memory-mapped or rows in a file: they are read block by block."""
+    largest = max((float(b.max(initial=0.0)) for b in _distance_blocks(distances)),
+                  default=0.0)
+    if largest <= 0:
         return 0.0
-    d = d[d > 1e-6 * d.max()]
-    return float(IDENTICAL_FRACTION * np.median(d))
+    return float(IDENTICAL_FRACTION * median_above(distances, 1e-6 * largest)[0])
+
+
+def _distance_blocks(distances: Any) -> Iterator[np.ndarray]:
+    """``distances`` (an array, memory-mapped or rows in a file) as float64 row blocks."""
+    for start in range(0, len(distances), BLOCK_ROWS):
+        yield np.asarray(distances[start:start + BLOCK_ROWS], dtype=np.float64)
+
+
+def median_above(distances: Any, lower: float) -> tuple[float, int]:
+    """``np.median`` of the ``distances`` above ``lower`` (>= 0) and their count (the median
+    is 0 when there are none), found block by block without a copy of them."""
+    return median(lambda: (b[b > lower] for b in _distance_blocks(distances)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,11 +370,16 @@ class _KNNPartitioned(_KNNBase):
         if self.rounds is not None:
             check_int(self.rounds, name="rounds", owner=owner, min_value=1)
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def knn(self, vectors: Any, k: int, *,
+            distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
+        """``(indices, distances)`` of each sample's ``k`` nearest samples; ``vectors`` may
+        be memory-mapped or rows in a file, and ``distances_file`` keeps the distances in
+        that file (see :func:`~deepview._compute.knn.knn_partitioned`)."""
         rounds = self.rounds
         if rounds is None:
             rounds = 2 if vectors.shape[1] >= _TWO_ROUNDS_MIN_DIM else 1
-        return knn_partitioned(vectors, k, seed=self.random_state, rounds=rounds)
+        return knn_partitioned(vectors, k, seed=self.random_state, rounds=rounds,
+                               distances_file=distances_file)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -369,11 +394,12 @@ class _KNNAuto(_KNNPartitioned):
     FAISS (flat) 2.4 s, Annoy 1.1 s, partitioned 0.14 s, all with pair recall and precision
     1.0.  ``random_state`` and ``rounds`` are passed to the partitioned search."""
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def knn(self, vectors: Any, k: int, *,
+            distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
         n, d = vectors.shape
         if float(n) * n * d > _BRUTE_BUDGET:
-            return super().knn(vectors, k)
-        return knn_brute(vectors, k)
+            return super().knn(vectors, k, distances_file=distances_file)
+        return knn_brute(np.asarray(vectors), k)
 
 
 for _cls, _path in [
@@ -480,10 +506,7 @@ _Candidate = DuplicateSetCandidate
 
 def _candidate(vectors: np.ndarray, group: np.ndarray, data: Batch,
                identical: float) -> DuplicateSetCandidate:
-    pts = vectors[group].astype(np.float64)
-    centre = pts.mean(axis=0)
-    centred = pts - centre
-    to_centre = np.sqrt(np.einsum("ij,ij->i", centred, centred))
+    centred, to_centre = centre_distances(vectors[group])
     mean, std = float(to_centre.mean()), float(to_centre.std())
     indices = group
     projection = None
@@ -495,11 +518,29 @@ def _candidate(vectors: np.ndarray, group: np.ndarray, data: Batch,
             projection = centred[order] @ vt[:2].T
             if projection.shape[1] < 2:
                 projection = np.pad(projection, ((0, 0), (0, 2 - projection.shape[1])))
-    exact = bool(to_centre.max() <= identical)
     return DuplicateSetCandidate(std, mean, projection, [int(i) for i in indices],
-                                 _LazySubset(data, np.asarray(indices)), exact=exact,
-                                 identical=(np.ones(len(indices), dtype=bool) if exact else
-                                            _has_identical_copy(vectors[indices], identical)))
+                                 _LazySubset(data, np.asarray(indices)),
+                                 exact=bool(to_centre.max() <= identical),
+                                 identical=identical_members(vectors[indices], to_centre,
+                                                             identical))
+
+
+def centre_distances(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A set's ``members`` (rows) as float64 minus their centroid, and each one's distance
+    to the centroid."""
+    pts = np.asarray(members, dtype=np.float64)
+    centred = pts - pts.mean(axis=0)
+    return centred, np.sqrt(np.einsum("ij,ij->i", centred, centred))
+
+
+def identical_members(members: np.ndarray, to_centre: np.ndarray,
+                      identical: float) -> np.ndarray:
+    """Per member of a set (its rows ``members``, their distances ``to_centre`` to the
+    centroid): has it an identical copy, another member within ``identical`` of it.  All
+    do when every member lies within ``identical`` of the centroid (an exact set)."""
+    if to_centre.max() <= identical:
+        return np.ones(len(members), dtype=bool)
+    return _has_identical_copy(members, identical)
 
 
 def _has_identical_copy(members: np.ndarray, identical: float,
@@ -507,9 +548,8 @@ def _has_identical_copy(members: np.ndarray, identical: float,
     """Per member: is another member within ``identical`` of it.
 
     The nearest other member by one matrix product per block of rows, then that distance
-    recomputed from the differences (no cancellation at rounding-level distances).  Numpy
-    only: sklearn's neighbour search cost ~50 ms per call in overhead, 19 s over the 326
-    mixed groups of the 12k-text harness.
+    recomputed from the differences (no cancellation at rounding-level distances), in numpy:
+    a neighbour-search library's per-call overhead would dominate on many small sets.
     """
     pts = np.asarray(members, dtype=np.float64)
     m = len(pts)
@@ -529,62 +569,96 @@ def _has_identical_copy(members: np.ndarray, identical: float,
 def _groups(strategy: Any, threshold: Any,
             vectors: np.ndarray) -> tuple[list[np.ndarray], float]:
     """The duplicate sets, and the distance up to which samples count as identical."""
-    n = len(vectors)
     if hasattr(strategy, "knn"):
-        idx, dist = strategy.knn(vectors, min(_K, n))
-        identical = identical_tolerance(dist)
-        # numerically identical samples are always grouped, whatever the threshold says
-        t = max(_threshold_value(threshold, dist), identical)
-        close = dist <= t
-        rows = np.broadcast_to(np.arange(n)[:, None], idx.shape)[close]
-        cols, dvals = idx[close], dist[close]
-    else:  # a user strategy that only implements the protocol
-        seen: list[float] = []
+        return neighbour_groups(vectors, threshold, strategy.knn)
+    # a user strategy that only implements the protocol
+    n = len(vectors)
+    seen: list[float] = []
 
-        def recording(d: np.ndarray) -> float:
-            value = _threshold_value(threshold, d)
-            seen.append(value)
-            return value
+    def recording(d: np.ndarray) -> float:
+        value = _threshold_value(threshold, d)
+        seen.append(value)
+        return value
 
-        lists = strategy(vectors, recording)
-        if len(lists) != n:
-            raise InvalidDataError(
-                f"{_OWNER}: the kNN strategy returned {len(lists)} neighbour lists for {n} "
-                "samples; it must return one list per sample."
-            )
-        pairs = [(i, int(j)) for i, row in enumerate(lists) for j in row]
-        if pairs and not all(0 <= j < n for _, j in pairs):
-            raise InvalidDataError(f"{_OWNER}: the kNN strategy returned indices outside [0, {n}).")
-        rows = np.array([p[0] for p in pairs], dtype=np.int64)
-        cols = np.array([p[1] for p in pairs], dtype=np.int64)
-        dvals = exact_distances(vectors, rows, cols)
-        identical = identical_tolerance(dvals)
-        t = max(max(seen) if seen else float(dvals.max(initial=0.0)), identical)
-    # Identical samples are always one group, whatever k and the search found.  With the
-    # bundled searches an identical copy is always among the neighbours (distance 0), so only
-    # those samples need hashing; a user strategy gets all samples hashed.
+    lists = strategy(vectors, recording)
+    if len(lists) != n:
+        raise InvalidDataError(
+            f"{_OWNER}: the kNN strategy returned {len(lists)} neighbour lists for {n} "
+            "samples; it must return one list per sample."
+        )
+    pairs = [(i, int(j)) for i, row in enumerate(lists) for j in row]
+    if pairs and not all(0 <= j < n for _, j in pairs):
+        raise InvalidDataError(f"{_OWNER}: the kNN strategy returned indices outside [0, {n}).")
+    rows = np.array([p[0] for p in pairs], dtype=np.int64)
+    cols = np.array([p[1] for p in pairs], dtype=np.int64)
+    dvals = exact_distances(vectors, rows, cols)
+    identical = identical_tolerance(dvals)
+    t = max(max(seen) if seen else float(dvals.max(initial=0.0)), identical)
+    # the search may have missed identical copies: every sample is hashed
+    return _linked_groups(vectors, rows, cols, dvals, np.arange(n), t), identical
+
+
+def neighbour_groups(vectors: Any, threshold: Any,
+                     knn: Callable[[Any, int], tuple[Any, Any]]) -> tuple[list[np.ndarray], float]:
+    """The duplicate sets (sorted sample indices) from each sample's ``min(10, n)`` nearest
+    neighbours, ``knn(vectors, k) -> (indices, distances)``, and the distance up to which
+    samples count as identical.
+
+    ``vectors`` and the distances may be arrays, memory-mapped or rows in a file
+    (:class:`~deepview._compute.spill.FileRows`): the distances are read block by block
+    (``Relative``'s median without a copy of them, other thresholds get one sorted copy of
+    the positive ones), and only the rows of samples in close pairs are read.
+    """
+    n = len(vectors)
+    idx, dist = knn(vectors, min(_K, n))
+    identical = identical_tolerance(dist)
+    if type(threshold) is _Relative:  # the median of the distances above identical ones
+        middle, count = median_above(dist, identical)
+        t = float(threshold.fraction * middle) if count else 0.0
+    else:
+        positive = np.concatenate([b[b > 0] for b in _distance_blocks(dist)])
+        positive.sort()
+        t = _threshold_value(threshold, positive)
+        del positive
+    # numerically identical samples are always grouped, whatever the threshold says
+    t = max(t, identical)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for start in range(0, n, BLOCK_ROWS):
+        block = np.asarray(dist[start:start + BLOCK_ROWS])
+        close = block <= t
+        parts[0].append(np.broadcast_to(np.arange(start, start + len(block))[:, None],
+                                        block.shape)[close])
+        parts[1].append(np.asarray(idx[start:start + BLOCK_ROWS], dtype=np.int64)[close])
+        parts[2].append(block[close])
+    del idx, dist
+    rows, cols, dvals = (np.concatenate(p) for p in parts)
+    # an identical copy is among the neighbours (distance 0): only those samples are hashed
     zero = (rows != cols) & (dvals == 0)
-    suspects = np.unique(np.concatenate([rows[zero], cols[zero]])) if hasattr(
-        strategy, "knn") else np.arange(n)
-    rows, cols, dvals = link_identical(rows, cols, dvals, suspects, vectors[suspects])
-    return bounded_groups(vectors, rows, cols, dvals, t), identical
+    suspects = np.unique(np.concatenate([rows[zero], cols[zero]]))
+    return _linked_groups(vectors, rows, cols, dvals, suspects, t), identical
 
 
-def link_identical(rows: np.ndarray, cols: np.ndarray, dvals: np.ndarray,
-                   suspects: np.ndarray, suspect_rows: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Add a zero-distance pair from each of the ``suspects`` (sample indices, whose vectors
-    are ``suspect_rows``) to the first suspect bit-identical to it, so that identical samples
-    always end up in one group whatever k and the search found."""
-    if len(suspects) < 2:
-        return rows, cols, dvals
-    labels = exact_duplicate_labels(suspect_rows)
-    first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
-    np.minimum.at(first, labels, np.arange(len(suspects)))
-    same = first[labels] != np.arange(len(suspects))
-    return (np.concatenate([rows, suspects[same]]),
-            np.concatenate([cols, suspects[first[labels][same]]]),
-            np.concatenate([dvals, np.zeros(int(same.sum()))]))
+def _linked_groups(vectors: Any, rows: np.ndarray, cols: np.ndarray, dvals: np.ndarray,
+                   suspects: np.ndarray, t: float) -> list[np.ndarray]:
+    """:func:`~deepview._compute.grouping.bounded_groups` of the close pairs ``(rows, cols)``
+    at distances ``dvals``, with a zero-distance pair added from each of the ``suspects``
+    (sample indices) to the first suspect bit-identical to it, so that identical samples
+    always end up in one group whatever k and the search found.  Reads the rows of the
+    suspects and of the samples in close pairs only."""
+    if len(suspects) >= 2:
+        labels = exact_duplicate_labels(take(vectors, suspects))
+        first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
+        np.minimum.at(first, labels, np.arange(len(suspects)))
+        same = first[labels] != np.arange(len(suspects))
+        rows = np.concatenate([rows, suspects[same]])
+        cols = np.concatenate([cols, suspects[first[labels][same]]])
+        dvals = np.concatenate([dvals, np.zeros(int(same.sum()))])
+    other = rows != cols  # each sample's pair with itself
+    rows, cols, dvals = rows[other], cols[other], dvals[other]
+    nodes = np.unique(np.concatenate([rows, cols]))
+    local = bounded_groups(take(vectors, nodes), np.searchsorted(nodes, rows),
+                           np.searchsorted(nodes, cols), dvals, t)
+    return [nodes[g] for g in local]
 
 
 @dataclasses.dataclass(frozen=True)

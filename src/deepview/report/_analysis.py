@@ -19,6 +19,7 @@ neighbours (``DimensionReduction.Strategy.UMAP(2, max_fit_samples=...)``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import warnings
 from collections.abc import Callable, Mapping
@@ -28,25 +29,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepview._compute.grouping import bounded_groups
 from deepview._compute.knn import knn_brute, knn_partitioned
 from deepview._compute.pca import make_streaming_pca
+from deepview._compute.select import median
 from deepview._compute.spill import FileRows, is_mapped, mapped, release, take, trim_heap
 from deepview.base import ArrayProducer, pipeline
 from deepview.exceptions import InvalidDataError
 from deepview.introspectors._dim_reduction import DimensionReduction
 from deepview.introspectors._dim_reduction._manifold import UMAP
 from deepview.introspectors._duplicates import (
-    _BRUTE_BUDGET,
-    _K,
-    _TWO_ROUNDS_MIN_DIM,
-    IDENTICAL_FRACTION,
     Duplicates,
-    _has_identical_copy,
-    _KNNAuto,
-    _Relative,
-    _threshold_value,
-    link_identical,
+    centre_distances,
+    identical_members,
+    neighbour_groups,
 )
 from deepview.introspectors._familiarity import Familiarity
 
@@ -297,29 +292,6 @@ def find_duplicates(raw: Any, field: str, threshold: Any, *,
     return column, exact
 
 
-class _LeanKNN:
-    """``Duplicates.KNNStrategy.KNNAuto()`` (exact while small, else two-level partitioned
-    cells, 2 rounds from 128 dimensions) with the lean partitioned search: same neighbours."""
-
-    def __init__(self, spill: Path) -> None:
-        self.spill = spill
-        self.reference = _KNNAuto()
-
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        n, d = vectors.shape
-        if float(n) * n * d <= _BRUTE_BUDGET:
-            return self.reference.knn(np.ascontiguousarray(vectors), k)
-        rounds = 2 if d >= _TWO_ROUNDS_MIN_DIM else 1
-        # the lists in memory (8 k bytes per sample): memory-mapped, their scattered rows
-        # cost a page fault each; the float64 distances (8 k more), written and read in
-        # order, in a file
-        idx, dist = knn_partitioned(vectors, k, seed=self.reference.random_state,
-                                    rounds=rounds,
-                                    distances_file=self.spill / "knn-distances.f64")
-        assert dist is not None
-        return idx, dist
-
-
 #: rows per block when summing the columns' squares
 SCALE_ROWS = 8192
 
@@ -354,138 +326,37 @@ def _duplicates_spilled(raw: Any, threshold: Any, spill: Path) -> tuple[np.ndarr
             release(written)
     vectors = _read_back(written)
     del written
-    groups, identical = _lean_groups(vectors, threshold, spill)
+    # the neighbour lists in memory (8 k bytes per sample: memory-mapped, their scattered
+    # rows would cost a page fault each); the float64 distances, written and read in order,
+    # in a file
+    search = functools.partial(Duplicates.KNNStrategy.KNNAuto().knn,
+                               distances_file=spill / "knn-distances.f64")
+    groups, identical = neighbour_groups(vectors, threshold, search)
     column = np.full(n, -1, dtype=np.int32)
     exact = np.zeros(n, dtype=bool)
     ordered = sorted(groups, key=lambda g: (-len(g), int(g.min())))
     for number, members in enumerate(ordered):
-        # as Duplicates' candidates: identical when every member is within the tolerance of
-        # the centroid, else per member whether another member is within it
         rows = take(vectors, members)
-        pts = rows.astype(np.float64)
-        centred = pts - pts.mean(axis=0)
-        to_centre = np.sqrt(np.einsum("ij,ij->i", centred, centred))
         column[members] = number
-        exact[members] = (True if to_centre.max() <= identical
-                          else _has_identical_copy(rows, identical))
+        exact[members] = identical_members(rows, centre_distances(rows)[1], identical)
     release(vectors)
     del vectors
     return column, exact
 
 
-def _median_of_sorted(d: np.ndarray) -> float:
-    """``np.median`` of an ascending array, without its copy."""
-    middle = len(d) // 2
-    if len(d) % 2:
-        return float(d[middle])
-    return float(np.mean(d[middle - 1:middle + 1]))
-
-
-#: an order statistic's candidates are sorted once at most this many remain
+#: the candidates of a median are sorted once at most this many remain
 SELECT_ROWS = 1 << 20
 
 
-def _keys_above(dist: np.ndarray, lower: float, shift: int | None, prefix: int) -> Any:
-    """Block by block, the bit patterns (``uint64``) of the float64 values of ``dist`` above
-    ``lower`` (>= 0) whose top bits (``key >> shift``) are ``prefix`` (all for ``None``):
-    non-negative float64 values sort like their patterns."""
-    for start in range(0, len(dist), BLOCK_ROWS):
-        block = np.asarray(dist[start:start + BLOCK_ROWS], dtype=np.float64)
-        keys = block[block > lower].view(np.uint64)
-        yield keys if shift is None else keys[(keys >> np.uint64(shift)) == prefix]
+def _median_above(dist: Any, lower: float) -> tuple[float, int]:
+    """``np.median`` of the values of ``dist`` above ``lower`` and their count, read block by
+    block (:func:`deepview._compute.select.median`)."""
+    def blocks() -> Any:
+        for start in range(0, len(dist), BLOCK_ROWS):
+            block = np.asarray(dist[start:start + BLOCK_ROWS], dtype=np.float64)
+            yield block[block > lower]
 
-
-def _kth_above(dist: np.ndarray, lower: float, rank: int, count: int) -> float:
-    """The ``rank``-th smallest (from 0) of the ``count`` values of ``dist`` above ``lower``,
-    exactly, without a copy of them: 16 bits of the pattern at a time, a count per pattern
-    finds the one holding the rank, until few enough candidates remain to sort."""
-    shift: int | None = None
-    prefix = 0
-    while count > SELECT_ROWS and shift != 0:
-        step = 48 if shift is None else shift - 16
-        counts = np.zeros(1 << 16, dtype=np.int64)
-        for keys in _keys_above(dist, lower, shift, prefix):
-            counts += np.bincount(((keys >> np.uint64(step)) & np.uint64(0xFFFF)).astype(
-                np.int64), minlength=1 << 16)
-        cumulative = np.cumsum(counts)
-        chosen = int(np.searchsorted(cumulative, rank, side="right"))
-        rank -= int(cumulative[chosen - 1]) if chosen else 0
-        count = int(counts[chosen])
-        prefix = chosen if shift is None else (prefix << 16) | chosen
-        shift = step
-    if shift == 0:  # every candidate has the same pattern
-        return float(np.array([prefix], dtype=np.uint64).view(np.float64)[0])
-    values = np.sort(np.concatenate(list(_keys_above(dist, lower, shift, prefix))).view(
-        np.float64))
-    return float(values[rank])
-
-
-def _median_above(dist: np.ndarray, lower: float) -> tuple[float, int]:
-    """``np.median`` of the values of ``dist`` above ``lower`` (>= 0) and their count (the
-    median is 0 when there are none): :func:`_median_of_sorted` of their sorted copy, the
-    same value, found block by block (:func:`_kth_above`)."""
-    count = sum(len(keys) for keys in _keys_above(dist, lower, None, 0))
-    if not count:
-        return 0.0, 0
-    middle = count // 2
-    if count % 2:
-        return _kth_above(dist, lower, middle, count), count
-    pair = np.array([_kth_above(dist, lower, middle - 1, count),
-                     _kth_above(dist, lower, middle, count)])
-    return float(np.mean(pair)), count
-
-
-def _lean_groups(vectors: np.ndarray, threshold: Any, spill: Path
-                 ) -> tuple[list[np.ndarray], float]:
-    """``Duplicates``' grouping (``_groups`` with its default search) without copies of the
-    neighbour distances for the default threshold (its medians found block by block; one
-    sorted copy of the positive ones for other strategies): the same groups and identical
-    tolerance."""
-    n = len(vectors)
-    idx, dist = _LeanKNN(spill).knn(vectors, min(_K, n))
-    # identical_tolerance: IDENTICAL_FRACTION x the median of the positive distances above
-    # 1e-6 of the largest
-    largest = max((float(np.max(dist[s:s + BLOCK_ROWS], initial=0.0))
-                   for s in range(0, n, BLOCK_ROWS)), default=0.0)
-    identical = 0.0
-    if largest > 0:
-        identical = float(IDENTICAL_FRACTION * _median_above(dist, 1e-6 * largest)[0])
-    if type(threshold) is _Relative:  # fraction x the median of the non-identical ones
-        middle, count = _median_above(dist, identical)
-        t = float(threshold.fraction * middle) if count else 0.0
-    else:  # a strategy of the user's: the sorted positive distances, as Duplicates gives
-        positive = np.concatenate([np.asarray(dist[s:s + BLOCK_ROWS], dtype=np.float64)[
-            np.asarray(dist[s:s + BLOCK_ROWS]) > 0] for s in range(0, n, BLOCK_ROWS)])
-        positive.sort()
-        t = _threshold_value(threshold, positive)
-        del positive
-    release(dist)
-    # numerically identical samples are always grouped, whatever the threshold says
-    t = max(t, identical)
-    rows_parts, cols_parts, dist_parts = [], [], []
-    for start in range(0, n, BLOCK_ROWS):
-        block = np.asarray(dist[start:start + BLOCK_ROWS])
-        close = block <= t
-        rows_parts.append(np.broadcast_to(np.arange(start, start + len(block))[:, None],
-                                          block.shape)[close])
-        cols_parts.append(np.asarray(idx[start:start + BLOCK_ROWS], dtype=np.int64)[close])
-        dist_parts.append(block[close])
-        release(idx, dist)
-    del idx, dist
-    rows, cols, dvals = (np.concatenate(p) for p in (rows_parts, cols_parts, dist_parts))
-    # identical samples are always one group: an identical copy is among the neighbours
-    # (distance 0), so only those samples need hashing
-    zero = (rows != cols) & (dvals == 0)
-    suspects = np.unique(np.concatenate([rows[zero], cols[zero]]))
-    rows, cols, dvals = link_identical(rows, cols, dvals, suspects, take(vectors, suspects))
-    # grouping reads the rows of the samples in close pairs only: hand it those, in memory
-    # (each row's pair with itself is among the close ones; grouping drops those first)
-    other = rows != cols
-    rows, cols, dvals = rows[other], cols[other], dvals[other]
-    nodes = np.unique(np.concatenate([rows, cols]))
-    local = bounded_groups(take(vectors, nodes), np.searchsorted(nodes, rows),
-                           np.searchsorted(nodes, cols), dvals, t)
-    return [nodes[g] for g in local], identical
+    return median(blocks, select_rows=SELECT_ROWS)
 
 
 #: exact neighbour search for label issues while n * n * dim is at most this (12k x 40: 3 s)
