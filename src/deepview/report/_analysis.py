@@ -586,7 +586,7 @@ def split_familiarity(
     values = reduced.values
     columns: dict[str, pd.Series] = {}
     for dim, labelled in labels.items():
-        codes, uniques = _encode(labelled)
+        codes, uniques = label_codes(labelled)
         counts = np.bincount(codes, minlength=len(uniques))
         kept = [k for k in range(len(uniques)) if counts[k] >= minimum]  # sorted values
         if not kept:
@@ -619,12 +619,12 @@ def split_familiarity(
 def count_split_models(labels: Mapping[str, Any], minimum: int) -> int:
     total = 0
     for values in labels.values():
-        codes, uniques = _encode(values)
+        codes, uniques = label_codes(values)
         total += int(np.count_nonzero(np.bincount(codes, minlength=len(uniques)) >= minimum))
     return total
 
 
-def _encode(values: Any) -> tuple[np.ndarray, np.ndarray]:
+def label_codes(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """Codes and sorted distinct values (as str) of a label column: a ``pandas.Categorical``
     (its codes; categories sorted) or any sequence."""
     if isinstance(values, pd.Categorical) and values.categories.is_monotonic_increasing \

@@ -11,8 +11,10 @@ import numpy as np
 
 from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
 
+__all__ = ["Collected", "as_matrix", "check_target", "not_fitted", "quiet", "wrong_transform"]
 
-def _as_matrix(data: Any, owner: str) -> np.ndarray:
+
+def as_matrix(data: Any, owner: str) -> np.ndarray:
     if not isinstance(data, np.ndarray):
         raise InvalidTypeError(f"{owner}: data must be a numpy array; got {type(data).__name__}.")
     if data.ndim != 2:
@@ -25,7 +27,7 @@ def _as_matrix(data: Any, owner: str) -> np.ndarray:
     return data
 
 
-def _check_target(target: int, n_features: int, owner: str) -> None:
+def check_target(target: int, n_features: int, owner: str) -> None:
     if target > n_features:
         raise InvalidDataError(
             f"{owner}: target_dimensions={target} exceeds the {n_features} feature(s) of the "
@@ -33,7 +35,7 @@ def _check_target(target: int, n_features: int, owner: str) -> None:
         )
 
 
-class _Collected:
+class Collected:
     """Batches collected by an accumulating strategy, plus the fitted result."""
 
     def __init__(self) -> None:
@@ -67,14 +69,14 @@ class _Collected:
                                     dtype=dtype)
 
 
-def _not_fitted(owner: str) -> DeepViewException:
+def not_fitted(owner: str) -> DeepViewException:
     return DeepViewException(
         f"{owner}: not fitted yet; call fit_incremental() and fit_complete() first "
         "(or use DimensionReduction.introspect)."
     )
 
 
-def _wrong_transform(owner: str, one_shot: bool) -> DeepViewException:
+def wrong_transform(owner: str, one_shot: bool) -> DeepViewException:
     if one_shot:
         return DeepViewException(
             f"{owner}: transform() is not available for a one-shot strategy; call "
@@ -86,7 +88,7 @@ def _wrong_transform(owner: str, one_shot: bool) -> DeepViewException:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """Silence library chatter written to stdout (progress prints of umap/pacmap)."""
     with contextlib.redirect_stdout(io.StringIO()):
         yield

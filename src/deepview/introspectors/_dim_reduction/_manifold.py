@@ -18,11 +18,11 @@ from deepview._optional import require
 from deepview._validation import check_batch_size, check_int
 from deepview.exceptions import DeepViewException, InvalidDataError, InvalidParameterError
 from deepview.introspectors._dim_reduction._base import (
-    _as_matrix,
-    _Collected,
-    _not_fitted,
-    _quiet,
-    _wrong_transform,
+    Collected,
+    as_matrix,
+    not_fitted,
+    quiet,
+    wrong_transform,
 )
 
 __all__ = ["TSNE", "UMAP", "PaCMAP"]
@@ -38,7 +38,7 @@ class _KwargsStrategy:
 
     target_dimensions: int
     _parameters: Mapping[str, Any] = field(hash=False)
-    _state: _Collected = field(repr=False, compare=False, hash=False)
+    _state: Collected = field(repr=False, compare=False, hash=False)
     _owner: ClassVar[str] = "DimensionReduction.Strategy"
     _one_shot: ClassVar[bool] = True
 
@@ -59,7 +59,7 @@ class _KwargsStrategy:
             )
         object.__setattr__(self, "target_dimensions", int(target_dimensions))
         object.__setattr__(self, "_parameters", MappingProxyType(params))
-        object.__setattr__(self, "_state", _Collected())
+        object.__setattr__(self, "_state", Collected())
         self._make_estimator()  # validates the keyword arguments now, before any data
 
     def _estimator_class(self) -> Callable[..., Any]:
@@ -68,7 +68,7 @@ class _KwargsStrategy:
     def _make_estimator(self) -> Any:
         cls = self._estimator_class()
         try:
-            with _quiet():
+            with quiet():
                 return cls(n_components=self.target_dimensions, **self._parameters)
         except TypeError as exc:
             raise InvalidParameterError(
@@ -87,7 +87,7 @@ class _KwargsStrategy:
         return self._one_shot
 
     def fit_incremental(self, data: np.ndarray) -> None:
-        self._state.add(_as_matrix(data, self._owner), self._owner)
+        self._state.add(as_matrix(data, self._owner), self._owner)
 
     def fit_complete(self) -> None:
         state = self._state
@@ -100,7 +100,7 @@ class _KwargsStrategy:
             )
         estimator = self._make_estimator()
         try:
-            with _quiet():
+            with quiet():
                 state.fitted = self._fit(estimator, x)
         except DeepViewException:
             raise
@@ -115,11 +115,11 @@ class _KwargsStrategy:
         raise NotImplementedError
 
     def transform(self, data: np.ndarray) -> np.ndarray:
-        raise _wrong_transform(self._owner, one_shot=True)
+        raise wrong_transform(self._owner, one_shot=True)
 
     def transform_one_shot(self) -> np.ndarray:
         if self._state.fitted is None:
-            raise _not_fitted(self._owner)
+            raise not_fitted(self._owner)
         embedding: np.ndarray = self._state.fitted
         return embedding
 
@@ -429,7 +429,7 @@ class UMAP(_KwargsStrategy):
             params.setdefault("init", "pca")
         cls = self._estimator_class()
         try:
-            with _quiet():
+            with quiet():
                 return cls(n_components=self.target_dimensions, **params)
         except TypeError as exc:
             raise InvalidParameterError(
@@ -445,7 +445,7 @@ class UMAP(_KwargsStrategy):
         if self.max_fit_samples is None:
             super().fit_incremental(data)
             return
-        x = _as_matrix(data, self._owner)
+        x = as_matrix(data, self._owner)
         state = self._state
         state.add(x[:0], self._owner)  # checks the width and that it is not fitted yet
         if state.reservoir is None:
@@ -478,14 +478,14 @@ class UMAP(_KwargsStrategy):
         """The fitted embedding of the training samples, in fit order."""
         fitted: _UMAPFit | None = self._state.fitted
         if fitted is None:
-            raise _not_fitted(self._owner)
+            raise not_fitted(self._owner)
         return fitted.embedding
 
     def transform(self, data: np.ndarray) -> np.ndarray:
         fitted: _UMAPFit | None = self._state.fitted
         if fitted is None:
-            raise _not_fitted(self._owner)
-        x = _as_matrix(data, self._owner)
+            raise not_fitted(self._owner)
+        x = as_matrix(data, self._owner)
         d = fitted.index.data.shape[1]
         if x.shape[1] != d:
             raise InvalidDataError(
@@ -501,7 +501,7 @@ class UMAP(_KwargsStrategy):
                 out[new] = self._place(fitted, x[new])
                 return out
             try:
-                with _quiet(), warnings.catch_warnings(), self._threads():
+                with quiet(), warnings.catch_warnings(), self._threads():
                     warnings.simplefilter("ignore", category=UserWarning)
                     out[new] = fitted.model.transform(np.ascontiguousarray(x[new],
                                                                           dtype=np.float32))
@@ -519,7 +519,7 @@ class UMAP(_KwargsStrategy):
         return place(fitted.embedding, *fitted.cells.query(x, PLACEMENT_NEIGHBOURS))
 
     def transform_one_shot(self) -> np.ndarray:
-        raise _wrong_transform(self._owner, one_shot=False)
+        raise wrong_transform(self._owner, one_shot=False)
 
 
 #: smallest max_fit_samples: UMAP needs many more samples than its n_neighbors (15)

@@ -23,11 +23,11 @@ from deepview.exceptions import (
     InvalidParameterError,
 )
 from deepview.introspectors._dim_reduction._base import (
-    _as_matrix,
-    _check_target,
-    _Collected,
-    _not_fitted,
-    _wrong_transform,
+    Collected,
+    as_matrix,
+    check_target,
+    not_fitted,
+    wrong_transform,
 )
 
 __all__ = ["PCA", "StandardPCA"]
@@ -51,8 +51,8 @@ def _check_samples(target_dimensions: int, n: int, owner: str) -> None:
 def _project(model: LinearProjection | None, data: np.ndarray, owner: str) -> np.ndarray:
     """``model.transform(data)`` after the fitted / feature-count checks."""
     if model is None:
-        raise _not_fitted(owner)
-    x = _as_matrix(data, owner)
+        raise not_fitted(owner)
+    x = as_matrix(data, owner)
     if x.shape[1] != model.mean.shape[0]:
         raise InvalidDataError(
             f"{owner}: data has {x.shape[1]} features but the PCA was fitted on "
@@ -122,7 +122,7 @@ class PCA:
         return False
 
     def fit_incremental(self, data: np.ndarray) -> None:
-        x = _as_matrix(data, self._owner)
+        x = as_matrix(data, self._owner)
         state = self._state
         if state.model is not None:
             raise DeepViewException(
@@ -130,7 +130,7 @@ class PCA:
             )
         d = int(x.shape[1])
         if state.fitter is None:
-            _check_target(self.target_dimensions, d, self._owner)
+            check_target(self.target_dimensions, d, self._owner)
             state.fitter = make_streaming_pca(self.target_dimensions, d)
             state.n_features = d
         elif d != state.n_features:
@@ -167,7 +167,7 @@ class PCA:
         return _project(self._state.model, data, self._owner)
 
     def transform_one_shot(self) -> np.ndarray:
-        raise _wrong_transform(self._owner, one_shot=False)
+        raise wrong_transform(self._owner, one_shot=False)
 
     def _clone(self) -> PCA:
         return PCA(self.target_dimensions)
@@ -191,8 +191,8 @@ class StandardPCA:
     """
 
     target_dimensions: int = 2
-    _state: _Collected = field(
-        default_factory=_Collected, init=False, repr=False, compare=False, hash=False
+    _state: Collected = field(
+        default_factory=Collected, init=False, repr=False, compare=False, hash=False
     )
     _owner: ClassVar[str] = "DimensionReduction.Strategy.StandardPCA"
 
@@ -211,9 +211,9 @@ class StandardPCA:
         return False
 
     def fit_incremental(self, data: np.ndarray) -> None:
-        x = _as_matrix(data, self._owner)
+        x = as_matrix(data, self._owner)
         if self._state.n_features is None:
-            _check_target(self.target_dimensions, int(x.shape[1]), self._owner)
+            check_target(self.target_dimensions, int(x.shape[1]), self._owner)
         self._state.add(x, self._owner)
 
     def fit_complete(self) -> None:
@@ -242,7 +242,7 @@ class StandardPCA:
         return _project(self._state.fitted, data, self._owner)
 
     def transform_one_shot(self) -> np.ndarray:
-        raise _wrong_transform(self._owner, one_shot=False)
+        raise wrong_transform(self._owner, one_shot=False)
 
     def _clone(self) -> StandardPCA:
         return StandardPCA(self.target_dimensions)
