@@ -3,6 +3,7 @@ and checked to share one schema; and which columns of a schema hold the vectors.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ __all__ = ["PARQUET_SUFFIXES", "parquet_columns", "parquet_shards"]
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
-def parquet_shards(path: str | Path, *, owner: str) -> list[Path]:
+def parquet_shards(path: str | os.PathLike[str], *, owner: str) -> list[Path]:
     """The Parquet files of ``path``: the file itself, or every ``*.parquet`` / ``*.pq`` file
     under a folder in sorted path order, after checking that all have the same schema
     (column names and types).
@@ -86,7 +87,7 @@ def parquet_columns(schema: Any, id_column: str | None, *, where: str
             lists.append(field.name)
         else:
             others.append(field.name)
-    id_name = id_column if id_column in schema.names else "id"
+    id_name = id_column if id_column is not None and id_column in schema.names else "id"
     if id_name in numeric:  # integer ids
         numeric.remove(id_name)
         others.append(id_name)
