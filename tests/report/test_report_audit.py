@@ -165,6 +165,54 @@ def test_single_class_and_unlabelled_data_are_reported_as_not_measured() -> None
         assert pd.isna(row["flagged"]) and "not measured" in row["detail"]
     assert table[table["issue"] == "exact duplicates"].iloc[0]["flagged"] == 0
 
+    # an id-like label is no set of classes; leakage without the duplicate search
+    import dataclasses
+
+    names = [f"file-{i}" for i in range(len(x))]
+    split = ["train", "test"] * (len(x) // 2)
+    config = dataclasses.replace(_config(), duplicates=None)
+    table = DatasetReport.introspect(
+        ArrayProducer({"emb": x}, labels={"name": names, "split": split}), config=config
+    ).issues()
+    rows = {(r.issue, r.label): r for r in table.itertuples()}
+    assert pd.isna(rows[("imbalance", "name")].flagged)
+    assert "mostly one each (an identifier or free text" in rows[("imbalance", "name")].detail
+    assert pd.isna(rows[("leakage", "split")].flagged)
+    assert "duplicate search was off" in rows[("leakage", "split")].detail
+
+
+def test_a_label_the_responses_do_not_predict_is_not_measured(tmp_path) -> None:
+    """A label independent of the vectors (a random 10-class label, and a year-like label
+    with skewed values): no sample flagged or scored, the audit row says why with the
+    agreement and its chance level, the site lists no gallery for it; the clustered label
+    beside them is measured as usual."""
+    x, truth = _clusters()
+    rng = np.random.default_rng(7)
+    years = rng.choice([str(y) for y in range(2008, 2027)], len(x),
+                       p=np.arange(1, 20) / np.arange(1, 20).sum())
+    producer = ArrayProducer({"emb": x}, labels={
+        "random": rng.integers(0, 10, len(x)).astype(str).tolist(), "year": years.tolist(),
+        "cluster": np.array(["a", "b", "c", "d"])[truth].tolist()})
+    report = DatasetReport.introspect(producer, config=_config())
+    data = report.data
+    rows = {r.label: r for r in report.issues().itertuples() if r.issue == "label issues"}
+    for dim in ("random", "year"):
+        assert not data[f"labelIssueFlag_emb_byAttr_{dim}"].any()
+        assert data[f"labelIssue_emb_byAttr_{dim}"].isna().all()
+        assert (data[f"labelIssueSuggested_emb_byAttr_{dim}"] == "").all()
+        assert pd.isna(rows[dim].flagged) and np.isnan(rows[dim].score)
+        assert rows[dim].detail.startswith(f"not measured: '{dim}' is not predictable")
+        assert "by chance" in rows[dim].detail
+        note = report.audit_notes[f"labelIssueFlag_emb_byAttr_{dim}"]
+        assert note["predictable"] is False and abs(note["lift"]) < 0.2
+    assert rows["cluster"].flagged == 0 and rows["cluster"].score == 1.0
+    assert "agree with it" in rows["cluster"].detail
+    from _sitehelpers import load_payload
+
+    report.export_site(tmp_path / "site")
+    payload = load_payload(tmp_path / "site")
+    assert [q["dim"] for q in payload["responses"][0]["labelIssues"]] == ["cluster"]
+
 
 def test_split_label_by_name_and_unknown_split_label() -> None:
     x, truth = _clusters()

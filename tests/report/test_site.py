@@ -377,9 +377,12 @@ def test_audit_table_of_a_built_report_matches_issues(tmp_path: Path) -> None:
     assert rows[("leakage", "split")]["flagged"] == 2
     assert rows[("label issues", "label")]["flagged"] >= 2
     assert [lab["name"] for lab in payload["labels"]] == ["label", "split"]
-    # a saved and loaded report gives the same page data
+    # a saved and loaded report gives the same page data (its audit notes saved with it)
     report.to_disk(tmp_path / "r")
-    write_site(DatasetReport.from_disk(tmp_path / "r").data, tmp_path / "t")
+    loaded = DatasetReport.from_disk(tmp_path / "r")
+    assert loaded.audit_notes == report.audit_notes
+    assert report.audit_notes["labelIssueFlag_emb_byAttr_label"]["predictable"] is True
+    loaded.export_site(tmp_path / "t")
     again = load_payload(tmp_path / "t")
     assert again["audit"] == payload["audit"]
     for a, b in zip(again["responses"][0]["leakage"], payload["responses"][0]["leakage"],

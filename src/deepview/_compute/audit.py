@@ -9,12 +9,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "LABEL_ISSUE_RATIO",
+    "MIN_LIFT",
+    "MIN_Z",
     "LabelIssues",
+    "Predictability",
     "balance",
     "label_issue_scale",
     "label_issues",
@@ -22,6 +26,7 @@ __all__ = [
     "leaking_groups",
     "neighbour_label_probabilities",
     "own_probability_sums",
+    "predictability",
     "score_label_issues",
     "split_pair_counts",
 ]
@@ -40,6 +45,14 @@ TYPICAL_PRIOR = 10.0
 RANK_WEIGHT_POWER = 0.5
 #: rows per block in label_issues
 _BLOCK_ROWS = 65536
+#: a label (and each class of it) counts as predictable from the neighbours when their
+#: agreement with it beats chance by at least this share of the way from chance to perfect
+#: agreement (Cohen's kappa; below 0.2 is "slight" agreement by the usual reading) ...
+MIN_LIFT = 0.2
+#: ... and by at least this many standard errors of the agreement with shuffled labels
+MIN_Z = 4.0
+#: the seed of the shuffle that gives the chance agreement
+SHUFFLE_SEED = 0
 
 
 def neighbour_label_probabilities(neighbours: np.ndarray, codes: np.ndarray,
@@ -63,20 +76,67 @@ def neighbour_label_probabilities(neighbours: np.ndarray, codes: np.ndarray,
     return votes / votes.sum(axis=1, keepdims=True)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Predictability:
+    """How well the evidence (neighbours' votes, predictions) predicts a label: the mean
+    probability it gives each labelled sample's own label (``agreement``), the same with the
+    labels shuffled among the samples (``chance``), and both per class.
+
+    The label is ``predictable`` when its lift (Cohen's kappa, ``(agreement - chance) /
+    (1 - chance)``) reaches :data:`MIN_LIFT` and the gain is :data:`MIN_Z` standard errors
+    of the shuffled agreement; a class is, by the same rule on its own members
+    (``classes``).  Only predictable classes are suggested, and nothing is flagged on a
+    label that is not predictable: on such a label every disagreement is noise.
+    """
+
+    agreement: float
+    chance: float
+    standard_error: float
+    class_agreement: np.ndarray
+    class_chance: np.ndarray
+    class_standard_error: np.ndarray
+
+    @property
+    def lift(self) -> float:
+        """``(agreement - chance) / (1 - chance)``: 0 = chance, 1 = perfect agreement."""
+        return _lift(self.agreement, self.chance)
+
+    @property
+    def predictable(self) -> bool:
+        return bool(self.lift >= MIN_LIFT
+                    and self.agreement - self.chance >= MIN_Z * self.standard_error)
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Per class: whether it is predictable (bool)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lift = _lift(self.class_agreement, self.class_chance)
+            gain = self.class_agreement - self.class_chance
+            return np.asarray((lift >= MIN_LIFT) & (gain >= MIN_Z * self.class_standard_error)
+                              & np.isfinite(lift), dtype=bool)
+
+
+def _lift(agreement: Any, chance: Any) -> Any:
+    return (agreement - chance) / np.maximum(1.0 - chance, 1e-12)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class LabelIssues:
-    """Per sample: ``score`` in [0, 1] (NaN when unlabelled) that the label is wrong,
-    ``flag`` (bool) and ``suspected`` (int code of the likeliest other class where it is
-    likelier than the given one, else -1)."""
+    """Per sample: ``score`` in [0, 1] (NaN when unlabelled, or when the label is not
+    predictable) that the label is wrong, ``flag`` (bool) and ``suspected`` (int code of the
+    likeliest other class where it is likelier than the given one, else -1); and the
+    label's :class:`Predictability` (None when there was nothing to measure)."""
 
     score: np.ndarray
     flag: np.ndarray
     suspected: np.ndarray
+    predictability: Predictability | None = None
 
     @classmethod
-    def unflagged(cls, n: int) -> LabelIssues:
+    def unflagged(cls, n: int, predictability: Predictability | None = None) -> LabelIssues:
         """``n`` samples with no score, no flag and nothing suspected."""
-        return cls(np.full(n, np.nan), np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64))
+        return cls(np.full(n, np.nan), np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64),
+                   predictability)
 
 
 def own_probability_sums(probabilities: np.ndarray, codes: np.ndarray,
@@ -103,18 +163,22 @@ def label_issue_scale(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def score_label_issues(probabilities: np.ndarray, codes: np.ndarray, scale: np.ndarray, *,
-                       ratio: float = LABEL_ISSUE_RATIO) -> LabelIssues:
+                       ratio: float = LABEL_ISSUE_RATIO,
+                       suggestable: np.ndarray | None = None) -> LabelIssues:
     """:func:`label_issues` of a block of rows, given the classes' ``scale`` found over all
-    rows (:func:`label_issue_scale`): each row's result depends on its own row only."""
+    rows (:func:`label_issue_scale`): each row's result depends on its own row only.  Only
+    the classes where ``suggestable`` is True (default all) can be the other class."""
     out = LabelIssues.unflagged(len(codes))
     rows = np.flatnonzero(codes >= 0)
     given_codes = codes[rows]
     q = probabilities[rows] / scale
     at = np.arange(len(rows))
     given = q[at, given_codes]
+    if suggestable is not None:
+        q[:, ~suggestable] = -np.inf
     q[at, given_codes] = -np.inf  # the other classes
     best_other = q.argmax(axis=1)
-    other = q[at, best_other]
+    other = np.maximum(q[at, best_other], 0.0)  # 0 where no class can be suggested
     out.score[rows] = other / (other + given)
     out.flag[rows] = other > ratio * given
     # a suggestion only where another class is likelier than the given one
@@ -122,39 +186,88 @@ def score_label_issues(probabilities: np.ndarray, codes: np.ndarray, scale: np.n
     return out
 
 
-def label_issues(probabilities: np.ndarray, codes: np.ndarray, *,
+def label_issues(neighbours: np.ndarray, codes: np.ndarray, n_classes: int, *,
+                 predictions: np.ndarray | None = None,
                  ratio: float = LABEL_ISSUE_RATIO) -> LabelIssues:
-    """Score = q_other / (q_other + q_given), where ``q`` are the class probabilities divided
+    """Label issues from each sample's ``neighbours`` (``(n, k)`` row indices, nearest first,
+    the sample itself excluded) and optional ``(n, n_classes)`` ``predictions``, averaged
+    with the neighbours' votes: :func:`label_issues_in_blocks` on the whole array.
+
+    Score = q_other / (q_other + q_given), where ``q`` are the class probabilities divided
     by each class's mean probability over the samples labelled with it (so a class that the
     evidence always spreads thin, e.g. one that reads like another, is not suspected more
     than a crisp one; :func:`label_issue_scale`) and ``q_other`` is the likeliest other
-    class: 0.5 when the evidence is balanced between the given label and another, near 1
-    when it all points elsewhere.  Flagged when ``q_other > ratio * q_given``."""
-    return label_issues_in_blocks(lambda start, stop: probabilities[start:stop], codes,
-                                  probabilities.shape[1], ratio=ratio)
+    predictable class (:class:`Predictability`): 0.5 when the evidence is balanced between
+    the given label and another, near 1 when it all points elsewhere.  Flagged when
+    ``q_other > ratio * q_given``; nothing is scored or flagged on a label that the evidence
+    does not predict."""
+    def probabilities(start: int, stop: int, labels: np.ndarray) -> np.ndarray:
+        votes = neighbour_label_probabilities(np.asarray(neighbours[start:stop]), labels,
+                                              n_classes)
+        return votes if predictions is None else (votes + predictions[start:stop]) / 2
+
+    return label_issues_in_blocks(probabilities, codes, n_classes, ratio=ratio)
 
 
-def label_issues_in_blocks(probabilities: Callable[[int, int], np.ndarray], codes: np.ndarray,
-                           n_classes: int, *, ratio: float = LABEL_ISSUE_RATIO,
+def predictability(probabilities: Callable[[int, int, np.ndarray], np.ndarray],
+                   codes: np.ndarray, n_classes: int, blocks: list[tuple[int, int]]
+                   ) -> tuple[Predictability, np.ndarray, np.ndarray]:
+    """The label's :class:`Predictability` (its labels shuffled with :data:`SHUFFLE_SEED`),
+    and the per-class sums and counts of :func:`own_probability_sums` of the real labels."""
+    shuffled = np.random.default_rng(SHUFFLE_SEED).permutation(codes)
+    sums = np.zeros(n_classes)
+    counts = np.zeros(n_classes, dtype=np.int64)
+    chance_sums = np.zeros(n_classes)
+    chance_squares = np.zeros(n_classes)
+    for start, stop in blocks:
+        more = own_probability_sums(probabilities(start, stop, codes), codes[start:stop],
+                                    n_classes)
+        sums += more[0]
+        counts += more[1]
+        block = shuffled[start:stop]
+        rows = np.flatnonzero(block >= 0)
+        own = probabilities(start, stop, shuffled)[rows, block[rows]]
+        chance_sums += np.bincount(block[rows], weights=own, minlength=n_classes)
+        chance_squares += np.bincount(block[rows], weights=own * own, minlength=n_classes)
+    total = max(int(counts.sum()), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = np.maximum(counts, 1)
+        chance = chance_sums / per
+        spread = np.maximum(chance_squares / per - chance ** 2, 0.0)
+        overall_chance = float(chance_sums.sum()) / total
+        overall_spread = max(float(chance_squares.sum()) / total - overall_chance ** 2, 0.0)
+        found = Predictability(
+            agreement=float(sums.sum()) / total, chance=overall_chance,
+            standard_error=float(np.sqrt(overall_spread / total)),
+            class_agreement=np.where(counts > 0, sums / per, np.nan),
+            class_chance=np.where(counts > 0, chance, np.nan),
+            class_standard_error=np.sqrt(spread / per))
+    return found, sums, counts
+
+
+def label_issues_in_blocks(probabilities: Callable[[int, int, np.ndarray], np.ndarray],
+                           codes: np.ndarray, n_classes: int, *,
+                           ratio: float = LABEL_ISSUE_RATIO,
                            block_rows: int = _BLOCK_ROWS) -> LabelIssues:
     """:func:`label_issues` for data too large to hold ``(n, n_classes)`` probabilities:
-    ``probabilities(start, stop)`` gives those of rows ``start:stop``; it is called twice per
-    block of ``block_rows`` rows (the classes' scales, then the scores)."""
+    ``probabilities(start, stop, labels)`` gives those of rows ``start:stop`` when the
+    samples carry ``labels`` (the codes, or the codes shuffled for the chance level).  It is
+    called three times per block of ``block_rows`` rows: the label's predictability (real
+    and shuffled labels) with the classes' scales, then the scores."""
     n = len(codes)
     out = LabelIssues.unflagged(n)
     if n_classes < 2 or not (codes >= 0).any():
         return out
     blocks = [(start, min(n, start + block_rows)) for start in range(0, n, block_rows)]
-    sums = np.zeros(n_classes)
-    counts = np.zeros(n_classes, dtype=np.int64)
-    for start, stop in blocks:
-        more = own_probability_sums(probabilities(start, stop), codes[start:stop], n_classes)
-        sums += more[0]
-        counts += more[1]
+    found, sums, counts = predictability(probabilities, codes, n_classes, blocks)
+    out = LabelIssues.unflagged(n, found)
+    if not found.predictable:
+        return out
     scale = label_issue_scale(sums, counts)
+    suggestable = found.classes
     for start, stop in blocks:
-        block = score_label_issues(probabilities(start, stop), codes[start:stop], scale,
-                                   ratio=ratio)
+        block = score_label_issues(probabilities(start, stop, codes), codes[start:stop], scale,
+                                   ratio=ratio, suggestable=suggestable)
         out.score[start:stop] = block.score
         out.flag[start:stop] = block.flag
         out.suspected[start:stop] = block.suspected

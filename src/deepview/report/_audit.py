@@ -2,7 +2,8 @@
 
 Columns (``R`` = response, ``<dim>`` = label dimension):
 
-- ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when the sample has no label): how
+- ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when the sample has no label or the
+  label is not predictable from the neighbours at all, :class:`Predictability`): how
   strongly the sample's neighbours in the (pre-reduced) responses, and the predictions when
   given, point at another class than its label (each class's probabilities divided by their
   mean over the samples labelled with it); 0.5 = balanced, near 1 = all for another class.
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from deepview._compute.audit import (
+    Predictability,
     balance,
     label_issues_in_blocks,
     leaking_groups,
@@ -182,15 +184,16 @@ def check_predictions(predictions: Any, labels: Mapping[str, Sequence[str]]) -> 
 
 def label_issue_columns(neighbours: np.ndarray, name: str,
                         labels: Mapping[str, Sequence[str]], splits: Sequence[str],
-                        predictions: Mapping[str, Any], ids: Sequence[str]
-                        ) -> dict[str, Any]:
-    """The three label-issue columns per non-split label dimension with two or more values.
+                        predictions: Mapping[str, Any], ids: Sequence[str],
+                        notes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The three label-issue columns per non-split label dimension with two or more values,
+    and in ``notes`` (keyed by the flag column) how well the evidence predicts the label
+    (:func:`label_note`): a label it does not predict gets no score and no flag.
 
     The neighbours' votes (averaged with ``predictions`` where given) are counted block by
-    block of rows, twice: once for each class's scale, once for the scores
-    (:func:`~deepview._compute.audit.label_issues_in_blocks`), so that no ``(n, classes)``
-    array is held (800 MB at 10M samples and 10 classes); ``neighbours`` may be
-    a memory-mapped array."""
+    block of rows, three times: the label's predictability with each class's scale, then
+    the scores (:func:`~deepview._compute.audit.label_issues_in_blocks`), so that no
+    ``(n, classes)`` array is held; ``neighbours`` may be a memory-mapped array."""
     import pyarrow as pa
 
     columns: dict[str, Any] = {}
@@ -204,7 +207,7 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
         given = (_aligned_predictions(predictions[dim], dim, classes, ids)
                  if dim in predictions else None)
 
-        def probabilities(start: int, stop: int, codes: np.ndarray = codes, given: Any = given,
+        def probabilities(start: int, stop: int, codes: np.ndarray, given: Any = given,
                           classes: int = len(classes)) -> np.ndarray:
             others = _without_self(np.asarray(neighbours[start:stop]), start)
             probs = neighbour_label_probabilities(others, codes, classes)
@@ -217,9 +220,41 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
         missing = np.where(issues.suspected < 0, len(classes), issues.suspected)
         columns[f"labelIssue_{name}_byAttr_{dim}"] = issues.score
         columns[f"labelIssueFlag_{name}_byAttr_{dim}"] = issues.flag
+        if notes is not None and issues.predictability is not None:
+            notes[f"labelIssueFlag_{name}_byAttr_{dim}"] = label_note(
+                issues.predictability, classes, evidence="neighbours" if given is None
+                else "neighbours and predictions")
         columns[f"labelIssueSuggested_{name}_byAttr_{dim}"] = pd.array(
             names.take(pa.array(missing)).to_pandas(), dtype="str")
     return columns
+
+
+def label_note(found: Predictability, classes: Sequence[str], *, evidence: str
+               ) -> dict[str, Any]:
+    """``DatasetReport.audit_notes`` entry of a label-issue check: the label's agreement with
+    the evidence, the chance level, the lift, whether it is predictable and which classes
+    are not (never suggested)."""
+    return {"check": "label issues", "evidence": evidence,
+            "agreement": round(found.agreement, 4), "chance": round(found.chance, 4),
+            "lift": round(found.lift, 4), "predictable": found.predictable,
+            "unpredictable": [c for c, ok in zip(classes, found.classes) if not ok]}
+
+
+def _label_issue_detail(dim: str, note: Mapping[str, Any] | None, flagged: int,
+                        labelled: int) -> tuple[str, bool]:
+    """The label-issue row's detail, and whether the check applied."""
+    if not note:
+        return f"{flagged} of {labelled} labelled samples", True
+    agreement = (f"{note.get('evidence', 'neighbours')} agree with it "
+                 f"{float(note['agreement']):.2f}, {float(note['chance']):.2f} by chance")
+    if not note.get("predictable", True):
+        return (f"not measured: '{dim}' is not predictable from the responses ({agreement}); "
+                "no sample is flagged"), False
+    unpredictable = list(note.get("unpredictable") or [])
+    rest = (f"; never suggested (not predictable): {', '.join(map(str, unpredictable[:8]))}"
+            + (f" and {len(unpredictable) - 8} more" if len(unpredictable) > 8 else "")
+            if unpredictable else "")
+    return f"{flagged} of {labelled} labelled samples ({agreement}){rest}", True
 
 
 def leakage_columns(groups: np.ndarray, name: str, labels: Mapping[str, Sequence[str]],
@@ -292,9 +327,11 @@ def split_model_values(column: pd.Series) -> list[str]:
 
 
 def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
-                 split_columns: Sequence[str]) -> pd.DataFrame:
+                 split_columns: Sequence[str],
+                 notes: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """One row per issue type (and response / label): samples flagged and a dataset-level
-    score in [0, 1] (1 = nothing found, 0 = every sample affected; NaN = not measured)."""
+    score in [0, 1] (1 = nothing found, 0 = every sample affected; NaN = not measured, with
+    the reason in ``detail``).  ``notes``: ``DatasetReport.audit_notes``."""
     n = len(data)
     rows: list[dict[str, Any]] = []
     for r in _responses(data, "duplicates_"):
@@ -313,6 +350,10 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                          1 - (member & ~exact).sum() / n,
                          f"{_count(near_groups, 'group')} holding samples with no "
                          "identical copy, only close ones"))
+    if split_columns and not _responses(data, "duplicates_"):
+        rows.append(_row("leakage", "", ", ".join(split_columns), np.nan, np.nan,
+                         "not measured: leaks are duplicates across splits, and the duplicate "
+                         "search was off (ReportConfig.duplicates=None, CLI --no-duplicates)"))
     for r in _responses(data, "duplicates_"):
         leak_columns = [c for c in data.columns if str(c).startswith(f"leakage_{r}_byAttr_")]
         for column in leak_columns:
@@ -335,9 +376,10 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
         flags = data[column].to_numpy(dtype=bool)
         given = label_categorical(data[dim])
         labelled = int((~np.isin(given.codes, np.flatnonzero(given.categories == ""))).sum())
-        rows.append(_row("label issues", r, dim, int(flags.sum()),
-                         1 - flags.sum() / max(labelled, 1),
-                         f"{int(flags.sum())} of {labelled} labelled samples"))
+        detail, applies = _label_issue_detail(dim, (notes or {}).get(str(column)),
+                                              int(flags.sum()), labelled)
+        rows.append(_row("label issues", r, dim, int(flags.sum()) if applies else np.nan,
+                         1 - flags.sum() / max(labelled, 1) if applies else np.nan, detail))
     if not issue_columns:
         why = ("no label dimensions" if not label_columns else
                "no label-issue columns (turned off with label_issues=False / "
@@ -349,13 +391,18 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
         counts = counts[(counts > 0) & (counts.index.astype(str) != "")]
         counts.index = counts.index.astype(str)
         even = counts.sum() / max(len(counts), 1)
+        if len(counts) < 2 or (len(counts) > 2 and even < 2):
+            why = ("one value only: balance not defined" if len(counts) < 2 else
+                   f"'{dim}' has {len(counts):,} values for {int(counts.sum()):,} samples, "
+                   "mostly one each (an identifier or free text, not classes)")
+            rows.append(_row("imbalance", "", dim, np.nan, np.nan, f"not measured: {why}"))
+            continue
         thin = counts[counts < THIN_SHARE * even]
         rows.append(_row("imbalance", "", dim, len(thin), balance(counts.to_numpy()),
-                         (f"{len(counts)} values; below half the even share of "
-                          f"{even:,.0f}: " + ", ".join(f"{k} ({v})" for k, v in thin.items())
-                          if len(thin) else f"{len(counts)} values, none below half the even "
-                          f"share of {even:,.0f}") if len(counts) >= 2
-                         else "one value only: balance not defined"))
+                         f"{len(counts)} values; below half the even share of {even:,.0f}: "
+                         + ", ".join(f"{k} ({v})" for k, v in thin.items()) if len(thin)
+                         else f"{len(counts)} values, none below half the even share of "
+                         f"{even:,.0f}"))
         split_models = [c for c in data.columns
                         if str(c).startswith("splitFamiliarity_") and
                         str(c).endswith(f"_byAttr_{dim}")]

@@ -90,15 +90,17 @@ class DatasetReport:
         - ``leakage_R_byAttr_<split>`` (int32) and ``leakageFlag_R_byAttr_<split>`` (bool),
           per split label (``config.split_labels``): the duplicate group of a sample whose
           group holds samples of two or more splits (a leak), else -1.
-        - ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when unlabelled),
+        - ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when unlabelled, and for
+          every sample when the label is not predictable from the responses: see
+          :attr:`audit_notes`),
           ``labelIssueFlag_R_byAttr_<dim>`` (bool) and ``labelIssueSuggested_R_byAttr_<dim>``
           (``str``), per other label dimension with two or more values: how strongly the
           sample's 20 nearest neighbours (and ``predictions``, when given) point at another
           value than its label, each value's probabilities divided by their mean over the
           samples labelled with it (0.5 = balanced, near 1 = all for another value), flagged
           above 2/3 (another value twice as likely), and that likeliest other value (where it is
-          likelier than the label, else "").  See
-          :meth:`issues` for the summary.
+          likelier than the label, else ""; only values the neighbours predict better than
+          chance are suggested).  See :meth:`issues` for the summary.
 
     Examples
     --------
@@ -121,6 +123,12 @@ class DatasetReport:
     #: and float32 distances, kept from the label-issue neighbours (empty without them); shown
     #: in the site's sample details and saved by :meth:`to_disk`
     neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False)
+    #: per audit column (e.g. ``labelIssueFlag_R_byAttr_<dim>``): what its check measured
+    #: that the column itself cannot say, such as whether the label is predictable from the
+    #: responses (``agreement``, ``chance``, ``lift``, ``predictable``); read by
+    #: :meth:`issues` and the site, saved by :meth:`to_disk`
+    audit_notes: Mapping[str, Mapping[str, Any]] = dataclasses.field(
         default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -212,8 +220,9 @@ class DatasetReport:
             try:
                 chosen = audit.check_predictions(predictions, collected.labels)
                 near: dict[str, Any] = {}
+                notes: dict[str, Any] = {}
                 columns = _build_columns(collected, config, batch_size, chosen, Path(tmp),
-                                         neighbours=near)
+                                         neighbours=near, notes=notes)
             finally:
                 collected.fields.clear()  # drop the cached fields before their files go
         # the columns as they are (one block each): pandas would otherwise copy the
@@ -221,7 +230,7 @@ class DatasetReport:
         table = pd.DataFrame(columns, copy=False)
         del columns
         trim_heap()
-        return DatasetReport(table, neighbours=near)
+        return DatasetReport(table, neighbours=near, audit_notes=notes)
 
     # --------------------------------------------------------------------------- persistence
     def to_disk(self, directory: str | Path = "./report_save", *, overwrite: bool = False) -> Path:
@@ -236,7 +245,7 @@ class DatasetReport:
             ``directory`` exists and ``overwrite`` is False.
         """
         return write_report(self.data, Path(directory), overwrite=overwrite,
-                            neighbours=self.neighbours)
+                            neighbours=self.neighbours, notes=self.audit_notes)
 
     @staticmethod
     def from_disk(directory: str | Path) -> DatasetReport:
@@ -253,8 +262,8 @@ class DatasetReport:
         InvalidDataError
             The files are damaged or have an unsupported ``format_version``.
         """
-        data, neighbours = read_report(Path(directory))
-        return DatasetReport(data, neighbours=neighbours)
+        data, neighbours, notes = read_report(Path(directory))
+        return DatasetReport(data, neighbours=neighbours, audit_notes=notes)
 
     # ---------------------------------------------------------------------------- the site
     def export_site(
@@ -287,7 +296,8 @@ class DatasetReport:
             The path of ``index.html``.
         """
         return Path(write_site(self.data, Path(directory), title=title, overwrite=overwrite,
-                               image_root=image_root, neighbours=self.neighbours))
+                               image_root=image_root, neighbours=self.neighbours,
+                               notes=self.audit_notes))
 
     # ------------------------------------------------------------------------------ audit
     def issues(self) -> pd.DataFrame:
@@ -317,12 +327,12 @@ class DatasetReport:
                             and p.detail is not None})
         splits = leak_dims or audit.split_dimensions(
             {d: audit.distinct_labels(self.data[d]) for d in labels}, None)
-        return audit.issues_table(self.data, labels, splits)
+        return audit.issues_table(self.data, labels, splits, notes=self.audit_notes)
 
     def _repr_html_(self) -> str:
         """The site inline in Jupyter: at most ``NOTEBOOK_MAX_ROWS`` (2000) samples, a fixed
         random sample of a larger report (with a note); :meth:`export_site` shows all."""
-        return str(notebook_html(self.data))
+        return str(notebook_html(self.data, notes=self.audit_notes))
 
     def __repr__(self) -> str:
         return f"DatasetReport(rows={len(self.data)}, columns={list(self.data.columns)})"
@@ -360,7 +370,8 @@ def _strata(labels: Mapping[str, Any], splits: list[str]) -> np.ndarray | None:
 def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
                    predictions: Mapping[str, Any] | None = None,
                    spill: Path | None = None,
-                   neighbours: dict[str, Any] | None = None) -> dict[str, Any]:
+                   neighbours: dict[str, Any] | None = None,
+                   notes: dict[str, Any] | None = None) -> dict[str, Any]:
     summary = _summary_columns(collected)
     for option in ("dim_reduction", "projection"):
         value = getattr(config, option)
@@ -398,6 +409,8 @@ def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
                     shutil.rmtree(scratch, ignore_errors=True)
     if neighbours is not None:
         neighbours.update(parts.neighbours)
+    if notes is not None:
+        notes.update(parts.notes)
     return {**summary, **parts.duplicates, **parts.projection, **parts.familiarity,
             **parts.split, **parts.audited}
 
@@ -412,6 +425,7 @@ class _Parts:
     split: dict[str, Any] = dataclasses.field(default_factory=dict)
     audited: dict[str, Any] = dataclasses.field(default_factory=dict)
     neighbours: dict[str, Any] = dataclasses.field(default_factory=dict)  # site details
+    notes: dict[str, Any] = dataclasses.field(default_factory=dict)  # DatasetReport.audit_notes
 
 
 def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
@@ -462,7 +476,8 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         neighbours, distances = analysis.neighbours(
             reduced.values, audit.LABEL_NEIGHBOURS + 1, seed=config.seed, spill=scratch)
         parts.audited.update(audit.label_issue_columns(
-            neighbours, name, collected.labels, splits, predictions, collected.ids))
+            neighbours, name, collected.labels, splits, predictions, collected.ids,
+            notes=parts.notes))
         parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances,
                                                  spill=scratch)
         del neighbours, distances

@@ -12,6 +12,9 @@ Layout of a report directory::
                    nearest samples ((n, k) int32 rows, float32 distances; listed in report.json
                    under "neighbours"), read with numpy's allow_pickle=False
 
+``report.json`` also holds ``DatasetReport.audit_notes`` under "audit_notes" (plain JSON:
+per audit column, what its check measured).
+
 A dict column held as an Arrow struct (``struct<...>[pyarrow]``, as ``DatasetReport.introspect``
 builds split familiarity) is written as it is and read back as one; a column of Python dicts
 is read back as Python dicts (its dtype in ``dtypes`` says which).  A default ``RangeIndex`` is
@@ -130,7 +133,8 @@ def _neighbour_files(response: str) -> tuple[str, str]:
 
 
 def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
-                 neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Path:
+                 neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 notes: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write ``data`` (and the neighbour lists, if any) as a report directory (see the module
     docstring)."""
     import pyarrow as pa
@@ -153,6 +157,8 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
         "dict_columns": encodings,
         "dtypes": {str(c): str(t) for c, t in data.dtypes.items()},
     }
+    if notes:
+        meta["audit_notes"] = {str(c): dict(v) for c, v in notes.items()}
     kept = {str(r): v for r, v in (neighbours or {}).items() if v is not None}
     if kept:
         meta["neighbours"] = {r: dict(zip(("rows", "distances"), _neighbour_files(r),
@@ -191,9 +197,10 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
 
 
 def read_report(directory: Path
-                ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+                ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]],
+                           dict[str, dict[str, Any]]]:
     """Read a report directory written by :func:`write_report` (no pickle, no code run): the
-    table and the neighbour lists (see :func:`_read_neighbours`)."""
+    table, the neighbour lists (see :func:`_read_neighbours`) and the audit notes."""
     import pyarrow.parquet as pq
 
     directory = Path(directory).expanduser()
@@ -258,7 +265,10 @@ def read_report(directory: Path
         raise InvalidDataError(
             f"{_OWNER}.from_disk: {DATA_FILE} has {len(frame)} rows but {META_FILE} says {rows}."
         )
-    return frame, _read_neighbours(directory, meta, len(frame))
+    notes = meta.get("audit_notes") or {}
+    if not isinstance(notes, dict) or not all(isinstance(v, dict) for v in notes.values()):
+        raise InvalidTypeError(f"{_OWNER}.from_disk: 'audit_notes' in {META_FILE} is damaged.")
+    return frame, _read_neighbours(directory, meta, len(frame)), notes
 
 
 def _read_neighbours(directory: Path, meta: Mapping[str, Any], rows: int

@@ -129,6 +129,7 @@ def write_site(
     image_root: str | os.PathLike[str] | None = None,
     thumbnail_size: int = 64,
     neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    notes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write an interactive static report site for ``data`` into ``directory``.
 
@@ -164,6 +165,9 @@ def write_site(
         Per response ``<R>``: each sample's nearest samples, ``(n, k)`` row numbers (-1: none)
         and their distances, as ``DatasetReport.neighbours`` holds them; the first
         :data:`NEIGHBOURS_SHOWN` are listed in the sample details.
+    notes : mapping, optional
+        ``DatasetReport.audit_notes``: what each audit check measured (e.g. that a label is
+        not predictable, so its label issues are not measured); read by the audit table.
 
     Returns
     -------
@@ -185,7 +189,7 @@ def write_site(
     'index.html'
     """
     plan = _plan(data, title=title, image_root=image_root, thumbnail_size=thumbnail_size,
-                 neighbours=neighbours)
+                 neighbours=neighbours, notes=notes)
     trim_heap()  # the plan's temporaries (float64 copies, sort orders) go back to the system
 
     def build(tmp: Path) -> None:
@@ -223,6 +227,7 @@ def notebook_html(
     thumbnail_size: int = 64,
     height: int = 700,
     max_rows: int | None = NOTEBOOK_MAX_ROWS,
+    notes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """Return the report site as one self-contained ``<iframe>`` for Jupyter's ``_repr_html_``.
 
@@ -236,7 +241,7 @@ def notebook_html(
     ----------
     data : pandas.DataFrame
         As for :func:`write_site`.
-    title, image_root, thumbnail_size
+    title, image_root, thumbnail_size, notes
         As for :func:`write_site`.
     height : int, optional
         Height of the iframe in CSS pixels (100 to 10000).
@@ -272,7 +277,7 @@ def notebook_html(
             )
             data = data.iloc[np.sort(rows)]
     page = standalone_html(data, title=title, image_root=image_root,
-                           thumbnail_size=thumbnail_size)
+                           thumbnail_size=thumbnail_size, notes=notes)
     return (
         f'{note}<iframe class="deepview-report" title="{html.escape(title)}" '
         f'sandbox="allow-scripts" style="width:100%;height:{height}px;border:0" '
@@ -287,10 +292,11 @@ def standalone_html(
     image_root: str | os.PathLike[str] | None = None,
     thumbnail_size: int = 64,
     neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    notes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """Return the whole site as one HTML document (assets, data and thumbnails inlined)."""
     plan = _plan(data, title=title, image_root=image_root, thumbnail_size=thumbnail_size,
-                 neighbours=neighbours, inline=True)
+                 neighbours=neighbours, notes=notes, inline=True)
     images = plan.images
     if len(images.sources) > _MAX_NOTEBOOK_THUMBS:
         warnings.warn(
@@ -606,6 +612,7 @@ def _blockwise(n: int, fn: Callable[[int, int], np.ndarray], dtype: type[np.gene
 
 def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
           neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+          notes: Mapping[str, Mapping[str, Any]] | None = None,
           inline: bool = False) -> _Plan:
     if not isinstance(data, pd.DataFrame):
         raise InvalidTypeError(
@@ -732,7 +739,7 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         "extras": extras,
         "search": {"ids": search_ids, "rows": search_at,
                    "first": [ids[int(order[a])].as_py() for a in range(0, n, search_rows)]},
-        "audit": _audit_table(data),
+        "audit": _audit_table(data, notes),
     })
     return plan
 
@@ -912,8 +919,9 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
     measured: dict[str, np.ndarray] = {}
     for (r, dim), cols in found.items():
         entries = out.setdefault(r, {"labelIssues": [], "leakage": []})
-        if columns.LABEL_ISSUE in cols:
-            score = _numeric(data[cols[columns.LABEL_ISSUE]])
+        score = (_numeric(data[cols[columns.LABEL_ISSUE]]) if columns.LABEL_ISSUE in cols
+                 else np.array([]))
+        if np.isfinite(score).any():  # not measured (e.g. the label is not predictable): none
             flag_col = cols.get(columns.LABEL_ISSUE_FLAG)
             flag = _flags(data[flag_col]) if flag_col else np.zeros(len(data), np.int8)
             suggested_col = cols.get(columns.LABEL_ISSUE_SUGGESTED)
@@ -958,9 +966,11 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
     return out
 
 
-def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``DatasetReport.issues()`` for ``data``, JSON-ready (missing counts and
-    scores as ``None``).  Columns of the wrong type are left out, so any table gives a table."""
+def _audit_table(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | None = None
+                 ) -> list[dict[str, Any]]:
+    """The rows of ``DatasetReport.issues()`` for ``data`` (and its ``notes``), JSON-ready
+    (missing counts and scores as ``None``).  Columns of the wrong type are left out, so any
+    table gives a table."""
     if len(data) == 0:
         return []
     labels = [c for c in columns.label_columns(data.columns)
@@ -1001,7 +1011,7 @@ def _audit_table(data: pd.DataFrame) -> list[dict[str, Any]]:
                 kept[col] = [modelled] + [None] * (len(data) - 1)
     frame = pd.DataFrame(kept, index=data.index)
     splits = sorted(leak_dims) or audit.split_dimensions(distinct, None)  # reads values only
-    table = audit.issues_table(frame, labels, splits)
+    table = audit.issues_table(frame, labels, splits, notes=notes)
     rows: list[dict[str, Any]] = []
     for record in table.to_dict("records"):
         flagged: Any = record["flagged"]
