@@ -20,7 +20,6 @@ from deepview._compute.blas import (
     eigh_threads,
     in_threads,
     single_blas_thread,
-    single_thread_if_oversubscribed,
     single_threaded,
 )
 
@@ -47,8 +46,6 @@ def test_large_work_keeps_the_library_threads_whatever_the_load() -> None:
     before = _blas_threads()
     with blas_threads_for(SMALL_FLOPS * 10):
         assert _blas_threads() == before
-    with single_thread_if_oversubscribed():
-        assert _blas_threads() == before
     with eigh_threads(EIGH_SINGLE_MAX + 1):
         assert _blas_threads() == before
 
@@ -59,9 +56,7 @@ def test_the_load_average_is_never_read(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(os, "getloadavg", fail)
     for manager in (blas_threads_for(1.0), blas_threads_for(SMALL_FLOPS * 10),
-                    single_blas_thread(), eigh_threads(10), single_threaded(),
-                    single_thread_if_oversubscribed(always=False),
-                    single_thread_if_oversubscribed(always=True)):
+                    single_blas_thread(), eigh_threads(10), single_threaded()):
         with manager:
             pass
 
@@ -114,8 +109,6 @@ def test_single_threaded_limits_numba_and_restores_it() -> None:
         assert numba.get_num_threads() == 1
         assert _blas_threads() <= {1}
     assert numba.get_num_threads() == before
-    with single_thread_if_oversubscribed(always=True):
-        assert numba.get_num_threads() == 1
 
 
 def test_the_kernels_use_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:

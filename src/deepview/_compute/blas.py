@@ -8,9 +8,8 @@ and timings do not change with the load average:
   (:func:`blas_threads_for`);
 * memory-bound kernels run on one BLAS thread whatever their size: the blocked kNN search,
   diagonal-covariance EM and the symmetric eigensolver up to :data:`EIGH_SINGLE_MAX`
-  (:func:`single_blas_thread`).  More threads gain little there, and when the CPU is
-  shared their spin-waiting made these kernels 3-10x slower (measured on a shared 2-core
-  machine: a 1024² ``eigh`` took 0.5 s on one thread, 4-7 s threaded);
+  (:func:`single_blas_thread`).  More threads gain little there, and on a shared CPU their
+  spin-waiting costs several times the work itself;
 * a seeded fit runs on one thread of every kind (BLAS, OpenMP and numba): parallel
   reductions sum in an order that depends on the thread count, so only one thread gives
   the same result on every machine (:func:`single_threaded`);
@@ -45,7 +44,6 @@ __all__ = [
     "in_threads",
     "eigh_threads",
     "single_blas_thread",
-    "single_thread_if_oversubscribed",
     "single_threaded",
 ]
 
@@ -66,9 +64,9 @@ EIGH_SINGLE_MAX = 2048
 def _controller(n_modules: int) -> ThreadpoolController:
     """The thread pools of the libraries loaded now.
 
-    Scanning them costs ~0.4 ms, too much for a limit around every batch, so the scan is
-    kept until the number of imported modules changes (an import may load a library).
-    This is a cache: which limit applies never depends on it.
+    A scan is too slow to repeat around every batch, so it is kept until the number of
+    imported modules changes (an import may load a library).  This is a cache: which limit
+    applies never depends on it.
     """
     return ThreadpoolController()
 
@@ -142,14 +140,6 @@ def single_threaded() -> Iterator[None]:
             numba.set_num_threads(1)
             stack.callback(numba.set_num_threads, previous)
         yield
-
-
-def single_thread_if_oversubscribed(
-    *, always: bool = False
-) -> contextlib.AbstractContextManager[None]:
-    """Kept for callers of the earlier load-based policy: :func:`single_threaded` when
-    ``always`` (a seeded fit), else nothing.  The load average is no longer read."""
-    return single_threaded() if always else contextlib.nullcontext()
 
 
 def cpu_count() -> int:

@@ -14,18 +14,10 @@ Two fitters share one interface (``partial_fit(x)`` per batch, then ``finalize()
   wide data, where a D x D matrix no longer pays.  Batches smaller than the number of
   components are buffered and merged into the next partial fit, never dropped.
 
-Measured on 2 shared cores (float32 input, batches of 500 rows, 40 components):
-
-====== ============================ ===========================
-D      CovariancePCA (accumulate)   IncrementalPCA partial_fit
-====== ============================ ===========================
-256    0.19 s / 100k rows           4.3 s / 100k rows
-1024   0.44 s / 20k rows            4.0 s / 20k rows
-2048   4.1 s / 20k rows (+2.5 s eig) 96 s / 20k rows
-====== ============================ ===========================
-
-so :func:`make_streaming_pca` uses the exact fitter up to ``EXACT_MAX_FEATURES`` (4096,
-a 128 MiB float64 matrix) and the incremental one above.
+:func:`make_streaming_pca` uses the exact fitter up to ``EXACT_MAX_FEATURES`` (4096 features,
+a 128 MiB float64 matrix), where accumulating the scatter matrix is both exact and faster
+than incremental SVD updates, and the incremental one above (timings in
+``benchmarks/RESULTS.md``, "Streaming PCA").
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ access faults it in again), so a pass over the array keeps only the pages it tou
 last release resident.
 
 Reading scattered rows through a mapping is the costly case: the kernel maps up to 16 pages
-around every page a read touches ("fault-around"), so gathering 10 000 random 512-byte rows
-made 360 MB resident, and a fault costs ~6 us.  Arrays that are written once and then read
-in scattered rows are therefore read back as :class:`FileRows`: plain file reads (``pread``,
-~2 us per scattered row, nothing resident but the rows read).  :func:`take` gathers rows from
-either (from a mapping in pieces of :data:`TAKE_PIECE` rows, released after each).
+around every page a read touches ("fault-around"), so a scattered gather makes far more
+resident than it reads, and each fault is slower than a plain read.  Arrays that are written
+once and then read in scattered rows are therefore read back as :class:`FileRows`: plain file
+reads (``pread``; nothing resident but the rows read).  :func:`take` gathers rows from either
+(from a mapping in pieces of :data:`TAKE_PIECE` rows, released after each).
 
 Examples
 --------
@@ -210,10 +210,9 @@ def trim_heap() -> None:
     nothing), and pyarrow's pool's, if pyarrow is loaded.
 
     glibc keeps freed blocks below its mmap threshold in its heaps, and the threshold rises
-    to the largest block freed so far (e.g. a 32 MB chunk of responses), so after a stage
-    that allocated many mid-sized buffers (Arrow string blocks, per-cell arrays) freed
-    memory stays resident: 330 MB after reading a 10M-row metadata CSV whose columns had
-    been freed.  Called between the report's stages."""
+    to the largest block freed so far (e.g. a chunk of responses), so after a stage that
+    allocated many mid-sized buffers (Arrow string blocks, per-cell arrays) freed memory
+    stays resident until trimmed.  Called between the report's stages."""
     import sys
 
     arrow = sys.modules.get("pyarrow")

@@ -159,13 +159,10 @@ class _Relative:
     neighbour distances (numerically identical pairs left out, so that a data set full of
     exact copies does not pull the threshold to 0).
 
-    This is the report's default.  The fraction was chosen on real embeddings with planted
-    one-word / punctuation edits (``benchmarks/realdata``, all-MiniLM-L6-v2 embeddings of
-    12k docstrings): 0.25 found 92 % of the edited pairs with 99.7 % of the flagged pairs at
-    >= 0.85 text similarity, 0.3 96 % at 99.6 %, 0.35 98 % at 98.5 %.  0.35 is the default:
-    the audit's planted train/test leaks (``benchmarks/realdata/audit.py``) are found at
-    0.993 recall with 0.994 pair precision, where 0.3 misses trailing-period edits whose
-    embeddings moved more than that (0.989).
+    This is the report's default.  The default fraction, 0.35, is the smallest that finds
+    nearly every one-word or punctuation edit of a real text embedding (trailing-period
+    edits move the most) while the pairs it flags stay near-identical texts; the
+    measurements that chose it are in ``benchmarks/RESULTS.md`` ("Duplicate thresholds").
 
     Parameters
     ----------
@@ -355,10 +352,9 @@ class _KNNPartitioned(_KNNBase):
         Seed of the k-means cells (the same seed gives the same neighbours).
     rounds : int, optional
         Independent partitions searched and merged: a pair is missed only if every one
-        separates it.  Default: 2 for data of 128 or more dimensions, else 1.  On real text
-        embeddings (384-d) one round found 89 % of planted near-duplicate pairs and two
-        rounds 98 %, as many as the exact search; on 64-d data one round already found all
-        (``../shared/bench`` duplicates workload), at half the time.
+        separates it.  Default: 2 for data of 128 or more dimensions, where one partition
+        separates some near-duplicate pairs and two find as many as the exact search, else
+        1 (``benchmarks/RESULTS.md``, "Duplicate searches").
     """
 
     random_state: int = 0
@@ -385,14 +381,10 @@ class _KNNPartitioned(_KNNBase):
 @dataclasses.dataclass(frozen=True)
 class _KNNAuto(_KNNPartitioned):
     """Default: exact brute force (``KNNExact``) while ``n * n * dim <= 6e8`` (about 3 000
-    samples of dim 64, 1 250 of dim 384: at most ~0.15 s), above that ``KNNPartitioned``
-    (cost linear in n, the fastest that kept every planted near-duplicate).
-
-    Single-thread times on the 2-core dev machine, dim 64 (exact / partitioned): 1 000
-    samples 0.02 / 0.01 s, 3 000: 0.16 / 0.02 s, 5 000: 0.41 / 0.03 s.  At 20 000 x 64 with
-    ``Duplicates.introspect`` (``benchmarks/bench_familiarity_duplicates.py``): exact 8.0 s,
-    FAISS (flat) 2.4 s, Annoy 1.1 s, partitioned 0.14 s, all with pair recall and precision
-    1.0.  ``random_state`` and ``rounds`` are passed to the partitioned search."""
+    samples of dim 64, 1 250 of dim 384), where it costs little; above that
+    ``KNNPartitioned``, whose cost grows linearly in n and which keeps every planted
+    near-duplicate (``benchmarks/RESULTS.md``, "Duplicate searches").  ``random_state`` and
+    ``rounds`` are passed to the partitioned search."""
 
     def knn(self, vectors: Any, k: int, *,
             distances_file: Path | None = None) -> tuple[np.ndarray, Any]:

@@ -359,10 +359,10 @@ def _median_above(dist: Any, lower: float) -> tuple[float, int]:
     return median(blocks, select_rows=SELECT_ROWS)
 
 
-#: exact neighbour search for label issues while n * n * dim is at most this (12k x 40: 3 s)
+#: exact neighbour search for label issues while n * n * dim is at most this (seconds)
 LABEL_KNN_EXACT_MAX = 2e10
-#: partitioned rounds above it: 8 merged partitions find 0.94 of the exact 20 neighbours on
-#: the 12k docstring embeddings (one round: 0.66, which cost a third of the label-issue recall)
+#: partitioned rounds above it: label issues need most of the true 20 neighbours, which one
+#: partition misses and eight merged ones find (``benchmarks/RESULTS.md``, "Label issues")
 LABEL_KNN_ROUNDS = 8
 
 
@@ -378,7 +378,7 @@ def neighbours(values: np.ndarray, k: int, *, seed: int | None,
         indices, dist = knn_brute(np.ascontiguousarray(values, dtype=np.float32), k)
         return np.asarray(indices, dtype=np.int32), dist.astype(np.float32)
     # the lists stay in memory (8 k bytes per sample): merged cell by cell over eight
-    # rounds, memory-mapped lists cost a page fault per scattered row (3x slower)
+    # rounds, memory-mapped lists would cost a page fault per scattered row
     found, dist = knn_partitioned(values, k, seed=0 if seed is None else seed,
                                   rounds=LABEL_KNN_ROUNDS, distances=np.float32)
     return found, dist
@@ -405,7 +405,7 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
                 _producer(sample, field), strategies={field: _tune_umap(strategy, sample)})
         del sample
         # the placement searches one block of rows at a time: its candidate lists take
-        # ~4 KB per row (a 65,536-row block: 279 MB), at the same speed per row
+        # ~4 KB per row, and larger blocks place no faster
         projection = _transform_into(_producer(reduced, field), reducer, field,
                                      max(batch_size, PLACE_ROWS))
     else:

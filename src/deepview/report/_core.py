@@ -192,10 +192,8 @@ class DatasetReport:
         of the responses, searched cell by cell (the neighbour distances in a file).  The
         memory-mapped arrays give their pages back after each pass and the C heap is trimmed
         after each component, so resident memory grows by the report's own columns and a
-        few arrays of a few bytes per sample, not by the responses: with two label
-        dimensions of 10 and 3 values, about 330 bytes per sample kept at the end and at
-        most about 350 at any stage's peak (``benchmarks/RESULTS.md``, "Report memory at
-        scale").
+        few arrays of a few bytes per sample, not by the responses (``benchmarks/RESULTS.md``,
+        "Report memory at scale").
         """
         if config is None:
             config = ReportConfig()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Callable, Mapping
@@ -11,7 +12,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from deepview._compute.blas import single_thread_if_oversubscribed
+from deepview._compute.blas import single_threaded
 from deepview._compute.knn import CellIndex
 from deepview._compute.rowmatch import ExactRowIndex
 from deepview._optional import require
@@ -158,8 +159,8 @@ class _KwargsStrategy:
 
     def _threads(self) -> Any:
         """Thread limits for a fit: one thread when seeded (parallel sums depend on the thread
-        count) or while the CPU is oversubscribed."""
-        return single_thread_if_oversubscribed(always=self.random_state is not None)
+        count), else the libraries' own."""
+        return single_threaded() if self.random_state is not None else contextlib.nullcontext()
 
     def with_random_state(self, random_state: Any) -> _KwargsStrategy:
         """A fresh copy seeded with ``random_state``; the same strategy if it has a seed.
@@ -368,8 +369,7 @@ class UMAP(_KwargsStrategy):
     with ``max_fit_samples`` at most ``2 * max_fit_samples`` rows are held while sampling.
 
     With a ``random_state`` the fit is reproducible: it runs single-threaded (umap-learn's
-    rule; for 12k samples the fit itself takes about 1 s either way, numba's first compile
-    dominates) and, unless ``init`` is given, starts from the principal components
+    rule) and, unless ``init`` is given, starts from the principal components
     (``init="pca"``) instead of umap-learn's spectral layout, whose eigen-solver fails on
     some runs and not others on graphs of many components and then starts at random.
     Without a ``random_state`` umap-learn's defaults apply unchanged.  The placement is
