@@ -97,7 +97,7 @@ def distinct_labels(series: pd.Series) -> list[str]:
     return [str(c) for c, p in zip(categorical.categories, present) if p]
 
 
-def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+def audit_codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 for "" = no label) and the sorted distinct values.  A
     ``pandas.Categorical`` (how the report holds labels) is read from its codes."""
     if isinstance(values, pd.Categorical) and not (np.asarray(values.codes) < 0).any():
@@ -200,7 +200,7 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
     for dim, values in labels.items():
         if dim in splits:
             continue
-        codes, classes = _codes(values)
+        codes, classes = audit_codes(values)
         if len(classes) < 2:
             logger.info("%s: label '%s' has fewer than two values; no label issues.", _OWNER, dim)
             continue
@@ -261,7 +261,7 @@ def leakage_columns(groups: np.ndarray, name: str, labels: Mapping[str, Sequence
                     splits: Sequence[str]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for dim in splits:
-        codes, _ = _codes(labels[dim])
+        codes, _ = audit_codes(labels[dim])
         leaks = leaking_groups(groups, codes)
         columns[f"leakage_{name}_byAttr_{dim}"] = leaks
         columns[f"leakageFlag_{name}_byAttr_{dim}"] = leaks >= 0
@@ -273,12 +273,12 @@ def _responses(data: pd.DataFrame, prefix: str) -> list[str]:
     return [str(c)[len(prefix):] for c in data.columns if str(c).startswith(prefix)]
 
 
-_SPLIT_ORDER = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1, "dev": 1}
+SPLIT_ORDER = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1, "dev": 1}
 
 
-def _train_first(pair: dict[str, Any]) -> dict[str, Any]:
+def train_first(pair: dict[str, Any]) -> dict[str, Any]:
     """``train/test`` rather than ``test/train``: training-like values first."""
-    rank = [_SPLIT_ORDER.get(str(pair[k]).lower(), 2) for k in ("a", "b")]
+    rank = [SPLIT_ORDER.get(str(pair[k]).lower(), 2) for k in ("a", "b")]
     if rank[1] < rank[0]:
         return {"a": pair["b"], "b": pair["a"], "groups": pair["groups"],
                 "samples_a": pair["samples_b"], "samples_b": pair["samples_a"]}
@@ -359,8 +359,8 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
         for column in leak_columns:
             dim = str(column).split("_byAttr_", 1)[1]
             leaks = data[column].to_numpy()
-            codes, names = _codes(label_categorical(data[dim]))
-            pairs = [_train_first(p) for p in split_pair_counts(leaks, codes, names)]
+            codes, names = audit_codes(label_categorical(data[dim]))
+            pairs = [train_first(p) for p in split_pair_counts(leaks, codes, names)]
             detail = "; ".join(f"{p['a']}/{p['b']}: {_count(int(p['groups']), 'group')} "
                                f"({p['samples_a']} {p['a']}, {p['samples_b']} {p['b']})"
                                for p in pairs) or "no duplicate spans two splits"

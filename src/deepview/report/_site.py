@@ -901,7 +901,7 @@ def _groups(series: pd.Series) -> np.ndarray:
 
 
 def _split_rank(value: str) -> tuple[int, str]:
-    return audit._SPLIT_ORDER.get(value.lower(), 2), value
+    return audit.SPLIT_ORDER.get(value.lower(), 2), value
 
 
 def _audit_entries(plan: _Plan, data: pd.DataFrame,
@@ -953,8 +953,8 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
             if dim in data.columns:
                 split_values, split_codes = _factorize(data[dim])
                 split_texts = [split_values[c] for c in split_codes[rows]] if len(rows) else []
-                codes, names = audit._codes(split_texts)
-                entry["pairs"] = [audit._train_first(p) for p in audit.split_pair_counts(
+                codes, names = audit.audit_codes(split_texts)
+                entry["pairs"] = [audit.train_first(p) for p in audit.split_pair_counts(
                     leaks[rows], codes, names)]
                 entry["order"] = sorted(set(split_values), key=_split_rank)
                 entry["values"] = split_values

@@ -10,7 +10,7 @@ import numpy as np
 from deepview._validation import check_batch_size, check_float, check_int
 from deepview.base import Batch, Model, pipeline
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
-from deepview.integrations.ray._producer import _column, is_ray_dataset
+from deepview.integrations.ray._producer import batch_column, is_ray_dataset
 
 __all__ = ["map_responses"]
 
@@ -48,7 +48,7 @@ class _ResponseMapper:
                 f"{_OWNER}: the dataset has no input column '{self.input_column}'; its "
                 f"columns are {sorted(batch)}."
             )
-        x = _column(batch, self.input_column)
+        x = batch_column(batch, self.input_column)
         n = len(x)
         data = Batch.Builder({self.input_column: x}).make_batch()
         out = next(iter(pipeline(_OneBatch(data), self.stage)(max(n, 1))))

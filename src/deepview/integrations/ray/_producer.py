@@ -68,7 +68,7 @@ def worker_errors() -> Iterator[None]:
         raise type(cause)(cause.message) from exc
 
 
-def _column(batch: Mapping[str, Any], column: str) -> np.ndarray:
+def batch_column(batch: Mapping[str, Any], column: str) -> np.ndarray:
     """One column of a numpy batch as an ``(n, ...)`` array (vectors stacked)."""
     value = batch[column]
     array = np.asarray(value)
@@ -143,13 +143,13 @@ class BatchSpec:
                     f"{_OWNER}: every column is an id or label column; the dataset needs at "
                     "least one response (embedding) column."
                 )
-            return {name: _column(batch, name) for name in names}
+            return {name: batch_column(batch, name) for name in names}
         out: dict[str, np.ndarray] = {}
         for name, spec in self.fields.items():
             if isinstance(spec, str):
-                out[name] = _column(batch, spec)
+                out[name] = batch_column(batch, spec)
             else:
-                parts = [_column(batch, c) for c in spec]
+                parts = [batch_column(batch, c) for c in spec]
                 bad = [c for c, p in zip(spec, parts) if p.ndim != 1]
                 if bad:
                     raise InvalidDataError(
