@@ -3,6 +3,7 @@ working copy of the network."""
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import logging
@@ -12,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import fx, nn
 
 from deepview.exceptions import (
@@ -29,34 +29,63 @@ logger = logging.getLogger(__name__)
 _OWNER = "apply_pfa_recipe"
 _FOLD_RTOL = 1e-5
 
-#: layers whose output units can be removed (weight rows) and whose inputs can be sliced
-_PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-#: per-channel ops with f(a*x) = a*f(x) for a > 0 (duplicate units can be folded with a scale)
-_HOMOGENEOUS_MODULES: tuple[type, ...] = (
-    nn.ReLU, nn.LeakyReLU, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
-    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
-    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
-)
-#: other per-element ops (identical units can still be folded)
-_ELEMENTWISE_MODULES: tuple[type, ...] = (
-    nn.Sigmoid, nn.Tanh, nn.ReLU6, nn.ELU, nn.GELU, nn.SiLU, nn.Hardtanh, nn.Hardswish,
-    nn.Hardsigmoid, nn.Softplus, nn.Mish, nn.SELU, nn.CELU, nn.Softsign, nn.Tanhshrink,
-    nn.AlphaDropout,
-)
-_HOMOGENEOUS_FUNCTIONS: set[Any] = {
-    torch.relu, F.relu, F.relu_, F.leaky_relu, F.dropout, F.dropout1d, F.dropout2d,
-    F.dropout3d, F.max_pool1d, F.max_pool2d, F.max_pool3d, F.avg_pool1d, F.avg_pool2d,
-    F.avg_pool3d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
-    F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d,
-}
-_ELEMENTWISE_FUNCTIONS: set[Any] = {
-    torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.gelu, F.silu, F.elu, F.relu6, F.hardtanh,
-    F.hardswish, F.hardsigmoid, F.softplus, F.mish, F.selu, F.celu,
-}
-_HOMOGENEOUS_METHODS = {"relu", "relu_", "contiguous"}
-_ELEMENTWISE_METHODS = {"sigmoid", "sigmoid_", "tanh", "tanh_"}
+
+
+def _is_conv1d(m: Any) -> bool:
+    """transformers' ``Conv1D`` (GPT-2): a Linear whose weight is stored ``(in, out)``."""
+    return type(m).__name__ == "Conv1D" and hasattr(m, "nf") and getattr(m, "weight", None) \
+        is not None and m.weight.ndim == 2
+
+
+def _is_producer(m: Any) -> bool:
+    """Layers whose output units can be removed and whose input units can be sliced."""
+    return isinstance(m, (nn.Linear, *_CONVS)) or _is_conv1d(m)
+
+
+def _probe(f: Any, shape: tuple[int, ...]) -> str:
+    """What ``f`` does to the channels (axis 1) of a tensor of ``shape``, by behaviour:
+    ``"homogeneous"`` (channel ``c`` of the output depends only on channel ``c`` of the input,
+    by the same function for every channel, and ``f(a x) = a f(x)`` for ``a > 0``: ReLU,
+    pooling, dropout in eval mode), ``"elementwise"`` (the same without homogeneity: GELU,
+    tanh, ``x + 1``) or ``"other"``."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen)
+    perm = torch.randperm(shape[1], generator=gen)
+    bump = x.clone()
+    bump[:, 0] += torch.randn(bump[:, 0].shape, generator=gen)
+
+    def close(a: Any, b: torch.Tensor) -> bool:
+        return isinstance(a, torch.Tensor) and a.shape == b.shape and \
+            torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+    try:
+        with torch.no_grad():
+            y = f(x)
+            if not isinstance(y, torch.Tensor) or y.shape[:2] != x.shape[:2] or \
+                    not close(f(x[:, perm]), y[:, perm]) or not close(f(bump)[:, 1:], y[:, 1:]):
+                return "other"
+            homogeneous = close(f(2.5 * x), 2.5 * y) and close(f(0.4 * x), 0.4 * y)
+    except Exception:  # noqa: BLE001 - whatever fails the probe is not element-wise
+        return "other"
+    return "homogeneous" if homogeneous else "elementwise"
+
+
+def _probe_module(m: nn.Module, shape: tuple[int, ...]) -> str:
+    training = m.training
+    m.eval()  # dropout is the identity in eval mode, as in the compressed network's use
+    try:
+        return _probe(m, shape)
+    finally:
+        m.train(training)
+
+
+def _probe_shape(producer: Any) -> tuple[int, ...]:
+    """A probe input for the output of ``producer``: (samples, units[, spatial...])."""
+    if isinstance(producer, _CONVS):
+        return (2, _units(producer), *(10,) * (producer.weight.ndim - 2))
+    return (4, _units(producer))
 
 
 @dataclasses.dataclass
@@ -199,53 +228,55 @@ def _trace(module: nn.Module) -> fx.Graph:
     except Exception as exc:
         raise DeepViewException(
             f"{_OWNER}: cannot trace {type(module).__name__} with torch.fx ({exc}); give the "
-            "consumer of each layer explicitly, e.g. pairs={'conv1': ['bn1', 'conv2']}."
+            "consumer of each layer explicitly, e.g. pairs={'conv1': ['bn1', 'conv2']}, or "
+            "calibration inputs (the layers are then found by running the network)."
         ) from exc
 
 
-def _kind(m: nn.Module) -> str:
-    if isinstance(m, _PRODUCERS):
+def _kind(m: nn.Module, shape: tuple[int, ...]) -> str:
+    if _is_producer(m):
         return "producer"
     if isinstance(m, _NORMS):
         return "norm"
     if isinstance(m, nn.Flatten):
-        return "flatten"
-    if isinstance(m, _HOMOGENEOUS_MODULES):
-        return "homogeneous"
-    if isinstance(m, _ELEMENTWISE_MODULES):
-        return "elementwise"
-    return "other"
+        return "flatten" if m.start_dim == 1 else "other"
+    return _probe_module(m, shape)
 
 
 def _unsupported(name: str, m: nn.Module, why: str) -> DeepViewException:
     return DeepViewException(
         f"{_OWNER}: cannot rewrite layer '{name}' ({type(m).__name__}): {why}. Supported: "
-        "Linear/Conv -> [BatchNorm, activation, pooling, dropout, Flatten] -> Linear/Conv "
-        "chains without branches."
+        "Linear/Conv -> [BatchNorm, element-wise ops (activations, dropout), pooling, "
+        "Flatten] -> Linear/Conv chains without branches."
     )
 
 
 def _check_producer(name: str, m: Any, role: str) -> None:
-    if not isinstance(m, _PRODUCERS):
+    if not _is_producer(m):
         raise _unsupported(name, m, f"a {role} must be a Linear or Conv1d/2d/3d layer")
-    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and m.groups != 1:
+    if isinstance(m, _CONVS) and m.groups != 1:
         raise _unsupported(name, m, f"grouped convolutions (groups={m.groups}) are not supported")
 
 
 def _units(m: Any) -> int:
-    return int(m.out_features if isinstance(m, nn.Linear) else m.out_channels)
+    if isinstance(m, _CONVS):
+        return int(m.out_channels)
+    return int(m.nf if _is_conv1d(m) else m.out_features)
 
 
 def _inputs(m: Any) -> int:
-    return int(m.in_features if isinstance(m, nn.Linear) else m.in_channels)
+    if isinstance(m, _CONVS):
+        return int(m.in_channels)
+    return int(m.weight.shape[0] if _is_conv1d(m) else m.in_features)
 
 
 def _finish_plan(plan: _Plan, modules: Mapping[str, Any]) -> None:
-    """Check the consumer's input size and derive the unit -> input-column factor."""
+    """Check the consumer's input size; derive its weight columns per unit (``factor``)."""
     producer, consumer = modules[plan.producer], modules[plan.consumer]
     _check_producer(plan.consumer, consumer, f"consumer of '{plan.producer}'")
     units, inputs = _units(producer), _inputs(consumer)
-    if isinstance(consumer, nn.Linear) and not isinstance(producer, nn.Linear):
+    conv_in, conv_out = isinstance(producer, _CONVS), isinstance(consumer, _CONVS)
+    if conv_in and not conv_out:
         if inputs % units:
             raise _unsupported(
                 plan.consumer, consumer,
@@ -253,17 +284,40 @@ def _finish_plan(plan: _Plan, modules: Mapping[str, Any]) -> None:
                 f"'{plan.producer}'",
             )
         plan.factor = inputs // units
-    elif isinstance(producer, nn.Linear) and not isinstance(consumer, nn.Linear):
+    elif conv_out and not conv_in:
         raise _unsupported(plan.consumer, consumer, f"it consumes the Linear '{plan.producer}'")
     elif inputs != units:
         raise _unsupported(
             plan.consumer, consumer,
             f"it takes {inputs} inputs but '{plan.producer}' has {units} output units",
         )
+    if conv_out:
+        plan.factor = int(np.prod(consumer.kernel_size))
     for name in plan.chain:
         m = modules[name]
         if isinstance(m, _NORMS) and m.num_features != units:
             raise _unsupported(name, m, f"it has {m.num_features} features, not {units}")
+
+
+def _walk_chain(plan: _Plan, names: Sequence[str], kinds: Sequence[str],
+                modules: Mapping[str, Any]) -> None:
+    """Record the modules between producer and consumer (``kinds`` checked already)."""
+    seen_nonlinear = False
+    for name, kind in zip(names, kinds):
+        if kind in ("producer", "other"):
+            m = modules.get(name, nn.Identity())
+            raise _unsupported(name, m, f"it sits between '{plan.producer}' and its consumer")
+        if name in modules:
+            plan.chain.append(name)
+        if kind == "norm":
+            if seen_nonlinear or plan.fold_norm is not None:
+                plan.fold = False  # a norm after a nonlinearity breaks the scale relation
+            else:
+                plan.fold_norm = name
+        elif kind == "elementwise":
+            plan.unit_scale_only = True
+        seen_nonlinear = seen_nonlinear or kind in ("homogeneous", "elementwise")
+    _finish_plan(plan, modules)
 
 
 def _plan_from_pairs(key: str, chain: Sequence[str], modules: Mapping[str, Any]) -> _Plan:
@@ -276,26 +330,10 @@ def _plan_from_pairs(key: str, chain: Sequence[str], modules: Mapping[str, Any])
     for name in chain:
         if name not in modules or name == "":
             raise DeepViewException(f"{_OWNER}: pairs['{key}'] names unknown layer '{name}'.")
-    plan = _Plan(key, key, np.empty(0, int), np.empty(0, int), list(chain[:-1]), chain[-1])
-    seen_nonlinear = False
-    for name in plan.chain:
-        kind = _kind(modules[name])
-        if kind in ("producer", "other"):
-            raise _unsupported(name, modules[name], f"it sits between '{key}' and its consumer")
-        _note_kind(plan, name, kind, seen_nonlinear)
-        seen_nonlinear = seen_nonlinear or kind in ("homogeneous", "elementwise")
-    _finish_plan(plan, modules)
+    plan = _Plan(key, key, np.empty(0, int), np.empty(0, int), [], chain[-1])
+    shape = _probe_shape(modules[key])
+    _walk_chain(plan, chain[:-1], [_kind(modules[n], shape) for n in chain[:-1]], modules)
     return plan
-
-
-def _note_kind(plan: _Plan, name: str, kind: str, seen_nonlinear: bool) -> None:
-    if kind == "norm":
-        if seen_nonlinear or plan.fold_norm is not None:
-            plan.fold = False  # a norm after a nonlinearity breaks the scale relation
-        else:
-            plan.fold_norm = name
-    elif kind == "elementwise":
-        plan.unit_scale_only = True
 
 
 def _call_modules(graph: fx.Graph) -> dict[str, list[fx.Node]]:
@@ -306,33 +344,27 @@ def _call_modules(graph: fx.Graph) -> dict[str, list[fx.Node]]:
     return nodes
 
 
-def _node_kind(node: fx.Node, source: fx.Node, modules: Mapping[str, Any]) -> str:
+def _node_kind(node: fx.Node, source: fx.Node, modules: Mapping[str, Any],
+               shape: tuple[int, ...]) -> str:
     """Kind of graph node ``node`` applied to ``source`` ('other' when unsupported)."""
-    first = node.args[0] if node.args else None
+    if not node.args or node.args[0] is not source:
+        return "other"
     if node.op == "call_module":
-        return _kind(modules[str(node.target)]) if first is source else "other"
-    if first is not source or any(a is source for a in [*node.args[1:], *node.kwargs.values()]):
+        return _kind(modules[str(node.target)], shape)
+    rest, kwargs = node.args[1:], dict(node.kwargs)
+    if node.target in (torch.flatten, "flatten"):
+        start = rest[0] if rest else kwargs.get("start_dim", 0)
+        return "flatten" if start == 1 else "other"
+    if node.target in ("view", "reshape") and len(rest) == 2 and rest[1] == -1:
+        return "flatten"  # x.view(x.size(0), -1)
+    others: list[fx.Node] = []
+    fx.node.map_arg((rest, kwargs), others.append)
+    if others or node.op not in ("call_function", "call_method"):
         return "other"
-    if node.op == "call_function":
-        if node.target in _HOMOGENEOUS_FUNCTIONS:
-            return "homogeneous"
-        if node.target in _ELEMENTWISE_FUNCTIONS:
-            return "elementwise"
-        if node.target is torch.flatten:
-            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-            return "flatten" if start == 1 else "other"
-        return "other"
+    target = node.target
     if node.op == "call_method":
-        if node.target in _HOMOGENEOUS_METHODS:
-            return "homogeneous"
-        if node.target in _ELEMENTWISE_METHODS:
-            return "elementwise"
-        if node.target == "flatten":
-            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-            return "flatten" if start == 1 else "other"
-        if node.target in ("view", "reshape") and len(node.args) == 3 and node.args[2] == -1:
-            return "flatten"  # x.view(x.size(0), -1)
-    return "other"
+        return _probe(lambda x: getattr(x, str(target))(*rest, **kwargs), shape)
+    return _probe(lambda x: target(x, *rest, **kwargs), shape)  # type: ignore[operator]
 
 
 def _is_shape_query(node: fx.Node) -> bool:
@@ -364,24 +396,30 @@ def _plan_from_graph(key: str, graph: fx.Graph, modules: Mapping[str, Any]) -> _
         )
     if len(calls[key]) > 1:
         raise _unsupported(key, modules[key], f"it is used {len(calls[key])} times in forward()")
-    node = calls[key][0]
+    node, between = calls[key][0], []
     # walk back from a norm/activation key to the layer producing its channels
-    while not (node.op == "call_module" and isinstance(modules[str(node.target)], _PRODUCERS)):
+    while not (node.op == "call_module" and _is_producer(modules[str(node.target)])):
         prev = node.args[0] if node.args else None
-        kind = _node_kind(node, prev, modules) if isinstance(prev, fx.Node) else "other"
-        if kind not in ("norm", "homogeneous", "elementwise") or not isinstance(prev, fx.Node):
+        if not isinstance(prev, fx.Node):
             raise _unsupported(
                 key, modules[key], "its units do not map one-to-one to the output units of a "
                 "Linear/Conv layer before it; give the producing layer's name",
             )
+        between.append((node, prev))
         node = prev
     producer = str(node.target)
     _check_producer(producer, modules[producer], f"layer producing '{key}'")
+    shape = _probe_shape(modules[producer])
+    if any(_node_kind(n, p, modules, shape) not in ("norm", "homogeneous", "elementwise")
+           for n, p in between):
+        raise _unsupported(
+            key, modules[key], "its units do not map one-to-one to the output units of a "
+            "Linear/Conv layer before it; give the producing layer's name",
+        )
     if len(calls[producer]) > 1:
         raise _unsupported(producer, modules[producer], "it is used more than once in forward()")
     plan = _Plan(key, producer, np.empty(0, int), np.empty(0, int), [], "")
-    seen_nonlinear = False
-    current = node
+    names, kinds, current = [], [], node
     while True:
         users = [u for u in current.users if not _is_shape_query(u)]
         where = f"'{current.target}'" if current.op == "call_module" else f"'{current.name}'"
@@ -392,28 +430,79 @@ def _plan_from_graph(key: str, graph: fx.Graph, modules: Mapping[str, Any]) -> _
                 f"({', '.join(_describe(u) for u in users) or 'none'}); branches cannot be cut",
             )
         nxt = users[0]
-        kind = _node_kind(nxt, current, modules)
-        if kind == "producer":
-            if len(calls[str(nxt.target)]) > 1:
-                raise _unsupported(str(nxt.target), modules[str(nxt.target)],
-                                   "it is used more than once in forward()")
-            plan.consumer = str(nxt.target)
-            break
+        kind = _node_kind(nxt, current, modules, shape)
         if kind == "other":
             raise _unsupported(
                 producer, modules[producer],
                 f"its output reaches {_describe(nxt)}, which cannot be rewritten",
             )
-        if nxt.op == "call_module":
-            name = str(nxt.target)
-            if kind == "norm" and len(calls[name]) > 1:
-                raise _unsupported(name, modules[name], "it is used more than once in forward()")
-            plan.chain.append(name)
-        _note_kind(plan, str(nxt.target), kind, seen_nonlinear)
-        seen_nonlinear = seen_nonlinear or kind in ("homogeneous", "elementwise")
+        name = str(nxt.target) if nxt.op == "call_module" else f"<{nxt.name}>"
+        if nxt.op == "call_module" and len(calls[name]) > 1 and kind in ("producer", "norm"):
+            raise _unsupported(name, modules[name], "it is used more than once in forward()")
+        if kind == "producer":
+            plan.consumer = name
+            break
+        names.append(name)
+        kinds.append(kind)
         current = nxt
-    _finish_plan(plan, modules)
+    _walk_chain(plan, names, kinds, modules)
     return plan
+
+
+def _plans_from_run(module: nn.Module, example: Any) -> dict[str, _Plan]:
+    """Plans of every ``producer -> [norm / element-wise modules] -> consumer`` chain,
+    found by running ``module`` once on ``example`` (for networks torch.fx cannot trace): a
+    chain continues while the next module called takes the previous one's output tensor
+    itself and no other module takes it."""
+    modules = dict(module.named_modules())
+    calls: list[tuple[str, Any, Any]] = []
+    handles = [m.register_forward_hook(
+        lambda _m, args, out, name=name: calls.append((name, args[0] if args else None, out)))
+        for name, m in modules.items() if name and next(m.children(), None) is None]
+    try:
+        with torch.no_grad():
+            call_module(module.eval(), example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    count = collections.Counter(name for name, _, _ in calls)
+    plans: dict[str, _Plan] = {}
+    for i, (name, _, out) in enumerate(calls):
+        if not _is_producer(modules[name]) or count[name] > 1:
+            continue
+        shape = _probe_shape(modules[name])
+        plan = _Plan(name, name, np.empty(0, int), np.empty(0, int), [], "")
+        names, kinds, j = [], [], i
+        while True:
+            users = [k for k in range(j + 1, len(calls)) if calls[k][1] is out]
+            if len(users) != 1 or count[calls[users[0]][0]] > 1:
+                break
+            j = users[0]
+            kind = _kind(modules[calls[j][0]], shape)
+            if kind == "producer":
+                plan.consumer = calls[j][0]
+                break
+            if kind not in ("norm", "homogeneous", "elementwise"):
+                break
+            names.append(calls[j][0])
+            kinds.append(kind)
+            out = calls[j][2]
+        if plan.consumer:
+            try:
+                _walk_chain(plan, names, kinds, modules)
+            except DeepViewException:
+                continue
+            plans[name] = plan
+    return plans
+
+
+def call_module(module: nn.Module, batch: Any) -> Any:
+    """``module(**batch)`` for a mapping, ``module(*batch)`` for a tuple, else ``module(batch)``."""
+    if isinstance(batch, Mapping):
+        return module(**batch)
+    if isinstance(batch, tuple):
+        return module(*batch)
+    return module(batch)
 
 
 def _attach_recipe(plan: _Plan, recipe: Any, modules: Mapping[str, Any]) -> None:
@@ -455,7 +544,7 @@ def _attach_recipe(plan: _Plan, recipe: Any, modules: Mapping[str, Any]) -> None
 def _effective_rows(plan: _Plan, modules: Mapping[str, Any]) -> np.ndarray | None:
     """Per unit: [weights..., bias] after the BatchNorm that follows the producer."""
     producer = modules[plan.producer]
-    w = producer.weight.detach().double().reshape(_units(producer), -1).cpu()
+    w = _rows(producer).double().cpu()
     b = (producer.bias.detach().double().cpu() if producer.bias is not None
          else torch.zeros(len(w), dtype=torch.float64))
     if plan.fold_norm is not None:
@@ -510,20 +599,40 @@ def _set(module: nn.Module, name: str, value: torch.Tensor | None) -> None:
         setattr(module, name, value.contiguous())
 
 
-def _cut(plan: _Plan, modules: Mapping[str, Any]) -> None:
+def _rows(m: Any) -> torch.Tensor:
+    """The weights as a matrix with one row per output unit: ``(out, in * kernel size)``,
+    whose columns ``c * k .. (c + 1) * k`` belong to input unit ``c``."""
+    w = m.weight.detach()
+    return w.t() if _is_conv1d(m) else w.reshape(w.shape[0], -1)
+
+
+def _cut(plan: _Plan, modules: Mapping[str, Any],
+         fit: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
+    """Cut ``plan`` out of ``modules`` in place; ``fit`` = the consumer's new ``(out, kept
+    columns)`` weight matrix and bias (refitted), else removed twins are folded."""
     producer, consumer = modules[plan.producer], modules[plan.consumer]
     keep = torch.as_tensor(plan.keep, device=producer.weight.device)
     f = plan.factor
-    # consumer: fold removed duplicates into their twin, then keep the surviving inputs
-    weight = consumer.weight.detach().clone()
-    for r, k, a in plan.folds:
-        weight[:, k * f : (k + 1) * f] += a * weight[:, r * f : (r + 1) * f]
     cols = (keep[:, None] * f + torch.arange(f, device=keep.device)).reshape(-1)
-    _set(consumer, "weight", weight[:, cols])
-    if isinstance(consumer, nn.Linear):
+    if fit is None:
+        weight = _rows(consumer).clone()
+        for r, k, a in plan.folds:
+            weight[:, k * f : (k + 1) * f] += a * weight[:, r * f : (r + 1) * f]
+        weight, bias = weight[:, cols], None
+    else:
+        weight, bias = fit
+    weight = weight.to(consumer.weight)
+    if _is_conv1d(consumer):
+        _set(consumer, "weight", weight.t())
+        consumer.nx = int(cols.numel())
+    elif isinstance(consumer, nn.Linear):
+        _set(consumer, "weight", weight)
         consumer.in_features = int(cols.numel())
     else:
+        _set(consumer, "weight", weight.reshape(len(weight), len(keep), *consumer.kernel_size))
         consumer.in_channels = int(keep.numel())
+    if bias is not None:
+        _set(consumer, "bias", bias.to(weight))
     for name in plan.chain:
         norm = modules[name]
         if isinstance(norm, _NORMS):
@@ -531,10 +640,13 @@ def _cut(plan: _Plan, modules: Mapping[str, Any]) -> None:
                 value = getattr(norm, attr)
                 _set(norm, attr, None if value is None else value.detach()[keep])
             norm.num_features = int(keep.numel())
-    _set(producer, "weight", producer.weight.detach()[keep])
+    w = producer.weight.detach()
+    _set(producer, "weight", w[:, keep] if _is_conv1d(producer) else w[keep])
     if producer.bias is not None:
         _set(producer, "bias", producer.bias.detach()[keep])
-    if isinstance(producer, nn.Linear):
+    if _is_conv1d(producer):
+        producer.nf = int(keep.numel())
+    elif isinstance(producer, nn.Linear):
         producer.out_features = int(keep.numel())
     else:
         producer.out_channels = int(keep.numel())
