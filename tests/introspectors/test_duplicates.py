@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import numpy as np
@@ -219,15 +220,25 @@ def test_custom_protocol_strategy(rng, make_producer) -> None:
     assert [0, 1] in [g[:2] for g in groups]
 
 
-def test_no_duplicates_config_export() -> None:
-    # ReportConfig.duplicates takes a threshold strategy (the published API); a separate
-    # DuplicatesConfig was exported but used nowhere
+def test_duplicates_config_drives_duplicates_introspect() -> None:
+    """DeepView 3.x code passes a DuplicatesConfig's two strategies to Duplicates.introspect:
+    its default search (Annoy, as DeepView's) and an explicit one find the planted copy."""
     import deepview.introspectors as introspectors
+    from deepview.base import ArrayProducer
+    from deepview.introspectors import Duplicates, DuplicatesConfig
 
-    assert "DuplicatesConfig" not in introspectors.__all__
-    assert not hasattr(introspectors, "DuplicatesConfig")
-
-
+    assert "DuplicatesConfig" in introspectors.__all__
+    x = np.random.default_rng(3).normal(size=(400, 6)).astype(np.float32)
+    x[9] = x[4] + 1e-5
+    searches = [Duplicates.KNNStrategy.KNNExact()]
+    if importlib.util.find_spec("annoy") is not None:
+        searches.append(None)  # DuplicatesConfig's default, KNNAnnoy()
+    for search in searches:
+        config = DuplicatesConfig(threshold=Duplicates.ThresholdStrategy.Distance(0.01),
+                                  strategy=search)
+        found = Duplicates.introspect(ArrayProducer(x, field="emb"),
+                                      threshold=config.threshold, strategy=config.strategy)
+        assert [sorted(c.indices) for c in found.results["emb"]] == [[4, 9]]
 
 
 def test_relative_threshold_ignores_exact_copies() -> None:
