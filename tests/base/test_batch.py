@@ -158,6 +158,104 @@ def test_equality_and_pickle_round_trip() -> None:
     assert "batch_size=4" in repr(a)
 
 
+def test_fields_compare_by_names_and_array_values() -> None:
+    a, b = make(), make()
+    assert a.fields is not b.fields
+    assert a.fields == b.fields  # a bool, not numpy's ambiguous truth value
+    assert not (a.fields != b.fields)
+    other = Batch({"x": np.ones((4, 2)), "y": np.arange(4)})
+    assert a.fields != other.fields
+    assert a.fields != Batch({"x": np.arange(8.0).reshape(4, 2)}).fields  # a field fewer
+    # a plain dict of equal arrays compares equal too, in either order
+    plain = {"x": np.arange(8.0).reshape(4, 2), "y": np.arange(4)}
+    assert a.fields == plain and plain == a.fields
+    assert a.fields != {"x": 1, "y": 2}
+    assert (a.fields == 3) is False
+    assert a.snapshots != a.fields
+    with pytest.raises(TypeError):
+        hash(a.fields)
+    assert list(a.fields) == ["x", "y"] and len(a.fields) == 2 and "x" in a.fields
+
+
+def test_fields_with_nan_are_not_equal_to_themselves_like_array_equal() -> None:
+    batch = Batch({"x": np.array([np.nan, 1.0])})
+    assert batch.fields != Batch({"x": np.array([np.nan, 1.0])}).fields
+
+
+def test_elements_compare_by_index_fields_metadata_and_snapshots() -> None:
+    a, b = make(), make()
+    for i, element in enumerate(a.elements):
+        assert element == a.elements[i] == b.elements[i]
+        assert element.fields == b.elements[i].fields
+        assert element.metadata == b.elements[i].metadata
+    assert a.elements[0] != a.elements[1]
+    # same values at another index: a different element
+    twice = Batch({"x": np.zeros((2, 3))})
+    assert twice.elements[0] != twice.elements[1]
+    # the snapshot's element has the same index but other fields
+    assert a.elements[0] != a.elements[0].snapshots["orig"]
+    # one differing metadata value, or snapshot value, makes elements differ
+    relabelled = a.with_metadata(ID, ["id0", "other", "id2", "id3"])
+    assert relabelled.elements[0] == a.elements[0]
+    assert relabelled.elements[1] != a.elements[1]
+    builder = Batch.Builder(base=a)
+    builder.snapshots["orig"] = Batch({"raw": np.zeros((4, 3), dtype=int)})
+    assert builder.make_batch().elements[2] != a.elements[2]
+    assert (a.elements[0] == "id0") is False
+    with pytest.raises(TypeError):
+        hash(a.elements[0])
+
+
+def test_element_metadata_with_array_values_compares_as_a_bool() -> None:
+    key = Batch.DictMetaKey[np.ndarray]("boxes")
+    builder = Batch.Builder({"x": np.zeros(2)})
+    builder.metadata[key] = {"img": [np.ones(4), np.zeros(4)]}
+    batch = builder.make_batch()
+    assert batch.elements[0].metadata == batch.elements[0].metadata
+    builder.metadata[key] = {"img": [np.ones(4), np.ones(4)]}
+    assert builder.make_batch().elements[1].metadata != batch.elements[1].metadata
+
+
+def test_metadata_types_are_constructible_on_their_own() -> None:
+    flat = Batch.MetaKey[int]("flat")
+    nested = Batch.DictMetaKey[str]("nested")
+    empty = Batch.MetadataType()
+    assert not empty and len(empty) == 0 and list(empty.keys()) == []
+    with pytest.raises(KeyError):
+        empty[flat]
+    assert not Batch.MetadataType.ElementType(empty._storage, 0)
+
+    mutable = Batch.Builder.MutableMetadataType()
+    assert not mutable
+    mutable[flat] = (3, 1, 2)  # any sequence is copied into a list
+    mutable[flat][0] = 4
+    mutable[nested]["a"] = ["p", "q", "r"]  # reading a missing key creates it
+    mutable[Batch.DictMetaKey[int]("unused")] = {}
+    assert mutable and mutable[flat] == [4, 1, 2] and mutable[nested] == {"a": ["p", "q", "r"]}
+
+    frozen = Batch.MetadataType(mutable)
+    assert frozen.keys() == {flat, nested}  # the empty dict entry is dropped
+    assert frozen[flat] == [4, 1, 2] and frozen[nested]["a"] == ["p", "q", "r"]
+    mutable[flat][1] = 9  # a copy: later changes to the builder do not show
+    assert frozen[flat] == [4, 1, 2]
+    with pytest.raises(InvalidTypeError):
+        frozen[flat].append(5)
+    element = Batch.MetadataType.ElementType(frozen._storage, 2)
+    assert element[flat] == 2 and element[nested] == {"a": "r"}
+    assert Batch.MetadataType({flat: [4, 1, 2], nested: {"a": ["p", "q", "r"]}}) == frozen
+    assert Batch.MetadataType({flat: [1, 2]}) != frozen
+    with pytest.raises(InvalidTypeError):
+        Batch.MetadataType([1, 2])  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError):
+        Batch.MetadataType({"flat": [1, 2]})
+
+
+def test_builder_metadata_matches_the_standalone_type() -> None:
+    builder = Batch.Builder({"x": np.zeros(2)})
+    assert isinstance(builder.metadata, Batch.Builder.MutableMetadataType)
+    assert isinstance(make().metadata, Batch.MetadataType)
+
+
 def test_elements_int_negative_and_out_of_range() -> None:
     batch = make()
     element = batch.elements[1]

@@ -139,8 +139,11 @@ def _check_key(key: Any) -> None:
 
 
 def _elements_equal(a: Any, b: Any) -> bool:
+    """``a == b`` as one bool: arrays by ``numpy.array_equal``, mappings key by key."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return bool(np.array_equal(a, b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_elements_equal(v, b[k]) for k, v in a.items())
     try:
         return bool(a == b)
     except (ValueError, TypeError):
@@ -149,6 +152,41 @@ def _elements_equal(a: Any, b: Any) -> bool:
 
 def _seq_equal(a: Sequence[Any], b: Sequence[Any]) -> bool:
     return len(a) == len(b) and all(_elements_equal(x, y) for x, y in zip(a, b))
+
+
+class _Fields(Mapping[str, np.ndarray]):
+    """Read-only mapping of field name to array, as returned by :attr:`Batch.fields`.
+
+    Two mappings are equal when they have the same names and ``numpy.array_equal`` arrays
+    (a plain ``dict`` of arrays compares too), so ``batch.fields == other.fields`` is a
+    bool, not numpy's "truth value of an array is ambiguous" error.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, name: str) -> Any:
+        return self._data[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return self.keys() == other.keys() and all(
+            _elements_equal(value, other[name]) for name, value in self._data.items()
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(f'{k!r}: {v!r}' for k, v in self._data.items())}}}"
 
 
 class _KeyedStorage:
@@ -173,10 +211,51 @@ class _KeyedStorage:
 
 
 class _MetadataType(_KeyedStorage):
-    """Read-only view of a batch's metadata."""
+    """Read-only metadata: ``batch.metadata`` and ``Batch.MetadataType(...)``.
 
-    def __init__(self, storage: Mapping[_AnyKey, Any]) -> None:
+    ``Batch.MetadataType()`` is empty; ``Batch.MetadataType(metadata)`` is a read-only copy
+    of a builder's ``Batch.Builder.MutableMetadataType`` or of a mapping
+    ``{MetaKey: values, DictMetaKey: {name: values}}`` (empty ``DictMetaKey`` entries are
+    dropped, as :meth:`Batch.Builder.make_batch` drops them).
+
+    Examples
+    --------
+    >>> from deepview.base import Batch
+    >>> key = Batch.MetaKey("score")
+    >>> bool(Batch.MetadataType())
+    False
+    >>> mutable = Batch.Builder.MutableMetadataType()
+    >>> mutable[key] = [0.5, 0.7]
+    >>> frozen = Batch.MetadataType(mutable)
+    >>> frozen[key]
+    [0.5, 0.7]
+    >>> mutable[key].append(0.9)  # the copy does not follow the builder
+    >>> frozen[key]
+    [0.5, 0.7]
+    """
+
+    def __init__(self, metadata: Mapping[Any, Any] | _MutableMetadataType | None = None) -> None:
+        source = metadata._storage if isinstance(metadata, _MutableMetadataType) else metadata
+        if source is None:
+            source = {}
+        if not isinstance(source, Mapping):
+            raise InvalidTypeError(
+                "Batch.MetadataType: 'metadata' must be a Batch.Builder.MutableMetadataType or "
+                f"a mapping of metadata key to values; got {type(metadata).__name__}."
+            )
+        storage: dict[_AnyKey, Any] = {}
+        for key, value in source.items():
+            converted = _convert_metadata(key, value, "Batch.MetadataType", _freeze_seq)
+            if not (isinstance(key, _DictMetaKey) and not converted):
+                storage[key] = converted
         self._storage = storage
+
+    @classmethod
+    def _view(cls, storage: Mapping[_AnyKey, Any]) -> _MetadataType:
+        """A view of a batch's own (already frozen) metadata, without copying it."""
+        view = cls.__new__(cls)
+        view._storage = storage
+        return view
 
     def __getitem__(self, key: Any) -> Any:
         _check_key(key)
@@ -227,9 +306,21 @@ class _MetadataType(_KeyedStorage):
         def keys(self) -> KeysView[_AnyKey]:
             return self._storage.keys()
 
+        def __eq__(self, other: object) -> bool:
+            if not isinstance(other, _MetadataType.ElementType):
+                return NotImplemented
+            return self.keys() == other.keys() and all(
+                _elements_equal(self[key], other[key]) for key in self._storage
+            )
+
+        __hash__ = None  # type: ignore[assignment]
+
 
 class _MutableMetadataType(_KeyedStorage):
-    """Mutable metadata of a :class:`Batch.Builder` (missing keys are created on read)."""
+    """Mutable metadata of a :class:`Batch.Builder` (missing keys are created on read).
+
+    ``Batch.Builder.MutableMetadataType()`` makes an empty one on its own.
+    """
 
     def __init__(self) -> None:
         self._storage: dict[_AnyKey, Any] = {}
@@ -286,7 +377,7 @@ class Batch:
 
     __slots__ = ("_fields", "_metadata", "_snapshots", "_batch_size")
 
-    _fields: Mapping[str, np.ndarray]
+    _fields: _Fields
     _metadata: dict[_AnyKey, Any]
     _snapshots: Mapping[str, Batch]
     _batch_size: int
@@ -371,7 +462,7 @@ class Batch:
                     f"Batch: snapshot '{name}' has {snap.batch_size} elements but the batch has "
                     f"{size}; a snapshot holds one element per element of the batch."
                 )
-        self._fields = MappingProxyType(fields)
+        self._fields = _Fields(fields)
         self._metadata = metadata
         self._snapshots = MappingProxyType(snapshots)
         self._batch_size = size
@@ -379,7 +470,11 @@ class Batch:
     # ------------------------------------------------------------------ properties
     @property
     def fields(self) -> Mapping[str, np.ndarray]:
-        """Read-only mapping of field name to (read-only) array."""
+        """Read-only mapping of field name to (read-only) array.
+
+        Two batches' fields compare equal when they have the same names and
+        ``numpy.array_equal`` arrays: ``batch.fields == other.fields`` is a bool.
+        """
         return self._fields
 
     @property
@@ -393,7 +488,7 @@ class Batch:
     @property
     def metadata(self) -> _MetadataType:
         """Read-only metadata view: ``batch.metadata[key]``."""
-        return _MetadataType(self._metadata)
+        return _MetadataType._view(self._metadata)
 
     @property
     def snapshots(self) -> Mapping[str, Batch]:
@@ -462,8 +557,7 @@ class Batch:
         if not isinstance(other, Batch):
             return NotImplemented
         return (
-            set(self._fields) == set(other._fields)
-            and all(np.array_equal(v, other._fields[k]) for k, v in self._fields.items())
+            self._fields == other._fields
             and dict(self._snapshots) == dict(other._snapshots)
             and self.metadata == other.metadata
         )
@@ -515,7 +609,7 @@ class Batch:
             raise InvalidDataError("Batch: cannot take a subset of an empty batch.")
         obj = Batch.__new__(Batch)
         if not fields and len(idx) == 0:
-            obj._fields = MappingProxyType({})
+            obj._fields = _Fields({})
             obj._metadata = metadata
             obj._snapshots = MappingProxyType(snapshots)
             obj._batch_size = 0
@@ -532,7 +626,9 @@ class Batch:
 
         @property
         def fields(self) -> Mapping[str, np.ndarray]:
-            return {k: v[self._index] for k, v in self._batch._fields.items()}
+            """The element's value of each field (``array[i]``), compared like
+            :attr:`Batch.fields`."""
+            return _Fields({k: v[self._index] for k, v in self._batch._fields.items()})
 
         @property
         def metadata(self) -> _MetadataType.ElementType:
@@ -543,6 +639,20 @@ class Batch:
             return {
                 k: Batch.ElementType(s, self._index) for k, s in self._batch._snapshots.items()
             }
+
+        def __eq__(self, other: object) -> bool:
+            """Equal when both are at the same index and have equal field values, metadata
+            values and snapshot elements (the rest of their batches is not compared)."""
+            if not isinstance(other, Batch.ElementType):
+                return NotImplemented
+            return (
+                self._index == other._index
+                and self.fields == other.fields
+                and self.metadata == other.metadata
+                and self.snapshots == other.snapshots
+            )
+
+        __hash__ = None  # type: ignore[assignment]
 
         def __repr__(self) -> str:
             return f"Batch.ElementType(index={self._index}, fields={list(self._batch._fields)})"
@@ -608,6 +718,8 @@ class Batch:
         base : Batch, optional
             Copy fields, snapshots and metadata of this batch (shallow); excludes ``fields``.
         """
+
+        MutableMetadataType = _MutableMetadataType
 
         def __init__(
             self,
