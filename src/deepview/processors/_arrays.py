@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -129,9 +130,12 @@ class Flattener(Processor):
         self.order = order
 
         def flatten(x: np.ndarray) -> np.ndarray:
-            if order == "C":
-                return x.reshape(len(x), -1)
-            return np.stack([e.flatten(order) for e in x]) if len(x) else x.reshape(0, -1)
+            # the width is given, not -1: a 0-element batch (from Composer) has no rows
+            # to infer it from
+            width = math.prod(x.shape[1:])
+            if order == "C" or not len(x):
+                return x.reshape(len(x), width)
+            return np.stack([e.flatten(order) for e in x])
 
         super().__init__(flatten, fields=fields)
 

@@ -17,13 +17,16 @@ __all__ = ["Composer", "PipelineDebugger"]
 
 
 class Composer(PipelineStage):
-    """Replace each batch with ``filter(batch)``; batches that come back ``None`` or empty
-    are skipped (never yielded as 0-element batches).
+    """Replace each batch with ``filter(batch)``; ``None`` becomes a 0-element batch.
+
+    Every input batch gives one output batch, so a filter that keeps nothing still yields
+    a batch (``batch_size == 0``, the same fields with no rows). The introspectors, the
+    cache and :func:`~deepview.base.rebatch` skip 0-element batches.
 
     Parameters
     ----------
     filter : Callable[[Batch], Batch | None]
-        Returns a (usually smaller) batch, or ``None`` to drop the whole batch.
+        Returns a (usually smaller) batch, or ``None`` for a 0-element batch.
 
     Examples
     --------
@@ -34,6 +37,9 @@ class Composer(PipelineStage):
     >>> p = pipeline(ArrayProducer(np.arange(6.0).reshape(6, 1)), keep_even)
     >>> [b.batch_size for b in p(3)]
     [2, 1]
+    >>> drop_all = pipeline(ArrayProducer(np.zeros((4, 1))), Composer(lambda batch: None))
+    >>> [b.batch_size for b in drop_all(2)]
+    [0, 0]
     """
 
     def __init__(self, filter: Callable[[Batch], Batch | None]) -> None:  # noqa: A002
@@ -58,8 +64,6 @@ class Composer(PipelineStage):
 
         def batch_filter(batch: Batch) -> Batch | None:
             keep = [i for i, element in enumerate(batch.elements) if elem_filter(element)]
-            if not keep:
-                return None
             if len(keep) == batch.batch_size:
                 return batch
             return batch.elements[np.asarray(keep, dtype=np.intp)]
@@ -72,7 +76,8 @@ class Composer(PipelineStage):
     ) -> Composer:
         """Keep the elements whose ``metadata[metadata_key][label_dimension] == label``.
 
-        Elements of batches lacking the key or the dimension are dropped.
+        Elements of batches lacking the key or the dimension are dropped (such a batch
+        becomes a 0-element batch).
         """
         if not isinstance(metadata_key, Batch.DictMetaKey):
             raise InvalidTypeError(
@@ -87,8 +92,6 @@ class Composer(PipelineStage):
             if values is None:
                 return None
             keep = [i for i, v in enumerate(values) if v == label]
-            if not keep:
-                return None
             return batch.elements[np.asarray(keep, dtype=np.intp)]
 
         return cls(batch_filter)
@@ -106,13 +109,12 @@ class _ComposedProducer:
         for batch in self._producer(batch_size):
             out = self._filter(batch)
             if out is None:
-                continue
-            if not isinstance(out, Batch):
+                out = batch.elements[[]]
+            elif not isinstance(out, Batch):
                 raise InvalidTypeError(
                     f"Composer: the filter must return a Batch or None; got {type(out).__name__}."
                 )
-            if out.batch_size:
-                yield out
+            yield out
 
 
 class PipelineDebugger(PipelineStage):
