@@ -51,6 +51,22 @@ def test_counts_exact_for_any_width(rng, units):
     assert r.inactive[0] == units
 
 
+@pytest.mark.parametrize(("n", "units"), [(1000, 7), (20011, 5)])
+@pytest.mark.parametrize("batch_size", [7, 4096])
+def test_mean_and_std_are_numpys_to_the_last_bit(n, units, batch_size):
+    # sample i has (7919 i mod units) inactive units: counts whose exact variance and
+    # np.std differ in the last bit; 20011 samples exceed numpy's 8192-value reduction
+    # buffer
+    counts = [(7919 * i) % units for i in range(n)]  # a plain list, as user code has it
+    x = (np.arange(units) >= np.array(counts)[:, None]).astype(np.float32)
+    r = IUA.introspect(ArrayProducer({"x": x}), batch_size=batch_size).results["x"]
+    assert r.inactive.tolist() == counts
+    assert r.mean_inactive == np.mean(counts)
+    assert r.std_inactive == np.std(counts)
+    assert r.std_inactive == np.std(r.inactive) and r.mean_inactive == np.mean(r.inactive)
+    assert type(r.mean_inactive) is float and type(r.std_inactive) is float
+
+
 def test_planted_dead_units_match_pfa(rng):
     from deepview.introspectors import PFA
 
@@ -157,23 +173,36 @@ def test_show_table(rng):
     assert only["response"].tolist() == ["b"]
 
 
-def test_show_chart_dense_and_conv(rng):
+def test_show_chart_gives_axes_per_response(rng):
     pytest.importorskip("matplotlib")
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
 
     iua = IUA.introspect(ArrayProducer({
         "dense": relu_layer(rng, 50, 8, dead=[2]),
         "conv": np.maximum(rng.normal(size=(50, 3, 4, 4)), 0),
         "map": np.maximum(rng.normal(size=(50, 4, 4)), 0),
     }))
-    fig = IUA.show(iua, vis_type=IUA.VisType.CHART)
-    assert isinstance(fig, Figure)
-    width, height = fig.get_size_inches()
-    assert width <= 10 and height <= 12
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert len(titles) == 3 and "1 of 8 always inactive" in titles[1]
+    axes = IUA.show(iua, vis_type=IUA.VisType.CHART)
+    try:
+        # several responses: a 1-D array of Axes, sorted by response, in one figure
+        assert isinstance(axes, np.ndarray) and axes.shape == (3,)
+        assert all(isinstance(ax, Axes) for ax in axes)
+        assert len({id(ax.figure) for ax in axes}) == 1
+        width, height = axes[0].figure.get_size_inches()
+        assert width <= 10 and height <= 12
+        titles = [ax.get_title() for ax in axes]
+        assert [t.split(":")[0] for t in titles] == ["conv", "dense", "map"]
+        assert "1 of 8 always inactive" in titles[1]
+    finally:
+        plt.close(axes[0].figure)
     single = IUA.show(iua, vis_type="chart", response_names=["dense"])
-    assert len(single.axes) == 1
+    try:
+        # one response: the Axes itself, not an array
+        assert isinstance(single, Axes) and single.get_title().startswith("dense")
+        assert [ax for ax in single.figure.axes if ax.get_title()] == [single]
+    finally:
+        plt.close(single.figure)
 
 
 def test_show_bad_input(rng):

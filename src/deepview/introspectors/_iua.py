@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -40,8 +40,6 @@ class _InactiveCounter:
         self.threshold = self.work_dtype.type(atol) if self.work_dtype is not None else atol
         self.unit_counts = np.zeros(self.units, dtype=np.int64)
         self.samples = 0
-        self.total = 0  # Σ per-sample counts
-        self.total_sq = 0  # Σ per-sample counts²
         self._rows = 0
         self._pending = 0
         self._chunks: list[np.ndarray] = []
@@ -119,10 +117,7 @@ class _InactiveCounter:
         self.samples += k
 
     def _close_chunk(self) -> None:
-        """Keep the filled part of the current chunk and add it to the running sums."""
-        done = self._chunk[:self._pos].astype(np.int64)
-        self.total += int(done.sum())
-        self.total_sq += int(np.dot(done, done))
+        """Keep the filled part of the current chunk."""
         self._chunks.append(self._chunk[:self._pos])
         self._pos = 0
 
@@ -147,8 +142,6 @@ class _InactiveCounter:
         other._seal()
         self.unit_counts += other.unit_counts
         self.samples += other.samples
-        self.total += other.total
-        self.total_sq += other.total_sq
         self._chunks.extend(other._chunks)
         return self
 
@@ -162,14 +155,14 @@ class _InactiveCounter:
         state["_chunk"] = np.empty(0, dtype=np.int32)
         return state
 
-    def finalize(self) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    def finalize(self) -> tuple[np.ndarray, np.ndarray]:
         self._flush_units()
         self._close_chunk()
         per_sample = np.concatenate(self._chunks)
         units = self.unit_counts.reshape(self.unit_shape)
         per_sample.flags.writeable = False
         units.flags.writeable = False
-        return per_sample, units, (self.total, self.total_sq)
+        return per_sample, units
 
 
 @dataclass(frozen=True)
@@ -200,7 +193,6 @@ class IUA:
     _layer_counts: Mapping[str, np.ndarray]
     _unit_counts: Mapping[str, np.ndarray]
     _total_probe_counts: int
-    _sums: Mapping[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @dataclass(frozen=True)
     class Result:
@@ -209,9 +201,10 @@ class IUA:
         Parameters
         ----------
         mean_inactive : float
-            Mean number of inactive units per sample.
+            Mean number of inactive units per sample: ``numpy.mean(inactive)``.
         std_inactive : float
-            Population standard deviation of the number of inactive units per sample.
+            Population standard deviation of the number of inactive units per sample:
+            ``numpy.std(inactive)``, to the last bit.
         inactive : Sequence[float]
             Number of inactive units of each sample, in producer order (int32 array).
         unit_inactive_count : Sequence[float]
@@ -289,13 +282,11 @@ class IUA:
     def _from_counters(counters: Mapping[str, _InactiveCounter]) -> IUA:
         layer_counts: dict[str, np.ndarray] = {}
         unit_counts: dict[str, np.ndarray] = {}
-        sums: dict[str, tuple[int, int]] = {}
         total = 0
         for name, counter in counters.items():
-            layer_counts[name], unit_counts[name], sums[name] = counter.finalize()
+            layer_counts[name], unit_counts[name] = counter.finalize()
             total = counter.samples
-        return IUA(MappingProxyType(layer_counts), MappingProxyType(unit_counts), total,
-                   MappingProxyType(sums))
+        return IUA(MappingProxyType(layer_counts), MappingProxyType(unit_counts), total)
 
     @staticmethod
     def partial(*, rtol: float = 1e-5, atol: float = 1e-8) -> IUAState:
@@ -327,18 +318,15 @@ class IUA:
 
     @property
     def results(self) -> Mapping[str, IUA.Result]:
-        """Per-layer :class:`IUA.Result`."""
+        """Per-layer :class:`IUA.Result` (computing ``std_inactive`` with ``numpy.std``
+        takes a float64 copy of each layer's per-sample counts while it runs)."""
         out: dict[str, IUA.Result] = {}
         n = self._total_probe_counts
         for name, per_sample in self._layer_counts.items():
-            if name in self._sums:
-                s, sq = self._sums[name]
-            else:
-                s = int(per_sample.sum(dtype=np.int64))
-                sq = int(np.dot(per_sample.astype(np.int64), per_sample))
-            mean = s / n if n else 0.0
-            # exact integer arithmetic: population variance = (n·Σc² − (Σc)²) / n²
-            std = math.sqrt(max(n * sq - s * s, 0)) / n if n else 0.0
+            # numpy's own mean and population std of the counts, to the last bit, so that
+            # np.std(result.inactive) == result.std_inactive
+            mean = float(np.mean(per_sample)) if n else 0.0
+            std = float(np.std(per_sample)) if n else 0.0
             units = self._unit_counts[name]
             proportion = np.asarray(units / n if n else np.zeros(units.shape))
             proportion.flags.writeable = False
@@ -355,7 +343,7 @@ class IUA:
     def show(
         iua: IUA, *, vis_type: str = VisType.TABLE, response_names: Sequence[str] | None = None
     ) -> Any:
-        """Table (pandas DataFrame) or chart (matplotlib Figure) of IUA results.
+        """Table (pandas DataFrame) or chart (matplotlib Axes) of IUA results.
 
         Parameters
         ----------
@@ -371,7 +359,18 @@ class IUA:
 
         Returns
         -------
-        pandas.DataFrame or matplotlib.figure.Figure
+        pandas.DataFrame or matplotlib.axes.Axes or numpy.ndarray of Axes
+            The table; or, for a chart, the ``Axes`` of the one response shown, or a 1-D
+            array with one ``Axes`` per response (as ``matplotlib.pyplot.subplots`` gives
+            them). The figure is ``axes.figure`` (``axes[0].figure`` for an array); it is
+            made with ``pyplot``, so Jupyter shows it, and a script calls
+            ``matplotlib.pyplot.show()`` or ``figure.savefig(path)``.
+
+        Raises
+        ------
+        InvalidParameterError
+            ``vis_type`` is not a ``VisType``, or ``response_names`` is empty or names a
+            response that ``iua`` does not have.
 
         Examples
         --------
@@ -424,12 +423,12 @@ class IUA:
 
     @staticmethod
     def _chart(results: Mapping[str, IUA.Result], names: list[str]) -> Any:
-        require("matplotlib", feature="IUA.show(vis_type='chart')", extra="notebook")
-        figure_mod = require("matplotlib.figure", feature="IUA.show(vis_type='chart')",
-                             extra="notebook")
+        plt = require("matplotlib.pyplot", feature="IUA.show(vis_type='chart')",
+                      extra="notebook")
         rows = len(names)
-        fig = figure_mod.Figure(figsize=(8.0, min(2.0 + 2.6 * rows, 40.0)))
-        axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
+        fig, grid = plt.subplots(rows, 1, squeeze=False,
+                                 figsize=(8.0, min(2.0 + 2.6 * rows, 40.0)))
+        axes = grid[:, 0]
         for ax, name in zip(axes, names):
             prop = np.atleast_1d(
                 np.asarray(results[name].unit_inactive_proportion, dtype=np.float64))
@@ -452,7 +451,7 @@ class IUA:
                     title += f" (mean over the first {prop.ndim - 2} axes)"
             ax.set_title(title, fontsize=9)
         fig.tight_layout()
-        return fig
+        return axes[0] if rows == 1 else axes
 
 
 class IUAState:
