@@ -119,6 +119,30 @@ def test_energy_recommends_number_of_sources(rng):
     assert recipe.diagnostics.total_kept_energy == pytest.approx(vals[:6].sum())
 
 
+@pytest.mark.parametrize("unit_strategy", list(PFA.UnitSelectionStrategy.get_algos()),
+                         ids=lambda s: type(s).__name__)
+def test_removed_units_are_a_list_with_the_inactive_units_first(rng, unit_strategy):
+    # a dead block at the end, as in a layer whose last channels never fire
+    x = np.hstack([rng.normal(size=(500, 3)) @ rng.normal(size=(3, 8)),
+                   np.zeros((500, 4))])
+    pfa = PFA.introspect(ArrayProducer({"x": x}))
+    recipe = pfa.get_recipe(strategy=PFA.Strategy.Energy(0.98), unit_strategy=unit_strategy)
+    units = recipe["x"].maximally_correlated_units
+    assert type(units) is list and all(type(u) is int for u in units)
+    assert recipe["x"].number_inactive_units == 4
+    assert units[:4] == [8, 9, 10, 11]  # compares with a list, as DeepView's code does
+
+
+def test_recipe_stores_any_sequence_of_units_as_a_list_of_ints():
+    recipe = PFARecipe(original_output_count=5, recommended_output_count=3,
+                       maximally_correlated_units=np.array([4, 1]), number_inactive_units=0,
+                       diagnostics=None)
+    assert recipe.maximally_correlated_units == [4, 1]
+    assert all(type(u) is int for u in recipe.maximally_correlated_units)
+    assert recipe.units_to_keep == (0, 2, 3)
+    assert PFARecipe(2, 2).maximally_correlated_units == []
+
+
 def test_energy_threshold_edges_and_min_kept(rng):
     x, _ = planted(rng)
     pfa = PFA.introspect(ArrayProducer({"x": x}))
@@ -167,7 +191,7 @@ def test_kl_on_one_unit_layer(rng):
     pfa = PFA.introspect(ArrayProducer({"one": rng.normal(size=(20, 1))}))
     recipe = pfa.get_recipe()["one"]
     assert recipe.recommended_output_count == 1
-    assert recipe.maximally_correlated_units == ()
+    assert recipe.maximally_correlated_units == []
     assert recipe.diagnostics == PFAKLDiagnostics(kl_divergence=0.0, units_ratio=1.0)
 
 
@@ -469,16 +493,50 @@ def test_show_table_columns_and_filters(rng):
         PFA.show(kl, include_columns=["nope"])
 
 
-def test_show_chart_returns_figure(rng):
+def test_show_table_defaults_to_all_columns_and_empty_include_means_all(rng):
+    pytest.importorskip("pandas")
+    _, kl, _ = _two_recipes(rng)
+    assert list(PFA.show(kl).columns) == list(PFA.COLUMNS)
+    assert list(PFA.show(kl, include_columns=[]).columns) == list(PFA.COLUMNS)
+    left = PFA.show(kl, include_columns=[], exclude_columns=list(PFA.COLUMNS[:3]))
+    assert list(left.columns) == list(PFA.COLUMNS[3:])
+
+
+def test_show_table_refuses_typos_and_an_empty_selection(rng):
+    pytest.importorskip("pandas")
+    _, kl, _ = _two_recipes(rng)
+    # a misspelt column is an error, not silently dropped, in either argument
+    with pytest.raises(InvalidParameterError, match="'include_columns'.*'layer nmae'"):
+        PFA.show(kl, include_columns=["layer name", "layer nmae"])
+    with pytest.raises(InvalidParameterError, match="'exclude_columns'.*'kind'"):
+        PFA.show(kl, exclude_columns=["kind"])
+    # excluding every column leaves nothing to show: an error naming both arguments
+    with pytest.raises(InvalidParameterError, match="include_columns.*exclude_columns"):
+        PFA.show(kl, exclude_columns=list(PFA.COLUMNS))
+    with pytest.raises(ValueError, match="no columns"):
+        PFA.show(kl, include_columns=["units ratio"], exclude_columns=["units ratio"])
+
+
+def test_show_chart_returns_one_axes_for_one_or_several_recipes(rng):
     pytest.importorskip("matplotlib")
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
 
     _, kl, energy = _two_recipes(rng)
-    fig = PFA.show([kl, energy], vis_type=PFA.VisType.CHART)
-    assert isinstance(fig, Figure)
-    ax = fig.axes[0]
-    assert len(ax.patches) == 3 * 2  # original + two recipes, two layers
-    assert isinstance(PFA.show(kl, vis_type="chart"), Figure)
+    ax = PFA.show([kl, energy], vis_type=PFA.VisType.CHART)
+    try:
+        assert isinstance(ax, Axes)
+        assert len(ax.patches) == 3 * 2  # original + two recipes, two layers
+        labels = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert labels == ["original", "recommended 1 (KL)", "recommended 2 (Energy)"]
+    finally:
+        plt.close(ax.figure)
+    one = PFA.show(kl, vis_type="chart")
+    try:
+        assert isinstance(one, Axes) and len(one.patches) == 2 * 2
+        assert one.figure.axes == [one]
+    finally:
+        plt.close(one.figure)
 
 
 def test_show_bad_input(rng):

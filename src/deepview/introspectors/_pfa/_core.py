@@ -269,7 +269,7 @@ class PFA:
                 f"indices for layer '{name}' (need distinct ints in [0, {n_units}), fewer "
                 f"than {n_units}); got {removed!r}."
             )
-        units = tuple(int(u) for u in removed)
+        units = [int(u) for u in removed]
         final = n_units - len(units)
         if final != keep:
             warnings.warn(
@@ -292,13 +292,13 @@ class PFA:
         include_columns: Sequence[str] | None = None,
         exclude_columns: Sequence[str] | None = None,
     ) -> Any:
-        """Table (pandas DataFrame) or chart (matplotlib Figure) of PFA recipes.
+        """Table (pandas DataFrame) or chart (matplotlib Axes) of PFA recipes.
 
         Parameters
         ----------
         recipe_result : Mapping[str, PFARecipe] or collection of them
             Output(s) of :meth:`get_recipe`; several are stacked into one table, or drawn
-            side by side in the chart.
+            side by side in one chart to compare them.
         vis_type : {"table", "chart"}, default="table"
             ``PFA.VisType.TABLE`` or ``PFA.VisType.CHART``.
         include_columns : Sequence[str], optional
@@ -310,7 +310,21 @@ class PFA:
 
         Returns
         -------
-        pandas.DataFrame or matplotlib.figure.Figure
+        pandas.DataFrame or matplotlib.axes.Axes
+            The table; or, for a chart, one ``Axes`` with a group of bars per layer (its
+            original count, then each recipe's recommended count), for one recipe or
+            several. The figure is ``axes.figure``; it is made with ``pyplot``, so Jupyter
+            shows it, and a script calls ``matplotlib.pyplot.show()`` or
+            ``axes.figure.savefig(path)``.
+
+        Raises
+        ------
+        InvalidParameterError
+            ``vis_type`` is not a ``VisType``; ``recipe_result`` is empty; a column name
+            in ``include_columns`` or ``exclude_columns`` is not one of the eight above
+            (a typo does not pass silently); or no column is left to show.
+        InvalidTypeError
+            ``recipe_result`` is the ``PFA`` object or not a mapping of ``PFARecipe``.
 
         Examples
         --------

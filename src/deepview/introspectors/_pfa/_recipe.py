@@ -56,7 +56,8 @@ class PFARecipe:
         len(maximally_correlated_units)`` and at least 1.
     maximally_correlated_units : Sequence[int]
         Indices of the units to remove: first the layer's inactive units, then the correlated
-        units in the order the unit-selection strategy removed them.
+        units in the order the unit-selection strategy removed them. Stored as a ``list`` of
+        ``int`` whatever sequence is given, so it compares equal to a list.
     number_inactive_units : int
         Number of inactive (zero-variance) units of the layer. When a recipe keeps fewer units
         than are active, the first ``number_inactive_units`` entries of
@@ -71,13 +72,19 @@ class PFARecipe:
     ...               diagnostics=None)
     >>> r.units_to_keep
     (1, 2)
+    >>> r.maximally_correlated_units
+    [3, 0]
     """
 
     original_output_count: int
     recommended_output_count: int
-    maximally_correlated_units: Sequence[int] = field(default_factory=tuple)
+    maximally_correlated_units: Sequence[int] = field(default_factory=list)
     number_inactive_units: int = 0
     diagnostics: PFADiagnostics = None
+
+    def __post_init__(self) -> None:
+        units = [int(u) for u in self.maximally_correlated_units]
+        object.__setattr__(self, "maximally_correlated_units", units)
 
     @property
     def units_to_keep(self) -> tuple[int, ...]:

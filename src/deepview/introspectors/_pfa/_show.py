@@ -131,10 +131,10 @@ def _label(index: int, recipes: Mapping[str, PFARecipe]) -> str:
 
 
 def show_chart(many: list[Mapping[str, PFARecipe]]) -> Any:
-    """Grouped bars per layer: original count and each recipe's recommended count."""
-    require("matplotlib", feature="PFA.show(vis_type='chart')", extra="notebook")
-    figure_mod = require("matplotlib.figure", feature="PFA.show(vis_type='chart')",
-                         extra="notebook")
+    """One ``Axes`` of grouped bars per layer: original count and each recipe's
+    recommended count (a pyplot figure, so Jupyter shows it)."""
+    plt = require("matplotlib.pyplot", feature="PFA.show(vis_type='chart')",
+                  extra="notebook")
     layers: list[str] = []
     original: dict[str, int] = {}
     for recipes in many:
@@ -144,8 +144,7 @@ def show_chart(many: list[Mapping[str, PFARecipe]]) -> Any:
                 original[name] = recipe.original_output_count
     groups = len(many) + 1
     width = 0.8 / groups
-    fig = figure_mod.Figure(figsize=(min(max(6.0, 0.35 * len(layers) * groups + 2), 20.0), 4.8))
-    ax = fig.add_subplot(1, 1, 1)
+    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.35 * len(layers) * groups + 2), 20.0), 4.8))
     xs = list(range(len(layers)))
     ax.bar([x - 0.4 + width / 2 for x in xs], [original[n] for n in layers], width,
            label="original", color="0.6")
@@ -163,4 +162,4 @@ def show_chart(many: list[Mapping[str, PFARecipe]]) -> Any:
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    return fig
+    return ax

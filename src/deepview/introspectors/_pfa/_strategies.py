@@ -42,7 +42,7 @@ def _recipe(cov: PFACovariancesResult, count: int, diagnostics: object) -> PFARe
     return PFARecipe(
         original_output_count=cov.original_output_count,
         recommended_output_count=int(count),
-        maximally_correlated_units=(),
+        maximally_correlated_units=[],
         number_inactive_units=int(cov.inactive_units.shape[0]),
         diagnostics=diagnostics,  # type: ignore[arg-type]
     )
