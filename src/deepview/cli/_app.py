@@ -19,6 +19,7 @@ from deepview.cli._build import (
     summary_lines,
     write_output,
 )
+from deepview.cli._compress import compress_command
 from deepview.cli._demo import run_demo
 from deepview.cli._embed import (
     CacheOption,
@@ -483,6 +484,9 @@ def demo(
         _fail(str(exc))
         return
     typer.echo(f"Demo report written. Open {index} in a browser.")
+
+
+app.command("compress")(compress_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

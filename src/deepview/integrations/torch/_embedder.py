@@ -311,6 +311,8 @@ def load_embedder(
             re.fullmatch(r"[A-Za-z_][\w.]*", rest):
         embedder = _factory(prefix, rest, device=device, modality=modality,
                             image_size=image_size)
+    elif (pathlib.Path(spec).expanduser() / "deepview-compressed.json").is_file():
+        embedder = _compressed(spec, device=device, modality=modality, image_size=image_size)
     elif pathlib.Path(spec).expanduser().is_dir():
         folder = pathlib.Path(spec).expanduser()
         if not any((folder / f).is_file() for f in ("modules.json", "sentence_bert_config.json",
@@ -458,17 +460,19 @@ def _import_target(target: str) -> Any:
 
 
 def _factory(target: str, attr: str, *, device: Any, modality: str | None,
-             image_size: int | None) -> Embedder:
-    module = _import_target(target)
-    try:
-        factory = getattr(module, attr)
-    except AttributeError:
-        names = sorted(n for n in vars(module) if not n.startswith("_")
-                       and callable(getattr(module, n)))
-        raise InvalidParameterError(
-            f"--model: '{target}' has no '{attr}'; its functions and classes: {names[:20]}."
-        ) from None
-    built = factory if isinstance(factory, nn.Module) else factory()
+             image_size: int | None, built: Any = None) -> Embedder:
+    if built is None:
+        module = _import_target(target)
+        try:
+            factory = getattr(module, attr)
+        except AttributeError:
+            names = sorted(n for n in vars(module) if not n.startswith("_")
+                           and callable(getattr(module, n)))
+            raise InvalidParameterError(
+                f"--model: '{target}' has no '{attr}'; its functions and classes: "
+                f"{names[:20]}."
+            ) from None
+        built = factory if isinstance(factory, nn.Module) else factory()
     transform: Any = None
     if isinstance(built, tuple) and len(built) == 2:
         built, transform = built
@@ -503,6 +507,18 @@ def _factory(target: str, attr: str, *, device: Any, modality: str | None,
     return Embedder(name=f"{target}:{attr}", model=model, transform=transform, modality=kind,
                     details={"kind": "factory", "transform": detail,
                              "weights": weights_digest(built)})
+
+
+def _compressed(folder: str, *, device: Any, modality: str | None,
+                image_size: int | None) -> Embedder:
+    """A factory's network written by ``deepview compress``."""
+    from deepview.integrations.torch._saved import load_compressed
+
+    module, transform = load_compressed(folder)
+    embedder = _factory("", "", device=device, modality=modality, image_size=image_size,
+                        built=(module, transform) if transform is not None else module)
+    embedder.name = folder
+    return embedder
 
 
 def _image_model(library: str, name: str, *, device: Any,

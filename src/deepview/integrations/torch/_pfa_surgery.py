@@ -111,6 +111,7 @@ def apply_pfa_recipe(
     *,
     pairs: Mapping[str, Sequence[str]] | None = None,
     fold_duplicates: bool = True,
+    calibration: Sequence[Any] | None = None,
 ) -> nn.Module:
     """Return a smaller copy of ``module`` with the units PFA recommends removing cut out.
 
@@ -145,6 +146,12 @@ def apply_pfa_recipe(
         traced, e.g. ``{"conv1": ["bn1", "conv2"]}``; then the keys must be producers.
     fold_duplicates : bool, default=True
         Fold removed duplicates into their kept twin (see above).
+    calibration : sequence of model inputs, optional
+        Batches as the network takes them (tensor, tuple of arguments or mapping of keyword
+        arguments). Given, the consumer of each layer is instead refitted by least squares so
+        that its output on these inputs stays as close as possible to the original's (see
+        :func:`compress`; this generalises the fold); the layers are then also found by
+        running the network where torch.fx cannot trace it.
 
     Returns
     -------
@@ -186,15 +193,28 @@ def apply_pfa_recipe(
                 f"{_OWNER}: '{name}' is not a layer of {type(module).__name__}; recipe keys "
                 f"must be names from named_modules(), e.g. {sorted(n for n in modules if n)[:10]}."
             )
-    graph = None
+    graph: fx.Graph | None = None
+    found: dict[str, _Plan] | None = None
     if any(key not in pairs for key in recipes):
-        graph = _trace(module)
+        try:
+            graph = _trace(module)
+        except DeepViewException:
+            if not calibration:
+                raise
+            found = _plans_from_run(module, calibration[0])
     plans: list[_Plan] = []
     for key, recipe in recipes.items():
         if key in pairs:
             plan = _plan_from_pairs(key, pairs[key], modules)
+        elif found is not None:
+            match = [p for p in found.values() if key == p.producer or key in p.chain]
+            if not match:
+                raise _unsupported(key, modules[key], "running the network found no Linear/Conv "
+                                   "-> element-wise ops -> Linear/Conv chain through it")
+            plan = dataclasses.replace(match[0], key=key)
         else:
-            plan = _plan_from_graph(key, graph if graph is not None else _trace(module), modules)
+            assert graph is not None
+            plan = _plan_from_graph(key, graph, modules)
         _attach_recipe(plan, recipe, modules)
         plans.append(plan)
     producers = [p.producer for p in plans]
@@ -204,11 +224,15 @@ def apply_pfa_recipe(
             f"{_OWNER}: several recipes resolve to the same layer(s) {dupes} (e.g. 'conv1' and "
             "'relu1'); give one recipe per layer."
         )
+    new = copy.deepcopy(module)
+    if calibration is not None:
+        from deepview.integrations.torch._compress import refit_blocks
+
+        refit_blocks(module, new, plans, calibration, lambda plan, _stats: plan.keep)
+        return new
     if fold_duplicates:
         for plan in plans:
             _find_folds(plan, modules)
-
-    new = copy.deepcopy(module)
     new_modules = dict(new.named_modules())
     with torch.no_grad():
         for plan in plans:
@@ -459,10 +483,12 @@ def _plans_from_run(module: nn.Module, example: Any) -> dict[str, _Plan]:
     handles = [m.register_forward_hook(
         lambda _m, args, out, name=name: calls.append((name, args[0] if args else None, out)))
         for name, m in modules.items() if name and next(m.children(), None) is None]
+    training = module.training
     try:
         with torch.no_grad():
             call_module(module.eval(), example)
     finally:
+        module.train(training)
         for handle in handles:
             handle.remove()
     count = collections.Counter(name for name, _, _ in calls)

@@ -1,0 +1,337 @@
+"""``deepview compress MODEL --data INPUT --out DIR``: a smaller copy of a model, without
+retraining (:func:`deepview.integrations.torch.compress`), checked on held-out samples."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from tqdm import tqdm
+
+from deepview._optional import require
+from deepview._progress import progress_disabled
+from deepview._validation import check_float, check_int
+from deepview.exceptions import DeepViewException, InvalidParameterError
+
+__all__ = ["compress_command", "run_compress"]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "deepview compress"
+#: configuration attributes holding the width of a transformer's MLP
+_WIDTH_KEYS = ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "hidden_dim")
+
+
+def _recipe(keep: float | None, energy: float | None, kl: bool) -> dict[str, Any]:
+    """``compress()`` arguments of the chosen recipe (default ``keep=0.75``)."""
+    if sum(x is not None and x is not False for x in (keep, energy, kl)) > 1:
+        raise InvalidParameterError(
+            f"{_OWNER}: give one of --keep, --energy and --kl; got several.")
+    if energy is not None:
+        from deepview.introspectors import PFA
+
+        check_float(energy, name="--energy", owner=_OWNER, min_value=0.0, max_value=1.0,
+                    min_inclusive=False)
+        return {"strategy": PFA.Strategy.Energy(energy_threshold=energy)}
+    if kl:
+        from deepview.introspectors import PFA
+
+        return {"strategy": PFA.Strategy.KL()}
+    return {"keep": check_float(0.75 if keep is None else keep, name="--keep", owner=_OWNER,
+                                min_value=0.0, max_value=1.0, min_inclusive=False)}
+
+
+def _samples(data: str, modality: str | None, text_column: str | None, limit: int,
+             held_out: float, seed: int) -> tuple[list[Any], list[Any]]:
+    """The first ``limit`` readable samples of ``data``, shuffled, split into
+    ``(calibration, held-out)``."""
+    from deepview.cli._embed import EmbedOptions, open_input
+
+    producer = open_input(data, EmbedOptions(model="", text_column=text_column))
+    if modality is not None and producer.modality != modality:
+        raise InvalidParameterError(
+            f"{_OWNER}: the model takes {modality}s but --data '{data}' holds "
+            f"{producer.modality}s; give {modality}s.")
+    samples: list[Any] = []
+    for record in tqdm(producer.records(), desc="reading samples", unit=" samples",
+                       disable=progress_disabled(), total=limit):
+        try:
+            samples.append(producer.decoder(record.raw))
+        except Exception as exc:  # noqa: BLE001 - an unreadable sample is skipped
+            logger.warning("%s: skipping sample %s (%s)", _OWNER, record.id, exc)
+        if len(samples) >= limit:
+            break
+    order = np.random.default_rng(seed).permutation(len(samples))
+    n_held = int(round(held_out * len(samples)))
+    if n_held < 11 or len(samples) - n_held < 2:
+        raise InvalidParameterError(
+            f"{_OWNER}: --data '{data}' gave {len(samples)} readable samples; with "
+            f"--held-out {held_out} that leaves {n_held} held-out and {len(samples) - n_held} "
+            "calibration samples. Give more samples (at least 11 held out and 2 for "
+            "calibration, better 500+) or raise --max-samples.")
+    return [samples[i] for i in order[n_held:]], [samples[i] for i in order[:n_held]]
+
+
+def _batches(samples: list[Any], transform: Callable[[list[Any]], Any], size: int,
+             device: Any) -> list[Any]:
+    """Model inputs of ``size`` samples each (texts sorted by length: less padding)."""
+    import torch
+
+    if samples and isinstance(samples[0], str):
+        samples = sorted(samples, key=len)
+
+    def move(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            return x.to(device)
+        if isinstance(x, dict):
+            return {k: move(v) for k, v in x.items()}
+        return tuple(move(v) for v in x) if isinstance(x, tuple) else x
+
+    return [move(transform(samples[i:i + size])) for i in range(0, len(samples), size)]
+
+
+def _outputs(fn: Callable[[Any], Any], batches: Sequence[Any]) -> tuple[np.ndarray, float]:
+    """``fn`` over the batches, rows flattened; and the seconds it took (after one warm-up
+    batch)."""
+    import torch
+
+    with torch.inference_mode():
+        fn(batches[0])
+        start = time.perf_counter()
+        out = [np.asarray(fn(b), dtype=np.float64).reshape(len(_rows(b)), -1) for b in batches]
+    return np.concatenate(out), time.perf_counter() - start
+
+
+def _rows(batch: Any) -> Any:
+    if isinstance(batch, dict):
+        return next(iter(batch.values()))
+    return batch[0] if isinstance(batch, tuple) else batch
+
+
+def similarity(before: np.ndarray, after: np.ndarray, k: int = 10) -> dict[str, float]:
+    """Mean / min cosine between the rows of ``before`` and ``after`` and the mean share of
+    each sample's ``k`` nearest neighbours (cosine, among the rows) that both agree on."""
+    if before.shape != after.shape:
+        raise DeepViewException(
+            f"{_OWNER}: the compressed model's output has shape {after.shape[1:]} but the "
+            f"original's {before.shape[1:]}; only inner units may be removed.")
+    a = before / np.maximum(np.linalg.norm(before, axis=1, keepdims=True), 1e-12)
+    b = after / np.maximum(np.linalg.norm(after, axis=1, keepdims=True), 1e-12)
+    cos = (a * b).sum(axis=1)
+    k = min(k, len(a) - 1)
+
+    def knn(x: np.ndarray) -> np.ndarray:
+        sim = x @ x.T
+        np.fill_diagonal(sim, -np.inf)
+        return np.argsort(-sim, axis=1, kind="stable")[:, :k]
+
+    overlap = np.mean([len(set(p) & set(q)) / k for p, q in zip(knn(a), knn(b))])
+    return {"mean_cosine": float(cos.mean()), "min_cosine": float(cos.min()),
+            "knn_overlap": float(overlap), "k": k}
+
+
+def _load(model: str, device: str | None) -> tuple[Any, Any, str]:
+    """``(embedder, sentence-transformers object or None, factory spec or "")``."""
+    from deepview.integrations.torch import load_embedder, sentence_transformer_embedder
+    from deepview.integrations.torch._embedder import _bundled_minilm
+    from deepview.integrations.torch._saved import MANIFEST
+
+    embedder = load_embedder(model, device=device)
+    kind = embedder.details.get("kind")
+    if kind == "sentence-transformers":
+        st_module = require("sentence_transformers", feature=_OWNER, extra="text")
+        path = Path(model).expanduser()
+        source = str(path) if path.is_dir() else str(_bundled_minilm(model) or model)
+        st = st_module.SentenceTransformer(source, device=str(embedder.model._torch_details
+                                                              .device), local_files_only=True)
+        return sentence_transformer_embedder(st, name=model), st, ""
+    if kind != "factory":
+        raise InvalidParameterError(
+            f"{_OWNER}: MODEL '{model}' is a {kind} model; compress takes a "
+            "sentence-transformers model or a factory 'my_pkg.models:build' (wrap a timm / "
+            "torchvision model in a factory).")
+    manifest = Path(model).expanduser() / MANIFEST
+    factory = json.loads(manifest.read_text())["factory"] if manifest.is_file() else model
+    return embedder, None, factory
+
+
+def _mlp_blocks(module: Any, example: Any) -> dict[str, list[str]]:
+    """A transformer's MLP blocks (the width its configuration records), as ``pairs``."""
+    from deepview.integrations.torch._compress import find_blocks
+    from deepview.integrations.torch._pfa_surgery import _units
+
+    config = module.config
+    keys = [k for k in _WIDTH_KEYS if hasattr(config, k)]
+    width = next((getattr(config, k) for k in keys if getattr(config, k)), None)
+    width = width or 4 * int(getattr(config, "n_embd", 0) or 0)
+    modules = dict(module.named_modules())
+    blocks = {p.producer: [*p.chain, p.consumer] for p in find_blocks(module, example)
+              if _units(modules[p.producer]) == width}
+    if not keys or not blocks:
+        raise DeepViewException(
+            f"{_OWNER}: found no MLP blocks of width {width} in {type(module).__name__} whose "
+            f"width its configuration records ({', '.join(_WIDTH_KEYS)}); this model type is "
+            "not supported yet.")
+    return blocks
+
+
+def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
+                 energy: float | None = None, kl: bool = False, held_out: float = 0.2,
+                 max_samples: int = 2500, batch_size: int = 32, text_column: str | None = None,
+                 device: str | None = None, seed: int = 0, overwrite: bool = False
+                 ) -> dict[str, Any]:
+    """What ``deepview compress`` does; returns the summary it prints (and writes to
+    ``DIR/compression.json``)."""
+    require("torch", feature=_OWNER, extra="torch")
+    import torch
+
+    from deepview.integrations.torch import compress, count_parameters
+    from deepview.integrations.torch._model import _first_tensor
+    from deepview.integrations.torch._pfa_surgery import call_module
+    from deepview.integrations.torch._saved import save_compressed
+    from deepview.report.files import write_directory
+
+    recipe = _recipe(keep, energy, kl)
+    check_float(held_out, name="--held-out", owner=_OWNER, min_value=0.0, max_value=1.0,
+                min_inclusive=False, max_inclusive=False)
+    check_int(max_samples, name="--max-samples", owner=_OWNER, min_value=13)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise InvalidParameterError(
+            f"{_OWNER}: --out '{out}' exists; pass --overwrite to replace it, or choose "
+            "another folder.")
+    embedder, st, factory = _load(model, device)
+    module = embedder.model._torch_details.module.eval()
+    dev = next(module.parameters()).device
+    calibration, held = _samples(data, embedder.modality, text_column, max_samples, held_out,
+                                 seed)
+    cal_batches = _batches(calibration, embedder.transform, batch_size, dev)
+    held_batches = _batches(held, embedder.transform, batch_size, dev)
+
+    def output_of(net: Any) -> Callable[[Any], Any]:
+        if st is not None:  # the pooled, normalised sentence embedding
+            from deepview.integrations.torch import TorchModel
+
+            details = embedder.model._torch_details
+            return dataclasses.replace(embedder, model=TorchModel(
+                net, device=dev, pooling=details.pooling, token_mask=details.token_mask))
+        return lambda b: _first_tensor("output", call_module(net, b)).float().cpu()
+
+    before, seconds_before = _outputs(output_of(module), held_batches)
+    pairs = _mlp_blocks(module, cal_batches[0]) if st is not None else None
+    result = compress(module, cal_batches, same_width=st is not None, pairs=pairs, **recipe)
+    after, seconds_after = _outputs(output_of(result.module), held_batches)
+    summary = {
+        "model": model, "data": data, "recipe": {k: str(v) for k, v in recipe.items()},
+        "calibration_samples": len(calibration), "held_out_samples": len(held),
+        "parameters_before": count_parameters(module),
+        "parameters_after": count_parameters(result.module),
+        "blocks": [vars(layer) for layer in result.layers],
+        "similarity": similarity(before, after),
+        "seconds_before": seconds_before, "seconds_after": seconds_after,
+    }
+
+    def build(folder: Path) -> None:
+        if st is not None:
+            new = result.module
+            for key in _WIDTH_KEYS:
+                if hasattr(new.config, key):
+                    setattr(new.config, key, result.layers[0].kept)
+            st[0].auto_model = new
+            st.save(str(folder))
+        else:
+            save_compressed(result.module, folder, factory=factory)
+        (folder / "compression.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    with torch.no_grad():
+        write_directory(build, out, overwrite=overwrite, owner=_OWNER)
+    return summary
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The printed summary of :func:`run_compress`."""
+    before, after = summary["parameters_before"], summary["parameters_after"]
+    blocks_before = sum(b["units"] for b in summary["blocks"])
+    blocks_after = sum(b["kept"] for b in summary["blocks"])
+    sim = summary["similarity"]
+    speed = summary["seconds_before"] / max(summary["seconds_after"], 1e-9)
+    lines = [
+        f"  parameters   {before:,} -> {after:,} ({100 * (after / before - 1):+.1f} %)",
+        f"  block units  {blocks_before:,} -> {blocks_after:,} in {len(summary['blocks'])} "
+        "blocks (relative error of each consumer's output on the calibration samples):",
+    ]
+    lines += [f"    {b['producer']} -> {b['consumer']}: {b['kept']}/{b['units']} units, "
+              f"error {b['error']:.4f}" for b in summary["blocks"]]
+    lines += [
+        f"  held out     {summary['held_out_samples']:,} samples (calibration: "
+        f"{summary['calibration_samples']:,}): cosine to the original mean "
+        f"{sim['mean_cosine']:.4f}, min {sim['min_cosine']:.4f}; {sim['k']}-NN overlap "
+        f"{sim['knn_overlap']:.3f}",
+        f"  speed        {summary['seconds_before']:.2f} s -> {summary['seconds_after']:.2f} s "
+        f"on the held-out samples ({speed:.2f}x)",
+    ]
+    return lines
+
+
+def compress_command(
+    model: Annotated[str, typer.Argument(
+        metavar="MODEL", help="A sentence-transformers model (folder or name; "
+        "'all-MiniLM-L6-v2' uses the weights of the text extra) or a factory "
+        "'my_pkg.models:build' / 'file.py:build' returning a torch.nn.Module (or (module, "
+        "transform)).")],
+    data: Annotated[str, typer.Option(
+        "--data", help="Calibration samples, as deepview embed takes them: a text file "
+        "(.txt one per line; .csv, .jsonl, .parquet with --text-column), an image folder or "
+        "hf:PATH_OR_NAME.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder of the compressed model: SentenceTransformer(DIR) loads "
+        "it, or deepview.integrations.torch.load_compressed(DIR) for a factory; both work as "
+        "--model DIR.")],
+    keep: Annotated[float | None, typer.Option(
+        "--keep", help="Share of each MLP / inner block's units (so parameters) to keep "
+        "(default 0.75).")] = None,
+    energy: Annotated[float | None, typer.Option(
+        "--energy", help="Instead: PFA Energy recipe, keep the units holding this share of "
+        "the spectral energy of each block's token-level covariance, e.g. 0.99.")] = None,
+    kl: Annotated[bool, typer.Option(
+        "--kl", help="Instead: PFA KL recipe on each block's token-level covariance.")
+    ] = False,
+    held_out: Annotated[float, typer.Option(
+        "--held-out", help="Share of the samples kept out of calibration, to check the "
+        "result on.")] = 0.2,
+    max_samples: Annotated[int, typer.Option(
+        "--max-samples", help="Samples read from --data (calibration and held-out).")
+    ] = 2500,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    text_column: Annotated[str | None, typer.Option(
+        "--text-column", help="Text column of a .csv / .jsonl / .parquet file.")] = None,
+    device: Annotated[str | None, typer.Option(
+        "--device", help="Torch device (default: cuda when available).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out draw.")] = 0,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing --out folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Make a model smaller without retraining (PFA + least-squares refit of each block)."""
+    from deepview.cli._embed import quiet_env
+    from deepview.cli._load import CliError
+
+    quiet_env(quiet)
+    try:
+        summary = run_compress(
+            model, data, out=out, keep=keep, energy=energy, kl=kl, held_out=held_out,
+            max_samples=max_samples, batch_size=batch_size, text_column=text_column,
+            device=device, seed=seed, overwrite=overwrite)
+    except (CliError, DeepViewException, OSError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo("deepview compress")
+    for line in summary_lines(summary):
+        typer.echo(line)
+    typer.echo(f"  output       {out}")

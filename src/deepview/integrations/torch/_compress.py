@@ -1,0 +1,506 @@
+"""Make a network smaller without retraining: :func:`compress`.
+
+Every ``producer -> element-wise ops -> consumer`` block of the network (a transformer's
+MLP, the inner convolutions of a residual block, the layers of a plain CNN) loses units.
+Per block, in forward order, on calibration inputs:
+
+1. the covariance of what the consumer sees (every real token of a sequence, every
+   position of a convolution: ``(C, C)`` memory per block, any number of samples) and its
+   cross-covariance with the *original* network's consumer output;
+2. how many units to keep: a share of the block (``keep``) or a PFA strategy on the
+   token-level unit covariance (``PFA.Strategy.Energy`` / ``KL``);
+3. which units: backward elimination, removing one unit at a time whose removal raises the
+   least-squares error of the consumer's output least;
+4. the consumer's input weights for the kept units (and its bias) refitted by least squares,
+   so its output stays as close as possible to the original's (exact duplicates and dead
+   units then cost nothing, as with the fold of :func:`apply_pfa_recipe`).
+
+Later blocks are calibrated on the already-compressed network against the original's
+outputs, so they repair part of the earlier blocks' error.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from deepview._compute.covariance import CovarianceAccumulator
+from deepview._progress import progress_disabled
+from deepview._validation import check_choice, check_float
+from deepview.exceptions import DeepViewException, InvalidParameterError, InvalidTypeError
+from deepview.integrations.torch._pfa_surgery import (
+    _CONVS,
+    _cut,
+    _is_producer,
+    _Plan,
+    _plan_from_graph,
+    _plan_from_pairs,
+    _plans_from_run,
+    _rows,
+    _units,
+    call_module,
+)
+
+__all__ = ["CompressedLayer", "Compression", "compress"]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "compress"
+#: ways to choose the units to keep (the last two are baselines)
+SELECTIONS = ("pfa", "magnitude", "random")
+#: ridge of the least-squares fits, relative to the mean variance of the consumer's inputs
+_RIDGE = 1e-4
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressedLayer:
+    """What :func:`compress` did to one block.
+
+    Attributes
+    ----------
+    producer, consumer : str
+        The layer that lost units and the layer reading them (``named_modules()`` names).
+    units, kept : int
+        Units of ``producer`` before and after.
+    error : float
+        Relative reconstruction error of the consumer's output on the calibration inputs:
+        ``E|y - y'|² / E|y - E y|²`` (0: unchanged), ``y`` the original network's output of
+        the consumer, ``y'`` the compressed network's.
+    """
+
+    producer: str
+    consumer: str
+    units: int
+    kept: int
+    error: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Compression:
+    """Result of :func:`compress`: the smaller network and one :class:`CompressedLayer` per
+    block, in forward order."""
+
+    module: nn.Module
+    layers: tuple[CompressedLayer, ...]
+
+
+class _Stop(Exception):
+    """Raised from a hook once the layers of interest have run."""
+
+
+def compress(
+    module: nn.Module,
+    calibration: Sequence[Any],
+    *,
+    keep: float | None = None,
+    strategy: Any = None,
+    same_width: bool = False,
+    selection: str = "pfa",
+    refit: bool = True,
+    pairs: Mapping[str, Sequence[str]] | None = None,
+    seed: int = 0,
+) -> Compression:
+    """Return a smaller copy of ``module`` whose outputs stay close to the original's.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The trained network (left unchanged).
+    calibration : sequence of model inputs
+        Batches as the network takes them: a tensor, a tuple of arguments or a mapping of
+        keyword arguments (e.g. a tokenizer's output; its ``attention_mask`` selects the real
+        tokens). It is read once per block, so a list, not a generator.
+    keep : float, optional
+        Share of each block's units (so of its parameters) to keep, in (0, 1]; default 0.75
+        when no ``strategy`` is given.
+    strategy : PFAStrategyType, optional
+        A PFA strategy (``PFA.Strategy.Energy(0.99)``, ``PFA.Strategy.KL()``) applied to the
+        covariance of each block's units over all tokens / positions of the calibration
+        inputs, on the original network; decides how many units each block keeps.
+    same_width : bool, default=False
+        Keep the same number of units in every block (the largest that any block asks for),
+        for models whose configuration has one width, e.g. transformers'
+        ``intermediate_size``.
+    selection : {"pfa", "magnitude", "random"}, default="pfa"
+        Which units to keep: the ones that best reconstruct the consumer's output (see the
+        module doc), or, as baselines, the largest weight norms or a random draw.
+    refit : bool, default=True
+        Refit the consumer's weights and bias by least squares (else just cut).
+    pairs : Mapping[str, Sequence[str]], optional
+        Blocks to compress, ``{producer: [modules in between..., consumer]}`` as in
+        :func:`apply_pfa_recipe`; default all blocks found in the network.
+    seed : int, default=0
+        Seed of ``selection="random"``.
+
+    Returns
+    -------
+    Compression
+
+    Raises
+    ------
+    InvalidParameterError
+        Bad ``keep`` / ``selection``, both ``keep`` and ``strategy``, no block to compress.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from deepview.integrations.torch import compress
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.GELU(),
+    ...                           torch.nn.Linear(64, 4))
+    >>> data = [torch.randn(256, 8) for _ in range(4)]
+    >>> small = compress(net, data, keep=0.5)
+    >>> small.module[0].out_features, small.module[2].in_features
+    (32, 32)
+    >>> small.layers[0].error < 0.05
+    True
+    """
+    if not isinstance(module, nn.Module):
+        raise InvalidTypeError(
+            f"{_OWNER}: 'module' must be a torch.nn.Module; got {type(module).__name__}."
+        )
+    if isinstance(calibration, (str, bytes)) or not isinstance(calibration, Sequence) \
+            or not calibration:
+        raise InvalidParameterError(
+            f"{_OWNER}: 'calibration' must be a non-empty list of model inputs (batches); got "
+            f"{type(calibration).__name__}. Pass list(batches)."
+        )
+    if keep is not None and strategy is not None:
+        raise InvalidParameterError(
+            f"{_OWNER}: give 'keep' (a share of the units) or 'strategy' (a PFA strategy), "
+            "not both."
+        )
+    if keep is None and strategy is None:
+        keep = 0.75
+    if keep is not None:
+        keep = check_float(keep, name="keep", owner=_OWNER, min_value=0.0, max_value=1.0,
+                           min_inclusive=False)
+    selection = check_choice(selection, name="selection", owner=_OWNER, choices=SELECTIONS)
+    was_training = module.training
+    module.eval()
+    try:
+        plans = find_blocks(module, calibration[0], pairs=pairs)
+        counts = _counts(module, plans, calibration, keep, strategy, same_width)
+    finally:
+        module.train(was_training)
+    new = copy.deepcopy(module)
+
+    def choose(plan: _Plan, stats: _Stats) -> np.ndarray:
+        return _select(plan, stats, counts[plan.producer], module, selection, seed)
+
+    layers = refit_blocks(module, new, plans, calibration, choose, refit=refit)
+    return Compression(new, tuple(layers))
+
+
+def find_blocks(module: nn.Module, example: Any, *,
+                pairs: Mapping[str, Sequence[str]] | None = None) -> list[_Plan]:
+    """Every block that can lose units (or those of ``pairs``), in forward order: from the
+    torch.fx graph, or by running ``example`` where the network cannot be traced."""
+    modules = dict(module.named_modules())
+    order = _call_order(module, example)
+    if pairs:
+        plans = {key: _plan_from_pairs(key, chain, modules) for key, chain in pairs.items()}
+    else:
+        try:
+            graph = torch.fx.symbolic_trace(module).graph
+        except Exception:  # noqa: BLE001 - untraceable (e.g. transformers): run it instead
+            plans = _plans_from_run(module, example)
+        else:
+            plans = {}
+            for name in order:
+                if not _is_producer(modules[name]):
+                    continue
+                try:
+                    plans[name] = _plan_from_graph(name, graph, modules)
+                except DeepViewException:
+                    continue
+    found = sorted(plans.values(), key=lambda p: order.get(p.producer, len(order)))
+    if not found:
+        raise InvalidParameterError(
+            f"{_OWNER}: {type(module).__name__} has no Linear/Conv layer feeding another "
+            "through element-wise ops only (no branch), so no units can be removed; name the "
+            "blocks with pairs={'fc1': ['act', 'fc2']}."
+        )
+    return found
+
+
+def _call_order(module: nn.Module, example: Any) -> dict[str, int]:
+    """Leaf modules by the order of their first call on ``example``."""
+    order: dict[str, int] = {}
+
+    def hook(name: str) -> Callable[..., None]:
+        return lambda *_: None if name in order else order.update({name: len(order)})
+
+    handles = [m.register_forward_hook(hook(name)) for name, m in module.named_modules()
+               if name and next(m.children(), None) is None]
+    try:
+        with torch.no_grad():
+            call_module(module, example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return order
+
+
+# ---------------------------------------------------------------------- statistics
+@dataclasses.dataclass
+class _Stats:
+    """Mean and covariance of ``[consumer input z, original consumer output y]`` rows."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    width: int  # columns of z
+
+    def parts(self, centered: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(S_zz, S_zy, S_yy)``: covariances, or second moments when not ``centered``."""
+        cov = self.cov if centered else self.cov + np.outer(self.mean, self.mean)
+        w = self.width
+        return cov[:w, :w], cov[:w, w:], cov[w:, w:]
+
+
+def _rows_of(t: torch.Tensor, consumer: Any, mask: Any, unfold: bool) -> torch.Tensor:
+    """``(rows, features)``: per real token / position; a conv's input unfolded to patches."""
+    if isinstance(consumer, _CONVS):
+        if not unfold:
+            return t.movedim(1, -1).reshape(-1, t.shape[1])
+        if isinstance(consumer, nn.Conv3d) or consumer.padding_mode != "zeros" or \
+                isinstance(consumer.padding, str) and consumer.padding != "valid":
+            raise DeepViewException(
+                f"{_OWNER}: cannot refit {consumer}: only Conv1d/Conv2d with zero padding "
+                "given as numbers; pass refit=False, or leave this block out (pairs=...)."
+            )
+        pad = (0,) * (t.ndim - 2) if isinstance(consumer.padding, str) else consumer.padding
+        extra: tuple[int, ...] = (1,) if t.ndim == 3 else ()  # Conv1d: a Conv2d of width 1
+        t = t.unsqueeze(-1) if extra else t
+        patches = F.unfold(t, consumer.kernel_size + extra, dilation=consumer.dilation + extra,
+                           padding=tuple(pad) + (0,) * len(extra),
+                           stride=consumer.stride + extra)
+        return patches.transpose(1, 2).reshape(-1, patches.shape[1])
+    if mask is not None and t.ndim == 3 and tuple(t.shape[:2]) == tuple(mask.shape):
+        return t[mask.bool()]
+    return t.reshape(-1, t.shape[-1])
+
+
+def _capture(original: nn.Module, current: nn.Module, plans: Sequence[_Plan], batch: Any
+             ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per plan, the rows of ``z`` (consumer input in ``current``) and ``y`` (consumer
+    output in ``original``) of one batch; each run stops once its layers have run."""
+    mask = batch.get("attention_mask") if isinstance(batch, Mapping) else None
+    got: dict[tuple[str, str], torch.Tensor] = {}
+    residual: dict[tuple[str, str], torch.Tensor] = {}
+
+    def keep(part: str, plan: _Plan, t: Any, consumer: Any, need: int) -> None:
+        got[part, plan.producer] = _rows_of(t, consumer, mask, part == "z").float()
+        if len(got) == need:
+            raise _Stop
+
+    def remember(key: tuple[str, str], args: tuple[Any, ...]) -> None:
+        if len(args) > 1 and isinstance(args[1], torch.Tensor):
+            residual[key] = args[1]
+
+    runs = [(current, ("z", "y"))] if current is original else \
+        [(current, ("z",)), (original, ("y",))]
+    for model, parts in runs:
+        need = len(got) + len(plans) * len(parts)
+        handles = []
+        modules = dict(model.named_modules())
+        for plan in plans:
+            consumer = modules[plan.consumer]
+            parent = modules[plan.consumer.rpartition(".")[0]]
+            if current is not original and parent is not model:
+                handles.append(parent.register_forward_pre_hook(
+                    lambda _m, a, key=(parts[0], plan.producer): remember(key, a)))
+            if "z" in parts:
+                handles.append(consumer.register_forward_pre_hook(
+                    lambda _m, a, p=plan, c=consumer, n=need: keep("z", p, a[0], c, n)))
+            if "y" in parts:
+                handles.append(consumer.register_forward_hook(
+                    lambda _m, _a, out, p=plan, c=consumer, n=need: keep("y", p, out, c,
+                                                                        n)))
+        try:
+            with torch.inference_mode():
+                call_module(model, batch)
+        except _Stop:
+            pass
+        finally:
+            for handle in handles:
+                handle.remove()
+    out = {}
+    for plan in plans:
+        z, y = got["z", plan.producer], got["y", plan.producer]
+        r_z, r_y = residual.get(("z", plan.producer)), residual.get(("y", plan.producer))
+        if r_z is not None and r_y is not None and r_z.shape == r_y.shape:
+            # the consumer's output is added to its parent's second input (a residual, as
+            # in BERT's BertOutput): make up for that input's change as well
+            r = _rows_of(r_y - r_z, dict(original.named_modules())[plan.consumer], mask,
+                         False).float()
+            y = y + r if r.shape == y.shape else y
+        if len(z) != len(y):
+            raise DeepViewException(
+                f"{_OWNER}: '{plan.consumer}' sees {len(z)} rows but outputs {len(y)}; "
+                "its input and output positions do not match, so it cannot be refitted."
+            )
+        out[plan.producer] = (z, y)
+    return out
+
+
+def _moments(original: nn.Module, current: nn.Module, plans: Sequence[_Plan],
+             calibration: Sequence[Any], desc: str) -> dict[str, _Stats]:
+    """One pass over ``calibration``: ``z`` from ``current``, ``y`` from ``original``."""
+    accs = {p.producer: CovarianceAccumulator(precision="input", owner=_OWNER)
+            for p in plans}
+    for batch in tqdm(calibration, desc=desc, unit="batch", disable=progress_disabled()):
+        for name, (z, y) in _capture(original, current, plans, batch).items():
+            accs[name].update(torch.cat([z, y], dim=1).cpu().numpy())
+    modules = dict(current.named_modules())
+    return {p.producer: _Stats(accs[p.producer].mean, accs[p.producer].covariance(),
+                               int(_rows(modules[p.consumer]).shape[1])) for p in plans}
+
+
+# ---------------------------------------------------------------------- choosing units
+def _counts(module: nn.Module, plans: Sequence[_Plan], calibration: Sequence[Any],
+            keep: float | None, strategy: Any, same_width: bool) -> dict[str, int]:
+    """Units to keep per block: ``keep`` of each, or what the PFA strategy recommends for
+    the covariance of the block's units (all tokens / positions) in the original network."""
+    modules = dict(module.named_modules())
+    units = {p.producer: _units(modules[p.producer]) for p in plans}
+    if strategy is None:
+        assert keep is not None
+        counts = {name: max(1, int(round(keep * n))) for name, n in units.items()}
+    else:
+        from deepview.introspectors import PFACovariancesResult
+
+        stats = _moments(module, module, plans, calibration, "compress: PFA covariances")
+        covariances = {}
+        for plan in plans:
+            s_zz = stats[plan.producer].parts(centered=True)[0]
+            n, g = units[plan.producer], plan.factor
+            unit_cov = np.einsum("iaja->ij", s_zz.reshape(n, g, n, g)) / g
+            covariances[plan.producer] = PFACovariancesResult.make_covariance_result(
+                covariances=unit_cov)
+        recipes = strategy(covariances)
+        counts = {name: int(recipes[name].recommended_output_count) for name in units}
+    if same_width:
+        counts = dict.fromkeys(counts, max(counts.values()))
+    return counts
+
+
+def _select(plan: _Plan, stats: _Stats, count: int, module: nn.Module, how: str,
+            seed: int) -> np.ndarray:
+    modules = dict(module.named_modules())
+    n = _units(modules[plan.producer])
+    count = min(max(count, 1), n)
+    if how == "random":
+        return np.sort(np.random.default_rng(seed).choice(n, count, replace=False))
+    if how == "magnitude":
+        out_norm = _rows(modules[plan.producer]).float().norm(dim=1)
+        in_norm = _rows(modules[plan.consumer]).float().reshape(-1, n, plan.factor)
+        score = (out_norm * in_norm.norm(dim=(0, 2))).cpu().numpy()
+        return np.sort(np.argsort(-score, kind="stable")[:count])
+    consumer = modules[plan.consumer]
+    s_zz, s_zy, _ = stats.parts(centered=getattr(consumer, "bias", None) is not None)
+    return _backward_elimination(s_zz, s_zy, count, plan.factor)
+
+
+def _backward_elimination(s_zz: np.ndarray, s_zy: np.ndarray, count: int,
+                          group: int) -> np.ndarray:
+    """Units (groups of ``group`` columns of ``z``) to keep: remove, one at a time, the unit
+    whose removal raises the least-squares error of predicting ``y`` from ``z`` least.
+
+    With ``P`` the inverse (ridge) covariance of the kept columns and ``A = S_yz P`` the
+    fitted weights, removing unit ``j`` costs ``tr(A_j P_jj⁻¹ A_jᵀ)``; ``P`` and ``A`` are
+    then downdated in place (O(C²) per step)."""
+    width = s_zz.shape[0]
+    n = width // group
+    ridge = _RIDGE * max(float(np.trace(s_zz)) / width, 1e-30)
+    p = np.linalg.inv(s_zz + ridge * np.eye(width))
+    a = s_zy.T @ p
+    idx = np.arange(width).reshape(n, group)
+    alive = np.ones(n, dtype=bool)
+    for _ in range(n - count):
+        blocks = p[idx[:, :, None], idx[:, None, :]]
+        a_g = a[:, idx].transpose(1, 2, 0)
+        if group == 1:
+            cost = (a_g[:, 0] ** 2).sum(axis=1) / blocks[:, 0, 0]
+        else:
+            cost = (np.linalg.solve(blocks, a_g) * a_g).sum(axis=(1, 2))
+        cost[~alive] = np.inf
+        j = int(np.argmin(cost))
+        cols = idx[j]
+        k = np.linalg.solve(p[np.ix_(cols, cols)], p[cols])
+        a -= a[:, cols] @ k
+        p -= p[:, cols] @ k
+        p[cols, :] = 0.0
+        p[:, cols] = 0.0
+        p[cols, cols] = 1.0
+        a[:, cols] = 0.0
+        alive[j] = False
+    return np.flatnonzero(alive)
+
+
+# ---------------------------------------------------------------------- refitting
+def _fit(plan: _Plan, stats: _Stats, consumer: Any, refit: bool
+         ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+    """The consumer's weights for the kept columns and bias, and the relative error."""
+    cols = (plan.keep[:, None] * plan.factor + np.arange(plan.factor)).reshape(-1)
+    has_bias = getattr(consumer, "bias", None) is not None
+    s_zz, s_zy, s_yy = stats.parts(centered=True)
+    m_z, m_y = stats.mean[:stats.width][cols], stats.mean[stats.width:]
+    if refit:
+        r_zz, r_zy, _ = stats.parts(centered=has_bias)
+        sub = r_zz[np.ix_(cols, cols)]
+        ridge = _RIDGE * max(float(np.trace(sub)) / len(cols), 1e-30)
+        w = np.linalg.solve(sub + ridge * np.eye(len(cols)), r_zy[cols]).T
+        b = m_y - w @ m_z if has_bias else np.zeros(len(m_y))
+    else:
+        w = _rows(consumer).double().cpu().numpy()[:, cols]
+        b = consumer.bias.detach().double().cpu().numpy() if has_bias else np.zeros(len(m_y))
+    s = s_zz[np.ix_(cols, cols)]
+    total = float(np.trace(s_yy))
+    err = total - 2 * float(np.sum(w * s_zy[cols].T)) + float(np.sum((w @ s) * w))
+    err += float(np.sum((m_y - w @ m_z - b) ** 2))
+    weight = torch.as_tensor(w, dtype=torch.float32)
+    bias = torch.as_tensor(b, dtype=torch.float32) if has_bias else None
+    return weight, bias, max(err, 0.0) / max(total, 1e-30)
+
+
+def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[_Plan],
+                 calibration: Sequence[Any],
+                 choose: Callable[[_Plan, _Stats], np.ndarray], *, refit: bool = True
+                 ) -> list[CompressedLayer]:
+    """Cut the blocks of ``new`` (a copy of ``original``) one by one in forward order: the
+    statistics of each block come from ``new`` as compressed so far, the targets from
+    ``original``; ``choose`` returns the sorted units to keep."""
+    training = original.training
+    original.eval()
+    new.eval()
+    order = _call_order(original, calibration[0])
+    plans = sorted(plans, key=lambda p: order.get(p.producer, len(order)))
+    layers = []
+    new_modules = dict(new.named_modules())
+    for i, plan in enumerate(plans):
+        stats = _moments(original, new, [plan], calibration,
+                         f"compress: block {i + 1}/{len(plans)}")[plan.producer]
+        plan.keep = np.asarray(choose(plan, stats), dtype=np.int64)
+        consumer = new_modules[plan.consumer]
+        weight, bias, error = _fit(plan, stats, consumer, refit)
+        units = _units(new_modules[plan.producer])
+        with torch.no_grad():
+            _cut(plan, new_modules, (weight, bias) if refit else None)
+        layers.append(CompressedLayer(plan.producer, plan.consumer, units, len(plan.keep),
+                                      error))
+        logger.info("%s: %s keeps %d of %d units; relative error of %s: %.4f", _OWNER,
+                    plan.producer, len(plan.keep), units, plan.consumer, error)
+    original.train(training)
+    new.train(training)
+    return layers

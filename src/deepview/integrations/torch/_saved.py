@@ -1,0 +1,90 @@
+"""A compressed network of a model factory on disk: its ``state_dict`` and the factory that
+builds the original, whose layers are resized to the saved weights when it is loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepview.exceptions import InvalidParameterError
+from deepview.integrations.torch._pfa_surgery import _CONVS, _NORMS, _is_conv1d, _set
+
+__all__ = ["MANIFEST", "load_compressed", "resize_to_state_dict", "save_compressed"]
+
+#: the file that marks a folder written by :func:`save_compressed`
+MANIFEST = "deepview-compressed.json"
+_WEIGHTS = "weights.pt"
+
+
+def save_compressed(module: nn.Module, folder: str | os.PathLike[str], *, factory: str,
+                    **details: Any) -> None:
+    """Write ``module``'s ``state_dict`` and a manifest naming ``factory``
+    (``"pkg.module:function"`` or ``"file.py:function"``) into the existing ``folder``."""
+    folder = pathlib.Path(folder)
+    torch.save(module.state_dict(), folder / _WEIGHTS)
+    manifest = {"format": 1, "factory": factory, "weights": _WEIGHTS, **details}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def resize_to_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """Give the Linear / Conv / BatchNorm layers of ``module`` the shapes of the tensors in
+    ``state`` and load it (in place), e.g. to load a compressed network into the class of
+    the original: ``resize_to_state_dict(MyNet(), torch.load(path))``.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``module`` itself.
+    """
+    for name, m in module.named_modules():
+        prefix = f"{name}." if name else ""
+        weight = state.get(prefix + "weight")
+        if weight is None or getattr(m, "weight", None) is None or m.weight.shape == weight.shape:
+            continue
+        for attr in ("weight", "bias", "running_mean", "running_var"):
+            if getattr(m, attr, None) is not None and prefix + attr in state:
+                _set(m, attr, torch.zeros_like(state[prefix + attr]))
+        if isinstance(m, nn.Linear):
+            m.out_features, m.in_features = (int(s) for s in weight.shape)
+        elif isinstance(m, _CONVS):
+            m.out_channels, m.in_channels = int(weight.shape[0]), int(weight.shape[1]) * m.groups
+        elif isinstance(m, _NORMS):
+            m.num_features = int(weight.shape[0])
+        elif _is_conv1d(m):
+            m.nx, m.nf = (int(s) for s in weight.shape)
+    module.load_state_dict(state)
+    return module
+
+
+def load_compressed(folder: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
+    """Load a network written by ``deepview compress`` from a model factory.
+
+    Returns
+    -------
+    tuple
+        ``(module, transform)``: the factory's module resized to the saved weights, and its
+        transform (``None`` if the factory returns a module only).
+    """
+    from deepview.integrations.torch._embedder import _import_target, load_state_dict
+
+    folder = pathlib.Path(folder).expanduser()
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        target, _, attr = str(manifest["factory"]).rpartition(":")
+    except (OSError, ValueError, KeyError) as exc:
+        raise InvalidParameterError(
+            f"'{folder}' holds no readable {MANIFEST} ({exc}); give a folder written by "
+            "deepview compress."
+        ) from None
+    factory = getattr(_import_target(target), attr, None)
+    if factory is None:
+        raise InvalidParameterError(f"'{folder}': factory '{manifest['factory']}' not found.")
+    built = factory if isinstance(factory, nn.Module) else factory()
+    module, transform = built if isinstance(built, tuple) else (built, None)
+    state = load_state_dict(folder / str(manifest.get("weights", _WEIGHTS)))
+    return resize_to_state_dict(module, state), transform
