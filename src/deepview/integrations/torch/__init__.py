@@ -10,7 +10,10 @@
   through a model (a factory's ``nn.Module``, sentence-transformers, timm / torchvision) into
   :class:`Embeddings`, with a resumable cache of Parquet shards; :class:`ImageTransform`
   (Pillow + numpy) and :class:`TextTransform` (a tokenizer) build the model input.
-- :func:`apply_pfa_recipe`: turn PFA recipes into a smaller working network.
+- :func:`apply_pfa_recipe`: turn PFA recipes into a smaller working network;
+  :func:`compress`: PFA, unit choice and least-squares refit of every block, without
+  retraining (``deepview compress``); :func:`load_compressed` /
+  :func:`resize_to_state_dict` load a compressed network into the original's class.
 - :class:`DigitsCNN`, :func:`load_digits_split`, :func:`train_digits_cnn`,
   :func:`evaluate_accuracy`, :func:`count_parameters`: a small CNN on scikit-learn's
   ``load_digits`` (8x8 images, no download) used by the examples and ``deepview demo``.
@@ -24,6 +27,11 @@ from deepview._optional import require
 
 require("torch", feature="deepview.integrations.torch", extra="torch")
 
+from deepview.integrations.torch._compress import (  # noqa: E402
+    CompressedLayer,
+    Compression,
+    compress,
+)
 from deepview.integrations.torch._digits import (  # noqa: E402
     DigitsCNN,
     count_parameters,
@@ -51,6 +59,10 @@ from deepview.integrations.torch._model import (  # noqa: E402
 )
 from deepview.integrations.torch._pfa_surgery import apply_pfa_recipe  # noqa: E402
 from deepview.integrations.torch._producer import ProducerTorchDataset, TorchProducer  # noqa: E402
+from deepview.integrations.torch._saved import (  # noqa: E402
+    load_compressed,
+    resize_to_state_dict,
+)
 from deepview.integrations.torch._transforms import (  # noqa: E402
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -62,6 +74,8 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MODEL_FORMS",
+    "CompressedLayer",
+    "Compression",
     "DigitsCNN",
     "Embedder",
     "Embeddings",
@@ -71,6 +85,7 @@ __all__ = [
     "TorchModel",
     "TorchProducer",
     "apply_pfa_recipe",
+    "compress",
     "count_parameters",
     "digits_cnn_factory",
     "embed",
@@ -78,11 +93,13 @@ __all__ = [
     "hidden_state_layer",
     "layer_kind",
     "load_digits_split",
+    "load_compressed",
     "load_embedder",
     "load_state_dict",
     "load_torch_model",
     "penultimate_layer",
     "pool_response",
+    "resize_to_state_dict",
     "sentence_transformer_embedder",
     "train_digits_cnn",
     "weights_digest",
