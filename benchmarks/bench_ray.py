@@ -234,7 +234,7 @@ def profile_driver(args: argparse.Namespace) -> None:
         (ray, "init"), (report_ray, "collect"), (dv_ray, "reduce_dataset"),
         (report_ray, "collect_in_process"), (core, "_build_columns"),
         (analysis, "find_duplicates"), (analysis, "project"),
-        (analysis, "overall_familiarity"), (analysis, "split_familiarity"),
+        (analysis, "knn_familiarity"), (analysis, "split_familiarity"),
         (analysis, "neighbours"), (audit, "label_issue_columns"), (audit, "leakage_columns"),
         (cli_ray, "write_output"), (core, "write_site"), (core, "write_report"),
     ])

@@ -162,7 +162,7 @@ def main() -> None:
         (app, "SampleProducer"), (app, "write_output"),
         (core.DatasetReport, "introspect"), (core, "collect"), (core, "_build_columns"),
         (analysis, "reduce_field"), (analysis, "find_duplicates"), (analysis, "project"),
-        (analysis, "overall_familiarity"), (analysis, "split_familiarity"),
+        (analysis, "knn_familiarity"), (analysis, "split_familiarity"),
         (analysis, "neighbours"), (audit, "label_issue_columns"), (audit, "leakage_columns"),
         (core, "site_neighbours"), (core, "write_site"), (core, "write_report"),
     ])

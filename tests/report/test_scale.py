@@ -124,7 +124,7 @@ def test_spill_folder_is_removed_after_success_and_error(tmp_path: Path,
     def failing(*args: object, **kwargs: object) -> object:
         raise DeepViewException("stop")
 
-    monkeypatch.setattr(_analysis, "overall_familiarity", failing)
+    monkeypatch.setattr(_analysis, "knn_familiarity", failing)
     with pytest.raises(DeepViewException, match="stop"):
         DatasetReport.introspect(producer, config=config)
     assert _spill_folders(tmp) == []

@@ -535,28 +535,40 @@ def _score(familiarity: Any, reduced: np.ndarray, field: str,
     return scores, ranks
 
 
-def overall_familiarity(reduced: Reduced, field: str, strategy: Any,
-                        *, batch_size: int, seed: int | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """``familiarity_R`` and ``familiarityPercentile_R``: score of every sample under a model
-    fitted on all samples (at most :data:`FAMILIARITY_FIT_MAX`, a random sample seeded with
-    ``seed`` above that), and the share (0..100) of samples scoring at most as high.
+#: neighbours whose distances make a sample's familiarity (``familiarity_R``)
+FAMILIARITY_NEIGHBOURS = 10
 
-    The score is the log-density of the strategy's model on the pre-reduced responses plus,
-    after the default PCA reduction, that of the residual (what the reduction drops) under
-    isotropic Gaussian noise off the subspace (probabilistic PCA, :func:`_residual_offsets`).
-    """
-    values = reduced.values
-    rows = _fit_rows(len(values), FAMILIARITY_FIT_MAX, seed)
-    model = _fit_familiarity(values, rows, field, strategy, batch_size)
-    (offset,) = _residual_offsets(reduced, np.zeros(len(values), dtype=np.int8), 1)
-    scores, percentiles = _score(model, values, field, batch_size, offset=offset)
-    if reduced.residual is not None or rows is not None:
-        # the model's own percentiles ignore the residual, or rank among the sample only
-        percentiles[:] = np.nan
-    if np.isnan(percentiles).any():  # rank the scores
-        order = np.sort(scores)
-        percentiles = 100.0 * np.searchsorted(order, scores, side="right") / len(scores)
+
+def knn_familiarity(reduced: Reduced, neighbours: np.ndarray, distances: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``familiarity_R`` and ``familiarityPercentile_R`` from the neighbour graph: minus half
+    the log of the sample's mean squared distance to its :data:`FAMILIARITY_NEIGHBOURS`
+    nearest samples, where the distance to each is the one in the reduced space plus both
+    samples' squared residuals off it (what the default PCA drops, taken as orthogonal to
+    each other); and the share (0..100) of samples scoring at most as high.
+
+    A k-NN density in log units: low = few samples nearby, in the subspace or off it.  It
+    ranks unusual samples at least as well as plain k-NN distance on every real case of
+    the harness, and off-subspace ones far better (``benchmarks/RESULTS.md``, "Unusual
+    samples").  ``neighbours`` / ``distances`` are :func:`neighbours` lists, each row's own
+    index among them (the first column, or an identical copy at distance 0, is dropped)."""
+    n = len(neighbours)
+    k = min(FAMILIARITY_NEIGHBOURS, neighbours.shape[1] - 1)
+    residual = reduced.residual
+    mean_square = np.empty(n, dtype=np.float64)
+    for start in range(0, n, BLOCK_ROWS):
+        stop = min(n, start + BLOCK_ROWS)
+        near = np.asarray(distances[start:stop, 1:k + 1], dtype=np.float64)
+        block = (near * near).mean(axis=1) if k else np.zeros(stop - start)
+        if residual is not None and k:
+            rows = np.asarray(neighbours[start:stop, 1:k + 1])
+            block += residual[start:stop] + residual[rows].mean(axis=1)
+        mean_square[start:stop] = block
+    positive = mean_square[mean_square > 0]
+    floor = 1e-12 * (float(np.median(positive)) if len(positive) else 1.0)
+    scores = -0.5 * np.log(np.maximum(mean_square, floor))
+    order = np.sort(scores)
+    percentiles = 100.0 * np.searchsorted(order, scores, side="right") / n
     return scores, percentiles
 
 

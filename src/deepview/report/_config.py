@@ -141,7 +141,8 @@ class ReportConfig:
     The default runs every component: duplicates (``Duplicates.ThresholdStrategy.Relative()``:
     identical samples always, and near-duplicates closer than 0.35 of the median neighbour
     distance),
-    overall and per-label ("split") familiarity (``Familiarity.Strategy.GMM()``) and a 2-D
+    overall familiarity (a k-NN density on the report's neighbour graph) and per-label
+    ("split") familiarity (``Familiarity.Strategy.GMM()``) and a 2-D
     projection (``DimensionReduction.Strategy.UMAP(2, max_fit_samples=50_000)``, or none
     with a warning when umap-learn is not installed).  Set a component to ``None`` to leave
     it out, e.g. ``dataclasses.replace(config, duplicates=None)``.
@@ -162,7 +163,11 @@ class ReportConfig:
         :class:`DuplicatesConfig`, whose ``threshold`` is used; ``None`` = no duplicate
         detection.
     familiarity : FamiliarityStrategyType or None
-        Strategy for the overall and the per-label familiarity models.
+        Strategy of the per-label familiarity models (a model per label value: who is typical
+        *of that value*).  The overall ``familiarity_R`` column is the k-NN density on the
+        report's neighbour graph, which ranks unusual samples at least as well as k-NN
+        distance; ``None`` leaves both out.  :class:`Familiarity` itself, outside the
+        report, scores with the strategy as before.
     dim_reduction : DimensionReductionStrategyType, Mapping[str, ...] or None, default=None
         Reduction applied before all components.  ``None`` (or an empty mapping) reduces every
         field wider than 40 dimensions with ``DimensionReduction.Strategy.PCA(40)``.

@@ -75,11 +75,13 @@ class DatasetReport:
         - ``duplicatesExact_R`` (bool): the sample has an identical copy (up to float
           rounding) in its group; ``False`` for near-duplicates only and for non-members.
         - ``projection_R_x``, ``projection_R_y`` (float64): 2-D projection.
-        - ``familiarity_R`` (float64): familiarity score, the log-likelihood of the sample under
-          the fitted model (low = unusual).  With the default pre-reduction the model is the
-          familiarity strategy's mixture on the top 40 principal components plus isotropic
-          Gaussian noise off them (probabilistic PCA), so samples far from the subspace are
-          unusual too.
+        - ``familiarity_R`` (float64): how many samples lie close by, in log units (low =
+          unusual): minus half the log of the mean squared distance to the sample's 10
+          nearest samples in the pre-reduced space, each distance with both samples' squared
+          residuals off it added (what the default PCA drops), so samples far from the
+          subspace are unusual too.  A k-NN density: it ranks unusual samples at least as
+          well as plain k-NN distance, where a single mixture model missed small or oddly
+          shaped groups (``benchmarks/RESULTS.md``).
         - ``familiarityPercentile_R`` (float64, extra): share (0..100) of the samples whose
           score is at most this one's (1.5 = among the 1.5 % least familiar).
         - ``splitFamiliarity_R_byAttr_<dim>`` (dict): ``{label value: score}``, the sample's
@@ -460,22 +462,20 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         trim_heap()
     if config.projection is not None:
         bar.update(1)
-    if config.familiarity is not None:
-        familiarity_strategy = analysis.seeded(config.familiarity, config.seed)
-        bar.set_description(f"{_OWNER} [{name}]: familiarity")
-        scores, percentiles = analysis.overall_familiarity(
-            reduced, field, familiarity_strategy, batch_size=batch_size, seed=config.seed)
-        parts.familiarity[col.familiarity(name)] = scores
-        parts.familiarity[col.familiarity_percentile(name)] = percentiles
-        trim_heap()
-        bar.update(1)
-    if issue_labels:  # before split familiarity: its columns are the largest
-        bar.set_description(f"{_OWNER} [{name}]: label issues")
+    if config.familiarity is not None or issue_labels:  # the neighbour graph both read
+        bar.set_description(f"{_OWNER} [{name}]: neighbours")
         neighbours, distances = analysis.neighbours(
             reduced.values, audit.LABEL_NEIGHBOURS + 1, seed=config.seed, spill=scratch)
-        parts.audited.update(audit.label_issue_columns(
-            neighbours, name, collected.labels, splits, predictions, collected.ids,
-            notes=parts.notes))
+        if config.familiarity is not None:
+            scores, percentiles = analysis.knn_familiarity(reduced, neighbours, distances)
+            parts.familiarity[col.familiarity(name)] = scores
+            parts.familiarity[col.familiarity_percentile(name)] = percentiles
+            bar.update(1)
+        if issue_labels:  # before split familiarity: its columns are the largest
+            bar.set_description(f"{_OWNER} [{name}]: label issues")
+            parts.audited.update(audit.label_issue_columns(
+                neighbours, name, collected.labels, splits, predictions, collected.ids,
+                notes=parts.notes))
         parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances,
                                                  spill=scratch)
         del neighbours, distances
@@ -483,7 +483,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
     if config.familiarity is not None:
         bar.set_description(f"{_OWNER} [{name}]: split familiarity")
         by_label = analysis.split_familiarity(
-            reduced, field, familiarity_strategy, collected.labels,
+            reduced, field, analysis.seeded(config.familiarity, config.seed), collected.labels,
             minimum=config.split_familiarity_min, batch_size=batch_size, progress=bar,
             seed=config.seed)
         for dim, values in by_label.items():
