@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -60,11 +62,32 @@ def test_mean_and_std_are_numpys_to_the_last_bit(n, units, batch_size):
     counts = [(7919 * i) % units for i in range(n)]  # a plain list, as user code has it
     x = (np.arange(units) >= np.array(counts)[:, None]).astype(np.float32)
     r = IUA.introspect(ArrayProducer({"x": x}), batch_size=batch_size).results["x"]
-    assert r.inactive.tolist() == counts
+    assert r.inactive == counts
     assert r.mean_inactive == np.mean(counts)
     assert r.std_inactive == np.std(counts)
     assert r.std_inactive == np.std(r.inactive) and r.mean_inactive == np.mean(r.inactive)
     assert type(r.mean_inactive) is float and type(r.std_inactive) is float
+
+
+def test_per_sample_counts_read_like_a_list_and_convert_to_an_array():
+    x = np.array([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0, 2.0, 3.0]])
+    r = IUA.introspect(ArrayProducer({"x": x})).results["x"]
+    counts = r.inactive
+    assert counts == [2, 0, 3, 1] and [2, 0, 3, 1] == counts  # a bool, either way round
+    assert counts != [2, 0, 3] and counts != [2, 0, 3, 2] and counts != "2031"
+    assert counts == (2, 0, 3, 1) and counts == np.array([2, 0, 3, 1])
+    assert len(counts) == 4 and list(counts) == [2, 0, 3, 1] and counts.tolist() == [2, 0, 3, 1]
+    assert counts[2] == 3 and type(counts[2]) is int and counts[-1] == 1
+    assert counts[1:3] == [0, 3] and counts.index(3) == 2 and 0 in counts
+    array = np.asarray(counts)
+    assert array.dtype == np.int32 and not array.flags.writeable
+    assert np.asarray(counts) is array or np.shares_memory(np.asarray(counts), array)
+    assert np.asarray(counts, dtype=np.float64).tolist() == [2.0, 0.0, 3.0, 1.0]
+    with pytest.raises(TypeError):
+        counts[0] = 5  # type: ignore[index]
+    with pytest.raises(TypeError):
+        hash(counts)
+    assert pickle.loads(pickle.dumps(counts)) == counts
 
 
 def test_planted_dead_units_match_pfa(rng):

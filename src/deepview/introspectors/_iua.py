@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import numpy as np
 from tqdm import tqdm
@@ -165,6 +165,68 @@ class _InactiveCounter:
         return per_sample, units
 
 
+class InactiveCounts(Sequence[int]):
+    """Read-only sequence of per-sample inactive-unit counts (``IUA.Result.inactive``).
+
+    It reads and compares like the list DeepView returns (``counts == [0, 3, 1]`` is a
+    bool; a slice is a list), while the counts stay in one int32 array:
+    ``numpy.asarray(counts)`` returns that array without copying, for numpy work.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> counts = InactiveCounts(np.array([0, 3, 1], dtype=np.int32))
+    >>> counts == [0, 3, 1], counts[1], counts[:2]
+    (True, 3, [0, 3])
+    >>> np.asarray(counts).dtype, float(np.mean(counts))
+    (dtype('int32'), 1.3333333333333333)
+    """
+
+    __slots__ = ("_counts",)
+
+    def __init__(self, counts: np.ndarray) -> None:
+        self._counts = counts
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return self._counts[index].tolist()
+        return int(self._counts[index])
+
+    def __iter__(self) -> Iterator[int]:
+        for start in range(0, len(self._counts), _CHUNK):  # no list of every sample at once
+            yield from self._counts[start:start + _CHUNK].tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        counts = self._counts if dtype is None else self._counts.astype(dtype, copy=False)
+        return counts.copy() if copy else counts
+
+    def tolist(self) -> list[int]:
+        """The counts as a list of ints."""
+        result: list[int] = self._counts.tolist()
+        return result
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, InactiveCounts):
+            other = other._counts
+        if isinstance(other, (str, bytes)) or not isinstance(other, (Sequence, np.ndarray)):
+            return NotImplemented
+        return len(other) == len(self) and bool(np.array_equal(self._counts, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"InactiveCounts(n={len(self)})"
+
+
 @dataclass(frozen=True)
 class IUA:
     """Inactive Unit Analysis: statistics of inactive (≈ 0) units per layer.
@@ -206,7 +268,9 @@ class IUA:
             Population standard deviation of the number of inactive units per sample:
             ``numpy.std(inactive)``, to the last bit.
         inactive : Sequence[float]
-            Number of inactive units of each sample, in producer order (int32 array).
+            Number of inactive units of each sample, in producer order: a read-only
+            sequence of ints that compares equal to a list of the same counts;
+            ``numpy.asarray(inactive)`` is the int32 array behind it (no copy).
         unit_inactive_count : Sequence[float]
             Number of samples in which each unit was inactive; int64 array with the
             response's per-sample shape (e.g. ``(C,)`` or ``(H, W, C)``).
@@ -333,7 +397,7 @@ class IUA:
             out[name] = IUA.Result(
                 mean_inactive=float(mean),
                 std_inactive=float(std),
-                inactive=per_sample,  # type: ignore[arg-type]
+                inactive=InactiveCounts(per_sample),
                 unit_inactive_count=units,  # type: ignore[arg-type]
                 unit_inactive_proportion=proportion,  # type: ignore[arg-type]
             )
