@@ -46,6 +46,7 @@ from deepview.integrations.torch._pfa_surgery import (
     _plan_from_pairs,
     _plans_from_run,
     _rows,
+    _trace,
     _units,
     call_module,
 )
@@ -57,8 +58,9 @@ logger = logging.getLogger(__name__)
 _OWNER = "compress"
 #: ways to choose the units to keep (the last two are baselines)
 SELECTIONS = ("pfa", "magnitude", "random")
-#: ridge of the least-squares fits, relative to the mean variance of the consumer's inputs
-_RIDGE = 1e-4
+#: ridge of the unit choice and of the least-squares refit, relative to the mean variance of
+#: the consumer's inputs (the choice sees exact duplicates, whose covariance is singular)
+_RIDGE, _RIDGE_FIT = 1e-4, 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,8 +214,8 @@ def find_blocks(module: nn.Module, example: Any, *,
         plans = {key: _plan_from_pairs(key, chain, modules) for key, chain in pairs.items()}
     else:
         try:
-            graph = torch.fx.symbolic_trace(module).graph
-        except Exception:  # noqa: BLE001 - untraceable (e.g. transformers): run it instead
+            graph = _trace(module)
+        except DeepViewException:  # untraceable (e.g. transformers): run it instead
             plans = _plans_from_run(module, example)
         else:
             plans = {}
@@ -459,7 +461,7 @@ def _fit(plan: _Plan, stats: _Stats, consumer: Any, refit: bool
     if refit:
         r_zz, r_zy, _ = stats.parts(centered=has_bias)
         sub = r_zz[np.ix_(cols, cols)]
-        ridge = _RIDGE * max(float(np.trace(sub)) / len(cols), 1e-30)
+        ridge = _RIDGE_FIT * max(float(np.trace(sub)) / len(cols), 1e-30)
         w = np.linalg.solve(sub + ridge * np.eye(len(cols)), r_zy[cols]).T
         b = m_y - w @ m_z if has_bias else np.zeros(len(m_y))
     else:

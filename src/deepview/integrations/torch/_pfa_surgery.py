@@ -246,9 +246,18 @@ def apply_pfa_recipe(
 
 
 # ---------------------------------------------------------------------- planning
+class _LeafTracer(fx.Tracer):
+    """Modules without children stay single nodes (so a custom activation class is probed as
+    a whole instead of traced into its operations)."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return next(m.children(), None) is None or super().is_leaf_module(
+            m, module_qualified_name)
+
+
 def _trace(module: nn.Module) -> fx.Graph:
     try:
-        return fx.symbolic_trace(module).graph
+        return _LeafTracer().trace(module)
     except Exception as exc:
         raise DeepViewException(
             f"{_OWNER}: cannot trace {type(module).__name__} with torch.fx ({exc}); give the "
