@@ -384,14 +384,28 @@ def neighbours(values: np.ndarray, k: int, *, seed: int | None,
     return found, dist
 
 
+def projects_on_graph(strategy: Any, n: int) -> bool:
+    """Whether :func:`project` fits ``strategy`` on all ``n`` rows with the report's
+    neighbour graph (a stock UMAP without its own graph, fitted on every row)."""
+    params = strategy.parameters if type(strategy) is UMAP else {}
+    if (type(strategy) is not UMAP or "precomputed_knn" in params
+            or params.get("metric", "euclidean") != "euclidean"):
+        return False
+    limit = strategy.max_fit_samples
+    return limit is None or n <= limit
+
+
 def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
-            strata: np.ndarray | None = None, seed: int | None = None) -> np.ndarray:
+            strata: np.ndarray | None = None, seed: int | None = None,
+            graph: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(n, 2) projection of the reduced responses.
 
     A UMAP with ``max_fit_samples`` below ``n`` is fitted on a sample of that many rows,
     stratified by ``strata`` (integer codes, e.g. a label's, -1 = none) when given
     (:func:`stratified_rows`), and every row is then transformed: the sampled rows get
-    their fitted coordinates, the others are placed from their nearest sampled rows.
+    their fitted coordinates, the others are placed from their nearest sampled rows.  A
+    UMAP fitted on every row builds on ``graph``, the report's neighbour lists
+    (:func:`neighbours`), when given, instead of searching neighbours again.
     """
     n = len(reduced)
     limit = getattr(strategy, "max_fit_samples", None) if isinstance(strategy, UMAP) else None
@@ -409,7 +423,7 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
         projection = _transform_into(_producer(reduced, field), reducer, field,
                                      max(batch_size, PLACE_ROWS))
     else:
-        strategy = _tune_umap(strategy, reduced)
+        strategy = _tune_umap(strategy, reduced, graph)
         producer = _producer(reduced, field)
         with warnings.catch_warnings():
             # umap: "precomputed_knn[2] is not an NNDescent object" (we never transform new
@@ -463,12 +477,15 @@ def stratified_rows(n: int, size: int, strata: np.ndarray | None,
     return np.sort(np.concatenate(chosen))
 
 
-def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
-    """Speed up a stock ``DimensionReduction.Strategy.UMAP`` without changing its result.
-
-    For up to :data:`EXACT_KNN_MAX_SAMPLES` samples (where umap itself computes *exact*
-    neighbours, but through a Python-level pairwise loop), hands umap the same exact k-NN
-    graph computed with BLAS (``precomputed_knn``).  Other strategies are returned unchanged.
+def _tune_umap(strategy: Any, reduced: np.ndarray,
+               graph: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
+    """A stock ``DimensionReduction.Strategy.UMAP`` given its k-NN graph
+    (``precomputed_knn``): the first ``n_neighbors`` columns of ``graph`` (each row's own
+    index first, as umap-learn's search gives it) when that is wide enough, else for up to
+    :data:`EXACT_KNN_MAX_SAMPLES` samples the exact graph computed with BLAS (where umap
+    itself would compute the same through a Python-level loop).  umap-learn's own
+    neighbour search (NN-descent, single-threaded when seeded) is then skipped.  Other
+    strategies, and a UMAP with its own graph or another metric, are returned unchanged.
     """
     if type(strategy) is not UMAP:
         return strategy
@@ -479,11 +496,16 @@ def _tune_umap(strategy: Any, reduced: np.ndarray) -> Any:
         "precomputed_knn" in params
         or params.get("metric", "euclidean") != "euclidean"
         or not isinstance(k, int)
-        or n > EXACT_KNN_MAX_SAMPLES
         or n <= k
     ):
         return strategy
-    indices, distances = knn_brute(np.ascontiguousarray(reduced, dtype=np.float32), k)
+    if graph is not None and graph[0].shape[1] >= k:
+        indices = np.ascontiguousarray(graph[0][:, :k])
+        distances = np.ascontiguousarray(graph[1][:, :k], dtype=np.float32)
+    elif n <= EXACT_KNN_MAX_SAMPLES:
+        indices, distances = knn_brute(np.ascontiguousarray(reduced, dtype=np.float32), k)
+    else:
+        return strategy
     # below 4096 samples umap ignores precomputed_knn unless told to use its general path,
     # which with the exact graph builds the same fuzzy graph as its small-data path
     return strategy.with_params(

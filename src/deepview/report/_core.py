@@ -451,10 +451,17 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         bar.update(1)
     del raw
     strategy = analysis.seeded(analysis.strategy_for(config.projection, field), config.seed)
+    graph = None
+    if config.familiarity is not None or issue_labels or analysis.projects_on_graph(
+            strategy, len(reduced.values)):  # one neighbour graph for all of them
+        bar.set_description(f"{_OWNER} [{name}]: neighbours")
+        graph = analysis.neighbours(reduced.values, audit.LABEL_NEIGHBOURS + 1,
+                                    seed=config.seed, spill=scratch)
     if strategy is not None:
         bar.set_description(f"{_OWNER} [{name}]: projection")
         xy = analysis.project(reduced.values, field, strategy, batch_size=batch_size,
-                              strata=_strata(collected.labels, splits), seed=config.seed)
+                              strata=_strata(collected.labels, splits), seed=config.seed,
+                              graph=graph)
         x_column, y_column = col.projection(name)
         parts.projection[x_column] = xy[:, 0].astype(np.float64)
         parts.projection[y_column] = xy[:, 1].astype(np.float64)
@@ -462,10 +469,9 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         trim_heap()
     if config.projection is not None:
         bar.update(1)
-    if config.familiarity is not None or issue_labels:  # the neighbour graph both read
-        bar.set_description(f"{_OWNER} [{name}]: neighbours")
-        neighbours, distances = analysis.neighbours(
-            reduced.values, audit.LABEL_NEIGHBOURS + 1, seed=config.seed, spill=scratch)
+    if graph is not None:
+        neighbours, distances = graph
+        del graph
         if config.familiarity is not None:
             scores, percentiles = analysis.knn_familiarity(reduced, neighbours, distances)
             parts.familiarity[col.familiarity(name)] = scores
