@@ -52,8 +52,6 @@ _OWNER = "DatasetReport"
 DEFAULT_REDUCED_DIMS = 40
 #: the residual noise variance is at least this fraction of the data's variance per dimension
 RESIDUAL_VARIANCE_FLOOR = 1e-3
-#: umap-learn computes exact neighbours below 4096 samples; we hand it the same graph
-EXACT_KNN_MAX_SAMPLES = 4096
 #: familiarity models (overall and per label value) are fitted on at most this many rows, a
 #: seeded random sample of larger data; every row is scored
 FAMILIARITY_FIT_MAX = 200_000
@@ -384,15 +382,18 @@ def neighbours(values: np.ndarray, k: int, *, seed: int | None,
     return found, dist
 
 
-def projects_on_graph(strategy: Any, n: int) -> bool:
-    """Whether :func:`project` fits ``strategy`` on all ``n`` rows with the report's
-    neighbour graph (a stock UMAP without its own graph, fitted on every row)."""
-    params = strategy.parameters if type(strategy) is UMAP else {}
-    if (type(strategy) is not UMAP or "precomputed_knn" in params
-            or params.get("metric", "euclidean") != "euclidean"):
+def projects_on_graph(strategy: Any, n: int, width: int) -> bool:
+    """Whether :func:`project` fits ``strategy`` on all ``n`` rows with a neighbour graph of
+    ``width`` columns (a stock Euclidean UMAP without its own graph, fitted on every row,
+    with fewer neighbours than that)."""
+    if type(strategy) is not UMAP:
         return False
+    params = strategy.parameters
+    k = params.get("n_neighbors", 15)
     limit = strategy.max_fit_samples
-    return limit is None or n <= limit
+    return ("precomputed_knn" not in params and params.get("metric", "euclidean") == "euclidean"
+            and isinstance(k, int) and k <= min(width, n - 1)
+            and (limit is None or n <= limit))
 
 
 def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
@@ -481,11 +482,11 @@ def _tune_umap(strategy: Any, reduced: np.ndarray,
                graph: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
     """A stock ``DimensionReduction.Strategy.UMAP`` given its k-NN graph
     (``precomputed_knn``): the first ``n_neighbors`` columns of ``graph`` (each row's own
-    index first, as umap-learn's search gives it) when that is wide enough, else for up to
-    :data:`EXACT_KNN_MAX_SAMPLES` samples the exact graph computed with BLAS (where umap
-    itself would compute the same through a Python-level loop).  umap-learn's own
-    neighbour search (NN-descent, single-threaded when seeded) is then skipped.  Other
-    strategies, and a UMAP with its own graph or another metric, are returned unchanged.
+    index first, as umap-learn's search gives it) when that is wide enough, else the
+    graph of :func:`neighbours` (exact while small, else partitioned, in threads).
+    umap-learn's own neighbour search (NN-descent, single-threaded when seeded; below 4096
+    samples a Python-level exact loop) is then skipped.  Other strategies, and a UMAP with
+    its own graph or another metric, are returned unchanged.
     """
     if type(strategy) is not UMAP:
         return strategy
@@ -499,13 +500,10 @@ def _tune_umap(strategy: Any, reduced: np.ndarray,
         or n <= k
     ):
         return strategy
-    if graph is not None and graph[0].shape[1] >= k:
-        indices = np.ascontiguousarray(graph[0][:, :k])
-        distances = np.ascontiguousarray(graph[1][:, :k], dtype=np.float32)
-    elif n <= EXACT_KNN_MAX_SAMPLES:
-        indices, distances = knn_brute(np.ascontiguousarray(reduced, dtype=np.float32), k)
-    else:
-        return strategy
+    if graph is None or graph[0].shape[1] < k:
+        graph = neighbours(reduced, k, seed=None)
+    indices = np.ascontiguousarray(graph[0][:, :k])
+    distances = np.ascontiguousarray(graph[1][:, :k], dtype=np.float32)
     # below 4096 samples umap ignores precomputed_knn unless told to use its general path,
     # which with the exact graph builds the same fuzzy graph as its small-data path
     return strategy.with_params(

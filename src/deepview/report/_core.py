@@ -452,11 +452,11 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
     del raw
     strategy = analysis.seeded(analysis.strategy_for(config.projection, field), config.seed)
     graph = None
+    width = audit.LABEL_NEIGHBOURS + 1
     if config.familiarity is not None or issue_labels or analysis.projects_on_graph(
-            strategy, len(reduced.values)):  # one neighbour graph for all of them
+            strategy, len(reduced.values), width):  # one neighbour graph for all of them
         bar.set_description(f"{_OWNER} [{name}]: neighbours")
-        graph = analysis.neighbours(reduced.values, audit.LABEL_NEIGHBOURS + 1,
-                                    seed=config.seed, spill=scratch)
+        graph = analysis.neighbours(reduced.values, width, seed=config.seed, spill=scratch)
     if strategy is not None:
         bar.set_description(f"{_OWNER} [{name}]: projection")
         xy = analysis.project(reduced.values, field, strategy, batch_size=batch_size,
