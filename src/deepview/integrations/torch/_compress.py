@@ -197,10 +197,11 @@ def compress(
         module.train(was_training)
     new = copy.deepcopy(module)
 
-    def choose(plan: _Plan, stats: _Stats) -> np.ndarray:
+    def choose(plan: _Plan, stats: _Stats | None) -> np.ndarray:
         return _select(plan, stats, counts[plan.producer], module, selection, seed)
 
-    layers = refit_blocks(module, new, plans, calibration, choose, refit=refit)
+    layers = refit_blocks(module, new, plans, calibration, choose, refit=refit,
+                          measure=refit or selection == "pfa")
     return Compression(new, tuple(layers))
 
 
@@ -397,7 +398,7 @@ def _counts(module: nn.Module, plans: Sequence[_Plan], calibration: Sequence[Any
     return counts
 
 
-def _select(plan: _Plan, stats: _Stats, count: int, module: nn.Module, how: str,
+def _select(plan: _Plan, stats: _Stats | None, count: int, module: nn.Module, how: str,
             seed: int) -> np.ndarray:
     modules = dict(module.named_modules())
     n = _units(modules[plan.producer])
@@ -409,6 +410,7 @@ def _select(plan: _Plan, stats: _Stats, count: int, module: nn.Module, how: str,
         in_norm = _rows(modules[plan.consumer]).float().reshape(-1, n, plan.factor)
         score = (out_norm * in_norm.norm(dim=(0, 2))).cpu().numpy()
         return np.sort(np.argsort(-score, kind="stable")[:count])
+    assert stats is not None
     consumer = modules[plan.consumer]
     s_zz, s_zy, _ = stats.parts(centered=getattr(consumer, "bias", None) is not None)
     return _backward_elimination(s_zz, s_zy, count, plan.factor)
@@ -478,11 +480,12 @@ def _fit(plan: _Plan, stats: _Stats, consumer: Any, refit: bool
 
 def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[_Plan],
                  calibration: Sequence[Any],
-                 choose: Callable[[_Plan, _Stats], np.ndarray], *, refit: bool = True
-                 ) -> list[CompressedLayer]:
+                 choose: Callable[[_Plan, _Stats | None], np.ndarray], *, refit: bool = True,
+                 measure: bool = True) -> list[CompressedLayer]:
     """Cut the blocks of ``new`` (a copy of ``original``) one by one in forward order: the
     statistics of each block come from ``new`` as compressed so far, the targets from
-    ``original``; ``choose`` returns the sorted units to keep."""
+    ``original``; ``choose`` returns the sorted units to keep. Without ``refit`` and
+    ``measure`` no statistics are gathered (``choose`` gets None, the errors are NaN)."""
     training = original.training
     original.eval()
     new.eval()
@@ -492,13 +495,15 @@ def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[_Plan],
     new_modules = dict(new.named_modules())
     for i, plan in enumerate(plans):
         stats = _moments(original, new, [plan], calibration,
-                         f"compress: block {i + 1}/{len(plans)}")[plan.producer]
+                         f"compress: block {i + 1}/{len(plans)}")[plan.producer] \
+            if refit or measure else None
         plan.keep = np.asarray(choose(plan, stats), dtype=np.int64)
         consumer = new_modules[plan.consumer]
-        weight, bias, error = _fit(plan, stats, consumer, refit)
+        weight, bias, error = _fit(plan, stats, consumer, refit) if stats is not None else \
+            (None, None, float("nan"))
         units = _units(new_modules[plan.producer])
         with torch.no_grad():
-            _cut(plan, new_modules, (weight, bias) if refit else None)
+            _cut(plan, new_modules, (weight, bias) if weight is not None else None)
         layers.append(CompressedLayer(plan.producer, plan.consumer, units, len(plan.keep),
                                       error))
         logger.info("%s: %s keeps %d of %d units; relative error of %s: %.4f", _OWNER,
