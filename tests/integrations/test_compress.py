@@ -293,3 +293,21 @@ def test_cli_sentence_transformer_loads_as_before(tmp_path):
     texts = ["the data array", "return a value of the model"]
     before, after = st.encode(texts), small.encode(texts)
     assert after.shape == before.shape and float((before * after).sum(1).min()) > 0.9
+
+
+def test_gpt2_mlps_with_transposed_conv1d_weights():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=2,
+                                     n_head=2)
+    torch.manual_seed(0)
+    gpt = transformers.GPT2Model(config).eval()
+    calibration = [{k: v for k, v in b.items()} for b in _token_batches(4, 2)]
+    result = compress(gpt, calibration, keep=0.5, same_width=True)
+    assert [(lay.producer, lay.consumer) for lay in result.layers] == [
+        (f"h.{i}.mlp.c_fc", f"h.{i}.mlp.c_proj") for i in range(2)]
+    mlp = result.module.h[0].mlp
+    assert tuple(mlp.c_fc.weight.shape) == (16, 32) and tuple(mlp.c_proj.weight.shape) == (32, 16)
+    from deepview.integrations.torch import resize_to_state_dict
+
+    again = resize_to_state_dict(transformers.GPT2Model(config), result.module.state_dict())
+    assert tuple(again.h[1].mlp.c_fc.weight.shape) == (16, 32)
