@@ -279,7 +279,8 @@ def report(
     metadata: Annotated[Path | None, typer.Option(
         "--metadata", "-m", help="CSV with one row per sample: an id column and labels.")] = None,
     id_column: Annotated[str | None, typer.Option(
-        "--id-column", help="Id column in the CSV / Parquet file (default 'id').")] = None,
+        "--id-column", help="Id column of the metadata CSV, the Parquet file(s), or with "
+        "--model the text table / hf: dataset (default: a column named 'id', if any).")] = None,
     label: Annotated[list[str] | None, typer.Option(
         "--label", "-l", "--label-column", help="Label column of the CSV (repeat it; "
         "default: all other columns); with --model, of the text table or hf: dataset.")
@@ -427,7 +428,8 @@ def embed(
         "with the image's path relative to the folder, or its file name) and labels.")
     ] = None,
     id_column: Annotated[str | None, typer.Option(
-        "--id-column", help="Id column of the metadata CSV, text table or hf: dataset.")
+        "--id-column", help="Id column of the metadata CSV, text table or hf: dataset "
+        "(default: a column named 'id', if any).")
     ] = None,
     label_column: Annotated[list[str] | None, typer.Option(
         "--label-column", "--label", "-l", help="Label column of the metadata CSV, text "
