@@ -135,6 +135,9 @@ def minilm(args: argparse.Namespace) -> None:
                    if ".intermediate.dense." in n or (".output.dense." in n
                                                       and ".attention." not in n))
 
+    if args.recipes:
+        recipes(bert, calibration)
+        return
     before, _ = embed(bert)
     mlp0 = mlp_params(bert)
     say(f"MLP parameters {mlp0:,} of {count_parameters(bert):,}")
@@ -178,6 +181,25 @@ def minilm(args: argparse.Namespace) -> None:
         say(f"| keep {keep} | {seconds:.2f} | {base / seconds:.2f}x |")
 
 
+def recipes(bert: nn.Module, calibration: list[dict]) -> None:
+    """Units per MLP that PFA's recipes keep, from the token-level covariance."""
+    from deepview.integrations.torch._compress import _moments, find_blocks
+    from deepview.introspectors import PFA, PFACovariancesResult
+
+    plans = find_blocks(bert, calibration[0])
+    stats = _moments(bert, bert, plans, calibration, "token-level covariances")
+    covariances = {p.producer: PFACovariancesResult.make_covariance_result(
+        covariances=stats[p.producer].parts(centered=True)[0]) for p in plans}
+    say()
+    say("| PFA recipe (token-level covariance) | units kept per MLP (of 1536) |")
+    say("|---|---|")
+    for name, strategy in (("Energy(0.99)", PFA.Strategy.Energy(0.99)),
+                           ("Energy(0.95)", PFA.Strategy.Energy(0.95)),
+                           ("KL()", PFA.Strategy.KL())):
+        counts = [strategy(covariances)[p.producer].recommended_output_count for p in plans]
+        say(f"| {name} | {', '.join(map(str, counts))} |")
+
+
 # ---------------------------------------------------------------------- digits
 class BasicBlock(nn.Module):
     """``relu(x + bn2(conv2(relu(bn1(conv1(x))))))``, as torchvision's ResNet block."""
@@ -212,15 +234,15 @@ def digits(args: argparse.Namespace) -> None:
     split = load_digits_split(seed=0)
     x = torch.as_tensor(split.x_train)
     calibration = [x[i:i + 256] for i in range(0, len(x), 256)]
-    for title, net, specs in (
+    for title, build, specs in (
         ("DigitsResNet (48 channels, 3 basic blocks)",
-         DigitsResNet(), [{"keep": k} for k in (0.6, 0.5, 0.4, 0.3)]),
+         DigitsResNet, [{"keep": k} for k in (0.6, 0.5, 0.4, 0.3)]),
         ("DigitsCNN (32/64 channels, 128 hidden; examples/pfa_compress_digits.py)",
-         DigitsCNN(), [{"keep": k} for k in (0.4, 0.3, 0.23)] + [{"kl": True}]),
+         DigitsCNN, [{"keep": k} for k in (0.4, 0.3, 0.23)] + [{"kl": True}]),
     ):
         torch.manual_seed(0)
         start = time.perf_counter()
-        net = train_digits_cnn(net, split=split, epochs=args.epochs, seed=0)
+        net = train_digits_cnn(build(), split=split, epochs=args.epochs, seed=0)
         acc = evaluate_accuracy(net, split.x_test, split.y_test)
         params = count_parameters(net)
         say()
@@ -259,9 +281,11 @@ def main() -> None:
                         help="also units by weight magnitude and random, with and without refit")
     parser.add_argument("--baseline-keeps", type=lambda s: [float(v) for v in s.split(",")],
                         default=[0.59], help="MiniLM sizes at which to run the baselines")
-    parser.add_argument("--epochs", type=int, default=12, help="digits training epochs")
+    parser.add_argument("--epochs", type=int, default=15, help="digits training epochs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument("--recipes", action="store_true",
+                        help="MiniLM: only the units PFA's recipes keep per MLP")
     parser.add_argument("--skip-digits", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/compress.md"))
     args = parser.parse_args()

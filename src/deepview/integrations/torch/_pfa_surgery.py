@@ -98,7 +98,7 @@ class _Plan:
     removed: np.ndarray
     chain: list[str]  # module names between producer and consumer (norms are sliced)
     consumer: str
-    factor: int = 1  # consumer input columns per unit (H*W after Flatten, else 1)
+    factor: int = 1  # consumer weight columns per unit (H*W after Flatten, kernel size, 1)
     fold: bool = True  # chain lets duplicates be folded
     unit_scale_only: bool = False  # chain has non-homogeneous ops: fold only scale 1
     fold_norm: str | None = None  # BatchNorm applied right after the producer
@@ -120,10 +120,12 @@ def apply_pfa_recipe(
     on the way loses the same channels (affine parameters and running statistics), and the
     layer consuming them (the next ``Linear``/``Conv``) loses the matching input units.
     ``Conv -> ... -> Flatten -> Linear`` is supported: channel ``c`` is input columns
-    ``c*H*W .. (c+1)*H*W`` of the ``Linear``.  Activations, pooling and dropout in between
-    are fine; branches (residual additions, concatenations), grouped convolutions and
-    other layers between the two raise a :class:`~deepview.exceptions.DeepViewException`
-    naming the layer.  The original module is not modified.
+    ``c*H*W .. (c+1)*H*W`` of the ``Linear``.  Element-wise ops (recognised by behaviour:
+    any activation class, ``x + 1``), pooling and dropout in between are fine; branches
+    (residual additions, concatenations), grouped convolutions and other layers between
+    the two raise a :class:`~deepview.exceptions.DeepViewException` naming the layer.
+    transformers' ``Conv1D`` (GPT-2) counts as a ``Linear``.  The original module is not
+    modified.
 
     With ``fold_duplicates`` a removed unit whose (BatchNorm-adjusted) weights are a
     positive multiple ``a`` of a kept unit's weights — so its output is ``a`` times that
