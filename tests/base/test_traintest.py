@@ -65,8 +65,11 @@ def test_subset() -> None:
     batch = accumulate_batches(test_ones, 10)
     assert batch.metadata[ID] == [7, 9]
     assert producer.subset(labels=[0, 1], datasets=["train"], max_samples=2).__len__() == 2
-    with pytest.raises(InvalidParameterError, match="'labels' field is of length 0"):
-        producer.subset(labels=[])
+    for name in ("labels", "datasets"):
+        with pytest.raises(InvalidParameterError) as empty:
+            producer.subset(**{name: []})
+        assert str(empty.value) == f"'{name}' field is of length 0. Maybe it should be None?"
+        assert "TrainTestSplitProducer.subset" in empty.value.__notes__[0]
     # nothing matches: refused as the constructor refuses an empty split (DeepView's words,
     # and a note naming what matched nothing)
     for labels, datasets in ((999, None), ("elephant", None), (7, "train")):

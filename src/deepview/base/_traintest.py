@@ -245,11 +245,10 @@ class TrainTestSplitProducer:
 def _one_or_many(value: Any, name: str) -> frozenset[Any]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Collection):
         return frozenset([value])
-    if len(value) == 0:
-        raise InvalidParameterError(
-            f"{_OWNER}.subset: '{name}' field is of length 0; give at least one value, or None "
-            "for all."
-        )
+    if len(value) == 0:  # DeepView 3.x's words, and a note with the owner and the fix
+        error = InvalidParameterError(f"'{name}' field is of length 0. Maybe it should be None?")
+        error.add_note(f"{_OWNER}.subset: give at least one value for '{name}', or None for all.")
+        raise error
     return frozenset(value)
 
 
