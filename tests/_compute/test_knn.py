@@ -86,7 +86,7 @@ def test_partitioned_finds_planted_pairs(rng: np.random.Generator) -> None:
     assert all(i + 1500 in idx[i] for i in range(100))
     # approximate distances are never below the exact k-th neighbour distance
     ref = knn_brute(x, 10)[1]
-    assert (dist[:, -1] >= ref[:, -1] - 1e-5).all()
+    assert (dist[:, -1] >= ref[:, -1] * (1 - 1e-4) - 1e-5).all()  # up to float32 rounding
 
 
 @pytest.mark.parametrize(("n", "d", "k", "rounds"), [
@@ -107,7 +107,9 @@ def test_partitioned_neighbours_against_brute_force(n: int, d: int, k: int,
     near = float(np.linalg.norm(x[11].astype(np.float64) - x[12]))
     assert idx[11, 1] == 12 and dist[11, 1] == pytest.approx(near, rel=1e-6)
     ref_idx, ref = knn_brute(x, k)
-    assert (dist[:, -1] >= ref[:, -1] - 1e-5).all()  # never closer than the exact ones
+    # never closer than the exact ones (up to float32 rounding, which follows the BLAS
+    # kernel: the two searches compute distances in differently shaped blocks)
+    assert (dist[:, -1] >= ref[:, -1] * (1 - 1e-4) - 1e-5).all()
     recall = np.mean([len(set(a.tolist()) & set(b.tolist())) / k for a, b in zip(idx, ref_idx)])
     assert recall >= (0.999 if n < 2 * 256 else 0.9)
 
