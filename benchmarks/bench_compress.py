@@ -97,9 +97,7 @@ def docstrings(packages: list[str], min_chars: int = 60, max_chars: int = 600) -
 
 # ---------------------------------------------------------------------- MiniLM
 def minilm(args: argparse.Namespace) -> None:
-    from sentence_transformers import SentenceTransformer
-
-    from deepview.integrations.torch._embedder import _bundled_minilm
+    from deepview.integrations.torch import load_sentence_transformer
 
     rng = np.random.default_rng(0)
     calibration_texts = docstrings(["numpy", "scipy"])
@@ -108,7 +106,7 @@ def minilm(args: argparse.Namespace) -> None:
     rng.shuffle(held_texts)
     calibration_texts = calibration_texts[:args.calibration]
     held_texts = sorted(held_texts[:args.held_out], key=len)
-    st = SentenceTransformer(str(_bundled_minilm("all-MiniLM-L6-v2")), device="cpu")
+    st = load_sentence_transformer("all-MiniLM-L6-v2", device="cpu")
     tokenizer, bert = st.tokenizer, st[0].auto_model.eval()
 
     def batches(texts: list[str], size: int) -> list[dict]:

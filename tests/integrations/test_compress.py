@@ -23,7 +23,7 @@ from deepview.integrations.torch import (  # noqa: E402
     load_digits_split,
     train_digits_cnn,
 )
-from deepview.integrations.torch._pfa_surgery import _probe_module  # noqa: E402
+from deepview.integrations.torch._blocks import probe_module  # noqa: E402
 
 
 def recipe(n: int, removed) -> SimpleNamespace:
@@ -46,17 +46,17 @@ def _gelu_mlp(act: nn.Module) -> nn.Sequential:
 
 
 def test_elementwise_ops_are_recognised_by_behaviour():
-    assert _probe_module(nn.ReLU(), (4, 6)) == "homogeneous"
-    assert _probe_module(nn.Dropout(0.5), (4, 6)) == "homogeneous"  # the identity in eval
-    assert _probe_module(nn.MaxPool2d(2), (2, 6, 10, 10)) == "homogeneous"
-    assert _probe_module(nn.GELU(), (4, 6)) == "elementwise"
-    assert _probe_module(nn.Tanh(), (4, 6)) == "elementwise"
+    assert probe_module(nn.ReLU(), (4, 6)) == "homogeneous"
+    assert probe_module(nn.Dropout(0.5), (4, 6)) == "homogeneous"  # the identity in eval
+    assert probe_module(nn.MaxPool2d(2), (2, 6, 10, 10)) == "homogeneous"
+    assert probe_module(nn.GELU(), (4, 6)) == "elementwise"
+    assert probe_module(nn.Tanh(), (4, 6)) == "elementwise"
     for mixing in (nn.Softmax(dim=1), nn.LayerNorm(6), nn.Linear(6, 6), nn.Flatten(0)):
-        assert _probe_module(mixing, (4, 6)) == "other", mixing
+        assert probe_module(mixing, (4, 6)) == "other", mixing
     transformers = pytest.importorskip("transformers")
     activations = transformers.activations
     for act in (activations.GELUActivation(), activations.NewGELUActivation()):
-        assert _probe_module(act, (4, 6)) == "elementwise"
+        assert probe_module(act, (4, 6)) == "elementwise"
         small = apply_pfa_recipe(_gelu_mlp(act), {"0": recipe(24, [1, 2])})
         assert (small[0].out_features, small[2].in_features) == (22, 22)
 

@@ -3,7 +3,6 @@ retraining (:func:`deepview.integrations.torch.compress`), checked on held-out s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -13,11 +12,8 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from tqdm import tqdm
 
 from deepview._optional import require
-from deepview._progress import progress_disabled
-from deepview._validation import check_float, check_int
 from deepview.exceptions import DeepViewException, InvalidParameterError
 
 __all__ = ["compress_command", "run_compress"]
@@ -25,8 +21,6 @@ __all__ = ["compress_command", "run_compress"]
 logger = logging.getLogger(__name__)
 
 _OWNER = "deepview compress"
-#: configuration attributes holding the width of a transformer's MLP
-_WIDTH_KEYS = ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "hidden_dim")
 
 
 def _recipe(keep: float | None, energy: float | None, kl: bool) -> dict[str, Any]:
@@ -37,15 +31,22 @@ def _recipe(keep: float | None, energy: float | None, kl: bool) -> dict[str, Any
     if energy is not None:
         from deepview.introspectors import PFA
 
-        check_float(energy, name="--energy", owner=_OWNER, min_value=0.0, max_value=1.0,
-                    min_inclusive=False)
+        _share(energy, "--energy", "0.99")
         return {"strategy": PFA.Strategy.Energy(energy_threshold=energy)}
     if kl:
         from deepview.introspectors import PFA
 
         return {"strategy": PFA.Strategy.KL()}
-    return {"keep": check_float(0.75 if keep is None else keep, name="--keep", owner=_OWNER,
-                                min_value=0.0, max_value=1.0, min_inclusive=False)}
+    return {"keep": _share(0.75 if keep is None else keep, "--keep", "0.75")}
+
+
+def _share(value: float, name: str, example: str, *, top: bool = True) -> float:
+    """``value`` if it is in (0, 1] (or (0, 1) without ``top``)."""
+    if not (0.0 < value <= 1.0) or (not top and value == 1.0):
+        raise InvalidParameterError(
+            f"{_OWNER}: {name} must be a share in (0, 1{']' if top else ')'}; got {value}. "
+            f"Use e.g. {example}.")
+    return value
 
 
 def _samples(data: str, modality: str | None, text_column: str | None, limit: int,
@@ -60,8 +61,7 @@ def _samples(data: str, modality: str | None, text_column: str | None, limit: in
             f"{_OWNER}: the model takes {modality}s but --data '{data}' holds "
             f"{producer.modality}s; give {modality}s.")
     samples: list[Any] = []
-    for record in tqdm(producer.records(), desc="reading samples", unit=" samples",
-                       disable=progress_disabled(), total=limit):
+    for record in producer.records():
         try:
             samples.append(producer.decoder(record.raw))
         except Exception as exc:  # noqa: BLE001 - an unreadable sample is skipped
@@ -137,49 +137,37 @@ def similarity(before: np.ndarray, after: np.ndarray, k: int = 10) -> dict[str, 
             "knn_overlap": float(overlap), "k": k}
 
 
-def _load(model: str, device: str | None) -> tuple[Any, Any, str]:
-    """``(embedder, sentence-transformers object or None, factory spec or "")``."""
-    from deepview.integrations.torch import load_embedder, sentence_transformer_embedder
-    from deepview.integrations.torch._embedder import _bundled_minilm
-    from deepview.integrations.torch._saved import MANIFEST
+def _load(model: str, device: str | None) -> tuple[Any, Any]:
+    """``(embedder, the SentenceTransformer or None for a factory)``."""
+    from deepview.integrations.torch import (
+        load_embedder,
+        load_sentence_transformer,
+        sentence_transformer_embedder,
+    )
 
     embedder = load_embedder(model, device=device)
     kind = embedder.details.get("kind")
     if kind == "sentence-transformers":
-        st_module = require("sentence_transformers", feature=_OWNER, extra="text")
-        path = Path(model).expanduser()
-        source = str(path) if path.is_dir() else str(_bundled_minilm(model) or model)
-        st = st_module.SentenceTransformer(source, device=str(embedder.model._torch_details
-                                                              .device), local_files_only=True)
-        return sentence_transformer_embedder(st, name=model), st, ""
-    if kind != "factory":
+        st = load_sentence_transformer(model, device=embedder.model.device)
+        return sentence_transformer_embedder(st, name=model), st
+    if kind != "factory" or Path(model).expanduser().is_dir():
         raise InvalidParameterError(
-            f"{_OWNER}: MODEL '{model}' is a {kind} model; compress takes a "
+            f"{_OWNER}: MODEL '{model}' is a {kind} model or folder; compress takes a "
             "sentence-transformers model or a factory 'my_pkg.models:build' (wrap a timm / "
-            "torchvision model in a factory).")
-    manifest = Path(model).expanduser() / MANIFEST
-    factory = json.loads(manifest.read_text())["factory"] if manifest.is_file() else model
-    return embedder, None, factory
+            "torchvision model in a factory; to shrink a compressed factory model further, "
+            "compress the original factory again with a smaller --keep).")
+    return embedder, None
 
 
-def _mlp_blocks(module: Any, example: Any) -> dict[str, list[str]]:
-    """A transformer's MLP blocks (the width its configuration records), as ``pairs``."""
-    from deepview.integrations.torch._compress import find_blocks
-    from deepview.integrations.torch._pfa_surgery import _units
+def _call(net: Any, batch: Any) -> Any:
+    """The network's first output tensor on one batch, on the CPU."""
+    import torch
 
-    config = module.config
-    keys = [k for k in _WIDTH_KEYS if hasattr(config, k)]
-    width = next((getattr(config, k) for k in keys if getattr(config, k)), None)
-    width = width or 4 * int(getattr(config, "n_embd", 0) or 0)
-    modules = dict(module.named_modules())
-    blocks = {p.producer: [*p.chain, p.consumer] for p in find_blocks(module, example)
-              if _units(modules[p.producer]) == width}
-    if not keys or not blocks:
-        raise DeepViewException(
-            f"{_OWNER}: found no MLP blocks of width {width} in {type(module).__name__} whose "
-            f"width its configuration records ({', '.join(_WIDTH_KEYS)}); this model type is "
-            "not supported yet.")
-    return blocks
+    out = net(**batch) if isinstance(batch, dict) else net(*batch) \
+        if isinstance(batch, tuple) else net(batch)
+    while not isinstance(out, torch.Tensor):
+        out = next(iter(out.values())) if isinstance(out, dict) else out[0]
+    return out.float().cpu()
 
 
 def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
@@ -192,44 +180,41 @@ def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
     require("torch", feature=_OWNER, extra="torch")
     import torch
 
-    from deepview.integrations.torch import compress, count_parameters
-    from deepview.integrations.torch._model import _first_tensor
-    from deepview.integrations.torch._pfa_surgery import call_module
-    from deepview.integrations.torch._saved import save_compressed
+    from deepview.integrations.torch import (
+        compress,
+        count_parameters,
+        save_compressed,
+        sentence_transformer_embedder,
+    )
     from deepview.report.files import write_directory
 
     recipe = _recipe(keep, energy, kl)
-    check_float(held_out, name="--held-out", owner=_OWNER, min_value=0.0, max_value=1.0,
-                min_inclusive=False, max_inclusive=False)
-    check_int(max_samples, name="--max-samples", owner=_OWNER, min_value=13)
+    _share(held_out, "--held-out", "0.2", top=False)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise InvalidParameterError(
             f"{_OWNER}: --out '{out}' exists; pass --overwrite to replace it, or choose "
             "another folder.")
-    embedder, st, factory = _load(model, device)
-    module = embedder.model._torch_details.module.eval()
-    dev = next(module.parameters()).device
+    embedder, st = _load(model, device)
+    module = embedder.model.module.eval()
     calibration, held = _samples(data, embedder.modality, text_column, max_samples, held_out,
                                  seed)
-    cal_batches = _batches(calibration, embedder.transform, batch_size, dev)
-    held_batches = _batches(held, embedder.transform, batch_size, dev)
-
-    def output_of(net: Any) -> Callable[[Any], Any]:
-        if st is not None:  # the pooled, normalised sentence embedding
-            from deepview.integrations.torch import TorchModel
-
-            details = embedder.model._torch_details
-            return dataclasses.replace(embedder, model=TorchModel(
-                net, device=dev, pooling=details.pooling, token_mask=details.token_mask))
-        return lambda b: _first_tensor("output", call_module(net, b)).float().cpu()
-
-    before, seconds_before = _outputs(output_of(module), held_batches)
-    pairs = _mlp_blocks(module, cal_batches[0]) if st is not None else None
-    result = compress(module, cal_batches, same_width=st is not None, pairs=pairs, **recipe)
-    after, seconds_after = _outputs(output_of(result.module), held_batches)
+    cal_batches = _batches(calibration, embedder.transform, batch_size, embedder.model.device)
+    held_batches = _batches(held, embedder.transform, batch_size, embedder.model.device)
+    # a sentence-transformers model: the pooled, normalised embedding; else the output
+    original: Callable[[Any], Any] = embedder if st is not None else \
+        (lambda b: _call(module, b))
+    before, seconds_before = _outputs(original, held_batches)
+    result = compress(module, cal_batches, same_width=st is not None, **recipe)
+    smaller: Callable[[Any], Any] = lambda b: _call(result.module, b)  # noqa: E731
+    if st is not None:
+        for name, child in list(st[0].named_children()):  # auto_model or model
+            if child is module:
+                setattr(st[0], name, result.module)
+        smaller = sentence_transformer_embedder(st, name=model)
+    after, seconds_after = _outputs(smaller, held_batches)
     # once more each, alternating, the faster run counts (less noise from other load)
-    seconds_before = min(seconds_before, _outputs(output_of(module), held_batches)[1])
-    seconds_after = min(seconds_after, _outputs(output_of(result.module), held_batches)[1])
+    seconds_before = min(seconds_before, _outputs(original, held_batches)[1])
+    seconds_after = min(seconds_after, _outputs(smaller, held_batches)[1])
     summary = {
         "model": model, "data": data, "recipe": {k: str(v) for k, v in recipe.items()},
         "calibration_samples": len(calibration), "held_out_samples": len(held),
@@ -242,16 +227,9 @@ def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
 
     def build(folder: Path) -> None:
         if st is not None:
-            new = result.module
-            for key in _WIDTH_KEYS:
-                if hasattr(new.config, key):
-                    setattr(new.config, key, result.layers[0].kept)
-            for name, child in list(st[0].named_children()):  # auto_model or model
-                if child is module:
-                    setattr(st[0], name, new)
             st.save(str(folder))
         else:
-            save_compressed(result.module, folder, factory=factory)
+            save_compressed(result.module, folder, factory=model)
         (folder / "compression.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     with torch.no_grad():
@@ -311,7 +289,7 @@ def compress_command(
         "--held-out", help="Share of the samples kept out of calibration, to check the "
         "result on.")] = 0.2,
     max_samples: Annotated[int, typer.Option(
-        "--max-samples", help="Samples read from --data (calibration and held-out).")
+        "--max-samples", min=13, help="Samples read from --data (calibration and held-out).")
     ] = 2500,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     text_column: Annotated[str | None, typer.Option(

@@ -45,7 +45,9 @@ from deepview.integrations.torch._embedder import (  # noqa: E402
     MODEL_FORMS,
     Embedder,
     hidden_state_layer,
+    load_compressed,
     load_embedder,
+    load_sentence_transformer,
     load_state_dict,
     penultimate_layer,
     sentence_transformer_embedder,
@@ -60,8 +62,8 @@ from deepview.integrations.torch._model import (  # noqa: E402
 from deepview.integrations.torch._pfa_surgery import apply_pfa_recipe  # noqa: E402
 from deepview.integrations.torch._producer import ProducerTorchDataset, TorchProducer  # noqa: E402
 from deepview.integrations.torch._saved import (  # noqa: E402
-    load_compressed,
     resize_to_state_dict,
+    save_compressed,
 )
 from deepview.integrations.torch._transforms import (  # noqa: E402
     IMAGENET_MEAN,
@@ -95,11 +97,13 @@ __all__ = [
     "load_digits_split",
     "load_compressed",
     "load_embedder",
+    "load_sentence_transformer",
     "load_state_dict",
     "load_torch_model",
     "penultimate_layer",
     "pool_response",
     "resize_to_state_dict",
+    "save_compressed",
     "sentence_transformer_embedder",
     "train_digits_cnn",
     "weights_digest",

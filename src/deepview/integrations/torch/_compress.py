@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,22 +34,21 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from deepview._compute.covariance import CovarianceAccumulator
 from deepview._progress import progress_disabled
 from deepview._validation import check_choice, check_float
 from deepview.exceptions import DeepViewException, InvalidParameterError, InvalidTypeError
-from deepview.integrations.torch._pfa_surgery import (
-    _CONVS,
-    _cut,
-    _is_producer,
-    _Plan,
-    _plan_from_graph,
-    _plan_from_pairs,
-    _plans_from_run,
-    _rows,
-    _trace,
-    _units,
+from deepview.integrations.torch._blocks import (
+    CONVS,
+    Plan,
     call_module,
+    cut,
+    is_producer,
+    plan_from_graph,
+    plan_from_pairs,
+    plans_from_run,
+    trace,
+    units_of,
+    weight_rows,
 )
 
 __all__ = ["CompressedLayer", "Compression", "compress"]
@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 _OWNER = "compress"
 #: ways to choose the units to keep (the last two are baselines)
 SELECTIONS = ("pfa", "magnitude", "random")
+#: configuration attributes holding the width of a transformer's MLP
+_WIDTH_KEYS = ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "hidden_dim")
 #: ridge of the unit choice and of the least-squares refit, relative to the mean variance of
 #: the consumer's inputs (the choice sees exact duplicates, whose covariance is singular)
 _RIDGE, _RIDGE_FIT = 1e-4, 1e-6
@@ -129,9 +131,10 @@ def compress(
         covariance of each block's units over all tokens / positions of the calibration
         inputs, on the original network; decides how many units each block keeps.
     same_width : bool, default=False
-        Keep the same number of units in every block (the largest that any block asks for),
-        for models whose configuration has one width, e.g. transformers'
-        ``intermediate_size``.
+        Keep the same number of units in every block (the largest that any block asks for).
+        For a transformer whose configuration records one MLP width (``intermediate_size``,
+        GPT-2's ``n_inner``, ...), only its MLPs are compressed and the copy's configuration
+        gets the new width, so that ``from_pretrained`` / ``SentenceTransformer`` load it.
     selection : {"pfa", "magnitude", "random"}, default="pfa"
         Which units to keep: the ones that best reconstruct the consumer's output (see the
         module doc), or, as baselines, the largest weight norms or a random draw.
@@ -192,12 +195,15 @@ def compress(
     module.eval()
     try:
         plans = find_blocks(module, calibration[0], pairs=pairs)
+        width_key, plans = _configured_width(module, plans) if same_width else (None, plans)
         counts = _counts(module, plans, calibration, keep, strategy, same_width)
     finally:
         module.train(was_training)
     new = copy.deepcopy(module)
+    if width_key is not None:  # e.g. config.intermediate_size: the model loads as before
+        setattr(new.config, width_key, max(counts.values()))
 
-    def choose(plan: _Plan, stats: _Stats | None) -> np.ndarray:
+    def choose(plan: Plan, stats: _Stats | None) -> np.ndarray:
         return _select(plan, stats, counts[plan.producer], module, selection, seed)
 
     layers = refit_blocks(module, new, plans, calibration, choose, refit=refit,
@@ -206,25 +212,25 @@ def compress(
 
 
 def find_blocks(module: nn.Module, example: Any, *,
-                pairs: Mapping[str, Sequence[str]] | None = None) -> list[_Plan]:
+                pairs: Mapping[str, Sequence[str]] | None = None) -> list[Plan]:
     """Every block that can lose units (or those of ``pairs``), in forward order: from the
     torch.fx graph, or by running ``example`` where the network cannot be traced."""
     modules = dict(module.named_modules())
     order = _call_order(module, example)
     if pairs:
-        plans = {key: _plan_from_pairs(key, chain, modules) for key, chain in pairs.items()}
+        plans = {key: plan_from_pairs(key, chain, modules) for key, chain in pairs.items()}
     else:
         try:
-            graph = _trace(module)
+            graph = trace(module)
         except DeepViewException:  # untraceable (e.g. transformers): run it instead
-            plans = _plans_from_run(module, example)
+            plans = plans_from_run(module, example)
         else:
             plans = {}
             for name in order:
-                if not _is_producer(modules[name]):
+                if not is_producer(modules[name]):
                     continue
                 try:
-                    plans[name] = _plan_from_graph(name, graph, modules)
+                    plans[name] = plan_from_graph(name, graph, modules)
                 except DeepViewException:
                     continue
     found = sorted(plans.values(), key=lambda p: order.get(p.producer, len(order)))
@@ -235,6 +241,24 @@ def find_blocks(module: nn.Module, example: Any, *,
             "blocks with pairs={'fc1': ['act', 'fc2']}."
         )
     return found
+
+
+def _configured_width(module: nn.Module, plans: list[Plan]) -> tuple[str | None, list[Plan]]:
+    """A transformer's configuration attribute holding its MLP width, and the blocks of that
+    width (its MLPs); ``(None, plans)`` for a model without one."""
+    config = getattr(module, "config", None)
+    keys = [k for k in _WIDTH_KEYS if hasattr(config, k)]
+    if not keys:
+        return None, plans
+    width = next((getattr(config, k) for k in keys if getattr(config, k)), None) or \
+        4 * int(getattr(config, "n_embd", 0) or 0)  # GPT-2: n_inner=None means 4 x n_embd
+    modules = dict(module.named_modules())
+    mlps = [p for p in plans if units_of(modules[p.producer]) == width]
+    if not mlps:
+        raise InvalidParameterError(
+            f"{_OWNER}: found no block of the width {width} that {type(module).__name__}'s "
+            f"configuration records ({keys[0]}); pass same_width=False.")
+    return next(k for k in keys if getattr(config, k) in (width, None)), mlps
 
 
 def _call_order(module: nn.Module, example: Any) -> dict[str, int]:
@@ -256,6 +280,38 @@ def _call_order(module: nn.Module, example: Any) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------- statistics
+class _Moments:
+    """Streaming mean and covariance of row batches, on the rows' device (a GPU when the
+    model runs there): float32 products of the rows less the first batch's mean, summed in
+    float64."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.shift: torch.Tensor | None = None
+        self.sums = self.products = torch.zeros(0)
+
+    def update(self, x: torch.Tensor) -> None:
+        if self.shift is None:
+            self.shift = x.mean(dim=0)
+            self.sums = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
+            self.products = torch.zeros(x.shape[1], x.shape[1], dtype=torch.float64,
+                                        device=x.device)
+        x = x - self.shift
+        self.n += len(x)
+        self.sums += x.sum(dim=0, dtype=torch.float64)
+        self.products += (x.T @ x).double()
+
+    def finish(self, width: int) -> _Stats:
+        if self.shift is None or self.n == 0:
+            raise DeepViewException(f"{_OWNER}: the calibration inputs gave no rows.")
+        mean = self.sums / self.n
+        cov = (self.products / self.n - torch.outer(mean, mean)).cpu().numpy()
+        if not np.isfinite(cov).all():
+            raise DeepViewException(
+                f"{_OWNER}: the responses contain NaN or inf; check the calibration inputs.")
+        return _Stats((mean + self.shift.double()).cpu().numpy(), (cov + cov.T) / 2, width)
+
+
 @dataclasses.dataclass
 class _Stats:
     """Mean and covariance of ``[consumer input z, original consumer output y]`` rows."""
@@ -273,7 +329,7 @@ class _Stats:
 
 def _rows_of(t: torch.Tensor, consumer: Any, mask: Any, unfold: bool) -> torch.Tensor:
     """``(rows, features)``: per real token / position; a conv's input unfolded to patches."""
-    if isinstance(consumer, _CONVS):
+    if isinstance(consumer, CONVS):
         if not unfold:
             return t.movedim(1, -1).reshape(-1, t.shape[1])
         if isinstance(consumer, nn.Conv3d) or consumer.padding_mode != "zeros" or \
@@ -294,7 +350,7 @@ def _rows_of(t: torch.Tensor, consumer: Any, mask: Any, unfold: bool) -> torch.T
     return t.reshape(-1, t.shape[-1])
 
 
-def _capture(original: nn.Module, current: nn.Module, plans: Sequence[_Plan], batch: Any
+def _capture(original: nn.Module, current: nn.Module, plans: Sequence[Plan], batch: Any
              ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per plan, the rows of ``z`` (consumer input in ``current``) and ``y`` (consumer
     output in ``original``) of one batch; each run stops once its layers have run."""
@@ -302,7 +358,7 @@ def _capture(original: nn.Module, current: nn.Module, plans: Sequence[_Plan], ba
     got: dict[tuple[str, str], torch.Tensor] = {}
     residual: dict[tuple[str, str], torch.Tensor] = {}
 
-    def keep(part: str, plan: _Plan, t: Any, consumer: Any, need: int) -> None:
+    def keep(part: str, plan: Plan, t: Any, consumer: Any, need: int) -> None:
         got[part, plan.producer] = _rows_of(t, consumer, mask, part == "z").float()
         if len(got) == need:
             raise _Stop
@@ -357,40 +413,36 @@ def _capture(original: nn.Module, current: nn.Module, plans: Sequence[_Plan], ba
     return out
 
 
-def _moments(original: nn.Module, current: nn.Module, plans: Sequence[_Plan],
+def _moments(original: nn.Module, current: nn.Module, plans: Sequence[Plan],
              calibration: Sequence[Any], desc: str) -> dict[str, _Stats]:
     """One pass over ``calibration``: ``z`` from ``current``, ``y`` from ``original``."""
-    accs = {p.producer: CovarianceAccumulator(precision="input", owner=_OWNER)
-            for p in plans}
+    moments = {p.producer: _Moments() for p in plans}
     for batch in tqdm(calibration, desc=desc, unit="batch", disable=progress_disabled()):
         for name, (z, y) in _capture(original, current, plans, batch).items():
-            accs[name].update(torch.cat([z, y], dim=1).cpu().numpy())
+            moments[name].update(torch.cat([z, y], dim=1))
     modules = dict(current.named_modules())
-    return {p.producer: _Stats(accs[p.producer].mean, accs[p.producer].covariance(),
-                               int(_rows(modules[p.consumer]).shape[1])) for p in plans}
+    return {p.producer: moments[p.producer].finish(int(weight_rows(modules[p.consumer]).shape[1]))
+            for p in plans}
 
 
 # ---------------------------------------------------------------------- choosing units
-def _counts(module: nn.Module, plans: Sequence[_Plan], calibration: Sequence[Any],
+def _counts(module: nn.Module, plans: Sequence[Plan], calibration: Sequence[Any],
             keep: float | None, strategy: Any, same_width: bool) -> dict[str, int]:
     """Units to keep per block: ``keep`` of each, or what the PFA strategy recommends for
     the covariance of the block's units (all tokens / positions) in the original network."""
     modules = dict(module.named_modules())
-    units = {p.producer: _units(modules[p.producer]) for p in plans}
+    units = {p.producer: units_of(modules[p.producer]) for p in plans}
     if strategy is None:
         assert keep is not None
         counts = {name: max(1, int(round(keep * n))) for name, n in units.items()}
     else:
-        from deepview.introspectors import PFACovariancesResult
-
         stats = _moments(module, module, plans, calibration, "compress: PFA covariances")
         covariances = {}
         for plan in plans:
             s_zz = stats[plan.producer].parts(centered=True)[0]
             n, g = units[plan.producer], plan.factor
-            unit_cov = np.einsum("iaja->ij", s_zz.reshape(n, g, n, g)) / g
-            covariances[plan.producer] = PFACovariancesResult.make_covariance_result(
-                covariances=unit_cov)
+            covariances[plan.producer] = _pfa_covariance(
+                np.einsum("iaja->ij", s_zz.reshape(n, g, n, g)) / g)
         recipes = strategy(covariances)
         counts = {name: int(recipes[name].recommended_output_count) for name in units}
     if same_width:
@@ -398,16 +450,28 @@ def _counts(module: nn.Module, plans: Sequence[_Plan], calibration: Sequence[Any
     return counts
 
 
-def _select(plan: _Plan, stats: _Stats | None, count: int, module: nn.Module, how: str,
+def _pfa_covariance(cov: np.ndarray, epsilon_inactive: float = 1e-8) -> Any:
+    """What a PFA strategy reads of a layer (the fields of ``PFACovariancesResult``)."""
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(values)[::-1]
+    var = np.abs(np.diag(cov))
+    inactive = np.flatnonzero((var < epsilon_inactive * var.max()) | (var == 0.0))
+    return types.SimpleNamespace(
+        covariances=cov, eigenvalues=np.clip(values[order], 0.0, None),
+        eigenvectors=vectors[:, order], original_output_count=len(cov),
+        inactive_units=inactive)
+
+
+def _select(plan: Plan, stats: _Stats | None, count: int, module: nn.Module, how: str,
             seed: int) -> np.ndarray:
     modules = dict(module.named_modules())
-    n = _units(modules[plan.producer])
+    n = units_of(modules[plan.producer])
     count = min(max(count, 1), n)
     if how == "random":
         return np.sort(np.random.default_rng(seed).choice(n, count, replace=False))
     if how == "magnitude":
-        out_norm = _rows(modules[plan.producer]).float().norm(dim=1)
-        in_norm = _rows(modules[plan.consumer]).float().reshape(-1, n, plan.factor)
+        out_norm = weight_rows(modules[plan.producer]).float().norm(dim=1)
+        in_norm = weight_rows(modules[plan.consumer]).float().reshape(-1, n, plan.factor)
         score = (out_norm * in_norm.norm(dim=(0, 2))).cpu().numpy()
         return np.sort(np.argsort(-score, kind="stable")[:count])
     assert stats is not None
@@ -453,7 +517,7 @@ def _backward_elimination(s_zz: np.ndarray, s_zy: np.ndarray, count: int,
 
 
 # ---------------------------------------------------------------------- refitting
-def _fit(plan: _Plan, stats: _Stats, consumer: Any, refit: bool
+def _fit(plan: Plan, stats: _Stats, consumer: Any, refit: bool
          ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
     """The consumer's weights for the kept columns and bias, and the relative error."""
     cols = (plan.keep[:, None] * plan.factor + np.arange(plan.factor)).reshape(-1)
@@ -467,7 +531,7 @@ def _fit(plan: _Plan, stats: _Stats, consumer: Any, refit: bool
         w = np.linalg.solve(sub + ridge * np.eye(len(cols)), r_zy[cols]).T
         b = m_y - w @ m_z if has_bias else np.zeros(len(m_y))
     else:
-        w = _rows(consumer).double().cpu().numpy()[:, cols]
+        w = weight_rows(consumer).double().cpu().numpy()[:, cols]
         b = consumer.bias.detach().double().cpu().numpy() if has_bias else np.zeros(len(m_y))
     s = s_zz[np.ix_(cols, cols)]
     total = float(np.trace(s_yy))
@@ -478,9 +542,9 @@ def _fit(plan: _Plan, stats: _Stats, consumer: Any, refit: bool
     return weight, bias, max(err, 0.0) / max(total, 1e-30)
 
 
-def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[_Plan],
+def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[Plan],
                  calibration: Sequence[Any],
-                 choose: Callable[[_Plan, _Stats | None], np.ndarray], *, refit: bool = True,
+                 choose: Callable[[Plan, _Stats | None], np.ndarray], *, refit: bool = True,
                  measure: bool = True) -> list[CompressedLayer]:
     """Cut the blocks of ``new`` (a copy of ``original``) one by one in forward order: the
     statistics of each block come from ``new`` as compressed so far, the targets from
@@ -501,9 +565,9 @@ def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[_Plan],
         consumer = new_modules[plan.consumer]
         weight, bias, error = _fit(plan, stats, consumer, refit) if stats is not None else \
             (None, None, float("nan"))
-        units = _units(new_modules[plan.producer])
+        units = units_of(new_modules[plan.producer])
         with torch.no_grad():
-            _cut(plan, new_modules, (weight, bias) if weight is not None else None)
+            cut(plan, new_modules, (weight, bias) if weight is not None else None)
         layers.append(CompressedLayer(plan.producer, plan.consumer, units, len(plan.keep),
                                       error))
         logger.info("%s: %s keeps %d of %d units; relative error of %s: %.4f", _OWNER,

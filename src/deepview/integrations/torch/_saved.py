@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from deepview.exceptions import InvalidParameterError
-from deepview.integrations.torch._pfa_surgery import _CONVS, _NORMS, _is_conv1d, _set
+from deepview.integrations.torch._blocks import CONVS, NORMS, is_conv1d, set_tensor
 
-__all__ = ["MANIFEST", "load_compressed", "resize_to_state_dict", "save_compressed"]
+__all__ = ["MANIFEST", "read_manifest", "resize_to_state_dict", "save_compressed"]
 
 #: the file that marks a folder written by :func:`save_compressed`
 MANIFEST = "deepview-compressed.json"
@@ -48,43 +48,27 @@ def resize_to_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> n
             continue
         for attr in ("weight", "bias", "running_mean", "running_var"):
             if getattr(m, attr, None) is not None and prefix + attr in state:
-                _set(m, attr, torch.zeros_like(state[prefix + attr]))
+                set_tensor(m, attr, torch.zeros_like(state[prefix + attr]))
         if isinstance(m, nn.Linear):
             m.out_features, m.in_features = (int(s) for s in weight.shape)
-        elif isinstance(m, _CONVS):
+        elif isinstance(m, CONVS):
             m.out_channels, m.in_channels = int(weight.shape[0]), int(weight.shape[1]) * m.groups
-        elif isinstance(m, _NORMS):
+        elif isinstance(m, NORMS):
             m.num_features = int(weight.shape[0])
-        elif _is_conv1d(m):
+        elif is_conv1d(m):
             m.nx, m.nf = (int(s) for s in weight.shape)
     module.load_state_dict(state)
     return module
 
 
-def load_compressed(folder: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
-    """Load a network written by ``deepview compress`` from a model factory.
-
-    Returns
-    -------
-    tuple
-        ``(module, transform)``: the factory's module resized to the saved weights, and its
-        transform (``None`` if the factory returns a module only).
-    """
-    from deepview.integrations.torch._embedder import _import_target, load_state_dict
-
+def read_manifest(folder: str | os.PathLike[str]) -> tuple[str, pathlib.Path]:
+    """``(factory, weights file)`` of a folder written by :func:`save_compressed`."""
     folder = pathlib.Path(folder).expanduser()
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
-        target, _, attr = str(manifest["factory"]).rpartition(":")
+        return str(manifest["factory"]), folder / str(manifest.get("weights", _WEIGHTS))
     except (OSError, ValueError, KeyError) as exc:
         raise InvalidParameterError(
             f"'{folder}' holds no readable {MANIFEST} ({exc}); give a folder written by "
             "deepview compress."
         ) from None
-    factory = getattr(_import_target(target), attr, None)
-    if factory is None:
-        raise InvalidParameterError(f"'{folder}': factory '{manifest['factory']}' not found.")
-    built = factory if isinstance(factory, nn.Module) else factory()
-    module, transform = built if isinstance(built, tuple) else (built, None)
-    state = load_state_dict(folder / str(manifest.get("weights", _WEIGHTS)))
-    return resize_to_state_dict(module, state), transform

@@ -1,0 +1,507 @@
+"""The blocks of a torch network that can lose units: ``Linear/Conv -> [norm, element-wise
+ops, pooling, Flatten] -> Linear/Conv`` chains (found in the torch.fx graph or by running the
+network), and cutting units out of them (weights, norms, a fold of duplicates or a refit)."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import operator
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import fx, nn
+
+from deepview.exceptions import DeepViewException, InvalidTypeError
+
+__all__ = ["CONVS", "NORMS", "Plan", "call_module", "cut", "find_folds", "is_conv1d",
+           "is_producer", "plan_from_graph", "plan_from_pairs", "plans_from_run",
+           "probe_module", "set_tensor", "trace", "units_of", "unsupported", "weight_rows"]
+
+_OWNER = "apply_pfa_recipe"
+_FOLD_RTOL = 1e-5
+
+CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def is_conv1d(m: Any) -> bool:
+    """transformers' ``Conv1D`` (GPT-2): a Linear whose weight is stored ``(in, out)``."""
+    return type(m).__name__ == "Conv1D" and hasattr(m, "nf") and getattr(m, "weight", None) \
+        is not None and m.weight.ndim == 2
+
+
+def is_producer(m: Any) -> bool:
+    """Layers whose output units can be removed and whose input units can be sliced."""
+    return isinstance(m, (nn.Linear, *CONVS)) or is_conv1d(m)
+
+
+def _probe(f: Any, shape: tuple[int, ...]) -> str:
+    """What ``f`` does to the channels (axis 1) of a tensor of ``shape``, by behaviour:
+    ``"homogeneous"`` (channel ``c`` of the output depends only on channel ``c`` of the input,
+    by the same function for every channel, and ``f(a x) = a f(x)`` for ``a > 0``: ReLU,
+    pooling, dropout in eval mode), ``"elementwise"`` (the same without homogeneity: GELU,
+    tanh, ``x + 1``) or ``"other"``."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, generator=gen)
+    perm = torch.randperm(shape[1], generator=gen)
+    bump = x.clone()
+    bump[:, 0] += torch.randn(bump[:, 0].shape, generator=gen)
+
+    def close(a: Any, b: torch.Tensor) -> bool:
+        return isinstance(a, torch.Tensor) and a.shape == b.shape and \
+            torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+    try:
+        with torch.no_grad():
+            y = f(x)
+            if not isinstance(y, torch.Tensor) or y.shape[:2] != x.shape[:2] or \
+                    not close(f(x[:, perm]), y[:, perm]) or not close(f(bump)[:, 1:], y[:, 1:]):
+                return "other"
+            homogeneous = close(f(2.5 * x), 2.5 * y) and close(f(0.4 * x), 0.4 * y)
+    except Exception:  # noqa: BLE001 - whatever fails the probe is not element-wise
+        return "other"
+    return "homogeneous" if homogeneous else "elementwise"
+
+
+def probe_module(m: nn.Module, shape: tuple[int, ...]) -> str:
+    training = m.training
+    m.eval()  # dropout is the identity in eval mode, as in the compressed network's use
+    try:
+        return _probe(m, shape)
+    finally:
+        m.train(training)
+
+
+def _probe_shape(producer: Any) -> tuple[int, ...]:
+    """A probe input for the output of ``producer``: (samples, units[, spatial...])."""
+    if isinstance(producer, CONVS):
+        return (2, units_of(producer), *(10,) * (producer.weight.ndim - 2))
+    return (4, units_of(producer))
+
+
+@dataclasses.dataclass
+class Plan:
+    """What to cut for one recipe."""
+
+    key: str
+    producer: str
+    keep: np.ndarray
+    removed: np.ndarray
+    chain: list[str]  # module names between producer and consumer (norms are sliced)
+    consumer: str
+    factor: int = 1  # consumer weight columns per unit (H*W after Flatten, kernel size, 1)
+    fold: bool = True  # chain lets duplicates be folded
+    unit_scale_only: bool = False  # chain has non-homogeneous ops: fold only scale 1
+    fold_norm: str | None = None  # BatchNorm applied right after the producer
+    folds: list[tuple[int, int, float]] = dataclasses.field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- planning
+class _LeafTracer(fx.Tracer):
+    """Modules without children stay single nodes (so a custom activation class is probed as
+    a whole instead of traced into its operations)."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return next(m.children(), None) is None or super().is_leaf_module(
+            m, module_qualified_name)
+
+
+def trace(module: nn.Module) -> fx.Graph:
+    try:
+        return _LeafTracer().trace(module)
+    except Exception as exc:
+        raise DeepViewException(
+            f"{_OWNER}: cannot trace {type(module).__name__} with torch.fx ({exc}); give the "
+            "consumer of each layer explicitly, e.g. pairs={'conv1': ['bn1', 'conv2']}, or "
+            "calibration inputs (the layers are then found by running the network)."
+        ) from exc
+
+
+def _kind(m: nn.Module, shape: tuple[int, ...]) -> str:
+    if is_producer(m):
+        return "producer"
+    if isinstance(m, NORMS):
+        return "norm"
+    if isinstance(m, nn.Flatten):
+        return "flatten" if m.start_dim == 1 else "other"
+    return probe_module(m, shape)
+
+
+def unsupported(name: str, m: nn.Module, why: str) -> DeepViewException:
+    return DeepViewException(
+        f"{_OWNER}: cannot rewrite layer '{name}' ({type(m).__name__}): {why}. Supported: "
+        "Linear/Conv -> [BatchNorm, element-wise ops (activations, dropout), pooling, "
+        "Flatten] -> Linear/Conv chains without branches."
+    )
+
+
+def _check_producer(name: str, m: Any, role: str) -> None:
+    if not is_producer(m):
+        raise unsupported(name, m, f"a {role} must be a Linear or Conv1d/2d/3d layer")
+    if isinstance(m, CONVS) and m.groups != 1:
+        raise unsupported(name, m, f"grouped convolutions (groups={m.groups}) are not supported")
+
+
+def units_of(m: Any) -> int:
+    if isinstance(m, CONVS):
+        return int(m.out_channels)
+    return int(m.nf if is_conv1d(m) else m.out_features)
+
+
+def _inputs(m: Any) -> int:
+    if isinstance(m, CONVS):
+        return int(m.in_channels)
+    return int(m.weight.shape[0] if is_conv1d(m) else m.in_features)
+
+
+def _finish_plan(plan: Plan, modules: Mapping[str, Any]) -> None:
+    """Check the consumer's input size; derive its weight columns per unit (``factor``)."""
+    producer, consumer = modules[plan.producer], modules[plan.consumer]
+    _check_producer(plan.consumer, consumer, f"consumer of '{plan.producer}'")
+    units, inputs = units_of(producer), _inputs(consumer)
+    conv_in, conv_out = isinstance(producer, CONVS), isinstance(consumer, CONVS)
+    if conv_in and not conv_out:
+        if inputs % units:
+            raise unsupported(
+                plan.consumer, consumer,
+                f"its {inputs} inputs are not a whole number of maps of the {units} channels of "
+                f"'{plan.producer}'",
+            )
+        plan.factor = inputs // units
+    elif conv_out and not conv_in:
+        raise unsupported(plan.consumer, consumer, f"it consumes the Linear '{plan.producer}'")
+    elif inputs != units:
+        raise unsupported(
+            plan.consumer, consumer,
+            f"it takes {inputs} inputs but '{plan.producer}' has {units} output units",
+        )
+    if conv_out:
+        plan.factor = int(np.prod(consumer.kernel_size))
+    for name in plan.chain:
+        m = modules[name]
+        if isinstance(m, NORMS) and m.num_features != units:
+            raise unsupported(name, m, f"it has {m.num_features} features, not {units}")
+
+
+def _walk_chain(plan: Plan, names: Sequence[str], kinds: Sequence[str],
+                modules: Mapping[str, Any]) -> None:
+    """Record the modules between producer and consumer (``kinds`` checked already)."""
+    seen_nonlinear = False
+    for name, kind in zip(names, kinds):
+        if kind in ("producer", "other"):
+            m = modules.get(name, nn.Identity())
+            raise unsupported(name, m, f"it sits between '{plan.producer}' and its consumer")
+        if name in modules:
+            plan.chain.append(name)
+        if kind == "norm":
+            if seen_nonlinear or plan.fold_norm is not None:
+                plan.fold = False  # a norm after a nonlinearity breaks the scale relation
+            else:
+                plan.fold_norm = name
+        elif kind == "elementwise":
+            plan.unit_scale_only = True
+        seen_nonlinear = seen_nonlinear or kind in ("homogeneous", "elementwise")
+    _finish_plan(plan, modules)
+
+
+def plan_from_pairs(key: str, chain: Sequence[str], modules: Mapping[str, Any]) -> Plan:
+    _check_producer(key, modules[key], "key of 'pairs'")
+    if isinstance(chain, str) or not isinstance(chain, Sequence) or not chain:
+        raise InvalidTypeError(
+            f"{_OWNER}: pairs['{key}'] must be a non-empty list of module names ending with "
+            f"the consumer, e.g. ['bn1', 'conv2']; got {chain!r}."
+        )
+    for name in chain:
+        if name not in modules or name == "":
+            raise DeepViewException(f"{_OWNER}: pairs['{key}'] names unknown layer '{name}'.")
+    plan = Plan(key, key, np.empty(0, int), np.empty(0, int), [], chain[-1])
+    shape = _probe_shape(modules[key])
+    _walk_chain(plan, chain[:-1], [_kind(modules[n], shape) for n in chain[:-1]], modules)
+    return plan
+
+
+def _call_modules(graph: fx.Graph) -> dict[str, list[fx.Node]]:
+    nodes: dict[str, list[fx.Node]] = {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            nodes.setdefault(str(node.target), []).append(node)
+    return nodes
+
+
+def _node_kind(node: fx.Node, source: fx.Node, modules: Mapping[str, Any],
+               shape: tuple[int, ...]) -> str:
+    """Kind of graph node ``node`` applied to ``source`` ('other' when unsupported)."""
+    if not node.args or node.args[0] is not source:
+        return "other"
+    if node.op == "call_module":
+        return _kind(modules[str(node.target)], shape)
+    rest, kwargs = node.args[1:], dict(node.kwargs)
+    if node.target in (torch.flatten, "flatten"):
+        start = rest[0] if rest else kwargs.get("start_dim", 0)
+        return "flatten" if start == 1 else "other"
+    if node.target in ("view", "reshape") and len(rest) == 2 and rest[1] == -1:
+        return "flatten"  # x.view(x.size(0), -1)
+    others: list[fx.Node] = []
+    fx.node.map_arg((rest, kwargs), others.append)
+    if others or node.op not in ("call_function", "call_method"):
+        return "other"
+    target = node.target
+    if node.op == "call_method":
+        return _probe(lambda x: getattr(x, str(target))(*rest, **kwargs), shape)
+    return _probe(lambda x: target(x, *rest, **kwargs), shape)  # type: ignore[operator]
+
+
+def _is_shape_query(node: fx.Node) -> bool:
+    """``x.size(0)``, ``x.dim()``, ``x.shape``: uses that only read the shape."""
+    if node.op == "call_method":
+        return node.target in ("size", "dim")
+    return node.op == "call_function" and node.target is getattr and node.args[1:2] == (
+        "shape",
+    )
+
+
+def _describe(node: fx.Node) -> str:
+    if node.op == "call_module":
+        return f"layer '{node.target}'"
+    if node.op == "output":
+        return "the network's output"
+    target = getattr(node.target, "__name__", node.target)
+    if node.target in (operator.add, torch.add, torch.cat, operator.mul):
+        return f"'{target}' (a branch or merge)"
+    return f"operation '{target}'"
+
+
+def plan_from_graph(key: str, graph: fx.Graph, modules: Mapping[str, Any]) -> Plan:
+    calls = _call_modules(graph)
+    if key not in calls:
+        raise unsupported(
+            key, modules[key], "it is not a single layer of the traced forward() (a container "
+            "or unused module); use the name of a Linear/Conv layer inside it",
+        )
+    if len(calls[key]) > 1:
+        raise unsupported(key, modules[key], f"it is used {len(calls[key])} times in forward()")
+    node, between = calls[key][0], []
+    # walk back from a norm/activation key to the layer producing its channels
+    while not (node.op == "call_module" and is_producer(modules[str(node.target)])):
+        prev = node.args[0] if node.args else None
+        if not isinstance(prev, fx.Node):
+            raise unsupported(
+                key, modules[key], "its units do not map one-to-one to the output units of a "
+                "Linear/Conv layer before it; give the producing layer's name",
+            )
+        between.append((node, prev))
+        node = prev
+    producer = str(node.target)
+    _check_producer(producer, modules[producer], f"layer producing '{key}'")
+    shape = _probe_shape(modules[producer])
+    if any(_node_kind(n, p, modules, shape) not in ("norm", "homogeneous", "elementwise")
+           for n, p in between):
+        raise unsupported(
+            key, modules[key], "its units do not map one-to-one to the output units of a "
+            "Linear/Conv layer before it; give the producing layer's name",
+        )
+    if len(calls[producer]) > 1:
+        raise unsupported(producer, modules[producer], "it is used more than once in forward()")
+    plan = Plan(key, producer, np.empty(0, int), np.empty(0, int), [], "")
+    names, kinds, current = [], [], node
+    while True:
+        users = [u for u in current.users if not _is_shape_query(u)]
+        where = f"'{current.target}'" if current.op == "call_module" else f"'{current.name}'"
+        if len(users) != 1:
+            raise unsupported(
+                producer, modules[producer],
+                f"the output of {where} feeds {len(users)} operations "
+                f"({', '.join(_describe(u) for u in users) or 'none'}); branches cannot be cut",
+            )
+        nxt = users[0]
+        kind = _node_kind(nxt, current, modules, shape)
+        if kind == "other":
+            raise unsupported(
+                producer, modules[producer],
+                f"its output reaches {_describe(nxt)}, which cannot be rewritten",
+            )
+        name = str(nxt.target) if nxt.op == "call_module" else f"<{nxt.name}>"
+        if nxt.op == "call_module" and len(calls[name]) > 1 and kind in ("producer", "norm"):
+            raise unsupported(name, modules[name], "it is used more than once in forward()")
+        if kind == "producer":
+            plan.consumer = name
+            break
+        names.append(name)
+        kinds.append(kind)
+        current = nxt
+    _walk_chain(plan, names, kinds, modules)
+    return plan
+
+
+def plans_from_run(module: nn.Module, example: Any) -> dict[str, Plan]:
+    """Plans of every ``producer -> [norm / element-wise modules] -> consumer`` chain,
+    found by running ``module`` once on ``example`` (for networks torch.fx cannot trace): a
+    chain continues while the next module called takes the previous one's output tensor
+    itself and no other module takes it."""
+    modules = dict(module.named_modules())
+    calls: list[tuple[str, Any, Any]] = []
+    handles = [m.register_forward_hook(
+        lambda _m, args, out, name=name: calls.append((name, args[0] if args else None, out)))
+        for name, m in modules.items() if name and next(m.children(), None) is None]
+    training = module.training
+    try:
+        with torch.no_grad():
+            call_module(module.eval(), example)
+    finally:
+        module.train(training)
+        for handle in handles:
+            handle.remove()
+    count = collections.Counter(name for name, _, _ in calls)
+    plans: dict[str, Plan] = {}
+    for i, (name, _, out) in enumerate(calls):
+        if not is_producer(modules[name]) or count[name] > 1:
+            continue
+        shape = _probe_shape(modules[name])
+        plan = Plan(name, name, np.empty(0, int), np.empty(0, int), [], "")
+        names, kinds, j = [], [], i
+        while True:
+            users = [k for k in range(j + 1, len(calls)) if calls[k][1] is out]
+            if len(users) != 1 or count[calls[users[0]][0]] > 1:
+                break
+            j = users[0]
+            kind = _kind(modules[calls[j][0]], shape)
+            if kind == "producer":
+                plan.consumer = calls[j][0]
+                break
+            if kind not in ("norm", "homogeneous", "elementwise"):
+                break
+            names.append(calls[j][0])
+            kinds.append(kind)
+            out = calls[j][2]
+        if plan.consumer:
+            try:
+                _walk_chain(plan, names, kinds, modules)
+            except DeepViewException:
+                continue
+            plans[name] = plan
+    return plans
+
+
+def call_module(module: nn.Module, batch: Any) -> Any:
+    """``module(**batch)`` for a mapping, ``module(*batch)`` for a tuple, else ``module(batch)``."""
+    if isinstance(batch, Mapping):
+        return module(**batch)
+    if isinstance(batch, tuple):
+        return module(*batch)
+    return module(batch)
+
+
+# ---------------------------------------------------------------------- folding
+def _effective_rows(plan: Plan, modules: Mapping[str, Any]) -> np.ndarray | None:
+    """Per unit: [weights..., bias] after the BatchNorm that follows the producer."""
+    producer = modules[plan.producer]
+    w = weight_rows(producer).double().cpu()
+    b = (producer.bias.detach().double().cpu() if producer.bias is not None
+         else torch.zeros(len(w), dtype=torch.float64))
+    if plan.fold_norm is not None:
+        bn = modules[plan.fold_norm]
+        if bn.running_mean is None or bn.running_var is None:
+            return None  # normalised with batch statistics: no fixed affine map
+        scale = 1.0 / torch.sqrt(bn.running_var.detach().double().cpu() + bn.eps)
+        shift = -bn.running_mean.detach().double().cpu() * scale
+        if bn.weight is not None:
+            gamma = bn.weight.detach().double().cpu()
+            scale, shift = scale * gamma, shift * gamma
+        if bn.bias is not None:
+            shift = shift + bn.bias.detach().double().cpu()
+        w, b = w * scale[:, None], b * scale + shift
+    return torch.cat([w, b[:, None]], dim=1).numpy()
+
+
+def find_folds(plan: Plan, modules: Mapping[str, Any]) -> None:
+    if not plan.fold or plan.removed.size == 0:
+        return
+    rows = _effective_rows(plan, modules)
+    if rows is None:
+        return
+    removed, kept = rows[plan.removed], rows[plan.keep]
+    kept_sq = np.einsum("ij,ij->i", kept, kept)
+    removed_sq = np.einsum("ij,ij->i", removed, removed)
+    gram = removed @ kept.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(kept_sq > 0, gram / kept_sq, 0.0)
+        residual = removed_sq[:, None] - np.where(kept_sq > 0, gram**2 / kept_sq, 0.0)
+    residual[:, kept_sq == 0] = np.inf
+    for i, r in enumerate(plan.removed):
+        if removed_sq[i] == 0:
+            continue  # constant unit: nothing to fold
+        j = int(np.argmin(residual[i]))
+        a = float(alpha[i, j])
+        if residual[i, j] > (_FOLD_RTOL**2) * removed_sq[i] or a <= 0:
+            continue
+        if plan.unit_scale_only and abs(a - 1.0) > _FOLD_RTOL:
+            continue
+        plan.folds.append((int(r), int(plan.keep[j]), a))
+
+
+# ---------------------------------------------------------------------- cutting
+def set_tensor(module: nn.Module, name: str, value: torch.Tensor | None) -> None:
+    old = getattr(module, name)
+    if value is None or old is None:
+        return
+    if isinstance(old, nn.Parameter):
+        setattr(module, name, nn.Parameter(value.contiguous(), requires_grad=old.requires_grad))
+    else:
+        setattr(module, name, value.contiguous())
+
+
+def weight_rows(m: Any) -> torch.Tensor:
+    """The weights as a matrix with one row per output unit: ``(out, in * kernel size)``,
+    whose columns ``c * k .. (c + 1) * k`` belong to input unit ``c``."""
+    w = m.weight.detach()
+    return w.t() if is_conv1d(m) else w.reshape(w.shape[0], -1)
+
+
+def cut(plan: Plan, modules: Mapping[str, Any],
+         fit: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
+    """Cut ``plan`` out of ``modules`` in place; ``fit`` = the consumer's new ``(out, kept
+    columns)`` weight matrix and bias (refitted), else removed twins are folded."""
+    producer, consumer = modules[plan.producer], modules[plan.consumer]
+    keep = torch.as_tensor(plan.keep, device=producer.weight.device)
+    f = plan.factor
+    cols = (keep[:, None] * f + torch.arange(f, device=keep.device)).reshape(-1)
+    if fit is None:
+        weight = weight_rows(consumer).clone()
+        for r, k, a in plan.folds:
+            weight[:, k * f : (k + 1) * f] += a * weight[:, r * f : (r + 1) * f]
+        weight, bias = weight[:, cols], None
+    else:
+        weight, bias = fit
+    weight = weight.to(consumer.weight)
+    if is_conv1d(consumer):
+        set_tensor(consumer, "weight", weight.t())
+        consumer.nx = int(cols.numel())
+    elif isinstance(consumer, nn.Linear):
+        set_tensor(consumer, "weight", weight)
+        consumer.in_features = int(cols.numel())
+    else:
+        shape = (len(weight), len(keep), *consumer.kernel_size)
+        set_tensor(consumer, "weight", weight.reshape(shape))
+        consumer.in_channels = int(keep.numel())
+    if bias is not None:
+        set_tensor(consumer, "bias", bias.to(weight))
+    for name in plan.chain:
+        norm = modules[name]
+        if isinstance(norm, NORMS):
+            for attr in ("weight", "bias", "running_mean", "running_var"):
+                value = getattr(norm, attr)
+                set_tensor(norm, attr, None if value is None else value.detach()[keep])
+            norm.num_features = int(keep.numel())
+    w = producer.weight.detach()
+    set_tensor(producer, "weight", w[:, keep] if is_conv1d(producer) else w[keep])
+    if producer.bias is not None:
+        set_tensor(producer, "bias", producer.bias.detach()[keep])
+    if is_conv1d(producer):
+        producer.nf = int(keep.numel())
+    elif isinstance(producer, nn.Linear):
+        producer.out_features = int(keep.numel())
+    else:
+        producer.out_channels = int(keep.numel())
