@@ -139,6 +139,10 @@ def test_transformer_mlps_found_without_pairs_and_refit_token_level():
 
     assert cosine(before, _pooled(small, held)) > cosine(before, _pooled(cut, held))
     assert cosine(before, _pooled(small, held)) > 0.9
+    # recipes for an untraceable model: its blocks are found by running it
+    act = "encoder.layer.0.intermediate.intermediate_act_fn"
+    own = apply_pfa_recipe(bert, {act: recipe(32, range(10))}, calibration=calibration)
+    assert own.encoder.layer[0].output.dense.in_features == 22
     energy = pytest.importorskip("deepview.introspectors").PFA.Strategy.Energy(0.9)
     by_energy = compress(bert, calibration, strategy=energy, same_width=True)
     assert len({lay.kept for lay in by_energy.layers}) == 1
