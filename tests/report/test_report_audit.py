@@ -179,6 +179,12 @@ def test_single_class_and_unlabelled_data_are_reported_as_not_measured() -> None
     assert "mostly one each (an identifier or free text" in rows[("imbalance", "name")].detail
     assert pd.isna(rows[("leakage", "split")].flagged)
     assert "duplicate search was off" in rows[("leakage", "split")].detail
+    # a long list of thin values is cut after ten, saying how many more
+    sizes = ["big"] * (len(x) - 40) + [f"rare-{i:02d}" for i in range(40)]
+    table = DatasetReport.introspect(ArrayProducer({"emb": x}, labels={"size": sizes}),
+                                     config=config).issues()
+    detail = table[table["issue"] == "imbalance"].iloc[0]["detail"]
+    assert detail.endswith("rare-09 (1) and 30 more") and "rare-10" not in detail
 
 
 def test_a_label_the_responses_do_not_predict_is_not_measured(tmp_path) -> None:

@@ -250,11 +250,16 @@ def _label_issue_detail(dim: str, note: Mapping[str, Any] | None, flagged: int,
     if not note.get("predictable", True):
         return (f"not measured: '{dim}' is not predictable from the responses ({agreement}); "
                 "no sample is flagged"), False
-    unpredictable = list(note.get("unpredictable") or [])
-    rest = (f"; never suggested (not predictable): {', '.join(map(str, unpredictable[:8]))}"
-            + (f" and {len(unpredictable) - 8} more" if len(unpredictable) > 8 else "")
-            if unpredictable else "")
+    unpredictable = [str(c) for c in note.get("unpredictable") or []]
+    rest = f"; never suggested (not predictable): {_listed(unpredictable)}" if unpredictable \
+        else ""
     return f"{flagged} of {labelled} labelled samples ({agreement}){rest}", True
+
+
+def _listed(items: Sequence[str], limit: int = 10) -> str:
+    """``a, b, c`` for a detail cell: the first ``limit`` items, then how many more."""
+    more = len(items) - limit
+    return ", ".join(items[:limit]) + (f" and {more:,} more" if more > 0 else "")
 
 
 def leakage_columns(groups: np.ndarray, name: str, labels: Mapping[str, Sequence[str]],
@@ -400,7 +405,7 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
         thin = counts[counts < THIN_SHARE * even]
         rows.append(_row("imbalance", "", dim, len(thin), balance(counts.to_numpy()),
                          f"{len(counts)} values; below half the even share of {even:,.0f}: "
-                         + ", ".join(f"{k} ({v})" for k, v in thin.items()) if len(thin)
+                         + _listed([f"{k} ({v})" for k, v in thin.items()]) if len(thin)
                          else f"{len(counts)} values, none below half the even share of "
                          f"{even:,.0f}"))
         split_models = [c for c in data.columns
@@ -412,7 +417,7 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
             rows.append(_row("thin labels", "", dim, len(few),
                              1 - few.sum() / max(counts.sum(), 1),
                              ("too few samples for an own familiarity model: " +
-                              ", ".join(f"{k} ({v})" for k, v in few.items()))
+                              _listed([f"{k} ({v})" for k, v in few.items()]))
                              if len(few) else "every value has its own familiarity model"))
     if not label_columns:
         rows.append(_row("imbalance", "", "", np.nan, np.nan, "not measured: no labels"))
