@@ -229,7 +229,10 @@ def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
         if st is not None:
             st.save(str(folder))
         else:
-            save_compressed(result.module, folder, factory=model)
+            target, _, attr = model.rpartition(":")
+            if target.endswith(".py"):  # loadable from any folder
+                target = str(Path(target).expanduser().resolve())
+            save_compressed(result.module, folder, factory=f"{target}:{attr}")
         (folder / "compression.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     with torch.no_grad():
