@@ -262,7 +262,7 @@ def test_split_familiarity_adds_each_values_own_residual_noise(tmp_path: Path) -
     for j, value in enumerate("abc"):
         rows = np.flatnonzero(code == j)
         model = _analysis._fit_familiarity(values, rows, "x", strategy, 256)
-        density = _analysis._score(model, values, "x", 256, percentiles=False)[0]
+        density = _analysis._score(model, values, "x", 256)
         r = residual[rows].mean()
         total = (r + (values[rows].astype(np.float64) ** 2).sum(axis=1).mean()) / (k + off)
         sigma2 = max(r / off, _analysis.RESIDUAL_VARIANCE_FLOOR * total)

@@ -29,6 +29,7 @@ __all__ = [
     "predictability",
     "score_label_issues",
     "split_pair_counts",
+    "without_self",
 ]
 
 #: a label is flagged when another class is this many times likelier than the given one
@@ -186,12 +187,25 @@ def score_label_issues(probabilities: np.ndarray, codes: np.ndarray, scale: np.n
     return out
 
 
+def without_self(indices: np.ndarray, start: int = 0) -> np.ndarray:
+    """Drop each row's own index (or its last neighbour when the row lacks itself, which
+    happens among identical copies); ``indices`` are the neighbour lists of rows ``start``,
+    ``start + 1``, ..."""
+    n, k = indices.shape
+    own = indices == np.arange(start, start + n)[:, None]
+    own[~own.any(axis=1), k - 1] = True
+    own &= np.cumsum(own, axis=1) == 1  # only the first hit
+    return indices[~own].reshape(n, k - 1)
+
+
 def label_issues(neighbours: np.ndarray, codes: np.ndarray, n_classes: int, *,
-                 predictions: np.ndarray | None = None,
-                 ratio: float = LABEL_ISSUE_RATIO) -> LabelIssues:
-    """Label issues from each sample's ``neighbours`` (``(n, k)`` row indices, nearest first,
-    the sample itself excluded) and optional ``(n, n_classes)`` ``predictions``, averaged
-    with the neighbours' votes: :func:`label_issues_in_blocks` on the whole array.
+                 predictions: np.ndarray | None = None, with_self: bool = False,
+                 ratio: float = LABEL_ISSUE_RATIO,
+                 block_rows: int = _BLOCK_ROWS) -> LabelIssues:
+    """Label issues from each sample's ``neighbours`` (``(n, k)`` row indices, nearest first;
+    with ``with_self`` each row's own index among them, dropped by :func:`without_self`; a
+    memory-mapped array is read block by block) and optional ``(n, n_classes)``
+    ``predictions``, averaged with the neighbours' votes: :func:`label_issues_in_blocks`.
 
     Score = q_other / (q_other + q_given), where ``q`` are the class probabilities divided
     by each class's mean probability over the samples labelled with it (so a class that the
@@ -202,11 +216,13 @@ def label_issues(neighbours: np.ndarray, codes: np.ndarray, n_classes: int, *,
     ``q_other > ratio * q_given``; nothing is scored or flagged on a label that the evidence
     does not predict."""
     def probabilities(start: int, stop: int, labels: np.ndarray) -> np.ndarray:
-        votes = neighbour_label_probabilities(np.asarray(neighbours[start:stop]), labels,
-                                              n_classes)
+        rows = np.asarray(neighbours[start:stop])
+        votes = neighbour_label_probabilities(without_self(rows, start) if with_self else rows,
+                                              labels, n_classes)
         return votes if predictions is None else (votes + predictions[start:stop]) / 2
 
-    return label_issues_in_blocks(probabilities, codes, n_classes, ratio=ratio)
+    return label_issues_in_blocks(probabilities, codes, n_classes, ratio=ratio,
+                                  block_rows=block_rows)
 
 
 def predictability(probabilities: Callable[[int, int, np.ndarray], np.ndarray],

@@ -522,37 +522,28 @@ def _fit_familiarity(values: np.ndarray, rows: np.ndarray | None, field: str, st
     return model
 
 
-def _score(familiarity: Any, reduced: np.ndarray, field: str,
-           batch_size: int, *, percentiles: bool = True,
+def _score(familiarity: Any, reduced: np.ndarray, field: str, batch_size: int, *,
            out: np.ndarray | None = None,
-           offset: Callable[[int, int], np.ndarray] | None = None
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and training percentiles (NaN when the strategy gives none; a 1-element
-    placeholder without ``percentiles``) of every row.  The scores go into ``out`` (default
-    a new float64 array), each batch plus ``offset(start, stop)`` (float64) when given."""
+           offset: Callable[[int, int], np.ndarray] | None = None) -> np.ndarray:
+    """The familiarity scores of every row, into ``out`` (default a new float64 array), each
+    batch plus ``offset(start, stop)`` (float64) when given."""
     producer = _producer(reduced, field)
     scores = np.empty(len(reduced), dtype=np.float64) if out is None else out
-    ranks = np.full(len(reduced) if percentiles else 1, np.nan, dtype=np.float64)
     position = 0
     for batch in pipeline(producer, familiarity)(batch_size):
         results = batch.metadata[familiarity.meta_key][field]
         stop = position + len(results)
         raw_scores = getattr(results, "scores", None)  # FamiliarityResults: arrays, no objects
-        arrays = isinstance(raw_scores, np.ndarray)
-        if not arrays:
+        if not isinstance(raw_scores, np.ndarray):
             raw_scores = np.array([float(r.score) for r in results], dtype=np.float64)
         if offset is not None:
             raw_scores = raw_scores + offset(position, stop)
         scores[position:stop] = raw_scores
-        if percentiles:
-            ranks[position:stop] = (
-                getattr(results, "percentiles", np.nan) if arrays
-                else [float(getattr(r, "percentile", np.nan)) for r in results])
         position = stop
         if position % BLOCK_ROWS < len(results):
             release(reduced)
     release(reduced)
-    return scores, ranks
+    return scores
 
 
 #: neighbours whose distances make a sample's familiarity (``familiarity_R``)
@@ -635,8 +626,7 @@ def split_familiarity(
             model = _fit_familiarity(values, fit, field, strategy, batch_size)
             del fit
             scores = np.empty(len(values), dtype=np.float32)  # summed in float64, then kept
-            _score(model, values, field, batch_size, percentiles=False, out=scores,
-                   offset=offsets[k])
+            _score(model, values, field, batch_size, out=scores, offset=offsets[k])
             fields.append(pa.array(scores))
             del scores, model
             trim_heap()  # the model's and its pass's freed memory, before the next one

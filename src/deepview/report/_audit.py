@@ -29,9 +29,8 @@ import pandas as pd
 from deepview._compute.audit import (
     Predictability,
     balance,
-    label_issues_in_blocks,
+    label_issues,
     leaking_groups,
-    neighbour_label_probabilities,
     split_pair_counts,
 )
 from deepview.exceptions import InvalidDataError, InvalidParameterError
@@ -111,17 +110,6 @@ def audit_codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     uniques = sorted(set(array.tolist()) - {""})
     lookup = {v: k for k, v in enumerate(uniques)}
     return np.array([lookup.get(v, -1) for v in array.tolist()], dtype=np.int64), uniques
-
-
-def _without_self(indices: np.ndarray, start: int = 0) -> np.ndarray:
-    """Drop each row's own index (or its last neighbour when the row lacks itself, which
-    happens among identical copies); ``indices`` are the neighbour lists of rows ``start``,
-    ``start + 1``, ..."""
-    n, k = indices.shape
-    own = indices == np.arange(start, start + n)[:, None]
-    own[~own.any(axis=1), k - 1] = True
-    own &= np.cumsum(own, axis=1) == 1  # only the first hit
-    return indices[~own].reshape(n, k - 1)
 
 
 def _aligned_predictions(table: Any, dim: str, classes: list[str], ids: Sequence[str]
@@ -207,14 +195,8 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
         given = (_aligned_predictions(predictions[dim], dim, classes, ids)
                  if dim in predictions else None)
 
-        def probabilities(start: int, stop: int, codes: np.ndarray, given: Any = given,
-                          classes: int = len(classes)) -> np.ndarray:
-            others = _without_self(np.asarray(neighbours[start:stop]), start)
-            probs = neighbour_label_probabilities(others, codes, classes)
-            return probs if given is None else (probs + given[start:stop]) / 2
-
-        issues = label_issues_in_blocks(probabilities, codes, len(classes),
-                                        block_rows=BLOCK_ROWS)
+        issues = label_issues(neighbours, codes, len(classes), predictions=given,
+                              with_self=True, block_rows=BLOCK_ROWS)
         # the suggested values as Arrow strings, taken from the value names (no str per row)
         names = pa.array([*classes, ""], type=pa.large_string())
         missing = np.where(issues.suspected < 0, len(classes), issues.suspected)
