@@ -485,3 +485,30 @@ def test_export_site_and_notebook_html(report: DatasetReport, tmp_path: Path) ->
     assert report.export_site(tmp_path / "site", overwrite=True).is_file()
     html = report._repr_html_()
     assert "<iframe" in html
+
+
+def test_identical_copies_are_projected_once_and_stacked_on_their_first_row() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 6)).astype(np.float32)
+    copies = [50, 90, 130, 170, 210]
+    x[copies] = x[10]  # five identical copies of row 10
+    x[300] = x[10] + 1e-3  # a near copy, projected on its own
+    config = _config(projection=DimensionReduction.Strategy.UMAP(2, n_neighbors=10),
+                     seed=0,
+                     familiarity=None)
+    data = DatasetReport.introspect(ArrayProducer({"r": x}), config=config).data
+    xy = data[["projection_r_x", "projection_r_y"]].to_numpy()
+    assert (xy[copies] == xy[10]).all()
+    assert (xy[300] != xy[10]).any()
+    assert np.unique(xy, axis=0).shape[0] == 400 - len(copies)
+    assert data["duplicatesExact_r"][copies + [10]].all()
+
+
+def test_copy_representatives_hash_then_compare() -> None:
+    from deepview.report._analysis import copy_representatives
+
+    x = np.arange(24, dtype=np.float32).reshape(6, 4)
+    x[[3, 5]] = x[1]
+    exact = np.array([False, True, False, True, False, True])
+    assert copy_representatives(x, exact).tolist() == [0, 1, 2, 1, 4, 1]
+    assert copy_representatives(x, np.zeros(6, dtype=bool)).tolist() == list(range(6))

@@ -290,6 +290,53 @@ def find_duplicates(raw: Any, field: str, threshold: Any, *,
     return column, exact
 
 
+def copy_representatives(raw: Any, exact: np.ndarray) -> np.ndarray:
+    """Each row's representative: the first row holding the same vector (itself when no other
+    row does).  Only rows with ``exact`` set (an identical copy in their duplicate group) are
+    compared: by a 64-bit hash of their float32 bits, then confirmed element by element."""
+    n = len(exact)
+    reps = np.arange(n, dtype=np.int64)
+    rows = np.flatnonzero(exact)
+    if len(rows) < 2:
+        return reps
+    weights = np.random.default_rng(0).integers(1, 1 << 62, raw.shape[1], dtype=np.uint64) | 1
+    hashes = np.empty(len(rows), dtype=np.uint64)
+    for start in range(0, len(rows), SCALE_ROWS):
+        block = np.ascontiguousarray(take(raw, rows[start:start + SCALE_ROWS]), dtype=np.float32)
+        hashes[start:start + SCALE_ROWS] = (block.view(np.uint32).astype(np.uint64)
+                                            * weights).sum(axis=1, dtype=np.uint64)
+    order = np.lexsort((rows, hashes))
+    runs = np.flatnonzero(np.concatenate([[True], hashes[order][1:] != hashes[order][:-1]]))
+    first = rows[order][np.repeat(runs, np.diff(np.append(runs, len(order))))]
+    reps[rows[order]] = first
+    for start in range(0, len(rows), SCALE_ROWS):  # a hash collision keeps its row apart
+        part = rows[start:start + SCALE_ROWS]
+        same = (np.asarray(take(raw, part), dtype=np.float32)
+                == np.asarray(take(raw, reps[part]), dtype=np.float32)).all(axis=1)
+        reps[part[~same]] = part[~same]
+    return reps
+
+
+def representatives_graph(graph: tuple[np.ndarray, np.ndarray], reps: np.ndarray,
+                          unique: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbour graph among the ``unique`` rows (each copy mapped to its representative
+    ``reps[row]``): per unique row itself first (distance 0), then its other distinct
+    neighbours in order, as wide as the row with the fewest of them allows."""
+    position = np.full(len(reps), -1, dtype=np.int64)
+    position[unique] = np.arange(len(unique))
+    idx = position[reps[graph[0][unique]]]
+    dist = np.asarray(graph[1][unique], dtype=np.float32)
+    keep = idx != np.arange(len(unique))[:, None]
+    for j in range(1, idx.shape[1]):
+        keep[:, j] &= ~(idx[:, j:j + 1] == idx[:, :j]).any(axis=1)
+    width = int(keep.sum(axis=1).min()) if len(unique) else 0
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+    own = np.arange(len(unique))[:, None]
+    return (np.hstack([own, np.take_along_axis(idx, order, axis=1)]).astype(np.int32),
+            np.hstack([np.zeros_like(own, dtype=np.float32),
+                       np.take_along_axis(dist, order, axis=1)]))
+
+
 #: rows per block when summing the columns' squares
 SCALE_ROWS = 8192
 

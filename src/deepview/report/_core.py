@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from deepview._compute.spill import trim_heap
+from deepview._compute.spill import take, trim_heap
 from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size
 from deepview.base import Producer
@@ -440,6 +440,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
     if reduced is None:
         reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size, spill=scratch)
     bar.update(1)
+    reps = None  # each row's first identical copy: copies are projected once
     if config.duplicates is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
         groups, exact = analysis.find_duplicates(raw, field, config.duplicates_threshold,
@@ -447,6 +448,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
         parts.audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
+        reps = analysis.copy_representatives(raw, exact)
         trim_heap()
         bar.update(1)
     del raw
@@ -459,9 +461,8 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         graph = analysis.neighbours(reduced.values, width, seed=config.seed, spill=scratch)
     if strategy is not None:
         bar.set_description(f"{_OWNER} [{name}]: projection")
-        xy = analysis.project(reduced.values, field, strategy, batch_size=batch_size,
-                              strata=_strata(collected.labels, splits), seed=config.seed,
-                              graph=graph)
+        xy = _projection(reduced.values, field, strategy, config, batch_size,
+                         _strata(collected.labels, splits), graph, reps)
         x_column, y_column = col.projection(name)
         parts.projection[x_column] = xy[:, 0].astype(np.float64)
         parts.projection[y_column] = xy[:, 1].astype(np.float64)
@@ -496,3 +497,24 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             parts.split[col.split_familiarity(name, dim)] = values
         trim_heap()
 
+
+
+def _projection(values: np.ndarray, field: str, strategy: Any, config: ReportConfig,
+                batch_size: int, strata: np.ndarray | None,
+                graph: tuple[np.ndarray, np.ndarray] | None, reps: np.ndarray | None
+                ) -> np.ndarray:
+    """The field's 2-D projection, each set of identical vectors projected once (its first
+    row) and its copies placed on it."""
+    n = len(values)
+    unique = None if reps is None else np.flatnonzero(reps == np.arange(n))
+    if unique is None or len(unique) == n:
+        return analysis.project(values, field, strategy, batch_size=batch_size, strata=strata,
+                                seed=config.seed, graph=graph)
+    if graph is not None:
+        graph = analysis.representatives_graph(graph, reps, unique)
+    xy = analysis.project(take(values, unique), field, strategy, batch_size=batch_size,
+                          strata=None if strata is None else strata[unique], seed=config.seed,
+                          graph=graph)
+    position = np.empty(n, dtype=np.int64)
+    position[unique] = np.arange(len(unique))
+    return xy[position[reps]]
