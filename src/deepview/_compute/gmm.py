@@ -1,16 +1,10 @@
 """Gaussian mixture kernels: a blocked EM fit (diagonal covariances) and fast log-densities.
 
-The fit follows :class:`sklearn.mixture.GaussianMixture` step by step (``init_params=
+The diagonal fit follows :class:`sklearn.mixture.GaussianMixture` step by step (``init_params=
 "k-means++"``, ``reg_covar=1e-6``, ``n_init=1``, stop when the mean log-likelihood changes by
-less than ``tol``), but works on a list of row blocks in their own dtype, converts one block at
-a time to float64 and never forms ``X**2`` for the whole data set.  That keeps the extra memory
-at a few blocks instead of sklearn's float64 copy plus ``X**2``, and makes one EM iteration a
-handful of ``(n, D) x (D, K)`` products.  Full covariances are fitted with sklearn itself.
-
-Scoring (:meth:`GaussianMixtureParams.log_density`) never builds a dense ``D x D`` matrix for a
-diagonal model: ``log N(x) = c_k - 0.5 * (x**2 @ p_k - 2 x @ (mu_k p_k) + mu_k**2 @ p_k)`` with
-``p_k = 1 / var_k``, on data centred by the training mean (less cancellation), in float64.  Full
-models use the precision Cholesky factors computed once at fit time.
+less than ``tol``) on a list of row blocks, centred by their mean, with a handful of
+``(n, D) x (D, K)`` products per EM iteration.  Full covariances are fitted with sklearn.
+A diagonal model is scored without a ``D x D`` matrix, on centred data in float64.
 """
 
 from __future__ import annotations
@@ -34,11 +28,8 @@ _BLOCK_ROWS = 4096
 
 
 def as_random_state(seed: Any) -> np.random.RandomState:
-    """Turn ``None``, an int, a ``RandomState`` or a ``Generator`` into a ``RandomState``.
-
-    A ``RandomState`` is used as is (its state advances, as in scikit-learn); a ``Generator``
-    seeds a new ``RandomState`` from one draw, so the same Generator state gives the same fit.
-    """
+    """``None``, an int, a ``RandomState`` (used as is) or a ``Generator`` (seeds a new one
+    from one draw) as a ``RandomState``."""
     if isinstance(seed, np.random.RandomState):
         return seed
     if isinstance(seed, np.random.Generator):
@@ -58,10 +49,8 @@ def iter_blocks(blocks: Sequence[np.ndarray], rows: int = _BLOCK_ROWS) -> Iterab
 @dataclasses.dataclass(frozen=True)
 class GaussianMixtureParams:
     """Fitted mixture: weights ``(K,)``, means ``(K, D)`` and either diagonal variances
-    ``(K, D)`` or precision Cholesky factors ``(K, D, D)``.
-
-    ``center`` ``(D,)`` is subtracted from data (and means) before scoring.
-    """
+    ``(K, D)`` or precision Cholesky factors ``(K, D, D)``; ``center`` ``(D,)`` is subtracted
+    from data (and means) before scoring."""
 
     weights: np.ndarray
     means: np.ndarray
@@ -83,18 +72,18 @@ class GaussianMixtureParams:
         """Covariances as sklearn stores them: ``(K, D)`` for diag, ``(K, D, D)`` for full."""
         if self.variances is not None:
             return self.variances
+        inverses = [np.linalg.inv(chol) for chol in self._cholesky()]
+        return np.stack([inv.T @ inv for inv in inverses])
+
+    def _cholesky(self) -> np.ndarray:
         if self.precisions_cholesky is None:
             raise ValueError("GaussianMixtureParams: needs variances or precisions_cholesky.")
-        out = []
-        for chol in self.precisions_cholesky:
-            inv = np.linalg.inv(chol)
-            out.append(inv.T @ inv)
-        return np.stack(out)
+        return self.precisions_cholesky
 
     @functools.cached_property
     def _diag_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(D, K)`` linear and quadratic coefficients and ``(K,)`` constant of the diagonal
-        log-densities of centred data (computed once per model)."""
+        log-densities of centred data."""
         means = self.means if self.center is None else self.means - self.center
         if self.variances is None:
             raise ValueError("GaussianMixtureParams: not a diagonal model.")
@@ -116,11 +105,9 @@ class GaussianMixtureParams:
             out += xc @ quad
             out += const
             return out
-        if self.precisions_cholesky is None:
-            raise ValueError("GaussianMixtureParams: needs variances or precisions_cholesky.")
         d = self.n_features
         out = np.empty((len(xc), len(self.weights)))
-        for k, chol in enumerate(self.precisions_cholesky):
+        for k, chol in enumerate(self._cholesky()):
             y = xc @ chol - means[k] @ chol
             log_det = np.log(np.diagonal(chol)).sum()
             out[:, k] = -0.5 * (d * _LOG_2PI + np.einsum("ij,ij->i", y, y)) + log_det
@@ -147,18 +134,6 @@ def _block_mean(blocks: Sequence[np.ndarray]) -> tuple[int, np.ndarray]:
     for xb in iter_blocks(blocks):
         total += xb.sum(axis=0)
     return n, total / n
-
-
-def _diag_log_prob(
-    xb: np.ndarray, xx: np.ndarray, weights: np.ndarray, means: np.ndarray, variances: np.ndarray
-) -> np.ndarray:
-    """``(n, K)`` weighted component log-densities of centred rows ``xb`` (``xx = xb**2``)."""
-    prec = 1.0 / variances
-    const = (-0.5 * (xb.shape[1] * _LOG_2PI + np.log(variances).sum(axis=1))
-             - 0.5 * np.einsum("kd,kd->k", means * means, prec))
-    with np.errstate(divide="ignore"):
-        const = const + np.log(weights)
-    return const - 0.5 * (xx @ prec.T) + xb @ (means * prec).T
 
 
 def _kmeans_plusplus(
@@ -230,17 +205,14 @@ def _e_step_matrix(weights: np.ndarray, means: np.ndarray, variances: np.ndarray
 def _fit_diag(
     blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int, rs: np.random.RandomState
 ) -> GaussianMixtureParams:
-    """EM on float32 copies of ``xc`` and ``xc**2`` (two ``(n,D)x(D,K)`` products for the
-    E-step, two ``(K,n)x(n,D)`` for the M-step, in row chunks that stay in cache); small
-    statistics in float64."""
+    """EM on float32 copies of ``xc`` and ``xc**2`` in row chunks; small statistics in
+    float64."""
     n, center = _block_mean(blocks)
     d = len(center)
     xc, xx = _work_arrays(blocks, center)
     eps = 10 * np.finfo(np.float64).eps
-    # Initial parameters exactly as sklearn derives them from one-hot responsibilities on the
-    # k-means++ seeds: nk = 1 + 10 eps (eps of the *input* dtype), means = seed / nk and
-    # variances = seed**2 (1/nk - 1/nk**2) + reg_covar on the uncentred seeds.  With float32
-    # input that variance is ~1e-6 * seed**2, which weighs the first assignment.
+    # the initial parameters as sklearn derives them from one-hot responsibilities on the
+    # k-means++ seeds (nk = 1 + 10 eps of the input dtype, on the uncentred seeds)
     seeds = _kmeans_plusplus(xc, xx, k, rs) + center
     dtype = blocks[0].dtype if np.issubdtype(blocks[0].dtype, np.floating) else np.float64
     nk0 = 1.0 + 10 * float(np.finfo(dtype).eps)
@@ -262,7 +234,6 @@ def _fit_diag(
         stats = np.zeros((k, 2 * d))
         total_log = 0.0
         for s in range(0, n, _BLOCK_ROWS):
-            # float32 like sklearn on float32 input; per-block sums go to float64 totals
             xb, xxb = xc[s:s + _BLOCK_ROWS], xx[s:s + _BLOCK_ROWS]
             if precise:
                 xb = xb.astype(np.float64)
@@ -288,9 +259,8 @@ def _fit_diag(
             converged = True
             break
         if not precise and lower_bound < previous:
-            # EM never lowers the bound in exact arithmetic: float32 rounding does, when a
-            # variance is tiny next to a centred mean (e.g. a ReLU unit that is exactly 0 in a
-            # component).  Finish in float64 instead of oscillating until max_iter.
+            # EM never lowers the bound in exact arithmetic, float32 rounding can (a tiny
+            # variance next to a centred mean): finish in float64
             precise = True
     return GaussianMixtureParams(
         weights=weights, means=means + center, covariance_type="diag", variances=variances,
@@ -334,38 +304,25 @@ def fit_gmm(
 ) -> GaussianMixtureParams:
     """Fit a Gaussian mixture to the rows of ``blocks`` (a list of ``(n_i, D)`` arrays).
 
-    Memory: the blocks are read as they are (no concatenated copy) for ``"diag"``; ``"full"``
-    concatenates them in float64 for sklearn.  Time per EM iteration: O(n K D) for diag,
-    O(n K D^2) for full.
+    ``"diag"`` reads the blocks as they are (O(n K D) per EM iteration); ``"full"``
+    concatenates them in float64 for sklearn (O(n K D^2)).
     """
     rs = as_random_state(random_state)
     if covariance_type == "diag":
-        # The products here are skinny (K columns) and memory-bound: more BLAS threads do not
-        # help, and on a busy machine they spin and slow everything down.
-        with single_blas_thread():
+        with single_blas_thread():  # skinny, memory-bound products
             return _drop_degenerate(_fit_diag(blocks, n_components, tol, max_iter, rs), blocks)
     if covariance_type == "full":
         return _drop_degenerate(_fit_full(blocks, n_components, tol, max_iter, rs), blocks)
     raise ValueError(f"fit_gmm: covariance_type must be 'diag' or 'full'; got {covariance_type!r}")
 
 
-def min_component_size(n_features: int) -> int:
-    """Fewest samples a component must hold to stay in the mixture: ``D + 1``, the fewest
-    that span a ``D``-dimensional Gaussian."""
-    return n_features + 1
-
-
 def _drop_degenerate(params: GaussianMixtureParams,
                      blocks: Sequence[np.ndarray]) -> GaussianMixtureParams:
-    """Remove components holding fewer than :func:`min_component_size` samples (by weight).
-
-    EM can give a far outlier (or a handful of copies) a component of its own, shrunk to the
-    variance floor: its members then get the *highest* density of all and would rank as the
-    most familiar samples.  Without that component they are scored by the rest of the
-    mixture, i.e. as the strays they are.  The remaining weights are renormalised.
-    """
+    """Remove components holding fewer than ``D + 1`` samples (by weight; the fewest that
+    span a ``D``-dimensional Gaussian) and renormalise the weights: a far outlier's own
+    component, shrunk to the variance floor, would make it the most familiar sample."""
     n = sum(len(b) for b in blocks)
-    keep = params.weights * n >= min_component_size(params.n_features)
+    keep = params.weights * n >= params.n_features + 1
     if keep.all() or not keep.any():
         return params
     weights = params.weights[keep] / params.weights[keep].sum()

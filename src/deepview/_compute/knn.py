@@ -2,17 +2,15 @@
 k-NN index for queries against a fixed set of points.
 
 Every search returns ``(indices, distances)`` of shape ``(n, k)``, each row sorted by
-distance, with the query point itself first (distance 0).  Distances are plain Euclidean.
-Those small enough for ``|a|^2 + |b|^2 - 2 a.b`` to lose their digits are recomputed from
-the vectors (differences in the input precision, sums in float64), so a near-duplicate at
-distance 1e-6 gets 1e-6, not 0 or 1e-4, whatever the backend.
+distance, with the query point itself first (distance 0).  Distances too small for
+``|a|^2 + |b|^2 - 2 a.b`` to keep their digits are recomputed from the vectors (differences
+in the input precision, sums in float64), so a near-duplicate at 1e-6 gets 1e-6 whatever the
+backend.
 
-:func:`knn_partitioned` cuts the points into k-means cells and searches each cell exactly.
-Its extra memory is the ``(n, k)`` lists plus a fixed amount: the points may be a
-memory-mapped array or rows in a file (:mod:`deepview._compute.spill`), read cell by cell
-and chunk by chunk, their pages given back as the search goes, and the lists may be
-memory-mapped too.  :class:`CellIndex` answers "which of these ``m`` points are nearest to
-each query?" for many queries, with the same cells.
+:func:`knn_partitioned` searches k-means cells exactly; its points may be a memory-mapped
+array or rows in a file (:mod:`deepview._compute.spill`), read cell by cell and chunk by
+chunk, and its lists may be memory-mapped too.  :class:`CellIndex` answers queries against a
+fixed set of points with the same cells.
 """
 
 from __future__ import annotations
@@ -41,22 +39,16 @@ __all__ = [
 ]
 
 #: rows per chunk of a streamed pass over the points or the lists (a multiple of
-#: ``_nearest``'s 8192-row blocks, so a chunked assignment to cells does exactly the
-#: products of a one-piece one)
+#: ``_nearest``'s 8192-row blocks, so a chunked assignment to cells does the same products)
 CHUNK_ROWS = 8192 * 8
-#: rows of the points gathered between two releases of their mapped pages (a scattered read
-#: maps the pages around it: see deepview._compute.spill)
+#: rows of the points gathered between two releases of their mapped pages
 RELEASE_ROWS = 1024
 #: cells a thread searches at a time
 THREAD_CELLS = 32
-#: a cell of more points than this searches its rows in blocks of ``CELL_STEP_ROWS``: its
-#: distance matrix and selection take 12 bytes x m^2 at once, and k-means cells are uneven
+#: a cell of more points than this is searched in blocks of ``CELL_STEP_ROWS`` rows (its
+#: distance matrix and selection take 12 bytes x m^2 at once)
 CELL_BLOCK_ROWS = 2048
 CELL_STEP_ROWS = 512
-
-
-def _noop() -> None:
-    pass
 
 
 def normalize_columns(x: np.ndarray) -> np.ndarray:
@@ -73,22 +65,21 @@ def normalize_columns(x: np.ndarray) -> np.ndarray:
 
 
 def exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``||x[rows] - x[cols]||`` computed from differences in float64; same shape as rows."""
+    """``||x[rows] - x[cols]||`` from differences in the input precision, summed in float64;
+    same shape as rows."""
     rows = np.asarray(rows)
     cols = np.asarray(cols)
     out = np.empty(rows.shape, dtype=np.float64)
     flat_r, flat_c, flat_o = rows.reshape(-1), cols.reshape(-1), out.reshape(-1)
     step = max(1, 2**22 // max(1, x.shape[1]))
     for s in range(0, len(flat_r), step):
-        # differences in the input precision (exact for close values), sums in float64
         diff = x[flat_r[s:s + step]] - x[flat_c[s:s + step]]
         flat_o[s:s + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff, dtype=np.float64))
     return out
 
 
 def _gathered_distances(x: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """:func:`exact_distances` (the same values) of points that may be mapped or in a file:
-    the rows gathered with ``take``, a few at a time."""
+    """:func:`exact_distances` of points that may be mapped or in a file, gathered in pieces."""
     out = np.empty(len(rows), dtype=np.float64)
     for start in range(0, len(rows), RELEASE_ROWS):
         pair = slice(start, start + RELEASE_ROWS)
@@ -98,55 +89,44 @@ def _gathered_distances(x: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
     return out
 
 
-def _self_in_place(idx: np.ndarray, own: np.ndarray) -> np.ndarray:
-    """Put each row's point itself (``own``, its row numbers as a column) in place of its
-    farthest candidate where the list misses it; returns where the point itself stands."""
-    has_self = (idx == own).any(axis=1)
-    idx[~has_self, -1] = own[~has_self, 0]
-    is_self: np.ndarray = idx == own
-    return is_self
-
-
-def _positive_blocks(idx: Any, d2: Any) -> Iterator[np.ndarray]:
-    """The positive squared distances to other points, chunk by chunk, as :func:`_finish`
-    takes them (after the point itself was put in place of the farthest where missing)."""
-    for start in range(0, len(idx), CHUNK_ROWS):
-        rows = np.arange(start, min(start + CHUNK_ROWS, len(idx)))[:, None]
-        block_idx = np.array(idx[start:start + CHUNK_ROWS], dtype=np.int64)
-        block_d2 = np.asarray(d2[start:start + CHUNK_ROWS])
-        is_self = _self_in_place(block_idx, rows)
-        yield block_d2[~is_self & (block_d2 > 0)]
-
-
-def _finish(x: Any, idx: Any, d2: Any, out_dist: Any,
-            drop: Callable[[], None] = _noop) -> None:
-    """Put each point itself first (distance 0), make small distances exact and sort each
-    row, in row chunks and in place: ``idx`` sorted, ``out_dist`` (may be ``d2``, or None)
-    the distances.
-
-    ``d2`` are a search's approximate squared distances.  Those below 1e-3 of the median
-    positive one (where ``|a|^2 + |b|^2 - 2 a.b`` loses its digits) are recomputed from the
-    vectors; the rest keep a relative error below ~1e-4.  ``drop`` is called after each
-    chunk (e.g. to give mapped pages back).
-    """
-    scale = median(lambda: _positive_blocks(idx, d2))[0]
-    drop()
+def _chunks(idx: Any, d2: Any) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(start, stop, indices, squared distances, is_self)`` per row chunk of the lists, each
+    point itself put in place of its farthest candidate where its list misses it."""
     for start in range(0, len(idx), CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, len(idx))
         own = np.arange(start, stop)[:, None]
         block_idx = np.array(idx[start:stop], dtype=np.int64)
-        block_d2 = np.maximum(np.asarray(d2[start:stop], dtype=np.float64), 0.0)
-        is_self = _self_in_place(block_idx, own)
+        has_self = (block_idx == own).any(axis=1)
+        block_idx[~has_self, -1] = own[~has_self, 0]
+        yield start, stop, block_idx, np.asarray(d2[start:stop]), block_idx == own
+
+
+def _positive_blocks(idx: Any, d2: Any) -> Iterator[np.ndarray]:
+    """The positive squared distances to other points, chunk by chunk."""
+    return (block_d2[~is_self & (block_d2 > 0)] for *_, block_d2, is_self in _chunks(idx, d2))
+
+
+def _finish(x: Any, idx: Any, d2: Any, out_dist: Any,
+            drop: Callable[[], None] = lambda: None) -> None:
+    """Put each point itself first (distance 0), make small distances exact and sort each
+    row, chunk by chunk in place: ``idx`` sorted, ``out_dist`` (may be ``d2``, or None) the
+    distances.  Of a search's approximate squared distances ``d2``, those below 1e-3 of the
+    median positive one are recomputed from the vectors (the rest keep a relative error
+    below ~1e-4).  ``drop`` is called after each chunk (e.g. to give mapped pages back)."""
+    scale = median(lambda: _positive_blocks(idx, d2))[0]
+    drop()
+    for start, stop, block_idx, block_d2, is_self in _chunks(idx, d2):
+        block_d2 = np.maximum(block_d2.astype(np.float64), 0.0)
         small = ~is_self & (block_d2 <= 1e-3 * scale)
         if small.any():
-            rows = np.broadcast_to(own, block_idx.shape)[small]
+            rows = np.broadcast_to(np.arange(start, stop)[:, None], block_idx.shape)[small]
             block_d2[small] = _gathered_distances(x, rows, block_idx[small]) ** 2
         block_d2[is_self] = -1.0
         order = np.argsort(block_d2, axis=1, kind="stable")
         idx[start:stop] = np.take_along_axis(block_idx, order, axis=1)
         if out_dist is not None:
-            out_dist[start:stop] = np.sqrt(np.maximum(
-                np.take_along_axis(block_d2, order, axis=1), 0.0))
+            sorted_d2 = np.take_along_axis(block_d2, order, axis=1)
+            out_dist[start:stop] = np.sqrt(np.maximum(sorted_d2, 0.0))
         drop()
 
 
@@ -183,20 +163,24 @@ def _topk_block(
     return part, dist
 
 
-@single_blas_thread()  # blocked, memory-bound products (see deepview._compute.blas)
-def knn_brute(x: np.ndarray, k: int, *, block_rows: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k-NN by blocked matrix products (float32 BLAS); O(n^2 D) time, O(block x n)
-    extra memory.  Returns ``int64`` indices and ``float64`` distances."""
-    n = len(x)
-    k = min(k, n)
-    xf = np.ascontiguousarray(x, dtype=np.float32)
-    sq = _sq_norms(xf)
+def _blocked_topk(xf: np.ndarray, sq: np.ndarray, k: int, block_rows: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_topk_block` of every row of ``xf`` among all of them, ``block_rows`` at a time."""
+    n = len(xf)
     idx = np.empty((n, k), dtype=np.int64)
     d2 = np.empty((n, k), dtype=np.float32)
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
         idx[s:e], d2[s:e] = _topk_block(xf[s:e], sq[s:e], xf, sq, k, np.arange(s, e))
-    return _finished(x, idx, d2)
+    return idx, d2
+
+
+@single_blas_thread()  # blocked, memory-bound products (see deepview._compute.blas)
+def knn_brute(x: np.ndarray, k: int, *, block_rows: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k-NN by blocked matrix products (float32 BLAS); O(n^2 D) time, O(block x n)
+    extra memory.  Returns ``int64`` indices and ``float64`` distances."""
+    xf = np.ascontiguousarray(x, dtype=np.float32)
+    return _finished(x, *_blocked_topk(xf, _sq_norms(xf), min(k, len(x)), block_rows))
 
 
 def _kmeans(xf: np.ndarray, n_centroids: int, rng: np.random.Generator | np.ndarray,
@@ -221,23 +205,20 @@ def _nearest(xf: np.ndarray, centroids: np.ndarray, block_rows: int = 8192) -> n
     c_sq = _sq_norms(centroids)
     out = np.empty(len(xf), dtype=np.int64)
     for s in range(0, len(xf), block_rows):
-        out[s:s + block_rows] = np.argmin(c_sq[None, :] - 2.0 * (xf[s:s + block_rows]
-                                                               @ centroids.T), axis=1)
+        products = xf[s:s + block_rows] @ centroids.T
+        out[s:s + block_rows] = np.argmin(c_sq[None, :] - 2.0 * products, axis=1)
     return out
 
 
 def _cells(
     x: Any, n_cells: int, cell_size: int, rng: np.random.Generator,
-    drop: Callable[[], None] = _noop,
+    drop: Callable[[], None] = lambda: None,
 ) -> tuple[np.ndarray, int]:
     """Two-level k-means cells: ~sqrt(n_cells) groups, each split into cells of about
-    ``cell_size`` points.  Training on a 16-points-per-cell sample and assignment cost
-    O(n sqrt(n_cells) D) instead of O(n n_cells D).  Returns (label per row, cell count).
-
-    ``x`` (an array, a memory-mapped array or :class:`~deepview._compute.spill.FileRows`)
-    is read in chunks of :data:`CHUNK_ROWS` rows and by gathered rows, each as float32, and
-    ``drop`` is called after each chunk.
-    """
+    ``cell_size`` points, trained on a 16-points-per-cell sample: O(n sqrt(n_cells) D).
+    Returns (label per row, cell count).  ``x`` (an array, a memory-mapped array or
+    :class:`~deepview._compute.spill.FileRows`) is read in chunks of :data:`CHUNK_ROWS`
+    rows and by gathered rows, as float32; ``drop`` is called after each chunk."""
     n = len(x)
     n_groups = max(1, int(round(np.sqrt(n_cells))))
     sample = np.ascontiguousarray(
@@ -255,8 +236,8 @@ def _cells(
     label = np.empty(n, dtype=np.int32)
     order = np.argsort(row_group, kind="stable")  # each group's rows in increasing order
     bounds = np.searchsorted(row_group[order], np.arange(n_groups + 1))
-    # each group's cells: numbered group after group, their k-means started from rows drawn
-    # in that order (so the cells are the same however many threads split them below)
+    # the cells are numbered, and their k-means start rows drawn, group after group (so they
+    # do not depend on the threads that split them below)
     plans: list[tuple[int, int, np.ndarray]] = []  # (group, first label, start rows)
     next_label = 0
     for g in range(n_groups):
@@ -296,17 +277,13 @@ def knn_partitioned(
     """Approximate k-NN: k-means cells of ~``cell_size`` points, exact search (one matrix
     product per cell) inside each point's cell.  O(rounds * n * cell_size * D) time.
 
-    Points closer than the distance to their cell boundary are always found, so
-    near-duplicates are found (unless they straddle a boundary within their tiny distance);
-    ordinary neighbours across a boundary can be missed, which makes some of the larger
-    neighbour distances slightly too large.  With ``rounds > 1`` the search is repeated on
-    independent partitions (seeds ``seed, seed + 1, ...``) and the lists merged cell by
-    cell, so a pair is missed only when every partition separates it.  Fewer than
-    ``2 * cell_size`` points are searched exactly (:func:`knn_brute`).
-
-    Memory: the ``(n, k)`` lists (``int32`` indices, ``float32`` squared distances) plus a
-    fixed amount; the points are read cell by cell and chunk by chunk, and the distances
-    are finished in row chunks.
+    Points closer than the distance to their cell boundary are always found (so are
+    near-duplicates, unless they straddle a boundary); ordinary neighbours across a boundary
+    can be missed, which makes some larger distances slightly too large.  With ``rounds > 1``
+    independent partitions (seeds ``seed, seed + 1, ...``) are searched and merged, so a pair
+    is missed only when every partition separates it.  Fewer than ``2 * cell_size`` points
+    are searched exactly (:func:`knn_brute`).  Memory: the ``(n, k)`` lists (``int32``
+    indices, ``float32`` squared distances) plus a fixed amount.
 
     Parameters
     ----------
@@ -381,7 +358,7 @@ def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
                   seed: int, idx: np.ndarray, d2: np.ndarray, merge: bool,
                   drop: Callable[[], None]) -> None:
     """One seeded partition's exact in-cell search, written (``merge=False``) or merged into
-    ``idx``/``d2`` cell by cell."""
+    ``idx``/``d2`` cell by cell; the disjoint cells are searched side by side."""
     label, n_cells = _cells(x, n_cells, cell_size, np.random.default_rng(seed), drop)
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
@@ -391,23 +368,20 @@ def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
         gathered = 0
         for c in cells:
             members = order[bounds[c]:bounds[c + 1]]
-            m = len(members)
-            if m == 0:
+            if len(members) == 0:
                 continue
-            found, dist = _cell_search(
-                np.ascontiguousarray(take(x, members), dtype=np.float32), sq[members],
-                members, k)
+            points = np.ascontiguousarray(take(x, members), dtype=np.float32)
+            found, dist = _cell_search(points, sq[members], members, k)
             if merge:  # (scattered reads of the lists map pages around them: released below)
                 found, dist = _merge_lists(np.concatenate([idx[members], found], axis=1),
                                            np.concatenate([d2[members], dist], axis=1), k)
             idx[members] = found
             d2[members] = dist
-            gathered += m
+            gathered += len(members)
             if gathered >= RELEASE_ROWS:
                 drop()
                 gathered = 0
 
-    # the cells are disjoint: their searches (and merges) run side by side, one per CPU
     in_threads(search, [range(c, min(c + THREAD_CELLS, n_cells))
                         for c in range(0, n_cells, THREAD_CELLS)])
     drop()
@@ -435,12 +409,7 @@ def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
         # (syrk) that rounds differently
         part, dist = _topk_block(points, sq, points.copy(), sq, min(k, m), local)
     else:  # an oversized cell (k-means cells are uneven): rows in blocks, not m x m at once
-        part = np.empty((m, min(k, m)), dtype=np.int64)
-        dist = np.empty((m, min(k, m)), dtype=np.float32)
-        for s in range(0, m, CELL_STEP_ROWS):
-            e = min(m, s + CELL_STEP_ROWS)
-            part[s:e], dist[s:e] = _topk_block(points[s:e], sq[s:e], points, sq, min(k, m),
-                                               local[s:e])
+        part, dist = _blocked_topk(points, sq, min(k, m), CELL_STEP_ROWS)
     if m < k:
         part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
         dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
@@ -473,8 +442,7 @@ class CellIndex:
         self.probes = max(1, int(probes))
         n_cells = max(1, m // cell_size)
         if n_cells < 2:
-            label = np.zeros(m, dtype=np.int32)
-            n_cells = 1
+            label, n_cells = np.zeros(m, dtype=np.int32), 1
         else:
             label, n_cells = _cells(self.points, n_cells, cell_size,
                                     np.random.default_rng(seed))
@@ -534,9 +502,8 @@ class CellIndex:
         flat_idx = found_idx.reshape(len(q), -1)
         flat_d2 = found_d2.reshape(len(q), -1)
         keep = np.argsort(flat_d2, axis=1, kind="stable")[:, :k]
-        best_idx = np.take_along_axis(flat_idx, keep, axis=1)
         best_d2 = np.take_along_axis(flat_d2, keep, axis=1)
-        return best_idx, np.sqrt(np.maximum(best_d2, 0.0))
+        return np.take_along_axis(flat_idx, keep, axis=1), np.sqrt(np.maximum(best_d2, 0.0))
 
 
 def knn_faiss(
@@ -545,8 +512,8 @@ def knn_faiss(
     """k-NN with FAISS: ``IndexFlatL2`` (exact) or ``IndexIVFFlat``.
 
     ``exact=None`` picks the flat index up to 20 000 points.  The IVF index uses about
-    ``n / 512`` lists (cells of ~512 points, so the search cost grows ~linearly in n), is
-    trained on a 40-points-per-list subsample with a fixed seed, and probes ``nprobe`` lists.
+    ``n / 512`` lists, is trained on a 40-points-per-list subsample with a fixed seed, and
+    probes ``nprobe`` lists.
     """
     faiss = require("faiss", feature="Duplicates.KNNStrategy.KNNFaiss")
     n, d = x.shape
@@ -559,20 +526,16 @@ def knn_faiss(
         index = faiss.IndexFlatL2(d)
         index.add(xf)
     else:
-        quantizer = faiss.IndexFlatL2(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
         index.cp.seed = seed
         index.cp.niter = 10
         index.cp.min_points_per_centroid = 1
         rng = np.random.default_rng(seed)
-        train_n = min(n, 40 * nlist)
-        sample = xf[np.sort(rng.choice(n, size=train_n, replace=False))]
-        index.train(sample)
+        index.train(xf[np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))])
         index.add(xf)
         index.nprobe = min(nprobe, nlist)
     d2, idx = index.search(xf, k)
-    own = np.arange(n)[:, None]
-    return _finished(x, np.where(idx < 0, own, idx), d2)  # FAISS pads with -1
+    return _finished(x, np.where(idx < 0, np.arange(n)[:, None], idx), d2)  # -1: padding
 
 
 def knn_annoy(
@@ -591,19 +554,15 @@ def knn_annoy(
     dist = np.zeros((n, k))
     for i in range(n):
         found, d = index.get_nns_by_item(i, k, include_distances=True)
-        if len(found) < k:
-            found = list(found) + [i] * (k - len(found))
-            d = list(d) + [0.0] * (k - len(d))
-        idx[i] = found
-        dist[i] = d
+        idx[i] = list(found) + [i] * (k - len(found))  # padded with the point itself
+        dist[i] = list(d) + [0.0] * (k - len(d))
     return _finished(x, idx, dist * dist)
 
 
 def exact_duplicate_labels(x: np.ndarray) -> np.ndarray:
     """Label per row such that rows with identical values (bitwise, -0.0 == 0.0) share one
     label; ``O(n log n)``."""
-    arr = np.ascontiguousarray(x) + 0  # +0 turns -0.0 into 0.0
-    arr = np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(np.asarray(x) + 0)  # +0 turns -0.0 into 0.0
     rows = arr.view(np.dtype((np.void, arr.dtype.itemsize * arr.shape[1]))).ravel()
     _, labels = np.unique(rows, return_inverse=True)
     return labels.reshape(-1)
