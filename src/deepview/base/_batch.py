@@ -28,36 +28,30 @@ from deepview.exceptions import (
 
 T = TypeVar("T")
 
-__all__ = ["Batch"]
+__all__ = ["Batch", "DictMetaKey", "MetaKey"]
 
 
 @dataclasses.dataclass(frozen=True)
-class _MetaKey(Generic[T]):
-    """Flat metadata key: one value per element.
-
-    ``batch.metadata[key]`` is a read-only sequence (a list that refuses changes).
-    """
+class MetaKey(Generic[T]):
+    """Flat metadata key: one value per element (``batch.metadata[key]`` is a read-only list)."""
 
     name: str
 
 
 @dataclasses.dataclass(frozen=True)
-class _DictMetaKey(Generic[T]):
+class DictMetaKey(Generic[T]):
     """Dict metadata key: maps a string (field or label dimension) to one value per element."""
 
     name: str
 
 
-_AnyKey = Union[_MetaKey[Any], _DictMetaKey[Any]]
+_DictMetaKey = DictMetaKey  # the former private name, still imported elsewhere
+_AnyKey = Union[MetaKey[Any], DictMetaKey[Any]]
 
 
 class _FrozenList(list):  # type: ignore[type-arg]
-    """A list that refuses changes, like pandas' ``FrozenList``.
-
-    It compares equal to a list with the same values and prints like one, so code that
-    reads metadata as a list keeps working; changing it raises :class:`InvalidTypeError`
-    (a ``TypeError``), because a :class:`Batch` is immutable.
-    """
+    """A list that refuses changes (:class:`InvalidTypeError`), like pandas' ``FrozenList``;
+    it compares equal to, and prints like, a list with the same values."""
 
     __slots__ = ()
 
@@ -77,45 +71,43 @@ class _FrozenList(list):  # type: ignore[type-arg]
 
 def _freeze_seq(seq: Any) -> Sequence[Any]:
     """``seq`` if it is already a read-only sequence (lazy results), else a frozen copy."""
-    if isinstance(seq, _FrozenList):
+    if isinstance(seq, _FrozenList) or (isinstance(seq, Sequence) and not isinstance(
+            seq, (MutableSequence, tuple, range, str, bytes))):
         return seq
-    if isinstance(seq, Sequence) and not isinstance(
-        seq, (MutableSequence, tuple, range, str, bytes)
-    ):
-        return seq  # a read-only sequence type of its own, e.g. lazy FamiliarityResults
     return _FrozenList(seq)
+
+
+def _each_seq(key: _AnyKey, value: Any, func: Callable[[Any], Any]) -> Any:
+    """``func`` of a ``MetaKey`` entry, or of each sequence of a ``DictMetaKey`` entry."""
+    if isinstance(key, DictMetaKey):
+        return {str(k): func(v) for k, v in value.items()}
+    return func(value)
 
 
 def _convert_metadata(
     key: Any, value: Any, owner: str, convert: Callable[[Any], Sequence[Any]]
 ) -> Any:
-    """Check ``value``'s type for ``key`` and apply ``convert`` to each of its sequences.
-
-    ``value`` is one sequence for a ``MetaKey`` and a mapping ``{name: sequence}`` for a
-    ``DictMetaKey``.
-    """
+    """Check ``value``'s type for ``key`` and apply ``convert`` to each of its sequences."""
     _check_key(key)
-    if isinstance(key, _DictMetaKey):
-        if not isinstance(value, Mapping):
-            raise InvalidTypeError(
-                f"{owner}: metadata for DictMetaKey '{key.name}' must be a mapping "
-                f"{{name: values}}; got {type(value).__name__}."
-            )
-        return {str(k): convert(_check_seq(key, v, owner)) for k, v in value.items()}
-    return convert(_check_seq(key, value, owner))
+    if isinstance(key, DictMetaKey) and not isinstance(value, Mapping):
+        raise InvalidTypeError(
+            f"{owner}: metadata for DictMetaKey '{key.name}' must be a mapping "
+            f"{{name: values}}; got {type(value).__name__}."
+        )
+    return _each_seq(key, value, lambda seq: convert(_check_seq(key, seq, owner)))
 
 
 def _check_seq(key: _AnyKey, value: Any, owner: str) -> Any:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         raise InvalidTypeError(
-            f"{owner}: metadata for {type(key).__name__.lstrip('_')} '{key.name}' must be a "
+            f"{owner}: metadata for {type(key).__name__} '{key.name}' must be a "
             f"sequence with one value per element; got {type(value).__name__}."
         )
     return value
 
 
 def _frozen_view(name: str, array: Any) -> np.ndarray:
-    """Return a read-only view of ``array`` (the caller's own array stays writable)."""
+    """A read-only view of ``array`` (the caller's own array stays writable)."""
     if not isinstance(array, np.ndarray):
         raise InvalidTypeError(
             f"Batch: field '{name}' must be a numpy array; got {type(array).__name__}. "
@@ -132,7 +124,7 @@ def _frozen_view(name: str, array: Any) -> np.ndarray:
 
 
 def _check_key(key: Any) -> None:
-    if not isinstance(key, (_MetaKey, _DictMetaKey)):
+    if not isinstance(key, (MetaKey, DictMetaKey)):
         raise InvalidTypeError(
             f"Batch metadata keys must be Batch.MetaKey or Batch.DictMetaKey; got {key!r}."
         )
@@ -150,17 +142,16 @@ def _elements_equal(a: Any, b: Any) -> bool:
         return False
 
 
-def _seq_equal(a: Sequence[Any], b: Sequence[Any]) -> bool:
+def _entries_equal(a: Any, b: Any) -> bool:
+    """Two metadata entries (a sequence, or a mapping of sequences), element by element."""
+    if isinstance(a, Mapping):
+        return a.keys() == b.keys() and all(_entries_equal(v, b[k]) for k, v in a.items())
     return len(a) == len(b) and all(_elements_equal(x, y) for x, y in zip(a, b))
 
 
 class _Fields(Mapping[str, np.ndarray]):
-    """Read-only mapping of field name to array, as returned by :attr:`Batch.fields`.
-
-    Two mappings are equal when they have the same names and ``numpy.array_equal`` arrays
-    (a plain ``dict`` of arrays compares too), so ``batch.fields == other.fields`` is a
-    bool, not numpy's "truth value of an array is ambiguous" error.
-    """
+    """Read-only mapping of field name to array (:attr:`Batch.fields`); equal to another
+    mapping with the same names and ``numpy.array_equal`` arrays."""
 
     __slots__ = ("_data",)
 
@@ -179,9 +170,7 @@ class _Fields(Mapping[str, np.ndarray]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
             return NotImplemented
-        return self.keys() == other.keys() and all(
-            _elements_equal(value, other[name]) for name, value in self._data.items()
-        )
+        return _elements_equal(self._data, other)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -190,7 +179,7 @@ class _Fields(Mapping[str, np.ndarray]):
 
 
 class _KeyedStorage:
-    """The container protocol of the two metadata types, over their ``_storage`` dict."""
+    """The container protocol of the metadata types, over their ``_storage`` dict."""
 
     _storage: Mapping[_AnyKey, Any]
 
@@ -246,7 +235,7 @@ class _MetadataType(_KeyedStorage):
         storage: dict[_AnyKey, Any] = {}
         for key, value in source.items():
             converted = _convert_metadata(key, value, "Batch.MetadataType", _freeze_seq)
-            if not (isinstance(key, _DictMetaKey) and not converted):
+            if not (isinstance(key, DictMetaKey) and not converted):
                 storage[key] = converted
         self._storage = storage
 
@@ -260,30 +249,17 @@ class _MetadataType(_KeyedStorage):
     def __getitem__(self, key: Any) -> Any:
         _check_key(key)
         value = self._storage[key]  # KeyError for a missing key
-        if isinstance(key, _DictMetaKey):
-            return MappingProxyType(value)
-        return value
+        return MappingProxyType(value) if isinstance(key, DictMetaKey) else value
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _MetadataType):
             return NotImplemented
-        if set(self._storage) != set(other._storage):
-            return False
-        for key, value in self._storage.items():
-            theirs = other._storage[key]
-            if isinstance(key, _DictMetaKey):
-                if set(value) != set(theirs):
-                    return False
-                if not all(_seq_equal(value[k], theirs[k]) for k in value):
-                    return False
-            elif not _seq_equal(value, theirs):
-                return False
-        return True
+        return _entries_equal(self._storage, other._storage)
 
     def __repr__(self) -> str:
         return f"Batch.MetadataType({[k.name for k in self._storage]})"
 
-    class ElementType:
+    class ElementType(_KeyedStorage):
         """Metadata of one element: ``[MetaKey]`` -> value, ``[DictMetaKey]`` -> dict."""
 
         def __init__(self, storage: Mapping[_AnyKey, Any], index: int) -> None:
@@ -292,19 +268,7 @@ class _MetadataType(_KeyedStorage):
 
         def __getitem__(self, key: Any) -> Any:
             _check_key(key)
-            value = self._storage[key]
-            if isinstance(key, _DictMetaKey):
-                return {k: v[self._index] for k, v in value.items()}
-            return value[self._index]
-
-        def __contains__(self, key: object) -> bool:
-            return key in self._storage
-
-        def __bool__(self) -> bool:
-            return bool(self._storage)
-
-        def keys(self) -> KeysView[_AnyKey]:
-            return self._storage.keys()
+            return _each_seq(key, self._storage[key], lambda seq: seq[self._index])
 
         def __eq__(self, other: object) -> bool:
             if not isinstance(other, _MetadataType.ElementType):
@@ -328,7 +292,7 @@ class _MutableMetadataType(_KeyedStorage):
     def __getitem__(self, key: Any) -> Any:
         _check_key(key)
         if key not in self._storage:
-            self._storage[key] = {} if isinstance(key, _DictMetaKey) else []
+            self._storage[key] = {} if isinstance(key, DictMetaKey) else []
         return self._storage[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -341,10 +305,10 @@ class _MutableMetadataType(_KeyedStorage):
 class _StdKeys:
     """Standard metadata keys.  Not instantiable."""
 
-    IDENTIFIER: ClassVar[_MetaKey[Hashable]] = _MetaKey("deepview.base.Batch.StdKeys.identifier")
-    PATH: ClassVar[_MetaKey[Any]] = _MetaKey("deepview.base.Batch.StdKeys.path")
-    TEXT: ClassVar[_MetaKey[Any]] = _MetaKey("deepview.base.Batch.StdKeys.text")
-    LABELS: ClassVar[_DictMetaKey[Hashable]] = _DictMetaKey("deepview.base.Batch.StdKeys.labels")
+    IDENTIFIER: ClassVar[MetaKey[Hashable]] = MetaKey("deepview.base.Batch.StdKeys.identifier")
+    PATH: ClassVar[MetaKey[Any]] = MetaKey("deepview.base.Batch.StdKeys.path")
+    TEXT: ClassVar[MetaKey[Any]] = MetaKey("deepview.base.Batch.StdKeys.text")
+    LABELS: ClassVar[DictMetaKey[Hashable]] = DictMetaKey("deepview.base.Batch.StdKeys.labels")
 
     def __init__(self) -> None:
         raise DeepViewException("Batch.StdKeys holds constants and cannot be instantiated.")
@@ -370,8 +334,8 @@ class Batch:
     4
     """
 
-    MetaKey = _MetaKey
-    DictMetaKey = _DictMetaKey
+    MetaKey = MetaKey
+    DictMetaKey = DictMetaKey
     StdKeys = _StdKeys
     MetadataType = _MetadataType
 
@@ -400,22 +364,14 @@ class Batch:
         self._init({k: _frozen_view(k, v) for k, v in fields.items()}, {}, {})
 
     @classmethod
-    def _from_parts(
-        cls,
-        fields: dict[str, np.ndarray],
-        metadata: dict[_AnyKey, Any],
-        snapshots: dict[str, Batch],
-    ) -> Batch:
+    def _from_parts(cls, fields: dict[str, np.ndarray], metadata: dict[_AnyKey, Any],
+                    snapshots: dict[str, Batch]) -> Batch:
         obj = cls.__new__(cls)
         obj._init({k: _frozen_view(k, v) for k, v in fields.items()}, metadata, snapshots)
         return obj
 
-    def _init(
-        self,
-        fields: dict[str, np.ndarray],
-        metadata: dict[_AnyKey, Any],
-        snapshots: dict[str, Batch],
-    ) -> None:
+    def _init(self, fields: dict[str, np.ndarray], metadata: dict[_AnyKey, Any],
+              snapshots: dict[str, Batch]) -> None:
         for name in fields:
             if not isinstance(name, str):
                 raise InvalidTypeError(f"Batch: field names must be str; got {name!r}.")
@@ -423,13 +379,9 @@ class Batch:
             size = len(next(iter(fields.values())))
         elif metadata:
             first = next(iter(metadata.values()))
-            size = len(next(iter(first.values()))) if isinstance(first, dict) and first else len(
-                first
-            )
+            size = len(next(iter(first.values())) if isinstance(first, dict) and first else first)
         else:
-            raise InvalidDataError(
-                "Batch: a batch needs at least one field or one metadata entry."
-            )
+            raise InvalidDataError("Batch: a batch needs at least one field or one metadata entry.")
         for name, array in fields.items():
             if len(array) != size:
                 lengths = {k: len(v) for k, v in fields.items()}
@@ -437,11 +389,9 @@ class Batch:
                     f"Batch: all fields must have the same length (dimension 0); field "
                     f"'{name}' has {len(array)} but the batch has {size}: {lengths}."
                 )
-        metadata = {
-            k: _convert_metadata(k, v, "Batch", _freeze_seq) for k, v in metadata.items()
-        }
+        metadata = {k: _convert_metadata(k, v, "Batch", _freeze_seq) for k, v in metadata.items()}
         for key, value in metadata.items():
-            seqs = value.items() if isinstance(key, _DictMetaKey) else [("", value)]
+            seqs = value.items() if isinstance(key, DictMetaKey) else [("", value)]
             for sub, seq in seqs:
                 if len(seq) != size:
                     where = f"'{key.name}'" + (f"['{sub}']" if sub else "")
@@ -545,9 +495,8 @@ class Batch:
         >>> Batch.StdKeys.IDENTIFIER in batch.metadata  # the original is unchanged
         False
         """
-        value = _convert_metadata(key, values, "Batch.with_metadata", _freeze_seq)
         metadata = dict(self._metadata)
-        metadata[key] = value
+        metadata[key] = _convert_metadata(key, values, "Batch.with_metadata", _freeze_seq)
         obj = Batch.__new__(Batch)
         obj._init(dict(self._fields), metadata, dict(self._snapshots))
         return obj
@@ -570,18 +519,12 @@ class Batch:
         return f"Batch(batch_size={self._batch_size}, fields={{{shapes}}}, metadata=[{keys}])"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            "fields": dict(self._fields),
-            "metadata": self._metadata,
-            "snapshots": dict(self._snapshots),
-        }
+        return {"fields": dict(self._fields), "metadata": self._metadata,
+                "snapshots": dict(self._snapshots)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._init(
-            {k: _frozen_view(k, v) for k, v in state["fields"].items()},
-            state["metadata"],
-            state["snapshots"],
-        )
+        fields = {k: _frozen_view(k, v) for k, v in state["fields"].items()}
+        self._init(fields, state["metadata"], state["snapshots"])
 
     # ------------------------------------------------------------------ subsets
     def _subset(self, indices: np.ndarray | slice) -> Batch:
@@ -589,21 +532,15 @@ class Batch:
         idx: Sequence[int]
         if isinstance(indices, slice):
             idx = range(self._batch_size)[indices]
-
-            def take(seq: Sequence[Any]) -> list[Any]:
-                return _FrozenList(seq[indices])  # type: ignore[index]
         else:
             idx = indices.tolist()
 
-            def take(seq: Sequence[Any]) -> list[Any]:
-                return _FrozenList(seq[i] for i in idx)
+        def take(seq: Sequence[Any]) -> list[Any]:
+            if isinstance(indices, slice):
+                return _FrozenList(seq[indices])
+            return _FrozenList(seq[i] for i in idx)
 
-        metadata: dict[_AnyKey, Any] = {}
-        for key, value in self._metadata.items():
-            if isinstance(key, _DictMetaKey):
-                metadata[key] = {k: take(v) for k, v in value.items()}
-            else:
-                metadata[key] = take(value)
+        metadata = {key: _each_seq(key, value, take) for key, value in self._metadata.items()}
         snapshots = {k: s._subset(indices) for k, s in self._snapshots.items()}
         if not fields and not metadata:
             raise InvalidDataError("Batch: cannot take a subset of an empty batch.")
@@ -749,12 +686,9 @@ class Batch:
             n = len(next(iter(self.fields.values()))) if self.fields else None
             metadata: dict[_AnyKey, Any] = {}
             for key, value in self.metadata._storage.items():
-                if isinstance(key, _DictMetaKey):
-                    value = {str(k): _FrozenList(v) for k, v in value.items()}
-                    if value:
-                        metadata[key] = value
-                elif len(value) or n == 0:
-                    metadata[key] = _FrozenList(value)
+                value = _each_seq(key, value, _FrozenList)
+                if value if isinstance(key, DictMetaKey) else (len(value) or n == 0):
+                    metadata[key] = value
             if not self.fields and not metadata:
                 raise InvalidDataError(
                     "Batch.Builder: a batch needs at least one field or one metadata entry."
@@ -784,50 +718,41 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
     if len(batches) == 1:
         return batches[0]
     first = batches[0]
-    field_keys = list(first._fields)
-    meta_keys = set(first._metadata)
-    snap_keys = set(first._snapshots)
     for b in batches[1:]:
-        if list(b._fields) != field_keys and set(b._fields) != set(field_keys):
-            raise InvalidDataError(
-                "concatenate_batches: cannot concatenate batches with different fields: "
-                f"{sorted(field_keys)} vs {sorted(b._fields)}."
-            )
-        if set(b._metadata) != meta_keys:
-            raise InvalidDataError(
-                "concatenate_batches: cannot concatenate batches with different metadata keys: "
-                f"{sorted(k.name for k in meta_keys)} vs {sorted(k.name for k in b._metadata)}."
-            )
-        if set(b._snapshots) != snap_keys:
-            raise InvalidDataError(
-                "concatenate_batches: cannot concatenate batches with different snapshots: "
-                f"{sorted(snap_keys)} vs {sorted(b._snapshots)}."
-            )
-    for k in field_keys:
-        shape = first._fields[k].shape[1:]
+        for what, ours, theirs in (("fields", first._fields, b._fields),
+                                   ("metadata keys", first._metadata, b._metadata),
+                                   ("snapshots", first._snapshots, b._snapshots)):
+            if set(ours) != set(theirs):
+                mine, other = ([getattr(k, "name", k) for k in keys] for keys in (ours, theirs))
+                raise InvalidDataError(
+                    f"concatenate_batches: cannot concatenate batches with different {what}: "
+                    f"{sorted(mine)} vs {sorted(other)}."
+                )
+    for k, array in first._fields.items():
         for b in batches[1:]:
-            if b._fields[k].shape[1:] != shape:
+            if b._fields[k].shape[1:] != array.shape[1:]:
                 raise InvalidDataError(
                     f"concatenate_batches: field '{k}' has per-sample shape "
-                    f"{b._fields[k].shape[1:]} in a later batch but {shape} in the first; "
-                    "every batch must give a field the same shape (check the producer)."
+                    f"{b._fields[k].shape[1:]} in a later batch but {array.shape[1:]} in the "
+                    "first; every batch must give a field the same shape (check the producer)."
                 )
-    fields = {k: np.concatenate([b._fields[k] for b in batches]) for k in field_keys}
+    fields = {k: np.concatenate([b._fields[k] for b in batches]) for k in first._fields}
     metadata: dict[_AnyKey, Any] = {}
-    for key in first._metadata:
-        if isinstance(key, _DictMetaKey):
+    for key, ours in first._metadata.items():
+        if isinstance(key, DictMetaKey):
             subkeys: dict[str, list[Any]] = defaultdict(list)
             for b in batches:
                 value = b._metadata[key]
-                if set(value) != set(first._metadata[key]):
+                if set(value) != set(ours):
                     raise InvalidDataError(
                         f"concatenate_batches: metadata '{key.name}' has different "
-                        f"entries {sorted(first._metadata[key])} vs {sorted(value)}."
+                        f"entries {sorted(ours)} vs {sorted(value)}."
                     )
                 for k, v in value.items():
                     subkeys[k].extend(v)
             metadata[key] = dict(subkeys)
         else:
             metadata[key] = _FrozenList(x for b in batches for x in b._metadata[key])
-    snapshots = {k: concatenate_batches([b._snapshots[k] for b in batches]) for k in snap_keys}
+    snapshots = {k: concatenate_batches([b._snapshots[k] for b in batches])
+                 for k in first._snapshots}
     return Batch._from_parts(fields, metadata, snapshots)
