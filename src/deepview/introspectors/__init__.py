@@ -17,30 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 #: public name -> module it lives in (relative to this package, or absolute)
 _EXPORTS: dict[str, str] = {
-    # data introspectors
-    "Familiarity": "_familiarity",
-    "FamiliarityDistribution": "_familiarity",
-    "FamiliarityResult": "_familiarity",
-    "FamiliarityStrategyType": "_familiarity",
-    "GMMCovarianceType": "_familiarity",
-    "DimensionReduction": "_dim_reduction",
-    "DimensionReductionStrategyType": "_dim_reduction",
-    "OneOrManyDimStrategies": "_dim_reduction",
-    "Duplicates": "_duplicates",
-    "DuplicatesStrategyType": "_duplicates",
-    "DuplicatesThresholdStrategyType": "_duplicates",
-    "DatasetReport": "deepview.report",  # the layer above: lazy re-export
-    "ReportConfig": "deepview.report",
-    "DuplicatesConfig": "deepview.report",
-    # model introspectors
-    "PFA": "_pfa",
-    "PFARecipe": "_pfa",
-    "PFAKLDiagnostics": "_pfa",
-    "PFAEnergyDiagnostics": "_pfa",
-    "PFACovariancesResult": "_pfa",
-    "PFAStrategyType": "_pfa",
-    "PFAUnitSelectionStrategyType": "_pfa",
-    "IUA": "_iua",
+    name: module
+    for module, names in {
+        "_familiarity": ("Familiarity", "FamiliarityDistribution", "FamiliarityResult",
+                         "FamiliarityStrategyType", "GMMCovarianceType"),
+        "_dim_reduction": ("DimensionReduction", "DimensionReductionStrategyType",
+                           "OneOrManyDimStrategies"),
+        "_duplicates": ("Duplicates", "DuplicatesStrategyType",
+                        "DuplicatesThresholdStrategyType"),
+        # the layer above: lazy re-export
+        "deepview.report": ("DatasetReport", "ReportConfig", "DuplicatesConfig"),
+        "_pfa": ("PFA", "PFARecipe", "PFAKLDiagnostics", "PFAEnergyDiagnostics",
+                 "PFACovariancesResult", "PFAStrategyType", "PFAUnitSelectionStrategyType"),
+        "_iua": ("IUA",),
+    }.items()
+    for name in names
 }
 
 __all__ = [

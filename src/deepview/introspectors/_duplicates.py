@@ -100,19 +100,15 @@ def _sorted_positive(distances: Any) -> np.ndarray:
 
 
 def _sorted_distinct(distances: Any) -> np.ndarray:
-    """:func:`_sorted_positive` without the numerically identical pairs (copies are neither
-    a "low mode" of near-duplicates nor a typical neighbour distance)."""
+    """:func:`_sorted_positive` without the numerically identical pairs."""
     d = _sorted_positive(distances)
     return d[d > identical_tolerance(d)]
 
 
 def identical_tolerance(distances: Any) -> float:
     """Distance up to which two samples are numerically identical: ``IDENTICAL_FRACTION``
-    times the median neighbour distance (0 when there is none).
-
-    The median is taken over the distances above 1e-6 of the largest one, so that rounding-
-    level distances between copies do not set it even when copies are most of the data.
-    ``distances`` may be memory-mapped or rows in a file: they are read block by block."""
+    times the median of the neighbour distances above 1e-6 of the largest one (0 when there
+    is none).  ``distances`` may be memory-mapped or rows in a file (read block by block)."""
     largest = max((float(b.max(initial=0.0)) for b in _distance_blocks(distances)),
                   default=0.0)
     if largest <= 0:
@@ -159,10 +155,8 @@ class _Relative:
     neighbour distances (numerically identical pairs left out, so that a data set full of
     exact copies does not pull the threshold to 0).
 
-    This is the report's default.  The default fraction, 0.35, is the smallest that finds
-    nearly every one-word or punctuation edit of a real text embedding (trailing-period
-    edits move the most) while the pairs it flags stay near-identical texts; the
-    measurements that chose it are in ``benchmarks/RESULTS.md`` ("Duplicate thresholds").
+    This is the report's default; 0.35 finds nearly every one-word or punctuation edit of a
+    real text embedding while the pairs it flags stay near-identical texts.
 
     Parameters
     ----------
@@ -192,8 +186,7 @@ class _Percentile:
     """Threshold at the ``(100 - percentile)`` % position of the ascending distances.
 
     ``Percentile(98.5)`` counts only the closest 1.5 % of neighbour distances as duplicates:
-    it returns ``d[len(d) - int(percentile / 100 * len(d))]`` (clamped to the array), and
-    ``0.0`` when every distance is 0.
+    ``d[len(d) - int(percentile / 100 * len(d))]`` (clamped), ``0.0`` when all are 0.
 
     Parameters
     ----------
@@ -250,12 +243,8 @@ class _Slope:
        identical samples are grouped (use ``Percentile`` to flag a fixed share instead).
 
     A lower sensitivity (down to 3) accepts smaller jumps, so it considers more items close;
-    a larger one fewer.
-
-    Why not the elbow itself (DeepView 3.9 returns the distance at the elbow): on clustered
-    data the elbow lands inside the bulk of ordinary neighbour distances, so ~1 % of all
-    samples were merged into each "duplicate" set (pair precision 0.0003 at 100k samples),
-    and data without any duplicates still produced many sets.
+    a larger one fewer.  The elbow itself is not the threshold: on clustered data it lies
+    inside the bulk of ordinary neighbour distances.
 
     Parameters
     ----------
@@ -291,8 +280,7 @@ class _Slope:
 
 # ----------------------------------------------------------------------------- kNN strategies
 class _KNNBase:
-    """Common ``__call__`` of the bundled kNN strategies (the DuplicatesStrategyType
-    protocol): neighbours within the threshold, per sample."""
+    """``__call__`` of the bundled kNN strategies: neighbours within the threshold."""
 
     def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -307,14 +295,11 @@ class _KNNBase:
 
 @dataclasses.dataclass(frozen=True)
 class _KNNAnnoy(_KNNBase):
-    """Approximate neighbours with Annoy: Euclidean metric, 30 trees, seed 0.
-
-    Building the index is a per-sample Python loop (Annoy has no batch API): slow for large
-    ``n``; prefer ``KNNFaiss`` or the default. Needs ``pip install "deepview[annoy]"``.
+    """Approximate neighbours with Annoy: Euclidean metric, 30 trees, seed 0.  Slow for
+    large ``n`` (prefer ``KNNFaiss`` or the default).  Needs ``pip install "deepview[annoy]"``.
     """
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return knn_annoy(vectors, k)
+    knn = staticmethod(knn_annoy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,17 +309,15 @@ class _KNNFaiss(_KNNBase):
     Distances are plain Euclidean (not FAISS's squared L2), like every other strategy.
     Needs ``pip install "deepview[faiss]"``."""
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return knn_faiss(vectors, k)
+    knn = staticmethod(knn_faiss)
 
 
 @dataclasses.dataclass(frozen=True)
 class _KNNExact(_KNNBase):
     """Exact neighbours by blocked brute force (numpy BLAS): O(n^2 D) time, no extra
-    dependency.  The fastest choice for small and medium data."""
+    dependency."""
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return knn_brute(vectors, k)
+    knn = staticmethod(knn_brute)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -342,9 +325,8 @@ class _KNNPartitioned(_KNNBase):
     """Approximate neighbours, numpy only: k-means cells of ~256 samples and an exact search
     (one matrix product) inside each sample's cell; O(n * 256 * D) time.
 
-    Near-duplicates share a cell (unless they straddle a cell boundary within their tiny
-    distance), so they are found; ordinary neighbours across a boundary can be missed, which
-    only makes some of the larger neighbour distances slightly too large.
+    Near-duplicates share a cell, so they are found; ordinary neighbours across a cell
+    boundary can be missed, which makes some larger neighbour distances slightly too large.
 
     Parameters
     ----------
@@ -352,9 +334,7 @@ class _KNNPartitioned(_KNNBase):
         Seed of the k-means cells (the same seed gives the same neighbours).
     rounds : int, optional
         Independent partitions searched and merged: a pair is missed only if every one
-        separates it.  Default: 2 for data of 128 or more dimensions, where one partition
-        separates some near-duplicate pairs and two find as many as the exact search, else
-        1 (``benchmarks/RESULTS.md``, "Duplicate searches").
+        separates it.  Default: 2 for data of 128 or more dimensions, else 1.
     """
 
     random_state: int = 0
@@ -368,9 +348,8 @@ class _KNNPartitioned(_KNNBase):
 
     def knn(self, vectors: Any, k: int, *,
             distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
-        """``(indices, distances)`` of each sample's ``k`` nearest samples; ``vectors`` may
-        be memory-mapped or rows in a file, and ``distances_file`` keeps the distances in
-        that file (see :func:`~deepview._compute.knn.knn_partitioned`)."""
+        """``(indices, distances)`` of each sample's ``k`` nearest samples (see
+        :func:`~deepview._compute.knn.knn_partitioned`)."""
         rounds = self.rounds
         if rounds is None:
             rounds = 2 if vectors.shape[1] >= _TWO_ROUNDS_MIN_DIM else 1
@@ -381,10 +360,8 @@ class _KNNPartitioned(_KNNBase):
 @dataclasses.dataclass(frozen=True)
 class _KNNAuto(_KNNPartitioned):
     """Default: exact brute force (``KNNExact``) while ``n * n * dim <= 6e8`` (about 3 000
-    samples of dim 64, 1 250 of dim 384), where it costs little; above that
-    ``KNNPartitioned``, whose cost grows linearly in n and which keeps every planted
-    near-duplicate (``benchmarks/RESULTS.md``, "Duplicate searches").  ``random_state`` and
-    ``rounds`` are passed to the partitioned search."""
+    samples of dim 64), above that ``KNNPartitioned`` (linear in n), to which
+    ``random_state`` and ``rounds`` are passed."""
 
     def knn(self, vectors: Any, k: int, *,
             distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
@@ -493,9 +470,6 @@ class DuplicateSetCandidate:
                 f"{'...' if self.size > 8 else ''})")
 
 
-_Candidate = DuplicateSetCandidate
-
-
 def _candidate(vectors: np.ndarray, group: np.ndarray, data: Batch,
                identical: float) -> DuplicateSetCandidate:
     centred, to_centre = centre_distances(vectors[group])
@@ -537,12 +511,8 @@ def identical_members(members: np.ndarray, to_centre: np.ndarray,
 
 def _has_identical_copy(members: np.ndarray, identical: float,
                         block: int = 1024) -> np.ndarray:
-    """Per member: is another member within ``identical`` of it.
-
-    The nearest other member by one matrix product per block of rows, then that distance
-    recomputed from the differences (no cancellation at rounding-level distances), in numpy:
-    a neighbour-search library's per-call overhead would dominate on many small sets.
-    """
+    """Per member: is another member within ``identical`` of it (nearest member by a matrix
+    product, its distance recomputed from the differences)."""
     pts = np.asarray(members, dtype=np.float64)
     m = len(pts)
     if m < 2:
@@ -563,7 +533,6 @@ def _groups(strategy: Any, threshold: Any,
     """The duplicate sets, and the distance up to which samples count as identical."""
     if hasattr(strategy, "knn"):
         return neighbour_groups(vectors, threshold, strategy.knn)
-    # a user strategy that only implements the protocol
     n = len(vectors)
     seen: list[float] = []
 
@@ -597,14 +566,12 @@ def neighbour_groups(vectors: Any, threshold: Any,
     samples count as identical.
 
     ``vectors`` and the distances may be arrays, memory-mapped or rows in a file
-    (:class:`~deepview._compute.spill.FileRows`): the distances are read block by block
-    (``Relative``'s median without a copy of them, other thresholds get one sorted copy of
-    the positive ones), and only the rows of samples in close pairs are read.
+    (:class:`~deepview._compute.spill.FileRows`), read block by block.
     """
     n = len(vectors)
     idx, dist = knn(vectors, min(_K, n))
     identical = identical_tolerance(dist)
-    if type(threshold) is _Relative:  # the median of the distances above identical ones
+    if type(threshold) is _Relative:
         middle, count = median_above(dist, identical)
         t = float(threshold.fraction * middle) if count else 0.0
     else:
@@ -612,7 +579,6 @@ def neighbour_groups(vectors: Any, threshold: Any,
         positive.sort()
         t = _threshold_value(threshold, positive)
         del positive
-    # numerically identical samples are always grouped, whatever the threshold says
     t = max(t, identical)
     parts: list[list[np.ndarray]] = [[], [], []]
     for start in range(0, n, BLOCK_ROWS):
@@ -633,10 +599,8 @@ def neighbour_groups(vectors: Any, threshold: Any,
 def _linked_groups(vectors: Any, rows: np.ndarray, cols: np.ndarray, dvals: np.ndarray,
                    suspects: np.ndarray, t: float) -> list[np.ndarray]:
     """:func:`~deepview._compute.grouping.bounded_groups` of the close pairs ``(rows, cols)``
-    at distances ``dvals``, with a zero-distance pair added from each of the ``suspects``
-    (sample indices) to the first suspect bit-identical to it, so that identical samples
-    always end up in one group whatever k and the search found.  Reads the rows of the
-    suspects and of the samples in close pairs only."""
+    at distances ``dvals``, plus a zero-distance pair from each of the ``suspects`` to the
+    first suspect bit-identical to it (identical samples always form one group)."""
     if len(suspects) >= 2:
         labels = exact_duplicate_labels(take(vectors, suspects))
         first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
@@ -667,7 +631,7 @@ class Duplicates:
         Do not instantiate directly; use :meth:`introspect`.
     """
 
-    results: Mapping[str, Sequence[_Candidate]]
+    results: Mapping[str, Sequence[DuplicateSetCandidate]]
     count: int
 
     DuplicateSetCandidate = DuplicateSetCandidate
@@ -689,7 +653,7 @@ class Duplicates:
         Distance = _Distance
         Relative = _Relative
 
-    def items(self) -> Iterator[tuple[str, Sequence[_Candidate]]]:
+    def items(self) -> Iterator[tuple[str, Sequence[DuplicateSetCandidate]]]:
         """``results.items()``."""
         return iter(self.results.items())
 
@@ -739,16 +703,14 @@ class Duplicates:
         check_batch_size(batch_size, owner=_OWNER)
         strategy = _KNNAuto() if strategy is None else strategy
         threshold = _Slope() if threshold is None else threshold
-        if not callable(strategy):
-            raise InvalidTypeError(
-                f"{_OWNER}: 'strategy' must be a DuplicatesStrategyType such as "
-                f"Duplicates.KNNStrategy.KNNExact(); got {type(strategy).__name__}."
-            )
-        if not callable(threshold):
-            raise InvalidTypeError(
-                f"{_OWNER}: 'threshold' must be a DuplicatesThresholdStrategyType such as "
-                f"Duplicates.ThresholdStrategy.Slope(); got {type(threshold).__name__}."
-            )
+        for arg, value, kind, example in (
+                ("strategy", strategy, "", "KNNStrategy.KNNExact"),
+                ("threshold", threshold, "Threshold", "ThresholdStrategy.Slope")):
+            if not callable(value):
+                raise InvalidTypeError(
+                    f"{_OWNER}: '{arg}' must be a Duplicates{kind}StrategyType such as "
+                    f"Duplicates.{example}(); got {type(value).__name__}."
+                )
         batches = tqdm(iter_batches(producer, batch_size, owner=_OWNER),
                        desc=f"{_OWNER}: reading", unit="batch", disable=progress_disabled())
         data = concatenate_batches(list(batches))

@@ -15,17 +15,12 @@ state                      ``finish()`` equals                             exact
 :class:`FamiliarityScores` ``familiarity.score(...)``                      float64 rounding
 =========================  ==============================================  ==================
 
-"float64 rounding": the covariance of merged blocks equals the covariance of all rows to
-about 1e-12 relative (block means are merged with the parallel-variance formula); the
-eigenvectors and everything derived from them then agree to well within 1e-6 relative.
-PFA multiplies float32 responses in float32 blocks (twice as fast; each block, merged or
-not, is accurate to ~1e-6 relative), so merged PFA covariances of float32 responses agree
-with the single-process ones to that accuracy (a few 1e-6 on ReLU responses), and exactly
-to float64 rounding for float64 responses; the recipes are the same.
+"float64 rounding": the covariance of merged blocks equals that of all rows to about 1e-12
+relative.  PFA multiplies float32 responses in float32 blocks, so merged PFA covariances of
+float32 responses agree to ~1e-6 relative; the recipes are the same.
 
 States pickle without row buffers (PCA / PFA: ``O(D²)`` per field; IUA: 4 bytes per
-sample; scores: 8 bytes per sample), so a cluster can compute one per block and send it
-to the driver, see :func:`deepview.integrations.ray.reduce_dataset`.
+sample; scores: 8 bytes per sample), see :func:`deepview.integrations.ray.reduce_dataset`.
 
 Examples
 --------
@@ -50,7 +45,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from deepview._compute.covariance import CovarianceAccumulator
 from deepview._compute.pca import EXACT_MAX_FEATURES, CovariancePCA
@@ -62,27 +57,19 @@ from deepview.introspectors._familiarity import FamiliarityScores
 from deepview.introspectors._iua import IUAState
 from deepview.introspectors._pfa._core import PFA
 from deepview.introspectors._pfa._covariances import check_response, streaming_covariance
+from deepview.partial import batch_fields
 
 __all__ = ["FamiliarityScores", "IUAState", "PCAState", "PFAState"]
 
-
-def _fields_of(batch: Any, owner: str) -> Mapping[str, Any] | None:
-    """``batch.fields``, or None for an empty batch (nothing to add)."""
-    fields = getattr(batch, "fields", None)
-    if not isinstance(fields, Mapping):
-        raise InvalidTypeError(f"{owner}.update: expected a deepview Batch; got "
-                               f"{type(batch).__name__}.")
-    if getattr(batch, "batch_size", 1) == 0:
-        return None
-    if not fields:
-        raise InvalidDataError(f"{owner}.update: the batch has no fields to analyse.")
-    return fields
+_S = TypeVar("_S", bound="_CovarianceStates")
 
 
 class _CovarianceStates:
     """Per-field :class:`CovarianceAccumulator` s, merged field by field."""
 
     _OWNER = "states"
+    #: the parameter two merged states must share
+    _PARAMETER = ""
 
     def __init__(self) -> None:
         self._accumulators: dict[str, CovarianceAccumulator] = {}
@@ -103,27 +90,31 @@ class _CovarianceStates:
 
     def update(self, batch: Any) -> None:
         """Add the rows of every analysed field of ``batch`` (a :class:`Batch`)."""
-        fields = _fields_of(batch, self._OWNER)
+        seen = () if getattr(self, "fields", None) else self._accumulators  # a subset: no check
+        fields = batch_fields(batch, seen, self._OWNER)
         if fields is None:
             return
-        names = self._names(fields)
-        if self._accumulators and set(names) != set(self._accumulators):
-            raise InvalidDataError(
-                f"{self._OWNER}.update: a batch has fields {sorted(names)} but earlier ones "
-                f"had {sorted(self._accumulators)}; every batch must carry the same fields."
-            )
-        for name in names:
+        if not fields:
+            raise InvalidDataError(f"{self._OWNER}.update: the batch has no fields to analyse.")
+        for name in self._names(fields):
             x = self._prepare(name, fields[name])
             acc = self._accumulators.get(name)
             if acc is None:
                 acc = self._accumulators[name] = self._new(name)
             acc.update(x)
 
-    def _merge(self, other: _CovarianceStates) -> None:
+    def merge(self: _S, other: _S) -> _S:
+        """Add ``other``'s rows; returns ``self``."""
         if type(other) is not type(self):
             raise InvalidTypeError(
                 f"{self._OWNER}.merge: can only merge another {type(self).__name__}; got "
                 f"{type(other).__name__}."
+            )
+        ours, theirs = getattr(self, self._PARAMETER), getattr(other, self._PARAMETER)
+        if ours != theirs:
+            raise InvalidParameterError(
+                f"{self._OWNER}.merge: {self._PARAMETER} differs ({ours} and {theirs}); build "
+                "every state with the same one."
             )
         if self._accumulators and other._accumulators and (
                 set(other._accumulators) != set(self._accumulators)):
@@ -137,6 +128,7 @@ class _CovarianceStates:
             if mine is None:
                 mine = self._accumulators[name] = self._new(name)
             mine.merge(acc)
+        return self
 
     def _check_not_empty(self) -> None:
         if not self._accumulators or self.samples == 0:
@@ -174,6 +166,7 @@ class PCAState(_CovarianceStates):
     """
 
     _OWNER = "PCAState"
+    _PARAMETER = "target_dimensions"
 
     def __init__(self, target_dimensions: int = 2, *, fields: Sequence[str] | None = None
                  ) -> None:
@@ -209,16 +202,6 @@ class PCAState(_CovarianceStates):
     def _new(self, name: str) -> CovarianceAccumulator:
         return CovariancePCA(self.target_dimensions)._acc
 
-    def merge(self, other: PCAState) -> PCAState:
-        """Add ``other``'s rows; returns ``self``."""
-        if isinstance(other, PCAState) and other.target_dimensions != self.target_dimensions:
-            raise InvalidParameterError(
-                f"{self._OWNER}.merge: target_dimensions differ ({self.target_dimensions} "
-                f"and {other.target_dimensions}); build every state with the same one."
-            )
-        self._merge(other)
-        return self
-
     def finish(self) -> DimensionReduction:
         """The fitted :class:`~deepview.introspectors.DimensionReduction` stage."""
         self._check_not_empty()
@@ -253,6 +236,7 @@ class PFAState(_CovarianceStates):
     """
 
     _OWNER = "PFAState"
+    _PARAMETER = "epsilon_inactive"
 
     def __init__(self, epsilon_inactive: float = 1e-8) -> None:
         super().__init__()
@@ -271,16 +255,6 @@ class PFAState(_CovarianceStates):
 
     def _new(self, name: str) -> CovarianceAccumulator:
         return streaming_covariance(name, owner="PFA.introspect")
-
-    def merge(self, other: PFAState) -> PFAState:
-        """Add ``other``'s rows; returns ``self``."""
-        if isinstance(other, PFAState) and other.epsilon_inactive != self.epsilon_inactive:
-            raise InvalidParameterError(
-                f"{self._OWNER}.merge: epsilon_inactive differs ({self.epsilon_inactive} and "
-                f"{other.epsilon_inactive}); build every state with the same one."
-            )
-        self._merge(other)
-        return self
 
     def finish(self) -> PFA:
         """The :class:`~deepview.introspectors.PFA` of every row added or merged."""
