@@ -54,9 +54,7 @@ def parquet_shards(path: str | os.PathLike[str], *, owner: str) -> list[Path]:
             diff = sorted(set(ours.items()) ^ set(theirs.items()))
             raise InvalidDataError(
                 f"{owner}: shard '{file}' has a different schema from '{first[0]}' "
-                f"(differing columns: {diff[:6]}); every shard needs the same columns and "
-                "types."
-            )
+                f"(differing columns: {diff[:6]}); every shard needs the same columns and types.")
     return files
 
 

@@ -25,8 +25,7 @@ def check_int(
     """Check that ``value`` is an int (not a bool) within ``[min_value, max_value]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidTypeError(
-            f"{owner}: '{name}' must be an int; got {value!r} of type {type(value).__name__}."
-        )
+            f"{owner}: '{name}' must be an int; got {value!r} of type {type(value).__name__}.")
     value = int(value)
     _check_range(value, name=name, owner=owner, min_value=min_value, max_value=max_value,
                  kind="an int")
@@ -46,8 +45,7 @@ def check_float(
     """Check that ``value`` is a finite real number within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidTypeError(
-            f"{owner}: '{name}' must be a number; got {value!r} of type {type(value).__name__}."
-        )
+            f"{owner}: '{name}' must be a number; got {value!r} of type {type(value).__name__}.")
     value = float(value)
     if not np.isfinite(value):
         raise InvalidParameterError(f"{owner}: '{name}' must be finite; got {value}.")
@@ -59,8 +57,7 @@ def check_float(
         lb = "[" if min_inclusive and min_value is not None else "("
         rb = "]" if max_inclusive and max_value is not None else ")"
         raise InvalidParameterError(
-            f"{owner}: '{name}' must be in {lb}{lo}, {hi}{rb}; got {value}."
-        )
+            f"{owner}: '{name}' must be in {lb}{lo}, {hi}{rb}; got {value}.")
     return value
 
 
@@ -70,21 +67,17 @@ def _check_range(
     if min_value is not None and value < min_value:
         raise InvalidParameterError(
             f"{owner}: '{name}' must be {kind} >= {min_value}; got {value}. "
-            f"Use {min_value} or more."
-        )
+            f"Use {min_value} or more.")
     if max_value is not None and value > max_value:
         raise InvalidParameterError(
-            f"{owner}: '{name}' must be {kind} <= {max_value}; got {value}."
-        )
+            f"{owner}: '{name}' must be {kind} <= {max_value}; got {value}.")
 
 
 def check_choice(value: Any, *, name: str, owner: str, choices: Iterable[Any]) -> Any:
     """Check that ``value`` is one of ``choices``."""
     options = list(choices)
     if value not in options:
-        raise InvalidParameterError(
-            f"{owner}: '{name}' must be one of {options}; got {value!r}."
-        )
+        raise InvalidParameterError(f"{owner}: '{name}' must be one of {options}; got {value!r}.")
     return value
 
 
@@ -109,8 +102,7 @@ def check_field(
     """
     if not isinstance(array, np.ndarray):
         raise InvalidTypeError(
-            f"{owner}: field '{name}' must be a numpy array; got {type(array).__name__}."
-        )
+            f"{owner}: field '{name}' must be a numpy array; got {type(array).__name__}.")
     if ndim is not None and array.ndim != ndim:
         hint = fix or (
             "add Flattener() (deepview.processors) to the pipeline"
@@ -119,17 +111,14 @@ def check_field(
         )
         raise InvalidDataError(
             f"{owner}: field '{name}' has shape {array.shape} but needs {ndim} dims "
-            f"(batch, features); {hint}."
-        )
+            f"(batch, features); {hint}.")
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise InvalidTypeError(
-            f"{owner}: field '{name}' must hold numbers; got dtype {array.dtype}."
-        )
+            f"{owner}: field '{name}' must hold numbers; got dtype {array.dtype}.")
     if finite and np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
         bad_mask = ~np.isfinite(array)
         bad = int(np.count_nonzero(bad_mask.reshape(len(array), -1).any(axis=1)))
         raise InvalidDataError(
             f"{owner}: field '{name}' contains NaN or inf values in {bad} sample(s); "
-            "remove or impute them (e.g. with Composer.from_element_filter) before introspecting."
-        )
+            "remove or impute them (e.g. with Composer.from_element_filter) before introspecting.")
     return array

@@ -101,8 +101,7 @@ def merge_states(states: Iterable[S]) -> S:
         if not isinstance(state, PartialState):
             raise InvalidTypeError(
                 "merge_states: every item must be a partial state with update(), merge() and "
-                f"finish(); got {type(state).__name__}."
-            )
+                f"finish(); got {type(state).__name__}.")
         merged = state if merged is None else merged.merge(state)
     if merged is None:
         raise InvalidDataError("merge_states: no states to merge; give at least one.")
@@ -116,14 +115,12 @@ def batch_fields(batch: Any, seen: Iterable[str], owner: str) -> Mapping[str, An
     fields = getattr(batch, "fields", None)
     if not isinstance(fields, Mapping):
         raise InvalidTypeError(
-            f"{owner}.update: expected a deepview Batch; got {type(batch).__name__}."
-        )
+            f"{owner}.update: expected a deepview Batch; got {type(batch).__name__}.")
     if getattr(batch, "batch_size", 1) == 0:
         return None
     known = sorted(seen)
     if known and sorted(fields) != known:
         raise InvalidDataError(
             f"{owner}.update: a batch has fields {sorted(fields)} but earlier ones had "
-            f"{known}; every batch needs the same fields."
-        )
+            f"{known}; every batch needs the same fields.")
     return fields

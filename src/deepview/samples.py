@@ -46,8 +46,7 @@ class StubProducer:
         if not isinstance(data, Mapping):
             raise InvalidTypeError(
                 f"StubProducer: 'data' must be a mapping of name -> array; got "
-                f"{type(data).__name__}."
-            )
+                f"{type(data).__name__}.")
         builder = Batch.Builder(dict(data))
         for key, payload in (metadata or {}).items():
             builder.metadata[key] = payload
@@ -154,8 +153,7 @@ class StubGatedAdditionDataset:
         if self.maximum_sequence_length < self.minimum_sequence_length:
             raise InvalidParameterError(
                 f"{owner}: 'maximum_sequence_length' ({maximum_sequence_length}) must be >= "
-                f"'minimum_sequence_length' ({minimum_sequence_length})."
-            )
+                f"'minimum_sequence_length' ({minimum_sequence_length}).")
 
     def _make(self) -> Batch:
         rng = np.random.default_rng(self.SEED)

@@ -53,15 +53,12 @@ def _as_collection(x: Any, cls: type[Any] | tuple[type[Any], ...]) -> Collection
     if isinstance(x, (str, bytes)) or not isinstance(x, Collection):
         names = cls.__name__ if isinstance(cls, type) else "/".join(c.__name__ for c in cls)
         raise InvalidTypeError(
-            f"expected a {names} or a collection of them; got {x!r} of type "
-            f"{type(x).__name__}."
-        )
+            f"expected a {names} or a collection of them; got {x!r} of type {type(x).__name__}.")
     bad = [v for v in x if not isinstance(v, cls)]
     if bad:
         names = cls.__name__ if isinstance(cls, type) else "/".join(c.__name__ for c in cls)
         raise InvalidTypeError(
-            f"expected every item to be a {names}; got {bad[0]!r} of type {type(bad[0]).__name__}."
-        )
+            f"expected every item to be a {names}; got {bad[0]!r} of type {type(bad[0]).__name__}.")
     return x
 
 
@@ -129,5 +126,4 @@ def resolve_path_or_str(x: PathOrStr) -> pathlib.Path:
     if isinstance(x, (str, os.PathLike)):
         return pathlib.Path(x)
     raise InvalidTypeError(
-        f"expected a path as str or pathlib.Path; got {x!r} of type {type(x).__name__}."
-    )
+        f"expected a path as str or pathlib.Path; got {x!r} of type {type(x).__name__}.")

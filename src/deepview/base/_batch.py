@@ -58,8 +58,7 @@ class _FrozenList(list):  # type: ignore[type-arg]
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise InvalidTypeError(
             "Batch metadata is read-only. Build a changed batch with "
-            "batch.with_metadata(key, values) or Batch.Builder(base=batch)."
-        )
+            "batch.with_metadata(key, values) or Batch.Builder(base=batch).")
 
     append = extend = insert = pop = remove = clear = sort = reverse = _refuse
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
@@ -92,8 +91,7 @@ def _convert_metadata(
     if isinstance(key, DictMetaKey) and not isinstance(value, Mapping):
         raise InvalidTypeError(
             f"{owner}: metadata for DictMetaKey '{key.name}' must be a mapping "
-            f"{{name: values}}; got {type(value).__name__}."
-        )
+            f"{{name: values}}; got {type(value).__name__}.")
     return _each_seq(key, value, lambda seq: convert(_check_seq(key, seq, owner)))
 
 
@@ -101,8 +99,7 @@ def _check_seq(key: _AnyKey, value: Any, owner: str) -> Any:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         raise InvalidTypeError(
             f"{owner}: metadata for {type(key).__name__} '{key.name}' must be a "
-            f"sequence with one value per element; got {type(value).__name__}."
-        )
+            f"sequence with one value per element; got {type(value).__name__}.")
     return value
 
 
@@ -111,13 +108,11 @@ def _frozen_view(name: str, array: Any) -> np.ndarray:
     if not isinstance(array, np.ndarray):
         raise InvalidTypeError(
             f"Batch: field '{name}' must be a numpy array; got {type(array).__name__}. "
-            "Convert it with np.asarray()."
-        )
+            "Convert it with np.asarray().")
     if array.ndim == 0:
         raise InvalidDataError(
             f"Batch: field '{name}' is a 0-d array; fields need a batch dimension first "
-            "(shape (batch, ...)). Use array.reshape(1) or np.atleast_1d()."
-        )
+            "(shape (batch, ...)). Use array.reshape(1) or np.atleast_1d().")
     view = array.view()
     view.flags.writeable = False
     return view
@@ -126,8 +121,7 @@ def _frozen_view(name: str, array: Any) -> np.ndarray:
 def _check_key(key: Any) -> None:
     if not isinstance(key, (MetaKey, DictMetaKey)):
         raise InvalidTypeError(
-            f"Batch metadata keys must be Batch.MetaKey or Batch.DictMetaKey; got {key!r}."
-        )
+            f"Batch metadata keys must be Batch.MetaKey or Batch.DictMetaKey; got {key!r}.")
 
 
 def _elements_equal(a: Any, b: Any) -> bool:
@@ -230,8 +224,7 @@ class _MetadataType(_KeyedStorage):
         if not isinstance(source, Mapping):
             raise InvalidTypeError(
                 "Batch.MetadataType: 'metadata' must be a Batch.Builder.MutableMetadataType or "
-                f"a mapping of metadata key to values; got {type(metadata).__name__}."
-            )
+                f"a mapping of metadata key to values; got {type(metadata).__name__}.")
         storage: dict[_AnyKey, Any] = {}
         for key, value in source.items():
             converted = _convert_metadata(key, value, "Batch.MetadataType", _freeze_seq)
@@ -349,18 +342,15 @@ class Batch:
     def __init__(self, fields: Mapping[str, np.ndarray] | None = None) -> None:
         if isinstance(fields, Batch):
             raise InvalidParameterError(
-                "Batch: pass a mapping of fields; to copy a batch use Batch.Builder(base=batch)."
-            )
+                "Batch: pass a mapping of fields; to copy a batch use Batch.Builder(base=batch).")
         if fields is not None and not isinstance(fields, Mapping):
             raise InvalidTypeError(
                 f"Batch: 'fields' must be a mapping of name -> numpy array; "
-                f"got {type(fields).__name__}. Wrap a single array as {{'name': array}}."
-            )
+                f"got {type(fields).__name__}. Wrap a single array as {{'name': array}}.")
         if not fields:
             raise InvalidParameterError(
                 "Batch: 'fields' must be a non-empty mapping of name -> numpy array; got "
-                f"{fields!r}. For metadata-only batches use Batch.Builder."
-            )
+                f"{fields!r}. For metadata-only batches use Batch.Builder.")
         self._init({k: _frozen_view(k, v) for k, v in fields.items()}, {}, {})
 
     @classmethod
@@ -387,8 +377,7 @@ class Batch:
                 lengths = {k: len(v) for k, v in fields.items()}
                 raise InvalidDataError(
                     f"Batch: all fields must have the same length (dimension 0); field "
-                    f"'{name}' has {len(array)} but the batch has {size}: {lengths}."
-                )
+                    f"'{name}' has {len(array)} but the batch has {size}: {lengths}.")
         metadata = {k: _convert_metadata(k, v, "Batch", _freeze_seq) for k, v in metadata.items()}
         for key, value in metadata.items():
             seqs = value.items() if isinstance(key, DictMetaKey) else [("", value)]
@@ -397,21 +386,18 @@ class Batch:
                     where = f"'{key.name}'" + (f"['{sub}']" if sub else "")
                     raise InvalidDataError(
                         f"Batch: metadata {where} has {len(seq)} values but the batch has "
-                        f"{size} elements; give one value per element."
-                    )
+                        f"{size} elements; give one value per element.")
         for name, snap in snapshots.items():
             if not isinstance(snap, Batch):
                 raise InvalidTypeError(f"Batch: snapshot '{name}' must be a Batch.")
             if snap._snapshots:
                 raise InvalidDataError(
                     f"Batch: snapshot '{name}' may not have snapshots itself; save the "
-                    "snapshot's own fields without its snapshots."
-                )
+                    "snapshot's own fields without its snapshots.")
             if snap.batch_size != size:
                 raise InvalidDataError(
                     f"Batch: snapshot '{name}' has {snap.batch_size} elements but the batch has "
-                    f"{size}; a snapshot holds one element per element of the batch."
-                )
+                    f"{size}; a snapshot holds one element per element of the batch.")
         self._fields = _Fields(fields)
         self._metadata = metadata
         self._snapshots = MappingProxyType(snapshots)
@@ -619,8 +605,7 @@ class Batch:
                 index = int(selector)
                 if not -n <= index < n:
                     raise IndexError(
-                        f"Batch.elements: index {index} out of range for a batch of {n} elements."
-                    )
+                        f"Batch.elements: index {index} out of range for a batch of {n} elements.")
                 return Batch.ElementType(self._batch, index % n)
             if isinstance(selector, slice):
                 return self._batch._subset(selector)
@@ -630,19 +615,16 @@ class Batch:
             if indices.dtype == np.bool_:
                 if len(indices) != n:
                     raise IndexError(
-                        f"Batch.elements: boolean mask has {len(indices)} entries, batch has {n}."
-                    )
+                        f"Batch.elements: boolean mask has {len(indices)} entries, batch has {n}.")
                 indices = np.flatnonzero(indices)
             if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
                 raise IndexError(
                     "Batch.elements: select with an int, a slice, a sequence of ints or a "
-                    f"boolean mask; got {selector!r}."
-                )
+                    f"boolean mask; got {selector!r}.")
             if indices.size and (indices.max() >= n or indices.min() < -n):
                 raise IndexError(
                     f"Batch.elements: indices must be in [-{n}, {n}); got min "
-                    f"{indices.min()}, max {indices.max()}."
-                )
+                    f"{indices.min()}, max {indices.max()}.")
             return self._batch._subset(np.where(indices < 0, indices + n, indices))
 
     class Builder:
@@ -666,12 +648,10 @@ class Batch:
         ) -> None:
             if isinstance(fields, Batch):
                 raise InvalidParameterError(
-                    "Batch.Builder: to start from an existing batch use Batch.Builder(base=batch)."
-                )
+                    "Batch.Builder: to start from an existing batch use Batch.Builder(base=batch).")
             if fields is not None and base is not None:
                 raise InvalidParameterError(
-                    "Batch.Builder: give either 'fields' or 'base', not both."
-                )
+                    "Batch.Builder: give either 'fields' or 'base', not both.")
             self.fields: dict[str, np.ndarray] = dict(fields) if fields is not None else {}
             self.snapshots: dict[str, Batch] = {}
             self.metadata = _MutableMetadataType()
@@ -691,8 +671,7 @@ class Batch:
                     metadata[key] = value
             if not self.fields and not metadata:
                 raise InvalidDataError(
-                    "Batch.Builder: a batch needs at least one field or one metadata entry."
-                )
+                    "Batch.Builder: a batch needs at least one field or one metadata entry.")
             snapshots = {}
             for name, snap in self.snapshots.items():
                 if snap._snapshots:
@@ -713,8 +692,7 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
     """
     if not batches:
         raise InvalidDataError(
-            "concatenate_batches: the producer did not produce any batches; give at least one."
-        )
+            "concatenate_batches: the producer did not produce any batches; give at least one.")
     if len(batches) == 1:
         return batches[0]
     first = batches[0]
@@ -726,16 +704,14 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
                 mine, other = ([getattr(k, "name", k) for k in keys] for keys in (ours, theirs))
                 raise InvalidDataError(
                     f"concatenate_batches: cannot concatenate batches with different {what}: "
-                    f"{sorted(mine)} vs {sorted(other)}."
-                )
+                    f"{sorted(mine)} vs {sorted(other)}.")
     for k, array in first._fields.items():
         for b in batches[1:]:
             if b._fields[k].shape[1:] != array.shape[1:]:
                 raise InvalidDataError(
                     f"concatenate_batches: field '{k}' has per-sample shape "
                     f"{b._fields[k].shape[1:]} in a later batch but {array.shape[1:]} in the "
-                    "first; every batch must give a field the same shape (check the producer)."
-                )
+                    "first; every batch must give a field the same shape (check the producer).")
     fields = {k: np.concatenate([b._fields[k] for b in batches]) for k in first._fields}
     metadata: dict[_AnyKey, Any] = {}
     for key, ours in first._metadata.items():
@@ -746,8 +722,7 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
                 if set(value) != set(ours):
                     raise InvalidDataError(
                         f"concatenate_batches: metadata '{key.name}' has different "
-                        f"entries {sorted(ours)} vs {sorted(value)}."
-                    )
+                        f"entries {sorted(ours)} vs {sorted(value)}.")
                 for k, v in value.items():
                     subkeys[k].extend(v)
             metadata[key] = dict(subkeys)

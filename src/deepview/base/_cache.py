@@ -62,8 +62,7 @@ def _encode_value(value: Any, where: str) -> Any:
         f"Cacher: metadata {where} holds a value of type {type(value).__name__} "
         f"({value!r:.60}); the cache stores metadata as JSON, so only None, bool, int, float, "
         "str and pathlib paths are supported. Convert the values (e.g. to str) or drop that "
-        "metadata with MetadataRemover before the Cacher."
-    )
+        "metadata with MetadataRemover before the Cacher.")
 
 
 def _decode_value(value: Any) -> Any:
@@ -119,8 +118,7 @@ def _save_fields(directory: pathlib.Path, stem: str, batch: Batch) -> list[list[
         if array.dtype.hasobject:
             raise InvalidDataError(
                 f"Cacher: field '{name}' has dtype {array.dtype}, which cannot be cached without "
-                "pickle; convert it to a numeric or string array first."
-            )
+                "pickle; convert it to a numeric or string array first.")
         file = f"{stem}.f{j}.npy"
         np.save(directory / file, np.ascontiguousarray(array), allow_pickle=False)
         names.append([name, file])
@@ -161,8 +159,7 @@ def _read_batch(directory: pathlib.Path, index: int) -> Batch:
     except (OSError, ValueError, KeyError) as exc:
         raise DeepViewException(
             f"CachedProducer: cannot read cached batch {index} in {directory} ({exc}); the "
-            "cache was changed or deleted. Re-run the pipeline with a new Cacher."
-        ) from exc
+            "cache was changed or deleted. Re-run the pipeline with a new Cacher.") from exc
     return builder.make_batch()
 
 
@@ -226,17 +223,14 @@ class CachedProducer:
             raise DeepViewException(
                 f"CachedProducer: {self._path} holds no finished cache ({_DONE} is missing); "
                 "the pass that filled it was interrupted or it was deleted. Run the pipeline "
-                "with a Cacher to completion first."
-            ) from None
+                "with a Cacher to completion first.") from None
         except (OSError, ValueError) as exc:
             raise DeepViewException(
-                f"CachedProducer: cannot read {done} ({exc}); the cache is damaged."
-            ) from exc
+                f"CachedProducer: cannot read {done} ({exc}); the cache is damaged.") from exc
         if not isinstance(info, dict) or info.get("format_version") != _FORMAT_VERSION:
             raise DeepViewException(
                 f"CachedProducer: {self._path} was written in an unsupported format "
-                f"({info!r:.80}); expected {_FORMAT} version {_FORMAT_VERSION}. Re-create it."
-            )
+                f"({info!r:.80}); expected {_FORMAT} version {_FORMAT_VERSION}. Re-create it.")
         return info
 
     @property
@@ -255,8 +249,7 @@ class CachedProducer:
         if not (self._path / _DONE).exists():
             raise DeepViewException(
                 f"CachedProducer: the cache at {self._path} was deleted or is no longer "
-                "complete; re-create it by running the pipeline with a Cacher."
-            )
+                "complete; re-create it by running the pipeline with a Cacher.")
         return rebatch(self._batches(), batch_size)
 
     def _batches(self) -> Iterator[Batch]:
@@ -274,14 +267,12 @@ class CachedProducer:
         target = resolve_path_or_str(new_path)
         if target.resolve() == self._path.resolve():
             raise DeepViewException(
-                f"CachedProducer.copy_to: {target} is the cache itself; pick another directory."
-            )
+                f"CachedProducer.copy_to: {target} is the cache itself; pick another directory.")
         if _holds_cache(target):
             if not overwrite:
                 raise DeepViewException(
                     f"CachedProducer.copy_to: {target} already holds a cache; pass "
-                    "overwrite=True to replace it or pick another directory."
-                )
+                    "overwrite=True to replace it or pick another directory.")
             _remove_cache_files(target)
         target.mkdir(parents=True, exist_ok=True)
         for file in sorted(self._path.glob("batch-*")):
@@ -356,13 +347,11 @@ class Cacher(PipelineStage):
             path = resolve_path_or_str(storage_path)
             if path.exists() and not path.is_dir():
                 raise NotADirectoryError(
-                    f"Cacher: storage_path {path} is a file; give a new or empty directory."
-                )
+                    f"Cacher: storage_path {path} is a file; give a new or empty directory.")
             if _holds_cache(path):
                 raise DeepViewException(
                     f"Cacher: {path} already holds a cache. Read it with CachedProducer(path), "
-                    "remove it with Cacher.clear(path), or pick another directory."
-                )
+                    "remove it with Cacher.clear(path), or pick another directory.")
         self._path = path
         self._ensure_dir()
         self._lock = threading.Lock()
@@ -399,8 +388,7 @@ class Cacher(PipelineStage):
         if not self.cached:
             raise DeepViewException(
                 "Cacher.as_producer: the cache is not finished; consume the pipeline "
-                "completely once (e.g. run an introspector over it) first."
-            )
+                "completely once (e.g. run an introspector over it) first.")
         return CachedProducer(self._path, _owner=self)
 
     @_ClearDescriptor
@@ -433,8 +421,7 @@ class Cacher(PipelineStage):
             if self._used:
                 raise DeepViewException(
                     "Cacher: this Cacher is already part of a pipeline; create one Cacher per "
-                    "pipeline (or read the finished cache with cacher.as_producer())."
-                )
+                    "pipeline (or read the finished cache with cacher.as_producer()).")
             self._used = True
         return _CachingProducer(self, producer)
 
@@ -499,8 +486,7 @@ class _CachingProducer:
             if not isinstance(batch, Batch):
                 raise InvalidTypeError(
                     f"Cacher: the upstream producer must yield Batch objects; got "
-                    f"{type(batch).__name__}."
-                )
+                    f"{type(batch).__name__}.")
             if batch.batch_size == 0:
                 continue
             batch = _with_identifiers(batch, count)

@@ -171,8 +171,7 @@ class ImageProducer:
         if not exts or not all(isinstance(e, str) and e.strip(".") for e in exts):
             raise InvalidTypeError(
                 f"ImageProducer: 'extensions' must be non-empty strings like 'png'; got "
-                f"{extensions!r}."
-            )
+                f"{extensions!r}.")
         suffixes = {"." + e.lstrip(".").lower() for e in exts}
         pattern = "**/*" if recursive else "*"
         self.image_paths: list[pathlib.Path] = sorted(
@@ -182,8 +181,7 @@ class ImageProducer:
             raise DeepViewException(
                 f"ImageProducer: no images with extensions {sorted(suffixes)} in {directory}"
                 f"{' (searched recursively)' if recursive else ''}; check the folder or pass "
-                "'extensions'."
-            )
+                "'extensions'.")
         self.directory = directory
         self.field = field
         self._shape: tuple[int, ...] | None = None
@@ -206,8 +204,7 @@ class ImageProducer:
                     raise InvalidDataError(
                         f"ImageProducer: image {path} has shape {image.shape} but earlier "
                         f"images have {self._shape}; all images must share one shape. Resize "
-                        "them first (e.g. with Pillow) or point at a folder of equal images."
-                    )
+                        "them first (e.g. with Pillow) or point at a folder of equal images.")
             builder = Batch.Builder({self.field: np.stack(images)})
             builder.metadata[Batch.StdKeys.IDENTIFIER] = list(paths)
             builder.metadata[Batch.StdKeys.PATH] = list(paths)
@@ -400,23 +397,19 @@ class ImageFolderProducer(RecordProducer):
         if not root.is_dir():
             raise InvalidParameterError(
                 f"ImageFolderProducer: '{root}' is not a folder; pass the folder that holds "
-                "the images."
-            )
+                "the images.")
         if labels_from not in (None, "folders"):
             raise InvalidParameterError(
                 f"ImageFolderProducer: 'labels_from' must be 'folders' or None; got "
-                f"{labels_from!r} (labels from a table: pass metadata=)."
-            )
+                f"{labels_from!r} (labels from a table: pass metadata=).")
         if mode not in ("RGB", "L"):
             raise InvalidParameterError(
-                f"ImageFolderProducer: 'mode' must be 'RGB' or 'L'; got {mode!r}."
-            )
+                f"ImageFolderProducer: 'mode' must be 'RGB' or 'L'; got {mode!r}.")
         if size is not None:
             size = (int(size[0]), int(size[1]))
             if min(size) <= 0:
                 raise InvalidParameterError(
-                    f"ImageFolderProducer: 'size' must be positive (height, width); got {size}."
-                )
+                    f"ImageFolderProducer: 'size' must be positive (height, width); got {size}.")
         exts = _DEFAULT_EXTENSIONS if extensions is None else {
             e.lower().lstrip(".") for e in extensions}
         files = sorted(
@@ -427,8 +420,7 @@ class ImageFolderProducer(RecordProducer):
         if not files:
             raise InvalidDataError(
                 f"ImageFolderProducer: no image files ({', '.join(sorted(exts))}) in '{root}' "
-                "or its subfolders; check the folder (or pass extensions=)."
-            )
+                "or its subfolders; check the folder (or pass extensions=).")
         self.directory = root
         self.field = field
         self.mode = mode
@@ -444,8 +436,7 @@ class ImageFolderProducer(RecordProducer):
             if all(not labels[label_name] for labels in self._labels):
                 raise InvalidDataError(
                     f"ImageFolderProducer: labels_from='folders' but every image of '{root}' "
-                    "is directly in it; put each class in a subfolder (cat/001.png)."
-                )
+                    "is directly in it; put each class in a subfolder (cat/001.png).")
         if metadata is not None:
             self._join_metadata(metadata, id_column, label_columns)
 
@@ -460,34 +451,29 @@ class ImageFolderProducer(RecordProducer):
             path = resolve_path_or_str(metadata)
             if not path.is_file():
                 raise InvalidParameterError(
-                    f"ImageFolderProducer: metadata file '{path}' does not exist."
-                )
+                    f"ImageFolderProducer: metadata file '{path}' does not exist.")
             try:
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False)
             except (ValueError, OSError) as exc:
                 raise InvalidDataError(
-                    f"ImageFolderProducer: cannot read '{path}' as CSV ({exc})."
-                ) from None
+                    f"ImageFolderProducer: cannot read '{path}' as CSV ({exc}).") from None
             where = f"'{path}'"
         if id_column not in frame.columns:
             raise InvalidParameterError(
                 f"ImageFolderProducer: {where} has no id column '{id_column}'; columns: "
-                f"{list(frame.columns)[:20]}. Pass id_column= (--id-column)."
-            )
+                f"{list(frame.columns)[:20]}. Pass id_column= (--id-column).")
         columns = list(label_columns) if label_columns else [
             c for c in frame.columns if c not in (id_column, "path", "text")]
         missing_columns = [c for c in columns if c not in frame.columns]
         if missing_columns:
             raise InvalidParameterError(
                 f"ImageFolderProducer: {where} has no label column(s) {missing_columns}; "
-                f"columns: {list(frame.columns)[:20]}."
-            )
+                f"columns: {list(frame.columns)[:20]}.")
         keys = frame[id_column].astype(str).tolist()
         if len(set(keys)) != len(keys):
             raise InvalidDataError(
                 f"ImageFolderProducer: the ids in column '{id_column}' of {where} repeat; "
-                "give each image one row."
-            )
+                "give each image one row.")
         rows = {key: i for i, key in enumerate(keys)}
         by_name = [pathlib.PurePosixPath(i).name for i in self.ids]
         use_names = not any(i in rows for i in self.ids) and len(set(by_name)) == len(by_name)
@@ -497,8 +483,7 @@ class ImageFolderProducer(RecordProducer):
             raise InvalidDataError(
                 f"ImageFolderProducer: {len(absent)} of {len(wanted)} images have no row in "
                 f"{where} (e.g. {absent[:3]}); its '{id_column}' column must name every image "
-                "by its path relative to the folder (or by its file name)."
-            )
+                "by its path relative to the folder (or by its file name).")
         values = {c: frame[c].astype(str).tolist() for c in columns}
         for labels, key in zip(self._labels, wanted):
             row = rows[key]

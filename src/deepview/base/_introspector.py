@@ -83,8 +83,7 @@ class _Hub:
                     f"multi_introspect: introspector {consumer.index} called its producer a "
                     "second time; inside multi_introspect each introspector may read the data "
                     "only once. Run introspectors that need several passes on their own, or "
-                    "cache the data first (deepview.processors.Cacher)."
-                )
+                    "cache the data first (deepview.processors.Cacher).")
             consumer.called = True
             consumer.batch_size = check_batch_size(
                 batch_size, owner=f"multi_introspect (introspector {consumer.index})"
@@ -134,8 +133,7 @@ class _Hub:
             if len(set(sizes.values())) > 1:
                 exc = InvalidParameterError(
                     f"multi_introspect: the introspectors asked for different batch sizes "
-                    f"{sizes} (introspector: batch_size); give them all the same batch_size."
-                )
+                    f"{sizes} (introspector: batch_size); give them all the same batch_size.")
                 self.error = exc
                 self.error_owner = "batch sizes"
                 self.cond.notify_all()
@@ -253,19 +251,16 @@ def multi_introspect(
     if not introspectors:
         raise InvalidParameterError(
             "multi_introspect: give at least one introspector, e.g. "
-            "multi_introspect(functools.partial(Familiarity.introspect), producer=p)."
-        )
+            "multi_introspect(functools.partial(Familiarity.introspect), producer=p).")
     for i, intro in enumerate(introspectors):
         if not callable(intro):
             raise InvalidTypeError(
                 f"multi_introspect: introspector {i} must be callable as f(producer); got "
-                f"{type(intro).__name__}. Use functools.partial(X.introspect, ...)."
-            )
+                f"{type(intro).__name__}. Use functools.partial(X.introspect, ...).")
     if not callable(producer):
         raise InvalidTypeError(
             f"multi_introspect: 'producer' must be callable as producer(batch_size); "
-            f"got {type(producer).__name__}."
-        )
+            f"got {type(producer).__name__}.")
     buffer_size = check_int(buffer_size, name="buffer_size", owner="multi_introspect",
                             min_value=1)
     hub = _Hub(len(introspectors), buffer_size)

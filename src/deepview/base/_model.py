@@ -137,8 +137,7 @@ class _ModelStage(PipelineStage):
             if missing:
                 raise DeepViewException(
                     f"Model: the model details returned no output for {missing} (got "
-                    f"{sorted(outputs)}); run_inference must return every requested response."
-                )
+                    f"{sorted(outputs)}); run_inference must return every requested response.")
             builder = Batch.Builder(base=batch)
             builder.fields = {name: np.asarray(outputs[name]) for name in sorted(responses)}
             return builder.make_batch()
@@ -154,5 +153,4 @@ def _bind_inputs(inputs: Sequence[str], batch: Batch) -> dict[str, np.ndarray]:
         return {inputs[0]: next(iter(fields.values()))}
     raise DeepViewException(
         f"Model: cannot match batch fields {sorted(fields)} to model inputs {list(inputs)}; "
-        "rename the fields with deepview.processors.FieldRenamer({'field': 'input'})."
-    )
+        "rename the fields with deepview.processors.FieldRenamer({'field': 'input'}).")

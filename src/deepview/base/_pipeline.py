@@ -23,8 +23,7 @@ class PipelineStage(abc.ABC):  # noqa: B024 - either of two methods may be overr
 
     def _get_batch_processor(self) -> Callable[[Batch], Batch]:
         raise NotImplementedError(
-            f"{type(self).__name__} must implement _get_batch_processor() or _pipeline()."
-        )
+            f"{type(self).__name__} must implement _get_batch_processor() or _pipeline().")
 
     def _pipeline(self, producer: Producer) -> Producer:
         return _MappedProducer(producer, self)
@@ -54,8 +53,7 @@ def _flatten_stages(stages: Iterable[Any]) -> list[PipelineStage]:
             if not isinstance(stage, PipelineStage):
                 raise InvalidTypeError(
                     f"pipeline: stage {position} must be a PipelineStage (or a list/tuple of "
-                    f"them); got {type(stage).__name__}. Did you pass a producer as a stage?"
-                )
+                    f"them); got {type(stage).__name__}. Did you pass a producer as a stage?")
             flat.append(stage)
     return flat
 
@@ -75,8 +73,7 @@ def pipeline(producer: Producer, *stages: PipelineStage | Iterable[PipelineStage
     if not callable(producer):
         raise InvalidTypeError(
             f"pipeline: the first argument must be a producer (callable as producer(batch_size));"
-            f" got {type(producer).__name__}."
-        )
+            f" got {type(producer).__name__}.")
     result = producer
     for stage in _flatten_stages(stages):
         result = stage._pipeline(result)

@@ -56,15 +56,13 @@ def iter_batches(producer: Producer, batch_size: int, *, owner: str) -> Iterator
     if not callable(producer):
         raise InvalidTypeError(
             f"{owner}: 'producer' must be callable as producer(batch_size); "
-            f"got {type(producer).__name__}."
-        )
+            f"got {type(producer).__name__}.")
     seen = False
     for batch in producer(batch_size):
         if not isinstance(batch, Batch):
             raise InvalidTypeError(
                 f"{owner}: the producer must yield deepview.base.Batch objects; "
-                f"got {type(batch).__name__}."
-            )
+                f"got {type(batch).__name__}.")
         if batch.batch_size == 0:
             continue
         seen = True
@@ -72,8 +70,7 @@ def iter_batches(producer: Producer, batch_size: int, *, owner: str) -> Iterator
     if not seen:
         raise InvalidDataError(
             f"{owner}: the producer yielded no batches; check that it yields at least one "
-            f"non-empty Batch for batch_size={batch_size}."
-        )
+            f"non-empty Batch for batch_size={batch_size}.")
 
 
 def iter_response_batches(
@@ -90,13 +87,11 @@ def iter_response_batches(
             if not names:
                 raise InvalidDataError(
                     f"{owner}: the batches have no fields; {analysis} analyses the response "
-                    "fields of a batch (e.g. from a Model in the pipeline)."
-                )
+                    "fields of a batch (e.g. from a Model in the pipeline).")
         elif names != frozenset(fields):
             raise InvalidDataError(
                 f"{owner}: a batch has fields {sorted(fields)} but the first batch had "
-                f"{sorted(names)}; every batch must carry the same responses."
-            )
+                f"{sorted(names)}; every batch must carry the same responses.")
         yield batch
 
 
@@ -158,12 +153,10 @@ def _as_2d_float(name: str, array: Any) -> Any:
     arr = array if _is_row_source(array) else np.asarray(array)
     if len(arr.shape) == 0:
         raise InvalidDataError(
-            f"ArrayProducer: field '{name}' is a scalar; give an array of shape (n_samples, ...)."
-        )
+            f"ArrayProducer: field '{name}' is a scalar; give an array of shape (n_samples, ...).")
     if arr.dtype == object:
         raise InvalidTypeError(
-            f"ArrayProducer: field '{name}' has dtype object; give a numeric array."
-        )
+            f"ArrayProducer: field '{name}' has dtype object; give a numeric array.")
     return arr
 
 
@@ -225,8 +218,7 @@ class ArrayProducer:
             if missing:
                 raise InvalidDataError(
                     f"ArrayProducer: DataFrame has no column(s) {missing}; "
-                    f"available: {list(frame.columns)[:20]}."
-                )
+                    f"available: {list(frame.columns)[:20]}.")
             excluded = set(label_columns) | ({id_column} if id_column else set())
             numeric = [c for c in frame.columns
                        if c not in excluded and np.issubdtype(frame[c].dtype, np.number)]
@@ -251,8 +243,7 @@ class ArrayProducer:
         n = next(iter(lengths.values()))
         if len(set(lengths.values())) != 1:
             raise InvalidDataError(
-                f"ArrayProducer: all fields need the same number of rows; got {lengths}."
-            )
+                f"ArrayProducer: all fields need the same number of rows; got {lengths}.")
         if n == 0:
             raise InvalidDataError("ArrayProducer: 'data' has 0 rows; give at least one sample.")
         if labels is not None:
@@ -265,35 +256,29 @@ class ArrayProducer:
                 raise InvalidTypeError(
                     "ArrayProducer: 'labels' must be a mapping {dimension: values} or a "
                     f"DataFrame; got {type(labels).__name__}. For one label use "
-                    "labels={'label': y}."
-                )
+                    "labels={'label': y}.")
         for dim, values in label_map.items():
             if len(values) != n:
                 raise InvalidDataError(
                     f"ArrayProducer: labels['{dim}'] has {len(values)} values but data has "
-                    f"{n} rows."
-                )
+                    f"{n} rows.")
         # default ids 0..n-1 as a range (a list of 10M ints would hold 380 MB); batches get
         # lists either way
         ids: Sequence[Any] = range(n) if identifiers is None else list(identifiers)
         if len(ids) != n:
             raise InvalidDataError(
-                f"ArrayProducer: 'identifiers' has {len(ids)} values but data has {n} rows."
-            )
+                f"ArrayProducer: 'identifiers' has {len(ids)} values but data has {n} rows.")
         if paths is not None and len(paths) != n:
             raise InvalidDataError(
-                f"ArrayProducer: 'paths' has {len(paths)} values but data has {n} rows."
-            )
+                f"ArrayProducer: 'paths' has {len(paths)} values but data has {n} rows.")
         if texts is not None:
             if isinstance(texts, (str, bytes)) or not hasattr(texts, "__len__"):
                 raise InvalidTypeError(
                     "ArrayProducer: 'texts' must be a sequence with one str per sample; got "
-                    f"{type(texts).__name__}. Wrap a single text as [text]."
-                )
+                    f"{type(texts).__name__}. Wrap a single text as [text].")
             if len(texts) != n:
                 raise InvalidDataError(
-                    f"ArrayProducer: 'texts' has {len(texts)} values but data has {n} rows."
-                )
+                    f"ArrayProducer: 'texts' has {len(texts)} values but data has {n} rows.")
         self._fields = fields
         self._ids = ids
         self._labels = label_map

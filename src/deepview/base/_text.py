@@ -126,21 +126,18 @@ class TextProducer(RecordProducer):
             if suffix not in TEXT_SUFFIXES:
                 raise InvalidParameterError(
                     f"TextProducer: '{path}' must be a .txt file (one text per line) or a "
-                    f".csv, .tsv, .jsonl or .parquet table; got '{suffix or 'no suffix'}'."
-                )
+                    f".csv, .tsv, .jsonl or .parquet table; got '{suffix or 'no suffix'}'.")
             if suffix == ".txt" and (text_column or id_column or label_columns):
                 raise InvalidParameterError(
                     f"TextProducer: '{path}' is a .txt file, one text per line, without "
                     "columns; drop --text-column/--id-column/--label-column or use a .csv, "
-                    ".jsonl or .parquet table."
-                )
+                    ".jsonl or .parquet table.")
             self.path = path
             rows = self._read(path, suffix)
         else:
             if not all(t is None or isinstance(t, str) for t in source):
                 raise InvalidParameterError(
-                    "TextProducer: 'source' must be a file path or a sequence of str."
-                )
+                    "TextProducer: 'source' must be a file path or a sequence of str.")
             rows = [_Row(str(i), {"text": t}) for i, t in enumerate(source)]
             self.text_column = "text"
         if not rows:
@@ -149,9 +146,7 @@ class TextProducer(RecordProducer):
         if len(set(ids)) != len(ids):
             raise InvalidDataError(
                 f"TextProducer: the ids in column '{self.id_column}' of {self._where()} "
-                "repeat; they must be unique (name another column with --id-column / "
-                "id_column)."
-            )
+                "repeat; they must be unique (name another column with --id-column / id_column).")
         self._rows = rows
 
     # ------------------------------------------------------------------------ reading
@@ -180,8 +175,7 @@ class TextProducer(RecordProducer):
             if name not in columns:
                 raise InvalidParameterError(
                     f"TextProducer: {self._where()} has no column '{name}' ({option}); its "
-                    f"columns: {sorted(columns)[:30]}."
-                )
+                    f"columns: {sorted(columns)[:30]}.")
         if self.id_column:
             for row in rows:
                 if row.values is not None and row.values.get(self.id_column) is not None:

@@ -39,15 +39,13 @@ def _check_split(split: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     except (TypeError, ValueError):
         raise InvalidTypeError(
             f"{_OWNER}: 'split_dataset' must be ((x_train, y_train), (x_test, y_test)); "
-            f"got {type(split).__name__}."
-        ) from None
+            f"got {type(split).__name__}.") from None
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     for name, arr in arrays.items():
         if not isinstance(arr, np.ndarray):
             raise InvalidTypeError(
                 f"{_OWNER}: '{name}' must be a numpy array; got {type(arr).__name__}. "
-                "Convert it with np.asarray()."
-            )
+                "Convert it with np.asarray().")
         if arr.ndim == 0:
             raise InvalidDataError(f"{_OWNER}: '{name}' is 0-d; give one entry per sample.")
     if len(x_train) == 0 and len(x_test) == 0:
@@ -55,20 +53,16 @@ def _check_split(split: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for x, y, side in ((x_train, y_train, "train"), (x_test, y_test, "test")):
         if len(x) != len(y):
             raise InvalidDataError(
-                f"{_OWNER}: x_{side} has {len(x)} samples but y_{side} has {len(y)} labels."
-            )
+                f"{_OWNER}: x_{side} has {len(x)} samples but y_{side} has {len(y)} labels.")
     if len(x_train) and len(x_test) and x_train.shape[1:] != x_test.shape[1:]:
         raise InvalidDataError(
             f"{_OWNER}: train and test samples differ in shape: {x_train.shape[1:]} vs "
-            f"{x_test.shape[1:]}."
-        )
+            f"{x_test.shape[1:]}.")
     labels = [np.asarray(y) for y in (y_train, y_test)]
     labels = [y.reshape(len(y)) if y.ndim == 2 and y.shape[1] == 1 else y for y in labels]
     if any(y.ndim != 1 for y in labels):
         raise InvalidDataError(
-            f"{_OWNER}: labels must be 1-D (or (n, 1)); got shapes "
-            f"{[y.shape for y in labels]}."
-        )
+            f"{_OWNER}: labels must be 1-D (or (n, 1)); got shapes {[y.shape for y in labels]}.")
     parts = [x for x in (x_train, x_test) if len(x)]
     samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
     # squeeze singleton sample axes (e.g. (n, 28, 28, 1) -> (n, 28, 28)), never the batch axis
@@ -207,8 +201,7 @@ class TrainTestSplitProducer:
             if unknown:
                 raise InvalidParameterError(
                     f"{_OWNER}.subset: 'datasets' must be 'train' and/or 'test'; got "
-                    f"{sorted(map(str, unknown))}."
-                )
+                    f"{sorted(map(str, unknown))}.")
             mask &= np.where(self._is_test, "test" in names, "train" in names)
         if not mask.any():
             error = InvalidDataError("Only one of x_train or x_test can be empty.")
@@ -287,8 +280,7 @@ def _to_uint8_image(sample: np.ndarray, index: int) -> np.ndarray:
     if not (sample.ndim == 2 or (sample.ndim == 3 and sample.shape[-1] in (3, 4))):
         raise DeepViewException(
             f"{_OWNER}: sample {index} has shape {sample.shape}, which is not an image "
-            "(H, W), (H, W, 1), (H, W, 3) or (H, W, 4); use write_to_folder=False."
-        )
+            "(H, W), (H, W, 1), (H, W, 3) or (H, W, 4); use write_to_folder=False.")
     if sample.dtype == np.uint8:
         return sample
     values = sample.astype(np.float64)
@@ -299,6 +291,5 @@ def _to_uint8_image(sample: np.ndarray, index: int) -> np.ndarray:
     if values.min() < 0 or values.max() > 255:
         raise InvalidDataError(
             f"{_OWNER}: sample {index} has values in [{values.min()}, {values.max()}]; PNG "
-            "export needs [0, 1] floats or [0, 255] values. Rescale the data first."
-        )
+            "export needs [0, 1] floats or [0, 255] values. Rescale the data first.")
     return np.rint(values).astype(np.uint8)

@@ -52,8 +52,7 @@ class MeanStdNormalizer(Processor):
         if not np.isfinite(std_arr).all() or np.any(std_arr == 0):
             raise InvalidParameterError(
                 f"MeanStdNormalizer: 'std' must be finite and non-zero; got {std!r}. "
-                "Use 1.0 to only subtract the mean."
-            )
+                "Use 1.0 to only subtract the mean.")
         self.mean = mean
         self.std = std
         super().__init__(lambda x: (x - mean_arr) / std_arr, fields=fields)
@@ -82,25 +81,21 @@ class Transposer(Processor):
     def __init__(self, *, dim: Sequence[int], fields: OneManyOrNone[str] = None) -> None:
         if isinstance(dim, (str, bytes)) or not isinstance(dim, Sequence) or not dim:
             raise InvalidTypeError(
-                f"Transposer: 'dim' must be a non-empty sequence of ints; got {dim!r}."
-            )
+                f"Transposer: 'dim' must be a non-empty sequence of ints; got {dim!r}.")
         axes = tuple(check_int(d, name="dim", owner="Transposer") for d in dim)
         if sorted(axes) != list(range(len(axes))):
             raise InvalidParameterError(
-                f"Transposer: 'dim' must be a permutation of 0..{len(axes) - 1}; got {axes}."
-            )
+                f"Transposer: 'dim' must be a permutation of 0..{len(axes) - 1}; got {axes}.")
         if axes[0] != 0:
             raise InvalidParameterError(
-                f"Transposer: 'dim' must keep the batch axis first (dim[0] == 0); got {axes}."
-            )
+                f"Transposer: 'dim' must keep the batch axis first (dim[0] == 0); got {axes}.")
         self.dim = axes
 
         def transpose(x: np.ndarray) -> np.ndarray:
             if x.ndim != len(axes):
                 raise InvalidDataError(
                     f"Transposer: 'dim' {axes} has {len(axes)} axes but a field has shape "
-                    f"{x.shape} ({x.ndim} axes); give one entry per axis."
-                )
+                    f"{x.shape} ({x.ndim} axes); give one entry per axis.")
             return np.transpose(x, axes)
 
         super().__init__(transpose, fields=fields)
@@ -185,14 +180,12 @@ class Pooler(Processor):
         if 0 in dims:
             raise InvalidParameterError(
                 f"Pooler: cannot pool over the batch axis; 'dim' contains 0 (got {dims}). "
-                "Use axes >= 1."
-            )
+                "Use axes >= 1.")
         if len(set(dims)) != len(dims):
             raise InvalidParameterError(f"Pooler: 'dim' has repeated axes; got {dims}.")
         if not isinstance(method, Pooler.Method):
             raise InvalidTypeError(
-                f"Pooler: 'method' must be a Pooler.Method (MAX, SUM, AVERAGE); got {method!r}."
-            )
+                f"Pooler: 'method' must be a Pooler.Method (MAX, SUM, AVERAGE); got {method!r}.")
         self.dim = dims
         self.method = method
         reduce = Pooler._REDUCERS[method.value]
@@ -203,8 +196,7 @@ class Pooler(Processor):
             if any(not 1 <= a < ndim for a in axes) or len(set(axes)) != len(axes):
                 raise InvalidDataError(
                     f"Pooler: cannot pool axes {dims} of a field with shape {x.shape}; valid "
-                    f"axes are 1..{ndim - 1} (or -1..-{ndim - 1})."
-                )
+                    f"axes are 1..{ndim - 1} (or -1..-{ndim - 1}).")
             return reduce(x, axis=axes)
 
         super().__init__(pool, fields=fields)
@@ -241,17 +233,14 @@ class Concatenator(PipelineStage):
         dim = check_int(dim, name="dim", owner="Concatenator")
         if dim == 0:
             raise InvalidParameterError(
-                "Concatenator: cannot concatenate along the batch axis (dim=0); use dim >= 1."
-            )
+                "Concatenator: cannot concatenate along the batch axis (dim=0); use dim >= 1.")
         if not isinstance(output_field, str) or not output_field:
             raise InvalidTypeError(
-                f"Concatenator: 'output_field' must be a non-empty str; got {output_field!r}."
-            )
+                f"Concatenator: 'output_field' must be a non-empty str; got {output_field!r}.")
         if isinstance(fields, str) or not isinstance(fields, Sequence) or not fields:
             raise InvalidParameterError(
                 f"Concatenator: 'fields' must be a non-empty sequence of field names; got "
-                f"{fields!r}."
-            )
+                f"{fields!r}.")
         self.dim = dim
         self.output_field = output_field
         self.fields = tuple(fields)
@@ -276,8 +265,7 @@ class Concatenator(PipelineStage):
                 shapes = {n: a.shape for n, a in zip(names, arrays)}
                 raise InvalidDataError(
                     f"Concatenator: cannot concatenate fields {shapes} along dim={dim}: "
-                    f"{exc}. All other axes must match."
-                ) from None
+                    f"{exc}. All other axes must match.") from None
             builder = Batch.Builder(base=batch)
             builder.fields[output] = joined
             return builder.make_batch()

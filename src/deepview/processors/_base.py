@@ -20,8 +20,7 @@ def resolve_fields(fields: OneManyOrNone[str], *, owner: str) -> frozenset[str] 
         resolved = resolve_one_many_or_none(fields, str)
     except InvalidTypeError as exc:
         raise InvalidTypeError(
-            f"{owner}: 'fields' must be a field name or a collection of names; {exc}"
-        ) from None
+            f"{owner}: 'fields' must be a field name or a collection of names; {exc}") from None
     return frozenset(resolved) if resolved else None
 
 
@@ -81,8 +80,7 @@ class Processor(PipelineStage):
         if not callable(func):
             raise InvalidTypeError(
                 f"{owner}: 'func' must be callable as func(array) -> array; "
-                f"got {type(func).__name__}."
-            )
+                f"got {type(func).__name__}.")
         self._func = func
         self.fields = resolve_fields(fields, owner=owner)
 
@@ -104,14 +102,12 @@ class Processor(PipelineStage):
                     raise InvalidTypeError(
                         f"{owner}: the function must return a numpy array with a batch "
                         f"dimension for field '{name}'; got {type(out).__name__}"
-                        f"{' of shape ()' if isinstance(out, np.ndarray) else ''}."
-                    )
+                        f"{' of shape ()' if isinstance(out, np.ndarray) else ''}.")
                 if len(out) != batch.batch_size:
                     raise InvalidDataError(
                         f"{owner}: the function changed the number of elements of field "
                         f"'{name}' from {batch.batch_size} to {len(out)}; processors must keep "
-                        "dimension 0 (use Composer to drop elements)."
-                    )
+                        "dimension 0 (use Composer to drop elements).")
                 builder.fields[name] = out
             return builder.make_batch()
 

@@ -46,8 +46,7 @@ class Composer(PipelineStage):
         if not callable(filter):
             raise InvalidTypeError(
                 f"Composer: 'filter' must be callable as filter(batch) -> Batch | None; "
-                f"got {type(filter).__name__}."
-            )
+                f"got {type(filter).__name__}.")
         self.filter = filter
 
     def __repr__(self) -> str:
@@ -59,8 +58,7 @@ class Composer(PipelineStage):
         if not callable(elem_filter):
             raise InvalidTypeError(
                 "Composer.from_element_filter: 'elem_filter' must be callable as "
-                f"elem_filter(element) -> bool; got {type(elem_filter).__name__}."
-            )
+                f"elem_filter(element) -> bool; got {type(elem_filter).__name__}.")
 
         def batch_filter(batch: Batch) -> Batch | None:
             keep = [i for i, element in enumerate(batch.elements) if elem_filter(element)]
@@ -82,8 +80,7 @@ class Composer(PipelineStage):
         if not isinstance(metadata_key, Batch.DictMetaKey):
             raise InvalidTypeError(
                 "Composer.from_dict_metadata: 'metadata_key' must be a Batch.DictMetaKey "
-                f"(e.g. Batch.StdKeys.LABELS); got {metadata_key!r}."
-            )
+                f"(e.g. Batch.StdKeys.LABELS); got {metadata_key!r}.")
 
         def batch_filter(batch: Batch) -> Batch | None:
             if metadata_key not in batch.metadata:
@@ -112,8 +109,7 @@ class _ComposedProducer:
                 out = batch.elements[[]]
             elif not isinstance(out, Batch):
                 raise InvalidTypeError(
-                    f"Composer: the filter must return a Batch or None; got {type(out).__name__}."
-                )
+                    f"Composer: the filter must return a Batch or None; got {type(out).__name__}.")
             yield out
 
 

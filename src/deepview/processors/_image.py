@@ -30,8 +30,7 @@ def _check_images(x: np.ndarray, owner: str, *, value_range: bool) -> None:
     if x.ndim != 4:
         raise InvalidDataError(
             f"{owner}: needs a 4-D batch of images (batch, H, W, C); got shape {x.shape}. "
-            "Add a channel axis for grayscale images (x[..., None])."
-        )
+            "Add a channel axis for grayscale images (x[..., None]).")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise InvalidTypeError(f"{owner}: images must be numeric; got dtype {x.dtype}.")
     if value_range and x.size:
@@ -39,8 +38,7 @@ def _check_images(x: np.ndarray, owner: str, *, value_range: bool) -> None:
         if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0 and hi <= 255):
             raise InvalidDataError(
                 f"{owner}: pixel values must lie in [0, 255]; got [{lo}, {hi}]. Rescale the "
-                "images (e.g. with MeanStdNormalizer) or clip them first."
-            )
+                "images (e.g. with MeanStdNormalizer) or clip them first.")
 
 
 def _cast_like(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
@@ -54,8 +52,7 @@ def _cast_like(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
 def _check_format(pixel_format: Any, owner: str) -> ImageFormat:
     if not isinstance(pixel_format, ImageFormat):
         raise InvalidTypeError(
-            f"{owner}: 'pixel_format' must be an ImageFormat (HWC or CHW); got {pixel_format!r}."
-        )
+            f"{owner}: 'pixel_format' must be an ImageFormat (HWC or CHW); got {pixel_format!r}.")
     return pixel_format
 
 
@@ -241,8 +238,7 @@ class ImageRotationProcessor(Processor):
         fill = np.atleast_1d(np.asarray(cval, dtype=np.float64))
         if fill.ndim != 1 or fill.size == 0 or not np.isfinite(fill).all():
             raise InvalidParameterError(
-                f"{owner}: 'cval' must be a finite number or one per channel; got {cval!r}."
-            )
+                f"{owner}: 'cval' must be a finite number or one per channel; got {cval!r}.")
         self.angle = angle
         self.pixel_format = fmt
         self.cval = tuple(fill.tolist())
@@ -256,8 +252,7 @@ class ImageRotationProcessor(Processor):
             if fill.size not in (1, channels) and not (fill.size > channels):
                 raise InvalidDataError(
                     f"{owner}: 'cval' has {fill.size} values but the images have {channels} "
-                    "channels; give one value or one per channel."
-                )
+                    "channels; give one value or one per channel.")
             values = fill if fill.size >= channels else np.repeat(fill, channels)
             out = _rotate(hwc.astype(np.float64), angle, values[:channels])
             return fmt.from_hwc(_cast_like(out, x.dtype), batched=True)

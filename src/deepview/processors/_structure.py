@@ -26,8 +26,7 @@ def _check_mapping(mapping: Any, *, owner: str) -> dict[str, str]:
     if not isinstance(mapping, Mapping):
         raise InvalidTypeError(
             f"{owner}: 'mapping' must be a mapping {{old_name: new_name}}; "
-            f"got {type(mapping).__name__}."
-        )
+            f"got {type(mapping).__name__}.")
     bad = [(k, v) for k, v in mapping.items() if not isinstance(k, str) or not isinstance(v, str)]
     if bad:
         raise InvalidTypeError(f"{owner}: 'mapping' must map str to str; got {bad[0]!r}.")
@@ -35,8 +34,7 @@ def _check_mapping(mapping: Any, *, owner: str) -> dict[str, str]:
     if len(set(targets)) != len(targets):
         raise InvalidParameterError(
             f"{owner}: two names are renamed to the same target in {dict(mapping)}; "
-            "each target may appear once."
-        )
+            "each target may appear once.")
     return dict(mapping)
 
 
@@ -76,8 +74,7 @@ class FieldRemover(PipelineStage):
         resolved = resolve_fields(fields, owner="FieldRemover")
         if resolved is None:
             raise InvalidParameterError(
-                "FieldRemover: 'fields' must name at least one field; got an empty selection."
-            )
+                "FieldRemover: 'fields' must name at least one field; got an empty selection.")
         self.fields = resolved
         self.keep = bool(keep)
 
@@ -135,8 +132,7 @@ def _resolve_meta_keys(meta_keys: Any, *, owner: str) -> frozenset[Any] | None:
     except InvalidTypeError:
         raise InvalidTypeError(
             f"{owner}: 'meta_keys' must be Batch.MetaKey / Batch.DictMetaKey objects (or a "
-            f"collection of them); got {meta_keys!r}."
-        ) from None
+            f"collection of them); got {meta_keys!r}.") from None
     return frozenset(keys) or None
 
 
@@ -188,8 +184,7 @@ class MetadataRemover(PipelineStage):
         ):
             raise InvalidParameterError(
                 "MetadataRemover: 'keys' takes string sub-keys of dict metadata; pass "
-                "MetaKey/DictMetaKey objects as 'meta_keys' instead."
-            )
+                "MetaKey/DictMetaKey objects as 'meta_keys' instead.")
         self.meta_keys = selected
         self.keys = resolve_fields(keys, owner=owner)
         self.keep = bool(keep)
@@ -273,8 +268,7 @@ class MetadataRenamer(PipelineStage):
         if keys is not None and any(not isinstance(k, Batch.DictMetaKey) for k in keys):
             raise InvalidTypeError(
                 "MetadataRenamer: 'meta_keys' must be Batch.DictMetaKey objects (flat MetaKey "
-                "values have no sub-keys to rename)."
-            )
+                "values have no sub-keys to rename).")
         self.meta_keys = keys
 
     def __repr__(self) -> str:

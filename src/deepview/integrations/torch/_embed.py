@@ -104,8 +104,7 @@ class Embeddings:
             if name in columns or name == "embedding":
                 raise InvalidParameterError(
                     f"Embeddings.to_parquet: label '{name}' has the name of another column; "
-                    "rename it."
-                )
+                    "rename it.")
             columns[name] = pa.array(values, pa.string())
         columns["embedding"] = _vector_column(self.vectors)
         table = pa.table(columns)
@@ -312,16 +311,14 @@ def embed(
     if not isinstance(producer, RecordProducer):
         raise InvalidTypeError(
             "embed: 'producer' must be a RecordProducer (ImageFolderProducer, TextProducer, "
-            f"HFDatasetProducer); got {type(producer).__name__}."
-        )
+            f"HFDatasetProducer); got {type(producer).__name__}.")
     for name, value in (("batch_size", batch_size), ("shard_size", shard_size)):
         if not isinstance(value, int) or value <= 0:
             raise InvalidParameterError(f"embed: '{name}' must be a positive int; got {value!r}.")
     if embedder.modality is not None and embedder.modality != producer.modality:
         raise InvalidParameterError(
             f"embed: the model '{embedder.name}' takes {embedder.modality}s but the input "
-            f"holds {producer.modality}s."
-        )
+            f"holds {producer.modality}s.")
     if num_workers is None:  # decoding in the main process is faster on 2 cores or fewer
         cpus = os.cpu_count() or 1
         num_workers = 0 if producer.modality == "text" or cpus <= 2 else min(4, cpus - 1)
@@ -380,8 +377,7 @@ def embed(
     if not ids:
         reasons = "; ".join(f"{s.id} ({s.reason})" for s in skipped[:5])
         raise InvalidDataError(
-            f"embed: none of the {len(skipped)} samples could be read (e.g. {reasons})."
-        )
+            f"embed: none of the {len(skipped)} samples could be read (e.g. {reasons}).")
     if len(set(ids)) != len(ids):
         raise InvalidDataError("embed: the sample ids repeat; they must be unique.")
     producer.skipped = skipped
@@ -421,8 +417,7 @@ def _first_example(producer: RecordProducer, records: Iterator[Record], embedder
         reasons = "; ".join(f"{r.id}" for r in seen[:5])
         raise InvalidDataError(
             f"embed: none of the {len(seen)} samples of {producer!r} could be read "
-            f"(e.g. {reasons})."
-        )
+            f"(e.g. {reasons}).")
     embedder.resolve_layer(embedder.transform([example]))
 
     def chain() -> Iterator[Record]:

@@ -25,8 +25,7 @@ def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in pair):
         raise InvalidParameterError(
-            f"ImageTransform: '{name}' must be a positive int or (height, width); got {value!r}."
-        )
+            f"ImageTransform: '{name}' must be a positive int or (height, width); got {value!r}.")
     return int(pair[0]), int(pair[1])
 
 
@@ -91,8 +90,7 @@ class ImageTransform:
             if value is not None and len(value) not in (1, channels):
                 raise InvalidParameterError(
                     f"ImageTransform: '{name}' needs 1 or {channels} values for mode "
-                    f"{self.mode!r}; got {list(value)}."
-                )
+                    f"{self.mode!r}; got {list(value)}.")
         if self.std is not None and any(float(s) <= 0 for s in self.std):
             raise InvalidParameterError(f"ImageTransform: 'std' must be positive; got "
                                         f"{list(self.std)}.")
@@ -116,8 +114,7 @@ class ImageTransform:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype != np.uint8:
             raise InvalidTypeError(
                 "ImageTransform: expects (H, W, C) uint8 images (deepview.base.decode_image); "
-                f"got {type(image).__name__} {getattr(image, 'shape', '')}."
-            )
+                f"got {type(image).__name__} {getattr(image, 'shape', '')}.")
         img = pil.fromarray(image[..., 0] if image.shape[2] == 1 else image[..., :3])
         img = img.convert(self.mode)
         filt = getattr(pil.Resampling, self.resample.upper())
