@@ -129,8 +129,6 @@ def test_cli_imports_only_public_modules_of_other_layers(path: Path) -> None:
 #: private names of other modules still used, in modules outside the change that made the
 #: rule (each should move to a public name in its private module): (importer, name)
 PRIVATE_STILL_USED = {
-    ("deepview.integrations.torch._embedder",
-     "deepview.integrations.torch._model._first_tensor"),
     ("deepview.introspectors._familiarity", "deepview.base._batch._DictMetaKey"),
 }
 

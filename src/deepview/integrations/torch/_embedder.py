@@ -29,7 +29,7 @@ from deepview.exceptions import (
     InvalidParameterError,
     InvalidTypeError,
 )
-from deepview.integrations.torch._model import TorchModel, _first_tensor
+from deepview.integrations.torch._model import TorchModel, first_tensor
 from deepview.integrations.torch._saved import MANIFEST, read_manifest, resize_to_state_dict
 from deepview.integrations.torch._transforms import ImageTransform, TextTransform
 
@@ -202,7 +202,7 @@ def hidden_state_layer(model: TorchModel, example: Any) -> str:
     def make(name: str) -> Callable[..., None]:
         def hook(_m: nn.Module, _a: Any, output: Any) -> None:
             try:
-                outputs.append((name, _first_tensor(name, output).detach()))
+                outputs.append((name, first_tensor(name, output).detach()))
             except DeepViewException:
                 pass
         return hook
@@ -217,7 +217,7 @@ def hidden_state_layer(model: TorchModel, example: Any) -> str:
     finally:
         for handle in handles:
             handle.remove()
-    target = _first_tensor("output", final)
+    target = first_tensor("output", final)
     for name, value in reversed(outputs):
         if value.shape == target.shape and torch.equal(value, target):
             return name
