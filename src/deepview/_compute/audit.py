@@ -25,7 +25,6 @@ __all__ = [
     "label_issues_in_blocks",
     "leaking_groups",
     "neighbour_label_probabilities",
-    "own_probability_sums",
     "predictability",
     "score_label_issues",
     "split_pair_counts",
@@ -34,21 +33,16 @@ __all__ = [
 
 #: a label is flagged when another class is this many times likelier than the given one
 #: (after each class's probabilities are divided by their mean over the samples labelled with
-#: it), i.e. score > 2/3.  Measured on the real-data audit harness
-#: (benchmarks/realdata/audit.py): digits CNN 5 % flips, recall 1.00 at precision 0.88.
+#: it), i.e. score > 2/3
 LABEL_ISSUE_RATIO = 2.0
 #: pseudo-samples at the overall mean that each class's mean probability is shrunk towards
 TYPICAL_PRIOR = 10.0
-#: the j-th nearest neighbour's vote weighs ``j ** -RANK_WEIGHT_POWER``.  On the 12k docstring
-#: harness (benchmarks/realdata/audit.py, three flip seeds) it lifts label-issue recall at
-#: precision 0.8 from 0.727 to 0.738 (neighbours alone) and from 0.779 to 0.804 (with
-#: predictions) over equal votes; power 1 or Gaussian distance weights did no better.
+#: the j-th nearest neighbour's vote weighs ``j ** -RANK_WEIGHT_POWER``
 RANK_WEIGHT_POWER = 0.5
 #: rows per block in label_issues
 _BLOCK_ROWS = 65536
-#: a label (and each class of it) counts as predictable from the neighbours when their
-#: agreement with it beats chance by at least this share of the way from chance to perfect
-#: agreement (Cohen's kappa; below 0.2 is "slight" agreement by the usual reading) ...
+#: a label (and each class of it) counts as predictable when the evidence's agreement with
+#: it beats chance by at least this share of the way to perfect agreement (Cohen's kappa) ...
 MIN_LIFT = 0.2
 #: ... and by at least this many standard errors of the agreement with shuffled labels
 MIN_Z = 4.0
@@ -140,24 +134,11 @@ class LabelIssues:
                    predictability)
 
 
-def own_probability_sums(probabilities: np.ndarray, codes: np.ndarray,
-                         n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per class: the sum of the probability that its labelled samples get for it, and their
-    number (unlabelled samples, code -1, count for nothing).  Add them up over blocks of
-    rows for :func:`label_issue_scale`."""
-    rows = np.flatnonzero(codes >= 0)
-    given = codes[rows]
-    own = probabilities[rows, given]
-    return (np.bincount(given, weights=own, minlength=n_classes),
-            np.bincount(given, minlength=n_classes))
-
-
 def label_issue_scale(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Each class's typical probability for its own members (what :func:`label_issues`
-    divides by), from :func:`own_probability_sums` over all samples: their mean, shrunk
-    towards the overall mean by :data:`TYPICAL_PRIOR` pseudo-samples.  A class of one or two
-    members says little about how crisp it is (and a lone mislabelled member would otherwise
-    set its class's scale, never be flagged, and be suggested for everyone)."""
+    divides by), from the per-class sums and counts of its members' own probabilities: their
+    mean, shrunk towards the overall mean by :data:`TYPICAL_PRIOR` pseudo-samples (a lone
+    mislabelled member must not set its class's scale)."""
     overall = float(sums.sum()) / max(int(counts.sum()), 1)
     typical = (sums + TYPICAL_PRIOR * overall) / (counts + TYPICAL_PRIOR)
     return np.maximum(typical, 1e-12)
@@ -229,22 +210,22 @@ def predictability(probabilities: Callable[[int, int, np.ndarray], np.ndarray],
                    codes: np.ndarray, n_classes: int, blocks: list[tuple[int, int]]
                    ) -> tuple[Predictability, np.ndarray, np.ndarray]:
     """The label's :class:`Predictability` (its labels shuffled with :data:`SHUFFLE_SEED`),
-    and the per-class sums and counts of :func:`own_probability_sums` of the real labels."""
+    and per class the sum of the probabilities its labelled samples get for it and their
+    number (of the real labels)."""
     shuffled = np.random.default_rng(SHUFFLE_SEED).permutation(codes)
-    sums = np.zeros(n_classes)
-    counts = np.zeros(n_classes, dtype=np.int64)
-    chance_sums = np.zeros(n_classes)
-    chance_squares = np.zeros(n_classes)
+    # per class and for the real / shuffled labels: count, sum and sum of squares of the
+    # probability that its labelled samples get for it
+    real, chance = np.zeros((3, n_classes)), np.zeros((3, n_classes))
     for start, stop in blocks:
-        more = own_probability_sums(probabilities(start, stop, codes), codes[start:stop],
-                                    n_classes)
-        sums += more[0]
-        counts += more[1]
-        block = shuffled[start:stop]
-        rows = np.flatnonzero(block >= 0)
-        own = probabilities(start, stop, shuffled)[rows, block[rows]]
-        chance_sums += np.bincount(block[rows], weights=own, minlength=n_classes)
-        chance_squares += np.bincount(block[rows], weights=own * own, minlength=n_classes)
+        for labels, totals in ((codes, real), (shuffled, chance)):
+            block = labels[start:stop]
+            rows = np.flatnonzero(block >= 0)
+            own = probabilities(start, stop, labels)[rows, block[rows]]
+            for power in range(3):
+                totals[power] += np.bincount(block[rows], weights=own ** power,
+                                             minlength=n_classes)
+    counts, sums = real[0], real[1]
+    chance_sums, chance_squares = chance[1], chance[2]
     total = max(int(counts.sum()), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         per = np.maximum(counts, 1)

@@ -1,27 +1,18 @@
-"""deepview's one policy on BLAS (and OpenMP / numba) threads.
+"""deepview's one policy on BLAS (and OpenMP / numba) threads, which depends only on the work:
 
-The decision depends only on the work, never on what else the machine runs, so results
-and timings do not change with the load average:
-
-* a product of fewer than :data:`SMALL_FLOPS` floating point operations runs on one BLAS
-  thread: the thread hand-off costs more than it saves
+* a product of fewer than :data:`SMALL_FLOPS` operations runs on one BLAS thread
   (:func:`blas_threads_for`);
-* memory-bound kernels run on one BLAS thread whatever their size: the blocked kNN search,
-  diagonal-covariance EM and the symmetric eigensolver up to :data:`EIGH_SINGLE_MAX`
-  (:func:`single_blas_thread`).  More threads gain little there, and on a shared CPU their
-  spin-waiting costs several times the work itself;
-* a seeded fit runs on one thread of every kind (BLAS, OpenMP and numba): parallel
-  reductions sum in an order that depends on the thread count, so only one thread gives
-  the same result on every machine (:func:`single_threaded`);
-* independent pieces of a memory-bound kernel (the cells of a kNN search, the groups of its
-  k-means cells) run side by side on one Python thread per CPU, each on one BLAS thread
-  (:func:`in_threads`): every piece writes its own rows, so the result is the same for
-  any number of threads.
+* memory-bound kernels (the blocked kNN search, diagonal-covariance EM, the symmetric
+  eigensolver up to :data:`EIGH_SINGLE_MAX`) run on one BLAS thread
+  (:func:`single_blas_thread`);
+* a seeded fit runs on one thread of every kind, so that its sums do not depend on the
+  machine (:func:`single_threaded`);
+* independent pieces of a memory-bound kernel run side by side, one Python thread per CPU,
+  each writing its own rows (:func:`in_threads`).
 
 Everything else keeps the libraries' own thread counts.  The limits go through
-threadpoolctl (a dependency of deepview and scikit-learn); they touch only the libraries
-already loaded and are undone when the ``with`` block ends.  Each helper also works as a
-decorator.
+threadpoolctl, touch only the libraries already loaded and end with the ``with`` block;
+each helper also works as a decorator.
 """
 
 from __future__ import annotations
@@ -62,12 +53,8 @@ EIGH_SINGLE_MAX = 2048
 
 @functools.lru_cache(maxsize=1)
 def _controller(n_modules: int) -> ThreadpoolController:
-    """The thread pools of the libraries loaded now.
-
-    A scan is too slow to repeat around every batch, so it is kept until the number of
-    imported modules changes (an import may load a library).  This is a cache: which limit
-    applies never depends on it.
-    """
+    """The thread pools of the libraries loaded now (kept until an import may have loaded
+    another library)."""
     return ThreadpoolController()
 
 
@@ -113,10 +100,7 @@ def blas_threads_for(flops: float) -> Iterator[None]:
     >>> float(g[0, 0])
     100.0
     """
-    if flops >= SMALL_FLOPS:
-        yield
-        return
-    with single_blas_thread():
+    with single_blas_thread() if flops < SMALL_FLOPS else contextlib.nullcontext():
         yield
 
 
@@ -155,12 +139,9 @@ def in_threads(work: Callable[[_T], None], pieces: Sequence[_T],
     """``work(piece)`` for every piece, on up to ``threads`` (default: the CPUs, at most
     :data:`MAX_WORK_THREADS`) Python threads, each taking the next piece when it is done.
 
-    For pieces that are independent and write disjoint outputs, whose time goes into numpy
-    and single-threaded BLAS calls that release the GIL (the cells of a kNN search run under
-    :func:`single_blas_thread`): one BLAS thread per piece and one piece per CPU keep every
-    CPU busy without BLAS's own threads spinning.  The result does not depend on the number
-    of threads.  The first exception raised by a piece is raised here, after the running
-    pieces end; pieces not started then are skipped.
+    For independent pieces that write disjoint outputs and spend their time in numpy calls
+    that release the GIL.  The first exception raised by a piece is raised here, after the
+    running pieces end; pieces not started then are skipped.
 
     Examples
     --------

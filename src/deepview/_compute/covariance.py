@@ -1,19 +1,11 @@
 """Streaming covariance and the symmetric eigensolver, shared by PCA and PFA.
 
-:class:`CovarianceAccumulator` accumulates the mean and the scatter matrix of row batches
-in O(D²) memory, whatever the number of rows.  Rows are copied into a block of a few
-thousand rows (``block_bytes``), shifted by the mean of the block's first rows, and each
-full block is multiplied with one GEMM; a column of ones appended to the block makes the
-same GEMM yield the block's column sums.  The block statistics are merged into float64
-accumulators with the parallel-variance formula (Chan et al.).  Shifting by a nearby mean
-removes the cancellation of the textbook ``Σxxᵀ − nμμᵀ`` form, so data with a large
-offset (mean 1e8, std 1) keeps its digits, and blocks of many rows replace thousands of
-tiny products when the producer yields small batches.
-
-Accumulators of different row blocks (e.g. blocks of a dataset on different workers) merge
-exactly with :meth:`CovarianceAccumulator.merge` (the same parallel formula), and pickle
-without their row buffer, so ``update`` / ``merge`` / ``finish`` is the partial-state
-protocol of :mod:`deepview.partial`.
+:class:`CovarianceAccumulator` accumulates the mean and scatter matrix of row batches in
+O(D²) memory: rows are copied into a block (``block_bytes``), shifted by the mean of its
+first rows (no ``Σxxᵀ − nμμᵀ`` cancellation), multiplied with one GEMM (a column of ones
+gives the column sums) and merged into float64 totals with the parallel-variance formula
+(Chan et al.).  Accumulators merge exactly and pickle without their row block: ``update`` /
+``merge`` / ``finish`` is the partial-state protocol of :mod:`deepview.partial`.
 
 :func:`symmetric_eigh` is the one eigensolver: eigenvalues in descending order (clipped
 at 0) with matching eigenvector columns, all of them or only the top ``k``.
@@ -45,9 +37,8 @@ Precision = Literal["float64", "input"]
 
 def _gemm_dtype(dtype: np.dtype, precision: Precision) -> type[np.floating]:
     """float64, or float32 for ``"input"`` data that float32 holds exactly."""
-    if precision == "input" and dtype in (
-        np.float16, np.float32, np.bool_, np.int8, np.uint8, np.int16, np.uint16
-    ):
+    small = (np.float16, np.float32, np.bool_, np.int8, np.uint8, np.int16, np.uint16)
+    if precision == "input" and dtype in small:
         return np.float32
     return np.float64
 
@@ -96,15 +87,9 @@ class CovarianceAccumulator:
     (100, True)
     """
 
-    def __init__(
-        self,
-        *,
-        precision: Precision = "float64",
-        block_bytes: int = BLOCK_BYTES,
-        max_pending: int = MAX_PENDING,
-        name: str | None = None,
-        owner: str = "CovarianceAccumulator",
-    ) -> None:
+    def __init__(self, *, precision: Precision = "float64", block_bytes: int = BLOCK_BYTES,
+                 max_pending: int = MAX_PENDING, name: str | None = None,
+                 owner: str = "CovarianceAccumulator") -> None:
         self.precision = precision
         self.block_bytes = block_bytes
         self.max_pending = max_pending
@@ -114,17 +99,15 @@ class CovarianceAccumulator:
 
     def _reset(self) -> None:
         self.n_features: int | None = None
-        self.count = 0  # rows merged into the accumulators (the block holds the rest)
+        self.count = 0  # rows merged into the totals (the block holds the rest)
         self._buf: np.ndarray | None = None
         self._fill = 0
         self._shift = np.zeros(0)  # subtracted from the rows of the current block
         self._scatter: np.ndarray | None = None
-        # per-block (count, mean, mean of the shifted block), merged into _scatter later
         self._pending: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._n_merged = 0
         self._mean_merged: np.ndarray | None = None
 
-    # ------------------------------------------------------------------ accumulate
     @property
     def n(self) -> int:
         """Rows seen so far."""
@@ -143,7 +126,7 @@ class CovarianceAccumulator:
         d = self.n_features
         dtype = _gemm_dtype(input_dtype, self.precision)
         rows = self.block_bytes // ((d + 1) * np.dtype(dtype).itemsize)
-        # last column stays 1 so that one GEMM also yields the column sums and the count
+        # the last column stays 1: the GEMM yields the column sums too
         self._buf = np.empty((int(min(max(rows, 64), 65536)), d + 1), dtype=dtype)
         self._buf[:, d] = 1.0
 
@@ -151,15 +134,13 @@ class CovarianceAccumulator:
         """Add the rows of a 2-D array of real numbers (the array is not modified)."""
         if x.ndim != 2:
             raise InvalidDataError(
-                f"{self._where()} must be 2-D (samples, features); got shape {x.shape}."
-            )
+                f"{self._where()} must be 2-D (samples, features); got shape {x.shape}.")
         if self.n_features is None:
             self._start(x)
         elif x.shape[1] != self.n_features:
             raise InvalidDataError(
                 f"{self._where()} has {x.shape[1]} features in a later batch but "
-                f"{self.n_features} in the first; every batch must have the same width."
-            )
+                f"{self.n_features} in the first; every batch must have the same width.")
         if self._buf is None:
             self._allocate(x.dtype)
         buf = self._buf
@@ -169,8 +150,7 @@ class CovarianceAccumulator:
         while pos < k:
             if self._fill == 0:
                 shift = x[pos:pos + 64].mean(axis=0, dtype=np.float64)
-                # a NaN/inf in the head must not poison the whole block (reported at flush)
-                shift[~np.isfinite(shift)] = 0.0
+                shift[~np.isfinite(shift)] = 0.0  # NaN/inf: reported at the flush
                 self._shift = shift.astype(buf.dtype)
             take = min(k - pos, len(buf) - self._fill)
             np.subtract(x[pos:pos + take], self._shift,
@@ -209,16 +189,14 @@ class CovarianceAccumulator:
                 f"{self._where()} contains NaN or inf values in "
                 f"{int(np.count_nonzero(~finite))} sample(s) of samples {self.count}.."
                 f"{self.count + len(block) - 1}; remove or impute them (e.g. with "
-                "Composer.from_element_filter) before introspecting."
-            )
+                "Composer.from_element_filter) before introspecting.")
         wide = block.astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             gram = wide.T @ wide
         if not np.isfinite(gram).all():
             raise InvalidDataError(
                 f"{self._where()} has values too large to square in float64 (the covariance "
-                "overflows); rescale them (e.g. divide by their max)."
-            )
+                "overflows); rescale them (e.g. divide by their max).")
         return gram
 
     def _merge(self) -> None:
@@ -239,7 +217,6 @@ class CovarianceAccumulator:
         self._mean_merged = mean
         self._pending = []
 
-    # ------------------------------------------------------------------ partial states
     def merge(self, other: CovarianceAccumulator) -> CovarianceAccumulator:
         """Add the rows of ``other`` (another accumulator, e.g. of another block of the
         data) to this one, exactly: ``S = S_a + S_b + n_a n_b / n (m_a - m_b)(m_a - m_b)ᵀ``.
@@ -261,10 +238,8 @@ class CovarianceAccumulator:
             ``other`` is not a CovarianceAccumulator.
         """
         if not isinstance(other, CovarianceAccumulator):
-            raise InvalidParameterError(
-                f"{self.owner}: can only merge another CovarianceAccumulator; got "
-                f"{type(other).__name__}."
-            )
+            raise InvalidParameterError(f"{self.owner}: can only merge another "
+                                        f"CovarianceAccumulator; got {type(other).__name__}.")
         if other.n_features is None or other.n == 0:
             return self
         other_scatter = other._settle()
@@ -282,8 +257,7 @@ class CovarianceAccumulator:
             raise InvalidDataError(
                 f"{self._where()} cannot be merged: a partial state of rows with "
                 f"{other.n_features} features into one of rows with {self.n_features}; "
-                "every block must have the same width."
-            )
+                "every block must have the same width.")
         scatter = self._settle()
         assert self._mean_merged is not None
         n_a, n_b = float(self.count), float(other.count)
@@ -308,7 +282,6 @@ class CovarianceAccumulator:
         state["_buf"] = None
         return state
 
-    # ------------------------------------------------------------------ results
     def _settle(self) -> np.ndarray:
         self._flush()
         self._merge()
@@ -326,9 +299,7 @@ class CovarianceAccumulator:
     def covariance(self, ddof: int = 0) -> np.ndarray:
         """A new ``(D, D)`` float64 covariance matrix, ``scatter / (n - ddof)``."""
         if self.n - ddof <= 0:
-            raise InvalidDataError(
-                f"{self.owner}: need more than {ddof} sample(s); got {self.n}."
-            )
+            raise InvalidDataError(f"{self.owner}: need more than {ddof} sample(s); got {self.n}.")
         scatter = self._settle()
         cov = scatter + scatter.T
         cov *= 0.5 / (self.count - ddof)
@@ -382,8 +353,7 @@ def symmetric_eigh(matrix: np.ndarray, k: int | None = None) -> tuple[np.ndarray
         else:
             import scipy.linalg  # only here: PFA's full decompositions do without it
 
-            values, vectors = scipy.linalg.eigh(
-                matrix, subset_by_index=[d - k, d - 1], check_finite=False
-            )
+            values, vectors = scipy.linalg.eigh(matrix, subset_by_index=[d - k, d - 1],
+                                                check_finite=False)
     # eigh returns ascending values with matching COLUMNS: reverse both the same way
     return np.maximum(values[::-1], 0.0), np.ascontiguousarray(vectors[:, ::-1])

@@ -1,12 +1,9 @@
-"""Group close pairs into duplicate sets whose diameter is bounded (no chaining).
+"""Group close pairs into duplicate sets whose diameter is bounded (no single-linkage chains).
 
-Single-linkage merging (DeepView 3.9) joins two groups as soon as *one* pair is close, so a
-chain of points each a little apart ends up in one huge group.  Here pairs are merged in
-ascending distance order and two groups are merged only if the merged group stays inside a
-ball of radius ``threshold`` around its centroid (an upper bound computed from the two
-centroids and radii), which guarantees that any two members of a group are at most
-``2 * threshold`` apart.  Connected components that already satisfy the bound (the usual case)
-are accepted without the pairwise loop.
+Pairs are merged in ascending distance order, two groups only if the merged group stays
+inside a ball of radius ``threshold`` around its centroid (an upper bound from the two
+centroids and radii), so any two members of a group are at most ``2 * threshold`` apart.
+Connected components that already satisfy the bound are accepted as they are.
 """
 
 from __future__ import annotations

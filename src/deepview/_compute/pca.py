@@ -1,23 +1,13 @@
-"""Streaming principal component analysis.
+"""Streaming principal component analysis: ``partial_fit(x)`` per batch, then ``finalize()``
+-> :class:`LinearProjection`.
 
-Two fitters share one interface (``partial_fit(x)`` per batch, then ``finalize()`` ->
-:class:`LinearProjection`):
+- :class:`CovariancePCA`: exact; the float64 scatter matrix of a
+  :class:`~deepview._compute.covariance.CovarianceAccumulator`, then its top eigenvectors.
+  Memory O(D^2); the result does not depend on how the data is cut into batches.
+- :class:`BufferedIncrementalPCA`: sklearn's approximate ``IncrementalPCA`` for very wide
+  data; batches smaller than the number of components are buffered, never dropped.
 
-- :class:`CovariancePCA` -- **exact, streaming**.  Accumulates the mean and the D x D
-  scatter matrix in float64 with :class:`~deepview._compute.covariance.CovarianceAccumulator`
-  (the one PFA uses: no ``sum(x x^T) - n mu mu^T`` cancellation), then takes the top
-  eigenvectors once with :func:`~deepview._compute.covariance.symmetric_eigh`.  Memory
-  O(D^2) whatever the number of samples; time O(n D^2) in BLAS plus one partial
-  eigendecomposition.  Any batch size works, including batches smaller than the number of
-  components, and the result does not depend on how the data is cut.
-- :class:`BufferedIncrementalPCA` -- sklearn's ``IncrementalPCA`` (approximate) for very
-  wide data, where a D x D matrix no longer pays.  Batches smaller than the number of
-  components are buffered and merged into the next partial fit, never dropped.
-
-:func:`make_streaming_pca` uses the exact fitter up to ``EXACT_MAX_FEATURES`` (4096 features,
-a 128 MiB float64 matrix), where accumulating the scatter matrix is both exact and faster
-than incremental SVD updates, and the incremental one above (timings in
-``benchmarks/RESULTS.md``, "Streaming PCA").
+:func:`make_streaming_pca` uses the exact fitter up to :data:`EXACT_MAX_FEATURES` features.
 """
 
 from __future__ import annotations
@@ -40,7 +30,6 @@ __all__ = [
     "LinearProjection",
     "flip_signs",
     "make_streaming_pca",
-    "pca_from_covariance",
 ]
 
 #: widest data for which :func:`make_streaming_pca` accumulates the exact covariance
@@ -64,20 +53,13 @@ class LinearProjection:
     _components32_t: np.ndarray
 
     @classmethod
-    def create(
-        cls, mean: np.ndarray, components: np.ndarray, explained_variance: np.ndarray,
-        n_samples: int,
-    ) -> LinearProjection:
+    def create(cls, mean: np.ndarray, components: np.ndarray, explained_variance: np.ndarray,
+               n_samples: int) -> LinearProjection:
         mean = np.ascontiguousarray(mean, dtype=np.float64)
         components = np.ascontiguousarray(components, dtype=np.float64)
-        return cls(
-            mean=mean,
-            components=components,
-            explained_variance=np.asarray(explained_variance, dtype=np.float64),
-            n_samples=int(n_samples),
-            _mean32=mean.astype(np.float32),
-            _components32_t=np.ascontiguousarray(components.T, dtype=np.float32),
-        )
+        return cls(mean, components, np.asarray(explained_variance, dtype=np.float64),
+                   int(n_samples), mean.astype(np.float32),
+                   np.ascontiguousarray(components.T, dtype=np.float32))
 
     @property
     def n_components(self) -> int:
@@ -102,21 +84,8 @@ def flip_signs(components: np.ndarray) -> np.ndarray:
     return components * signs[:, None]
 
 
-def pca_from_covariance(
-    mean: np.ndarray, covariance: np.ndarray, n_components: int, n_samples: int
-) -> LinearProjection:
-    """Top ``n_components`` eigenvectors of a symmetric covariance matrix as a projection."""
-    values, vectors = symmetric_eigh(covariance, n_components)
-    return LinearProjection.create(mean, flip_signs(vectors.T), values, n_samples)
-
-
 class CovariancePCA:
-    """Exact PCA from one streaming pass (see the module docstring).
-
-    Incoming rows are copied (as float64) into a block of about ``buffer_bytes`` and the
-    scatter matrix is updated one full block at a time: few large BLAS calls instead of
-    many small ones, whatever the producer's batch size.
-    """
+    """Exact PCA from one streaming pass, in row blocks of about ``buffer_bytes``."""
 
     def __init__(self, n_components: int, *, buffer_bytes: int = 16 * 2**20) -> None:
         self.n_components = n_components
@@ -133,18 +102,14 @@ class CovariancePCA:
     def finalize(self) -> LinearProjection:
         if self._acc.n == 0:
             raise InvalidDataError("PCA: no data was given to fit; give at least one sample.")
-        # n - 1 normalisation: sklearn's convention for explained_variance
-        n, mean, covariance = self._acc.finalize()
-        return pca_from_covariance(mean, covariance, self.n_components, n)
+        n, mean, covariance = self._acc.finalize()  # n - 1 normalisation, like sklearn
+        values, vectors = symmetric_eigh(covariance, self.n_components)
+        return LinearProjection.create(mean, flip_signs(vectors.T), values, n)
 
 
 class BufferedIncrementalPCA:
-    """sklearn ``IncrementalPCA`` that never skips data.
-
-    Rows are fitted in chunks of at least ``n_components`` (and ``2 * n_components`` or
-    more when possible); the last ``n_components`` rows are held back so that the final
-    chunk is never too small.
-    """
+    """sklearn ``IncrementalPCA`` that never skips data: rows are fitted in chunks of at
+    least ``n_components``, the last ``n_components`` held back for the final chunk."""
 
     def __init__(self, n_components: int) -> None:
         from sklearn.decomposition import IncrementalPCA
@@ -179,24 +144,21 @@ class BufferedIncrementalPCA:
         if self._pending_rows:
             block = np.concatenate(self._pending)
             if self._fitted_rows == 0 and len(block) < self.n_components:
-                raise InvalidDataError(
-                    f"PCA: {self.n_components} components need at least {self.n_components}"
-                    f" samples; got {len(block)}."
-                )
+                raise InvalidDataError(f"PCA: {self.n_components} components need at least "
+                                       f"{self.n_components} samples; got {len(block)}.")
             self._fit(block)
             self._pending, self._pending_rows = [], 0
         if self._fitted_rows == 0:
             raise InvalidDataError("PCA: no data was given to fit; give at least one sample.")
         ipca = self._ipca
         components = flip_signs(np.asarray(ipca.components_, dtype=np.float64))
-        return LinearProjection.create(
-            ipca.mean_, components, ipca.explained_variance_, self._fitted_rows
-        )
+        return LinearProjection.create(ipca.mean_, components, ipca.explained_variance_,
+                                       self._fitted_rows)
 
 
-def make_streaming_pca(
-    n_components: int, n_features: int, *, exact_max_features: int = EXACT_MAX_FEATURES
-) -> CovariancePCA | BufferedIncrementalPCA:
+def make_streaming_pca(n_components: int, n_features: int, *,
+                       exact_max_features: int = EXACT_MAX_FEATURES
+                       ) -> CovariancePCA | BufferedIncrementalPCA:
     """The exact covariance fitter up to ``exact_max_features`` features, else incremental."""
     if n_features <= exact_max_features:
         return CovariancePCA(n_components)

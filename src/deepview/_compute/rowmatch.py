@@ -133,8 +133,8 @@ class RowFingerprints:
         """Boolean per row of ``x``: is it (up to float noise) fitted row ``rows[i]``?"""
         if self._fp is None or self._fp_norm is None:
             self.finalize()
-        ref_fp = self._fp if self._fp is not None else np.zeros((0, self.n_projections))
-        ref_norm = self._fp_norm if self._fp_norm is not None else np.zeros(0)
+        ref_fp, ref_norm = self._fp, self._fp_norm
+        assert ref_fp is not None and ref_norm is not None
         fp, norms = self._project(x)
         tol = self.rtol * (ref_norm[rows] + norms + self._spread) + 1e-12
         diff = np.abs(fp - ref_fp[rows]).max(axis=1)

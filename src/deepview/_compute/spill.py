@@ -1,19 +1,10 @@
-"""Arrays kept in files of a temporary folder and memory-mapped, with their pages dropped from
-the resident set on request.
+"""Arrays kept in memory-mapped files of a temporary folder (page cache, not anonymous memory),
+with their pages dropped from the resident set on request (:func:`release`, ``madvise
+(MADV_DONTNEED)``: the data stays in the file).
 
-A large working array (a reduced matrix, neighbour lists) written to a file in a spill folder
-costs page cache, which the kernel may write back and evict, instead of anonymous memory.
-Reading it back through the mapping makes the pages resident again; :func:`release` gives them
-back (``madvise(MADV_DONTNEED)``: the data stays in the file and the page cache, and the next
-access faults it in again), so a pass over the array keeps only the pages it touches since the
-last release resident.
-
-Reading scattered rows through a mapping is the costly case: the kernel maps up to 16 pages
-around every page a read touches ("fault-around"), so a scattered gather makes far more
-resident than it reads, and each fault is slower than a plain read.  Arrays that are written
-once and then read in scattered rows are therefore read back as :class:`FileRows`: plain file
-reads (``pread``; nothing resident but the rows read).  :func:`take` gathers rows from either
-(from a mapping in pieces of :data:`TAKE_PIECE` rows, released after each).
+A scattered read through a mapping makes pages around every page it touches resident
+("fault-around"), so arrays read in scattered rows are read back as :class:`FileRows` (plain
+``pread`` calls).  :func:`take` gathers rows from either.
 
 Examples
 --------
@@ -58,10 +49,9 @@ def mapped(path: Path, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 
 def spilled(folder: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A new array that outlives ``folder``: memory-mapped in a file of it (unlinked at once,
-    so removing the folder frees nothing early and the disk space goes with the last
-    reference to the array), or in memory when ``folder`` is None or the platform cannot
-    remove a mapped file (not POSIX).  Give its pages back with :func:`release`."""
+    """A new array that outlives ``folder``: memory-mapped in a file of it, unlinked at once
+    (the disk space goes with the last reference), or in memory when ``folder`` is None or
+    the platform is not POSIX.  Give its pages back with :func:`release`."""
     if folder is None or os.name != "posix":
         return np.zeros(shape, dtype=dtype)
     path = Path(folder) / name
@@ -72,8 +62,7 @@ def spilled(folder: Path | None, name: str, shape: tuple[int, ...], dtype: Any) 
 
 def save_npy(path: Path, array: Any, dtype: Any, *, block_rows: int = 1 << 16) -> None:
     """``np.save(path, array.astype(dtype))`` (no pickle) written block by block, releasing a
-    memory-mapped ``array``'s pages after each block: a large spilled array is saved without
-    making it resident or copying it whole."""
+    memory-mapped ``array``'s pages after each block."""
     from numpy.lib import format as npy
 
     dtype = np.dtype(dtype)
@@ -91,8 +80,7 @@ def save_npy(path: Path, array: Any, dtype: Any, *, block_rows: int = 1 << 16) -
 class FileRows:
     """Read-only rows of a C-ordered 2-D array stored in a file, read with plain file reads:
     ``rows[start:stop]`` (one read), :meth:`rows_at` (scattered rows, one read per run of
-    consecutive rows) and ``np.asarray(rows)``.  Nothing is kept between reads, so resident
-    memory is what was read (the OS page cache still speeds up repeated reads).
+    consecutive rows) and ``np.asarray(rows)``.  Nothing is kept between reads.
 
     Parameters
     ----------
@@ -146,19 +134,15 @@ class FileRows:
         if indices.min() < 0 or indices.max() >= self.shape[0]:
             raise IndexError(f"{type(self).__name__}: row index out of range [0, {len(self)}).")
         unique, inverse = np.unique(indices, return_inverse=True)
-        # runs of consecutive rows: one read each
         breaks = np.flatnonzero(np.diff(unique) != 1) + 1
         first = unique[np.concatenate([[0], breaks])]
         counts = np.diff(np.concatenate([[0], breaks, [len(unique)]]))
         row_bytes = self.row_bytes
         offsets = (self.offset + first * row_bytes).tolist()
         sizes = (counts * row_bytes).tolist()
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            data = b"".join([os.pread(fd, size, offset)
+        with open(self.path, "rb") as f:
+            data = b"".join([os.pread(f.fileno(), size, offset)
                              for offset, size in zip(offsets, sizes)])
-        finally:
-            os.close(fd)
         if len(data) != len(unique) * row_bytes:
             raise OSError(f"{type(self).__name__}: '{self.path}' is shorter than its "
                           f"{self.shape[0]} rows.")
@@ -207,12 +191,8 @@ def release(*arrays: Any) -> None:
 
 def trim_heap() -> None:
     """Give the C heap's free memory back to the OS (glibc's ``malloc_trim``; elsewhere
-    nothing), and pyarrow's pool's, if pyarrow is loaded.
-
-    glibc keeps freed blocks below its mmap threshold in its heaps, and the threshold rises
-    to the largest block freed so far (e.g. a chunk of responses), so after a stage that
-    allocated many mid-sized buffers (Arrow string blocks, per-cell arrays) freed memory
-    stays resident until trimmed.  Called between the report's stages."""
+    nothing), and pyarrow's pool's, if pyarrow is loaded.  Called between the report's
+    stages."""
     import sys
 
     arrow = sys.modules.get("pyarrow")
