@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import pathlib
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from deepview._files import atomic_write
 from deepview._validation import check_batch_size
 from deepview.base._batch import Batch, concatenate_batches
 from deepview.base._pipeline import PipelineStage
@@ -65,12 +65,6 @@ def _encode_value(value: Any, where: str) -> Any:
         "metadata with MetadataRemover before the Cacher.")
 
 
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return pathlib.Path(value[_PATH_TAG])
-    return value
-
-
 def _encode_seq(seq: Any, where: str) -> tuple[list[Any], bool]:
     """JSON-ready values, and whether any of them is a tagged path."""
     if all(type(v) in _JSON_SCALARS for v in seq):  # fast path: nothing to convert
@@ -80,39 +74,22 @@ def _encode_seq(seq: Any, where: str) -> tuple[list[Any], bool]:
 
 
 def _decode_seq(seq: list[Any], tagged: bool) -> list[Any]:
-    return [_decode_value(v) for v in seq] if tagged else seq
+    if not tagged:
+        return seq
+    return [pathlib.Path(v[_PATH_TAG]) if isinstance(v, dict) else v for v in seq]
 
 
-def _encode_metadata(batch: Batch) -> list[dict[str, Any]]:
+def _encode(directory: pathlib.Path, stem: str, batch: Batch) -> dict[str, Any]:
+    """Save the fields of a batch (or snapshot) as ``.npy`` files; its JSON record."""
     entries: list[dict[str, Any]] = []
     for key in batch.metadata.keys():
-        payload = batch.metadata[key]
-        if isinstance(key, Batch.DictMetaKey):
-            values: Any = {}
-            tagged = False
-            for sub, seq in payload.items():
-                values[str(sub)], sub_tagged = _encode_seq(seq, f"'{key.name}'['{sub}']")
-                tagged = tagged or sub_tagged
-            kind = "dict"
-        else:
-            values, tagged = _encode_seq(payload, f"'{key.name}'")
-            kind = "flat"
-        entries.append({"kind": kind, "name": key.name, "tagged": tagged, "values": values})
-    return entries
-
-
-def _decode_metadata(builder: Batch.Builder, entries: list[dict[str, Any]]) -> None:
-    for entry in entries:
-        tagged = bool(entry.get("tagged", True))
-        if entry["kind"] == "dict":
-            builder.metadata[Batch.DictMetaKey(entry["name"])] = {
-                sub: _decode_seq(seq, tagged) for sub, seq in entry["values"].items()
-            }
-        else:
-            builder.metadata[Batch.MetaKey(entry["name"])] = _decode_seq(entry["values"], tagged)
-
-
-def _save_fields(directory: pathlib.Path, stem: str, batch: Batch) -> list[list[str]]:
+        is_dict = isinstance(key, Batch.DictMetaKey)
+        seqs = batch.metadata[key] if is_dict else {"": batch.metadata[key]}
+        encoded = {str(sub): _encode_seq(seq, f"'{key.name}'" + (f"['{sub}']" if is_dict else ""))
+                   for sub, seq in seqs.items()}
+        values = {s: v for s, (v, _) in encoded.items()} if is_dict else encoded[""][0]
+        entries.append({"kind": "dict" if is_dict else "flat", "name": key.name,
+                        "tagged": any(t for _, t in encoded.values()), "values": values})
     names: list[list[str]] = []
     for j, (name, array) in enumerate(batch.fields.items()):
         if array.dtype.hasobject:
@@ -122,27 +99,27 @@ def _save_fields(directory: pathlib.Path, stem: str, batch: Batch) -> list[list[
         file = f"{stem}.f{j}.npy"
         np.save(directory / file, np.ascontiguousarray(array), allow_pickle=False)
         names.append([name, file])
-    return names
+    return {"metadata": entries, "fields": names}
 
 
-def _load_fields(directory: pathlib.Path, files: list[list[str]]) -> dict[str, np.ndarray]:
-    return {name: np.load(directory / file, allow_pickle=False) for name, file in files}
+def _decode(directory: pathlib.Path, record: dict[str, Any]) -> Batch.Builder:
+    builder = Batch.Builder({name: np.load(directory / file, allow_pickle=False)
+                             for name, file in record["fields"]})
+    for entry in record["metadata"]:
+        tagged = bool(entry.get("tagged", True))
+        if entry["kind"] == "dict":
+            builder.metadata[Batch.DictMetaKey(entry["name"])] = {
+                sub: _decode_seq(seq, tagged) for sub, seq in entry["values"].items()}
+        else:
+            builder.metadata[Batch.MetaKey(entry["name"])] = _decode_seq(entry["values"], tagged)
+    return builder
 
 
 def _write_batch(directory: pathlib.Path, index: int, batch: Batch) -> None:
     stem = f"batch-{index:06d}"
-    record: dict[str, Any] = {
-        "size": batch.batch_size,
-        "metadata": _encode_metadata(batch),
-        "fields": _save_fields(directory, stem, batch),
-        "snapshots": [],
-    }
-    for i, (name, snap) in enumerate(batch.snapshots.items()):
-        record["snapshots"].append({
-            "name": name,
-            "metadata": _encode_metadata(snap),
-            "fields": _save_fields(directory, f"{stem}.s{i}", snap),
-        })
+    record = {"size": batch.batch_size, **_encode(directory, stem, batch), "snapshots": [
+        {"name": name, **_encode(directory, f"{stem}.s{i}", snap)}
+        for i, (name, snap) in enumerate(batch.snapshots.items())]}
     _write_json(directory / f"{stem}.json", record)
 
 
@@ -150,12 +127,9 @@ def _read_batch(directory: pathlib.Path, index: int) -> Batch:
     path = directory / f"batch-{index:06d}.json"
     try:
         record = json.loads(path.read_text())
-        builder = Batch.Builder(_load_fields(directory, record["fields"]))
-        _decode_metadata(builder, record["metadata"])
+        builder = _decode(directory, record)
         for snap in record["snapshots"]:
-            sub = Batch.Builder(_load_fields(directory, snap["fields"]))
-            _decode_metadata(sub, snap["metadata"])
-            builder.snapshots[snap["name"]] = sub.make_batch()
+            builder.snapshots[snap["name"]] = _decode(directory, snap).make_batch()
     except (OSError, ValueError, KeyError) as exc:
         raise DeepViewException(
             f"CachedProducer: cannot read cached batch {index} in {directory} ({exc}); the "
@@ -164,9 +138,7 @@ def _read_batch(directory: pathlib.Path, index: int) -> Batch:
 
 
 def _write_json(path: pathlib.Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj)))
 
 
 def _holds_cache(directory: pathlib.Path) -> bool:

@@ -26,7 +26,14 @@ from deepview.exceptions import (
 )
 from deepview.typing import PathOrStr, resolve_path_or_str
 
-__all__ = ["ImageFolderProducer", "ImageFormat", "ImageProducer", "PixelFormat", "decode_image"]
+__all__ = [
+    "ImageFolderProducer",
+    "ImageFormat",
+    "ImageProducer",
+    "PixelFormat",
+    "decode_image",
+    "resize_image",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -294,15 +301,45 @@ def decode_image(raw: Any, mode: str = "RGB") -> np.ndarray:
     return array
 
 
-def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an ``(H, W, C)`` ``uint8`` image to ``size = (height, width)`` (bilinear)."""
+def resize_image(image: np.ndarray, size: tuple[int, int], resample: str = "bilinear"
+                 ) -> np.ndarray:
+    """Resize an ``(H, W, C)`` image to ``size = (height, width)`` with Pillow.
+
+    A ``uint8`` image is resized as one 8-bit Pillow image (grey, RGB or RGBA) and stays
+    ``uint8``; any other dtype is resized channel by channel as 32-bit float images and
+    comes back ``float32``.  An image that already has the size is returned as it is.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W, C)``.
+    size : tuple of int
+        ``(height, width)`` of the result.
+    resample : str, default="bilinear"
+        Pillow filter: ``nearest``, ``box``, ``bilinear``, ``hamming``, ``bicubic`` or
+        ``lanczos``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(height, width, C)``.
+
+    Examples
+    --------
+    >>> resize_image(np.full((4, 6, 1), 9, np.uint8), (2, 3)).tolist()
+    [[[9], [9], [9]], [[9], [9], [9]]]
+    """
     if image.shape[:2] == tuple(size):
         return image
     pil = require("PIL.Image", feature="resize_image", extra="image")
-    channels = image.shape[2]
-    img = pil.fromarray(image[..., 0] if channels == 1 else image)
-    out = np.asarray(img.resize((size[1], size[0]), pil.Resampling.BILINEAR), dtype=np.uint8)
-    return out[..., np.newaxis] if out.ndim == 2 else out
+    box, filt = (size[1], size[0]), getattr(pil.Resampling, resample.upper())
+    if image.dtype == np.uint8:
+        img = pil.fromarray(image[..., 0] if image.shape[2] == 1 else image)
+        out = np.asarray(img.resize(box, filt), dtype=np.uint8)
+        return out[..., np.newaxis] if out.ndim == 2 else out
+    channels = [pil.fromarray(np.ascontiguousarray(image[:, :, c], dtype=np.float32), "F")
+                for c in range(image.shape[2])]
+    return np.stack([np.asarray(c.resize(box, filt)) for c in channels], axis=-1)
 
 
 def _folder_label(relative: pathlib.PurePath) -> str:

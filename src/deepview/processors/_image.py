@@ -13,7 +13,7 @@ import numpy as np
 
 from deepview._optional import require
 from deepview._validation import check_float, check_int
-from deepview.base import ImageFormat
+from deepview.base import ImageFormat, resize_image
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
 from deepview.processors._base import Processor
 from deepview.typing import OneManyOrNone
@@ -86,7 +86,7 @@ class ImageResizer(Processor):
         fields: OneManyOrNone[str] = None,
     ) -> None:
         owner = "ImageResizer"
-        image_mod = require("PIL.Image", feature=owner, extra="image")
+        require("PIL.Image", feature=owner, extra="image")
         fmt = _check_format(pixel_format, owner)
         if not isinstance(size, Sequence) or len(size) != 2:
             raise InvalidTypeError(f"{owner}: 'size' must be (width, height); got {size!r}.")
@@ -94,17 +94,13 @@ class ImageResizer(Processor):
         height = check_int(size[1], name="size[1] (height)", owner=owner, min_value=1)
         self.pixel_format = fmt
         self.size = (width, height)
-        bilinear = image_mod.Resampling.BILINEAR
 
         def resize(x: np.ndarray) -> np.ndarray:
             _check_images(x, owner, value_range=False)
             hwc = fmt.to_hwc(x, batched=True)
             out = np.empty((len(x), height, width, hwc.shape[3]), dtype=np.float32)
-            for i, image in enumerate(hwc):
-                for c in range(image.shape[2]):
-                    channel = image_mod.fromarray(np.ascontiguousarray(image[:, :, c],
-                                                                      dtype=np.float32), "F")
-                    out[i, :, :, c] = np.asarray(channel.resize((width, height), bilinear))
+            for i, image in enumerate(hwc):  # as float32 images: the same rounding for all
+                out[i] = resize_image(image.astype(np.float32), (height, width))
             return fmt.from_hwc(_cast_like(out, x.dtype), batched=True)
 
         super().__init__(resize, fields=fields)

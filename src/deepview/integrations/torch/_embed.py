@@ -17,6 +17,7 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from deepview._files import atomic_write
 from deepview._progress import progress_disabled
 from deepview.base import ArrayProducer, Record, RecordProducer, SkippedSample
 from deepview.base._records import warn_skipped
@@ -111,7 +112,7 @@ class Embeddings:
         meta = {"model": self.model, "layer": self.layer, "spec_hash": self.spec_hash,
                 "skipped": len(self.skipped), "format": _FORMAT}
         table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-        _atomic_write(table, out)
+        _write_table(table, out)
         return out
 
 
@@ -122,17 +123,10 @@ def _vector_column(vectors: np.ndarray) -> Any:
     return pa.FixedSizeListArray.from_arrays(flat, int(vectors.shape[1]))
 
 
-def _atomic_write(table: Any, out: pathlib.Path) -> None:
+def _write_table(table: Any, out: pathlib.Path) -> None:
     import pyarrow.parquet as pq
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, out)  # readers see the old file or the whole new one, never a part
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(out, lambda tmp: pq.write_table(table, tmp))
 
 
 # ------------------------------------------------------------------------------ the cache
@@ -187,7 +181,7 @@ def _write_shard(path: pathlib.Path, *, embedder: Embedder, spec_hash: str, ids:
                       "error": pa.array(errors, pa.string()),
                       "embedding": _vector_column(vectors)})
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-    _atomic_write(table, path)
+    _write_table(table, path)
 
 
 def _remove_stale_temporaries(folder: pathlib.Path) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from deepview._optional import require
+from deepview.base import resize_image
 from deepview.exceptions import InvalidParameterError, InvalidTypeError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ImageTransform", "TextTransform"]
@@ -116,20 +117,18 @@ class ImageTransform:
                 "ImageTransform: expects (H, W, C) uint8 images (deepview.base.decode_image); "
                 f"got {type(image).__name__} {getattr(image, 'shape', '')}.")
         img = pil.fromarray(image[..., 0] if image.shape[2] == 1 else image[..., :3])
-        img = img.convert(self.mode)
-        filt = getattr(pil.Resampling, self.resample.upper())
+        array = np.asarray(img.convert(self.mode))
+        array = array[..., np.newaxis] if array.ndim == 2 else array
         height, width = _pair(self.size, "size")
         if self.resize == "stretch":
-            img = img.resize((width, height), filt)
+            array = resize_image(array, (height, width), self.resample)
         else:
-            scale = max(height, width) / self.crop_fraction / min(img.size[1], img.size[0])
-            new = (max(width, round(img.size[0] * scale)), max(height, round(img.size[1] * scale)))
-            img = img.resize(new, filt)
-            left, top = (new[0] - width) // 2, (new[1] - height) // 2
-            img = img.crop((left, top, left + width, top + height))
-        array: np.ndarray = np.asarray(img, dtype=np.float32) / np.float32(255.0)
-        if array.ndim == 2:
-            array = array[..., np.newaxis]
+            scale = max(height, width) / self.crop_fraction / min(array.shape[:2])
+            new = (max(height, round(array.shape[0] * scale)),
+                   max(width, round(array.shape[1] * scale)))
+            top, left = (new[0] - height) // 2, (new[1] - width) // 2
+            array = resize_image(array, new, self.resample)[top:top + height, left:left + width]
+        array = array.astype(np.float32) / np.float32(255.0)
         if self.invert:
             array = np.float32(1.0) - array
         mean, std = self._stats()
