@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from deepview._validation import check_batch_size
 from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
 
-__all__ = ["Collected", "as_matrix", "check_target", "not_fitted", "quiet", "wrong_transform"]
+__all__ = ["Collected", "StrategyBase", "as_matrix", "check_target", "not_fitted", "quiet"]
 
 
 def as_matrix(data: Any, owner: str) -> np.ndarray:
@@ -43,7 +44,6 @@ class Collected:
         self.n_features: int | None = None
         self.fitted: Any = None
         self.reservoir: Any = None  # a sampling strategy's sample while fitting
-        self.seen: int | None = None  # rows offered to fit_incremental, when sampled
 
     def add(self, data: np.ndarray, owner: str) -> None:
         d = int(data.shape[1])
@@ -76,15 +76,32 @@ def not_fitted(owner: str) -> DeepViewException:
     )
 
 
-def wrong_transform(owner: str, one_shot: bool) -> DeepViewException:
-    if one_shot:
-        return DeepViewException(
-            f"{owner}: transform() is not available for a one-shot strategy; call "
+class StrategyBase:
+    """Defaults of the bundled strategies; each overrides the transform it supports."""
+
+    _owner: ClassVar[str] = "DimensionReduction.Strategy"
+    _one_shot: ClassVar[bool] = False
+
+    def default_batch_size(self) -> int:
+        return 1024
+
+    def check_batch_size(self, batch_size: int) -> None:
+        check_batch_size(batch_size, owner=self._owner)
+
+    @property
+    def is_one_shot(self) -> bool:
+        return self._one_shot
+
+    def transform(self, data: np.ndarray) -> np.ndarray:
+        raise DeepViewException(
+            f"{self._owner}: transform() is not available for a one-shot strategy; call "
             "transform_one_shot() to get the embedding of the fitted samples."
         )
-    return DeepViewException(
-        f"{owner}: transform_one_shot() is not available; call transform(data)."
-    )
+
+    def transform_one_shot(self) -> np.ndarray:
+        raise DeepViewException(
+            f"{self._owner}: transform_one_shot() is not available; call transform(data)."
+        )
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,14 +52,6 @@ class _OneShotRows:
         self.id_to_row: dict[Hashable, int] | None = None
         self.n = 0
 
-    @classmethod
-    def positional(cls, n: int) -> _OneShotRows:
-        """Rows by position only, nothing to verify against (``n`` fitted samples)."""
-        rows = cls([])
-        rows._ids = None
-        rows.n = n
-        return rows
-
     def observe(self, batch: Batch, data: Mapping[str, np.ndarray]) -> None:
         for name in self.fields:
             self.fingerprints[name].update(data[name])
@@ -73,18 +66,15 @@ class _OneShotRows:
         for fp in self.fingerprints.values():
             fp.finalize()
         ids, self._ids = self._ids, None
-        if ids is None:
-            logger.info("DimensionReduction: no identifiers at fit; one-shot rows by position")
-            return
         try:
-            mapping = {key: row for row, key in enumerate(ids)}
-        except TypeError:
-            logger.info("DimensionReduction: unhashable identifiers; one-shot rows by position")
-            return
-        if len(mapping) != len(ids):
-            logger.info("DimensionReduction: duplicate identifiers; one-shot rows by position")
-            return
-        self.id_to_row = mapping
+            mapping = {key: row for row, key in enumerate(ids or ())}
+        except TypeError:  # unhashable identifiers
+            mapping = {}
+        if ids and len(mapping) == len(ids):
+            self.id_to_row = mapping
+        else:
+            logger.info("DimensionReduction: no unique, hashable identifiers at fit; one-shot "
+                        "rows by position")
 
     def rows_for(self, batch: Batch, position: int) -> tuple[np.ndarray, bool]:
         """Row indices for ``batch`` and whether they were found by identifier."""
@@ -112,10 +102,8 @@ class _OneShotRows:
         return np.arange(position, end, dtype=np.intp), False
 
     def verify(self, name: str, rows: np.ndarray, x: np.ndarray, by_id: bool) -> None:
-        fingerprints = self.fingerprints.get(name)
-        if fingerprints is None:  # a result built by hand: nothing recorded to check against
-            return
-        ok = fingerprints.matches(rows, x)
+        fingerprints = self.fingerprints.get(name)  # None in a result built by hand
+        ok = np.ones(len(rows), bool) if fingerprints is None else fingerprints.matches(rows, x)
         if ok.all():
             return
         first = int(np.flatnonzero(~ok)[0])
@@ -128,12 +116,17 @@ class _OneShotRows:
         )
 
 
-def _enrich(exc: DeepViewException, name: str) -> DeepViewException:
-    """Same exception type, message prefixed with the field name."""
+@contextlib.contextmanager
+def _naming(name: str) -> Iterator[None]:
+    """Re-raise a DeepViewException as the same type, its message prefixed with the field."""
     try:
-        return type(exc)(f"{_OWNER}: field '{name}': {exc.message or exc}")
-    except Exception:  # pragma: no cover - exotic subclass signature
-        return exc
+        yield
+    except DeepViewException as exc:
+        try:
+            named = type(exc)(f"{_OWNER}: field '{name}': {exc.message or exc}")
+        except Exception:  # pragma: no cover - exotic subclass signature
+            named = exc
+        raise named from exc
 
 
 def _resolve_strategies(
@@ -301,18 +294,14 @@ class DimensionReduction(PipelineStage):
                         f"but {d} before; every batch needs the same shape."
                     )
                 data[name] = x
-                try:
+                with _naming(name):
                     reducer.fit_incremental(x)
-                except DeepViewException as exc:
-                    raise _enrich(exc, name) from exc
             if one_shot is not None:
                 one_shot.observe(batch, data)
 
         for name, reducer in reducers.items():
-            try:
+            with _naming(name):
                 reducer.fit_complete()
-            except DeepViewException as exc:
-                raise _enrich(exc, name) from exc
         if one_shot is not None:
             one_shot.finish()
         return DimensionReduction(_reducers=reducers, _n_features=n_features,
@@ -341,13 +330,11 @@ class _ReducedProducer:
         embeddings: dict[str, np.ndarray] = {}
         for name, reducer in reducers.items():
             if reducer.is_one_shot:
-                try:
+                with _naming(name):
                     embeddings[name] = np.asarray(reducer.transform_one_shot())
-                except DeepViewException as exc:
-                    raise _enrich(exc, name) from exc
-        if embeddings and one_shot is None:
-            # built directly as DimensionReduction(_reducers=...): rows by position only
-            one_shot = _OneShotRows.positional(min(len(e) for e in embeddings.values()))
+        if embeddings and one_shot is None:  # built by hand: rows by position, unverified
+            one_shot = _OneShotRows([])
+            one_shot.n = min(len(e) for e in embeddings.values())
         position = 0
         all_positional = True
         for batch in self._producer(batch_size):
@@ -374,10 +361,8 @@ class _ReducedProducer:
                     one_shot.verify(name, rows, x, by_id)
                     builder.fields[name] = embeddings[name][rows]
                     continue
-                try:
+                with _naming(name):
                     builder.fields[name] = reducer.transform(x)
-                except DeepViewException as exc:
-                    raise _enrich(exc, name) from exc
             position += batch.batch_size
             yield builder.make_batch()
         if one_shot is not None and embeddings and all_positional and position != one_shot.n:

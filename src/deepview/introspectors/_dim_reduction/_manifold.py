@@ -16,14 +16,14 @@ from deepview._compute.blas import single_threaded
 from deepview._compute.knn import CellIndex
 from deepview._compute.rowmatch import ExactRowIndex
 from deepview._optional import require
-from deepview._validation import check_batch_size, check_int
+from deepview._validation import check_int
 from deepview.exceptions import DeepViewException, InvalidDataError, InvalidParameterError
 from deepview.introspectors._dim_reduction._base import (
     Collected,
+    StrategyBase,
     as_matrix,
     not_fitted,
     quiet,
-    wrong_transform,
 )
 
 __all__ = ["TSNE", "UMAP", "PaCMAP"]
@@ -34,13 +34,12 @@ _S = TypeVar("_S", bound="_KwargsStrategy")
 
 
 @dataclass(frozen=True, init=False)
-class _KwargsStrategy:
+class _KwargsStrategy(StrategyBase):
     """Base of TSNE / UMAP / PaCMAP: ``(target_dimensions=2, *, _parameters=None, **kwargs)``."""
 
     target_dimensions: int
     _parameters: Mapping[str, Any] = field(hash=False)
     _state: Collected = field(repr=False, compare=False, hash=False)
-    _owner: ClassVar[str] = "DimensionReduction.Strategy"
     _one_shot: ClassVar[bool] = True
 
     def __init__(
@@ -66,26 +65,20 @@ class _KwargsStrategy:
     def _estimator_class(self) -> Callable[..., Any]:
         raise NotImplementedError
 
+    def _estimator_parameters(self) -> dict[str, Any]:
+        return dict(self._parameters)
+
     def _make_estimator(self) -> Any:
         cls = self._estimator_class()
         try:
             with quiet():
-                return cls(n_components=self.target_dimensions, **self._parameters)
+                return cls(n_components=self.target_dimensions, **self._estimator_parameters())
         except TypeError as exc:
+            module = ".".join(p for p in cls.__module__.split(".") if p.strip("_") == p)
             raise InvalidParameterError(
                 f"{self._owner}: invalid keyword argument(s) {sorted(self._parameters)}: {exc}."
-                f" See the documentation of {cls.__module__}.{cls.__name__}."
+                f" See the documentation of {module}.{cls.__name__}."
             ) from exc
-
-    def default_batch_size(self) -> int:
-        return 1024
-
-    def check_batch_size(self, batch_size: int) -> None:
-        check_batch_size(batch_size, owner=self._owner)
-
-    @property
-    def is_one_shot(self) -> bool:
-        return self._one_shot
 
     def fit_incremental(self, data: np.ndarray) -> None:
         self._state.add(as_matrix(data, self._owner), self._owner)
@@ -114,9 +107,6 @@ class _KwargsStrategy:
 
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
         raise NotImplementedError
-
-    def transform(self, data: np.ndarray) -> np.ndarray:
-        raise wrong_transform(self._owner, one_shot=True)
 
     def transform_one_shot(self) -> np.ndarray:
         if self._state.fitted is None:
@@ -158,16 +148,12 @@ class _KwargsStrategy:
         return self._parameters.get("random_state")
 
     def _threads(self) -> Any:
-        """Thread limits for a fit: one thread when seeded (parallel sums depend on the thread
-        count), else the libraries' own."""
+        """One thread when seeded (parallel sums depend on the thread count)."""
         return single_threaded() if self.random_state is not None else contextlib.nullcontext()
 
     def with_random_state(self, random_state: Any) -> _KwargsStrategy:
         """A fresh copy seeded with ``random_state``; the same strategy if it has a seed.
-
-        For UMAP a seed makes umap-learn run single-threaded (its documented price of
-        reproducibility); see ``benchmarks/RESULTS.md`` for the measured cost.
-        """
+        For UMAP a seed makes umap-learn run single-threaded."""
         if self.random_state is not None:
             return self
         return self.with_params(random_state=random_state)
@@ -179,8 +165,7 @@ class TSNE(_KwargsStrategy):
 
     One-shot: it embeds the fitted samples only.  In a pipeline, rows are matched to the
     fitted samples by ``Batch.StdKeys.IDENTIFIER`` (or by position when there are no ids)
-    and checked against the fitted data, so a different sample is refused, never embedded
-    wrongly.  Reduce to ~40 dimensions with :class:`PCA` first.
+    and checked against the fitted data.  Reduce to ~40 dimensions with :class:`PCA` first.
 
     Parameters
     ----------
@@ -195,7 +180,6 @@ class TSNE(_KwargsStrategy):
     """
 
     _owner: ClassVar[str] = "DimensionReduction.Strategy.TSNE"
-    _one_shot: ClassVar[bool] = True
 
     def _estimator_class(self) -> Callable[..., Any]:
         from sklearn.manifold import TSNE as SKTSNE
@@ -235,7 +219,6 @@ class PaCMAP(_KwargsStrategy):
     """
 
     _owner: ClassVar[str] = "DimensionReduction.Strategy.PaCMAP"
-    _one_shot: ClassVar[bool] = True
 
     def _estimator_class(self) -> Callable[..., Any]:
         pacmap = require("pacmap", feature=self._owner, extra="pacmap")
@@ -248,12 +231,10 @@ class PaCMAP(_KwargsStrategy):
 
 
 class _UMAPFit:
-    def __init__(self, model: Any, index: ExactRowIndex, embedding: np.ndarray,
-                 seen: int) -> None:
+    def __init__(self, model: Any, index: ExactRowIndex, embedding: np.ndarray) -> None:
         self.model = model
         self.index = index
         self.embedding = embedding
-        self.seen = seen  # rows given to fit_incremental (more than fitted when sampled)
         self.cells: CellIndex | None = None  # built on the first placement
 
 
@@ -267,7 +248,6 @@ class _Reservoir:
         self.rng = np.random.default_rng(seed)
         self.keys: list[np.ndarray] = []
         self.rows: list[np.ndarray] = []
-        self.positions: list[np.ndarray] = []
         self.count = 0
         self.held = 0
 
@@ -276,27 +256,24 @@ class _Reservoir:
             return
         self.keys.append(self.rng.random(len(data)))
         self.rows.append(data)
-        self.positions.append(np.arange(self.count, self.count + len(data)))
         self.count += len(data)
         self.held += len(data)
         if self.held >= 2 * self.size:
             self._prune()
 
     def _prune(self) -> None:
-        keys = np.concatenate(self.keys)
-        positions = np.concatenate(self.positions)
-        rows = np.concatenate(self.rows)
+        keys, rows = np.concatenate(self.keys), np.concatenate(self.rows)
         if len(keys) > self.size:
             keep = np.sort(np.argpartition(keys, self.size - 1)[:self.size])
-            keys, positions, rows = keys[keep], positions[keep], rows[keep]
-        self.keys, self.positions, self.rows = [keys], [positions], [rows]
+            keys, rows = keys[keep], rows[keep]
+        self.keys, self.rows = [keys], [rows]
         self.held = len(keys)
 
     def take(self) -> list[np.ndarray]:
         """The sampled rows (in stream order), as a list of blocks."""
         if self.held > self.size:
             self._prune()
-        rows, self.rows, self.keys, self.positions = self.rows, [], [], []
+        rows, self.rows, self.keys = self.rows, [], []
         return rows
 
 
@@ -306,16 +283,9 @@ PLACEMENT_NEIGHBOURS = 10
 PLACEMENT_PROBES = 8
 
 
-
 def enable_umap_jit_cache() -> None:
-    """Let numba cache umap-learn's kernels that umap compiles afresh in every process.
-
-    umap 0.5 declares ``smooth_knn_dist``, ``compute_membership_strengths`` and the layout
-    epoch without ``cache=True``; compiling them (``parallel=True``) costs 10+ s per process,
-    more than the projection itself for small data.  Turning numba's on-disk cache on for
-    them makes every later process load the machine code instead.  Best effort: any problem
-    leaves umap as it is.
-    """
+    """Turn numba's on-disk cache on for umap-learn's kernels declared without
+    ``cache=True`` (otherwise compiled afresh in every process).  Best effort."""
     try:
         import umap.layouts as layouts
         import umap.umap_ as umap_
@@ -338,28 +308,20 @@ class UMAP(_KwargsStrategy):
     """UMAP (``umap.UMAP``); fits on all samples (or a sample of ``max_fit_samples``), then
     transforms any data.
 
-    Rows identical to fitted samples get their fitted coordinates (``embedding_``), found
-    by an exact match of the row values.  Other rows go through ``umap.transform`` (with its
-    output silenced), or, with ``max_fit_samples``, are placed from their neighbours (below).
-    So pipelining the training data returns exactly the fitted embedding, at almost no cost.
-    Needs the ``umap`` extra (``pip install "deepview[umap]"``).
+    Rows identical to fitted samples get their fitted coordinates (``embedding_``); other
+    rows go through ``umap.transform``, or, with ``max_fit_samples``, are placed from their
+    neighbours (below).  Needs the ``umap`` extra (``pip install "deepview[umap]"``).
 
     Parameters
     ----------
     target_dimensions : int, default=2
         Output dimension.
     max_fit_samples : int, optional
-        Fit UMAP on at most this many samples: a seeded uniform random sample of the data
-        (seed ``random_state``, or 0) when there are more.  Every other row, and any new
-        data, is *placed* at the weighted mean of the coordinates of its
-        :data:`PLACEMENT_NEIGHBOURS` (10) nearest fitted samples (searched in the k-means
-        cells of the fitted samples; weights ``exp(-(d - d_1) / mean(d - d_1))`` from the
-        distances ``d``, nearest ``d_1``, as UMAP weighs a point's neighbours), so each
-        placed point lies inside the region of its neighbours.  Time and memory of the fit
-        then stop growing with the data; placing costs about ``probes x 256 x D`` operations
-        per row.  ``None`` (default) fits on every sample, as plain umap-learn does.
-        ``DatasetReport`` uses ``max_fit_samples=50_000`` by default (``ReportConfig``) and
-        draws that sample stratified by label.
+        Fit UMAP on at most this many samples (at least 100): a seeded uniform random
+        sample of the data (seed ``random_state``, or 0) when there are more.  Every other
+        row, and any new data, is *placed* at the weighted mean of the coordinates of its
+        10 nearest fitted samples (see :func:`place`).  ``None`` (default) fits on every
+        sample.  ``DatasetReport`` uses ``max_fit_samples=50_000`` (``ReportConfig``).
     **kwargs
         Passed to ``umap.UMAP`` (e.g. ``n_neighbors=15, random_state=0``).
 
@@ -368,12 +330,9 @@ class UMAP(_KwargsStrategy):
     Memory: O(n D) for the fitted samples (kept once, shared with umap) plus umap's graph;
     with ``max_fit_samples`` at most ``2 * max_fit_samples`` rows are held while sampling.
 
-    With a ``random_state`` the fit is reproducible: it runs single-threaded (umap-learn's
-    rule) and, unless ``init`` is given, starts from the principal components
-    (``init="pca"``) instead of umap-learn's spectral layout, whose eigen-solver fails on
-    some runs and not others on graphs of many components and then starts at random.
-    Without a ``random_state`` umap-learn's defaults apply unchanged.  The placement is
-    deterministic.
+    With a ``random_state`` the fit is reproducible: it runs single-threaded and, unless
+    ``init`` is given, starts from the principal components (``init="pca"``).  Without a
+    ``random_state`` umap-learn's defaults apply unchanged.  The placement is deterministic.
 
     Examples
     --------
@@ -418,24 +377,12 @@ class UMAP(_KwargsStrategy):
         cls: Callable[..., Any] = umap.UMAP
         return cls
 
-    def _make_estimator(self) -> Any:
+    def _estimator_parameters(self) -> dict[str, Any]:
         params = dict(self._parameters)
         params.setdefault("verbose", False)
         if params.get("random_state") is not None:
-            # umap-learn's default spectral init solves an eigenproblem whose solver can fail
-            # (and fall back to a random start) on some runs and not others when the graph
-            # has many components, as real embeddings' graphs do: a seeded layout starts
-            # from the principal components instead, which is deterministic
-            params.setdefault("init", "pca")
-        cls = self._estimator_class()
-        try:
-            with quiet():
-                return cls(n_components=self.target_dimensions, **params)
-        except TypeError as exc:
-            raise InvalidParameterError(
-                f"{self._owner}: invalid keyword argument(s) {sorted(self._parameters)}: {exc}."
-                " See the documentation of umap.UMAP."
-            ) from exc
+            params.setdefault("init", "pca")  # the spectral init is not deterministic
+        return params
 
     def _sample_seed(self) -> int:
         seed = self.random_state
@@ -457,7 +404,6 @@ class UMAP(_KwargsStrategy):
         if state.reservoir is not None and state.fitted is None:
             reservoir, state.reservoir = state.reservoir, None
             state.chunks = reservoir.take()
-            state.seen = reservoir.count
             if reservoir.count > reservoir.size:
                 logger.info("%s: fitting on a sample of %d of %d rows", self._owner,
                             reservoir.size, reservoir.count)
@@ -469,9 +415,7 @@ class UMAP(_KwargsStrategy):
             warnings.filterwarnings("ignore", message=".*n_jobs value.*", category=UserWarning)
             with self._threads():
                 estimator.fit(index.data)
-        embedding = np.asarray(estimator.embedding_, dtype=np.float32)
-        seen = self._state.seen
-        return _UMAPFit(estimator, index, embedding, len(x) if seen is None else seen)
+        return _UMAPFit(estimator, index, np.asarray(estimator.embedding_, dtype=np.float32))
 
     @property
     def embedding_(self) -> np.ndarray:
@@ -518,8 +462,7 @@ class UMAP(_KwargsStrategy):
                                      seed=self._sample_seed())
         return place(fitted.embedding, *fitted.cells.query(x, PLACEMENT_NEIGHBOURS))
 
-    def transform_one_shot(self) -> np.ndarray:
-        raise wrong_transform(self._owner, one_shot=False)
+    transform_one_shot = StrategyBase.transform_one_shot
 
 
 #: smallest max_fit_samples: UMAP needs many more samples than its n_neighbors (15)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
@@ -24,13 +24,15 @@ from deepview.exceptions import (
 )
 from deepview.introspectors._dim_reduction._base import (
     Collected,
+    StrategyBase,
     as_matrix,
     check_target,
     not_fitted,
-    wrong_transform,
 )
 
 __all__ = ["PCA", "StandardPCA"]
+
+_P = TypeVar("_P", bound="_LinearStrategy")
 
 
 class _PCAState:
@@ -48,21 +50,37 @@ def _check_samples(target_dimensions: int, n: int, owner: str) -> None:
         )
 
 
-def _project(model: LinearProjection | None, data: np.ndarray, owner: str) -> np.ndarray:
-    """``model.transform(data)`` after the fitted / feature-count checks."""
-    if model is None:
-        raise not_fitted(owner)
-    x = as_matrix(data, owner)
-    if x.shape[1] != model.mean.shape[0]:
-        raise InvalidDataError(
-            f"{owner}: data has {x.shape[1]} features but the PCA was fitted on "
-            f"{model.mean.shape[0]}."
-        )
-    return model.transform(x)
+class _LinearStrategy(StrategyBase):
+    """What PCA and StandardPCA share: a checked ``target_dimensions`` and a fitted
+    :class:`LinearProjection`."""
+
+    target_dimensions: int
+
+    def __post_init__(self) -> None:
+        check_int(self.target_dimensions, name="target_dimensions", owner=self._owner,
+                  min_value=1)
+
+    def _model(self) -> LinearProjection | None:
+        raise NotImplementedError
+
+    def transform(self, data: np.ndarray) -> np.ndarray:
+        model = self._model()
+        if model is None:
+            raise not_fitted(self._owner)
+        x = as_matrix(data, self._owner)
+        if x.shape[1] != model.mean.shape[0]:
+            raise InvalidDataError(
+                f"{self._owner}: data has {x.shape[1]} features but the PCA was fitted on "
+                f"{model.mean.shape[0]}."
+            )
+        return model.transform(x)
+
+    def _clone(self: _P) -> _P:
+        return type(self)(self.target_dimensions)  # type: ignore[call-arg]
 
 
 @dataclass(frozen=True)
-class PCA:
+class PCA(_LinearStrategy):
     """Principal component analysis in one streaming pass, in constant memory.
 
     Exact, streaming: the mean and D x D covariance are accumulated in float64 batch by
@@ -101,10 +119,6 @@ class PCA:
     )
     _owner: ClassVar[str] = "DimensionReduction.Strategy.PCA"
 
-    def __post_init__(self) -> None:
-        check_int(self.target_dimensions, name="target_dimensions", owner=self._owner,
-                  min_value=1)
-
     def default_batch_size(self) -> int:
         return max(5 * self.target_dimensions, 500)
 
@@ -116,10 +130,6 @@ class PCA:
                 f"({self.target_dimensions}). Use batch_size={self.default_batch_size()} "
                 "(or leave batch_size=None)."
             )
-
-    @property
-    def is_one_shot(self) -> bool:
-        return False
 
     def fit_incremental(self, data: np.ndarray) -> None:
         x = as_matrix(data, self._owner)
@@ -151,30 +161,20 @@ class PCA:
         state.model = state.fitter.finalize()
         state.fitter = None
         if not np.any(state.model.explained_variance > 0):
-            warnings.warn(
-                f"{self._owner}: the data has zero variance ({n} sample(s)); every sample "
-                "projects to 0.",
-                DeepViewWarning,
-                stacklevel=2,
-            )
+            warnings.warn(f"{self._owner}: the data has zero variance ({n} sample(s)); every "
+                          "sample projects to 0.", DeepViewWarning, stacklevel=2)
 
     @property
     def projection(self) -> LinearProjection | None:
         """The fitted projection (mean, components, explained variance), if fitted."""
         return self._state.model
 
-    def transform(self, data: np.ndarray) -> np.ndarray:
-        return _project(self._state.model, data, self._owner)
-
-    def transform_one_shot(self) -> np.ndarray:
-        raise wrong_transform(self._owner, one_shot=False)
-
-    def _clone(self) -> PCA:
-        return PCA(self.target_dimensions)
+    def _model(self) -> LinearProjection | None:
+        return self._state.model
 
 
 @dataclass(frozen=True)
-class StandardPCA:
+class StandardPCA(_LinearStrategy):
     """Exact PCA with sklearn ``PCA``; collects all samples in memory first.
 
     :class:`PCA` gives the same (exact) result in constant memory and is preferred; this
@@ -195,20 +195,6 @@ class StandardPCA:
         default_factory=Collected, init=False, repr=False, compare=False, hash=False
     )
     _owner: ClassVar[str] = "DimensionReduction.Strategy.StandardPCA"
-
-    def __post_init__(self) -> None:
-        check_int(self.target_dimensions, name="target_dimensions", owner=self._owner,
-                  min_value=1)
-
-    def default_batch_size(self) -> int:
-        return 1024
-
-    def check_batch_size(self, batch_size: int) -> None:
-        check_batch_size(batch_size, owner=self._owner)
-
-    @property
-    def is_one_shot(self) -> bool:
-        return False
 
     def fit_incremental(self, data: np.ndarray) -> None:
         x = as_matrix(data, self._owner)
@@ -238,11 +224,6 @@ class StandardPCA:
             pca.explained_variance_, n,
         )
 
-    def transform(self, data: np.ndarray) -> np.ndarray:
-        return _project(self._state.fitted, data, self._owner)
-
-    def transform_one_shot(self) -> np.ndarray:
-        raise wrong_transform(self._owner, one_shot=False)
-
-    def _clone(self) -> StandardPCA:
-        return StandardPCA(self.target_dimensions)
+    def _model(self) -> LinearProjection | None:
+        fitted: LinearProjection | None = self._state.fitted
+        return fitted
