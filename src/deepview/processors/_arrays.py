@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from deepview._validation import check_choice, check_int
-from deepview.base import Batch, PipelineStage
+from deepview.base import Batch
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
-from deepview.processors._base import Processor, missing_field_error
+from deepview.processors._base import EditStage, Processor, select_fields
 from deepview.typing import OneManyOrNone, OneOrMany
 
 __all__ = ["Concatenator", "Flattener", "MeanStdNormalizer", "Pooler", "Transposer"]
@@ -205,7 +205,7 @@ class Pooler(Processor):
         return f"Pooler(dim={self.dim}, method={self.method}, fields={self.fields})"
 
 
-class Concatenator(PipelineStage):
+class Concatenator(EditStage):
     """Add ``output_field``: the concatenation of ``fields`` (in order) along ``dim``.
 
     The input fields are kept.
@@ -246,28 +246,16 @@ class Concatenator(PipelineStage):
         self.fields = tuple(fields)
 
     def __repr__(self) -> str:
-        return (
-            f"Concatenator(dim={self.dim}, output_field={self.output_field!r}, "
-            f"fields={list(self.fields)})"
-        )
+        return (f"Concatenator(dim={self.dim}, output_field={self.output_field!r}, "
+                f"fields={list(self.fields)})")
 
-    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
-        dim, output, names = self.dim, self.output_field, self.fields
-
-        def process(batch: Batch) -> Batch:
-            missing = [n for n in names if n not in batch.fields]
-            if missing:
-                raise missing_field_error("Concatenator", missing, batch.fields)
-            arrays = [batch.fields[n] for n in names]
-            try:
-                joined = np.concatenate(arrays, axis=dim)
-            except ValueError as exc:  # includes numpy AxisError
-                shapes = {n: a.shape for n, a in zip(names, arrays)}
-                raise InvalidDataError(
-                    f"Concatenator: cannot concatenate fields {shapes} along dim={dim}: "
-                    f"{exc}. All other axes must match.") from None
-            builder = Batch.Builder(base=batch)
-            builder.fields[output] = joined
-            return builder.make_batch()
-
-        return process
+    def _edit(self, builder: Batch.Builder, batch: Batch) -> None:
+        select_fields(batch.fields, self.fields, owner="Concatenator")  # all present
+        arrays = [batch.fields[n] for n in self.fields]
+        try:
+            builder.fields[self.output_field] = np.concatenate(arrays, axis=self.dim)
+        except ValueError as exc:  # includes numpy AxisError
+            shapes = {n: a.shape for n, a in zip(self.fields, arrays)}
+            raise InvalidDataError(
+                f"Concatenator: cannot concatenate fields {shapes} along dim={self.dim}: "
+                f"{exc}. All other axes must match.") from None

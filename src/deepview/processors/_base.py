@@ -11,7 +11,7 @@ from deepview.base import Batch, PipelineStage
 from deepview.exceptions import InvalidDataError, InvalidTypeError, MissingFieldError
 from deepview.typing import OneManyOrNone, resolve_one_many_or_none
 
-__all__ = ["Processor", "resolve_fields", "select_fields"]
+__all__ = ["EditStage", "Processor", "resolve_fields", "select_fields"]
 
 
 def resolve_fields(fields: OneManyOrNone[str], *, owner: str) -> frozenset[str] | None:
@@ -24,16 +24,6 @@ def resolve_fields(fields: OneManyOrNone[str], *, owner: str) -> frozenset[str] 
     return frozenset(resolved) if resolved else None
 
 
-def missing_field_error(
-    owner: str, missing: Collection[str], available: Collection[str]
-) -> MissingFieldError:
-    return MissingFieldError(
-        f"{owner}: field(s) {sorted(missing)} not in the batch; available fields: "
-        f"{sorted(available)}. Check the names passed as 'fields' (or rename fields with "
-        "FieldRenamer earlier in the pipeline)."
-    )
-
-
 def select_fields(
     fields: Mapping[str, Any], selected: Collection[str] | None, *, owner: str
 ) -> list[str]:
@@ -43,11 +33,29 @@ def select_fields(
         return list(fields)
     missing = [name for name in selected if name not in fields]
     if missing:
-        raise missing_field_error(owner, missing, fields)
+        raise MissingFieldError(
+            f"{owner}: field(s) {sorted(missing)} not in the batch; available fields: "
+            f"{sorted(fields)}. Check the names passed as 'fields' (or rename fields with "
+            "FieldRenamer earlier in the pipeline).")
     return [name for name in fields if name in selected]
 
 
-class Processor(PipelineStage):
+class EditStage(PipelineStage):
+    """A stage that changes a copy of each batch in :meth:`_edit`."""
+
+    def _edit(self, builder: Batch.Builder, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
+        def process(batch: Batch) -> Batch:
+            builder = Batch.Builder(base=batch)
+            self._edit(builder, batch)
+            return builder.make_batch()
+
+        return process
+
+
+class Processor(EditStage):
     """Replace each selected field ``x`` of every batch with ``func(x)``.
 
     The base of most stock stages; subclass it by passing a function to
@@ -88,27 +96,18 @@ class Processor(PipelineStage):
         fields = None if self.fields is None else sorted(self.fields)
         return f"{type(self).__name__}(fields={fields})"
 
-    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
-        func = self._func
-        selected = self.fields
+    def _edit(self, builder: Batch.Builder, batch: Batch) -> None:
         owner = type(self).__name__
-
-        def process(batch: Batch) -> Batch:
-            names = select_fields(batch.fields, selected, owner=owner)
-            builder = Batch.Builder(base=batch)
-            for name in names:
-                out = func(batch.fields[name])
-                if not isinstance(out, np.ndarray) or out.ndim == 0:
-                    raise InvalidTypeError(
-                        f"{owner}: the function must return a numpy array with a batch "
-                        f"dimension for field '{name}'; got {type(out).__name__}"
-                        f"{' of shape ()' if isinstance(out, np.ndarray) else ''}.")
-                if len(out) != batch.batch_size:
-                    raise InvalidDataError(
-                        f"{owner}: the function changed the number of elements of field "
-                        f"'{name}' from {batch.batch_size} to {len(out)}; processors must keep "
-                        "dimension 0 (use Composer to drop elements).")
-                builder.fields[name] = out
-            return builder.make_batch()
-
-        return process
+        for name in select_fields(batch.fields, self.fields, owner=owner):
+            out = self._func(batch.fields[name])
+            if not isinstance(out, np.ndarray) or out.ndim == 0:
+                raise InvalidTypeError(
+                    f"{owner}: the function must return a numpy array with a batch "
+                    f"dimension for field '{name}'; got {type(out).__name__}"
+                    f"{' of shape ()' if isinstance(out, np.ndarray) else ''}.")
+            if len(out) != batch.batch_size:
+                raise InvalidDataError(
+                    f"{owner}: the function changed the number of elements of field "
+                    f"'{name}' from {batch.batch_size} to {len(out)}; processors must keep "
+                    "dimension 0 (use Composer to drop elements).")
+            builder.fields[name] = out

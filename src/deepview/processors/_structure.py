@@ -7,7 +7,7 @@ from typing import Any
 
 from deepview.base import Batch, PipelineStage
 from deepview.exceptions import InvalidParameterError, InvalidTypeError
-from deepview.processors._base import resolve_fields, select_fields
+from deepview.processors._base import EditStage, resolve_fields, select_fields
 from deepview.typing import OneManyOrNone, OneOrMany, resolve_one_or_many
 
 __all__ = [
@@ -38,6 +38,10 @@ def _check_mapping(mapping: Any, *, owner: str) -> dict[str, str]:
     return dict(mapping)
 
 
+def _sorted(names: Collection[Any] | None) -> list[Any] | None:
+    return None if names is None else sorted(getattr(n, "name", n) for n in names)
+
+
 def _rename(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
     """Rename keys; an existing key that is a target but not itself renamed is dropped."""
     targets = set(mapping.values())
@@ -50,7 +54,7 @@ def _rename(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, 
     return result
 
 
-class FieldRemover(PipelineStage):
+class FieldRemover(EditStage):
     """Remove the named fields (missing ones are ignored), or with ``keep=True`` keep only them.
 
     Parameters
@@ -81,18 +85,11 @@ class FieldRemover(PipelineStage):
     def __repr__(self) -> str:
         return f"FieldRemover(fields={sorted(self.fields)}, keep={self.keep})"
 
-    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
-        names, keep = self.fields, self.keep
-
-        def process(batch: Batch) -> Batch:
-            builder = Batch.Builder(base=batch)
-            builder.fields = {k: v for k, v in batch.fields.items() if (k in names) == keep}
-            return builder.make_batch()
-
-        return process
+    def _edit(self, builder: Batch.Builder, batch: Batch) -> None:
+        builder.fields = {k: v for k, v in batch.fields.items() if (k in self.fields) == self.keep}
 
 
-class FieldRenamer(PipelineStage):
+class FieldRenamer(EditStage):
     """Rename fields with ``{old: new}``; swaps work.
 
     A field whose name is a rename target but which is not itself renamed is dropped.
@@ -113,15 +110,8 @@ class FieldRenamer(PipelineStage):
     def __repr__(self) -> str:
         return f"FieldRenamer({self.mapping})"
 
-    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
-        mapping = dict(self.mapping)
-
-        def process(batch: Batch) -> Batch:
-            builder = Batch.Builder(base=batch)
-            builder.fields = _rename(batch.fields, mapping)
-            return builder.make_batch()
-
-        return process
+    def _edit(self, builder: Batch.Builder, batch: Batch) -> None:
+        builder.fields = _rename(batch.fields, self.mapping)
 
 
 def _resolve_meta_keys(meta_keys: Any, *, owner: str) -> frozenset[Any] | None:
@@ -190,9 +180,8 @@ class MetadataRemover(PipelineStage):
         self.keep = bool(keep)
 
     def __repr__(self) -> str:
-        names = None if self.meta_keys is None else sorted(k.name for k in self.meta_keys)
-        keys = None if self.keys is None else sorted(self.keys)
-        return f"MetadataRemover(meta_keys={names}, keys={keys}, keep={self.keep})"
+        return (f"MetadataRemover(meta_keys={_sorted(self.meta_keys)}, keys={_sorted(self.keys)}, "
+                f"keep={self.keep})")
 
     def _get_batch_processor(self) -> Callable[[Batch], Batch]:
         selected = self.meta_keys or frozenset()
@@ -202,47 +191,30 @@ class MetadataRemover(PipelineStage):
         dict_rule = bool(dicts) or subkeys is not None
         nothing = not flat and not dict_rule
 
+        def select(key: Any, value: Any) -> Any:
+            """The part of one metadata entry that stays, or None."""
+            if isinstance(key, Batch.MetaKey):
+                return value if (key in flat) == keep else None
+            if not dict_rule or (dicts and key not in dicts):  # the entry is not selected
+                return None if keep else dict(value)
+            if subkeys is None:
+                return dict(value) if keep else None
+            return {s: v for s, v in value.items() if (s in subkeys) == keep}
+
         def process(batch: Batch) -> Batch:
             builder = Batch.Builder(base=batch)
-            if nothing:
-                if not keep:
-                    for key in list(builder.metadata.keys()):
-                        del builder.metadata[key]
-                return builder.make_batch()
-            new: dict[Any, Any] = {}
-            for key in batch.metadata.keys():
-                value = batch.metadata[key]
-                if isinstance(key, Batch.MetaKey):
-                    if keep:
-                        if key in flat:
-                            new[key] = value
-                    elif key not in flat:
-                        new[key] = value
-                    continue
-                in_scope = key in dicts or not dicts
-                if not dict_rule:
-                    # only flat keys selected: keep=True drops all dict metadata
-                    if not keep:
-                        new[key] = dict(value)
-                    continue
-                if keep:
-                    if not in_scope:
-                        continue
-                    new[key] = {s: v for s, v in value.items() if subkeys is None or s in subkeys}
-                elif not in_scope:
-                    new[key] = dict(value)
-                elif subkeys is not None:
-                    new[key] = {s: v for s, v in value.items() if s not in subkeys}
-            for key in list(builder.metadata.keys()):
-                del builder.metadata[key]
-            for key, value in new.items():
-                builder.metadata[key] = value
+            for key in list(builder.metadata.keys()) if not (nothing and keep) else []:
+                part = None if nothing else select(key, batch.metadata[key])
+                if part is None:
+                    del builder.metadata[key]
+                else:
+                    builder.metadata[key] = part
             return builder.make_batch()
 
         return process
 
 
-class MetadataRenamer(PipelineStage):
+class MetadataRenamer(EditStage):
     """Rename the string sub-keys inside dict metadata (e.g. label dimensions).
 
     Parameters
@@ -274,20 +246,13 @@ class MetadataRenamer(PipelineStage):
     def __repr__(self) -> str:
         return f"MetadataRenamer({self.mapping})"
 
-    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
-        mapping, selected = dict(self.mapping), self.meta_keys
-
-        def process(batch: Batch) -> Batch:
-            builder = Batch.Builder(base=batch)
-            for key in batch.metadata.keys():
-                if isinstance(key, Batch.DictMetaKey) and (selected is None or key in selected):
-                    builder.metadata[key] = _rename(batch.metadata[key], mapping)
-            return builder.make_batch()
-
-        return process
+    def _edit(self, builder: Batch.Builder, batch: Batch) -> None:
+        for key in batch.metadata.keys():
+            if isinstance(key, Batch.DictMetaKey) and key in (self.meta_keys or [key]):
+                builder.metadata[key] = _rename(batch.metadata[key], self.mapping)
 
 
-class SnapshotSaver(PipelineStage):
+class SnapshotSaver(EditStage):
     """Save the current batch (fields and metadata) as snapshot ``save``.
 
     Parameters
@@ -320,29 +285,20 @@ class SnapshotSaver(PipelineStage):
         self.keep = bool(keep)
 
     def __repr__(self) -> str:
-        fields = None if self.fields is None else sorted(self.fields)
-        return f"SnapshotSaver(save={self.save!r}, fields={fields}, keep={self.keep})"
+        return f"SnapshotSaver(save={self.save!r}, fields={_sorted(self.fields)}, keep={self.keep})"
 
-    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
-        save, selected, keep = self.save, self.fields, self.keep
-
-        def process(batch: Batch) -> Batch:
-            snap = Batch.Builder(base=batch)
-            snap.snapshots = {}
-            if selected is not None:
-                if keep:
-                    names = select_fields(batch.fields, selected, owner="SnapshotSaver")
-                    snap.fields = {n: batch.fields[n] for n in names}
-                else:
-                    snap.fields = {k: v for k, v in batch.fields.items() if k not in selected}
-            builder = Batch.Builder(base=batch)
-            builder.snapshots[save] = snap.make_batch()
-            return builder.make_batch()
-
-        return process
+    def _edit(self, builder: Batch.Builder, batch: Batch) -> None:
+        snap = Batch.Builder(base=batch)
+        snap.snapshots = {}
+        if self.fields is not None and self.keep:
+            names = select_fields(batch.fields, self.fields, owner="SnapshotSaver")
+            snap.fields = {n: batch.fields[n] for n in names}
+        elif self.fields is not None:
+            snap.fields = {k: v for k, v in batch.fields.items() if k not in self.fields}
+        builder.snapshots[self.save] = snap.make_batch()
 
 
-class SnapshotRemover(PipelineStage):
+class SnapshotRemover(EditStage):
     """Remove snapshots: all (``snapshots=None``), the named ones, or all but them (``keep``).
 
     Examples
@@ -359,21 +315,9 @@ class SnapshotRemover(PipelineStage):
         self.keep = bool(keep)
 
     def __repr__(self) -> str:
-        names = None if self.snapshots is None else sorted(self.snapshots)
-        return f"SnapshotRemover(snapshots={names}, keep={self.keep})"
+        return f"SnapshotRemover(snapshots={_sorted(self.snapshots)}, keep={self.keep})"
 
-    def _get_batch_processor(self) -> Callable[[Batch], Batch]:
-        names: Collection[str] | None = self.snapshots
-        keep = self.keep
-
-        def process(batch: Batch) -> Batch:
-            builder = Batch.Builder(base=batch)
-            if names is None:
-                builder.snapshots = {}
-            else:
-                builder.snapshots = {
-                    k: v for k, v in batch.snapshots.items() if (k in names) == keep
-                }
-            return builder.make_batch()
-
-        return process
+    def _edit(self, builder: Batch.Builder, batch: Batch) -> None:
+        names = self.snapshots
+        builder.snapshots = {} if names is None else {
+            k: v for k, v in batch.snapshots.items() if (k in names) == self.keep}
