@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ import typer
 from deepview.cli._build import (
     PROJECTIONS,
     check_output,
+    check_split_labels,
     duplicate_threshold_strategy,
     issues_lines,
     make_config,
@@ -42,12 +42,13 @@ from deepview.cli._embed import (
 from deepview.cli._load import (
     CliError,
     SampleProducer,
+    cli_errors,
     image_paths,
     load_embeddings,
     load_metadata,
     load_predictions,
+    quiet_env,
 )
-from deepview.exceptions import DeepViewException
 from deepview.report import columns
 
 __all__ = ["app", "main", "run_embed", "run_report"]
@@ -68,16 +69,9 @@ def _projection_name(projection: str) -> str:
     """The ``--projection`` value, lower-cased; a usage error unless it is in PROJECTIONS."""
     projection = projection.lower()
     if projection not in PROJECTIONS:
-        raise typer.BadParameter(
-            f"must be one of {', '.join(PROJECTIONS)}; got '{projection}'.",
-            param_hint="--projection",
-        )
+        raise typer.BadParameter(f"must be one of {', '.join(PROJECTIONS)}; got '{projection}'.",
+                                 param_hint="--projection")
     return projection
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(code=1)
 
 
 def run_report(
@@ -137,8 +131,7 @@ def run_report(
     n = len(array)
     if n < 3:
         raise CliError(f"'{embeddings}' has {n} sample(s); a report needs at least 3.")
-    paths = None
-    texts = None
+    paths = texts = None
     if raw is not None:
         paths, texts = raw.paths, raw.texts
     elif metadata is not None:
@@ -156,17 +149,16 @@ def run_report(
                 "that column."
             )
         texts = labels.pop(text_column)
-    # a Parquet column named "text" is the samples' text too, never a label
+    # Parquet columns "text" and "path" (deepview embed writes one for images) are the
+    # samples' texts and files, never labels
     parquet_text = labels.pop(columns.TEXT, None)
-    if texts is None:
-        texts = parquet_text
-    # and a "path" column (deepview embed writes one for images) the samples' files
+    texts = parquet_text if texts is None else texts
     parquet_paths = labels.pop(columns.PATH, None)
-    if paths is None:
-        paths = parquet_paths
+    paths = parquet_paths if paths is None else paths
     if ids is not None and len(set(ids)) != len(ids):
         raise CliError("the sample ids must be unique.")
-    splits = _check_split_labels(split_labels, labels)
+    splits = check_split_labels(split_labels, labels,
+                                "from --metadata CSV columns or the Parquet file")
     chosen: dict[str, Any] | None = None
     if predictions is not None:
         if not label_issues:
@@ -201,20 +193,6 @@ def run_report(
     return report, index
 
 
-def _check_split_labels(split_labels: Sequence[str] | None,
-                        labels: dict[str, list[str]]) -> tuple[str, ...] | None:
-    """The ``--split-label`` names (``None``: detected), each a label of the samples."""
-    if not split_labels:
-        return None
-    unknown = [s for s in split_labels if s not in labels]
-    if unknown:
-        raise CliError(
-            f"--split-label {', '.join(repr(s) for s in unknown)}: no such label; the labels "
-            f"are {sorted(labels)[:20]} (from --metadata CSV columns or the Parquet file)."
-        )
-    return tuple(dict.fromkeys(split_labels))
-
-
 def _predictions_label(path: Path, chosen: str | None, probabilities: Any,
                        labels: dict[str, list[str]], splits: Sequence[str]) -> str:
     """The label the ``--predictions`` are for: ``--predictions-label``, else the one label
@@ -234,34 +212,25 @@ def _predictions_label(path: Path, chosen: str | None, probabilities: Any,
 
     if chosen is not None:
         if chosen not in labels:
-            raise CliError(
-                f"--predictions-label '{chosen}': no such label; the labels are "
-                f"{sorted(labels)[:20]}."
-            )
+            raise CliError(f"--predictions-label '{chosen}': no such label; the labels are "
+                           f"{sorted(labels)[:20]}.")
         if chosen in splits:
-            raise CliError(
-                f"--predictions-label '{chosen}' is a --split-label; predictions are class "
-                "probabilities of a class label."
-            )
+            raise CliError(f"--predictions-label '{chosen}' is a --split-label; predictions "
+                           "are class probabilities of a class label.")
         if not matches(chosen):
-            raise CliError(
-                f"--predictions '{path}' needs one column per value of the label: "
-                f"{mismatch(chosen)}."
-            )
+            raise CliError(f"--predictions '{path}' needs one column per value of the label: "
+                           f"{mismatch(chosen)}.")
         return chosen
     candidates = [d for d in labels if d not in splits]
     found = [d for d in candidates if matches(d)]
     if len(found) == 1:
         return found[0]
     if found:
-        raise CliError(
-            f"--predictions '{path}': its columns are the values of labels {found}; name one "
-            "with --predictions-label NAME."
-        )
+        raise CliError(f"--predictions '{path}': its columns are the values of labels {found}; "
+                       "name one with --predictions-label NAME.")
     if not candidates:
-        raise CliError(
-            "--predictions need a class label (--metadata CSV column) besides the split labels."
-        )
+        raise CliError("--predictions need a class label (--metadata CSV column) besides the "
+                       "split labels.")
     raise CliError(
         f"--predictions '{path}' needs one column per value of a label (columns: "
         f"{classes[:20]}); " + "; ".join(mismatch(d) for d in candidates[:5]) +
@@ -269,7 +238,6 @@ def _predictions_label(path: Path, chosen: str | None, probabilities: Any,
     )
 
 
-# ------------------------------------------------------------------------------ commands
 @app.command()
 def report(
     embeddings: Annotated[Path, typer.Argument(
@@ -358,11 +326,10 @@ def report(
     if ray_address is not None and engine != "ray":
         raise typer.BadParameter("needs --engine ray.", param_hint="--ray-address")
     duplicate_threshold_strategy(duplicate_threshold)  # a usage error before any work
-    if quiet:
-        os.environ["DEEPVIEW_QUIET"] = "1"
+    quiet_env(quiet)
     raw = None
     embedded_lines: list[str] = []
-    try:
+    with cli_errors():
         if model is not None and engine == "ray":
             raise CliError("--model cannot be used with --engine ray: embed first (deepview "
                            "embed ... --out FILE.parquet), then report that file.")
@@ -377,9 +344,7 @@ def report(
             default = default_cache_for(out)
             raw = embed_input(str(embeddings), options, default_cache=default)
             embedded_lines = raw_summary_lines(raw, cache or default)
-            metadata = None
-            label = None
-            text_column = None
+            metadata = label = text_column = None
         elif any(v is not None for v in (layer, labels_from, image_column, split, cache,
                                          weights, image_size)):
             raise CliError("--layer, --labels-from, --image-column, --split, --cache, "
@@ -394,9 +359,6 @@ def report(
             predictions_label=predictions_label, label_issues=not no_label_issues, raw=raw,
             engine=engine, ray_address=ray_address,
         )
-    except (CliError, DeepViewException, OSError) as exc:
-        _fail(str(exc))
-        return
     typer.echo("deepview report")
     for line in embedded_lines + summary_lines(result.data, index):
         typer.echo(line)
@@ -451,18 +413,14 @@ def embed(
         "--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Embed raw images or texts through a model into a Parquet file (resumable cache)."""
-    if quiet:
-        os.environ["DEEPVIEW_QUIET"] = "1"
+    quiet_env(quiet)
     options = EmbedOptions(
         model=model, layer=layer, labels_from=labels_from, metadata=metadata,
         id_column=id_column, label_columns=label_column or (), text_column=text_column,
         image_column=image_column, split=split, cache=cache, device=device, workers=workers,
         batch_size=batch_size, image_size=image_size, weights=weights)
-    try:
+    with cli_errors():
         result, used_cache = run_embed(source, out=out, options=options, overwrite=overwrite)
-    except (CliError, DeepViewException, OSError) as exc:
-        _fail(str(exc))
-        return
     typer.echo("deepview embed")
     for line in raw_summary_lines(result, used_cache):
         typer.echo(line)
@@ -480,11 +438,8 @@ def demo(
 ) -> None:
     """Train a small CNN on scikit-learn's digits and write its dataset report."""
     projection = _projection_name(projection)
-    try:
+    with cli_errors():
         index = run_demo(out, overwrite=overwrite, projection=projection)
-    except (CliError, DeepViewException, OSError) as exc:
-        _fail(str(exc))
-        return
     typer.echo(f"Demo report written. Open {index} in a browser.")
 
 

@@ -18,8 +18,8 @@ from deepview.cli._load import CliError
 from deepview.report import columns
 from deepview.report.files import SITE_INDEX, SITE_SUBDIR, is_report_folder, write_directory
 
-__all__ = ["PROJECTIONS", "check_output", "duplicate_threshold_strategy", "issues_lines",
-           "make_config", "summary_lines", "write_output"]
+__all__ = ["PROJECTIONS", "check_output", "check_split_labels", "duplicate_threshold_strategy",
+           "issues_lines", "make_config", "summary_lines", "write_output"]
 
 #: values of ``--projection``
 PROJECTIONS = ("umap", "umap-full", "pca", "tsne", "pacmap")
@@ -48,6 +48,19 @@ def duplicate_threshold_strategy(value: str) -> Any:
             f"distance such as 0.05; got '{value}' ({exc}).",
             param_hint="--duplicate-threshold",
         ) from None
+
+
+def check_split_labels(split_labels: Sequence[str] | None, labels: Sequence[str],
+                       source: str) -> tuple[str, ...] | None:
+    """The ``--split-label`` names (``None``: detected), each one of ``labels``; ``source``
+    (where the labels come from) goes into the error."""
+    if not split_labels:
+        return None
+    unknown = [s for s in split_labels if s not in labels]
+    if unknown:
+        raise CliError(f"--split-label {', '.join(repr(s) for s in unknown)}: no such label; "
+                       f"the labels are {sorted(labels)[:20]} ({source}).")
+    return tuple(dict.fromkeys(split_labels))
 
 
 def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,

@@ -28,14 +28,12 @@ def _recipe(keep: float | None, energy: float | None, kl: bool) -> dict[str, Any
     if sum(x is not None and x is not False for x in (keep, energy, kl)) > 1:
         raise InvalidParameterError(
             f"{_OWNER}: give one of --keep, --energy and --kl; got several.")
-    if energy is not None:
-        from deepview.introspectors import PFA
+    from deepview.introspectors import PFA
 
+    if energy is not None:
         _share(energy, "--energy", "0.99")
         return {"strategy": PFA.Strategy.Energy(energy_threshold=energy)}
     if kl:
-        from deepview.introspectors import PFA
-
         return {"strategy": PFA.Strategy.KL()}
     return {"keep": _share(0.75 if keep is None else keep, "--keep", "0.75")}
 
@@ -98,8 +96,7 @@ def _batches(samples: list[Any], transform: Callable[[list[Any]], Any], size: in
 
 
 def _outputs(fn: Callable[[Any], Any], batches: Sequence[Any]) -> tuple[np.ndarray, float]:
-    """``fn`` over the batches, rows flattened; and the seconds it took (after one warm-up
-    batch)."""
+    """``fn`` over the batches, rows flattened, and its seconds after one warm-up batch."""
     import torch
 
     with torch.inference_mode():
@@ -305,18 +302,14 @@ def compress_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Make a model smaller without retraining (PFA + least-squares refit of each block)."""
-    from deepview.cli._embed import quiet_env
-    from deepview.cli._load import CliError
+    from deepview.cli._load import cli_errors, quiet_env
 
     quiet_env(quiet)
-    try:
+    with cli_errors():
         summary = run_compress(
             model, data, out=out, keep=keep, energy=energy, kl=kl, held_out=held_out,
             max_samples=max_samples, batch_size=batch_size, text_column=text_column,
             device=device, seed=seed, overwrite=overwrite)
-    except (CliError, DeepViewException, OSError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
     typer.echo("deepview compress")
     for line in summary_lines(summary):
         typer.echo(line)

@@ -1,10 +1,9 @@
 """``deepview demo``: a dataset report of scikit-learn's digits seen through a small CNN.
 
-Everything is local (scikit-learn ships the 1,797 8x8 digit images; nothing is downloaded)
-and takes well under a minute on a laptop CPU: train a small CNN for a few seconds, read its
-penultimate layer through :class:`deepview.integrations.torch.TorchModel`, build a
-:class:`DatasetReport` with labels ``digit`` and ``split`` (train/test) and write the site,
-with the digits as PNG images under ``<out>/data/digits/`` for the thumbnails.
+Nothing is downloaded: a small CNN is trained on the 1,797 8x8 digits for a few seconds, its
+penultimate layer read through :class:`deepview.integrations.torch.TorchModel` into a
+:class:`DatasetReport` with labels ``digit`` and ``split``, and the site written with the
+digits as PNG images under ``<out>/data/digits/``.
 """
 
 from __future__ import annotations
@@ -72,9 +71,8 @@ def run_demo(out_dir: str | Path, *, overwrite: bool = False, projection: str = 
 
     out = Path(out_dir).expanduser()
     if projection not in PROJECTIONS:
-        raise InvalidParameterError(
-            f"run_demo: 'projection' must be one of {list(PROJECTIONS)}; got {projection!r}."
-        )
+        raise InvalidParameterError(f"run_demo: 'projection' must be one of {list(PROJECTIONS)}; "
+                                    f"got {projection!r}.")
     check_output(out, overwrite=overwrite)
     torch = require("torch", feature="deepview demo", extra="torch")
     require("PIL.Image", feature="deepview demo", extra="image")
@@ -102,10 +100,8 @@ def run_demo(out_dir: str | Path, *, overwrite: bool = False, projection: str = 
     digits = np.concatenate([split.y_train, split.y_test])
     which = ["train"] * len(split.x_train) + ["test"] * len(split.x_test)
     names = [f"data/digits/{part}-{i:04d}.png" for i, part in enumerate(which)]
-    producer = ArrayProducer(
-        {"input": images}, identifiers=names,
-        labels={"digit": [str(int(d)) for d in digits], "split": which},
-    )
+    producer = ArrayProducer({"input": images}, identifiers=names,
+                             labels={"digit": [str(int(d)) for d in digits], "split": which})
     model = TorchModel(net, device="cpu", input_shape=(1, 8, 8))
     responses = pipeline(producer, model([DEMO_LAYER]))
     config = make_config(duplicates=True, familiarity=True, projection=projection)

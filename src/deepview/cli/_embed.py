@@ -3,8 +3,8 @@ file or ``hf:PATH_OR_NAME``, embedded through a model with a resumable cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 #: suffixes of text inputs
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")
 
-# ------------------------------------------------------------------ options of both commands
 ModelOption = Annotated[str | None, typer.Option(
     "--model", help="Embed raw INPUT with this model: a factory 'my_pkg.models:build' or "
     "'file.py:build' returning a torch.nn.Module (or (module, transform)); a "
@@ -56,31 +55,28 @@ WeightsOption = Annotated[Path | None, typer.Option(
     "torchvision model, where pretrained weights cannot be downloaded.")]
 
 
+@dataclasses.dataclass(kw_only=True)
 class EmbedOptions:
     """The raw-input options shared by ``deepview embed`` and ``deepview report``."""
 
-    def __init__(self, *, model: str, layer: str | None = None, labels_from: str | None = None,
-                 metadata: Path | None = None, id_column: str | None = None,
-                 label_columns: Sequence[str] = (), text_column: str | None = None,
-                 image_column: str | None = None, split: str | None = None,
-                 cache: Path | None = None, device: str | None = None,
-                 workers: int | None = None, batch_size: int = 64,
-                 image_size: int | None = None, weights: Path | None = None) -> None:
-        self.model = model
-        self.layer = layer
-        self.labels_from = labels_from
-        self.metadata = metadata
-        self.id_column = id_column
-        self.label_columns = list(label_columns)
-        self.text_column = text_column
-        self.image_column = image_column
-        self.split = split
-        self.cache = cache
-        self.device = device
-        self.workers = workers
-        self.batch_size = batch_size
-        self.image_size = image_size
-        self.weights = weights
+    model: str
+    layer: str | None = None
+    labels_from: str | None = None
+    metadata: Path | None = None
+    id_column: str | None = None
+    label_columns: Sequence[str] = ()
+    text_column: str | None = None
+    image_column: str | None = None
+    split: str | None = None
+    cache: Path | None = None
+    device: str | None = None
+    workers: int | None = None
+    batch_size: int = 64
+    image_size: int | None = None
+    weights: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.label_columns = list(self.label_columns)
 
 
 def open_input(source: str, options: EmbedOptions) -> Any:
@@ -96,10 +92,8 @@ def open_input(source: str, options: EmbedOptions) -> Any:
 
         _refuse(options, "hf:", labels_from=options.labels_from, metadata=options.metadata)
         return HFDatasetProducer(source[3:], split=options.split,
-                                 image_column=options.image_column,
-                                 text_column=options.text_column,
-                                 label_columns=options.label_columns,
-                                 id_column=options.id_column)
+                                 image_column=options.image_column, text_column=options.text_column,
+                                 label_columns=options.label_columns, id_column=options.id_column)
     path = Path(source).expanduser()
     if not path.exists():
         raise CliError(f"input '{source}' does not exist: give an image folder, a text file "
@@ -112,8 +106,7 @@ def open_input(source: str, options: EmbedOptions) -> Any:
             raise CliError("--label needs --metadata CSV for an image folder (or use "
                            "--labels-from folders).")
         return ImageFolderProducer(path, labels_from=options.labels_from,
-                                   metadata=options.metadata,
-                                   id_column=options.id_column or "id",
+                                   metadata=options.metadata, id_column=options.id_column or "id",
                                    label_columns=options.label_columns or None)
     if path.suffix.lower() in TEXT_SUFFIXES:
         _refuse(options, "a text file", labels_from=options.labels_from,
@@ -153,14 +146,15 @@ def embed_input(source: str, options: EmbedOptions, *, default_cache: Path | Non
 def raw_summary_lines(result: Any, cache: Path | None) -> list[str]:
     """What the embedding step did, for the printed summary."""
     rate = f", {result.samples_per_second:,.0f} samples/s" if result.computed else ""
+    skipped = ", ".join(s.id for s in result.skipped[:5]) + (
+        " ..." if len(result.skipped) > 5 else "")
     rows = [
         ("model", f"{result.model} (layer '{result.layer}', {result.vectors.shape[1]} "
                   "features)"),
         ("embedded", f"{len(result):,} samples ({result.computed:,} computed, "
                      f"{result.reused:,} from the cache{rate})"),
         ("skipped", f"{len(result.skipped):,} unreadable samples"
-         + (f": {', '.join(s.id for s in result.skipped[:5])}"
-            + (" ..." if len(result.skipped) > 5 else "") if result.skipped else "")),
+         + (f": {skipped}" if result.skipped else "")),
     ]
     if cache is not None:
         rows.append(("cache", str(cache)))
@@ -186,9 +180,3 @@ def run_embed(source: str, *, out: Path, options: EmbedOptions, overwrite: bool 
     result = embed_input(source, options, default_cache=cache)
     result.to_parquet(out)
     return result, cache
-
-
-def quiet_env(quiet: bool) -> None:
-    """``--quiet``: no progress bars."""
-    if quiet:
-        os.environ["DEEPVIEW_QUIET"] = "1"

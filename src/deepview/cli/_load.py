@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import typer
 
 from deepview._parquet import parquet_columns, parquet_shards
+from deepview.exceptions import DeepViewException
 from deepview.report import columns
 from deepview.report.files import RowFile
 
-__all__ = ["CliError", "image_paths", "load_embeddings", "load_metadata", "load_predictions"]
+__all__ = ["CliError", "cli_errors", "image_paths", "load_embeddings", "load_metadata",
+           "load_predictions", "quiet_env"]
 
-# The command's pyarrow allocations (the metadata CSV, the collected ids and labels, the saved
-# report) go through the system allocator, which gives freed blocks back to the OS: pyarrow's
-# default, mimalloc, kept ~60 bytes per row of a 1M-row metadata CSV resident after the
-# parse (25 MB with the system allocator against 73 MB; benchmarks/RESULTS.md, "Report memory
-# at scale").  Read by pyarrow when it is first imported (after this module; a user's own
-# setting is kept).
+# pyarrow's allocations go through the system allocator, which gives freed blocks back to the
+# OS (read when pyarrow is first imported; a user's own setting is kept)
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
 class CliError(Exception):
     """A problem with the command's input; printed as ``Error: ...`` with exit code 1."""
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """A :class:`CliError`, ``DeepViewException`` or ``OSError`` in the block is printed as
+    ``Error: ...`` and ends the command with exit code 1."""
+    try:
+        yield
+    except (CliError, DeepViewException, OSError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def quiet_env(quiet: bool) -> None:
+    """``--quiet``: no progress bars."""
+    if quiet:
+        os.environ["DEEPVIEW_QUIET"] = "1"
 
 
 def load_embeddings(path: Path, id_column: str | None) -> tuple[Any, list[str] | None,
@@ -53,10 +70,8 @@ def load_embeddings(path: Path, id_column: str | None) -> tuple[Any, list[str] |
         return _check_matrix(array, path), None, {}
     if suffix in (".parquet", ".pq"):
         return _load_parquet(path, id_column)
-    raise CliError(
-        f"embeddings file '{path}' must be a .npy (N x D array) or a .parquet file (or a "
-        f"folder of .parquet shards); got '{suffix or 'no suffix'}'."
-    )
+    raise CliError(f"embeddings file '{path}' must be a .npy (N x D array) or a .parquet file "
+                   f"(or a folder of .parquet shards); got '{suffix or 'no suffix'}'.")
 
 
 def _check_matrix(array: Any, path: Path) -> Any:
@@ -65,9 +80,8 @@ def _check_matrix(array: Any, path: Path) -> Any:
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise CliError(f"'{path}' must hold numbers; got dtype {array.dtype}.")
     if array.ndim != 2:
-        raise CliError(
-            f"'{path}' must be a 2-D array (samples x features); got shape {array.shape}."
-        )
+        raise CliError(f"'{path}' must be a 2-D array (samples x features); got shape "
+                       f"{array.shape}.")
     if np.issubdtype(array.dtype, np.inexact):
         bad: list[int] = []
         for start in range(0, len(array), 65536):
@@ -75,10 +89,8 @@ def _check_matrix(array: Any, path: Path) -> Any:
             rows = np.flatnonzero(~np.isfinite(chunk).all(axis=1))
             bad.extend((rows + start).tolist())
         if bad:
-            raise CliError(
-                f"'{path}' has NaN or inf values in {len(bad)} row(s) (first rows: "
-                f"{bad[:5]}); remove or impute them first."
-            )
+            raise CliError(f"'{path}' has NaN or inf values in {len(bad)} row(s) (first rows: "
+                           f"{bad[:5]}); remove or impute them first.")
     return array
 
 
@@ -101,9 +113,8 @@ def _load_parquet(path: Path, id_column: str | None
         values = column.flatten().to_numpy(zero_copy_only=False)
         array = values.reshape(len(column), int(lengths[0]))
     else:
-        array = np.column_stack(
-            [table.column(c).to_numpy(zero_copy_only=False) for c in vectors]
-        )
+        array = np.column_stack([table.column(c).to_numpy(zero_copy_only=False)
+                                 for c in vectors])
     array = _check_matrix(np.asarray(array), path)
     ids: list[str] | None = None
     labels: dict[str, list[str]] = {}
@@ -128,11 +139,10 @@ def _mangled(header: Sequence[str]) -> list[str]:
 
 
 def read_csv_strings(path: Path, *, what: str) -> Any:
-    """A CSV file as a ``pyarrow.Table`` of strings, read by pyarrow's multi-threaded
-    parser: every cell as written (no missing values, "NA" stays "NA", an empty cell is
-    ``""``), quoted cells may hold commas and line breaks, a UTF-8 byte order mark is
-    skipped and repeated column names become ``a``, ``a.1``, ...  ``what`` names the file
-    in errors."""
+    """A CSV file as a ``pyarrow.Table`` of strings: every cell as written ("NA" stays "NA",
+    an empty cell is ``""``), quoted cells may hold commas and line breaks, a UTF-8 byte
+    order mark is skipped and repeated column names become ``a``, ``a.1``, ...  ``what``
+    names the file in errors."""
     import csv
 
     import pyarrow as pa
@@ -148,13 +158,11 @@ def read_csv_strings(path: Path, *, what: str) -> Any:
     names = _mangled(header)
     try:
         return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.large_string() for name in names},
-                strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
-        )
+                strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]))
     except (OSError, pa.ArrowException) as exc:
         raise CliError(f"cannot read {what} '{path}' as CSV ({exc}).") from exc
 
@@ -178,10 +186,9 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: A
                   label_columns: Sequence[str], text_column: str | None = None
                   ) -> tuple[Any, dict[str, Any], Any, Any]:
     """Ids, labels, optional paths and optional texts from the metadata CSV, in embedding row
-    order.  The texts come from ``text_column`` (default: a column named ``text``, if any);
-    that column is never a label.  Read with pyarrow (:func:`read_csv_strings`) and kept in
-    Arrow: ids, paths and texts as pandas ``str`` arrays, labels as ``pandas.Categorical``
-    (a few bytes per sample, where lists of Python strs took ~70)."""
+    order.  The texts come from ``text_column`` (default: a column named ``text``, if any),
+    never a label.  Ids, paths and texts are pandas ``str`` arrays, labels
+    ``pandas.Categorical`` (no Python object per sample)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -191,59 +198,43 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: A
     names = list(table.column_names)
     id_col = id_column or "id"
     if id_col not in names:
-        raise CliError(
-            f"metadata CSV '{path}' has no id column '{id_col}'; columns: "
-            f"{names[:20]}. Pass --id-column NAME."
-        )
+        raise CliError(f"metadata CSV '{path}' has no id column '{id_col}'; columns: "
+                       f"{names[:20]}. Pass --id-column NAME.")
     missing = [c for c in label_columns if c not in names]
     if missing:
-        raise CliError(
-            f"metadata CSV '{path}' has no label column(s) {missing}; columns: "
-            f"{names[:20]}."
-        )
+        raise CliError(f"metadata CSV '{path}' has no label column(s) {missing}; columns: "
+                       f"{names[:20]}.")
     if text_column is not None and text_column not in names:
-        raise CliError(
-            f"metadata CSV '{path}' has no text column '{text_column}' (--text-column); "
-            f"columns: {names[:20]}."
-        )
+        raise CliError(f"metadata CSV '{path}' has no text column '{text_column}' "
+                       f"(--text-column); columns: {names[:20]}.")
     text_col = text_column or (columns.TEXT if columns.TEXT in names else None)
     for column in label_columns:
         if column == text_col:
-            raise CliError(
-                f"column '{column}' of '{path}' is the samples' text (--text-column, default "
-                f"'{columns.TEXT}'), not a label; drop it from --label."
-            )
+            raise CliError(f"column '{column}' of '{path}' is the samples' text (--text-column, "
+                           f"default '{columns.TEXT}'), not a label; drop it from --label.")
         if column == columns.TEXT:
-            raise CliError(
-                f"column '{columns.TEXT}' of '{path}' cannot be a label: the report keeps that "
-                "name for the samples' text. Rename the column, or pass --text-column "
-                f"{columns.TEXT} to show it as text."
-            )
+            raise CliError(f"column '{columns.TEXT}' of '{path}' cannot be a label: the report "
+                           "keeps that name for the samples' text. Rename the column, or pass "
+                           f"--text-column {columns.TEXT} to show it as text.")
     csv_ids = table.column(id_col)
     if pc.count_distinct(csv_ids).as_py() != len(csv_ids):
         counts = pc.value_counts(csv_ids)
         repeated = counts.filter(pc.greater(counts.field("counts"), 1))
         dupes = repeated.field("values").to_pylist()
         total = int(pc.sum(repeated.field("counts")).as_py()) - len(dupes)
-        raise CliError(
-            f"metadata CSV '{path}': ids in column '{id_col}' must be unique; "
-            f"{total} repeat (e.g. {dupes[:3]})."
-        )
+        raise CliError(f"metadata CSV '{path}': ids in column '{id_col}' must be unique; "
+                       f"{total} repeat (e.g. {dupes[:3]}).")
     if embedding_ids is not None:
         position = {value: row for row, value in enumerate(csv_ids.to_pylist())}
         absent = [str(i) for i in embedding_ids if i not in position]
         if absent:
-            raise CliError(
-                f"{len(absent)} of {n} embedding ids are not in the metadata CSV '{path}' "
-                f"(e.g. {absent[:3]}); the ids must match."
-            )
+            raise CliError(f"{len(absent)} of {n} embedding ids are not in the metadata CSV "
+                           f"'{path}' (e.g. {absent[:3]}); the ids must match.")
         table = table.take(pa.array([position[i] for i in embedding_ids], type=pa.int64()))
         del position
     elif len(table) != n:
-        raise CliError(
-            f"metadata CSV '{path}' has {len(table)} rows but the embeddings have {n}; give "
-            "one CSV row per embedding row, in the same order."
-        )
+        raise CliError(f"metadata CSV '{path}' has {len(table)} rows but the embeddings have "
+                       f"{n}; give one CSV row per embedding row, in the same order.")
     ids = _strings(table.column(id_col))
     chosen = list(label_columns) or [c for c in names
                                      if c not in (id_col, columns.PATH, text_col, columns.TEXT)]
@@ -262,11 +253,11 @@ def _rows(values: Any, start: int, stop: int) -> list[Any]:
 
 
 class SampleProducer:
-    """The report's producer for ``deepview report``: batches of the embeddings (an array or
-    a :class:`~deepview.report.files.RowFile`, read batch by batch) as field ``embedding``,
-    with ids, labels, paths and texts sliced from whatever holds them (lists, pandas ``str``
-    arrays, ``pandas.Categorical``) into lists one batch at a time, so no per-sample Python
-    object is kept for the whole run (``ArrayProducer`` keeps lists of them).
+    """The producer of ``deepview report``: the embeddings (an array or a
+    :class:`~deepview.report.files.RowFile`, read batch by batch) as field ``embedding``, and
+    ids, labels, paths and texts (lists, pandas ``str`` arrays, ``pandas.Categorical``) made
+    lists one batch at a time: unlike ``ArrayProducer``, which keeps lists of them, it holds
+    no Python object per sample for the whole run.
 
     Parameters
     ----------
@@ -323,10 +314,9 @@ def image_paths(folder: Path, ids: list[str]) -> list[str]:
     paths = [folder / i for i in ids]
     missing = [str(i) for i, p in zip(ids, paths) if not p.is_file()]
     if missing:
-        raise CliError(
-            f"{len(missing)} of {len(ids)} ids have no image file in '{folder}' (e.g. "
-            f"{missing[:3]}); --images expects the ids to be file names in that folder."
-        )
+        raise CliError(f"{len(missing)} of {len(ids)} ids have no image file in '{folder}' "
+                       f"(e.g. {missing[:3]}); --images expects the ids to be file names in "
+                       "that folder.")
     return [str(p.resolve()) for p in paths]
 
 
@@ -350,52 +340,38 @@ def load_predictions(path: Path, *, n: int, ids: Sequence[str] | None,
         keys = frame[id_col].astype(str)
         repeated = keys[keys.duplicated()].tolist()
         if repeated:
-            raise CliError(
-                f"--predictions '{path}': ids in column '{id_col}' must be unique; "
-                f"{len(repeated)} repeat (e.g. {repeated[:3]})."
-            )
+            raise CliError(f"--predictions '{path}': ids in column '{id_col}' must be unique; "
+                           f"{len(repeated)} repeat (e.g. {repeated[:3]}).")
         wanted = list(ids) if ids is not None else [str(i) for i in range(n)]
         position = {value: row for row, value in enumerate(keys)}
         absent = [i for i in wanted if i not in position]
         if absent and ids is None:
-            raise CliError(
-                f"--predictions '{path}' has an id column '{id_col}' but the samples have no "
-                "ids; pass --metadata CSV with the ids, or drop that column (the rows are then "
-                "taken in sample order)."
-            )
+            raise CliError(f"--predictions '{path}' has an id column '{id_col}' but the samples "
+                           "have no ids; pass --metadata CSV with the ids, or drop that column "
+                           "(the rows are then taken in sample order).")
         if absent:
-            raise CliError(
-                f"--predictions '{path}' has no row for {len(absent)} of {n} samples (e.g. "
-                f"{absent[:3]}); give one row per sample, matched by column '{id_col}'."
-            )
+            raise CliError(f"--predictions '{path}' has no row for {len(absent)} of {n} samples "
+                           f"(e.g. {absent[:3]}); give one row per sample, matched by column "
+                           f"'{id_col}'.")
         frame = frame.iloc[[position[i] for i in wanted]].drop(columns=id_col)
     elif len(frame) != n:
-        raise CliError(
-            f"--predictions '{path}' has {len(frame)} rows but there are {n} samples; give one "
-            f"row per sample in the embeddings' order, or an id column '{id_col}' "
-            "(--id-column)."
-        )
+        raise CliError(f"--predictions '{path}' has {len(frame)} rows but there are {n} "
+                       "samples; give one row per sample in the embeddings' order, or an id "
+                       f"column '{id_col}' (--id-column).")
     if frame.shape[1] == 0:
-        raise CliError(
-            f"--predictions '{path}' has no class columns; give one column of probabilities "
-            "per label value."
-        )
+        raise CliError(f"--predictions '{path}' has no class columns; give one column of "
+                       "probabilities per label value.")
     frame = frame.reset_index(drop=True)
     numbers = frame.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce"))
     bad = ~np.isfinite(numbers.to_numpy(dtype=np.float64)) | (numbers.to_numpy() < 0)
     if bad.any():
         row, col = (int(k[0]) for k in np.nonzero(bad))
         name, value = str(frame.columns[col]), str(frame.iat[row, col])
-        raise CliError(
-            f"--predictions '{path}': column '{name}' holds '{value}' (sample {row}); every "
-            "class column needs finite, "
-            "non-negative probabilities."
-        )
+        raise CliError(f"--predictions '{path}': column '{name}' holds '{value}' (sample "
+                       f"{row}); every class column needs finite, non-negative probabilities.")
     if (numbers.sum(axis=1) <= 0).any():
         row = int(np.flatnonzero(numbers.sum(axis=1).to_numpy() <= 0)[0])
-        raise CliError(
-            f"--predictions '{path}': the probabilities of sample {row} sum to 0; every row "
-            "needs a positive total."
-        )
+        raise CliError(f"--predictions '{path}': the probabilities of sample {row} sum to 0; "
+                       "every row needs a positive total.")
     numbers.columns = [str(c) for c in numbers.columns]
     return numbers.astype(np.float64)

@@ -1,13 +1,9 @@
 """``deepview report DATA --engine ray``: the report's per-row passes on a Ray cluster.
 
-``DATA`` is a Parquet file or a folder of Parquet shards (read with
-``ray.data.read_parquet``), with the columns the in-process command reads from a Parquet
-file: one list column (the embedding; numeric scalar columns beside it are labels) or
-numeric scalar columns (stacked into the embedding), an id column (``--id-column``, default
-``id``), ``text`` and ``path`` columns, and labels (every other column).  Or a ``.npy``
-array (``ray.data.read_numpy``).  The options that join driver-side files to the rows
-(``--metadata``, ``--images``, ``--predictions``, ``--model``) are not available with this
-engine.
+``DATA`` is a Parquet file or a folder of Parquet shards with the columns the in-process
+command reads from a Parquet file, or a ``.npy`` array.  The options that join driver-side
+files to the rows (``--metadata``, ``--images``, ``--predictions``, ``--model``) are not
+available with this engine.
 """
 
 from __future__ import annotations
@@ -17,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from deepview._parquet import parquet_columns, parquet_shards
-from deepview.cli._build import check_output, make_config, write_output
+from deepview.cli._build import check_output, check_split_labels, make_config, write_output
 from deepview.cli._load import CliError
 from deepview.report import columns
 
@@ -27,9 +23,8 @@ __all__ = ["ENGINES", "run_ray_report"]
 ENGINES = ("local", "ray")
 
 #: object store of the local cluster the command starts, per CPU (at least 1 GiB, at most
-#: Ray's default): the driver maps every block it reads from the store, and those pages count
-#: in its resident size up to the store's size (Ray's default, 30 % of the memory, let a
-#: 2M-row report's driver hold 640 MB of them; 1 GiB: 400 MB, in the same time)
+#: Ray's default): the driver's resident size counts the store's pages it reads, up to the
+#: store's size
 LOCAL_STORE_PER_CPU = 256 << 20
 
 
@@ -47,8 +42,7 @@ def local_store_bytes() -> int:
 
 def _schema_columns(data: Path, id_column: str | None, text_column: str | None
                     ) -> dict[str, Any]:
-    """RayDatasetProducer arguments from the first shard's schema (the in-process
-    command's Parquet rules)."""
+    """RayDatasetProducer arguments from the first shard's schema."""
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(parquet_shards(data, owner="deepview report")[0])
@@ -122,15 +116,11 @@ def run_ray_report(
                                      _schema_columns(data, id_column, text_column))
     except (OSError, ValueError) as exc:  # an unreadable first shard
         raise CliError(f"cannot read '{data}' as Parquet ({exc}).") from exc
-    labels = arguments.get("label_columns", [])
-    unknown = [s for s in split_labels or () if s not in labels]
-    if unknown:
-        raise CliError(f"--split-label {', '.join(repr(s) for s in unknown)}: no such label; "
-                       f"the labels are {sorted(labels)[:20]} (from the Parquet columns).")
+    splits = check_split_labels(split_labels, arguments.get("label_columns", []),
+                                "from the Parquet columns")
     config = make_config(duplicates=duplicates, familiarity=familiarity, projection=projection,
                          threshold=duplicate_threshold, seed=seed, label_issues=label_issues,
-                         split_labels=tuple(dict.fromkeys(split_labels)) if split_labels
-                         else None)
+                         split_labels=splits)
     with ray_session(ray_address, object_store_memory=None if ray_address is not None
                      else local_store_bytes()) as session:
         if is_numpy:
@@ -139,9 +129,8 @@ def run_ray_report(
             dataset = ray.data.read_numpy(str(data))
         else:
             dataset = read_parquet(data)
-        # the rows on the driver, the cluster has done its part: ending the session then
-        # unmaps the object store's pages from the driver (up to the store's size); a Ray
-        # instance this process had already initialised stays up
+        # once the rows are on the driver, ending the session unmaps the object store's pages
+        # (a Ray instance this process had already initialised stays up)
         producer = RayDatasetProducer(dataset, **arguments, after_read=session.close)
         report = DatasetReport.introspect(producer, config=config, batch_size=batch_size)
     index = write_output(report, out, overwrite=overwrite, title=f"deepview: {data.name}")
