@@ -17,16 +17,15 @@ from deepview._validation import check_choice, check_field, check_float
 from deepview.base import Producer
 from deepview.base._producer import iter_response_batches
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
+from deepview.introspectors._pfa._covariances import check_response
 from deepview.partial import batch_fields
 
 _CHUNK = 65536  # per-sample counts are stored in int32 chunks of this many samples
 
 
 class _InactiveCounter:
-    """Streaming per-unit and per-sample inactive counts of one response field.
-
-    Memory: O(units) plus 4 bytes per sample for the per-sample counts.
-    """
+    """Streaming per-unit and per-sample inactive counts of one response field (O(units)
+    memory plus 4 bytes per sample)."""
 
     def __init__(self, name: str, unit_shape: tuple[int, ...], dtype: np.dtype,
                  atol: float, owner: str) -> None:
@@ -50,9 +49,8 @@ class _InactiveCounter:
         self._flush_units()
         self._rows = rows
         units = self.units
-        # Row counts are summed 8 bytes at a time: the bool mask is viewed as uint64 words
-        # and up to 255 words are added per byte lane without carries. The mask is padded
-        # with False columns to whole groups of words (8 columns, or 2040 = 8·255 if wider).
+        # row counts add the bool mask as uint64 words (8 byte lanes, at most 255 words
+        # without carries), so it is padded with False to groups of 8 or 2040 columns
         group = 8 if units <= 2040 else 2040
         self._width = -(-units // group) * group
         self._groups = 1 if units <= 2040 else self._width // 2040
@@ -117,13 +115,11 @@ class _InactiveCounter:
         self.samples += k
 
     def _close_chunk(self) -> None:
-        """Keep the filled part of the current chunk."""
         self._chunks.append(self._chunk[:self._pos])
         self._pos = 0
 
     def _seal(self) -> None:
-        """Fold the pending unit counts and the open chunk into the totals (the chunk buffer
-        is replaced, since the closed chunk keeps a view of it)."""
+        """Fold the pending counts and the open chunk into the totals (new chunk buffer)."""
         self._flush_units()
         if self._pos:
             self._close_chunk()
@@ -148,20 +144,16 @@ class _InactiveCounter:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the work buffers: counts only (4 bytes per sample)."""
         self._seal()
-        state = dict(self.__dict__)
-        for key in ("_abs", "_mask", "_acc", "_views"):
-            state.pop(key, None)
-        state["_rows"] = 0
-        state["_chunk"] = np.empty(0, dtype=np.int32)
-        return state
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("_abs", "_mask", "_acc", "_views")}
+        return {**state, "_rows": 0, "_chunk": np.empty(0, dtype=np.int32)}
 
     def finalize(self) -> tuple[np.ndarray, np.ndarray]:
         self._flush_units()
         self._close_chunk()
         per_sample = np.concatenate(self._chunks)
         units = self.unit_counts.reshape(self.unit_shape)
-        per_sample.flags.writeable = False
-        units.flags.writeable = False
+        per_sample.flags.writeable = units.flags.writeable = False
         return per_sample, units
 
 
@@ -211,8 +203,7 @@ class InactiveCounts(Sequence[int]):
 
     def tolist(self) -> list[int]:
         """The counts as a list of ints."""
-        result: list[int] = self._counts.tolist()
-        return result
+        return list(self._counts.tolist())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, InactiveCounts):
@@ -360,24 +351,7 @@ class IUA:
 
     @staticmethod
     def _new_counter(name: str, x: Any, atol: float, owner: str) -> _InactiveCounter:
-        if not isinstance(x, np.ndarray):
-            raise InvalidTypeError(
-                f"{owner}: field '{name}' must be a numpy array; got {type(x).__name__}."
-            )
-        if x.ndim < 1:
-            raise InvalidDataError(
-                f"{owner}: field '{name}' is a scalar; responses must be (batch, ...) arrays."
-            )
-        if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
-                or x.dtype == np.bool_):
-            raise InvalidTypeError(
-                f"{owner}: field '{name}' must hold real numbers; got dtype {x.dtype}."
-            )
-        if math.prod(x.shape[1:]) == 0:
-            raise InvalidDataError(
-                f"{owner}: field '{name}' has shape {x.shape}, i.e. no units; drop it from "
-                "the producer."
-            )
+        x = check_response(name, x, owner=owner, pfa=False)
         return _InactiveCounter(name, tuple(x.shape[1:]), x.dtype, atol, owner)
 
     @property
@@ -387,16 +361,12 @@ class IUA:
         out: dict[str, IUA.Result] = {}
         n = self._total_probe_counts
         for name, per_sample in self._layer_counts.items():
-            # numpy's own mean and population std of the counts, to the last bit, so that
-            # np.std(result.inactive) == result.std_inactive
-            mean = float(np.mean(per_sample)) if n else 0.0
-            std = float(np.std(per_sample)) if n else 0.0
             units = self._unit_counts[name]
             proportion = np.asarray(units / n if n else np.zeros(units.shape))
             proportion.flags.writeable = False
             out[name] = IUA.Result(
-                mean_inactive=float(mean),
-                std_inactive=float(std),
+                mean_inactive=float(np.mean(per_sample)) if n else 0.0,
+                std_inactive=float(np.std(per_sample)) if n else 0.0,
                 inactive=InactiveCounts(per_sample),
                 unit_inactive_count=units,  # type: ignore[arg-type]
                 unit_inactive_proportion=proportion,  # type: ignore[arg-type]
@@ -470,9 +440,7 @@ class IUA:
     ) -> list[str]:
         if response_names is None:
             return sorted(results)
-        if isinstance(response_names, str):
-            response_names = [response_names]
-        names = list(response_names)
+        names = [response_names] if isinstance(response_names, str) else list(response_names)
         if not names:
             raise InvalidParameterError(
                 f"{owner}: 'response_names' is empty; pass None to show all responses "
@@ -500,17 +468,14 @@ class IUA:
             title = f"{name}: inactive proportion per unit ({dead} of {prop.size} always inactive)"
             if prop.ndim == 1:
                 ax.bar(np.arange(prop.size), prop, width=1.0, color="tab:red")
-                ax.set_xlim(-0.5, prop.size - 0.5)
-                ax.set_ylim(0.0, 1.0)
-                ax.set_xlabel("unit")
-                ax.set_ylabel("proportion inactive")
+                ax.set(xlim=(-0.5, prop.size - 0.5), ylim=(0.0, 1.0), xlabel="unit",
+                       ylabel="proportion inactive")
             else:
                 image = prop.reshape(-1, *prop.shape[-2:]).mean(axis=0)
                 handle = ax.imshow(image, cmap="hot", vmin=0.0, vmax=1.0, aspect="auto",
                                    interpolation="nearest")
                 fig.colorbar(handle, ax=ax, label="proportion inactive")
-                ax.set_xlabel(f"axis {prop.ndim}")
-                ax.set_ylabel(f"axis {prop.ndim - 1}")
+                ax.set(xlabel=f"axis {prop.ndim}", ylabel=f"axis {prop.ndim - 1}")
                 if prop.ndim > 2:
                     title += f" (mean over the first {prop.ndim - 2} axes)"
             ax.set_title(title, fontsize=9)

@@ -98,7 +98,6 @@ class PFA:
 
     _covariance_result_by_response: Mapping[str, PFACovariancesResult] = field(repr=False)
 
-    # ------------------------------------------------------------------ introspect
     @staticmethod
     def introspect(
         producer: Producer, *, batch_size: int = 32, epsilon_inactive: float = 1e-8
@@ -161,13 +160,10 @@ class PFA:
             n_units = acc.n_features
             n, _, cov = acc.finalize()
             if n < cov.shape[0]:
-                warnings.warn(
-                    f"PFA.introspect: field '{name}' has {n} samples but {n_units} units; "
-                    "its covariance is rank-deficient, so it is skipped (see "
-                    "pfa.failed_responses). Use at least as many samples as units.",
-                    DeepViewWarning,
-                    stacklevel=3,
-                )
+                warnings.warn(f"PFA.introspect: field '{name}' has {n} samples but {n_units} "
+                              "units; its covariance is rank-deficient, so it is skipped (see "
+                              "pfa.failed_responses). Use at least as many samples as units.",
+                              DeepViewWarning, stacklevel=3)
                 failed.append(name)
                 continue
             if not np.isfinite(cov).all():
@@ -178,14 +174,9 @@ class PFA:
             results[name] = PFACovariancesResult._from_symmetric(cov, eps)
         return PFA(tuple(failed), MappingProxyType(results))
 
-    # ------------------------------------------------------------------ recipes
     @property
     def covariances(self) -> Mapping[str, PFACovariancesResult]:
         """Per-layer covariance and eigen-decomposition (successful layers only)."""
-        return self._covariance_result_by_response
-
-    @property
-    def _internal_result(self) -> Mapping[str, PFACovariancesResult]:
         return self._covariance_result_by_response
 
     def get_recipe(
@@ -244,13 +235,8 @@ class PFA:
         return MappingProxyType(result)
 
     @staticmethod
-    def _apply_units(
-        name: str,
-        cov: PFACovariancesResult,
-        recipe: PFARecipe,
-        unit_strategy: PFAUnitSelectionStrategyType,
-        owner: str,
-    ) -> PFARecipe:
+    def _apply_units(name: str, cov: PFACovariancesResult, recipe: PFARecipe,
+                     unit_strategy: PFAUnitSelectionStrategyType, owner: str) -> PFARecipe:
         n_units = cov.original_output_count
         keep = recipe.recommended_output_count
         if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) \
@@ -272,18 +258,14 @@ class PFA:
         units = [int(u) for u in removed]
         final = n_units - len(units)
         if final != keep:
-            warnings.warn(
-                f"{owner}: layer '{name}' has {n_units - cov.inactive_units.shape[0]} active "
-                f"units but the strategy asked to keep {keep}; only the "
-                f"{len(units)} inactive units are removed, recommending {final} units.",
-                DeepViewWarning,
-                stacklevel=4,
-            )
+            warnings.warn(f"{owner}: layer '{name}' has {n_units - cov.inactive_units.shape[0]} "
+                          f"active units but the strategy asked to keep {keep}; only the "
+                          f"{len(units)} inactive units are removed, recommending {final} units.",
+                          DeepViewWarning, stacklevel=4)
         return replace(recipe, recommended_output_count=final,
                        maximally_correlated_units=units,
                        number_inactive_units=int(cov.inactive_units.shape[0]))
 
-    # ------------------------------------------------------------------ show
     @staticmethod
     def show(
         recipe_result: Mapping[str, PFARecipe] | Sequence[Mapping[str, PFARecipe]],

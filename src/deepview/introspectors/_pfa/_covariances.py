@@ -8,6 +8,7 @@ products, everything else float64, and every merge is float64.  The eigen-decomp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,13 +97,14 @@ def streaming_covariance(name: str, *, owner: str) -> CovarianceAccumulator:
     )
 
 
-def check_response(name: str, x: object, *, owner: str) -> np.ndarray:
-    """Validate one PFA response of a batch and return it as ``(B, C)``."""
+def check_response(name: str, x: object, *, owner: str, pfa: bool = True) -> np.ndarray:
+    """Validate one response of a batch, a real ``(B, ...)`` array with units; PFA's (at
+    most 2-D) is returned as ``(B, C)``."""
     if not isinstance(x, np.ndarray):
         raise InvalidTypeError(
             f"{owner}: field '{name}' must be a numpy array; got {type(x).__name__}."
         )
-    if x.ndim > 2:
+    if pfa and x.ndim > 2:
         raise InvalidDataError(
             f"{owner}: field '{name}' has shape {x.shape} but PFA needs at most 2 dims "
             "(batch, units); add Pooler(dim=..., method=Pooler.Method.MAX) or Flattener() "
@@ -113,15 +115,13 @@ def check_response(name: str, x: object, *, owner: str) -> np.ndarray:
         raise InvalidTypeError(
             f"{owner}: field '{name}' must hold real numbers; got dtype {x.dtype}."
         )
-    if x.ndim == 1:
-        x = x[:, None]
-    elif x.ndim == 0:
+    if x.ndim == 0:
         raise InvalidDataError(
-            f"{owner}: field '{name}' is a scalar; responses must be (batch, units) arrays."
+            f"{owner}: field '{name}' is a scalar; responses must be (batch, units...) arrays."
         )
-    if x.shape[1] == 0:
+    if math.prod(x.shape[1:]) == 0:
         raise InvalidDataError(
             f"{owner}: field '{name}' has shape {x.shape}, i.e. no units; drop it from the "
-            "producer before PFA."
+            "producer."
         )
-    return x
+    return x[:, None] if pfa and x.ndim == 1 else x

@@ -13,16 +13,8 @@ from deepview.introspectors._pfa._recipe import (
     PFARecipe,
 )
 
-COLUMNS: tuple[str, ...] = (
-    "layer name",
-    "original count",
-    "recommended count",
-    "units to keep",
-    "KL divergence",
-    "PFA strategy",
-    "units ratio",
-    "kept energy",
-)
+COLUMNS: tuple[str, ...] = ("layer name", "original count", "recommended count", "units to keep",
+                            "KL divergence", "PFA strategy", "units ratio", "kept energy")
 
 _OWNER = "PFA.show"
 
@@ -64,16 +56,10 @@ def normalize_recipes(recipe_result: Any) -> list[Mapping[str, PFARecipe]]:
 
 def _row(name: str, recipe: PFARecipe) -> dict[str, Any]:
     diag = recipe.diagnostics
-    row: dict[str, Any] = {
-        "layer name": name,
-        "original count": recipe.original_output_count,
-        "recommended count": recipe.recommended_output_count,
-        "units to keep": set(recipe.units_to_keep),
-        "KL divergence": "N/A",
-        "PFA strategy": "N/A",
-        "units ratio": "N/A",
-        "kept energy": "N/A",
-    }
+    row: dict[str, Any] = dict.fromkeys(COLUMNS, "N/A")
+    row.update({"layer name": name, "original count": recipe.original_output_count,
+                "recommended count": recipe.recommended_output_count,
+                "units to keep": set(recipe.units_to_keep)})
     if isinstance(diag, PFAKLDiagnostics):
         row.update({"KL divergence": diag.kl_divergence, "PFA strategy": "PFA KL",
                     "units ratio": diag.units_ratio})
@@ -122,11 +108,8 @@ def show_table(
 
 def _label(index: int, recipes: Mapping[str, PFARecipe]) -> str:
     kinds = {type(r.diagnostics) for r in recipes.values()}
-    kind = ""
-    if kinds == {PFAKLDiagnostics}:
-        kind = " (KL)"
-    elif kinds == {PFAEnergyDiagnostics}:
-        kind = " (Energy)"
+    names = {PFAKLDiagnostics: " (KL)", PFAEnergyDiagnostics: " (Energy)"}
+    kind = names.get(kinds.pop(), "") if len(kinds) == 1 else ""
     return f"recommended {index + 1}{kind}" if index >= 0 else "recommended"
 
 
@@ -135,13 +118,11 @@ def show_chart(many: list[Mapping[str, PFARecipe]]) -> Any:
     recommended count (a pyplot figure, so Jupyter shows it)."""
     plt = require("matplotlib.pyplot", feature="PFA.show(vis_type='chart')",
                   extra="notebook")
-    layers: list[str] = []
     original: dict[str, int] = {}
     for recipes in many:
         for name, recipe in recipes.items():
-            if name not in original:
-                layers.append(name)
-                original[name] = recipe.original_output_count
+            original.setdefault(name, recipe.original_output_count)
+    layers = list(original)
     groups = len(many) + 1
     width = 0.8 / groups
     fig, ax = plt.subplots(figsize=(min(max(6.0, 0.35 * len(layers) * groups + 2), 20.0), 4.8))
@@ -156,9 +137,8 @@ def show_chart(many: list[Mapping[str, PFARecipe]]) -> Any:
     ax.set_xticks(xs)
     ax.set_xticklabels(layers, rotation=45 if len(layers) > 4 else 0, ha="right"
                        if len(layers) > 4 else "center")
-    ax.set_xlabel("layer name")
-    ax.set_ylabel("number of units")
-    ax.set_title("PFA: original vs. recommended unit counts")
+    ax.set(xlabel="layer name", ylabel="number of units",
+           title="PFA: original vs. recommended unit counts")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

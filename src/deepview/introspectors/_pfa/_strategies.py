@@ -14,6 +14,7 @@ from deepview._validation import check_float, check_int
 from deepview.exceptions import DeepViewException, InvalidTypeError
 from deepview.introspectors._pfa._covariances import PFACovariancesResult
 from deepview.introspectors._pfa._recipe import (
+    PFADiagnostics,
     PFAEnergyDiagnostics,
     PFAKLDiagnostics,
     PFARecipe,
@@ -38,14 +39,21 @@ class PFAStrategyType(Protocol):
         ...
 
 
-def _recipe(cov: PFACovariancesResult, count: int, diagnostics: object) -> PFARecipe:
-    return PFARecipe(
-        original_output_count=cov.original_output_count,
-        recommended_output_count=int(count),
-        maximally_correlated_units=[],
-        number_inactive_units=int(cov.inactive_units.shape[0]),
-        diagnostics=diagnostics,  # type: ignore[arg-type]
-    )
+class _PerLayer:
+    """A strategy that decides every layer on its own."""
+
+    def _layer(self, name: str, cov: PFACovariancesResult) -> tuple[int, PFADiagnostics]:
+        raise NotImplementedError
+
+    def __call__(
+        self, covariances: Mapping[str, PFACovariancesResult]
+    ) -> Mapping[str, PFARecipe]:
+        result: dict[str, PFARecipe] = {}
+        for name, cov in covariances.items():
+            count, diagnostics = self._layer(name, cov)
+            result[name] = PFARecipe(cov.original_output_count, int(count), [],
+                                     int(cov.inactive_units.shape[0]), diagnostics)
+        return result
 
 
 class _KLInterpolationFunction(Protocol):
@@ -81,7 +89,7 @@ class LinearInterpolation:
 
 
 @dataclass(frozen=True)
-class KL:
+class KL(_PerLayer):
     """Keep a share of units that shrinks as the eigenvalue spectrum gets less uniform.
 
     Per layer with ``C`` units: ``p = λ / Σλ + eps``, ``q = 1/C``,
@@ -116,32 +124,19 @@ class KL:
                 f"{type(self.interpolation_function).__name__}. Use KL.LinearInterpolation()."
             )
 
-    def __call__(
-        self, covariances: Mapping[str, PFACovariancesResult]
-    ) -> Mapping[str, PFARecipe]:
-        result: dict[str, PFARecipe] = {}
-        for name, cov in covariances.items():
-            count, diagnostics = self._layer(name, cov)
-            result[name] = _recipe(cov, count, diagnostics)
-        return result
-
     def _layer(self, name: str, cov: PFACovariancesResult) -> tuple[int, PFAKLDiagnostics]:
         n_units = cov.original_output_count
         eigenvalues = np.asarray(cov.eigenvalues, dtype=np.float64)
         total = float(np.abs(eigenvalues).sum())
         if n_units == 1:
             return 1, PFAKLDiagnostics(kl_divergence=0.0, units_ratio=1.0)
-        if total == 0.0:
-            # no variance at all: every unit is inactive, keep one
+        if total == 0.0:  # every unit is inactive: keep one
             return 1, PFAKLDiagnostics(kl_divergence=0.0, units_ratio=1.0 / n_units)
         p = eigenvalues / total + np.finfo(np.float64).eps
         p /= p.sum()
         kl = float(np.sum(p * np.log(p * n_units)))
         max_kl = math.log(n_units)
-        interpolate = self.interpolation_function
-        if interpolate is None:  # replaced in __post_init__; no assert (stripped by -O)
-            interpolate = LinearInterpolation()
-        ratio = interpolate(kl, max_kl)
+        ratio = self.interpolation_function(kl, max_kl)  # type: ignore[misc]
         try:
             ratio = float(ratio)
         except (TypeError, ValueError):
@@ -158,7 +153,7 @@ class KL:
 
 
 @dataclass(frozen=True)
-class Energy:
+class Energy(_PerLayer):
     """Keep the fewest units whose eigenvalues hold ``energy_threshold`` of the energy.
 
     Walks the descending eigenvalues until ``kept / total >= energy_threshold`` (at least one
@@ -189,21 +184,11 @@ class Energy:
         object.__setattr__(self, "min_kept_count", check_int(
             self.min_kept_count, name="min_kept_count", owner=owner, min_value=0))
 
-    def __call__(
-        self, covariances: Mapping[str, PFACovariancesResult]
-    ) -> Mapping[str, PFARecipe]:
-        result: dict[str, PFARecipe] = {}
-        for name, cov in covariances.items():
-            count, kept = self._layer(name, cov)
-            result[name] = _recipe(cov, count, PFAEnergyDiagnostics(total_kept_energy=kept))
-        return result
-
-    def _layer(self, name: str, cov: PFACovariancesResult) -> tuple[int, float]:
+    def _layer(self, name: str, cov: PFACovariancesResult) -> tuple[int, PFAEnergyDiagnostics]:
         eigenvalues = np.asarray(cov.eigenvalues, dtype=np.float64)
         n_units = eigenvalues.shape[0]
         cumulative = np.cumsum(eigenvalues)
-        # same summation order as the running sum, so energy_threshold=1.0 is reachable
-        total = float(cumulative[-1])
+        total = float(cumulative[-1])  # the running sum's order: a threshold of 1.0 is reached
         if total > 0:
             reached = np.flatnonzero(cumulative / total >= self.energy_threshold)
             count = int(reached[0]) + 1 if reached.size else n_units
@@ -217,7 +202,7 @@ class Energy:
             )
             count = self.min_kept_count
         count = min(max(count, 1), n_units)
-        return count, float(cumulative[count - 1])
+        return count, PFAEnergyDiagnostics(total_kept_energy=float(cumulative[count - 1]))
 
 
 @dataclass(frozen=True)
@@ -279,6 +264,4 @@ class Size:
         if not covariances:
             return {}
         threshold = self.energy_threshold(covariances)
-        return Energy(energy_threshold=threshold, min_kept_count=self.min_kept_count)(
-            covariances
-        )
+        return Energy(threshold, self.min_kept_count)(covariances)

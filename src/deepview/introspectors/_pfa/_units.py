@@ -2,11 +2,8 @@
 
 All strategies work on the absolute correlation ``|S_ij| / max(sqrt(S_ii S_jj), 1e-8)``
 with the diagonal and the inactive units excluded, remove the inactive units first and then
-one correlated unit at a time until ``num_units_to_keep`` active units remain.
-
-Complexity: building the correlation is O(C²). Each removal costs O(C) for the L1 strategies
-(the column sums are updated incrementally) and O(C) plus O(C) per row whose extreme
-coefficient was the removed unit for the Abs strategies, instead of a full O(C²) rescan.
+one correlated unit at a time until ``num_units_to_keep`` active units remain (O(C²) to
+build the correlation, about O(C) per removal).
 """
 
 from __future__ import annotations
@@ -50,36 +47,8 @@ def _abs_correlation(cov: PFACovariancesResult) -> np.ndarray:
     return corr
 
 
-def _prepare(
-    cov: PFACovariancesResult, num_units_to_keep: int, owner: str
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Validate and return ``(inactive, alive mask, number of units to remove)``."""
-    n_units = cov.original_output_count
-    keep = check_int(num_units_to_keep, name="num_units_to_keep", owner=owner, min_value=1)
-    if keep > n_units:
-        raise InvalidParameterError(
-            f"{owner}: 'num_units_to_keep' must be <= the layer's {n_units} units; got {keep}."
-        )
-    inactive = np.asarray(cov.inactive_units, dtype=np.int64)
-    alive = np.ones(n_units, dtype=bool)
-    alive[inactive] = False
-    return inactive, alive, int(alive.sum()) - keep
-
-
-def _inactive_only(inactive: np.ndarray, n_units: int) -> np.ndarray:
-    """More units requested than active: remove only inactive units, never all units."""
-    if inactive.shape[0] >= n_units:
-        return inactive[1:].copy()
-    return inactive.copy()
-
-
-def _select_l1(
-    cov: PFACovariancesResult, num_units_to_keep: int, maximize: bool, owner: str
-) -> np.ndarray:
-    inactive, alive, steps = _prepare(cov, num_units_to_keep, owner)
-    if steps <= 0:
-        return _inactive_only(inactive, cov.original_output_count) if steps < 0 \
-            else inactive.copy()
+def _select_l1(cov: PFACovariancesResult, inactive: np.ndarray, alive: np.ndarray, steps: int,
+               maximize: bool) -> np.ndarray:
     corr = _abs_correlation(cov)
     np.fill_diagonal(corr, 0.0)
     corr[inactive, :] = 0.0
@@ -114,13 +83,8 @@ def _break_l1_tie(corr: np.ndarray, alive: np.ndarray, tied: np.ndarray, maximiz
     return int(tied[int(np.argmin(per_column))])
 
 
-def _select_abs(
-    cov: PFACovariancesResult, num_units_to_keep: int, maximize: bool, owner: str
-) -> np.ndarray:
-    inactive, alive, steps = _prepare(cov, num_units_to_keep, owner)
-    if steps <= 0:
-        return _inactive_only(inactive, cov.original_output_count) if steps < 0 \
-            else inactive.copy()
+def _select_abs(cov: PFACovariancesResult, inactive: np.ndarray, alive: np.ndarray, steps: int,
+                maximize: bool) -> np.ndarray:
     fill = -np.inf if maximize else np.inf
     work = _abs_correlation(cov)
     np.fill_diagonal(work, fill)
@@ -170,7 +134,20 @@ class _DirectionalStrategy:
     ) -> np.ndarray:
         """Indices of the units to remove (inactive first), see the class docstring."""
         owner = f"PFA.UnitSelectionStrategy.{type(self).__name__}"
-        return type(self).distance(covariances, num_units_to_keep, self.maximize, owner)
+        n_units = covariances.original_output_count
+        keep = check_int(num_units_to_keep, name="num_units_to_keep", owner=owner, min_value=1)
+        if keep > n_units:
+            raise InvalidParameterError(f"{owner}: 'num_units_to_keep' must be <= the layer's "
+                                        f"{n_units} units; got {keep}.")
+        inactive = np.asarray(covariances.inactive_units, dtype=np.int64)
+        alive = np.ones(n_units, dtype=bool)
+        alive[inactive] = False
+        steps = int(alive.sum()) - keep
+        if steps < 0:  # fewer active units than asked for: remove inactive ones, never all
+            return inactive[1:].copy() if len(inactive) >= n_units else inactive.copy()
+        if steps == 0:
+            return inactive.copy()
+        return type(self).distance(covariances, inactive, alive, steps, self.maximize)
 
 
 @dataclass(frozen=True)
@@ -213,7 +190,4 @@ class L1Min(_DirectionalStrategy):
 
 def all_unit_strategies() -> Iterator[PFAUnitSelectionStrategyType]:
     """One instance of each bundled unit-selection strategy."""
-    yield AbsMax()
-    yield AbsMin()
-    yield L1Max()
-    yield L1Min()
+    return iter([AbsMax(), AbsMin(), L1Max(), L1Min()])
