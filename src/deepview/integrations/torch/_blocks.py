@@ -7,7 +7,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from torch import fx, nn
 from deepview.exceptions import DeepViewException, InvalidTypeError
 
 __all__ = ["CONVS", "NORMS", "Plan", "call_module", "cut", "find_folds", "is_conv1d",
-           "is_producer", "plan_from_graph", "plan_from_pairs", "plans_from_run",
+           "is_producer", "leaf_order", "plan_from_graph", "plan_from_pairs", "plans_from_run",
            "probe_module", "set_tensor", "trace", "units_of", "unsupported", "weight_rows"]
 
 _OWNER = "apply_pfa_recipe"
@@ -392,6 +392,27 @@ def call_module(module: nn.Module, batch: Any) -> Any:
     if isinstance(batch, tuple):
         return module(*batch)
     return module(batch)
+
+
+def leaf_order(module: nn.Module, batch: Any) -> list[str]:
+    """Leaf modules in the order of their first call by ``module`` (in eval mode) on ``batch``
+    (as :func:`call_module` takes it)."""
+    order: dict[str, None] = {}
+
+    def hook(name: str) -> Callable[..., None]:
+        return lambda *_: order.update({name: None})
+
+    handles = [m.register_forward_hook(hook(name)) for name, m in module.named_modules()
+               if name and next(m.children(), None) is None]
+    training = module.training
+    try:
+        with torch.no_grad():
+            call_module(module.eval(), batch)
+    finally:
+        module.train(training)
+        for handle in handles:
+            handle.remove()
+    return list(order)
 
 
 # ---------------------------------------------------------------------- folding

