@@ -171,10 +171,9 @@ class _Relative:
                     owner="Duplicates.ThresholdStrategy.Relative", min_value=0.0,
                     max_value=1.0)
         if self.fraction == 0:
-            raise InvalidParameterError(
-                "Duplicates.ThresholdStrategy.Relative: 'fraction' must be > 0; use "
-                "Duplicates.ThresholdStrategy.Distance(0) to group identical samples only."
-            )
+            raise InvalidParameterError("Duplicates.ThresholdStrategy.Relative: 'fraction' must be "
+                                        "> 0; use Duplicates.ThresholdStrategy.Distance(0) to "
+                                        "group identical samples only.")
 
     def __call__(self, distances: np.ndarray) -> float:
         d = _sorted_distinct(distances)
@@ -387,13 +386,11 @@ def _threshold_value(threshold: Any, dist: np.ndarray) -> float:
     try:
         t = float(value)
     except (TypeError, ValueError):
-        raise InvalidTypeError(
-            f"{_OWNER}: the threshold strategy must return a number; got {value!r}."
-        ) from None
+        raise InvalidTypeError(f"{_OWNER}: the threshold strategy must return a number; got "
+                               f"{value!r}.") from None
     if not math.isfinite(t) or t < 0:
-        raise InvalidDataError(
-            f"{_OWNER}: the threshold strategy returned {t}; it must be a finite distance >= 0."
-        )
+        raise InvalidDataError(f"{_OWNER}: the threshold strategy returned {t}; it must be a "
+                               "finite distance >= 0.")
     return t
 
 
@@ -543,10 +540,8 @@ def _groups(strategy: Any, threshold: Any,
 
     lists = strategy(vectors, recording)
     if len(lists) != n:
-        raise InvalidDataError(
-            f"{_OWNER}: the kNN strategy returned {len(lists)} neighbour lists for {n} "
-            "samples; it must return one list per sample."
-        )
+        raise InvalidDataError(f"{_OWNER}: the kNN strategy returned {len(lists)} neighbour lists "
+                               f"for {n} samples; it must return one list per sample.")
     pairs = [(i, int(j)) for i, row in enumerate(lists) for j in row]
     if pairs and not all(0 <= j < n for _, j in pairs):
         raise InvalidDataError(f"{_OWNER}: the kNN strategy returned indices outside [0, {n}).")
@@ -707,10 +702,9 @@ class Duplicates:
                 ("strategy", strategy, "", "KNNStrategy.KNNExact"),
                 ("threshold", threshold, "Threshold", "ThresholdStrategy.Slope")):
             if not callable(value):
-                raise InvalidTypeError(
-                    f"{_OWNER}: '{arg}' must be a Duplicates{kind}StrategyType such as "
-                    f"Duplicates.{example}(); got {type(value).__name__}."
-                )
+                raise InvalidTypeError(f"{_OWNER}: '{arg}' must be a Duplicates{kind}StrategyType "
+                                       f"such as Duplicates.{example}(); got "
+                                       f"{type(value).__name__}.")
         batches = tqdm(iter_batches(producer, batch_size, owner=_OWNER),
                        desc=f"{_OWNER}: reading", unit="batch", disable=progress_disabled())
         data = concatenate_batches(list(batches))
@@ -718,10 +712,8 @@ class Duplicates:
         for name, x in data.fields.items():
             check_field(name, x, owner=_OWNER)
             if x.shape[1] == 0:
-                raise InvalidDataError(
-                    f"{_OWNER}: field '{name}' has 0 features (shape {x.shape}); give at "
-                    "least one feature."
-                )
+                raise InvalidDataError(f"{_OWNER}: field '{name}' has 0 features (shape "
+                                       f"{x.shape}); give at least one feature.")
             if len(x) < 2:
                 results[name] = []
                 continue

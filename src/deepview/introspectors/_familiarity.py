@@ -176,10 +176,9 @@ class _GMMDistribution:
     def _check(self, x: Any, name: str = "x") -> np.ndarray:
         arr = np.asarray(x)
         if arr.ndim != 2 or arr.shape[1] != self.n_features:
-            raise InvalidDataError(
-                f"{_OWNER}: field '{name}' must have shape (N, {self.n_features}) to be scored "
-                f"by this model; got {arr.shape}. Score the same field/layer it was fitted on."
-            )
+            raise InvalidDataError(f"{_OWNER}: field '{name}' must have shape (N, "
+                                   f"{self.n_features}) to be scored by this model; got "
+                                   f"{arr.shape}. Score the same field/layer it was fitted on.")
         return check_field(name, arr, owner=_OWNER)
 
     def score_samples(self, x: np.ndarray, name: str = "x") -> np.ndarray:
@@ -209,10 +208,8 @@ def _check_random_state(value: Any) -> None:
     ok = value is None or isinstance(value, (np.random.RandomState, np.random.Generator))
     ok = ok or (isinstance(value, (int, np.integer)) and not isinstance(value, bool))
     if not ok:
-        raise InvalidTypeError(
-            f"{_GMM_OWNER}: '_random_state' must be None, an int, a numpy RandomState or "
-            f"Generator; got {type(value).__name__}."
-        )
+        raise InvalidTypeError(f"{_GMM_OWNER}: '_random_state' must be None, an int, a numpy "
+                               f"RandomState or Generator; got {type(value).__name__}.")
 
 
 def _collect_blocks(
@@ -231,17 +228,14 @@ def _collect_blocks(
                 dims[name] = arr.shape[1]
                 blocks[name] = []
         if set(batch.fields) != set(dims):
-            raise InvalidDataError(
-                f"{owner}: every batch needs the same fields; first batch had {sorted(dims)}, "
-                f"a later one {sorted(batch.fields)}."
-            )
+            raise InvalidDataError(f"{owner}: every batch needs the same fields; first batch had "
+                                   f"{sorted(dims)}, a later one {sorted(batch.fields)}.")
         for name, value in batch.fields.items():
             arr = check_field(name, value, owner=owner)
             if arr.shape[1] != dims[name]:
-                raise InvalidDataError(
-                    f"{owner}: field '{name}' changed width from {dims[name]} to "
-                    f"{arr.shape[1]} between batches; all batches need the same shape."
-                )
+                raise InvalidDataError(f"{owner}: field '{name}' changed width from {dims[name]} "
+                                       f"to {arr.shape[1]} between batches; all batches need the "
+                                       "same shape.")
             if not np.issubdtype(arr.dtype, np.floating):
                 arr = arr.astype(np.float64)
             blocks[name].append(arr)  # batches are immutable: keep them, no copy
@@ -327,18 +321,15 @@ class _GMM:
         try:
             cov = GMMCovarianceType(self.covariance_type)
         except ValueError:
-            raise InvalidParameterError(
-                f"{_GMM_OWNER}: 'covariance_type' must be GMMCovarianceType.DIAG or .FULL; "
-                f"got {self.covariance_type!r}."
-            ) from None
+            raise InvalidParameterError(f"{_GMM_OWNER}: 'covariance_type' must be "
+                                        "GMMCovarianceType.DIAG or .FULL; got "
+                                        f"{self.covariance_type!r}.") from None
         object.__setattr__(self, "covariance_type", cov)
         _check_random_state(self._random_state)
         _check_random_state(self.random_state)
         if self._random_state is not None and self.random_state is not None:
-            raise InvalidParameterError(
-                f"{_GMM_OWNER}: give either 'random_state' or its older name '_random_state', "
-                "not both."
-            )
+            raise InvalidParameterError(f"{_GMM_OWNER}: give either 'random_state' or its older "
+                                        "name '_random_state', not both.")
 
     @property
     def seed(self) -> int | np.random.RandomState | np.random.Generator | None:
@@ -355,11 +346,10 @@ class _GMM:
         """Fit the mixture to one field's row blocks."""
         n = sum(len(b) for b in blocks)
         if n < self.gaussian_count:
-            raise InvalidDataError(
-                f"{_GMM_OWNER}: field '{name}' has {n} sample(s) but gaussian_count="
-                f"{self.gaussian_count}; give at least {self.gaussian_count} samples or use "
-                f"GMM(gaussian_count={max(n, 1)})."
-            )
+            raise InvalidDataError(f"{_GMM_OWNER}: field '{name}' has {n} sample(s) but "
+                                   f"gaussian_count={self.gaussian_count}; give at least "
+                                   f"{self.gaussian_count} samples or use "
+                                   f"GMM(gaussian_count={max(n, 1)}).")
         params = fit_gmm(
             blocks, n_components=self.gaussian_count,
             covariance_type=self.covariance_type.value, tol=self.convergence_threshold,
@@ -397,10 +387,8 @@ def _make_meta_key(
     if isinstance(meta_key, str):
         return Batch.DictMetaKey(meta_key)
     if meta_key is not None:
-        raise InvalidTypeError(
-            f"{_OWNER}: 'meta_key' must be None, a str or a Batch.DictMetaKey; "
-            f"got {type(meta_key).__name__}."
-        )
+        raise InvalidTypeError(f"{_OWNER}: 'meta_key' must be None, a str or a Batch.DictMetaKey; "
+                               f"got {type(meta_key).__name__}.")
     base = getattr(strategy, "metadata_key", None)
     name = base.name if isinstance(base, Batch.DictMetaKey) else type(strategy).__name__
     return Batch.DictMetaKey(f"{name}:{uuid.uuid4().hex[:12]}")
@@ -478,10 +466,8 @@ class Familiarity(PipelineStage):
         if strategy is None:
             strategy = _GMM()
         if not callable(strategy):
-            raise InvalidTypeError(
-                f"{_OWNER}: 'strategy' must be a FamiliarityStrategyType such as "
-                f"Familiarity.Strategy.GMM(); got {type(strategy).__name__}."
-            )
+            raise InvalidTypeError(f"{_OWNER}: 'strategy' must be a FamiliarityStrategyType such "
+                                   f"as Familiarity.Strategy.GMM(); got {type(strategy).__name__}.")
         key = _make_meta_key(strategy, meta_key)
         distributions = dict(strategy(producer, batch_size))
         if not distributions:
@@ -497,11 +483,10 @@ class Familiarity(PipelineStage):
         try:
             return self._distributions[name]
         except KeyError:
-            raise DeepViewException(
-                f"{_OWNER}: no familiarity model for field '{name}'; the model was fitted on "
-                f"{sorted(self._distributions)}. Remove the field from the pipeline or fit "
-                "Familiarity on a producer that has it."
-            ) from None
+            raise DeepViewException(f"{_OWNER}: no familiarity model for field '{name}'; the model "
+                                    f"was fitted on {sorted(self._distributions)}. Remove the "
+                                    "field from the pipeline or fit Familiarity on a producer that "
+                                    "has it.") from None
 
     def _results(self, name: str, x: np.ndarray) -> Sequence[FamiliarityResult]:
         dist = self._distribution(name)
@@ -510,10 +495,8 @@ class Familiarity(PipelineStage):
         check_field(name, x, owner=_OWNER)
         results = dist.compute_familiarity_score(x)
         if len(results) != len(x):
-            raise InvalidDataError(
-                f"{_OWNER}: the model of field '{name}' returned {len(results)} results for "
-                f"{len(x)} samples."
-            )
+            raise InvalidDataError(f"{_OWNER}: the model of field '{name}' returned {len(results)} "
+                                   f"results for {len(x)} samples.")
         return results
 
     def score(
@@ -536,10 +519,9 @@ class Familiarity(PipelineStage):
         """
         if isinstance(data, np.ndarray):
             if len(self._distributions) != 1:
-                raise InvalidParameterError(
-                    f"{_OWNER}.score: the model has fields {sorted(self._distributions)}; "
-                    "pass a mapping {field: array} instead of one array."
-                )
+                raise InvalidParameterError(f"{_OWNER}.score: the model has fields "
+                                            f"{sorted(self._distributions)}; pass a mapping "
+                                            "{field: array} instead of one array.")
             data = {next(iter(self._distributions)): data}
         if isinstance(data, Mapping):
             return {name: self._scores(name, np.asarray(x)) for name, x in data.items()}
@@ -611,10 +593,9 @@ class FamiliarityScores:
 
     def __init__(self, familiarity: Familiarity) -> None:
         if not isinstance(familiarity, Familiarity):
-            raise InvalidTypeError(
-                f"{self._OWNER}: 'familiarity' must be a fitted Familiarity (from "
-                f"Familiarity.introspect); got {type(familiarity).__name__}."
-            )
+            raise InvalidTypeError(f"{self._OWNER}: 'familiarity' must be a fitted Familiarity "
+                                   "(from Familiarity.introspect); got "
+                                   f"{type(familiarity).__name__}.")
         self.familiarity = familiarity
         self._parts: dict[str, list[np.ndarray]] = {}
 
@@ -634,21 +615,17 @@ class FamiliarityScores:
     def merge(self, other: FamiliarityScores) -> FamiliarityScores:
         """Append ``other``'s scores after this state's; returns ``self``."""
         if not isinstance(other, FamiliarityScores):
-            raise InvalidTypeError(
-                f"{self._OWNER}.merge: can only merge other FamiliarityScores; got "
-                f"{type(other).__name__}."
-            )
+            raise InvalidTypeError(f"{self._OWNER}.merge: can only merge other FamiliarityScores; "
+                                   f"got {type(other).__name__}.")
         if other.familiarity.meta_key != self.familiarity.meta_key:
-            raise InvalidParameterError(
-                f"{self._OWNER}.merge: the states score with different fitted models "
-                f"({self.familiarity.meta_key.name} and {other.familiarity.meta_key.name}); "
-                "build every state from the same Familiarity."
-            )
+            raise InvalidParameterError(f"{self._OWNER}.merge: the states score with different "
+                                        f"fitted models ({self.familiarity.meta_key.name} and "
+                                        f"{other.familiarity.meta_key.name}); build every state "
+                                        "from the same Familiarity.")
         if self._parts and other._parts and set(other._parts) != set(self._parts):
-            raise InvalidDataError(
-                f"{self._OWNER}.merge: one state scored fields {sorted(self._parts)}, the "
-                f"other {sorted(other._parts)}; every block needs the same fields."
-            )
+            raise InvalidDataError(f"{self._OWNER}.merge: one state scored fields "
+                                   f"{sorted(self._parts)}, the other {sorted(other._parts)}; "
+                                   "every block needs the same fields.")
         for name, parts in other._parts.items():
             self._parts.setdefault(name, []).extend(parts)
         return self
@@ -662,10 +639,8 @@ class FamiliarityScores:
             Nothing was scored.
         """
         if not self._parts:
-            raise InvalidDataError(
-                f"{self._OWNER}.finish: no samples were scored; update the state with at "
-                "least one non-empty batch."
-            )
+            raise InvalidDataError(f"{self._OWNER}.finish: no samples were scored; update the "
+                                   "state with at least one non-empty batch.")
         return {name: np.concatenate(parts) for name, parts in self._parts.items()}
 
     def __repr__(self) -> str:

@@ -79,11 +79,9 @@ class _InactiveCounter:
     def update(self, x: np.ndarray) -> None:
         k = x.shape[0]
         if x.shape[1:] != self.unit_shape:
-            raise InvalidDataError(
-                f"{self.owner}: field '{self.name}' has shape {x.shape[1:]} per sample in a "
-                f"later batch but {self.unit_shape} in the first; responses must keep their "
-                "shape."
-            )
+            raise InvalidDataError(f"{self.owner}: field '{self.name}' has shape {x.shape[1:]} per "
+                                   f"sample in a later batch but {self.unit_shape} in the first; "
+                                   "responses must keep their shape.")
         if k > self._rows:
             self._allocate(k)
         flat = x if x.ndim == 2 else x.reshape(k, self.units)
@@ -128,12 +126,11 @@ class _InactiveCounter:
     def merge(self, other: _InactiveCounter) -> _InactiveCounter:
         """Add ``other``'s samples after this counter's (per-sample counts in that order)."""
         if other.unit_shape != self.unit_shape or other.atol != self.atol:
-            raise InvalidDataError(
-                f"{self.owner}: cannot merge the counts of field '{self.name}': one part has "
-                f"{other.unit_shape} units per sample (atol={other.atol}), the other "
-                f"{self.unit_shape} (atol={self.atol}); every block needs the same shape and "
-                "tolerance."
-            )
+            raise InvalidDataError(f"{self.owner}: cannot merge the counts of field '{self.name}': "
+                                   f"one part has {other.unit_shape} units per sample "
+                                   f"(atol={other.atol}), the other {self.unit_shape} "
+                                   f"(atol={self.atol}); every block needs the same shape and "
+                                   "tolerance.")
         self._seal()
         other._seal()
         self.unit_counts += other.unit_counts
@@ -417,10 +414,8 @@ class IUA:
         """
         owner = "IUA.show"
         if not isinstance(iua, IUA):
-            raise InvalidTypeError(
-                f"{owner}: 'iua' must be the result of IUA.introspect(); "
-                f"got {type(iua).__name__}."
-            )
+            raise InvalidTypeError(f"{owner}: 'iua' must be the result of IUA.introspect(); got "
+                                   f"{type(iua).__name__}.")
         vis_type = check_choice(vis_type, name="vis_type", owner=owner,
                                 choices=[IUA.VisType.TABLE, IUA.VisType.CHART])
         results = iua.results
@@ -442,15 +437,12 @@ class IUA:
             return sorted(results)
         names = [response_names] if isinstance(response_names, str) else list(response_names)
         if not names:
-            raise InvalidParameterError(
-                f"{owner}: 'response_names' is empty; pass None to show all responses "
-                f"{sorted(results)}."
-            )
+            raise InvalidParameterError(f"{owner}: 'response_names' is empty; pass None to show "
+                                        f"all responses {sorted(results)}.")
         unknown = [n for n in names if n not in results]
         if unknown:
-            raise InvalidParameterError(
-                f"{owner}: unknown response(s) {unknown}; choose from {sorted(results)}."
-            )
+            raise InvalidParameterError(f"{owner}: unknown response(s) {unknown}; choose from "
+                                        f"{sorted(results)}.")
         return sorted(dict.fromkeys(names))
 
     @staticmethod
@@ -532,10 +524,9 @@ class IUAState:
         if fields is None:
             return
         if not fields:
-            raise InvalidDataError(
-                f"{self._OWNER}.update: the batch has no fields; IUA analyses the response "
-                "fields of a batch (e.g. from a Model in the pipeline)."
-            )
+            raise InvalidDataError(f"{self._OWNER}.update: the batch has no fields; IUA analyses "
+                                   "the response fields of a batch (e.g. from a Model in the "
+                                   "pipeline).")
         for name, x in fields.items():
             counter = self._counters.get(name)
             if counter is None:
@@ -546,15 +537,12 @@ class IUAState:
     def merge(self, other: IUAState) -> IUAState:
         """Add ``other``'s counts after this state's; returns ``self``."""
         if not isinstance(other, IUAState):
-            raise InvalidTypeError(
-                f"{self._OWNER}.merge: can only merge another IUAState; got "
-                f"{type(other).__name__}."
-            )
+            raise InvalidTypeError(f"{self._OWNER}.merge: can only merge another IUAState; got "
+                                   f"{type(other).__name__}.")
         if other.atol != self.atol:
-            raise InvalidParameterError(
-                f"{self._OWNER}.merge: the states use different tolerances (atol={self.atol} "
-                f"and {other.atol}); build every state with the same atol."
-            )
+            raise InvalidParameterError(f"{self._OWNER}.merge: the states use different tolerances "
+                                        f"(atol={self.atol} and {other.atol}); build every state "
+                                        "with the same atol.")
         if not other._counters:
             return self
         if not self._counters:
@@ -562,10 +550,8 @@ class IUAState:
             return self
         if set(other._counters) != set(self._counters):
             raise InvalidDataError(
-                f"{self._OWNER}.merge: one state counted fields {sorted(self._counters)}, "
-                f"the other {sorted(other._counters)}; every block must carry the same "
-                "responses."
-            )
+                f"{self._OWNER}.merge: one state counted fields {sorted(self._counters)}, the "
+                f"other {sorted(other._counters)}; every block must carry the same responses.")
         for name, counter in self._counters.items():
             counter.merge(other._counters[name])
         return self
@@ -579,10 +565,8 @@ class IUAState:
             No sample was counted.
         """
         if not self._counters:
-            raise InvalidDataError(
-                f"{self._OWNER}.finish: no samples were counted; update the state with at "
-                "least one non-empty batch."
-            )
+            raise InvalidDataError(f"{self._OWNER}.finish: no samples were counted; update the "
+                                   "state with at least one non-empty batch.")
         return IUA._from_counters(self._counters)
 
     def __repr__(self) -> str:

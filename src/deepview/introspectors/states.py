@@ -106,23 +106,17 @@ class _CovarianceStates:
     def merge(self: _S, other: _S) -> _S:
         """Add ``other``'s rows; returns ``self``."""
         if type(other) is not type(self):
-            raise InvalidTypeError(
-                f"{self._OWNER}.merge: can only merge another {type(self).__name__}; got "
-                f"{type(other).__name__}."
-            )
+            raise InvalidTypeError(f"{self._OWNER}.merge: can only merge another "
+                                   f"{type(self).__name__}; got {type(other).__name__}.")
         ours, theirs = getattr(self, self._PARAMETER), getattr(other, self._PARAMETER)
         if ours != theirs:
-            raise InvalidParameterError(
-                f"{self._OWNER}.merge: {self._PARAMETER} differs ({ours} and {theirs}); build "
-                "every state with the same one."
-            )
+            raise InvalidParameterError(f"{self._OWNER}.merge: {self._PARAMETER} differs ({ours} "
+                                        f"and {theirs}); build every state with the same one.")
         if self._accumulators and other._accumulators and (
                 set(other._accumulators) != set(self._accumulators)):
             raise InvalidDataError(
-                f"{self._OWNER}.merge: one state has fields {sorted(self._accumulators)}, "
-                f"the other {sorted(other._accumulators)}; every block must carry the same "
-                "fields."
-            )
+                f"{self._OWNER}.merge: one state has fields {sorted(self._accumulators)}, the "
+                f"other {sorted(other._accumulators)}; every block must carry the same fields.")
         for name, acc in other._accumulators.items():
             mine = self._accumulators.get(name)
             if mine is None:
@@ -132,10 +126,8 @@ class _CovarianceStates:
 
     def _check_not_empty(self) -> None:
         if not self._accumulators or self.samples == 0:
-            raise InvalidDataError(
-                f"{self._OWNER}.finish: no samples were added; update the state with at "
-                "least one non-empty batch."
-            )
+            raise InvalidDataError(f"{self._OWNER}.finish: no samples were added; update the state "
+                                   "with at least one non-empty batch.")
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(samples={self.samples}, "
@@ -182,21 +174,17 @@ class PCAState(_CovarianceStates):
             return list(fields)
         missing = [f for f in self.fields if f not in fields]
         if missing:
-            raise InvalidDataError(
-                f"{self._OWNER}.update: the batch has no field(s) {missing}; its fields are "
-                f"{sorted(fields)}."
-            )
+            raise InvalidDataError(f"{self._OWNER}.update: the batch has no field(s) {missing}; "
+                                   f"its fields are {sorted(fields)}.")
         return list(self.fields)
 
     def _prepare(self, name: str, x: Any) -> Any:
         arr = check_field(name, x, owner=self._OWNER)
         if arr.shape[1] > EXACT_MAX_FEATURES:
-            raise InvalidDataError(
-                f"{self._OWNER}: field '{name}' has {arr.shape[1]} features; partial PCA "
-                f"states hold the exact covariance, up to {EXACT_MAX_FEATURES} features. "
-                "Reduce the field first (e.g. a Pooler) or fit DimensionReduction in one "
-                "process."
-            )
+            raise InvalidDataError(f"{self._OWNER}: field '{name}' has {arr.shape[1]} features; "
+                                   "partial PCA states hold the exact covariance, up to "
+                                   f"{EXACT_MAX_FEATURES} features. Reduce the field first (e.g. a "
+                                   "Pooler) or fit DimensionReduction in one process.")
         return arr
 
     def _new(self, name: str) -> CovarianceAccumulator:
@@ -215,10 +203,9 @@ class PCAState(_CovarianceStates):
             strategy._state.fitter = fitter
             strategy._state.n_features = n_features[name] = acc.n_features
             if acc.n_features < self.target_dimensions:
-                raise InvalidDataError(
-                    f"{self._OWNER}: field '{name}' has {acc.n_features} features, fewer "
-                    f"than target_dimensions={self.target_dimensions}."
-                )
+                raise InvalidDataError(f"{self._OWNER}: field '{name}' has {acc.n_features} "
+                                       "features, fewer than "
+                                       f"target_dimensions={self.target_dimensions}.")
             strategy.fit_complete()
             reducers[name] = strategy
         self._accumulators = {}
@@ -247,10 +234,9 @@ class PFAState(_CovarianceStates):
         arr = check_response(name, x, owner=self._OWNER)
         acc = self._accumulators.get(name)
         if acc is not None and acc.n_features is not None and arr.shape[1] != acc.n_features:
-            raise InvalidDataError(
-                f"{self._OWNER}: field '{name}' has {arr.shape[1]} units in a later batch but "
-                f"{acc.n_features} in the first; responses must keep their shape."
-            )
+            raise InvalidDataError(f"{self._OWNER}: field '{name}' has {arr.shape[1]} units in a "
+                                   f"later batch but {acc.n_features} in the first; responses must "
+                                   "keep their shape.")
         return arr
 
     def _new(self, name: str) -> CovarianceAccumulator:

@@ -19,10 +19,8 @@ def as_matrix(data: Any, owner: str) -> np.ndarray:
     if not isinstance(data, np.ndarray):
         raise InvalidTypeError(f"{owner}: data must be a numpy array; got {type(data).__name__}.")
     if data.ndim != 2:
-        raise InvalidDataError(
-            f"{owner}: data has shape {data.shape} but needs 2 dims (batch, features); "
-            "add Flattener() (deepview.processors) to the pipeline."
-        )
+        raise InvalidDataError(f"{owner}: data has shape {data.shape} but needs 2 dims (batch, "
+                               "features); add Flattener() (deepview.processors) to the pipeline.")
     if not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
         raise InvalidTypeError(f"{owner}: data must hold numbers; got dtype {data.dtype}.")
     return data
@@ -30,10 +28,8 @@ def as_matrix(data: Any, owner: str) -> np.ndarray:
 
 def check_target(target: int, n_features: int, owner: str) -> None:
     if target > n_features:
-        raise InvalidDataError(
-            f"{owner}: target_dimensions={target} exceeds the {n_features} feature(s) of the "
-            f"data. Use target_dimensions <= {n_features}."
-        )
+        raise InvalidDataError(f"{owner}: target_dimensions={target} exceeds the {n_features} "
+                               f"feature(s) of the data. Use target_dimensions <= {n_features}.")
 
 
 class Collected:
@@ -48,16 +44,14 @@ class Collected:
     def add(self, data: np.ndarray, owner: str) -> None:
         d = int(data.shape[1])
         if self.fitted is not None:
-            raise DeepViewException(
-                f"{owner}: already fitted; use _clone() for a fresh copy to fit new data."
-            )
+            raise DeepViewException(f"{owner}: already fitted; use _clone() for a fresh copy to "
+                                    "fit new data.")
         if self.n_features is None:
             self.n_features = d
         elif d != self.n_features:
-            raise InvalidDataError(
-                f"{owner}: batches have different feature counts ({self.n_features} then "
-                f"{d}); every batch of a field needs the same shape."
-            )
+            raise InvalidDataError(f"{owner}: batches have different feature counts "
+                                   f"({self.n_features} then {d}); every batch of a field needs "
+                                   "the same shape.")
         if len(data):
             self.chunks.append(data)
 
@@ -93,15 +87,13 @@ class StrategyBase:
         return self._one_shot
 
     def transform(self, data: np.ndarray) -> np.ndarray:
-        raise DeepViewException(
-            f"{self._owner}: transform() is not available for a one-shot strategy; call "
-            "transform_one_shot() to get the embedding of the fitted samples."
-        )
+        raise DeepViewException(f"{self._owner}: transform() is not available for a one-shot "
+                                "strategy; call transform_one_shot() to get the embedding of the "
+                                "fitted samples.")
 
     def transform_one_shot(self) -> np.ndarray:
-        raise DeepViewException(
-            f"{self._owner}: transform_one_shot() is not available; call transform(data)."
-        )
+        raise DeepViewException(f"{self._owner}: transform_one_shot() is not available; call "
+                                "transform(data).")
 
 
 @contextlib.contextmanager

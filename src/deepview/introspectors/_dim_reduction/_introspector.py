@@ -84,21 +84,18 @@ class _OneShotRows:
                                count=len(ids))
             if (rows < 0).any():
                 unknown = [ids[j] for j in np.flatnonzero(rows < 0)[:5]]
-                raise InvalidDataError(
-                    f"{_OWNER}: {int((rows < 0).sum())} sample(s) were not in the data the "
-                    f"one-shot strategy was fitted on (identifiers {unknown}...). t-SNE and "
-                    "PaCMAP can only return the embedding of fitted samples; fit "
-                    "DimensionReduction on this producer (or use PCA/UMAP, which transform "
-                    "new data)."
-                )
+                raise InvalidDataError(f"{_OWNER}: {int((rows < 0).sum())} sample(s) were not in "
+                                       "the data the one-shot strategy was fitted on (identifiers "
+                                       f"{unknown}...). t-SNE and PaCMAP can only return the "
+                                       "embedding of fitted samples; fit DimensionReduction on "
+                                       "this producer (or use PCA/UMAP, which transform new data).")
             return rows, True
         end = position + batch.batch_size
         if end > self.n:
-            raise InvalidDataError(
-                f"{_OWNER}: the pipelined producer yields more samples than the {self.n} the "
-                "one-shot strategy was fitted on. Without identifiers, pipeline the same "
-                "producer (same samples, same order), or attach Batch.StdKeys.IDENTIFIER."
-            )
+            raise InvalidDataError(f"{_OWNER}: the pipelined producer yields more samples than the "
+                                   f"{self.n} the one-shot strategy was fitted on. Without "
+                                   "identifiers, pipeline the same producer (same samples, same "
+                                   "order), or attach Batch.StdKeys.IDENTIFIER.")
         return np.arange(position, end, dtype=np.intp), False
 
     def verify(self, name: str, rows: np.ndarray, x: np.ndarray, by_id: bool) -> None:
@@ -108,12 +105,11 @@ class _OneShotRows:
             return
         first = int(np.flatnonzero(~ok)[0])
         where = "with the same identifier" if by_id else f"at position {int(rows[first])}"
-        raise InvalidDataError(
-            f"{_OWNER}: field '{name}': {int((~ok).sum())} sample(s) differ from the fitted "
-            f"sample {where}; the one-shot embedding would give them wrong coordinates. "
-            "Pipeline the producer that was fitted (same samples and order, or with "
-            "identifiers), or re-fit DimensionReduction on this data."
-        )
+        raise InvalidDataError(f"{_OWNER}: field '{name}': {int((~ok).sum())} sample(s) differ "
+                               f"from the fitted sample {where}; the one-shot embedding would give "
+                               "them wrong coordinates. Pipeline the producer that was fitted "
+                               "(same samples and order, or with identifiers), or re-fit "
+                               "DimensionReduction on this data.")
 
 
 @contextlib.contextmanager
@@ -135,31 +131,25 @@ def _resolve_strategies(
     """(single strategy or None, mapping) after type checks."""
     if isinstance(strategies, Mapping):
         if not strategies:
-            raise InvalidParameterError(
-                f"{_OWNER}.introspect: 'strategies' is an empty mapping; map at least one "
-                "field name to a strategy, or pass one strategy for every field."
-            )
+            raise InvalidParameterError(f"{_OWNER}.introspect: 'strategies' is an empty mapping; "
+                                        "map at least one field name to a strategy, or pass one "
+                                        "strategy for every field.")
         mapping: dict[str, DimensionReductionStrategyType] = {}
         for name, strategy in strategies.items():
             if not isinstance(name, str):
-                raise InvalidTypeError(
-                    f"{_OWNER}.introspect: 'strategies' keys must be field names (str); got "
-                    f"{name!r}."
-                )
+                raise InvalidTypeError(f"{_OWNER}.introspect: 'strategies' keys must be field "
+                                       f"names (str); got {name!r}.")
             if not isinstance(strategy, DimensionReductionStrategyType):
-                raise InvalidTypeError(
-                    f"{_OWNER}.introspect: strategies['{name}'] must be a dimension reduction "
-                    f"strategy (e.g. DimensionReduction.Strategy.PCA(40)); got "
-                    f"{type(strategy).__name__}."
-                )
+                raise InvalidTypeError(f"{_OWNER}.introspect: strategies['{name}'] must be a "
+                                       "dimension reduction strategy (e.g. "
+                                       "DimensionReduction.Strategy.PCA(40)); got "
+                                       f"{type(strategy).__name__}.")
             mapping[name] = strategy
         return None, mapping
     if not isinstance(strategies, DimensionReductionStrategyType):
-        raise InvalidTypeError(
-            f"{_OWNER}.introspect: 'strategies' must be a strategy (e.g. "
-            "DimensionReduction.Strategy.PCA(40)) or a mapping {field: strategy}; got "
-            f"{type(strategies).__name__}."
-        )
+        raise InvalidTypeError(f"{_OWNER}.introspect: 'strategies' must be a strategy (e.g. "
+                               "DimensionReduction.Strategy.PCA(40)) or a mapping {field: "
+                               f"strategy}}; got {type(strategies).__name__}.")
     return strategies, {}
 
 
@@ -265,15 +255,13 @@ class DimensionReduction(PipelineStage):
                 names = list(batch.fields) if single is not None else list(mapping)
                 missing = [n for n in names if n not in batch.fields]
                 if missing:
-                    raise MissingFieldError(
-                        f"{owner}: strategies name field(s) {missing} that the producer does "
-                        f"not yield; available fields: {sorted(batch.fields)}. Fix the "
-                        "field names in the 'strategies' mapping."
-                    )
+                    raise MissingFieldError(f"{owner}: strategies name field(s) {missing} that the "
+                                            "producer does not yield; available fields: "
+                                            f"{sorted(batch.fields)}. Fix the field names in the "
+                                            "'strategies' mapping.")
                 if not names:
-                    raise InvalidDataError(
-                        f"{owner}: the batches have no fields to reduce (metadata only)."
-                    )
+                    raise InvalidDataError(f"{owner}: the batches have no fields to reduce "
+                                           "(metadata only).")
                 reducers = {
                     n: (single if single is not None else mapping[n])._clone() for n in names
                 }
@@ -282,17 +270,15 @@ class DimensionReduction(PipelineStage):
             data: dict[str, np.ndarray] = {}
             for name, reducer in reducers.items():
                 if name not in batch.fields:
-                    raise MissingFieldError(
-                        f"{owner}: field '{name}' is missing from batch {index}; available "
-                        f"fields: {sorted(batch.fields)}. Every batch needs the same fields."
-                    )
+                    raise MissingFieldError(f"{owner}: field '{name}' is missing from batch "
+                                            f"{index}; available fields: {sorted(batch.fields)}. "
+                                            "Every batch needs the same fields.")
                 x = check_field(name, batch.fields[name], owner=owner)
                 d = n_features.setdefault(name, int(x.shape[1]))
                 if x.shape[1] != d:
-                    raise InvalidDataError(
-                        f"{owner}: field '{name}' has {x.shape[1]} features in batch {index} "
-                        f"but {d} before; every batch needs the same shape."
-                    )
+                    raise InvalidDataError(f"{owner}: field '{name}' has {x.shape[1]} features in "
+                                           f"batch {index} but {d} before; every batch needs the "
+                                           "same shape.")
                 data[name] = x
                 with _naming(name):
                     reducer.fit_incremental(x)
@@ -343,17 +329,14 @@ class _ReducedProducer:
             by_id = False
             for name, reducer in reducers.items():
                 if name not in batch.fields:
-                    raise MissingFieldError(
-                        f"{owner}: field '{name}' was reduced at fit time but is missing from "
-                        f"the batch; available fields: {sorted(batch.fields)}."
-                    )
+                    raise MissingFieldError(f"{owner}: field '{name}' was reduced at fit time but "
+                                            "is missing from the batch; available fields: "
+                                            f"{sorted(batch.fields)}.")
                 x = check_field(name, batch.fields[name], owner=owner)
                 expected = stage._n_features.get(name)
                 if expected is not None and x.shape[1] != expected:
-                    raise InvalidDataError(
-                        f"{owner}: field '{name}' has {x.shape[1]} features but "
-                        f"DimensionReduction was fitted on {expected}."
-                    )
+                    raise InvalidDataError(f"{owner}: field '{name}' has {x.shape[1]} features but "
+                                           f"DimensionReduction was fitted on {expected}.")
                 if one_shot is not None and name in embeddings:
                     if rows is None:
                         rows, by_id = one_shot.rows_for(batch, position)
@@ -366,8 +349,7 @@ class _ReducedProducer:
             position += batch.batch_size
             yield builder.make_batch()
         if one_shot is not None and embeddings and all_positional and position != one_shot.n:
-            raise InvalidDataError(
-                f"{owner}: the pipelined producer yielded {position} samples but the one-shot "
-                f"strategy was fitted on {one_shot.n}. Without identifiers, pipeline the same "
-                "producer (same samples, same order), or attach Batch.StdKeys.IDENTIFIER."
-            )
+            raise InvalidDataError(f"{owner}: the pipelined producer yielded {position} samples "
+                                   f"but the one-shot strategy was fitted on {one_shot.n}. Without "
+                                   "identifiers, pipeline the same producer (same samples, same "
+                                   "order), or attach Batch.StdKeys.IDENTIFIER.")

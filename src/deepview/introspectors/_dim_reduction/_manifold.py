@@ -53,10 +53,9 @@ class _KwargsStrategy(StrategyBase):
         params = dict(_parameters or {})
         params.update(kwargs)
         if "n_components" in params:
-            raise InvalidParameterError(
-                f"{self._owner}: pass the output dimension as target_dimensions, not "
-                f"n_components (got n_components={params['n_components']!r})."
-            )
+            raise InvalidParameterError(f"{self._owner}: pass the output dimension as "
+                                        "target_dimensions, not n_components (got "
+                                        f"n_components={params['n_components']!r}).")
         object.__setattr__(self, "target_dimensions", int(target_dimensions))
         object.__setattr__(self, "_parameters", MappingProxyType(params))
         object.__setattr__(self, "_state", Collected())
@@ -75,10 +74,9 @@ class _KwargsStrategy(StrategyBase):
                 return cls(n_components=self.target_dimensions, **self._estimator_parameters())
         except TypeError as exc:
             module = ".".join(p for p in cls.__module__.split(".") if p.strip("_") == p)
-            raise InvalidParameterError(
-                f"{self._owner}: invalid keyword argument(s) {sorted(self._parameters)}: {exc}."
-                f" See the documentation of {module}.{cls.__name__}."
-            ) from exc
+            raise InvalidParameterError(f"{self._owner}: invalid keyword argument(s) "
+                                        f"{sorted(self._parameters)}: {exc}. See the documentation "
+                                        f"of {module}.{cls.__name__}.") from exc
 
     def fit_incremental(self, data: np.ndarray) -> None:
         self._state.add(as_matrix(data, self._owner), self._owner)
@@ -89,9 +87,8 @@ class _KwargsStrategy(StrategyBase):
             return
         x = state.take_all(self._owner)
         if len(x) < 2:
-            raise InvalidDataError(
-                f"{self._owner}: needs at least 2 samples to embed; got {len(x)}."
-            )
+            raise InvalidDataError(f"{self._owner}: needs at least 2 samples to embed; got "
+                                   f"{len(x)}.")
         estimator = self._make_estimator()
         try:
             with quiet():
@@ -99,11 +96,10 @@ class _KwargsStrategy(StrategyBase):
         except DeepViewException:
             raise
         except (ValueError, TypeError, IndexError, np.linalg.LinAlgError) as exc:
-            raise InvalidDataError(
-                f"{self._owner}: fitting {len(x)} samples x {x.shape[1]} features failed: "
-                f"{exc}. Check the keyword arguments against the number of samples "
-                "(e.g. perplexity / n_neighbors must be smaller than the sample count)."
-            ) from exc
+            raise InvalidDataError(f"{self._owner}: fitting {len(x)} samples x {x.shape[1]} "
+                                   f"features failed: {exc}. Check the keyword arguments against "
+                                   "the number of samples (e.g. perplexity / n_neighbors must be "
+                                   "smaller than the sample count).") from exc
 
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
         raise NotImplementedError
@@ -189,10 +185,9 @@ class TSNE(_KwargsStrategy):
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
         perplexity = float(self._parameters.get("perplexity", 30.0))
         if perplexity >= len(x):
-            raise InvalidDataError(
-                f"{self._owner}: perplexity ({perplexity:g}) must be smaller than the number "
-                f"of samples ({len(x)}); pass a smaller perplexity=... or give more samples."
-            )
+            raise InvalidDataError(f"{self._owner}: perplexity ({perplexity:g}) must be smaller "
+                                   f"than the number of samples ({len(x)}); pass a smaller "
+                                   "perplexity=... or give more samples.")
         with self._threads():
             estimator.fit(x)
         return np.asarray(estimator.embedding_)
@@ -432,9 +427,8 @@ class UMAP(_KwargsStrategy):
         x = as_matrix(data, self._owner)
         d = fitted.index.data.shape[1]
         if x.shape[1] != d:
-            raise InvalidDataError(
-                f"{self._owner}: data has {x.shape[1]} features but UMAP was fitted on {d}."
-            )
+            raise InvalidDataError(f"{self._owner}: data has {x.shape[1]} features but UMAP was "
+                                   f"fitted on {d}.")
         rows = fitted.index.lookup(x)
         out = np.empty((len(x), self.target_dimensions), dtype=np.float32)
         known = rows >= 0
@@ -450,9 +444,8 @@ class UMAP(_KwargsStrategy):
                     out[new] = fitted.model.transform(np.ascontiguousarray(x[new],
                                                                           dtype=np.float32))
             except (ValueError, IndexError) as exc:
-                raise InvalidDataError(
-                    f"{self._owner}: transforming {len(new)} new sample(s) failed: {exc}"
-                ) from exc
+                raise InvalidDataError(f"{self._owner}: transforming {len(new)} new sample(s) "
+                                       f"failed: {exc}") from exc
         return out
 
     def _place(self, fitted: _UMAPFit, x: np.ndarray) -> np.ndarray:

@@ -44,10 +44,9 @@ class _PCAState:
 
 def _check_samples(target_dimensions: int, n: int, owner: str) -> None:
     if n < target_dimensions:
-        raise InvalidDataError(
-            f"{owner}: target_dimensions={target_dimensions} needs at least as "
-            f"many samples; got {n}. Use target_dimensions <= {n} or give more samples."
-        )
+        raise InvalidDataError(f"{owner}: target_dimensions={target_dimensions} needs at least as "
+                               f"many samples; got {n}. Use target_dimensions <= {n} or give more "
+                               "samples.")
 
 
 class _LinearStrategy(StrategyBase):
@@ -69,10 +68,8 @@ class _LinearStrategy(StrategyBase):
             raise not_fitted(self._owner)
         x = as_matrix(data, self._owner)
         if x.shape[1] != model.mean.shape[0]:
-            raise InvalidDataError(
-                f"{self._owner}: data has {x.shape[1]} features but the PCA was fitted on "
-                f"{model.mean.shape[0]}."
-            )
+            raise InvalidDataError(f"{self._owner}: data has {x.shape[1]} features but the PCA was "
+                                   f"fitted on {model.mean.shape[0]}.")
         return model.transform(x)
 
     def _clone(self: _P) -> _P:
@@ -125,29 +122,26 @@ class PCA(_LinearStrategy):
     def check_batch_size(self, batch_size: int) -> None:
         batch_size = check_batch_size(batch_size, owner=self._owner)
         if self.target_dimensions > batch_size:
-            raise InvalidParameterError(
-                f"{self._owner}: batch_size ({batch_size}) must be >= target_dimensions "
-                f"({self.target_dimensions}). Use batch_size={self.default_batch_size()} "
-                "(or leave batch_size=None)."
-            )
+            raise InvalidParameterError(f"{self._owner}: batch_size ({batch_size}) must be >= "
+                                        f"target_dimensions ({self.target_dimensions}). Use "
+                                        f"batch_size={self.default_batch_size()} (or leave "
+                                        "batch_size=None).")
 
     def fit_incremental(self, data: np.ndarray) -> None:
         x = as_matrix(data, self._owner)
         state = self._state
         if state.model is not None:
-            raise DeepViewException(
-                f"{self._owner}: already fitted; use _clone() for a fresh copy to fit new data."
-            )
+            raise DeepViewException(f"{self._owner}: already fitted; use _clone() for a fresh copy "
+                                    "to fit new data.")
         d = int(x.shape[1])
         if state.fitter is None:
             check_target(self.target_dimensions, d, self._owner)
             state.fitter = make_streaming_pca(self.target_dimensions, d)
             state.n_features = d
         elif d != state.n_features:
-            raise InvalidDataError(
-                f"{self._owner}: batches have different feature counts ({state.n_features} "
-                f"then {d}); every batch of a field needs the same shape."
-            )
+            raise InvalidDataError(f"{self._owner}: batches have different feature counts "
+                                   f"({state.n_features} then {d}); every batch of a field needs "
+                                   "the same shape.")
         state.fitter.partial_fit(x)
 
     def fit_complete(self) -> None:

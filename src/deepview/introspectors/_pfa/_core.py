@@ -145,10 +145,9 @@ class PFA:
                 if acc is None:
                     acc = scatters[name] = streaming_covariance(name, owner=owner)
                 elif x.shape[1] != acc.n_features:
-                    raise InvalidDataError(
-                        f"{owner}: field '{name}' has {x.shape[1]} units in a later batch but "
-                        f"{acc.n_features} in the first; responses must keep their shape."
-                    )
+                    raise InvalidDataError(f"{owner}: field '{name}' has {x.shape[1]} units in a "
+                                           f"later batch but {acc.n_features} in the first; "
+                                           "responses must keep their shape.")
                 acc.update(x)
         return PFA._from_scatters(scatters, eps)
 
@@ -167,10 +166,8 @@ class PFA:
                 failed.append(name)
                 continue
             if not np.isfinite(cov).all():
-                raise InvalidDataError(
-                    f"PFA.introspect: the covariance of field '{name}' is not finite (values "
-                    "too large); rescale the responses."
-                )
+                raise InvalidDataError(f"PFA.introspect: the covariance of field '{name}' is not "
+                                       "finite (values too large); rescale the responses.")
             results[name] = PFACovariancesResult._from_symmetric(cov, eps)
         return PFA(tuple(failed), MappingProxyType(results))
 
@@ -212,25 +209,22 @@ class PFA:
         unit_strategy = _units.L1Max() if unit_strategy is None else unit_strategy
         for arg, value in (("strategy", strategy), ("unit_strategy", unit_strategy)):
             if isinstance(value, type):
-                raise InvalidTypeError(
-                    f"{owner}: '{arg}' must be an instance, not the class {value.__name__}; "
-                    f"add parentheses, e.g. {value.__name__}()."
-                )
+                raise InvalidTypeError(f"{owner}: '{arg}' must be an instance, not the class "
+                                       f"{value.__name__}; add parentheses, e.g. "
+                                       f"{value.__name__}().")
             if not callable(value):
-                raise InvalidTypeError(
-                    f"{owner}: '{arg}' must be callable (e.g. PFA.Strategy.KL() / "
-                    f"PFA.UnitSelectionStrategy.L1Max()); got {type(value).__name__}."
-                )
+                raise InvalidTypeError(f"{owner}: '{arg}' must be callable (e.g. PFA.Strategy.KL() "
+                                       "/ PFA.UnitSelectionStrategy.L1Max()); got "
+                                       f"{type(value).__name__}.")
         covariances = self._covariance_result_by_response
         recipes = strategy(covariances)
         result: dict[str, PFARecipe] = {}
         for name, cov in covariances.items():
             recipe = recipes.get(name) if isinstance(recipes, Mapping) else None
             if not isinstance(recipe, PFARecipe):
-                raise DeepViewException(
-                    f"{owner}: strategy {type(strategy).__name__} returned no PFARecipe for "
-                    f"layer '{name}'; a strategy must return one recipe per layer."
-                )
+                raise DeepViewException(f"{owner}: strategy {type(strategy).__name__} returned no "
+                                        f"PFARecipe for layer '{name}'; a strategy must return one "
+                                        "recipe per layer.")
             result[name] = self._apply_units(name, cov, recipe, unit_strategy, owner)
         return MappingProxyType(result)
 
@@ -241,20 +235,18 @@ class PFA:
         keep = recipe.recommended_output_count
         if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) \
                 or not 1 <= keep <= n_units:
-            raise DeepViewException(
-                f"{owner}: the strategy recommended {keep!r} units for layer '{name}' but the "
-                f"count must be an int in [1, {n_units}]; fix the strategy."
-            )
+            raise DeepViewException(f"{owner}: the strategy recommended {keep!r} units for layer "
+                                    f"'{name}' but the count must be an int in [1, {n_units}]; fix "
+                                    "the strategy.")
         removed = np.asarray(unit_strategy(cov, num_units_to_keep=int(keep)))
         if removed.size and not np.issubdtype(removed.dtype, np.integer) \
                 or removed.ndim != 1 or removed.size >= n_units \
                 or (removed.size and (removed.min() < 0 or removed.max() >= n_units)) \
                 or np.unique(removed).size != removed.size:
-            raise DeepViewException(
-                f"{owner}: unit strategy {type(unit_strategy).__name__} returned invalid "
-                f"indices for layer '{name}' (need distinct ints in [0, {n_units}), fewer "
-                f"than {n_units}); got {removed!r}."
-            )
+            raise DeepViewException(f"{owner}: unit strategy {type(unit_strategy).__name__} "
+                                    f"returned invalid indices for layer '{name}' (need distinct "
+                                    f"ints in [0, {n_units}), fewer than {n_units}); got "
+                                    f"{removed!r}.")
         units = [int(u) for u in removed]
         final = n_units - len(units)
         if final != keep:
@@ -319,10 +311,8 @@ class PFA:
         ['layer name', 'original count']
         """
         if isinstance(recipe_result, PFA):
-            raise InvalidTypeError(
-                "PFA.show: got the PFA object itself; pass a recipe instead: "
-                "recipe = pfa.get_recipe(); PFA.show(recipe)."
-            )
+            raise InvalidTypeError("PFA.show: got the PFA object itself; pass a recipe instead: "
+                                   "recipe = pfa.get_recipe(); PFA.show(recipe).")
         vis_type = check_choice(vis_type, name="vis_type", owner="PFA.show",
                                 choices=[PFA.VisType.TABLE, PFA.VisType.CHART])
         many = _show.normalize_recipes(recipe_result)

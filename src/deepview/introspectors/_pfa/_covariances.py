@@ -59,14 +59,11 @@ class PFACovariancesResult:
         """Build the result from a symmetric covariance matrix (eigen-decomposition included)."""
         cov = np.array(covariances, dtype=np.float64)
         if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] == 0:
-            raise InvalidDataError(
-                f"PFACovariancesResult: 'covariances' must be a non-empty square matrix; "
-                f"got shape {cov.shape}."
-            )
+            raise InvalidDataError("PFACovariancesResult: 'covariances' must be a non-empty square "
+                                   f"matrix; got shape {cov.shape}.")
         if not np.isfinite(cov).all():
-            raise InvalidDataError(
-                "PFACovariancesResult: 'covariances' contains NaN or inf; check the responses."
-            )
+            raise InvalidDataError("PFACovariancesResult: 'covariances' contains NaN or inf; check "
+                                   "the responses.")
         cov += cov.T
         cov *= 0.5
         return PFACovariancesResult._from_symmetric(cov, epsilon_inactive)
@@ -101,27 +98,21 @@ def check_response(name: str, x: object, *, owner: str, pfa: bool = True) -> np.
     """Validate one response of a batch, a real ``(B, ...)`` array with units; PFA's (at
     most 2-D) is returned as ``(B, C)``."""
     if not isinstance(x, np.ndarray):
-        raise InvalidTypeError(
-            f"{owner}: field '{name}' must be a numpy array; got {type(x).__name__}."
-        )
+        raise InvalidTypeError(f"{owner}: field '{name}' must be a numpy array; got "
+                               f"{type(x).__name__}.")
     if pfa and x.ndim > 2:
-        raise InvalidDataError(
-            f"{owner}: field '{name}' has shape {x.shape} but PFA needs at most 2 dims "
-            "(batch, units); add Pooler(dim=..., method=Pooler.Method.MAX) or Flattener() "
-            "(deepview.processors) to the pipeline before PFA."
-        )
+        raise InvalidDataError(f"{owner}: field '{name}' has shape {x.shape} but PFA needs at most "
+                               "2 dims (batch, units); add Pooler(dim=..., "
+                               "method=Pooler.Method.MAX) or Flattener() (deepview.processors) to "
+                               "the pipeline before PFA.")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
             or x.dtype == np.bool_):
-        raise InvalidTypeError(
-            f"{owner}: field '{name}' must hold real numbers; got dtype {x.dtype}."
-        )
+        raise InvalidTypeError(f"{owner}: field '{name}' must hold real numbers; got dtype "
+                               f"{x.dtype}.")
     if x.ndim == 0:
-        raise InvalidDataError(
-            f"{owner}: field '{name}' is a scalar; responses must be (batch, units...) arrays."
-        )
+        raise InvalidDataError(f"{owner}: field '{name}' is a scalar; responses must be (batch, "
+                               "units...) arrays.")
     if math.prod(x.shape[1:]) == 0:
-        raise InvalidDataError(
-            f"{owner}: field '{name}' has shape {x.shape}, i.e. no units; drop it from the "
-            "producer."
-        )
+        raise InvalidDataError(f"{owner}: field '{name}' has shape {x.shape}, i.e. no units; drop "
+                               "it from the producer.")
     return x[:, None] if pfa and x.ndim == 1 else x

@@ -24,33 +24,26 @@ def normalize_recipes(recipe_result: Any) -> list[Mapping[str, PFARecipe]]:
     if isinstance(recipe_result, Mapping):
         many = [recipe_result]
     elif isinstance(recipe_result, (str, bytes)) or not hasattr(recipe_result, "__iter__"):
-        raise InvalidTypeError(
-            f"{_OWNER}: 'recipe_result' must be the mapping returned by pfa.get_recipe() or a "
-            f"collection of them; got {type(recipe_result).__name__}."
-        )
+        raise InvalidTypeError(f"{_OWNER}: 'recipe_result' must be the mapping returned by "
+                               "pfa.get_recipe() or a collection of them; got "
+                               f"{type(recipe_result).__name__}.")
     else:
         many = list(recipe_result)
     if not many:
-        raise InvalidParameterError(
-            f"{_OWNER}: 'recipe_result' is empty; pass the output of pfa.get_recipe()."
-        )
+        raise InvalidParameterError(f"{_OWNER}: 'recipe_result' is empty; pass the output of "
+                                    "pfa.get_recipe().")
     for item in many:
         if not isinstance(item, Mapping):
-            raise InvalidTypeError(
-                f"{_OWNER}: every element of 'recipe_result' must be a mapping of layer name to "
-                f"PFARecipe (the output of pfa.get_recipe()); got {type(item).__name__}."
-            )
+            raise InvalidTypeError(f"{_OWNER}: every element of 'recipe_result' must be a mapping "
+                                   "of layer name to PFARecipe (the output of pfa.get_recipe()); "
+                                   f"got {type(item).__name__}.")
         if not item:
-            raise InvalidParameterError(
-                f"{_OWNER}: 'recipe_result' contains an empty mapping; PFA had no layer to "
-                "analyse (see pfa.failed_responses)."
-            )
+            raise InvalidParameterError(f"{_OWNER}: 'recipe_result' contains an empty mapping; PFA "
+                                        "had no layer to analyse (see pfa.failed_responses).")
         for name, recipe in item.items():
             if not isinstance(recipe, PFARecipe):
-                raise InvalidTypeError(
-                    f"{_OWNER}: layer '{name}' maps to {type(recipe).__name__}, not a PFARecipe; "
-                    "pass the output of pfa.get_recipe()."
-                )
+                raise InvalidTypeError(f"{_OWNER}: layer '{name}' maps to {type(recipe).__name__}, "
+                                       "not a PFARecipe; pass the output of pfa.get_recipe().")
     return many
 
 
@@ -75,23 +68,19 @@ def _select_columns(
         if value is None:
             continue
         if isinstance(value, str):
-            raise InvalidTypeError(
-                f"{_OWNER}: '{arg}' must be a sequence of column names, not a string; "
-                f"got {value!r}. Wrap it in a list: [{value!r}]."
-            )
+            raise InvalidTypeError(f"{_OWNER}: '{arg}' must be a sequence of column names, not a "
+                                   f"string; got {value!r}. Wrap it in a list: [{value!r}].")
         unknown = [c for c in value if c not in COLUMNS]
         if unknown:
-            raise InvalidParameterError(
-                f"{_OWNER}: '{arg}' has unknown column(s) {unknown}; options are {list(COLUMNS)}."
-            )
+            raise InvalidParameterError(f"{_OWNER}: '{arg}' has unknown column(s) {unknown}; "
+                                        f"options are {list(COLUMNS)}.")
     columns = list(include_columns) if include_columns else list(COLUMNS)
     if exclude_columns:
         columns = [c for c in columns if c not in set(exclude_columns)]
     if not columns:
-        raise InvalidParameterError(
-            f"{_OWNER}: no columns left after include_columns={include_columns!r} and "
-            f"exclude_columns={exclude_columns!r}; exclude fewer columns."
-        )
+        raise InvalidParameterError(f"{_OWNER}: no columns left after "
+                                    f"include_columns={include_columns!r} and "
+                                    f"exclude_columns={exclude_columns!r}; exclude fewer columns.")
     return columns
 
 

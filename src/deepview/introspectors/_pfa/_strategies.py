@@ -118,11 +118,10 @@ class KL(_PerLayer):
         if self.interpolation_function is None:
             object.__setattr__(self, "interpolation_function", LinearInterpolation())
         elif not callable(self.interpolation_function):
-            raise InvalidTypeError(
-                "PFA.Strategy.KL: 'interpolation_function' must be callable as "
-                f"f(kl_divergence, max_kl_divergence) -> float; got "
-                f"{type(self.interpolation_function).__name__}. Use KL.LinearInterpolation()."
-            )
+            raise InvalidTypeError("PFA.Strategy.KL: 'interpolation_function' must be callable as "
+                                   "f(kl_divergence, max_kl_divergence) -> float; got "
+                                   f"{type(self.interpolation_function).__name__}. Use "
+                                   "KL.LinearInterpolation().")
 
     def _layer(self, name: str, cov: PFACovariancesResult) -> tuple[int, PFAKLDiagnostics]:
         n_units = cov.original_output_count
@@ -142,11 +141,10 @@ class KL(_PerLayer):
         except (TypeError, ValueError):
             ratio = float("nan")
         if not math.isfinite(ratio) or ratio < -1e-12 or ratio > 1 + 1e-12:
-            raise DeepViewException(
-                f"PFA.Strategy.KL: the interpolation function returned {ratio!r} for layer "
-                f"'{name}' (kl={kl:.6g}, max_kl={max_kl:.6g}) but must return a ratio in "
-                "[0, 1]; fix the function or use KL.LinearInterpolation()."
-            )
+            raise DeepViewException("PFA.Strategy.KL: the interpolation function returned "
+                                    f"{ratio!r} for layer '{name}' (kl={kl:.6g}, "
+                                    f"max_kl={max_kl:.6g}) but must return a ratio in [0, 1]; fix "
+                                    "the function or use KL.LinearInterpolation().")
         ratio = min(max(ratio, 0.0), 1.0)
         count = min(max(int(math.ceil(n_units * ratio)), 1), n_units)
         return count, PFAKLDiagnostics(kl_divergence=kl, units_ratio=ratio)
