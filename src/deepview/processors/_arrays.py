@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -164,12 +164,6 @@ class Pooler(Processor):
         SUM = "sum"
         AVERAGE = "average"
 
-    _REDUCERS: dict[str, Callable[..., np.ndarray]] = {
-        "max": np.max,
-        "sum": np.sum,
-        "average": np.mean,
-    }
-
     def __init__(
         self, *, dim: OneOrMany[int], method: Pooler.Method, fields: OneManyOrNone[str] = None
     ) -> None:
@@ -188,7 +182,7 @@ class Pooler(Processor):
                 f"Pooler: 'method' must be a Pooler.Method (MAX, SUM, AVERAGE); got {method!r}.")
         self.dim = dims
         self.method = method
-        reduce = Pooler._REDUCERS[method.value]
+        reduce = {"max": np.max, "sum": np.sum, "average": np.mean}[method.value]
 
         def pool(x: np.ndarray) -> np.ndarray:
             ndim = x.ndim

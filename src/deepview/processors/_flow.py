@@ -94,23 +94,18 @@ class Composer(PipelineStage):
         return cls(batch_filter)
 
     def _pipeline(self, producer: Producer) -> Producer:
-        return _ComposedProducer(producer, self.filter)
+        def composed(batch_size: int) -> Iterator[Batch]:
+            for batch in producer(batch_size):
+                out = self.filter(batch)
+                if out is None:
+                    out = batch.elements[[]]
+                elif not isinstance(out, Batch):
+                    raise InvalidTypeError(
+                        "Composer: the filter must return a Batch or None; got "
+                        f"{type(out).__name__}.")
+                yield out
 
-
-class _ComposedProducer:
-    def __init__(self, producer: Producer, batch_filter: Callable[[Batch], Batch | None]) -> None:
-        self._producer = producer
-        self._filter = batch_filter
-
-    def __call__(self, batch_size: int) -> Iterator[Batch]:
-        for batch in self._producer(batch_size):
-            out = self._filter(batch)
-            if out is None:
-                out = batch.elements[[]]
-            elif not isinstance(out, Batch):
-                raise InvalidTypeError(
-                    f"Composer: the filter must return a Batch or None; got {type(out).__name__}.")
-            yield out
+        return composed
 
 
 class PipelineDebugger(PipelineStage):
@@ -185,7 +180,7 @@ class PipelineDebugger(PipelineStage):
             lines.append("")
             lines.append("Metadata:")
             for meta_key in sorted(keys, key=lambda k: k.name):
-                line = f"{type(meta_key).__name__.lstrip('_')}({meta_key.name!r})"
+                line = f"{type(meta_key).__name__}({meta_key.name!r})"
                 if isinstance(meta_key, Batch.DictMetaKey):
                     line += f": {sorted(batch.metadata[meta_key].keys())}"
                 lines.append(line)
@@ -193,20 +188,12 @@ class PipelineDebugger(PipelineStage):
         return "\n".join(lines) + "\n"
 
     def _pipeline(self, producer: Producer) -> Producer:
-        return _DebugProducer(producer, self)
+        def debugged(batch_size: int) -> Iterator[Batch]:
+            for index, batch in enumerate(producer(batch_size)):
+                if index == 0 or not self.first_only:
+                    text = PipelineDebugger.dump(batch, label=self.label,
+                                                 dump_fields=self.dump_fields, fields=self.fields)
+                    print(text, file=self.stream or sys.stdout)
+                yield batch
 
-
-class _DebugProducer:
-    def __init__(self, producer: Producer, stage: PipelineDebugger) -> None:
-        self._producer = producer
-        self._stage = stage
-
-    def __call__(self, batch_size: int) -> Iterator[Batch]:
-        stage = self._stage
-        for index, batch in enumerate(self._producer(batch_size)):
-            if index == 0 or not stage.first_only:
-                text = PipelineDebugger.dump(
-                    batch, label=stage.label, dump_fields=stage.dump_fields, fields=stage.fields
-                )
-                print(text, file=stage.stream or sys.stdout)
-            yield batch
+        return debugged

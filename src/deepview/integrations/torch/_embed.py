@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -245,13 +246,7 @@ def _length_order(raws: list[Any], batch_size: int) -> list[list[int]]:
 
 
 def _shards(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    shard: list[Record] = []
-    for record in records:
-        shard.append(record)
-        if len(shard) == size:
-            yield shard
-            shard = []
-    if shard:
+    while shard := list(itertools.islice(records, size)):
         yield shard
 
 
@@ -346,18 +341,13 @@ def embed(
                 bar.update(len(shard))
                 bar.set_postfix_str(f"{reused:,} from cache", refresh=False)
             else:
-                vectors, errors = _embed_shard(shard, embedder, decode, batch_size=batch_size,
-                                               num_workers=num_workers, pin=pin, bar=bar)
-                if path is not None:
-                    full = np.zeros((len(shard), vectors.shape[1] if len(vectors) else 0),
-                                    dtype=np.float32)
-                    good = np.array([e is None for e in errors], dtype=bool)
-                    if len(vectors):
-                        full[good] = vectors
-                    if full.shape[1]:
-                        _write_shard(path, embedder=embedder, spec_hash=spec_hash,
-                                     ids=shard_ids, vectors=full, errors=errors)
+                full, errors = _embed_shard(shard, embedder, decode, batch_size=batch_size,
+                                            num_workers=num_workers, pin=pin, bar=bar)
                 good = np.array([e is None for e in errors], dtype=bool)
+                if path is not None and full is not None:
+                    _write_shard(path, embedder=embedder, spec_hash=spec_hash,
+                                 ids=shard_ids, vectors=full, errors=errors)
+                vectors = full[good] if full is not None else np.zeros((0, 0), np.float32)
                 computed += int(good.sum())
                 shard_skipped = [SkippedSample(i, e) for i, e in zip(shard_ids, errors)
                                  if e is not None]
@@ -423,9 +413,9 @@ def _first_example(producer: RecordProducer, records: Iterator[Record], embedder
 
 def _embed_shard(shard: list[Record], embedder: Embedder, decode: Callable[[Any], Any], *,
                  batch_size: int, num_workers: int, pin: bool, bar: Any
-                 ) -> tuple[np.ndarray, list[str | None]]:
-    """Vectors of the readable samples of ``shard`` (in shard order) and, per sample, None or
-    why it was skipped."""
+                 ) -> tuple[np.ndarray | None, list[str | None]]:
+    """One vector per sample of ``shard`` (zeros for the skipped ones; None when all were)
+    and, per sample, None or why it was skipped."""
     raws = [r.raw for r in shard]
     dataset = _Decoded(raws, decode)
     workers = min(num_workers, max(0, len(shard) // batch_size))
@@ -443,7 +433,4 @@ def _embed_shard(shard: list[Record], embedder: Embedder, decode: Callable[[Any]
                 out = np.zeros((len(shard), vectors.shape[1]), dtype=np.float32)
             out[indices] = vectors
         bar.update(len(indices) + len(failed))
-    good = np.array([e is None for e in errors], dtype=bool)
-    if out is None:
-        return np.zeros((0, 0), dtype=np.float32), errors
-    return out[good], errors
+    return out, errors
