@@ -169,34 +169,21 @@ class _GMMDistribution:
         self.params = params
         self._sorted_scores = np.sort(np.asarray(training_scores, dtype=np.float64))
 
-    @property
-    def n_features(self) -> int:
-        return self.params.n_features
-
-    def _check(self, x: Any, name: str = "x") -> np.ndarray:
-        arr = np.asarray(x)
-        if arr.ndim != 2 or arr.shape[1] != self.n_features:
-            raise InvalidDataError(f"{_OWNER}: field '{name}' must have shape (N, "
-                                   f"{self.n_features}) to be scored by this model; got "
-                                   f"{arr.shape}. Score the same field/layer it was fitted on.")
-        return check_field(name, arr, owner=_OWNER)
-
     def score_samples(self, x: np.ndarray, name: str = "x") -> np.ndarray:
         """Log-likelihood of every row of ``x``: ``(N,)`` float64."""
-        return self.params.log_density(self._check(x, name))
+        arr, d = np.asarray(x), self.params.n_features
+        if arr.ndim != 2 or arr.shape[1] != d:
+            raise InvalidDataError(f"{_OWNER}: field '{name}' must have shape (N, {d}) to be "
+                                   f"scored by this model; got {arr.shape}. Score the same "
+                                   "field/layer it was fitted on.")
+        return self.params.log_density(check_field(name, arr, owner=_OWNER))
 
-    def percentiles(self, scores: np.ndarray) -> np.ndarray:
-        """Percentile (0..100) of ``scores`` among the training scores."""
-        ranks = np.searchsorted(self._sorted_scores, scores, side="right")
-        return ranks * (100.0 / len(self._sorted_scores))
-
-    def results(self, x: np.ndarray, name: str = "x") -> FamiliarityResults:
+    def compute_familiarity_score(self, x: np.ndarray, name: str = "x") -> FamiliarityResults:
+        """Score every row of ``x`` (``(N, D)``); one :class:`FamiliarityResult` per row, its
+        percentile among the training scores included."""
         scores = self.score_samples(x, name)
-        return FamiliarityResults(scores, self.percentiles(scores))
-
-    def compute_familiarity_score(self, x: np.ndarray) -> Sequence[FamiliarityResult]:
-        """Score every row of ``x`` (``(N, D)``); one :class:`FamiliarityResult` per row."""
-        return self.results(x)
+        ranks = np.searchsorted(self._sorted_scores, scores, side="right")
+        return FamiliarityResults(scores, ranks * (100.0 / len(self._sorted_scores)))
 
     def __repr__(self) -> str:
         p = self.params
@@ -212,34 +199,24 @@ def _check_random_state(value: Any) -> None:
                                f"RandomState or Generator; got {type(value).__name__}.")
 
 
-def _collect_blocks(
-    producer: Producer, batch_size: int, owner: str
-) -> tuple[dict[str, list[np.ndarray]], dict[str, int]]:
-    """Read every batch; return per-field lists of the batches' arrays."""
+def _collect_blocks(producer: Producer, batch_size: int, owner: str
+                    ) -> dict[str, list[np.ndarray]]:
+    """Read every batch; per field, the list of the batches' arrays (kept, not copied)."""
     blocks: dict[str, list[np.ndarray]] = {}
-    dims: dict[str, int] = {}
-    bar = tqdm(iter_batches(producer, batch_size, owner=owner), desc=f"{owner}: reading",
-               unit="batch", disable=progress_disabled())
-    for batch in bar:
-        if not dims:
-            dims = {}
-            for name, value in batch.fields.items():
-                arr = check_field(name, value, owner=owner)
-                dims[name] = arr.shape[1]
-                blocks[name] = []
-        if set(batch.fields) != set(dims):
+    for batch in tqdm(iter_batches(producer, batch_size, owner=owner), desc=f"{owner}: reading",
+                      unit="batch", disable=progress_disabled()):
+        if blocks and set(batch.fields) != set(blocks):
             raise InvalidDataError(f"{owner}: every batch needs the same fields; first batch had "
-                                   f"{sorted(dims)}, a later one {sorted(batch.fields)}.")
+                                   f"{sorted(blocks)}, a later one {sorted(batch.fields)}.")
         for name, value in batch.fields.items():
             arr = check_field(name, value, owner=owner)
-            if arr.shape[1] != dims[name]:
-                raise InvalidDataError(f"{owner}: field '{name}' changed width from {dims[name]} "
-                                       f"to {arr.shape[1]} between batches; all batches need the "
-                                       "same shape.")
-            if not np.issubdtype(arr.dtype, np.floating):
-                arr = arr.astype(np.float64)
-            blocks[name].append(arr)  # batches are immutable: keep them, no copy
-    return blocks, dims
+            kept = blocks.setdefault(name, [])
+            if kept and arr.shape[1] != kept[0].shape[1]:
+                raise InvalidDataError(f"{owner}: field '{name}' changed width from "
+                                       f"{kept[0].shape[1]} to {arr.shape[1]} between batches; "
+                                       "all batches need the same shape.")
+            kept.append(arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64))
+    return blocks
 
 
 def _evenly_spaced_rows(blocks: Sequence[np.ndarray], n: int, limit: int) -> np.ndarray:
@@ -279,23 +256,16 @@ class _GMM:
     -----
     The algorithm is scikit-learn's ``GaussianMixture(n_components=gaussian_count,
     max_iter=max_iterations, tol=convergence_threshold, covariance_type=...,
-    init_params="k-means++", random_state=_random_state)``.  ``FULL`` calls sklearn directly;
-    ``DIAG`` runs the same EM (same k-means++ seeding and initial parameters, same updates
-    and stopping rule) in deepview's blocked float64 implementation, which avoids sklearn's
-    whole-data float64 copy and ``X**2`` temporaries and is several times faster.
+    init_params="k-means++", random_state=_random_state)``: ``FULL`` calls sklearn, ``DIAG``
+    runs the same EM in deepview's blocked float64 implementation.
 
     After the fit, a component holding fewer than ``D + 1`` samples (by weight) is dropped
-    and the other weights renormalised: EM can give a far outlier (or a few copies) a
-    component of its own, shrunk to the variance floor, which would make them the *most*
-    familiar samples; without it they score as the strays they are.  So the mixture may end
-    up with fewer than ``gaussian_count`` components.
+    and the other weights renormalised, so that a far outlier cannot get a tight component of
+    its own; the mixture may thus end up with fewer than ``gaussian_count`` components.
 
-    Memory: fitting keeps every batch's array (no copy; a producer that builds new arrays
-    per batch thus holds the data once) plus float32 copies of the centred responses and of
-    their squares (8 bytes per value; ``FULL``: one float64 copy for sklearn); scoring
-    streams batch by batch.  The fitted model keeps
-    ``K x D`` parameters (``K x D x D`` for ``FULL``) and at most 20 000 sorted training
-    scores (for :attr:`FamiliarityResult.percentile`).
+    Memory: fitting keeps every batch's array plus 8 bytes per value (``FULL``: one float64
+    copy); scoring streams batch by batch.  The fitted model keeps ``K x D`` parameters
+    (``K x D x D`` for ``FULL``) and at most 20 000 sorted training scores.
 
     Examples
     --------
@@ -350,28 +320,24 @@ class _GMM:
                                    f"gaussian_count={self.gaussian_count}; give at least "
                                    f"{self.gaussian_count} samples or use "
                                    f"GMM(gaussian_count={max(n, 1)}).")
-        params = fit_gmm(
-            blocks, n_components=self.gaussian_count,
-            covariance_type=self.covariance_type.value, tol=self.convergence_threshold,
-            max_iter=self.max_iterations, random_state=self.seed,
-        )
+        params = fit_gmm(blocks, n_components=self.gaussian_count,
+                         covariance_type=self.covariance_type.value,
+                         tol=self.convergence_threshold, max_iter=self.max_iterations,
+                         random_state=self.seed)
         if not params.converged:
-            warnings.warn(
-                f"{_GMM_OWNER}: the mixture of field '{name}' did not converge in "
-                f"{self.max_iterations} iterations; raise max_iterations or "
-                "convergence_threshold.", DeepViewWarning, stacklevel=3,
-            )
+            warnings.warn(f"{_GMM_OWNER}: the mixture of field '{name}' did not converge in "
+                          f"{self.max_iterations} iterations; raise max_iterations or "
+                          "convergence_threshold.", DeepViewWarning, stacklevel=3)
         scores = params.training_scores
         if scores is None:
             scores = params.log_density(_evenly_spaced_rows(blocks, n, _PERCENTILE_SAMPLE))
         logger.debug("GMM fitted on '%s': %d samples, %d iterations", name, n, params.n_iter)
         return _GMMDistribution(params, scores)
 
-    def __call__(
-        self, producer: Producer, batch_size: int = 1024
-    ) -> Mapping[str, _GMMDistribution]:
+    def __call__(self, producer: Producer, batch_size: int = 1024
+                 ) -> Mapping[str, _GMMDistribution]:
         """Read ``producer`` once and fit one mixture per field."""
-        blocks, _ = _collect_blocks(producer, batch_size, _GMM_OWNER)
+        blocks = _collect_blocks(producer, batch_size, _GMM_OWNER)
         return {name: self.fit_field(name, field_blocks) for name, field_blocks in blocks.items()}
 
 
@@ -379,9 +345,8 @@ _GMM.__name__ = "GMM"
 _GMM.__qualname__ = "Familiarity.Strategy.GMM"
 
 
-def _make_meta_key(
-    strategy: Any, meta_key: str | _DictMetaKey[FamiliarityResult] | None
-) -> _DictMetaKey[FamiliarityResult]:
+def _make_meta_key(strategy: Any, meta_key: str | _DictMetaKey[FamiliarityResult] | None
+                   ) -> _DictMetaKey[FamiliarityResult]:
     if isinstance(meta_key, Batch.DictMetaKey):
         return meta_key
     if isinstance(meta_key, str):
@@ -414,11 +379,9 @@ class Familiarity(PipelineStage):
 
     Notes
     -----
-    Unlike DNIKit/DeepView 3.9 (where every GMM stage used the key ``"GMM"`` and two stages in
-    one pipeline overwrote each other), each :meth:`introspect` call gets its own key,
-    ``"<strategy key>:<12 hex digits>"`` (e.g. ``"GMM:3f2a..."``); pass ``meta_key="GMM"`` to
-    :meth:`introspect` for the old fixed name.  Always read results through
-    ``familiarity.meta_key``.
+    Each :meth:`introspect` call gets its own key, ``"<strategy key>:<12 hex digits>"`` (e.g.
+    ``"GMM:3f2a..."``), so two stages in one pipeline never overwrite each other; pass
+    ``meta_key="GMM"`` for a fixed name.  Always read results through ``familiarity.meta_key``.
     """
 
     meta_key: _DictMetaKey[FamiliarityResult]
@@ -463,8 +426,7 @@ class Familiarity(PipelineStage):
             Gaussians.
         """
         check_batch_size(batch_size, owner=_OWNER)
-        if strategy is None:
-            strategy = _GMM()
+        strategy = _GMM() if strategy is None else strategy
         if not callable(strategy):
             raise InvalidTypeError(f"{_OWNER}: 'strategy' must be a FamiliarityStrategyType such "
                                    f"as Familiarity.Strategy.GMM(); got {type(strategy).__name__}.")
@@ -491,7 +453,7 @@ class Familiarity(PipelineStage):
     def _results(self, name: str, x: np.ndarray) -> Sequence[FamiliarityResult]:
         dist = self._distribution(name)
         if isinstance(dist, _GMMDistribution):
-            return dist.results(x, name)
+            return dist.compute_familiarity_score(x, name)
         check_field(name, x, owner=_OWNER)
         results = dist.compute_familiarity_score(x)
         if len(results) != len(x):
@@ -545,14 +507,9 @@ class Familiarity(PipelineStage):
         return np.array([r.score for r in self._results(name, x)], dtype=np.float64)
 
     def _get_batch_processor(self) -> Callable[[Batch], Batch]:
-        key = self.meta_key
-
         def process(batch: Batch) -> Batch:
-            results = {}
-            for name, x in batch.fields.items():
-                results[name] = self._results(name, x)  # checks shape and values
-            # with_metadata keeps the lazy, read-only result sequences without copying them
-            return batch.with_metadata(key, results)
+            results = {name: self._results(name, x) for name, x in batch.fields.items()}
+            return batch.with_metadata(self.meta_key, results)
 
         return process
 
@@ -563,9 +520,7 @@ class FamiliarityScores:
     ``update(batch)`` scores every field of a batch with the fitted model, ``merge(other)``
     appends the scores of another state (merge in row order), ``finish()`` returns
     ``{field: (N,) float64 scores}``, what :meth:`Familiarity.score` gives for the same rows
-    (scoring is row by row: cutting the rows into blocks changes only the float64 rounding
-    of the matrix products, ~1e-15 relative).
-    A state pickles with the fitted model plus 8 bytes per scored sample.
+    (up to float64 rounding).  A state pickles with the model plus 8 bytes per sample.
 
     Parameters
     ----------
