@@ -27,8 +27,13 @@ def check_int(
         raise InvalidTypeError(
             f"{owner}: '{name}' must be an int; got {value!r} of type {type(value).__name__}.")
     value = int(value)
-    _check_range(value, name=name, owner=owner, min_value=min_value, max_value=max_value,
-                 kind="an int")
+    if min_value is not None and value < min_value:
+        raise InvalidParameterError(
+            f"{owner}: '{name}' must be an int >= {min_value}; got {value}. "
+            f"Use {min_value} or more.")
+    if max_value is not None and value > max_value:
+        raise InvalidParameterError(
+            f"{owner}: '{name}' must be an int <= {max_value}; got {value}.")
     return value
 
 
@@ -59,18 +64,6 @@ def check_float(
         raise InvalidParameterError(
             f"{owner}: '{name}' must be in {lb}{lo}, {hi}{rb}; got {value}.")
     return value
-
-
-def _check_range(
-    value: int, *, name: str, owner: str, min_value: int | None, max_value: int | None, kind: str
-) -> None:
-    if min_value is not None and value < min_value:
-        raise InvalidParameterError(
-            f"{owner}: '{name}' must be {kind} >= {min_value}; got {value}. "
-            f"Use {min_value} or more.")
-    if max_value is not None and value > max_value:
-        raise InvalidParameterError(
-            f"{owner}: '{name}' must be {kind} <= {max_value}; got {value}.")
 
 
 def check_choice(value: Any, *, name: str, owner: str, choices: Iterable[Any]) -> Any:

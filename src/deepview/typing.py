@@ -49,14 +49,13 @@ TrainTestSplitType = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.n
 def _as_collection(x: Any, cls: type[Any] | tuple[type[Any], ...]) -> Collection[Any]:
     if isinstance(x, cls):
         return (x,)
+    names = cls.__name__ if isinstance(cls, type) else "/".join(c.__name__ for c in cls)
     # a str/bytes is a collection of characters: never what the caller meant
     if isinstance(x, (str, bytes)) or not isinstance(x, Collection):
-        names = cls.__name__ if isinstance(cls, type) else "/".join(c.__name__ for c in cls)
         raise InvalidTypeError(
             f"expected a {names} or a collection of them; got {x!r} of type {type(x).__name__}.")
     bad = [v for v in x if not isinstance(v, cls)]
     if bad:
-        names = cls.__name__ if isinstance(cls, type) else "/".join(c.__name__ for c in cls)
         raise InvalidTypeError(
             f"expected every item to be a {names}; got {bad[0]!r} of type {type(bad[0]).__name__}.")
     return x

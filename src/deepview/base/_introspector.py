@@ -1,13 +1,5 @@
 """The :class:`Introspector` protocol and :func:`multi_introspect`: several introspectors,
-one pass over the producer.
-
-Design (no lock-step hand-off): the calling thread is the only reader of the source
-producer; each introspector runs in its own thread and reads from its own bounded buffer.
-An introspector that stops reading early (``peek_first_batch``, ``break``, returning
-without consuming) is *detached*: its buffer is dropped and no longer fed, so the others
-proceed.  An exception anywhere cancels every other introspector at its next read and is
-re-raised as :class:`~deepview.exceptions.DeepViewException` chained from the original.
-"""
+one pass over the producer, each in its own thread fed through its own bounded buffer."""
 
 from __future__ import annotations
 
@@ -36,10 +28,7 @@ class Introspector(Protocol):
 
 
 class _Cancelled(BaseException):
-    """Raised inside an introspector's producer when another participant failed.
-
-    A BaseException so that ``except Exception`` in user code does not swallow it.
-    """
+    """Stops an introspector when another one failed (``except Exception`` lets it pass)."""
 
 
 class _Consumer:
@@ -188,11 +177,8 @@ def _run_consumer(
     except BaseException as exc:  # noqa: BLE001 - re-raised by the caller thread
         hub.fail(exc, f"introspector {consumer.index} ({_name(introspector)})")
     finally:
-        with hub.cond:
-            consumer.finished = True
-            consumer.detached = True
-            consumer.buffer.clear()
-            hub.cond.notify_all()
+        consumer.finished = True
+        hub.detach(consumer)
 
 
 def _name(obj: Any) -> str:
