@@ -36,7 +36,7 @@ from deepview._compute.gmm import GaussianMixtureParams, fit_gmm
 from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size, check_field, check_float, check_int
 from deepview.base import Batch, PipelineStage, Producer, iter_batches
-from deepview.base._batch import _DictMetaKey
+from deepview.base._batch import DictMetaKey
 from deepview.exceptions import (
     DeepViewException,
     DeepViewWarning,
@@ -154,7 +154,7 @@ class FamiliarityDistribution(Protocol):
 class FamiliarityStrategyType(Protocol):
     """Fits one :class:`FamiliarityDistribution` per field of a producer."""
 
-    metadata_key: ClassVar[_DictMetaKey[FamiliarityResult]]
+    metadata_key: ClassVar[DictMetaKey[FamiliarityResult]]
 
     def __call__(
         self, producer: Producer, batch_size: int = 1024
@@ -274,7 +274,7 @@ class _GMM:
     Familiarity.Strategy.GMM(gaussian_count=3, convergence_threshold=0.001, max_iterations=200, covariance_type=<GMMCovarianceType.FULL: 'full'>, _random_state=None, random_state=None)
     """  # noqa: E501
 
-    metadata_key: ClassVar[_DictMetaKey[FamiliarityResult]] = Batch.DictMetaKey("GMM")
+    metadata_key: ClassVar[DictMetaKey[FamiliarityResult]] = Batch.DictMetaKey("GMM")
 
     gaussian_count: int = 5
     convergence_threshold: float = 1e-3
@@ -345,8 +345,8 @@ _GMM.__name__ = "GMM"
 _GMM.__qualname__ = "Familiarity.Strategy.GMM"
 
 
-def _make_meta_key(strategy: Any, meta_key: str | _DictMetaKey[FamiliarityResult] | None
-                   ) -> _DictMetaKey[FamiliarityResult]:
+def _make_meta_key(strategy: Any, meta_key: str | DictMetaKey[FamiliarityResult] | None
+                   ) -> DictMetaKey[FamiliarityResult]:
     if isinstance(meta_key, Batch.DictMetaKey):
         return meta_key
     if isinstance(meta_key, str):
@@ -372,7 +372,7 @@ class Familiarity(PipelineStage):
 
     Parameters
     ----------
-    meta_key : _DictMetaKey[FamiliarityResult]
+    meta_key : DictMetaKey[FamiliarityResult]
         Do not instantiate directly; use :meth:`introspect`.
     _distributions : Mapping[str, FamiliarityDistribution]
         Do not instantiate directly; use :meth:`introspect`.
@@ -384,7 +384,7 @@ class Familiarity(PipelineStage):
     ``meta_key="GMM"`` for a fixed name.  Always read results through ``familiarity.meta_key``.
     """
 
-    meta_key: _DictMetaKey[FamiliarityResult]
+    meta_key: DictMetaKey[FamiliarityResult]
     _distributions: Mapping[str, FamiliarityDistribution]
 
     class Strategy:
@@ -398,7 +398,7 @@ class Familiarity(PipelineStage):
         *,
         strategy: FamiliarityStrategyType | None = None,
         batch_size: int = 1024,
-        meta_key: str | _DictMetaKey[FamiliarityResult] | None = None,
+        meta_key: str | DictMetaKey[FamiliarityResult] | None = None,
     ) -> Familiarity:
         """Fit a familiarity model to every field of ``producer`` (one pass).
 
