@@ -66,7 +66,6 @@ _BRUTE_BUDGET = 6e8
 BLOCK_ROWS = 65536
 
 
-# ----------------------------------------------------------------------------- protocols
 @runtime_checkable
 class DuplicatesThresholdStrategyType(Protocol):
     """Maps the ascending array of neighbour distances (zeros removed) to the distance at or
@@ -80,12 +79,10 @@ class DuplicatesStrategyType(Protocol):
     """Takes the ``(N, D)`` vectors and a threshold strategy and returns, for each sample,
     the indices of its close neighbours (itself included)."""
 
-    def __call__(
-        self, vectors: np.ndarray, threshold: DuplicatesThresholdStrategyType
-    ) -> Sequence[Sequence[int]]: ...
+    def __call__(self, vectors: np.ndarray, threshold: DuplicatesThresholdStrategyType
+                 ) -> Sequence[Sequence[int]]: ...
 
 
-# ----------------------------------------------------------------------------- thresholds
 #: neighbour distances up to this fraction of the median neighbour distance count as
 #: identical (float32 rounding of the same content, e.g. one text embedded in two batches)
 IDENTICAL_FRACTION = 1e-4
@@ -93,10 +90,7 @@ IDENTICAL_FRACTION = 1e-4
 
 def _sorted_positive(distances: Any) -> np.ndarray:
     d = np.asarray(distances, dtype=np.float64).reshape(-1)
-    d = d[d > 0]
-    if len(d) > 1 and np.any(d[1:] < d[:-1]):
-        d = np.sort(d)
-    return d
+    return np.sort(d[d > 0])
 
 
 def _sorted_distinct(distances: Any) -> np.ndarray:
@@ -277,16 +271,14 @@ class _Slope:
         return 0.0
 
 
-# ----------------------------------------------------------------------------- kNN strategies
 class _KNNBase:
     """``__call__`` of the bundled kNN strategies: neighbours within the threshold."""
 
     def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def __call__(
-        self, vectors: np.ndarray, threshold: DuplicatesThresholdStrategyType
-    ) -> Sequence[Sequence[int]]:
+    def __call__(self, vectors: np.ndarray, threshold: DuplicatesThresholdStrategyType
+                 ) -> Sequence[Sequence[int]]:
         idx, dist = self.knn(vectors, min(_K, len(vectors)))
         t = _threshold_value(threshold, dist)
         return [row[d <= t].tolist() for row, d in zip(idx, dist)]
@@ -394,7 +386,6 @@ def _threshold_value(threshold: Any, dist: np.ndarray) -> float:
     return t
 
 
-# ----------------------------------------------------------------------------- results
 class _LazySubset:
     """``batch.elements[indices]``, computed on first use (no copy held per candidate)."""
 
@@ -461,10 +452,9 @@ class DuplicateSetCandidate:
         return len(self.indices)
 
     def __repr__(self) -> str:
-        return (f"DuplicateSetCandidate(size={self.size}, exact={self.exact}, "
-                f"mean={self.mean:.3g}, "
-                f"std={self.std:.3g}, indices={list(self.indices)[:8]}"
-                f"{'...' if self.size > 8 else ''})")
+        more = "..." if self.size > 8 else ""
+        return (f"DuplicateSetCandidate(size={self.size}, exact={self.exact}, mean={self.mean:.3g}"
+                f", std={self.std:.3g}, indices={list(self.indices)[:8]}{more})")
 
 
 def _candidate(vectors: np.ndarray, group: np.ndarray, data: Batch,
@@ -542,11 +532,10 @@ def _groups(strategy: Any, threshold: Any,
     if len(lists) != n:
         raise InvalidDataError(f"{_OWNER}: the kNN strategy returned {len(lists)} neighbour lists "
                                f"for {n} samples; it must return one list per sample.")
-    pairs = [(i, int(j)) for i, row in enumerate(lists) for j in row]
-    if pairs and not all(0 <= j < n for _, j in pairs):
+    rows = np.repeat(np.arange(n, dtype=np.int64), [len(row) for row in lists])
+    cols = np.array([int(j) for row in lists for j in row], dtype=np.int64)
+    if len(cols) and (cols.min() < 0 or cols.max() >= n):
         raise InvalidDataError(f"{_OWNER}: the kNN strategy returned indices outside [0, {n}).")
-    rows = np.array([p[0] for p in pairs], dtype=np.int64)
-    cols = np.array([p[1] for p in pairs], dtype=np.int64)
     dvals = exact_distances(vectors, rows, cols)
     identical = identical_tolerance(dvals)
     t = max(max(seen) if seen else float(dvals.max(initial=0.0)), identical)
@@ -653,13 +642,9 @@ class Duplicates:
         return iter(self.results.items())
 
     @staticmethod
-    def introspect(
-        producer: Producer,
-        *,
-        batch_size: int = 32,
-        strategy: DuplicatesStrategyType | None = None,
-        threshold: DuplicatesThresholdStrategyType | None = None,
-    ) -> Duplicates:
+    def introspect(producer: Producer, *, batch_size: int = 32,
+                   strategy: DuplicatesStrategyType | None = None,
+                   threshold: DuplicatesThresholdStrategyType | None = None) -> Duplicates:
         """Find sets of near-duplicate samples in every field of ``producer``.
 
         Per field (2-D ``(N, D)``): each column is divided by its L2 norm over all samples
@@ -690,10 +675,9 @@ class Duplicates:
 
         Notes
         -----
-        Memory: the whole data set is accumulated once (all fields and metadata); the
-        candidates' ``batch`` subsets are views created on first access from that copy.
-        One float32 normalised copy of the field being processed and ``N x 10`` neighbour
-        arrays come on top.
+        Memory: the whole data set is held once (the candidates' ``batch`` subsets are built
+        from it on first access), plus a float32 normalised copy of the field being processed
+        and ``N x 10`` neighbour arrays.
         """
         check_batch_size(batch_size, owner=_OWNER)
         strategy = _KNNAuto() if strategy is None else strategy
