@@ -486,8 +486,7 @@ def centre_distances(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centred, np.sqrt(np.einsum("ij,ij->i", centred, centred))
 
 
-def identical_members(members: np.ndarray, to_centre: np.ndarray,
-                      identical: float) -> np.ndarray:
+def identical_members(members: np.ndarray, to_centre: np.ndarray, identical: float) -> np.ndarray:
     """Per member of a set (its rows ``members``, their distances ``to_centre`` to the
     centroid): has it an identical copy, another member within ``identical`` of it.  All
     do when every member lies within ``identical`` of the centroid (an exact set)."""
@@ -496,8 +495,7 @@ def identical_members(members: np.ndarray, to_centre: np.ndarray,
     return _has_identical_copy(members, identical)
 
 
-def _has_identical_copy(members: np.ndarray, identical: float,
-                        block: int = 1024) -> np.ndarray:
+def _has_identical_copy(members: np.ndarray, identical: float, block: int = 1024) -> np.ndarray:
     """Per member: is another member within ``identical`` of it (nearest member by a matrix
     product, its distance recomputed from the differences)."""
     pts = np.asarray(members, dtype=np.float64)
@@ -515,8 +513,7 @@ def _has_identical_copy(members: np.ndarray, identical: float,
     return np.asarray(np.sqrt(np.einsum("ij,ij->i", diff, diff)) <= identical)
 
 
-def _groups(strategy: Any, threshold: Any,
-            vectors: np.ndarray) -> tuple[list[np.ndarray], float]:
+def _groups(strategy: Any, threshold: Any, vectors: np.ndarray) -> tuple[list[np.ndarray], float]:
     """The duplicate sets, and the distance up to which samples count as identical."""
     if hasattr(strategy, "knn"):
         return neighbour_groups(vectors, threshold, strategy.knn)

@@ -199,8 +199,7 @@ def _check_random_state(value: Any) -> None:
                                f"RandomState or Generator; got {type(value).__name__}.")
 
 
-def _collect_blocks(producer: Producer, batch_size: int, owner: str
-                    ) -> dict[str, list[np.ndarray]]:
+def _collect_blocks(producer: Producer, batch_size: int, owner: str) -> dict[str, list[np.ndarray]]:
     """Read every batch; per field, the list of the batches' arrays (kept, not copied)."""
     blocks: dict[str, list[np.ndarray]] = {}
     for batch in tqdm(iter_batches(producer, batch_size, owner=owner), desc=f"{owner}: reading",
@@ -393,13 +392,9 @@ class Familiarity(PipelineStage):
         GMM = _GMM
 
     @staticmethod
-    def introspect(
-        producer: Producer,
-        *,
-        strategy: FamiliarityStrategyType | None = None,
-        batch_size: int = 1024,
-        meta_key: str | DictMetaKey[FamiliarityResult] | None = None,
-    ) -> Familiarity:
+    def introspect(producer: Producer, *, strategy: FamiliarityStrategyType | None = None,
+                   batch_size: int = 1024,
+                   meta_key: str | DictMetaKey[FamiliarityResult] | None = None) -> Familiarity:
         """Fit a familiarity model to every field of ``producer`` (one pass).
 
         Parameters
@@ -461,9 +456,8 @@ class Familiarity(PipelineStage):
                                    f"results for {len(x)} samples.")
         return results
 
-    def score(
-        self, data: Producer | Mapping[str, np.ndarray] | np.ndarray, *, batch_size: int = 8192
-    ) -> dict[str, np.ndarray]:
+    def score(self, data: Producer | Mapping[str, np.ndarray] | np.ndarray, *,
+              batch_size: int = 8192) -> dict[str, np.ndarray]:
         """Familiarity scores of in-memory data or a producer, as one array per field.
 
         Parameters

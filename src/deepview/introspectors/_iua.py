@@ -279,9 +279,8 @@ class IUA:
         CHART: Final = "chart"
 
     @staticmethod
-    def introspect(
-        producer: Producer, *, batch_size: int = 32, rtol: float = 1e-5, atol: float = 1e-8
-    ) -> IUA:
+    def introspect(producer: Producer, *, batch_size: int = 32, rtol: float = 1e-5,
+                   atol: float = 1e-8) -> IUA:
         """Count inactive units of every response (field) in one streaming pass.
 
         A value is inactive when ``numpy.isclose(x, 0, rtol=rtol, atol=atol)``, which is
@@ -371,9 +370,8 @@ class IUA:
         return MappingProxyType(out)
 
     @staticmethod
-    def show(
-        iua: IUA, *, vis_type: str = VisType.TABLE, response_names: Sequence[str] | None = None
-    ) -> Any:
+    def show(iua: IUA, *, vis_type: str = VisType.TABLE, response_names: Sequence[str] | None = None
+            ) -> Any:
         """Table (pandas DataFrame) or chart (matplotlib Axes) of IUA results.
 
         Parameters
@@ -430,9 +428,8 @@ class IUA:
         return IUA._chart(results, names)
 
     @staticmethod
-    def _select_responses(
-        results: Mapping[str, IUA.Result], response_names: Sequence[str] | None, owner: str
-    ) -> list[str]:
+    def _select_responses(results: Mapping[str, IUA.Result], response_names: Sequence[str] | None,
+                          owner: str) -> list[str]:
         if response_names is None:
             return sorted(results)
         names = [response_names] if isinstance(response_names, str) else list(response_names)

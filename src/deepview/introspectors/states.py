@@ -160,8 +160,7 @@ class PCAState(_CovarianceStates):
     _OWNER = "PCAState"
     _PARAMETER = "target_dimensions"
 
-    def __init__(self, target_dimensions: int = 2, *, fields: Sequence[str] | None = None
-                 ) -> None:
+    def __init__(self, target_dimensions: int = 2, *, fields: Sequence[str] | None = None) -> None:
         super().__init__()
         self.target_dimensions = check_int(target_dimensions, name="target_dimensions",
                                            owner=self._OWNER, min_value=1)

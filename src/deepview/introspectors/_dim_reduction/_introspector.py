@@ -202,12 +202,8 @@ class DimensionReduction(PipelineStage):
         return MappingProxyType(dict(self._reducers))
 
     @staticmethod
-    def introspect(
-        producer: Producer,
-        *,
-        strategies: OneOrManyDimStrategies,
-        batch_size: int | None = None,
-    ) -> DimensionReduction:
+    def introspect(producer: Producer, *, strategies: OneOrManyDimStrategies,
+                   batch_size: int | None = None) -> DimensionReduction:
         """Fit dimension reduction on ``producer`` (one pass) and return the pipeline stage.
 
         Parameters

@@ -42,13 +42,8 @@ class _KwargsStrategy(StrategyBase):
     _state: Collected = field(repr=False, compare=False, hash=False)
     _one_shot: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        target_dimensions: int = 2,
-        *,
-        _parameters: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, target_dimensions: int = 2, *, _parameters: Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> None:
         check_int(target_dimensions, name="target_dimensions", owner=self._owner, min_value=1)
         params = dict(_parameters or {})
         params.update(kwargs)
@@ -340,14 +335,8 @@ class UMAP(_KwargsStrategy):
     _owner: ClassVar[str] = "DimensionReduction.Strategy.UMAP"
     _one_shot: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        target_dimensions: int = 2,
-        *,
-        max_fit_samples: int | None = None,
-        _parameters: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, target_dimensions: int = 2, *, max_fit_samples: int | None = None,
+                 _parameters: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         if max_fit_samples is not None:
             check_int(max_fit_samples, name="max_fit_samples", owner=self._owner,
                       min_value=MIN_FIT_SAMPLES)

@@ -99,9 +99,8 @@ class PFA:
     _covariance_result_by_response: Mapping[str, PFACovariancesResult] = field(repr=False)
 
     @staticmethod
-    def introspect(
-        producer: Producer, *, batch_size: int = 32, epsilon_inactive: float = 1e-8
-    ) -> PFA:
+    def introspect(producer: Producer, *, batch_size: int = 32, epsilon_inactive: float = 1e-8
+                  ) -> PFA:
         """Compute the covariance of every response (field) in one streaming pass.
 
         Parameters
@@ -176,12 +175,9 @@ class PFA:
         """Per-layer covariance and eigen-decomposition (successful layers only)."""
         return self._covariance_result_by_response
 
-    def get_recipe(
-        self,
-        *,
-        strategy: PFAStrategyType | None = None,
-        unit_strategy: PFAUnitSelectionStrategyType | None = None,
-    ) -> Mapping[str, PFARecipe]:
+    def get_recipe(self, *, strategy: PFAStrategyType | None = None,
+                   unit_strategy: PFAUnitSelectionStrategyType | None = None
+                  ) -> Mapping[str, PFARecipe]:
         """Recommend, per layer, how many units to keep and which units to remove.
 
         Parameters
@@ -259,13 +255,9 @@ class PFA:
                        number_inactive_units=int(cov.inactive_units.shape[0]))
 
     @staticmethod
-    def show(
-        recipe_result: Mapping[str, PFARecipe] | Sequence[Mapping[str, PFARecipe]],
-        *,
-        vis_type: str = VisType.TABLE,
-        include_columns: Sequence[str] | None = None,
-        exclude_columns: Sequence[str] | None = None,
-    ) -> Any:
+    def show(recipe_result: Mapping[str, PFARecipe] | Sequence[Mapping[str, PFARecipe]], *,
+             vis_type: str = VisType.TABLE, include_columns: Sequence[str] | None = None,
+             exclude_columns: Sequence[str] | None = None) -> Any:
         """Table (pandas DataFrame) or chart (matplotlib Axes) of PFA recipes.
 
         Parameters

@@ -61,9 +61,8 @@ def _row(name: str, recipe: PFARecipe) -> dict[str, Any]:
     return row
 
 
-def _select_columns(
-    include_columns: Sequence[str] | None, exclude_columns: Sequence[str] | None
-) -> list[str]:
+def _select_columns(include_columns: Sequence[str] | None, exclude_columns: Sequence[str] | None
+                   ) -> list[str]:
     for arg, value in (("include_columns", include_columns), ("exclude_columns", exclude_columns)):
         if value is None:
             continue
@@ -84,11 +83,8 @@ def _select_columns(
     return columns
 
 
-def show_table(
-    many: list[Mapping[str, PFARecipe]],
-    include_columns: Sequence[str] | None,
-    exclude_columns: Sequence[str] | None,
-) -> Any:
+def show_table(many: list[Mapping[str, PFARecipe]], include_columns: Sequence[str] | None,
+               exclude_columns: Sequence[str] | None) -> Any:
     columns = _select_columns(include_columns, exclude_columns)
     pd = require("pandas", feature="PFA.show(vis_type='table')", extra="notebook")
     rows = [_row(name, recipe) for recipes in many for name, recipe in recipes.items()]

@@ -32,9 +32,7 @@ class PFAStrategyType(Protocol):
     strategy then fills in which units to remove.
     """
 
-    def __call__(
-        self, covariances: Mapping[str, PFACovariancesResult]
-    ) -> Mapping[str, PFARecipe]:
+    def __call__(self, covariances: Mapping[str, PFACovariancesResult]) -> Mapping[str, PFARecipe]:
         """Return one recipe per layer of ``covariances``."""
         ...
 
@@ -45,9 +43,7 @@ class _PerLayer:
     def _layer(self, name: str, cov: PFACovariancesResult) -> tuple[int, PFADiagnostics]:
         raise NotImplementedError
 
-    def __call__(
-        self, covariances: Mapping[str, PFACovariancesResult]
-    ) -> Mapping[str, PFARecipe]:
+    def __call__(self, covariances: Mapping[str, PFACovariancesResult]) -> Mapping[str, PFARecipe]:
         result: dict[str, PFARecipe] = {}
         for name, cov in covariances.items():
             count, diagnostics = self._layer(name, cov)
@@ -256,9 +252,7 @@ class Size:
         threshold = float(np.percentile(np.concatenate(pooled), 100.0 * self.relative_size))
         return min(max(threshold, self.epsilon_energy), 1.0 - self.epsilon_energy)
 
-    def __call__(
-        self, covariances: Mapping[str, PFACovariancesResult]
-    ) -> Mapping[str, PFARecipe]:
+    def __call__(self, covariances: Mapping[str, PFACovariancesResult]) -> Mapping[str, PFARecipe]:
         if not covariances:
             return {}
         threshold = self.energy_threshold(covariances)

@@ -129,9 +129,7 @@ class _DirectionalStrategy:
     distance: ClassVar[Callable[..., np.ndarray]]
     maximize: ClassVar[bool]
 
-    def __call__(
-        self, covariances: PFACovariancesResult, *, num_units_to_keep: int
-    ) -> np.ndarray:
+    def __call__(self, covariances: PFACovariancesResult, *, num_units_to_keep: int) -> np.ndarray:
         """Indices of the units to remove (inactive first), see the class docstring."""
         owner = f"PFA.UnitSelectionStrategy.{type(self).__name__}"
         n_units = covariances.original_output_count
