@@ -218,12 +218,9 @@ class CovarianceAccumulator:
         self._pending = []
 
     def merge(self, other: CovarianceAccumulator) -> CovarianceAccumulator:
-        """Add the rows of ``other`` (another accumulator, e.g. of another block of the
-        data) to this one, exactly: ``S = S_a + S_b + n_a n_b / n (m_a - m_b)(m_a - m_b)ᵀ``.
-
-        ``other`` is left as it was (its open row block is folded into its totals first).
-        Merging is associative, so partial states of blocks can be merged in any grouping;
-        the result equals one accumulator fed all rows up to float64 rounding.
+        """Add the rows of ``other`` (e.g. of another block of the data) to this one, exactly:
+        ``S = S_a + S_b + n_a n_b / n (m_a - m_b)(m_a - m_b)ᵀ``.  ``other`` keeps its rows;
+        merging is associative, equal to one accumulator fed all rows up to rounding.
 
         Returns
         -------
@@ -274,8 +271,7 @@ class CovarianceAccumulator:
         return self.finalize()
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickled without the row block: the open block is folded into the totals first,
-        so a partial state crosses process boundaries at O(D²) bytes."""
+        """Pickled without the row block (folded into the totals first): O(D²) bytes."""
         if self.n_features is not None:
             self._settle()
         state = dict(self.__dict__)
@@ -306,12 +302,8 @@ class CovarianceAccumulator:
         return cov
 
     def finalize(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """``(n, mean, covariance)`` with ``n - 1`` normalisation (``n`` if ``n <= 1``;
-        all zeros if no rows came in a batch of the right width).
-
-        Reuses the accumulator's memory for the covariance (no ``D x D`` copy); the
-        accumulator is empty afterwards.
-        """
+        """``(n, mean, covariance)`` with ``n - 1`` normalisation (``n`` if ``n <= 1``), in
+        the accumulator's memory (no ``D x D`` copy); the accumulator is empty afterwards."""
         cov = self._settle()
         n = self.count
         assert self._mean_merged is not None

@@ -262,10 +262,9 @@ def _fit_diag(
             # EM never lowers the bound in exact arithmetic, float32 rounding can (a tiny
             # variance next to a centred mean): finish in float64
             precise = True
-    return GaussianMixtureParams(
-        weights=weights, means=means + center, covariance_type="diag", variances=variances,
-        center=center, n_iter=n_iter, converged=converged,
-    )
+    return GaussianMixtureParams(weights=weights, means=means + center, covariance_type="diag",
+                                 variances=variances, center=center, n_iter=n_iter,
+                                 converged=converged)
 
 
 def _fit_full(
@@ -276,10 +275,8 @@ def _fit_full(
 
     x = np.concatenate([np.asarray(b, dtype=np.float64) for b in blocks])
     center = x.mean(axis=0)
-    model = GaussianMixture(
-        n_components=k, covariance_type="full", tol=tol, max_iter=max_iter,
-        random_state=rs, init_params="k-means++",
-    )
+    model = GaussianMixture(n_components=k, covariance_type="full", tol=tol, max_iter=max_iter,
+                            random_state=rs, init_params="k-means++")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x - center)
@@ -288,8 +285,7 @@ def _fit_full(
         means=np.asarray(model.means_, dtype=np.float64) + center,
         covariance_type="full",
         precisions_cholesky=np.asarray(model.precisions_cholesky_, dtype=np.float64),
-        center=center, n_iter=int(model.n_iter_), converged=bool(model.converged_),
-    )
+        center=center, n_iter=int(model.n_iter_), converged=bool(model.converged_))
     return dataclasses.replace(params, training_scores=params.log_density(x))
 
 

@@ -277,13 +277,11 @@ def knn_partitioned(
     """Approximate k-NN: k-means cells of ~``cell_size`` points, exact search (one matrix
     product per cell) inside each point's cell.  O(rounds * n * cell_size * D) time.
 
-    Points closer than the distance to their cell boundary are always found (so are
-    near-duplicates, unless they straddle a boundary); ordinary neighbours across a boundary
-    can be missed, which makes some larger distances slightly too large.  With ``rounds > 1``
-    independent partitions (seeds ``seed, seed + 1, ...``) are searched and merged, so a pair
-    is missed only when every partition separates it.  Fewer than ``2 * cell_size`` points
-    are searched exactly (:func:`knn_brute`).  Memory: the ``(n, k)`` lists (``int32``
-    indices, ``float32`` squared distances) plus a fixed amount.
+    Points closer than the distance to their cell boundary are always found; neighbours
+    across a boundary can be missed (some larger distances come out slightly too large)
+    unless another of ``rounds`` independent partitions (seeds ``seed, seed + 1, ...``)
+    keeps them together.  Fewer than ``2 * cell_size`` points are searched exactly
+    (:func:`knn_brute`).  Memory: the ``(n, k)`` lists plus a fixed amount.
 
     Parameters
     ----------
@@ -452,8 +450,9 @@ class CellIndex:
         np.add.at(sums, label, self.points)
         counts = np.bincount(label, minlength=n_cells)
         self.centroids = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
-        self.centroids[counts == 0] = np.inf  # never the nearest
-        self.centroid_sq = _sq_norms(np.where(np.isfinite(self.centroids), self.centroids, 0))
+        self.centroids[counts == 0] = 0.0
+        self.centroid_sq = _sq_norms(self.centroids)
+        self.centroid_sq[counts == 0] = np.inf  # an empty cell is never the nearest
 
     def __len__(self) -> int:
         return len(self.points)
@@ -466,15 +465,8 @@ class CellIndex:
         k = min(k, len(self.points))
         n_cells = len(self.centroids)
         q_sq = _sq_norms(q)
-        probes = min(self.probes, n_cells)
-        if n_cells == 1:
-            cells = np.zeros((len(q), 1), dtype=np.int64)
-        else:
-            to_cells = q_sq[:, None] - 2.0 * (q @ np.nan_to_num(self.centroids, posinf=0).T)
-            to_cells += self.centroid_sq[None, :]
-            to_cells[:, ~np.isfinite(self.centroids[:, 0])] = np.inf
-            cells = np.argpartition(to_cells, probes - 1, axis=1)[:, :probes] \
-                if probes < n_cells else np.broadcast_to(np.arange(n_cells), (len(q), n_cells))
+        cells, _ = _topk_block(q, q_sq, self.centroids, self.centroid_sq,
+                               min(self.probes, n_cells), None)
         # every (query, probed cell) pair, grouped by cell: one product per cell, then one
         # selection of the k best of each query's probes x k candidates
         width = cells.shape[1]

@@ -143,11 +143,9 @@ def run_report(
         raise CliError("--label needs --metadata CSV (the labels come from its columns).")
     elif text_column is not None:
         if text_column not in labels:
-            raise CliError(
-                f"--text-column '{text_column}': the embeddings file has no such text column "
-                f"(its non-numeric columns: {sorted(labels)[:20]}); pass --metadata CSV with "
-                "that column."
-            )
+            raise CliError(f"--text-column '{text_column}': the embeddings file has no such text "
+                           f"column (its non-numeric columns: {sorted(labels)[:20]}); pass "
+                           "--metadata CSV with that column.")
         texts = labels.pop(text_column)
     # Parquet columns "text" and "path" (deepview embed writes one for images) are the
     # samples' texts and files, never labels
@@ -234,8 +232,7 @@ def _predictions_label(path: Path, chosen: str | None, probabilities: Any,
     raise CliError(
         f"--predictions '{path}' needs one column per value of a label (columns: "
         f"{classes[:20]}); " + "; ".join(mismatch(d) for d in candidates[:5]) +
-        ". Rename the columns, or name the label with --predictions-label NAME."
-    )
+        ". Rename the columns, or name the label with --predictions-label NAME.")
 
 
 @app.command()
@@ -357,8 +354,7 @@ def report(
             batch_size=batch_size, duplicate_threshold=duplicate_threshold, seed=seed,
             split_labels=split_label or None, predictions=predictions,
             predictions_label=predictions_label, label_issues=not no_label_issues, raw=raw,
-            engine=engine, ray_address=ray_address,
-        )
+            engine=engine, ray_address=ray_address)
     typer.echo("deepview report")
     for line in embedded_lines + summary_lines(result.data, index):
         typer.echo(line)

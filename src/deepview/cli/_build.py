@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import shutil
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ def duplicate_threshold_strategy(value: str) -> Any:
         ) from None
 
 
-def check_split_labels(split_labels: Sequence[str] | None, labels: Sequence[str],
+def check_split_labels(split_labels: Sequence[str] | None, labels: Collection[str],
                        source: str) -> tuple[str, ...] | None:
     """The ``--split-label`` names (``None``: detected), each one of ``labels``; ``source``
     (where the labels come from) goes into the error."""
@@ -86,11 +86,9 @@ def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
     return ReportConfig(
         projection=strategy,
         duplicates=duplicate_threshold_strategy(threshold) if duplicates else None,
-        familiarity=Familiarity.Strategy.GMM() if familiarity else None,
-        seed=seed,
+        familiarity=Familiarity.Strategy.GMM() if familiarity else None, seed=seed,
         label_issues=label_issues,
-        split_labels=None if split_labels is None else tuple(split_labels),
-    )
+        split_labels=None if split_labels is None else tuple(split_labels))
 
 
 def check_output(out: Path, *, overwrite: bool) -> None:
@@ -101,15 +99,11 @@ def check_output(out: Path, *, overwrite: bool) -> None:
     if not out.is_dir():
         raise CliError(f"--out '{out}' exists and is not a folder.")
     if not overwrite:
-        raise CliError(
-            f"output folder '{out}' already exists; pass --overwrite to replace it or choose "
-            "another --out."
-        )
+        raise CliError(f"output folder '{out}' already exists; pass --overwrite to replace it "
+                       "or choose another --out.")
     if any(out.iterdir()) and not is_report_folder(out):
-        raise CliError(
-            f"output folder '{out}' is not empty and does not look like a deepview report "
-            "(no index.html); refusing to replace it even with --overwrite."
-        )
+        raise CliError(f"output folder '{out}' is not empty and does not look like a deepview "
+                       "report (no index.html); refusing to replace it even with --overwrite.")
 
 
 def write_output(report: Any, out: Path, *, overwrite: bool, title: str,

@@ -136,17 +136,13 @@ def similarity(before: np.ndarray, after: np.ndarray, k: int = 10) -> dict[str, 
 
 def _load(model: str, device: str | None) -> tuple[Any, Any]:
     """``(embedder, the SentenceTransformer or None for a factory)``."""
-    from deepview.integrations.torch import (
-        load_embedder,
-        load_sentence_transformer,
-        sentence_transformer_embedder,
-    )
+    import deepview.integrations.torch as integration
 
-    embedder = load_embedder(model, device=device)
+    embedder = integration.load_embedder(model, device=device)
     kind = embedder.details.get("kind")
     if kind == "sentence-transformers":
-        st = load_sentence_transformer(model, device=embedder.model.device)
-        return sentence_transformer_embedder(st, name=model), st
+        st = integration.load_sentence_transformer(model, device=embedder.model.device)
+        return integration.sentence_transformer_embedder(st, name=model), st
     if kind != "factory" or Path(model).expanduser().is_dir():
         raise InvalidParameterError(
             f"{_OWNER}: MODEL '{model}' is a {kind} model or folder; compress takes a "
@@ -177,12 +173,7 @@ def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
     require("torch", feature=_OWNER, extra="torch")
     import torch
 
-    from deepview.integrations.torch import (
-        compress,
-        count_parameters,
-        save_compressed,
-        sentence_transformer_embedder,
-    )
+    import deepview.integrations.torch as integration
     from deepview.report.files import write_directory
 
     recipe = _recipe(keep, energy, kl)
@@ -201,13 +192,13 @@ def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
     original: Callable[[Any], Any] = embedder if st is not None else \
         (lambda b: _call(module, b))
     before, seconds_before = _outputs(original, held_batches)
-    result = compress(module, cal_batches, same_width=st is not None, **recipe)
+    result = integration.compress(module, cal_batches, same_width=st is not None, **recipe)
     smaller: Callable[[Any], Any] = lambda b: _call(result.module, b)  # noqa: E731
     if st is not None:
         for name, child in list(st[0].named_children()):  # auto_model or model
             if child is module:
                 setattr(st[0], name, result.module)
-        smaller = sentence_transformer_embedder(st, name=model)
+        smaller = integration.sentence_transformer_embedder(st, name=model)
     after, seconds_after = _outputs(smaller, held_batches)
     # once more each, alternating, the faster run counts (less noise from other load)
     seconds_before = min(seconds_before, _outputs(original, held_batches)[1])
@@ -215,8 +206,8 @@ def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
     summary = {
         "model": model, "data": data, "recipe": {k: str(v) for k, v in recipe.items()},
         "calibration_samples": len(calibration), "held_out_samples": len(held),
-        "parameters_before": count_parameters(module),
-        "parameters_after": count_parameters(result.module),
+        "parameters_before": integration.count_parameters(module),
+        "parameters_after": integration.count_parameters(result.module),
         "blocks": [vars(layer) for layer in result.layers],
         "similarity": similarity(before, after),
         "seconds_before": seconds_before, "seconds_after": seconds_after,
@@ -229,7 +220,7 @@ def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
             target, _, attr = model.rpartition(":")
             if target.endswith(".py"):  # loadable from any folder
                 target = str(Path(target).expanduser().resolve())
-            save_compressed(result.module, folder, factory=f"{target}:{attr}")
+            integration.save_compressed(result.module, folder, factory=f"{target}:{attr}")
         (folder / "compression.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     with torch.no_grad():

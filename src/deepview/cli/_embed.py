@@ -113,11 +113,9 @@ def open_input(source: str, options: EmbedOptions) -> Any:
                 metadata=options.metadata)
         return TextProducer(path, text_column=options.text_column,
                             id_column=options.id_column, label_columns=options.label_columns)
-    raise CliError(
-        f"input '{source}' is neither a folder nor a text file ({', '.join(TEXT_SUFFIXES)}); "
-        "give an image folder, a text file or hf:PATH_OR_NAME (an embeddings file .npy / "
-        ".parquet needs no --model)."
-    )
+    raise CliError(f"input '{source}' is neither a folder nor a text file "
+                   f"({', '.join(TEXT_SUFFIXES)}); give an image folder, a text file or "
+                   "hf:PATH_OR_NAME (an embeddings file .npy / .parquet needs no --model).")
 
 
 def _refuse(options: EmbedOptions, what: str, **given: Any) -> None:

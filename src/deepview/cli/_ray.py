@@ -17,10 +17,7 @@ from deepview.cli._build import check_output, check_split_labels, make_config, w
 from deepview.cli._load import CliError
 from deepview.report import columns
 
-__all__ = ["ENGINES", "run_ray_report"]
-
-#: the values of ``deepview report --engine``
-ENGINES = ("local", "ray")
+__all__ = ["run_ray_report"]
 
 #: object store of the local cluster the command starts, per CPU (at least 1 GiB, at most
 #: Ray's default): the driver's resident size counts the store's pages it reads, up to the
@@ -96,10 +93,9 @@ def run_ray_report(
     Other parameters are those of ``deepview report``.
     """
     if unsupported:
-        raise CliError(
-            f"{', '.join(unsupported)} cannot be used with --engine ray: the rows are read on "
-            "the cluster; put ids, labels, texts and paths in the Parquet shards instead."
-        )
+        raise CliError(f"{', '.join(unsupported)} cannot be used with --engine ray: the rows "
+                       "are read on the cluster; put ids, labels, texts and paths in the "
+                       "Parquet shards instead.")
     check_output(out, overwrite=overwrite)
     if not data.exists():
         raise CliError(f"'{data}' does not exist.")
