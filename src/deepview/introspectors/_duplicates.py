@@ -79,8 +79,8 @@ class DuplicatesStrategyType(Protocol):
     """Takes the ``(N, D)`` vectors and a threshold strategy and returns, for each sample,
     the indices of its close neighbours (itself included)."""
 
-    def __call__(self, vectors: np.ndarray, threshold: DuplicatesThresholdStrategyType
-                 ) -> Sequence[Sequence[int]]: ...
+    def __call__(self, vectors: np.ndarray,
+                 threshold: DuplicatesThresholdStrategyType) -> Sequence[Sequence[int]]: ...
 
 
 #: neighbour distances up to this fraction of the median neighbour distance count as
@@ -277,8 +277,8 @@ class _KNNBase:
     def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def __call__(self, vectors: np.ndarray, threshold: DuplicatesThresholdStrategyType
-                 ) -> Sequence[Sequence[int]]:
+    def __call__(self, vectors: np.ndarray,
+                 threshold: DuplicatesThresholdStrategyType) -> Sequence[Sequence[int]]:
         idx, dist = self.knn(vectors, min(_K, len(vectors)))
         t = _threshold_value(threshold, dist)
         return [row[d <= t].tolist() for row, d in zip(idx, dist)]

@@ -156,9 +156,8 @@ class FamiliarityStrategyType(Protocol):
 
     metadata_key: ClassVar[DictMetaKey[FamiliarityResult]]
 
-    def __call__(
-        self, producer: Producer, batch_size: int = 1024
-    ) -> Mapping[str, FamiliarityDistribution]: ...
+    def __call__(self, producer: Producer,
+                 batch_size: int = 1024) -> Mapping[str, FamiliarityDistribution]: ...
 
 
 class _GMMDistribution:
@@ -333,8 +332,8 @@ class _GMM:
         logger.debug("GMM fitted on '%s': %d samples, %d iterations", name, n, params.n_iter)
         return _GMMDistribution(params, scores)
 
-    def __call__(self, producer: Producer, batch_size: int = 1024
-                 ) -> Mapping[str, _GMMDistribution]:
+    def __call__(self, producer: Producer,
+                 batch_size: int = 1024) -> Mapping[str, _GMMDistribution]:
         """Read ``producer`` once and fit one mixture per field."""
         blocks = _collect_blocks(producer, batch_size, _GMM_OWNER)
         return {name: self.fit_field(name, field_blocks) for name, field_blocks in blocks.items()}

@@ -370,8 +370,8 @@ class IUA:
         return MappingProxyType(out)
 
     @staticmethod
-    def show(iua: IUA, *, vis_type: str = VisType.TABLE, response_names: Sequence[str] | None = None
-            ) -> Any:
+    def show(iua: IUA, *, vis_type: str = VisType.TABLE,
+             response_names: Sequence[str] | None = None) -> Any:
         """Table (pandas DataFrame) or chart (matplotlib Axes) of IUA results.
 
         Parameters

@@ -99,8 +99,8 @@ class PFA:
     _covariance_result_by_response: Mapping[str, PFACovariancesResult] = field(repr=False)
 
     @staticmethod
-    def introspect(producer: Producer, *, batch_size: int = 32, epsilon_inactive: float = 1e-8
-                  ) -> PFA:
+    def introspect(producer: Producer, *, batch_size: int = 32,
+                   epsilon_inactive: float = 1e-8) -> PFA:
         """Compute the covariance of every response (field) in one streaming pass.
 
         Parameters
@@ -177,7 +177,7 @@ class PFA:
 
     def get_recipe(self, *, strategy: PFAStrategyType | None = None,
                    unit_strategy: PFAUnitSelectionStrategyType | None = None
-                  ) -> Mapping[str, PFARecipe]:
+                   ) -> Mapping[str, PFARecipe]:
         """Recommend, per layer, how many units to keep and which units to remove.
 
         Parameters

@@ -53,8 +53,8 @@ class PFACovariancesResult:
     inactive_units: np.ndarray
 
     @staticmethod
-    def make_covariance_result(*, covariances: np.ndarray, epsilon_inactive: float = 1e-8
-                              ) -> PFACovariancesResult:
+    def make_covariance_result(*, covariances: np.ndarray,
+                               epsilon_inactive: float = 1e-8) -> PFACovariancesResult:
         """Build the result from a symmetric covariance matrix (eigen-decomposition included)."""
         cov = np.array(covariances, dtype=np.float64)
         if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] == 0:

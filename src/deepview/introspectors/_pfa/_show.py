@@ -61,8 +61,8 @@ def _row(name: str, recipe: PFARecipe) -> dict[str, Any]:
     return row
 
 
-def _select_columns(include_columns: Sequence[str] | None, exclude_columns: Sequence[str] | None
-                   ) -> list[str]:
+def _select_columns(include_columns: Sequence[str] | None,
+                    exclude_columns: Sequence[str] | None) -> list[str]:
     for arg, value in (("include_columns", include_columns), ("exclude_columns", exclude_columns)):
         if value is None:
             continue

@@ -34,9 +34,8 @@ class PFAUnitSelectionStrategyType(Protocol):
     the whole layer is inactive).
     """
 
-    def __call__(
-        self, covariances: PFACovariancesResult, *, num_units_to_keep: int
-    ) -> np.ndarray: ...
+    def __call__(self, covariances: PFACovariancesResult, *,
+                 num_units_to_keep: int) -> np.ndarray: ...
 
 
 def _abs_correlation(cov: PFACovariancesResult) -> np.ndarray:
