@@ -701,7 +701,7 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
                                    ("metadata keys", first._metadata, b._metadata),
                                    ("snapshots", first._snapshots, b._snapshots)):
             if set(ours) != set(theirs):
-                mine, other = ([getattr(k, "name", k) for k in keys] for keys in (ours, theirs))
+                mine, other = ([str(getattr(k, "name", k)) for k in ks] for ks in (ours, theirs))
                 raise InvalidDataError(
                     f"concatenate_batches: cannot concatenate batches with different {what}: "
                     f"{sorted(mine)} vs {sorted(other)}.")

@@ -182,7 +182,7 @@ class Pooler(Processor):
                 f"Pooler: 'method' must be a Pooler.Method (MAX, SUM, AVERAGE); got {method!r}.")
         self.dim = dims
         self.method = method
-        reduce = {"max": np.max, "sum": np.sum, "average": np.mean}[method.value]
+        reduce = getattr(np, {"max": "max", "sum": "sum", "average": "mean"}[method.value])
 
         def pool(x: np.ndarray) -> np.ndarray:
             ndim = x.ndim
