@@ -290,7 +290,8 @@ class _KNNAnnoy(_KNNBase):
     large ``n`` (prefer ``KNNFaiss`` or the default).  Needs ``pip install "deepview[annoy]"``.
     """
 
-    knn = staticmethod(knn_annoy)
+    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return knn_annoy(vectors, k)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,7 +301,8 @@ class _KNNFaiss(_KNNBase):
     Distances are plain Euclidean (not FAISS's squared L2), like every other strategy.
     Needs ``pip install "deepview[faiss]"``."""
 
-    knn = staticmethod(knn_faiss)
+    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return knn_faiss(vectors, k)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,7 +310,8 @@ class _KNNExact(_KNNBase):
     """Exact neighbours by blocked brute force (numpy BLAS): O(n^2 D) time, no extra
     dependency."""
 
-    knn = staticmethod(knn_brute)
+    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return knn_brute(vectors, k)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -455,6 +458,9 @@ class DuplicateSetCandidate:
         more = "..." if self.size > 8 else ""
         return (f"DuplicateSetCandidate(size={self.size}, exact={self.exact}, mean={self.mean:.3g}"
                 f", std={self.std:.3g}, indices={list(self.indices)[:8]}{more})")
+
+
+_Candidate = DuplicateSetCandidate  # the name inside Duplicates, where it is an attribute
 
 
 def _candidate(vectors: np.ndarray, group: np.ndarray, data: Batch,
@@ -634,7 +640,7 @@ class Duplicates:
         Distance = _Distance
         Relative = _Relative
 
-    def items(self) -> Iterator[tuple[str, Sequence[DuplicateSetCandidate]]]:
+    def items(self) -> Iterator[tuple[str, Sequence[_Candidate]]]:
         """``results.items()``."""
         return iter(self.results.items())
 

@@ -322,11 +322,7 @@ class IUA:
         batches = iter_response_batches(producer, batch_size, owner=owner, analysis="IUA")
         for batch in tqdm(batches, desc="IUA: inactive units", unit="batch",
                           disable=progress_disabled()):
-            for name, x in batch.fields.items():
-                counter = counters.get(name)
-                if counter is None:
-                    counter = counters[name] = IUA._new_counter(name, x, atol, owner)
-                counter.update(x)
+            IUA._count(counters, batch.fields, atol, owner)
         return IUA._from_counters(counters)
 
     @staticmethod
@@ -346,9 +342,14 @@ class IUA:
         return IUAState(rtol=rtol, atol=atol)
 
     @staticmethod
-    def _new_counter(name: str, x: Any, atol: float, owner: str) -> _InactiveCounter:
-        x = check_response(name, x, owner=owner, pfa=False)
-        return _InactiveCounter(name, tuple(x.shape[1:]), x.dtype, atol, owner)
+    def _count(counters: dict[str, _InactiveCounter], fields: Mapping[str, Any], atol: float,
+               owner: str) -> None:
+        """Count every field into its counter (created on the field's first batch)."""
+        for name, x in fields.items():
+            if name not in counters:
+                x = check_response(name, x, owner=owner, pfa=False)
+                counters[name] = _InactiveCounter(name, x.shape[1:], x.dtype, atol, owner)
+            counters[name].update(x)
 
     @property
     def results(self) -> Mapping[str, IUA.Result]:
@@ -524,12 +525,7 @@ class IUAState:
             raise InvalidDataError(f"{self._OWNER}.update: the batch has no fields; IUA analyses "
                                    "the response fields of a batch (e.g. from a Model in the "
                                    "pipeline).")
-        for name, x in fields.items():
-            counter = self._counters.get(name)
-            if counter is None:
-                counter = self._counters[name] = IUA._new_counter(name, x, self.atol,
-                                                                  self._OWNER)
-            counter.update(x)
+        IUA._count(self._counters, fields, self.atol, self._OWNER)
 
     def merge(self, other: IUAState) -> IUAState:
         """Add ``other``'s counts after this state's; returns ``self``."""

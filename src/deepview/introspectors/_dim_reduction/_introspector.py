@@ -134,7 +134,6 @@ def _resolve_strategies(
             raise InvalidParameterError(f"{_OWNER}.introspect: 'strategies' is an empty mapping; "
                                         "map at least one field name to a strategy, or pass one "
                                         "strategy for every field.")
-        mapping: dict[str, DimensionReductionStrategyType] = {}
         for name, strategy in strategies.items():
             if not isinstance(name, str):
                 raise InvalidTypeError(f"{_OWNER}.introspect: 'strategies' keys must be field "
@@ -144,8 +143,7 @@ def _resolve_strategies(
                                        "dimension reduction strategy (e.g. "
                                        "DimensionReduction.Strategy.PCA(40)); got "
                                        f"{type(strategy).__name__}.")
-            mapping[name] = strategy
-        return None, mapping
+        return None, dict(strategies)
     if not isinstance(strategies, DimensionReductionStrategyType):
         raise InvalidTypeError(f"{_OWNER}.introspect: 'strategies' must be a strategy (e.g. "
                                "DimensionReduction.Strategy.PCA(40)) or a mapping {field: "
