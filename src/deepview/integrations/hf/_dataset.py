@@ -19,13 +19,6 @@ __all__ = ["HFDatasetProducer"]
 _READ_BATCH = 256
 
 
-def _saved_to_disk(path: pathlib.Path) -> bool:
-    """A folder written by ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk``."""
-    return path.is_dir() and any(
-        (path / name).is_file() for name in ("state.json", "dataset_dict.json")
-    )
-
-
 class HFDatasetProducer(RecordProducer):
     """A producer over a Hugging Face ``datasets`` dataset: images or texts, with labels.
 
@@ -102,20 +95,17 @@ class HFDatasetProducer(RecordProducer):
         if image_column is not None and text_column is not None:
             raise InvalidParameterError(
                 "HFDatasetProducer: pass image_column or text_column, not both (one model "
-                "embeds one kind of sample)."
-            )
+                "embeds one kind of sample).")
         if mode not in ("RGB", "L"):
             raise InvalidParameterError(
-                f"HFDatasetProducer: 'mode' must be 'RGB' or 'L'; got {mode!r}."
-            )
+                f"HFDatasetProducer: 'mode' must be 'RGB' or 'L'; got {mode!r}.")
         self.source = str(source)
         self.mode = mode
         path = pathlib.Path(source).expanduser()
         self._dataset, self.split = self._open(datasets, path, split, name)
-        features = self._dataset.features
-        if features is None:  # a streamed dataset of unknown features: read one row
-            features = self._dataset._resolve_features().features
+        if self._dataset.features is None:  # a streamed dataset of unknown features: read one row
             self._dataset = self._dataset._resolve_features()
+        features = self._dataset.features
         self.columns = list(features)
         image_feature = datasets.Image
         images = [c for c, f in features.items() if isinstance(f, image_feature)]
@@ -129,8 +119,7 @@ class HFDatasetProducer(RecordProducer):
                     f"HFDatasetProducer: cannot tell which column of '{self.source}' holds "
                     f"the samples (image columns: {images}); pass image_column= "
                     f"(--image-column) or text_column= (--text-column). Columns: "
-                    f"{self.columns}."
-                )
+                    f"{self.columns}.")
         column = image_column or text_column
         if id_column is None and "id" in features and "id" not in (column, *label_columns):
             id_column = "id"
@@ -142,8 +131,7 @@ class HFDatasetProducer(RecordProducer):
             if value not in features:
                 raise InvalidParameterError(
                     f"HFDatasetProducer: '{self.source}' (split '{self.split}') has no column "
-                    f"'{value}' ({option}); its columns: {self.columns}."
-                )
+                    f"'{value}' ({option}); its columns: {self.columns}.")
         self.modality = "image" if image_column else "text"
         self.field = "images" if image_column else "texts"
         self.column = str(column)
@@ -151,67 +139,51 @@ class HFDatasetProducer(RecordProducer):
             if not isinstance(features[image_column], image_feature):
                 raise InvalidParameterError(
                     f"HFDatasetProducer: column '{image_column}' of '{self.source}' is "
-                    f"{features[image_column]}, not an Image; pass its image column."
-                )
+                    f"{features[image_column]}, not an Image; pass its image column.")
             # keep the images encoded: the decoder reads them (in DataLoader workers)
             self._dataset = self._dataset.cast_column(image_column,
                                                       datasets.Image(decode=False))
         self.label_columns = [str(c) for c in label_columns]
         self.id_column = id_column
-        self._names: dict[str, Callable[[Any], str]] = {}
-        for c in self.label_columns:
-            feature = features[c]
-            if isinstance(feature, datasets.ClassLabel):
-                self._names[c] = functools.partial(_class_name, feature)
+        self._names: dict[str, Callable[[Any], str]] = {
+            c: functools.partial(_class_name, features[c]) for c in self.label_columns
+            if isinstance(features[c], datasets.ClassLabel)}
         self._size: tuple[int, int] | None = None
 
     @staticmethod
     def _open(datasets: Any, path: pathlib.Path, split: str | None,
               name: str | None) -> tuple[Any, str]:
         try:
-            if _saved_to_disk(path):
+            if path.is_dir() and any((path / f).is_file()  # written by save_to_disk
+                                     for f in ("state.json", "dataset_dict.json")):
                 loaded = datasets.load_from_disk(str(path))
             else:
-                loaded = datasets.load_dataset(str(path) if path.exists() else str(path),
-                                               name, streaming=True)
-        except (FileNotFoundError, ValueError, OSError, ConnectionError) as exc:
-            raise InvalidParameterError(
-                f"HFDatasetProducer: cannot open the Hugging Face dataset '{path}' ({exc}). "
-                "Pass a folder written by Dataset.save_to_disk, a folder of data files, or "
-                "the name of a dataset already in the datasets cache (nothing is downloaded "
-                "where there is no network: load it once where there is, and save_to_disk)."
-            ) from None
-        except Exception as exc:  # datasets raises its own classes (DatasetNotFoundError, ...)
+                loaded = datasets.load_dataset(str(path), name, streaming=True)
+        except Exception as exc:  # also datasets' own classes (DatasetNotFoundError, ...)
             raise InvalidParameterError(
                 f"HFDatasetProducer: cannot open the Hugging Face dataset '{path}' "
-                f"({type(exc).__name__}: {exc}). Pass a folder written by "
-                "Dataset.save_to_disk or the name of a dataset in the datasets cache."
-            ) from None
+                f"({type(exc).__name__}: {exc}). Pass a folder written by Dataset.save_to_disk, "
+                "a folder of data files, or the name of a dataset already in the datasets cache "
+                "(nothing is downloaded where there is no network: load it once where there "
+                "is, and save_to_disk).") from None
         if isinstance(loaded, (datasets.DatasetDict, datasets.IterableDatasetDict)):
             splits = list(loaded)
+            if split is None and len(splits) != 1 and "train" not in splits:
+                raise InvalidParameterError(f"HFDatasetProducer: '{path}' has the splits "
+                                            f"{splits}; pass split= (--split) to choose one.")
             if split is None:
-                if len(splits) == 1:
-                    split = splits[0]
-                elif "train" in splits:
-                    split = "train"
-                else:
-                    raise InvalidParameterError(
-                        f"HFDatasetProducer: '{path}' has the splits {splits}; pass split= "
-                        "(--split) to choose one."
-                    )
+                split = splits[0] if len(splits) == 1 else "train"
             if split not in loaded:
                 raise InvalidParameterError(
                     f"HFDatasetProducer: '{path}' has no split '{split}' (--split); its "
-                    f"splits: {splits}."
-                )
+                    f"splits: {splits}.")
             return loaded[split], split
         own = getattr(loaded, "split", None)
         if split is not None and (own is None or str(own) != split):
             raise InvalidParameterError(
                 f"HFDatasetProducer: '{path}' holds one dataset"
                 + (f" (split '{own}')" if own is not None else " without splits")
-                + f", so it has no split '{split}'; drop --split."
-            )
+                + f", so it has no split '{split}'; drop --split.")
         return loaded, split or str(getattr(loaded, "split", None) or "train")
 
     @property

@@ -30,12 +30,5 @@ from deepview.integrations.ray._inference import map_responses  # noqa: E402
 from deepview.integrations.ray._producer import RayDatasetProducer, read_parquet  # noqa: E402
 from deepview.integrations.ray._reduce import reduce_dataset  # noqa: E402
 
-__all__ = [
-    "ClusterUnavailableError",
-    "RayDatasetProducer",
-    "RaySession",
-    "map_responses",
-    "ray_session",
-    "read_parquet",
-    "reduce_dataset",
-]
+__all__ = ["ClusterUnavailableError", "RayDatasetProducer", "RaySession", "map_responses",
+           "ray_session", "read_parquet", "reduce_dataset"]

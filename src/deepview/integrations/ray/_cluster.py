@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import socket
 import threading
@@ -33,8 +34,7 @@ def _host_port(address: str) -> tuple[str, int] | None:
     if not sep or not port.isdigit():
         raise ClusterUnavailableError(
             f"ray_session: cannot read the cluster address {address!r}; give HOST:PORT of the "
-            "head node (e.g. 10.0.0.5:6379), ray://HOST:PORT, or 'auto'."
-        )
+            "head node (e.g. 10.0.0.5:6379), ray://HOST:PORT, or 'auto'.")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -55,40 +55,36 @@ def _probe(address: str, timeout_s: float) -> None:
 
 def _init_with_deadline(ray: Any, deadline: float, timeout_s: float, **kwargs: Any) -> None:
     """``ray.init(**kwargs)``, abandoned with an error when it has not returned by
-    ``deadline`` (``timeout_s`` after the session began; Ray itself retries a silent address
-    for minutes)."""
-    outcome: dict[str, BaseException | None] = {}
+    ``deadline`` (Ray itself retries a silent address for minutes)."""
+    outcome: list[BaseException | None] = []
 
     def target() -> None:
         try:
             ray.init(**kwargs)
-            outcome["error"] = None
+            outcome.append(None)
         except BaseException as exc:  # handed to the caller below
-            outcome["error"] = exc
+            outcome.append(exc)
 
     thread = threading.Thread(target=target, name="deepview-ray-init", daemon=True)
     thread.start()
     thread.join(max(deadline - time.monotonic(), 0.1))
-    if thread.is_alive() or "error" not in outcome:
+    if thread.is_alive() or not outcome:
         raise ClusterUnavailableError(
             f"ray_session: no Ray cluster answered at {kwargs.get('address')!r} within the "
             f"{timeout_s:g} s deadline (timeout_s); something listens there but it is not a Ray "
-            "head node (or it is overloaded). Check the address and port."
-        )
-    error = outcome["error"]
-    if error is not None:
+            "head node (or it is overloaded). Check the address and port.")
+    if outcome[0] is not None:
         raise ClusterUnavailableError(
             f"ray_session: cannot connect to the Ray cluster at {kwargs.get('address')!r}: "
-            f"{error}"
-        ) from error
+            f"{outcome[0]}") from outcome[0]
 
 
+@dataclasses.dataclass
 class RaySession:
     """What :func:`ray_session` yields: :meth:`close` ends the session early."""
 
-    def __init__(self, started: bool) -> None:
-        #: whether the session started (or connected) Ray itself, so closing it shuts it down
-        self.started = started
+    #: whether the session started (or connected) Ray itself, so closing it shuts it down
+    started: bool
 
     def close(self) -> None:
         """Shut Ray down now if this session started or connected it (then nothing at the
@@ -101,14 +97,9 @@ class RaySession:
 
 
 @contextlib.contextmanager
-def ray_session(
-    address: str | None = None,
-    *,
-    num_cpus: int | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    quiet: bool = True,
-    object_store_memory: int | None = None,
-) -> Iterator[RaySession]:
+def ray_session(address: str | None = None, *, num_cpus: int | None = None,
+                timeout_s: float = DEFAULT_TIMEOUT_S, quiet: bool = True,
+                object_store_memory: int | None = None) -> Iterator[RaySession]:
     """Use a Ray cluster for the duration of a ``with`` block.
 
     Yields a :class:`RaySession` whose ``close()`` ends the session before the block does
@@ -153,10 +144,9 @@ def ray_session(
         ray.data.DataContext.get_current().enable_progress_bars = False
         for name in ("ray", "ray.data"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    started = False
-    if address is None and ray.is_initialized():
-        pass  # the caller's instance: used, not shut down
-    elif address is None:
+    # without an address, an instance already initialised is the caller's: used, not shut down
+    session = RaySession(address is not None or not ray.is_initialized())
+    if address is None and session.started:
         try:
             ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
                      logging_level=logging.WARNING, log_to_driver=not quiet,
@@ -164,19 +154,15 @@ def ray_session(
         except Exception as exc:
             raise ClusterUnavailableError(
                 f"ray_session: could not start a local Ray cluster: {exc}") from exc
-        started = True
-    else:
+    elif address is not None:
         if ray.is_initialized():
             raise ClusterUnavailableError(
                 "ray_session: Ray is already initialised in this process; call "
-                "ray.shutdown() first, or pass no address to use that instance."
-            )
+                "ray.shutdown() first, or pass no address to use that instance.")
         deadline = time.monotonic() + timeout_s
         _probe(address, timeout_s)
         _init_with_deadline(ray, deadline, timeout_s, address=address,
                             logging_level=logging.WARNING, log_to_driver=not quiet)
-        started = True
-    session = RaySession(started)
     try:
         yield session
     finally:

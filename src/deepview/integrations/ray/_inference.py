@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,16 +17,6 @@ __all__ = ["map_responses"]
 _OWNER = "map_responses"
 
 
-class _OneBatch:
-    """A producer of one given batch."""
-
-    def __init__(self, batch: Batch) -> None:
-        self.batch = batch
-
-    def __call__(self, batch_size: int) -> Iterator[Batch]:
-        yield self.batch
-
-
 class _ResponseMapper:
     """The callable class of ``map_batches``: one per actor, the model built once."""
 
@@ -36,8 +26,7 @@ class _ResponseMapper:
         if not isinstance(model, Model):
             raise InvalidTypeError(
                 f"{_OWNER}: 'model_factory' must return a deepview Model (e.g. a TorchModel); "
-                f"it returned {type(model).__name__}."
-            )
+                f"it returned {type(model).__name__}.")
         self.stage = model(list(response_names))
         self.names = list(response_names)
         self.input_column = input_column
@@ -46,40 +35,30 @@ class _ResponseMapper:
         if self.input_column not in batch:
             raise InvalidDataError(
                 f"{_OWNER}: the dataset has no input column '{self.input_column}'; its "
-                f"columns are {sorted(batch)}."
-            )
+                f"columns are {sorted(batch)}.")
         x = batch_column(batch, self.input_column)
         n = len(x)
         data = Batch.Builder({self.input_column: x}).make_batch()
-        out = next(iter(pipeline(_OneBatch(data), self.stage)(max(n, 1))))
+        out = next(iter(pipeline(lambda _size: iter([data]), self.stage)(max(n, 1))))
         result = {k: v for k, v in batch.items() if k != self.input_column}
         for name in self.names:
             if name in result:
                 raise InvalidDataError(
                     f"{_OWNER}: response '{name}' has the name of a column of the dataset; "
-                    "rename that column first (Dataset.rename_columns)."
-                )
+                    "rename that column first (Dataset.rename_columns).")
             values = np.asarray(out.fields[name])
             if len(values) != n:
                 raise InvalidDataError(
                     f"{_OWNER}: the model returned {len(values)} rows of '{name}' for a batch "
-                    f"of {n}; it must return one response per input row."
-                )
+                    f"of {n}; it must return one response per input row.")
             result[name] = values
         return result
 
 
-def map_responses(
-    dataset: Any,
-    model_factory: Callable[[], Model],
-    response_names: str | Sequence[str],
-    *,
-    input_column: str,
-    batch_size: int = 256,
-    concurrency: int = 1,
-    num_gpus: float = 0,
-    num_cpus: float = 1,
-) -> Any:
+def map_responses(dataset: Any, model_factory: Callable[[], Model],
+                  response_names: str | Sequence[str], *, input_column: str,
+                  batch_size: int = 256, concurrency: int = 1, num_gpus: float = 0,
+                  num_cpus: float = 1) -> Any:
     """Run a deepview :class:`~deepview.base.Model` over a Ray Dataset in a pool of actors.
 
     Each actor builds the model once with ``model_factory()`` and then runs batches of
@@ -91,9 +70,8 @@ def map_responses(
     dataset : ray.data.Dataset
         Rows with an input column (e.g. images as a tensor column).
     model_factory : Callable[[], Model]
-        Builds the model on an actor, e.g.
-        ``functools.partial(load_my_net, "weights.pt")`` returning a ``TorchModel``.  It is
-        pickled to the actors (capture file paths or a ``state_dict``, not open handles).
+        Builds the model on an actor, e.g. ``functools.partial(load_my_net, "weights.pt")``
+        returning a ``TorchModel``; pickled to the actors (capture paths, not open handles).
     response_names : str or Sequence[str]
         Layers (responses) to read, e.g. ``["relu3"]``.
     input_column : str
@@ -105,8 +83,7 @@ def map_responses(
     num_gpus : float, default=0
         GPUs per actor (fractions share a GPU); 0 runs on CPUs.  Ray only reserves the
         GPU and sets ``CUDA_VISIBLE_DEVICES``: the factory puts the model on it (e.g.
-        ``TorchModel(net, device="cuda")``).  Tested and benchmarked with 0 only (no GPU
-        machine was available); ``num_gpus > 0`` has not been exercised on a GPU.
+        ``TorchModel(net, device="cuda")``).
     num_cpus : float, default=1
         CPUs reserved per actor.  The actors hold their CPUs for the whole pass: leave
         some for the tasks that read the input (``concurrency * num_cpus`` below the
@@ -137,19 +114,16 @@ def map_responses(
     """
     if not is_ray_dataset(dataset):
         raise InvalidTypeError(
-            f"{_OWNER}: 'dataset' must be a ray.data.Dataset; got {type(dataset).__name__}."
-        )
+            f"{_OWNER}: 'dataset' must be a ray.data.Dataset; got {type(dataset).__name__}.")
     if not callable(model_factory):
         raise InvalidTypeError(
             f"{_OWNER}: 'model_factory' must be callable with no arguments and return a "
-            f"deepview Model; got {type(model_factory).__name__}."
-        )
+            f"deepview Model; got {type(model_factory).__name__}.")
     names = [response_names] if isinstance(response_names, str) else list(response_names)
     if not names or not all(isinstance(n, str) and n for n in names):
         raise InvalidParameterError(
             f"{_OWNER}: 'response_names' must name at least one response; got "
-            f"{response_names!r}."
-        )
+            f"{response_names!r}.")
     if len(set(names)) != len(names):
         raise InvalidParameterError(f"{_OWNER}: 'response_names' repeats a name: {names}.")
     if not isinstance(input_column, str) or not input_column:
@@ -158,8 +132,7 @@ def map_responses(
     if input_column in names:
         raise InvalidParameterError(
             f"{_OWNER}: response '{input_column}' has the name of the input column; the "
-            "input column is replaced by the responses, so name them differently."
-        )
+            "input column is replaced by the responses, so name them differently.")
     batch_size = check_batch_size(batch_size, owner=_OWNER)
     concurrency = check_int(concurrency, name="concurrency", owner=_OWNER, min_value=1)
     num_gpus = check_float(num_gpus, name="num_gpus", owner=_OWNER, min_value=0.0)
@@ -173,18 +146,13 @@ def map_responses(
     if clash:
         raise InvalidParameterError(
             f"{_OWNER}: response name(s) {clash} are also columns of the dataset; rename "
-            "those columns first (Dataset.rename_columns)."
-        )
+            "those columns first (Dataset.rename_columns).")
     remote: dict[str, Any] = {"num_gpus": num_gpus} if num_gpus else {}
     mapped = dataset.map_batches(
-        _ResponseMapper,
-        fn_constructor_kwargs={"model_factory": model_factory, "response_names": names,
-                               "input_column": input_column},
-        batch_size=batch_size,
-        batch_format="numpy",
-        concurrency=concurrency,
-        num_cpus=num_cpus,
-        **remote,
-    )
+        _ResponseMapper, fn_constructor_kwargs={"model_factory": model_factory,
+                                                "response_names": names,
+                                                "input_column": input_column},
+        batch_size=batch_size, batch_format="numpy", concurrency=concurrency, num_cpus=num_cpus,
+        **remote)
     mapped.context.execution_options.preserve_order = True
     return mapped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,11 +29,9 @@ FieldSpec = str | Sequence[str]
 
 
 def deepview_cause(exc: BaseException) -> DeepViewException | None:
-    """The deepview error a worker raised, from the Ray error that wraps it (or None).
-
-    Ray hands the driver a ``RayTaskError`` whose text holds the worker's traceback (the
-    original exception object does not travel), so the error is rebuilt from its last
-    ``deepview.exceptions.<Class>: <message>`` line."""
+    """The deepview error a worker raised, from the Ray error that wraps it (or None): found
+    in the exception chain, else rebuilt from the last ``deepview.exceptions.<Class>:
+    <message>`` line of the worker's traceback in the error's text."""
     import deepview.exceptions as errors
 
     seen: set[int] = set()
@@ -46,11 +45,9 @@ def deepview_cause(exc: BaseException) -> DeepViewException | None:
             return current
         todo.extend([getattr(current, "cause", None), current.__cause__, current.__context__])
     found = re.findall(r"deepview\.exceptions\.(\w+): ([^\n]+)", str(exc))
-    if found:
-        name, message = found[-1]
-        cls = getattr(errors, name, None)
-        if isinstance(cls, type) and issubclass(cls, DeepViewException):
-            return cls(message.strip())
+    cls = getattr(errors, found[-1][0], None) if found else None
+    if isinstance(cls, type) and issubclass(cls, DeepViewException):
+        return cls(found[-1][1].strip())
     return None
 
 
@@ -79,11 +76,11 @@ def batch_column(batch: Mapping[str, Any], column: str) -> np.ndarray:
             lengths = sorted({len(v) for v in value})
             raise InvalidDataError(
                 f"{_OWNER}: column '{column}' holds vectors of different lengths "
-                f"{lengths[:5]}; every row needs a vector of the same size."
-            ) from None
+                f"{lengths[:5]}; every row needs a vector of the same size.") from None
     return array
 
 
+@dataclasses.dataclass(eq=False)
 class BatchSpec:
     """How a numpy batch of a Ray Dataset becomes a deepview :class:`Batch` (picklable: it
     travels to the workers).
@@ -102,14 +99,15 @@ class BatchSpec:
         Columns of file paths (``Batch.StdKeys.PATH``) and texts (``Batch.StdKeys.TEXT``).
     """
 
-    def __init__(self, fields: Mapping[str, FieldSpec] | None, id_column: str | None,
-                 label_columns: Sequence[str], path_column: str | None = None,
-                 text_column: str | None = None) -> None:
-        self.fields = None if fields is None else dict(fields)
-        self.id_column = id_column
-        self.label_columns = tuple(label_columns)
-        self.path_column = path_column
-        self.text_column = text_column
+    fields: Mapping[str, FieldSpec] | None
+    id_column: str | None
+    label_columns: Sequence[str]
+    path_column: str | None = None
+    text_column: str | None = None
+
+    def __post_init__(self) -> None:
+        self.fields = None if self.fields is None else dict(self.fields)
+        self.label_columns = tuple(self.label_columns)
 
     @property
     def metadata_columns(self) -> list[str]:
@@ -120,19 +118,15 @@ class BatchSpec:
         """Every column the batches need (None: all of them)."""
         if self.fields is None:
             return None
-        wanted: list[str] = []
-        for spec in self.fields.values():
-            wanted.extend([spec] if isinstance(spec, str) else spec)
+        wanted = [c for spec in self.fields.values()
+                  for c in ([spec] if isinstance(spec, str) else spec)]
         return list(dict.fromkeys([*wanted, *self.metadata_columns]))
 
     def check_columns(self, available: Sequence[str]) -> None:
-        wanted = self.columns() or self.metadata_columns
-        missing = [c for c in wanted if c not in available]
+        missing = [c for c in self.columns() or self.metadata_columns if c not in available]
         if missing:
-            raise MissingFieldError(
-                f"{_OWNER}: the dataset has no column(s) {missing}; its columns are "
-                f"{list(available)[:30]}."
-            )
+            raise MissingFieldError(f"{_OWNER}: the dataset has no column(s) {missing}; its "
+                                    f"columns are {list(available)[:30]}.")
 
     def field_arrays(self, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
         if self.fields is None:
@@ -141,39 +135,35 @@ class BatchSpec:
             if not names:
                 raise InvalidDataError(
                     f"{_OWNER}: every column is an id or label column; the dataset needs at "
-                    "least one response (embedding) column."
-                )
+                    "least one response (embedding) column.")
             return {name: batch_column(batch, name) for name in names}
         out: dict[str, np.ndarray] = {}
         for name, spec in self.fields.items():
             if isinstance(spec, str):
                 out[name] = batch_column(batch, spec)
-            else:
-                parts = [batch_column(batch, c) for c in spec]
-                bad = [c for c, p in zip(spec, parts) if p.ndim != 1]
-                if bad:
-                    raise InvalidDataError(
-                        f"{_OWNER}: field '{name}' stacks columns {list(spec)}, but {bad} "
-                        "hold vectors, not numbers; name one vector column instead."
-                    )
-                out[name] = np.column_stack(parts)
+                continue
+            parts = [batch_column(batch, c) for c in spec]
+            bad = [c for c, p in zip(spec, parts) if p.ndim != 1]
+            if bad:
+                raise InvalidDataError(
+                    f"{_OWNER}: field '{name}' stacks columns {list(spec)}, but {bad} "
+                    "hold vectors, not numbers; name one vector column instead.")
+            out[name] = np.column_stack(parts)
         return out
 
     def to_batch(self, batch: Mapping[str, Any]) -> Batch:
         """The deepview Batch of one numpy batch."""
         self.check_columns(list(batch))
         builder = Batch.Builder(self.field_arrays(batch))
+        keys = Batch.StdKeys
         if self.id_column is not None:
-            builder.metadata[Batch.StdKeys.IDENTIFIER] = np.asarray(
-                batch[self.id_column]).tolist()
+            builder.metadata[keys.IDENTIFIER] = np.asarray(batch[self.id_column]).tolist()
         if self.label_columns:
-            builder.metadata[Batch.StdKeys.LABELS] = {
-                c: np.asarray(batch[c]).tolist() for c in self.label_columns
-            }
-        if self.path_column is not None:
-            builder.metadata[Batch.StdKeys.PATH] = np.asarray(batch[self.path_column]).tolist()
-        if self.text_column is not None:
-            builder.metadata[Batch.StdKeys.TEXT] = np.asarray(batch[self.text_column]).tolist()
+            builder.metadata[keys.LABELS] = {c: np.asarray(batch[c]).tolist()
+                                             for c in self.label_columns}
+        for key, column in ((keys.PATH, self.path_column), (keys.TEXT, self.text_column)):
+            if column is not None:
+                builder.metadata[key] = np.asarray(batch[column]).tolist()
         return builder.make_batch()
 
 
@@ -189,15 +179,13 @@ def _fields_arg(fields: Any) -> Mapping[str, FieldSpec] | None:
             if not isinstance(name, str) or not ok:
                 raise InvalidTypeError(
                     f"{_OWNER}: 'fields' maps a field name to a column name or a non-empty "
-                    f"list of column names; got {name!r}: {spec!r}."
-                )
+                    f"list of column names; got {name!r}: {spec!r}.")
         return dict(fields)
     if isinstance(fields, Sequence) and all(isinstance(c, str) for c in fields) and fields:
         return {c: c for c in fields}
     raise InvalidTypeError(
         f"{_OWNER}: 'fields' must be None, a column name, a list of column names or a mapping "
-        f"{{field: column(s)}}; got {fields!r}."
-    )
+        f"{{field: column(s)}}; got {fields!r}.")
 
 
 def is_ray_dataset(obj: Any) -> bool:
@@ -215,10 +203,7 @@ class RayDatasetProducer:
     the input (e.g. Parquet files in path order), whatever the number of workers.  Passes
     run the dataset's pipeline again (or read its materialized blocks): wrap an expensive
     model pass in ``dataset.materialize()`` when an introspector reads the data twice.
-
-    Each pass counts its rows; a pass that yields a different number of rows than an earlier
-    one (a lost block, a worker that died without retry) raises instead of giving a silently
-    short result.
+    A pass that yields another number of rows than an earlier one raises.
 
     Parameters
     ----------
@@ -238,10 +223,9 @@ class RayDatasetProducer:
         ``Batch.StdKeys.TEXT`` (their texts), e.g. for :class:`~deepview.report.DatasetReport`.
     after_read : callable, optional
         Called with no arguments once :class:`~deepview.report.DatasetReport` has every row
-        it needs on the driver (files and arrays of its own), before its driver-side stages:
-        e.g. ``ray.shutdown`` for a cluster started only for the report.  The driver then no
-        longer maps the object store's pages (they count in its resident memory, up to the
-        store's size) and the cluster's processes end.
+        it needs on the driver, before its driver-side stages: e.g. ``ray.shutdown`` for a
+        cluster started only for the report, so that the driver no longer maps the object
+        store's pages (they count in its resident memory).
 
     Raises
     ------
@@ -269,9 +253,7 @@ class RayDatasetProducer:
                  after_read: Callable[[], Any] | None = None) -> None:
         if not is_ray_dataset(dataset):
             raise InvalidTypeError(
-                f"{_OWNER}: 'dataset' must be a ray.data.Dataset; got "
-                f"{type(dataset).__name__}."
-            )
+                f"{_OWNER}: 'dataset' must be a ray.data.Dataset; got {type(dataset).__name__}.")
         if isinstance(label_columns, str):
             label_columns = [label_columns]
         for name, value in (("id_column", id_column), ("path_column", path_column),
@@ -314,32 +296,22 @@ class RayDatasetProducer:
         rows = 0
         with worker_errors():
             for batch in self.selected().iter_batches(batch_size=batch_size,
-                                                      batch_format="numpy",
-                                                      prefetch_batches=1):
-                n = len(next(iter(batch.values()))) if batch else 0
-                rows += n
+                                                      batch_format="numpy", prefetch_batches=1):
+                rows += len(next(iter(batch.values()))) if batch else 0
                 yield batch
-        self._check_rows(rows)
-
-    def _check_rows(self, rows: int) -> None:
         if rows == 0:
-            raise InvalidDataError(
-                f"{_OWNER}: the dataset has no rows; give at least one sample."
-            )
-        if self.rows is None:
-            self.rows = rows
-        elif rows != self.rows:
+            raise InvalidDataError(f"{_OWNER}: the dataset has no rows; give at least one sample.")
+        if self.rows is not None and rows != self.rows:
             raise InvalidDataError(
                 f"{_OWNER}: this pass over the dataset yielded {rows} rows but an earlier "
                 f"pass yielded {self.rows}; rows were lost or added between passes (a failed "
-                "worker or a non-deterministic pipeline). Materialize the dataset first."
-            )
+                "worker or a non-deterministic pipeline). Materialize the dataset first.")
+        self.rows = rows
 
     def __call__(self, batch_size: int) -> Iterator[Batch]:
         batch_size = check_batch_size(batch_size, owner=_OWNER)
-        spec = self.spec
-        batches = (spec.to_batch(b) for b in self.numpy_batches(batch_size))
-        yield from rebatch(batches, batch_size)
+        yield from rebatch((self.spec.to_batch(b) for b in self.numpy_batches(batch_size)),
+                           batch_size)
 
 
 def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
@@ -374,8 +346,7 @@ def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
     if "://" in str(path):
         return ray.data.read_parquet(str(path), **kwargs)
     files = parquet_shards(path, owner="read_parquet")
-    # Ray 2.60's default (v2) Parquet reader hands out files in its own order (by size, for
-    # packing reads), not in path order; the v1 reader keeps the order of the list given
+    # the v1 Parquet reader keeps the order of the files given; v2 reorders them by size
     context = ray.data.DataContext.get_current()
     before = context.use_datasource_v2
     context.use_datasource_v2 = False

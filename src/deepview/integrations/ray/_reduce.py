@@ -105,14 +105,12 @@ def reduce_dataset(
         if not is_ray_dataset(source):
             raise InvalidTypeError(
                 f"{_OWNER}: 'source' must be a RayDatasetProducer or a ray.data.Dataset; got "
-                f"{type(source).__name__}."
-            )
+                f"{type(source).__name__}.")
         producer = RayDatasetProducer(source)
     if not callable(make_state):
         raise InvalidTypeError(
             f"{_OWNER}: 'make_state' must build an empty partial state; got "
-            f"{type(make_state).__name__}."
-        )
+            f"{type(make_state).__name__}.")
     merged: Any = None
     rows = 0
     for state, count in block_states(producer, make_state, batch_size=batch_size):
@@ -126,8 +124,7 @@ def reduce_dataset(
     if expected is not None and rows != expected:
         raise InvalidDataError(
             f"{_OWNER}: the partial states cover {rows} rows but the dataset has {expected}; "
-            "a block was lost (a failed worker without retry?)."
-        )
+            "a block was lost (a failed worker without retry?).")
     if producer.rows is None:
         producer.rows = rows
     return merged

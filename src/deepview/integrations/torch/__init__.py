@@ -61,10 +61,7 @@ from deepview.integrations.torch._model import (  # noqa: E402
 )
 from deepview.integrations.torch._pfa_surgery import apply_pfa_recipe  # noqa: E402
 from deepview.integrations.torch._producer import ProducerTorchDataset, TorchProducer  # noqa: E402
-from deepview.integrations.torch._saved import (  # noqa: E402
-    resize_to_state_dict,
-    save_compressed,
-)
+from deepview.integrations.torch._saved import resize_to_state_dict, save_compressed  # noqa: E402
 from deepview.integrations.torch._transforms import (  # noqa: E402
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -72,39 +69,11 @@ from deepview.integrations.torch._transforms import (  # noqa: E402
     TextTransform,
 )
 
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "MODEL_FORMS",
-    "CompressedLayer",
-    "Compression",
-    "DigitsCNN",
-    "Embedder",
-    "Embeddings",
-    "ImageTransform",
-    "TextTransform",
-    "ProducerTorchDataset",
-    "TorchModel",
-    "TorchProducer",
-    "apply_pfa_recipe",
-    "compress",
-    "count_parameters",
-    "digits_cnn_factory",
-    "embed",
-    "evaluate_accuracy",
-    "hidden_state_layer",
-    "layer_kind",
-    "load_digits_split",
-    "load_compressed",
-    "load_embedder",
-    "load_sentence_transformer",
-    "load_state_dict",
-    "load_torch_model",
-    "penultimate_layer",
-    "pool_response",
-    "resize_to_state_dict",
-    "save_compressed",
-    "sentence_transformer_embedder",
-    "train_digits_cnn",
-    "weights_digest",
-]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MODEL_FORMS", "CompressedLayer", "Compression",
+           "DigitsCNN", "Embedder", "Embeddings", "ImageTransform", "TextTransform",
+           "ProducerTorchDataset", "TorchModel", "TorchProducer", "apply_pfa_recipe", "compress",
+           "count_parameters", "digits_cnn_factory", "embed", "evaluate_accuracy",
+           "hidden_state_layer", "layer_kind", "load_digits_split", "load_compressed",
+           "load_embedder", "load_sentence_transformer", "load_state_dict", "load_torch_model",
+           "penultimate_layer", "pool_response", "resize_to_state_dict", "save_compressed",
+           "sentence_transformer_embedder", "train_digits_cnn", "weights_digest"]

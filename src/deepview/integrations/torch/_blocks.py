@@ -18,10 +18,13 @@ from deepview.exceptions import DeepViewException, InvalidTypeError
 
 __all__ = ["CONVS", "NORMS", "Plan", "call_module", "cut", "find_folds", "is_conv1d",
            "is_producer", "leaf_order", "plan_from_graph", "plan_from_pairs", "plans_from_run",
-           "probe_module", "set_tensor", "trace", "units_of", "unsupported", "weight_rows"]
+           "probe_module", "set_sizes", "set_tensor", "trace", "units_of", "unsupported",
+           "weight_rows"]
 
 _OWNER = "apply_pfa_recipe"
 _FOLD_RTOL = 1e-5
+#: kinds of the modules that may sit between a producer and its consumer
+_BETWEEN = ("norm", "homogeneous", "elementwise")
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -84,14 +87,14 @@ def _probe_shape(producer: Any) -> tuple[int, ...]:
 
 @dataclasses.dataclass
 class Plan:
-    """What to cut for one recipe."""
+    """What to cut for one block."""
 
     key: str
     producer: str
-    keep: np.ndarray
-    removed: np.ndarray
-    chain: list[str]  # module names between producer and consumer (norms are sliced)
-    consumer: str
+    consumer: str = ""
+    chain: list[str] = dataclasses.field(default_factory=list)  # modules in between
+    keep: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, int))
+    removed: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, int))
     factor: int = 1  # consumer weight columns per unit (H*W after Flatten, kernel size, 1)
     fold: bool = True  # chain lets duplicates be folded
     unit_scale_only: bool = False  # chain has non-homogeneous ops: fold only scale 1
@@ -116,8 +119,7 @@ def trace(module: nn.Module) -> fx.Graph:
         raise DeepViewException(
             f"{_OWNER}: cannot trace {type(module).__name__} with torch.fx ({exc}); give the "
             "consumer of each layer explicitly, e.g. pairs={'conv1': ['bn1', 'conv2']}, or "
-            "calibration inputs (the layers are then found by running the network)."
-        ) from exc
+            "calibration inputs (the layers are then found by running the network).") from exc
 
 
 def _kind(m: nn.Module, shape: tuple[int, ...]) -> str:
@@ -134,8 +136,7 @@ def unsupported(name: str, m: nn.Module, why: str) -> DeepViewException:
     return DeepViewException(
         f"{_OWNER}: cannot rewrite layer '{name}' ({type(m).__name__}): {why}. Supported: "
         "Linear/Conv -> [BatchNorm, element-wise ops (activations, dropout), pooling, "
-        "Flatten] -> Linear/Conv chains without branches."
-    )
+        "Flatten] -> Linear/Conv chains without branches.")
 
 
 def _check_producer(name: str, m: Any, role: str) -> None:
@@ -157,38 +158,10 @@ def _inputs(m: Any) -> int:
     return int(m.weight.shape[0] if is_conv1d(m) else m.in_features)
 
 
-def _finish_plan(plan: Plan, modules: Mapping[str, Any]) -> None:
-    """Check the consumer's input size; derive its weight columns per unit (``factor``)."""
-    producer, consumer = modules[plan.producer], modules[plan.consumer]
-    _check_producer(plan.consumer, consumer, f"consumer of '{plan.producer}'")
-    units, inputs = units_of(producer), _inputs(consumer)
-    conv_in, conv_out = isinstance(producer, CONVS), isinstance(consumer, CONVS)
-    if conv_in and not conv_out:
-        if inputs % units:
-            raise unsupported(
-                plan.consumer, consumer,
-                f"its {inputs} inputs are not a whole number of maps of the {units} channels of "
-                f"'{plan.producer}'",
-            )
-        plan.factor = inputs // units
-    elif conv_out and not conv_in:
-        raise unsupported(plan.consumer, consumer, f"it consumes the Linear '{plan.producer}'")
-    elif inputs != units:
-        raise unsupported(
-            plan.consumer, consumer,
-            f"it takes {inputs} inputs but '{plan.producer}' has {units} output units",
-        )
-    if conv_out:
-        plan.factor = int(np.prod(consumer.kernel_size))
-    for name in plan.chain:
-        m = modules[name]
-        if isinstance(m, NORMS) and m.num_features != units:
-            raise unsupported(name, m, f"it has {m.num_features} features, not {units}")
-
-
 def _walk_chain(plan: Plan, names: Sequence[str], kinds: Sequence[str],
                 modules: Mapping[str, Any]) -> None:
-    """Record the modules between producer and consumer (``kinds`` checked already)."""
+    """Record the modules between producer and consumer, check the consumer's input size and
+    derive its weight columns per unit (``factor``)."""
     seen_nonlinear = False
     for name, kind in zip(names, kinds):
         if kind in ("producer", "other"):
@@ -204,7 +177,26 @@ def _walk_chain(plan: Plan, names: Sequence[str], kinds: Sequence[str],
         elif kind == "elementwise":
             plan.unit_scale_only = True
         seen_nonlinear = seen_nonlinear or kind in ("homogeneous", "elementwise")
-    _finish_plan(plan, modules)
+    producer, consumer = modules[plan.producer], modules[plan.consumer]
+    _check_producer(plan.consumer, consumer, f"consumer of '{plan.producer}'")
+    units, inputs = units_of(producer), _inputs(consumer)
+    conv_in, conv_out = isinstance(producer, CONVS), isinstance(consumer, CONVS)
+    if conv_in and not conv_out:
+        if inputs % units:
+            raise unsupported(plan.consumer, consumer, f"its {inputs} inputs are not a whole "
+                              f"number of maps of the {units} channels of '{plan.producer}'")
+        plan.factor = inputs // units
+    elif conv_out and not conv_in:
+        raise unsupported(plan.consumer, consumer, f"it consumes the Linear '{plan.producer}'")
+    elif inputs != units:
+        raise unsupported(plan.consumer, consumer, f"it takes {inputs} inputs but "
+                          f"'{plan.producer}' has {units} output units")
+    if conv_out:
+        plan.factor = int(np.prod(consumer.kernel_size))
+    for name in plan.chain:
+        m = modules[name]
+        if isinstance(m, NORMS) and m.num_features != units:
+            raise unsupported(name, m, f"it has {m.num_features} features, not {units}")
 
 
 def plan_from_pairs(key: str, chain: Sequence[str], modules: Mapping[str, Any]) -> Plan:
@@ -212,23 +204,14 @@ def plan_from_pairs(key: str, chain: Sequence[str], modules: Mapping[str, Any]) 
     if isinstance(chain, str) or not isinstance(chain, Sequence) or not chain:
         raise InvalidTypeError(
             f"{_OWNER}: pairs['{key}'] must be a non-empty list of module names ending with "
-            f"the consumer, e.g. ['bn1', 'conv2']; got {chain!r}."
-        )
+            f"the consumer, e.g. ['bn1', 'conv2']; got {chain!r}.")
     for name in chain:
         if name not in modules or name == "":
             raise DeepViewException(f"{_OWNER}: pairs['{key}'] names unknown layer '{name}'.")
-    plan = Plan(key, key, np.empty(0, int), np.empty(0, int), [], chain[-1])
+    plan = Plan(key, key, chain[-1])
     shape = _probe_shape(modules[key])
     _walk_chain(plan, chain[:-1], [_kind(modules[n], shape) for n in chain[:-1]], modules)
     return plan
-
-
-def _call_modules(graph: fx.Graph) -> dict[str, list[fx.Node]]:
-    nodes: dict[str, list[fx.Node]] = {}
-    for node in graph.nodes:
-        if node.op == "call_module":
-            nodes.setdefault(str(node.target), []).append(node)
-    return nodes
 
 
 def _node_kind(node: fx.Node, source: fx.Node, modules: Mapping[str, Any],
@@ -238,17 +221,15 @@ def _node_kind(node: fx.Node, source: fx.Node, modules: Mapping[str, Any],
         return "other"
     if node.op == "call_module":
         return _kind(modules[str(node.target)], shape)
-    rest, kwargs = node.args[1:], dict(node.kwargs)
-    if node.target in (torch.flatten, "flatten"):
-        start = rest[0] if rest else kwargs.get("start_dim", 0)
-        return "flatten" if start == 1 else "other"
-    if node.target in ("view", "reshape") and len(rest) == 2 and rest[1] == -1:
+    rest, kwargs, target = node.args[1:], dict(node.kwargs), node.target
+    if target in (torch.flatten, "flatten"):
+        return "flatten" if (rest[0] if rest else kwargs.get("start_dim", 0)) == 1 else "other"
+    if target in ("view", "reshape") and len(rest) == 2 and rest[1] == -1:
         return "flatten"  # x.view(x.size(0), -1)
     others: list[fx.Node] = []
     fx.node.map_arg((rest, kwargs), others.append)
     if others or node.op not in ("call_function", "call_method"):
         return "other"
-    target = node.target
     if node.op == "call_method":
         return _probe(lambda x: getattr(x, str(target))(*rest, **kwargs), shape)
     return _probe(lambda x: target(x, *rest, **kwargs), shape)  # type: ignore[operator]
@@ -258,9 +239,7 @@ def _is_shape_query(node: fx.Node) -> bool:
     """``x.size(0)``, ``x.dim()``, ``x.shape``: uses that only read the shape."""
     if node.op == "call_method":
         return node.target in ("size", "dim")
-    return node.op == "call_function" and node.target is getattr and node.args[1:2] == (
-        "shape",
-    )
+    return node.op == "call_function" and node.target is getattr and node.args[1:2] == ("shape",)
 
 
 def _describe(node: fx.Node) -> str:
@@ -275,63 +254,58 @@ def _describe(node: fx.Node) -> str:
 
 
 def plan_from_graph(key: str, graph: fx.Graph, modules: Mapping[str, Any]) -> Plan:
-    calls = _call_modules(graph)
+    calls: dict[str, list[fx.Node]] = collections.defaultdict(list)
+    for node in graph.nodes:
+        if node.op == "call_module":
+            calls[str(node.target)].append(node)
     if key not in calls:
         raise unsupported(
             key, modules[key], "it is not a single layer of the traced forward() (a container "
-            "or unused module); use the name of a Linear/Conv layer inside it",
-        )
+            "or unused module); use the name of a Linear/Conv layer inside it")
     if len(calls[key]) > 1:
         raise unsupported(key, modules[key], f"it is used {len(calls[key])} times in forward()")
+    no_producer = unsupported(key, modules[key], "its units do not map one-to-one to the output "
+                              "units of a Linear/Conv layer before it; give the producing "
+                              "layer's name")
     node, between = calls[key][0], []
     # walk back from a norm/activation key to the layer producing its channels
     while not (node.op == "call_module" and is_producer(modules[str(node.target)])):
         prev = node.args[0] if node.args else None
         if not isinstance(prev, fx.Node):
-            raise unsupported(
-                key, modules[key], "its units do not map one-to-one to the output units of a "
-                "Linear/Conv layer before it; give the producing layer's name",
-            )
+            raise no_producer
         between.append((node, prev))
         node = prev
     producer = str(node.target)
     _check_producer(producer, modules[producer], f"layer producing '{key}'")
     shape = _probe_shape(modules[producer])
-    if any(_node_kind(n, p, modules, shape) not in ("norm", "homogeneous", "elementwise")
-           for n, p in between):
-        raise unsupported(
-            key, modules[key], "its units do not map one-to-one to the output units of a "
-            "Linear/Conv layer before it; give the producing layer's name",
-        )
+    if any(_node_kind(n, p, modules, shape) not in _BETWEEN for n, p in between):
+        raise no_producer
     if len(calls[producer]) > 1:
         raise unsupported(producer, modules[producer], "it is used more than once in forward()")
-    plan = Plan(key, producer, np.empty(0, int), np.empty(0, int), [], "")
+    plan = Plan(key, producer)
     names, kinds, current = [], [], node
-    while True:
+    while not plan.consumer:
         users = [u for u in current.users if not _is_shape_query(u)]
         where = f"'{current.target}'" if current.op == "call_module" else f"'{current.name}'"
         if len(users) != 1:
             raise unsupported(
-                producer, modules[producer],
-                f"the output of {where} feeds {len(users)} operations "
-                f"({', '.join(_describe(u) for u in users) or 'none'}); branches cannot be cut",
-            )
+                producer, modules[producer], f"the output of {where} feeds {len(users)} "
+                f"operations ({', '.join(_describe(u) for u in users) or 'none'}); branches "
+                "cannot be cut")
         nxt = users[0]
         kind = _node_kind(nxt, current, modules, shape)
         if kind == "other":
-            raise unsupported(
-                producer, modules[producer],
-                f"its output reaches {_describe(nxt)}, which cannot be rewritten",
-            )
+            raise unsupported(producer, modules[producer],
+                              f"its output reaches {_describe(nxt)}, which cannot be rewritten")
         name = str(nxt.target) if nxt.op == "call_module" else f"<{nxt.name}>"
         if nxt.op == "call_module" and len(calls[name]) > 1 and kind in ("producer", "norm"):
             raise unsupported(name, modules[name], "it is used more than once in forward()")
         if kind == "producer":
             plan.consumer = name
-            break
-        names.append(name)
-        kinds.append(kind)
-        current = nxt
+        else:
+            names.append(name)
+            kinds.append(kind)
+            current = nxt
     _walk_chain(plan, names, kinds, modules)
     return plan
 
@@ -360,7 +334,7 @@ def plans_from_run(module: nn.Module, example: Any) -> dict[str, Plan]:
         if not is_producer(modules[name]) or count[name] > 1:
             continue
         shape = _probe_shape(modules[name])
-        plan = Plan(name, name, np.empty(0, int), np.empty(0, int), [], "")
+        plan = Plan(name, name)
         names, kinds, j = [], [], i
         while True:
             users = [k for k in range(j + 1, len(calls)) if calls[k][1] is out]
@@ -370,8 +344,7 @@ def plans_from_run(module: nn.Module, example: Any) -> dict[str, Plan]:
             kind = _kind(modules[calls[j][0]], shape)
             if kind == "producer":
                 plan.consumer = calls[j][0]
-                break
-            if kind not in ("norm", "homogeneous", "elementwise"):
+            if kind not in _BETWEEN:
                 break
             names.append(calls[j][0])
             kinds.append(kind)
@@ -438,9 +411,8 @@ def _effective_rows(plan: Plan, modules: Mapping[str, Any]) -> np.ndarray | None
 
 
 def find_folds(plan: Plan, modules: Mapping[str, Any]) -> None:
-    if not plan.fold or plan.removed.size == 0:
-        return
-    rows = _effective_rows(plan, modules)
+    """Record in ``plan.folds`` each removed unit that is a positive multiple of a kept one."""
+    rows = _effective_rows(plan, modules) if plan.fold and plan.removed.size else None
     if rows is None:
         return
     removed, kept = rows[plan.removed], rows[plan.keep]
@@ -456,9 +428,8 @@ def find_folds(plan: Plan, modules: Mapping[str, Any]) -> None:
             continue  # constant unit: nothing to fold
         j = int(np.argmin(residual[i]))
         a = float(alpha[i, j])
-        if residual[i, j] > (_FOLD_RTOL**2) * removed_sq[i] or a <= 0:
-            continue
-        if plan.unit_scale_only and abs(a - 1.0) > _FOLD_RTOL:
+        if residual[i, j] > (_FOLD_RTOL**2) * removed_sq[i] or a <= 0 or (
+                plan.unit_scale_only and abs(a - 1.0) > _FOLD_RTOL):
             continue
         plan.folds.append((int(r), int(plan.keep[j]), a))
 
@@ -474,6 +445,19 @@ def set_tensor(module: nn.Module, name: str, value: torch.Tensor | None) -> None
         setattr(module, name, value.contiguous())
 
 
+def set_sizes(m: Any) -> None:
+    """Set the size attributes of a Linear / Conv / BatchNorm / ``Conv1D`` from its weight."""
+    shape = [int(s) for s in m.weight.shape]
+    if is_conv1d(m):
+        m.nx, m.nf = shape
+    elif isinstance(m, nn.Linear):
+        m.out_features, m.in_features = shape
+    elif isinstance(m, CONVS):
+        m.out_channels, m.in_channels = shape[0], shape[1] * m.groups
+    elif isinstance(m, NORMS):
+        m.num_features = shape[0]
+
+
 def weight_rows(m: Any) -> torch.Tensor:
     """The weights as a matrix with one row per output unit: ``(out, in * kernel size)``,
     whose columns ``c * k .. (c + 1) * k`` belong to input unit ``c``."""
@@ -482,7 +466,7 @@ def weight_rows(m: Any) -> torch.Tensor:
 
 
 def cut(plan: Plan, modules: Mapping[str, Any],
-         fit: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
+        fit: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
     """Cut ``plan`` out of ``modules`` in place; ``fit`` = the consumer's new ``(out, kept
     columns)`` weight matrix and bias (refitted), else removed twins are folded."""
     producer, consumer = modules[plan.producer], modules[plan.consumer]
@@ -498,17 +482,12 @@ def cut(plan: Plan, modules: Mapping[str, Any],
         weight, bias = fit
     weight = weight.to(consumer.weight)
     if is_conv1d(consumer):
-        set_tensor(consumer, "weight", weight.t())
-        consumer.nx = int(cols.numel())
-    elif isinstance(consumer, nn.Linear):
-        set_tensor(consumer, "weight", weight)
-        consumer.in_features = int(cols.numel())
-    else:
-        shape = (len(weight), len(keep), *consumer.kernel_size)
-        set_tensor(consumer, "weight", weight.reshape(shape))
-        consumer.in_channels = int(keep.numel())
-    if bias is not None:
-        set_tensor(consumer, "bias", bias.to(weight))
+        weight = weight.t()
+    elif isinstance(consumer, CONVS):
+        weight = weight.reshape(len(weight), len(keep), *consumer.kernel_size)
+    set_tensor(consumer, "weight", weight)
+    set_tensor(consumer, "bias", None if bias is None else bias.to(weight))
+    set_sizes(consumer)
     for name in plan.chain:
         norm = modules[name]
         if isinstance(norm, NORMS):
@@ -518,11 +497,5 @@ def cut(plan: Plan, modules: Mapping[str, Any],
             norm.num_features = int(keep.numel())
     w = producer.weight.detach()
     set_tensor(producer, "weight", w[:, keep] if is_conv1d(producer) else w[keep])
-    if producer.bias is not None:
-        set_tensor(producer, "bias", producer.bias.detach()[keep])
-    if is_conv1d(producer):
-        producer.nf = int(keep.numel())
-    elif isinstance(producer, nn.Linear):
-        producer.out_features = int(keep.numel())
-    else:
-        producer.out_channels = int(keep.numel())
+    set_tensor(producer, "bias", None if producer.bias is None else producer.bias.detach()[keep])
+    set_sizes(producer)

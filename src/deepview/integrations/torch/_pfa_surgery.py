@@ -19,17 +19,7 @@ from deepview.exceptions import (
     InvalidParameterError,
     InvalidTypeError,
 )
-from deepview.integrations.torch._blocks import (
-    Plan,
-    cut,
-    find_folds,
-    plan_from_graph,
-    plan_from_pairs,
-    plans_from_run,
-    trace,
-    units_of,
-    unsupported,
-)
+from deepview.integrations.torch import _blocks as blocks
 from deepview.integrations.torch._compress import refit_blocks
 
 __all__ = ["apply_pfa_recipe"]
@@ -39,14 +29,10 @@ logger = logging.getLogger(__name__)
 _OWNER = "apply_pfa_recipe"
 
 
-def apply_pfa_recipe(
-    module: nn.Module,
-    recipes: Mapping[str, Any],
-    *,
-    pairs: Mapping[str, Sequence[str]] | None = None,
-    fold_duplicates: bool = True,
-    calibration: Sequence[Any] | None = None,
-) -> nn.Module:
+def apply_pfa_recipe(module: nn.Module, recipes: Mapping[str, Any], *,
+                     pairs: Mapping[str, Sequence[str]] | None = None,
+                     fold_duplicates: bool = True,
+                     calibration: Sequence[Any] | None = None) -> nn.Module:
     """Return a smaller copy of ``module`` with the units PFA recommends removing cut out.
 
     For each recipe, the producing layer (``Linear`` or ``Conv1d/2d/3d``) loses the output
@@ -114,43 +100,40 @@ def apply_pfa_recipe(
     """
     if not isinstance(module, nn.Module):
         raise InvalidTypeError(
-            f"{_OWNER}: 'module' must be a torch.nn.Module; got {type(module).__name__}."
-        )
+            f"{_OWNER}: 'module' must be a torch.nn.Module; got {type(module).__name__}.")
     if not isinstance(recipes, Mapping):
         raise InvalidTypeError(
             f"{_OWNER}: 'recipes' must be a mapping {{layer name: PFARecipe}} as returned by "
-            f"PFA.get_recipe(); got {type(recipes).__name__}."
-        )
+            f"PFA.get_recipe(); got {type(recipes).__name__}.")
     pairs = dict(pairs or {})
     modules = dict(module.named_modules())
     for name in [*recipes, *pairs]:
         if name not in modules or name == "":
             raise DeepViewException(
                 f"{_OWNER}: '{name}' is not a layer of {type(module).__name__}; recipe keys "
-                f"must be names from named_modules(), e.g. {sorted(n for n in modules if n)[:10]}."
-            )
+                f"must be names from named_modules(), e.g. {sorted(n for n in modules if n)[:10]}.")
     graph: fx.Graph | None = None
-    found: dict[str, Plan] | None = None
+    found: dict[str, blocks.Plan] = {}
     if any(key not in pairs for key in recipes):
         try:
-            graph = trace(module)
+            graph = blocks.trace(module)
         except DeepViewException:
             if not calibration:
                 raise
-            found = plans_from_run(module, calibration[0])
-    plans: list[Plan] = []
+            found = blocks.plans_from_run(module, calibration[0])
+    plans: list[blocks.Plan] = []
     for key, recipe in recipes.items():
         if key in pairs:
-            plan = plan_from_pairs(key, pairs[key], modules)
-        elif found is not None:
+            plan = blocks.plan_from_pairs(key, pairs[key], modules)
+        elif graph is not None:
+            plan = blocks.plan_from_graph(key, graph, modules)
+        else:
             match = [p for p in found.values() if key == p.producer or key in p.chain]
             if not match:
-                raise unsupported(key, modules[key], "running the network found no Linear/Conv "
-                                   "-> element-wise ops -> Linear/Conv chain through it")
+                raise blocks.unsupported(key, modules[key], "running the network found no "
+                                         "Linear/Conv -> element-wise ops -> Linear/Conv chain "
+                                         "through it")
             plan = dataclasses.replace(match[0], key=key)
-        else:
-            assert graph is not None
-            plan = plan_from_graph(key, graph, modules)
         _attach_recipe(plan, recipe, modules)
         plans.append(plan)
     producers = [p.producer for p in plans]
@@ -158,42 +141,36 @@ def apply_pfa_recipe(
     if dupes:
         raise InvalidParameterError(
             f"{_OWNER}: several recipes resolve to the same layer(s) {dupes} (e.g. 'conv1' and "
-            "'relu1'); give one recipe per layer."
-        )
+            "'relu1'); give one recipe per layer.")
     new = copy.deepcopy(module)
     if calibration is not None:
         refit_blocks(module, new, plans, calibration, lambda plan, _stats: plan.keep)
         return new
-    if fold_duplicates:
-        for plan in plans:
-            find_folds(plan, modules)
     new_modules = dict(new.named_modules())
-    with torch.no_grad():
-        for plan in plans:
-            cut(plan, new_modules)
     for plan in plans:
-        logger.info(
-            "%s: %s keeps %d of %d units (%d folded into %s)", _OWNER, plan.producer,
-            len(plan.keep), len(plan.keep) + len(plan.removed), len(plan.folds), plan.consumer,
-        )
+        if fold_duplicates:
+            blocks.find_folds(plan, modules)
+        with torch.no_grad():
+            blocks.cut(plan, new_modules)
+        logger.info("%s: %s keeps %d of %d units (%d folded into %s)", _OWNER, plan.producer,
+                    len(plan.keep), len(plan.keep) + len(plan.removed), len(plan.folds),
+                    plan.consumer)
     return new
 
 
-def _attach_recipe(plan: Plan, recipe: Any, modules: Mapping[str, Any]) -> None:
+def _attach_recipe(plan: blocks.Plan, recipe: Any, modules: Mapping[str, Any]) -> None:
     try:
         original = int(recipe.original_output_count)
         removed_raw = list(recipe.maximally_correlated_units)
     except (AttributeError, TypeError, ValueError) as exc:
         raise InvalidTypeError(
             f"{_OWNER}: recipe for '{plan.key}' must be a PFARecipe (with "
-            f"original_output_count and maximally_correlated_units); got {recipe!r}."
-        ) from exc
-    units = units_of(modules[plan.producer])
+            f"original_output_count and maximally_correlated_units); got {recipe!r}.") from exc
+    units = blocks.units_of(modules[plan.producer])
     if original != units:
         raise InvalidDataError(
             f"{_OWNER}: recipe for '{plan.key}' is for {original} units but layer "
-            f"'{plan.producer}' has {units}; compute the recipe on this network's responses."
-        )
+            f"'{plan.producer}' has {units}; compute the recipe on this network's responses.")
     try:
         removed = np.unique(np.asarray(removed_raw, dtype=np.int64))
     except (TypeError, ValueError) as exc:
@@ -203,12 +180,10 @@ def _attach_recipe(plan: Plan, recipe: Any, modules: Mapping[str, Any]) -> None:
     if removed.size and (removed.min() < 0 or removed.max() >= units):
         raise InvalidDataError(
             f"{_OWNER}: recipe for '{plan.key}' removes unit indices outside 0..{units - 1}: "
-            f"{[int(i) for i in removed if i < 0 or i >= units][:10]}."
-        )
+            f"{[int(i) for i in removed if i < 0 or i >= units][:10]}.")
     keep = np.setdiff1d(np.arange(units), removed)
     if keep.size == 0:
         raise InvalidDataError(
             f"{_OWNER}: recipe for '{plan.key}' removes all {units} units of "
-            f"'{plan.producer}'; keep at least one."
-        )
+            f"'{plan.producer}'; keep at least one.")
     plan.keep, plan.removed = keep, removed

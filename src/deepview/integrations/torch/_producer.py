@@ -10,13 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import (
-    DataLoader,
-    Dataset,
-    IterableDataset,
-    RandomSampler,
-    get_worker_info,
-)
+from torch.utils.data import DataLoader, Dataset, IterableDataset, RandomSampler, get_worker_info
 
 from deepview._validation import check_batch_size
 from deepview.base import Batch, Producer, rebatch
@@ -29,6 +23,7 @@ from deepview.exceptions import (
 
 __all__ = ["ProducerTorchDataset", "TorchProducer"]
 
+
 def _to_list(value: Any) -> list[Any]:
     if isinstance(value, torch.Tensor):
         return list(value.detach().cpu().tolist())
@@ -37,8 +32,7 @@ def _to_list(value: Any) -> list[Any]:
     if isinstance(value, (str, bytes)):
         raise InvalidTypeError(
             f"TorchProducer: metadata must hold one value per sample; got a single "
-            f"{type(value).__name__} {value!r}."
-        )
+            f"{type(value).__name__} {value!r}.")
     return list(value)
 
 
@@ -51,8 +45,7 @@ def _to_array(name: str, value: Any) -> np.ndarray:
         return np.asarray(value)
     raise InvalidTypeError(
         f"TorchProducer: field '{name}' got a {type(value).__name__}; a field needs a tensor, "
-        "numpy array or list. Map this entry to metadata (Batch.MetaKey) or None instead."
-    )
+        "numpy array or list. Map this entry to metadata (Batch.MetaKey) or None instead.")
 
 
 def _normalise_mapping(mapping: Any, owner: str) -> tuple[Any, ...]:
@@ -63,14 +56,12 @@ def _normalise_mapping(mapping: Any, owner: str) -> tuple[Any, ...]:
         raise InvalidTypeError(
             f"{owner}: 'mapping' must be a non-empty sequence with one entry per item of a "
             "sample: a field name (str), a Batch.MetaKey, a Batch.DictMetaKey, a callable or "
-            f"None; got {mapping!r}. Example: ['images', Batch.MetaKey('label')]."
-        )
+            f"None; got {mapping!r}. Example: ['images', Batch.MetaKey('label')].")
     for entry in mapping:
         if not (entry is None or isinstance(entry, single) or callable(entry)):
             raise InvalidTypeError(
                 f"{owner}: mapping entry {entry!r} must be a field name (str), a "
-                "Batch.MetaKey, a Batch.DictMetaKey, a callable or None."
-            )
+                "Batch.MetaKey, a Batch.DictMetaKey, a callable or None.")
     fields = [e for e in mapping if isinstance(e, str)]
     if len(set(fields)) != len(fields):
         raise InvalidParameterError(f"{owner}: field names in 'mapping' repeat: {fields}.")
@@ -130,24 +121,18 @@ class TorchProducer:
             raise InvalidTypeError(
                 "TorchProducer: 'data_loader' must be a torch DataLoader or Dataset; got "
                 f"{type(self.data_loader).__name__}. For numpy data use "
-                "deepview.base.ArrayProducer."
-            )
-        object.__setattr__(
-            self, "mapping", _normalise_mapping(self.mapping, "TorchProducer")
-        )
+                "deepview.base.ArrayProducer.")
+        object.__setattr__(self, "mapping", _normalise_mapping(self.mapping, "TorchProducer"))
         if isinstance(getattr(self.data_loader, "sampler", None), RandomSampler):
             warnings.warn(
                 "TorchProducer: the DataLoader shuffles, so every call yields the samples in a "
                 "different order (and position identifiers follow the order); introspectors "
-                "read their producer several times. Use shuffle=False.",
-                DeepViewWarning,
-                stacklevel=3,
-            )
+                "read their producer several times. Use shuffle=False.", DeepViewWarning,
+                stacklevel=3)
         if not isinstance(self.anonymous_field_name, str) or not self.anonymous_field_name:
             raise InvalidParameterError(
                 "TorchProducer: 'anonymous_field_name' must be a non-empty str; got "
-                f"{self.anonymous_field_name!r}."
-            )
+                f"{self.anonymous_field_name!r}.")
 
     @property
     def batch_size(self) -> int:
@@ -158,20 +143,15 @@ class TorchProducer:
     def __call__(self, batch_size: int) -> Iterator[Batch]:
         batch_size = check_batch_size(batch_size, owner="TorchProducer")
         loader = self.data_loader
-        if isinstance(loader, DataLoader):
-            if loader.batch_size is None and loader.batch_sampler is None:
-                # no automatic batching: every item is one sample; batch them ourselves
-                loader = DataLoader(_Unbatched(loader), batch_size=batch_size)
-        else:
+        if not isinstance(loader, DataLoader):
             loader = DataLoader(loader, batch_size=batch_size, shuffle=False)
+        elif loader.batch_size is None and loader.batch_sampler is None:
+            # no automatic batching: every item is one sample; batch them ourselves
+            loader = DataLoader(_Unbatched(loader), batch_size=batch_size)
         batches = self._batches(loader)
-        if isinstance(loader, DataLoader) and loader.batch_size == batch_size:
-            return self._skip_empty(batches)
+        if loader.batch_size == batch_size:
+            return (b for b in batches if b.batch_size)
         return rebatch(batches, batch_size)
-
-    @staticmethod
-    def _skip_empty(batches: Iterator[Batch]) -> Iterator[Batch]:
-        return (b for b in batches if b.batch_size)
 
     def _batches(self, loader: Any) -> Iterator[Batch]:
         position = 0
@@ -186,8 +166,7 @@ class TorchProducer:
             raise InvalidDataError(
                 f"TorchProducer: loader item {index} has {len(values)} parts but 'mapping' has "
                 f"{len(self.mapping)} entries {list(self.mapping)}; give one entry per part "
-                "(None for parts to drop)."
-            )
+                "(None for parts to drop).")
         builder = Batch.Builder()
         for entry, value in zip(self.mapping, values):
             if entry is None:
@@ -206,10 +185,12 @@ class TorchProducer:
         if not builder.fields and not builder.metadata:
             raise InvalidDataError(
                 f"TorchProducer: loader item {index} produced neither fields nor metadata; map "
-                "at least one part to a field name."
-            )
-        sizes = [len(v) for v in builder.fields.values()]
-        size = sizes[0] if sizes else len(_first_metadata(builder))
+                "at least one part to a field name.")
+        first = next(iter(builder.fields.values()), None)
+        if first is None:
+            meta = builder.metadata[next(iter(builder.metadata))]
+            first = next(iter(meta.values()), []) if isinstance(meta, dict) else meta
+        size = len(first)
         if Batch.StdKeys.IDENTIFIER not in builder.metadata:
             builder.metadata[Batch.StdKeys.IDENTIFIER] = list(range(position, position + size))
         try:
@@ -218,16 +199,7 @@ class TorchProducer:
             raise
         except Exception as exc:
             raise InvalidDataError(
-                f"TorchProducer: loader item {index} does not form a batch: {exc}"
-            ) from exc
-
-
-def _first_metadata(builder: Batch.Builder) -> Sequence[Any]:
-    key = next(iter(builder.metadata))
-    value = builder.metadata[key]
-    if isinstance(value, dict):
-        return next(iter(value.values()), [])
-    return list(value)
+                f"TorchProducer: loader item {index} does not form a batch: {exc}") from exc
 
 
 class _Unbatched(IterableDataset):  # type: ignore[type-arg]
@@ -277,19 +249,14 @@ class ProducerTorchDataset(IterableDataset):  # type: ignore[type-arg]
     ((4, 2), [0, 1, 0, 1])
     """
 
-    def __init__(
-        self,
-        producer: Producer,
-        mapping: Any,
-        batch_size: int = 100,
-        transforms: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
-    ) -> None:
+    def __init__(self, producer: Producer, mapping: Any, batch_size: int = 100,
+                 transforms: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None
+                 ) -> None:
         super().__init__()
         if not callable(producer):
             raise InvalidTypeError(
                 "ProducerTorchDataset: 'producer' must be callable as producer(batch_size); "
-                f"got {type(producer).__name__}."
-            )
+                f"got {type(producer).__name__}.")
         self.producer = producer
         self.mapping = _normalise_mapping(mapping, "ProducerTorchDataset")
         self.batch_size = check_batch_size(batch_size, owner="ProducerTorchDataset")
@@ -299,14 +266,12 @@ class ProducerTorchDataset(IterableDataset):  # type: ignore[type-arg]
         if unknown:
             raise InvalidParameterError(
                 f"ProducerTorchDataset: 'transforms' names {unknown}, which are not fields in "
-                f"'mapping' {sorted(fields)}."
-            )
+                f"'mapping' {sorted(fields)}.")
         for name, fn in transforms.items():
             if not callable(fn):
                 raise InvalidTypeError(
                     f"ProducerTorchDataset: transforms['{name}'] must be callable; got "
-                    f"{type(fn).__name__}."
-                )
+                    f"{type(fn).__name__}.")
         self.transforms = transforms
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
@@ -325,8 +290,7 @@ class ProducerTorchDataset(IterableDataset):  # type: ignore[type-arg]
             if entry not in element.fields:
                 raise InvalidDataError(
                     f"ProducerTorchDataset: the producer's batches have no field '{entry}'; "
-                    f"fields: {sorted(batch.fields)}."
-                )
+                    f"fields: {sorted(batch.fields)}.")
             value = np.array(element.fields[entry])  # a writable copy
             transform = self.transforms.get(entry)
             if transform is not None:
@@ -337,8 +301,7 @@ class ProducerTorchDataset(IterableDataset):  # type: ignore[type-arg]
             if entry not in element.metadata:
                 raise InvalidDataError(
                     f"ProducerTorchDataset: the producer's batches have no metadata "
-                    f"'{entry.name}'."
-                )
+                    f"'{entry.name}'.")
             value = element.metadata[entry]
             if isinstance(entry, Batch.DictMetaKey) and len(value) == 1:
                 return next(iter(value.values()))

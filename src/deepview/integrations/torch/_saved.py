@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from deepview.exceptions import InvalidParameterError
-from deepview.integrations.torch._blocks import CONVS, NORMS, is_conv1d, set_tensor
+from deepview.integrations.torch._blocks import set_sizes, set_tensor
 
 __all__ = ["MANIFEST", "read_manifest", "resize_to_state_dict", "save_compressed"]
 
@@ -49,14 +49,7 @@ def resize_to_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> n
         for attr in ("weight", "bias", "running_mean", "running_var"):
             if getattr(m, attr, None) is not None and prefix + attr in state:
                 set_tensor(m, attr, torch.zeros_like(state[prefix + attr]))
-        if isinstance(m, nn.Linear):
-            m.out_features, m.in_features = (int(s) for s in weight.shape)
-        elif isinstance(m, CONVS):
-            m.out_channels, m.in_channels = int(weight.shape[0]), int(weight.shape[1]) * m.groups
-        elif isinstance(m, NORMS):
-            m.num_features = int(weight.shape[0])
-        elif is_conv1d(m):
-            m.nx, m.nf = (int(s) for s in weight.shape)
+        set_sizes(m)
     module.load_state_dict(state)
     return module
 
@@ -70,5 +63,4 @@ def read_manifest(folder: str | os.PathLike[str]) -> tuple[str, pathlib.Path]:
     except (OSError, ValueError, KeyError) as exc:
         raise InvalidParameterError(
             f"'{folder}' holds no readable {MANIFEST} ({exc}); give a folder written by "
-            "deepview compress."
-        ) from None
+            "deepview compress.") from None
