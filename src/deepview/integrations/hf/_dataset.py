@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from deepview._optional import require
+from deepview._validation import check_choice
 from deepview.base import Record, RecordProducer, decode_image, decode_text, resize_image
 from deepview.exceptions import InvalidParameterError
 
@@ -96,9 +97,7 @@ class HFDatasetProducer(RecordProducer):
             raise InvalidParameterError(
                 "HFDatasetProducer: pass image_column or text_column, not both (one model "
                 "embeds one kind of sample).")
-        if mode not in ("RGB", "L"):
-            raise InvalidParameterError(
-                f"HFDatasetProducer: 'mode' must be 'RGB' or 'L'; got {mode!r}.")
+        check_choice(mode, name="mode", owner="HFDatasetProducer", choices=("RGB", "L"))
         self.source = str(source)
         self.mode = mode
         path = pathlib.Path(source).expanduser()
@@ -198,8 +197,7 @@ class HFDatasetProducer(RecordProducer):
             return int(count) if count else None
 
     def __repr__(self) -> str:
-        return (f"HFDatasetProducer({self.source!r}, split={self.split!r}, "
-                f"column={self.column!r})")
+        return f"HFDatasetProducer({self.source!r}, split={self.split!r}, column={self.column!r})"
 
     def records(self) -> Iterator[Record]:
         columns = list(dict.fromkeys([self.column, *self.label_columns,
@@ -207,13 +205,9 @@ class HFDatasetProducer(RecordProducer):
         dataset = self._dataset.select_columns(columns)
         row = 0
         for chunk in dataset.iter(batch_size=_READ_BATCH):
-            values = chunk[self.column]
-            for i, raw in enumerate(values):
-                labels = {}
-                for c in self.label_columns:
-                    value = chunk[c][i]
-                    name = self._names.get(c)
-                    labels[c] = "" if value is None else (name(value) if name else str(value))
+            for i, raw in enumerate(chunk[self.column]):
+                labels = {c: "" if chunk[c][i] is None else self._names.get(c, str)(chunk[c][i])
+                          for c in self.label_columns}
                 sample_id = str(chunk[self.id_column][i]) if self.id_column else str(row)
                 text = raw if self.modality == "text" and isinstance(raw, str) else None
                 yield Record(sample_id, raw, labels, text=text)

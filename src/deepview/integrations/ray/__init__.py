@@ -1,17 +1,13 @@
 """Ray Data integration (extra ``ray``): deepview on a Ray cluster.
 
-- :class:`RayDatasetProducer`: a :class:`~deepview.base.Producer` over a
-  ``ray.data.Dataset`` (numpy batches, the same row order on every pass), for every
-  introspector and :class:`~deepview.report.DatasetReport`.
-- :func:`map_responses`: run a deepview :class:`~deepview.base.Model` (e.g. a
-  ``TorchModel``) in a pool of Ray actors; a Dataset with one column per response.
-- :func:`reduce_dataset`: compute a partial state (:mod:`deepview.partial`) per block on the
-  cluster and merge the states on the driver, e.g. ``PFAState`` or ``IUAState``.
-- :func:`ray_session`: connect to a cluster (or start a local one) with a deadline, and
-  shut down what it started.
+- :class:`RayDatasetProducer`: a producer over a ``ray.data.Dataset`` (numpy batches, the
+  same row order on every pass), for every introspector and the dataset report.
+- :func:`map_responses`: a deepview :class:`~deepview.base.Model` run in a pool of actors.
+- :func:`reduce_dataset`: a partial state (:mod:`deepview.partial`) per block on the
+  cluster, merged on the driver.
+- :func:`ray_session`: connect to a cluster (or start a local one) with a deadline.
 
-Importing this package imports ray; ``import deepview.integrations`` does not.  See the
-scale-out page of the documentation for what runs where.
+Importing this package imports ray; ``import deepview.integrations`` does not.
 """
 
 from __future__ import annotations

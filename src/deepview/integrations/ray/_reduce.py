@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,12 +24,12 @@ _STATE = "__deepview_state__"
 _ROWS = "__deepview_rows__"
 
 
+@dataclasses.dataclass
 class _BlockState:
     """``map_batches`` function: the pickled partial state of one batch of rows."""
 
-    def __init__(self, spec: BatchSpec, make_state: Callable[[], Any]) -> None:
-        self.spec = spec
-        self.make_state = make_state
+    spec: BatchSpec
+    make_state: Callable[[], Any]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         state = self.make_state()
@@ -53,13 +54,8 @@ def block_states(producer: RayDatasetProducer, make_state: Callable[[], Any], *,
                 yield pickle.loads(payload), int(rows)
 
 
-def reduce_dataset(
-    source: Any,
-    make_state: Callable[[], Any],
-    *,
-    batch_size: int | None = None,
-    expected_rows: int | None = None,
-) -> Any:
+def reduce_dataset(source: Any, make_state: Callable[[], Any], *, batch_size: int | None = None,
+                   expected_rows: int | None = None) -> Any:
     """Compute a partial state per block of a Ray Dataset on the cluster and merge the
     states on the driver, in row order.
 
@@ -100,13 +96,11 @@ def reduce_dataset(
     >>> pfa = reduce_dataset(RayDatasetProducer(ds, fields="fc1"), PFAState).finish()
     ... # doctest: +SKIP
     """
-    producer = source if isinstance(source, RayDatasetProducer) else None
-    if producer is None:
-        if not is_ray_dataset(source):
-            raise InvalidTypeError(
-                f"{_OWNER}: 'source' must be a RayDatasetProducer or a ray.data.Dataset; got "
-                f"{type(source).__name__}.")
-        producer = RayDatasetProducer(source)
+    if not isinstance(source, RayDatasetProducer) and not is_ray_dataset(source):
+        raise InvalidTypeError(
+            f"{_OWNER}: 'source' must be a RayDatasetProducer or a ray.data.Dataset; got "
+            f"{type(source).__name__}.")
+    producer = source if isinstance(source, RayDatasetProducer) else RayDatasetProducer(source)
     if not callable(make_state):
         raise InvalidTypeError(
             f"{_OWNER}: 'make_state' must build an empty partial state; got "
@@ -114,10 +108,9 @@ def reduce_dataset(
     merged: Any = None
     rows = 0
     for state, count in block_states(producer, make_state, batch_size=batch_size):
-        if not count:
-            continue
-        rows += count
-        merged = state if merged is None else merged.merge(state)
+        if count:
+            rows += count
+            merged = state if merged is None else merged.merge(state)
     if merged is None:
         raise InvalidDataError(f"{_OWNER}: the dataset has no rows; give at least one sample.")
     expected = expected_rows if expected_rows is not None else producer.rows

@@ -1,22 +1,15 @@
 """PyTorch integration (extra ``torch``): models, data bridges and PFA applied to a network.
 
-- :class:`TorchModel` / :func:`load_torch_model`: a :class:`deepview.base.Model` reading
-  the responses of any layer of a ``torch.nn.Module`` (names from ``named_modules()``);
-  several inputs (dict / tuple), token-level responses pooled over the real tokens
-  (:func:`pool_response`).
-- :class:`TorchProducer`: a producer over a torch ``DataLoader`` or ``Dataset``.
-- :class:`ProducerTorchDataset`: a torch ``IterableDataset`` over a producer.
-- :func:`load_embedder` / :class:`Embedder` and :func:`embed`: raw samples (images, texts)
-  through a model (a factory's ``nn.Module``, sentence-transformers, timm / torchvision) into
-  :class:`Embeddings`, with a resumable cache of Parquet shards; :class:`ImageTransform`
-  (Pillow + numpy) and :class:`TextTransform` (a tokenizer) build the model input.
-- :func:`apply_pfa_recipe`: turn PFA recipes into a smaller working network;
-  :func:`compress`: PFA, unit choice and least-squares refit of every block, without
-  retraining (``deepview compress``); :func:`load_compressed` /
-  :func:`resize_to_state_dict` load a compressed network into the original's class.
-- :class:`DigitsCNN`, :func:`load_digits_split`, :func:`train_digits_cnn`,
-  :func:`evaluate_accuracy`, :func:`count_parameters`: a small CNN on scikit-learn's
-  ``load_digits`` (8x8 images, no download) used by the examples and ``deepview demo``.
+- :class:`TorchModel`: a :class:`deepview.base.Model` reading any layer of a
+  ``torch.nn.Module``, with several inputs and token-level responses pooled over the real
+  tokens; :class:`TorchProducer` / :class:`ProducerTorchDataset` bridge DataLoaders and
+  producers.
+- :func:`load_embedder` / :func:`embed`: raw images or texts through a model (a factory's
+  ``nn.Module``, sentence-transformers, timm / torchvision) into cached :class:`Embeddings`.
+- :func:`apply_pfa_recipe` and :func:`compress` make a network smaller without retraining;
+  :func:`load_compressed` loads the result into the original's class.
+- :class:`DigitsCNN` and its helpers: a small CNN on scikit-learn's ``load_digits`` used by
+  the examples and ``deepview demo``.
 
 Importing this package imports torch; ``import deepview.integrations`` does not.
 """

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from deepview._optional import require
+from deepview._validation import check_choice
 from deepview.exceptions import DeepViewException, InvalidParameterError, InvalidTypeError
 from deepview.integrations.torch._blocks import leaf_order
 from deepview.integrations.torch._model import TorchModel, first_tensor
@@ -252,9 +253,7 @@ def load_embedder(
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidParameterError(f"--model must name a model; got {spec!r}.")
     spec = spec.strip()
-    if modality not in (None, "image", "text"):
-        raise InvalidParameterError(f"load_embedder: 'modality' must be 'image' or 'text'; got "
-                                    f"{modality!r}.")
+    check_choice(modality, name="modality", owner="load_embedder", choices=(None, "image", "text"))
     prefix, _, rest = spec.partition(":")
     lowered = prefix.lower()
     folder = pathlib.Path(spec).expanduser()

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepview._validation import check_choice
 from deepview.base import Model, ResponseInfo
 from deepview.exceptions import (
     DeepViewException,
@@ -349,17 +350,12 @@ class TorchModel(Model):
         pipeline(producer, TorchModel(net)(["conv2", "fc1"]))
 
     Responses are captured with forward hooks in ``eval()`` mode under
-    ``torch.inference_mode()``; the hooks are removed and the train/eval flags restored
-    after every batch, also when the forward pass fails.  Once every requested layer is
-    known to run exactly once per forward pass, the forward pass stops as soon as they
-    have all fired (layers after them are not computed).
-
-    Models with several inputs (a transformer's ``input_ids`` and ``attention_mask``):
-    name several batch fields in ``input_name`` (passed as keyword arguments), or let
-    ``batch_transform`` return a dict (keyword arguments) or a tuple (positional ones),
-    e.g. a tokenizer's output.  Token-level responses ``(batch, tokens, features)`` are
-    pooled over the real tokens with ``pooling="mean"`` and ``token_mask="attention_mask"``,
-    so that introspectors (PFA, IUA) see one vector per sample.
+    ``torch.inference_mode()``; hooks and train/eval flags are restored after every batch,
+    also when the forward pass fails.  Once every requested layer is known to run once per
+    forward pass, the pass stops as soon as they have all fired.  Several inputs (a
+    transformer's ``input_ids`` and ``attention_mask``) come from several ``input_name``
+    fields or a ``batch_transform`` returning a dict or tuple; ``pooling="mean"`` with
+    ``token_mask="attention_mask"`` gives one vector per sample for introspectors.
 
     Parameters
     ----------
@@ -376,22 +372,19 @@ class TorchModel(Model):
         report each layer's output shape (from a dummy forward pass on one zero sample);
         otherwise shapes are ``(None,)`` until a batch has gone through.
     batch_transform : callable, optional
-        ``f(numpy batch) -> input`` applied before inference (normalisation, layout
-        changes, tokenisation, ...); with several ``input_name`` it gets a dict of arrays.
-        It may return a tensor or array (the one positional argument), a tuple or list
-        (positional arguments) or a dict (keyword arguments).  Floating inputs are cast to
-        the module's parameter dtype.
+        ``f(numpy batch) -> input`` applied before inference (normalisation, tokenisation,
+        ...; a dict of arrays with several ``input_name``), returning a tensor or array (the
+        one positional argument), a tuple or list (positional arguments) or a dict (keyword
+        arguments).  Floating inputs are cast to the module's parameter dtype.
     stop_early : bool, default=True
         Stop the forward pass once all requested layers have fired.
     pooling : {"mean", "max", "first"}, optional
         Pool responses of more than two dimensions to ``(batch, features)``: over the
-        tokens (axis 1) when ``token_mask`` is given or ``token_level=True``, over the
-        spatial axes of a channels-first response otherwise.  ``None`` (default): responses
-        as the layers give them.
+        tokens (axis 1) when ``token_level``, else over the spatial axes of a channels-first
+        response.  ``None`` (default): responses as the layers give them.
     token_mask : str, optional
         The keyword input holding the mask of real tokens (e.g. ``"attention_mask"``):
-        token pooling averages (or maxes) over those tokens only, as sentence-transformers
-        does, so padding does not change a sample's response.
+        token pooling uses those tokens only, so padding does not change a response.
     token_level : bool, optional
         Whether responses are ``(batch, tokens, features)``; default: when ``token_mask``
         is given.
@@ -447,9 +440,7 @@ class TorchModel(Model):
         if batch_transform is not None and not callable(batch_transform):
             raise InvalidTypeError("TorchModel: 'batch_transform' must be callable as f(numpy "
                                    f"batch); got {type(batch_transform).__name__}.")
-        if pooling is not None and pooling not in POOLINGS:
-            raise InvalidParameterError(
-                f"TorchModel: 'pooling' must be one of {list(POOLINGS)} or None; got {pooling!r}.")
+        check_choice(pooling, name="pooling", owner="TorchModel", choices=(*POOLINGS, None))
         if token_mask is not None and (not isinstance(token_mask, str) or not token_mask):
             raise InvalidParameterError(
                 f"TorchModel: 'token_mask' must be the name of a keyword input such as "

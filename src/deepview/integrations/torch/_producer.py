@@ -186,7 +186,7 @@ class TorchProducer:
             raise InvalidDataError(
                 f"TorchProducer: loader item {index} produced neither fields nor metadata; map "
                 "at least one part to a field name.")
-        first = next(iter(builder.fields.values()), None)
+        first: Any = next(iter(builder.fields.values()), None)
         if first is None:
             meta = builder.metadata[next(iter(builder.metadata))]
             first = next(iter(meta.values()), []) if isinstance(meta, dict) else meta
