@@ -443,12 +443,12 @@ def _backward_elimination(s_zz: np.ndarray, s_zy: np.ndarray, count: int,
     idx = np.arange(width).reshape(n, group)
     alive = np.ones(n, dtype=bool)
     for _ in range(n - count):
-        blocks = p[idx[:, :, None], idx[:, None, :]]
+        diag = p[idx[:, :, None], idx[:, None, :]]
         a_g = a[:, idx].transpose(1, 2, 0)
         if group == 1:
-            cost = (a_g[:, 0] ** 2).sum(axis=1) / blocks[:, 0, 0]
+            cost = (a_g[:, 0] ** 2).sum(axis=1) / diag[:, 0, 0]
         else:
-            cost = (np.linalg.solve(blocks, a_g) * a_g).sum(axis=(1, 2))
+            cost = (np.linalg.solve(diag, a_g) * a_g).sum(axis=(1, 2))
         cost[~alive] = np.inf
         j = int(np.argmin(cost))
         cols = idx[j]
@@ -515,8 +515,7 @@ def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[blocks.Pla
         units = blocks.units_of(new_modules[plan.producer])
         with torch.no_grad():
             blocks.cut(plan, new_modules, (weight, bias) if weight is not None else None)
-        layers.append(CompressedLayer(plan.producer, plan.consumer, units, len(plan.keep),
-                                      error))
+        layers.append(CompressedLayer(plan.producer, plan.consumer, units, len(plan.keep), error))
         logger.info("%s: %s keeps %d of %d units; relative error of %s: %.4f", _OWNER,
                     plan.producer, len(plan.keep), units, plan.consumer, error)
     original.train(training)

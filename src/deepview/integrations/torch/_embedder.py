@@ -128,14 +128,11 @@ class Embedder:
 
     def __call__(self, model_input: Any) -> np.ndarray:
         """``(batch, features)`` ``float32`` embeddings of one transformed batch."""
-        layer = self.layer
-        if layer is None:
-            layer = self.resolve_layer(model_input)
+        layer = self.layer if self.layer is not None else self.resolve_layer(model_input)
         out = self.model.responses(model_input, [layer])[layer]
         out = np.asarray(out, dtype=np.float32).reshape(len(out), -1)
         if self.normalize:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out = out / np.maximum(norms, 1e-12)
+            out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
 

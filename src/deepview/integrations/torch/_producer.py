@@ -84,10 +84,8 @@ class TorchProducer:
     - a callable ``f(value, builder)``: does whatever it wants with the builder.
 
     Items that are not a list/tuple use the first (only) entry.  Samples without
-    ``Batch.StdKeys.IDENTIFIER`` get their position in the dataset as identifier.
-
-    Unlike DeepView's version, any ``batch_size`` works: a ``Dataset`` is loaded with
-    that batch size, and a ``DataLoader``'s batches are re-cut to it.
+    ``Batch.StdKeys.IDENTIFIER`` get their position in the dataset as identifier.  Any
+    ``batch_size`` works: a ``DataLoader``'s batches are re-cut to it.
 
     Parameters
     ----------
