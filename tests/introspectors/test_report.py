@@ -75,7 +75,7 @@ def test_columns_in_documented_order(report: DatasetReport) -> None:
     assert list(report.data.columns) == [
         "id", "color", "size", "cluster",
         "duplicates_emb_layer", "duplicatesExact_emb_layer",
-        "projection_emb_layer_x", "projection_emb_layer_y",
+        "projection_emb_layer_x", "projection_emb_layer_y", "cluster_emb_layer",
         "familiarity_emb_layer", "familiarityPercentile_emb_layer",
         "splitFamiliarity_emb_layer_byAttr_color",
         "splitFamiliarity_emb_layer_byAttr_size",
@@ -108,6 +108,22 @@ def test_producer_called_exactly_once(make_producer) -> None:
     assert len(result.data) == 120
     # ArrayProducer's default ids are positions 0..n-1, as str
     assert result.data["id"].tolist() == [str(i) for i in range(120)]
+
+
+def test_clusters_on_the_map_are_named_by_their_dominant_label(report: DatasetReport,
+                                                                data: dict[str, object]) -> None:
+    clusters = report.data["cluster_emb_layer"]
+    assert isinstance(clusters.dtype, pd.CategoricalDtype)
+    colors = np.asarray(data["labels"]["color"])
+    named = {}
+    for name in clusters.cat.categories:
+        members = colors[(clusters == name).to_numpy()]
+        values, counts = np.unique(members, return_counts=True)
+        named[name] = (values[counts.argmax()], counts.max() / len(members))
+    assert len(named) >= 3
+    for name, (dominant, share) in named.items():  # e.g. "red (100 %)"
+        assert name.startswith(f"{dominant} (") and share >= 0.9
+    assert clusters.notna().mean() > 0.8
 
 
 def test_planted_duplicates_share_one_group(report: DatasetReport) -> None:
@@ -154,7 +170,7 @@ def test_label_dimension_without_enough_samples_has_no_column(make_producer) -> 
     ("off", "absent"),
     [
         ("duplicates", ["duplicates_r", "duplicatesExact_r"]),
-        ("projection", ["projection_r_x", "projection_r_y"]),
+        ("projection", ["projection_r_x", "projection_r_y", "cluster_r"]),
         ("familiarity", ["familiarity_r", "familiarityPercentile_r",
                          "splitFamiliarity_r_byAttr_color"]),
     ],
@@ -166,7 +182,7 @@ def test_component_off_removes_its_columns(off: str, absent: list[str]) -> None:
     result = DatasetReport.introspect(producer, config=config)
     for column in absent:
         assert column not in result.data.columns
-    assert len(result.data.columns) == 12 - len(absent)  # 9 + 3 label-issue columns
+    assert len(result.data.columns) == 13 - len(absent)  # 10 + 3 label-issue columns
 
 
 def test_all_components_off_gives_summary_only() -> None:
@@ -184,9 +200,9 @@ def test_wide_fields_are_pre_reduced_and_several_fields_get_own_columns() -> Non
     config = _config(duplicates=None)
     result = DatasetReport.introspect(producer, config=config, batch_size=70)
     cols = list(result.data.columns)
-    assert cols == ["id", "projection_a_x", "projection_a_y", "projection_b_x", "projection_b_y",
-                    "familiarity_a", "familiarityPercentile_a", "familiarity_b",
-                    "familiarityPercentile_b"]
+    assert cols == ["id", "projection_a_x", "projection_a_y", "cluster_a", "projection_b_x",
+                    "projection_b_y", "cluster_b", "familiarity_a", "familiarityPercentile_a",
+                    "familiarity_b", "familiarityPercentile_b"]
     assert int(np.argmin(result.data["familiarity_a"])) == OUTLIER
 
 
@@ -197,7 +213,7 @@ def test_per_field_strategy_mappings() -> None:
                      projection={"b": DimensionReduction.Strategy.PCA(2)},
                      dim_reduction={"a": DimensionReduction.Strategy.PCA(10)})
     result = DatasetReport.introspect(producer, config=config)
-    assert list(result.data.columns) == ["id", "projection_b_x", "projection_b_y"]
+    assert list(result.data.columns) == ["id", "projection_b_x", "projection_b_y", "cluster_b"]
     bad = dataclasses.replace(config, projection={"c": DimensionReduction.Strategy.PCA(2)})
     with pytest.raises(InvalidDataError, match=r"projection names field\(s\) \['c'\]"):
         DatasetReport.introspect(producer, config=bad)

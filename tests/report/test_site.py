@@ -376,7 +376,7 @@ def test_audit_table_of_a_built_report_matches_issues(tmp_path: Path) -> None:
     rows = {(r["issue"], r["label"]): r for r in payload["audit"]}
     assert rows[("leakage", "split")]["flagged"] == 2
     assert rows[("label issues", "label")]["flagged"] >= 2
-    assert [lab["name"] for lab in payload["labels"]] == ["label", "split"]
+    assert [lab["name"] for lab in payload["labels"]] == ["label", "split", "cluster_emb"]
     # a saved and loaded report gives the same page data (its audit notes saved with it)
     report.to_disk(tmp_path / "r")
     loaded = DatasetReport.from_disk(tmp_path / "r")

@@ -653,3 +653,48 @@ def test_label_issues_of_a_label_with_too_many_values_to_filter(browser: Any,
     assert notes[:2] == ["c1199 \u2192 c0 \u00b7 1.00", "c1198 \u2192 c0 \u00b7 1.00"]
     assert p.errors == []
     p.page.close()
+
+
+def test_clusters_are_named_on_the_map_stacks_counted_and_numbers_coloured(
+        browser: Any, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    centres = np.array([[0, 0], [12, 0], [0, 12], [12, 12], [6, 24]], dtype=float)
+    n = 2500
+    part = np.arange(n) % len(centres)
+    xy = centres[part] + rng.normal(0, 1, (n, 2))
+    xy[1:40] = xy[0]  # 40 identical samples on one spot
+    names = np.array(["alpha, beta", "gamma", "delta", "epsilon", "zeta"], dtype=object)
+    df = pd.DataFrame({
+        "id": [f"s{i}" for i in range(n)],
+        "projection_r_x": xy[:, 0], "projection_r_y": xy[:, 1],
+        "cluster_r": pd.Categorical(names[part]),
+        "duplicates_r": np.where(np.arange(n) < 40, 0, -1).astype(np.int32),
+        "duplicatesExact_r": np.arange(n) < 40,
+        "weight": np.linspace(0.0, 1.0, n),
+    })
+    site = write_site(df, tmp_path / "site")
+    p = _open(browser, site.as_uri())
+    _ready(p)
+    shown = p.state("clusterNames")
+    assert sorted(b["name"] for b in shown) == sorted(names)
+    for a in range(len(shown)):  # no two names overlap
+        for b in shown[a + 1:]:
+            first = shown[a]
+            assert not (first["x0"] < b["x1"] and b["x0"] < first["x1"]
+                        and first["y0"] < b["y1"] and b["y0"] < first["y1"])
+    assert p.state("stacksDrawn") == 1
+    p.page.hover("canvas.dv-scatter", position={"x": 5, "y": 5})
+    at = p.state("pointPosition(0)")
+    assert p.page.evaluate(f"window.deepviewState.hoverAt({at['x']}, {at['y']})") == 0
+    assert "40 identical samples on this spot" in p.page.inner_text(".dv-tip")
+    # a click on a name shows only that cluster
+    gamma = next(b for b in shown if b["name"] == "gamma")
+    box = p.page.locator("canvas.dv-over, canvas.dv-scatter").first.bounding_box()
+    p.page.mouse.click(box["x"] + (gamma["x0"] + gamma["x1"]) / 2,
+                       box["y"] + (gamma["y0"] + gamma["y1"]) / 2)
+    p.page.wait_for_function("window.deepviewState.shownCount === 500")
+    # colour by a numeric column: its chunks load, the legend is its gradient
+    p.page.select_option("[data-testid=color-by]", label="weight")
+    p.page.wait_for_function(
+        "document.querySelector('[data-testid=legend]').textContent.includes('weight')")
+    assert not p.errors

@@ -21,6 +21,7 @@ from deepview.base import Producer
 from deepview.exceptions import InvalidDataError, InvalidTypeError
 from deepview.report import _analysis as analysis
 from deepview.report import _audit as audit
+from deepview.report import _clusters as clusters
 from deepview.report import _ray as ray_engine
 from deepview.report import columns as col
 from deepview.report._collect import Collected, collect
@@ -74,7 +75,11 @@ class DatasetReport:
           are numbered by decreasing size (0 = the largest).
         - ``duplicatesExact_R`` (bool): the sample has an identical copy (up to float
           rounding) in its group; ``False`` for near-duplicates only and for non-members.
-        - ``projection_R_x``, ``projection_R_y`` (float64): 2-D projection.
+        - ``projection_R_x``, ``projection_R_y`` (float64): 2-D projection; identical
+          vectors are projected once and share one position.
+        - ``cluster_R`` (``category``): the name of the sample's cluster on the map (missing:
+          in none); clusters are found on the map, tens of them, each named by the words most
+          specific to its texts, else by a label's dominant value and its share.
         - ``familiarity_R`` (float64): how many samples lie close by, in log units (low =
           unusual): minus half the log of the mean squared distance to the sample's 10
           nearest samples in the pre-reduced space, each distance with both samples' squared
@@ -466,7 +471,14 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         x_column, y_column = col.projection(name)
         parts.projection[x_column] = xy[:, 0].astype(np.float64)
         parts.projection[y_column] = xy[:, 1].astype(np.float64)
+        bar.set_description(f"{_OWNER} [{name}]: clusters")
+        codes = clusters.find_clusters(xy, config.seed)
         del xy
+        names = clusters.cluster_names(
+            codes, texts=collected.texts, seed=config.seed,
+            labels={d: v for d, v in collected.labels.items() if d not in splits})
+        parts.projection[col.cluster(name)] = pd.Categorical.from_codes(
+            codes, categories=pd.Index(names, dtype=object))
         trim_heap()
     if config.projection is not None:
         bar.update(1)
@@ -507,7 +519,7 @@ def _projection(values: np.ndarray, field: str, strategy: Any, config: ReportCon
     row) and its copies placed on it."""
     n = len(values)
     unique = None if reps is None else np.flatnonzero(reps == np.arange(n))
-    if unique is None or len(unique) == n:
+    if reps is None or unique is None or len(unique) == n:
         return analysis.project(values, field, strategy, batch_size=batch_size, strata=strata,
                                 seed=config.seed, graph=graph)
     if graph is not None:

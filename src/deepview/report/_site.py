@@ -82,11 +82,19 @@ _MISSING16 = 65535
 _EXTREMES = 2048
 #: bins of the familiarity histogram between its robust range (plus one under, one over)
 _HIST_BINS = 32
-#: the histogram's robust range: these quantiles, widened by _HIST_MARGIN of their range
-_HIST_QUANTILES = (0.005, 0.995)
-_HIST_MARGIN = 0.25
+#: a robust range (the histogram's, a colour scale's, the map's first view): these quantiles,
+#: widened by ROBUST_MARGIN of their range, where the full range is ROBUST_GAIN times wider
+ROBUST_QUANTILES = (0.005, 0.995)
+ROBUST_MARGIN = 0.25
+ROBUST_GAIN = 1.5
 #: a label-issue score from here on is borderline (another class is as likely)
-_BORDERLINE = 0.5
+BORDERLINE = 0.5
+#: the cluster label's value for samples in no cluster
+_NO_CLUSTER = "(no cluster)"
+#: stacks of identical samples marked on the map, the largest first
+STACKS_SHOWN = 2000
+#: constants the page's script reads from data.js ("constants"), written once here
+SHARED_CONSTANTS = ("ROBUST_QUANTILES", "ROBUST_MARGIN", "ROBUST_GAIN", "BORDERLINE")
 #: nearest neighbours shown per sample
 NEIGHBOURS_SHOWN = 8
 #: audit columns: shown in the audit panels and the sample details, never labels
@@ -507,6 +515,19 @@ def _ranks(values: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:
     return ranks, order[:_EXTREMES].tolist(), order[-_EXTREMES:].tolist()
 
 
+def _robust_range(f: np.ndarray) -> tuple[float, float]:
+    """The quantiles :data:`ROBUST_QUANTILES` of the finite values ``f`` widened by
+    :data:`ROBUST_MARGIN` of their range (never past the extremes), or the full range
+    unless it is more than :data:`ROBUST_GAIN` times wider."""
+    lo_all, hi_all = float(f.min()), float(f.max())
+    q_lo, q_hi = (float(q) for q in np.quantile(f, ROBUST_QUANTILES))
+    margin = (q_hi - q_lo) * ROBUST_MARGIN
+    lo, hi = max(lo_all, q_lo - margin), min(hi_all, q_hi + margin)
+    if not hi > lo or hi_all - lo_all <= ROBUST_GAIN * (hi - lo):
+        return lo_all, hi_all
+    return lo, hi
+
+
 def _histogram(values: np.ndarray) -> tuple[np.ndarray, dict[str, Any] | None]:
     """Each row's histogram bin (uint8: 0 below the range, 1.._HIST_BINS, _HIST_BINS + 1 above
     it, 255 missing) and the range: the robust range (quantiles plus a margin) when the full
@@ -518,11 +539,7 @@ def _histogram(values: np.ndarray) -> tuple[np.ndarray, dict[str, Any] | None]:
         return bins, None
     f = values[finite]
     lo_all, hi_all = float(f.min()), float(f.max())
-    q_lo, q_hi = (float(q) for q in np.quantile(f, _HIST_QUANTILES))
-    margin = (q_hi - q_lo) * _HIST_MARGIN
-    lo, hi = max(lo_all, q_lo - margin), min(hi_all, q_hi + margin)
-    if not hi > lo or hi_all - lo_all <= 1.5 * (hi - lo):
-        lo, hi = lo_all, hi_all
+    lo, hi = _robust_range(f)
     width = (hi - lo) or 1.0
     b = np.clip(np.floor((f - lo) / width * _HIST_BINS), 0, _HIST_BINS - 1).astype(np.int64) + 1
     b[f < lo] = 0
@@ -638,6 +655,7 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
     meta = plan.meta
     labels: dict[str, dict[str, Any]] = {}
     extras: list[dict[str, Any]] = []
+    numbers: list[dict[str, Any]] = []
     split_cols: list[tuple[str, str, str]] = []
     audit_cols: list[tuple[str, str, str, str]] = []
     responses: dict[str, dict[str, Any]] = {}
@@ -645,6 +663,7 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
     def resp(name: str) -> dict[str, Any]:
         return responses.setdefault(name, {
             "name": name, "xy": None, "fam": None, "percentile": None, "dup": None,
+            "stacks": None, "clusters": None,
             "split": [], "labelIssues": [], "leakage": [], "neighbours": None})
 
     plan.add("rows", "str", lambda a, b: ids.slice(a, b - a).to_pylist())
@@ -660,6 +679,8 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         series = data[col]
         numeric = pd.api.types.is_numeric_dtype(series.dtype)
         kind, r, detail = c if c is not None else ("", "", None)
+        if kind == columns.LABEL_ISSUE and _audit_column_ok(kind, series):
+            numbers.append(_colour_column(plan, f"label-issue score ({detail})", _numeric(series)))
         if kind == columns.SPLIT_FAMILIARITY:
             split_cols.append((r, str(detail), col))
         elif kind == columns.DUPLICATES and numeric:
@@ -678,19 +699,25 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
             col != columns.FILENAME and _is_texty(series) and _labelish(series)
         )):
             values, codes = _factorize(series)
-            labels[col] = {"name": col, "values": values, "codes_np": codes}
+            if kind == columns.CLUSTER:
+                values = [_NO_CLUSTER if v == "(missing)" else v for v in values]
+            labels[col] = {"name": col, "values": values, "codes_np": codes,
+                           "cluster": r if kind == columns.CLUSTER else None}
         elif numeric:
             extras.append({"name": col, "kind": "number",
                            "col": plan.dense("details", "f32", _numeric(series))})
+            numbers.append(_colour_column(plan, col, _numeric(series)))
         else:
             extras.append({"name": col, "kind": "text",
                            "col": plan.add("details", "str", _text_slices(series))})
+    proj_q: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for r, axes in proj.items():
         if set(axes) != {"x", "y"}:
             continue
         x, y = _numeric(data[axes["x"]]), _numeric(data[axes["y"]])
         qx, x0, x1 = _quantise(x)
         qy, y0, y1 = _quantise(y)
+        proj_q[r] = (qx, qy)
         resp(r)["xy"] = {"x": plan.dense("points", "u16", qx), "y": plan.dense("points", "u16", qy),
                          "x0": x0, "x1": x1, "y0": y0, "y1": y1,
                          "exactX": plan.dense("details", "f32", x),
@@ -701,6 +728,9 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         groups = _groups(data[group_col])
         exact = _exact_flags(data[exact_col]) if exact_col else None
         resp(r)["dup"] = _groups_csr(groups, exact)
+        if exact is not None and set(proj.get(r, {})) == {"x", "y"}:
+            resp(r)["stacks"] = _stacks(groups, exact, _numeric(data[proj[r]["x"]]),
+                                        _numeric(data[proj[r]["y"]]))
     meta_labels = []
     for d in labels.values():
         codes = d["codes_np"]
@@ -708,6 +738,10 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
             "name": d["name"], "values": d["values"],
             "counts": np.bincount(codes, minlength=len(d["values"])).tolist(),
             "col": plan.dense("points", _code_dtype(len(d["values"])), codes)})
+        r = d["cluster"]
+        if r is not None and r in responses and responses[r]["xy"] is not None:
+            responses[r]["clusters"] = _cluster_places(
+                len(meta_labels) - 1, d["values"], codes, *proj_q[r])
     for r, dim, col in split_cols:
         resp(r)["split"].append(_split_entry(plan, data[col], dim, labels))
     for r, entries in _audit_entries(plan, data, audit_cols, labels).items():
@@ -726,6 +760,7 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
     search_at = plan.add("search", "i32", lambda a, b: order[a:b])
     meta.update({
         "format": _FORMAT_VERSION,
+        "constants": {name: globals()[name] for name in SHARED_CONSTANTS},
         "title": title,
         "n": n,
         "preload": bool(inline or n <= PRELOAD_ROWS),
@@ -737,11 +772,61 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         "labels": meta_labels,
         "responses": list(responses.values()),
         "extras": extras,
+        "numbers": numbers,
         "search": {"ids": search_ids, "rows": search_at,
                    "first": [ids[int(order[a])].as_py() for a in range(0, n, search_rows)]},
         "audit": _audit_table(data, notes),
     })
     return plan
+
+
+def _colour_column(plan: _Plan, name: str, values: np.ndarray) -> dict[str, Any]:
+    """A numeric column as a colour scale: uint8 steps 0..254 over its robust range (255:
+    missing) in a tier of its own, loaded when the map is coloured by it."""
+    finite = np.isfinite(values)
+    lo, hi = _robust_range(values[finite]) if finite.any() else (0.0, 1.0)
+    steps = np.full(len(values), 255, dtype=np.uint8)
+    scale = 254 / (hi - lo) if hi > lo else 0.0
+    steps[finite] = np.rint(np.clip((values[finite] - lo) * scale, 0, 254)).astype(np.uint8)
+    tier = f"colour{sum(t.startswith('colour') for t in plan.rows)}"
+    plan.rows[tier] = TIER_ROWS["points"]
+    return {"name": name, "col": plan.dense(tier, "u8", steps), "tier": tier, "lo": lo, "hi": hi}
+
+
+def _stacks(groups: np.ndarray, exact: np.ndarray, x: np.ndarray, y: np.ndarray
+            ) -> dict[str, Any] | None:
+    """Identical samples drawn on one spot: per stack (an exact duplicate group's members
+    at one position, two or more) its first row and its size, largest first (at most
+    :data:`STACKS_SHOWN`)."""
+    rows = np.flatnonzero((groups >= 0) & (exact == 1) & np.isfinite(x) & np.isfinite(y))
+    if len(rows) < 2:
+        return None
+    keys = np.rec.fromarrays([groups[rows], x[rows], y[rows]])
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    keep = np.flatnonzero(counts > 1)
+    order = keep[np.lexsort((rows[first[keep]], -counts[keep]))][:STACKS_SHOWN]
+    if not len(order):
+        return None
+    return {"rows": _b64(rows[first[order]], np.int32), "counts": _b64(counts[order], np.int32),
+            "count": int(len(order))}
+
+
+def _cluster_places(label: int, values: Sequence[str], codes: np.ndarray, qx: np.ndarray,
+                    qy: np.ndarray) -> dict[str, Any]:
+    """Where the map names each cluster: per value of the cluster label (other than
+    :data:`_NO_CLUSTER`) its size and the member nearest to its members' median position."""
+    items: list[tuple[int, int, str, int]] = []
+    for code, name in enumerate(values):
+        if name == _NO_CLUSTER:
+            continue
+        members = np.flatnonzero((codes == code) & (qx != _MISSING16) & (qy != _MISSING16))
+        if not len(members):
+            continue
+        mx, my = np.median(qx[members]), np.median(qy[members])
+        d = (qx[members] - float(mx)) ** 2 + (qy[members] - float(my)) ** 2
+        items.append((-len(members), code, name, int(members[int(np.argmin(d))])))
+    return {"label": label, "items": [{"code": code, "name": name, "size": -size, "row": row}
+                                      for size, code, name, row in sorted(items)]}
 
 
 def _text_slices(series: pd.Series) -> Callable[[int, int], list[str]]:
@@ -933,7 +1018,7 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
             bits = measured.setdefault(r, np.zeros(len(data), dtype=np.uint16))
             if bit < 16:
                 bits[np.isfinite(score)] |= np.uint16(1 << bit)
-            listed = np.flatnonzero((flag == 1) | (score >= _BORDERLINE))
+            listed = np.flatnonzero((flag == 1) | (score >= BORDERLINE))
             listed = listed[np.argsort(score[listed], kind="stable")]
             entries["labelIssues"].append({
                 "dim": dim, "bit": bit if bit < 16 else None, "flagged": int(flag.sum()),

@@ -11,6 +11,7 @@ column                                  built by
 ``projection_R_x``, ``projection_R_y``  :func:`projection`
 ``familiarity_R``                       :func:`familiarity`
 ``familiarityPercentile_R``             :func:`familiarity_percentile`
+``cluster_R``                           :func:`cluster`
 ``splitFamiliarity_R_byAttr_<dim>``     :func:`split_familiarity`
 ``labelIssue_R_byAttr_<dim>``           :func:`label_issue`
 ``labelIssueFlag_R_byAttr_<dim>``       :func:`label_issue_flag`
@@ -40,6 +41,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 __all__ = [
+    "CLUSTER",
     "DUPLICATES",
     "DUPLICATES_EXACT",
     "FAMILIARITY",
@@ -57,6 +59,7 @@ __all__ = [
     "SPLIT_FAMILIARITY",
     "TEXT",
     "Column",
+    "cluster",
     "duplicates",
     "duplicates_exact",
     "familiarity",
@@ -96,6 +99,7 @@ LABEL_ISSUE_FLAG = "labelIssueFlag"
 LABEL_ISSUE_SUGGESTED = "labelIssueSuggested"
 LEAKAGE = "leakage"
 LEAKAGE_FLAG = "leakageFlag"
+CLUSTER = "cluster"
 
 # no prefix is a prefix of another (``duplicates_`` / ``duplicatesExact_``), so a name
 # matches at most one pattern
@@ -111,6 +115,7 @@ _PATTERNS = (
     (PROJECTION, re.compile(r"^projection_(?P<r>.+)_(?P<d>[xy])$")),
     (FAMILIARITY_PERCENTILE, re.compile(r"^familiarityPercentile_(?P<r>.+)$")),
     (FAMILIARITY, re.compile(r"^familiarity_(?P<r>.+)$")),
+    (CLUSTER, re.compile(r"^cluster_(?P<r>.+)$")),
 )
 
 
@@ -147,6 +152,11 @@ def projection(response: str) -> tuple[str, str]:
 def familiarity(response: str) -> str:
     """``familiarity_R``: the familiarity score."""
     return f"{FAMILIARITY}_{response}"
+
+
+def cluster(response: str) -> str:
+    """The name of each sample's cluster on the map (missing: in none)."""
+    return f"{CLUSTER}_{response}"
 
 
 def familiarity_percentile(response: str) -> str:

@@ -26,12 +26,16 @@
   var ISSUE_K = 8;  // tiles per class in the label-issue gallery
   var ISSUE_CLASSES = 24;  // classes shown there
   var LEAK_SIDE = 6;  // tiles per split value in a leaking group
-  var BORDERLINE = 0.5;  // an unflagged label-issue score from here on: another class is as likely
   var MAX_LABEL_ROWS = 15;
   var DUP_PAGE = 24;
-  var ROBUST_LO = 0.005, ROBUST_HI = 0.995;  // the first map view covers these quantiles...
-  var ROBUST_MARGIN = 0.2;  // ...plus this share of their range on each side
-  var ROBUST_GAIN = 1.5;  // used only where the full range is this many times wider
+  // shared with the writer (deepview.report._site.SHARED_CONSTANTS): an unflagged label-issue
+  // score from BORDERLINE on (another class is as likely); the first map view covers the
+  // quantiles ROBUST_LO..ROBUST_HI plus ROBUST_MARGIN of their range on each side, where
+  // the full range is ROBUST_GAIN times wider
+  var CONST = RAW.constants;
+  var BORDERLINE = CONST.BORDERLINE;
+  var ROBUST_LO = CONST.ROBUST_QUANTILES[0], ROBUST_HI = CONST.ROBUST_QUANTILES[1];
+  var ROBUST_MARGIN = CONST.ROBUST_MARGIN, ROBUST_GAIN = CONST.ROBUST_GAIN;
   var TIP_TEXT = 140, TILE_TEXT = 160, TITLE_TEXT = 300;  // characters of text shown
 
   // ------------------------------------------------------------------------------------------
@@ -230,7 +234,10 @@
           values: q.values || [], codes: codes ? side : null, list: null, byId: null
         };
       }),
-      nbrs: r.neighbours
+      nbrs: r.neighbours,
+      // identical samples on one spot (largest first) and the clusters named on the map
+      stacks: r.stacks ? { rows: sparse(r.stacks.rows, Int32Array), counts: sparse(r.stacks.counts, Int32Array) } : null,
+      clusters: r.clusters || null
     };
     if (r.dup) {  // duplicate groups, largest first, as members listed group after group
       var ids = sparse(r.dup.ids, Int32Array), starts = sparse(r.dup.starts, Int32Array);
@@ -247,6 +254,12 @@
     }
     return out;
   });
+  responses.forEach(function (r) {  // stack size per row (0: not a stack's first row)
+    if (!r.stacks) return;
+    r.stackOf = new Map();
+    for (var j = 0; j < r.stacks.rows.length; j++) r.stackOf.set(r.stacks.rows[j], r.stacks.counts[j]);
+  });
+  var numbers = RAW.numbers || [];  // numeric columns the map can be coloured by
   var AUDIT = Array.isArray(RAW.audit) ? RAW.audit : [];
   var extras = RAW.extras;
   var hasTexts = !!RAW.texts;
@@ -439,7 +452,28 @@
     setSelection(sel);
   };
   pub.idOf = function (i) { return val(RAW.ids, i); };  // undefined while not loaded
-  pub.setColorBy = function (v) { S.colorBy = v; colorPoints(); drawScatter(); };
+  // colour by v ("label:<d>", "familiarity", "number:<j>", "none"); a numeric column's chunks
+  // load first
+  pub.setColorBy = function (v) {
+    S.colorBy = v;
+    var q = v.indexOf("number:") === 0 ? numbers[+v.slice(7)] : null;
+    if (q && !q.steps) {
+      var all = [];
+      for (var k = 0; k < TIERS[q.tier].count; k++) all.push(k * TIERS[q.tier].rows);
+      need(q.tier, all, function () {
+        var out = new Uint8Array(N), size = TIERS[q.tier].rows;
+        for (var c = 0; c < TIERS[q.tier].count; c++) {
+          var part = columnOf(q.col, q.tier, c);
+          if (part) out.set(part, c * size);
+        }
+        q.steps = out;
+        if (S.colorBy === v) { colorPoints(); drawScatter(); }
+      });
+      return;
+    }
+    colorPoints();
+    drawScatter();
+  };
   pub.hoverAt = function (x, y) { setHover(nearest(x * sc.dpr, y * sc.dpr, 10 * sc.dpr)); return sc.hover; };
   pub.lassoScreen = function (pts) {  // a lasso through CSS-pixel points, as a drag would
     finishLasso(pts.map(function (p) { return [p[0] * sc.dpr, p[1] * sc.dpr]; }), "lasso");
@@ -703,11 +737,16 @@
     var of = el("option", null, "familiarity");
     of.value = "familiarity";
     cs.appendChild(of);
+    numbers.forEach(function (q, j) {
+      var o = el("option", null, q.name);
+      o.value = "number:" + j;
+      cs.appendChild(o);
+    });
     var on = el("option", null, "none");
     on.value = "none";
     cs.appendChild(on);
     cs.value = S.colorBy;
-    cs.addEventListener("change", function () { S.colorBy = cs.value; colorPoints(); drawScatter(); });
+    cs.addEventListener("change", function () { pub.setColorBy(cs.value); });
     cw.appendChild(cs);
     tools.appendChild(cw);
     var seg = el("div", "dv-seg");
@@ -1004,7 +1043,13 @@
       for (i = 0; i <= B + 1; i++) steps[i] = packRgb(viridis(Math.max(0, Math.min(1, (i - 0.5) / B))));
       sc.key = r.famBin;
       sc.lut = steps;
-      legendItems = [{ gradient: true, lo: r.hist.lo, hi: r.hist.hi }];
+      legendItems = [{ gradient: true, lo: r.hist.lo, hi: r.hist.hi, low: "less familiar", high: "more familiar" }];
+    } else if (S.colorBy.indexOf("number:") === 0 && numbers[+S.colorBy.slice(7)].steps) {
+      var q = numbers[+S.colorBy.slice(7)], scale = new Uint32Array(256).fill(packRgb(hexRgb(OTHER)));
+      for (i = 0; i < 255; i++) scale[i] = packRgb(viridis(i / 254));
+      sc.key = q.steps;
+      sc.lut = scale;
+      legendItems = [{ gradient: true, lo: q.lo, hi: q.hi, low: q.name, high: "" }];
     }
     renderLegend();
   }
@@ -1014,11 +1059,11 @@
     legendItems.forEach(function (it) {
       if (it.gradient) {
         var g = el("div", "dv-gradient");
-        g.appendChild(el("span", null, "less familiar " + fmt(it.lo)));
+        g.appendChild(el("span", null, it.low + " " + fmt(it.lo)));
         var bar = el("span", "dv-gradient-bar");
         bar.style.background = "linear-gradient(to right," + VIRIDIS.join(",") + ")";
         g.appendChild(bar);
-        g.appendChild(el("span", null, fmt(it.hi) + " more familiar"));
+        g.appendChild(el("span", null, fmt(it.hi) + (it.high ? " " + it.high : "")));
         lg.appendChild(g);
         return;
       }
@@ -1069,16 +1114,20 @@
     // and NaN lands at -1024); the unsigned compare is the bounds test
     var white = 0xffffffff, x, y, at, i;
     tx += 1024; ty += 1024;
+    // one-pixel points (large maps) count the points per pixel: the pixel's colour is then
+    // shaded by that count (density), so that piles of points show their structure
+    var cnt = single ? (sc.cnt && sc.cnt.length === W * H ? sc.cnt : (sc.cnt = new Uint16Array(W * H))) : null;
+    if (cnt) cnt.fill(0);
     if (single && S.shown === N) {
       if (key) {
         for (i = 0; i < N; i++) {
           x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
-          if (x >>> 0 < W && y >>> 0 < H) buf[y * W + x] = lut[key[i]];
+          if (x >>> 0 < W && y >>> 0 < H) { at = y * W + x; buf[at] = lut[key[i]]; cnt[at]++; }
         }
       } else {
         for (i = 0; i < N; i++) {
           x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
-          if (x >>> 0 < W && y >>> 0 < H) buf[y * W + x] = one;
+          if (x >>> 0 < W && y >>> 0 < H) { at = y * W + x; buf[at] = one; cnt[at]++; }
         }
       }
     } else if (single) {
@@ -1086,7 +1135,7 @@
         x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
         if (!(x >>> 0 < W && y >>> 0 < H)) continue;
         at = y * W + x;
-        if (mask[i]) buf[at] = key ? lut[key[i]] : one;
+        if (mask[i]) { buf[at] = key ? lut[key[i]] : one; cnt[at]++; }
         else if (buf[at] === white) buf[at] = fade;
       }
     } else {
@@ -1101,6 +1150,7 @@
         }
       }
     }
+    if (cnt) shadeByDensity(buf, cnt);
     tx -= 1024; ty -= 1024;
     drawn = sc.validCount;
     var edge = 0;
@@ -1126,6 +1176,25 @@
     pub.lastDrawMs = performance.now() - t0;
   }
 
+  // a pixel holding c of the most (cmax) points keeps DENSITY_FLOOR + (1 - DENSITY_FLOOR) *
+  // log(c) / log(cmax) of its colour (the rest white); no shading while cmax < 3
+  var DENSITY_FLOOR = 0.4;
+  function shadeByDensity(buf, cnt) {
+    var cmax = 0, p, n = cnt.length;
+    for (p = 0; p < n; p++) if (cnt[p] > cmax) cmax = cnt[p];
+    pub.densityMax = cmax;
+    if (cmax < 3) return;
+    var keep = new Float32Array(cmax + 1), lg = Math.log(cmax);
+    for (p = 1; p <= cmax; p++) keep[p] = DENSITY_FLOOR + (1 - DENSITY_FLOOR) * Math.log(p) / lg;
+    for (p = 0; p < n; p++) {
+      var c = cnt[p];
+      if (!c) continue;
+      var f = keep[c], v = buf[p];
+      var r = 255 - (255 - (v & 255)) * f, g = 255 - (255 - ((v >>> 8) & 255)) * f, b = 255 - (255 - ((v >>> 16) & 255)) * f;
+      buf[p] = (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
+    }
+  }
+
   function renderFarNote(edge) {
     var note = sc.farNote;
     note.hidden = !edge;
@@ -1146,10 +1215,77 @@
     ctx.stroke();
   }
 
+  // identical samples share a spot: the STACKS_DRAWN largest stacks in view get a ring that
+  // grows with their size and their count, none overlapping another
+  var STACKS_DRAWN = 24;
+  function paintStacks(ctx, r) {
+    var st = r.stacks, v = sc.view, dpr = sc.dpr, drawn = 0, placed = (sc.nameBoxes || []).slice();
+    if (!st) return;
+    ctx.save();
+    ctx.strokeStyle = "rgba(17,24,39,0.75)";
+    ctx.fillStyle = "#111827";
+    ctx.lineWidth = 1.2 * dpr;
+    ctx.font = Math.round(10 * dpr) + "px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    for (var j = 0; j < st.rows.length && drawn < STACKS_DRAWN; j++) {
+      var i = st.rows[j], x = sc.bx[i] * v.k + v.tx, y = sc.by[i] * v.k + v.ty;
+      if (!(x >= 0 && x < sc.W && y >= 0 && y < sc.H) || S.mask[i] !== 1) continue;
+      var rad = sc.rad + (1.5 + 1.2 * Math.log2(st.counts[j])) * dpr, text = "\u00d7" + st.counts[j];
+      var box = { x0: x - rad, x1: x + rad + 4 * dpr + ctx.measureText(text).width, y0: y - rad, y1: y + rad };
+      if (placed.some(function (b) { return b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1; })) continue;
+      placed.push(box);
+      ctx.beginPath();
+      ctx.arc(x, y, rad, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.fillText(text, x + rad + 2 * dpr, y);
+      drawn++;
+    }
+    ctx.restore();
+    pub.stacksDrawn = drawn;
+  }
+  // cluster names at their clusters, largest first, none overlapping another; more fade in as
+  // the view zooms in (NAMES_SHOWN at the first view, that many more per zoom step)
+  var NAMES_SHOWN = 12;
+  function paintClusterNames(ctx, r) {
+    sc.nameBoxes = [];
+    var cl = r.clusters, v = sc.view, dpr = sc.dpr;
+    if (!cl) return;
+    var boxes = sc.nameBoxes, limit = NAMES_SHOWN * Math.max(1, v.k), filter = S.filters[cl.label];
+    ctx.save();
+    ctx.font = "600 " + Math.round(11 * dpr) + "px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.lineJoin = "round";
+    cl.items.forEach(function (it, rank) {
+      var alpha = Math.max(0, Math.min(1, (limit - rank) / 3));
+      if (!alpha || (filter >= 0 && filter !== it.code)) return;
+      var x = sc.bx[it.row] * v.k + v.tx, y = sc.by[it.row] * v.k + v.ty;
+      var text = snippet(it.name.split(", ").slice(0, 2).join(", "), 32);
+      var w = ctx.measureText(text).width + 6 * dpr, h = 14 * dpr;
+      var box = { x0: x - w / 2, x1: x + w / 2, y0: y - h / 2, y1: y + h / 2, code: it.code, name: it.name };
+      if (box.x0 < 0 || box.x1 > sc.W || box.y0 < 0 || box.y1 > sc.H) return;
+      if (boxes.some(function (b) { return b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1; })) return;
+      boxes.push(box);
+      ctx.globalAlpha = alpha;
+      ctx.lineWidth = 3.5 * dpr;
+      ctx.strokeStyle = "rgba(255,255,255,0.92)";
+      ctx.strokeText(text, x, y);
+      ctx.fillStyle = "#111827";
+      ctx.fillText(text, x, y);
+    });
+    ctx.restore();
+    pub.clusterNames = boxes.map(function (b) { return { name: b.name, x0: b.x0 / dpr, x1: b.x1 / dpr, y0: b.y0 / dpr, y1: b.y1 / dpr }; });
+  }
+  function nameAt(p) {
+    return (sc.nameBoxes || []).find(function (b) { return p[0] >= b.x0 && p[0] <= b.x1 && p[1] >= b.y0 && p[1] <= b.y1; });
+  }
+
   function paintOverlay() {
     var ctx = sc.octx;
     ctx.clearRect(0, 0, sc.W, sc.H);
     if (!sc.base) return;
+    var r = R();
+    if (r) { paintClusterNames(ctx, r); paintStacks(ctx, r); }
     ring(S.detail, "#111827", 4);
     ring(sc.hover, "#e15759", 3);
     var d = sc.drag;
@@ -1190,6 +1326,8 @@
         labels.slice(0, 3).forEach(function (l) { tip.appendChild(el("span", null, l.name + ": " + l.values[l.codes[i]])); });
         var r = R();
         if (r && r.fam) tip.appendChild(el("span", null, "familiarity: " + fmt(val(r.fam.exact, i))));
+        var stack = r && r.stackOf ? r.stackOf.get(i) : 0;
+        if (stack) tip.appendChild(el("span", null, plural(stack, "identical sample") + " on this spot"));
         tip.hidden = false;
         var x = (sc.bx[i] * sc.view.k + sc.view.tx) / sc.dpr, y = (sc.by[i] * sc.view.k + sc.view.ty) / sc.dpr;
         var flipX = x + 12 + tip.offsetWidth > sc.wrap.clientWidth;
@@ -1205,7 +1343,12 @@
   }
   function onDown(e) {
     if (e.button !== 0 || !sc.base) return;
-    var p = evtXY(e);
+    var p = evtXY(e), name = nameAt(p), r = R();
+    if (name && r && r.clusters && !e.shiftKey && !e.altKey) {  // a cluster's name: its filter
+      var d = r.clusters.label;
+      setFilter(d, S.filters[d] === name.code ? -1 : name.code);
+      return;
+    }
     sc.drag = { x0: p[0], y0: p[1], x1: p[0], y1: p[1], pts: [p], moved: false,
       pan: e.shiftKey || e.altKey ? { tx: sc.view.tx, ty: sc.view.ty } : null };
     sc.canvas.setPointerCapture(e.pointerId);
