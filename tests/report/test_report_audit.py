@@ -231,3 +231,20 @@ def test_split_label_by_name_and_unknown_split_label() -> None:
     with pytest.raises(InvalidParameterError, match="nope"):
         DatasetReport.introspect(ArrayProducer({"emb": x}, labels={"label": ["a"] * len(x)}),
                                  config=ReportConfig(projection=None, split_labels=("nope",)))
+
+
+def test_a_cluster_made_mostly_of_duplicates_is_an_issue_row() -> None:
+    from deepview.report._audit import issues_table
+
+    clusters = pd.Categorical(["copies"] * 10 + ["topic"] * 20 + [None] * 5)
+    groups = np.full(35, -1, dtype=np.int32)
+    groups[:8] = 0  # 8 of the 10 "copies" are duplicates
+    groups[10:12] = 1  # 2 of the 20 "topic" samples
+    frame = pd.DataFrame({"duplicates_r": groups, "duplicatesExact_r": groups >= 0,
+                          "cluster_r": clusters})
+    table = issues_table(frame, [], [])
+    (row,) = table[table["issue"] == "duplicate clusters"].to_dict("records")
+    assert row["flagged"] == 10 and row["response"] == "r"
+    assert "'copies' (10 samples, 80% duplicates)" in row["detail"]
+    frame["duplicates_r"] = -1
+    assert "duplicate clusters" not in set(issues_table(frame, [], [])["issue"])

@@ -445,7 +445,8 @@ def projects_on_graph(strategy: Any, n: int, width: int) -> bool:
 
 def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
             strata: np.ndarray | None = None, seed: int | None = None,
-            graph: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+            graph: tuple[np.ndarray, np.ndarray] | None = None,
+            represents: int | None = None) -> np.ndarray:
     """(n, 2) projection of the reduced responses.
 
     A UMAP with ``max_fit_samples`` below ``n`` is fitted on a sample of that many rows,
@@ -453,7 +454,9 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
     (:func:`stratified_rows`), and every row is then transformed: the sampled rows get
     their fitted coordinates, the others are placed from their nearest sampled rows.  A
     UMAP fitted on every row builds on ``graph``, the report's neighbour lists
-    (:func:`neighbours`), when given, instead of searching neighbours again.
+    (:func:`neighbours`), when given, instead of searching neighbours again.  ``represents``:
+    how many samples the rows stand for (identical copies projected once), which sets
+    umap-learn's default number of epochs as for all of them.
     """
     n = len(reduced)
     limit = getattr(strategy, "max_fit_samples", None) if isinstance(strategy, UMAP) else None
@@ -472,6 +475,9 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
                                      max(batch_size, PLACE_ROWS))
     else:
         strategy = _tune_umap(strategy, reduced, graph)
+        if (type(strategy) is UMAP and represents is not None
+                and "n_epochs" not in strategy.parameters):  # umap-learn's rule, for all rows
+            strategy = strategy.with_params(n_epochs=500 if represents <= 10_000 else 200)
         producer = _producer(reduced, field)
         with warnings.catch_warnings():
             # umap: "precomputed_knn[2] is not an NNDescent object" (we never transform new

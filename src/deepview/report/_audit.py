@@ -313,6 +313,26 @@ def split_model_values(column: pd.Series) -> list[str]:
     return sorted({str(k) for c in column.to_numpy(dtype=object) for k in as_mapping(c)})
 
 
+#: a cluster of the map whose samples are at least this share duplicates is an issue
+DUPLICATE_CLUSTER_SHARE = 0.5
+
+
+def _duplicate_clusters(clusters: pd.Series, groups: pd.Series, response: str
+                        ) -> list[dict[str, Any]]:
+    """A row naming the map's clusters made mostly of duplicates (none when there is none)."""
+    member = pd.Series(np.asarray(groups) >= 0, index=clusters.index)
+    shares = member.groupby(clusters.astype(object), observed=True).agg(["mean", "size"])
+    found = shares[shares["mean"] >= DUPLICATE_CLUSTER_SHARE].sort_values(
+        ["size"], ascending=False, kind="stable")
+    if found.empty:
+        return []
+    flagged = int(found["size"].sum())
+    return [_row("duplicate clusters", response, "", flagged, 1 - flagged / len(clusters),
+                 "clusters of the map made mostly of duplicates: " + _listed(
+                     [f"'{name}' ({int(row['size']):,} samples, {row['mean']:.0%} duplicates)"
+                      for name, row in found.iterrows()]))]
+
+
 def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                  split_columns: Sequence[str],
                  notes: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
@@ -337,6 +357,9 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                          1 - (member & ~exact).sum() / n,
                          f"{_count(near_groups, 'group')} holding samples with no "
                          "identical copy, only close ones"))
+    for r in _responses(data, "cluster_"):
+        if f"duplicates_{r}" in data:
+            rows.extend(_duplicate_clusters(data[f"cluster_{r}"], data[f"duplicates_{r}"], r))
     if split_columns and not _responses(data, "duplicates_"):
         rows.append(_row("leakage", "", ", ".join(split_columns), np.nan, np.nan,
                          "not measured: leaks are duplicates across splits, and the duplicate "

@@ -2,10 +2,11 @@
 
 :func:`find_clusters` runs HDBSCAN on the map (on a seeded sample of at most
 :data:`FIT_ROWS` points; every other point takes the cluster of its nearest sampled point),
-with a smallest cluster of :data:`MIN_SHARE` of the points, so that a map has tens of
-clusters, not thousands.  :func:`cluster_names` names each one by the terms most specific
-to its texts (words; character pairs in scripts written without spaces, such as Chinese
-and Japanese, so no stop-word list is needed in any language), else by a label's dominant
+with a smallest cluster of :data:`MIN_SHARE` of the points and a largest of
+:data:`MAX_SHARE` (or :data:`MAX_POINTS`), so that a map has tens of clusters, not
+thousands or two.  :func:`cluster_names` names each one by the terms most specific to its
+texts (words; character pairs in scripts written without spaces, such as Chinese and
+Japanese, so no stop-word list is needed in any language), else by a label's dominant
 value and its share.
 """
 
@@ -25,6 +26,10 @@ FIT_ROWS = 20_000
 #: the smallest cluster holds this share of the fitted points (at least MIN_POINTS)
 MIN_SHARE = 0.01
 MIN_POINTS = 10
+#: and the largest at most this share, or MAX_POINTS (a larger one is split into the clusters
+#: within it)
+MAX_SHARE = 0.1
+MAX_POINTS = 1000
 #: a cluster's name holds its most specific terms, at most this many
 NAME_TERMS = 3
 #: a naming term is in at least this share of the cluster's texts (and in two of them)
@@ -59,7 +64,8 @@ def find_clusters(xy: np.ndarray, seed: int | None = None) -> np.ndarray:
     if len(fit) < 2 * size:
         return out
     points = np.asarray(xy[fit], dtype=np.float64)
-    found = HDBSCAN(min_cluster_size=size, min_samples=MIN_POINTS, copy=True).fit_predict(points)
+    found = HDBSCAN(min_cluster_size=size, min_samples=MIN_POINTS, copy=True,
+                    max_cluster_size=max(MAX_POINTS, int(MAX_SHARE * len(fit)))).fit_predict(points)
     if found.max() < 0:
         return out
     counts = np.bincount(found[found >= 0])

@@ -478,7 +478,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             codes, texts=collected.texts, seed=config.seed,
             labels={d: v for d, v in collected.labels.items() if d not in splits})
         parts.projection[col.cluster(name)] = pd.Categorical.from_codes(
-            codes, categories=pd.Index(names, dtype=object))
+            codes, categories=pd.Index(names, dtype="str"))
         trim_heap()
     if config.projection is not None:
         bar.update(1)
@@ -526,7 +526,7 @@ def _projection(values: np.ndarray, field: str, strategy: Any, config: ReportCon
         graph = analysis.representatives_graph(graph, reps, unique)
     xy = analysis.project(take(values, unique), field, strategy, batch_size=batch_size,
                           strata=None if strata is None else strata[unique], seed=config.seed,
-                          graph=graph)
+                          graph=graph, represents=n)
     position = np.empty(n, dtype=np.int64)
     position[unique] = np.arange(len(unique))
     return xy[position[reps]]

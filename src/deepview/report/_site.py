@@ -90,11 +90,12 @@ ROBUST_GAIN = 1.5
 #: a label-issue score from here on is borderline (another class is as likely)
 BORDERLINE = 0.5
 #: the cluster label's value for samples in no cluster
-_NO_CLUSTER = "(no cluster)"
+NO_CLUSTER = "(no cluster)"
 #: stacks of identical samples marked on the map, the largest first
 STACKS_SHOWN = 2000
 #: constants the page's script reads from data.js ("constants"), written once here
-SHARED_CONSTANTS = ("ROBUST_QUANTILES", "ROBUST_MARGIN", "ROBUST_GAIN", "BORDERLINE")
+SHARED_CONSTANTS = ("ROBUST_QUANTILES", "ROBUST_MARGIN", "ROBUST_GAIN", "BORDERLINE",
+                    "NO_CLUSTER")
 #: nearest neighbours shown per sample
 NEIGHBOURS_SHOWN = 8
 #: audit columns: shown in the audit panels and the sample details, never labels
@@ -700,7 +701,7 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         )):
             values, codes = _factorize(series)
             if kind == columns.CLUSTER:
-                values = [_NO_CLUSTER if v == "(missing)" else v for v in values]
+                values = [NO_CLUSTER if v == "(missing)" else v for v in values]
             labels[col] = {"name": col, "values": values, "codes_np": codes,
                            "cluster": r if kind == columns.CLUSTER else None}
         elif numeric:
@@ -814,10 +815,10 @@ def _stacks(groups: np.ndarray, exact: np.ndarray, x: np.ndarray, y: np.ndarray
 def _cluster_places(label: int, values: Sequence[str], codes: np.ndarray, qx: np.ndarray,
                     qy: np.ndarray) -> dict[str, Any]:
     """Where the map names each cluster: per value of the cluster label (other than
-    :data:`_NO_CLUSTER`) its size and the member nearest to its members' median position."""
+    :data:`NO_CLUSTER`) its size and the member nearest to its members' median position."""
     items: list[tuple[int, int, str, int]] = []
     for code, name in enumerate(values):
-        if name == _NO_CLUSTER:
+        if name == NO_CLUSTER:
             continue
         members = np.flatnonzero((codes == code) & (qx != _MISSING16) & (qy != _MISSING16))
         if not len(members):
@@ -1086,6 +1087,8 @@ def _audit_table(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | No
         elif c.kind == columns.LABEL_ISSUE_FLAG and c.detail in labels and _audit_column_ok(
                 c.kind, series):
             kept[col] = _flags(series).astype(bool)
+        elif c.kind == columns.CLUSTER and _is_texty(series):
+            kept[col] = series
         elif c.kind == columns.SPLIT_FAMILIARITY and c.detail in labels:
             # the audit reads only which values have a model (a struct column's field
             # names); other columns: one row names them

@@ -259,6 +259,7 @@
     r.stackOf = new Map();
     for (var j = 0; j < r.stacks.rows.length; j++) r.stackOf.set(r.stacks.rows[j], r.stacks.counts[j]);
   });
+  function isCluster(d) { return responses.some(function (r) { return r.clusters && r.clusters.label === d; }); }
   var numbers = RAW.numbers || [];  // numeric columns the map can be coloured by
   var AUDIT = Array.isArray(RAW.audit) ? RAW.audit : [];
   var extras = RAW.extras;
@@ -1024,7 +1025,9 @@
     sc.lut = new Uint32Array([base]);
     if (S.colorBy.indexOf("label:") === 0) {
       var d = +S.colorBy.slice(6), l = labels[d];
+      // the most frequent values get the palette (a cluster label's "no cluster" stays grey)
       var order = l.values.map(function (_, k) { return k; })
+        .filter(function (k) { return l.values[k] !== CONST.NO_CLUSTER || !isCluster(d); })
         .sort(function (a, b) { return l.counts[b] - l.counts[a] || a - b; });
       var lut = new Uint32Array(Math.max(1, l.values.length)).fill(packRgb(hexRgb(OTHER)));
       order.forEach(function (k, rank) {
@@ -1217,7 +1220,7 @@
 
   // identical samples share a spot: the STACKS_DRAWN largest stacks in view get a ring that
   // grows with their size and their count, none overlapping another
-  var STACKS_DRAWN = 24;
+  var STACKS_DRAWN = 12;
   function paintStacks(ctx, r) {
     var st = r.stacks, v = sc.view, dpr = sc.dpr, drawn = 0, placed = (sc.nameBoxes || []).slice();
     if (!st) return;
@@ -1809,6 +1812,8 @@
       go = function () { S.dupKind = r.exact ? row.issue.split(" ")[0] : "all"; return dupCard; };
     } else if (row.issue === "imbalance" || row.issue === "thin labels") {
       go = function () { return summaryCard; };
+    } else if (row.issue === "duplicate clusters" && r && r.clusters) {
+      go = function () { S.colorBy = "label:" + r.clusters.label; colorPoints(); drawScatter(); return scatterCard; };
     }
     if (!go) return null;
     return function () {
