@@ -1,14 +1,19 @@
-"""Shared fixtures: a seeded random generator and a pass-counting producer factory."""
+"""Shared fixtures: a seeded random generator, a pass-counting producer factory and a headless
+Chromium browser."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from deepview.base import ArrayProducer, Batch
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 class CountingProducer:
@@ -34,3 +39,18 @@ def make_producer() -> Callable[..., CountingProducer]:
         return CountingProducer(ArrayProducer(fields, **kwargs))
 
     return factory
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium through Playwright, one per test module; the module's tests are
+    skipped, with the reason printed, where /usr/bin/chromium is absent."""
+    if not CHROMIUM.exists():
+        reason = f"browser tests need Chromium at {CHROMIUM} (apt install chromium)"
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield launched
+        launched.close()

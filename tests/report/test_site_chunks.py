@@ -152,30 +152,20 @@ def test_neighbours_must_match_the_table(table: pd.DataFrame, tmp_path: Path) ->
 
 
 # ------------------------------------------------------------------------------ the page
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
 @pytest.fixture(scope="module")
-def page(site: Path) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        pg = browser.new_page(viewport={"width": 1000, "height": 900}, accept_downloads=True)
-        # the views but the map update after the frame, as above 200k rows
-        pg.add_init_script("window.DEEPVIEW_SYNC_VIEWS_MAX = 1000;")
-        errors: list[str] = []
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(site.as_uri())
-        pg.wait_for_function("window.deepviewState && window.deepviewState.ready",
-                             timeout=60_000)
-        pg.errors = errors
-        yield pg
-        assert errors == []
-        browser.close()
+def page(site: Path, browser: Any) -> Iterator[Any]:
+    pg = browser.new_page(viewport={"width": 1000, "height": 900}, accept_downloads=True)
+    # the views but the map update after the frame, as above 200k rows
+    pg.add_init_script("window.DEEPVIEW_SYNC_VIEWS_MAX = 1000;")
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(site.as_uri())
+    pg.wait_for_function("window.deepviewState && window.deepviewState.ready", timeout=60_000)
+    pg.errors = errors
+    yield pg
+    assert errors == []
+    pg.close()
 
 
 def _settle(pg: Any) -> None:
