@@ -33,7 +33,7 @@ def test_writes_a_complete_site(planted: pd.DataFrame, tmp_path: Path) -> None:
     assert index == out / "index.html"
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     thumbs = [f"thumbs/{k}.png" for k in range(N_IMAGES)]
-    chunks = [f"chunks/{t}-0.js" for t in ("points", "rows", "details", "search")]
+    chunks = [f"chunks/{t}-0.js" for t in ("points", "ranks", "rows", "details", "search")]
     assert names == sorted(["index.html", "data.js", "assets/app.js", "assets/style.css",
                             *chunks, *thumbs])
     page = index.read_text(encoding="utf-8")
@@ -244,8 +244,8 @@ def test_notebook_html_is_one_sandboxed_iframe(planted: pd.DataFrame) -> None:
     assert 'sandbox="allow-scripts"' in frame and "height:500px" in frame
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))  # type: ignore[union-attr]
     assert srcdoc == standalone_html(planted)
-    # the data, its four chunks and the script, all inline
-    assert srcdoc.count("<script>") == 6 and HOSTILE not in srcdoc
+    # the data, its five chunks (one per tier) and the script, all inline
+    assert srcdoc.count("<script>") == 7 and HOSTILE not in srcdoc
     assert srcdoc.count("data:image/png;base64,") == N_IMAGES
     assert "thumbs/" not in srcdoc and 'src="' not in srcdoc
 

@@ -73,7 +73,8 @@ _MAX_NOTEBOOK_THUMBS = 5000
 NOTEBOOK_MAX_ROWS = 2000
 _FORMAT_VERSION = 2
 #: rows per chunk of each tier (see the module docstring)
-TIER_ROWS = {"points": 1 << 18, "rows": 1 << 14, "details": 1 << 13, "search": 1 << 16}
+TIER_ROWS = {"points": 1 << 18, "ranks": 1 << 18, "rows": 1 << 14, "details": 1 << 13,
+             "search": 1 << 16}
 #: sites of at most this many rows load every chunk before the first render
 PRELOAD_ROWS = 20_000
 #: a missing quantised coordinate or rank
@@ -946,7 +947,7 @@ def _split_entry(plan: _Plan, column: pd.Series, dim: str,
     own = _blockwise(n, own_of, np.float32).astype(np.float64)
     ranks, lowest, highest = _ranks(own)
     entry: dict[str, Any] = {"dim": dim, "values": names, "scores": None,
-                             "rank": plan.dense("points", "u16", ranks), "lowest": lowest,
+                             "rank": plan.dense("ranks", "u16", ranks), "lowest": lowest,
                              "highest": highest, "own": plan.dense("rows", "f32", own)}
     if names and len(names) * n <= _MAX_SPLIT_CELLS:
         entry["scores"] = plan.add("details", "f32",
@@ -1047,8 +1048,13 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
                 entry["codes"] = _b64(split_codes[rows], np.int32)
             entries["leakage"].append(entry)
     for r, bits in measured.items():
-        out[r]["measured"] = plan.dense("points", "u8" if bits.max(initial=0) < 256 else "u16",
-                                        bits)
+        full = int(np.bitwise_or.reduce(bits)) if len(bits) else 0
+        fewer = np.flatnonzero(bits != full)
+        if 4 * len(fewer) < len(bits):  # most rows scored for every label: the others listed
+            out[r]["measured"] = {"full": full, "rows": _b64(fewer, np.int32),
+                                  "bits": _b64(bits[fewer], np.uint16)}
+        else:
+            out[r]["measured"] = plan.dense("points", "u8" if full < 256 else "u16", bits)
     return out
 
 

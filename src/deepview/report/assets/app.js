@@ -186,9 +186,28 @@
   var labels = RAW.labels.map(function (l) {
     return { name: l.name, values: l.values, codes: dense(l.col), counts: Int32Array.from(l.counts) };
   });
-  function ranked(spec, exact) {  // a ranked score: rank (uint16) + the exact extremes
-    return { rank: dense(spec.rank), lowest: spec.lowest || [], highest: spec.highest || [],
-      exact: exact, order: null };
+  // a ranked score: rank (uint16) + the exact extremes; a rank outside the points tier (the
+  // per-label familiarity: "ranks") is null until withRanks loads it
+  function ranked(spec, exact) {
+    var inPoints = COLS[spec.rank].tier === "points";
+    return { rank: inPoints ? dense(spec.rank) : null, rankCol: spec.rank, lowest: spec.lowest || [],
+      highest: spec.highest || [], exact: exact, order: null };
+  }
+  function withRanks(spec, cb) {  // cb() once spec.rank is loaded (at once when it is)
+    if (spec.rank) return true;
+    var tier = COLS[spec.rankCol].tier, size = TIERS[tier].rows, all = [];
+    for (var k = 0; k < TIERS[tier].count; k++) all.push(k * size);
+    need(tier, all, function () {
+      if (spec.rank) return;
+      var out = new Uint16Array(N);
+      for (var c = 0; c < TIERS[tier].count; c++) {
+        var part = columnOf(spec.rankCol, tier, c);
+        if (part) out.set(part, c * size);
+      }
+      spec.rank = out;
+      cb();
+    });
+    return false;
   }
   function sparse(b64, Type) { return decode(b64, Type); }
   var responses = RAW.responses.map(function (r) {
@@ -210,7 +229,11 @@
         sp.scores = s.scores;  // per-value model scores (details tier), or null
         return sp;
       }),
-      measured: r.measured ? dense(r.measured) : null,
+      measured: !r.measured ? null : typeof r.measured === "string" ? dense(r.measured) : (function (m) {
+        var out = new Uint16Array(N).fill(m.full), rows = sparse(m.rows, Int32Array), bits = sparse(m.bits, Uint16Array);
+        for (var j = 0; j < rows.length; j++) out[rows[j]] = bits[j];
+        return out;
+      })(r.measured),
       // label issues per label dimension: the flagged and borderline samples (ascending score)
       issues: (r.labelIssues || []).map(function (q) {
         return {
@@ -1669,6 +1692,10 @@
     countShown();
     var d = S.famDim, l = labels[d];
     var split = r.split.find(function (s) { return s.label === d; });
+    if (split && !withRanks(split, renderFamiliarity)) {
+      body.appendChild(el("p", "dv-note", "Loading the per-label scores\u2026"));
+      return;
+    }
     body.appendChild(el("p", "dv-note", split
       ? "Scores from a familiarity model fitted on each value's own samples (values with too few samples use the overall model)."
       : "Scores from the overall familiarity model."));
