@@ -154,7 +154,9 @@ def cluster_names(codes: np.ndarray, *, texts: Sequence[str] | None = None,
         if name is None and labels:
             name = _label_name(codes, c, labels)
         name = name or f"cluster {c + 1}"
-        while name in names:
-            name = f"{name} ({c + 1})"
+        base, k = name, 1
+        while name in names:  # a second cluster of the same name: "name #2"
+            k += 1
+            name = f"{base} #{k}"
         names.append(name)
     return names
