@@ -1,20 +1,5 @@
-"""The report's components, run on one array of reduced responses per field.
-
-Everything here composes the public introspectors (DimensionReduction, Duplicates,
-Familiarity) over :class:`~deepview.base.ArrayProducer` s that hand out *views* of that one
-array (for per-label familiarity: of a copy of that value's rows), so no component keeps its
-own copy of the dataset beyond what its own algorithm needs.
-
-Memory stays flat in the number of samples ``n`` beyond a few arrays of a few bytes per
-sample: given a ``spill`` folder (the report's temporary folder, always removed), the reduced
-matrix, the column-normalised responses of the duplicate search and the neighbour lists are
-memory-mapped files there whose pages are given back after each pass
-(:mod:`deepview._compute.spill`); the neighbour searches run cell by cell
-(:func:`deepview._compute.knn.knn_partitioned`); the familiarity models are fitted on at most
-:data:`FAMILIARITY_FIT_MAX` rows (a seeded random sample above that) and score every row in
-batches; the default projection fits UMAP on a sample and places the other rows from their
-neighbours (``DimensionReduction.Strategy.UMAP(2, max_fit_samples=...)``).
-"""
+"""The report's components, run on one array of reduced responses per field (memory-mapped in
+the report's temporary folder when given one)."""
 
 from __future__ import annotations
 
@@ -50,10 +35,9 @@ logger = logging.getLogger(__name__)
 _OWNER = "DatasetReport"
 #: pre-reduction target used when ReportConfig.dim_reduction is None
 DEFAULT_REDUCED_DIMS = 40
-#: the residual noise variance is at least this fraction of the data's variance per dimension
+#: floor of the residual noise variance, relative to the data's variance per dimension
 RESIDUAL_VARIANCE_FLOOR = 1e-3
-#: familiarity models (overall and per label value) are fitted on at most this many rows, a
-#: seeded random sample of larger data; every row is scored
+#: familiarity models are fitted on at most this many rows (a seeded sample)
 FAMILIARITY_FIT_MAX = 200_000
 #: rows per block when streaming over the reduced matrix
 BLOCK_ROWS = 65536
@@ -62,15 +46,14 @@ PLACE_ROWS = 16384
 
 
 def _new_array(spill: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """An array for a large intermediate result: memory-mapped in ``spill`` when given."""
+    """A new array, memory-mapped in ``spill`` when given."""
     if spill is None:
         return np.empty(shape, dtype=dtype)
     return mapped(Path(spill) / name, shape, dtype)
 
 
 def _read_back(array: np.ndarray) -> Any:
-    """A written memory-mapped array as :class:`~deepview._compute.spill.FileRows` (read with
-    plain file reads: scattered rows cost no resident pages); others as they are."""
+    """A written memory-mapped array as FileRows (plain file reads); others as they are."""
     if not (isinstance(array, np.memmap) and is_mapped(array) and array.filename):
         return array
     array.flush()
@@ -80,7 +63,7 @@ def _read_back(array: np.ndarray) -> Any:
 
 
 def _fit_rows(n: int, limit: int, seed: int | None) -> np.ndarray | None:
-    """Sorted rows of a seeded random sample of ``limit`` rows, or None (all) if n <= limit."""
+    """Sorted rows of a seeded sample of ``limit`` rows, or None (all) if n <= limit."""
     if n <= limit:
         return None
     rng = np.random.default_rng(0 if seed is None else seed)
@@ -96,24 +79,20 @@ def strategy_for(config_value: Any, field: str) -> Any:
 
 
 def seeded(strategy: Any, seed: int | None) -> Any:
-    """``strategy`` with ``random_state=seed`` when it draws random numbers, has no seed of
-    its own and ``seed`` is not None (``ReportConfig.seed``); otherwise unchanged."""
+    """``strategy`` with ``random_state=seed`` when it takes one and has none of its own."""
     if strategy is None or seed is None or not hasattr(strategy, "with_random_state"):
         return strategy
     return strategy.with_random_state(seed)
 
 
 def _producer(array: Any, field: str) -> ArrayProducer:
-    """Producer of ``array``'s rows (views of an in-memory array, or read from a
-    :class:`~deepview.report.files.RowFile` batch by batch) as field ``field``."""
     return ArrayProducer({field: array})
 
 
 def _transform_into(producer: ArrayProducer, stage: Any, field: str,
                     batch_size: int, *, spill: Path | None = None,
                     name: str = "out") -> np.ndarray:
-    """Run ``producer`` through ``stage`` and stack field ``field`` into one float32 array
-    (memory-mapped in ``spill`` when given)."""
+    """Run ``producer`` through ``stage``; field ``field`` stacked into one float32 array."""
     out: np.ndarray | None = None
     position = 0
     for batch in pipeline(producer, stage)(batch_size):
@@ -121,8 +100,7 @@ def _transform_into(producer: ArrayProducer, stage: Any, field: str,
         if values.ndim != 2:
             raise InvalidDataError(
                 f"{_OWNER}: the dimension reduction of field '{field}' returned shape "
-                f"{values.shape}; it must return (batch, target_dimensions)."
-            )
+                f"{values.shape}; it must return (batch, target_dimensions).")
         if out is None:
             out = _new_array(spill, f"{name}.f32", (len(producer), values.shape[1]),
                              np.float32)
@@ -133,20 +111,14 @@ def _transform_into(producer: ArrayProducer, stage: Any, field: str,
     if out is None or position != len(producer):
         raise InvalidDataError(
             f"{_OWNER}: the dimension reduction of field '{field}' returned {position} rows "
-            f"for {len(producer)} samples."
-        )
+            f"for {len(producer)} samples.")
     return _read_back(out)
 
 
 @dataclasses.dataclass
 class Reduced:
-    """One field after the pre-reduction.
-
-    ``values`` ``(n, k)`` float32 feeds every component.  For the default PCA reduction
-    ``residual`` ``(n,)`` holds each row's squared distance to the PCA subspace (what the
-    reduction drops) and ``off_dims`` the number of dropped dimensions; familiarity models it
-    as isotropic Gaussian noise (probabilistic PCA).  Other reductions give ``None`` / 0.
-    """
+    """One field after the pre-reduction: ``values`` ``(n, k)`` float32, and for the default PCA
+    each row's squared distance to the subspace (``residual``) and the dropped dimensions."""
 
     values: Any  # (n, k) float32: an array, or FileRows when spilled
     residual: np.ndarray | None = None
@@ -155,8 +127,7 @@ class Reduced:
 
 def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int,
                  spill: Path | None = None) -> Reduced:
-    """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider than 40.
-    The reduced matrix is memory-mapped in ``spill`` when given."""
+    """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider."""
     dim_reduction = config.dim_reduction
     if isinstance(dim_reduction, Mapping) and not dim_reduction:
         dim_reduction = None
@@ -186,8 +157,7 @@ def _copy_rows(raw: Any, spill: Path | None, name: str) -> np.ndarray:
 
 def _pca_with_residual(raw: Any, k: int, batch_size: int, spill: Path | None = None,
                        name: str = "reduced") -> Reduced:
-    """Exact streaming PCA to ``k`` dimensions (two passes over ``raw``), keeping each row's
-    squared distance to the subspace."""
+    """Exact streaming PCA to ``k`` dimensions, with each row's squared residual."""
     n, d = raw.shape
     rows = max(batch_size, 4096)
     fitter = make_streaming_pca(k, d)
@@ -210,20 +180,16 @@ def _pca_with_residual(raw: Any, k: int, batch_size: int, spill: Path | None = N
 
 
 def _noise_variance(reduced: Reduced, mean_residual: float, mean_squares: float) -> float:
-    """The noise variance per dropped dimension of rows whose residual (squared distance to
-    the subspace) and squared norm in it average ``mean_residual`` and ``mean_squares``."""
+    """The noise variance per dropped dimension, floored relative to the data's scale (data in
+    the subspace must not make rounding residuals look like outliers)."""
     d = reduced.off_dims + reduced.values.shape[1]
     total = (mean_residual + mean_squares) / d
-    # a floor relative to the data's scale: data that lies in the subspace (dead ReLU units)
-    # must not make every tiny rounding residual look like an outlier
     return max(mean_residual / reduced.off_dims, RESIDUAL_VARIANCE_FLOOR * total,
                np.finfo(np.float64).tiny)
 
 
 def _residual_variances(reduced: Reduced, codes: np.ndarray, count: int) -> np.ndarray:
-    """The noise variance per dropped dimension (:func:`_noise_variance`) estimated on the
-    rows of each code ``0..count-1``, all at once: one pass over the rows, block by block
-    (NaN for a code without rows)."""
+    """The :func:`_noise_variance` of the rows of each code (NaN without rows), in one pass."""
     assert reduced.residual is not None
     values = reduced.values
     residuals = np.bincount(codes, weights=reduced.residual, minlength=count)
@@ -242,11 +208,8 @@ def _residual_variances(reduced: Reduced, codes: np.ndarray, count: int) -> np.n
 
 def _residual_offsets(reduced: Reduced, codes: np.ndarray,
                       count: int) -> list[Callable[[int, int], np.ndarray] | None]:
-    """Per code ``0..count-1``: ``(start, stop) ->`` the log-density of those rows' residuals
-    under isotropic Gaussian noise with the variance of that code's rows
-    (:func:`_residual_variances`), the probabilistic-PCA term that makes a sample far from
-    the PCA subspace unfamiliar, which :func:`_score` adds to a model's scores.  None for
-    every code without a residual."""
+    """Per code: ``(start, stop) ->`` the log-density of the rows' residuals under isotropic
+    noise (probabilistic PCA), added to the familiarity scores; None without residuals."""
     residual = reduced.residual
     if residual is None or reduced.off_dims == 0:
         return [None] * count
@@ -260,18 +223,8 @@ def _residual_offsets(reduced: Reduced, codes: np.ndarray,
 
 def find_duplicates(raw: Any, field: str, threshold: Any, *,
                     spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``duplicates_R`` and ``duplicatesExact_R``: per sample, its duplicate group (numbered
-    by decreasing size, ties by first member; -1 = none) and whether it has an identical
-    copy in that group (else it is a near-duplicate only).
-
-    Runs on the full-dimensional responses: distances in the pre-reduced space lose what
-    the reduction drops (two texts that differ off the PCA subspace would look identical).
-
-    With a ``spill`` folder the result is the same as ``Duplicates.introspect`` with its
-    default search, but the column-normalised responses are a memory-mapped file there, read
-    cell by cell (:func:`~deepview._compute.knn.knn_partitioned`), so memory holds
-    the ``n x 10`` neighbour lists and not the responses.
-    """
+    """``duplicates_R`` (group numbers by decreasing size, -1 = none) and ``duplicatesExact_R``,
+    on the full-dimensional responses (memory-mapped in ``spill`` when given)."""
     if spill is not None:
         return _duplicates_spilled(raw, threshold, Path(spill))
     values = np.asarray(raw)
@@ -291,9 +244,7 @@ def find_duplicates(raw: Any, field: str, threshold: Any, *,
 
 
 def copy_representatives(raw: Any, exact: np.ndarray) -> np.ndarray:
-    """Each row's representative: the first row holding the same vector (itself when no other
-    row does).  Only rows with ``exact`` set (an identical copy in their duplicate group) are
-    compared: by a 64-bit hash of their float32 bits, then confirmed element by element."""
+    """Each row's first row with the same vector (hashed, then compared); itself if none."""
     n = len(exact)
     reps = np.arange(n, dtype=np.int64)
     rows = np.flatnonzero(exact)
@@ -319,9 +270,8 @@ def copy_representatives(raw: Any, exact: np.ndarray) -> np.ndarray:
 
 def representatives_graph(graph: tuple[np.ndarray, np.ndarray], reps: np.ndarray,
                           unique: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The neighbour graph among the ``unique`` rows (each copy mapped to its representative
-    ``reps[row]``): per unique row itself first (distance 0), then its other distinct
-    neighbours in order, as wide as the row with the fewest of them allows."""
+    """The neighbour graph among the ``unique`` rows, copies mapped to their representatives:
+    each row itself first, then its other distinct neighbours."""
     position = np.full(len(reps), -1, dtype=np.int64)
     position[unique] = np.arange(len(unique))
     idx = position[reps[graph[0][unique]]]
@@ -342,8 +292,7 @@ SCALE_ROWS = 8192
 
 
 def _column_scale(raw: Any) -> np.ndarray:
-    """``1 / ||column||`` (float32; 1 for all-zero columns) as ``normalize_columns`` takes it,
-    the column sums accumulated row after row in float64 like numpy's one-piece sum."""
+    """``1 / ||column||`` (float32; 1 for zero columns), summed like numpy's one-piece sum."""
     total = np.zeros(raw.shape[1], dtype=np.float64)
     for start in range(0, len(raw), SCALE_ROWS):
         block = np.asarray(raw[start:start + SCALE_ROWS], dtype=np.float32).astype(np.float64)
@@ -360,8 +309,7 @@ def _duplicates_spilled(raw: Any, threshold: Any, spill: Path) -> tuple[np.ndarr
     n, d = raw.shape
     if d == 0:
         raise InvalidDataError(
-            f"{_OWNER}: a field has 0 features (shape {raw.shape}); give at least one feature."
-        )
+            f"{_OWNER}: a field has 0 features (shape {raw.shape}); give at least one feature.")
     scale = _column_scale(raw)
     written = mapped(spill / "duplicates-vectors.f32", (n, d), np.float32)
     for start in range(0, n, SCALE_ROWS):
@@ -371,9 +319,7 @@ def _duplicates_spilled(raw: Any, threshold: Any, spill: Path) -> tuple[np.ndarr
             release(written)
     vectors = _read_back(written)
     del written
-    # the neighbour lists in memory (8 k bytes per sample: memory-mapped, their scattered
-    # rows would cost a page fault each); the float64 distances, written and read in order,
-    # in a file
+    # the lists in memory (mapped, scattered rows fault); the distances in a file
     search = functools.partial(Duplicates.KNNStrategy.KNNAuto().knn,
                                distances_file=spill / "knn-distances.f64")
     groups, identical = neighbour_groups(vectors, threshold, search)
@@ -394,8 +340,7 @@ SELECT_ROWS = 1 << 20
 
 
 def _median_above(dist: Any, lower: float) -> tuple[float, int]:
-    """``np.median`` of the values of ``dist`` above ``lower`` and their count, read block by
-    block (:func:`deepview._compute.select.median`)."""
+    """``np.median`` and count of the values of ``dist`` above ``lower``, block by block."""
     def blocks() -> Any:
         for start in range(0, len(dist), BLOCK_ROWS):
             block = np.asarray(dist[start:start + BLOCK_ROWS], dtype=np.float64)
@@ -406,33 +351,26 @@ def _median_above(dist: Any, lower: float) -> tuple[float, int]:
 
 #: exact neighbour search for label issues while n * n * dim is at most this (seconds)
 LABEL_KNN_EXACT_MAX = 2e10
-#: partitioned rounds above it: label issues need most of the true 20 neighbours, which one
-#: partition misses and eight merged ones find (``benchmarks/RESULTS.md``, "Label issues")
+#: partitioned rounds above it (one partition misses too many of the 20 true neighbours)
 LABEL_KNN_ROUNDS = 8
 
 
 def neighbours(values: np.ndarray, k: int, *, seed: int | None,
                spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(n, min(k, n))`` ``int32`` indices of each row's nearest rows (itself among them) in
-    the reduced space and their ``float32`` distances: exact while small, else partitioned
-    (seeded; the reduced rows read cell by cell when they are in a file).  ``spill`` is not
-    used (kept for callers)."""
+    """``(n, min(k, n))`` int32 neighbours (each row itself among them) and float32 distances in
+    the reduced space: exact while small, else partitioned; ``spill`` is unused."""
     n = len(values)
     k = min(k, n)
     if float(n) ** 2 * values.shape[1] <= LABEL_KNN_EXACT_MAX:
         indices, dist = knn_brute(np.ascontiguousarray(values, dtype=np.float32), k)
         return np.asarray(indices, dtype=np.int32), dist.astype(np.float32)
-    # the lists stay in memory (8 k bytes per sample): merged cell by cell over eight
-    # rounds, memory-mapped lists would cost a page fault per scattered row
     found, dist = knn_partitioned(values, k, seed=0 if seed is None else seed,
                                   rounds=LABEL_KNN_ROUNDS, distances=np.float32)
     return found, dist
 
 
 def projects_on_graph(strategy: Any, n: int, width: int) -> bool:
-    """Whether :func:`project` fits ``strategy`` on all ``n`` rows with a neighbour graph of
-    ``width`` columns (a stock Euclidean UMAP without its own graph, fitted on every row,
-    with fewer neighbours than that)."""
+    """Whether :func:`project` fits ``strategy`` on all ``n`` rows with a graph ``width`` wide."""
     if type(strategy) is not UMAP:
         return False
     params = strategy.parameters
@@ -447,17 +385,10 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
             strata: np.ndarray | None = None, seed: int | None = None,
             graph: tuple[np.ndarray, np.ndarray] | None = None,
             represents: int | None = None) -> np.ndarray:
-    """(n, 2) projection of the reduced responses.
-
-    A UMAP with ``max_fit_samples`` below ``n`` is fitted on a sample of that many rows,
-    stratified by ``strata`` (integer codes, e.g. a label's, -1 = none) when given
-    (:func:`stratified_rows`), and every row is then transformed: the sampled rows get
-    their fitted coordinates, the others are placed from their nearest sampled rows.  A
-    UMAP fitted on every row builds on ``graph``, the report's neighbour lists
-    (:func:`neighbours`), when given, instead of searching neighbours again.  ``represents``:
-    how many samples the rows stand for (identical copies projected once), which sets
-    umap-learn's default number of epochs as for all of them.
-    """
+    """``(n, 2)`` projection of the reduced responses.  A UMAP with ``max_fit_samples`` below
+    ``n`` is fitted on a stratified sample and places the other rows; ``graph`` saves a UMAP
+    fitted on every row its neighbour search; ``represents`` sets umap-learn's epochs for that
+    many samples."""
     n = len(reduced)
     limit = getattr(strategy, "max_fit_samples", None) if isinstance(strategy, UMAP) else None
     if limit is not None and n > limit:
@@ -469,8 +400,6 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
             reducer = DimensionReduction.introspect(
                 _producer(sample, field), strategies={field: _tune_umap(strategy, sample)})
         del sample
-        # the placement searches one block of rows at a time: its candidate lists take
-        # ~4 KB per row, and larger blocks place no faster
         projection = _transform_into(_producer(reduced, field), reducer, field,
                                      max(batch_size, PLACE_ROWS))
     else:
@@ -480,8 +409,7 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
             strategy = strategy.with_params(n_epochs=500 if represents <= 10_000 else 200)
         producer = _producer(reduced, field)
         with warnings.catch_warnings():
-            # umap: "precomputed_knn[2] is not an NNDescent object" (we never transform new
-            # data)
+            # umap: "precomputed_knn[2] is not an NNDescent object" (no new data)
             warnings.filterwarnings("ignore", message=".*knn_search_index.*")
             reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
         projection = _transform_into(producer, reducer, field, batch_size)
@@ -489,8 +417,7 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
     if projection.shape[1] != 2:
         raise InvalidDataError(
             f"{_OWNER}: the projection of field '{field}' has {projection.shape[1]} "
-            "dimensions; ReportConfig.projection must project to 2."
-        )
+            "dimensions; ReportConfig.projection must project to 2.")
     return projection
 
 
@@ -500,13 +427,8 @@ MIN_STRATUM_ROWS = 50
 
 def stratified_rows(n: int, size: int, strata: np.ndarray | None,
                     seed: int | None) -> np.ndarray:
-    """Sorted indices of a seeded random sample of ``size`` of ``n`` rows.
-
-    With ``strata`` (one integer code per row; -1, e.g. no label, is a stratum too) every
-    stratum gets ``min(its rows, MIN_STRATUM_ROWS)`` rows first and the rest of ``size`` is
-    shared in proportion to the strata's sizes (largest remainders), each stratum's rows
-    drawn uniformly; so small labels are represented and large ones keep their share.
-    """
+    """Sorted indices of a seeded sample of ``size`` of ``n`` rows: every stratum gets
+    ``min(its rows, MIN_STRATUM_ROWS)`` first, the rest in proportion to the strata's sizes."""
     rng = np.random.default_rng(0 if seed is None else seed)
     if size >= n:
         return np.arange(n)
@@ -533,32 +455,20 @@ def stratified_rows(n: int, size: int, strata: np.ndarray | None,
 
 def _tune_umap(strategy: Any, reduced: np.ndarray,
                graph: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
-    """A stock ``DimensionReduction.Strategy.UMAP`` given its k-NN graph
-    (``precomputed_knn``): the first ``n_neighbors`` columns of ``graph`` (each row's own
-    index first, as umap-learn's search gives it) when that is wide enough, else the
-    graph of :func:`neighbours` (exact while small, else partitioned, in threads).
-    umap-learn's own neighbour search (NN-descent, single-threaded when seeded; below 4096
-    samples a Python-level exact loop) is then skipped.  Other strategies, and a UMAP with
-    its own graph or another metric, are returned unchanged.
-    """
+    """A stock Euclidean UMAP given its k-NN graph (``precomputed_knn``); others unchanged."""
     if type(strategy) is not UMAP:
         return strategy
     params = strategy.parameters
     k = params.get("n_neighbors", 15)
     n = len(reduced)
-    if (
-        "precomputed_knn" in params
-        or params.get("metric", "euclidean") != "euclidean"
-        or not isinstance(k, int)
-        or n <= k
-    ):
+    if ("precomputed_knn" in params or params.get("metric", "euclidean") != "euclidean"
+            or not isinstance(k, int) or n <= k):
         return strategy
     if graph is None or graph[0].shape[1] < k:
         graph = neighbours(reduced, k, seed=None)
     indices = np.ascontiguousarray(graph[0][:, :k])
     distances = np.ascontiguousarray(graph[1][:, :k], dtype=np.float32)
-    # below 4096 samples umap ignores precomputed_knn unless told to use its general path,
-    # which with the exact graph builds the same fuzzy graph as its small-data path
+    # below 4096 samples umap ignores precomputed_knn without its general path
     return strategy.with_params(
         precomputed_knn=(indices, distances.astype(np.float32), None),
         force_approximation_algorithm=params.get("force_approximation_algorithm", True),
@@ -567,7 +477,7 @@ def _tune_umap(strategy: Any, reduced: np.ndarray,
 
 def _fit_familiarity(values: np.ndarray, rows: np.ndarray | None, field: str, strategy: Any,
                      batch_size: int) -> Any:
-    """A familiarity model fitted on ``values`` (or its ``rows``, a copy)."""
+    """A familiarity model fitted on ``values`` (or a copy of its ``rows``)."""
     data = values if rows is None else np.ascontiguousarray(take(values, rows))
     model = Familiarity.introspect(_producer(data, field), strategy=strategy,
                                    batch_size=batch_size)
@@ -578,8 +488,7 @@ def _fit_familiarity(values: np.ndarray, rows: np.ndarray | None, field: str, st
 def _score(familiarity: Any, reduced: np.ndarray, field: str, batch_size: int, *,
            out: np.ndarray | None = None,
            offset: Callable[[int, int], np.ndarray] | None = None) -> np.ndarray:
-    """The familiarity scores of every row, into ``out`` (default a new float64 array), each
-    batch plus ``offset(start, stop)`` (float64) when given."""
+    """Familiarity scores of every row into ``out`` (float64), plus ``offset(start, stop)``."""
     producer = _producer(reduced, field)
     scores = np.empty(len(reduced), dtype=np.float64) if out is None else out
     position = 0
@@ -605,17 +514,8 @@ FAMILIARITY_NEIGHBOURS = 10
 
 def knn_familiarity(reduced: Reduced, neighbours: np.ndarray, distances: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """``familiarity_R`` and ``familiarityPercentile_R`` from the neighbour graph: minus half
-    the log of the sample's mean squared distance to its :data:`FAMILIARITY_NEIGHBOURS`
-    nearest samples, where the distance to each is the one in the reduced space plus both
-    samples' squared residuals off it (what the default PCA drops, taken as orthogonal to
-    each other); and the share (0..100) of samples scoring at most as high.
-
-    A k-NN density in log units: low = few samples nearby, in the subspace or off it.  It
-    ranks unusual samples at least as well as plain k-NN distance on every real case of
-    the harness, and off-subspace ones far better (``benchmarks/RESULTS.md``, "Unusual
-    samples").  ``neighbours`` / ``distances`` are :func:`neighbours` lists, each row's own
-    index among them (the first column, or an identical copy at distance 0, is dropped)."""
+    """``familiarity_R`` (minus half the log of the mean squared distance to the 10 nearest
+    samples, residuals added) and ``familiarityPercentile_R``."""
     n = len(neighbours)
     k = min(FAMILIARITY_NEIGHBOURS, neighbours.shape[1] - 1)
     residual = reduced.residual
@@ -636,27 +536,11 @@ def knn_familiarity(reduced: Reduced, neighbours: np.ndarray, distances: np.ndar
     return scores, percentiles
 
 
-def split_familiarity(
-    reduced: Reduced,
-    field: str,
-    strategy: Any,
-    labels: Mapping[str, Any],
-    *,
-    minimum: int,
-    batch_size: int,
-    progress: Any,
-    seed: int | None = None,
-) -> dict[str, pd.Series]:
-    """``splitFamiliarity_R_byAttr_<dim>``: per sample, ``{label value: score}`` under one model
-    per label value with at least ``minimum`` samples (fitted on that value's rows only, at
-    most :data:`FAMILIARITY_FIT_MAX` of them; the residual noise variance on all of them).
-
-    The models are fitted one after the other on row subsets of the same array; dimensions
-    where no value reaches ``minimum`` get no column.  Each column is an Arrow struct
-    (``pandas.ArrowDtype``) with one float32 field per kept value (sorted): its cells read
-    as ``dict`` s, 4 bytes per value and sample (a score's relative rounding, 6e-8, is far
-    below what tells samples apart).
-    """
+def split_familiarity(reduced: Reduced, field: str, strategy: Any, labels: Mapping[str, Any], *,
+                      minimum: int, batch_size: int, progress: Any, seed: int | None = None
+                      ) -> dict[str, pd.Series]:
+    """``splitFamiliarity_R_byAttr_<dim>``: per sample, an Arrow struct of float32 scores under
+    one model per label value with at least ``minimum`` samples."""
     import pyarrow as pa
 
     values = reduced.values
@@ -700,8 +584,7 @@ def count_split_models(labels: Mapping[str, Any], minimum: int) -> int:
 
 
 def label_codes(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and sorted distinct values (as str) of a label column: a ``pandas.Categorical``
-    (its codes; categories sorted) or any sequence."""
+    """Codes and sorted distinct values (as str) of a label column."""
     if isinstance(values, pd.Categorical) and values.categories.is_monotonic_increasing \
             and not values.isna().any():
         return (np.asarray(values.codes),  # as they are: int8 for up to 127 values

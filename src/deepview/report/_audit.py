@@ -1,20 +1,4 @@
-"""The report's audit: label issues, leakage between splits, balance, and the issues table.
-
-Columns (``R`` = response, ``<dim>`` = label dimension):
-
-- ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when the sample has no label or the
-  label is not predictable from the neighbours at all, :class:`Predictability`): how
-  strongly the sample's neighbours in the (pre-reduced) responses, and the predictions when
-  given, point at another class than its label (each class's probabilities divided by their
-  mean over the samples labelled with it); 0.5 = balanced, near 1 = all for another class.
-- ``labelIssueFlag_R_byAttr_<dim>`` (bool): score above 2/3 (another class twice as likely:
-  :data:`~deepview._compute.audit.LABEL_ISSUE_RATIO`).
-- ``labelIssueSuggested_R_byAttr_<dim>`` (str): the likeliest other class where it is
-  likelier than the given one (score above 0.5), else "".
-- ``leakage_R_byAttr_<split>`` (int32): the duplicate group (``duplicates_R``) of a sample
-  whose group holds samples of two or more split values, else -1.
-- ``leakageFlag_R_byAttr_<split>`` (bool): ``leakage_R_byAttr_<split> >= 0``.
-"""
+"""The report's audit columns (label issues, leakage between splits) and the issues table."""
 
 from __future__ import annotations
 
@@ -50,15 +34,13 @@ THIN_SHARE = 0.5
 
 def split_dimensions(labels: Mapping[str, Sequence[str]], chosen: Sequence[str] | None
                      ) -> list[str]:
-    """The label dimensions treated as splits: ``chosen`` (checked), else the dimensions named
-    like a split or whose values are all split names (train/test/val...)."""
+    """The split label dimensions: ``chosen`` (checked), else detected by name or values."""
     if chosen is not None:
         missing = [d for d in chosen if d not in labels]
         if missing:
             raise InvalidParameterError(
                 f"{_OWNER}: split label(s) {missing} are not label dimensions of the producer; "
-                f"its label dimensions are {sorted(labels)}."
-            )
+                f"its label dimensions are {sorted(labels)}.")
         return list(chosen)
     found = []
     for dim, values in labels.items():
@@ -68,14 +50,13 @@ def split_dimensions(labels: Mapping[str, Sequence[str]], chosen: Sequence[str] 
     return found
 
 
-#: rows per block of the label-issue computation (its temporaries are a few blocks' worth)
+#: rows per block of the label-issue computation
 BLOCK_ROWS = 65536
 
 
 def label_categorical(series: pd.Series) -> Any:
-    """A label column as a ``Categorical`` of ``str`` values with ``""`` for a missing label and
-    no negative codes, read from the codes when the column is already categorical (how the
-    report holds labels) instead of through a Python ``str`` per row (10M rows: gigabytes)."""
+    """A label column as a ``Categorical`` of ``str`` with ``""`` for missing, read from the codes
+    when the column is categorical (no Python ``str`` per row)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         categorical = series.array
         names = [str(c) for c in categorical.categories]
@@ -90,15 +71,14 @@ def label_categorical(series: pd.Series) -> Any:
 
 
 def distinct_labels(series: pd.Series) -> list[str]:
-    """The distinct values of a label column as ``str`` (``""`` for missing)."""
+    """The distinct values of a label column as ``str`` (```` for missing)."""
     categorical = label_categorical(series)
     present = np.bincount(categorical.codes, minlength=len(categorical.categories)) > 0
     return [str(c) for c, p in zip(categorical.categories, present) if p]
 
 
 def audit_codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (-1 for "" = no label) and the sorted distinct values.  A
-    ``pandas.Categorical`` (how the report holds labels) is read from its codes."""
+    """Integer codes (-1 for  = no label) and the sorted distinct values."""
     if isinstance(values, pd.Categorical) and not (np.asarray(values.codes) < 0).any():
         categories = [str(c) for c in values.categories]
         present = np.bincount(values.codes, minlength=len(categories)) > 0
@@ -121,27 +101,23 @@ def _aligned_predictions(table: Any, dim: str, classes: list[str], ids: Sequence
         if missing_ids:
             raise InvalidDataError(
                 f"{_OWNER}: predictions for '{dim}' lack {len(missing_ids)} sample id(s), e.g. "
-                f"{missing_ids[:3]}; give one row per sample."
-            )
+                f"{missing_ids[:3]}; give one row per sample.")
         frame = frame.loc[list(ids)]
     elif len(frame) != len(ids):
         raise InvalidDataError(
             f"{_OWNER}: predictions for '{dim}' have {len(frame)} rows for {len(ids)} samples; "
-            "give one row per sample in producer order, or an 'id' column."
-        )
+            "give one row per sample in producer order, or an 'id' column.")
     frame.columns = [str(c) for c in frame.columns]
     missing = [c for c in classes if c not in frame.columns]
     extra = [c for c in frame.columns if c not in classes]
     if missing or extra:
         raise InvalidDataError(
             f"{_OWNER}: predictions for '{dim}' need one column per label value {classes}; "
-            f"missing {missing}, unknown {extra}."
-        )
+            f"missing {missing}, unknown {extra}.")
     probs = frame[classes].to_numpy(dtype=np.float64)
     if not np.isfinite(probs).all() or (probs < 0).any():
         raise InvalidDataError(
-            f"{_OWNER}: predictions for '{dim}' must be finite, non-negative probabilities."
-        )
+            f"{_OWNER}: predictions for '{dim}' must be finite, non-negative probabilities.")
     sums = probs.sum(axis=1, keepdims=True)
     if (sums <= 0).any():
         raise InvalidDataError(f"{_OWNER}: predictions for '{dim}' have rows that sum to 0.")
@@ -149,8 +125,7 @@ def _aligned_predictions(table: Any, dim: str, classes: list[str], ids: Sequence
 
 
 def check_predictions(predictions: Any, labels: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-    """``predictions`` as ``{label dimension: table}``; a bare table needs exactly one
-    non-split label dimension."""
+    """``predictions`` as ``{label dimension: table}`` (a bare table: the one non-split label)."""
     if predictions is None:
         return {}
     if isinstance(predictions, Mapping) and not isinstance(predictions, pd.DataFrame):
@@ -158,15 +133,13 @@ def check_predictions(predictions: Any, labels: Mapping[str, Sequence[str]]) -> 
         if unknown:
             raise InvalidParameterError(
                 f"{_OWNER}: predictions for {unknown}, which are not label dimensions of the "
-                f"producer ({sorted(labels)})."
-            )
+                f"producer ({sorted(labels)}).")
         return dict(predictions)
     candidates = [d for d in labels if d not in split_dimensions(labels, None)]
     if len(candidates) != 1:
         raise InvalidParameterError(
             f"{_OWNER}: 'predictions' is one table but the producer has label dimensions "
-            f"{sorted(labels)}; pass {{dimension: table}}."
-        )
+            f"{sorted(labels)}; pass {{dimension: table}}.")
     return {candidates[0]: predictions}
 
 
@@ -174,14 +147,8 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
                         labels: Mapping[str, Sequence[str]], splits: Sequence[str],
                         predictions: Mapping[str, Any], ids: Sequence[str],
                         notes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The three label-issue columns per non-split label dimension with two or more values,
-    and in ``notes`` (keyed by the flag column) how well the evidence predicts the label
-    (:func:`label_note`): a label it does not predict gets no score and no flag.
-
-    The neighbours' votes (averaged with ``predictions`` where given) are counted block by
-    block of rows, three times: the label's predictability with each class's scale, then
-    the scores (:func:`~deepview._compute.audit.label_issues_in_blocks`), so that no
-    ``(n, classes)`` array is held; ``neighbours`` may be a memory-mapped array."""
+    """The three label-issue columns per non-split label with two or more values; ``notes``
+    gets how well the evidence predicts each label (:func:`label_note`)."""
     import pyarrow as pa
 
     columns: dict[str, Any] = {}
@@ -213,9 +180,7 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
 
 def label_note(found: Predictability, classes: Sequence[str], *, evidence: str
                ) -> dict[str, Any]:
-    """``DatasetReport.audit_notes`` entry of a label-issue check: the label's agreement with
-    the evidence, the chance level, the lift, whether it is predictable and which classes
-    are not (never suggested)."""
+    """``DatasetReport.audit_notes`` entry of a label-issue check."""
     return {"check": "label issues", "evidence": evidence,
             "agreement": round(found.agreement, 4), "chance": round(found.chance, 4),
             "lift": round(found.lift, 4), "predictable": found.predictable,
@@ -239,7 +204,7 @@ def _label_issue_detail(dim: str, note: Mapping[str, Any] | None, flagged: int,
 
 
 def _listed(items: Sequence[str], limit: int = 10) -> str:
-    """``a, b, c`` for a detail cell: the first ``limit`` items, then how many more."""
+    """The first ``limit`` items, then how many more."""
     more = len(items) - limit
     return ", ".join(items[:limit]) + (f" and {more:,} more" if more > 0 else "")
 
@@ -264,7 +229,7 @@ SPLIT_ORDER = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1,
 
 
 def train_first(pair: dict[str, Any]) -> dict[str, Any]:
-    """``train/test`` rather than ``test/train``: training-like values first."""
+    """``train/test`` rather than ``test/train``."""
     rank = [SPLIT_ORDER.get(str(pair[k]).lower(), 2) for k in ("a", "b")]
     if rank[1] < rank[0]:
         return {"a": pair["b"], "b": pair["a"], "groups": pair["groups"],
@@ -301,9 +266,7 @@ def as_mapping(cell: Any) -> Mapping[str, Any]:
 
 
 def split_model_values(column: pd.Series) -> list[str]:
-    """The label values with a split-familiarity model, sorted: the fields of an Arrow struct
-    column (not read cell by cell: a dict per row took 1.3 GB at 1M rows), else the keys of
-    its cells (:func:`as_mapping`)."""
+    """The label values with a split-familiarity model, sorted (a struct's fields)."""
     if isinstance(column.dtype, pd.ArrowDtype):
         import pyarrow as pa
 
@@ -336,9 +299,7 @@ def _duplicate_clusters(clusters: pd.Series, groups: pd.Series, response: str
 def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
                  split_columns: Sequence[str],
                  notes: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """One row per issue type (and response / label): samples flagged and a dataset-level
-    score in [0, 1] (1 = nothing found, 0 = every sample affected; NaN = not measured, with
-    the reason in ``detail``).  ``notes``: ``DatasetReport.audit_notes``."""
+    """One row per issue type (and response / label): see ``DatasetReport.issues``."""
     n = len(data)
     rows: list[dict[str, Any]] = []
     for r in _responses(data, "duplicates_"):

@@ -1,15 +1,5 @@
-"""The single pass over the user's producer: ids, labels, paths, texts and responses to a disk
-cache.
-
-The producer (often model inference) is read exactly once.  Responses are appended as raw
-float32 rows to one file per field in a temporary directory and read back in batches
-(:class:`~deepview.report.files.RowFile`), so later steps (pre-reduction fit and transform)
-stream from disk and never hold the raw responses in memory.
-
-Ids, paths and texts are gathered as Arrow strings and labels as categorical codes (an Arrow
-dictionary per block of rows, unified at the end), a few bytes per sample instead of a
-Python object each.
-"""
+"""The single pass over the user's producer: ids, labels, paths and texts (as Arrow strings and
+categorical codes), and the responses appended to one float32 file per field."""
 
 from __future__ import annotations
 
@@ -31,17 +21,14 @@ from deepview.report.files import RowFile
 logger = logging.getLogger(__name__)
 
 _OWNER = "DatasetReport"
-
-
 #: values buffered as Python objects before they become one Arrow block
 _BLOCK = 65536
 
 
 @dataclasses.dataclass
 class Collected:
-    """What the single pass gathered.  ``fields`` are on-disk (n, d) float32 responses; ids,
-    paths and texts are pandas ``str`` arrays (Arrow strings), labels ``pandas.Categorical``
-    with the sorted distinct values as categories."""
+    """What the single pass gathered: on-disk ``(n, d)`` float32 ``fields``, pandas ``str``
+    arrays of ids, paths and texts, ``pandas.Categorical`` labels (sorted categories)."""
 
     n: int
     ids: Any  # pandas str array
@@ -99,8 +86,7 @@ class _Strings:
 
 
 def _str_array(chunked: Any) -> Any:
-    """A pandas ``str`` array over Arrow strings (what ``pd.array(values, dtype="str")``
-    gives), from an Arrow (chunked) string array."""
+    """A pandas ``str`` array over an Arrow (chunked) string array."""
     import pyarrow as pa
 
     return pd.array(chunked.cast(pa.large_string()).to_pandas(), dtype="str")
@@ -134,7 +120,7 @@ def _label_columns(batch: Batch) -> dict[str, list[Any]]:
 
 def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
             progress: Any) -> Collected:
-    """Read ``producer`` once, validating every batch, and cache responses under ``cache_dir``."""
+    """Read ``producer`` once, validating every batch; the responses go to ``cache_dir``."""
     writers: dict[str, _FieldWriter] = {}
     ids = _Strings()
     has_ids: bool | None = None
@@ -159,8 +145,7 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
                     f"{_OWNER}: batch {index} {'has' if batch_has_ids else 'lacks'} "
                     "Batch.StdKeys.IDENTIFIER metadata but earlier batches "
                     f"{'lack' if batch_has_ids else 'have'} it; attach ids to every batch or "
-                    "to none (then sequential ids 0..n-1 are used)."
-                )
+                    "to none (then sequential ids 0..n-1 are used).")
             if batch_has_ids:
                 ids.extend([str(i) for i in batch.metadata[Batch.StdKeys.IDENTIFIER]])
 
@@ -171,8 +156,7 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
                 raise InvalidDataError(
                     f"{_OWNER}: batch {index} has label dimensions {sorted(batch_labels)} but "
                     f"earlier batches have {sorted(labels)}; every batch needs the same "
-                    "Batch.StdKeys.LABELS dimensions."
-                )
+                    "Batch.StdKeys.LABELS dimensions.")
             for dim, values in batch_labels.items():
                 labels[dim].extend([str(v) for v in values])
 
@@ -194,10 +178,7 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
 
 def _extend_flat(flat: dict[str, _Strings | None], key: str, what: str, batch: Batch,
                  index: int) -> None:
-    """Append ``batch``'s ``Batch.StdKeys.<key>`` values (as str) to ``flat[key]``.
-
-    Every batch must carry the key or none may; a missing text (None/NaN) becomes ``""``.
-    """
+    """Append a batch's ``Batch.StdKeys.<key>`` values (every batch has them or none)."""
     meta_key = getattr(Batch.StdKeys, key)
     has = meta_key in batch.metadata
     if index == 0 and has:
@@ -206,8 +187,7 @@ def _extend_flat(flat: dict[str, _Strings | None], key: str, what: str, batch: B
     if (values is not None) != has:
         raise InvalidDataError(
             f"{_OWNER}: batch {index} {'has' if has else 'lacks'} Batch.StdKeys.{key} "
-            f"metadata unlike earlier batches; attach {what} to every batch or to none."
-        )
+            f"metadata unlike earlier batches; attach {what} to every batch or to none.")
     if values is None:
         return
     if key == "TEXT":
@@ -230,8 +210,7 @@ def _check_fields(batch: Batch, writers: dict[str, _FieldWriter], index: int) ->
     if not batch.fields:
         raise InvalidDataError(
             f"{_OWNER}: batch {index} has no fields; the producer must yield model responses "
-            "(e.g. pipeline(producer, model(['penultimate'])))."
-        )
+            "(e.g. pipeline(producer, model(['penultimate']))).")
     for name, array in batch.fields.items():
         check_field(
             name, array, owner=_OWNER, ndim=2,
@@ -244,30 +223,22 @@ def _check_fields(batch: Batch, writers: dict[str, _FieldWriter], index: int) ->
         if set(batch.fields) != set(writers):
             raise InvalidDataError(
                 f"{_OWNER}: batch {index} has fields {sorted(batch.fields)} but earlier "
-                f"batches have {sorted(writers)}; every batch needs the same fields."
-            )
+                f"batches have {sorted(writers)}; every batch needs the same fields.")
         for name, array in batch.fields.items():
             if array.shape[1] != writers[name].dim:
                 raise InvalidDataError(
                     f"{_OWNER}: field '{name}' has {array.shape[1]} features in batch {index} "
-                    f"but {writers[name].dim} in earlier batches; responses must keep one size."
-                )
+                    f"but {writers[name].dim} in earlier batches; responses must keep one size.")
 
 
-def _finish(
-    n: int,
-    ids: _Strings | None,
-    labels: dict[str, pd.Categorical],
-    paths: Any,
-    fields: dict[str, RowFile],
-) -> Collected:
+def _finish(n: int, ids: _Strings | None, labels: dict[str, pd.Categorical], paths: Any,
+            fields: dict[str, RowFile]) -> Collected:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if n < 3:
         raise InvalidDataError(
-            f"{_OWNER}: the producer yielded {n} sample(s); a report needs at least 3."
-        )
+            f"{_OWNER}: the producer yielded {n} sample(s); a report needs at least 3.")
     if ids is None:  # sequential ids "0", "1", ...
         id_values = pc.cast(pa.array(np.arange(n, dtype=np.int64)), pa.large_string())
     else:
@@ -279,8 +250,7 @@ def _finish(
             total = int(pc.sum(repeated.field("counts")).as_py()) - len(dupes)
             raise InvalidDataError(
                 f"{_OWNER}: identifiers must be unique (as strings); {total} repeat, e.g. "
-                f"{dupes[:5]}. Give every sample its own Batch.StdKeys.IDENTIFIER."
-            )
+                f"{dupes[:5]}. Give every sample its own Batch.StdKeys.IDENTIFIER.")
     filenames = labels.pop(columns.FILENAME, None)
     filename_values = None if filenames is None else _str_array(
         pa.array(np.asarray(filenames.categories, dtype=object)[filenames.codes],
@@ -291,22 +261,18 @@ def _finish(
         if not column:
             raise InvalidDataError(
                 f"{_OWNER}: field name {name!r} has no characters usable in a column name "
-                "([A-Za-z0-9_-]); rename it with FieldRenamer."
-            )
+                "([A-Za-z0-9_-]); rename it with FieldRenamer.")
         clash = [other for other, col in column_names.items() if col == column]
         if clash:
             raise InvalidDataError(
                 f"{_OWNER}: fields {clash[0]!r} and {name!r} both become column name "
-                f"{column!r}; rename one with FieldRenamer."
-            )
+                f"{column!r}; rename one with FieldRenamer.")
         column_names[name] = column
     bad = sorted(columns.RESERVED & set(labels))
     if bad:
         raise InvalidDataError(
             f"{_OWNER}: label dimension(s) {bad} clash with the report's own columns; rename "
-            "them (MetadataRenamer) before building the report."
-        )
-    return Collected(
-        n=n, ids=_str_array(id_values), ids_generated=ids is None, labels=labels,
-        filenames=filename_values, paths=paths, fields=fields, column_names=column_names,
-    )
+            "them (MetadataRenamer) before building the report.")
+    return Collected(n=n, ids=_str_array(id_values), ids_generated=ids is None, labels=labels,
+                     filenames=filename_values, paths=paths, fields=fields,
+                     column_names=column_names)

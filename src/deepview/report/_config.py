@@ -20,24 +20,19 @@ logger = logging.getLogger(__name__)
 __all__ = ["DuplicatesConfig", "ReportConfig"]
 
 _OWNER = "ReportConfig"
-#: methods every dimension reduction strategy has (DimensionReductionStrategyType protocol)
 _DIM_METHODS = ("fit_incremental", "fit_complete", "transform")
-#: the default projection fits UMAP on at most this many samples (stratified by label) and
-#: places the others from their neighbours; measured in benchmarks/RESULTS.md
+#: the default projection fits UMAP on at most this many samples and places the others
 DEFAULT_UMAP_FIT_SAMPLES = 50_000
 
 
 def _default_projection() -> Any:
-    """``DimensionReduction.Strategy.UMAP(2, max_fit_samples=DEFAULT_UMAP_FIT_SAMPLES)`` if
-    umap-learn imports, else ``None`` + warning."""
+    """The default UMAP projection, or ``None`` with a warning without umap-learn."""
     try:
         return DimensionReduction.Strategy.UMAP(2, max_fit_samples=DEFAULT_UMAP_FIT_SAMPLES)
     except (ImportError, MissingDependencyError) as exc:
-        message = (
-            "ReportConfig: umap-learn is not installed, so the default report has no 2-D "
-            f"projection ({exc}). Install it with: pip install \"deepview[umap]\", or pass "
-            "projection=DimensionReduction.Strategy.PCA(2)."
-        )
+        message = ("ReportConfig: umap-learn is not installed, so the default report has no "
+                   f"2-D projection ({exc}). Install it with: pip install \"deepview[umap]\", "
+                   "or pass projection=DimensionReduction.Strategy.PCA(2).")
         logger.warning(message)
         warnings.warn(message, DeepViewWarning, stacklevel=4)
         return None
@@ -51,12 +46,8 @@ def _default_duplicates() -> Any:
 class DuplicatesConfig:
     """DeepView 3.x's pair of duplicate strategies, for ``ReportConfig(duplicates=...)``.
 
-    ``None`` fields take DeepView's defaults: ``Duplicates.ThresholdStrategy.Slope()`` and
-    ``Duplicates.KNNStrategy.KNNAnnoy()``.  Pass both to :meth:`Duplicates.introspect`
-    (``threshold=config.threshold, strategy=config.strategy``) to run that search.  In a
-    :class:`ReportConfig` the report applies ``threshold`` to its own exact neighbour search,
-    so ``strategy`` is not used there: an exact search finds every pair an approximate one
-    finds.
+    The report applies only ``threshold``, to its own exact neighbour search; pass both to
+    :meth:`Duplicates.introspect` to run that search.
 
     Parameters
     ----------
@@ -90,8 +81,7 @@ class DuplicatesConfig:
                     "KNNStrategy.KNNFaiss()"
                 raise InvalidTypeError(
                     f"DuplicatesConfig: '{name}' must be a Duplicates.{kind}-like strategy "
-                    f"instance or None; got {value!r}."
-                )
+                    f"instance or None; got {value!r}.")
 
     @classmethod
     def default(cls) -> DuplicatesConfig:
@@ -118,75 +108,52 @@ def _check_dim_strategies(value: Any, name: str, *, two_d: bool) -> None:
         where = f"{name}[{key!r}]" if key else name
         if isinstance(value, Mapping) and not isinstance(key, str):
             raise InvalidTypeError(
-                f"{_OWNER}: '{name}' keys must be field (response) names as str; got {key!r}."
-            )
+                f"{_OWNER}: '{name}' keys must be field (response) names as str; got {key!r}.")
         if not _is_dim_strategy(strategy):
             raise InvalidTypeError(
                 f"{_OWNER}: '{where}' must be a DimensionReduction.Strategy (e.g. "
                 f"DimensionReduction.Strategy.PCA(2)), a mapping of field name to one, or None; "
-                f"got {strategy!r} of type {type(strategy).__name__}."
-            )
+                f"got {strategy!r} of type {type(strategy).__name__}.")
         target = getattr(strategy, "target_dimensions", None)
         if two_d and isinstance(target, numbers.Integral) and int(target) != 2:
             raise InvalidTypeError(
                 f"{_OWNER}: '{where}' must project to 2 dimensions for the scatterplot; got "
-                f"target_dimensions={target}. Use e.g. DimensionReduction.Strategy.UMAP(2)."
-            )
+                f"target_dimensions={target}. Use e.g. DimensionReduction.Strategy.UMAP(2).")
 
 
 @dataclasses.dataclass(frozen=True)
 class ReportConfig:
     """Which components :class:`DatasetReport` builds and the strategies they use.
 
-    The default runs every component: duplicates (``Duplicates.ThresholdStrategy.Relative()``:
-    identical samples always, and near-duplicates closer than 0.35 of the median neighbour
-    distance),
-    overall familiarity (a k-NN density on the report's neighbour graph) and per-label
-    ("split") familiarity (``Familiarity.Strategy.GMM()``) and a 2-D
-    projection (``DimensionReduction.Strategy.UMAP(2, max_fit_samples=50_000)``, or none
-    with a warning when umap-learn is not installed).  Set a component to ``None`` to leave
-    it out, e.g. ``dataclasses.replace(config, duplicates=None)``.
+    Every component runs by default; set one to ``None`` to leave it out, e.g.
+    ``dataclasses.replace(config, duplicates=None)``.
 
     Parameters
     ----------
     projection : DimensionReductionStrategyType, Mapping[str, ...] or None
-        Strategy that projects the (pre-reduced) responses to 2-D for the scatterplot.  The
-        default, ``UMAP(2, max_fit_samples=50_000)``, is plain UMAP up to 50 000 samples;
-        above that UMAP is fitted on 50 000 of them (stratified by the first non-split label
-        with 2 to 1000 values, seeded) and every other sample is placed at the weighted mean
-        of its 10 nearest fitted samples' coordinates, so the projection's time stops
-        growing with the data (``benchmarks/RESULTS.md``: quality against full UMAP).  Full
-        UMAP on every sample: ``projection=DimensionReduction.Strategy.UMAP(2)``.
+        2-D projection of the (pre-reduced) responses; default
+        ``DimensionReduction.Strategy.UMAP(2, max_fit_samples=50_000)`` (none, with a warning,
+        without umap-learn).
     duplicates : DuplicatesThresholdStrategyType, DuplicatesConfig or None
-        Threshold strategy of :class:`Duplicates` (default ``Relative()``; ``Slope()``,
-        ``Percentile(p)`` and ``Distance(d)`` work too), or DeepView 3.x's
-        :class:`DuplicatesConfig`, whose ``threshold`` is used; ``None`` = no duplicate
-        detection.
+        Threshold strategy of :class:`Duplicates` (default ``Relative()``), or a
+        :class:`DuplicatesConfig`, whose ``threshold`` is used.
     familiarity : FamiliarityStrategyType or None
-        Strategy of the per-label familiarity models (a model per label value: who is typical
-        *of that value*).  The overall ``familiarity_R`` column is the k-NN density on the
-        report's neighbour graph, which ranks unusual samples at least as well as k-NN
-        distance; ``None`` leaves both out.  :class:`Familiarity` itself, outside the
-        report, scores with the strategy as before.
+        Strategy of the per-label familiarity models (default ``Familiarity.Strategy.GMM()``);
+        ``None`` also leaves out the overall ``familiarity_R``.
     dim_reduction : DimensionReductionStrategyType, Mapping[str, ...] or None, default=None
-        Reduction applied before all components.  ``None`` (or an empty mapping) reduces every
-        field wider than 40 dimensions with ``DimensionReduction.Strategy.PCA(40)``.
+        Reduction applied before all components; ``None`` (or ``{}``) reduces fields wider than
+        40 dimensions with ``PCA(40)``.
     split_familiarity_min : int, default=50
-        Minimum number of samples a label value needs to get its own familiarity model.
+        Samples a label value needs for its own familiarity model.
     label_issues : bool, default=True
-        Score every labelled sample for how likely its label is wrong (``labelIssue_*``
-        columns), for each label dimension with two or more values that is not a split label.
+        Score labelled samples for a likely wrong label (``labelIssue_*`` columns).
     split_labels : Sequence[str] or None, default=None
-        Label dimensions that say which split (train / test / ...) a sample is in: duplicate
-        groups spanning two of their values are leaks (``leakage_*`` columns).  ``None``
-        takes the dimensions named ``split``, ``subset``, ``fold`` or ``partition`` and those
-        whose values are all split names (``train``, ``test``, ``val``, ``validation``,
-        ``dev``, ...).
+        Label dimensions that name a sample's split (``leakage_*`` columns); ``None`` detects
+        them by name (``split``, ``subset``, ``fold``, ``partition``) or values (train / test
+        / val ...).
     seed : int or None, default=0
-        Seed given to every strategy that draws random numbers and has no seed of its own
-        (the familiarity GMM's initialisation, UMAP / t-SNE / PaCMAP), so that two runs give
-        identical reports.  ``None`` leaves them unseeded.  A seeded UMAP runs
-        single-threaded (umap-learn's rule), see ``benchmarks/RESULTS.md`` for the cost.
+        Seed of every strategy that draws random numbers and has none of its own; ``None``
+        leaves them unseeded.
 
     Raises
     ------
@@ -205,7 +172,6 @@ class ReportConfig:
     2
     """
 
-    #: ``max_fit_samples`` of the default projection (UMAP on a sample above it)
     DEFAULT_UMAP_FIT_SAMPLES: ClassVar[int] = DEFAULT_UMAP_FIT_SAMPLES
 
     projection: Any = dataclasses.field(default_factory=_default_projection)
@@ -226,8 +192,7 @@ class ReportConfig:
             raise InvalidTypeError(
                 f"{_OWNER}: 'duplicates' must be a Duplicates.ThresholdStrategy instance (e.g. "
                 f"Duplicates.ThresholdStrategy.Slope()), a DuplicatesConfig or None; got "
-                f"{self.duplicates!r}."
-            )
+                f"{self.duplicates!r}.")
         if self.familiarity is not None and (
             not callable(self.familiarity)
             or isinstance(self.familiarity, type)
@@ -235,29 +200,25 @@ class ReportConfig:
         ):
             raise InvalidTypeError(
                 f"{_OWNER}: 'familiarity' must be a Familiarity strategy instance (e.g. "
-                f"Familiarity.Strategy.GMM()) or None; got {self.familiarity!r}."
-            )
+                f"Familiarity.Strategy.GMM()) or None; got {self.familiarity!r}.")
         check_int(self.split_familiarity_min, name="split_familiarity_min", owner=_OWNER,
                   min_value=1)
         if self.seed is not None:
             check_int(self.seed, name="seed", owner=_OWNER, min_value=0)
         if not isinstance(self.label_issues, bool):
             raise InvalidTypeError(
-                f"{_OWNER}: 'label_issues' must be True or False; got {self.label_issues!r}."
-            )
+                f"{_OWNER}: 'label_issues' must be True or False; got {self.label_issues!r}.")
         if self.split_labels is not None:
             if isinstance(self.split_labels, str) or not all(
                     isinstance(d, str) for d in self.split_labels):
                 raise InvalidTypeError(
                     f"{_OWNER}: 'split_labels' must be a sequence of label dimension names "
-                    f"(e.g. ('split',)) or None; got {self.split_labels!r}."
-                )
+                    f"(e.g. ('split',)) or None; got {self.split_labels!r}.")
             object.__setattr__(self, "split_labels", tuple(self.split_labels))
 
     @property
     def n_stages(self) -> int:
-        """Passes the reference implementation would need: 3 with familiarity or projection,
-        2 with only duplicates, else 1.  (This implementation reads the producer once.)"""
+        """Passes the reference implementation would need (3, 2 or 1); this one reads once."""
         if self.familiarity is not None or self.projection is not None:
             return 3
         if self.duplicates is not None:
@@ -266,13 +227,12 @@ class ReportConfig:
 
     @property
     def duplicates_threshold(self) -> Any:
-        """The threshold strategy the report's duplicate search applies (``duplicates``
-        itself, or its ``threshold`` when it is a :class:`DuplicatesConfig`), or ``None``."""
+        """The threshold strategy the report's duplicate search applies, or ``None``."""
         if isinstance(self.duplicates, DuplicatesConfig):
             return self.duplicates.threshold
         return self.duplicates
 
     @property
     def use_dim_reduction(self) -> bool:
-        """Whether any component that works on (pre-reduced) responses is enabled."""
+        """Whether any component that reads the responses is enabled."""
         return any(c is not None for c in (self.familiarity, self.duplicates, self.projection))

@@ -39,75 +39,25 @@ _OWNER = "DatasetReport"
 @dataclasses.dataclass(frozen=True)
 class DatasetReport:
     """A table describing every sample of a dataset: labels, near-duplicate groups,
-    familiarity (overall and per label value) and a 2-D projection.
+    familiarity (overall and per label value), a 2-D projection and the audit columns.
 
-    Build one with :meth:`introspect` (or load one with :meth:`from_disk`), look at it as a
-    DataFrame (:attr:`data`), save it with :meth:`to_disk` and explore it in a browser with
-    :meth:`export_site` (or inline in Jupyter).
-
-    The producer's batches hold 2-D response fields (e.g. a network's penultimate layer) and,
-    as metadata, ``Batch.StdKeys.IDENTIFIER`` (for images: the file path), optional
-    ``Batch.StdKeys.LABELS`` (label dimension -> values), optional ``Batch.StdKeys.PATH`` and
-    optional ``Batch.StdKeys.TEXT`` (e.g. the sentence that was embedded).
+    Build one with :meth:`introspect` (or :meth:`from_disk`), read :attr:`data`, save it with
+    :meth:`to_disk` and explore it with :meth:`export_site` (or inline in Jupyter).  The
+    producer's batches hold 2-D response fields and, as metadata, ``Batch.StdKeys.IDENTIFIER``
+    and optional ``LABELS``, ``PATH`` and ``TEXT``.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Do not build a report directly; use :meth:`introspect` or :meth:`from_disk`.
+        The table; build reports with :meth:`introspect` or :meth:`from_disk`.
 
     Attributes
     ----------
     data : pandas.DataFrame
-        One row per sample, in producer order.  Columns (``R`` = response name with spaces
-        turned into ``_`` and only ``[A-Za-z0-9_-]`` kept), present only for enabled
-        components, in this order:
-
-        - ``id`` (``str``: pandas' Arrow-backed strings): ``str(identifier)``; ``"0"``,
-          ``"1"``, ... if the producer has none.
-        - one ``category`` column per label dimension (``str(value)`` of each label; the
-          categories are the sorted distinct values, the codes take 1-4 bytes per sample);
-          ``filename`` (``str``; if a label dimension of that name exists: shown, not used as
-          a label) and ``path`` (``str``, from ``Batch.StdKeys.PATH``).
-        - ``text`` (``str``, from ``Batch.StdKeys.TEXT``, ``""`` where missing): the sample's text,
-          e.g. the sentence that was embedded.  Shown with the sample in the site; never a
-          label (no familiarity model per value, no label filter).
-        - ``duplicates_R`` (int32): duplicate group number, ``-1`` = not a duplicate; groups
-          are numbered by decreasing size (0 = the largest).
-        - ``duplicatesExact_R`` (bool): the sample has an identical copy (up to float
-          rounding) in its group; ``False`` for near-duplicates only and for non-members.
-        - ``projection_R_x``, ``projection_R_y`` (float64): 2-D projection; identical
-          vectors are projected once and share one position.
-        - ``cluster_R`` (``category``): the name of the sample's cluster on the map (missing:
-          in none); clusters are found on the map, tens of them, each named by the words most
-          specific to its texts, else by a label's dominant value and its share.
-        - ``familiarity_R`` (float64): how many samples lie close by, in log units (low =
-          unusual): minus half the log of the mean squared distance to the sample's 10
-          nearest samples in the pre-reduced space, each distance with both samples' squared
-          residuals off it added (what the default PCA drops), so samples far from the
-          subspace are unusual too.  A k-NN density: it ranks unusual samples at least as
-          well as plain k-NN distance, where a single mixture model missed small or oddly
-          shaped groups (``benchmarks/RESULTS.md``).
-        - ``familiarityPercentile_R`` (float64, extra): share (0..100) of the samples whose
-          score is at most this one's (1.5 = among the 1.5 % least familiar).
-        - ``splitFamiliarity_R_byAttr_<dim>`` (dict): ``{label value: score}``, the sample's
-          score under the model of each value of ``<dim>`` with at least
-          ``config.split_familiarity_min`` samples; held as an Arrow struct column
-          (``struct<value: float, ...>[pyarrow]``, float32: 4 bytes per value and sample)
-          whose cells read as dicts.
-        - ``leakage_R_byAttr_<split>`` (int32) and ``leakageFlag_R_byAttr_<split>`` (bool),
-          per split label (``config.split_labels``): the duplicate group of a sample whose
-          group holds samples of two or more splits (a leak), else -1.
-        - ``labelIssue_R_byAttr_<dim>`` (float64 in [0, 1], NaN when unlabelled, and for
-          every sample when the label is not predictable from the responses: see
-          :attr:`audit_notes`),
-          ``labelIssueFlag_R_byAttr_<dim>`` (bool) and ``labelIssueSuggested_R_byAttr_<dim>``
-          (``str``), per other label dimension with two or more values: how strongly the
-          sample's 20 nearest neighbours (and ``predictions``, when given) point at another
-          value than its label, each value's probabilities divided by their mean over the
-          samples labelled with it (0.5 = balanced, near 1 = all for another value), flagged
-          above 2/3 (another value twice as likely), and that likeliest other value (where it is
-          likelier than the label, else ""; only values the neighbours predict better than
-          chance are suggested).  See :meth:`issues` for the summary.
+        One row per sample, in producer order: ``id``, one ``category`` column per label,
+        ``filename`` / ``path`` / ``text`` when given, then the component columns
+        (``duplicates_R``, ``projection_R_x``, ``familiarity_R``, ``labelIssue_R_byAttr_<dim>``
+        ...; ``R`` = the response name), as listed in the DatasetReport guide.
 
     Examples
     --------
@@ -115,26 +65,19 @@ class DatasetReport:
     >>> from deepview.base import ArrayProducer
     >>> from deepview.introspectors import DimensionReduction
     >>> from deepview.report import DatasetReport, ReportConfig
-    >>> rng = np.random.default_rng(0)
-    >>> producer = ArrayProducer(rng.normal(size=(300, 8)),
+    >>> producer = ArrayProducer(np.random.default_rng(0).normal(size=(300, 8)),
     ...                          labels={"class": ["a", "b", "c"] * 100})
     >>> config = ReportConfig(projection=DimensionReduction.Strategy.PCA(2))
-    >>> report = DatasetReport.introspect(producer, config=config)  # doctest: +SKIP
-    >>> list(report.data.columns)  # doctest: +SKIP
-    ['id', 'class', 'duplicates_responses', 'projection_responses_x', 'projection_responses_y',
-     'familiarity_responses', 'splitFamiliarity_responses_byAttr_class']
+    >>> report = DatasetReport.introspect(producer, config=config)
+    >>> report.data[["id", "class", "familiarity_responses"]].shape
+    (300, 3)
     """
 
     data: pd.DataFrame
-    #: per response: each sample's nearest samples in the reduced space, ``(n, 8)`` int32 rows
-    #: and float32 distances, kept from the label-issue neighbours (empty without them); shown
-    #: in the site's sample details and saved by :meth:`to_disk`
+    #: per response: each sample's nearest samples, ``(n, 8)`` int32 rows and float32 distances
     neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(
         default_factory=dict, repr=False, compare=False)
-    #: per audit column (e.g. ``labelIssueFlag_R_byAttr_<dim>``): what its check measured
-    #: that the column itself cannot say, such as whether the label is predictable from the
-    #: responses (``agreement``, ``chance``, ``lift``, ``predictable``); read by
-    #: :meth:`issues` and the site, saved by :meth:`to_disk`
+    #: per audit column: what its check measured (e.g. whether the label is predictable)
     audit_notes: Mapping[str, Mapping[str, Any]] = dataclasses.field(
         default_factory=dict, repr=False, compare=False)
 
@@ -142,37 +85,27 @@ class DatasetReport:
         if not isinstance(self.data, pd.DataFrame):
             raise InvalidTypeError(
                 f"{_OWNER}: 'data' must be a pandas DataFrame; got {type(self.data).__name__}. "
-                "Build reports with DatasetReport.introspect(producer)."
-            )
+                "Build reports with DatasetReport.introspect(producer).")
 
     # ----------------------------------------------------------------------------- building
     @staticmethod
-    def introspect(
-        producer: Producer,
-        *,
-        config: ReportConfig | None = None,
-        batch_size: int = 1024,
-        predictions: Any = None,
-    ) -> DatasetReport:
+    def introspect(producer: Producer, *, config: ReportConfig | None = None,
+                   batch_size: int = 1024, predictions: Any = None) -> DatasetReport:
         """Build every configured component from ``producer`` (read exactly once).
 
         Parameters
         ----------
         producer : Producer
-            Batches of 2-D response fields with identifier/label/path metadata.  It is
-            called once; no separate caching is needed.
+            Batches of 2-D response fields with identifier/label/path/text metadata.
         config : ReportConfig, optional
-            Components and strategies; default ``ReportConfig()`` (all components).  Set a
-            component to ``None`` to leave it out.
+            Components and strategies; default ``ReportConfig()``.
         batch_size : int, default=1024
             Samples per batch when reading the producer and in every component.
         predictions : Mapping[str, pandas.DataFrame] or pandas.DataFrame, optional
-            A model's class probabilities per label dimension, ``{dimension: table}`` with
-            one column per label value and one row per sample (in producer order, or
-            matched by an ``id`` column); a bare table applies to the only non-split label
-            dimension.  Label-issue scores then average the neighbours' votes with them.
-            Use out-of-sample predictions (e.g. ``cross_val_predict``): a model's
-            predictions on its own training data repeat the noisy labels.
+            A model's out-of-sample class probabilities, ``{label dimension: table}`` with one
+            column per label value and one row per sample (in producer order, or matched by an
+            ``id`` column); a bare table is for the only non-split label.  The label-issue scores
+            average the neighbours' votes with them.
 
         Returns
         -------
@@ -185,30 +118,13 @@ class DatasetReport:
             disagree on fields, sizes, label dimensions or on having ids/paths; repeated ids.
         InvalidTypeError
             ``config`` is not a :class:`ReportConfig`.
-
-        Notes
-        -----
-        One pass over ``producer`` writes the responses to a temporary float32 file per
-        field in a temporary folder (the system's, ``TMPDIR``), which is removed at the end,
-        also on error and on Ctrl-C.  Ids, paths and texts are kept as Arrow strings and
-        labels as categorical codes.  Each field is then pre-reduced (default: PCA to 40
-        dimensions when wider) into one ``n x k`` float32 array, memory-mapped in that
-        folder, and overall familiarity, one familiarity model per qualifying label value
-        (fitted on row subsets, at most 200 000 rows each), the label-issue neighbours and
-        the projection run on it; duplicates run on a memory-mapped column-normalised copy
-        of the responses, searched cell by cell (the neighbour distances in a file).  The
-        memory-mapped arrays give their pages back after each pass and the C heap is trimmed
-        after each component, so resident memory grows by the report's own columns and a
-        few arrays of a few bytes per sample, not by the responses (``benchmarks/RESULTS.md``,
-        "Report memory at scale").
         """
         if config is None:
             config = ReportConfig()
         if not isinstance(config, ReportConfig):
             raise InvalidTypeError(
                 f"{_OWNER}.introspect: 'config' must be a ReportConfig or None; got "
-                f"{type(config).__name__}."
-            )
+                f"{type(config).__name__}.")
         batch_size = check_batch_size(batch_size, owner=f"{_OWNER}.introspect")
         with tempfile.TemporaryDirectory(prefix="deepview-report-",
                                          ignore_cleanup_errors=True) as tmp:
@@ -239,10 +155,7 @@ class DatasetReport:
 
     # --------------------------------------------------------------------------- persistence
     def to_disk(self, directory: str | Path = "./report_save", *, overwrite: bool = False) -> Path:
-        """Save as Parquet + JSON (with ``format_version``) in ``directory``; no pickle.
-
-        The files are written to a hidden sibling directory renamed into place at the end,
-        so an interrupted save leaves no half-written report behind.
+        """Save as Parquet + JSON in ``directory`` (no pickle), written atomically.
 
         Raises
         ------
@@ -254,11 +167,8 @@ class DatasetReport:
 
     @staticmethod
     def from_disk(directory: str | Path) -> DatasetReport:
-        """Load a report saved with :meth:`to_disk`, or the one inside a site folder
-        written by ``deepview report --out DIR`` (its ``report/`` subfolder).
-
-        Only ``report.json`` and ``data.parquet`` are read (no pickle; other files in the
-        directory are ignored).
+        """Load a report saved with :meth:`to_disk`, or the one in a site folder written by
+        ``deepview report --out DIR``.
 
         Raises
         ------
@@ -271,18 +181,10 @@ class DatasetReport:
         return DatasetReport(data, neighbours=neighbours, audit_notes=notes)
 
     # ---------------------------------------------------------------------------- the site
-    def export_site(
-        self,
-        directory: str | Path,
-        *,
-        overwrite: bool = False,
-        title: str = "deepview report",
-        image_root: str | Path | None = None,
-    ) -> Path:
-        """Write the interactive static site (open ``index.html`` in a browser).
-
-        Thumbnails are included when the ``path`` column or the ids point at image files
-        (relative ones resolved against ``image_root``, default the working directory).
+    def export_site(self, directory: str | Path, *, overwrite: bool = False,
+                    title: str = "deepview report", image_root: str | Path | None = None
+                    ) -> Path:
+        """Write the interactive static site; returns the path of its ``index.html``.
 
         Parameters
         ----------
@@ -293,12 +195,8 @@ class DatasetReport:
         title : str, default="deepview report"
             Page title.
         image_root : str or pathlib.Path, optional
-            Folder that relative image identifiers (or ``path`` values) are relative to.
-
-        Returns
-        -------
-        pathlib.Path
-            The path of ``index.html``.
+            Folder that relative image ids (or ``path`` values) are relative to; default the
+            working directory.
         """
         return Path(write_site(self.data, Path(directory), title=title, overwrite=overwrite,
                                image_root=image_root, neighbours=self.neighbours,
@@ -308,23 +206,12 @@ class DatasetReport:
     def issues(self) -> pd.DataFrame:
         """The audit table: one row per issue type (per response and label dimension).
 
-        Columns: ``issue`` (``exact duplicates``, ``near duplicates``, ``leakage``,
-        ``label issues``, ``imbalance``, ``thin labels``), ``response``, ``label`` (the
-        label dimension it concerns, ``""`` if none), ``flagged`` (samples flagged; for
-        ``imbalance`` and ``thin labels`` the number of label values), ``score`` and
-        ``detail`` (what was found, or why it was not measured).
-
-        ``score`` is a dataset-level score in [0, 1] where 1 means the issue was looked for
-        and not found: ``1 - flagged / samples`` for the per-sample issues (over labelled
-        samples for label issues), the normalised entropy of the label counts for
-        ``imbalance`` (1 = every value equally common, 0 = one value holds every sample)
-        and ``1 - (samples in thin values) / samples`` for ``thin labels``.  It is NaN (and
-        ``flagged`` is ``<NA>``) when the issue could not be measured, e.g. label issues
-        without labels; ``detail`` then says so.  Works on loaded reports too.
-
         Returns
         -------
         pandas.DataFrame
+            Columns ``issue``, ``response``, ``label``, ``flagged`` (samples; label values for
+            ``imbalance`` and ``thin labels``), ``score`` (1 = looked for and not found, 0 = every
+            sample affected, NaN = not measured) and ``detail``.
         """
         labels = col.label_columns(self.data.columns)
         leak_dims = sorted({p.detail for c in self.data.columns
@@ -335,8 +222,7 @@ class DatasetReport:
         return audit.issues_table(self.data, labels, splits, notes=self.audit_notes)
 
     def _repr_html_(self) -> str:
-        """The site inline in Jupyter: at most ``NOTEBOOK_MAX_ROWS`` (2000) samples, a fixed
-        random sample of a larger report (with a note); :meth:`export_site` shows all."""
+        """The site inline in Jupyter (a fixed random sample of 2000 rows at most)."""
         return str(notebook_html(self.data, notes=self.audit_notes))
 
     def __repr__(self) -> str:
@@ -361,8 +247,7 @@ _MAX_STRATA = 1000
 
 
 def _strata(labels: Mapping[str, Any], splits: list[str]) -> np.ndarray | None:
-    """Codes of the label dimension that stratifies the projection's sample: the first
-    one that is not a split label and has 2 to 1000 values; None if there is none."""
+    """Codes of the first non-split label with 2 to 1000 values (stratifies the projection)."""
     for dim, values in labels.items():
         if dim in splits:
             continue
@@ -385,19 +270,14 @@ def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
             if unknown:
                 raise InvalidDataError(
                     f"{_OWNER}: ReportConfig.{option} names field(s) {unknown} that the "
-                    f"producer does not yield; its fields are {sorted(collected.fields)}."
-                )
+                    f"producer does not yield; its fields are {sorted(collected.fields)}.")
     parts = _Parts()
     splits = audit.split_dimensions(collected.labels, config.split_labels)
     if not config.use_dim_reduction:
         return summary
-    issue_labels = config.label_issues and any(
-        d not in splits for d in collected.labels)
-
-    split_models = (
-        analysis.count_split_models(collected.labels, config.split_familiarity_min)
-        if config.familiarity is not None else 0
-    )
+    issue_labels = config.label_issues and any(d not in splits for d in collected.labels)
+    split_models = (analysis.count_split_models(collected.labels, config.split_familiarity_min)
+                    if config.familiarity is not None else 0)
     per_field = 1 + sum(c is not None for c in (config.duplicates, config.projection,
                                                   config.familiarity))
     with tqdm(total=len(collected.fields) * (per_field + split_models), desc=_OWNER,
@@ -422,7 +302,7 @@ def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
 
 @dataclasses.dataclass
 class _Parts:
-    """The component columns gathered over the fields, in the report's column order."""
+    """The component columns of every field, in the report's column order."""
 
     duplicates: dict[str, Any] = dataclasses.field(default_factory=dict)
     projection: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -437,8 +317,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
                    predictions: Mapping[str, Any], field: str, name: str,
                    splits: list[str], issue_labels: bool, scratch: Path | None, bar: Any,
                    parts: _Parts) -> None:
-    """Every component's columns of one field, added to ``parts``; the field's large
-    intermediate arrays are memory-mapped in ``scratch`` (removed by the caller)."""
+    """Every component's columns of one field, added to ``parts`` (intermediates in ``scratch``)."""
     bar.set_description(f"{_OWNER} [{name}]: reducing")
     raw = collected.fields.pop(field)
     reduced = getattr(raw, "prereduced", None)  # reduced on a Ray cluster
@@ -510,13 +389,11 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         trim_heap()
 
 
-
 def _projection(values: np.ndarray, field: str, strategy: Any, config: ReportConfig,
                 batch_size: int, strata: np.ndarray | None,
                 graph: tuple[np.ndarray, np.ndarray] | None, reps: np.ndarray | None
                 ) -> np.ndarray:
-    """The field's 2-D projection, each set of identical vectors projected once (its first
-    row) and its copies placed on it."""
+    """The field's 2-D projection, each set of identical vectors projected once."""
     n = len(values)
     unique = None if reps is None else np.flatnonzero(reps == np.arange(n))
     if reps is None or unique is None or len(unique) == n:

@@ -1,32 +1,5 @@
-"""Safe, versioned on-disk format of a DatasetReport: Parquet + JSON, never pickle.
-
-Layout of a report directory::
-
-    report.json    {"format": "deepview.DatasetReport", "format_version": 1,
-                    "deepview_version": "...", "rows": n, "dict_columns": {...},
-                    "dtypes": {...}, ...}
-    data.parquet   report.data; dict columns (splitFamiliarity_*) as Arrow structs of float64
-                   (or JSON strings when the rows' keys differ)
-    neighbours-<R>-rows.npy, neighbours-<R>-distances.npy
-                   DatasetReport.neighbours, when it has any: per response, each sample's
-                   nearest samples ((n, k) int32 rows, float32 distances; listed in report.json
-                   under "neighbours"), read with numpy's allow_pickle=False
-
-``report.json`` also holds ``DatasetReport.audit_notes`` under "audit_notes" (plain JSON:
-per audit column, what its check measured).
-
-A dict column held as an Arrow struct (``struct<...>[pyarrow]``, as ``DatasetReport.introspect``
-builds split familiarity) is written as it is and read back as one; a column of Python dicts
-is read back as Python dicts (its dtype in ``dtypes`` says which).  A default ``RangeIndex`` is
-not stored; the table is written in blocks of :data:`WRITE_ROWS` rows, so writing holds one
-block's Arrow copy at a time.
-
-Loading reads only these files, with pyarrow, ``json`` and ``numpy.load(allow_pickle=False)``;
-nothing in the directory is
-ever executed or unpickled.  Writing goes to a hidden sibling directory that is renamed into
-place at the end (:func:`deepview.report.files.write_directory`), so an interrupted save never
-looks like a complete report.
-"""
+"""The versioned on-disk format of a DatasetReport: ``report.json``, ``data.parquet`` and the
+neighbour lists as ``.npy`` files; never pickle."""
 
 from __future__ import annotations
 
@@ -53,9 +26,7 @@ _OWNER = "DatasetReport"
 
 
 def _is_dict_column(series: pd.Series) -> bool:
-    return series.dtype == object and len(series) > 0 and all(
-        isinstance(v, dict) for v in series
-    )
+    return series.dtype == object and len(series) > 0 and all(isinstance(v, dict) for v in series)
 
 
 def _is_struct_column(series: pd.Series) -> bool:
@@ -79,9 +50,8 @@ def _struct_keys(series: pd.Series) -> list[str] | None:
 
 
 def _encode_dict_column(series: pd.Series, encoding: str | None = None) -> tuple[Any, str]:
-    """Arrow array for a dict column: a struct of float64 when all rows share their keys
-    (split familiarity), else JSON text per row.  Both decode to equal dicts.  ``encoding``
-    forces one (the one chosen for the whole column, when encoding a block of it)."""
+    """Arrow array of a dict column: a float64 struct when all rows share their keys, else JSON
+    text per row; ``encoding`` forces one (the whole column's, for a block of it)."""
     import pyarrow as pa
 
     keys = (_struct_keys(series) if encoding is None
@@ -96,16 +66,14 @@ def _encode_dict_column(series: pd.Series, encoding: str | None = None) -> tuple
 
 
 def _decode_dict_column(column: Any, encoding: str, name: str, *, arrow: bool = False) -> Any:
-    """The dicts of a stored dict column: Python dicts, or (``arrow``, struct encoding) an
-    Arrow-backed array whose cells read as dicts."""
+    """The dicts of a stored dict column (``arrow``: an Arrow-backed struct array)."""
     import pyarrow as pa
 
     if encoding == "struct":
         if not pa.types.is_struct(column.type):
             raise InvalidDataError(
                 f"{_OWNER}.from_disk: column '{name}' should be a struct column; the report "
-                "directory is damaged. Rebuild it."
-            )
+                "directory is damaged. Rebuild it.")
         if arrow:
             return pd.arrays.ArrowExtensionArray(column)
         names = [column.type.field(i).name for i in range(column.type.num_fields)]
@@ -117,13 +85,11 @@ def _decode_dict_column(column: Any, encoding: str, name: str, *, arrow: bool = 
         if not isinstance(text, str):
             raise InvalidDataError(
                 f"{_OWNER}.from_disk: column '{name}' should hold JSON objects; got "
-                f"{type(text).__name__}. The report directory is damaged; rebuild it."
-            )
+                f"{type(text).__name__}. The report directory is damaged; rebuild it.")
         value = json.loads(text)
         if not isinstance(value, dict):
             raise InvalidDataError(
-                f"{_OWNER}.from_disk: column '{name}' should hold JSON objects; got {text!r}."
-            )
+                f"{_OWNER}.from_disk: column '{name}' should hold JSON objects; got {text!r}.")
         out.append(value)
     return out
 
@@ -135,8 +101,7 @@ def _neighbour_files(response: str) -> tuple[str, str]:
 def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
                  neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
                  notes: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
-    """Write ``data`` (and the neighbour lists, if any) as a report directory (see the module
-    docstring)."""
+    """Write ``data`` (and the neighbour lists, if any) as a report directory, atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -148,15 +113,10 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
     encodings.update({c: "struct" for c in arrow_structs})
     default_index = isinstance(data.index, pd.RangeIndex) and data.index.start == 0 \
         and data.index.step == 1
-    meta = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "deepview_version": deepview.__version__,
-        "rows": int(len(data)),
-        "columns": [str(c) for c in data.columns],
-        "dict_columns": encodings,
-        "dtypes": {str(c): str(t) for c, t in data.dtypes.items()},
-    }
+    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+            "deepview_version": deepview.__version__, "rows": int(len(data)),
+            "columns": [str(c) for c in data.columns], "dict_columns": encodings,
+            "dtypes": {str(c): str(t) for c, t in data.dtypes.items()}}
     if notes:
         meta["audit_notes"] = {str(c): dict(v) for c, v in notes.items()}
     kept = {str(r): v for r, v in (neighbours or {}).items() if v is not None}
@@ -199,8 +159,7 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
 def read_report(directory: Path
                 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]],
                            dict[str, dict[str, Any]]]:
-    """Read a report directory written by :func:`write_report` (no pickle, no code run): the
-    table, the neighbour lists (see :func:`_read_neighbours`) and the audit notes."""
+    """The table, neighbour lists and audit notes of a report directory (no pickle)."""
     import pyarrow.parquet as pq
 
     directory = Path(directory).expanduser()
@@ -214,8 +173,7 @@ def read_report(directory: Path
             f"{_OWNER}.from_disk: '{directory}' has no {META_FILE} (nor {SITE_SUBDIR}/"
             f"{META_FILE}); pass the folder given to DatasetReport.to_disk, or the site folder "
             "written by `deepview report --out DIR` (reports pickled by the reference "
-            "implementation are not loaded, for safety)."
-        )
+            "implementation are not loaded, for safety).")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -224,19 +182,16 @@ def read_report(directory: Path
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise InvalidDataError(
             f"{_OWNER}.from_disk: {meta_path} does not describe a deepview report "
-            f"(expected format {FORMAT_NAME!r})."
-        )
+            f"(expected format {FORMAT_NAME!r}).")
     version = meta.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
         raise InvalidDataError(
             f"{_OWNER}.from_disk: unsupported format_version {version!r} in {meta_path} "
             f"(written by deepview {meta.get('deepview_version')!r}); this deepview reads "
-            f"format_version {FORMAT_VERSION}. Rebuild the report or upgrade deepview."
-        )
+            f"format_version {FORMAT_VERSION}. Rebuild the report or upgrade deepview.")
     dict_columns = meta.get("dict_columns", {})
     if not isinstance(dict_columns, dict) or not all(
-        isinstance(c, str) and e in ("struct", "json") for c, e in dict_columns.items()
-    ):
+            isinstance(c, str) and e in ("struct", "json") for c, e in dict_columns.items()):
         raise InvalidTypeError(f"{_OWNER}.from_disk: 'dict_columns' in {meta_path} is damaged.")
     columns = meta.get("columns")
     data_path = directory / DATA_FILE
@@ -246,8 +201,7 @@ def read_report(directory: Path
     missing = [c for c in dict_columns if c not in table.column_names]
     if missing:
         raise InvalidDataError(
-            f"{_OWNER}.from_disk: {DATA_FILE} lacks column(s) {missing} listed in {META_FILE}."
-        )
+            f"{_OWNER}.from_disk: {DATA_FILE} lacks column(s) {missing} listed in {META_FILE}.")
     stored = meta.get("dtypes")
     dtypes: dict[str, Any] = stored if isinstance(stored, dict) else {}
     decoded = {c: _decode_dict_column(table.column(c).combine_chunks(), e, c,
@@ -263,8 +217,7 @@ def read_report(directory: Path
     rows = meta.get("rows")
     if rows is not None and rows != len(frame):
         raise InvalidDataError(
-            f"{_OWNER}.from_disk: {DATA_FILE} has {len(frame)} rows but {META_FILE} says {rows}."
-        )
+            f"{_OWNER}.from_disk: {DATA_FILE} has {len(frame)} rows but {META_FILE} says {rows}.")
     notes = meta.get("audit_notes") or {}
     if not isinstance(notes, dict) or not all(isinstance(v, dict) for v in notes.values()):
         raise InvalidTypeError(f"{_OWNER}.from_disk: 'audit_notes' in {META_FILE} is damaged.")
@@ -273,9 +226,7 @@ def read_report(directory: Path
 
 def _read_neighbours(directory: Path, meta: Mapping[str, Any], rows: int
                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The neighbour lists listed in a report directory's (already read and checked) ``meta``
-    (none for reports without them): per response, ``(n, k)`` int32 rows and float32
-    distances, checked against ``rows``."""
+    """The neighbour lists listed in ``meta``, checked against ``rows``."""
     listed = meta.get("neighbours") or {}
     if not isinstance(listed, dict):
         raise InvalidTypeError(f"{_OWNER}.from_disk: 'neighbours' in {META_FILE} is damaged.")

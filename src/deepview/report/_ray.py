@@ -1,26 +1,5 @@
-"""The report's per-row passes on a Ray cluster; the driver gets the reduced matrix.
-
-:meth:`DatasetReport.introspect <deepview.report.DatasetReport.introspect>` hands a
-:class:`~deepview.integrations.ray.RayDatasetProducer` (or a bare ``ray.data.Dataset``)
-to :func:`collect` here instead of reading it in-process:
-
-1. **statistics** (cluster): one partial state per block (:class:`_FieldStats`: row count,
-   widths, and the float64 covariance of each field that the report reduces by PCA),
-   merged on the driver (:func:`~deepview.integrations.ray.reduce_dataset`); the driver
-   eigendecomposes the covariance: the same PCA as in-process.
-2. **reduction** (cluster): every block is projected to the working dimension (with each
-   row's squared distance to the subspace, the residual), :class:`_Transform`.
-3. **to the driver**: the reduced rows stream, in row order, into a file in the report's
-   temporary folder (plain appends, read back with file reads: no resident copy), with ids
-   (Arrow strings) and labels (categorical codes); the full-dimensional rows come too
-   only when the duplicates step needs them (duplicate groups are found on the raw
-   responses, as in-process).
-
-Everything after that (kNN for duplicates and label issues, the GMM fits, the projection)
-runs on the driver on that matrix, by the same code as the in-process report, so both give
-the same report.  Fields whose configured reduction is not PCA are carried whole and
-reduced on the driver (a warning says so).
-"""
+"""The report's per-row passes on a Ray cluster (statistics, then the reduction); the driver
+gets the reduced matrix and runs the rest as in-process (see the scale-out guide)."""
 
 from __future__ import annotations
 
@@ -68,7 +47,6 @@ def is_ray_input(producer: Any) -> bool:
     return False
 
 
-# ---------------------------------------------------------------------------- pass 1
 class _FieldStats:
     """Partial state of the statistics pass: rows, widths, covariance of PCA fields."""
 
@@ -84,16 +62,14 @@ class _FieldStats:
         if not batch.fields:
             raise InvalidDataError(
                 f"{_OWNER}: the dataset has no response columns; give fields= to "
-                "RayDatasetProducer (e.g. the embedding column)."
-            )
+                "RayDatasetProducer (e.g. the embedding column).")
         for name, value in batch.fields.items():
             x = check_field(name, value, owner=_OWNER, ndim=2)
             width = self.widths.setdefault(name, int(x.shape[1]))
             if x.shape[1] != width:
                 raise InvalidDataError(
                     f"{_OWNER}: field '{name}' has {x.shape[1]} features in one block but "
-                    f"{width} in another; responses must keep one size."
-                )
+                    f"{width} in another; responses must keep one size.")
             if width <= self.covariance_max:
                 acc = self.accumulators.get(name)
                 if acc is None:  # the in-process report's PCA: float64, on float32 rows
@@ -107,8 +83,7 @@ class _FieldStats:
             if mine != width:
                 raise InvalidDataError(
                     f"{_OWNER}: field '{name}' has {width} features in one block but {mine} "
-                    "in another; responses must keep one size."
-                )
+                    "in another; responses must keep one size.")
         for name, acc in other.accumulators.items():
             if name in self.accumulators:
                 self.accumulators[name].merge(acc)
@@ -121,7 +96,6 @@ class _FieldStats:
         return self
 
 
-# ---------------------------------------------------------------------------- the plan
 @dataclasses.dataclass
 class _FieldPlan:
     """How one field is reduced on the cluster (``model`` None: carried whole)."""
@@ -176,9 +150,8 @@ def _plan(stats: _FieldStats, config: Any) -> dict[str, _FieldPlan]:
     return plans
 
 
-# ---------------------------------------------------------------------------- pass 2
 class _Transform:
-    """``map_batches`` function of the reduction pass (runs on the workers)."""
+    """``map_batches`` function of the reduction pass."""
 
     def __init__(self, spec: Any, plans: Mapping[str, _FieldPlan]) -> None:
         self.spec = spec
@@ -206,8 +179,7 @@ class _Transform:
 
 
 class _Prereduced(RowFile):
-    """The rows of a field brought to the driver, with the field's reduction done on the
-    cluster (``prereduced``); the report uses it instead of reducing again."""
+    """A field's rows on the driver, with its reduction done on the cluster."""
 
     def __init__(self, rows: RowFile, prereduced: analysis.Reduced) -> None:
         super().__init__(rows.path, rows.shape, rows.dtype, rows.offset)
@@ -215,9 +187,8 @@ class _Prereduced(RowFile):
 
 
 class _DriverProducer:
-    """The reduction pass's output as the report's one producer pass: deepview batches of
-    the carried columns, while the reduced rows (of fields whose full rows are carried)
-    are appended to their files and the residuals to their arrays."""
+    """The reduction pass's output as the report's producer; the reduced rows go to their files
+    and the residuals to their arrays."""
 
     def __init__(self, dataset: Any, spec: Any, plans: Mapping[str, _FieldPlan],
                  reduced: Mapping[str, BinaryIO], residual: Mapping[str, np.ndarray],
@@ -245,8 +216,7 @@ class _DriverProducer:
             if stop > self.rows:
                 raise InvalidDataError(
                     f"{_OWNER}: the reduction pass yielded more rows than the {self.rows} of "
-                    "the statistics pass; the dataset changed between passes."
-                )
+                    "the statistics pass; the dataset changed between passes.")
             for name, plan in self.plans.items():
                 if plan.model is not None:
                     if name in self.reduced:  # plain appends: no resident pages
@@ -261,13 +231,13 @@ class _DriverProducer:
 
 def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
             progress: Any) -> Collected:
-    """The report's :class:`Collected` from a Ray Dataset (see the module documentation).
+    """The report's :class:`Collected` from a Ray Dataset.
 
     Raises
     ------
     InvalidDataError
-        Fewer than 3 rows, NaN/inf, inconsistent widths (as in-process), or a pass that
-        yields another number of rows than the first (a lost block).
+        Fewer than 3 rows, NaN/inf, inconsistent widths, or a pass that yields another number
+        of rows than the first (a lost block).
     """
     from deepview.integrations.ray import RayDatasetProducer, reduce_dataset
     from deepview.integrations.ray._producer import BatchSpec
@@ -280,8 +250,7 @@ def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
                            expected_rows=source.rows)
     if stats.rows < 3:
         raise InvalidDataError(
-            f"{_OWNER}: the dataset has {stats.rows} row(s); a report needs at least 3."
-        )
+            f"{_OWNER}: the dataset has {stats.rows} row(s); a report needs at least 3.")
     plans = _plan(stats, config)
     logger.info("%s on Ray: %d rows; fields %s", _OWNER, stats.rows,
                 {k: (p.width, None if p.model is None else p.model.n_components)

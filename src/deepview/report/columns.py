@@ -1,27 +1,5 @@
-"""Column names of ``DatasetReport.data``: built and parsed here, and nowhere else.
-
-A component column names the response (field) it describes: ``R`` below is the field name
-made safe by :func:`response_part` (spaces to ``_``, then only ``[A-Za-z0-9_-]`` kept).
-
-======================================  ==========================================
-column                                  built by
-======================================  ==========================================
-``duplicates_R``                        :func:`duplicates`
-``duplicatesExact_R``                   :func:`duplicates_exact`
-``projection_R_x``, ``projection_R_y``  :func:`projection`
-``familiarity_R``                       :func:`familiarity`
-``familiarityPercentile_R``             :func:`familiarity_percentile`
-``cluster_R``                           :func:`cluster`
-``splitFamiliarity_R_byAttr_<dim>``     :func:`split_familiarity`
-``labelIssue_R_byAttr_<dim>``           :func:`label_issue`
-``labelIssueFlag_R_byAttr_<dim>``       :func:`label_issue_flag`
-``labelIssueSuggested_R_byAttr_<dim>``  :func:`label_issue_suggested`
-``leakage_R_byAttr_<split>``            :func:`leakage`
-``leakageFlag_R_byAttr_<split>``        :func:`leakage_flag`
-======================================  ==========================================
-
-:func:`parse` reads a name back.  The sample columns ``id``, ``path``, ``text`` and
-``filename`` (:data:`RESERVED`) are never label dimensions.
+"""Column names of ``DatasetReport.data``, built and parsed here only (``R``: the response
+name made safe by :func:`response_part`).
 
 Examples
 --------
@@ -41,39 +19,12 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 __all__ = [
-    "CLUSTER",
-    "DUPLICATES",
-    "DUPLICATES_EXACT",
-    "FAMILIARITY",
-    "FAMILIARITY_PERCENTILE",
-    "FILENAME",
-    "ID",
-    "LABEL_ISSUE",
-    "LABEL_ISSUE_FLAG",
-    "LABEL_ISSUE_SUGGESTED",
-    "LEAKAGE",
-    "LEAKAGE_FLAG",
-    "PATH",
-    "PROJECTION",
-    "RESERVED",
-    "SPLIT_FAMILIARITY",
-    "TEXT",
-    "Column",
-    "cluster",
-    "duplicates",
-    "duplicates_exact",
-    "familiarity",
-    "familiarity_percentile",
-    "label_columns",
-    "label_issue",
-    "label_issue_flag",
-    "label_issue_suggested",
-    "leakage",
-    "leakage_flag",
-    "parse",
-    "projection",
-    "response_part",
-    "split_familiarity",
+    "CLUSTER", "DUPLICATES", "DUPLICATES_EXACT", "FAMILIARITY", "FAMILIARITY_PERCENTILE",
+    "FILENAME", "ID", "LABEL_ISSUE", "LABEL_ISSUE_FLAG", "LABEL_ISSUE_SUGGESTED", "LEAKAGE",
+    "LEAKAGE_FLAG", "PATH", "PROJECTION", "RESERVED", "SPLIT_FAMILIARITY", "TEXT", "Column",
+    "cluster", "duplicates", "duplicates_exact", "familiarity", "familiarity_percentile",
+    "label_columns", "label_issue", "label_issue_flag", "label_issue_suggested", "leakage",
+    "leakage_flag", "parse", "projection", "response_part", "split_familiarity",
 ]
 
 #: ``str(identifier)`` of each sample
@@ -101,8 +52,7 @@ LEAKAGE = "leakage"
 LEAKAGE_FLAG = "leakageFlag"
 CLUSTER = "cluster"
 
-# no prefix is a prefix of another (``duplicates_`` / ``duplicatesExact_``), so a name
-# matches at most one pattern
+# a name matches at most one pattern
 _PATTERNS = (
     (SPLIT_FAMILIARITY, re.compile(r"^splitFamiliarity_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
     (LABEL_ISSUE, re.compile(r"^labelIssue_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
@@ -120,9 +70,8 @@ _PATTERNS = (
 
 
 class Column(NamedTuple):
-    """A parsed component column: its ``kind`` (e.g. :data:`FAMILIARITY`), the ``response``
-    part ``R`` and ``detail``: the axis (``"x"``/``"y"``) of a projection, the label dimension
-    of a split familiarity, label issue or leakage column, else ``None``."""
+    """A parsed component column: ``kind``, ``response`` and ``detail`` (the projection axis or
+    the label dimension; else ``None``)."""
 
     kind: str
     response: str
@@ -195,8 +144,7 @@ def leakage_flag(response: str, dim: str) -> str:
 
 
 def label_columns(names: Iterable[str]) -> list[str]:
-    """The label dimensions among column ``names``: neither a component column nor one of
-    :data:`RESERVED`."""
+    """The label dimensions among column ``names``."""
     return [c for c in names if parse(str(c)) is None and c not in RESERVED]
 
 

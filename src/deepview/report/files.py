@@ -1,11 +1,5 @@
-"""A report's files: rows read from disk on demand, and folders written in one step.
-
-- :class:`RowFile`: the rows of a raw dump or a ``.npy`` file, read with plain file reads
-  (the report's response cache, ``deepview report``'s embeddings).
-- :func:`write_directory`: create or replace a folder atomically, with ordinary permissions.
-- :data:`SITE_SUBDIR`, :data:`META_FILE` and :func:`is_report_folder`: the layout of a site
-  folder written by ``deepview report --out DIR`` (the site plus the saved report).
-"""
+"""A report's files: rows read from disk on demand, folders written in one step, and the layout
+of a site folder written by ``deepview report --out DIR``."""
 
 from __future__ import annotations
 
@@ -30,21 +24,13 @@ SITE_SUBDIR = "report"
 
 
 def is_report_folder(folder: Path) -> bool:
-    """Whether ``folder`` holds a site or a site folder's saved report (so replacing it
-    loses no one else's files)."""
+    """Whether ``folder`` holds a site or a site folder's saved report."""
     return (folder / SITE_INDEX).is_file() or (folder / SITE_SUBDIR / META_FILE).is_file()
 
 
 class RowFile(FileRows):
-    """Read-only rows of a C-ordered 2-D array stored in a file, read with plain file reads.
-
-    ``rows[start:stop]``, ``rows.rows_at(indices)`` and ``np.asarray(rows)`` return in-memory
-    arrays and nothing else is kept, so resident memory stays at one batch however large the
-    file (a memory map would count every page it read as resident; the OS page cache still
-    speeds up repeated passes).  :class:`~deepview.base.ArrayProducer` reads one batch by
-    batch.  (:class:`deepview._compute.spill.FileRows` under the report's name: the same
-    parameters, ``path``, ``shape`` as ``(rows, width)``, ``dtype`` and the header
-    ``offset``.)
+    """Read-only rows of a C-ordered 2-D array in a file (``path``, ``shape``, ``dtype``,
+    header ``offset``), read with plain file reads; nothing is kept between reads.
 
     Examples
     --------
@@ -62,20 +48,11 @@ class RowFile(FileRows):
     """
 
 
-def write_directory(
-    build: Callable[[Path], Any],
-    directory: str | os.PathLike[str],
-    *,
-    overwrite: bool,
-    owner: str,
-    entries: Sequence[str] | None = None,
-) -> Path:
+def write_directory(build: Callable[[Path], Any], directory: str | os.PathLike[str], *,
+                    overwrite: bool, owner: str, entries: Sequence[str] | None = None) -> Path:
     """Create or replace ``directory`` in one step: ``build(tmp)`` fills a new hidden sibling
-    folder, which then takes the place of ``directory``.
-
-    An interrupted or failed ``build`` leaves nothing behind and ``directory`` as it was.
-    The folders are created with ordinary permissions (``0o777`` less the process umask,
-    which is read by the system call, never changed).
+    folder (mode ``0o777`` less the umask), which then takes its place; a failed ``build``
+    leaves ``directory`` as it was.
 
     Parameters
     ----------
@@ -84,15 +61,12 @@ def write_directory(
     directory : str or os.PathLike
         The folder to create (parents too).
     overwrite : bool
-        Whether an existing non-empty ``directory`` may be replaced.  An empty one may be
-        used either way.
+        Whether an existing non-empty ``directory`` may be replaced.
     owner : str
         Names the caller in error messages.
     entries : sequence of str, optional
-        ``None``: the whole folder is replaced (the previous one is put back if the swap
-        fails).  Else only these entries of an existing folder are replaced, one by one,
-        and its other files stay; the old last entry (e.g. ``index.html``) goes first and
-        the new one arrives last, so the folder never looks complete while mixed.
+        Replace only these entries of an existing folder (the last one leaves first and
+        arrives last); ``None``: the whole folder.
 
     Returns
     -------
@@ -125,18 +99,15 @@ def write_directory(
 def _check_target(directory: Path, *, overwrite: bool, owner: str) -> None:
     if directory.exists() and not directory.is_dir():
         raise FileExistsError(
-            f"{owner}: '{directory}' exists and is not a directory; choose another directory."
-        )
+            f"{owner}: '{directory}' exists and is not a directory; choose another directory.")
     if not overwrite and directory.is_dir() and any(directory.iterdir()):
         raise FileExistsError(
             f"{owner}: directory '{directory}' exists and is not empty; pass overwrite=True "
-            "(CLI: --overwrite) to replace it, or choose another directory."
-        )
+            "(CLI: --overwrite) to replace it, or choose another directory.")
 
 
 def _new_sibling(directory: Path, kind: str) -> Path:
-    """A new empty hidden folder next to ``directory``, mode ``0o777`` less the umask
-    (``tempfile.mkdtemp`` would make it private, ``0o700``)."""
+    """A new empty hidden folder next to ``directory``, mode ``0o777`` less the umask."""
     while True:
         path = directory.parent / f".{directory.name}.{kind}-{secrets.token_hex(4)}"
         try:
@@ -160,8 +131,7 @@ def _rename_if_absent(tmp: Path, directory: Path) -> bool:
 
 
 def _swap(tmp: Path, directory: Path) -> None:
-    """Put ``tmp`` in the place of the existing ``directory``; the previous folder is
-    removed afterwards, or put back when the swap fails."""
+    """Put ``tmp`` in the place of ``directory``; the old one is put back if that fails."""
     old = _new_sibling(directory, "old")
     try:
         os.replace(directory, old / "content")
@@ -176,9 +146,7 @@ def _swap(tmp: Path, directory: Path) -> None:
 
 
 def _merge(tmp: Path, directory: Path, entries: list[str]) -> None:
-    """Move ``entries`` from ``tmp`` into the existing ``directory``, replacing (or, when
-    ``tmp`` lacks one, removing) those already there; the last entry leaves first and
-    arrives last."""
+    """Move ``entries`` from ``tmp`` into ``directory``, the last one leaving first."""
     last = entries[-1]
     trash = _new_sibling(directory, "old")
     try:
