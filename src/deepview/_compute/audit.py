@@ -1,8 +1,5 @@
-"""Dataset audit kernels: label issues from neighbours (and predictions), leakage between
-splits, label balance.  Pure numpy on integer codes; the report turns them into columns.
-
-Label codes are ``int`` arrays with ``-1`` for a missing label.
-"""
+"""Dataset audit kernels on integer label codes (-1 = no label): label issues from neighbours
+(and predictions), leakage between splits, label balance."""
 
 from __future__ import annotations
 
@@ -14,26 +11,13 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "LABEL_ISSUE_RATIO",
-    "MIN_LIFT",
-    "MIN_Z",
-    "LabelIssues",
-    "Predictability",
-    "balance",
-    "label_issue_scale",
-    "label_issues",
-    "label_issues_in_blocks",
-    "leaking_groups",
-    "neighbour_label_probabilities",
-    "predictability",
-    "score_label_issues",
-    "split_pair_counts",
-    "without_self",
+    "LABEL_ISSUE_RATIO", "MIN_LIFT", "MIN_Z", "LabelIssues", "Predictability", "balance",
+    "label_issue_scale", "label_issues", "label_issues_in_blocks", "leaking_groups",
+    "neighbour_label_probabilities", "predictability", "score_label_issues",
+    "split_pair_counts", "without_self",
 ]
 
-#: a label is flagged when another class is this many times likelier than the given one
-#: (after each class's probabilities are divided by their mean over the samples labelled with
-#: it), i.e. score > 2/3
+#: flagged when another class is this many times likelier than the given one (score > 2/3)
 LABEL_ISSUE_RATIO = 2.0
 #: pseudo-samples at the overall mean that each class's mean probability is shrunk towards
 TYPICAL_PRIOR = 10.0
@@ -41,8 +25,7 @@ TYPICAL_PRIOR = 10.0
 RANK_WEIGHT_POWER = 0.5
 #: rows per block in label_issues
 _BLOCK_ROWS = 65536
-#: a label (and each class of it) counts as predictable when the evidence's agreement with
-#: it beats chance by at least this share of the way to perfect agreement (Cohen's kappa) ...
+#: a label (or class) is predictable with at least this lift over chance (Cohen's kappa) ...
 MIN_LIFT = 0.2
 #: ... and by at least this many standard errors of the agreement with shuffled labels
 MIN_Z = 4.0
@@ -52,13 +35,8 @@ SHUFFLE_SEED = 0
 
 def neighbour_label_probabilities(neighbours: np.ndarray, codes: np.ndarray,
                                   n_classes: int) -> np.ndarray:
-    """``(n, n_classes)`` class probabilities of each sample from its neighbours' labels.
-
-    ``neighbours`` is ``(n, k)`` row indices sorted nearest first, the sample itself excluded.
-    The ``j``-th nearest neighbour's label adds a vote of ``j ** -RANK_WEIGHT_POWER``
-    (the nearest count most); a prior of the mean vote is spread evenly over the classes (so
-    a sample whose neighbours are all unlabelled gets the uniform distribution).
-    """
+    """``(n, n_classes)`` class probabilities from the neighbours' labels (``(n, k)``, nearest
+    first): the j-th votes ``j ** -RANK_WEIGHT_POWER``, plus a uniform prior of the mean vote."""
     n, k = neighbours.shape
     weights = np.arange(1, k + 1, dtype=np.float64) ** -RANK_WEIGHT_POWER
     votes = np.zeros((n, n_classes), dtype=np.float64)
@@ -73,16 +51,10 @@ def neighbour_label_probabilities(neighbours: np.ndarray, codes: np.ndarray,
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Predictability:
-    """How well the evidence (neighbours' votes, predictions) predicts a label: the mean
-    probability it gives each labelled sample's own label (``agreement``), the same with the
-    labels shuffled among the samples (``chance``), and both per class.
-
-    The label is ``predictable`` when its lift (Cohen's kappa, ``(agreement - chance) /
-    (1 - chance)``) reaches :data:`MIN_LIFT` and the gain is :data:`MIN_Z` standard errors
-    of the shuffled agreement; a class is, by the same rule on its own members
-    (``classes``).  Only predictable classes are suggested, and nothing is flagged on a
-    label that is not predictable: on such a label every disagreement is noise.
-    """
+    """How well the evidence predicts a label: mean probability of each sample's own label
+    (``agreement``), the same with shuffled labels (``chance``), and both per class.
+    Predictable: lift (Cohen's kappa) at least :data:`MIN_LIFT` and :data:`MIN_Z` standard
+    errors above chance."""
 
     agreement: float
     chance: float
@@ -117,10 +89,8 @@ def _lift(agreement: Any, chance: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class LabelIssues:
-    """Per sample: ``score`` in [0, 1] (NaN when unlabelled, or when the label is not
-    predictable) that the label is wrong, ``flag`` (bool) and ``suspected`` (int code of the
-    likeliest other class where it is likelier than the given one, else -1); and the
-    label's :class:`Predictability` (None when there was nothing to measure)."""
+    """Per sample: ``score`` in [0, 1] (NaN: unlabelled or unpredictable label), ``flag`` and
+    ``suspected`` (likeliest other class code, else -1); and the label's predictability."""
 
     score: np.ndarray
     flag: np.ndarray
@@ -135,10 +105,8 @@ class LabelIssues:
 
 
 def label_issue_scale(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Each class's typical probability for its own members (what :func:`label_issues`
-    divides by), from the per-class sums and counts of its members' own probabilities: their
-    mean, shrunk towards the overall mean by :data:`TYPICAL_PRIOR` pseudo-samples (a lone
-    mislabelled member must not set its class's scale)."""
+    """Each class's typical probability for its own members: their mean, shrunk towards the
+    overall mean by :data:`TYPICAL_PRIOR` pseudo-samples."""
     overall = float(sums.sum()) / max(int(counts.sum()), 1)
     typical = (sums + TYPICAL_PRIOR * overall) / (counts + TYPICAL_PRIOR)
     return np.maximum(typical, 1e-12)
@@ -147,9 +115,7 @@ def label_issue_scale(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def score_label_issues(probabilities: np.ndarray, codes: np.ndarray, scale: np.ndarray, *,
                        ratio: float = LABEL_ISSUE_RATIO,
                        suggestable: np.ndarray | None = None) -> LabelIssues:
-    """:func:`label_issues` of a block of rows, given the classes' ``scale`` found over all
-    rows (:func:`label_issue_scale`): each row's result depends on its own row only.  Only
-    the classes where ``suggestable`` is True (default all) can be the other class."""
+    """:func:`label_issues` of a block of rows, given the classes' ``scale``."""
     out = LabelIssues.unflagged(len(codes))
     rows = np.flatnonzero(codes >= 0)
     given_codes = codes[rows]
@@ -169,9 +135,8 @@ def score_label_issues(probabilities: np.ndarray, codes: np.ndarray, scale: np.n
 
 
 def without_self(indices: np.ndarray, start: int = 0) -> np.ndarray:
-    """Drop each row's own index (or its last neighbour when the row lacks itself, which
-    happens among identical copies); ``indices`` are the neighbour lists of rows ``start``,
-    ``start + 1``, ..."""
+    """Drop each row's own index (or its last neighbour where it lacks itself); rows start at
+    ``start``."""
     n, k = indices.shape
     own = indices == np.arange(start, start + n)[:, None]
     own[~own.any(axis=1), k - 1] = True
@@ -183,19 +148,10 @@ def label_issues(neighbours: np.ndarray, codes: np.ndarray, n_classes: int, *,
                  predictions: np.ndarray | None = None, with_self: bool = False,
                  ratio: float = LABEL_ISSUE_RATIO,
                  block_rows: int = _BLOCK_ROWS) -> LabelIssues:
-    """Label issues from each sample's ``neighbours`` (``(n, k)`` row indices, nearest first;
-    with ``with_self`` each row's own index among them, dropped by :func:`without_self`; a
-    memory-mapped array is read block by block) and optional ``(n, n_classes)``
-    ``predictions``, averaged with the neighbours' votes: :func:`label_issues_in_blocks`.
-
-    Score = q_other / (q_other + q_given), where ``q`` are the class probabilities divided
-    by each class's mean probability over the samples labelled with it (so a class that the
-    evidence always spreads thin, e.g. one that reads like another, is not suspected more
-    than a crisp one; :func:`label_issue_scale`) and ``q_other`` is the likeliest other
-    predictable class (:class:`Predictability`): 0.5 when the evidence is balanced between
-    the given label and another, near 1 when it all points elsewhere.  Flagged when
-    ``q_other > ratio * q_given``; nothing is scored or flagged on a label that the evidence
-    does not predict."""
+    """Label issues from ``(n, k)`` ``neighbours`` (nearest first; with ``with_self`` each row's
+    own index among them) and optional ``(n, n_classes)`` ``predictions``: score
+    ``q_other / (q_other + q_given)`` of the probabilities divided by each class's scale,
+    flagged above ``ratio``; nothing on a label the evidence does not predict."""
     def probabilities(start: int, stop: int, labels: np.ndarray) -> np.ndarray:
         rows = np.asarray(neighbours[start:stop])
         votes = neighbour_label_probabilities(without_self(rows, start) if with_self else rows,
@@ -209,12 +165,9 @@ def label_issues(neighbours: np.ndarray, codes: np.ndarray, n_classes: int, *,
 def predictability(probabilities: Callable[[int, int, np.ndarray], np.ndarray],
                    codes: np.ndarray, n_classes: int, blocks: list[tuple[int, int]]
                    ) -> tuple[Predictability, np.ndarray, np.ndarray]:
-    """The label's :class:`Predictability` (its labels shuffled with :data:`SHUFFLE_SEED`),
-    and per class the sum of the probabilities its labelled samples get for it and their
-    number (of the real labels)."""
+    """The label's :class:`Predictability`; per class the sum and count of own probabilities."""
     shuffled = np.random.default_rng(SHUFFLE_SEED).permutation(codes)
-    # per class and for the real / shuffled labels: count, sum and sum of squares of the
-    # probability that its labelled samples get for it
+    # per class, real / shuffled labels: count, sum and sum of squares of own probabilities
     real, chance = np.zeros((3, n_classes)), np.zeros((3, n_classes))
     for start, stop in blocks:
         for labels, totals in ((codes, real), (shuffled, chance)):
@@ -246,11 +199,8 @@ def label_issues_in_blocks(probabilities: Callable[[int, int, np.ndarray], np.nd
                            codes: np.ndarray, n_classes: int, *,
                            ratio: float = LABEL_ISSUE_RATIO,
                            block_rows: int = _BLOCK_ROWS) -> LabelIssues:
-    """:func:`label_issues` for data too large to hold ``(n, n_classes)`` probabilities:
-    ``probabilities(start, stop, labels)`` gives those of rows ``start:stop`` when the
-    samples carry ``labels`` (the codes, or the codes shuffled for the chance level).  It is
-    called three times per block of ``block_rows`` rows: the label's predictability (real
-    and shuffled labels) with the classes' scales, then the scores."""
+    """:func:`label_issues` with ``probabilities(start, stop, labels)`` computed block by block
+    (three calls per block), never ``(n, n_classes)`` at once."""
     n = len(codes)
     out = LabelIssues.unflagged(n)
     if n_classes < 2 or not (codes >= 0).any():
@@ -272,8 +222,7 @@ def label_issues_in_blocks(probabilities: Callable[[int, int, np.ndarray], np.nd
 
 
 def leaking_groups(groups: np.ndarray, splits: np.ndarray) -> np.ndarray:
-    """Per sample: its duplicate group number when that group holds samples of at least two
-    split values (codes ``>= 0``), else ``-1``."""
+    """Per sample: its group when the group spans two split values (codes >= 0), else -1."""
     out = np.full(len(groups), -1, dtype=np.int32)
     member = (groups >= 0) & (splits >= 0)
     if not member.any():
@@ -288,10 +237,8 @@ def leaking_groups(groups: np.ndarray, splits: np.ndarray) -> np.ndarray:
 
 def split_pair_counts(leaks: np.ndarray, splits: np.ndarray,
                       names: list[str]) -> list[dict[str, object]]:
-    """For each pair of split values (a, b) that share duplicate groups: the number of such
-    groups and of samples of ``a`` / of ``b`` in them (e.g. test samples with a copy in
-    train).  Sorted by the number of groups, largest first.  One pass over the samples:
-    O(n + groups x splits^2)."""
+    """Per pair of split values sharing groups: the number of groups and of each value's samples
+    in them, most groups first."""
     rows: list[dict[str, object]] = []
     member = (leaks >= 0) & (splits >= 0)
     if not member.any():
@@ -312,8 +259,7 @@ def split_pair_counts(leaks: np.ndarray, splits: np.ndarray,
 
 
 def balance(counts: np.ndarray) -> float:
-    """Normalised entropy of the label counts: 1 = every value equally common, 0 = one value
-    holds every sample (NaN with fewer than two values)."""
+    """Normalised entropy of the label counts: 1 = even, 0 = one value (NaN below two values)."""
     counts = np.asarray(counts, dtype=np.float64)
     counts = counts[counts > 0]
     if len(counts) < 2:

@@ -1,19 +1,5 @@
-"""deepview's one policy on BLAS (and OpenMP / numba) threads, which depends only on the work:
-
-* a product of fewer than :data:`SMALL_FLOPS` operations runs on one BLAS thread
-  (:func:`blas_threads_for`);
-* memory-bound kernels (the blocked kNN search, diagonal-covariance EM, the symmetric
-  eigensolver up to :data:`EIGH_SINGLE_MAX`) run on one BLAS thread
-  (:func:`single_blas_thread`);
-* a seeded fit runs on one thread of every kind, so that its sums do not depend on the
-  machine (:func:`single_threaded`);
-* independent pieces of a memory-bound kernel run side by side, one Python thread per CPU,
-  each writing its own rows (:func:`in_threads`).
-
-Everything else keeps the libraries' own thread counts.  The limits go through
-threadpoolctl, touch only the libraries already loaded and end with the ``with`` block;
-each helper also works as a decorator.
-"""
+"""deepview's policy on BLAS (and OpenMP / numba) threads: small products and memory-bound
+kernels on one BLAS thread, seeded fits single-threaded, independent pieces in threads."""
 
 from __future__ import annotations
 
@@ -27,16 +13,8 @@ from typing import TypeVar
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = [
-    "EIGH_SINGLE_MAX",
-    "SMALL_FLOPS",
-    "blas_threads_for",
-    "cpu_count",
-    "in_threads",
-    "eigh_threads",
-    "single_blas_thread",
-    "single_threaded",
-]
+__all__ = ["EIGH_SINGLE_MAX", "SMALL_FLOPS", "blas_threads_for", "cpu_count", "in_threads",
+           "eigh_threads", "single_blas_thread", "single_threaded"]
 
 #: products below this many floating point operations run on one BLAS thread
 SMALL_FLOPS = 2.0e8
@@ -46,15 +24,13 @@ MAX_WORK_THREADS = 8
 
 _T = TypeVar("_T")
 
-#: symmetric eigenproblems up to this order run on one BLAS thread (memory-bound
-#: tridiagonalisation)
+#: symmetric eigenproblems up to this order run on one BLAS thread (memory-bound)
 EIGH_SINGLE_MAX = 2048
 
 
 @functools.lru_cache(maxsize=1)
 def _controller(n_modules: int) -> ThreadpoolController:
-    """The thread pools of the libraries loaded now (kept until an import may have loaded
-    another library)."""
+    """The thread pools of the libraries loaded now (cached per count of loaded modules)."""
     return ThreadpoolController()
 
 
@@ -64,11 +40,10 @@ def _pools() -> ThreadpoolController:
 
 @contextlib.contextmanager
 def single_blas_thread() -> Iterator[None]:
-    """Limit BLAS to one thread inside the block (memory-bound or skinny products).
+    """Limit BLAS to one thread inside the block (also a decorator).
 
     Examples
     --------
-    >>> import numpy as np
     >>> from threadpoolctl import threadpool_info
     >>> with single_blas_thread():
     ...     threads = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
@@ -81,41 +56,20 @@ def single_blas_thread() -> Iterator[None]:
 
 @contextlib.contextmanager
 def blas_threads_for(flops: float) -> Iterator[None]:
-    """Run the enclosed BLAS work on one thread if it is small (``flops < SMALL_FLOPS``).
-
-    Larger work keeps the BLAS library's own thread count.
-
-    Parameters
-    ----------
-    flops : float
-        Floating point operations of the enclosed work, e.g. ``2 * m * n * k`` for an
-        ``(m, k) @ (k, n)`` product.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a = np.ones((100, 8))
-    >>> with blas_threads_for(2 * a.size * 8):
-    ...     g = a.T @ a
-    >>> float(g[0, 0])
-    100.0
-    """
+    """One BLAS thread for work of fewer than :data:`SMALL_FLOPS` floating point operations
+    (e.g. ``2 * m * n * k`` for an ``(m, k) @ (k, n)`` product), else the library's count."""
     with single_blas_thread() if flops < SMALL_FLOPS else contextlib.nullcontext():
         yield
 
 
 def eigh_threads(order: int) -> contextlib.AbstractContextManager[None]:
-    """Threads for a symmetric eigenproblem of ``order``: one BLAS thread up to
-    :data:`EIGH_SINGLE_MAX`, the library's own count above."""
+    """One BLAS thread for a symmetric eigenproblem up to :data:`EIGH_SINGLE_MAX`."""
     return single_blas_thread() if order <= EIGH_SINGLE_MAX else contextlib.nullcontext()
 
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """Limit BLAS, OpenMP and numba to one thread inside the block (seeded fits).
-
-    numba is limited only if something already imported it (umap, pacmap).
-    """
+    """Limit BLAS, OpenMP and numba (if imported) to one thread inside the block."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(_pools().limit(limits=1))
         numba = sys.modules.get("numba")
@@ -127,7 +81,7 @@ def single_threaded() -> Iterator[None]:
 
 
 def cpu_count() -> int:
-    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    """CPUs this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS, Windows
@@ -136,12 +90,8 @@ def cpu_count() -> int:
 
 def in_threads(work: Callable[[_T], None], pieces: Sequence[_T],
                threads: int | None = None) -> None:
-    """``work(piece)`` for every piece, on up to ``threads`` (default: the CPUs, at most
-    :data:`MAX_WORK_THREADS`) Python threads, each taking the next piece when it is done.
-
-    For independent pieces that write disjoint outputs and spend their time in numpy calls
-    that release the GIL.  The first exception raised by a piece is raised here, after the
-    running pieces end; pieces not started then are skipped.
+    """``work(piece)`` for every piece on up to ``threads`` Python threads (default: the CPUs, at
+    most :data:`MAX_WORK_THREADS`); the first exception is raised after the running pieces end.
 
     Examples
     --------

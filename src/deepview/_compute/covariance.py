@@ -1,15 +1,5 @@
-"""Streaming covariance and the symmetric eigensolver, shared by PCA and PFA.
-
-:class:`CovarianceAccumulator` accumulates the mean and scatter matrix of row batches in
-O(D²) memory: rows are copied into a block (``block_bytes``), shifted by the mean of its
-first rows (no ``Σxxᵀ − nμμᵀ`` cancellation), multiplied with one GEMM (a column of ones
-gives the column sums) and merged into float64 totals with the parallel-variance formula
-(Chan et al.).  Accumulators merge exactly and pickle without their row block: ``update`` /
-``merge`` / ``finish`` is the partial-state protocol of :mod:`deepview.partial`.
-
-:func:`symmetric_eigh` is the one eigensolver: eigenvalues in descending order (clipped
-at 0) with matching eigenvector columns, all of them or only the top ``k``.
-"""
+"""Streaming covariance (mean and scatter matrix of row batches in O(D²) memory, merged
+exactly) and the symmetric eigensolver, shared by PCA and PFA."""
 
 from __future__ import annotations
 
@@ -20,12 +10,7 @@ import numpy as np
 from deepview._compute.blas import eigh_threads
 from deepview.exceptions import InvalidDataError, InvalidParameterError
 
-__all__ = [
-    "BLOCK_BYTES",
-    "MAX_PENDING",
-    "CovarianceAccumulator",
-    "symmetric_eigh",
-]
+__all__ = ["BLOCK_BYTES", "MAX_PENDING", "CovarianceAccumulator", "symmetric_eigh"]
 
 #: default size of one row block, in bytes
 BLOCK_BYTES = 8 * 2**20
@@ -44,14 +29,14 @@ def _gemm_dtype(dtype: np.dtype, precision: Precision) -> type[np.floating]:
 
 
 class CovarianceAccumulator:
-    """Streaming mean and scatter matrix of ``(B, D)`` row batches (see the module doc).
+    """Streaming mean and scatter matrix of ``(B, D)`` row batches: blocks shifted by their
+    first rows' mean, one GEMM each, merged in float64 (Chan et al.).  ``update`` / ``merge``
+    / ``finish`` is the partial-state protocol; pickled without the row block.
 
     Parameters
     ----------
     precision : {"float64", "input"}, default="float64"
-        Precision of the block products.  ``"input"`` multiplies float32 (and small
-        integer / bool) data in float32, about twice as fast, accurate to ~1e-6 relative;
-        everything else, and every merge, is float64.
+        ``"input"`` multiplies float32 (and small integer / bool) blocks in float32.
     block_bytes : int, default=BLOCK_BYTES
         Target size of one row block (64 to 65536 rows).
     max_pending : int, default=MAX_PENDING
@@ -62,27 +47,18 @@ class CovarianceAccumulator:
     Raises
     ------
     InvalidDataError
-        From :meth:`update`, for rows with NaN or inf, a width other than the first
-        batch's, or values whose squares overflow float64.
+        From :meth:`update`, for NaN or inf, a width other than the first batch's, or values
+        whose squares overflow float64.
 
     Examples
     --------
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(size=(100, 3)) + 1e8
-    >>> acc = CovarianceAccumulator()
-    >>> for start in range(0, 100, 7):
-    ...     acc.update(x[start:start + 7])
-    >>> bool(np.allclose(acc.covariance(), np.cov(x.T, bias=True)))
-    True
-    >>> n, mean, cov = acc.finalize()  # n - 1 normalisation, like np.cov
-    >>> n, bool(np.allclose(cov, np.cov(x.T)))
-    (100, True)
-
-    Two accumulators of consecutive blocks merge into the accumulator of both:
-
     >>> first, second = CovarianceAccumulator(), CovarianceAccumulator()
-    >>> first.update(x[:30]); second.update(x[30:])
-    >>> n, mean, cov = first.merge(second).finish()
+    >>> for start in range(0, 30, 7):
+    ...     first.update(x[start:min(start + 7, 30)])
+    >>> second.update(x[30:])
+    >>> n, mean, cov = first.merge(second).finish()  # n - 1 normalisation, like np.cov
     >>> n, bool(np.allclose(cov, np.cov(x.T)))
     (100, True)
     """
@@ -218,14 +194,7 @@ class CovarianceAccumulator:
         self._pending = []
 
     def merge(self, other: CovarianceAccumulator) -> CovarianceAccumulator:
-        """Add the rows of ``other`` (e.g. of another block of the data) to this one, exactly:
-        ``S = S_a + S_b + n_a n_b / n (m_a - m_b)(m_a - m_b)ᵀ``.  ``other`` keeps its rows;
-        merging is associative, equal to one accumulator fed all rows up to rounding.
-
-        Returns
-        -------
-        CovarianceAccumulator
-            ``self``, now holding the rows of both.
+        """Add the rows of ``other`` to this one, exactly; returns ``self``.
 
         Raises
         ------
@@ -267,11 +236,11 @@ class CovarianceAccumulator:
         return self
 
     def finish(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """:meth:`finalize`: the end of the partial-state protocol (update / merge / finish)."""
+        """:meth:`finalize` (the partial-state protocol's end)."""
         return self.finalize()
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickled without the row block (folded into the totals first): O(D²) bytes."""
+        """Pickled without the row block (folded into the totals first)."""
         if self.n_features is not None:
             self._settle()
         state = dict(self.__dict__)
@@ -287,7 +256,7 @@ class CovarianceAccumulator:
 
     @property
     def mean(self) -> np.ndarray:
-        """``(D,)`` float64 mean of the rows so far (zeros before the first row)."""
+        """``(D,)`` float64 mean of the rows so far."""
         self._settle()
         assert self._mean_merged is not None
         return self._mean_merged.copy()
@@ -302,8 +271,8 @@ class CovarianceAccumulator:
         return cov
 
     def finalize(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """``(n, mean, covariance)`` with ``n - 1`` normalisation (``n`` if ``n <= 1``), in
-        the accumulator's memory (no ``D x D`` copy); the accumulator is empty afterwards."""
+        """``(n, mean, covariance)`` with ``n - 1`` normalisation, in the accumulator's memory; the
+        accumulator is empty afterwards."""
         cov = self._settle()
         n = self.count
         assert self._mean_merged is not None
@@ -315,21 +284,8 @@ class CovarianceAccumulator:
 
 
 def symmetric_eigh(matrix: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-decomposition of a symmetric positive semi-definite matrix.
-
-    Parameters
-    ----------
-    matrix : numpy.ndarray
-        ``(D, D)`` finite symmetric matrix (a covariance); not modified.
-    k : int, optional
-        Compute only the ``k`` largest eigenpairs; all ``D`` if omitted.
-
-    Returns
-    -------
-    eigenvalues : numpy.ndarray
-        ``(k,)`` in descending order, clipped at 0 (negative values are rounding).
-    eigenvectors : numpy.ndarray
-        ``(D, k)`` C-contiguous; column ``i`` is the unit eigenvector of ``eigenvalues[i]``.
+    """Eigenvalues (descending, clipped at 0) and unit eigenvector columns of a symmetric PSD
+    ``(D, D)`` matrix: all, or the ``k`` largest.
 
     Examples
     --------

@@ -1,11 +1,5 @@
-"""Gaussian mixture kernels: a blocked EM fit (diagonal covariances) and fast log-densities.
-
-The diagonal fit follows :class:`sklearn.mixture.GaussianMixture` step by step (``init_params=
-"k-means++"``, ``reg_covar=1e-6``, ``n_init=1``, stop when the mean log-likelihood changes by
-less than ``tol``) on a list of row blocks, centred by their mean, with a handful of
-``(n, D) x (D, K)`` products per EM iteration.  Full covariances are fitted with sklearn.
-A diagonal model is scored without a ``D x D`` matrix, on centred data in float64.
-"""
+"""Gaussian mixture kernels: a blocked EM fit with diagonal covariances (scikit-learn's EM step
+by step), full covariances through scikit-learn, and fast log-densities."""
 
 from __future__ import annotations
 
@@ -28,8 +22,7 @@ _BLOCK_ROWS = 4096
 
 
 def as_random_state(seed: Any) -> np.random.RandomState:
-    """``None``, an int, a ``RandomState`` (used as is) or a ``Generator`` (seeds a new one
-    from one draw) as a ``RandomState``."""
+    """``None``, an int, a ``RandomState`` or a ``Generator`` as a ``RandomState``."""
     if isinstance(seed, np.random.RandomState):
         return seed
     if isinstance(seed, np.random.Generator):
@@ -48,9 +41,8 @@ def iter_blocks(blocks: Sequence[np.ndarray], rows: int = _BLOCK_ROWS) -> Iterab
 
 @dataclasses.dataclass(frozen=True)
 class GaussianMixtureParams:
-    """Fitted mixture: weights ``(K,)``, means ``(K, D)`` and either diagonal variances
-    ``(K, D)`` or precision Cholesky factors ``(K, D, D)``; ``center`` ``(D,)`` is subtracted
-    from data (and means) before scoring."""
+    """Fitted mixture: ``weights``, ``means`` and diagonal ``variances`` or precision Cholesky
+    factors; ``center`` is subtracted from data and means before scoring."""
 
     weights: np.ndarray
     means: np.ndarray
@@ -82,8 +74,7 @@ class GaussianMixtureParams:
 
     @functools.cached_property
     def _diag_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(D, K)`` linear and quadratic coefficients and ``(K,)`` constant of the diagonal
-        log-densities of centred data."""
+        """Linear, quadratic and constant terms of the diagonal log-densities."""
         means = self.means if self.center is None else self.means - self.center
         if self.variances is None:
             raise ValueError("GaussianMixtureParams: not a diagonal model.")
@@ -92,7 +83,7 @@ class GaussianMixtureParams:
         return np.ascontiguousarray(mat[:d]), np.ascontiguousarray(mat[d:]), const
 
     def component_log_density(self, x: np.ndarray) -> np.ndarray:
-        """``log w_k + log N(x; mu_k, Sigma_k)`` for every row and component: ``(n, K)``."""
+        """``log w_k + log N(x; mu_k, Sigma_k)``: ``(n, K)``."""
         xc = np.array(x, dtype=np.float64)  # a float64 copy we may centre in place
         means = self.means
         if self.center is not None:
@@ -116,7 +107,7 @@ class GaussianMixtureParams:
         return out
 
     def log_density(self, x: np.ndarray) -> np.ndarray:
-        """Mixture log-density ``log sum_k w_k N(x; mu_k, Sigma_k)`` of every row: ``(n,)``."""
+        """Mixture log-density of every row: ``(n,)``."""
         return _logsumexp(self.component_log_density(x))
 
 
@@ -136,12 +127,9 @@ def _block_mean(blocks: Sequence[np.ndarray]) -> tuple[int, np.ndarray]:
     return n, total / n
 
 
-def _kmeans_plusplus(
-    xc: np.ndarray, xx: np.ndarray, k: int, rs: np.random.RandomState
-) -> np.ndarray:
-    """k-means++ seeding as in ``sklearn.cluster.kmeans_plusplus`` (greedy, ``2 + log k``
-    local trials, same random draws) on centred rows ``xc`` (``xx = xc**2``); returns the
-    ``(k, D)`` centred seeds (float64)."""
+def _kmeans_plusplus(xc: np.ndarray, xx: np.ndarray, k: int, rs: np.random.RandomState
+                     ) -> np.ndarray:
+    """scikit-learn's greedy k-means++ seeding (same draws) on centred rows."""
     n, d = xc.shape
     n_trials = 2 + int(np.log(k))
     row_sq = xx.sum(axis=1, dtype=np.float64)
@@ -172,10 +160,9 @@ def _kmeans_plusplus(
     return seeds
 
 
-def _work_arrays(
-    blocks: Sequence[np.ndarray], center: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``x - center`` and ``(x - center)**2`` of all rows as two float32 ``(n, D)`` arrays."""
+def _work_arrays(blocks: Sequence[np.ndarray], center: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``x - center`` and its square as float32 ``(n, D)`` arrays."""
     n = sum(len(b) for b in blocks)
     d = len(center)
     xc = np.empty((n, d), dtype=np.float32)
@@ -192,8 +179,7 @@ def _work_arrays(
 
 def _e_step_matrix(weights: np.ndarray, means: np.ndarray, variances: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """``(2D, K)`` matrix and ``(K,)`` constant with ``[xc, xc**2] @ M + c`` = weighted
-    log-densities."""
+    """``(2D, K)`` matrix and ``(K,)`` constant: ``[xc, xc**2] @ M + c`` = log-densities."""
     prec = 1.0 / variances
     const = (-0.5 * (means.shape[1] * _LOG_2PI + np.log(variances).sum(axis=1))
              - 0.5 * np.einsum("kd,kd->k", means * means, prec))
@@ -202,17 +188,14 @@ def _e_step_matrix(weights: np.ndarray, means: np.ndarray, variances: np.ndarray
     return np.concatenate([(means * prec).T, -0.5 * prec.T]), const
 
 
-def _fit_diag(
-    blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int, rs: np.random.RandomState
-) -> GaussianMixtureParams:
-    """EM on float32 copies of ``xc`` and ``xc**2`` in row chunks; small statistics in
-    float64."""
+def _fit_diag(blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int,
+              rs: np.random.RandomState) -> GaussianMixtureParams:
+    """EM on float32 ``xc`` and ``xc**2`` in row chunks (float64 after a drop of the bound)."""
     n, center = _block_mean(blocks)
     d = len(center)
     xc, xx = _work_arrays(blocks, center)
     eps = 10 * np.finfo(np.float64).eps
-    # the initial parameters as sklearn derives them from one-hot responsibilities on the
-    # k-means++ seeds (nk = 1 + 10 eps of the input dtype, on the uncentred seeds)
+    # sklearn's initial parameters from one-hot responsibilities on the k-means++ seeds
     seeds = _kmeans_plusplus(xc, xx, k, rs) + center
     dtype = blocks[0].dtype if np.issubdtype(blocks[0].dtype, np.floating) else np.float64
     nk0 = 1.0 + 10 * float(np.finfo(dtype).eps)
@@ -259,17 +242,15 @@ def _fit_diag(
             converged = True
             break
         if not precise and lower_bound < previous:
-            # EM never lowers the bound in exact arithmetic, float32 rounding can (a tiny
-            # variance next to a centred mean): finish in float64
+            # float32 rounding lowered the bound: finish in float64
             precise = True
     return GaussianMixtureParams(weights=weights, means=means + center, covariance_type="diag",
                                  variances=variances, center=center, n_iter=n_iter,
                                  converged=converged)
 
 
-def _fit_full(
-    blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int, rs: np.random.RandomState
-) -> GaussianMixtureParams:
+def _fit_full(blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int,
+              rs: np.random.RandomState) -> GaussianMixtureParams:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
@@ -289,20 +270,10 @@ def _fit_full(
     return dataclasses.replace(params, training_scores=params.log_density(x))
 
 
-def fit_gmm(
-    blocks: Sequence[np.ndarray],
-    *,
-    n_components: int,
-    covariance_type: str = "diag",
-    tol: float = 1e-3,
-    max_iter: int = 200,
-    random_state: Any = None,
-) -> GaussianMixtureParams:
-    """Fit a Gaussian mixture to the rows of ``blocks`` (a list of ``(n_i, D)`` arrays).
-
-    ``"diag"`` reads the blocks as they are (O(n K D) per EM iteration); ``"full"``
-    concatenates them in float64 for sklearn (O(n K D^2)).
-    """
+def fit_gmm(blocks: Sequence[np.ndarray], *, n_components: int, covariance_type: str = "diag",
+            tol: float = 1e-3, max_iter: int = 200, random_state: Any = None
+            ) -> GaussianMixtureParams:
+    """Fit a Gaussian mixture to the rows of ``blocks`` (``(n_i, D)`` arrays)."""
     rs = as_random_state(random_state)
     if covariance_type == "diag":
         with single_blas_thread():  # skinny, memory-bound products
@@ -314,9 +285,8 @@ def fit_gmm(
 
 def _drop_degenerate(params: GaussianMixtureParams,
                      blocks: Sequence[np.ndarray]) -> GaussianMixtureParams:
-    """Remove components holding fewer than ``D + 1`` samples (by weight; the fewest that
-    span a ``D``-dimensional Gaussian) and renormalise the weights: a far outlier's own
-    component, shrunk to the variance floor, would make it the most familiar sample."""
+    """Remove components of fewer than ``D + 1`` samples' weight (a far outlier's own component
+    would make it the most familiar sample) and renormalise."""
     n = sum(len(b) for b in blocks)
     keep = params.weights * n >= params.n_features + 1
     if keep.all() or not keep.any():

@@ -1,10 +1,5 @@
-"""Group close pairs into duplicate sets whose diameter is bounded (no single-linkage chains).
-
-Pairs are merged in ascending distance order, two groups only if the merged group stays
-inside a ball of radius ``threshold`` around its centroid (an upper bound from the two
-centroids and radii), so any two members of a group are at most ``2 * threshold`` apart.
-Connected components that already satisfy the bound are accepted as they are.
-"""
+"""Group close pairs into duplicate sets of bounded diameter: pairs merge in ascending distance
+while the group stays in a ball of radius ``threshold`` around its centroid (no chains)."""
 
 from __future__ import annotations
 
@@ -22,9 +17,8 @@ def _radius(x: np.ndarray, members: np.ndarray) -> float:
     return float(np.sqrt(np.einsum("ij,ij->i", diff, diff).max()))
 
 
-def _constrained_merge(
-    x: np.ndarray, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray, tol: float
-) -> list[np.ndarray]:
+def _constrained_merge(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray,
+                       tol: float) -> list[np.ndarray]:
     """Greedy merge of the pairs (ascending distance) under the radius bound."""
     parent: dict[int, int] = {}
     centre: dict[int, np.ndarray] = {}
@@ -64,12 +58,10 @@ def _constrained_merge(
     return [np.array(sorted(m), dtype=np.int64) for m in members.values() if len(m) > 1]
 
 
-def bounded_groups(
-    x: np.ndarray, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray, threshold: float
-) -> list[np.ndarray]:
-    """Groups (sorted index arrays, >= 2 members, ordered by their first member) from the
-    close pairs ``(rows[i], cols[i])`` at distance ``dist[i]``, each group within a ball of
-    radius ``threshold`` around its centroid."""
+def bounded_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray,
+                   threshold: float) -> list[np.ndarray]:
+    """Groups (sorted index arrays of 2+ members, by first member) from the close pairs
+    ``(rows[i], cols[i])`` at ``dist[i]``, each within ``threshold`` of its centroid."""
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     dist = np.asarray(dist, dtype=np.float64)

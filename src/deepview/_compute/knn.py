@@ -1,17 +1,7 @@
-"""k-nearest-neighbour kernels (Euclidean): exact, partitioned, FAISS and Annoy searches, and a
-k-NN index for queries against a fixed set of points.
+"""Euclidean k-nearest-neighbour kernels (exact, partitioned, FAISS, Annoy) and a k-NN index.
 
-Every search returns ``(indices, distances)`` of shape ``(n, k)``, each row sorted by
-distance, with the query point itself first (distance 0).  Distances too small for
-``|a|^2 + |b|^2 - 2 a.b`` to keep their digits are recomputed from the vectors (differences
-in the input precision, sums in float64), so a near-duplicate at 1e-6 gets 1e-6 whatever the
-backend.
-
-:func:`knn_partitioned` searches k-means cells exactly; its points may be a memory-mapped
-array or rows in a file (:mod:`deepview._compute.spill`), read cell by cell and chunk by
-chunk, and its lists may be memory-mapped too.  :class:`CellIndex` answers queries against a
-fixed set of points with the same cells.
-"""
+Every search returns ``(indices, distances)`` of shape ``(n, k)``, rows sorted by distance
+with the point itself first; small distances are recomputed from the vectors."""
 
 from __future__ import annotations
 
@@ -27,35 +17,22 @@ from deepview._compute.select import median
 from deepview._compute.spill import FileRows, mapped, release, take
 from deepview._optional import require
 
-__all__ = [
-    "CellIndex",
-    "exact_distances",
-    "exact_duplicate_labels",
-    "knn_annoy",
-    "knn_brute",
-    "knn_faiss",
-    "knn_partitioned",
-    "normalize_columns",
-]
+__all__ = ["CellIndex", "exact_distances", "exact_duplicate_labels", "knn_annoy", "knn_brute",
+           "knn_faiss", "knn_partitioned", "normalize_columns"]
 
-#: rows per chunk of a streamed pass over the points or the lists (a multiple of
-#: ``_nearest``'s 8192-row blocks, so a chunked assignment to cells does the same products)
+#: rows per chunk of a streamed pass (a multiple of ``_nearest``'s 8192-row blocks)
 CHUNK_ROWS = 8192 * 8
 #: rows of the points gathered between two releases of their mapped pages
 RELEASE_ROWS = 1024
 #: cells a thread searches at a time
 THREAD_CELLS = 32
-#: a cell of more points than this is searched in blocks of ``CELL_STEP_ROWS`` rows (its
-#: distance matrix and selection take 12 bytes x m^2 at once)
+#: a cell of more points than this is searched in blocks of ``CELL_STEP_ROWS`` rows
 CELL_BLOCK_ROWS = 2048
 CELL_STEP_ROWS = 512
 
 
 def normalize_columns(x: np.ndarray) -> np.ndarray:
-    """Divide every column by its L2 norm over all rows (all-zero columns stay zero).
-
-    Returns a new C-contiguous float32 array (float64 input stays float64).
-    """
+    """Every column divided by its L2 norm (zero columns stay zero), as a new array."""
     dtype: Any = np.float64 if x.dtype == np.float64 else np.float32
     out: np.ndarray = np.array(x, dtype=dtype, order="C")
     norms = np.sqrt((out.astype(np.float64) ** 2).sum(axis=0))
@@ -65,8 +42,7 @@ def normalize_columns(x: np.ndarray) -> np.ndarray:
 
 
 def exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``||x[rows] - x[cols]||`` from differences in the input precision, summed in float64;
-    same shape as rows."""
+    """``||x[rows] - x[cols]||``: differences in the input precision, summed in float64."""
     rows = np.asarray(rows)
     cols = np.asarray(cols)
     out = np.empty(rows.shape, dtype=np.float64)
@@ -79,7 +55,7 @@ def exact_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
 
 
 def _gathered_distances(x: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """:func:`exact_distances` of points that may be mapped or in a file, gathered in pieces."""
+    """:func:`exact_distances` of points that may be mapped or in a file."""
     out = np.empty(len(rows), dtype=np.float64)
     for start in range(0, len(rows), RELEASE_ROWS):
         pair = slice(start, start + RELEASE_ROWS)
@@ -90,8 +66,7 @@ def _gathered_distances(x: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
 
 
 def _chunks(idx: Any, d2: Any) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
-    """``(start, stop, indices, squared distances, is_self)`` per row chunk of the lists, each
-    point itself put in place of its farthest candidate where its list misses it."""
+    """Per row chunk of the lists: ``(start, stop, indices, squared distances, is_self)``."""
     for start in range(0, len(idx), CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, len(idx))
         own = np.arange(start, stop)[:, None]
@@ -108,11 +83,8 @@ def _positive_blocks(idx: Any, d2: Any) -> Iterator[np.ndarray]:
 
 def _finish(x: Any, idx: Any, d2: Any, out_dist: Any,
             drop: Callable[[], None] = lambda: None) -> None:
-    """Put each point itself first (distance 0), make small distances exact and sort each
-    row, chunk by chunk in place: ``idx`` sorted, ``out_dist`` (may be ``d2``, or None) the
-    distances.  Of a search's approximate squared distances ``d2``, those below 1e-3 of the
-    median positive one are recomputed from the vectors (the rest keep a relative error
-    below ~1e-4).  ``drop`` is called after each chunk (e.g. to give mapped pages back)."""
+    """Put each point first, recompute distances below 1e-3 of the median from the vectors and
+    sort each row, chunk by chunk in place (``out_dist``: the distances, or None)."""
     scale = median(lambda: _positive_blocks(idx, d2))[0]
     drop()
     for start, stop, block_idx, block_d2, is_self in _chunks(idx, d2):
@@ -131,7 +103,7 @@ def _finish(x: Any, idx: Any, d2: Any, out_dist: Any,
 
 
 def _finished(x: np.ndarray, idx: np.ndarray, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_finish` of in-memory lists: ``int64`` indices and ``float64`` distances."""
+    """:func:`_finish` of in-memory lists: int64 indices and float64 distances."""
     idx = np.array(idx, dtype=np.int64)
     dist = np.empty(idx.shape, dtype=np.float64)
     _finish(x, idx, d2, dist)
@@ -142,12 +114,9 @@ def _sq_norms(xf: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", xf, xf)
 
 
-def _topk_block(
-    q: np.ndarray, q_sq: np.ndarray, ref: np.ndarray, ref_sq: np.ndarray, k: int,
-    self_cols: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Local indices and squared distances of the ``k`` nearest ``ref`` rows of each ``q``
-    row (``self_cols[i]``: column of q[i] itself in ref, forced first)."""
+def _topk_block(q: np.ndarray, q_sq: np.ndarray, ref: np.ndarray, ref_sq: np.ndarray, k: int,
+                self_cols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest ``ref`` rows of each ``q`` row (``self_cols``: forced first)."""
     d2 = q_sq[:, None] - 2.0 * (q @ ref.T)
     d2 += ref_sq[None, :]
     if self_cols is not None:
@@ -165,7 +134,7 @@ def _topk_block(
 
 def _blocked_topk(xf: np.ndarray, sq: np.ndarray, k: int, block_rows: int
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_topk_block` of every row of ``xf`` among all of them, ``block_rows`` at a time."""
+    """:func:`_topk_block` of every row among all of them, ``block_rows`` at a time."""
     n = len(xf)
     idx = np.empty((n, k), dtype=np.int64)
     d2 = np.empty((n, k), dtype=np.float32)
@@ -177,16 +146,14 @@ def _blocked_topk(xf: np.ndarray, sq: np.ndarray, k: int, block_rows: int
 
 @single_blas_thread()  # blocked, memory-bound products (see deepview._compute.blas)
 def knn_brute(x: np.ndarray, k: int, *, block_rows: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k-NN by blocked matrix products (float32 BLAS); O(n^2 D) time, O(block x n)
-    extra memory.  Returns ``int64`` indices and ``float64`` distances."""
+    """Exact k-NN by blocked float32 products: int64 indices, float64 distances."""
     xf = np.ascontiguousarray(x, dtype=np.float32)
     return _finished(x, *_blocked_topk(xf, _sq_norms(xf), min(k, len(x)), block_rows))
 
 
 def _kmeans(xf: np.ndarray, n_centroids: int, rng: np.random.Generator | np.ndarray,
             n_iter: int = 10) -> np.ndarray:
-    """Lloyd k-means (float32 BLAS) started from random rows (drawn from ``rng``, or the
-    rows ``rng`` when it is an array of them); returns the centroids."""
+    """Lloyd k-means from random rows (or the rows ``rng`` when it is an array)."""
     first = (rng if isinstance(rng, np.ndarray)
              else rng.choice(len(xf), size=n_centroids, replace=False))
     centroids = xf[first].copy()
@@ -210,15 +177,10 @@ def _nearest(xf: np.ndarray, centroids: np.ndarray, block_rows: int = 8192) -> n
     return out
 
 
-def _cells(
-    x: Any, n_cells: int, cell_size: int, rng: np.random.Generator,
-    drop: Callable[[], None] = lambda: None,
-) -> tuple[np.ndarray, int]:
-    """Two-level k-means cells: ~sqrt(n_cells) groups, each split into cells of about
-    ``cell_size`` points, trained on a 16-points-per-cell sample: O(n sqrt(n_cells) D).
-    Returns (label per row, cell count).  ``x`` (an array, a memory-mapped array or
-    :class:`~deepview._compute.spill.FileRows`) is read in chunks of :data:`CHUNK_ROWS`
-    rows and by gathered rows, as float32; ``drop`` is called after each chunk."""
+def _cells(x: Any, n_cells: int, cell_size: int, rng: np.random.Generator,
+           drop: Callable[[], None] = lambda: None) -> tuple[np.ndarray, int]:
+    """Two-level k-means cells of about ``cell_size`` points (label per row, cell count), read
+    in chunks of :data:`CHUNK_ROWS` rows; ``drop`` is called after each chunk."""
     n = len(x)
     n_groups = max(1, int(round(np.sqrt(n_cells))))
     sample = np.ascontiguousarray(
@@ -236,8 +198,7 @@ def _cells(
     label = np.empty(n, dtype=np.int32)
     order = np.argsort(row_group, kind="stable")  # each group's rows in increasing order
     bounds = np.searchsorted(row_group[order], np.arange(n_groups + 1))
-    # the cells are numbered, and their k-means start rows drawn, group after group (so they
-    # do not depend on the threads that split them below)
+    # numbered and drawn group after group, independent of the threads below
     plans: list[tuple[int, int, np.ndarray]] = []  # (group, first label, start rows)
     next_label = 0
     for g in range(n_groups):
@@ -269,49 +230,36 @@ def _rows(x: Any, start: int, stop: int) -> np.ndarray:
 
 
 @single_blas_thread()
-def knn_partitioned(
-    x: Any, k: int, *, cell_size: int = 256, seed: int = 0, rounds: int = 1,
-    spill: Path | None = None, distances: Any = np.float64,
-    distances_file: Path | None = None,
-) -> tuple[np.ndarray, Any]:
-    """Approximate k-NN: k-means cells of ~``cell_size`` points, exact search (one matrix
-    product per cell) inside each point's cell.  O(rounds * n * cell_size * D) time.
-
-    Points closer than the distance to their cell boundary are always found; neighbours
-    across a boundary can be missed (some larger distances come out slightly too large)
-    unless another of ``rounds`` independent partitions (seeds ``seed, seed + 1, ...``)
-    keeps them together.  Fewer than ``2 * cell_size`` points are searched exactly
-    (:func:`knn_brute`).  Memory: the ``(n, k)`` lists plus a fixed amount.
+def knn_partitioned(x: Any, k: int, *, cell_size: int = 256, seed: int = 0, rounds: int = 1,
+                    spill: Path | None = None, distances: Any = np.float64,
+                    distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
+    """Approximate k-NN: exact search inside k-means cells of about ``cell_size`` points,
+    ``rounds`` seeded partitions merged; fewer than ``2 * cell_size`` points are searched
+    exactly.
 
     Parameters
     ----------
     x : numpy.ndarray or FileRows
-        ``(n, d)`` points, searched as float32 (small distances are recomputed in the input
-        precision); may be a memory-mapped array (its pages are released as the search
-        goes) or rows in a file (:class:`~deepview._compute.spill.FileRows`).
+        ``(n, d)`` points (memory-mapped arrays are released as the search goes).
     k : int
-        Neighbours per point, itself included (at most ``n``).
+        Neighbours per point, itself included.
     cell_size : int, default=256
         Points per k-means cell.
     seed : int, default=0
-        Seed of the first partition's cells; the same seed gives the same neighbours.
+        Seed of the first partition.
     rounds : int, default=1
         Independent partitions searched and merged.
     spill : pathlib.Path, optional
-        Folder where the neighbour lists are kept memory-mapped (``knn-*.bin`` files, which
-        the caller removes with the folder); default in memory.
+        Folder for memory-mapped neighbour lists; default in memory.
     distances : numpy dtype or None, default=float64
-        dtype of the returned distances; ``None`` returns no distances, and ``float32``
-        returns them in the buffer of the search's squared distances (no more memory).
+        dtype of the returned distances (``float32`` reuses the search's buffer; ``None``: none).
     distances_file : pathlib.Path, optional
-        Write the distances to this file (written and read in order, so nothing of them
-        stays resident) and return them as :class:`~deepview._compute.spill.FileRows`.
+        Write the distances to this file and return them as ``FileRows``.
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray or FileRows or None)
-        ``(n, k)`` ``int32`` indices and distances, each row sorted by distance with the
-        point itself first.
+        ``(n, k)`` int32 indices and the distances.
     """
     n = len(x)
     k = min(k, n)
@@ -355,8 +303,7 @@ def knn_partitioned(
 def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
                   seed: int, idx: np.ndarray, d2: np.ndarray, merge: bool,
                   drop: Callable[[], None]) -> None:
-    """One seeded partition's exact in-cell search, written (``merge=False``) or merged into
-    ``idx``/``d2`` cell by cell; the disjoint cells are searched side by side."""
+    """One seeded partition's in-cell search, written or merged into ``idx`` / ``d2``."""
     label, n_cells = _cells(x, n_cells, cell_size, np.random.default_rng(seed), drop)
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
@@ -386,7 +333,7 @@ def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
 
 
 def _merge_lists(idx: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` closest distinct neighbours per row of concatenated neighbour lists."""
+    """The ``k`` closest distinct neighbours per row of concatenated lists."""
     by_index = np.argsort(idx, axis=1, kind="stable")
     idx = np.take_along_axis(idx, by_index, axis=1)
     d2 = np.take_along_axis(d2, by_index, axis=1)
@@ -397,14 +344,11 @@ def _merge_lists(idx: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, n
 
 def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k-NN among one cell's ``points`` (float32, their squared norms ``sq``): the
-    ``(m, k)`` neighbours as ``members`` and squared distances, padded with the point itself
-    (distance 0, dropped later) in a cell of fewer than ``k`` points."""
+    """Exact k-NN among one cell's points, padded with the point itself below ``k``."""
     m = len(members)
     local = np.arange(m)
     if m <= CELL_BLOCK_ROWS:
-        # two arrays: numpy computes ``a @ a.T`` of one array with a symmetric product
-        # (syrk) that rounds differently
+        # two arrays: ``a @ a.T`` of one array (syrk) rounds differently
         part, dist = _topk_block(points, sq, points.copy(), sq, min(k, m), local)
     else:  # an oversized cell (k-means cells are uneven): rows in blocks, not m x m at once
         part, dist = _blocked_topk(points, sq, min(k, m), CELL_STEP_ROWS)
@@ -415,22 +359,8 @@ def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
 
 
 class CellIndex:
-    """Approximate k-NN queries against ``points`` (Euclidean): k-means cells of about
-    ``cell_size`` points; a query searches the ``probes`` cells with the nearest centroids.
-
-    Up to ``2 * cell_size`` points the search is exact (one cell).  Seeded: the same points
-    and seed give the same cells and answers.
-
-    Parameters
-    ----------
-    points : numpy.ndarray
-        ``(m, d)`` points (copied as float32).
-    cell_size : int, default=256
-    probes : int, default=4
-        Cells searched per query.
-    seed : int, default=0
-        Seed of the k-means cells.
-    """
+    """Approximate k-NN queries against fixed ``points``: each query searches the ``probes``
+    k-means cells (of about ``cell_size`` points, seeded) with the nearest centroids."""
 
     def __init__(self, points: np.ndarray, *, cell_size: int = 256, probes: int = 4,
                  seed: int = 0) -> None:
@@ -459,16 +389,14 @@ class CellIndex:
 
     @single_blas_thread()
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(len(queries), k)`` indices into ``points`` and distances, nearest first.
-        Rows with fewer than ``k`` candidates are padded with index -1 at distance inf."""
+        """Indices and distances of the ``k`` nearest points; -1 / inf pad short rows."""
         q = np.ascontiguousarray(queries, dtype=np.float32)
         k = min(k, len(self.points))
         n_cells = len(self.centroids)
         q_sq = _sq_norms(q)
         cells, _ = _topk_block(q, q_sq, self.centroids, self.centroid_sq,
                                min(self.probes, n_cells), None)
-        # every (query, probed cell) pair, grouped by cell: one product per cell, then one
-        # selection of the k best of each query's probes x k candidates
+        # (query, probed cell) pairs grouped by cell: one product per cell
         width = cells.shape[1]
         found_idx = np.full((len(q), width, k), -1, dtype=np.int64)
         found_d2 = np.full((len(q), width, k), np.inf, dtype=np.float32)
@@ -498,15 +426,9 @@ class CellIndex:
         return np.take_along_axis(flat_idx, keep, axis=1), np.sqrt(np.maximum(best_d2, 0.0))
 
 
-def knn_faiss(
-    x: np.ndarray, k: int, *, exact: bool | None = None, nprobe: int = 2, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """k-NN with FAISS: ``IndexFlatL2`` (exact) or ``IndexIVFFlat``.
-
-    ``exact=None`` picks the flat index up to 20 000 points.  The IVF index uses about
-    ``n / 512`` lists, is trained on a 40-points-per-list subsample with a fixed seed, and
-    probes ``nprobe`` lists.
-    """
+def knn_faiss(x: np.ndarray, k: int, *, exact: bool | None = None, nprobe: int = 2,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """k-NN with FAISS: ``IndexFlatL2`` (``exact``; default to 20 000 points) or IVF."""
     faiss = require("faiss", feature="Duplicates.KNNStrategy.KNNFaiss")
     n, d = x.shape
     k = min(k, n)
@@ -530,10 +452,9 @@ def knn_faiss(
     return _finished(x, np.where(idx < 0, np.arange(n)[:, None], idx), d2)  # -1: padding
 
 
-def knn_annoy(
-    x: np.ndarray, k: int, *, n_trees: int = 30, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate k-NN with Annoy (Euclidean metric, ``n_trees`` trees, fixed seed)."""
+def knn_annoy(x: np.ndarray, k: int, *, n_trees: int = 30, seed: int = 0
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k-NN with Annoy (``n_trees`` trees, fixed seed)."""
     annoy = require("annoy", feature="Duplicates.KNNStrategy.KNNAnnoy")
     n, d = x.shape
     k = min(k, n)
@@ -552,8 +473,7 @@ def knn_annoy(
 
 
 def exact_duplicate_labels(x: np.ndarray) -> np.ndarray:
-    """Label per row such that rows with identical values (bitwise, -0.0 == 0.0) share one
-    label; ``O(n log n)``."""
+    """A label per row, shared by rows with identical values (-0.0 == 0.0)."""
     arr = np.ascontiguousarray(np.asarray(x) + 0)  # +0 turns -0.0 into 0.0
     rows = arr.view(np.dtype((np.void, arr.dtype.itemsize * arr.shape[1]))).ravel()
     _, labels = np.unique(rows, return_inverse=True)

@@ -1,14 +1,5 @@
-"""Streaming principal component analysis: ``partial_fit(x)`` per batch, then ``finalize()``
--> :class:`LinearProjection`.
-
-- :class:`CovariancePCA`: exact; the float64 scatter matrix of a
-  :class:`~deepview._compute.covariance.CovarianceAccumulator`, then its top eigenvectors.
-  Memory O(D^2); the result does not depend on how the data is cut into batches.
-- :class:`BufferedIncrementalPCA`: sklearn's approximate ``IncrementalPCA`` for very wide
-  data; batches smaller than the number of components are buffered, never dropped.
-
-:func:`make_streaming_pca` uses the exact fitter up to :data:`EXACT_MAX_FEATURES` features.
-"""
+"""Streaming PCA: ``partial_fit(x)`` per batch, then ``finalize()`` -> :class:`LinearProjection`;
+exact from the covariance up to :data:`EXACT_MAX_FEATURES` features, else incremental."""
 
 from __future__ import annotations
 
@@ -22,15 +13,8 @@ from deepview._compute.blas import blas_threads_for
 from deepview._compute.covariance import CovarianceAccumulator, symmetric_eigh
 from deepview.exceptions import InvalidDataError
 
-__all__ = [
-    "EXACT_MAX_FEATURES",
-    "BufferedIncrementalPCA",
-    "CovarianceAccumulator",
-    "CovariancePCA",
-    "LinearProjection",
-    "flip_signs",
-    "make_streaming_pca",
-]
+__all__ = ["EXACT_MAX_FEATURES", "BufferedIncrementalPCA", "CovarianceAccumulator",
+           "CovariancePCA", "LinearProjection", "flip_signs", "make_streaming_pca"]
 
 #: widest data for which :func:`make_streaming_pca` accumulates the exact covariance
 EXACT_MAX_FEATURES = 4096
@@ -38,12 +22,8 @@ EXACT_MAX_FEATURES = 4096
 
 @dataclass(frozen=True)
 class LinearProjection:
-    """A fitted PCA: ``transform(x) = (x - mean) @ components.T``.
-
-    ``components`` has one unit-norm principal axis per row, in order of decreasing
-    ``explained_variance``; each axis is signed so that its largest-magnitude loading is
-    positive (deterministic output).
-    """
+    """A fitted PCA: ``transform(x) = (x - mean) @ components.T``; unit axes by decreasing
+    ``explained_variance``, each with its largest loading positive."""
 
     mean: np.ndarray
     components: np.ndarray
@@ -66,7 +46,7 @@ class LinearProjection:
         return int(self.components.shape[0])
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        """Project rows of ``x``; float32 in -> float32 out, anything else -> float64."""
+        """Project rows of ``x``; float32 in -> float32 out, else float64."""
         with blas_threads_for(2.0 * x.shape[0] * x.shape[1] * self.components.shape[0]):
             if x.dtype == np.float32:
                 return np.subtract(x, self._mean32) @ self._components32_t
@@ -108,8 +88,8 @@ class CovariancePCA:
 
 
 class BufferedIncrementalPCA:
-    """sklearn ``IncrementalPCA`` that never skips data: rows are fitted in chunks of at
-    least ``n_components``, the last ``n_components`` held back for the final chunk."""
+    """sklearn ``IncrementalPCA`` that never skips data: chunks of at least ``n_components``
+    rows, the last ones held back for the final chunk."""
 
     def __init__(self, n_components: int) -> None:
         from sklearn.decomposition import IncrementalPCA

@@ -1,14 +1,5 @@
-"""Recognising rows seen before: exact row lookup and tolerant row fingerprints.
-
-- :class:`ExactRowIndex` finds, for each query row, a training row with *exactly* the same
-  values (float32 comparison, ``-0.0 == 0.0``).  Rows are hashed in one vectorised pass
-  (random 64-bit multipliers, wrap-around arithmetic), looked up with ``searchsorted`` and
-  confirmed by comparing the values, so a hash collision can never give a wrong match.
-- :class:`RowFingerprints` keeps a few random projections per fitted row (n x 4 floats)
-  and checks that rows presented later are the same samples, tolerating the tiny float
-  differences of a re-run (e.g. non-deterministic GPU inference) but not a different
-  sample.
-"""
+"""Recognising rows seen before: exact row lookup (hash, then compare) and tolerant row
+fingerprints (a few random projections per row)."""
 
 from __future__ import annotations
 
@@ -31,7 +22,7 @@ def _multipliers(n_features: int) -> np.ndarray:
 
 
 def hash_rows(x32: np.ndarray) -> np.ndarray:
-    """64-bit hash of each row of a canonical float32 array (see :func:`_canonical32`)."""
+    """64-bit hash of each row of a canonical float32 array."""
     if x32.shape[1] == 0:
         return np.zeros(len(x32), dtype=np.uint64)
     bits = x32.view(np.uint32).astype(np.uint64)
@@ -45,12 +36,7 @@ def hash_rows(x32: np.ndarray) -> np.ndarray:
 
 
 class ExactRowIndex:
-    """Lookup of exact copies of training rows.
-
-    Parameters
-    ----------
-    data : numpy.ndarray
-        The training rows, shape (n, D).  Kept (as float32) for the confirmation step.
+    """Lookup of exact copies (float32, ``-0.0 == 0.0``) of the training rows ``data``.
 
     Examples
     --------
@@ -86,13 +72,8 @@ class ExactRowIndex:
 
 
 class RowFingerprints:
-    """A few random projections per row, to check later that a row is the same sample.
-
-    ``update`` is called with the fitted rows in order; ``matches(rows, x)`` says, per row of
-    ``x``, whether it is within tolerance of fitted row ``rows[i]``.  The tolerance is
-    ``rtol`` times (the row's distance to the centre + the RMS spread of the fitted data),
-    so re-computed rows with float noise pass while other samples do not.
-    """
+    """A few random projections per fitted row; ``matches(rows, x)`` checks that the rows of
+    ``x`` are fitted rows ``rows`` up to ``rtol`` times (distance to the centre + RMS spread)."""
 
     def __init__(self, n_projections: int = 4, rtol: float = 1e-3) -> None:
         self.n_projections = n_projections
@@ -130,7 +111,7 @@ class RowFingerprints:
         self._spread = float(np.sqrt(self._sq_sum / self._n)) if self._n else 0.0
 
     def matches(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Boolean per row of ``x``: is it (up to float noise) fitted row ``rows[i]``?"""
+        """Per row of ``x``: is it (up to float noise) fitted row ``rows[i]``?"""
         if self._fp is None or self._fp_norm is None:
             self.finalize()
         ref_fp, ref_norm = self._fp, self._fp_norm

@@ -1,9 +1,5 @@
-"""Exact order statistics of non-negative floats streamed block by block, without holding them.
-
-Non-negative IEEE floats sort like their bit patterns, so a count per 16-bit digit of the
-patterns (most significant first) finds the digit that holds a wanted rank; the next pass
-counts only the values with that prefix, until few enough candidates remain to sort.  Each
-pass calls ``blocks()`` again, so the values may come from a memory-mapped array or a file.
+"""Exact order statistics of non-negative floats streamed block by block, by counting their
+bit patterns' 16-bit digits (``blocks()`` is called once per pass).
 
 Examples
 --------
@@ -43,10 +39,7 @@ def _value(key: int, width: int) -> float:
 
 
 def median(blocks: Blocks, *, select_rows: int = SELECT_ROWS) -> tuple[float, int]:
-    """``(np.median(values), len(values))`` of the non-negative float32 or float64 values
-    that ``blocks()`` yields (all blocks of one dtype), exactly; ``(0.0, 0)`` when there are
-    none.  Two passes over the blocks while the candidates of the middle ranks fit
-    ``select_rows``, a few more otherwise."""
+    """``(np.median(values), len(values))`` of what ``blocks()`` yields; ``(0.0, 0)`` if none."""
     counts = np.zeros(1 << 16, dtype=np.int64)
     width = 32
     for block in blocks():
@@ -64,8 +57,7 @@ def median(blocks: Blocks, *, select_rows: int = SELECT_ROWS) -> tuple[float, in
 
 def _select(blocks: Blocks, counts: np.ndarray, shift: int, prefix: int, ranks: list[int],
             select_rows: int) -> list[int]:
-    """The keys of ``ranks`` (counted among the keys whose bits above ``shift + 16`` are
-    ``prefix``), given ``counts`` of those keys' 16-bit digit at ``shift``."""
+    """The keys of ``ranks`` among keys with ``prefix``, given their digit counts at ``shift``."""
     cumulative = np.cumsum(counts)
     digits = [int(np.searchsorted(cumulative, rank, side="right")) for rank in ranks]
     if len(set(digits)) > 1:  # the ranks lie under different digits: one at a time

@@ -1,10 +1,5 @@
-"""Arrays kept in memory-mapped files of a temporary folder (page cache, not anonymous memory),
-with their pages dropped from the resident set on request (:func:`release`, ``madvise
-(MADV_DONTNEED)``: the data stays in the file).
-
-A scattered read through a mapping makes pages around every page it touches resident
-("fault-around"), so arrays read in scattered rows are read back as :class:`FileRows` (plain
-``pread`` calls).  :func:`take` gathers rows from either.
+"""Arrays in memory-mapped files of a temporary folder, whose pages :func:`release` drops, and
+rows read back with plain file reads (:class:`FileRows`).
 
 Examples
 --------
@@ -40,8 +35,7 @@ TAKE_PIECE = 1024
 
 
 def mapped(path: Path, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A new zero-filled array of ``shape`` and ``dtype`` in the file ``path`` (created or
-    truncated), memory-mapped read-write.  An empty shape gives an ordinary empty array."""
+    """A new zero-filled read-write memory-mapped array in ``path`` (empty shape: in memory)."""
     dtype = np.dtype(dtype)
     if int(np.prod(shape)) * dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype)
@@ -49,9 +43,8 @@ def mapped(path: Path, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 
 def spilled(folder: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A new array that outlives ``folder``: memory-mapped in a file of it, unlinked at once
-    (the disk space goes with the last reference), or in memory when ``folder`` is None or
-    the platform is not POSIX.  Give its pages back with :func:`release`."""
+    """A new array memory-mapped in a file of ``folder`` that is unlinked at once, or in memory
+    without ``folder`` or POSIX."""
     if folder is None or os.name != "posix":
         return np.zeros(shape, dtype=dtype)
     path = Path(folder) / name
@@ -61,8 +54,7 @@ def spilled(folder: Path | None, name: str, shape: tuple[int, ...], dtype: Any) 
 
 
 def save_npy(path: Path, array: Any, dtype: Any, *, block_rows: int = 1 << 16) -> None:
-    """``np.save(path, array.astype(dtype))`` (no pickle) written block by block, releasing a
-    memory-mapped ``array``'s pages after each block."""
+    """``np.save(path, array.astype(dtype))`` block by block, releasing a mapped array's pages."""
     from numpy.lib import format as npy
 
     dtype = np.dtype(dtype)
@@ -78,21 +70,9 @@ def save_npy(path: Path, array: Any, dtype: Any, *, block_rows: int = 1 << 16) -
 
 
 class FileRows:
-    """Read-only rows of a C-ordered 2-D array stored in a file, read with plain file reads:
-    ``rows[start:stop]`` (one read), :meth:`rows_at` (scattered rows, one read per run of
-    consecutive rows) and ``np.asarray(rows)``.  Nothing is kept between reads.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file.
-    shape : tuple of int
-        ``(rows, width)``.
-    dtype : numpy.dtype, default=float32
-        Element type, in the file's byte order.
-    offset : int, default=0
-        Bytes before the first row (the header of a ``.npy`` file).
-    """
+    """Read-only rows of a C-ordered 2-D array (``shape`` ``(rows, width)``, ``dtype``, header
+    ``offset``) in the file ``path``: ``rows[start:stop]``, :meth:`rows_at` and
+    ``np.asarray(rows)``, each with plain file reads; nothing is kept between reads."""
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any = np.float32,
                  offset: int = 0) -> None:
@@ -160,8 +140,7 @@ def is_mapped(array: Any) -> bool:
 
 
 def take(array: Any, indices: Any) -> np.ndarray:
-    """``array[indices]`` (an in-memory copy): :meth:`FileRows.rows_at` for rows in a file;
-    from a mapped array in pieces of :data:`TAKE_PIECE` rows, its pages released after each."""
+    """``array[indices]`` as a copy, from a file or (releasing its pages) a mapped array."""
     indices = np.asarray(indices)
     if isinstance(array, FileRows):
         return array.rows_at(indices)
@@ -175,8 +154,7 @@ def take(array: Any, indices: Any) -> np.ndarray:
 
 
 def release(*arrays: Any) -> None:
-    """Drop the resident pages of memory-mapped arrays (``np.memmap`` and views of one);
-    other arrays are left alone.  The data stays in the file."""
+    """Drop the resident pages of memory-mapped arrays (others are left alone)."""
     advice = getattr(mmap, "MADV_DONTNEED", None)
     if advice is None:  # pragma: no cover - platforms without madvise
         return
@@ -190,9 +168,7 @@ def release(*arrays: Any) -> None:
 
 
 def trim_heap() -> None:
-    """Give the C heap's free memory back to the OS (glibc's ``malloc_trim``; elsewhere
-    nothing), and pyarrow's pool's, if pyarrow is loaded.  Called between the report's
-    stages."""
+    """Give the C heap's (glibc) and pyarrow's free memory back to the OS."""
     import sys
 
     arrow = sys.modules.get("pyarrow")
@@ -205,7 +181,7 @@ def trim_heap() -> None:
 
 @functools.cache
 def _libc() -> Any:
-    """glibc (``ctypes.CDLL``) when this process uses it, else None; looked up once."""
+    """glibc (``ctypes.CDLL``) when this process uses it, else None."""
     try:
         import ctypes
 
