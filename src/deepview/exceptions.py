@@ -1,26 +1,13 @@
-"""Exceptions and warnings raised by deepview.
-
-Every library-level error derives from :class:`DeepViewException`, so
-``except DeepViewException`` catches them all.  Subclasses also derive from the
-Python-conventional built-in (``ValueError``, ``TypeError``, ``ImportError``) so code
-written against either convention works.
-"""
+"""Exceptions and warnings raised by deepview: every error derives from
+:class:`DeepViewException` and from the matching built-in (``ValueError``, ``TypeError``...)."""
 
 from __future__ import annotations
 
 import warnings
 
-__all__ = [
-    "DeepViewDeprecationWarning",
-    "DeepViewException",
-    "DeepViewWarning",
-    "InvalidDataError",
-    "InvalidParameterError",
-    "InvalidTypeError",
-    "MissingDependencyError",
-    "MissingFieldError",
-    "enable_deprecation_warnings",
-]
+__all__ = ["DeepViewDeprecationWarning", "DeepViewException", "DeepViewWarning",
+           "InvalidDataError", "InvalidParameterError", "InvalidTypeError",
+           "MissingDependencyError", "MissingFieldError", "enable_deprecation_warnings"]
 
 
 class DeepViewException(RuntimeError):
@@ -29,7 +16,7 @@ class DeepViewException(RuntimeError):
     Parameters
     ----------
     message : str
-        What went wrong and how to fix it; also available as ``.message``.
+        What went wrong and how to fix it; also ``.message``.
     """
 
     def __init__(self, message: str = "") -> None:

@@ -1,21 +1,13 @@
 """Introspectors: what is inside a dataset (Familiarity, Duplicates, DimensionReduction,
-DatasetReport) and a network (PFA, IUA).
-
-Names are imported lazily on first access, so ``import deepview.introspectors`` stays
-cheap and one introspector's optional dependencies never burden another.
-
-``DatasetReport`` and ``ReportConfig`` live one layer up, in :mod:`deepview.report`; they are
-re-exported here (lazily, through ``__getattr__``, the one import that points up a layer) for
-the published API.  The report imports each introspector from its own module, never through
-this package, so no import circle forms.
-"""
+DatasetReport) and a network (PFA, IUA); names are imported on first access."""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-#: public name -> module it lives in (relative to this package, or absolute)
+#: public name -> its module (relative to this package, or absolute: the one re-export from
+#: the layer above, deepview.report, which imports each introspector from its own module)
 _EXPORTS: dict[str, str] = {
     name: module
     for module, names in {
@@ -25,7 +17,6 @@ _EXPORTS: dict[str, str] = {
                            "OneOrManyDimStrategies"),
         "_duplicates": ("Duplicates", "DuplicatesStrategyType",
                         "DuplicatesThresholdStrategyType"),
-        # the layer above: lazy re-export
         "deepview.report": ("DatasetReport", "ReportConfig", "DuplicatesConfig"),
         "_pfa": ("PFA", "PFARecipe", "PFAKLDiagnostics", "PFAEnergyDiagnostics",
                  "PFACovariancesResult", "PFAStrategyType", "PFAUnitSelectionStrategyType"),
@@ -34,30 +25,12 @@ _EXPORTS: dict[str, str] = {
     for name in names
 }
 
-__all__ = [
-    "DatasetReport",
-    "DimensionReduction",
-    "DimensionReductionStrategyType",
-    "Duplicates",
-    "DuplicatesConfig",
-    "DuplicatesStrategyType",
-    "DuplicatesThresholdStrategyType",
-    "Familiarity",
-    "FamiliarityDistribution",
-    "FamiliarityResult",
-    "FamiliarityStrategyType",
-    "GMMCovarianceType",
-    "IUA",
-    "OneOrManyDimStrategies",
-    "PFA",
-    "PFACovariancesResult",
-    "PFAEnergyDiagnostics",
-    "PFAKLDiagnostics",
-    "PFARecipe",
-    "PFAStrategyType",
-    "PFAUnitSelectionStrategyType",
-    "ReportConfig",
-]
+__all__ = ["DatasetReport", "DimensionReduction", "DimensionReductionStrategyType", "Duplicates",
+           "DuplicatesConfig", "DuplicatesStrategyType", "DuplicatesThresholdStrategyType",
+           "Familiarity", "FamiliarityDistribution", "FamiliarityResult", "FamiliarityStrategyType",
+           "GMMCovarianceType", "IUA", "OneOrManyDimStrategies", "PFA", "PFACovariancesResult",
+           "PFAEnergyDiagnostics", "PFAKLDiagnostics", "PFARecipe", "PFAStrategyType",
+           "PFAUnitSelectionStrategyType", "ReportConfig"]
 
 if TYPE_CHECKING:  # pragma: no cover - static imports for type checkers and IDEs
     from deepview.introspectors._dim_reduction import (

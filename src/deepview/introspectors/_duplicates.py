@@ -1,17 +1,4 @@
-"""Duplicates: find sets of near-duplicate samples from their k nearest neighbours.
-
-Examples
---------
->>> import numpy as np
->>> from deepview.base import ArrayProducer
->>> from deepview.introspectors import Duplicates
->>> rng = np.random.default_rng(0)
->>> x = rng.normal(size=(300, 8))
->>> x[1] = x[0] + 1e-4                  # a planted near-duplicate pair
->>> dups = Duplicates.introspect(ArrayProducer(x, field="emb"))
->>> [list(c.indices) for c in dups.results["emb"]]
-[[0, 1]]
-"""
+"""Duplicates: sets of near-duplicate samples found from each sample's nearest neighbours."""
 
 from __future__ import annotations
 
@@ -43,15 +30,9 @@ from deepview.base import Batch, Producer, concatenate_batches
 from deepview.base._producer import iter_batches
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
 
-__all__ = [
-    "DuplicateSetCandidate",
-    "Duplicates",
-    "DuplicatesStrategyType",
-    "DuplicatesThresholdStrategyType",
-    "centre_distances",
-    "identical_members",
-    "neighbour_groups",
-]
+__all__ = ["DuplicateSetCandidate", "Duplicates", "DuplicatesStrategyType",
+           "DuplicatesThresholdStrategyType", "centre_distances", "identical_members",
+           "neighbour_groups"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +64,7 @@ class DuplicatesStrategyType(Protocol):
                  threshold: DuplicatesThresholdStrategyType) -> Sequence[Sequence[int]]: ...
 
 
-#: neighbour distances up to this fraction of the median neighbour distance count as
-#: identical (float32 rounding of the same content, e.g. one text embedded in two batches)
+#: distances up to this fraction of the median neighbour distance count as identical
 IDENTICAL_FRACTION = 1e-4
 
 
@@ -100,9 +80,8 @@ def _sorted_distinct(distances: Any) -> np.ndarray:
 
 
 def identical_tolerance(distances: Any) -> float:
-    """Distance up to which two samples are numerically identical: ``IDENTICAL_FRACTION``
-    times the median of the neighbour distances above 1e-6 of the largest one (0 when there
-    is none).  ``distances`` may be memory-mapped or rows in a file (read block by block)."""
+    """``IDENTICAL_FRACTION`` times the median neighbour distance above 1e-6 of the largest
+    (0 when none): the distance up to which two samples are identical."""
     largest = max((float(b.max(initial=0.0)) for b in _distance_blocks(distances)),
                   default=0.0)
     if largest <= 0:
@@ -111,21 +90,19 @@ def identical_tolerance(distances: Any) -> float:
 
 
 def _distance_blocks(distances: Any) -> Iterator[np.ndarray]:
-    """``distances`` (an array, memory-mapped or rows in a file) as float64 row blocks."""
+    """``distances`` (array, memory map or file rows) as float64 row blocks."""
     for start in range(0, len(distances), BLOCK_ROWS):
         yield np.asarray(distances[start:start + BLOCK_ROWS], dtype=np.float64)
 
 
 def median_above(distances: Any, lower: float) -> tuple[float, int]:
-    """``np.median`` of the ``distances`` above ``lower`` (>= 0) and their count (the median
-    is 0 when there are none), found block by block without a copy of them."""
+    """Median of the ``distances`` above ``lower`` (0 if none) and their count, by blocks."""
     return median(lambda: (b[b > lower] for b in _distance_blocks(distances)))
 
 
 @dataclasses.dataclass(frozen=True)
 class _Distance:
-    """A fixed distance: pairs at most ``distance`` apart (in the column-normalised space of
-    :meth:`Duplicates.introspect`) are duplicates.
+    """Pairs at most ``distance`` apart (in the column-normalised space) are duplicates.
 
     Parameters
     ----------
@@ -145,12 +122,7 @@ class _Distance:
 
 @dataclasses.dataclass(frozen=True)
 class _Relative:
-    """A fraction of the typical neighbour distance: ``fraction`` times the median of the
-    neighbour distances (numerically identical pairs left out, so that a data set full of
-    exact copies does not pull the threshold to 0).
-
-    This is the report's default; 0.35 finds nearly every one-word or punctuation edit of a
-    real text embedding while the pairs it flags stay near-identical texts.
+    """``fraction`` times the median neighbour distance (identical pairs left out).
 
     Parameters
     ----------
@@ -176,10 +148,7 @@ class _Relative:
 
 @dataclasses.dataclass(frozen=True)
 class _Percentile:
-    """Threshold at the ``(100 - percentile)`` % position of the ascending distances.
-
-    ``Percentile(98.5)`` counts only the closest 1.5 % of neighbour distances as duplicates:
-    ``d[len(d) - int(percentile / 100 * len(d))]`` (clamped), ``0.0`` when all are 0.
+    """The closest ``100 - percentile`` % of the neighbour distances are duplicates.
 
     Parameters
     ----------
@@ -203,7 +172,7 @@ class _Percentile:
 
 
 def _elbow_index(d: np.ndarray, sensitivity: int) -> int:
-    """DeepView's sliding-window elbow (index into ``d``), with every index clamped."""
+    """Index of the sliding-window elbow of the ascending distances ``d``."""
     n = len(d)
     last = n - 1
     stride = n // 1000 + 1
@@ -219,35 +188,15 @@ def _elbow_index(d: np.ndarray, sensitivity: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class _Slope:
-    """Find the "close" distance: the top of the low mode of the sorted neighbour distances.
+    """The top of a separated low mode of the neighbour distances, else 0 (identical only).
 
-    Near-duplicates sit far below the typical neighbour distance, so the ascending curve of
-    neighbour distances starts with a low plateau (the duplicates), then jumps up to the bulk
-    (ordinary neighbours).  The threshold is the last distance before that jump:
-
-    1. DeepView's sliding-window elbow gives the search range: ``target`` is the spread
-       between the 25th and 75th percentile; a window of ``len(d) // sensitivity`` slides
-       down from the median in steps of ``len(d) // 1000 + 1`` until the rise over the
-       window exceeds ``target``.
-    2. Below that elbow (or the median, if later), the largest jump between consecutive
-       distances is found on a log scale.  If it is at least a factor
-       ``max(2, 0.6 * sensitivity)`` (3 for the default), the threshold is the distance just
-       before it.  Otherwise there is no separated low mode and the threshold is 0: only
-       identical samples are grouped (use ``Percentile`` to flag a fixed share instead).
-
-    A lower sensitivity (down to 3) accepts smaller jumps, so it considers more items close;
-    a larger one fewer.  The elbow itself is not the threshold: on clustered data it lies
-    inside the bulk of ordinary neighbour distances.
+    Below the sliding-window elbow, the largest jump (log scale) between consecutive
+    distances must be at least a factor ``max(2, 0.6 * sensitivity)``.
 
     Parameters
     ----------
     sensitivity : int, default=5
-        Must be > 2.
-
-    Raises
-    ------
-    ValueError
-        If ``sensitivity <= 2``.
+        Must be > 2; lower accepts smaller jumps (more duplicates).
     """
 
     sensitivity: int = 5
@@ -286,9 +235,7 @@ class _KNNBase:
 
 @dataclasses.dataclass(frozen=True)
 class _KNNAnnoy(_KNNBase):
-    """Approximate neighbours with Annoy: Euclidean metric, 30 trees, seed 0.  Slow for
-    large ``n`` (prefer ``KNNFaiss`` or the default).  Needs ``pip install "deepview[annoy]"``.
-    """
+    """Approximate neighbours with Annoy (30 trees, seed 0); needs the ``annoy`` extra."""
 
     def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return knn_annoy(vectors, k)
@@ -296,10 +243,7 @@ class _KNNAnnoy(_KNNBase):
 
 @dataclasses.dataclass(frozen=True)
 class _KNNFaiss(_KNNBase):
-    """Neighbours with FAISS (used directly, no autofaiss): an exact ``IndexFlatL2`` up to
-    20 000 samples, else an ``IndexIVFFlat`` with ~512 samples per list probing 2 lists.
-    Distances are plain Euclidean (not FAISS's squared L2), like every other strategy.
-    Needs ``pip install "deepview[faiss]"``."""
+    """Neighbours with FAISS (exact up to 20 000 samples, else IVF); needs the ``faiss`` extra."""
 
     def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return knn_faiss(vectors, k)
@@ -307,8 +251,7 @@ class _KNNFaiss(_KNNBase):
 
 @dataclasses.dataclass(frozen=True)
 class _KNNExact(_KNNBase):
-    """Exact neighbours by blocked brute force (numpy BLAS): O(n^2 D) time, no extra
-    dependency."""
+    """Exact neighbours by blocked brute force (numpy): O(n^2 D) time."""
 
     def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return knn_brute(vectors, k)
@@ -316,19 +259,14 @@ class _KNNExact(_KNNBase):
 
 @dataclasses.dataclass(frozen=True)
 class _KNNPartitioned(_KNNBase):
-    """Approximate neighbours, numpy only: k-means cells of ~256 samples and an exact search
-    (one matrix product) inside each sample's cell; O(n * 256 * D) time.
-
-    Near-duplicates share a cell, so they are found; ordinary neighbours across a cell
-    boundary can be missed, which makes some larger neighbour distances slightly too large.
+    """Approximate neighbours, numpy only: exact search inside k-means cells of ~256 samples.
 
     Parameters
     ----------
     random_state : int, default=0
-        Seed of the k-means cells (the same seed gives the same neighbours).
+        Seed of the k-means cells.
     rounds : int, optional
-        Independent partitions searched and merged: a pair is missed only if every one
-        separates it.  Default: 2 for data of 128 or more dimensions, else 1.
+        Partitions searched and merged; default 2 from 128 dimensions on, else 1.
     """
 
     random_state: int = 0
@@ -342,8 +280,7 @@ class _KNNPartitioned(_KNNBase):
 
     def knn(self, vectors: Any, k: int, *,
             distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
-        """``(indices, distances)`` of each sample's ``k`` nearest samples (see
-        :func:`~deepview._compute.knn.knn_partitioned`)."""
+        """``(indices, distances)`` of each sample's ``k`` nearest samples."""
         rounds = self.rounds
         if rounds is None:
             rounds = 2 if vectors.shape[1] >= _TWO_ROUNDS_MIN_DIM else 1
@@ -353,9 +290,8 @@ class _KNNPartitioned(_KNNBase):
 
 @dataclasses.dataclass(frozen=True)
 class _KNNAuto(_KNNPartitioned):
-    """Default: exact brute force (``KNNExact``) while ``n * n * dim <= 6e8`` (about 3 000
-    samples of dim 64), above that ``KNNPartitioned`` (linear in n), to which
-    ``random_state`` and ``rounds`` are passed."""
+    """Default: ``KNNExact`` while ``n * n * dim <= 6e8``, else ``KNNPartitioned`` (same
+    ``random_state`` and ``rounds``)."""
 
     def knn(self, vectors: Any, k: int, *,
             distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
@@ -390,7 +326,7 @@ def _threshold_value(threshold: Any, dist: np.ndarray) -> float:
 
 
 class _LazySubset:
-    """``batch.elements[indices]``, computed on first use (no copy held per candidate)."""
+    """``batch.elements[indices]``, computed on first use."""
 
     __slots__ = ("source", "indices")
 
@@ -408,22 +344,15 @@ class DuplicateSetCandidate:
     Parameters
     ----------
     std, mean : float
-        Standard deviation and mean of the members' distances to the set's centroid (in the
-        column-normalised space).
+        Spread and mean of the members' distances to the set's centroid.
     projection : numpy.ndarray or None
-        ``(size, 2)`` PCA coordinates of the members (in ``indices`` order) for sets of more
-        than 5 members, else ``None``.
+        ``(size, 2)`` PCA coordinates of the members for sets of more than 5, else ``None``.
     indices : Sequence[int]
-        Positions of the members in producer order (ordered along the set's first principal
-        axis when more than 2 members).
+        Members' positions in producer order (along the set's first principal axis).
     exact : bool
-        ``True`` when the members are identical (up to float rounding: every member within
-        ``IDENTICAL_FRACTION`` of the median neighbour distance of the centroid), ``False``
-        for a set of near-duplicates.
+        ``True`` when the members are identical (up to float rounding).
     identical : numpy.ndarray
-        Per member (``indices`` order), bool: the member has an identical copy (same
-        tolerance) in the set.  All ``True`` when ``exact``; a set of near-duplicates may
-        still hold a few identical copies (e.g. 20 copies of a text plus one edit of it).
+        Per member, bool: it has an identical copy in the set.
     batch : Batch
         The members' data (all fields and metadata); built on first access.
     """
@@ -485,25 +414,21 @@ def _candidate(vectors: np.ndarray, group: np.ndarray, data: Batch,
 
 
 def centre_distances(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A set's ``members`` (rows) as float64 minus their centroid, and each one's distance
-    to the centroid."""
+    """``members`` minus their centroid (float64), and each one's distance to it."""
     pts = np.asarray(members, dtype=np.float64)
     centred = pts - pts.mean(axis=0)
     return centred, np.sqrt(np.einsum("ij,ij->i", centred, centred))
 
 
 def identical_members(members: np.ndarray, to_centre: np.ndarray, identical: float) -> np.ndarray:
-    """Per member of a set (its rows ``members``, their distances ``to_centre`` to the
-    centroid): has it an identical copy, another member within ``identical`` of it.  All
-    do when every member lies within ``identical`` of the centroid (an exact set)."""
+    """Per member of a set: is another member within ``identical`` of it."""
     if to_centre.max() <= identical:
         return np.ones(len(members), dtype=bool)
     return _has_identical_copy(members, identical)
 
 
 def _has_identical_copy(members: np.ndarray, identical: float, block: int = 1024) -> np.ndarray:
-    """Per member: is another member within ``identical`` of it (nearest member by a matrix
-    product, its distance recomputed from the differences)."""
+    """Per member: is its nearest other member within ``identical`` of it."""
     pts = np.asarray(members, dtype=np.float64)
     m = len(pts)
     if m < 2:
@@ -548,13 +473,8 @@ def _groups(strategy: Any, threshold: Any, vectors: np.ndarray) -> tuple[list[np
 
 def neighbour_groups(vectors: Any, threshold: Any,
                      knn: Callable[[Any, int], tuple[Any, Any]]) -> tuple[list[np.ndarray], float]:
-    """The duplicate sets (sorted sample indices) from each sample's ``min(10, n)`` nearest
-    neighbours, ``knn(vectors, k) -> (indices, distances)``, and the distance up to which
-    samples count as identical.
-
-    ``vectors`` and the distances may be arrays, memory-mapped or rows in a file
-    (:class:`~deepview._compute.spill.FileRows`), read block by block.
-    """
+    """The duplicate sets from each sample's ``min(10, n)`` nearest neighbours
+    (``knn(vectors, k) -> (indices, distances)``), and the identical-distance tolerance."""
     n = len(vectors)
     idx, dist = knn(vectors, min(_K, n))
     identical = identical_tolerance(dist)
@@ -585,9 +505,7 @@ def neighbour_groups(vectors: Any, threshold: Any,
 
 def _linked_groups(vectors: Any, rows: np.ndarray, cols: np.ndarray, dvals: np.ndarray,
                    suspects: np.ndarray, t: float) -> list[np.ndarray]:
-    """:func:`~deepview._compute.grouping.bounded_groups` of the close pairs ``(rows, cols)``
-    at distances ``dvals``, plus a zero-distance pair from each of the ``suspects`` to the
-    first suspect bit-identical to it (identical samples always form one group)."""
+    """Bounded groups of the close pairs, bit-identical ``suspects`` always in one group."""
     if len(suspects) >= 2:
         labels = exact_duplicate_labels(take(vectors, suspects))
         first = np.full(labels.max() + 1, len(suspects), dtype=np.int64)
@@ -606,16 +524,24 @@ def _linked_groups(vectors: Any, rows: np.ndarray, cols: np.ndarray, dvals: np.n
 
 @dataclasses.dataclass(frozen=True)
 class Duplicates:
-    """Sets of near-duplicate samples per field.
-
-    Create it with :meth:`introspect`.
+    """Sets of near-duplicate samples per field; create it with :meth:`introspect`.
 
     Parameters
     ----------
     results : Mapping[str, Sequence[DuplicateSetCandidate]]
-        Do not instantiate directly; use :meth:`introspect`.
+        The sets of each field, ordered by their lowest index.
     count : int
-        Do not instantiate directly; use :meth:`introspect`.
+        Number of samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer
+    >>> x = np.random.default_rng(0).normal(size=(300, 8))
+    >>> x[1] = x[0] + 1e-4                  # a planted near-duplicate pair
+    >>> dups = Duplicates.introspect(ArrayProducer(x, field="emb"))
+    >>> [list(c.indices) for c in dups.results["emb"]]
+    [[0, 1]]
     """
 
     results: Mapping[str, Sequence[DuplicateSetCandidate]]
@@ -648,15 +574,11 @@ class Duplicates:
     def introspect(producer: Producer, *, batch_size: int = 32,
                    strategy: DuplicatesStrategyType | None = None,
                    threshold: DuplicatesThresholdStrategyType | None = None) -> Duplicates:
-        """Find sets of near-duplicate samples in every field of ``producer``.
+        """Find sets of near-duplicate samples in every 2-D field of ``producer``.
 
-        Per field (2-D ``(N, D)``): each column is divided by its L2 norm over all samples
-        (all-zero columns are left as is), the ``min(10, N)`` nearest neighbours of every
-        sample are found (Euclidean), ``threshold`` maps the sorted non-zero neighbour
-        distances to a distance ``t``, and pairs at distance ``<= t`` are grouped.  Identical
-        samples always form one set.  Sets are merged only while every member stays within
-        ``t`` of the set's centroid, so no two members are more than ``2 t`` apart (no
-        chaining of far-apart samples).
+        Columns are normalised, pairs within the threshold of each sample's 10 nearest
+        neighbours are grouped; a set grows only while every member stays within the
+        threshold of its centroid.
 
         Parameters
         ----------
@@ -665,23 +587,15 @@ class Duplicates:
         batch_size : int, default=32
             Batch size used to read ``producer``.
         strategy : DuplicatesStrategyType, optional
-            Nearest-neighbour search; default ``Duplicates.KNNStrategy.KNNAuto()`` (exact
-            for small data, ``KNNPartitioned`` for large data; no optional dependency).
+            Nearest-neighbour search; default ``Duplicates.KNNStrategy.KNNAuto()``.
         threshold : DuplicatesThresholdStrategyType, optional
             Default ``Duplicates.ThresholdStrategy.Slope()``.
 
         Returns
         -------
         Duplicates
-            ``results[field]``: the sets ordered by their lowest index; ``count``: the
-            number of samples.
-
-        Notes
-        -----
-        Memory: the whole data set is held once (the candidates' ``batch`` subsets are built
-        from it on first access), plus a float32 normalised copy of the field being processed
-        and ``N x 10`` neighbour arrays.
         """
+
         check_batch_size(batch_size, owner=_OWNER)
         strategy = _KNNAuto() if strategy is None else strategy
         threshold = _Slope() if threshold is None else threshold

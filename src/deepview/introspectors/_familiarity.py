@@ -1,23 +1,4 @@
-"""Familiarity: fit a density model (a Gaussian mixture) per field and score samples with it.
-
-Examples
---------
->>> import numpy as np
->>> from deepview.base import ArrayProducer, pipeline
->>> from deepview.introspectors import Familiarity
->>> rng = np.random.default_rng(0)
->>> x = rng.normal(size=(500, 4))
->>> x[0] = 12.0                                   # one planted outlier
->>> producer = ArrayProducer(x, field="emb")
->>> fam = Familiarity.introspect(
-...     producer, strategy=Familiarity.Strategy.GMM(gaussian_count=1, _random_state=0))
->>> int(np.argmin(fam.score(producer)["emb"]))
-0
->>> batch = next(iter(pipeline(producer, fam)(500)))
->>> result = batch.metadata[fam.meta_key]["emb"][0]
->>> bool(result.percentile < 1.0)
-True
-"""
+"""Familiarity: fit a density model (a Gaussian mixture) per field and score samples with it."""
 
 from __future__ import annotations
 
@@ -46,15 +27,8 @@ from deepview.exceptions import (
 )
 from deepview.partial import batch_fields
 
-__all__ = [
-    "Familiarity",
-    "FamiliarityDistribution",
-    "FamiliarityScores",
-    "FamiliarityResult",
-    "FamiliarityResults",
-    "FamiliarityStrategyType",
-    "GMMCovarianceType",
-]
+__all__ = ["Familiarity", "FamiliarityDistribution", "FamiliarityScores", "FamiliarityResult",
+           "FamiliarityResults", "FamiliarityStrategyType", "GMMCovarianceType"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +45,9 @@ class FamiliarityResult:
     Attributes
     ----------
     score : float
-        Log-likelihood of the sample under the fitted model (unnormalised log-density); higher
-        means more typical, the lowest scores are the rarest samples.
+        Log-likelihood under the fitted model; higher means more typical.
     percentile : float
-        Share (0..100) of the *training* samples whose score is <= this score; e.g. 1.5 means
-        only 1.5 % of the training data is as or less familiar.  Exact up to 20 000 training
-        samples; above that, ranked among 20 000 evenly spaced training samples (error
-        ~0.5 percentile points).  ``nan`` when unknown.
+        Share (0..100) of the training samples scoring <= ``score``; ``nan`` when unknown.
     """
 
     score: float
@@ -85,11 +55,7 @@ class FamiliarityResult:
 
 
 class FamiliarityResults(Sequence[FamiliarityResult]):
-    """Lazy, read-only sequence of :class:`FamiliarityResult` for one field of one batch.
-
-    Result objects are created only when read; the raw arrays are available as
-    :attr:`scores` and :attr:`percentiles` (no per-sample Python objects).
-    """
+    """Read-only sequence of :class:`FamiliarityResult` (arrays ``scores``, ``percentiles``)."""
 
     __slots__ = ("scores", "percentiles")
 
@@ -131,13 +97,7 @@ class FamiliarityResults(Sequence[FamiliarityResult]):
 
 
 class GMMCovarianceType(str, enum.Enum):
-    """Covariance type learnt per Gaussian.
-
-    ``DIAG`` (default) learns ``dim`` variances per Gaussian: use it for high-dimensional data
-    such as DNN embeddings, where ``dim x dim`` parameters would overfit.  ``FULL`` learns the
-    whole covariance matrix: use it for low-dimensional data (e.g. 2-D) with plenty of samples.
-    See scikit-learn's GaussianMixture covariance docs.
-    """
+    """Covariance type learnt per Gaussian: ``DIAG`` for embeddings, ``FULL`` for few dimensions."""
 
     DIAG = "diag"
     FULL = "full"
@@ -161,8 +121,7 @@ class FamiliarityStrategyType(Protocol):
 
 
 class _GMMDistribution:
-    """A fitted Gaussian mixture of one field plus the training score distribution (for
-    percentiles).  Implements :class:`FamiliarityDistribution`."""
+    """A fitted Gaussian mixture of one field and its sorted training scores."""
 
     def __init__(self, params: GaussianMixtureParams, training_scores: np.ndarray) -> None:
         self.params = params
@@ -178,8 +137,7 @@ class _GMMDistribution:
         return self.params.log_density(check_field(name, arr, owner=_OWNER))
 
     def compute_familiarity_score(self, x: np.ndarray, name: str = "x") -> FamiliarityResults:
-        """Score every row of ``x`` (``(N, D)``); one :class:`FamiliarityResult` per row, its
-        percentile among the training scores included."""
+        """One :class:`FamiliarityResult` (score and percentile) per row of ``x``."""
         scores = self.score_samples(x, name)
         ranks = np.searchsorted(self._sorted_scores, scores, side="right")
         return FamiliarityResults(scores, ranks * (100.0 / len(self._sorted_scores)))
@@ -232,7 +190,7 @@ def _evenly_spaced_rows(blocks: Sequence[np.ndarray], n: int, limit: int) -> np.
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _GMM:
-    """Gaussian mixture familiarity (fits ``gaussian_count`` Gaussians per field).
+    """Gaussian mixture familiarity: ``gaussian_count`` Gaussians per field.
 
     Parameters
     ----------
@@ -245,32 +203,10 @@ class _GMM:
     covariance_type : GMMCovarianceType, default=GMMCovarianceType.DIAG
         ``DIAG`` for high-dimensional data (embeddings), ``FULL`` for low-dimensional data.
     _random_state : int, numpy RandomState or Generator, optional
-        The seed's (DNIKit's) name of ``random_state``; give one of the two.
+        Older name of ``random_state``; give one of the two.
     random_state : int, numpy RandomState or Generator, optional
-        Seed of the k-means++ initialisation; an int gives reproducible models.
-        ``DatasetReport`` fills in ``ReportConfig.seed`` when both are ``None``.
-
-    Notes
-    -----
-    The algorithm is scikit-learn's ``GaussianMixture(n_components=gaussian_count,
-    max_iter=max_iterations, tol=convergence_threshold, covariance_type=...,
-    init_params="k-means++", random_state=_random_state)``: ``FULL`` calls sklearn, ``DIAG``
-    runs the same EM in deepview's blocked float64 implementation.
-
-    After the fit, a component holding fewer than ``D + 1`` samples (by weight) is dropped
-    and the other weights renormalised, so that a far outlier cannot get a tight component of
-    its own; the mixture may thus end up with fewer than ``gaussian_count`` components.
-
-    Memory: fitting keeps every batch's array plus 8 bytes per value (``FULL``: one float64
-    copy); scoring streams batch by batch.  The fitted model keeps ``K x D`` parameters
-    (``K x D x D`` for ``FULL``) and at most 20 000 sorted training scores.
-
-    Examples
-    --------
-    >>> from deepview.introspectors import Familiarity, GMMCovarianceType
-    >>> Familiarity.Strategy.GMM(gaussian_count=3, covariance_type=GMMCovarianceType.FULL)
-    Familiarity.Strategy.GMM(gaussian_count=3, convergence_threshold=0.001, max_iterations=200, covariance_type=<GMMCovarianceType.FULL: 'full'>, _random_state=None, random_state=None)
-    """  # noqa: E501
+        Seed of the k-means++ initialisation.
+    """
 
     metadata_key: ClassVar[DictMetaKey[FamiliarityResult]] = Batch.DictMetaKey("GMM")
 
@@ -361,12 +297,8 @@ def _make_meta_key(strategy: Any, meta_key: str | DictMetaKey[FamiliarityResult]
 class Familiarity(PipelineStage):
     """Density model of responses that scores how familiar (typical) each sample is.
 
-    Create it with :meth:`introspect`; put it in a :func:`~deepview.base.pipeline` to attach
-    one :class:`FamiliarityResult` per sample and field as metadata under :attr:`meta_key`::
-
-        results = batch.metadata[familiarity.meta_key]["response_a"]
-
-    or score in-memory data directly with :meth:`score`.
+    Create it with :meth:`introspect`.  In a :func:`~deepview.base.pipeline` it attaches one
+    :class:`FamiliarityResult` per sample and field under :attr:`meta_key`.
 
     Parameters
     ----------
@@ -375,11 +307,16 @@ class Familiarity(PipelineStage):
     _distributions : Mapping[str, FamiliarityDistribution]
         Do not instantiate directly; use :meth:`introspect`.
 
-    Notes
-    -----
-    Each :meth:`introspect` call gets its own key, ``"<strategy key>:<12 hex digits>"`` (e.g.
-    ``"GMM:3f2a..."``), so two stages in one pipeline never overwrite each other; pass
-    ``meta_key="GMM"`` for a fixed name.  Always read results through ``familiarity.meta_key``.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview.base import ArrayProducer
+    >>> x = np.random.default_rng(0).normal(size=(500, 4))
+    >>> x[0] = 12.0                                   # one planted outlier
+    >>> fam = Familiarity.introspect(ArrayProducer(x, field="emb"),
+    ...                              strategy=Familiarity.Strategy.GMM(random_state=0))
+    >>> int(np.argmin(fam.score(x)["emb"]))
+    0
     """
 
     meta_key: DictMetaKey[FamiliarityResult]
@@ -405,8 +342,7 @@ class Familiarity(PipelineStage):
         batch_size : int, default=1024
             Batch size used to read ``producer``.
         meta_key : str or Batch.DictMetaKey, optional
-            Metadata key for the results; default a unique key per call (see Notes of
-            :class:`Familiarity`).
+            Metadata key for the results; default ``"<strategy key>:<12 hex digits>"``.
 
         Returns
         -------
@@ -416,8 +352,7 @@ class Familiarity(PipelineStage):
         Raises
         ------
         InvalidDataError
-            Empty producer, NaN/inf values, fields that are not 2-D, fewer samples than
-            Gaussians.
+            Empty producer, NaN/inf values, fields not 2-D, fewer samples than Gaussians.
         """
         check_batch_size(batch_size, owner=_OWNER)
         strategy = _GMM() if strategy is None else strategy
@@ -462,8 +397,7 @@ class Familiarity(PipelineStage):
         Parameters
         ----------
         data : Producer, Mapping[str, numpy.ndarray] or numpy.ndarray
-            A producer, ``{field: (N, D) array}``, or one ``(N, D)`` array when the model has
-            exactly one field.
+            A producer, ``{field: (N, D) array}``, or one array for a one-field model.
         batch_size : int, default=8192
             Batch size for reading a producer.
 
@@ -489,8 +423,7 @@ class Familiarity(PipelineStage):
         return {name: np.concatenate(p) for name, p in parts.items()}
 
     def partial_scores(self) -> FamiliarityScores:
-        """An empty :class:`FamiliarityScores`: :meth:`score` as a partial state (update /
-        merge / finish, see :mod:`deepview.partial`), e.g. to score blocks on workers."""
+        """An empty :class:`FamiliarityScores`: :meth:`score` as a partial state."""
         return FamiliarityScores(self)
 
     def _scores(self, name: str, x: np.ndarray) -> np.ndarray:
@@ -508,33 +441,13 @@ class Familiarity(PipelineStage):
 
 
 class FamiliarityScores:
-    """The scores of a fitted :class:`Familiarity`, as a partial state.
-
-    ``update(batch)`` scores every field of a batch with the fitted model, ``merge(other)``
-    appends the scores of another state (merge in row order), ``finish()`` returns
-    ``{field: (N,) float64 scores}``, what :meth:`Familiarity.score` gives for the same rows
-    (up to float64 rounding).  A state pickles with the model plus 8 bytes per sample.
+    """The scores of a fitted :class:`Familiarity` as a partial state (update / merge / finish);
+    ``finish()`` gives what :meth:`Familiarity.score` gives for the same rows.
 
     Parameters
     ----------
     familiarity : Familiarity
         The fitted model (from :meth:`Familiarity.introspect`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer
-    >>> x = np.random.default_rng(0).normal(size=(200, 3))
-    >>> fam = Familiarity.introspect(ArrayProducer(x, field="emb"),
-    ...                              strategy=Familiarity.Strategy.GMM(random_state=0))
-    >>> first, second = fam.partial_scores(), fam.partial_scores()
-    >>> for batch in ArrayProducer(x[:150], field="emb")(64):
-    ...     first.update(batch)
-    >>> for batch in ArrayProducer(x[150:], field="emb")(64):
-    ...     second.update(batch)
-    >>> scores = first.merge(second).finish()["emb"]
-    >>> bool(np.allclose(scores, fam.score(x)["emb"], rtol=1e-12))
-    True
     """
 
     _OWNER = "FamiliarityScores"
@@ -579,13 +492,8 @@ class FamiliarityScores:
         return self
 
     def finish(self) -> dict[str, np.ndarray]:
-        """``{field: (N,) float64 scores}`` of every row scored or merged, in row order.
+        """``{field: (N,) float64 scores}`` of every row scored or merged, in row order."""
 
-        Raises
-        ------
-        InvalidDataError
-            Nothing was scored.
-        """
         if not self._parts:
             raise InvalidDataError(f"{self._OWNER}.finish: no samples were scored; update the "
                                    "state with at least one non-empty batch.")

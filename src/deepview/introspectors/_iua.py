@@ -24,8 +24,7 @@ _CHUNK = 65536  # per-sample counts are stored in int32 chunks of this many samp
 
 
 class _InactiveCounter:
-    """Streaming per-unit and per-sample inactive counts of one response field (O(units)
-    memory plus 4 bytes per sample)."""
+    """Streaming per-unit and per-sample inactive counts of one response field."""
 
     def __init__(self, name: str, unit_shape: tuple[int, ...], dtype: np.dtype,
                  atol: float, owner: str) -> None:
@@ -117,7 +116,7 @@ class _InactiveCounter:
         self._pos = 0
 
     def _seal(self) -> None:
-        """Fold the pending counts and the open chunk into the totals (new chunk buffer)."""
+        """Fold the pending counts and the open chunk into the totals."""
         self._flush_units()
         if self._pos:
             self._close_chunk()
@@ -155,21 +154,8 @@ class _InactiveCounter:
 
 
 class InactiveCounts(Sequence[int]):
-    """Read-only sequence of per-sample inactive-unit counts (``IUA.Result.inactive``).
-
-    It reads and compares like the list DeepView returns (``counts == [0, 3, 1]`` is a
-    bool; a slice is a list), while the counts stay in one int32 array:
-    ``numpy.asarray(counts)`` returns that array without copying, for numpy work.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> counts = InactiveCounts(np.array([0, 3, 1], dtype=np.int32))
-    >>> counts == [0, 3, 1], counts[1], counts[:2]
-    (True, 3, [0, 3])
-    >>> np.asarray(counts).dtype, float(np.mean(counts))
-    (dtype('int32'), 1.3333333333333333)
-    """
+    """Per-sample inactive-unit counts: compares like a list, ``numpy.asarray`` gives the int32
+    array without a copy."""
 
     __slots__ = ("_counts",)
 
@@ -221,23 +207,20 @@ class IUA:
 
     Build it with :meth:`IUA.introspect`; read :attr:`results`.
 
+    Parameters
+    ----------
+    _layer_counts : Mapping[str, numpy.ndarray]
+        Do not instantiate ``IUA`` directly; use :meth:`IUA.introspect`.
+
     Examples
     --------
     >>> import numpy as np
     >>> from deepview.base import ArrayProducer
-    >>> from deepview.introspectors import IUA
     >>> x = np.maximum(np.random.default_rng(0).normal(size=(1000, 6)), 0.0)
     >>> x[:, 2] = 0.0  # a dead unit
     >>> result = IUA.introspect(ArrayProducer({"relu": x})).results["relu"]
     >>> float(result.unit_inactive_proportion[2])
     1.0
-    >>> 3.0 < result.mean_inactive < 4.0
-    True
-
-    Parameters
-    ----------
-    _layer_counts : Mapping[str, numpy.ndarray]
-        Do not instantiate ``IUA`` directly; use :meth:`IUA.introspect`.
     """
 
     _layer_counts: Mapping[str, np.ndarray]
@@ -251,19 +234,15 @@ class IUA:
         Parameters
         ----------
         mean_inactive : float
-            Mean number of inactive units per sample: ``numpy.mean(inactive)``.
+            ``numpy.mean(inactive)``.
         std_inactive : float
-            Population standard deviation of the number of inactive units per sample:
-            ``numpy.std(inactive)``, to the last bit.
+            ``numpy.std(inactive)``.
         inactive : Sequence[float]
-            Number of inactive units of each sample, in producer order: a read-only
-            sequence of ints that compares equal to a list of the same counts;
-            ``numpy.asarray(inactive)`` is the int32 array behind it (no copy).
+            Number of inactive units of each sample, in producer order.
         unit_inactive_count : Sequence[float]
-            Number of samples in which each unit was inactive; int64 array with the
-            response's per-sample shape (e.g. ``(C,)`` or ``(H, W, C)``).
+            Samples in which each unit was inactive (the response's per-sample shape).
         unit_inactive_proportion : Sequence[float]
-            ``unit_inactive_count`` divided by the number of samples (float64 array).
+            ``unit_inactive_count`` divided by the number of samples.
         """
 
         mean_inactive: float
@@ -281,22 +260,16 @@ class IUA:
     @staticmethod
     def introspect(producer: Producer, *, batch_size: int = 32, rtol: float = 1e-5,
                    atol: float = 1e-8) -> IUA:
-        """Count inactive units of every response (field) in one streaming pass.
-
-        A value is inactive when ``numpy.isclose(x, 0, rtol=rtol, atol=atol)``, which is
-        ``|x| <= atol`` compared in the data's precision (float32 responses use
-        ``float32(atol)``): ``rtol`` multiplies ``|0|`` and so has no effect; it is accepted
-        for API compatibility.
+        """Count the inactive units (``numpy.isclose(x, 0)``) of every field in one pass.
 
         Parameters
         ----------
         producer : Producer
-            Yields batches of responses of any shape ``(batch, ...)``; every position of
-            the per-sample shape is a unit (a 1-D field is one unit per sample).
+            Yields responses of any shape ``(batch, ...)``; each per-sample position is a unit.
         batch_size : int, default=32
             Batch size requested from ``producer``.
         rtol : float, default=1e-5
-            Relative tolerance of ``numpy.isclose`` (no effect against 0, see above).
+            Relative tolerance of ``numpy.isclose`` (no effect against 0).
         atol : float, default=1e-8
             Absolute tolerance: ``|x| <= atol`` is inactive.
 
@@ -307,13 +280,7 @@ class IUA:
         Raises
         ------
         InvalidDataError
-            A field holds NaN or inf values (the message names it), changes its per-sample
-            shape between batches, or the producer yields nothing.
-
-        Notes
-        -----
-        Memory is O(units) per field plus the per-sample counts (4 bytes per sample while
-        streaming), whatever the number of samples.
+            NaN or inf values, a per-sample shape that changes, or an empty producer.
         """
         owner = "IUA.introspect"
         check_float(rtol, name="rtol", owner=owner, min_value=0.0)
@@ -337,8 +304,7 @@ class IUA:
 
     @staticmethod
     def partial(*, rtol: float = 1e-5, atol: float = 1e-8) -> IUAState:
-        """An empty :class:`IUAState`: the counts of :meth:`introspect` as a partial state
-        (update / merge / finish, see :mod:`deepview.partial`)."""
+        """An empty :class:`IUAState`: :meth:`introspect` as a partial state."""
         return IUAState(rtol=rtol, atol=atol)
 
     @staticmethod
@@ -353,8 +319,7 @@ class IUA:
 
     @property
     def results(self) -> Mapping[str, IUA.Result]:
-        """Per-layer :class:`IUA.Result` (computing ``std_inactive`` with ``numpy.std``
-        takes a float64 copy of each layer's per-sample counts while it runs)."""
+        """Per-layer :class:`IUA.Result`."""
         out: dict[str, IUA.Result] = {}
         n = self._total_probe_counts
         for name, per_sample in self._layer_counts.items():
@@ -380,36 +345,19 @@ class IUA:
         iua : IUA
             Result of :meth:`IUA.introspect`.
         vis_type : {"table", "chart"}, default="table"
-            ``IUA.VisType.TABLE``: columns ``response``, ``mean inactive``, ``std inactive``,
-            sorted by response. ``IUA.VisType.CHART``: one panel per response with the
-            proportion of samples in which each unit is inactive (a bar per unit for 1-D
-            responses, a heat-map for 2-D, averaged over leading axes for higher dims).
+            ``IUA.VisType.TABLE`` (mean and std per response) or ``IUA.VisType.CHART``.
         response_names : Sequence[str], optional
-            Responses to show (default all), shown sorted by name.
+            Responses to show (default all), sorted by name.
 
         Returns
         -------
         pandas.DataFrame or matplotlib.axes.Axes or numpy.ndarray of Axes
-            The table; or, for a chart, the ``Axes`` of the one response shown, or a 1-D
-            array with one ``Axes`` per response (as ``matplotlib.pyplot.subplots`` gives
-            them). The figure is ``axes.figure`` (``axes[0].figure`` for an array); it is
-            made with ``pyplot``, so Jupyter shows it, and a script calls
-            ``matplotlib.pyplot.show()`` or ``figure.savefig(path)``.
+            The table; or the chart's ``Axes`` (an array of them for several responses).
 
         Raises
         ------
         InvalidParameterError
-            ``vis_type`` is not a ``VisType``, or ``response_names`` is empty or names a
-            response that ``iua`` does not have.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from deepview.base import ArrayProducer
-        >>> from deepview.introspectors import IUA
-        >>> iua = IUA.introspect(ArrayProducer({"a": np.zeros((10, 3)), "b": np.ones((10, 2))}))
-        >>> IUA.show(iua)["mean inactive"].tolist()
-        [3.0, 0.0]
+            Unknown ``vis_type``; empty or unknown ``response_names``.
         """
         owner = "IUA.show"
         if not isinstance(iua, IUA):
@@ -474,34 +422,13 @@ class IUA:
 
 
 class IUAState:
-    """The inactive-unit counts of :meth:`IUA.introspect` as a partial state.
-
-    ``update(batch)`` counts a batch's fields, ``merge(other)`` adds the counts of another
-    state's samples *after* this state's (the per-sample counts keep row order, so merge in
-    row order), ``finish()`` returns the :class:`IUA` that :meth:`IUA.introspect` gives for
-    the same samples, exactly (integer counts).  A state pickles at 4 bytes per sample plus
-    8 per unit, so it can be computed per block on a worker and merged on a driver (see
-    :func:`deepview.integrations.ray.reduce_dataset`).
+    """The counts of :meth:`IUA.introspect` as a partial state (update / merge in row order /
+    finish); ``finish()`` gives the same :class:`IUA`, exactly.
 
     Parameters
     ----------
     rtol, atol : float
         As in :meth:`IUA.introspect`; states merge only with states of the same ``atol``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer
-    >>> x = np.maximum(np.random.default_rng(0).normal(size=(100, 4)), 0.0)
-    >>> first, second = IUA.partial(), IUA.partial()
-    >>> for batch in ArrayProducer({"relu": x[:60]})(32):
-    ...     first.update(batch)
-    >>> for batch in ArrayProducer({"relu": x[60:]})(32):
-    ...     second.update(batch)
-    >>> merged = first.merge(second).finish().results["relu"]
-    >>> whole = IUA.introspect(ArrayProducer({"relu": x})).results["relu"]
-    >>> merged.mean_inactive == whole.mean_inactive
-    True
     """
 
     _OWNER = "IUAState"
@@ -550,13 +477,8 @@ class IUAState:
         return self
 
     def finish(self) -> IUA:
-        """The :class:`IUA` of every sample counted or merged.
+        """The :class:`IUA` of every sample counted or merged."""
 
-        Raises
-        ------
-        InvalidDataError
-            No sample was counted.
-        """
         if not self._counters:
             raise InvalidDataError(f"{self._OWNER}.finish: no samples were counted; update the "
                                    "state with at least one non-empty batch.")

@@ -1,46 +1,5 @@
-"""Partial states of the introspectors: compute per block, merge exactly, finish once.
-
-Each class follows the update / merge / finish protocol of :mod:`deepview.partial`:
-``update(batch)`` adds a :class:`~deepview.base.Batch`, ``merge(other)`` adds the rows of
-another state of the same kind (built with the same parameters) after this one's and
-returns ``self``, and ``finish()`` returns what the single-process introspector returns for
-the same rows:
-
-=========================  ==============================================  ==================
-state                      ``finish()`` equals                             exactness
-=========================  ==============================================  ==================
-:class:`PCAState`          ``DimensionReduction.introspect(..., PCA(k))``  float64 rounding
-:class:`PFAState`          ``PFA.introspect(...)``                         as PFA (see below)
-:class:`IUAState`          ``IUA.introspect(...)``                         exact (integers)
-:class:`FamiliarityScores` ``familiarity.score(...)``                      float64 rounding
-=========================  ==============================================  ==================
-
-"float64 rounding": the covariance of merged blocks equals that of all rows to about 1e-12
-relative.  PFA multiplies float32 responses in float32 blocks, so merged PFA covariances of
-float32 responses agree to ~1e-6 relative; the recipes are the same.
-
-States pickle without row buffers (PCA / PFA: ``O(D²)`` per field; IUA: 4 bytes per
-sample; scores: 8 bytes per sample), see :func:`deepview.integrations.ray.reduce_dataset`.
-
-Examples
---------
->>> import numpy as np
->>> from deepview.base import ArrayProducer
->>> from deepview.introspectors import PFA
->>> x = np.random.default_rng(0).normal(size=(400, 6)) @ np.diag([5, 4, 3, 1, 0.1, 0.01])
->>> states = []
->>> for block in np.array_split(x, 4):      # e.g. four blocks on four workers
-...     state = PFAState()
-...     for batch in ArrayProducer({"fc": block})(64):
-...         state.update(batch)
-...     states.append(state)
->>> from deepview.partial import merge_states
->>> merged = merge_states(states).finish()
->>> whole = PFA.introspect(ArrayProducer({"fc": x}))
->>> bool(np.allclose(merged.covariances["fc"].eigenvalues,
-...                  whole.covariances["fc"].eigenvalues, rtol=1e-9))
-True
-"""
+"""Partial states of the introspectors (update / merge / finish, see :mod:`deepview.partial`):
+``finish()`` returns what the single-process introspector returns for the same rows."""
 
 from __future__ import annotations
 
@@ -68,8 +27,7 @@ class _CovarianceStates:
     """Per-field :class:`CovarianceAccumulator` s, merged field by field."""
 
     _OWNER = "states"
-    #: the parameter two merged states must share
-    _PARAMETER = ""
+    _PARAMETER = ""  # the parameter two merged states must share
 
     def __init__(self) -> None:
         self._accumulators: dict[str, CovarianceAccumulator] = {}
@@ -135,12 +93,8 @@ class _CovarianceStates:
 
 
 class PCAState(_CovarianceStates):
-    """Exact streaming PCA (``DimensionReduction.Strategy.PCA``) as a partial state.
-
-    Accumulates each field's mean and covariance in float64; ``finish()`` returns the fitted
-    :class:`~deepview.introspectors.DimensionReduction` that
-    ``DimensionReduction.introspect(producer, strategies=...PCA(target_dimensions))`` gives
-    (up to float64 rounding of the covariance).
+    """Exact streaming PCA (``DimensionReduction.Strategy.PCA``) as a partial state; ``finish()``
+    returns the fitted :class:`~deepview.introspectors.DimensionReduction`.
 
     Parameters
     ----------
@@ -152,9 +106,7 @@ class PCAState(_CovarianceStates):
     Raises
     ------
     InvalidDataError
-        From :meth:`update`: a field is not 2-D, holds NaN/inf, or is wider than 4096
-        features (where the single-process PCA switches to the approximate incremental
-        fitter, which does not merge).
+        From :meth:`update`: a field not 2-D, with NaN/inf, or wider than 4096 features.
     """
 
     _OWNER = "PCAState"
@@ -212,8 +164,9 @@ class PCAState(_CovarianceStates):
 
 
 class PFAState(_CovarianceStates):
-    """The covariances of :meth:`PFA.introspect <deepview.introspectors.PFA.introspect>`
-    as a partial state; ``finish()`` returns the :class:`~deepview.introspectors.PFA`.
+    """:meth:`PFA.introspect <deepview.introspectors.PFA.introspect>` as a partial state;
+    ``finish()`` returns the :class:`~deepview.introspectors.PFA`.
+
 
     Parameters
     ----------

@@ -38,12 +38,8 @@ _OWNER = "DimensionReduction"
 
 
 class _OneShotRows:
-    """Maps pipelined samples to the rows of a one-shot embedding and verifies them.
-
-    Rows are found by identifier when every fitted batch had unique, hashable ids (so a
-    shuffled or subset producer works), else by running position (same order and length
-    as the fit).  Every row is checked against a fingerprint of the fitted sample.
-    """
+    """Rows of a one-shot embedding for pipelined samples (by identifier, else by position),
+    each checked against a fingerprint of the fitted sample."""
 
     def __init__(self, fields: Sequence[str]) -> None:
         self.fields = list(fields)
@@ -155,9 +151,8 @@ def _resolve_strategies(
 class DimensionReduction(PipelineStage):
     """Reduces the dimension of batch fields; a :class:`~deepview.base.PipelineStage`.
 
-    Use :meth:`introspect` to fit one; put the result in a :func:`~deepview.base.pipeline`
-    to replace each reduced field by its ``(batch, target_dimensions)`` projection (other
-    fields and metadata pass through untouched).
+    Fit it with :meth:`introspect`; in a :func:`~deepview.base.pipeline` it replaces each
+    reduced field by its ``(batch, target_dimensions)`` projection.
 
     Examples
     --------
@@ -179,14 +174,7 @@ class DimensionReduction(PipelineStage):
     _one_shot: _OneShotRows | None = field(default=None, repr=False, compare=False)
 
     class Strategy:
-        """Bundled strategies (any :class:`DimensionReductionStrategyType` also works).
-
-        - :class:`PCA` -- exact PCA in one streaming pass, constant memory (preferred).
-        - :class:`StandardPCA` -- sklearn PCA on all samples held in memory.
-        - :class:`TSNE` -- sklearn t-SNE, one-shot, all samples in memory.
-        - :class:`UMAP` -- umap-learn, all samples in memory; transforms new data.
-        - :class:`PaCMAP` -- pacmap, one-shot, all samples in memory.
-        """
+        """Bundled strategies (any :class:`DimensionReductionStrategyType` also works)."""
 
         PCA: Final = PCA
         StandardPCA: Final = StandardPCA
@@ -207,27 +195,24 @@ class DimensionReduction(PipelineStage):
         Parameters
         ----------
         producer : Producer
-            Yields batches whose reduced fields are 2-D ``(batch, features)``; use
-            ``Flattener`` or ``Pooler`` first for multi-dimensional responses.
+            Yields batches whose reduced fields are 2-D ``(batch, features)``.
         strategies : DimensionReductionStrategyType or Mapping[str, DimensionReductionStrategyType]
-            One strategy, applied to every field (each field fits its own clone), or a
-            mapping from field name to strategy (only those fields are reduced).
+            One strategy for every field, or a mapping from field name to strategy.
         batch_size : int, optional
-            Batch size to read with.  Default: the strategy's ``default_batch_size()`` (the
-            largest over a mapping).  Checked by every strategy's ``check_batch_size``.
+            Default: the strategy's ``default_batch_size()`` (the largest over a mapping).
 
         Returns
         -------
         DimensionReduction
-            The fitted stage.  Strategies passed in are never modified.
+            The fitted stage; the strategies passed in are not modified.
 
         Raises
         ------
         DeepViewException
-            (subclasses) a field that is not 2-D, holds NaN/inf or is missing; a batch size
-            smaller than a PCA's ``target_dimensions``; an empty producer; more target
-            dimensions than features or samples.
+            (subclasses) a field not 2-D, with NaN/inf or missing; a batch size below a
+            PCA's ``target_dimensions``; an empty producer; too many target dimensions.
         """
+
         owner = f"{_OWNER}.introspect"
         single, mapping = _resolve_strategies(strategies)
         templates = [single] if single is not None else list(mapping.values())

@@ -114,23 +114,7 @@ class _KwargsStrategy(StrategyBase):
         return self._parameters
 
     def with_params(self: _S, **kwargs: Any) -> _S:
-        """A fresh, unfitted copy whose estimator gets ``kwargs`` on top of (and replacing)
-        this strategy's keyword arguments.
-
-        Raises
-        ------
-        InvalidParameterError
-            The estimator does not take one of ``kwargs``.
-
-        Examples
-        --------
-        >>> from deepview.introspectors import DimensionReduction
-        >>> tsne = DimensionReduction.Strategy.TSNE(2, perplexity=30.0)
-        >>> dict(tsne.with_params(perplexity=5.0, random_state=0).parameters)
-        {'perplexity': 5.0, 'random_state': 0}
-        >>> dict(tsne.parameters)  # unchanged
-        {'perplexity': 30.0}
-        """
+        """A fresh, unfitted copy with ``kwargs`` added to (or replacing) the estimator's."""
         return type(self)(self.target_dimensions, _parameters={**self._parameters, **kwargs})
 
     @property
@@ -143,8 +127,7 @@ class _KwargsStrategy(StrategyBase):
         return single_threaded() if self.random_state is not None else contextlib.nullcontext()
 
     def with_random_state(self, random_state: Any) -> _KwargsStrategy:
-        """A fresh copy seeded with ``random_state``; the same strategy if it has a seed.
-        For UMAP a seed makes umap-learn run single-threaded."""
+        """A fresh copy seeded with ``random_state``; the same strategy if it has a seed."""
         if self.random_state is not None:
             return self
         return self.with_params(random_state=random_state)
@@ -152,11 +135,7 @@ class _KwargsStrategy(StrategyBase):
 
 @dataclass(frozen=True, init=False)
 class TSNE(_KwargsStrategy):
-    """t-SNE (sklearn ``TSNE``); collects all samples in memory, then embeds them at once.
-
-    One-shot: it embeds the fitted samples only.  In a pipeline, rows are matched to the
-    fitted samples by ``Batch.StdKeys.IDENTIFIER`` (or by position when there are no ids)
-    and checked against the fitted data.  Reduce to ~40 dimensions with :class:`PCA` first.
+    """t-SNE (sklearn ``TSNE``) of all samples held in memory; one-shot (fitted samples only).
 
     Parameters
     ----------
@@ -164,10 +143,6 @@ class TSNE(_KwargsStrategy):
         Output dimension (``n_components``).
     **kwargs
         Passed to ``sklearn.manifold.TSNE`` (e.g. ``perplexity=30, random_state=0``).
-
-    Notes
-    -----
-    Memory: O(n D) for the collected samples plus t-SNE's own O(n) neighbour structures.
     """
 
     _owner: ClassVar[str] = "DimensionReduction.Strategy.TSNE"
@@ -190,11 +165,7 @@ class TSNE(_KwargsStrategy):
 
 @dataclass(frozen=True, init=False)
 class PaCMAP(_KwargsStrategy):
-    """PaCMAP (``pacmap.PaCMAP``); collects all samples in memory, then embeds them at once.
-
-    One-shot, like :class:`TSNE`: pipelined rows are matched to the fitted samples by
-    identifier (or position) and verified.  Needs the ``pacmap`` extra
-    (``pip install "deepview[pacmap]"``).
+    """PaCMAP (``pacmap.PaCMAP``, extra ``pacmap``) of all samples held in memory; one-shot.
 
     Parameters
     ----------
@@ -202,10 +173,6 @@ class PaCMAP(_KwargsStrategy):
         Output dimension.
     **kwargs
         Passed to ``pacmap.PaCMAP`` (e.g. ``n_neighbors=10, random_state=0``).
-
-    Notes
-    -----
-    Memory: O(n D) for the collected samples plus PaCMAP's O(n) pair lists.
     """
 
     _owner: ClassVar[str] = "DimensionReduction.Strategy.PaCMAP"
@@ -229,9 +196,7 @@ class _UMAPFit:
 
 
 class _Reservoir:
-    """A seeded uniform random sample of at most ``size`` rows of a stream of batches, in
-    stream order: every row gets a random key and the ``size`` smallest keys are kept (the
-    keys do not depend on how the stream is cut into batches)."""
+    """A seeded uniform sample of at most ``size`` rows of a stream, in stream order."""
 
     def __init__(self, size: int, seed: int) -> None:
         self.size = size
@@ -274,8 +239,7 @@ PLACEMENT_PROBES = 8
 
 
 def enable_umap_jit_cache() -> None:
-    """Turn numba's on-disk cache on for umap-learn's kernels declared without
-    ``cache=True`` (otherwise compiled afresh in every process).  Best effort."""
+    """Turn numba's on-disk cache on for umap-learn's kernels (best effort)."""
     try:
         import umap.layouts as layouts
         import umap.umap_ as umap_
@@ -295,40 +259,18 @@ def enable_umap_jit_cache() -> None:
 
 @dataclass(frozen=True, init=False)
 class UMAP(_KwargsStrategy):
-    """UMAP (``umap.UMAP``); fits on all samples (or a sample of ``max_fit_samples``), then
-    transforms any data.
-
-    Rows identical to fitted samples get their fitted coordinates (``embedding_``); other
-    rows go through ``umap.transform``, or, with ``max_fit_samples``, are placed from their
-    neighbours (below).  Needs the ``umap`` extra (``pip install "deepview[umap]"``).
+    """UMAP (``umap.UMAP``, extra ``umap``) of all samples or a sample of them; transforms
+    new data.
 
     Parameters
     ----------
     target_dimensions : int, default=2
         Output dimension.
     max_fit_samples : int, optional
-        Fit UMAP on at most this many samples (at least 100): a seeded uniform random
-        sample of the data (seed ``random_state``, or 0) when there are more.  Every other
-        row, and any new data, is *placed* at the weighted mean of the coordinates of its
-        10 nearest fitted samples (see :func:`place`).  ``None`` (default) fits on every
-        sample.  ``DatasetReport`` uses ``max_fit_samples=50_000`` (``ReportConfig``).
+        Fit on a seeded random sample of at most this many (>= 100); place the other rows
+        from their 10 nearest fitted samples.  ``None``: fit on every sample.
     **kwargs
         Passed to ``umap.UMAP`` (e.g. ``n_neighbors=15, random_state=0``).
-
-    Notes
-    -----
-    Memory: O(n D) for the fitted samples (kept once, shared with umap) plus umap's graph;
-    with ``max_fit_samples`` at most ``2 * max_fit_samples`` rows are held while sampling.
-
-    With a ``random_state`` the fit is reproducible: it runs single-threaded and, unless
-    ``init`` is given, starts from the principal components (``init="pca"``).  Without a
-    ``random_state`` umap-learn's defaults apply unchanged.  The placement is deterministic.
-
-    Examples
-    --------
-    >>> from deepview.introspectors import DimensionReduction
-    >>> sampled = DimensionReduction.Strategy.UMAP(2, max_fit_samples=50_000)  # doctest: +SKIP
-    >>> full = DimensionReduction.Strategy.UMAP(2)  # doctest: +SKIP
     """
 
     max_fit_samples: int | None = None
@@ -345,8 +287,7 @@ class UMAP(_KwargsStrategy):
         super().__init__(target_dimensions, _parameters=_parameters, **kwargs)
 
     def with_params(self, **kwargs: Any) -> UMAP:
-        """A fresh, unfitted copy whose estimator gets ``kwargs`` on top of (and replacing)
-        this strategy's keyword arguments (``max_fit_samples`` is kept)."""
+        """A fresh, unfitted copy with ``kwargs`` added to the estimator's (same sampling)."""
         return type(self)(self.target_dimensions, max_fit_samples=self.max_fit_samples,
                           _parameters={**self._parameters, **kwargs})
 
@@ -438,7 +379,7 @@ class UMAP(_KwargsStrategy):
         return out
 
     def _place(self, fitted: _UMAPFit, x: np.ndarray) -> np.ndarray:
-        """Coordinates of new rows from their nearest fitted rows (see ``max_fit_samples``)."""
+        """Coordinates of new rows from their nearest fitted rows."""
         if fitted.cells is None:
             fitted.cells = CellIndex(fitted.index.data, probes=PLACEMENT_PROBES,
                                      seed=self._sample_seed())
@@ -452,13 +393,11 @@ MIN_FIT_SAMPLES = 100
 
 
 def place(embedding: np.ndarray, indices: np.ndarray, distances: np.ndarray) -> np.ndarray:
-    """Each row at the weighted mean of ``embedding[indices]``: weights
-    ``exp(-(d - d_1) / s)`` with ``d_1`` the row's nearest distance and ``s`` the mean of
-    ``d - d_1`` over its neighbours (UMAP's smooth neighbour weights, simplified); index
-    ``-1`` (no neighbour) weighs 0.  Rows whose neighbours are all equally far get their
-    plain mean.
+    """Each row at the mean of ``embedding[indices]`` weighted ``exp(-(d - d_1) / s)``
+    (``d_1``: nearest distance, ``s``: mean of ``d - d_1``); index ``-1`` weighs 0.
 
     Examples
+
     --------
     >>> import numpy as np
     >>> emb = np.array([[0.0, 0.0], [2.0, 0.0], [9.0, 9.0]], dtype=np.float32)

@@ -50,8 +50,7 @@ def _check_samples(target_dimensions: int, n: int, owner: str) -> None:
 
 
 class _LinearStrategy(StrategyBase):
-    """What PCA and StandardPCA share: a checked ``target_dimensions`` and a fitted
-    :class:`LinearProjection`."""
+    """Base of PCA and StandardPCA: a checked ``target_dimensions``, a fitted projection."""
 
     target_dimensions: int
 
@@ -78,36 +77,12 @@ class _LinearStrategy(StrategyBase):
 
 @dataclass(frozen=True)
 class PCA(_LinearStrategy):
-    """Principal component analysis in one streaming pass, in constant memory.
-
-    Exact, streaming: the mean and D x D covariance are accumulated in float64 batch by
-    batch (pairwise-merged, numerically stable) and eigendecomposed once in
-    ``fit_complete``, so the result is the exact PCA whatever the batch size, batches
-    smaller than ``target_dimensions`` included.  For very wide data (more than 4096
-    features) it switches to sklearn ``IncrementalPCA`` (approximate), buffering small
-    batches into the next partial fit instead of skipping them.
+    """Exact principal component analysis in one streaming pass, in constant memory.
 
     Parameters
     ----------
     target_dimensions : int, default=2
         Number of principal components kept.
-
-    Notes
-    -----
-    Memory: O(D^2) per field (D <= 4096), O(batch_size * D) above; independent of the
-    number of samples.  Time: O(n D^2) BLAS work plus one partial eigendecomposition.
-    Components are signed so that each one's largest loading is positive.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> from deepview.introspectors import DimensionReduction
-    >>> x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
-    >>> dr = DimensionReduction.introspect(
-    ...     ArrayProducer(x), strategies=DimensionReduction.Strategy.PCA(3))
-    >>> next(iter(pipeline(ArrayProducer(x), dr)(100))).fields["responses"].shape
-    (100, 3)
     """
 
     target_dimensions: int = 2
@@ -169,20 +144,14 @@ class PCA(_LinearStrategy):
 
 @dataclass(frozen=True)
 class StandardPCA(_LinearStrategy):
-    """Exact PCA with sklearn ``PCA``; collects all samples in memory first.
-
-    :class:`PCA` gives the same (exact) result in constant memory and is preferred; this
-    strategy is kept for parity with the reference API.
+    """Exact PCA with sklearn ``PCA`` on all samples held in memory (prefer :class:`PCA`).
 
     Parameters
     ----------
     target_dimensions : int, default=2
         Number of principal components kept.
-
-    Notes
-    -----
-    Memory: O(n D) (every sample of the field is held until ``fit_complete``).
     """
+
 
     target_dimensions: int = 2
     _state: Collected = field(

@@ -12,15 +12,9 @@ __all__ = ["DimensionReductionStrategyType", "OneOrManyDimStrategies"]
 
 @runtime_checkable
 class DimensionReductionStrategyType(Protocol):
-    """Strategy for reducing the dimension of one field.
+    """Strategy for reducing the dimension of one field: ``fit_incremental`` per batch, then
+    ``fit_complete``; then ``transform`` (streaming) or ``transform_one_shot`` (one-shot)."""
 
-    ``fit_incremental`` is called for every batch, then ``fit_complete`` once.  Streaming
-    strategies (``is_one_shot == False``) then map any data with ``transform``; one-shot
-    strategies (t-SNE, PaCMAP) only embed the fitted samples, returned in fit order by
-    ``transform_one_shot``.  Calling the unsupported transform raises
-    :class:`~deepview.exceptions.DeepViewException`.  ``_clone`` returns a fresh, unfitted
-    copy: :meth:`DimensionReduction.introspect` fits one clone per field.
-    """
 
     def default_batch_size(self) -> int:
         """Batch size used when ``introspect`` is given none."""

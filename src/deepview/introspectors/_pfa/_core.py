@@ -40,14 +40,17 @@ logger = logging.getLogger(__name__)
 class PFA:
     """Principal Filter Analysis: find correlated units of network layers to compress them.
 
-    Build it with :meth:`PFA.introspect` over a producer of ``(batch, units)`` responses,
-    then ask for recipes with :meth:`get_recipe`.
+    Build it with :meth:`PFA.introspect`, then ask for recipes with :meth:`get_recipe`.
+
+    Parameters
+    ----------
+    failed_responses : Sequence[str]
+        Do not instantiate ``PFA`` directly; use :meth:`PFA.introspect`.
 
     Examples
     --------
     >>> import numpy as np
     >>> from deepview.base import ArrayProducer
-    >>> from deepview.introspectors import PFA
     >>> rng = np.random.default_rng(0)
     >>> sources = rng.normal(size=(2000, 3))
     >>> layer = np.hstack([sources, sources @ rng.normal(size=(3, 5)), np.zeros((2000, 2))])
@@ -55,13 +58,6 @@ class PFA:
     >>> recipe = pfa.get_recipe(strategy=PFA.Strategy.Energy(energy_threshold=0.999))["dense"]
     >>> recipe.original_output_count, recipe.recommended_output_count
     (10, 3)
-    >>> recipe.number_inactive_units, sorted(recipe.maximally_correlated_units[:2])
-    (2, [8, 9])
-
-    Parameters
-    ----------
-    failed_responses : Sequence[str]
-        Do not instantiate ``PFA`` directly; use :meth:`PFA.introspect`.
     """
 
     class Strategy:
@@ -72,8 +68,7 @@ class PFA:
         Size: Final = _strategies.Size
 
     class UnitSelectionStrategy:
-        """Bundled unit-selection strategies (which units to remove); see
-        :class:`PFAUnitSelectionStrategyType`."""
+        """Bundled unit-selection strategies (which units to remove)."""
 
         AbsMax: Final = _units.AbsMax
         AbsMin: Final = _units.AbsMin
@@ -106,30 +101,21 @@ class PFA:
         Parameters
         ----------
         producer : Producer
-            Yields batches whose fields are ``(batch, units)`` responses (1-D fields count as
-            one unit). Pool or flatten conv responses first (``Pooler``/``Flattener``).
+            Yields ``(batch, units)`` responses; pool or flatten conv responses first.
         batch_size : int, default=32
-            Batch size requested from ``producer``. Internally, rows are gathered into blocks
-            of a few thousand before each matrix product, so small batches cost no speed.
+            Batch size requested from ``producer``.
         epsilon_inactive : float, default=1e-8
-            A unit is inactive when its variance is below ``epsilon_inactive`` times the
-            largest variance of its layer (or exactly 0).
+            Units with variance below this times the layer's largest (or 0) are inactive.
 
         Returns
         -------
         PFA
+            Layers with fewer samples than units are skipped (see :attr:`failed_responses`).
 
         Raises
         ------
         InvalidDataError
-            A response has more than 2 dims, no units, NaN/inf values, or a different number
-            of units or set of fields than the first batch; the producer yields nothing.
-
-        Notes
-        -----
-        Memory is O(C²) per layer of C units, independent of the number of samples.
-        Layers with fewer samples than units are left out with a :class:`DeepViewWarning`
-        and listed in :attr:`failed_responses`.
+            A response with more than 2 dims, no units, NaN/inf or a changing shape; no data.
         """
         owner = "PFA.introspect"
         eps = check_float(epsilon_inactive, name="epsilon_inactive", owner=owner,
@@ -190,15 +176,7 @@ class PFA:
         Returns
         -------
         Mapping[str, PFARecipe]
-            One recipe per analysed layer, with ``recommended_output_count +
-            len(maximally_correlated_units) == original_output_count``.
-
-        Notes
-        -----
-        Inactive units carry no information, so they are always removed first. If the
-        strategy asks to keep more units than are active, only inactive units are removed
-        and ``recommended_output_count`` becomes the number of active units (at least 1; a
-        fully inactive layer keeps one unit); a :class:`DeepViewWarning` reports it.
+            One recipe per analysed layer; inactive units are removed first.
         """
         owner = "PFA.get_recipe"
         strategy = _strategies.KL() if strategy is None else strategy
@@ -263,44 +241,26 @@ class PFA:
         Parameters
         ----------
         recipe_result : Mapping[str, PFARecipe] or collection of them
-            Output(s) of :meth:`get_recipe`; several are stacked into one table, or drawn
-            side by side in one chart to compare them.
+            Output(s) of :meth:`get_recipe`; several are stacked or drawn side by side.
         vis_type : {"table", "chart"}, default="table"
             ``PFA.VisType.TABLE`` or ``PFA.VisType.CHART``.
         include_columns : Sequence[str], optional
-            Table only: columns to return, in this order; ``None`` (or empty) = all of
-            ``layer name``, ``original count``, ``recommended count``, ``units to keep``,
-            ``KL divergence``, ``PFA strategy``, ``units ratio``, ``kept energy``.
+            Table only: columns of ``PFA.COLUMNS`` to return, in order; default all.
         exclude_columns : Sequence[str], optional
             Table only: columns to drop (applied after ``include_columns``).
 
         Returns
         -------
         pandas.DataFrame or matplotlib.axes.Axes
-            The table; or, for a chart, one ``Axes`` with a group of bars per layer (its
-            original count, then each recipe's recommended count), for one recipe or
-            several. The figure is ``axes.figure``; it is made with ``pyplot``, so Jupyter
-            shows it, and a script calls ``matplotlib.pyplot.show()`` or
-            ``axes.figure.savefig(path)``.
+            The table, or the chart's ``Axes``.
 
         Raises
         ------
         InvalidParameterError
-            ``vis_type`` is not a ``VisType``; ``recipe_result`` is empty; a column name
-            in ``include_columns`` or ``exclude_columns`` is not one of the eight above
-            (a typo does not pass silently); or no column is left to show.
+            Unknown ``vis_type`` or column name; empty ``recipe_result``; no column left.
         InvalidTypeError
-            ``recipe_result`` is the ``PFA`` object or not a mapping of ``PFARecipe``.
+            ``recipe_result`` is not a mapping (or collection of mappings) of ``PFARecipe``.
 
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from deepview.base import ArrayProducer
-        >>> from deepview.introspectors import PFA
-        >>> x = np.random.default_rng(0).normal(size=(500, 4))
-        >>> recipe = PFA.introspect(ArrayProducer({"fc": x})).get_recipe()
-        >>> list(PFA.show(recipe, include_columns=["layer name", "original count"]).columns)
-        ['layer name', 'original count']
         """
         if isinstance(recipe_result, PFA):
             raise InvalidTypeError("PFA.show: got the PFA object itself; pass a recipe instead: "

@@ -1,10 +1,4 @@
-"""Per-layer covariance for PFA and its eigen-decomposition.
-
-The covariance is accumulated by :class:`deepview._compute.covariance.CovarianceAccumulator`
-(the one PCA uses) in the responses' precision: float32 responses use float32 block
-products, everything else float64, and every merge is float64.  The eigen-decomposition is
-:func:`deepview._compute.covariance.symmetric_eigh`.
-"""
+"""Per-layer covariance for PFA (in the responses' precision) and its eigen-decomposition."""
 
 from __future__ import annotations
 
@@ -37,13 +31,11 @@ class PFACovariancesResult:
     eigenvalues : numpy.ndarray
         ``(C,)`` eigenvalues of ``covariances``, clipped at 0, in descending order.
     eigenvectors : numpy.ndarray
-        ``(C, C)``; column ``i`` is the unit eigenvector of ``eigenvalues[i]``, so
-        ``covariances @ eigenvectors[:, i] ≈ eigenvalues[i] * eigenvectors[:, i]``.
+        ``(C, C)``; column ``i`` is the unit eigenvector of ``eigenvalues[i]``.
     original_output_count : int
         Number of units ``C``.
     inactive_units : numpy.ndarray
-        Sorted indices of the inactive units: variance below ``epsilon_inactive`` times the
-        largest variance of the layer, or exactly 0 (so an all-constant layer is all inactive).
+        Sorted indices of the inactive units (see ``PFA.introspect``'s ``epsilon_inactive``).
     """
 
     covariances: np.ndarray
@@ -94,8 +86,8 @@ def streaming_covariance(name: str, *, owner: str) -> CovarianceAccumulator:
 
 
 def check_response(name: str, x: object, *, owner: str, pfa: bool = True) -> np.ndarray:
-    """Validate one response of a batch, a real ``(B, ...)`` array with units; PFA's (at
-    most 2-D) is returned as ``(B, C)``."""
+    """Check one response, a real ``(B, ...)`` array with units; PFA's is returned ``(B, C)``."""
+
     if not isinstance(x, np.ndarray):
         raise InvalidTypeError(f"{owner}: field '{name}' must be a numpy array; got "
                                f"{type(x).__name__}.")

@@ -25,12 +25,8 @@ logger = logging.getLogger(__name__)
 
 @runtime_checkable
 class PFAStrategyType(Protocol):
-    """Protocol of PFA strategies (:class:`PFA.Strategy`): decide how many units to keep.
-
-    A strategy maps each layer's :class:`PFACovariancesResult` to a :class:`PFARecipe` whose
-    ``recommended_output_count`` (1..C) and ``diagnostics`` are set; the unit-selection
-    strategy then fills in which units to remove.
-    """
+    """Maps each layer's :class:`PFACovariancesResult` to a :class:`PFARecipe` with the number
+    of units to keep (1..C) and ``diagnostics`` set."""
 
     def __call__(self, covariances: Mapping[str, PFACovariancesResult]) -> Mapping[str, PFARecipe]:
         """Return one recipe per layer of ``covariances``."""
@@ -53,12 +49,7 @@ class _PerLayer:
 
 
 class _KLInterpolationFunction(Protocol):
-    """Maps a KL divergence to the ratio of units to keep.
-
-    The KL divergence is the one between the distribution of the eigenvalues of the
-    covariance of the layer's responses and the uniform distribution; ``max_kl_divergence``
-    is ``ln(C)``, the largest possible value. Must return a number in [0, 1].
-    """
+    """Maps ``(kl_divergence, max_kl_divergence = ln C)`` to the ratio of units to keep."""
 
     def __call__(self, kl_divergence: float, max_kl_divergence: float) -> float: ...
 
@@ -70,13 +61,7 @@ _KLInterpolationFunction.__name__ = _KLInterpolationFunction.__qualname__ = (
 
 @dataclass(frozen=True)
 class LinearInterpolation:
-    """Linear map of ``[0, max_kl_divergence]`` onto ``[1, 0]``: ``1 - kl / max_kl``.
-
-    Examples
-    --------
-    >>> LinearInterpolation()(0.5, 2.0)
-    0.75
-    """
+    """Linear map of ``[0, max_kl_divergence]`` onto ``[1, 0]``: ``1 - kl / max_kl``."""
 
     def __call__(self, kl_divergence: float, max_kl_divergence: float) -> float:
         if max_kl_divergence <= 0:
@@ -86,23 +71,13 @@ class LinearInterpolation:
 
 @dataclass(frozen=True)
 class KL(_PerLayer):
-    """Keep a share of units that shrinks as the eigenvalue spectrum gets less uniform.
-
-    Per layer with ``C`` units: ``p = λ / Σλ + eps``, ``q = 1/C``,
-    ``kl = KL(p ‖ q)``, ``ratio = interpolation_function(kl, ln C)`` and
-    ``recommended = ceil(C · ratio)``, clamped to ``[1, C]``. A one-unit layer keeps its unit
-    (``ln 1 = 0``, no division); a layer with zero variance everywhere keeps 1 unit.
+    """Keep ``ceil(C · ratio)`` units, the ratio falling as the eigenvalue spectrum gets less
+    uniform (KL divergence from the uniform distribution).
 
     Parameters
     ----------
     interpolation_function : KLInterpolationFunction, optional
-        Maps ``(kl, max_kl)`` to the ratio of units to keep; default
-        :class:`KL.LinearInterpolation`.
-
-    Examples
-    --------
-    >>> from deepview.introspectors import PFA
-    >>> strategy = PFA.Strategy.KL()
+        Maps ``(kl, max_kl)`` to the ratio; default :class:`KL.LinearInterpolation`.
     """
 
     KLInterpolationFunction = _KLInterpolationFunction
@@ -150,21 +125,12 @@ class KL(_PerLayer):
 class Energy(_PerLayer):
     """Keep the fewest units whose eigenvalues hold ``energy_threshold`` of the energy.
 
-    Walks the descending eigenvalues until ``kept / total >= energy_threshold`` (at least one
-    unit); raises the count to ``min_kept_count`` if needed (logging a warning) and clamps it
-    to the layer size. A layer with zero total variance keeps ``max(1, min_kept_count)`` units.
-
     Parameters
     ----------
     energy_threshold : float
         Share of the spectral energy to keep, in [0, 1].
     min_kept_count : int, default=0
         Minimum number of units to keep per layer.
-
-    Examples
-    --------
-    >>> from deepview.introspectors import PFA
-    >>> strategy = PFA.Strategy.Energy(energy_threshold=0.99, min_kept_count=4)
     """
 
     energy_threshold: float
@@ -201,13 +167,8 @@ class Energy(_PerLayer):
 
 @dataclass(frozen=True)
 class Size:
-    """Keep about ``relative_size`` of all units, with one energy threshold for all layers.
-
-    For each layer the normalised cumulative energy *preceding* each eigenvalue
-    (``[0, λ1, λ1+λ2, …] / Σλ``; all ones for a zero-energy layer) is computed; the values
-    of all layers are pooled, ``t = percentile(pool, 100·relative_size)`` is clamped to
-    ``[epsilon_energy, 1 − epsilon_energy]`` and :class:`Energy` ``(t, min_kept_count)``
-    makes the recipes.
+    """Keep about ``relative_size`` of all units, with one :class:`Energy` threshold for all
+    layers.
 
     Parameters
     ----------
@@ -217,12 +178,8 @@ class Size:
         Minimum number of units to keep per layer.
     epsilon_energy : float, default=1e-8
         Bounds of the derived threshold, in [0, 0.5).
-
-    Examples
-    --------
-    >>> from deepview.introspectors import PFA
-    >>> strategy = PFA.Strategy.Size(relative_size=0.5)
     """
+
 
     relative_size: float
     min_kept_count: int = 0

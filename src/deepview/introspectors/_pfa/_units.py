@@ -1,10 +1,4 @@
-"""PFA unit selection: which units to remove, given how many to keep.
-
-All strategies work on the absolute correlation ``|S_ij| / max(sqrt(S_ii S_jj), 1e-8)``
-with the diagonal and the inactive units excluded, remove the inactive units first and then
-one correlated unit at a time until ``num_units_to_keep`` active units remain (O(C²) to
-build the correlation, about O(C) per removal).
-"""
+"""PFA unit selection: which units to remove, given how many to keep."""
 
 from __future__ import annotations
 
@@ -25,14 +19,8 @@ _ATOL = 1e-8
 
 @runtime_checkable
 class PFAUnitSelectionStrategyType(Protocol):
-    """Given a layer's covariances and a number of units to keep, choose the units to remove.
-
-    ``__call__(covariances, *, num_units_to_keep)`` returns the indices to remove: first the
-    inactive units (``covariances.inactive_units``), then the correlated units in removal
-    order, so that ``num_units_to_keep`` units remain. When fewer units are active than
-    ``num_units_to_keep``, only the inactive units are returned (all of them, except one when
-    the whole layer is inactive).
-    """
+    """Returns the indices of the units to remove, inactive units first, so that
+    ``num_units_to_keep`` units of the layer remain."""
 
     def __call__(self, covariances: PFACovariancesResult, *,
                  num_units_to_keep: int) -> np.ndarray: ...
@@ -129,7 +117,7 @@ class _DirectionalStrategy:
     maximize: ClassVar[bool]
 
     def __call__(self, covariances: PFACovariancesResult, *, num_units_to_keep: int) -> np.ndarray:
-        """Indices of the units to remove (inactive first), see the class docstring."""
+        """Indices of the units to remove (inactive first)."""
         owner = f"PFA.UnitSelectionStrategy.{type(self).__name__}"
         n_units = covariances.original_output_count
         keep = check_int(num_units_to_keep, name="num_units_to_keep", owner=owner, min_value=1)
@@ -149,8 +137,7 @@ class _DirectionalStrategy:
 
 @dataclass(frozen=True)
 class AbsMax(_DirectionalStrategy):
-    """Repeatedly take the pair of units with the greatest correlation and remove one of them:
-    the one whose next greatest correlation is greater (lowest index if undecided)."""
+    """Remove one unit of the most correlated pair at a time: the one next most correlated."""
 
     distance = staticmethod(_select_abs)
     maximize = True
@@ -158,8 +145,7 @@ class AbsMax(_DirectionalStrategy):
 
 @dataclass(frozen=True)
 class AbsMin(_DirectionalStrategy):
-    """Repeatedly take the pair of units with the lowest correlation and remove one of them:
-    the one whose next lowest correlation is lower (lowest index if undecided)."""
+    """Remove one unit of the least correlated pair at a time: the one next least correlated."""
 
     distance = staticmethod(_select_abs)
     maximize = False
@@ -167,9 +153,7 @@ class AbsMin(_DirectionalStrategy):
 
 @dataclass(frozen=True)
 class L1Max(_DirectionalStrategy):
-    """Repeatedly remove the unit with the greatest L1 norm of correlations to the remaining
-    active units; ties are broken, among the tied units only, by the greatest single
-    coefficient, then by the lowest index."""
+    """Remove the unit with the greatest L1 norm of correlations to the others, one at a time."""
 
     distance = staticmethod(_select_l1)
     maximize = True
@@ -177,9 +161,8 @@ class L1Max(_DirectionalStrategy):
 
 @dataclass(frozen=True)
 class L1Min(_DirectionalStrategy):
-    """Repeatedly remove the unit with the lowest L1 norm of correlations to the remaining
-    active units; ties are broken, among the tied units only, by the lowest single
-    coefficient, then by the lowest index."""
+    """Remove the unit with the lowest L1 norm of correlations to the others, one at a time."""
+
 
     distance = staticmethod(_select_l1)
     maximize = False
