@@ -590,12 +590,7 @@ class Duplicates:
             Nearest-neighbour search; default ``Duplicates.KNNStrategy.KNNAuto()``.
         threshold : DuplicatesThresholdStrategyType, optional
             Default ``Duplicates.ThresholdStrategy.Slope()``.
-
-        Returns
-        -------
-        Duplicates
         """
-
         check_batch_size(batch_size, owner=_OWNER)
         strategy = _KNNAuto() if strategy is None else strategy
         threshold = _Slope() if threshold is None else threshold

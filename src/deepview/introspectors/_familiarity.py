@@ -493,7 +493,6 @@ class FamiliarityScores:
 
     def finish(self) -> dict[str, np.ndarray]:
         """``{field: (N,) float64 scores}`` of every row scored or merged, in row order."""
-
         if not self._parts:
             raise InvalidDataError(f"{self._OWNER}.finish: no samples were scored; update the "
                                    "state with at least one non-empty batch.")

@@ -273,10 +273,6 @@ class IUA:
         atol : float, default=1e-8
             Absolute tolerance: ``|x| <= atol`` is inactive.
 
-        Returns
-        -------
-        IUA
-
         Raises
         ------
         InvalidDataError
@@ -478,7 +474,6 @@ class IUAState:
 
     def finish(self) -> IUA:
         """The :class:`IUA` of every sample counted or merged."""
-
         if not self._counters:
             raise InvalidDataError(f"{self._OWNER}.finish: no samples were counted; update the "
                                    "state with at least one non-empty batch.")

@@ -167,7 +167,6 @@ class PFAState(_CovarianceStates):
     """:meth:`PFA.introspect <deepview.introspectors.PFA.introspect>` as a partial state;
     ``finish()`` returns the :class:`~deepview.introspectors.PFA`.
 
-
     Parameters
     ----------
     epsilon_inactive : float, default=1e-8

@@ -212,7 +212,6 @@ class DimensionReduction(PipelineStage):
             (subclasses) a field not 2-D, with NaN/inf or missing; a batch size below a
             PCA's ``target_dimensions``; an empty producer; too many target dimensions.
         """
-
         owner = f"{_OWNER}.introspect"
         single, mapping = _resolve_strategies(strategies)
         templates = [single] if single is not None else list(mapping.values())

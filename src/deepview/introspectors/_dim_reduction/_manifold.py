@@ -397,7 +397,6 @@ def place(embedding: np.ndarray, indices: np.ndarray, distances: np.ndarray) -> 
     (``d_1``: nearest distance, ``s``: mean of ``d - d_1``); index ``-1`` weighs 0.
 
     Examples
-
     --------
     >>> import numpy as np
     >>> emb = np.array([[0.0, 0.0], [2.0, 0.0], [9.0, 9.0]], dtype=np.float32)

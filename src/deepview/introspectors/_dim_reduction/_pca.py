@@ -152,7 +152,6 @@ class StandardPCA(_LinearStrategy):
         Number of principal components kept.
     """
 
-
     target_dimensions: int = 2
     _state: Collected = field(
         default_factory=Collected, init=False, repr=False, compare=False, hash=False

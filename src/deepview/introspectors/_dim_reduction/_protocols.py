@@ -15,7 +15,6 @@ class DimensionReductionStrategyType(Protocol):
     """Strategy for reducing the dimension of one field: ``fit_incremental`` per batch, then
     ``fit_complete``; then ``transform`` (streaming) or ``transform_one_shot`` (one-shot)."""
 
-
     def default_batch_size(self) -> int:
         """Batch size used when ``introspect`` is given none."""
         ...

@@ -260,7 +260,6 @@ class PFA:
             Unknown ``vis_type`` or column name; empty ``recipe_result``; no column left.
         InvalidTypeError
             ``recipe_result`` is not a mapping (or collection of mappings) of ``PFARecipe``.
-
         """
         if isinstance(recipe_result, PFA):
             raise InvalidTypeError("PFA.show: got the PFA object itself; pass a recipe instead: "

@@ -87,7 +87,6 @@ def streaming_covariance(name: str, *, owner: str) -> CovarianceAccumulator:
 
 def check_response(name: str, x: object, *, owner: str, pfa: bool = True) -> np.ndarray:
     """Check one response, a real ``(B, ...)`` array with units; PFA's is returned ``(B, C)``."""
-
     if not isinstance(x, np.ndarray):
         raise InvalidTypeError(f"{owner}: field '{name}' must be a numpy array; got "
                                f"{type(x).__name__}.")

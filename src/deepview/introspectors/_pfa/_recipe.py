@@ -70,6 +70,5 @@ class PFARecipe:
     @property
     def units_to_keep(self) -> tuple[int, ...]:
         """Sorted indices of the units the recipe keeps."""
-
         removed = {int(u) for u in self.maximally_correlated_units}
         return tuple(u for u in range(self.original_output_count) if u not in removed)

@@ -180,7 +180,6 @@ class Size:
         Bounds of the derived threshold, in [0, 0.5).
     """
 
-
     relative_size: float
     min_kept_count: int = 0
     epsilon_energy: float = 1e-8

@@ -163,7 +163,6 @@ class L1Max(_DirectionalStrategy):
 class L1Min(_DirectionalStrategy):
     """Remove the unit with the lowest L1 norm of correlations to the others, one at a time."""
 
-
     distance = staticmethod(_select_l1)
     maximize = False
 
