@@ -56,17 +56,13 @@ __all__ = ["app", "main", "run_embed", "run_report"]
 logger = logging.getLogger(__name__)
 
 app = typer.Typer(
-    name="deepview",
-    help="See what is inside your datasets: duplicates, familiarity and a 2-D map, as a "
-    "static HTML report.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+    name="deepview", help="See what is inside your datasets: duplicates, familiarity and a 2-D "
+    "map, as a static HTML report.", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False)
 
 
 def _projection_name(projection: str) -> str:
-    """The ``--projection`` value, lower-cased; a usage error unless it is in PROJECTIONS."""
+    """The ``--projection`` value, lower-cased; a usage error unless in PROJECTIONS."""
     projection = projection.lower()
     if projection not in PROJECTIONS:
         raise typer.BadParameter(f"must be one of {', '.join(PROJECTIONS)}; got '{projection}'.",
@@ -74,40 +70,18 @@ def _projection_name(projection: str) -> str:
     return projection
 
 
-def run_report(
-    embeddings: Path,
-    *,
-    out: Path,
-    metadata: Path | None = None,
-    id_column: str | None = None,
-    label: Sequence[str] = (),
-    text_column: str | None = None,
-    images: Path | None = None,
-    duplicates: bool = True,
-    familiarity: bool = True,
-    projection: str | None = "umap",
-    overwrite: bool = False,
-    batch_size: int = 1024,
-    duplicate_threshold: str = "auto",
-    seed: int | None = 0,
-    split_labels: Sequence[str] | None = None,
-    predictions: Path | None = None,
-    predictions_label: str | None = None,
-    label_issues: bool = True,
-    raw: Any = None,
-    engine: str = "local",
-    ray_address: str | None = None,
-) -> tuple[Any, Path]:
+def run_report(embeddings: Path, *, out: Path, metadata: Path | None = None,
+               id_column: str | None = None, label: Sequence[str] = (),
+               text_column: str | None = None, images: Path | None = None,
+               duplicates: bool = True, familiarity: bool = True,
+               projection: str | None = "umap", overwrite: bool = False, batch_size: int = 1024,
+               duplicate_threshold: str = "auto", seed: int | None = 0,
+               split_labels: Sequence[str] | None = None, predictions: Path | None = None,
+               predictions_label: str | None = None, label_issues: bool = True, raw: Any = None,
+               engine: str = "local", ray_address: str | None = None) -> tuple[Any, Path]:
     """What ``deepview report`` does, as a function: returns ``(report, index.html path)``.
-
-    ``split_labels`` (``--split-label``; ``None`` or empty: detected), ``predictions``
-    (``--predictions`` CSV of class probabilities) for the label ``predictions_label``
-    (default: the one label whose values are the CSV's class columns), ``label_issues``
-    (``--no-label-issues``) drive the audit.  ``raw``: samples already embedded
-    (``deepview.integrations.torch.Embeddings``, from ``--model``) in place of the
-    embeddings file; their ids, labels, texts and image paths come with them.
-    ``engine="ray"`` (``--engine ray``, ``--ray-address``): the per-row passes on a Ray
-    cluster, see ``deepview.cli._ray``."""
+    ``raw``: samples embedded by ``--model`` in place of the embeddings file; the other
+    parameters are the command's options."""
     from deepview.report import DatasetReport
 
     if engine == "ray":
@@ -147,8 +121,7 @@ def run_report(
                            f"column (its non-numeric columns: {sorted(labels)[:20]}); pass "
                            "--metadata CSV with that column.")
         texts = labels.pop(text_column)
-    # Parquet columns "text" and "path" (deepview embed writes one for images) are the
-    # samples' texts and files, never labels
+    # Parquet columns "text" and "path" are the samples' texts and files, never labels
     parquet_text = labels.pop(columns.TEXT, None)
     texts = parquet_text if texts is None else texts
     parquet_paths = labels.pop(columns.PATH, None)
@@ -193,8 +166,7 @@ def run_report(
 
 def _predictions_label(path: Path, chosen: str | None, probabilities: Any,
                        labels: dict[str, list[str]], splits: Sequence[str]) -> str:
-    """The label the ``--predictions`` are for: ``--predictions-label``, else the one label
-    (not a ``--split-label``) whose values are the CSV's class columns."""
+    """The label the ``--predictions`` are for: named, else the one whose values are the columns."""
     classes = [str(c) for c in probabilities.columns]
 
     def mismatch(dim: str) -> str:

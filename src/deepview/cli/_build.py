@@ -1,6 +1,5 @@
-"""What ``deepview report`` and ``deepview demo`` share: the report's configuration from the
-command's switches, the output folder (site + saved report, written atomically) and the
-summary printed at the end."""
+"""What ``deepview report`` and ``deepview demo`` share: the report's configuration, the output
+folder (site + saved report, written atomically) and the printed summary."""
 
 from __future__ import annotations
 
@@ -26,8 +25,8 @@ PROJECTIONS = ("umap", "umap-full", "pca", "tsne", "pacmap")
 
 
 def duplicate_threshold_strategy(value: str) -> Any:
-    """The ``--duplicate-threshold`` strategy: ``auto`` (``Relative()``), ``slope``,
-    ``pNN`` / ``NN%`` (``Percentile(NN)``), ``relative:F`` or a plain distance."""
+    """The ``--duplicate-threshold`` strategy: ``auto``, ``slope``, ``pNN`` / ``NN%``,
+    ``relative:F`` or a distance."""
     from deepview.introspectors import Duplicates
 
     text = value.strip().lower()
@@ -52,8 +51,7 @@ def duplicate_threshold_strategy(value: str) -> Any:
 
 def check_split_labels(split_labels: Sequence[str] | None, labels: Collection[str],
                        source: str) -> tuple[str, ...] | None:
-    """The ``--split-label`` names (``None``: detected), each one of ``labels``; ``source``
-    (where the labels come from) goes into the error."""
+    """The ``--split-label`` names (``None``: detected), each one of ``labels``."""
     if not split_labels:
         return None
     unknown = [s for s in split_labels if s not in labels]
@@ -66,8 +64,7 @@ def check_split_labels(split_labels: Sequence[str] | None, labels: Collection[st
 def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
                 threshold: str = "auto", seed: int | None = 0, label_issues: bool = True,
                 split_labels: Sequence[str] | None = None) -> Any:
-    """ReportConfig for the CLI switches; ``projection=None`` means no projection,
-    ``split_labels=None`` detects the split labels."""
+    """ReportConfig for the switches (``projection=None``: none, ``split_labels=None``: found)."""
     from deepview.introspectors import DimensionReduction, Familiarity
     from deepview.report import ReportConfig
 
@@ -92,8 +89,7 @@ def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
 
 
 def check_output(out: Path, *, overwrite: bool) -> None:
-    """Refuse an existing output folder without ``--overwrite``; with it, only replace an
-    empty folder or an earlier deepview output (never an unrelated folder)."""
+    """Refuse an existing output folder without ``--overwrite``, or one not a deepview output."""
     if not out.exists():
         return
     if not out.is_dir():
@@ -108,11 +104,8 @@ def check_output(out: Path, *, overwrite: bool) -> None:
 
 def write_output(report: Any, out: Path, *, overwrite: bool, title: str,
                  image_root: Path | None = None, prepare: Any = None) -> Path:
-    """Write site + saved report into ``out`` atomically (hidden sibling, then rename).
-
-    ``prepare(tmp) -> image_root or None`` may put extra files (e.g. the demo's images) into
-    the new folder first and return the folder the image ids are relative to.
-    """
+    """Write site + saved report into ``out`` atomically; ``prepare(tmp)`` may add files first
+    and return the folder the image ids are relative to."""
     def build(tmp: Path) -> None:
         root = image_root
         if prepare is not None:
@@ -156,8 +149,7 @@ def summary_lines(data: Any, index_html: Path) -> list[str]:
 
 
 def _cell(value: Any, *, score: bool = False) -> str:
-    """A cell of the issues table: missing values (NaN, <NA>) are "not measured" scores and
-    empty counts."""
+    """A cell of the issues table (missing: "not measured" scores, "-" counts)."""
     try:
         missing = value is None or bool(value != value) or math.isnan(float(value))
     except (TypeError, ValueError):
@@ -170,9 +162,7 @@ def _cell(value: Any, *, score: bool = False) -> str:
 
 
 def issues_lines(table: Any, width: int | None = None) -> list[str]:
-    """``report.issues()`` as a fixed-width table, the detail column wrapped to ``width``
-    (default: the terminal's, at least 100); a response column only when the report has more
-    than one response."""
+    """``report.issues()`` as a fixed-width table, the detail wrapped to ``width``."""
     if width is None:
         width = max(100, shutil.get_terminal_size((100, 24)).columns)
     names = ["issue", "label", "flagged", "score"]

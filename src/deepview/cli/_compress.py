@@ -1,5 +1,5 @@
 """``deepview compress MODEL --data INPUT --out DIR``: a smaller copy of a model, without
-retraining (:func:`deepview.integrations.torch.compress`), checked on held-out samples."""
+retraining, checked on held-out samples."""
 
 from __future__ import annotations
 
@@ -49,8 +49,7 @@ def _share(value: float, name: str, example: str, *, top: bool = True) -> float:
 
 def _samples(data: str, modality: str | None, text_column: str | None, limit: int,
              held_out: float, seed: int) -> tuple[list[Any], list[Any]]:
-    """The first ``limit`` readable samples of ``data``, shuffled, split into
-    ``(calibration, held-out)``."""
+    """The first ``limit`` readable samples of ``data``, shuffled: ``(calibration, held-out)``."""
     from deepview.cli._embed import EmbedOptions, open_input
 
     producer = open_input(data, EmbedOptions(model="", text_column=text_column))
@@ -113,8 +112,8 @@ def _rows(batch: Any) -> Any:
 
 
 def similarity(before: np.ndarray, after: np.ndarray, k: int = 10) -> dict[str, float]:
-    """Mean / min cosine between the rows of ``before`` and ``after`` and the mean share of
-    each sample's ``k`` nearest neighbours (cosine, among the rows) that both agree on."""
+    """Mean / min cosine between the rows of ``before`` and ``after``, and the mean share of the
+    ``k`` nearest neighbours both agree on."""
     if before.shape != after.shape:
         raise DeepViewException(
             f"{_OWNER}: the compressed model's output has shape {after.shape[1:]} but the "
@@ -168,8 +167,7 @@ def run_compress(model: str, data: str, *, out: Path, keep: float | None = None,
                  max_samples: int = 2500, batch_size: int = 32, text_column: str | None = None,
                  device: str | None = None, seed: int = 0, overwrite: bool = False
                  ) -> dict[str, Any]:
-    """What ``deepview compress`` does; returns the summary it prints (and writes to
-    ``DIR/compression.json``)."""
+    """What ``deepview compress`` does; returns the summary (also ``DIR/compression.json``)."""
     require("torch", feature=_OWNER, extra="torch")
     import torch
 

@@ -1,10 +1,5 @@
-"""``deepview demo``: a dataset report of scikit-learn's digits seen through a small CNN.
-
-Nothing is downloaded: a small CNN is trained on the 1,797 8x8 digits for a few seconds, its
-penultimate layer read through :class:`deepview.integrations.torch.TorchModel` into a
-:class:`DatasetReport` with labels ``digit`` and ``split``, and the site written with the
-digits as PNG images under ``<out>/data/digits/``.
-"""
+"""``deepview demo``: a dataset report of scikit-learn's digits seen through a small CNN trained
+for a few seconds (nothing is downloaded)."""
 
 from __future__ import annotations
 
@@ -44,13 +39,13 @@ def run_demo(out_dir: str | Path, *, overwrite: bool = False, projection: str = 
     Parameters
     ----------
     out_dir : str or pathlib.Path
-        Output folder (site, ``report/`` with the saved report, ``data/digits/`` images).
+        Output folder (site, ``report/``, the digits as ``data/digits/*.png``).
     overwrite : bool, default=False
         Replace an existing demo output in ``out_dir``.
     projection : {"umap", "pca", "tsne", "pacmap"}, default="umap"
         2-D projection of the report.
     epochs : int, default=8
-        Training epochs (a few seconds in total on one CPU thread).
+        Training epochs.
     seed : int, default=0
         Seed of the data split, initialisation and shuffling.
 

@@ -1,5 +1,5 @@
-"""Raw inputs of ``deepview embed`` and ``deepview report --model``: an image folder, a text
-file or ``hf:PATH_OR_NAME``, embedded through a model with a resumable cache."""
+"""Raw inputs of ``deepview embed`` and ``deepview report --model`` (image folder, text file,
+``hf:``), embedded through a model with a resumable cache."""
 
 from __future__ import annotations
 
@@ -127,8 +127,7 @@ def _refuse(options: EmbedOptions, what: str, **given: Any) -> None:
 
 
 def embed_input(source: str, options: EmbedOptions, *, default_cache: Path | None) -> Any:
-    """Embed ``source`` with ``options.model``; returns ``deepview.integrations.torch``'s
-    ``Embeddings`` (the shards go to ``options.cache`` or ``default_cache``)."""
+    """Embed ``source`` with ``options.model``: an ``Embeddings`` (cache in ``options.cache``)."""
     require("torch", feature="--model", extra="torch")
     from deepview.integrations.torch import embed, load_embedder
 

@@ -19,8 +19,7 @@ from deepview.report.files import RowFile
 __all__ = ["CliError", "cli_errors", "image_paths", "load_embeddings", "load_metadata",
            "load_predictions", "quiet_env"]
 
-# pyarrow's allocations go through the system allocator, which gives freed blocks back to the
-# OS (read when pyarrow is first imported; a user's own setting is kept)
+# pyarrow's allocations through the system allocator, which returns freed blocks to the OS
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
@@ -30,8 +29,7 @@ class CliError(Exception):
 
 @contextlib.contextmanager
 def cli_errors() -> Iterator[None]:
-    """A :class:`CliError`, ``DeepViewException`` or ``OSError`` in the block is printed as
-    ``Error: ...`` and ends the command with exit code 1."""
+    """Print a CliError, DeepViewException or OSError as ``Error: ...`` and exit with 1."""
     try:
         yield
     except (CliError, DeepViewException, OSError) as exc:
@@ -47,9 +45,8 @@ def quiet_env(quiet: bool) -> None:
 
 def load_embeddings(path: Path, id_column: str | None) -> tuple[Any, list[str] | None,
                                                                dict[str, list[str]]]:
-    """Embeddings (N, D) from ``.npy`` (no pickle), a Parquet file or a folder of Parquet
-    shards (read in sorted path order, as ``--engine ray`` reads them), plus ids/labels if
-    the Parquet data carries them (non-numeric columns: the id column, the rest labels)."""
+    """Embeddings (N, D) from ``.npy`` (no pickle), a Parquet file or a folder of shards (sorted
+    path order), with the Parquet data's ids and labels (its non-numeric columns)."""
     if path.is_dir():
         return _load_parquet(path, id_column)
     if not path.exists():
@@ -139,10 +136,8 @@ def _mangled(header: Sequence[str]) -> list[str]:
 
 
 def read_csv_strings(path: Path, *, what: str) -> Any:
-    """A CSV file as a ``pyarrow.Table`` of strings: every cell as written ("NA" stays "NA",
-    an empty cell is ``""``), quoted cells may hold commas and line breaks, a UTF-8 byte
-    order mark is skipped and repeated column names become ``a``, ``a.1``, ...  ``what``
-    names the file in errors."""
+    """A CSV file as a ``pyarrow.Table`` of strings, every cell as written ("NA" stays "NA"),
+    repeated column names renamed; ``what`` names the file in errors."""
     import csv
 
     import pyarrow as pa
@@ -168,14 +163,14 @@ def read_csv_strings(path: Path, *, what: str) -> Any:
 
 
 def _strings(column: Any) -> Any:
-    """A string column as a pandas ``str`` array (Arrow strings, no Python object each)."""
+    """A string column as a pandas ``str`` array."""
     import pandas as pd
 
     return pd.array(column.to_pandas(), dtype="str")
 
 
 def _categorical(column: Any) -> Any:
-    """A string column as a ``pandas.Categorical`` (codes; the sorted values as categories)."""
+    """A string column as a ``pandas.Categorical`` (the sorted values as categories)."""
     import pyarrow.compute as pc
 
     values = pc.dictionary_encode(column.combine_chunks()).to_pandas().array
@@ -185,10 +180,8 @@ def _categorical(column: Any) -> Any:
 def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: Any,
                   label_columns: Sequence[str], text_column: str | None = None
                   ) -> tuple[Any, dict[str, Any], Any, Any]:
-    """Ids, labels, optional paths and optional texts from the metadata CSV, in embedding row
-    order.  The texts come from ``text_column`` (default: a column named ``text``, if any),
-    never a label.  Ids, paths and texts are pandas ``str`` arrays, labels
-    ``pandas.Categorical`` (no Python object per sample)."""
+    """Ids, labels, optional paths and texts (``text_column``, default ``text``) from the
+    metadata CSV, in embedding row order, as pandas ``str`` arrays and Categoricals."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -247,27 +240,15 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: A
 
 
 def _rows(values: Any, start: int, stop: int) -> list[Any]:
-    """``values[start:stop]`` as a list (one batch's Python objects only)."""
+    """``values[start:stop]`` as a list."""
     part = values[start:stop]
     return part if isinstance(part, list) else list(part.tolist())
 
 
 class SampleProducer:
-    """The producer of ``deepview report``: the embeddings (an array or a
-    :class:`~deepview.report.files.RowFile`, read batch by batch) as field ``embedding``, and
-    ids, labels, paths and texts (lists, pandas ``str`` arrays, ``pandas.Categorical``) made
-    lists one batch at a time: unlike ``ArrayProducer``, which keeps lists of them, it holds
-    no Python object per sample for the whole run.
-
-    Parameters
-    ----------
-    array : numpy.ndarray or RowFile
-        ``(n, d)`` embeddings.
-    identifiers, paths, texts : sequence, optional
-        One value per sample; default ids ``0..n-1``.
-    labels : mapping, optional
-        ``{dimension: one value per sample}``.
-    """
+    """The producer of ``deepview report``: the ``(n, d)`` embeddings (an array or a RowFile) as
+    field ``embedding``, with ids (default ``0..n-1``), ``labels``, paths and texts made lists
+    one batch at a time."""
 
     def __init__(self, array: Any, *, identifiers: Any = None,
                  labels: dict[str, Any] | None = None, paths: Any = None,
@@ -322,11 +303,8 @@ def image_paths(folder: Path, ids: list[str]) -> list[str]:
 
 def load_predictions(path: Path, *, n: int, ids: Sequence[str] | None,
                      id_column: str | None) -> Any:
-    """Class probabilities from the ``--predictions`` CSV as a float DataFrame, one row per
-    sample in sample order and one column per class.
-
-    Rows are matched to the samples by the id column (``--id-column``, default ``id``) when
-    the CSV has one (extra rows are ignored), else taken in sample order."""
+    """The ``--predictions`` CSV as a float DataFrame, one row per sample (matched by the id
+    column when the CSV has one, else in order) and one column per class."""
     import pandas as pd
 
     if not path.is_file():

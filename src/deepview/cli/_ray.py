@@ -1,10 +1,5 @@
-"""``deepview report DATA --engine ray``: the report's per-row passes on a Ray cluster.
-
-``DATA`` is a Parquet file or a folder of Parquet shards with the columns the in-process
-command reads from a Parquet file, or a ``.npy`` array.  The options that join driver-side
-files to the rows (``--metadata``, ``--images``, ``--predictions``, ``--model``) are not
-available with this engine.
-"""
+"""``deepview report DATA --engine ray``: the report's per-row passes on a Ray cluster (see the
+scale-out guide)."""
 
 from __future__ import annotations
 
@@ -19,9 +14,7 @@ from deepview.report import columns
 
 __all__ = ["run_ray_report"]
 
-#: object store of the local cluster the command starts, per CPU (at least 1 GiB, at most
-#: Ray's default): the driver's resident size counts the store's pages it reads, up to the
-#: store's size
+#: object store per CPU of the local cluster the command starts (1 GiB to Ray's default)
 LOCAL_STORE_PER_CPU = 256 << 20
 
 
@@ -51,47 +44,22 @@ def _schema_columns(data: Path, id_column: str | None, text_column: str | None
         raise CliError(f"--text-column '{text}': '{data}' has no such text column (its "
                        f"non-numeric columns: {sorted(other)[:20]}).")
     labels = [c for c in other if c not in (wanted_id, text, columns.PATH)]
-    return {
-        "fields": fields,
-        "id_column": wanted_id if wanted_id in other else None,
-        "label_columns": labels,
-        "text_column": text,
-        "path_column": columns.PATH if columns.PATH in other else None,
-    }
+    return {"fields": fields, "id_column": wanted_id if wanted_id in other else None,
+            "label_columns": labels, "text_column": text,
+            "path_column": columns.PATH if columns.PATH in other else None}
 
 
-def run_ray_report(
-    data: Path,
-    *,
-    out: Path,
-    ray_address: str | None = None,
-    id_column: str | None = None,
-    text_column: str | None = None,
-    duplicates: bool = True,
-    familiarity: bool = True,
-    projection: str | None = "umap",
-    overwrite: bool = False,
-    batch_size: int = 1024,
-    duplicate_threshold: str = "auto",
-    seed: int | None = 0,
-    split_labels: Sequence[str] | None = None,
-    label_issues: bool = True,
-    unsupported: Sequence[str] = (),
-) -> tuple[Any, Path]:
-    """``deepview report DATA --engine ray``: returns ``(report, index.html path)``.
-
-    Parameters
-    ----------
-    data : pathlib.Path
-        A Parquet file, a folder of Parquet shards, or a ``.npy`` file.
-    ray_address : str, optional
-        The cluster's head node (``HOST:PORT``); default a local cluster started for the
-        command and shut down after it.
-    unsupported : Sequence[str]
-        The options given that this engine does not take (an error names them).
-
-    Other parameters are those of ``deepview report``.
-    """
+def run_ray_report(data: Path, *, out: Path, ray_address: str | None = None,
+                   id_column: str | None = None, text_column: str | None = None,
+                   duplicates: bool = True, familiarity: bool = True,
+                   projection: str | None = "umap", overwrite: bool = False,
+                   batch_size: int = 1024, duplicate_threshold: str = "auto",
+                   seed: int | None = 0, split_labels: Sequence[str] | None = None,
+                   label_issues: bool = True, unsupported: Sequence[str] = ()
+                   ) -> tuple[Any, Path]:
+    """``deepview report DATA --engine ray``: returns ``(report, index.html path)``; ``data`` is
+    a Parquet file, a folder of shards or a ``.npy`` file, ``unsupported`` the options given
+    that this engine refuses, the rest as ``deepview report``."""
     if unsupported:
         raise CliError(f"{', '.join(unsupported)} cannot be used with --engine ray: the rows "
                        "are read on the cluster; put ids, labels, texts and paths in the "
