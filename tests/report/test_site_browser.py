@@ -683,3 +683,31 @@ def test_clusters_are_named_on_the_map_stacks_counted_and_numbers_coloured(
     p.page.wait_for_function(
         "document.querySelector('[data-testid=legend]').textContent.includes('weight')")
     assert not p.errors
+
+
+def test_one_pixel_points_are_shaded_by_how_many_fall_on_a_pixel(browser: Any,
+                                                                 tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 320_000  # from 300k points on, each point is one pixel
+    xy = rng.normal(0, 1, (n, 2))
+    xy[: n // 2] = rng.normal(0, 0.01, (n // 2, 2))  # half of them piled at the centre
+    df = pd.DataFrame({"id": np.arange(n).astype(str), "projection_r_x": xy[:, 0],
+                       "projection_r_y": xy[:, 1]})
+    site = write_site(df, tmp_path / "site")
+    p = _open(browser, site.as_uri())
+    _ready(p)
+    assert p.state("densityMax") == 255  # counts saturate at 255 per pixel
+
+    def blue_share(row: int) -> float:  # how far the pixel of a row is from white
+        at = p.state(f"pointPosition({row})")
+        rgb = p.page.evaluate(
+            "([x, y]) => { const c = document.querySelector('canvas.dv-scatter');"
+            " const r = window.devicePixelRatio || 1;"
+            " return Array.from(c.getContext('2d').getImageData(Math.round(x * r),"
+            " Math.round(y * r), 1, 1).data); }", [at["x"], at["y"]])
+        return 1 - rgb[0] / 255
+
+    radius = np.hypot(xy[:, 0], xy[:, 1])
+    isolated = n // 2 + int(np.argmax((radius[n // 2:] > 1.8) & (radius[n // 2:] < 2.5)))
+    assert blue_share(0) > blue_share(isolated) + 0.2  # the pile is darker
+    assert not p.errors

@@ -1130,30 +1130,36 @@
     var t0 = performance.now();
     var img = sc.img && sc.img.width === W && sc.img.height === H ? sc.img : (sc.img = ctx.createImageData(W, H));
     var buf = new Uint32Array(img.data.buffer);
-    buf.fill(0xffffffff);
+    // one-pixel points (large maps) count the points per pixel in the pixel's alpha byte (up
+    // to 255; 0 = none yet), and shadeByDensity then shades each pixel's colour by that count,
+    // so that piles of points show their structure
+    var single = offsMatch(sc.offs);
+    buf.fill(single ? 0x00ffffff : 0xffffffff);
     var offs = sc.offs, no = offs.length, fade = packRgb(hexRgb(FADE)), mask = S.mask;
     var bx = sc.bx, by = sc.by, key = sc.key, lut = sc.lut, one = lut[0], drawn = 0;
-    var v = sc.view, k = v.k, tx = v.tx + 0.5, ty = v.ty + 0.5, single = no === 2 && offs[0] === 0 && offs[1] === 0;
+    var v = sc.view, k = v.k, tx = v.tx + 0.5, ty = v.ty + 0.5, c8;
     // one pass: a shown point takes its pixels, a faded (filtered-out) one only white pixels,
     // so the shown points stay on top whatever the order. Pixel = floor(base * k + t): "| 0"
     // after an offset of 1024 (exact for x >= -1024; further left is off the canvas anyway,
     // and NaN lands at -1024); the unsigned compare is the bounds test
     var white = 0xffffffff, x, y, at, i;
     tx += 1024; ty += 1024;
-    // one-pixel points (large maps) count the points per pixel: the pixel's colour is then
-    // shaded by that count (density), so that piles of points show their structure
-    var cnt = single ? (sc.cnt && sc.cnt.length === W * H ? sc.cnt : (sc.cnt = new Uint16Array(W * H))) : null;
-    if (cnt) cnt.fill(0);
     if (single && S.shown === N) {
       if (key) {
         for (i = 0; i < N; i++) {
           x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
-          if (x >>> 0 < W && y >>> 0 < H) { at = y * W + x; buf[at] = lut[key[i]]; cnt[at]++; }
+          if (x >>> 0 < W && y >>> 0 < H) {
+            at = y * W + x; c8 = buf[at] >>> 24;
+            buf[at] = (lut[key[i]] & 0xffffff) | ((c8 < 255 ? c8 + 1 : 255) << 24);
+          }
         }
       } else {
         for (i = 0; i < N; i++) {
           x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
-          if (x >>> 0 < W && y >>> 0 < H) { at = y * W + x; buf[at] = one; cnt[at]++; }
+          if (x >>> 0 < W && y >>> 0 < H) {
+            at = y * W + x; c8 = buf[at] >>> 24;
+            buf[at] = (one & 0xffffff) | ((c8 < 255 ? c8 + 1 : 255) << 24);
+          }
         }
       }
     } else if (single) {
@@ -1161,8 +1167,10 @@
         x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
         if (!(x >>> 0 < W && y >>> 0 < H)) continue;
         at = y * W + x;
-        if (mask[i]) { buf[at] = key ? lut[key[i]] : one; cnt[at]++; }
-        else if (buf[at] === white) buf[at] = fade;
+        if (mask[i]) {
+          c8 = buf[at] >>> 24;
+          buf[at] = ((key ? lut[key[i]] : one) & 0xffffff) | ((c8 < 255 ? c8 + 1 : 255) << 24);
+        } else if (buf[at] === 0x00ffffff) buf[at] = fade & 0xffffff;
       }
     } else {
       for (i = 0; i < N; i++) {
@@ -1176,7 +1184,7 @@
         }
       }
     }
-    if (cnt) shadeByDensity(buf, cnt);
+    if (single) shadeByDensity(buf);
     tx -= 1024; ty -= 1024;
     drawn = sc.validCount;
     var edge = 0;
@@ -1205,17 +1213,18 @@
   // a pixel holding c of the most (cmax) points keeps DENSITY_FLOOR + (1 - DENSITY_FLOOR) *
   // log(c) / log(cmax) of its colour (the rest white); no shading while cmax < 3
   var DENSITY_FLOOR = 0.4;
-  function shadeByDensity(buf, cnt) {
-    var cmax = 0, p, n = cnt.length;
-    for (p = 0; p < n; p++) if (cnt[p] > cmax) cmax = cnt[p];
+  function offsMatch(offs) { return offs.length === 2 && offs[0] === 0 && offs[1] === 0; }
+  function shadeByDensity(buf) {
+    var cmax = 0, p, n = buf.length, c;
+    for (p = 0; p < n; p++) { c = buf[p] >>> 24; if (c > cmax) cmax = c; }
     pub.densityMax = cmax;
-    if (cmax < 3) return;
-    var keep = new Float32Array(cmax + 1), lg = Math.log(cmax);
-    for (p = 1; p <= cmax; p++) keep[p] = DENSITY_FLOOR + (1 - DENSITY_FLOOR) * Math.log(p) / lg;
+    var keep = new Float32Array(256).fill(1), lg = Math.log(cmax);
+    if (cmax >= 3) for (p = 1; p <= cmax; p++) keep[p] = DENSITY_FLOOR + (1 - DENSITY_FLOOR) * Math.log(p) / lg;
     for (p = 0; p < n; p++) {
-      var c = cnt[p];
-      if (!c) continue;
-      var f = keep[c], v = buf[p];
+      var v = buf[p];
+      c = v >>> 24;
+      if (!c || cmax < 3) { buf[p] = (v | 0xff000000) >>> 0; continue; }
+      var f = keep[c];
       var r = 255 - (255 - (v & 255)) * f, g = 255 - (255 - ((v >>> 8) & 255)) * f, b = 255 - (255 - ((v >>> 16) & 255)) * f;
       buf[p] = (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
     }
