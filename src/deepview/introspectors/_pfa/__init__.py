@@ -6,12 +6,5 @@ from deepview.introspectors._pfa._recipe import PFAEnergyDiagnostics, PFAKLDiagn
 from deepview.introspectors._pfa._strategies import PFAStrategyType
 from deepview.introspectors._pfa._units import PFAUnitSelectionStrategyType
 
-__all__ = [
-    "PFA",
-    "PFACovariancesResult",
-    "PFAEnergyDiagnostics",
-    "PFAKLDiagnostics",
-    "PFARecipe",
-    "PFAStrategyType",
-    "PFAUnitSelectionStrategyType",
-]
+__all__ = ["PFA", "PFACovariancesResult", "PFAEnergyDiagnostics", "PFAKLDiagnostics", "PFARecipe",
+           "PFAStrategyType", "PFAUnitSelectionStrategyType"]
