@@ -7,37 +7,20 @@ from types import ModuleType
 
 from deepview.exceptions import MissingDependencyError
 
-#: import name -> (pip distribution name, deepview extra or None for a core dependency)
+# import name -> (pip distribution name, deepview extra or None for a core dependency)
 _KNOWN: dict[str, tuple[str, str | None]] = {
-    "torch": ("torch==2.13.0", "torch"),
-    "ray": ("ray[data]==2.60.0", "ray"),
-    "ray.data": ("ray[data]==2.60.0", "ray"),
-    "umap": ("umap-learn", "umap"),
-    "pacmap": ("pacmap", "pacmap"),
-    "faiss": ("faiss-cpu", "faiss"),
-    "annoy": ("annoy", "annoy"),
-    "matplotlib": ("matplotlib", "notebook"),
-    "matplotlib.pyplot": ("matplotlib", "notebook"),
-    "PIL": ("Pillow", "image"),
-    "cv2": ("opencv-python-headless", "image"),
-    "IPython": ("ipython", "notebook"),
-    # a core dependency of deepview, so no extra installs it: reinstall it directly
-    "typer": ("typer", None),
+    "torch": ("torch==2.13.0", "torch"), "ray": ("ray[data]==2.60.0", "ray"),
+    "ray.data": ("ray[data]==2.60.0", "ray"), "umap": ("umap-learn", "umap"),
+    "pacmap": ("pacmap", "pacmap"), "faiss": ("faiss-cpu", "faiss"), "annoy": ("annoy", "annoy"),
+    "matplotlib": ("matplotlib", "notebook"), "matplotlib.pyplot": ("matplotlib", "notebook"),
+    "PIL": ("Pillow", "image"), "cv2": ("opencv-python-headless", "image"),
+    "IPython": ("ipython", "notebook"), "typer": ("typer", None),
 }
 
 
 def require(module: str, *, feature: str, extra: str | None = None) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingDependencyError` naming the extra to install.
-
-    Parameters
-    ----------
-    module : str
-        Import name, e.g. ``"umap"``.
-    feature : str
-        What needs it, used in the message, e.g. ``"DimensionReduction.Strategy.UMAP"``.
-    extra : str, optional
-        deepview extra that installs it; looked up from a table of known modules if omitted.
-    """
+    """Import ``module`` or raise :class:`MissingDependencyError` naming ``feature`` and the
+    extra to install (default: looked up for known modules)."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:

@@ -1,5 +1,4 @@
-"""Parquet inputs shared by every engine: a file or a folder of shards, listed in one order
-and checked to share one schema; and which columns of a schema hold the vectors."""
+"""Parquet inputs shared by every engine: the shards of a path, and the vector columns."""
 
 from __future__ import annotations
 
@@ -15,17 +14,8 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def parquet_shards(path: str | os.PathLike[str], *, owner: str) -> list[Path]:
-    """The Parquet files of ``path``: the file itself, or every ``*.parquet`` / ``*.pq`` file
-    under a folder in sorted path order, after checking that all have the same schema
-    (column names and types).
-
-    Raises
-    ------
-    InvalidDataError
-        ``path`` does not exist, a folder holds no Parquet file, a file cannot be read as
-        Parquet, or a shard's schema differs from the first one's; the message names the
-        file and starts with ``owner``.
-    """
+    """The Parquet files of ``path`` (the file, or a folder's in sorted path order), checked
+    to share one schema; ``InvalidDataError`` names a bad file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -60,17 +50,8 @@ def parquet_shards(path: str | os.PathLike[str], *, owner: str) -> list[Path]:
 
 def parquet_columns(schema: Any, id_column: str | None, *, where: str
                     ) -> tuple[str | list[str], list[str], str]:
-    """``(vectors, others, id_name)`` of a ``pyarrow.Schema``: the one list column holding
-    each row's vector (its name), else the numeric columns (their names, one dimension
-    each); the other columns (ids, texts, labels; numeric ones beside a list column too);
-    and the id column's name (``id_column`` if the schema has it, else ``"id"``, an
-    integer id column included).  ``where`` names the input in errors.
-
-    Raises
-    ------
-    InvalidDataError
-        Several list columns, or neither a list nor a numeric column.
-    """
+    """``(vectors, others, id_name)`` of a ``pyarrow.Schema``: the one list column, else the
+    numeric columns; the other columns; the id column (``id_column`` if present, else "id")."""
     import pyarrow as pa
 
     numeric: list[str] = []

@@ -1,6 +1,4 @@
-"""One switch for every progress bar: tqdm's own rule (shown on a terminal, hidden when the
-output is redirected), or always hidden when ``DEEPVIEW_QUIET`` is set to a non-empty value
-(``deepview report --quiet`` sets it)."""
+"""One switch for every progress bar: hidden when ``DEEPVIEW_QUIET`` is set (``--quiet``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""One place for parameter and data checks, so every message has the same shape:
-
-``owner: what is wrong: got X. How to fix.``
-"""
+"""Parameter and data checks with messages ``owner: what is wrong: got X. How to fix.``"""
 
 from __future__ import annotations
 
@@ -14,14 +11,8 @@ import numpy as np
 from deepview.exceptions import InvalidDataError, InvalidParameterError, InvalidTypeError
 
 
-def check_int(
-    value: Any,
-    *,
-    name: str,
-    owner: str,
-    min_value: int | None = None,
-    max_value: int | None = None,
-) -> int:
+def check_int(value: Any, *, name: str, owner: str, min_value: int | None = None,
+              max_value: int | None = None) -> int:
     """Check that ``value`` is an int (not a bool) within ``[min_value, max_value]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidTypeError(
@@ -37,16 +28,9 @@ def check_int(
     return value
 
 
-def check_float(
-    value: Any,
-    *,
-    name: str,
-    owner: str,
-    min_value: float | None = None,
-    max_value: float | None = None,
-    min_inclusive: bool = True,
-    max_inclusive: bool = True,
-) -> float:
+def check_float(value: Any, *, name: str, owner: str, min_value: float | None = None,
+                max_value: float | None = None, min_inclusive: bool = True,
+                max_inclusive: bool = True) -> float:
     """Check that ``value`` is a finite real number within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidTypeError(
@@ -79,29 +63,16 @@ def check_batch_size(batch_size: Any, *, owner: str) -> int:
     return check_int(batch_size, name="batch_size", owner=owner, min_value=1)
 
 
-def check_field(
-    name: str,
-    array: Any,
-    *,
-    owner: str,
-    ndim: int | None = 2,
-    finite: bool = True,
-    fix: str | None = None,
-) -> np.ndarray:
-    """Validate one response field of a batch: numeric array, ``ndim`` dims, finite.
-
-    Returns the array unchanged.  ``fix`` is appended to the wrong-ndim message; by
-    default it suggests ``Flattener()``.
-    """
+def check_field(name: str, array: Any, *, owner: str, ndim: int | None = 2, finite: bool = True,
+                fix: str | None = None) -> np.ndarray:
+    """Return one response field unchanged after checking it is a numeric, finite array with
+    ``ndim`` dims (``fix`` replaces the wrong-ndim hint)."""
     if not isinstance(array, np.ndarray):
         raise InvalidTypeError(
             f"{owner}: field '{name}' must be a numpy array; got {type(array).__name__}.")
     if ndim is not None and array.ndim != ndim:
-        hint = fix or (
-            "add Flattener() (deepview.processors) to the pipeline"
-            if array.ndim > ndim
-            else "reshape it to (batch, features)"
-        )
+        hint = fix or ("add Flattener() (deepview.processors) to the pipeline"
+                       if array.ndim > ndim else "reshape it to (batch, features)")
         raise InvalidDataError(
             f"{owner}: field '{name}' has shape {array.shape} but needs {ndim} dims "
             f"(batch, features); {hint}.")

@@ -1,48 +1,5 @@
-"""Partial states: statistics computed per block of rows and merged exactly.
-
-A *partial state* summarises some rows of a data set so that the summaries of separate
-blocks, e.g. blocks processed by different workers of a cluster, combine into the summary of
-all the rows without seeing them again.  Every partial state of deepview follows the same
-three-step protocol, :class:`PartialState`:
-
-``update(data)``
-    Add rows (a :class:`~deepview.base.Batch`, or an array for the low-level accumulators).
-``merge(other)``
-    Add the rows summarised by ``other``, a state of the same kind built with the same
-    parameters, *after* this state's rows, and return ``self``.  Merging is exact (up to
-    float64 rounding) and associative; states whose result depends on row order (per-sample
-    counts and scores) must be merged in row order.
-``finish()``
-    The result, the same as the single-process introspector gives for the same rows.
-
-States pickle compactly (no row buffers), so they can be computed on workers and sent to a
-driver.  The bundled states:
-
-- ``deepview._compute.covariance.CovarianceAccumulator``: mean and covariance of an
-  ``(N, D)`` array (what PCA and PFA accumulate); ``finish()`` gives ``(n, mean, cov)``.
-- :mod:`deepview.introspectors.states`: ``PCAState`` (a fitted
-  :class:`~deepview.introspectors.DimensionReduction` with PCA), ``PFAState`` (a
-  :class:`~deepview.introspectors.PFA`), ``IUAState`` (an
-  :class:`~deepview.introspectors.IUA`) and ``FamiliarityScores`` (the scores of a fitted
-  :class:`~deepview.introspectors.Familiarity`, per field).
-
-:func:`deepview.integrations.ray.reduce_dataset` computes one state per block of a Ray
-Dataset on the cluster and merges them on the driver with :func:`merge_states`.
-
-Examples
---------
->>> import numpy as np
->>> from deepview._compute.covariance import CovarianceAccumulator
->>> x = np.random.default_rng(0).normal(size=(90, 3))
->>> states = []
->>> for block in np.array_split(x, 3):
-...     state = CovarianceAccumulator()
-...     state.update(block)
-...     states.append(state)
->>> n, mean, cov = merge_states(states).finish()
->>> n, bool(np.allclose(cov, np.cov(x.T)))
-(90, True)
-"""
+"""Partial states: statistics computed per block of rows and merged exactly (the protocol
+:class:`PartialState` and :func:`merge_states`)."""
 
 from __future__ import annotations
 
@@ -58,16 +15,14 @@ S = TypeVar("S", bound="PartialState")
 
 @runtime_checkable
 class PartialState(Protocol):
-    """The update / merge / finish protocol of a statistic that merges exactly (see the
-    module documentation)."""
+    """The update / merge / finish protocol of a statistic that merges exactly."""
 
     def update(self, data: Any) -> None:
         """Add rows."""
         ...
 
     def merge(self, other: Any) -> Any:
-        """Add the rows of ``other`` (same kind, same parameters) after this state's rows;
-        return ``self``."""
+        """Add the rows of ``other`` (same kind and parameters) after this state's; return it."""
         ...
 
     def finish(self) -> Any:
@@ -81,8 +36,7 @@ def merge_states(states: Iterable[S]) -> S:
     Parameters
     ----------
     states : Iterable[PartialState]
-        At least one state, in row order.  Read lazily: a stream of states is merged
-        one at a time, so only two are held at once.
+        At least one state, in row order; read lazily (two held at once).
 
     Returns
     -------
@@ -95,6 +49,18 @@ def merge_states(states: Iterable[S]) -> S:
         ``states`` is empty.
     InvalidTypeError
         An item does not implement :class:`PartialState`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepview._compute.covariance import CovarianceAccumulator
+    >>> x = np.random.default_rng(0).normal(size=(90, 3))
+    >>> states = [CovarianceAccumulator() for _ in range(3)]
+    >>> for state, block in zip(states, np.array_split(x, 3)):
+    ...     state.update(block)
+    >>> n, mean, cov = merge_states(states).finish()
+    >>> n, bool(np.allclose(cov, np.cov(x.T)))
+    (90, True)
     """
     merged: S | None = None
     for state in states:
@@ -109,9 +75,8 @@ def merge_states(states: Iterable[S]) -> S:
 
 
 def batch_fields(batch: Any, seen: Iterable[str], owner: str) -> Mapping[str, Any] | None:
-    """The fields of ``batch`` for a partial state's ``update``: ``None`` for an empty batch;
-    a clear error for anything but a deepview Batch, and for fields that differ from the
-    ``seen`` ones of earlier batches (when there were any)."""
+    """The fields of ``batch`` for a state's ``update`` (None if empty), checked to be those
+    ``seen`` in earlier batches."""
     fields = getattr(batch, "fields", None)
     if not isinstance(fields, Mapping):
         raise InvalidTypeError(

@@ -1,13 +1,4 @@
-"""Small synthetic producers for examples and tests.
-
-Examples
---------
->>> import numpy as np
->>> from deepview.samples import StubProducer
->>> producer = StubProducer({"x": np.arange(10.0).reshape(5, 2)})
->>> [b.batch_size for b in producer(2)]
-[2, 2, 1]
-"""
+"""Small synthetic producers for examples and tests."""
 
 from __future__ import annotations
 
@@ -24,10 +15,7 @@ __all__ = ["StubGatedAdditionDataset", "StubImageDataset", "StubProducer"]
 
 
 class StubProducer:
-    """A producer over fixed in-memory fields and metadata.
-
-    The data is validated once, at construction, as one batch; each call yields it
-    re-cut into batches of the requested size.
+    """A producer over fixed in-memory fields and metadata, validated once as one batch.
 
     Parameters
     ----------
@@ -35,14 +23,18 @@ class StubProducer:
         Fields, all with the same length.
     metadata : Mapping[Batch.MetaKey | Batch.DictMetaKey, payload], optional
         A list per ``MetaKey``, a ``{name: list}`` per ``DictMetaKey``.
+
+    Examples
+    --------
+    >>> [b.batch_size for b in StubProducer({"x": np.zeros((5, 2))})(2)]
+    [2, 2, 1]
     """
 
     __slots__ = ("_batch",)
     _batch: Batch
 
-    def __init__(
-        self, data: Mapping[str, np.ndarray], metadata: Mapping[Any, Any] | None = None
-    ) -> None:
+    def __init__(self, data: Mapping[str, np.ndarray],
+                 metadata: Mapping[Any, Any] | None = None) -> None:
         if not isinstance(data, Mapping):
             raise InvalidTypeError(
                 f"StubProducer: 'data' must be a mapping of name -> array; got "
@@ -86,15 +78,9 @@ class StubImageDataset:
     [(2, 2, 4, 1), (1, 2, 4, 1)]
     """
 
-    def __init__(
-        self,
-        dataset_size: int,
-        image_width: int = 640,
-        image_height: int = 480,
-        channel_count: int = 3,
-        *,
-        random_state: int | np.random.Generator | None = None,
-    ) -> None:
+    def __init__(self, dataset_size: int, image_width: int = 640, image_height: int = 480,
+                 channel_count: int = 3, *,
+                 random_state: int | np.random.Generator | None = None) -> None:
         owner = "StubImageDataset"
         self.dataset_size = check_int(dataset_size, name="dataset_size", owner=owner, min_value=1)
         self.image_width = check_int(image_width, name="image_width", owner=owner, min_value=1)
@@ -114,11 +100,8 @@ class StubImageDataset:
 
 
 class StubGatedAdditionDataset:
-    """The "gated addition" sequence task (deterministic, seed 751994).
-
-    Each sequence ``x`` has two channels: channel 0 holds uniform values in [-1, 1], channel 1
-    marks exactly two positions with 1.  ``target = 0.5 + (sum of the two marked values) / 4``.
-    Sequences are zero-padded after their ``sequence_length``.
+    """The "gated addition" sequence task (deterministic): channel 0 of ``x`` holds values in
+    [-1, 1], channel 1 marks two of them; ``target = 0.5 + (their sum) / 4``.
 
     Parameters
     ----------
@@ -136,20 +119,14 @@ class StubGatedAdditionDataset:
 
     SEED = 751994
 
-    def __init__(
-        self,
-        dataset_size: int,
-        minimum_sequence_length: int = 100,
-        maximum_sequence_length: int = 100,
-    ) -> None:
+    def __init__(self, dataset_size: int, minimum_sequence_length: int = 100,
+                 maximum_sequence_length: int = 100) -> None:
         owner = "StubGatedAdditionDataset"
         self.dataset_size = check_int(dataset_size, name="dataset_size", owner=owner, min_value=1)
         self.minimum_sequence_length = check_int(
-            minimum_sequence_length, name="minimum_sequence_length", owner=owner, min_value=2
-        )
+            minimum_sequence_length, name="minimum_sequence_length", owner=owner, min_value=2)
         self.maximum_sequence_length = check_int(
-            maximum_sequence_length, name="maximum_sequence_length", owner=owner, min_value=2
-        )
+            maximum_sequence_length, name="maximum_sequence_length", owner=owner, min_value=2)
         if self.maximum_sequence_length < self.minimum_sequence_length:
             raise InvalidParameterError(
                 f"{owner}: 'maximum_sequence_length' ({maximum_sequence_length}) must be >= "

@@ -1,13 +1,4 @@
-"""Type aliases used across the deepview API, and helpers that normalise them.
-
-Examples
---------
->>> from deepview.typing import resolve_one_or_many, resolve_one_or_many_to_list
->>> sorted(resolve_one_or_many("a", str))
-['a']
->>> resolve_one_or_many_to_list(["b", "a"], str)
-['b', 'a']
-"""
+"""Type aliases used across the deepview API, and helpers that normalise them."""
 
 from __future__ import annotations
 
@@ -20,17 +11,9 @@ import numpy as np
 
 from deepview.exceptions import InvalidTypeError
 
-__all__ = [
-    "OneManyOrNone",
-    "OneOrMany",
-    "PathOrStr",
-    "StringLike",
-    "TrainTestSplitType",
-    "resolve_one_many_or_none",
-    "resolve_one_or_many",
-    "resolve_one_or_many_to_list",
-    "resolve_path_or_str",
-]
+__all__ = ["OneManyOrNone", "OneOrMany", "PathOrStr", "StringLike", "TrainTestSplitType",
+           "resolve_one_many_or_none", "resolve_one_or_many", "resolve_one_or_many_to_list",
+           "resolve_path_or_str"]
 
 _T = TypeVar("_T")
 
@@ -50,7 +33,6 @@ def _as_collection(x: Any, cls: type[Any] | tuple[type[Any], ...]) -> Collection
     if isinstance(x, cls):
         return (x,)
     names = cls.__name__ if isinstance(cls, type) else "/".join(c.__name__ for c in cls)
-    # a str/bytes is a collection of characters: never what the caller meant
     if isinstance(x, (str, bytes)) or not isinstance(x, Collection):
         raise InvalidTypeError(
             f"expected a {names} or a collection of them; got {x!r} of type {type(x).__name__}.")
@@ -61,15 +43,14 @@ def _as_collection(x: Any, cls: type[Any] | tuple[type[Any], ...]) -> Collection
     return x
 
 
-def resolve_one_or_many(
-    x: OneOrMany[_T], cls: type[_T] | tuple[type[Any], ...]
-) -> AbstractSet[_T]:
-    """Normalise a single value or a collection of ``cls`` to a frozenset (order is lost).
+def resolve_one_or_many(x: OneOrMany[_T], cls: type[_T] | tuple[type[Any], ...]
+                        ) -> AbstractSet[_T]:
+    """Normalise a single value or a collection of ``cls`` to a frozenset.
 
     Raises
     ------
     InvalidTypeError
-        If ``x`` is neither a ``cls`` nor a collection of ``cls``.
+        If ``x`` is neither a ``cls`` nor a collection of ``cls`` (a str is not one).
 
     Examples
     --------
@@ -79,47 +60,22 @@ def resolve_one_or_many(
     return frozenset(_as_collection(x, cls))
 
 
-def resolve_one_many_or_none(
-    x: OneManyOrNone[_T], cls: type[_T] | tuple[type[Any], ...]
-) -> AbstractSet[_T] | None:
-    """Like :func:`resolve_one_or_many`, but ``None`` stays ``None``.
-
-    Examples
-    --------
-    >>> resolve_one_many_or_none(None, str) is None
-    True
-    """
+def resolve_one_many_or_none(x: OneManyOrNone[_T], cls: type[_T] | tuple[type[Any], ...]
+                             ) -> AbstractSet[_T] | None:
+    """Like :func:`resolve_one_or_many`, but ``None`` stays ``None``."""
     if x is None:
         return None
     return resolve_one_or_many(x, cls)
 
 
-def resolve_one_or_many_to_list(
-    x: OneOrMany[_T], cls: type[_T] | tuple[type[Any], ...]
-) -> list[_T]:
-    """Normalise a single value or a collection of ``cls`` to a list, keeping order.
-
-    Examples
-    --------
-    >>> resolve_one_or_many_to_list("x", str)
-    ['x']
-    """
+def resolve_one_or_many_to_list(x: OneOrMany[_T], cls: type[_T] | tuple[type[Any], ...]
+                                ) -> list[_T]:
+    """Normalise a single value or a collection of ``cls`` to a list, keeping order."""
     return list(_as_collection(x, cls))
 
 
 def resolve_path_or_str(x: PathOrStr) -> pathlib.Path:
-    """Return ``x`` as a :class:`pathlib.Path`.
-
-    Raises
-    ------
-    InvalidTypeError
-        If ``x`` is not a ``str`` or path-like object.
-
-    Examples
-    --------
-    >>> resolve_path_or_str("a/b").name
-    'b'
-    """
+    """Return ``x`` as a :class:`pathlib.Path` (``InvalidTypeError`` if not path-like)."""
     if isinstance(x, pathlib.Path):
         return x
     if isinstance(x, (str, os.PathLike)):

@@ -45,13 +45,11 @@ class DictMetaKey(Generic[T]):
     name: str
 
 
-_DictMetaKey = DictMetaKey  # the former private name, still imported elsewhere
 _AnyKey = Union[MetaKey[Any], DictMetaKey[Any]]
 
 
 class _FrozenList(list):  # type: ignore[type-arg]
-    """A list that refuses changes (:class:`InvalidTypeError`), like pandas' ``FrozenList``;
-    it compares equal to, and prints like, a list with the same values."""
+    """A list that refuses changes (:class:`InvalidTypeError`)."""
 
     __slots__ = ()
 
@@ -83,9 +81,8 @@ def _each_seq(key: _AnyKey, value: Any, func: Callable[[Any], Any]) -> Any:
     return func(value)
 
 
-def _convert_metadata(
-    key: Any, value: Any, owner: str, convert: Callable[[Any], Sequence[Any]]
-) -> Any:
+def _convert_metadata(key: Any, value: Any, owner: str,
+                      convert: Callable[[Any], Sequence[Any]]) -> Any:
     """Check ``value``'s type for ``key`` and apply ``convert`` to each of its sequences."""
     _check_key(key)
     if isinstance(key, DictMetaKey) and not isinstance(value, Mapping):
@@ -144,8 +141,7 @@ def _entries_equal(a: Any, b: Any) -> bool:
 
 
 class _Fields(Mapping[str, np.ndarray]):
-    """Read-only mapping of field name to array (:attr:`Batch.fields`); equal to another
-    mapping with the same names and ``numpy.array_equal`` arrays."""
+    """Read-only mapping of field name to array, compared with ``numpy.array_equal``."""
 
     __slots__ = ("_data",)
 
@@ -194,28 +190,8 @@ class _KeyedStorage:
 
 
 class _MetadataType(_KeyedStorage):
-    """Read-only metadata: ``batch.metadata`` and ``Batch.MetadataType(...)``.
-
-    ``Batch.MetadataType()`` is empty; ``Batch.MetadataType(metadata)`` is a read-only copy
-    of a builder's ``Batch.Builder.MutableMetadataType`` or of a mapping
-    ``{MetaKey: values, DictMetaKey: {name: values}}`` (empty ``DictMetaKey`` entries are
-    dropped, as :meth:`Batch.Builder.make_batch` drops them).
-
-    Examples
-    --------
-    >>> from deepview.base import Batch
-    >>> key = Batch.MetaKey("score")
-    >>> bool(Batch.MetadataType())
-    False
-    >>> mutable = Batch.Builder.MutableMetadataType()
-    >>> mutable[key] = [0.5, 0.7]
-    >>> frozen = Batch.MetadataType(mutable)
-    >>> frozen[key]
-    [0.5, 0.7]
-    >>> mutable[key].append(0.9)  # the copy does not follow the builder
-    >>> frozen[key]
-    [0.5, 0.7]
-    """
+    """Read-only metadata (``batch.metadata``); ``Batch.MetadataType(metadata)`` copies a
+    ``MutableMetadataType`` or a mapping ``{MetaKey: values, DictMetaKey: {name: values}}``."""
 
     def __init__(self, metadata: Mapping[Any, Any] | _MutableMetadataType | None = None) -> None:
         source = metadata._storage if isinstance(metadata, _MutableMetadataType) else metadata
@@ -267,17 +243,13 @@ class _MetadataType(_KeyedStorage):
             if not isinstance(other, _MetadataType.ElementType):
                 return NotImplemented
             return self.keys() == other.keys() and all(
-                _elements_equal(self[key], other[key]) for key in self._storage
-            )
+                _elements_equal(self[key], other[key]) for key in self._storage)
 
         __hash__ = None  # type: ignore[assignment]
 
 
 class _MutableMetadataType(_KeyedStorage):
-    """Mutable metadata of a :class:`Batch.Builder` (missing keys are created on read).
-
-    ``Batch.Builder.MutableMetadataType()`` makes an empty one on its own.
-    """
+    """Mutable metadata of a :class:`Batch.Builder` (missing keys are created on read)."""
 
     def __init__(self) -> None:
         self._storage: dict[_AnyKey, Any] = {}
@@ -308,10 +280,8 @@ class _StdKeys:
 
 
 class Batch:
-    """Named numpy arrays ("fields") that share dimension 0, with per-element metadata.
-
-    Immutable: arrays are exposed as read-only views (the caller's arrays are not
-    touched) and changes go through :class:`Batch.Builder`.
+    """Named numpy arrays ("fields") that share dimension 0, with per-element metadata;
+    immutable (read-only views; changes go through :class:`Batch.Builder`).
 
     Parameters
     ----------
@@ -320,10 +290,7 @@ class Batch:
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from deepview.base import Batch
-    >>> b = Batch({"x": np.zeros((4, 3))})
-    >>> b.batch_size
+    >>> Batch({"x": np.zeros((4, 3))}).batch_size
     4
     """
 
@@ -406,11 +373,7 @@ class Batch:
     # ------------------------------------------------------------------ properties
     @property
     def fields(self) -> Mapping[str, np.ndarray]:
-        """Read-only mapping of field name to (read-only) array.
-
-        Two batches' fields compare equal when they have the same names and
-        ``numpy.array_equal`` arrays: ``batch.fields == other.fields`` is a bool.
-        """
+        """Read-only mapping of field name to read-only array (``==`` compares arrays)."""
         return self._fields
 
     @property
@@ -438,26 +401,18 @@ class Batch:
 
     # ------------------------------------------------------------------ new batches
     def with_metadata(self, key: _AnyKey, values: Any) -> Batch:
-        """Return a new batch with the metadata entry ``key`` set to ``values``.
-
-        The batch itself does not change (like ``polars.DataFrame.with_columns`` or
-        ``pandas.DataFrame.assign``). Fields and snapshots are shared, not copied; an
-        existing entry for ``key`` is replaced.
+        """Return a new batch (sharing fields and snapshots) with metadata ``key`` set.
 
         Parameters
         ----------
         key : Batch.MetaKey or Batch.DictMetaKey
-            The metadata key to set.
+            The metadata key to set (an existing entry is replaced).
         values : Sequence or Mapping[str, Sequence]
-            One value per element for a ``MetaKey``; a mapping ``{name: values}`` with
-            one value per element in each entry for a ``DictMetaKey``. Each sequence is
-            copied into a read-only list, except a read-only sequence type of its own
-            (such as the lazy familiarity results), which is kept as it is.
+            One value per element; for a ``DictMetaKey``, a mapping ``{name: values}``.
 
         Returns
         -------
         Batch
-            A new batch with the same fields and snapshots and the entry set.
 
         Raises
         ------
@@ -469,17 +424,10 @@ class Batch:
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from deepview.base import Batch
         >>> batch = Batch({"x": np.zeros((3, 2))})
-        >>> tagged = batch.with_metadata(Batch.StdKeys.IDENTIFIER, ["a", "b", "c"])
-        >>> tagged.metadata[Batch.StdKeys.IDENTIFIER]
+        >>> batch.with_metadata(Batch.StdKeys.IDENTIFIER, ["a", "b", "c"]).metadata[
+        ...     Batch.StdKeys.IDENTIFIER]
         ['a', 'b', 'c']
-        >>> labelled = tagged.with_metadata(Batch.StdKeys.LABELS, {"split": ["train"] * 3})
-        >>> labelled.metadata[Batch.StdKeys.LABELS]["split"]
-        ['train', 'train', 'train']
-        >>> Batch.StdKeys.IDENTIFIER in batch.metadata  # the original is unchanged
-        False
         """
         metadata = dict(self._metadata)
         metadata[key] = _convert_metadata(key, values, "Batch.with_metadata", _freeze_seq)
@@ -491,11 +439,8 @@ class Batch:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Batch):
             return NotImplemented
-        return (
-            self._fields == other._fields
-            and dict(self._snapshots) == dict(other._snapshots)
-            and self.metadata == other.metadata
-        )
+        return (self._fields == other._fields and self.metadata == other.metadata
+                and dict(self._snapshots) == dict(other._snapshots))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -549,8 +494,7 @@ class Batch:
 
         @property
         def fields(self) -> Mapping[str, np.ndarray]:
-            """The element's value of each field (``array[i]``), compared like
-            :attr:`Batch.fields`."""
+            """The element's value of each field (``array[i]``)."""
             return _Fields({k: v[self._index] for k, v in self._batch._fields.items()})
 
         @property
@@ -559,21 +503,14 @@ class Batch:
 
         @property
         def snapshots(self) -> Mapping[str, Batch.ElementType]:
-            return {
-                k: Batch.ElementType(s, self._index) for k, s in self._batch._snapshots.items()
-            }
+            return {k: Batch.ElementType(s, self._index)
+                    for k, s in self._batch._snapshots.items()}
 
         def __eq__(self, other: object) -> bool:
-            """Equal when both are at the same index and have equal field values, metadata
-            values and snapshot elements (the rest of their batches is not compared)."""
             if not isinstance(other, Batch.ElementType):
                 return NotImplemented
-            return (
-                self._index == other._index
-                and self.fields == other.fields
-                and self.metadata == other.metadata
-                and self.snapshots == other.snapshots
-            )
+            return (self._index == other._index and self.fields == other.fields
+                    and self.metadata == other.metadata and self.snapshots == other.snapshots)
 
         __hash__ = None  # type: ignore[assignment]
 
@@ -640,12 +577,8 @@ class Batch:
 
         MutableMetadataType = _MutableMetadataType
 
-        def __init__(
-            self,
-            fields: MutableMapping[str, np.ndarray] | None = None,
-            *,
-            base: Batch | None = None,
-        ) -> None:
+        def __init__(self, fields: MutableMapping[str, np.ndarray] | None = None, *,
+                     base: Batch | None = None) -> None:
             if isinstance(fields, Batch):
                 raise InvalidParameterError(
                     "Batch.Builder: to start from an existing batch use Batch.Builder(base=batch).")
@@ -686,9 +619,8 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
     Raises
     ------
     InvalidDataError
-        (a :class:`DeepViewException` and ``ValueError``) if ``batches`` is empty or the
-        batches have different field, metadata or snapshot keys, or a field whose
-        per-sample shape differs between batches.
+        If ``batches`` is empty or differ in fields, metadata keys, snapshots or a field's
+        per-sample shape.
     """
     if not batches:
         raise InvalidDataError(

@@ -1,17 +1,5 @@
-"""Caching a pipeline's output on disk: the :class:`Cacher` stage and :class:`CachedProducer`.
-
-Disk format (no pickle anywhere): a directory holding
-
-- ``.dni_cache_dir``: marker (JSON: format name and version), written when the cache is made;
-- ``batch-<k>.json``: metadata of stored chunk ``k`` (0-based; consecutive batches of the same
-  structure are stored together, about 8 MiB per chunk) and the names of its arrays;
-- ``batch-<k>.f<j>.npy`` / ``batch-<k>.s<i>.f<j>.npy``: field ``j`` (of snapshot ``i``),
-  written with :func:`numpy.save` and read with ``allow_pickle=False``;
-- ``.cache.done``: written only after the upstream producer was consumed completely.
-
-A pass that stops early (the consumer breaks, or an exception) never writes
-``.cache.done``; the next pass deletes its files and starts over.
-"""
+"""The :class:`Cacher` stage and :class:`CachedProducer`: a pipeline's output cached on disk as
+``.npy`` fields and JSON metadata (no pickle); ``.cache.done`` marks a complete pass."""
 
 from __future__ import annotations
 
@@ -45,8 +33,7 @@ _DONE = ".cache.done"
 _FORMAT = "deepview-cache"
 _FORMAT_VERSION = 1
 _PATH_TAG = "$path"
-#: consecutive batches are written together in files of about this size
-_CHUNK_BYTES = 8 * 2**20
+_CHUNK_BYTES = 8 * 2**20  # consecutive batches are written together in files of this size
 _JSON_SCALARS = frozenset({type(None), bool, int, float, str})
 
 
@@ -168,18 +155,6 @@ class CachedProducer:
     ------
     DeepViewException
         If the directory holds no finished cache.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> from deepview.processors import Cacher
-    >>> cacher = Cacher()
-    >>> cached = pipeline(ArrayProducer(np.zeros((5, 2))), cacher)
-    >>> [b.batch_size for b in cached(2)]
-    [2, 2, 1]
-    >>> [b.batch_size for b in cacher.as_producer()(5)]
-    [5]
     """
 
     def __init__(self, storage_path: PathOrStr, *, _owner: Any = None) -> None:
@@ -269,19 +244,15 @@ class _ClearDescriptor:
 
 
 class Cacher(PipelineStage):
-    """Cache the pipeline's output on disk during its first complete pass.
+    """Cache the pipeline's output on disk during its first complete pass; later calls read
+    from disk, re-batched, without calling the upstream producer.
 
-    The first pass streams batches through unchanged (adding sequential integer
-    ``Batch.StdKeys.IDENTIFIER`` values, counted from 0 in each pass, to batches that
-    have none) and saves them.  After a complete pass, every call reads from disk,
-    re-batched to the requested size; the upstream producer is not called again.
+    Batches without ``Batch.StdKeys.IDENTIFIER`` get sequential integer ids.
 
     Parameters
     ----------
     storage_path : str or pathlib.Path, optional
-        Where to store the cache: a new or empty directory.  Default: a new temporary
-        directory, deleted when the Cacher (and every producer made from it) is garbage
-        collected, or by :meth:`clear`.
+        A new or empty directory; default a temporary one, deleted with the Cacher.
 
     Raises
     ------
@@ -290,24 +261,14 @@ class Cacher(PipelineStage):
     NotADirectoryError
         If ``storage_path`` is a file.
 
-    Notes
-    -----
-    Fields are stored as ``.npy`` and metadata as JSON, so metadata values must be None,
-    bool, int, float, str or paths (numpy scalars are converted); anything else raises
-    :class:`~deepview.exceptions.InvalidDataError` naming the metadata key.
-
-    Memory: the first pass holds at most about 8 MiB of batches (plus one batch) before
-    writing them as one chunk; reads load one chunk at a time.
-
     Examples
     --------
     >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
-    >>> from deepview.processors import Cacher
     >>> cacher = Cacher()
-    >>> producer = pipeline(ArrayProducer(np.zeros((4, 2))), cacher)
-    >>> _ = list(producer(3)); cacher.cached
-    True
+    >>> producer = pipeline(ArrayProducer(np.zeros((5, 2))), cacher)
+    >>> _ = list(producer(3)); [b.batch_size for b in cacher.as_producer()(2)]
+    [2, 2, 1]
     """
 
     def __init__(self, storage_path: PathOrStr | None = None) -> None:
@@ -365,20 +326,16 @@ class Cacher(PipelineStage):
 
     @_ClearDescriptor
     def clear(storage_path: PathOrStr | None = None) -> None:  # noqa: N805
-        """Delete caches.
-
-        ``Cacher.clear(path)`` removes ``path`` if it is a cache directory, otherwise every
-        direct subdirectory of ``path`` that is one; the default ``path`` is the system
-        temporary directory.  On an instance, ``cacher.clear()`` removes that cache only.
+        """Delete ``path`` if it is a cache, else its cache subdirectories (default: the
+        temporary directory); ``cacher.clear()`` deletes that cacher's cache.
 
         Raises
         ------
         NotADirectoryError
             If ``path`` is not a directory.
         """
-        root = pathlib.Path(tempfile.gettempdir()) if storage_path is None else (
-            resolve_path_or_str(storage_path)
-        )
+        root = (pathlib.Path(tempfile.gettempdir()) if storage_path is None
+                else resolve_path_or_str(storage_path))
         if not root.is_dir():
             raise NotADirectoryError(f"Cacher.clear: {root} is not a directory.")
         if (root / _MARKER).exists():
@@ -416,11 +373,8 @@ class Cacher(PipelineStage):
         with self._lock:
             if generation != self._generation or batches == 0:
                 return
-            _write_json(
-                self._path / _DONE,
-                {"format": _FORMAT, "format_version": _FORMAT_VERSION,
-                 "batches": batches, "elements": elements},
-            )
+            _write_json(self._path / _DONE, {"format": _FORMAT, "format_version": _FORMAT_VERSION,
+                                             "batches": batches, "elements": elements})
         logger.debug("Cacher: stored %d elements in %d batches at %s", elements, batches,
                      self._path)
 
@@ -464,8 +418,6 @@ class _CachingProducer:
             batch = _with_identifiers(batch, count)
             count += batch.batch_size
             if storing:
-                # coalesce consecutive batches of the same structure into chunks of about
-                # _CHUNK_BYTES: fewer, larger files are much faster to read back
                 current = _signature(batch)
                 if pending and (current != signature or pending_bytes >= _CHUNK_BYTES):
                     storing = cacher._store(generation, index, concatenate_batches(pending))
@@ -483,9 +435,8 @@ class _CachingProducer:
 
 
 def _nbytes(batch: Batch) -> int:
-    return sum(a.nbytes for a in batch.fields.values()) + sum(
-        _nbytes(s) for s in batch.snapshots.values()
-    )
+    return (sum(a.nbytes for a in batch.fields.values())
+            + sum(_nbytes(s) for s in batch.snapshots.values()))
 
 
 def _signature(batch: Batch) -> tuple[Any, ...]:
@@ -494,7 +445,6 @@ def _signature(batch: Batch) -> tuple[Any, ...]:
     metadata = tuple(sorted(
         (k.name, isinstance(k, Batch.DictMetaKey),
          tuple(sorted(batch.metadata[k])) if isinstance(k, Batch.DictMetaKey) else ())
-        for k in batch.metadata.keys()
-    ))
+        for k in batch.metadata.keys()))
     snapshots = tuple(sorted((n, _signature(s)) for n, s in batch.snapshots.items()))
     return fields, metadata, snapshots

@@ -1,5 +1,5 @@
-"""The :class:`Introspector` protocol and :func:`multi_introspect`: several introspectors,
-one pass over the producer, each in its own thread fed through its own bounded buffer."""
+"""The :class:`Introspector` protocol and :func:`multi_introspect` (several introspectors, one
+pass over the producer)."""
 
 from __future__ import annotations
 
@@ -75,8 +75,7 @@ class _Hub:
                     "cache the data first (deepview.processors.Cacher).")
             consumer.called = True
             consumer.batch_size = check_batch_size(
-                batch_size, owner=f"multi_introspect (introspector {consumer.index})"
-            )
+                batch_size, owner=f"multi_introspect (introspector {consumer.index})")
             self.cond.notify_all()
 
     def read(self, consumer: _Consumer) -> Iterator[Batch]:
@@ -84,8 +83,7 @@ class _Hub:
             while True:
                 with self.cond:
                     self.cond.wait_for(
-                        lambda: self.error is not None or consumer.buffer or self.end_of_data
-                    )
+                        lambda: self.error is not None or consumer.buffer or self.end_of_data)
                     if self.error is not None:
                         raise _Cancelled()
                     if not consumer.buffer:
@@ -105,8 +103,7 @@ class _Hub:
     # --------------------------------------------------------------- reader side
     def _settled(self) -> bool:
         return self.error is not None or all(
-            c.batch_size is not None or c.finished or c.detached for c in self.consumers
-        )
+            c.batch_size is not None or c.finished or c.detached for c in self.consumers)
 
     def wait_for_batch_size(self) -> int | None:
         """Block until every live consumer asked for data; return the common batch size."""
@@ -114,11 +111,8 @@ class _Hub:
             self.cond.wait_for(self._settled)
             if self.error is not None:
                 return None
-            sizes = {
-                c.index: c.batch_size
-                for c in self.consumers
-                if c.batch_size is not None and not c.detached
-            }
+            sizes = {c.index: c.batch_size for c in self.consumers
+                     if c.batch_size is not None and not c.detached}
             if len(set(sizes.values())) > 1:
                 exc = InvalidParameterError(
                     f"multi_introspect: the introspectors asked for different batch sizes "
@@ -131,8 +125,7 @@ class _Hub:
 
     def _has_room(self) -> bool:
         return self.error is not None or all(
-            c.detached or c.finished or len(c.buffer) < self.buffer_size for c in self.consumers
-        )
+            c.detached or c.finished or len(c.buffer) < self.buffer_size for c in self.consumers)
 
     def distribute(self, batch: Batch) -> bool:
         """Hand ``batch`` to every attached consumer; False when reading should stop."""
@@ -167,9 +160,7 @@ class _ConsumerProducer:
         return f"multi_introspect producer (introspector {self._consumer.index})"
 
 
-def _run_consumer(
-    hub: _Hub, consumer: _Consumer, introspector: Callable[[Producer], Any]
-) -> None:
+def _run_consumer(hub: _Hub, consumer: _Consumer, introspector: Callable[[Producer], Any]) -> None:
     try:
         consumer.result = introspector(_ConsumerProducer(hub, consumer))
     except _Cancelled:
@@ -186,25 +177,19 @@ def _name(obj: Any) -> str:
     return getattr(func, "__qualname__", None) or type(obj).__name__
 
 
-def multi_introspect(
-    *introspectors: Callable[[Producer], Any], producer: Producer, buffer_size: int = 2
-) -> tuple[Any, ...]:
-    """Run several introspectors over **one** pass of ``producer``.
-
-    Each introspector is a callable ``f(producer) -> result``, typically
-    ``functools.partial(X.introspect, batch_size=..., ...)``; it runs in its own thread
-    and must read its producer at most once.  All introspectors that read must request
-    the same ``batch_size``.
+def multi_introspect(*introspectors: Callable[[Producer], Any], producer: Producer,
+                     buffer_size: int = 2) -> tuple[Any, ...]:
+    """Run several introspectors, each in its own thread, over **one** pass of ``producer``.
 
     Parameters
     ----------
     *introspectors : Callable[[Producer], Any]
-        The introspectors to run.
+        Callables ``f(producer)``, e.g. ``functools.partial(X.introspect, batch_size=8)``;
+        each reads its producer at most once, all with the same batch size.
     producer : Producer
-        The source; called exactly once (unless no introspector reads data).
+        The source; called once.
     buffer_size : int, default=2
-        Batches buffered per introspector; the fastest introspector is at most this many
-        batches ahead of the slowest, which bounds memory.
+        Batches buffered per introspector (bounds memory).
 
     Returns
     -------
@@ -214,25 +199,16 @@ def multi_introspect(
     Raises
     ------
     DeepViewException
-        If any introspector (or the producer) raises; chained from the original error,
-        after every other introspector has been stopped.  Also when the introspectors ask
-        for different batch sizes or one reads its producer twice.
-
-    Notes
-    -----
-    An introspector that stops reading early (e.g. :func:`peek_first_batch`) is detached
-    and no longer fed; the others still see every batch.
+        If an introspector or the producer raises (the others are stopped), the batch sizes
+        differ, or an introspector reads its producer twice.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, accumulate_batches, multi_introspect
-    >>> def count(p):
-    ...     return sum(b.batch_size for b in p(4))
-    >>> def total(p):
-    ...     return float(accumulate_batches(p, 4).fields["responses"].sum())
-    >>> multi_introspect(count, total, producer=ArrayProducer(np.ones((10, 2))))
-    (10, 20.0)
+    >>> from deepview.base import ArrayProducer
+    >>> count = lambda p: sum(b.batch_size for b in p(4))
+    >>> multi_introspect(count, count, producer=ArrayProducer(np.ones((10, 2))))
+    (10, 10)
     """
     if not introspectors:
         raise InvalidParameterError(
@@ -250,15 +226,9 @@ def multi_introspect(
     buffer_size = check_int(buffer_size, name="buffer_size", owner="multi_introspect",
                             min_value=1)
     hub = _Hub(len(introspectors), buffer_size)
-    threads = [
-        threading.Thread(
-            target=_run_consumer,
-            args=(hub, consumer, intro),
-            name=f"deepview-multi-introspect-{consumer.index}",
-            daemon=True,
-        )
-        for consumer, intro in zip(hub.consumers, introspectors)
-    ]
+    threads = [threading.Thread(target=_run_consumer, args=(hub, consumer, intro),
+                                name=f"deepview-multi-introspect-{consumer.index}", daemon=True)
+               for consumer, intro in zip(hub.consumers, introspectors)]
     for thread in threads:
         thread.start()
     try:
@@ -273,8 +243,7 @@ def multi_introspect(
     if hub.error is not None:
         raise DeepViewException(
             f"multi_introspect: {hub.error_owner} failed while running multiple "
-            f"introspectors: {type(hub.error).__name__}: {hub.error}"
-        ) from hub.error
+            f"introspectors: {type(hub.error).__name__}: {hub.error}") from hub.error
     return tuple(c.result for c in hub.consumers)
 
 

@@ -74,9 +74,8 @@ class ResponseInfo:
 class ModelDetails(Protocol):
     """What a framework adapter implements so that :class:`Model` can run it."""
 
-    def run_inference(
-        self, inputs: Mapping[str, np.ndarray], outputs: AbstractSet[str]
-    ) -> Mapping[str, np.ndarray]: ...
+    def run_inference(self, inputs: Mapping[str, np.ndarray],
+                      outputs: AbstractSet[str]) -> Mapping[str, np.ndarray]: ...
 
     def get_response_infos(self) -> Iterable[ResponseInfo]: ...
 
@@ -85,11 +84,8 @@ class ModelDetails(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class Model:
-    """A model whose layer responses can be produced in a :func:`pipeline`.
-
-    Obtain one from a framework loader (e.g. :func:`deepview.integrations.torch.TorchModel`),
-    then call it with the response names you want: ``pipeline(producer, model(["fc1"]))``.
-    """
+    """A model whose layer responses a :func:`pipeline` produces:
+    ``pipeline(producer, model(["fc1"]))``; get one from e.g. ``TorchModel``."""
 
     _details: ModelDetails
 
@@ -115,8 +111,7 @@ class Model:
             available = sorted(self.response_infos)
             raise DeepViewException(
                 f"Model: unknown response(s) {unknown}; available responses: {available[:30]}"
-                + (" ..." if len(available) > 30 else "")
-            )
+                + (" ..." if len(available) > 30 else ""))
         return _ModelStage(self, names)
 
 

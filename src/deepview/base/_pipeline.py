@@ -14,12 +14,8 @@ __all__ = ["PipelineStage", "pipeline"]
 
 
 class PipelineStage(abc.ABC):  # noqa: B024 - either of two methods may be overridden
-    """A step of a :func:`pipeline` that maps each batch to a new batch.
-
-    Subclasses implement :meth:`_get_batch_processor`, returning a function
-    ``Batch -> Batch``; stages that need control over the whole producer (caching,
-    one-shot dimension reduction) override :meth:`_pipeline` instead.
-    """
+    """A step of a :func:`pipeline`: subclasses implement :meth:`_get_batch_processor`
+    (``Batch -> Batch``) or, to control the whole producer, :meth:`_pipeline`."""
 
     def _get_batch_processor(self) -> Callable[[Batch], Batch]:
         raise NotImplementedError(
@@ -64,7 +60,7 @@ def pipeline(producer: Producer, *stages: PipelineStage | Iterable[PipelineStage
     Examples
     --------
     >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
+    >>> from deepview.base import ArrayProducer
     >>> from deepview.processors import Flattener
     >>> flat = pipeline(ArrayProducer(np.zeros((6, 2, 2))), Flattener())
     >>> next(iter(flat(4))).fields["responses"].shape

@@ -14,23 +14,14 @@ from deepview.exceptions import InvalidDataError, InvalidTypeError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "ArrayProducer",
-    "Producer",
-    "accumulate_batches",
-    "iter_batches",
-    "peek_first_batch",
-    "rebatch",
-]
+__all__ = ["ArrayProducer", "Producer", "accumulate_batches", "iter_batches", "peek_first_batch",
+           "rebatch"]
 
 
 @runtime_checkable
 class Producer(Protocol):
-    """Anything called as ``producer(batch_size)`` that yields :class:`Batch` objects.
-
-    Each call restarts from the beginning and yields batches of exactly ``batch_size``
-    elements, except possibly a shorter last one.
-    """
+    """Anything called as ``producer(batch_size)`` that yields :class:`Batch` objects of
+    ``batch_size`` elements (the last may be shorter), restarting at each call."""
 
     def __call__(self, batch_size: int) -> Iterable[Batch]: ...
 
@@ -47,11 +38,8 @@ def peek_first_batch(producer: Producer, batch_size: int = 1) -> Batch:
 
 
 def iter_batches(producer: Producer, batch_size: int, *, owner: str) -> Iterator[Batch]:
-    """Iterate ``producer(batch_size)``, checking that it is callable, yields Batches and
-    yields at least one non-empty batch.  Zero-element batches are skipped.
-
-    ``owner`` names the caller in error messages.
-    """
+    """Iterate ``producer(batch_size)``, checking that it yields at least one non-empty
+    Batch (empty ones are skipped); ``owner`` names the caller in errors."""
     batch_size = check_batch_size(batch_size, owner=owner)
     if not callable(producer):
         raise InvalidTypeError(
@@ -73,12 +61,9 @@ def iter_batches(producer: Producer, batch_size: int, *, owner: str) -> Iterator
             f"non-empty Batch for batch_size={batch_size}.")
 
 
-def iter_response_batches(
-    producer: Producer, batch_size: int, *, owner: str, analysis: str
-) -> Iterator[Batch]:
-    """:func:`iter_batches`, also checking that the first batch has fields and that every
-    batch has the same set of fields.  ``analysis`` (e.g. ``"PFA"``) names the introspector
-    in the no-fields message."""
+def iter_response_batches(producer: Producer, batch_size: int, *, owner: str,
+                          analysis: str) -> Iterator[Batch]:
+    """:func:`iter_batches`, checking that every batch has the same, non-empty fields."""
     names: frozenset[str] | None = None
     for batch in iter_batches(producer, batch_size, owner=owner):
         fields = batch.fields
@@ -101,12 +86,7 @@ def accumulate_batches(producer: Producer, batch_size: int, *, owner: str = "dee
 
 
 def rebatch(batches: Iterable[Batch], batch_size: int) -> Iterator[Batch]:
-    """Re-cut an iterable of batches into batches of exactly ``batch_size`` elements
-    (the last one may be smaller).  Zero-element batches are skipped.
-
-    Large input batches are sliced in place (no repeated copies of the remainder), so
-    the cost is linear in the number of elements whatever the two batch sizes.
-    """
+    """Re-cut batches into batches of ``batch_size`` elements (the last may be smaller)."""
     batch_size = check_batch_size(batch_size, owner="rebatch")
     pending: list[Batch] = []
     count = 0
@@ -115,8 +95,7 @@ def rebatch(batches: Iterable[Batch], batch_size: int) -> Iterator[Batch]:
         if size == 0:
             continue
         start = 0
-        if count:
-            # complete the pending partial batch first
+        if count:  # complete the pending partial batch first
             take = min(batch_size - count, size)
             pending.append(batch if take == size else batch.elements[:take])
             count += take
@@ -138,8 +117,7 @@ def rebatch(batches: Iterable[Batch], batch_size: int) -> Iterator[Batch]:
 
 
 def _is_row_source(obj: Any) -> bool:
-    """A lazy row source: not an array, but with a numpy ``dtype``, a ``shape`` and slicing
-    ``obj[start:stop]`` that reads those rows only (e.g. ``deepview.report.files.RowFile``)."""
+    """Not an array, but with a numpy ``dtype``, a ``shape`` and row slicing (``RowFile``)."""
     return (
         not isinstance(obj, np.ndarray)
         and isinstance(getattr(obj, "dtype", None), np.dtype)
@@ -161,54 +139,39 @@ def _as_2d_float(name: str, array: Any) -> Any:
 
 
 class ArrayProducer:
-    """A producer over in-memory arrays, for data you already hold in numpy or pandas.
+    """A producer over in-memory arrays (numpy, a mapping of arrays, or pandas).
 
     Parameters
     ----------
     data : numpy.ndarray, Mapping[str, numpy.ndarray] or pandas.DataFrame
-        The responses.  A single array becomes the field named ``field``; a mapping gives
-        one field per entry (all with the same number of rows); a DataFrame's numeric
-        columns (minus ``label_columns`` and ``id_column``) become one 2-D field.  Arrays
-        are not copied (a memory-mapped ``.npy`` stays mapped); a lazy row source (an
-        object with a numpy ``dtype``, a ``shape`` and ``rows[start:stop]`` returning an
-        array, e.g. :class:`deepview.report.files.RowFile`) is read one batch at a time.
+        One field ``field``, one field per entry, or a DataFrame's numeric columns as one
+        field; arrays are not copied, and a lazy row source is read one batch at a time.
     identifiers : Sequence[Hashable], optional
-        One id per sample, attached as ``Batch.StdKeys.IDENTIFIER``.  Default: the
-        position ``0..n-1`` (or the ``id_column`` of a DataFrame).
+        ``Batch.StdKeys.IDENTIFIER`` per sample; default ``0..n-1`` (or ``id_column``).
     labels : Mapping[str, Sequence] or pandas.DataFrame, optional
-        Label dimensions, attached as ``Batch.StdKeys.LABELS`` (e.g. ``{"class": y}``).
+        Label dimensions (``Batch.StdKeys.LABELS``), e.g. ``{"class": y}``.
     field : str, default="responses"
-        Field name used when ``data`` is a single array or a DataFrame.
+        Field name for a single array or a DataFrame.
     id_column, label_columns : str, Sequence[str], optional
-        DataFrame columns holding ids and labels (only when ``data`` is a DataFrame).
+        DataFrame columns holding ids and labels.
     paths : Sequence[str | os.PathLike], optional
-        File path per sample, attached as ``Batch.StdKeys.PATH``.
+        File path per sample (``Batch.StdKeys.PATH``).
     texts : Sequence[str], optional
-        Text per sample (e.g. the sentence that was embedded), attached as
-        ``Batch.StdKeys.TEXT``; a report shows it next to the sample, not as a label.
+        Text per sample (``Batch.StdKeys.TEXT``), shown by a report next to the sample.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer
-    >>> producer = ArrayProducer(np.random.default_rng(0).normal(size=(10, 4)),
-    ...                          labels={"class": [0, 1] * 5})
+    >>> producer = ArrayProducer(np.zeros((10, 4)), labels={"class": [0, 1] * 5})
     >>> [b.batch_size for b in producer(4)]
     [4, 4, 2]
     """
 
-    def __init__(
-        self,
-        data: np.ndarray | Mapping[str, np.ndarray] | pd.DataFrame,
-        *,
-        identifiers: Sequence[Hashable] | None = None,
-        labels: Mapping[str, Sequence[Any]] | pd.DataFrame | None = None,
-        field: str = "responses",
-        id_column: str | None = None,
-        label_columns: Sequence[str] = (),
-        paths: Sequence[Any] | None = None,
-        texts: Sequence[str] | None = None,
-    ) -> None:
+    def __init__(self, data: np.ndarray | Mapping[str, np.ndarray] | pd.DataFrame, *,
+                 identifiers: Sequence[Hashable] | None = None,
+                 labels: Mapping[str, Sequence[Any]] | pd.DataFrame | None = None,
+                 field: str = "responses", id_column: str | None = None,
+                 label_columns: Sequence[str] = (), paths: Sequence[Any] | None = None,
+                 texts: Sequence[str] | None = None) -> None:
         fields: dict[str, np.ndarray]
         label_map: dict[str, list[Any]] = {}
         if _is_dataframe(data):
@@ -262,8 +225,7 @@ class ArrayProducer:
                 raise InvalidDataError(
                     f"ArrayProducer: labels['{dim}'] has {len(values)} values but data has "
                     f"{n} rows.")
-        # default ids 0..n-1 as a range (a list of 10M ints would hold 380 MB); batches get
-        # lists either way
+        # a range: a list of 10M ints would hold 380 MB
         ids: Sequence[Any] = range(n) if identifiers is None else list(identifiers)
         if len(ids) != n:
             raise InvalidDataError(
@@ -300,9 +262,8 @@ class ArrayProducer:
             builder = Batch.Builder({k: v[start:stop] for k, v in self._fields.items()})
             builder.metadata[Batch.StdKeys.IDENTIFIER] = list(self._ids[start:stop])
             if self._labels:
-                builder.metadata[Batch.StdKeys.LABELS] = {
-                    k: v[start:stop] for k, v in self._labels.items()
-                }
+                builder.metadata[Batch.StdKeys.LABELS] = {k: v[start:stop]
+                                                          for k, v in self._labels.items()}
             if self._paths is not None:
                 builder.metadata[Batch.StdKeys.PATH] = self._paths[start:stop]
             if self._texts is not None:

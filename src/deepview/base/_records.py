@@ -1,16 +1,5 @@
 """Producers over raw samples (image files, texts, dataset rows): :class:`Record`,
-:class:`RecordProducer` and the warning about skipped samples.
-
-A record producer reads its samples in two steps so that the expensive one can run in
-parallel workers (``deepview.integrations.torch.embed``): :meth:`RecordProducer.records`
-lists the samples cheaply, in a fixed order (an id, labels and the *raw* value: a file path,
-image bytes, a string), and :attr:`RecordProducer.decoder`, a picklable function, turns one
-raw value into the sample (an ``(H, W, C)`` ``uint8`` image, a text) or raises
-:class:`~deepview.exceptions.InvalidDataError` when it cannot (a corrupt file, an empty
-row).  Calling the producer does both and yields :class:`Batch` objects; samples that cannot
-be decoded are skipped, listed in :attr:`RecordProducer.skipped` and named in one
-:class:`~deepview.exceptions.DeepViewWarning` per pass.
-"""
+:class:`RecordProducer` and the warning about skipped samples."""
 
 from __future__ import annotations
 
@@ -28,26 +17,23 @@ from deepview.exceptions import DeepViewWarning, InvalidDataError
 
 __all__ = ["Record", "RecordProducer", "SkippedSample", "warn_skipped"]
 
-#: how many skipped samples a warning names
-_LISTED = 20
+_LISTED = 20  # skipped samples named in a warning
 
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-    """One raw sample: its id, what the decoder reads (``raw``) and its metadata.
+    """One raw sample.
 
     Parameters
     ----------
     id : str
-        Unique id of the sample (a relative file path, a row number, a dataset id).
+        Unique id of the sample.
     raw : Any
         What :attr:`RecordProducer.decoder` turns into the sample (a path, bytes, a str).
     labels : Mapping[str, str]
         Label dimension -> value.
-    path : str, optional
-        Image file of the sample (thumbnails in a report).
-    text : str, optional
-        Text of the sample (shown in a report).
+    path, text : str, optional
+        Image file and text of the sample, shown in a report.
     """
 
     id: str
@@ -71,26 +57,19 @@ def warn_skipped(skipped: Sequence[SkippedSample], *, owner: str, stacklevel: in
         return
     listed = "; ".join(f"{s.id} ({s.reason})" for s in skipped[:_LISTED])
     more = f"; ... and {len(skipped) - _LISTED} more" if len(skipped) > _LISTED else ""
-    warnings.warn(
-        f"{owner}: skipped {len(skipped)} unreadable sample(s): {listed}{more}.",
-        DeepViewWarning,
-        stacklevel=stacklevel + 1,
-    )
+    warnings.warn(f"{owner}: skipped {len(skipped)} unreadable sample(s): {listed}{more}.",
+                  DeepViewWarning, stacklevel=stacklevel + 1)
 
 
 class RecordProducer(abc.ABC):
-    """Base of the producers over raw samples (see the module docstring).
-
-    Subclasses implement :meth:`records`, :attr:`decoder` and :meth:`_field`; they set
-    ``modality`` (``"image"`` or ``"text"``) and ``field`` (the name of the batch field).
-    """
+    """Base of the producers over raw samples: cheap :meth:`records` and a picklable
+    :attr:`decoder`; subclasses also set ``modality``, ``field`` and :meth:`_field`."""
 
     modality: str = ""
     field: str = ""
 
     def __init__(self) -> None:
-        #: samples skipped by the last completed pass (``__call__``)
-        self.skipped: list[SkippedSample] = []
+        self.skipped: list[SkippedSample] = []  # by the last completed pass
 
     @abc.abstractmethod
     def records(self) -> Iterator[Record]:
@@ -135,9 +114,8 @@ class RecordProducer(abc.ABC):
         builder.metadata[Batch.StdKeys.IDENTIFIER] = [r.id for r in records]
         dims = sorted({d for r in records for d in r.labels})
         if dims:
-            builder.metadata[Batch.StdKeys.LABELS] = {
-                d: [r.labels.get(d, "") for r in records] for d in dims
-            }
+            builder.metadata[Batch.StdKeys.LABELS] = {d: [r.labels.get(d, "") for r in records]
+                                                      for d in dims}
         if any(r.path is not None for r in records):
             builder.metadata[Batch.StdKeys.PATH] = [r.path or "" for r in records]
         if any(r.text is not None for r in records):

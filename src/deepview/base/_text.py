@@ -1,5 +1,4 @@
-"""Texts as a producer: :class:`TextProducer` over a ``.txt`` file (one text per line), a table
-(``.csv``, ``.tsv``, ``.jsonl``, ``.parquet``) or a list of strings."""
+""":class:`TextProducer`: texts from a ``.txt`` file, a table or a list of strings."""
 
 from __future__ import annotations
 
@@ -17,23 +16,12 @@ from deepview.typing import resolve_path_or_str
 
 __all__ = ["TEXT_SUFFIXES", "TextProducer", "decode_text"]
 
-#: file suffixes TextProducer reads
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")
 _TABLES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")
 
 
 def decode_text(raw: Any) -> str:
-    """``raw`` as a text; ``InvalidDataError`` for a missing, non-string or blank value.
-
-    Examples
-    --------
-    >>> decode_text("a sentence")
-    'a sentence'
-    >>> decode_text("  ")
-    Traceback (most recent call last):
-    ...
-    deepview.exceptions.InvalidDataError: empty text
-    """
+    """``raw`` as a text; ``InvalidDataError`` for a missing, non-string or blank value."""
     if raw is None:
         raise InvalidDataError("no text")
     if not isinstance(raw, str):
@@ -55,25 +43,18 @@ class _Row:
 
 
 class TextProducer(RecordProducer):
-    """A producer over texts: one ``.txt`` line, table row or list item per sample.
-
-    The batch field ``field`` holds the texts as a numpy string array, and
-    ``Batch.StdKeys.TEXT`` holds them too (a report shows them with each sample).  Rows
-    whose text is missing or blank, and table rows that cannot be parsed (a ``.jsonl`` line
-    that is not JSON, a ``.csv`` line with too many fields) are skipped with a warning that
-    lists them (:attr:`skipped` after a pass).
+    """A producer over texts (field ``field`` and ``Batch.StdKeys.TEXT``); blank or
+    unparsable rows are skipped with a warning (:attr:`skipped`).
 
     Parameters
     ----------
     source : str, pathlib.Path or Sequence[str]
-        A ``.txt`` file (one text per line; the id is the line number), a ``.csv`` /
-        ``.tsv`` / ``.jsonl`` / ``.parquet`` table (one text per row; the id from
-        ``id_column``, else the row number, from 0) or the texts themselves.
+        A ``.txt`` file (one text per line, id the line number), a ``.csv`` / ``.tsv`` /
+        ``.jsonl`` / ``.parquet`` table (id the row number from 0) or the texts.
     text_column : str, optional
         The text column of a table; default ``"text"``.
     id_column : str, optional
-        A column of unique sample ids; default a column named ``"id"`` if the table has
-        one (and it is not the text or a label column), else the row number.
+        A column of unique ids; default ``"id"`` if the table has one.
     label_columns : Sequence[str], optional
         Columns used as label dimensions.
     field : str, default="texts"
@@ -82,36 +63,26 @@ class TextProducer(RecordProducer):
     Raises
     ------
     InvalidParameterError
-        The file does not exist or has another suffix; a named column is missing (the
-        message lists the columns); a column option is given for a ``.txt`` file.
+        The file does not exist or has another suffix, a named column is missing, or a
+        column option is given for a ``.txt`` file.
     InvalidDataError
         The source holds no row, or the ids repeat.
 
     Examples
     --------
-    >>> from deepview.base import Batch
-    >>> producer = TextProducer(["first text", "", "third"])
     >>> import warnings
+    >>> producer = TextProducer(["first text", "", "third"])
     >>> with warnings.catch_warnings(record=True):
-    ...     warnings.simplefilter("always")
     ...     [batch] = list(producer(8))
-    >>> batch.fields["texts"].tolist(), batch.metadata[Batch.StdKeys.IDENTIFIER]
-    (['first text', 'third'], ['0', '2'])
-    >>> [(s.id, s.reason) for s in producer.skipped]
-    [('1', 'empty text')]
+    >>> batch.fields["texts"].tolist(), [(s.id, s.reason) for s in producer.skipped]
+    (['first text', 'third'], [('1', 'empty text')])
     """
 
     modality = "text"
 
-    def __init__(
-        self,
-        source: str | pathlib.Path | Sequence[str],
-        *,
-        text_column: str | None = None,
-        id_column: str | None = None,
-        label_columns: Sequence[str] = (),
-        field: str = "texts",
-    ) -> None:
+    def __init__(self, source: str | pathlib.Path | Sequence[str], *,
+                 text_column: str | None = None, id_column: str | None = None,
+                 label_columns: Sequence[str] = (), field: str = "texts") -> None:
         super().__init__()
         self.field = field
         self.text_column = text_column or "text"
@@ -282,7 +253,7 @@ class TextProducer(RecordProducer):
 
 
 class _Unreadable:
-    """The raw value of a row that could not be parsed; decoding it fails with the reason."""
+    """The raw value of an unparsable row; decoding it fails with the reason."""
 
     __slots__ = ("reason",)
 

@@ -1,5 +1,5 @@
 """:class:`TrainTestSplitProducer`: a producer over a ``((x_train, y_train), (x_test, y_test))``
-split, with optional PNG export for tools that show images by path."""
+split."""
 
 from __future__ import annotations
 
@@ -65,7 +65,6 @@ def _check_split(split: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"{_OWNER}: labels must be 1-D (or (n, 1)); got shapes {[y.shape for y in labels]}.")
     parts = [x for x in (x_train, x_test) if len(x)]
     samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    # squeeze singleton sample axes (e.g. (n, 28, 28, 1) -> (n, 28, 28)), never the batch axis
     singleton = tuple(i for i in range(1, samples.ndim) if samples.shape[i] == 1)
     if singleton:
         samples = np.squeeze(samples, axis=singleton)
@@ -81,26 +80,20 @@ class TrainTestSplitProducer:
     Parameters
     ----------
     split_dataset : ((x_train, y_train), (x_test, y_test))
-        numpy arrays; one side may be empty.  Singleton sample axes are squeezed
-        (``(n, 28, 28, 1)`` becomes ``(n, 28, 28)``); the batch axis never is.
+        numpy arrays; one side may be empty.  Singleton sample axes are squeezed.
     attach_metadata : bool, default=True
-        Attach ``Batch.StdKeys.IDENTIFIER`` (the global sample index, or the written PNG
-        path, see ``write_to_folder``) and ``Batch.StdKeys.LABELS`` =
+        Attach the sample index (or PNG path) as identifier and the labels
         ``{"label": y, "dataset": "train" | "test"}``.
     max_samples : int, default=-1
         Use at most this many samples (of the current order); negative means all.
     write_to_folder : bool or str or pathlib.Path, default=False
-        Write every sample once as a PNG (``<folder>/<train|test>/<label>/image<i>.png``)
-        and use the path as identifier.  ``True`` makes a new ``deepview-dataset-*`` folder
-        in the working directory; a path writes there.  The folder is kept (ids stay
-        valid) until you call :meth:`cleanup`.  Needs Pillow (``deepview[image]``).
+        Write each sample as ``<folder>/<train|test>/<label>/image<i>.png`` (``True``: a new
+        ``deepview-dataset-*`` folder here), kept until :meth:`cleanup`; the path is its id.
 
     Examples
     --------
-    >>> import numpy as np
     >>> x, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
-    >>> producer = TrainTestSplitProducer(((x, y), (x[:2], y[:2])))
-    >>> batch = next(iter(producer(6)))
+    >>> batch = next(iter(TrainTestSplitProducer(((x, y), (x[:2], y[:2])))(6)))
     >>> batch.metadata[Batch.StdKeys.LABELS]["dataset"]
     ['train', 'train', 'train', 'train', 'test', 'test']
     """
@@ -115,8 +108,7 @@ class TrainTestSplitProducer:
     _is_test: np.ndarray = dataclasses.field(init=False, repr=False)
     _order: np.ndarray = dataclasses.field(init=False, repr=False)
     _export: _Export | None = dataclasses.field(init=False, repr=False, default=None)
-    #: the split this producer (or the one it is a subset of) was made from
-    _root: TrainTestSplitType = dataclasses.field(init=False, repr=False)
+    _root: TrainTestSplitType = dataclasses.field(init=False, repr=False)  # the full split
 
     def __post_init__(self) -> None:
         self._samples, self._labels, self._is_test = _check_split(self.split_dataset)
@@ -154,15 +146,12 @@ class TrainTestSplitProducer:
             idx = indices[start : start + batch_size]
             builder = Batch.Builder({"samples": self._samples[idx]})
             if self.attach_metadata:
-                ids: list[Any] = (
-                    [paths[i] for i in range(start, start + len(idx))]
-                    if paths is not None else idx.tolist()
-                )
+                ids: list[Any] = ([paths[i] for i in range(start, start + len(idx))]
+                                  if paths is not None else idx.tolist())
                 builder.metadata[Batch.StdKeys.IDENTIFIER] = ids
                 builder.metadata[Batch.StdKeys.LABELS] = {
                     "label": self._labels[idx].tolist(),
-                    "dataset": ["test" if t else "train" for t in self._is_test[idx]],
-                }
+                    "dataset": ["test" if t else "train" for t in self._is_test[idx]]}
             yield builder.make_batch()
 
     def shuffle(self, random_state: int | np.random.Generator | None = None) -> None:
@@ -170,17 +159,10 @@ class TrainTestSplitProducer:
         rng = np.random.default_rng(random_state)
         self._order = rng.permutation(self._order)
 
-    def subset(
-        self,
-        labels: OneManyOrNone[Any] = None,
-        datasets: OneManyOrNone[str] = None,
-        max_samples: int | None = None,
-    ) -> TrainTestSplitProducer:
-        """A producer over the samples with the given label values and/or datasets.
-
-        Its ``split_dataset`` holds only those samples (train and test, each in its
-        original order); identifiers (sample indices or PNG paths) and the sample order
-        (see :meth:`shuffle`) stay those of this producer.
+    def subset(self, labels: OneManyOrNone[Any] = None, datasets: OneManyOrNone[str] = None,
+               max_samples: int | None = None) -> TrainTestSplitProducer:
+        """A producer over the samples with the given label values and/or datasets, keeping
+        this producer's identifiers and order.
 
         Raises
         ------
@@ -188,8 +170,7 @@ class TrainTestSplitProducer:
             If ``labels`` or ``datasets`` is an empty collection, or a dataset is not
             ``"train"``/``"test"``.
         InvalidDataError
-            If no sample matches (DeepView 3.x's message, "Only one of x_train or x_test can
-            be empty.", with a note naming what matched nothing): a split needs samples.
+            If no sample matches.
         """
         mask = np.ones(len(self._samples), dtype=bool)
         if labels is not None:
@@ -207,8 +188,7 @@ class TrainTestSplitProducer:
             error = InvalidDataError("Only one of x_train or x_test can be empty.")
             error.add_note(
                 f"{_OWNER}.subset: no sample has labels={labels!r} and datasets={datasets!r}; "
-                f"the label values are {sorted(set(self._labels.tolist()), key=str)[:20]}."
-            )
+                f"the label values are {sorted(set(self._labels.tolist()), key=str)[:20]}.")
             raise error
         new = copy.copy(self)  # shares the (read-only) arrays and the PNG export
         new._order = self._order[mask[self._order]]
@@ -216,22 +196,14 @@ class TrainTestSplitProducer:
         keep[new._order] = True
         (x_train, y_train), (x_test, y_test) = self._root
         n_train = len(x_train)
-        new.split_dataset = (
-            (x_train[keep[:n_train]], y_train[keep[:n_train]]),
-            (x_test[keep[n_train:]], y_test[keep[n_train:]]),
-        )
+        new.split_dataset = ((x_train[keep[:n_train]], y_train[keep[:n_train]]),
+                             (x_test[keep[n_train:]], y_test[keep[n_train:]]))
         new.max_samples = self.max_samples if max_samples is None else check_int(
-            max_samples, name="max_samples", owner=f"{_OWNER}.subset"
-        )
+            max_samples, name="max_samples", owner=f"{_OWNER}.subset")
         return new
 
     def cleanup(self) -> bool:
-        """Delete the folder written by ``write_to_folder``; True when no such folder is left
-        (removed now, never written, or ``write_to_folder`` not used), False when it could not
-        be removed.
-
-        Identifiers that are PNG paths are dangling afterwards.
-        """
+        """Delete the folder written by ``write_to_folder``; False if it could not be removed."""
         return True if self._export is None else self._export.cleanup()
 
 
@@ -252,9 +224,8 @@ class _Export:
         self.folder = folder
         self._written: dict[int, str] = {}
 
-    def paths(
-        self, samples: np.ndarray, labels: np.ndarray, is_test: np.ndarray, indices: np.ndarray
-    ) -> list[str]:
+    def paths(self, samples: np.ndarray, labels: np.ndarray, is_test: np.ndarray,
+              indices: np.ndarray) -> list[str]:
         todo = [int(i) for i in indices if int(i) not in self._written]
         if todo:
             image_mod = require("PIL.Image", feature=f"{_OWNER}(write_to_folder=...)",

@@ -1,5 +1,2 @@
-"""Bridges between deepview and deep-learning frameworks, one subpackage each, imported only
-when you import it (``import deepview.integrations`` imports no framework):
-:mod:`deepview.integrations.torch` (extra ``torch``), :mod:`deepview.integrations.hf` (extra
-``hf``: Hugging Face datasets) and :mod:`deepview.integrations.ray` (extra ``ray``).
-"""
+"""Framework bridges, one subpackage each, imported only on request: ``torch``, ``hf`` (Hugging
+Face datasets) and ``ray``."""

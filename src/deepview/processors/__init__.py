@@ -1,8 +1,4 @@
-"""Stock pipeline stages: reshape, normalise, filter, rename, cache and debug batches.
-
-All stages are :class:`~deepview.base.PipelineStage` objects used with
-:func:`~deepview.base.pipeline`; they never modify the incoming batch.
-"""
+"""Stock pipeline stages: reshape, normalise, filter, rename, cache and debug batches."""
 
 from deepview.base import Cacher
 from deepview.processors._arrays import (
@@ -30,23 +26,8 @@ from deepview.processors._structure import (
 )
 
 __all__ = [
-    "Cacher",
-    "Composer",
-    "Concatenator",
-    "FieldRemover",
-    "FieldRenamer",
-    "Flattener",
-    "ImageGammaContrastProcessor",
-    "ImageGaussianBlurProcessor",
-    "ImageResizer",
-    "ImageRotationProcessor",
-    "MeanStdNormalizer",
-    "MetadataRemover",
-    "MetadataRenamer",
-    "PipelineDebugger",
-    "Pooler",
-    "Processor",
-    "SnapshotRemover",
-    "SnapshotSaver",
-    "Transposer",
+    "Cacher", "Composer", "Concatenator", "FieldRemover", "FieldRenamer", "Flattener",
+    "ImageGammaContrastProcessor", "ImageGaussianBlurProcessor", "ImageResizer",
+    "ImageRotationProcessor", "MeanStdNormalizer", "MetadataRemover", "MetadataRenamer",
+    "PipelineDebugger", "Pooler", "Processor", "SnapshotRemover", "SnapshotSaver", "Transposer",
 ]

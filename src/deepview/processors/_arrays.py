@@ -32,7 +32,6 @@ class MeanStdNormalizer(Processor):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
     >>> p = pipeline(ArrayProducer(np.array([[1.0], [3.0]])), MeanStdNormalizer(mean=2, std=2))
     >>> next(iter(p(2))).fields["responses"].ravel().tolist()
@@ -64,14 +63,12 @@ class Transposer(Processor):
     Parameters
     ----------
     dim : Sequence[int]
-        A permutation of ``range(ndim)`` with ``dim[0] == 0``, e.g. ``(0, 2, 3, 1)`` turns
-        NCHW into NHWC.
+        A permutation of ``range(ndim)`` with ``dim[0] == 0``, e.g. ``(0, 2, 3, 1)``.
     fields : str or Collection[str], optional
         Fields to transpose; default every field.
 
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
     >>> p = pipeline(ArrayProducer(np.zeros((2, 3, 4, 5))), Transposer(dim=(0, 2, 3, 1)))
     >>> next(iter(p(2))).fields["responses"].shape
@@ -113,7 +110,6 @@ class Flattener(Processor):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
     >>> p = pipeline(ArrayProducer(np.zeros((6, 2, 3))), Flattener())
     >>> next(iter(p(4))).fields["responses"].shape
@@ -125,9 +121,7 @@ class Flattener(Processor):
         self.order = order
 
         def flatten(x: np.ndarray) -> np.ndarray:
-            # the width is given, not -1: a 0-element batch (from Composer) has no rows
-            # to infer it from
-            width = math.prod(x.shape[1:])
+            width = math.prod(x.shape[1:])  # not -1: a 0-element batch has no rows
             if order == "C" or not len(x):
                 return x.reshape(len(x), width)
             return np.stack([e.flatten(order) for e in x])
@@ -149,7 +143,6 @@ class Pooler(Processor):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
     >>> x = np.arange(8.0).reshape(2, 2, 2)
     >>> p = pipeline(ArrayProducer(x), Pooler(dim=(1, 2), method=Pooler.Method.MAX))
@@ -164,9 +157,8 @@ class Pooler(Processor):
         SUM = "sum"
         AVERAGE = "average"
 
-    def __init__(
-        self, *, dim: OneOrMany[int], method: Pooler.Method, fields: OneManyOrNone[str] = None
-    ) -> None:
+    def __init__(self, *, dim: OneOrMany[int], method: Pooler.Method,
+                 fields: OneManyOrNone[str] = None) -> None:
         dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
         if not dims:
             raise InvalidParameterError("Pooler: 'dim' must name at least one axis; got ().")
@@ -200,9 +192,7 @@ class Pooler(Processor):
 
 
 class Concatenator(EditStage):
-    """Add ``output_field``: the concatenation of ``fields`` (in order) along ``dim``.
-
-    The input fields are kept.
+    """Add ``output_field``, the concatenation of ``fields`` (in order) along ``dim``.
 
     Parameters
     ----------
@@ -215,7 +205,6 @@ class Concatenator(EditStage):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
     >>> data = {"a": np.zeros((2, 3)), "b": np.ones((2, 1))}
     >>> p = pipeline(ArrayProducer(data), Concatenator(dim=1, output_field="ab", fields=["a", "b"]))

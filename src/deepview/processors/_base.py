@@ -24,11 +24,9 @@ def resolve_fields(fields: OneManyOrNone[str], *, owner: str) -> frozenset[str] 
     return frozenset(resolved) if resolved else None
 
 
-def select_fields(
-    fields: Mapping[str, Any], selected: Collection[str] | None, *, owner: str
-) -> list[str]:
-    """Names of the selected fields in batch order; raise :class:`MissingFieldError` for
-    names the batch does not have."""
+def select_fields(fields: Mapping[str, Any], selected: Collection[str] | None, *,
+                  owner: str) -> list[str]:
+    """Names of the selected fields in batch order (:class:`MissingFieldError` if absent)."""
     if selected is None:
         return list(fields)
     missing = [name for name in selected if name not in fields]
@@ -56,34 +54,26 @@ class EditStage(PipelineStage):
 
 
 class Processor(EditStage):
-    """Replace each selected field ``x`` of every batch with ``func(x)``.
-
-    The base of most stock stages; subclass it by passing a function to
-    ``super().__init__``, or use it directly.
+    """Replace each selected field ``x`` of every batch with ``func(x)``; the base of most
+    stock stages.
 
     Parameters
     ----------
     func : Callable[[numpy.ndarray], numpy.ndarray]
-        Maps a field's array (batch dimension first) to a new array with the same number
-        of elements along dimension 0.
+        Maps a field's array to one with the same length along dimension 0.
     fields : str or Collection[str], optional
-        Fields to transform; ``None`` (or empty) means every field.  Naming a field the
-        batch does not have raises :class:`~deepview.exceptions.MissingFieldError`
-        (a ``KeyError``).
+        Fields to transform (a missing one raises ``MissingFieldError``); default all.
 
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
-    >>> from deepview.processors import Processor
-    >>> doubled = pipeline(ArrayProducer(np.ones((3, 2))), Processor(lambda x: 2 * x))
+    >>> doubled = pipeline(ArrayProducer(np.ones((1, 2))), Processor(lambda x: 2 * x))
     >>> next(iter(doubled(3))).fields["responses"].tolist()
-    [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]]
+    [[2.0, 2.0]]
     """
 
-    def __init__(
-        self, func: Callable[[np.ndarray], np.ndarray], *, fields: OneManyOrNone[str] = None
-    ) -> None:
+    def __init__(self, func: Callable[[np.ndarray], np.ndarray], *,
+                 fields: OneManyOrNone[str] = None) -> None:
         owner = type(self).__name__
         if not callable(func):
             raise InvalidTypeError(

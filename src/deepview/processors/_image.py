@@ -1,8 +1,4 @@
-"""Image processors (resize, blur, gamma, rotation) built on Pillow, numpy and scipy.
-
-Fields are 4-D batches of images ``(batch, H, W, C)`` (or ``(batch, C, H, W)`` with
-``pixel_format=ImageFormat.CHW`` where supported).
-"""
+"""Image processors (resize, blur, gamma, rotation) over ``(batch, H, W, C)`` image fields."""
 
 from __future__ import annotations
 
@@ -18,12 +14,8 @@ from deepview.exceptions import InvalidDataError, InvalidParameterError, Invalid
 from deepview.processors._base import Processor
 from deepview.typing import OneManyOrNone
 
-__all__ = [
-    "ImageGammaContrastProcessor",
-    "ImageGaussianBlurProcessor",
-    "ImageResizer",
-    "ImageRotationProcessor",
-]
+__all__ = ["ImageGammaContrastProcessor", "ImageGaussianBlurProcessor", "ImageResizer",
+           "ImageRotationProcessor"]
 
 
 def _check_images(x: np.ndarray, owner: str, *, value_range: bool) -> None:
@@ -70,7 +62,6 @@ class ImageResizer(Processor):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, ImageFormat, pipeline
     >>> imgs = np.zeros((2, 3, 8, 6), dtype=np.uint8)  # CHW: 8 high, 6 wide
     >>> p = pipeline(ArrayProducer(imgs), ImageResizer(pixel_format=ImageFormat.CHW, size=(3, 4)))
@@ -78,13 +69,8 @@ class ImageResizer(Processor):
     (2, 3, 4, 3)
     """
 
-    def __init__(
-        self,
-        *,
-        pixel_format: ImageFormat,
-        size: tuple[int, int],
-        fields: OneManyOrNone[str] = None,
-    ) -> None:
+    def __init__(self, *, pixel_format: ImageFormat, size: tuple[int, int],
+                 fields: OneManyOrNone[str] = None) -> None:
         owner = "ImageResizer"
         require("PIL.Image", feature=owner, extra="image")
         fmt = _check_format(pixel_format, owner)
@@ -107,7 +93,8 @@ class ImageResizer(Processor):
 
 
 class ImageGaussianBlurProcessor(Processor):
-    """Blur every image with a Gaussian of standard deviation ``sigma`` pixels.
+    """Blur every image with a Gaussian of standard deviation ``sigma`` pixels (borders
+    reflected, dtype kept).
 
     Parameters
     ----------
@@ -116,14 +103,8 @@ class ImageGaussianBlurProcessor(Processor):
     fields : str or Collection[str], optional
         Image fields ``(batch, H, W, C)`` with values in [0, 255]; default every field.
 
-    Notes
-    -----
-    Borders are reflected (OpenCV's default); the kernel covers 4 sigma.  The output keeps
-    the input dtype.
-
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
     >>> imgs = np.zeros((1, 5, 5, 1)); imgs[0, 2, 2, 0] = 100
     >>> p = pipeline(ArrayProducer(imgs), ImageGaussianBlurProcessor(sigma=1.0))
@@ -143,9 +124,8 @@ class ImageGaussianBlurProcessor(Processor):
                 return x
             from scipy import ndimage
 
-            out = ndimage.gaussian_filter(
-                x.astype(np.float64), sigma=(0, sigma, sigma, 0), mode="mirror", truncate=4.0
-            )
+            out = ndimage.gaussian_filter(x.astype(np.float64), sigma=(0, sigma, sigma, 0),
+                                          mode="mirror", truncate=4.0)
             return _cast_like(out, x.dtype)
 
         super().__init__(blur, fields=fields)
@@ -161,15 +141,8 @@ class ImageGammaContrastProcessor(Processor):
     fields : str or Collection[str], optional
         Image fields ``(batch, H, W, C)`` with values in [0, 255]; default every field.
 
-    Notes
-    -----
-    ``uint8`` images use a 256-entry lookup table.  Float images stay float (no cast to
-    uint8): values are transformed as ``255 * (x / 255) ** gamma``, so the [0, 255] range
-    is preserved; other integer images are rounded back to their dtype.
-
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
     >>> imgs = np.full((1, 1, 1, 1), 64.0)
     >>> p = pipeline(ArrayProducer(imgs), ImageGammaContrastProcessor(gamma=0.5))
@@ -194,25 +167,22 @@ class ImageGammaContrastProcessor(Processor):
 
 
 class ImageRotationProcessor(Processor):
-    """Rotate every image by ``angle`` degrees counter-clockwise about its centre.
-
-    The output has the same size; pixels from outside the image are filled with ``cval``
-    (bilinear interpolation).
+    """Rotate every image by ``angle`` degrees counter-clockwise (as displayed) about its
+    centre, keeping its size (bilinear).
 
     Parameters
     ----------
     angle : float, default=0.0
-        Degrees, counter-clockwise as displayed (row 0 at the top).
+        Degrees.
     pixel_format : ImageFormat, default=ImageFormat.HWC
         Layout of each image; the output keeps it.
     cval : float or Sequence[float], default=(0, 0, 0)
-        Fill value, one per channel (a scalar or one value is used for every channel).
+        Fill value for pixels from outside the image: one, or one per channel.
     fields : str or Collection[str], optional
         Image fields; default every field.
 
     Examples
     --------
-    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
     >>> img = np.zeros((1, 3, 3, 1)); img[0, 1, 2, 0] = 1  # right of centre
     >>> p = pipeline(ArrayProducer(img), ImageRotationProcessor(angle=90, cval=0))
@@ -220,14 +190,9 @@ class ImageRotationProcessor(Processor):
     [[0, 1]]
     """
 
-    def __init__(
-        self,
-        angle: float = 0.0,
-        pixel_format: ImageFormat = ImageFormat.HWC,
-        *,
-        cval: float | Sequence[float] = (0, 0, 0),
-        fields: OneManyOrNone[str] = None,
-    ) -> None:
+    def __init__(self, angle: float = 0.0, pixel_format: ImageFormat = ImageFormat.HWC, *,
+                 cval: float | Sequence[float] = (0, 0, 0),
+                 fields: OneManyOrNone[str] = None) -> None:
         owner = "ImageRotationProcessor"
         angle = check_float(angle, name="angle", owner=owner)
         fmt = _check_format(pixel_format, owner)
@@ -273,7 +238,6 @@ def _rotate(images: np.ndarray, angle: float, fill: np.ndarray) -> np.ndarray:
     out = np.empty_like(images)
     for b in range(images.shape[0]):
         for c in range(images.shape[3]):
-            out[b, :, :, c] = ndimage.map_coordinates(
-                images[b, :, :, c], coords, order=1, mode="constant", cval=float(fill[c])
-            )
+            out[b, :, :, c] = ndimage.map_coordinates(images[b, :, :, c], coords, order=1,
+                                                      mode="constant", cval=float(fill[c]))
     return out

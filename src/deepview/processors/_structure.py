@@ -10,14 +10,8 @@ from deepview.exceptions import InvalidParameterError, InvalidTypeError
 from deepview.processors._base import EditStage, resolve_fields, select_fields
 from deepview.typing import OneManyOrNone, OneOrMany, resolve_one_or_many
 
-__all__ = [
-    "FieldRemover",
-    "FieldRenamer",
-    "MetadataRemover",
-    "MetadataRenamer",
-    "SnapshotRemover",
-    "SnapshotSaver",
-]
+__all__ = ["FieldRemover", "FieldRenamer", "MetadataRemover", "MetadataRenamer",
+           "SnapshotRemover", "SnapshotSaver"]
 
 _MetaKeyTypes = (Batch.MetaKey, Batch.DictMetaKey)
 
@@ -57,13 +51,6 @@ def _rename(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, 
 class FieldRemover(EditStage):
     """Remove the named fields (missing ones are ignored), or with ``keep=True`` keep only them.
 
-    Parameters
-    ----------
-    fields : str or Collection[str]
-        Field names.
-    keep : bool, default=False
-        Keep the named fields and remove every other field instead.
-
     Examples
     --------
     >>> import numpy as np
@@ -90,10 +77,8 @@ class FieldRemover(EditStage):
 
 
 class FieldRenamer(EditStage):
-    """Rename fields with ``{old: new}``; swaps work.
-
-    A field whose name is a rename target but which is not itself renamed is dropped.
-    Names in ``mapping`` that the batch does not have are ignored.
+    """Rename fields with ``{old: new}`` (swaps work; absent names are ignored); a field named
+    like a target but not itself renamed is dropped.
 
     Examples
     --------
@@ -127,27 +112,18 @@ def _resolve_meta_keys(meta_keys: Any, *, owner: str) -> frozenset[Any] | None:
 
 
 class MetadataRemover(PipelineStage):
-    """Remove (or, with ``keep=True``, keep only) selected metadata.
+    """Remove (or, with ``keep=True``, keep only) selected metadata; nothing selected removes
+    (or keeps) all of it.
 
     Parameters
     ----------
     meta_keys : MetaKey, DictMetaKey or a collection of them, optional
         Metadata keys to select.
     keys : str or Collection[str], optional
-        String sub-keys of dict metadata to select (from the selected DictMetaKeys, or from
-        every DictMetaKey when none is selected).
+        Sub-keys of dict metadata to select (in the selected DictMetaKeys, else in all).
     keep : bool, default=False
-        Keep the selection and remove the rest instead.
-
-    Notes
-    -----
-    - Nothing selected: ``keep=False`` removes all metadata; ``keep=True`` keeps all.
-    - Flat keys only: ``keep=False`` removes them (dict metadata untouched); ``keep=True``
-      keeps only them and removes all dict metadata.
-    - Dict keys and/or ``keys``: ``keep=False`` removes the selected DictMetaKeys entirely,
-      or only the listed sub-keys; flat metadata untouched.  ``keep=True`` keeps only the
-      selected DictMetaKeys / sub-keys and removes all flat metadata.
-    - Mixed flat and dict selections apply both rules.
+        Keep the selection and remove the rest (with ``keep=True`` a dict-only selection
+        removes all flat metadata, a flat-only one all dict metadata).
 
     Examples
     --------
@@ -159,19 +135,12 @@ class MetadataRemover(PipelineStage):
     {'b': [1, 0]}
     """
 
-    def __init__(
-        self,
-        *,
-        meta_keys: Any = None,
-        keys: OneManyOrNone[str] = None,
-        keep: bool = False,
-    ) -> None:
+    def __init__(self, *, meta_keys: Any = None, keys: OneManyOrNone[str] = None,
+                 keep: bool = False) -> None:
         owner = "MetadataRemover"
         selected = _resolve_meta_keys(meta_keys, owner=owner)
-        if keys is not None and (
-            isinstance(keys, _MetaKeyTypes)
-            or (not isinstance(keys, str) and any(isinstance(k, _MetaKeyTypes) for k in keys))
-        ):
+        if keys is not None and (isinstance(keys, _MetaKeyTypes) or (
+                not isinstance(keys, str) and any(isinstance(k, _MetaKeyTypes) for k in keys))):
             raise InvalidParameterError(
                 "MetadataRemover: 'keys' takes string sub-keys of dict metadata; pass "
                 "MetaKey/DictMetaKey objects as 'meta_keys' instead.")
@@ -253,15 +222,14 @@ class MetadataRenamer(EditStage):
 
 
 class SnapshotSaver(EditStage):
-    """Save the current batch (fields and metadata) as snapshot ``save``.
+    """Save the current batch (fields and metadata) as snapshot ``save`` (replacing one).
 
     Parameters
     ----------
     save : str, default="snapshot"
-        Snapshot name (an existing snapshot of that name is replaced).
+        Snapshot name.
     fields : str or Collection[str], optional
-        With ``keep=True`` keep only these fields in the snapshot; with ``keep=False`` drop
-        them.  Default: every field.
+        Fields to keep (``keep=True``) or drop in the snapshot; default all.
     keep : bool, default=True
         See ``fields``.
 
@@ -275,9 +243,8 @@ class SnapshotSaver(EditStage):
     (2, 2, 2)
     """
 
-    def __init__(
-        self, save: str = "snapshot", fields: OneManyOrNone[str] = None, keep: bool = True
-    ) -> None:
+    def __init__(self, save: str = "snapshot", fields: OneManyOrNone[str] = None,
+                 keep: bool = True) -> None:
         if not isinstance(save, str) or not save:
             raise InvalidTypeError(f"SnapshotSaver: 'save' must be a non-empty str; got {save!r}.")
         self.save = save

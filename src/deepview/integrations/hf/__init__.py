@@ -1,9 +1,4 @@
-"""Hugging Face ``datasets`` integration (extra ``hf``): :class:`HFDatasetProducer`, a
-producer over a dataset saved with ``save_to_disk``, a folder of data files or a dataset in
-the local ``datasets`` cache (images or texts, with labels).
-
-Importing this package imports ``datasets``; ``import deepview.integrations`` does not.
-"""
+"""Hugging Face ``datasets`` integration (extra ``hf``): :class:`HFDatasetProducer`."""
 
 from __future__ import annotations
 

@@ -17,8 +17,7 @@ __all__ = ["ClusterUnavailableError", "ray_session"]
 
 logger = logging.getLogger(__name__)
 
-#: seconds allowed to reach a cluster address before giving up
-DEFAULT_TIMEOUT_S = 20.0
+DEFAULT_TIMEOUT_S = 20.0  # to reach a cluster address
 
 
 class ClusterUnavailableError(DeepViewException, ConnectionError):
@@ -54,8 +53,7 @@ def _probe(address: str, timeout_s: float) -> None:
 
 
 def _init_with_deadline(ray: Any, deadline: float, timeout_s: float, **kwargs: Any) -> None:
-    """``ray.init(**kwargs)``, abandoned with an error when it has not returned by
-    ``deadline`` (Ray itself retries a silent address for minutes)."""
+    """``ray.init(**kwargs)``, abandoned with an error when it has not returned by ``deadline``."""
     outcome: list[BaseException | None] = []
 
     def target() -> None:
@@ -83,12 +81,10 @@ def _init_with_deadline(ray: Any, deadline: float, timeout_s: float, **kwargs: A
 class RaySession:
     """What :func:`ray_session` yields: :meth:`close` ends the session early."""
 
-    #: whether the session started (or connected) Ray itself, so closing it shuts it down
-    started: bool
+    started: bool  # Ray was started (or connected) by the session: closing shuts it down
 
     def close(self) -> None:
-        """Shut Ray down now if this session started or connected it (then nothing at the
-        end of the ``with`` block); an instance the caller had initialised stays up."""
+        """Shut Ray down now if this session started or connected it."""
         import ray
 
         if self.started and ray.is_initialized():
@@ -100,19 +96,13 @@ class RaySession:
 def ray_session(address: str | None = None, *, num_cpus: int | None = None,
                 timeout_s: float = DEFAULT_TIMEOUT_S, quiet: bool = True,
                 object_store_memory: int | None = None) -> Iterator[RaySession]:
-    """Use a Ray cluster for the duration of a ``with`` block.
-
-    Yields a :class:`RaySession` whose ``close()`` ends the session before the block does
-    (e.g. once the rows a report needs are on the driver).
+    """Use a Ray cluster for the duration of a ``with`` block; yields a :class:`RaySession`.
 
     Parameters
     ----------
     address : str, optional
-        ``HOST:PORT`` of a running cluster's head node (``ray start --head`` prints it),
-        ``ray://HOST:PORT`` for Ray Client, or ``"auto"`` for the cluster this machine is
-        part of.  Default: a Ray instance that is already initialised in this process, else
-        a new local cluster on this machine (on the loopback address, no dashboard), shut
-        down at the end of the block.
+        ``HOST:PORT`` of a head node, ``ray://HOST:PORT`` or ``"auto"``; default the Ray
+        instance of this process, else a new local cluster shut down with the block.
     num_cpus : int, optional
         CPUs of a local cluster (default: all of this machine's).
     timeout_s : float, default=20
@@ -120,20 +110,15 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None,
     quiet : bool, default=True
         No Ray progress bars and only warnings from Ray's loggers.
     object_store_memory : int, optional
-        Bytes of a local cluster's object store (default Ray's: 30 % of the memory).  The
-        driver maps the pages of every block it reads from the store, and they count in its
-        resident size (as shared memory) up to the store's size; a smaller store bounds that
-        (Ray Data holds back its reads to fit, and spills to disk beyond it).
+        Bytes of a local cluster's object store (default Ray's); bounds the driver's memory.
 
     Raises
     ------
     ClusterUnavailableError
-        Nothing answers at ``address`` within ``timeout_s`` (a clear error, never a hang),
-        or the address is not a Ray cluster.
+        Nothing answers at ``address`` within ``timeout_s``, or it is not a Ray cluster.
 
     Examples
     --------
-    >>> from deepview.integrations.ray import ray_session
     >>> with ray_session(num_cpus=2):  # doctest: +SKIP
     ...     report = DatasetReport.introspect(RayDatasetProducer(dataset))
     """

@@ -59,19 +59,16 @@ def map_responses(dataset: Any, model_factory: Callable[[], Model],
                   response_names: str | Sequence[str], *, input_column: str,
                   batch_size: int = 256, concurrency: int = 1, num_gpus: float = 0,
                   num_cpus: float = 1) -> Any:
-    """Run a deepview :class:`~deepview.base.Model` over a Ray Dataset in a pool of actors.
-
-    Each actor builds the model once with ``model_factory()`` and then runs batches of
-    ``batch_size`` rows through it (``Dataset.map_batches`` with a callable class).  The
-    result is lazy, like every Ray Dataset: nothing runs until it is read.
+    """Run a deepview :class:`~deepview.base.Model` over a Ray Dataset in a pool of actors,
+    each building the model once; lazy, like every Ray Dataset.
 
     Parameters
     ----------
     dataset : ray.data.Dataset
         Rows with an input column (e.g. images as a tensor column).
     model_factory : Callable[[], Model]
-        Builds the model on an actor, e.g. ``functools.partial(load_my_net, "weights.pt")``
-        returning a ``TorchModel``; pickled to the actors (capture paths, not open handles).
+        Builds the model on an actor, e.g. ``functools.partial(load_my_net, "weights.pt")``;
+        pickled to the actors.
     response_names : str or Sequence[str]
         Layers (responses) to read, e.g. ``["relu3"]``.
     input_column : str
@@ -81,20 +78,15 @@ def map_responses(dataset: Any, model_factory: Callable[[], Model],
     concurrency : int, default=1
         Number of actors (model replicas).
     num_gpus : float, default=0
-        GPUs per actor (fractions share a GPU); 0 runs on CPUs.  Ray only reserves the
-        GPU and sets ``CUDA_VISIBLE_DEVICES``: the factory puts the model on it (e.g.
-        ``TorchModel(net, device="cuda")``).
+        GPUs per actor (fractions share one); the factory puts the model on it.
     num_cpus : float, default=1
-        CPUs reserved per actor.  The actors hold their CPUs for the whole pass: leave
-        some for the tasks that read the input (``concurrency * num_cpus`` below the
-        cluster's CPUs), or the pass waits for CPUs that never come free.
+        CPUs each actor holds for the whole pass: leave some for reading the input.
 
     Returns
     -------
     ray.data.Dataset
-        One column per response (named like the response; ``(n, ...)`` tensor columns)
-        plus every input column but ``input_column`` (ids, labels, ...) passed through, in
-        the input's row order (``preserve_order`` is turned on).
+        One column per response plus every input column but ``input_column``, in the
+        input's row order.
 
     Raises
     ------
@@ -106,11 +98,8 @@ def map_responses(dataset: Any, model_factory: Callable[[], Model],
 
     Examples
     --------
-    >>> import functools  # doctest: +SKIP
-    >>> responses = map_responses(images, functools.partial(make_model, state),
-    ...                           ["relu3"], input_column="image", batch_size=512,
-    ...                           concurrency=2)  # doctest: +SKIP
-    >>> RayDatasetProducer(responses, fields="relu3", id_column="id")  # doctest: +SKIP
+    >>> responses = map_responses(images, functools.partial(make_model, state), ["relu3"],
+    ...                           input_column="image", concurrency=2)  # doctest: +SKIP
     """
     if not is_ray_dataset(dataset):
         raise InvalidTypeError(

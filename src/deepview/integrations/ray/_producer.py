@@ -29,9 +29,7 @@ FieldSpec = str | Sequence[str]
 
 
 def deepview_cause(exc: BaseException) -> DeepViewException | None:
-    """The deepview error a worker raised, from the Ray error that wraps it (or None): found
-    in the exception chain, else rebuilt from the last ``deepview.exceptions.<Class>:
-    <message>`` line of the worker's traceback in the error's text."""
+    """The deepview error a worker raised, from the chain or text of the Ray error wrapping it."""
     import deepview.exceptions as errors
 
     seen: set[int] = set()
@@ -82,22 +80,8 @@ def batch_column(batch: Mapping[str, Any], column: str) -> np.ndarray:
 
 @dataclasses.dataclass(eq=False)
 class BatchSpec:
-    """How a numpy batch of a Ray Dataset becomes a deepview :class:`Batch` (picklable: it
-    travels to the workers).
-
-    Parameters
-    ----------
-    fields : Mapping[str, str | Sequence[str]] or None
-        Field name -> the column holding it, or several scalar columns stacked side by side
-        (in that order) into one ``(n, k)`` field; None: every column that is not an id or
-        label column, each a field of its own name.
-    id_column : str, optional
-        Column of sample identifiers (``Batch.StdKeys.IDENTIFIER``).
-    label_columns : Sequence[str]
-        Columns of labels (``Batch.StdKeys.LABELS``, one dimension per column).
-    path_column, text_column : str, optional
-        Columns of file paths (``Batch.StdKeys.PATH``) and texts (``Batch.StdKeys.TEXT``).
-    """
+    """How a numpy batch of a Ray Dataset becomes a deepview :class:`Batch` (picklable); the
+    parameters are those of :class:`RayDatasetProducer`."""
 
     fields: Mapping[str, FieldSpec] | None
     id_column: str | None
@@ -195,37 +179,24 @@ def is_ray_dataset(obj: Any) -> bool:
 
 
 class RayDatasetProducer:
-    """A deepview :class:`~deepview.base.Producer` over a ``ray.data.Dataset``.
-
-    Every call streams the dataset's rows as numpy batches of exactly ``batch_size`` rows
-    (the last one shorter), in the same order on every pass: the producer turns on
-    ``preserve_order`` in the dataset's ``DataContext``, so blocks come out in the order of
-    the input (e.g. Parquet files in path order), whatever the number of workers.  Passes
-    run the dataset's pipeline again (or read its materialized blocks): wrap an expensive
-    model pass in ``dataset.materialize()`` when an introspector reads the data twice.
-    A pass that yields another number of rows than an earlier one raises.
+    """A deepview :class:`~deepview.base.Producer` over a ``ray.data.Dataset``: numpy batches
+    of ``batch_size`` rows in the same order on every pass (see docs/scale-out.md).
 
     Parameters
     ----------
     dataset : ray.data.Dataset
         The rows, e.g. from ``ray.data.read_parquet`` or :func:`map_responses`.
     fields : str, Sequence[str] or Mapping[str, str | Sequence[str]], optional
-        Response columns: a column name, a list of them (each a field of its own name), or
-        ``{field: column}`` / ``{field: [scalar columns]}`` (stacked into one ``(n, k)``
-        field).  Default: every column other than ``id_column`` and ``label_columns``.
-        A tensor or list column becomes an ``(n, ...)`` field.
+        Response columns: names (a field each), or ``{field: column}`` / ``{field: [scalar
+        columns]}`` (stacked); default every column but the id and label columns.
     id_column : str, optional
-        Column of sample ids, attached as ``Batch.StdKeys.IDENTIFIER``.
+        Column of sample ids (``Batch.StdKeys.IDENTIFIER``).
     label_columns : Sequence[str], default=()
-        Label columns, attached as ``Batch.StdKeys.LABELS`` (one dimension per column).
+        Label columns (``Batch.StdKeys.LABELS``).
     path_column, text_column : str, optional
-        Columns attached as ``Batch.StdKeys.PATH`` (the samples' files) and
-        ``Batch.StdKeys.TEXT`` (their texts), e.g. for :class:`~deepview.report.DatasetReport`.
+        Columns of file paths (``Batch.StdKeys.PATH``) and texts (``Batch.StdKeys.TEXT``).
     after_read : callable, optional
-        Called with no arguments once :class:`~deepview.report.DatasetReport` has every row
-        it needs on the driver, before its driver-side stages: e.g. ``ray.shutdown`` for a
-        cluster started only for the report, so that the driver no longer maps the object
-        store's pages (they count in its resident memory).
+        Called once a :class:`~deepview.report.DatasetReport` has every row on the driver.
 
     Raises
     ------
@@ -238,11 +209,9 @@ class RayDatasetProducer:
 
     Examples
     --------
-    >>> import ray, numpy as np  # doctest: +SKIP
-    >>> ds = ray.data.from_items([{"emb": np.ones(4), "id": i, "y": i % 2}
-    ...                           for i in range(10)])  # doctest: +SKIP
-    >>> producer = RayDatasetProducer(ds, fields="emb", id_column="id",
-    ...                               label_columns=["y"])  # doctest: +SKIP
+    >>> import ray  # doctest: +SKIP
+    >>> ds = ray.data.from_items([{"emb": np.ones(4)} for _ in range(10)])  # doctest: +SKIP
+    >>> producer = RayDatasetProducer(ds, fields="emb")  # doctest: +SKIP
     >>> [b.batch_size for b in producer(4)]  # doctest: +SKIP
     [4, 4, 2]
     """
@@ -315,31 +284,25 @@ class RayDatasetProducer:
 
 
 def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
-    """``ray.data.read_parquet`` of a file or a folder of Parquet shards, after checking
-    that every shard has the same schema.
+    """``ray.data.read_parquet`` of a file or a folder of Parquet shards, in path order, after
+    checking that every shard has the same schema.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A ``.parquet`` file or a folder holding ``*.parquet`` / ``*.pq`` shards (read in
-        sorted path order), on a file system every node sees at the same path.  A URI
-        (``s3://...``, ``gs://...``) goes to ``ray.data.read_parquet`` as it is (Ray reads
-        the schemas; no per-file check here).
+        A ``.parquet`` file or a folder of shards that every node sees at the same path; a
+        URI (``s3://...``) goes to ``ray.data.read_parquet`` unchecked.
     **kwargs
         Passed to ``ray.data.read_parquet``.
 
     Returns
     -------
     ray.data.Dataset
-        Rows in path order, file after file (also with more files than workers), on
-        every pass.
 
     Raises
     ------
     InvalidDataError
-        The folder holds no Parquet file, a file cannot be read as Parquet, or a shard's
-        schema (column names and types) differs from the first shard's; the message names
-        the file.
+        No Parquet file, an unreadable file, or a shard whose schema differs (named).
     """
     import ray.data
 

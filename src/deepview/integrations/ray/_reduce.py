@@ -57,27 +57,18 @@ def block_states(producer: RayDatasetProducer, make_state: Callable[[], Any], *,
 def reduce_dataset(source: Any, make_state: Callable[[], Any], *, batch_size: int | None = None,
                    expected_rows: int | None = None) -> Any:
     """Compute a partial state per block of a Ray Dataset on the cluster and merge the
-    states on the driver, in row order.
-
-    Each block (or each batch of ``batch_size`` rows) is turned into a deepview
-    :class:`~deepview.base.Batch` on a worker, added to a fresh ``make_state()`` with
-    ``update``, and the pickled state (``O(D²)`` for covariances, a few bytes per sample for
-    counts or scores) comes back to the driver, where the states are merged one at a time
-    (see :mod:`deepview.partial`).  The driver never holds the rows.
+    states on the driver, in row order; the driver never holds the rows.
 
     Parameters
     ----------
     source : RayDatasetProducer or ray.data.Dataset
         The rows and how they become batches (a bare Dataset: every column a field).
     make_state : Callable[[], PartialState]
-        Builds an empty state, e.g. ``PFAState``, ``IUA.partial``,
-        ``functools.partial(PCAState, 40)`` or ``familiarity.partial_scores``; pickled to
-        the workers.
+        Builds an empty state, e.g. ``PFAState`` or ``IUA.partial``; pickled to the workers.
     batch_size : int, optional
         Rows per state; default one state per block of the dataset.
     expected_rows : int, optional
-        The number of rows the pass must cover (default: the producer's count from an
-        earlier pass, if any).
+        The rows the pass must cover (default: the producer's count from an earlier pass).
 
     Returns
     -------
@@ -92,9 +83,7 @@ def reduce_dataset(source: Any, make_state: Callable[[], Any], *, batch_size: in
 
     Examples
     --------
-    >>> from deepview.introspectors.states import PFAState  # doctest: +SKIP
-    >>> pfa = reduce_dataset(RayDatasetProducer(ds, fields="fc1"), PFAState).finish()
-    ... # doctest: +SKIP
+    >>> pfa = reduce_dataset(RayDatasetProducer(ds, fields="fc1"), PFAState)  # doctest: +SKIP
     """
     if not isinstance(source, RayDatasetProducer) and not is_ray_dataset(source):
         raise InvalidTypeError(

@@ -1,18 +1,4 @@
-"""PyTorch integration (extra ``torch``): models, data bridges and PFA applied to a network.
-
-- :class:`TorchModel`: a :class:`deepview.base.Model` reading any layer of a
-  ``torch.nn.Module``, with several inputs and token-level responses pooled over the real
-  tokens; :class:`TorchProducer` / :class:`ProducerTorchDataset` bridge DataLoaders and
-  producers.
-- :func:`load_embedder` / :func:`embed`: raw images or texts through a model (a factory's
-  ``nn.Module``, sentence-transformers, timm / torchvision) into cached :class:`Embeddings`.
-- :func:`apply_pfa_recipe` and :func:`compress` make a network smaller without retraining;
-  :func:`load_compressed` loads the result into the original's class.
-- :class:`DigitsCNN` and its helpers: a small CNN on scikit-learn's ``load_digits`` used by
-  the examples and ``deepview demo``.
-
-Importing this package imports torch; ``import deepview.integrations`` does not.
-"""
+"""PyTorch integration (extra ``torch``): models, data bridges, embedding and compression."""
 
 from __future__ import annotations
 
@@ -20,11 +6,7 @@ from deepview._optional import require
 
 require("torch", feature="deepview.integrations.torch", extra="torch")
 
-from deepview.integrations.torch._compress import (  # noqa: E402
-    CompressedLayer,
-    Compression,
-    compress,
-)
+from deepview.integrations.torch._compress import CompressedLayer, Compression, compress  # noqa: E402
 from deepview.integrations.torch._digits import (  # noqa: E402
     DigitsCNN,
     count_parameters,

@@ -1,6 +1,5 @@
-"""The blocks of a torch network that can lose units: ``Linear/Conv -> [norm, element-wise
-ops, pooling, Flatten] -> Linear/Conv`` chains (found in the torch.fx graph or by running the
-network), and cutting units out of them (weights, norms, a fold of duplicates or a refit)."""
+"""The blocks of a torch network that can lose units (``Linear/Conv -> [norm, element-wise
+ops, pooling, Flatten] -> Linear/Conv``), how to find them and cut units out of them."""
 
 from __future__ import annotations
 
@@ -23,8 +22,7 @@ __all__ = ["CONVS", "NORMS", "Plan", "call_module", "cut", "find_folds", "is_con
 
 _OWNER = "apply_pfa_recipe"
 _FOLD_RTOL = 1e-5
-#: kinds of the modules that may sit between a producer and its consumer
-_BETWEEN = ("norm", "homogeneous", "elementwise")
+_BETWEEN = ("norm", "homogeneous", "elementwise")  # may sit between producer and consumer
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -42,11 +40,9 @@ def is_producer(m: Any) -> bool:
 
 
 def _probe(f: Any, shape: tuple[int, ...]) -> str:
-    """What ``f`` does to the channels (axis 1) of a tensor of ``shape``, by behaviour:
-    ``"homogeneous"`` (channel ``c`` of the output depends only on channel ``c`` of the input,
-    by the same function for every channel, and ``f(a x) = a f(x)`` for ``a > 0``: ReLU,
-    pooling, dropout in eval mode), ``"elementwise"`` (the same without homogeneity: GELU,
-    tanh, ``x + 1``) or ``"other"``."""
+    """What ``f`` does to the channels (axis 1) of a tensor of ``shape``: ``"elementwise"``
+    (output channel ``c`` depends only on input channel ``c``, alike for all), also
+    ``"homogeneous"`` if ``f(a x) = a f(x)`` for ``a > 0`` (ReLU, pooling), or ``"other"``."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(shape, generator=gen)
     perm = torch.randperm(shape[1], generator=gen)
@@ -104,8 +100,7 @@ class Plan:
 
 # ---------------------------------------------------------------------- planning
 class _LeafTracer(fx.Tracer):
-    """Modules without children stay single nodes (so a custom activation class is probed as
-    a whole instead of traced into its operations)."""
+    """Modules without children stay single nodes (probed as a whole, not traced into)."""
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return next(m.children(), None) is None or super().is_leaf_module(
@@ -160,8 +155,7 @@ def _inputs(m: Any) -> int:
 
 def _walk_chain(plan: Plan, names: Sequence[str], kinds: Sequence[str],
                 modules: Mapping[str, Any]) -> None:
-    """Record the modules between producer and consumer, check the consumer's input size and
-    derive its weight columns per unit (``factor``)."""
+    """Record the modules between producer and consumer and the consumer's ``factor``."""
     seen_nonlinear = False
     for name, kind in zip(names, kinds):
         if kind in ("producer", "other"):
@@ -311,10 +305,8 @@ def plan_from_graph(key: str, graph: fx.Graph, modules: Mapping[str, Any]) -> Pl
 
 
 def plans_from_run(module: nn.Module, example: Any) -> dict[str, Plan]:
-    """Plans of every ``producer -> [norm / element-wise modules] -> consumer`` chain,
-    found by running ``module`` once on ``example`` (for networks torch.fx cannot trace): a
-    chain continues while the next module called takes the previous one's output tensor
-    itself and no other module takes it."""
+    """Plans of every chain, found by running ``module`` once on ``example``: a chain goes on
+    while the next module called takes the previous one's output and no other module does."""
     modules = dict(module.named_modules())
     calls: list[tuple[str, Any, Any]] = []
     handles = [m.register_forward_hook(
@@ -368,8 +360,7 @@ def call_module(module: nn.Module, batch: Any) -> Any:
 
 
 def leaf_order(module: nn.Module, batch: Any) -> list[str]:
-    """Leaf modules in the order of their first call by ``module`` (in eval mode) on ``batch``
-    (as :func:`call_module` takes it)."""
+    """Leaf modules in the order of their first call by ``module`` (in eval mode) on ``batch``."""
     order: dict[str, None] = {}
 
     def hook(name: str) -> Callable[..., None]:
@@ -459,16 +450,15 @@ def set_sizes(m: Any) -> None:
 
 
 def weight_rows(m: Any) -> torch.Tensor:
-    """The weights as a matrix with one row per output unit: ``(out, in * kernel size)``,
-    whose columns ``c * k .. (c + 1) * k`` belong to input unit ``c``."""
+    """The weights as ``(out, in * kernel size)``; columns ``c * k .. (c + 1) * k``: input ``c``."""
     w = m.weight.detach()
     return w.t() if is_conv1d(m) else w.reshape(w.shape[0], -1)
 
 
 def cut(plan: Plan, modules: Mapping[str, Any],
         fit: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> None:
-    """Cut ``plan`` out of ``modules`` in place; ``fit`` = the consumer's new ``(out, kept
-    columns)`` weight matrix and bias (refitted), else removed twins are folded."""
+    """Cut ``plan`` out of ``modules`` in place; ``fit``: the consumer's refitted weights and
+    bias, else removed twins are folded."""
     producer, consumer = modules[plan.producer], modules[plan.consumer]
     keep = torch.as_tensor(plan.keep, device=producer.weight.device)
     f = plan.factor

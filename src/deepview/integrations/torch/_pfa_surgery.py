@@ -1,5 +1,4 @@
-"""Apply PFA recipes to a torch network: drop the recommended units and return a smaller,
-working copy of the network."""
+""":func:`apply_pfa_recipe`: a smaller copy of a torch network without the units PFA removes."""
 
 from __future__ import annotations
 
@@ -33,47 +32,25 @@ def apply_pfa_recipe(module: nn.Module, recipes: Mapping[str, Any], *,
                      pairs: Mapping[str, Sequence[str]] | None = None,
                      fold_duplicates: bool = True,
                      calibration: Sequence[Any] | None = None) -> nn.Module:
-    """Return a smaller copy of ``module`` with the units PFA recommends removing cut out.
-
-    For each recipe, the producing layer (``Linear`` or ``Conv1d/2d/3d``) loses the output
-    units listed in ``maximally_correlated_units`` (weight rows and bias), a ``BatchNorm``
-    on the way loses the same channels (affine parameters and running statistics), and the
-    layer consuming them (the next ``Linear``/``Conv``) loses the matching input units.
-    ``Conv -> ... -> Flatten -> Linear`` is supported: channel ``c`` is input columns
-    ``c*H*W .. (c+1)*H*W`` of the ``Linear``.  Element-wise ops (recognised by behaviour:
-    any activation class, ``x + 1``), pooling and dropout in between are fine; branches
-    (residual additions, concatenations), grouped convolutions and other layers between
-    the two raise a :class:`~deepview.exceptions.DeepViewException` naming the layer.
-    transformers' ``Conv1D`` (GPT-2) counts as a ``Linear``.  The original module is not
-    modified.
-
-    With ``fold_duplicates`` a removed unit whose (BatchNorm-adjusted) weights are a
-    positive multiple ``a`` of a kept unit's weights — so its output is ``a`` times that
-    unit's output — is folded into the consumer: its input weights are added, scaled by
-    ``a``, to the kept unit's.  Exact duplicates and dead units (always zero after ReLU)
-    are therefore removed without changing the network's output.
+    """Return a smaller copy of ``module`` without the units that PFA recipes remove: the
+    producing ``Linear``/``Conv`` loses them, with any ``BatchNorm`` on the way, and the
+    next ``Linear``/``Conv`` the matching inputs (see docs/compress.md).
 
     Parameters
     ----------
     module : torch.nn.Module
-        The trained network; it must be traceable by ``torch.fx.symbolic_trace`` unless
-        ``pairs`` names the consumer of every recipe's layer.
+        The trained network; traceable by ``torch.fx`` unless ``pairs`` names every block.
     recipes : Mapping[str, PFARecipe]
-        ``PFA.get_recipe()`` output.  Keys are module names from ``named_modules()``: the
-        producing layer, or a BatchNorm/activation following it (so PFA may run on the
-        post-activation responses, e.g. ``"relu1"`` for ``conv1``).  Any object with
-        ``original_output_count`` and ``maximally_correlated_units`` works.
+        ``PFA.get_recipe()`` output, keyed by the producing layer or a BatchNorm/activation
+        after it (e.g. ``"relu1"`` for ``conv1``).
     pairs : Mapping[str, Sequence[str]], optional
-        ``{producer: [modules in between..., consumer]}`` for networks that cannot be
-        traced, e.g. ``{"conv1": ["bn1", "conv2"]}``; then the keys must be producers.
+        ``{producer: [modules in between..., consumer]}``, e.g. ``{"conv1": ["bn1",
+        "conv2"]}``, for networks that cannot be traced.
     fold_duplicates : bool, default=True
-        Fold removed duplicates into their kept twin (see above).
+        Fold a removed unit that is a positive multiple of a kept one into the consumer.
     calibration : sequence of model inputs, optional
-        Batches as the network takes them (tensor, tuple of arguments or mapping of keyword
-        arguments). Given, the consumer of each layer is instead refitted by least squares so
-        that its output on these inputs stays as close as possible to the original's (see
-        :func:`compress`; this generalises the fold); the layers are then also found by
-        running the network where torch.fx cannot trace it.
+        Batches as the network takes them; given, each consumer is refitted by least squares
+        instead (as :func:`compress` does).
 
     Returns
     -------
@@ -89,9 +66,7 @@ def apply_pfa_recipe(module: nn.Module, recipes: Mapping[str, Any], *,
 
     Examples
     --------
-    >>> import torch
     >>> from types import SimpleNamespace
-    >>> from deepview.integrations.torch import apply_pfa_recipe
     >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     >>> recipe = SimpleNamespace(original_output_count=8, maximally_correlated_units=[1, 5])
     >>> small = apply_pfa_recipe(net, {"0": recipe})

@@ -1,5 +1,4 @@
-"""Bridges between torch data and deepview producers: :class:`TorchProducer` (DataLoader or
-Dataset -> producer) and :class:`ProducerTorchDataset` (producer -> torch IterableDataset)."""
+"""Torch data to producers and back: :class:`TorchProducer`, :class:`ProducerTorchDataset`."""
 
 from __future__ import annotations
 
@@ -70,39 +69,23 @@ def _normalise_mapping(mapping: Any, owner: str) -> tuple[Any, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class TorchProducer:
-    """A deepview producer over a torch ``DataLoader`` or ``Dataset``.
-
-    Each item the loader yields (usually a collated list such as ``[images, labels]``) is
-    matched entry by entry with ``mapping``:
-
-    - ``str``: a field of that name (tensor -> numpy; list/tuple -> array);
-    - ``Batch.MetaKey``: flat metadata, one value per sample (tensors become lists);
-    - ``Batch.DictMetaKey``: dict metadata; a dict item is copied key by key, anything
-      else is stored under ``anonymous_field_name`` (e.g. ``StdKeys.LABELS`` ->
-      ``{"_": labels}``);
-    - ``None``: ignored;
-    - a callable ``f(value, builder)``: does whatever it wants with the builder.
-
-    Items that are not a list/tuple use the first (only) entry.  Samples without
-    ``Batch.StdKeys.IDENTIFIER`` get their position in the dataset as identifier.  Any
-    ``batch_size`` works: a ``DataLoader``'s batches are re-cut to it.
+    """A deepview producer over a torch ``DataLoader`` or ``Dataset`` (re-batched to any
+    ``batch_size``; samples without ids get their position).
 
     Parameters
     ----------
     data_loader : torch.utils.data.DataLoader or torch.utils.data.Dataset
-        Where the samples come from; it must not shuffle if you need a stable order across
-        calls (introspectors read their producer several times).
+        Where the samples come from; it must not shuffle (introspectors read it repeatedly).
     mapping : sequence of str, Batch.MetaKey, Batch.DictMetaKey, callable or None
-        One entry per item of a sample (a single entry may be given bare).
+        One entry per part of a loader item (a single entry may be given bare): a field
+        name, flat metadata, dict metadata (a non-dict part goes under
+        ``anonymous_field_name``), ``f(value, builder)``, or None to drop it.
     anonymous_field_name : str, default="_"
         Key used for ``DictMetaKey`` entries whose item is not a dict.
 
     Examples
     --------
-    >>> import torch
     >>> from torch.utils.data import TensorDataset
-    >>> from deepview.base import Batch
-    >>> from deepview.integrations.torch import TorchProducer
     >>> ds = TensorDataset(torch.zeros(5, 3), torch.arange(5))
     >>> producer = TorchProducer(ds, ["x", Batch.StdKeys.LABELS], anonymous_field_name="class")
     >>> batch = next(iter(producer(4)))
@@ -143,8 +126,7 @@ class TorchProducer:
         loader = self.data_loader
         if not isinstance(loader, DataLoader):
             loader = DataLoader(loader, batch_size=batch_size, shuffle=False)
-        elif loader.batch_size is None and loader.batch_sampler is None:
-            # no automatic batching: every item is one sample; batch them ourselves
+        elif loader.batch_size is None and loader.batch_sampler is None:  # one sample per item
             loader = DataLoader(_Unbatched(loader), batch_size=batch_size)
         batches = self._batches(loader)
         if loader.batch_size == batch_size:
@@ -211,24 +193,16 @@ class _Unbatched(IterableDataset):  # type: ignore[type-arg]
 
 
 class ProducerTorchDataset(IterableDataset):  # type: ignore[type-arg]
-    """A torch ``IterableDataset`` over a deepview producer, to train or evaluate on it.
-
-    Yields one tuple per sample, built from ``mapping``:
-
-    - ``str``: a copy of that field's element (through ``transforms[name]`` as a tensor
-      when given, then back to numpy);
-    - ``Batch.MetaKey``: the element's metadata value;
-    - ``Batch.DictMetaKey``: the element's value if the key has one sub-key, else the dict;
-    - a callable ``f(element) -> value``.
-
-    With several DataLoader workers each worker yields a disjoint share of the batches.
+    """A torch ``IterableDataset`` yielding one tuple per sample of a deepview producer
+    (each DataLoader worker a disjoint share of the batches).
 
     Parameters
     ----------
     producer : Producer
         The deepview producer to read.
     mapping : sequence
-        What each item of the yielded tuple holds (a single entry may be given bare).
+        Per tuple item: a field name (a numpy copy), a ``MetaKey`` or ``DictMetaKey`` (its
+        value; a one-key dict's only value) or ``f(element)``; one entry may be given bare.
     batch_size : int, default=100
         Batch size used to read the producer.
     transforms : Mapping[str, callable], optional
@@ -236,10 +210,8 @@ class ProducerTorchDataset(IterableDataset):  # type: ignore[type-arg]
 
     Examples
     --------
-    >>> import numpy as np
     >>> from torch.utils.data import DataLoader
-    >>> from deepview.base import ArrayProducer, Batch
-    >>> from deepview.integrations.torch import ProducerTorchDataset
+    >>> from deepview.base import ArrayProducer
     >>> ds = ProducerTorchDataset(ArrayProducer(np.ones((6, 2)), labels={"y": [0, 1] * 3}),
     ...                           ["responses", Batch.StdKeys.LABELS])
     >>> x, y = next(iter(DataLoader(ds, batch_size=4)))

@@ -1,5 +1,4 @@
-"""A compressed network of a model factory on disk: its ``state_dict`` and the factory that
-builds the original, whose layers are resized to the saved weights when it is loaded."""
+"""A compressed network of a model factory on disk: its ``state_dict`` and the factory."""
 
 from __future__ import annotations
 
@@ -16,8 +15,7 @@ from deepview.integrations.torch._blocks import set_sizes, set_tensor
 
 __all__ = ["MANIFEST", "read_manifest", "resize_to_state_dict", "save_compressed"]
 
-#: the file that marks a folder written by :func:`save_compressed`
-MANIFEST = "deepview-compressed.json"
+MANIFEST = "deepview-compressed.json"  # marks a folder written by save_compressed
 _WEIGHTS = "weights.pt"
 
 
@@ -32,15 +30,8 @@ def save_compressed(module: nn.Module, folder: str | os.PathLike[str], *, factor
 
 
 def resize_to_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
-    """Give the Linear / Conv / BatchNorm layers of ``module`` the shapes of the tensors in
-    ``state`` and load it (in place), e.g. to load a compressed network into the class of
-    the original: ``resize_to_state_dict(MyNet(), torch.load(path))``.
-
-    Returns
-    -------
-    torch.nn.Module
-        ``module`` itself.
-    """
+    """Resize the Linear / Conv / BatchNorm layers of ``module`` to the tensors of ``state``
+    and load it, in place: ``resize_to_state_dict(MyNet(), torch.load(path))``; return it."""
     for name, m in module.named_modules():
         prefix = f"{name}." if name else ""
         weight = state.get(prefix + "weight")

@@ -1,5 +1,4 @@
-"""From decoded samples to a model's input: :class:`ImageTransform` (Pillow + numpy, no
-torchvision) and :class:`TextTransform` (a Hugging Face tokenizer)."""
+"""From decoded samples to a model's input: :class:`ImageTransform`, :class:`TextTransform`."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from deepview.exceptions import InvalidParameterError, InvalidTypeError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ImageTransform", "TextTransform"]
 
-#: ImageNet channel statistics (torchvision's and timm's defaults)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _RESIZES = ("center_crop", "stretch")
@@ -33,12 +31,7 @@ def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
 @dataclasses.dataclass(frozen=True)
 class ImageTransform:
     """Images (``(H, W, C)`` ``uint8`` arrays of any size) to a model's ``(N, C, H, W)``
-    float tensor, with Pillow and numpy.
-
-    ``"center_crop"`` (the usual evaluation transform) resizes the shorter side to
-    ``size / crop_fraction`` and crops the centre; ``"stretch"`` resizes to ``size``.
-    Pixels are scaled to [0, 1] (inverted first with ``invert=True``), then normalised
-    with ``mean`` and ``std``.
+    float tensor: resized, scaled to [0, 1] and normalised with ``mean`` and ``std``.
 
     Parameters
     ----------
@@ -49,16 +42,16 @@ class ImageTransform:
     mean, std : sequence of float
         Per-channel statistics; default ImageNet's for RGB, ``0`` and ``1`` for grey.
     resize : {"center_crop", "stretch"}, default="center_crop"
+        Crop the centre out of a shorter side of ``size / crop_fraction``, or stretch.
     crop_fraction : float, default=0.875
-        Crop ``size`` out of a shorter side of ``size / crop_fraction`` (224 from 256).
+        See ``resize`` (224 from 256).
     invert : bool, default=False
-        Use ``1 - pixel``: dark ink on white paper becomes bright on dark.
+        Use ``1 - pixel`` (dark ink becomes bright).
     resample : str, default="bilinear"
         Pillow filter: ``nearest``, ``box``, ``bilinear``, ``bicubic`` or ``lanczos``.
 
     Examples
     --------
-    >>> import numpy as np
     >>> transform = ImageTransform(size=4, mode="L", resize="stretch", resample="box")
     >>> out = transform([np.full((8, 8, 3), 255, np.uint8), np.zeros((16, 4, 1), np.uint8)])
     >>> tuple(out.shape), float(out[0].max()), float(out[1].max())
@@ -141,21 +134,15 @@ class ImageTransform:
 
 
 class TextTransform:
-    """Texts to a tokenizer's model inputs (``input_ids``, ``attention_mask``, ...), padded
-    to the longest text of the batch and truncated to ``max_length`` tokens.
+    """Texts to a Hugging Face tokenizer's model inputs (a dict of tensors), padded to the
+    longest text of the batch and truncated to ``max_length`` tokens.
 
     Parameters
     ----------
     tokenizer : transformers tokenizer
         A Hugging Face tokenizer (``AutoTokenizer`` or a sentence-transformers model's).
     max_length : int, optional
-        Longest input in tokens; default the tokenizer's ``model_max_length`` (capped at
-        512).
-
-    Returns
-    -------
-    dict of str to torch.Tensor
-        When called on a list (or string array) of texts.
+        Longest input in tokens; default the tokenizer's ``model_max_length`` (at most 512).
     """
 
     def __init__(self, tokenizer: Any, max_length: int | None = None) -> None:
