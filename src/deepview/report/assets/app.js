@@ -1279,8 +1279,24 @@
     pub.stacksDrawn = drawn;
   }
   // cluster names at their clusters, largest first, none overlapping another; more fade in as
-  // the view zooms in (NAMES_SHOWN at the first view, that many more per zoom step)
-  var NAMES_SHOWN = 12;
+  // the view zooms in (NAMES_SHOWN at the first view, that many more per zoom step); in a
+  // report of images each name comes with the thumbnail of the sample nearest the cluster's
+  // centre
+  var NAMES_SHOWN = 12, NAME_THUMB = 32;
+  var nameThumbs = {};  // url -> Image (drawn once loaded)
+  function nameThumb(row) {
+    if (!RAW.thumbs) return null;
+    if (!has("rows", [row])) { needRows([row], paintOverlay); return null; }
+    var url = thumbOf(row);
+    if (!url) return null;
+    var im = nameThumbs[url];
+    if (!im) {
+      im = nameThumbs[url] = new Image();
+      im.onload = paintOverlay;
+      im.src = url;
+    }
+    return im.complete && im.naturalWidth ? im : null;
+  }
   function paintClusterNames(ctx, r) {
     sc.nameBoxes = [];
     var cl = r.clusters, v = sc.view, dpr = sc.dpr;
@@ -1296,12 +1312,19 @@
       if (!alpha || (filter >= 0 && filter !== it.code)) return;
       var x = sc.bx[it.row] * v.k + v.tx, y = sc.by[it.row] * v.k + v.ty;
       var text = snippet(it.name.split(", ").slice(0, 2).join(", "), 32);
-      var w = ctx.measureText(text).width + 6 * dpr, h = 14 * dpr;
-      var box = { x0: x - w / 2, x1: x + w / 2, y0: y - h / 2, y1: y + h / 2, code: it.code, name: it.name };
+      var im = nameThumb(it.row), side = im ? NAME_THUMB * dpr : 0;
+      var w = ctx.measureText(text).width + 6 * dpr, h = Math.max(14 * dpr, side);
+      var box = { x0: x - w / 2 - side, x1: x + w / 2, y0: y - h / 2, y1: y + h / 2, code: it.code, name: it.name };
       if (box.x0 < 0 || box.x1 > sc.W || box.y0 < 0 || box.y1 > sc.H) return;
       if (boxes.some(function (b) { return b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1; })) return;
       boxes.push(box);
       ctx.globalAlpha = alpha;
+      if (im) {
+        ctx.drawImage(im, box.x0, y - side / 2, side, side);
+        ctx.strokeStyle = "#ffffff";
+        ctx.lineWidth = 1.5 * dpr;
+        ctx.strokeRect(box.x0, y - side / 2, side, side);
+      }
       ctx.lineWidth = 3.5 * dpr;
       ctx.strokeStyle = "rgba(255,255,255,0.92)";
       ctx.strokeText(text, x, y);
