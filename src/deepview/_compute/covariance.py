@@ -29,26 +29,12 @@ def _gemm_dtype(dtype: np.dtype, precision: Precision) -> type[np.floating]:
 
 
 class CovarianceAccumulator:
-    """Streaming mean and scatter matrix of ``(B, D)`` row batches: blocks shifted by their
-    first rows' mean, one GEMM each, merged in float64 (Chan et al.).  ``update`` / ``merge``
-    / ``finish`` is the partial-state protocol; pickled without the row block.
-
-    Parameters
-    ----------
-    precision : {"float64", "input"}, default="float64"
-        ``"input"`` multiplies float32 (and small integer / bool) blocks in float32.
-    block_bytes : int, default=BLOCK_BYTES
-        Target size of one row block (64 to 65536 rows).
-    max_pending : int, default=MAX_PENDING
-        Blocks whose means are held before they are merged into the scatter.
-    name, owner : str, optional
-        Field and caller named in error messages.
-
-    Raises
-    ------
-    InvalidDataError
-        From :meth:`update`, for NaN or inf, a width other than the first batch's, or values
-        whose squares overflow float64.
+    """Streaming mean and scatter matrix of ``(B, D)`` row batches: blocks of about
+    ``block_bytes`` shifted by their first rows' mean, one GEMM each (in float32 for
+    ``precision="input"`` on float32 or small integer data), merged in float64 (Chan et al.)
+    ``max_pending`` blocks at a time.  ``update`` / ``merge`` / ``finish`` is the
+    partial-state protocol; pickled without the row block.  ``name`` and ``owner`` go into
+    the errors (:class:`InvalidDataError` for NaN/inf, another width, float64 overflow).
 
     Examples
     --------
@@ -194,15 +180,8 @@ class CovarianceAccumulator:
         self._pending = []
 
     def merge(self, other: CovarianceAccumulator) -> CovarianceAccumulator:
-        """Add the rows of ``other`` to this one, exactly; returns ``self``.
-
-        Raises
-        ------
-        InvalidDataError
-            The two saw rows of different widths.
-        InvalidParameterError
-            ``other`` is not a CovarianceAccumulator.
-        """
+        """Add the rows of ``other`` to this one, exactly; returns ``self``.  Raises
+        InvalidDataError for another width, InvalidParameterError for another type."""
         if not isinstance(other, CovarianceAccumulator):
             raise InvalidParameterError(f"{self.owner}: can only merge another "
                                         f"CovarianceAccumulator; got {type(other).__name__}.")

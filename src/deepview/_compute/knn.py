@@ -233,34 +233,14 @@ def _rows(x: Any, start: int, stop: int) -> np.ndarray:
 def knn_partitioned(x: Any, k: int, *, cell_size: int = 256, seed: int = 0, rounds: int = 1,
                     spill: Path | None = None, distances: Any = np.float64,
                     distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
-    """Approximate k-NN: exact search inside k-means cells of about ``cell_size`` points,
-    ``rounds`` seeded partitions merged; fewer than ``2 * cell_size`` points are searched
-    exactly.
+    """Approximate k-NN of the ``(n, d)`` points ``x`` (an array, memory-mapped or not, or
+    FileRows): exact search inside k-means cells of about ``cell_size`` points, ``rounds``
+    partitions (seeds ``seed, seed + 1, ...``) merged; below ``2 * cell_size`` points exact.
 
-    Parameters
-    ----------
-    x : numpy.ndarray or FileRows
-        ``(n, d)`` points (memory-mapped arrays are released as the search goes).
-    k : int
-        Neighbours per point, itself included.
-    cell_size : int, default=256
-        Points per k-means cell.
-    seed : int, default=0
-        Seed of the first partition.
-    rounds : int, default=1
-        Independent partitions searched and merged.
-    spill : pathlib.Path, optional
-        Folder for memory-mapped neighbour lists; default in memory.
-    distances : numpy dtype or None, default=float64
-        dtype of the returned distances (``float32`` reuses the search's buffer; ``None``: none).
-    distances_file : pathlib.Path, optional
-        Write the distances to this file and return them as ``FileRows``.
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray or FileRows or None)
-        ``(n, k)`` int32 indices and the distances.
-    """
+    Returns ``(n, k)`` int32 indices (the point itself first) and distances of dtype
+    ``distances`` (``float32`` reuses the search's buffer; ``None``: no distances), as
+    FileRows when written to ``distances_file``.  ``spill``: a folder for memory-mapped
+    neighbour lists (default in memory)."""
     n = len(x)
     k = min(k, n)
     n_cells = max(1, n // cell_size)

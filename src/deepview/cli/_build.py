@@ -25,8 +25,7 @@ PROJECTIONS = ("umap", "umap-full", "pca", "tsne", "pacmap")
 
 
 def duplicate_threshold_strategy(value: str) -> Any:
-    """The ``--duplicate-threshold`` strategy: ``auto``, ``slope``, ``pNN`` / ``NN%``,
-    ``relative:F`` or a distance."""
+    """The ``--duplicate-threshold`` strategy (auto, slope, pNN / NN%, relative:F, a distance)."""
     from deepview.introspectors import Duplicates
 
     text = value.strip().lower()

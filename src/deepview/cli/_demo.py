@@ -34,25 +34,10 @@ def _write_digit_images(images: np.ndarray, names: list[str], root: Path) -> Non
 
 def run_demo(out_dir: str | Path, *, overwrite: bool = False, projection: str = "umap",
              epochs: int = 8, seed: int = 0) -> Path:
-    """Train a small digits CNN, build its dataset report and write the site.
-
-    Parameters
-    ----------
-    out_dir : str or pathlib.Path
-        Output folder (site, ``report/``, the digits as ``data/digits/*.png``).
-    overwrite : bool, default=False
-        Replace an existing demo output in ``out_dir``.
-    projection : {"umap", "pca", "tsne", "pacmap"}, default="umap"
-        2-D projection of the report.
-    epochs : int, default=8
-        Training epochs.
-    seed : int, default=0
-        Seed of the data split, initialisation and shuffling.
-
-    Returns
-    -------
-    pathlib.Path
-        Path of the written ``index.html``.
+    """Train a small digits CNN for ``epochs`` epochs, build its dataset report with
+    ``projection`` (umap, pca, tsne or pacmap) and write the site to ``out_dir`` (replacing
+    an earlier demo there with ``overwrite``); ``seed`` seeds the split, initialisation and
+    shuffling.  Returns the path of ``index.html``.
 
     Raises
     ------

@@ -71,8 +71,6 @@ def _fit_rows(n: int, limit: int, seed: int | None) -> np.ndarray | None:
 
 
 def strategy_for(config_value: Any, field: str) -> Any:
-    if config_value is None:
-        return None
     if isinstance(config_value, Mapping):
         return config_value.get(field)
     return config_value
@@ -89,9 +87,8 @@ def _producer(array: Any, field: str) -> ArrayProducer:
     return ArrayProducer({field: array})
 
 
-def _transform_into(producer: ArrayProducer, stage: Any, field: str,
-                    batch_size: int, *, spill: Path | None = None,
-                    name: str = "out") -> np.ndarray:
+def _transform_into(producer: ArrayProducer, stage: Any, field: str, batch_size: int, *,
+                    spill: Path | None = None, name: str = "out") -> np.ndarray:
     """Run ``producer`` through ``stage``; field ``field`` stacked into one float32 array."""
     out: np.ndarray | None = None
     position = 0
@@ -230,10 +227,8 @@ def find_duplicates(raw: Any, field: str, threshold: Any, *,
     values = np.asarray(raw)
     producer = _producer(values, field)
     # one batch holding the whole array: Duplicates takes a single batch as is (no copy)
-    result = Duplicates.introspect(producer, batch_size=max(1, len(values)),
-                                   threshold=threshold)
-    groups = sorted(result.results.get(field, ()),
-                    key=lambda c: (-c.size, min(c.indices)))
+    result = Duplicates.introspect(producer, batch_size=max(1, len(values)), threshold=threshold)
+    groups = sorted(result.results.get(field, ()), key=lambda c: (-c.size, min(c.indices)))
     column = np.full(len(values), -1, dtype=np.int32)
     exact = np.zeros(len(values), dtype=bool)
     for number, candidate in enumerate(groups):

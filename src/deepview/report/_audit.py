@@ -220,7 +220,6 @@ def leakage_columns(groups: np.ndarray, name: str, labels: Mapping[str, Sequence
     return columns
 
 
-# ------------------------------------------------------------------------ the issues table
 def _responses(data: pd.DataFrame, prefix: str) -> list[str]:
     return [str(c)[len(prefix):] for c in data.columns if str(c).startswith(prefix)]
 
@@ -296,8 +295,7 @@ def _duplicate_clusters(clusters: pd.Series, groups: pd.Series, response: str
                       for name, row in found.iterrows()]))]
 
 
-def issues_table(data: pd.DataFrame, label_columns: Sequence[str],
-                 split_columns: Sequence[str],
+def issues_table(data: pd.DataFrame, label_columns: Sequence[str], split_columns: Sequence[str],
                  notes: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """One row per issue type (and response / label): see ``DatasetReport.issues``."""
     n = len(data)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -128,7 +127,7 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
     flat: dict[str, _Strings | None] = {"PATH": None, "TEXT": None}
     n = 0
     try:
-        for index, batch in enumerate(_batches(producer, batch_size)):
+        for index, batch in enumerate(iter_batches(producer, batch_size, owner=_OWNER)):
             size = batch.batch_size
             _check_fields(batch, writers, index)
             if not writers:
@@ -200,10 +199,6 @@ def _missing(value: Any) -> bool:
     """None, NaN or pandas' NA (a missing text)."""
     return (value is None or type(value).__name__ == "NAType"
             or (isinstance(value, (float, np.floating)) and bool(np.isnan(value))))
-
-
-def _batches(producer: Producer, batch_size: int) -> Iterator[Batch]:
-    yield from iter_batches(producer, batch_size, owner=_OWNER)
 
 
 def _check_fields(batch: Batch, writers: dict[str, _FieldWriter], index: int) -> None:

@@ -38,10 +38,6 @@ def _default_projection() -> Any:
         return None
 
 
-def _default_duplicates() -> Any:
-    return Duplicates.ThresholdStrategy.Relative()
-
-
 @dataclasses.dataclass(frozen=True)
 class DuplicatesConfig:
     """DeepView 3.x's pair of duplicate strategies, for ``ReportConfig(duplicates=...)``.
@@ -60,10 +56,8 @@ class DuplicatesConfig:
     --------
     >>> from deepview.introspectors import Duplicates, DuplicatesConfig
     >>> config = DuplicatesConfig(threshold=Duplicates.ThresholdStrategy.Percentile(98))
-    >>> type(config.strategy).__name__
-    'KNNAnnoy'
-    >>> DuplicatesConfig.default() == DuplicatesConfig()
-    True
+    >>> type(config.strategy).__name__, DuplicatesConfig.default() == DuplicatesConfig()
+    ('KNNAnnoy', True)
     """
 
     threshold: Any = None
@@ -87,10 +81,6 @@ class DuplicatesConfig:
     def default(cls) -> DuplicatesConfig:
         """Both defaults: ``Slope()`` and ``KNNAnnoy()``."""
         return cls()
-
-
-def _default_familiarity() -> Any:
-    return Familiarity.Strategy.GMM()
 
 
 def _is_dim_strategy(value: Any) -> bool:
@@ -175,8 +165,8 @@ class ReportConfig:
     DEFAULT_UMAP_FIT_SAMPLES: ClassVar[int] = DEFAULT_UMAP_FIT_SAMPLES
 
     projection: Any = dataclasses.field(default_factory=_default_projection)
-    duplicates: Any = dataclasses.field(default_factory=_default_duplicates)
-    familiarity: Any = dataclasses.field(default_factory=_default_familiarity)
+    duplicates: Any = dataclasses.field(default_factory=Duplicates.ThresholdStrategy.Relative)
+    familiarity: Any = dataclasses.field(default_factory=Familiarity.Strategy.GMM)
     dim_reduction: Any = None
     split_familiarity_min: int = 50
     seed: int | None = 0

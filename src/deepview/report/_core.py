@@ -49,15 +49,10 @@ class DatasetReport:
     Parameters
     ----------
     data : pandas.DataFrame
-        The table; build reports with :meth:`introspect` or :meth:`from_disk`.
-
-    Attributes
-    ----------
-    data : pandas.DataFrame
         One row per sample, in producer order: ``id``, one ``category`` column per label,
         ``filename`` / ``path`` / ``text`` when given, then the component columns
-        (``duplicates_R``, ``projection_R_x``, ``familiarity_R``, ``labelIssue_R_byAttr_<dim>``
-        ...; ``R`` = the response name), as listed in the DatasetReport guide.
+        (``duplicates_R``, ``familiarity_R``, ``labelIssue_R_byAttr_<dim>`` ...; ``R`` = the
+        response name) listed in the DatasetReport guide.
 
     Examples
     --------
@@ -87,7 +82,6 @@ class DatasetReport:
                 f"{_OWNER}: 'data' must be a pandas DataFrame; got {type(self.data).__name__}. "
                 "Build reports with DatasetReport.introspect(producer).")
 
-    # ----------------------------------------------------------------------------- building
     @staticmethod
     def introspect(producer: Producer, *, config: ReportConfig | None = None,
                    batch_size: int = 1024, predictions: Any = None) -> DatasetReport:
@@ -146,14 +140,12 @@ class DatasetReport:
                                          neighbours=near, notes=notes)
             finally:
                 collected.fields.clear()  # drop the cached fields before their files go
-        # the columns as they are (one block each): pandas would otherwise copy the
-        # same-dtype ones into one block, 40 bytes per sample more at the peak
+        # one block per column: no copy of the same-dtype ones into one block
         table = pd.DataFrame(columns, copy=False)
         del columns
         trim_heap()
         return DatasetReport(table, neighbours=near, audit_notes=notes)
 
-    # --------------------------------------------------------------------------- persistence
     def to_disk(self, directory: str | Path = "./report_save", *, overwrite: bool = False) -> Path:
         """Save as Parquet + JSON in ``directory`` (no pickle), written atomically.
 
@@ -180,7 +172,6 @@ class DatasetReport:
         data, neighbours, notes = read_report(Path(directory))
         return DatasetReport(data, neighbours=neighbours, audit_notes=notes)
 
-    # ---------------------------------------------------------------------------- the site
     def export_site(self, directory: str | Path, *, overwrite: bool = False,
                     title: str = "deepview report", image_root: str | Path | None = None
                     ) -> Path:
@@ -202,7 +193,6 @@ class DatasetReport:
                                image_root=image_root, neighbours=self.neighbours,
                                notes=self.audit_notes))
 
-    # ------------------------------------------------------------------------------ audit
     def issues(self) -> pd.DataFrame:
         """The audit table: one row per issue type (per response and label dimension).
 
@@ -230,9 +220,7 @@ class DatasetReport:
 
 
 def _summary_columns(collected: Collected) -> dict[str, Any]:
-    columns: dict[str, Any] = {col.ID: collected.ids}
-    for dim, values in collected.labels.items():
-        columns[dim] = values
+    columns: dict[str, Any] = {col.ID: collected.ids, **collected.labels}
     if collected.filenames is not None:
         columns[col.FILENAME] = collected.filenames
     if collected.paths is not None:
@@ -258,8 +246,7 @@ def _strata(labels: Mapping[str, Any], splits: list[str]) -> np.ndarray | None:
 
 
 def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
-                   predictions: Mapping[str, Any] | None = None,
-                   spill: Path | None = None,
+                   predictions: Mapping[str, Any] | None = None, spill: Path | None = None,
                    neighbours: dict[str, Any] | None = None,
                    notes: dict[str, Any] | None = None) -> dict[str, Any]:
     summary = _summary_columns(collected)

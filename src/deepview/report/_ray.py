@@ -231,14 +231,8 @@ class _DriverProducer:
 
 def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
             progress: Any) -> Collected:
-    """The report's :class:`Collected` from a Ray Dataset.
-
-    Raises
-    ------
-    InvalidDataError
-        Fewer than 3 rows, NaN/inf, inconsistent widths, or a pass that yields another number
-        of rows than the first (a lost block).
-    """
+    """The report's :class:`Collected` from a Ray Dataset; raises InvalidDataError for fewer
+    than 3 rows, NaN/inf, inconsistent widths or a pass that loses rows."""
     from deepview.integrations.ray import RayDatasetProducer, reduce_dataset
     from deepview.integrations.ray._producer import BatchSpec
 

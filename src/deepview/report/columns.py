@@ -84,62 +84,50 @@ def response_part(name: str) -> str:
 
 
 def duplicates(response: str) -> str:
-    """``duplicates_R``: duplicate group number (-1 = none)."""
     return f"{DUPLICATES}_{response}"
 
 
 def duplicates_exact(response: str) -> str:
-    """``duplicatesExact_R``: the sample has an identical copy in its group."""
     return f"{DUPLICATES_EXACT}_{response}"
 
 
 def projection(response: str) -> tuple[str, str]:
-    """``(projection_R_x, projection_R_y)``: the 2-D projection."""
     return f"{PROJECTION}_{response}_x", f"{PROJECTION}_{response}_y"
 
 
 def familiarity(response: str) -> str:
-    """``familiarity_R``: the familiarity score."""
     return f"{FAMILIARITY}_{response}"
 
 
 def cluster(response: str) -> str:
-    """The name of each sample's cluster on the map (missing: in none)."""
     return f"{CLUSTER}_{response}"
 
 
 def familiarity_percentile(response: str) -> str:
-    """``familiarityPercentile_R``: share (0..100) of samples scoring at most as high."""
     return f"{FAMILIARITY_PERCENTILE}_{response}"
 
 
 def split_familiarity(response: str, dim: str) -> str:
-    """``splitFamiliarity_R_byAttr_<dim>``: scores under each value's model of label ``dim``."""
     return f"{SPLIT_FAMILIARITY}_{response}_byAttr_{dim}"
 
 
 def label_issue(response: str, dim: str) -> str:
-    """``labelIssue_R_byAttr_<dim>``: score in [0, 1] that the sample's ``dim`` is wrong."""
     return f"{LABEL_ISSUE}_{response}_byAttr_{dim}"
 
 
 def label_issue_flag(response: str, dim: str) -> str:
-    """``labelIssueFlag_R_byAttr_<dim>``: the sample's ``dim`` is flagged as likely wrong."""
     return f"{LABEL_ISSUE_FLAG}_{response}_byAttr_{dim}"
 
 
 def label_issue_suggested(response: str, dim: str) -> str:
-    """``labelIssueSuggested_R_byAttr_<dim>``: the likeliest other value of ``dim``."""
     return f"{LABEL_ISSUE_SUGGESTED}_{response}_byAttr_{dim}"
 
 
 def leakage(response: str, dim: str) -> str:
-    """``leakage_R_byAttr_<split>``: duplicate group spanning two split values (-1 = none)."""
     return f"{LEAKAGE}_{response}_byAttr_{dim}"
 
 
 def leakage_flag(response: str, dim: str) -> str:
-    """``leakageFlag_R_byAttr_<split>``: the sample is in such a group."""
     return f"{LEAKAGE_FLAG}_{response}_byAttr_{dim}"
 
 

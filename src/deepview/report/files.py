@@ -38,11 +38,7 @@ class RowFile(FileRows):
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
     >>> np.save(path, np.arange(6.0).reshape(3, 2))
     >>> header = np.load(path, mmap_mode="r")
-    >>> rows = RowFile(path, header.shape, header.dtype, header.offset)
-    >>> rows[1:3]
-    array([[2., 3.],
-           [4., 5.]])
-    >>> rows.rows_at([2, 0])
+    >>> RowFile(path, header.shape, header.dtype, header.offset).rows_at([2, 0])
     array([[4., 5.],
            [0., 1.]])
     """
@@ -50,28 +46,13 @@ class RowFile(FileRows):
 
 def write_directory(build: Callable[[Path], Any], directory: str | os.PathLike[str], *,
                     overwrite: bool, owner: str, entries: Sequence[str] | None = None) -> Path:
-    """Create or replace ``directory`` in one step: ``build(tmp)`` fills a new hidden sibling
-    folder (mode ``0o777`` less the umask), which then takes its place; a failed ``build``
-    leaves ``directory`` as it was.
+    """Create or replace ``directory`` (parents too) in one step: ``build(tmp)`` fills a new
+    hidden sibling folder (mode ``0o777`` less the umask), which then takes its place; a
+    failed ``build`` leaves ``directory`` as it was.  Returns ``directory``.
 
-    Parameters
-    ----------
-    build : callable
-        Called with the new folder; writes the content.
-    directory : str or os.PathLike
-        The folder to create (parents too).
-    overwrite : bool
-        Whether an existing non-empty ``directory`` may be replaced.
-    owner : str
-        Names the caller in error messages.
-    entries : sequence of str, optional
-        Replace only these entries of an existing folder (the last one leaves first and
-        arrives last); ``None``: the whole folder.
-
-    Returns
-    -------
-    pathlib.Path
-        ``directory``.
+    ``overwrite`` allows replacing a non-empty folder; ``owner`` names the caller in errors;
+    ``entries`` replaces only these entries of an existing folder, the last one leaving first
+    and arriving last (``None``: the whole folder).
 
     Raises
     ------
