@@ -1,28 +1,13 @@
-"""Static, self-contained report site for :class:`DatasetReport` data.
+"""The static report site of :class:`DatasetReport` data: :func:`write_site` (a folder that
+works from ``file://``), :func:`notebook_html` and :func:`standalone_html` (one document).
 
-:func:`write_site` writes ``index.html``, ``assets/`` (one script, one stylesheet, both shipped
-as package data), ``data.js`` (the report's summary: label values, histogram, duplicate
-groups, the audit table, and the list of chunks), ``chunks/`` and ``thumbs/`` (resized copies
-of the images, named by number, so absolute identifiers work).  :func:`notebook_html` returns
-the same site as one self-contained ``<iframe srcdoc=...>`` for Jupyter.
-
-The per-sample data is written in chunks of rows, one chunk at a time from the table's
-columns (never the whole table as one string), each a script ``chunks/<tier>-<k>.js`` that
-hands its columns (base64 typed arrays, or JSON lists of strings) to
-``window.DEEPVIEW_CHUNK(tier, k, columns)``; scripts, not ``fetch``, so that the site works
-opened from ``file://``.  The tiers (:data:`TIER_ROWS` rows per chunk):
-
-- ``points``: what the map draws, filters and ranks on, loaded with the page: quantised
-  coordinates (uint16), label codes (uint8 / uint16), the familiarity histogram bin (uint8)
-  and familiarity rank (uint16; exact up to 65 535 samples, else a 1/65 535 quantile), a bit
-  per label-issue dimension; about 8-16 bytes per sample.
-- ``rows``: what a tile shows (id, text, thumbnail, exact scores), loaded per chunk when shown.
-- ``details``: the rest of a sample's details (other columns, percentiles, per-model scores,
-  exact coordinates, nearest neighbours), loaded when the sample is opened.
-- ``search``: the ids sorted (with their row numbers), loaded by the id search.
-
-Every string from the data reaches the page as JSON data and is inserted by the script with
-``textContent``; the JSON is escaped so that it can never close its ``<script>`` element.
+The per-sample data is written in chunks of :data:`TIER_ROWS` rows, one script per chunk
+(``chunks/<tier>-<k>.js``, calling ``window.DEEPVIEW_CHUNK``): ``points`` (what the map
+draws, filters and ranks on: loaded with the page), ``ranks`` (per-label familiarity ranks,
+loaded after the first render), ``rows`` (what a tile shows), ``details`` (the rest of a
+sample), ``search`` (the ids sorted) and one ``colour<j>`` tier per numeric column the map
+can be coloured by.  Every string from the data reaches the page as JSON data and is inserted
+with ``textContent``; the JSON can never close its ``<script>`` element.
 """
 
 from __future__ import annotations
@@ -146,19 +131,10 @@ def write_site(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per sample, the columns of ``DatasetReport.data``: ``id``, one str column per
-        label dimension, optional ``filename``, ``path`` and ``text`` (the sample's text, shown
-        in the details and on the tiles, never a label), ``duplicates_<R>``,
-        ``duplicatesExact_<R>`` (optional: marks groups as exact or near),
-        ``projection_<R>_x/_y``, ``familiarity_<R>``, ``familiarityPercentile_<R>`` and
-        ``splitFamiliarity_<R>_byAttr_<dim>`` and the audit columns ``labelIssue*_<R>_byAttr_<dim>``
-        and ``leakage*_<R>_byAttr_<split>``. Other columns are shown in the sample details.
-        The page opens with the audit table (as ``DatasetReport.issues()``), and has a
-        label-issue gallery per class and a leakage panel with the leaking samples of each
-        split side by side.
+        One row per sample, with the columns of ``DatasetReport.data`` (see
+        :mod:`deepview.report.columns`); other columns are shown in the sample details.
     directory : str or os.PathLike
-        Folder to create. The site is written to a temporary sibling folder and moved into
-        place at the end, so an interrupted export leaves nothing that looks complete.
+        Folder to create, written whole or not at all.
     title : str, optional
         Page title.
     overwrite : bool, optional
@@ -166,18 +142,14 @@ def write_site(
         (``index.html``, ``data.js``, ``assets/``, ``chunks/``, ``thumbs/``) are replaced;
         other files stay.
     image_root : str or os.PathLike, optional
-        Folder that relative identifiers (or ``path`` values) are relative to; default: the
-        working directory. Ids or paths naming image files (.png, .jpg, .jpeg, .bmp, .gif,
-        .tif, .tiff, .webp) get thumbnails; absolute paths work too.
+        Folder that relative ids or ``path`` values naming image files are relative to
+        (default: the working directory); those images get thumbnails.
     thumbnail_size : int, optional
         Longest side of the thumbnails in pixels (8 to 1024).
     neighbours : mapping of str to (indices, distances), optional
-        Per response ``<R>``: each sample's nearest samples, ``(n, k)`` row numbers (-1: none)
-        and their distances, as ``DatasetReport.neighbours`` holds them; the first
-        :data:`NEIGHBOURS_SHOWN` are listed in the sample details.
+        ``DatasetReport.neighbours``: listed in the sample details.
     notes : mapping, optional
-        ``DatasetReport.audit_notes``: what each audit check measured (e.g. that a label is
-        not predictable, so its label issues are not measured); read by the audit table.
+        ``DatasetReport.audit_notes``: read by the audit table.
 
     Returns
     -------
@@ -239,13 +211,8 @@ def notebook_html(
     max_rows: int | None = NOTEBOOK_MAX_ROWS,
     notes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """Return the report site as one self-contained ``<iframe>`` for Jupyter's ``_repr_html_``.
-
-    Scripts, styles, data and thumbnails are inlined into the iframe's ``srcdoc``; the iframe
-    is sandboxed (scripts only), so the report cannot touch the notebook page.  To keep the
-    notebook small, a report of more than ``max_rows`` samples is shown as a fixed random
-    sample of ``max_rows`` of them (the same rows every time), with a note above the frame
-    saying so; :func:`write_site` (``DatasetReport.export_site``) shows them all.
+    """The report site as one sandboxed, self-contained ``<iframe>`` for Jupyter; more than
+    ``max_rows`` samples are shown as a fixed random sample of them, with a note saying so.
 
     Parameters
     ----------
