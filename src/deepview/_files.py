@@ -12,8 +12,7 @@ __all__ = ["atomic_write"]
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[pathlib.Path], Any]
                  ) -> pathlib.Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path`` (removed if it fails), then
-    rename it to ``path``; return ``path``."""
+    """Write ``path`` by ``write(tmp)`` on a temporary file beside it, then a rename."""
     out = pathlib.Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

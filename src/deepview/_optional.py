@@ -19,8 +19,7 @@ _KNOWN: dict[str, tuple[str, str | None]] = {
 
 
 def require(module: str, *, feature: str, extra: str | None = None) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingDependencyError` naming ``feature`` and the
-    extra to install (default: looked up for known modules)."""
+    """Import ``module`` or raise :class:`MissingDependencyError` naming the extra to install."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:

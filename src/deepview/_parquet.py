@@ -14,8 +14,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def parquet_shards(path: str | os.PathLike[str], *, owner: str) -> list[Path]:
-    """The Parquet files of ``path`` (the file, or a folder's in sorted path order), checked
-    to share one schema; ``InvalidDataError`` names a bad file."""
+    """The Parquet files of a file or folder (sorted), checked to share one schema."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -65,8 +65,7 @@ def check_batch_size(batch_size: Any, *, owner: str) -> int:
 
 def check_field(name: str, array: Any, *, owner: str, ndim: int | None = 2, finite: bool = True,
                 fix: str | None = None) -> np.ndarray:
-    """Return one response field unchanged after checking it is a numeric, finite array with
-    ``ndim`` dims (``fix`` replaces the wrong-ndim hint)."""
+    """Return a response field after checking it is a numeric, finite ``ndim``-d array."""
     if not isinstance(array, np.ndarray):
         raise InvalidTypeError(
             f"{owner}: field '{name}' must be a numpy array; got {type(array).__name__}.")

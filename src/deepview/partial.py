@@ -49,18 +49,6 @@ def merge_states(states: Iterable[S]) -> S:
         ``states`` is empty.
     InvalidTypeError
         An item does not implement :class:`PartialState`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview._compute.covariance import CovarianceAccumulator
-    >>> x = np.random.default_rng(0).normal(size=(90, 3))
-    >>> states = [CovarianceAccumulator() for _ in range(3)]
-    >>> for state, block in zip(states, np.array_split(x, 3)):
-    ...     state.update(block)
-    >>> n, mean, cov = merge_states(states).finish()
-    >>> n, bool(np.allclose(cov, np.cov(x.T)))
-    (90, True)
     """
     merged: S | None = None
     for state in states:

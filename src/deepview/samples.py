@@ -23,11 +23,6 @@ class StubProducer:
         Fields, all with the same length.
     metadata : Mapping[Batch.MetaKey | Batch.DictMetaKey, payload], optional
         A list per ``MetaKey``, a ``{name: list}`` per ``DictMetaKey``.
-
-    Examples
-    --------
-    >>> [b.batch_size for b in StubProducer({"x": np.zeros((5, 2))})(2)]
-    [2, 2, 1]
     """
 
     __slots__ = ("_batch",)
@@ -71,11 +66,6 @@ class StubImageDataset:
         Image shape (each >= 1).
     random_state : int or numpy.random.Generator, optional
         Seed; with None each call draws fresh noise.
-
-    Examples
-    --------
-    >>> [b.fields["images"].shape for b in StubImageDataset(3, 4, 2, 1)(2)]
-    [(2, 2, 4, 1), (1, 2, 4, 1)]
     """
 
     def __init__(self, dataset_size: int, image_width: int = 640, image_height: int = 480,
@@ -109,12 +99,6 @@ class StubGatedAdditionDataset:
         Number of sequences (>= 1).
     minimum_sequence_length, maximum_sequence_length : int, default=100
         Range of sequence lengths (2 <= minimum <= maximum).
-
-    Examples
-    --------
-    >>> batch = next(iter(StubGatedAdditionDataset(4, 5, 8)(4)))
-    >>> batch.fields["x"].shape, batch.fields["x"][:, :, 1].sum(axis=1).tolist()
-    ((4, 8, 2), [2.0, 2.0, 2.0, 2.0])
     """
 
     SEED = 751994

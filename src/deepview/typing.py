@@ -51,11 +51,6 @@ def resolve_one_or_many(x: OneOrMany[_T], cls: type[_T] | tuple[type[Any], ...]
     ------
     InvalidTypeError
         If ``x`` is neither a ``cls`` nor a collection of ``cls`` (a str is not one).
-
-    Examples
-    --------
-    >>> sorted(resolve_one_or_many(3, int)), sorted(resolve_one_or_many([2, 1], int))
-    ([3], [1, 2])
     """
     return frozenset(_as_collection(x, cls))
 

@@ -280,18 +280,12 @@ class _StdKeys:
 
 
 class Batch:
-    """Named numpy arrays ("fields") that share dimension 0, with per-element metadata;
-    immutable (read-only views; changes go through :class:`Batch.Builder`).
+    """Named numpy arrays ("fields") sharing dimension 0, with per-element metadata; immutable.
 
     Parameters
     ----------
     fields : Mapping[str, numpy.ndarray]
         Non-empty mapping of field name to array; all arrays have the same length.
-
-    Examples
-    --------
-    >>> Batch({"x": np.zeros((4, 3))}).batch_size
-    4
     """
 
     MetaKey = MetaKey
@@ -417,17 +411,9 @@ class Batch:
         Raises
         ------
         InvalidTypeError
-            If ``key`` is not a metadata key, or ``values`` is not a sequence (a mapping of
-            sequences for a ``DictMetaKey``).
+            ``key`` is not a metadata key, or ``values`` is not a sequence (mapping of them).
         InvalidDataError
-            If a sequence does not have one value per element.
-
-        Examples
-        --------
-        >>> batch = Batch({"x": np.zeros((3, 2))})
-        >>> batch.with_metadata(Batch.StdKeys.IDENTIFIER, ["a", "b", "c"]).metadata[
-        ...     Batch.StdKeys.IDENTIFIER]
-        ['a', 'b', 'c']
+            A sequence does not have one value per element.
         """
         metadata = dict(self._metadata)
         metadata[key] = _convert_metadata(key, values, "Batch.with_metadata", _freeze_seq)
@@ -572,7 +558,7 @@ class Batch:
         fields : MutableMapping[str, numpy.ndarray], optional
             Initial fields.
         base : Batch, optional
-            Copy fields, snapshots and metadata of this batch (shallow); excludes ``fields``.
+            Copy fields, snapshots and metadata of this batch (shallow) instead.
         """
 
         MutableMetadataType = _MutableMetadataType
@@ -619,8 +605,7 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
     Raises
     ------
     InvalidDataError
-        If ``batches`` is empty or differ in fields, metadata keys, snapshots or a field's
-        per-sample shape.
+        ``batches`` is empty or differ in fields, metadata, snapshots or per-sample shapes.
     """
     if not batches:
         raise InvalidDataError(

@@ -244,10 +244,8 @@ class _ClearDescriptor:
 
 
 class Cacher(PipelineStage):
-    """Cache the pipeline's output on disk during its first complete pass; later calls read
-    from disk, re-batched, without calling the upstream producer.
-
-    Batches without ``Batch.StdKeys.IDENTIFIER`` get sequential integer ids.
+    """Cache the pipeline's output on disk during its first complete pass (adding integer ids
+    to batches without); later calls read from disk, re-batched, not from upstream.
 
     Parameters
     ----------
@@ -260,15 +258,6 @@ class Cacher(PipelineStage):
         If ``storage_path`` already holds a cache (read it with :class:`CachedProducer`).
     NotADirectoryError
         If ``storage_path`` is a file.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> cacher = Cacher()
-    >>> producer = pipeline(ArrayProducer(np.zeros((5, 2))), cacher)
-    >>> _ = list(producer(3)); [b.batch_size for b in cacher.as_producer()(2)]
-    [2, 2, 1]
     """
 
     def __init__(self, storage_path: PathOrStr | None = None) -> None:
@@ -326,8 +315,7 @@ class Cacher(PipelineStage):
 
     @_ClearDescriptor
     def clear(storage_path: PathOrStr | None = None) -> None:  # noqa: N805
-        """Delete ``path`` if it is a cache, else its cache subdirectories (default: the
-        temporary directory); ``cacher.clear()`` deletes that cacher's cache.
+        """Delete the cache ``path``, else its cache subfolders; ``cacher.clear()``: that cache.
 
         Raises
         ------

@@ -34,13 +34,7 @@ _DEFAULT_EXTENSIONS = frozenset({"png", "jpeg", "jpg", "tiff", "tif", "bmp", "gi
 
 
 class ImageFormat(enum.Enum):
-    """Axis layout of one image; the value is the permutation that turns it into HWC.
-
-    Examples
-    --------
-    >>> ImageFormat.CHW.to_hwc(np.zeros((3, 4, 5))).shape
-    (4, 5, 3)
-    """
+    """Axis layout of one image; the value is the permutation that turns it into HWC."""
 
     HWC = (0, 1, 2)
     CHW = (1, 2, 0)
@@ -121,8 +115,6 @@ class ImageProducer:
         If ``directory`` is not a directory.
     DeepViewException
         If no image is found.
-    MissingDependencyError
-        If Pillow is not installed (``pip install "deepview[image]"``).
     """
 
     def __init__(self, directory: PathOrStr, *, extensions: str | Collection[str] | None = None,
@@ -181,8 +173,7 @@ class ImageProducer:
 
 # --------------------------------------------------------------------------- raw images
 def decode_image(raw: Any, mode: str = "RGB") -> np.ndarray:
-    """Decode one image into an ``(H, W, C)`` ``uint8`` array; transparent images are laid on
-    white and the EXIF orientation is applied.
+    """Decode one image to ``(H, W, C)`` ``uint8``: transparency laid on white, EXIF applied.
 
     Parameters
     ----------
@@ -194,18 +185,11 @@ def decode_image(raw: Any, mode: str = "RGB") -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``(H, W, 3)`` or ``(H, W, 1)``, ``uint8``.
 
     Raises
     ------
     InvalidDataError
         The image cannot be read (missing, truncated or not an image).
-
-    Examples
-    --------
-    >>> from PIL import Image
-    >>> decode_image(Image.new("LA", (3, 2), (0, 0)))[0, 0].tolist()  # transparent: white
-    [255, 255, 255]
     """
     pil = require("PIL.Image", feature="decode_image", extra="image")
     ops = require("PIL.ImageOps", feature="decode_image", extra="image")
@@ -255,8 +239,7 @@ def decode_image(raw: Any, mode: str = "RGB") -> np.ndarray:
 
 def resize_image(image: np.ndarray, size: tuple[int, int], resample: str = "bilinear"
                  ) -> np.ndarray:
-    """Resize an ``(H, W, C)`` image to ``size = (height, width)`` with Pillow; ``uint8``
-    stays ``uint8``, other dtypes come back ``float32``.
+    """Resize an ``(H, W, C)`` image with Pillow (``uint8`` stays ``uint8``, else ``float32``).
 
     Parameters
     ----------
@@ -265,18 +248,11 @@ def resize_image(image: np.ndarray, size: tuple[int, int], resample: str = "bili
     size : tuple of int
         ``(height, width)`` of the result.
     resample : str, default="bilinear"
-        Pillow filter: ``nearest``, ``box``, ``bilinear``, ``hamming``, ``bicubic`` or
-        ``lanczos``.
+        Pillow filter: ``nearest``, ``box``, ``bilinear``, ``hamming``, ``bicubic``, ``lanczos``.
 
     Returns
     -------
     numpy.ndarray
-        ``(height, width, C)``.
-
-    Examples
-    --------
-    >>> resize_image(np.full((4, 6, 1), 9, np.uint8), (2, 3)).tolist()
-    [[[9], [9], [9]], [[9], [9], [9]]]
     """
     if image.shape[:2] == tuple(size):
         return image
@@ -298,8 +274,7 @@ def _folder_label(relative: pathlib.PurePath) -> str:
 
 class ImageFolderProducer(RecordProducer):
     """A producer over the image files of a folder (ids: relative paths, ``cat/001.png``),
-    decoded by :func:`decode_image` and resized to ``size``; unreadable images are skipped
-    with a warning (:attr:`skipped`).
+    decoded by :func:`decode_image` and resized to ``size``; unreadable ones are skipped.
 
     Parameters
     ----------
@@ -308,12 +283,10 @@ class ImageFolderProducer(RecordProducer):
     labels_from : {"folders"}, optional
         ``"folders"``: an image's label ``label_name`` is its subfolder.
     metadata : str, pathlib.Path or pandas.DataFrame, optional
-        A CSV file or DataFrame with one row per image, named in ``id_column`` by its
-        relative path (or unique file name); the other columns are labels.
-    id_column : str, default="id"
-        The id column of ``metadata``.
-    label_columns : Sequence[str], optional
-        The label columns of ``metadata`` (default: all but the id column).
+        A CSV file or DataFrame naming each image by relative path (or unique file name) in
+        ``id_column``; its ``label_columns`` (default all others) are labels.
+    id_column, label_columns : str, Sequence[str], optional
+        See ``metadata``.
     label_name : str, default="label"
         The label dimension of ``labels_from="folders"``.
     mode : {"RGB", "L"}, default="RGB"
@@ -331,19 +304,6 @@ class ImageFolderProducer(RecordProducer):
         ``directory`` holds no image, or ``metadata`` misses some images.
     InvalidParameterError
         ``directory`` is not a folder, or an option is not one of its choices.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from PIL import Image
-    >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> for name in ["cat/a.png", "dog/b.png"]:
-    ...     (root / name).parent.mkdir()
-    ...     Image.new("RGB", (6, 4)).save(root / name)
-    >>> [batch] = ImageFolderProducer(root, labels_from="folders")(8)
-    >>> batch.fields["images"].shape, batch.metadata[Batch.StdKeys.LABELS]["label"]
-    ((2, 4, 6, 3), ['cat', 'dog'])
-    >>> import shutil; shutil.rmtree(root)
     """
 
     modality = "image"

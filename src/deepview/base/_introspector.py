@@ -184,8 +184,8 @@ def multi_introspect(*introspectors: Callable[[Producer], Any], producer: Produc
     Parameters
     ----------
     *introspectors : Callable[[Producer], Any]
-        Callables ``f(producer)``, e.g. ``functools.partial(X.introspect, batch_size=8)``;
-        each reads its producer at most once, all with the same batch size.
+        Callables ``f(producer)`` (``functools.partial(X.introspect, batch_size=8)``), each
+        reading its producer at most once, all with the same batch size.
     producer : Producer
         The source; called once.
     buffer_size : int, default=2
@@ -199,16 +199,8 @@ def multi_introspect(*introspectors: Callable[[Producer], Any], producer: Produc
     Raises
     ------
     DeepViewException
-        If an introspector or the producer raises (the others are stopped), the batch sizes
-        differ, or an introspector reads its producer twice.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer
-    >>> count = lambda p: sum(b.batch_size for b in p(4))
-    >>> multi_introspect(count, count, producer=ArrayProducer(np.ones((10, 2))))
-    (10, 10)
+        An introspector or the producer raised (the others are stopped), the batch sizes
+        differ, or an introspector read its producer twice.
     """
     if not introspectors:
         raise InvalidParameterError(

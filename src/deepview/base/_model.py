@@ -84,8 +84,7 @@ class ModelDetails(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class Model:
-    """A model whose layer responses a :func:`pipeline` produces:
-    ``pipeline(producer, model(["fc1"]))``; get one from e.g. ``TorchModel``."""
+    """A model whose layer responses a :func:`pipeline` produces: ``model(["fc1"])`` is a stage."""
 
     _details: ModelDetails
 

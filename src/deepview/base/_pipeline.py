@@ -14,8 +14,7 @@ __all__ = ["PipelineStage", "pipeline"]
 
 
 class PipelineStage(abc.ABC):  # noqa: B024 - either of two methods may be overridden
-    """A step of a :func:`pipeline`: subclasses implement :meth:`_get_batch_processor`
-    (``Batch -> Batch``) or, to control the whole producer, :meth:`_pipeline`."""
+    """A :func:`pipeline` step: implement :meth:`_get_batch_processor` or :meth:`_pipeline`."""
 
     def _get_batch_processor(self) -> Callable[[Batch], Batch]:
         raise NotImplementedError(
@@ -55,17 +54,7 @@ def _flatten_stages(stages: Iterable[Any]) -> list[PipelineStage]:
 
 
 def pipeline(producer: Producer, *stages: PipelineStage | Iterable[PipelineStage]) -> Producer:
-    """Chain ``stages`` after ``producer``, left to right; lazy until called.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer
-    >>> from deepview.processors import Flattener
-    >>> flat = pipeline(ArrayProducer(np.zeros((6, 2, 2))), Flattener())
-    >>> next(iter(flat(4))).fields["responses"].shape
-    (4, 4)
-    """
+    """Chain ``stages`` after ``producer``, left to right; lazy until called."""
     if not callable(producer):
         raise InvalidTypeError(
             f"pipeline: the first argument must be a producer (callable as producer(batch_size));"

@@ -38,8 +38,7 @@ def peek_first_batch(producer: Producer, batch_size: int = 1) -> Batch:
 
 
 def iter_batches(producer: Producer, batch_size: int, *, owner: str) -> Iterator[Batch]:
-    """Iterate ``producer(batch_size)``, checking that it yields at least one non-empty
-    Batch (empty ones are skipped); ``owner`` names the caller in errors."""
+    """Iterate ``producer(batch_size)``, skipping empty batches; raise if none is left."""
     batch_size = check_batch_size(batch_size, owner=owner)
     if not callable(producer):
         raise InvalidTypeError(
@@ -144,8 +143,8 @@ class ArrayProducer:
     Parameters
     ----------
     data : numpy.ndarray, Mapping[str, numpy.ndarray] or pandas.DataFrame
-        One field ``field``, one field per entry, or a DataFrame's numeric columns as one
-        field; arrays are not copied, and a lazy row source is read one batch at a time.
+        One field ``field``, one per entry, or a DataFrame's numeric columns as one; not
+        copied (a lazy row source is read one batch at a time).
     identifiers : Sequence[Hashable], optional
         ``Batch.StdKeys.IDENTIFIER`` per sample; default ``0..n-1`` (or ``id_column``).
     labels : Mapping[str, Sequence] or pandas.DataFrame, optional
@@ -154,16 +153,8 @@ class ArrayProducer:
         Field name for a single array or a DataFrame.
     id_column, label_columns : str, Sequence[str], optional
         DataFrame columns holding ids and labels.
-    paths : Sequence[str | os.PathLike], optional
-        File path per sample (``Batch.StdKeys.PATH``).
-    texts : Sequence[str], optional
-        Text per sample (``Batch.StdKeys.TEXT``), shown by a report next to the sample.
-
-    Examples
-    --------
-    >>> producer = ArrayProducer(np.zeros((10, 4)), labels={"class": [0, 1] * 5})
-    >>> [b.batch_size for b in producer(4)]
-    [4, 4, 2]
+    paths, texts : Sequence[str], optional
+        File path and text per sample (``Batch.StdKeys.PATH``, ``Batch.StdKeys.TEXT``).
     """
 
     def __init__(self, data: np.ndarray | Mapping[str, np.ndarray] | pd.DataFrame, *,

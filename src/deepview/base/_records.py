@@ -62,8 +62,7 @@ def warn_skipped(skipped: Sequence[SkippedSample], *, owner: str, stacklevel: in
 
 
 class RecordProducer(abc.ABC):
-    """Base of the producers over raw samples: cheap :meth:`records` and a picklable
-    :attr:`decoder`; subclasses also set ``modality``, ``field`` and :meth:`_field`."""
+    """Base of producers over raw samples: cheap :meth:`records`, a picklable :attr:`decoder`."""
 
     modality: str = ""
     field: str = ""

@@ -51,10 +51,9 @@ class TextProducer(RecordProducer):
     source : str, pathlib.Path or Sequence[str]
         A ``.txt`` file (one text per line, id the line number), a ``.csv`` / ``.tsv`` /
         ``.jsonl`` / ``.parquet`` table (id the row number from 0) or the texts.
-    text_column : str, optional
-        The text column of a table; default ``"text"``.
-    id_column : str, optional
-        A column of unique ids; default ``"id"`` if the table has one.
+    text_column, id_column : str, optional
+        The text column of a table (default ``"text"``) and a column of unique ids (default
+        ``"id"`` if the table has one).
     label_columns : Sequence[str], optional
         Columns used as label dimensions.
     field : str, default="texts"
@@ -67,15 +66,6 @@ class TextProducer(RecordProducer):
         column option is given for a ``.txt`` file.
     InvalidDataError
         The source holds no row, or the ids repeat.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> producer = TextProducer(["first text", "", "third"])
-    >>> with warnings.catch_warnings(record=True):
-    ...     [batch] = list(producer(8))
-    >>> batch.fields["texts"].tolist(), [(s.id, s.reason) for s in producer.skipped]
-    (['first text', 'third'], [('1', 'empty text')])
     """
 
     modality = "text"

@@ -82,20 +82,12 @@ class TrainTestSplitProducer:
     split_dataset : ((x_train, y_train), (x_test, y_test))
         numpy arrays; one side may be empty.  Singleton sample axes are squeezed.
     attach_metadata : bool, default=True
-        Attach the sample index (or PNG path) as identifier and the labels
-        ``{"label": y, "dataset": "train" | "test"}``.
+        Attach the index (or PNG path) as id and labels ``{"label", "dataset"}``.
     max_samples : int, default=-1
         Use at most this many samples (of the current order); negative means all.
     write_to_folder : bool or str or pathlib.Path, default=False
         Write each sample as ``<folder>/<train|test>/<label>/image<i>.png`` (``True``: a new
         ``deepview-dataset-*`` folder here), kept until :meth:`cleanup`; the path is its id.
-
-    Examples
-    --------
-    >>> x, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
-    >>> batch = next(iter(TrainTestSplitProducer(((x, y), (x[:2], y[:2])))(6)))
-    >>> batch.metadata[Batch.StdKeys.LABELS]["dataset"]
-    ['train', 'train', 'train', 'train', 'test', 'test']
     """
 
     split_dataset: TrainTestSplitType
@@ -161,16 +153,14 @@ class TrainTestSplitProducer:
 
     def subset(self, labels: OneManyOrNone[Any] = None, datasets: OneManyOrNone[str] = None,
                max_samples: int | None = None) -> TrainTestSplitProducer:
-        """A producer over the samples with the given label values and/or datasets, keeping
-        this producer's identifiers and order.
+        """A producer over the given labels and/or datasets, with this producer's ids and order.
 
         Raises
         ------
         InvalidParameterError
-            If ``labels`` or ``datasets`` is an empty collection, or a dataset is not
-            ``"train"``/``"test"``.
+            ``labels`` or ``datasets`` is empty, or a dataset is not ``"train"``/``"test"``.
         InvalidDataError
-            If no sample matches.
+            No sample matches.
         """
         mask = np.ones(len(self._samples), dtype=bool)
         if labels is not None:

@@ -29,13 +29,6 @@ class MeanStdNormalizer(Processor):
         Divisor; must be non-zero and finite everywhere.
     fields : str or Collection[str], optional
         Fields to transform; default every field.
-
-    Examples
-    --------
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> p = pipeline(ArrayProducer(np.array([[1.0], [3.0]])), MeanStdNormalizer(mean=2, std=2))
-    >>> next(iter(p(2))).fields["responses"].ravel().tolist()
-    [-0.5, 0.5]
     """
 
     def __init__(self, *, mean: Any, std: Any, fields: OneManyOrNone[str] = None) -> None:
@@ -66,13 +59,6 @@ class Transposer(Processor):
         A permutation of ``range(ndim)`` with ``dim[0] == 0``, e.g. ``(0, 2, 3, 1)``.
     fields : str or Collection[str], optional
         Fields to transpose; default every field.
-
-    Examples
-    --------
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> p = pipeline(ArrayProducer(np.zeros((2, 3, 4, 5))), Transposer(dim=(0, 2, 3, 1)))
-    >>> next(iter(p(2))).fields["responses"].shape
-    (2, 4, 5, 3)
     """
 
     def __init__(self, *, dim: Sequence[int], fields: OneManyOrNone[str] = None) -> None:
@@ -107,13 +93,6 @@ class Flattener(Processor):
         Element flattening order, as in :meth:`numpy.ndarray.flatten`.
     fields : str or Collection[str], optional
         Fields to flatten; default every field.
-
-    Examples
-    --------
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> p = pipeline(ArrayProducer(np.zeros((6, 2, 3))), Flattener())
-    >>> next(iter(p(4))).fields["responses"].shape
-    (4, 6)
     """
 
     def __init__(self, order: str = "C", fields: OneManyOrNone[str] = None) -> None:
@@ -140,14 +119,6 @@ class Pooler(Processor):
         ``MAX``, ``SUM`` or ``AVERAGE``.
     fields : str or Collection[str], optional
         Fields to pool; default every field.
-
-    Examples
-    --------
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> x = np.arange(8.0).reshape(2, 2, 2)
-    >>> p = pipeline(ArrayProducer(x), Pooler(dim=(1, 2), method=Pooler.Method.MAX))
-    >>> next(iter(p(2))).fields["responses"].tolist()
-    [3.0, 7.0]
     """
 
     class Method(enum.Enum):
@@ -202,14 +173,6 @@ class Concatenator(EditStage):
         Name of the new field.
     fields : Sequence[str]
         At least one field, concatenated in this order.
-
-    Examples
-    --------
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> data = {"a": np.zeros((2, 3)), "b": np.ones((2, 1))}
-    >>> p = pipeline(ArrayProducer(data), Concatenator(dim=1, output_field="ab", fields=["a", "b"]))
-    >>> next(iter(p(2))).fields["ab"].shape
-    (2, 4)
     """
 
     def __init__(self, dim: int, output_field: str, fields: Sequence[str]) -> None:

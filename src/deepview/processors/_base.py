@@ -54,8 +54,7 @@ class EditStage(PipelineStage):
 
 
 class Processor(EditStage):
-    """Replace each selected field ``x`` of every batch with ``func(x)``; the base of most
-    stock stages.
+    """Replace each selected field ``x`` of every batch with ``func(x)`` (base of most stages).
 
     Parameters
     ----------
@@ -63,13 +62,6 @@ class Processor(EditStage):
         Maps a field's array to one with the same length along dimension 0.
     fields : str or Collection[str], optional
         Fields to transform (a missing one raises ``MissingFieldError``); default all.
-
-    Examples
-    --------
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> doubled = pipeline(ArrayProducer(np.ones((1, 2))), Processor(lambda x: 2 * x))
-    >>> next(iter(doubled(3))).fields["responses"].tolist()
-    [[2.0, 2.0]]
     """
 
     def __init__(self, func: Callable[[np.ndarray], np.ndarray], *,

@@ -24,14 +24,6 @@ class Composer(PipelineStage):
     ----------
     filter : Callable[[Batch], Batch | None]
         Returns a (usually smaller) batch, or ``None``.
-
-    Examples
-    --------
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> keep_even = Composer.from_element_filter(
-    ...     lambda e: e.metadata[Batch.StdKeys.IDENTIFIER] % 2 == 0)
-    >>> [b.batch_size for b in pipeline(ArrayProducer(np.zeros((6, 1))), keep_even)(3)]
-    [2, 1]
     """
 
     def __init__(self, filter: Callable[[Batch], Batch | None]) -> None:  # noqa: A002
@@ -62,8 +54,7 @@ class Composer(PipelineStage):
 
     @classmethod
     def from_dict_metadata(cls, metadata_key: Any, label_dimension: str, label: Any) -> Composer:
-        """Keep the elements whose ``metadata[metadata_key][label_dimension] == label`` (none
-        of a batch lacking the key or the dimension)."""
+        """Keep the elements whose ``metadata[metadata_key][label_dimension] == label``."""
         if not isinstance(metadata_key, Batch.DictMetaKey):
             raise InvalidTypeError(
                 "Composer.from_dict_metadata: 'metadata_key' must be a Batch.DictMetaKey "
@@ -105,19 +96,10 @@ class PipelineDebugger(PipelineStage):
     first_only : bool, default=True
         Dump only the first batch of each pass.
     dump_fields : bool, default=False
-        Print field values, not only shapes.
+        Print field values (of ``fields``, default all), not only shapes.
     fields : str or Collection[str], optional
-        Restrict value dumps to these fields.
     stream : TextIO, optional
         Where to write; default ``sys.stdout`` at the time of writing.
-
-    Examples
-    --------
-    >>> print(PipelineDebugger.dump(Batch({"x": np.zeros((2, 3))}), label="in"))
-    in Batch(batch_size=2) {
-    x: (2, 3)
-    }
-    <BLANKLINE>
     """
 
     def __init__(self, label: str = "", first_only: bool = True, dump_fields: bool = False,

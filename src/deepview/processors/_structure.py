@@ -51,14 +51,12 @@ def _rename(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, 
 class FieldRemover(EditStage):
     """Remove the named fields (missing ones are ignored), or with ``keep=True`` keep only them.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> p = pipeline(ArrayProducer({"a": np.zeros((2, 1)), "b": np.zeros((2, 1))}),
-    ...              FieldRemover(fields="a"))
-    >>> list(next(iter(p(2))).fields)
-    ['b']
+    Parameters
+    ----------
+    fields : str or Collection[str]
+        Field names.
+    keep : bool, default=False
+        Keep the named fields and remove the others instead.
     """
 
     def __init__(self, *, fields: OneOrMany[str], keep: bool = False) -> None:
@@ -77,16 +75,12 @@ class FieldRemover(EditStage):
 
 
 class FieldRenamer(EditStage):
-    """Rename fields with ``{old: new}`` (swaps work; absent names are ignored); a field named
-    like a target but not itself renamed is dropped.
+    """Rename fields ``{old: new}`` (swaps work); a field named like an unrenamed target is dropped.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> p = pipeline(ArrayProducer(np.zeros((2, 1))), FieldRenamer({"responses": "x"}))
-    >>> list(next(iter(p(2))).fields)
-    ['x']
+    Parameters
+    ----------
+    mapping : Mapping[str, str]
+        ``{old: new}``.
     """
 
     def __init__(self, mapping: Mapping[str, str]) -> None:
@@ -124,15 +118,6 @@ class MetadataRemover(PipelineStage):
     keep : bool, default=False
         Keep the selection and remove the rest (with ``keep=True`` a dict-only selection
         removes all flat metadata, a flat-only one all dict metadata).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, Batch, pipeline
-    >>> p = pipeline(ArrayProducer(np.zeros((2, 1)), labels={"a": [0, 1], "b": [1, 0]}),
-    ...              MetadataRemover(keys="a"))
-    >>> dict(next(iter(p(2))).metadata[Batch.StdKeys.LABELS])
-    {'b': [1, 0]}
     """
 
     def __init__(self, *, meta_keys: Any = None, keys: OneManyOrNone[str] = None,
@@ -192,15 +177,6 @@ class MetadataRenamer(EditStage):
         ``{old: new}``; same rules as :class:`FieldRenamer`.
     meta_keys : DictMetaKey or a collection of them, optional
         Dict metadata to rename in; default every DictMetaKey.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, Batch, pipeline
-    >>> p = pipeline(ArrayProducer(np.zeros((2, 1)), labels={"a": [0, 1]}),
-    ...              MetadataRenamer({"a": "class"}))
-    >>> dict(next(iter(p(2))).metadata[Batch.StdKeys.LABELS])
-    {'class': [0, 1]}
     """
 
     def __init__(self, mapping: Mapping[str, str], *, meta_keys: Any = None) -> None:
@@ -232,15 +208,6 @@ class SnapshotSaver(EditStage):
         Fields to keep (``keep=True``) or drop in the snapshot; default all.
     keep : bool, default=True
         See ``fields``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> from deepview.processors import Flattener
-    >>> p = pipeline(ArrayProducer(np.zeros((2, 2, 2))), SnapshotSaver(), Flattener())
-    >>> next(iter(p(2))).snapshots["snapshot"].fields["responses"].shape
-    (2, 2, 2)
     """
 
     def __init__(self, save: str = "snapshot", fields: OneManyOrNone[str] = None,
@@ -266,15 +233,14 @@ class SnapshotSaver(EditStage):
 
 
 class SnapshotRemover(EditStage):
-    """Remove snapshots: all (``snapshots=None``), the named ones, or all but them (``keep``).
+    """Remove snapshots: all, the named ones, or (``keep=True``) all but the named ones.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> p = pipeline(ArrayProducer(np.zeros((2, 1))), SnapshotSaver(), SnapshotRemover())
-    >>> dict(next(iter(p(2))).snapshots)
-    {}
+    Parameters
+    ----------
+    snapshots : str or Collection[str], optional
+        Snapshot names; default all.
+    keep : bool, default=False
+        Keep the named snapshots and remove the others instead.
     """
 
     def __init__(self, snapshots: OneManyOrNone[str] = None, keep: bool = False) -> None:

@@ -26,8 +26,8 @@ class HFDatasetProducer(RecordProducer):
     Parameters
     ----------
     source : str or pathlib.Path
-        A folder saved with ``save_to_disk`` (memory-mapped), a folder of data files, or a
-        dataset name (``"user/name"``) in the ``datasets`` cache (both streamed).
+        A folder saved with ``save_to_disk``, a folder of data files, or a dataset name
+        (``"user/name"``) in the ``datasets`` cache.
     split : str, optional
         The split to read; default the only split, else ``"train"``.
     image_column, text_column : str, optional
@@ -46,19 +46,15 @@ class HFDatasetProducer(RecordProducer):
     MissingDependencyError
         ``datasets`` is not installed (``pip install "deepview[hf]"``).
     InvalidParameterError
-        The dataset cannot be opened, the split does not exist, or a column is missing (the
-        message lists the splits / columns).
+        The dataset cannot be opened, or a split or column is missing (the message lists them).
 
     Examples
     --------
     >>> import tempfile, datasets
     >>> folder = tempfile.mkdtemp()
-    >>> data = datasets.Dataset.from_dict({"text": ["a cat", "a dog"], "label": [0, 1]},
-    ...     features=datasets.Features({"text": datasets.Value("string"),
-    ...                                 "label": datasets.ClassLabel(names=["cat", "dog"])}))
-    >>> data.save_to_disk(folder)  # doctest: +ELLIPSIS
+    >>> datasets.Dataset.from_dict({"text": ["a cat", "a dog"]}).save_to_disk(folder)
     ...
-    >>> [batch] = HFDatasetProducer(folder, label_columns=["label"])(8)
+    >>> [batch] = HFDatasetProducer(folder)(8)
     >>> batch.fields["texts"].tolist()
     ['a cat', 'a dog']
     """

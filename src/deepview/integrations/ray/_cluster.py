@@ -116,11 +116,6 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None,
     ------
     ClusterUnavailableError
         Nothing answers at ``address`` within ``timeout_s``, or it is not a Ray cluster.
-
-    Examples
-    --------
-    >>> with ray_session(num_cpus=2):  # doctest: +SKIP
-    ...     report = DatasetReport.introspect(RayDatasetProducer(dataset))
     """
     import ray
     import ray.data

@@ -59,47 +59,34 @@ def map_responses(dataset: Any, model_factory: Callable[[], Model],
                   response_names: str | Sequence[str], *, input_column: str,
                   batch_size: int = 256, concurrency: int = 1, num_gpus: float = 0,
                   num_cpus: float = 1) -> Any:
-    """Run a deepview :class:`~deepview.base.Model` over a Ray Dataset in a pool of actors,
-    each building the model once; lazy, like every Ray Dataset.
+    """Run a deepview :class:`~deepview.base.Model` over a Ray Dataset in a pool of actors (lazy).
 
     Parameters
     ----------
     dataset : ray.data.Dataset
         Rows with an input column (e.g. images as a tensor column).
     model_factory : Callable[[], Model]
-        Builds the model on an actor, e.g. ``functools.partial(load_my_net, "weights.pt")``;
-        pickled to the actors.
+        Builds the model on an actor, e.g. ``functools.partial(load_my_net, "weights.pt")``.
     response_names : str or Sequence[str]
         Layers (responses) to read, e.g. ``["relu3"]``.
     input_column : str
         Column fed to the model's input.
-    batch_size : int, default=256
-        Rows per model call.
-    concurrency : int, default=1
-        Number of actors (model replicas).
-    num_gpus : float, default=0
-        GPUs per actor (fractions share one); the factory puts the model on it.
-    num_cpus : float, default=1
-        CPUs each actor holds for the whole pass: leave some for reading the input.
+    batch_size, concurrency : int, default=256, 1
+        Rows per model call; number of actors (model replicas).
+    num_gpus, num_cpus : float, default=0, 1
+        GPUs and CPUs each actor holds for the whole pass (leave CPUs for reading the input).
 
     Returns
     -------
     ray.data.Dataset
-        One column per response plus every input column but ``input_column``, in the
-        input's row order.
+        One column per response plus every input column but ``input_column``, in row order.
 
     Raises
     ------
     InvalidTypeError, InvalidParameterError
-        Bad arguments (checked here, before any work).
+        Bad arguments (checked before any work).
     InvalidDataError
-        (when the result is read) the input column is missing, a response name clashes
-        with a passed-through column, or the model returns a wrong number of rows.
-
-    Examples
-    --------
-    >>> responses = map_responses(images, functools.partial(make_model, state), ["relu3"],
-    ...                           input_column="image", concurrency=2)  # doctest: +SKIP
+        (when read) a missing input column, a response named like a column, or a wrong row count.
     """
     if not is_ray_dataset(dataset):
         raise InvalidTypeError(

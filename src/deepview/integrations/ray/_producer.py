@@ -187,8 +187,8 @@ class RayDatasetProducer:
     dataset : ray.data.Dataset
         The rows, e.g. from ``ray.data.read_parquet`` or :func:`map_responses`.
     fields : str, Sequence[str] or Mapping[str, str | Sequence[str]], optional
-        Response columns: names (a field each), or ``{field: column}`` / ``{field: [scalar
-        columns]}`` (stacked); default every column but the id and label columns.
+        Response columns (a field each), or ``{field: column or [scalar columns]}``; default
+        every column but the id and label columns.
     id_column : str, optional
         Column of sample ids (``Batch.StdKeys.IDENTIFIER``).
     label_columns : Sequence[str], default=()
@@ -206,14 +206,6 @@ class RayDatasetProducer:
         (on the first pass) a named column does not exist.
     InvalidDataError
         (on a pass) the dataset has no rows, or fewer / more rows than on an earlier pass.
-
-    Examples
-    --------
-    >>> import ray  # doctest: +SKIP
-    >>> ds = ray.data.from_items([{"emb": np.ones(4)} for _ in range(10)])  # doctest: +SKIP
-    >>> producer = RayDatasetProducer(ds, fields="emb")  # doctest: +SKIP
-    >>> [b.batch_size for b in producer(4)]  # doctest: +SKIP
-    [4, 4, 2]
     """
 
     def __init__(self, dataset: Any, *, fields: Any = None, id_column: str | None = None,
@@ -284,8 +276,7 @@ class RayDatasetProducer:
 
 
 def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
-    """``ray.data.read_parquet`` of a file or a folder of Parquet shards, in path order, after
-    checking that every shard has the same schema.
+    """``ray.data.read_parquet`` of a file or folder of shards, in path order, schemas checked.
 
     Parameters
     ----------

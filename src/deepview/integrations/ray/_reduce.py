@@ -56,8 +56,7 @@ def block_states(producer: RayDatasetProducer, make_state: Callable[[], Any], *,
 
 def reduce_dataset(source: Any, make_state: Callable[[], Any], *, batch_size: int | None = None,
                    expected_rows: int | None = None) -> Any:
-    """Compute a partial state per block of a Ray Dataset on the cluster and merge the
-    states on the driver, in row order; the driver never holds the rows.
+    """A partial state per block of a Ray Dataset on the cluster, merged on the driver in row order.
 
     Parameters
     ----------
@@ -78,12 +77,7 @@ def reduce_dataset(source: Any, make_state: Callable[[], Any], *, batch_size: in
     Raises
     ------
     InvalidDataError
-        The dataset has no rows, or the states cover another number of rows than
-        ``expected_rows`` (never a silently short result).
-
-    Examples
-    --------
-    >>> pfa = reduce_dataset(RayDatasetProducer(ds, fields="fc1"), PFAState)  # doctest: +SKIP
+        The dataset has no rows, or the states cover another number of rows than expected.
     """
     if not isinstance(source, RayDatasetProducer) and not is_ray_dataset(source):
         raise InvalidTypeError(

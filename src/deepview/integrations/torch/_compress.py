@@ -39,12 +39,11 @@ class CompressedLayer:
     Attributes
     ----------
     producer, consumer : str
-        The layer that lost units and the layer reading them (``named_modules()`` names).
+        The layer that lost units and the layer reading them.
     units, kept : int
         Units of ``producer`` before and after.
     error : float
-        Relative error of the consumer's output on the calibration inputs,
-        ``E|y - y'|² / E|y - E y|²`` (0: unchanged).
+        Relative error of the consumer's output, ``E|y - y'|² / E|y - E y|²`` (0: unchanged).
     """
 
     producer: str
@@ -56,8 +55,7 @@ class CompressedLayer:
 
 @dataclasses.dataclass(frozen=True)
 class Compression:
-    """Result of :func:`compress`: the smaller network and one :class:`CompressedLayer` per
-    block, in forward order."""
+    """Result of :func:`compress`: the smaller network and a :class:`CompressedLayer` per block."""
 
     module: nn.Module
     layers: tuple[CompressedLayer, ...]
@@ -78,23 +76,19 @@ def compress(module: nn.Module, calibration: Sequence[Any], *, keep: float | Non
     module : torch.nn.Module
         The trained network (left unchanged).
     calibration : sequence of model inputs
-        A list of batches as the network takes them: tensors, tuples of arguments or
-        mappings of keyword arguments (a tokenizer's output, with ``attention_mask``).
+        A list of batches: tensors, tuples of arguments or keyword mappings (a tokenizer's).
     keep : float, optional
         Share of each block's units to keep, in (0, 1]; default 0.75 without ``strategy``.
     strategy : PFAStrategyType, optional
         A PFA strategy (``PFA.Strategy.Energy(0.99)``) deciding each block's count instead.
     same_width : bool, default=False
-        Keep the same number of units in every block; for a transformer whose configuration
-        records its MLP width, only the MLPs, with the new width in the configuration.
+        Keep the same number of units in every block (a transformer: its MLPs only).
     selection : {"pfa", "magnitude", "random"}, default="pfa"
-        Backward elimination on the consumer's output, or the baselines: the largest weight
-        norms or a random draw.
+        Backward elimination, or the baselines: largest weight norms, a random draw.
     refit : bool, default=True
         Refit the consumer's weights and bias by least squares (else just cut).
     pairs : Mapping[str, Sequence[str]], optional
-        Blocks to compress, ``{producer: [modules in between..., consumer]}`` as in
-        :func:`apply_pfa_recipe`; default all blocks found in the network.
+        Blocks ``{producer: [modules in between..., consumer]}``; default all found.
     seed : int, default=0
         Seed of ``selection="random"``.
 
@@ -106,14 +100,6 @@ def compress(module: nn.Module, calibration: Sequence[Any], *, keep: float | Non
     ------
     InvalidParameterError
         Bad ``keep`` / ``selection``, both ``keep`` and ``strategy``, no block to compress.
-
-    Examples
-    --------
-    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.GELU(),
-    ...                           torch.nn.Linear(64, 4))
-    >>> small = compress(net, [torch.randn(256, 8) for _ in range(4)], keep=0.5)
-    >>> small.module[0].out_features, small.module[2].in_features
-    (32, 32)
     """
     if not isinstance(module, nn.Module):
         raise InvalidTypeError(

@@ -20,8 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class DigitsSplit(NamedTuple):
-    """Train/test split of ``load_digits``: images ``(n, 1, 8, 8)`` float32 in [0, 1],
-    labels ``(n,)`` int64 in 0..9."""
+    """Train/test split of ``load_digits``: ``(n, 1, 8, 8)`` float32 images, int64 labels."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -30,19 +29,16 @@ class DigitsSplit(NamedTuple):
 
 
 def load_digits_split(*, test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
-    """Load scikit-learn's 1,797 8x8 digit images as a stratified train/test split.
+    """Load scikit-learn's 1,797 8x8 digit images (scaled to [0, 1]) as a stratified split.
 
     Parameters
     ----------
-    test_size : float, default=0.25
-        Fraction of the samples held out for testing.
-    seed : int, default=0
-        Seed of the split.
+    test_size, seed : float, int, default=0.25, 0
+        Fraction of the samples held out for testing; seed of the split.
 
     Returns
     -------
     DigitsSplit
-        ``(x_train, y_train, x_test, y_test)``; images scaled to [0, 1].
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -65,9 +61,8 @@ class DigitsCNN(nn.Module):
     ----------
     channels : tuple of two int, default=(32, 64)
         Output channels of ``conv1`` and ``conv2``.
-    hidden : int, default=128
-        Units of ``fc1``.
-    num_classes : int, default=10
+    hidden, num_classes : int, default=128, 10
+        Units of ``fc1`` and ``fc2``.
     dropout : float, default=0.2
     """
 
@@ -133,7 +128,7 @@ def evaluate_accuracy(module: nn.Module, x: np.ndarray, y: np.ndarray, *,
 def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | None = None,
                      epochs: int = 12, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
                      device: str | torch.device = "cpu") -> nn.Module:
-    """Train (or fine-tune) a digits CNN with Adam; a few seconds on a CPU.
+    """Train (or fine-tune) a digits CNN with Adam, seeded; a few seconds on a CPU.
 
     Parameters
     ----------
@@ -141,23 +136,14 @@ def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | Non
         The network to train in place; default a new ``DigitsCNN()``.
     split : DigitsSplit, optional
         Data (its training part); default ``load_digits_split()``.
-    epochs, batch_size, lr : int, int, float
+    epochs, batch_size, lr, seed : int, int, float, int
         Training schedule (defaults reach about 97-98% test accuracy).
-    seed : int, default=0
-        Seeds the initialisation, dropout and shuffling.
     device : str or torch.device, default="cpu"
 
     Returns
     -------
     torch.nn.Module
         The trained model, in eval mode.
-
-    Examples
-    --------
-    >>> split = load_digits_split()
-    >>> net = train_digits_cnn(split=split, epochs=1)
-    >>> evaluate_accuracy(net, split.x_test, split.y_test) > 0.5
-    True
     """
     epochs = check_int(epochs, name="epochs", owner="train_digits_cnn", min_value=0)
     batch_size = check_int(batch_size, name="batch_size", owner="train_digits_cnn", min_value=1)
@@ -191,8 +177,7 @@ def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | Non
 
 
 def digits_cnn_factory(*, epochs: int = 8, seed: int = 0) -> tuple[nn.Module, Any]:
-    """A trained digits CNN and the transform that turns dark-ink digit images of any size into
-    its input: ``--model deepview.integrations.torch:digits_cnn_factory``.
+    """A trained digits CNN and the transform reading digit images (``deepview demo``'s model).
 
     Returns
     -------

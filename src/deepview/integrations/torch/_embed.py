@@ -56,10 +56,8 @@ class Embeddings:
         Samples that could not be read, with the reason.
     model, layer, spec_hash : str
         What made the embeddings.
-    computed, reused : int
-        Samples embedded by this run / read back from the cache.
-    seconds : float
-        Wall time of the run.
+    computed, reused, seconds : int, int, float
+        Samples embedded by this run / read back from the cache; wall time.
     """
 
     ids: list[str]
@@ -89,8 +87,7 @@ class Embeddings:
                              labels=self.labels or None, paths=self.paths, texts=self.texts)
 
     def to_parquet(self, path: str | os.PathLike[str]) -> pathlib.Path:
-        """Write ``id``, ``path`` / ``text``, the labels and ``embedding`` (a fixed-size list
-        column) to a Parquet file, atomically."""
+        """Write ids, paths / texts, labels and ``embedding`` to a Parquet file, atomically."""
         import pyarrow as pa
 
         out = pathlib.Path(path)
@@ -250,25 +247,20 @@ def _shards(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 def embed(producer: RecordProducer, embedder: Embedder, *,
           cache_dir: str | os.PathLike[str] | None = None, batch_size: int = 64,
           shard_size: int = 2048, num_workers: int | None = None) -> Embeddings:
-    """Embed every sample of a record producer, shard by shard, reusing the cache shards of
-    an earlier run with the same model, layer and samples.
+    """Embed every sample of a record producer, shard by shard, reusing matching cache shards.
 
     Parameters
     ----------
     producer : RecordProducer
-        :class:`~deepview.base.ImageFolderProducer`, :class:`~deepview.base.TextProducer`,
-        ``deepview.integrations.hf.HFDatasetProducer``, ...
+        ``ImageFolderProducer``, ``TextProducer``, ``HFDatasetProducer``, ...
     embedder : Embedder
         From :func:`load_embedder`.
     cache_dir : path, optional
         Where the shards go (``cache_dir/<spec hash>/shard-NNNNN.parquet``); default none.
-    batch_size : int, default=64
-        Samples per forward pass.
-    shard_size : int, default=2048
-        Samples per cache shard.
+    batch_size, shard_size : int, default=64, 2048
+        Samples per forward pass and per cache shard.
     num_workers : int, optional
-        DataLoader processes decoding the samples; default 0 for texts or on two CPUs or
-        fewer, else up to 4.
+        DataLoader processes decoding the samples; default 0 for texts or two CPUs, else <= 4.
 
     Returns
     -------

@@ -65,8 +65,7 @@ def weights_digest(module: nn.Module) -> str:
 
 @dataclasses.dataclass
 class Embedder:
-    """A model ready to embed raw samples: the layer of a network to read, and how decoded
-    samples (images or texts) become its input.
+    """A model ready to embed raw samples: the layer to read and the input transform.
 
     Parameters
     ----------
@@ -132,8 +131,7 @@ class Embedder:
 
 # ------------------------------------------------------------------------- default layers
 def penultimate_layer(model: TorchModel, example: Any) -> str:
-    """The layer before the last one that runs, ignoring dropout, flatten and softmax (a
-    classifier head's input)."""
+    """The layer before the last that runs, skipping dropout, flatten, softmax (a head's input)."""
     details = model._torch_details
     args, kwargs = details.prepare_call(example)
     order = [n for n in leaf_order(details.module, kwargs or args)
@@ -209,15 +207,12 @@ def load_embedder(spec: str, *, modality: str | None = None, layer: str | None =
     Parameters
     ----------
     spec : str
-        A factory ``"my_pkg.models:build"`` / ``"file.py:build"`` returning a module (or
-        ``(module, transform)``), a sentence-transformers model (a folder, ``"st:NAME"``,
-        ``"all-MiniLM-L6-v2"``), ``"timm:NAME"`` or ``"torchvision:NAME"``.
+        A factory ``"my_pkg.models:build"`` / ``"file.py:build"``, a sentence-transformers
+        model (a folder, ``"all-MiniLM-L6-v2"``), ``"timm:NAME"`` or ``"torchvision:NAME"``.
     modality : {"image", "text"}, optional
-        What the samples are; a factory's module without a transform gets an
-        :class:`ImageTransform` for images.
+        What the samples are.
     layer : str, optional
-        The layer to read; default the penultimate layer (a sentence-transformers model:
-        the last hidden state), pooled.
+        The layer to read; default the penultimate (sentence-transformers: the last hidden state).
     device : str or torch.device, optional
         Default ``"cuda"`` when available.
     image_size : int, optional
@@ -326,8 +321,7 @@ def load_sentence_transformer(name: str, *, device: Any = None) -> Any:
 
 def sentence_transformer_embedder(st: Any, *, name: str = "sentence-transformers",
                                   max_length: int | None = None) -> Embedder:
-    """An :class:`Embedder` over a loaded ``SentenceTransformer``'s transformer, with its
-    pooling and normalisation."""
+    """An :class:`Embedder` over a loaded ``SentenceTransformer`` (its pooling, normalisation)."""
     modules = list(st)
     if not modules or not hasattr(modules[0], "auto_model"):
         raise InvalidTypeError(
@@ -431,8 +425,7 @@ def _factory(target: str, attr: str, *, device: Any, modality: str | None,
 
 
 def load_compressed(folder: str | os.PathLike[str]) -> tuple[nn.Module, Any]:
-    """Load a network that ``deepview compress`` wrote from a model factory as
-    ``(module, transform)`` (``transform`` None if the factory gives none)."""
+    """Load a factory network that ``deepview compress`` wrote: ``(module, transform or None)``."""
     factory_spec, weights = read_manifest(folder)
     target, _, attr = factory_spec.rpartition(":")
     factory = getattr(_import_target(target), attr, None)

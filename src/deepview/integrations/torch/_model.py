@@ -86,8 +86,7 @@ def pool_response(value: torch.Tensor, pooling: str, *, mask: torch.Tensor | Non
     Parameters
     ----------
     value : torch.Tensor
-        ``(batch, tokens, features)`` when ``token_level``, else ``(batch, channels,
-        *spatial)``; a 1-D or 2-D response is returned unchanged.
+        ``(batch, tokens, features)`` if ``token_level``, else ``(batch, channels, *spatial)``.
     pooling : {"mean", "max", "first"}
         Over the (real) tokens or the spatial positions; ``"first"``: the first token.
     mask : torch.Tensor, optional
@@ -100,12 +99,6 @@ def pool_response(value: torch.Tensor, pooling: str, *, mask: torch.Tensor | Non
     Returns
     -------
     torch.Tensor
-
-    Examples
-    --------
-    >>> x = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])  # 3 tokens, 2 features
-    >>> pool_response(x, "mean", mask=torch.tensor([[1, 1, 0]]), token_level=True)
-    tensor([[2., 3.]])
     """
     if value.ndim <= 2:
         return value
@@ -302,8 +295,7 @@ class _TorchModelDetails:
         return self.prepare_call(value)
 
     def prepare_call(self, value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """``(args, kwargs)`` of ``forward`` (a dict as keywords, a tuple or list positionally),
-        arrays as tensors on the model's device."""
+        """``(args, kwargs)`` of ``forward``: a dict as keywords, a tuple positionally."""
         if isinstance(value, Mapping):
             return (), {str(k): self._to_tensor(str(k), v) for k, v in value.items()}
         if isinstance(value, (tuple, list)):
@@ -334,9 +326,8 @@ class _TorchModelDetails:
 
 
 class TorchModel(Model):
-    """A :class:`deepview.base.Model` over the layers (``named_modules()``) of a
-    ``torch.nn.Module``: ``pipeline(producer, TorchModel(net)(["conv2", "fc1"]))`` replaces
-    each batch's input field by those layers' responses, captured with forward hooks.
+    """A :class:`deepview.base.Model` over the layers (``named_modules()``) of a torch module:
+    ``pipeline(producer, TorchModel(net)(["fc1"]))`` yields their responses (forward hooks).
 
     Parameters
     ----------
@@ -345,13 +336,11 @@ class TorchModel(Model):
     device : str or torch.device, optional
         Where inference runs; default ``"cuda"`` when available, else ``"cpu"``.
     input_name : str or Sequence[str], default="input"
-        The model input (a single-field batch feeds it whatever its name); several names
-        are passed to ``forward`` (or ``batch_transform``) as keywords.
+        The input field(s); several are passed to ``forward`` as keywords.
     input_shape : tuple of int, optional
         Shape of one sample; lets ``response_infos`` report output shapes before any batch.
     batch_transform : callable, optional
-        ``f(numpy batch)`` returning a tensor or array, a tuple (positional arguments) or a
-        dict (keyword arguments) for ``forward``.
+        ``f(numpy batch)`` returning a tensor, a tuple or a dict of arguments for ``forward``.
     stop_early : bool, default=True
         Stop the forward pass once all requested layers have fired.
     pooling : {"mean", "max", "first"}, optional
@@ -360,16 +349,6 @@ class TorchModel(Model):
         The keyword input marking real tokens (``"attention_mask"``) for token pooling.
     token_level : bool, optional
         Whether responses are ``(batch, tokens, features)``; default when ``token_mask``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepview.base import ArrayProducer, pipeline
-    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
-    >>> model = TorchModel(net, device="cpu", input_shape=(4,))
-    >>> batch = next(iter(pipeline(ArrayProducer(np.ones((5, 4))), model(["1"]))(5)))
-    >>> batch.fields["1"].shape, model.response_infos["0"].shape
-    ((5, 3), (None, 3))
     """
 
     def __init__(self, module: nn.Module, *, device: str | torch.device | None = None,
@@ -432,34 +411,18 @@ class TorchModel(Model):
         return list(self._torch_details.modules)
 
     def responses(self, inputs: Any, layers: str | Iterable[str]) -> dict[str, np.ndarray]:
-        """The responses (pooled if the model pools) of ``layers`` to one batch of model
-        inputs, without a pipeline.
+        """The responses (pooled if the model pools) of ``layers`` to one batch of model inputs.
 
         Parameters
         ----------
         inputs : tensor, array, dict or tuple
-            What ``forward`` takes (``batch_transform`` is not applied): a tensor, keyword
-            arguments (a tokenizer's output) or positional arguments.
+            What ``forward`` takes (``batch_transform`` is not applied).
         layers : str or Iterable[str]
             Layer names (see :attr:`layer_names`).
 
         Returns
         -------
         dict of str to numpy.ndarray
-
-        Examples
-        --------
-        >>> class Toy(torch.nn.Module):
-        ...     def __init__(self):
-        ...         super().__init__()
-        ...         self.embed = torch.nn.Embedding(10, 2)
-        ...     def forward(self, input_ids, attention_mask):
-        ...         return self.embed(input_ids)
-        >>> toy = TorchModel(Toy(), device="cpu", pooling="mean", token_mask="attention_mask")
-        >>> out = toy.responses({"input_ids": torch.tensor([[1, 2, 0]]),
-        ...                      "attention_mask": torch.tensor([[1, 1, 0]])}, ["embed"])
-        >>> out["embed"].shape
-        (1, 2)
         """
         names = {layers} if isinstance(layers, str) else set(layers)
         details = self._torch_details

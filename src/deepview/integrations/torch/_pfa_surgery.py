@@ -32,30 +32,24 @@ def apply_pfa_recipe(module: nn.Module, recipes: Mapping[str, Any], *,
                      pairs: Mapping[str, Sequence[str]] | None = None,
                      fold_duplicates: bool = True,
                      calibration: Sequence[Any] | None = None) -> nn.Module:
-    """Return a smaller copy of ``module`` without the units that PFA recipes remove: the
-    producing ``Linear``/``Conv`` loses them, with any ``BatchNorm`` on the way, and the
-    next ``Linear``/``Conv`` the matching inputs (see docs/compress.md).
+    """A smaller copy of ``module`` without the units PFA recipes remove (see docs/compress.md).
 
     Parameters
     ----------
     module : torch.nn.Module
         The trained network; traceable by ``torch.fx`` unless ``pairs`` names every block.
     recipes : Mapping[str, PFARecipe]
-        ``PFA.get_recipe()`` output, keyed by the producing layer or a BatchNorm/activation
-        after it (e.g. ``"relu1"`` for ``conv1``).
+        ``PFA.get_recipe()`` output, keyed by the producing layer or a layer after it.
     pairs : Mapping[str, Sequence[str]], optional
-        ``{producer: [modules in between..., consumer]}``, e.g. ``{"conv1": ["bn1",
-        "conv2"]}``, for networks that cannot be traced.
+        ``{producer: [modules in between..., consumer]}`` for networks that cannot be traced.
     fold_duplicates : bool, default=True
         Fold a removed unit that is a positive multiple of a kept one into the consumer.
     calibration : sequence of model inputs, optional
-        Batches as the network takes them; given, each consumer is refitted by least squares
-        instead (as :func:`compress` does).
+        Given, each consumer is refitted by least squares instead (as :func:`compress` does).
 
     Returns
     -------
     torch.nn.Module
-        A deep copy of ``module`` with smaller layers (same class and ``forward``).
 
     Raises
     ------
@@ -70,8 +64,8 @@ def apply_pfa_recipe(module: nn.Module, recipes: Mapping[str, Any], *,
     >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     >>> recipe = SimpleNamespace(original_output_count=8, maximally_correlated_units=[1, 5])
     >>> small = apply_pfa_recipe(net, {"0": recipe})
-    >>> small[0].out_features, small[2].in_features, net[0].out_features
-    (6, 6, 8)
+    >>> small[0].out_features, small[2].in_features
+    (6, 6)
     """
     if not isinstance(module, nn.Module):
         raise InvalidTypeError(

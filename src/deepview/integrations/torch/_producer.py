@@ -69,28 +69,17 @@ def _normalise_mapping(mapping: Any, owner: str) -> tuple[Any, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class TorchProducer:
-    """A deepview producer over a torch ``DataLoader`` or ``Dataset`` (re-batched to any
-    ``batch_size``; samples without ids get their position).
+    """A deepview producer over a torch ``DataLoader`` or ``Dataset``, re-batched to any size.
 
     Parameters
     ----------
     data_loader : torch.utils.data.DataLoader or torch.utils.data.Dataset
         Where the samples come from; it must not shuffle (introspectors read it repeatedly).
     mapping : sequence of str, Batch.MetaKey, Batch.DictMetaKey, callable or None
-        One entry per part of a loader item (a single entry may be given bare): a field
-        name, flat metadata, dict metadata (a non-dict part goes under
-        ``anonymous_field_name``), ``f(value, builder)``, or None to drop it.
+        Per part of a loader item: a field name, flat metadata, dict metadata, a callable
+        ``f(value, builder)`` or None to drop it; one entry may be given bare.
     anonymous_field_name : str, default="_"
         Key used for ``DictMetaKey`` entries whose item is not a dict.
-
-    Examples
-    --------
-    >>> from torch.utils.data import TensorDataset
-    >>> ds = TensorDataset(torch.zeros(5, 3), torch.arange(5))
-    >>> producer = TorchProducer(ds, ["x", Batch.StdKeys.LABELS], anonymous_field_name="class")
-    >>> batch = next(iter(producer(4)))
-    >>> batch.fields["x"].shape, batch.metadata[Batch.StdKeys.LABELS]["class"]
-    ((4, 3), [0, 1, 2, 3])
     """
 
     data_loader: Any
@@ -193,30 +182,18 @@ class _Unbatched(IterableDataset):  # type: ignore[type-arg]
 
 
 class ProducerTorchDataset(IterableDataset):  # type: ignore[type-arg]
-    """A torch ``IterableDataset`` yielding one tuple per sample of a deepview producer
-    (each DataLoader worker a disjoint share of the batches).
+    """A torch ``IterableDataset`` of one tuple per sample of a deepview producer.
 
     Parameters
     ----------
     producer : Producer
         The deepview producer to read.
     mapping : sequence
-        Per tuple item: a field name (a numpy copy), a ``MetaKey`` or ``DictMetaKey`` (its
-        value; a one-key dict's only value) or ``f(element)``; one entry may be given bare.
+        Per tuple item: a field name, a ``MetaKey`` / ``DictMetaKey`` or ``f(element)``.
     batch_size : int, default=100
         Batch size used to read the producer.
     transforms : Mapping[str, callable], optional
         ``{field: f(tensor) -> tensor}`` applied per sample.
-
-    Examples
-    --------
-    >>> from torch.utils.data import DataLoader
-    >>> from deepview.base import ArrayProducer
-    >>> ds = ProducerTorchDataset(ArrayProducer(np.ones((6, 2)), labels={"y": [0, 1] * 3}),
-    ...                           ["responses", Batch.StdKeys.LABELS])
-    >>> x, y = next(iter(DataLoader(ds, batch_size=4)))
-    >>> tuple(x.shape), y.tolist()
-    ((4, 2), [0, 1, 0, 1])
     """
 
     def __init__(self, producer: Producer, mapping: Any, batch_size: int = 100,

@@ -21,8 +21,7 @@ _WEIGHTS = "weights.pt"
 
 def save_compressed(module: nn.Module, folder: str | os.PathLike[str], *, factory: str,
                     **details: Any) -> None:
-    """Write ``module``'s ``state_dict`` and a manifest naming ``factory``
-    (``"pkg.module:function"`` or ``"file.py:function"``) into the existing ``folder``."""
+    """Write ``module``'s ``state_dict`` and a manifest naming ``factory`` into ``folder``."""
     folder = pathlib.Path(folder)
     torch.save(module.state_dict(), folder / _WEIGHTS)
     manifest = {"format": 1, "factory": factory, "weights": _WEIGHTS, **details}
@@ -30,8 +29,7 @@ def save_compressed(module: nn.Module, folder: str | os.PathLike[str], *, factor
 
 
 def resize_to_state_dict(module: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
-    """Resize the Linear / Conv / BatchNorm layers of ``module`` to the tensors of ``state``
-    and load it, in place: ``resize_to_state_dict(MyNet(), torch.load(path))``; return it."""
+    """Resize ``module``'s Linear / Conv / BatchNorm layers to ``state`` and load it (in place)."""
     for name, m in module.named_modules():
         prefix = f"{name}." if name else ""
         weight = state.get(prefix + "weight")

@@ -38,24 +38,16 @@ class ImageTransform:
     size : int or (int, int), default=224
         Output ``(height, width)``.
     mode : {"RGB", "L"}, default="RGB"
-        Colour (3 channels) or grey (1 channel; colour images are converted).
+        Colour (3 channels) or grey (1 channel).
     mean, std : sequence of float
         Per-channel statistics; default ImageNet's for RGB, ``0`` and ``1`` for grey.
     resize : {"center_crop", "stretch"}, default="center_crop"
-        Crop the centre out of a shorter side of ``size / crop_fraction``, or stretch.
+        Crop the centre out of a shorter side of ``size / crop_fraction`` (0.875), or stretch.
     crop_fraction : float, default=0.875
-        See ``resize`` (224 from 256).
     invert : bool, default=False
         Use ``1 - pixel`` (dark ink becomes bright).
     resample : str, default="bilinear"
         Pillow filter: ``nearest``, ``box``, ``bilinear``, ``bicubic`` or ``lanczos``.
-
-    Examples
-    --------
-    >>> transform = ImageTransform(size=4, mode="L", resize="stretch", resample="box")
-    >>> out = transform([np.full((8, 8, 3), 255, np.uint8), np.zeros((16, 4, 1), np.uint8)])
-    >>> tuple(out.shape), float(out[0].max()), float(out[1].max())
-    ((2, 1, 4, 4), 1.0, 0.0)
     """
 
     size: int | tuple[int, int] = 224
@@ -134,15 +126,14 @@ class ImageTransform:
 
 
 class TextTransform:
-    """Texts to a Hugging Face tokenizer's model inputs (a dict of tensors), padded to the
-    longest text of the batch and truncated to ``max_length`` tokens.
+    """Texts to a tokenizer's inputs (a dict of tensors), padded to the longest and truncated.
 
     Parameters
     ----------
     tokenizer : transformers tokenizer
         A Hugging Face tokenizer (``AutoTokenizer`` or a sentence-transformers model's).
     max_length : int, optional
-        Longest input in tokens; default the tokenizer's ``model_max_length`` (at most 512).
+        Longest input in tokens; default the tokenizer's (at most 512).
     """
 
     def __init__(self, tokenizer: Any, max_length: int | None = None) -> None:
