@@ -248,3 +248,16 @@ def test_a_cluster_made_mostly_of_duplicates_is_an_issue_row() -> None:
     assert "'copies' (10 samples, 80% duplicates)" in row["detail"]
     frame["duplicates_r"] = -1
     assert "duplicate clusters" not in set(issues_table(frame, [], [])["issue"])
+
+
+def test_one_label_coding_with_one_missing_value_convention() -> None:
+    from deepview.report._audit import label_codes
+
+    codes, values = label_codes(["b", None, "a", "", float("nan"), "b"])
+    assert values == ["a", "b"] and codes.tolist() == [1, -1, 0, -1, -1, 1]
+    sorted_full = pd.Categorical(["x", "y", "x"])  # used as is: its own int8 codes
+    codes, values = label_codes(sorted_full)
+    assert values == ["x", "y"] and codes.dtype == np.int8 and codes.tolist() == [0, 1, 0]
+    unused = pd.Categorical(["y", ""], categories=["", "x", "y"])
+    codes, values = label_codes(unused)
+    assert values == ["y"] and codes.tolist() == [0, -1]

@@ -29,6 +29,7 @@ from deepview.introspectors._duplicates import (
     neighbour_groups,
 )
 from deepview.introspectors._familiarity import Familiarity
+from deepview.report._audit import label_codes
 
 logger = logging.getLogger(__name__)
 
@@ -542,13 +543,15 @@ def split_familiarity(reduced: Reduced, field: str, strategy: Any, labels: Mappi
     columns: dict[str, pd.Series] = {}
     for dim, labelled in labels.items():
         codes, uniques = label_codes(labelled)
+        if (codes < 0).any():  # the missing labels as one more code, which gets no model
+            codes = np.where(codes < 0, len(uniques), codes)
         counts = np.bincount(codes, minlength=len(uniques))
         kept = [k for k in range(len(uniques)) if counts[k] >= minimum]  # sorted values
         if not kept:
             logger.info("%s: no value of label '%s' has %d samples; no split familiarity.",
                         _OWNER, dim, minimum)
             continue
-        offsets = _residual_offsets(reduced, codes, len(uniques))
+        offsets = _residual_offsets(reduced, codes, len(counts))
         fields = []  # one float32 array per kept value, wrapped by Arrow without a copy
         for k in kept:
             rows = np.flatnonzero(codes == k)
@@ -574,15 +577,6 @@ def count_split_models(labels: Mapping[str, Any], minimum: int) -> int:
     total = 0
     for values in labels.values():
         codes, uniques = label_codes(values)
-        total += int(np.count_nonzero(np.bincount(codes, minlength=len(uniques)) >= minimum))
+        total += int(np.count_nonzero(
+            np.bincount(codes[codes >= 0], minlength=len(uniques)) >= minimum))
     return total
-
-
-def label_codes(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and sorted distinct values (as str) of a label column."""
-    if isinstance(values, pd.Categorical) and values.categories.is_monotonic_increasing \
-            and not values.isna().any():
-        return (np.asarray(values.codes),  # as they are: int8 for up to 127 values
-                np.asarray(values.categories, dtype=object).astype(str))
-    uniques, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
-    return codes.astype(np.int64), uniques

@@ -77,19 +77,22 @@ def distinct_labels(series: pd.Series) -> list[str]:
     return [str(c) for c, p in zip(categorical.categories, present) if p]
 
 
-def audit_codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (-1 for  = no label) and the sorted distinct values."""
-    if isinstance(values, pd.Categorical) and not (np.asarray(values.codes) < 0).any():
-        categories = [str(c) for c in values.categories]
-        present = np.bincount(values.codes, minlength=len(categories)) > 0
-        uniques = sorted({c for c, p in zip(categories, present) if p} - {""})
-        position = {v: k for k, v in enumerate(uniques)}
-        lut = np.array([position.get(c, -1) for c in categories], dtype=np.int64)
-        return lut[values.codes], uniques
-    array = np.asarray(values, dtype=object).astype(str)
-    uniques = sorted(set(array.tolist()) - {""})
-    lookup = {v: k for k, v in enumerate(uniques)}
-    return np.array([lookup.get(v, -1) for v in array.tolist()], dtype=np.int64), uniques
+def label_codes(values: Any) -> tuple[np.ndarray, list[str]]:
+    """The report's one label coding: integer codes (-1 where the label is missing: None, NaN
+    or "") and the sorted distinct values (str).  A sorted ``pandas.Categorical`` with every
+    category used and none missing keeps its own codes (1-4 bytes per sample)."""
+    if not isinstance(values, pd.Categorical):
+        text = pd.Series(np.asarray(values, dtype=object), dtype=object)
+        values = pd.Categorical(text.where(text.notna(), "").astype(str).to_numpy(dtype=object))
+    categories = [str(c) for c in values.categories]
+    codes = np.asarray(values.codes)
+    present = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+    uniques = sorted({c for c, p in zip(categories, present) if p} - {""})
+    if uniques == categories and not (codes < 0).any():
+        return codes, uniques
+    position = {v: k for k, v in enumerate(uniques)}
+    lut = np.array([position.get(c, -1) for c in categories] + [-1], dtype=np.int32)
+    return lut[codes], uniques
 
 
 def _aligned_predictions(table: Any, dim: str, classes: list[str], ids: Sequence[str]
@@ -155,7 +158,7 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
     for dim, values in labels.items():
         if dim in splits:
             continue
-        codes, classes = audit_codes(values)
+        codes, classes = label_codes(values)
         if len(classes) < 2:
             logger.info("%s: label '%s' has fewer than two values; no label issues.", _OWNER, dim)
             continue
@@ -213,7 +216,7 @@ def leakage_columns(groups: np.ndarray, name: str, labels: Mapping[str, Sequence
                     splits: Sequence[str]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for dim in splits:
-        codes, _ = audit_codes(labels[dim])
+        codes, _ = label_codes(labels[dim])
         leaks = leaking_groups(groups, codes)
         columns[f"leakage_{name}_byAttr_{dim}"] = leaks
         columns[f"leakageFlag_{name}_byAttr_{dim}"] = leaks >= 0
@@ -328,7 +331,7 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str], split_columns
         for column in leak_columns:
             dim = str(column).split("_byAttr_", 1)[1]
             leaks = data[column].to_numpy()
-            codes, names = audit_codes(label_categorical(data[dim]))
+            codes, names = label_codes(label_categorical(data[dim]))
             pairs = [train_first(p) for p in split_pair_counts(leaks, codes, names)]
             detail = "; ".join(f"{p['a']}/{p['b']}: {_count(int(p['groups']), 'group')} "
                                f"({p['samples_a']} {p['a']}, {p['samples_b']} {p['b']})"

@@ -239,7 +239,7 @@ def _strata(labels: Mapping[str, Any], splits: list[str]) -> np.ndarray | None:
     for dim, values in labels.items():
         if dim in splits:
             continue
-        codes, uniques = analysis.label_codes(values)
+        codes, uniques = audit.label_codes(values)
         if 2 <= len(uniques) <= _MAX_STRATA:
             return codes
     return None

@@ -75,6 +75,8 @@ ROBUST_MARGIN = 0.25
 ROBUST_GAIN = 1.5
 #: a label-issue score from here on is borderline (another class is as likely)
 BORDERLINE = 0.5
+#: how the site shows a missing value (a label's included)
+MISSING = "(missing)"
 #: the cluster label's value for samples in no cluster
 NO_CLUSTER = "(no cluster)"
 #: stacks of identical samples marked on the map, the largest first
@@ -328,7 +330,7 @@ def _is_missing(value: Any) -> bool:
 
 
 def _as_text(value: Any) -> str:
-    return "(missing)" if _is_missing(value) else str(value)
+    return MISSING if _is_missing(value) else str(value)
 
 
 def _texts(column: pd.Series) -> list[str]:
@@ -336,19 +338,15 @@ def _texts(column: pd.Series) -> list[str]:
 
 
 def _factorize(column: pd.Series) -> tuple[list[str], np.ndarray]:
-    """Sorted distinct label texts and each row's code (int32)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):  # from the codes: no str per row
-        cats = [_as_text(c) for c in column.cat.categories]
-        codes = column.cat.codes.to_numpy()
-        if (codes < 0).any():
-            cats.append("(missing)")
-            codes = np.where(codes < 0, len(cats) - 1, codes)
-        values, inverse = np.unique(np.asarray(cats, dtype=object), return_inverse=True)
-        return [str(v) for v in values], inverse.astype(np.int32)[codes]
-    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
-    texts = np.asarray([_as_text(u) for u in uniques], dtype=object)
-    values, inverse = np.unique(texts, return_inverse=True)  # merges e.g. None and NaN
-    return [str(v) for v in values], inverse.astype(np.int32)[codes]
+    """Sorted distinct label texts (with :data:`MISSING` for missing labels) and each row's
+    code (int32), from the report's one label coding (:func:`_audit.label_codes`)."""
+    values = column.array if isinstance(column.dtype, pd.CategoricalDtype) else column
+    codes, uniques = audit.label_codes(values)
+    if not (codes < 0).any():
+        return uniques, codes.astype(np.int32)
+    shown = sorted({*uniques, MISSING})
+    position = np.array([shown.index(v) for v in [*uniques, MISSING]], dtype=np.int32)
+    return shown, position[codes]  # code -1 (missing) -> the last entry: MISSING
 
 
 def _sample_texts(column: pd.Series) -> list[str]:
@@ -542,7 +540,7 @@ def _groups_csr(groups: np.ndarray, exact: np.ndarray | None) -> dict[str, Any]:
 
 
 def _id_strings(data: pd.DataFrame) -> Any:
-    """The ids as an Arrow string array (missing: "(missing)"; no id column: row numbers)."""
+    """The ids as an Arrow string array (missing: :data:`MISSING`; no id column: numbers)."""
     import pyarrow as pa
 
     n = len(data)
@@ -556,7 +554,7 @@ def _id_strings(data: pd.DataFrame) -> Any:
             and pd.api.types.is_string_dtype(series.dtype)):
         if not series.hasnans:  # the column's own Arrow strings (no copy)
             return pa.chunked_array(pa.array(series))
-        return pa.chunked_array(pa.array(series.fillna("(missing)")))
+        return pa.chunked_array(pa.array(series.fillna(MISSING)))
     return pa.array(_texts(series), type=pa.string())
 
 
@@ -669,7 +667,7 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         )):
             values, codes = _factorize(series)
             if kind == columns.CLUSTER:
-                values = [NO_CLUSTER if v == "(missing)" else v for v in values]
+                values = [NO_CLUSTER if v == MISSING else v for v in values]
             labels[col] = {"name": col, "values": values, "codes_np": codes,
                            "cluster": r if kind == columns.CLUSTER else None}
         elif numeric:
@@ -980,7 +978,8 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
             flag = _flags(data[flag_col]) if flag_col else np.zeros(len(data), np.int8)
             suggested_col = cols.get(columns.LABEL_ISSUE_SUGGESTED)
             if suggested_col:
-                values, codes = _factorize(data[suggested_col].fillna(""))
+                values, codes = _factorize(data[suggested_col])
+                values = ["" if v == MISSING else v for v in values]  # "": no suggestion
             else:
                 values, codes = [""], np.zeros(len(data), dtype=np.int32)
             bit = len(entries["labelIssues"])
@@ -1007,7 +1006,7 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
             if dim in data.columns:
                 split_values, split_codes = _factorize(data[dim])
                 split_texts = [split_values[c] for c in split_codes[rows]] if len(rows) else []
-                codes, names = audit.audit_codes(split_texts)
+                codes, names = audit.label_codes(split_texts)
                 entry["pairs"] = [audit.train_first(p) for p in audit.split_pair_counts(
                     leaks[rows], codes, names)]
                 entry["order"] = sorted(set(split_values), key=_split_rank)
@@ -1038,7 +1037,9 @@ def _audit_table(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | No
     kept: dict[str, Any] = {}
     distinct: dict[str, list[str]] = {}
     for dim in labels:  # categorical codes: the audit reads them, no str per row
-        values, codes = _factorize(data[dim])
+        series = data[dim]
+        codes, values = audit.label_codes(
+            series.array if isinstance(series.dtype, pd.CategoricalDtype) else series)
         distinct[dim] = values
         kept[dim] = pd.Series(pd.Categorical.from_codes(
             codes, categories=pd.Index(values, dtype=object)), index=data.index)
