@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from collections.abc import (
     Callable,
     Hashable,
@@ -417,9 +416,7 @@ class Batch:
         """
         metadata = dict(self._metadata)
         metadata[key] = _convert_metadata(key, values, "Batch.with_metadata", _freeze_seq)
-        obj = Batch.__new__(Batch)
-        obj._init(dict(self._fields), metadata, dict(self._snapshots))
-        return obj
+        return Batch._from_parts(dict(self._fields), metadata, dict(self._snapshots))
 
     # ------------------------------------------------------------------ dunder
     def __eq__(self, other: object) -> bool:
@@ -446,28 +443,16 @@ class Batch:
     # ------------------------------------------------------------------ subsets
     def _subset(self, indices: np.ndarray | slice) -> Batch:
         fields = {k: v[indices] for k, v in self._fields.items()}
-        idx: Sequence[int]
-        if isinstance(indices, slice):
-            idx = range(self._batch_size)[indices]
-        else:
-            idx = indices.tolist()
+        idx = None if isinstance(indices, slice) else indices.tolist()
 
         def take(seq: Sequence[Any]) -> list[Any]:
-            if isinstance(indices, slice):
-                return _FrozenList(seq[indices])
-            return _FrozenList(seq[i] for i in idx)
+            return _FrozenList(seq[indices] if idx is None else (seq[i] for i in idx))
 
         metadata = {key: _each_seq(key, value, take) for key, value in self._metadata.items()}
         snapshots = {k: s._subset(indices) for k, s in self._snapshots.items()}
         if not fields and not metadata:
             raise InvalidDataError("Batch: cannot take a subset of an empty batch.")
         obj = Batch.__new__(Batch)
-        if not fields and len(idx) == 0:
-            obj._fields = _Fields({})
-            obj._metadata = metadata
-            obj._snapshots = MappingProxyType(snapshots)
-            obj._batch_size = 0
-            return obj
         obj._init(fields, metadata, snapshots)
         return obj
 
@@ -591,11 +576,8 @@ class Batch:
             if not self.fields and not metadata:
                 raise InvalidDataError(
                     "Batch.Builder: a batch needs at least one field or one metadata entry.")
-            snapshots = {}
-            for name, snap in self.snapshots.items():
-                if snap._snapshots:
-                    snap = Batch._from_parts(dict(snap._fields), dict(snap._metadata), {})
-                snapshots[name] = snap
+            snapshots = {name: Batch._from_parts(dict(s._fields), dict(s._metadata), {})
+                         if s._snapshots else s for name, s in self.snapshots.items()}
             return Batch._from_parts(dict(self.fields), metadata, snapshots)
 
 
@@ -632,19 +614,16 @@ def concatenate_batches(batches: Sequence[Batch]) -> Batch:
     fields = {k: np.concatenate([b._fields[k] for b in batches]) for k in first._fields}
     metadata: dict[_AnyKey, Any] = {}
     for key, ours in first._metadata.items():
-        if isinstance(key, DictMetaKey):
-            subkeys: dict[str, list[Any]] = defaultdict(list)
-            for b in batches:
-                value = b._metadata[key]
-                if set(value) != set(ours):
-                    raise InvalidDataError(
-                        f"concatenate_batches: metadata '{key.name}' has different "
-                        f"entries {sorted(ours)} vs {sorted(value)}.")
-                for k, v in value.items():
-                    subkeys[k].extend(v)
-            metadata[key] = dict(subkeys)
-        else:
-            metadata[key] = _FrozenList(x for b in batches for x in b._metadata[key])
+        values = [b._metadata[key] for b in batches]
+        if not isinstance(key, DictMetaKey):
+            metadata[key] = [x for value in values for x in value]
+            continue
+        for value in values:
+            if set(value) != set(ours):
+                raise InvalidDataError(
+                    f"concatenate_batches: metadata '{key.name}' has different "
+                    f"entries {sorted(ours)} vs {sorted(value)}.")
+        metadata[key] = {k: [x for value in values for x in value[k]] for k in ours}
     snapshots = {k: concatenate_batches([b._snapshots[k] for b in batches])
                  for k in first._snapshots}
     return Batch._from_parts(fields, metadata, snapshots)
