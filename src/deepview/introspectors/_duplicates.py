@@ -223,8 +223,7 @@ class _Slope:
 class _KNNBase:
     """``__call__`` of the bundled kNN strategies: neighbours within the threshold."""
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+    knn: Callable[..., tuple[np.ndarray, Any]]
 
     def __call__(self, vectors: np.ndarray,
                  threshold: DuplicatesThresholdStrategyType) -> Sequence[Sequence[int]]:
@@ -237,24 +236,21 @@ class _KNNBase:
 class _KNNAnnoy(_KNNBase):
     """Approximate neighbours with Annoy (30 trees, seed 0); needs the ``annoy`` extra."""
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return knn_annoy(vectors, k)
+    knn = staticmethod(knn_annoy)
 
 
 @dataclasses.dataclass(frozen=True)
 class _KNNFaiss(_KNNBase):
     """Neighbours with FAISS (exact up to 20 000 samples, else IVF); needs the ``faiss`` extra."""
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return knn_faiss(vectors, k)
+    knn = staticmethod(knn_faiss)
 
 
 @dataclasses.dataclass(frozen=True)
 class _KNNExact(_KNNBase):
     """Exact neighbours by blocked brute force (numpy): O(n^2 D) time."""
 
-    def knn(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return knn_brute(vectors, k)
+    knn = staticmethod(knn_brute)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,19 +321,6 @@ def _threshold_value(threshold: Any, dist: np.ndarray) -> float:
     return t
 
 
-class _LazySubset:
-    """``batch.elements[indices]``, computed on first use."""
-
-    __slots__ = ("source", "indices")
-
-    def __init__(self, source: Batch, indices: np.ndarray) -> None:
-        self.source = source
-        self.indices = indices
-
-    def make(self) -> Batch:
-        return self.source.elements[self.indices]
-
-
 class DuplicateSetCandidate:
     """One set of near-duplicate samples.
 
@@ -353,14 +336,14 @@ class DuplicateSetCandidate:
         ``True`` when the members are identical (up to float rounding).
     identical : numpy.ndarray
         Per member, bool: it has an identical copy in the set.
-    batch : Batch
-        The members' data (all fields and metadata); built on first access.
+    batch : Batch or Callable[[], Batch]
+        The members' data (all fields and metadata); a callable is called on first access.
     """
 
     __slots__ = ("std", "mean", "projection", "indices", "_batch", "exact", "identical")
 
     def __init__(self, std: float, mean: float, projection: np.ndarray | None,
-                 indices: Sequence[int], batch: Batch | _LazySubset,
+                 indices: Sequence[int], batch: Batch | Callable[[], Batch],
                  exact: bool = False, identical: np.ndarray | None = None) -> None:
         self.std = std
         self.mean = mean
@@ -368,14 +351,13 @@ class DuplicateSetCandidate:
         self.indices = indices
         self._batch = batch
         self.exact = exact
-        if identical is None:
-            identical = np.full(len(indices), bool(exact))
-        self.identical = np.asarray(identical, dtype=bool)
+        self.identical = np.asarray(np.full(len(indices), bool(exact)) if identical is None
+                                    else identical, dtype=bool)
 
     @property
     def batch(self) -> Batch:
-        if isinstance(self._batch, _LazySubset):
-            self._batch = self._batch.make()
+        if callable(self._batch):
+            self._batch = self._batch()
         return self._batch
 
     @property
@@ -407,7 +389,7 @@ def _candidate(vectors: np.ndarray, group: np.ndarray, data: Batch,
             if projection.shape[1] < 2:
                 projection = np.pad(projection, ((0, 0), (0, 2 - projection.shape[1])))
     return DuplicateSetCandidate(std, mean, projection, [int(i) for i in indices],
-                                 _LazySubset(data, np.asarray(indices)),
+                                 lambda: data.elements[indices],
                                  exact=bool(to_centre.max() <= identical),
                                  identical=identical_members(vectors[indices], to_centre,
                                                              identical))
