@@ -90,27 +90,16 @@ def rebatch(batches: Iterable[Batch], batch_size: int) -> Iterator[Batch]:
     pending: list[Batch] = []
     count = 0
     for batch in batches:
-        size = batch.batch_size
-        if size == 0:
-            continue
         start = 0
-        if count:  # complete the pending partial batch first
-            take = min(batch_size - count, size)
-            pending.append(batch if take == size else batch.elements[:take])
+        while start < batch.batch_size:  # fill the pending batch from this one
+            take = min(batch_size - count, batch.batch_size - start)
+            whole = take == batch.batch_size
+            pending.append(batch if whole else batch.elements[start : start + take])
             count += take
-            start = take
+            start += take
             if count == batch_size:
                 yield concatenate_batches(pending)
                 pending, count = [], 0
-        while size - start >= batch_size:
-            if start == 0 and size == batch_size:
-                yield batch
-            else:
-                yield batch.elements[start : start + batch_size]
-            start += batch_size
-        if start < size:
-            pending.append(batch if start == 0 else batch.elements[start:])
-            count += size - start
     if count:
         yield concatenate_batches(pending)
 
@@ -211,27 +200,18 @@ class ArrayProducer:
                     "ArrayProducer: 'labels' must be a mapping {dimension: values} or a "
                     f"DataFrame; got {type(labels).__name__}. For one label use "
                     "labels={'label': y}.")
-        for dim, values in label_map.items():
-            if len(values) != n:
-                raise InvalidDataError(
-                    f"ArrayProducer: labels['{dim}'] has {len(values)} values but data has "
-                    f"{n} rows.")
+        if isinstance(texts, (str, bytes)) or (texts is not None and not hasattr(texts, "__len__")):
+            raise InvalidTypeError(
+                "ArrayProducer: 'texts' must be a sequence with one str per sample; got "
+                f"{type(texts).__name__}. Wrap a single text as [text].")
         # a range: a list of 10M ints would hold 380 MB
         ids: Sequence[Any] = range(n) if identifiers is None else list(identifiers)
-        if len(ids) != n:
-            raise InvalidDataError(
-                f"ArrayProducer: 'identifiers' has {len(ids)} values but data has {n} rows.")
-        if paths is not None and len(paths) != n:
-            raise InvalidDataError(
-                f"ArrayProducer: 'paths' has {len(paths)} values but data has {n} rows.")
-        if texts is not None:
-            if isinstance(texts, (str, bytes)) or not hasattr(texts, "__len__"):
-                raise InvalidTypeError(
-                    "ArrayProducer: 'texts' must be a sequence with one str per sample; got "
-                    f"{type(texts).__name__}. Wrap a single text as [text].")
-            if len(texts) != n:
+        named = {**{f"labels['{dim}']": v for dim, v in label_map.items()},
+                 "'identifiers'": ids, "'paths'": paths, "'texts'": texts}
+        for name, values in named.items():
+            if values is not None and len(values) != n:
                 raise InvalidDataError(
-                    f"ArrayProducer: 'texts' has {len(texts)} values but data has {n} rows.")
+                    f"ArrayProducer: {name} has {len(values)} values but data has {n} rows.")
         self._fields = fields
         self._ids = ids
         self._labels = label_map
