@@ -100,10 +100,12 @@ class _KwargsStrategy(StrategyBase):
         raise NotImplementedError
 
     def transform_one_shot(self) -> np.ndarray:
+        return self._fitted()
+
+    def _fitted(self) -> Any:
         if self._state.fitted is None:
             raise not_fitted(self._owner)
-        embedding: np.ndarray = self._state.fitted
-        return embedding
+        return self._state.fitted
 
     def _clone(self) -> _KwargsStrategy:
         return self.with_params()
@@ -178,21 +180,19 @@ class PaCMAP(_KwargsStrategy):
     _owner: ClassVar[str] = "DimensionReduction.Strategy.PaCMAP"
 
     def _estimator_class(self) -> Callable[..., Any]:
-        pacmap = require("pacmap", feature=self._owner, extra="pacmap")
-        cls: Callable[..., Any] = pacmap.PaCMAP
-        return cls
+        return require("pacmap", feature=self._owner, extra="pacmap").PaCMAP
 
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
         with self._threads():
             return np.asarray(estimator.fit_transform(x))
 
 
+@dataclass
 class _UMAPFit:
-    def __init__(self, model: Any, index: ExactRowIndex, embedding: np.ndarray) -> None:
-        self.model = model
-        self.index = index
-        self.embedding = embedding
-        self.cells: CellIndex | None = None  # built on the first placement
+    model: Any
+    index: ExactRowIndex
+    embedding: np.ndarray
+    cells: CellIndex | None = None  # built on the first placement
 
 
 class _Reservoir:
@@ -299,8 +299,7 @@ class UMAP(_KwargsStrategy):
     def _estimator_class(self) -> Callable[..., Any]:
         umap = require("umap", feature=self._owner, extra="umap")
         enable_umap_jit_cache()
-        cls: Callable[..., Any] = umap.UMAP
-        return cls
+        return umap.UMAP
 
     def _estimator_parameters(self) -> dict[str, Any]:
         params = dict(self._parameters)
@@ -345,15 +344,10 @@ class UMAP(_KwargsStrategy):
     @property
     def embedding_(self) -> np.ndarray:
         """The fitted embedding of the training samples, in fit order."""
-        fitted: _UMAPFit | None = self._state.fitted
-        if fitted is None:
-            raise not_fitted(self._owner)
-        return fitted.embedding
+        return self._fitted().embedding
 
     def transform(self, data: np.ndarray) -> np.ndarray:
-        fitted: _UMAPFit | None = self._state.fitted
-        if fitted is None:
-            raise not_fitted(self._owner)
+        fitted: _UMAPFit = self._fitted()
         x = as_matrix(data, self._owner)
         d = fitted.index.data.shape[1]
         if x.shape[1] != d:

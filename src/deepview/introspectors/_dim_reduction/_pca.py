@@ -17,7 +17,6 @@ from deepview._compute.pca import (
 )
 from deepview._validation import check_batch_size, check_int
 from deepview.exceptions import (
-    DeepViewException,
     DeepViewWarning,
     InvalidDataError,
     InvalidParameterError,
@@ -35,11 +34,10 @@ __all__ = ["PCA", "StandardPCA"]
 _P = TypeVar("_P", bound="_LinearStrategy")
 
 
-class _PCAState:
-    def __init__(self) -> None:
-        self.fitter: CovariancePCA | BufferedIncrementalPCA | None = None
-        self.n_features: int | None = None
-        self.model: LinearProjection | None = None
+class _PCAState(Collected):
+    """The streaming fitter while fitting; ``fitted``: the :class:`LinearProjection`."""
+
+    fitter: CovariancePCA | BufferedIncrementalPCA | None = None
 
 
 def _check_samples(target_dimensions: int, n: int, owner: str) -> None:
@@ -53,13 +51,14 @@ class _LinearStrategy(StrategyBase):
     """Base of PCA and StandardPCA: a checked ``target_dimensions``, a fitted projection."""
 
     target_dimensions: int
+    _state: Collected
 
     def __post_init__(self) -> None:
         check_int(self.target_dimensions, name="target_dimensions", owner=self._owner,
                   min_value=1)
 
     def _model(self) -> LinearProjection | None:
-        raise NotImplementedError
+        return self._state.fitted
 
     def transform(self, data: np.ndarray) -> np.ndarray:
         model = self._model()
@@ -105,41 +104,30 @@ class PCA(_LinearStrategy):
     def fit_incremental(self, data: np.ndarray) -> None:
         x = as_matrix(data, self._owner)
         state = self._state
-        if state.model is not None:
-            raise DeepViewException(f"{self._owner}: already fitted; use _clone() for a fresh copy "
-                                    "to fit new data.")
-        d = int(x.shape[1])
+        state.add(x[:0], self._owner)  # checks the width and that it is not fitted yet
         if state.fitter is None:
-            check_target(self.target_dimensions, d, self._owner)
-            state.fitter = make_streaming_pca(self.target_dimensions, d)
-            state.n_features = d
-        elif d != state.n_features:
-            raise InvalidDataError(f"{self._owner}: batches have different feature counts "
-                                   f"({state.n_features} then {d}); every batch of a field needs "
-                                   "the same shape.")
+            check_target(self.target_dimensions, int(x.shape[1]), self._owner)
+            state.fitter = make_streaming_pca(self.target_dimensions, int(x.shape[1]))
         state.fitter.partial_fit(x)
 
     def fit_complete(self) -> None:
         state = self._state
-        if state.model is not None:
+        if state.fitted is not None:
             return
         if state.fitter is None:
             raise InvalidDataError(f"{self._owner}: no data to fit; give at least one sample.")
         n = state.fitter.n_samples
         _check_samples(self.target_dimensions, n, self._owner)
-        state.model = state.fitter.finalize()
+        state.fitted = state.fitter.finalize()
         state.fitter = None
-        if not np.any(state.model.explained_variance > 0):
+        if not np.any(state.fitted.explained_variance > 0):
             warnings.warn(f"{self._owner}: the data has zero variance ({n} sample(s)); every "
                           "sample projects to 0.", DeepViewWarning, stacklevel=2)
 
     @property
     def projection(self) -> LinearProjection | None:
         """The fitted projection (mean, components, explained variance), if fitted."""
-        return self._state.model
-
-    def _model(self) -> LinearProjection | None:
-        return self._state.model
+        return self._model()
 
 
 @dataclass(frozen=True)
@@ -185,7 +173,3 @@ class StandardPCA(_LinearStrategy):
             pca.mean_, flip_signs(np.asarray(pca.components_, dtype=np.float64)),
             pca.explained_variance_, n,
         )
-
-    def _model(self) -> LinearProjection | None:
-        fitted: LinearProjection | None = self._state.fitted
-        return fitted
