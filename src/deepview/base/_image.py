@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from deepview._optional import require
-from deepview._validation import check_batch_size
+from deepview._validation import check_batch_size, check_choice
 from deepview.base._batch import Batch
 from deepview.base._records import Record, RecordProducer
 from deepview.exceptions import (
@@ -123,12 +123,8 @@ class ImageProducer:
         directory = resolve_path_or_str(directory)
         if not directory.is_dir():
             raise NotADirectoryError(f"ImageProducer: {directory} is not a directory.")
-        if extensions is None:
-            exts = set(_DEFAULT_EXTENSIONS)
-        elif isinstance(extensions, str):
-            exts = {extensions}
-        else:
-            exts = set(extensions)
+        exts = {extensions} if isinstance(extensions, str) else set(
+            _DEFAULT_EXTENSIONS if extensions is None else extensions)
         if not exts or not all(isinstance(e, str) and e.strip(".") for e in exts):
             raise InvalidTypeError(
                 f"ImageProducer: 'extensions' must be non-empty strings like 'png'; got "
@@ -193,8 +189,7 @@ def decode_image(raw: Any, mode: str = "RGB") -> np.ndarray:
     """
     pil = require("PIL.Image", feature="decode_image", extra="image")
     ops = require("PIL.ImageOps", feature="decode_image", extra="image")
-    if mode not in ("RGB", "L"):
-        raise InvalidParameterError(f"decode_image: 'mode' must be 'RGB' or 'L'; got {mode!r}.")
+    check_choice(mode, name="mode", owner="decode_image", choices=("RGB", "L"))
     if isinstance(raw, Mapping):
         if raw.get("bytes") is not None:
             raw = raw["bytes"]
@@ -267,11 +262,6 @@ def resize_image(image: np.ndarray, size: tuple[int, int], resample: str = "bili
     return np.stack([np.asarray(c.resize(box, filt)) for c in channels], axis=-1)
 
 
-def _folder_label(relative: pathlib.PurePath) -> str:
-    parent = relative.parent.as_posix()
-    return "" if parent == "." else parent
-
-
 class ImageFolderProducer(RecordProducer):
     """A producer over the image files of a folder (ids: relative paths, ``cat/001.png``),
     decoded by :func:`decode_image` and resized to ``size``; unreadable ones are skipped.
@@ -324,9 +314,7 @@ class ImageFolderProducer(RecordProducer):
             raise InvalidParameterError(
                 f"ImageFolderProducer: 'labels_from' must be 'folders' or None; got "
                 f"{labels_from!r} (labels from a table: pass metadata=).")
-        if mode not in ("RGB", "L"):
-            raise InvalidParameterError(
-                f"ImageFolderProducer: 'mode' must be 'RGB' or 'L'; got {mode!r}.")
+        check_choice(mode, name="mode", owner="ImageFolderProducer", choices=("RGB", "L"))
         if size is not None:
             size = (int(size[0]), int(size[1]))
             if min(size) <= 0:
@@ -354,7 +342,7 @@ class ImageFolderProducer(RecordProducer):
         self._labels: list[dict[str, str]] = [{} for _ in files]
         if labels_from == "folders":
             for labels, image_id in zip(self._labels, self.ids):
-                labels[label_name] = _folder_label(pathlib.PurePosixPath(image_id))
+                labels[label_name] = image_id.rpartition("/")[0]  # its folder, "" at the top
             if all(not labels[label_name] for labels in self._labels):
                 raise InvalidDataError(
                     f"ImageFolderProducer: labels_from='folders' but every image of '{root}' "
@@ -408,9 +396,7 @@ class ImageFolderProducer(RecordProducer):
                 "by its path relative to the folder (or by its file name).")
         values = {c: frame[c].astype(str).tolist() for c in columns}
         for labels, key in zip(self._labels, wanted):
-            row = rows[key]
-            for c in columns:
-                labels[str(c)] = values[c][row]
+            labels.update({str(c): values[c][rows[key]] for c in columns})
 
     @property
     def num_records(self) -> int:
