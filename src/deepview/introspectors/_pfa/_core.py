@@ -141,10 +141,9 @@ class PFA:
         failed: list[str] = []
         results: dict[str, PFACovariancesResult] = {}
         for name, acc in scatters.items():
-            n_units = acc.n_features
             n, _, cov = acc.finalize()
             if n < cov.shape[0]:
-                warnings.warn(f"PFA.introspect: field '{name}' has {n} samples but {n_units} "
+                warnings.warn(f"PFA.introspect: field '{name}' has {n} samples but {cov.shape[0]} "
                               "units; its covariance is rank-deficient, so it is skipped (see "
                               "pfa.failed_responses). Use at least as many samples as units.",
                               DeepViewWarning, stacklevel=3)

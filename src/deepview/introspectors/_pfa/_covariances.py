@@ -68,21 +68,13 @@ class PFACovariancesResult:
         inactive = inactive.astype(np.int64, copy=False)
         for arr in (cov, eigenvalues, eigenvectors, inactive):
             arr.flags.writeable = False
-        return PFACovariancesResult(
-            covariances=cov,
-            eigenvalues=eigenvalues,
-            eigenvectors=eigenvectors,
-            original_output_count=int(cov.shape[0]),
-            inactive_units=inactive,
-        )
+        return PFACovariancesResult(cov, eigenvalues, eigenvectors, int(cov.shape[0]), inactive)
 
 
 def streaming_covariance(name: str, *, owner: str) -> CovarianceAccumulator:
     """The accumulator of one PFA layer: block products in the responses' precision."""
-    return CovarianceAccumulator(
-        precision="input", block_bytes=_BLOCK_BYTES, max_pending=_MAX_PENDING,
-        name=name, owner=owner,
-    )
+    return CovarianceAccumulator(precision="input", block_bytes=_BLOCK_BYTES,
+                                 max_pending=_MAX_PENDING, name=name, owner=owner)
 
 
 def check_response(name: str, x: object, *, owner: str, pfa: bool = True) -> np.ndarray:
@@ -95,8 +87,7 @@ def check_response(name: str, x: object, *, owner: str, pfa: bool = True) -> np.
                                "2 dims (batch, units); add Pooler(dim=..., "
                                "method=Pooler.Method.MAX) or Flattener() (deepview.processors) to "
                                "the pipeline before PFA.")
-    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
-            or x.dtype == np.bool_):
+    if x.dtype.kind not in "biuf":
         raise InvalidTypeError(f"{owner}: field '{name}' must hold real numbers; got dtype "
                                f"{x.dtype}.")
     if x.ndim == 0:
