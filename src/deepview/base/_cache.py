@@ -18,7 +18,7 @@ import numpy as np
 
 from deepview._files import atomic_write
 from deepview._validation import check_batch_size
-from deepview.base._batch import Batch, concatenate_batches
+from deepview.base._batch import Batch, _each_seq, concatenate_batches
 from deepview.base._pipeline import PipelineStage
 from deepview.base._producer import Producer, rebatch
 from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
@@ -93,12 +93,9 @@ def _decode(directory: pathlib.Path, record: dict[str, Any]) -> Batch.Builder:
     builder = Batch.Builder({name: np.load(directory / file, allow_pickle=False)
                              for name, file in record["fields"]})
     for entry in record["metadata"]:
-        tagged = bool(entry.get("tagged", True))
-        if entry["kind"] == "dict":
-            builder.metadata[Batch.DictMetaKey(entry["name"])] = {
-                sub: _decode_seq(seq, tagged) for sub, seq in entry["values"].items()}
-        else:
-            builder.metadata[Batch.MetaKey(entry["name"])] = _decode_seq(entry["values"], tagged)
+        decode = functools.partial(_decode_seq, tagged=bool(entry.get("tagged", True)))
+        key: Any = (Batch.DictMetaKey if entry["kind"] == "dict" else Batch.MetaKey)(entry["name"])
+        builder.metadata[key] = _each_seq(key, entry["values"], decode)
     return builder
 
 
@@ -129,11 +126,9 @@ def _write_json(path: pathlib.Path, obj: Any) -> None:
 
 
 def _holds_cache(directory: pathlib.Path) -> bool:
-    if not directory.is_dir():
-        return False
-    if (directory / _MARKER).exists() or (directory / _DONE).exists():
-        return True
-    return any(directory.glob("batch-*.json")) or any(directory.glob("*.pkl"))
+    return directory.is_dir() and (
+        (directory / _MARKER).exists() or (directory / _DONE).exists()
+        or any(directory.glob("batch-*.json")) or any(directory.glob("*.pkl")))
 
 
 def _remove_cache_files(directory: pathlib.Path) -> None:
@@ -200,8 +195,7 @@ class CachedProducer:
         return rebatch(self._batches(), batch_size)
 
     def _batches(self) -> Iterator[Batch]:
-        for index in range(int(self._info["batches"])):
-            yield _read_batch(self._path, index)
+        return (_read_batch(self._path, i) for i in range(int(self._info["batches"])))
 
     def copy_to(self, new_path: PathOrStr, *, overwrite: bool = False) -> CachedProducer:
         """Copy the cache to ``new_path`` and return a producer over the copy.
@@ -222,10 +216,9 @@ class CachedProducer:
                     "overwrite=True to replace it or pick another directory.")
             _remove_cache_files(target)
         target.mkdir(parents=True, exist_ok=True)
-        for file in sorted(self._path.glob("batch-*")):
+        # the done file last: it marks the copy complete
+        for file in [*sorted(self._path.glob("batch-*")), self._path / _MARKER, self._path / _DONE]:
             shutil.copy2(file, target / file.name)
-        shutil.copy2(self._path / _MARKER, target / _MARKER)
-        shutil.copy2(self._path / _DONE, target / _DONE)  # last: marks the copy complete
         return CachedProducer(target)
 
 
