@@ -277,9 +277,7 @@ class _KNNPartitioned(_KNNBase):
     def knn(self, vectors: Any, k: int, *,
             distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
         """``(indices, distances)`` of each sample's ``k`` nearest samples."""
-        rounds = self.rounds
-        if rounds is None:
-            rounds = 2 if vectors.shape[1] >= _TWO_ROUNDS_MIN_DIM else 1
+        rounds = self.rounds or (2 if vectors.shape[1] >= _TWO_ROUNDS_MIN_DIM else 1)
         return knn_partitioned(vectors, k, seed=self.random_state, rounds=rounds,
                                distances_file=distances_file)
 

@@ -186,7 +186,7 @@ class InactiveCounts(Sequence[int]):
 
     def tolist(self) -> list[int]:
         """The counts as a list of ints."""
-        return list(self._counts.tolist())
+        return self._counts.tolist()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, InactiveCounts):
@@ -290,13 +290,10 @@ class IUA:
 
     @staticmethod
     def _from_counters(counters: Mapping[str, _InactiveCounter]) -> IUA:
-        layer_counts: dict[str, np.ndarray] = {}
-        unit_counts: dict[str, np.ndarray] = {}
-        total = 0
-        for name, counter in counters.items():
-            layer_counts[name], unit_counts[name] = counter.finalize()
-            total = counter.samples
-        return IUA(MappingProxyType(layer_counts), MappingProxyType(unit_counts), total)
+        counts = {name: counter.finalize() for name, counter in counters.items()}
+        total = list(counters.values())[-1].samples if counters else 0
+        return IUA(MappingProxyType({name: c[0] for name, c in counts.items()}),
+                   MappingProxyType({name: c[1] for name, c in counts.items()}), total)
 
     @staticmethod
     def partial(*, rtol: float = 1e-5, atol: float = 1e-8) -> IUAState:
@@ -459,17 +456,14 @@ class IUAState:
             raise InvalidParameterError(f"{self._OWNER}.merge: the states use different tolerances "
                                         f"(atol={self.atol} and {other.atol}); build every state "
                                         "with the same atol.")
-        if not other._counters:
-            return self
-        if not self._counters:
-            self._counters = dict(other._counters)
-            return self
-        if set(other._counters) != set(self._counters):
+        if self._counters and other._counters and set(other._counters) != set(self._counters):
             raise InvalidDataError(
                 f"{self._OWNER}.merge: one state counted fields {sorted(self._counters)}, the "
                 f"other {sorted(other._counters)}; every block must carry the same responses.")
-        for name, counter in self._counters.items():
-            counter.merge(other._counters[name])
+        for name, counter in other._counters.items():
+            kept = self._counters.setdefault(name, counter)
+            if kept is not counter:
+                kept.merge(counter)
         return self
 
     def finish(self) -> IUA:
