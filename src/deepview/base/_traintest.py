@@ -58,8 +58,8 @@ def _check_split(split: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise InvalidDataError(
             f"{_OWNER}: train and test samples differ in shape: {x_train.shape[1:]} vs "
             f"{x_test.shape[1:]}.")
-    labels = [np.asarray(y) for y in (y_train, y_test)]
-    labels = [y.reshape(len(y)) if y.ndim == 2 and y.shape[1] == 1 else y for y in labels]
+    labels = [y.reshape(len(y)) if y.ndim == 2 and y.shape[1] == 1 else y
+              for y in (y_train, y_test)]
     if any(y.ndim != 1 for y in labels):
         raise InvalidDataError(
             f"{_OWNER}: labels must be 1-D (or (n, 1)); got shapes {[y.shape for y in labels]}.")
@@ -68,9 +68,8 @@ def _check_split(split: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     singleton = tuple(i for i in range(1, samples.ndim) if samples.shape[i] == 1)
     if singleton:
         samples = np.squeeze(samples, axis=singleton)
-    all_labels = np.concatenate(labels)
     is_test = np.r_[np.zeros(len(x_train), dtype=bool), np.ones(len(x_test), dtype=bool)]
-    return samples, all_labels, is_test
+    return samples, np.concatenate(labels), is_test
 
 
 @dataclasses.dataclass(eq=False)
@@ -109,11 +108,9 @@ class TrainTestSplitProducer:
         self._order = np.arange(len(self._samples))
         if self.write_to_folder is not False:
             require("PIL", feature=f"{_OWNER}(write_to_folder=...)", extra="image")
-            if self.write_to_folder is True:
-                folder = pathlib.Path(tempfile.mkdtemp(prefix="deepview-dataset-", dir="."))
-            else:
-                folder = pathlib.Path(self.write_to_folder)  # type: ignore[arg-type]
-            self._export = _Export(folder.resolve())
+            folder = (tempfile.mkdtemp(prefix="deepview-dataset-", dir=".")
+                      if self.write_to_folder is True else self.write_to_folder)
+            self._export = _Export(pathlib.Path(folder).resolve())  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(self._selected())
@@ -138,9 +135,8 @@ class TrainTestSplitProducer:
             idx = indices[start : start + batch_size]
             builder = Batch.Builder({"samples": self._samples[idx]})
             if self.attach_metadata:
-                ids: list[Any] = ([paths[i] for i in range(start, start + len(idx))]
-                                  if paths is not None else idx.tolist())
-                builder.metadata[Batch.StdKeys.IDENTIFIER] = ids
+                builder.metadata[Batch.StdKeys.IDENTIFIER] = (
+                    idx.tolist() if paths is None else paths[start : start + len(idx)])
                 builder.metadata[Batch.StdKeys.LABELS] = {
                     "label": self._labels[idx].tolist(),
                     "dataset": ["test" if t else "train" for t in self._is_test[idx]]}
