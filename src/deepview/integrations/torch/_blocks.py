@@ -309,17 +309,8 @@ def plans_from_run(module: nn.Module, example: Any) -> dict[str, Plan]:
     while the next module called takes the previous one's output and no other module does."""
     modules = dict(module.named_modules())
     calls: list[tuple[str, Any, Any]] = []
-    handles = [m.register_forward_hook(
-        lambda _m, args, out, name=name: calls.append((name, args[0] if args else None, out)))
-        for name, m in modules.items() if name and next(m.children(), None) is None]
-    training = module.training
-    try:
-        with torch.no_grad():
-            call_module(module.eval(), example)
-    finally:
-        module.train(training)
-        for handle in handles:
-            handle.remove()
+    _run_leaves(module, example,
+                lambda name, args, out: calls.append((name, args[0] if args else None, out)))
     count = collections.Counter(name for name, _, _ in calls)
     plans: dict[str, Plan] = {}
     for i, (name, _, out) in enumerate(calls):
@@ -362,12 +353,16 @@ def call_module(module: nn.Module, batch: Any) -> Any:
 def leaf_order(module: nn.Module, batch: Any) -> list[str]:
     """Leaf modules in the order of their first call by ``module`` (in eval mode) on ``batch``."""
     order: dict[str, None] = {}
+    _run_leaves(module, batch, lambda name, _args, _out: order.update({name: None}))
+    return list(order)
 
-    def hook(name: str) -> Callable[..., None]:
-        return lambda *_: order.update({name: None})
 
-    handles = [m.register_forward_hook(hook(name)) for name, m in module.named_modules()
-               if name and next(m.children(), None) is None]
+def _run_leaves(module: nn.Module, batch: Any, record: Callable[[str, Any, Any], Any]) -> None:
+    """Run ``module`` in eval mode on ``batch``, calling ``record(name, args, output)`` after
+    each leaf module; the train flag is restored."""
+    handles = [m.register_forward_hook(
+        lambda _m, args, out, name=name: record(name, args, out))
+        for name, m in module.named_modules() if name and next(m.children(), None) is None]
     training = module.training
     try:
         with torch.no_grad():
@@ -376,27 +371,27 @@ def leaf_order(module: nn.Module, batch: Any) -> list[str]:
         module.train(training)
         for handle in handles:
             handle.remove()
-    return list(order)
 
 
 # ---------------------------------------------------------------------- folding
 def _effective_rows(plan: Plan, modules: Mapping[str, Any]) -> np.ndarray | None:
     """Per unit: [weights..., bias] after the BatchNorm that follows the producer."""
+    def f64(t: torch.Tensor) -> torch.Tensor:
+        return t.detach().double().cpu()
+
     producer = modules[plan.producer]
-    w = weight_rows(producer).double().cpu()
-    b = (producer.bias.detach().double().cpu() if producer.bias is not None
-         else torch.zeros(len(w), dtype=torch.float64))
+    w = f64(weight_rows(producer))
+    b = f64(producer.bias) if producer.bias is not None else torch.zeros_like(w[:, 0])
     if plan.fold_norm is not None:
         bn = modules[plan.fold_norm]
         if bn.running_mean is None or bn.running_var is None:
             return None  # normalised with batch statistics: no fixed affine map
-        scale = 1.0 / torch.sqrt(bn.running_var.detach().double().cpu() + bn.eps)
-        shift = -bn.running_mean.detach().double().cpu() * scale
+        scale = 1.0 / torch.sqrt(f64(bn.running_var) + bn.eps)
+        shift = -f64(bn.running_mean) * scale
         if bn.weight is not None:
-            gamma = bn.weight.detach().double().cpu()
-            scale, shift = scale * gamma, shift * gamma
+            scale, shift = scale * f64(bn.weight), shift * f64(bn.weight)
         if bn.bias is not None:
-            shift = shift + bn.bias.detach().double().cpu()
+            shift = shift + f64(bn.bias)
         w, b = w * scale[:, None], b * scale + shift
     return torch.cat([w, b[:, None]], dim=1).numpy()
 
@@ -430,10 +425,10 @@ def set_tensor(module: nn.Module, name: str, value: torch.Tensor | None) -> None
     old = getattr(module, name)
     if value is None or old is None:
         return
+    value = value.contiguous()
     if isinstance(old, nn.Parameter):
-        setattr(module, name, nn.Parameter(value.contiguous(), requires_grad=old.requires_grad))
-    else:
-        setattr(module, name, value.contiguous())
+        value = nn.Parameter(value, requires_grad=old.requires_grad)
+    setattr(module, name, value)
 
 
 def set_sizes(m: Any) -> None:
