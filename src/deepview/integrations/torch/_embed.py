@@ -91,11 +91,9 @@ class Embeddings:
         import pyarrow as pa
 
         out = pathlib.Path(path)
-        columns: dict[str, Any] = {"id": pa.array(self.ids, pa.string())}
-        if self.paths is not None:
-            columns["path"] = pa.array(self.paths, pa.string())
-        if self.texts is not None:
-            columns["text"] = pa.array(self.texts, pa.string())
+        columns: dict[str, Any] = {
+            name: pa.array(values, pa.string()) for name, values in
+            (("id", self.ids), ("path", self.paths), ("text", self.texts)) if values is not None}
         for name, values in self.labels.items():
             if name in columns or name == "embedding":
                 raise InvalidParameterError(
@@ -103,11 +101,9 @@ class Embeddings:
                     "rename it.")
             columns[name] = pa.array(values, pa.string())
         columns["embedding"] = _vector_column(self.vectors)
-        table = pa.table(columns)
         meta = {"model": self.model, "layer": self.layer, "spec_hash": self.spec_hash,
                 "skipped": len(self.skipped), "format": _FORMAT}
-        table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-        _write_table(table, out)
+        _write_table(columns, meta, out)
         return out
 
 
@@ -118,9 +114,12 @@ def _vector_column(vectors: np.ndarray) -> Any:
     return pa.FixedSizeListArray.from_arrays(flat, int(vectors.shape[1]))
 
 
-def _write_table(table: Any, out: pathlib.Path) -> None:
+def _write_table(columns: dict[str, Any], meta: dict[str, Any], out: pathlib.Path) -> None:
+    """Write ``columns`` with ``meta`` as the schema metadata to ``out``, atomically."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    table = pa.table(columns).replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
     atomic_write(out, lambda tmp: pq.write_table(table, tmp))
 
 
@@ -128,8 +127,7 @@ def _write_table(table: Any, out: pathlib.Path) -> None:
 def _ids_hash(ids: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for sample_id in ids:
-        digest.update(sample_id.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
+        digest.update(sample_id.encode("utf-8", "surrogatepass") + b"\0")
     return digest.hexdigest()
 
 
@@ -171,11 +169,8 @@ def _write_shard(path: pathlib.Path, *, embedder: Embedder, spec_hash: str, ids:
     meta = {"model": embedder.name, "layer": embedder.layer, "spec_hash": spec_hash,
             "ids_hash": _ids_hash(ids), "count": len(ids), "dim": int(vectors.shape[1]),
             "format": _FORMAT}
-    table = pa.table({"id": pa.array(ids, pa.string()),
-                      "error": pa.array(errors, pa.string()),
-                      "embedding": _vector_column(vectors)})
-    table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-    _write_table(table, path)
+    _write_table({"id": pa.array(ids, pa.string()), "error": pa.array(errors, pa.string()),
+                  "embedding": _vector_column(vectors)}, meta, path)
 
 
 def _remove_stale_temporaries(folder: pathlib.Path) -> None:
@@ -191,19 +186,17 @@ def _remove_stale_temporaries(folder: pathlib.Path) -> None:
 
 
 # --------------------------------------------------------------------------- data loading
+@dataclasses.dataclass
 class _Failed:
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    reason: str
 
 
+@dataclasses.dataclass
 class _Decoded(Dataset):  # type: ignore[type-arg]
     """The raw values of one shard, decoded on access (in DataLoader workers)."""
 
-    def __init__(self, raws: list[Any], decode: Callable[[Any], Any]) -> None:
-        self.raws = raws
-        self.decode = decode
+    raws: list[Any]
+    decode: Callable[[Any], Any]
 
     def __len__(self) -> int:
         return len(self.raws)
@@ -217,11 +210,11 @@ class _Decoded(Dataset):  # type: ignore[type-arg]
             return index, _Failed(f"{type(exc).__name__}: {exc}")
 
 
+@dataclasses.dataclass
 class _Collate:
     """Batch of ``(index, sample)`` -> ``(good indices, failures, model input)``."""
 
-    def __init__(self, transform: Callable[[list[Any]], Any]) -> None:
-        self.transform = transform
+    transform: Callable[[list[Any]], Any]
 
     def __call__(self, items: list[tuple[int, Any]]
                  ) -> tuple[list[int], list[tuple[int, str]], Any]:
@@ -341,14 +334,12 @@ def embed(producer: RecordProducer, embedder: Embedder, *,
     producer.skipped = skipped
     warn_skipped(skipped, owner="embed")
     seconds = time.perf_counter() - start
-    dims = list(dict.fromkeys(d for r in kept for d in r.labels))
-    has_text = any(r.text is not None for r in kept)
-    has_path = any(r.path is not None for r in kept)
+    dims = dict.fromkeys(d for r in kept for d in r.labels)
     result = Embeddings(
         ids=ids, vectors=np.concatenate(parts),
         labels={d: [r.labels.get(d, "") for r in kept] for d in dims},
-        texts=[r.text or "" for r in kept] if has_text else None,
-        paths=[r.path or "" for r in kept] if has_path else None,
+        texts=[r.text or "" for r in kept] if any(r.text is not None for r in kept) else None,
+        paths=[r.path or "" for r in kept] if any(r.path is not None for r in kept) else None,
         skipped=skipped, model=embedder.name, layer=str(embedder.layer), spec_hash=spec_hash,
         computed=computed, reused=reused, seconds=seconds)
     logger.info("embedded %d samples (%d from the cache, %d skipped) in %.1f s", len(ids),
@@ -376,12 +367,7 @@ def _first_example(producer: RecordProducer, records: Iterator[Record], embedder
             f"embed: none of the {len(seen)} samples of {producer!r} could be read "
             f"(e.g. {reasons}).")
     embedder.resolve_layer(embedder.transform([example]))
-
-    def chain() -> Iterator[Record]:
-        yield from seen
-        yield from records
-
-    return chain()
+    return itertools.chain(seen, records)
 
 
 def _embed_shard(shard: list[Record], embedder: Embedder, decode: Callable[[Any], Any], *,
