@@ -69,10 +69,10 @@ def first_tensor(name: str, output: Any) -> torch.Tensor:
         return output
     if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
         return output[0]
-    if isinstance(output, Mapping):
-        for value in output.values():
-            if isinstance(value, torch.Tensor):
-                return value
+    tensors = output.values() if isinstance(output, Mapping) else ()
+    found = next((v for v in tensors if isinstance(v, torch.Tensor)), None)
+    if found is not None:
+        return found
     raise DeepViewException(
         f"TorchModel: layer '{name}' returned {type(output).__name__}, not a tensor (or a tuple "
         "or mapping whose first item is a tensor); request another layer, e.g. one of its "
@@ -195,10 +195,9 @@ class _TorchModelDetails:
             raise InvalidDataError(
                 f"TorchModel: no input named {missing_inputs}; got {sorted(inputs)}. Pass "
                 "input_name= to TorchModel or rename the fields.")
-        if len(self.input_names) == 1:
-            value: Any = inputs[self.input_name]
-        else:
-            value = {name: inputs[name] for name in self.input_names}
+        value: Any = {name: inputs[name] for name in self.input_names}
+        if len(value) == 1:
+            value = inputs[self.input_name]
         return self.responses(self._prepare(value), outputs)
 
     def check_layers(self, outputs: AbstractSet[str]) -> None:
@@ -378,16 +377,14 @@ class TorchModel(Model):
             raise InvalidParameterError(
                 "TorchModel: 'token_mask' is used for pooling token-level responses; pass "
                 "pooling='mean' (or 'max', 'first') with it.")
-        shape: tuple[int, ...] | None = None
-        if input_shape is not None:
-            try:
-                shape = tuple(int(s) for s in input_shape)
-            except (TypeError, ValueError):
-                shape = None
-            if shape is None or any(s <= 0 for s in shape):
-                raise InvalidParameterError(
-                    "TorchModel: 'input_shape' must be the shape of ONE sample as positive "
-                    f"ints, e.g. (3, 32, 32); got {input_shape!r}.")
+        try:
+            shape = None if input_shape is None else tuple(int(s) for s in input_shape)
+        except (TypeError, ValueError):
+            shape = (0,)  # reported below
+        if shape is not None and any(s <= 0 for s in shape):
+            raise InvalidParameterError(
+                "TorchModel: 'input_shape' must be the shape of ONE sample as positive "
+                f"ints, e.g. (3, 32, 32); got {input_shape!r}.")
         dev = _resolve_device(device)
         module.to(dev)
         level = bool(token_mask is not None if token_level is None else token_level)
@@ -437,16 +434,7 @@ class TorchModel(Model):
                 f"layers={len(self._torch_details.modules)})")
 
 
-def load_torch_model(
-    module: nn.Module, *, device: str | torch.device | None = None,
-    input_name: str | Sequence[str] = "input", input_shape: Sequence[int] | None = None,
-    batch_transform: Callable[[Any], Any] | None = None, stop_early: bool = True,
-    pooling: str | None = None, token_mask: str | None = None, token_level: bool | None = None,
-) -> TorchModel:
-    """Wrap ``module`` as a :class:`deepview.base.Model`; same as :class:`TorchModel`."""
-    return TorchModel(module, device=device, input_name=input_name, input_shape=input_shape,
-                      batch_transform=batch_transform, stop_early=stop_early, pooling=pooling,
-                      token_mask=token_mask, token_level=token_level)
+load_torch_model = TorchModel  # wrap ``module`` as a deepview Model: TorchModel(module, ...)
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
