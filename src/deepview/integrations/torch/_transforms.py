@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from deepview._optional import require
+from deepview._validation import check_choice, check_float
 from deepview.base import resize_image
 from deepview.exceptions import InvalidParameterError, InvalidTypeError
 
@@ -61,15 +62,10 @@ class ImageTransform:
 
     def __post_init__(self) -> None:
         _pair(self.size, "size")
-        if self.mode not in ("RGB", "L"):
-            raise InvalidParameterError(f"ImageTransform: 'mode' must be 'RGB' or 'L'; got "
-                                        f"{self.mode!r}.")
-        if self.resize not in _RESIZES:
-            raise InvalidParameterError(f"ImageTransform: 'resize' must be one of {_RESIZES}; "
-                                        f"got {self.resize!r}.")
-        if not 0 < self.crop_fraction <= 1:
-            raise InvalidParameterError("ImageTransform: 'crop_fraction' must be in (0, 1]; "
-                                        f"got {self.crop_fraction}.")
+        check_choice(self.mode, name="mode", owner="ImageTransform", choices=("RGB", "L"))
+        check_choice(self.resize, name="resize", owner="ImageTransform", choices=_RESIZES)
+        check_float(self.crop_fraction, name="crop_fraction", owner="ImageTransform",
+                    min_value=0.0, max_value=1.0, min_inclusive=False)
         channels = 3 if self.mode == "RGB" else 1
         for name in ("mean", "std"):
             value = getattr(self, name)
