@@ -143,10 +143,9 @@ class TorchProducer:
             if isinstance(entry, str):
                 builder.fields[entry] = _to_array(entry, value)
             elif isinstance(entry, Batch.DictMetaKey):
-                if isinstance(value, Mapping):
-                    builder.metadata[entry] = {str(k): _to_list(v) for k, v in value.items()}
-                else:
-                    builder.metadata[entry] = {self.anonymous_field_name: _to_list(value)}
+                items = value.items() if isinstance(value, Mapping) else [
+                    (self.anonymous_field_name, value)]
+                builder.metadata[entry] = {str(k): _to_list(v) for k, v in items}
             elif isinstance(entry, Batch.MetaKey):
                 builder.metadata[entry] = _to_list(value)
             else:
