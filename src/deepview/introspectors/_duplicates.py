@@ -113,8 +113,7 @@ class _Distance:
     distance: float
 
     def __post_init__(self) -> None:
-        check_float(self.distance, name="distance",
-                    owner="Duplicates.ThresholdStrategy.Distance", min_value=0.0)
+        check_float(self.distance, name="distance", owner=type(self).__qualname__, min_value=0.0)
 
     def __call__(self, distances: np.ndarray) -> float:
         return float(self.distance)
@@ -133,8 +132,7 @@ class _Relative:
     fraction: float = 0.35
 
     def __post_init__(self) -> None:
-        check_float(self.fraction, name="fraction",
-                    owner="Duplicates.ThresholdStrategy.Relative", min_value=0.0,
+        check_float(self.fraction, name="fraction", owner=type(self).__qualname__, min_value=0.0,
                     max_value=1.0)
         if self.fraction == 0:
             raise InvalidParameterError("Duplicates.ThresholdStrategy.Relative: 'fraction' must be "
@@ -159,16 +157,13 @@ class _Percentile:
     percentile: float
 
     def __post_init__(self) -> None:
-        check_float(self.percentile, name="percentile",
-                    owner="Duplicates.ThresholdStrategy.Percentile", min_value=0.0,
-                    max_value=100.0)
+        check_float(self.percentile, name="percentile", owner=type(self).__qualname__,
+                    min_value=0.0, max_value=100.0)
 
     def __call__(self, distances: np.ndarray) -> float:
         d = _sorted_positive(distances)
-        if len(d) == 0:
-            return 0.0
         index = len(d) - int(self.percentile * 0.01 * len(d))
-        return float(d[min(max(index, 0), len(d) - 1)])
+        return float(d[min(max(index, 0), len(d) - 1)]) if len(d) else 0.0
 
 
 def _elbow_index(d: np.ndarray, sensitivity: int) -> int:
@@ -202,8 +197,7 @@ class _Slope:
     sensitivity: int = 5
 
     def __post_init__(self) -> None:
-        check_int(self.sensitivity, name="sensitivity",
-                  owner="Duplicates.ThresholdStrategy.Slope", min_value=3)
+        check_int(self.sensitivity, name="sensitivity", owner=type(self).__qualname__, min_value=3)
 
     def __call__(self, distances: np.ndarray) -> float:
         d = _sorted_distinct(distances)
@@ -269,7 +263,7 @@ class _KNNPartitioned(_KNNBase):
     rounds: int | None = None
 
     def __post_init__(self) -> None:
-        owner = f"Duplicates.KNNStrategy.{type(self).__name__}"
+        owner = type(self).__qualname__
         check_int(self.random_state, name="random_state", owner=owner, min_value=0)
         if self.rounds is not None:
             check_int(self.rounds, name="rounds", owner=owner, min_value=1)

@@ -242,9 +242,8 @@ class _GMM:
 
     def with_random_state(self, random_state: Any) -> _GMM:
         """A copy seeded with ``random_state`` (the same strategy if it already has a seed)."""
-        if self.seed is not None:
-            return self
-        return dataclasses.replace(self, random_state=random_state)
+        seeded = self.seed is not None
+        return self if seeded else dataclasses.replace(self, random_state=random_state)
 
     def fit_field(self, name: str, blocks: Sequence[np.ndarray]) -> _GMMDistribution:
         """Fit the mixture to one field's row blocks."""

@@ -130,9 +130,8 @@ class _KwargsStrategy(StrategyBase):
 
     def with_random_state(self, random_state: Any) -> _KwargsStrategy:
         """A fresh copy seeded with ``random_state``; the same strategy if it has a seed."""
-        if self.random_state is not None:
-            return self
-        return self.with_params(random_state=random_state)
+        seeded = self.random_state is not None
+        return self if seeded else self.with_params(random_state=random_state)
 
 
 @dataclass(frozen=True, init=False)
