@@ -122,9 +122,8 @@ def run_report(embeddings: Path, *, out: Path, metadata: Path | None = None,
                            "--metadata CSV with that column.")
         texts = labels.pop(text_column)
     # Parquet columns "text" and "path" are the samples' texts and files, never labels
-    parquet_text = labels.pop(columns.TEXT, None)
+    parquet_text, parquet_paths = labels.pop(columns.TEXT, None), labels.pop(columns.PATH, None)
     texts = parquet_text if texts is None else texts
-    parquet_paths = labels.pop(columns.PATH, None)
     paths = parquet_paths if paths is None else paths
     if ids is not None and len(set(ids)) != len(ids):
         raise CliError("the sample ids must be unique.")
@@ -327,14 +326,10 @@ def report(
             split_labels=split_label or None, predictions=predictions,
             predictions_label=predictions_label, label_issues=not no_label_issues, raw=raw,
             engine=engine, ray_address=ray_address)
-    typer.echo("deepview report")
-    for line in embedded_lines + summary_lines(result.data, index):
-        typer.echo(line)
-    typer.echo("")
-    typer.echo("Audit (score: 1 = not found, 0 = every sample affected)")
-    for line in issues_lines(result.issues()):
-        typer.echo(line)
-    typer.echo(f"Open {index} in a browser.")
+    typer.echo("\n".join([
+        "deepview report", *embedded_lines, *summary_lines(result.data, index), "",
+        "Audit (score: 1 = not found, 0 = every sample affected)", *issues_lines(result.issues()),
+        f"Open {index} in a browser."]))
 
 
 @app.command()
@@ -389,10 +384,8 @@ def embed(
         batch_size=batch_size, image_size=image_size, weights=weights)
     with cli_errors():
         result, used_cache = run_embed(source, out=out, options=options, overwrite=overwrite)
-    typer.echo("deepview embed")
-    for line in raw_summary_lines(result, used_cache):
-        typer.echo(line)
-    typer.echo(f"  output    {out}")
+    typer.echo("\n".join(["deepview embed", *raw_summary_lines(result, used_cache),
+                          f"  output    {out}"]))
 
 
 @app.command()

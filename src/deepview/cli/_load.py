@@ -113,15 +113,8 @@ def _load_parquet(path: Path, id_column: str | None
         array = np.column_stack([table.column(c).to_numpy(zero_copy_only=False)
                                  for c in vectors])
     array = _check_matrix(np.asarray(array), path)
-    ids: list[str] | None = None
-    labels: dict[str, list[str]] = {}
-    for name in others:
-        values_list = [str(v) for v in table.column(name).to_pylist()]
-        if name == id_name:
-            ids = values_list
-        else:
-            labels[name] = values_list
-    return array, ids, labels
+    labels = {name: [str(v) for v in table.column(name).to_pylist()] for name in others}
+    return array, labels.pop(id_name, None), labels
 
 
 def _mangled(header: Sequence[str]) -> list[str]:
