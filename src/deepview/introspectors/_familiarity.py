@@ -181,11 +181,8 @@ def _evenly_spaced_rows(blocks: Sequence[np.ndarray], n: int, limit: int) -> np.
         return np.concatenate(blocks)
     wanted = np.linspace(0, n - 1, limit).round().astype(np.int64)
     offsets = np.cumsum([0] + [len(b) for b in blocks])
-    parts = []
-    for j, block in enumerate(blocks):
-        lo, hi = np.searchsorted(wanted, [offsets[j], offsets[j + 1]])
-        parts.append(block[wanted[lo:hi] - offsets[j]])
-    return np.concatenate(parts)
+    pieces = np.split(wanted, np.searchsorted(wanted, offsets[1:-1]))
+    return np.concatenate([b[w - o] for b, w, o in zip(blocks, pieces, offsets)])
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

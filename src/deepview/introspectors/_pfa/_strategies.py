@@ -54,9 +54,8 @@ class _KLInterpolationFunction(Protocol):
     def __call__(self, kl_divergence: float, max_kl_divergence: float) -> float: ...
 
 
-_KLInterpolationFunction.__name__ = _KLInterpolationFunction.__qualname__ = (
-    "KLInterpolationFunction"
-)
+_KLInterpolationFunction.__name__ = "KLInterpolationFunction"
+_KLInterpolationFunction.__qualname__ = "KLInterpolationFunction"
 
 
 @dataclass(frozen=True)
