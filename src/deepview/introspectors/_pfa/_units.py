@@ -60,14 +60,12 @@ def _select_l1(cov: PFACovariancesResult, inactive: np.ndarray, alive: np.ndarra
 
 def _break_l1_tie(corr: np.ndarray, alive: np.ndarray, tied: np.ndarray, maximize: bool) -> int:
     """Among the tied columns only, pick the one holding the most extreme coefficient."""
-    sub = corr[np.ix_(alive, tied)]
+    sub = corr[np.ix_(alive, tied)]  # the tied units are alive: never empty
     if maximize:
-        per_column = sub.max(axis=0) if sub.size else np.zeros(tied.size)
-        return int(tied[int(np.argmax(per_column))])
+        return int(tied[int(np.argmax(sub.max(axis=0)))])
     rows = np.flatnonzero(alive)
     sub = np.where(rows[:, None] == tied[None, :], np.inf, sub)  # ignore the diagonal
-    per_column = sub.min(axis=0) if sub.size else np.zeros(tied.size)
-    return int(tied[int(np.argmin(per_column))])
+    return int(tied[int(np.argmin(sub.min(axis=0)))])
 
 
 def _select_abs(cov: PFACovariancesResult, inactive: np.ndarray, alive: np.ndarray, steps: int,
