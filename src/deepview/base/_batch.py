@@ -175,9 +175,6 @@ class _KeyedStorage:
     def __contains__(self, key: object) -> bool:
         return key in self._storage
 
-    def __bool__(self) -> bool:
-        return bool(self._storage)
-
     def __len__(self) -> int:
         return len(self._storage)
 
@@ -443,10 +440,10 @@ class Batch:
     # ------------------------------------------------------------------ subsets
     def _subset(self, indices: np.ndarray | slice) -> Batch:
         fields = {k: v[indices] for k, v in self._fields.items()}
-        idx = None if isinstance(indices, slice) else indices.tolist()
+        idx: slice | list[int] = indices if isinstance(indices, slice) else indices.tolist()
 
         def take(seq: Sequence[Any]) -> list[Any]:
-            return _FrozenList(seq[indices] if idx is None else (seq[i] for i in idx))
+            return _FrozenList(seq[idx] if isinstance(idx, slice) else (seq[i] for i in idx))
 
         metadata = {key: _each_seq(key, value, take) for key, value in self._metadata.items()}
         snapshots = {k: s._subset(indices) for k, s in self._snapshots.items()}

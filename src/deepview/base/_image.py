@@ -339,14 +339,12 @@ class ImageFolderProducer(RecordProducer):
         self.labels_from = labels_from
         self.image_paths: list[pathlib.Path] = files
         self.ids = [p.relative_to(root).as_posix() for p in files]
-        self._labels: list[dict[str, str]] = [{} for _ in files]
-        if labels_from == "folders":
-            for labels, image_id in zip(self._labels, self.ids):
-                labels[label_name] = image_id.rpartition("/")[0]  # its folder, "" at the top
-            if all(not labels[label_name] for labels in self._labels):
-                raise InvalidDataError(
-                    f"ImageFolderProducer: labels_from='folders' but every image of '{root}' "
-                    "is directly in it; put each class in a subfolder (cat/001.png).")
+        folders = labels_from == "folders"  # the label is the id's folder, "" at the top
+        self._labels = [{label_name: i.rpartition("/")[0]} if folders else {} for i in self.ids]
+        if folders and not any(labels[label_name] for labels in self._labels):
+            raise InvalidDataError(
+                f"ImageFolderProducer: labels_from='folders' but every image of '{root}' "
+                "is directly in it; put each class in a subfolder (cat/001.png).")
         if metadata is not None:
             self._join_metadata(metadata, id_column, label_columns)
 

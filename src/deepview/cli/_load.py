@@ -59,12 +59,10 @@ def load_embeddings(path: Path, id_column: str | None) -> tuple[Any, list[str] |
             mapped = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as exc:
             raise CliError(f"cannot read '{path}' as a numeric .npy array ({exc}).") from exc
-        array: Any = mapped
         if (isinstance(mapped, np.memmap) and mapped.ndim == 2 and mapped.flags.c_contiguous
                 and mapped.dtype != object):
-            array = RowFile(path, mapped.shape, mapped.dtype, mapped.offset)
-        del mapped
-        return _check_matrix(array, path), None, {}
+            mapped = RowFile(path, mapped.shape, mapped.dtype, mapped.offset)  # the map closes
+        return _check_matrix(mapped, path), None, {}
     if suffix in (".parquet", ".pq"):
         return _load_parquet(path, id_column)
     raise CliError(f"embeddings file '{path}' must be a .npy (N x D array) or a .parquet file "
