@@ -191,12 +191,9 @@ def decode_image(raw: Any, mode: str = "RGB") -> np.ndarray:
     ops = require("PIL.ImageOps", feature="decode_image", extra="image")
     check_choice(mode, name="mode", owner="decode_image", choices=("RGB", "L"))
     if isinstance(raw, Mapping):
-        if raw.get("bytes") is not None:
-            raw = raw["bytes"]
-        elif raw.get("path"):
-            raw = raw["path"]
-        else:
+        if raw.get("bytes") is None and not raw.get("path"):
             raise InvalidDataError("image entry holds neither bytes nor a path")
+        raw = raw["path"] if raw.get("bytes") is None else raw["bytes"]
     try:
         if isinstance(raw, pil.Image):
             img = raw

@@ -32,9 +32,7 @@ def peek_first_batch(producer: Producer, batch_size: int = 1) -> Batch:
     try:
         return next(iterator)
     finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
+        getattr(iterator, "close", lambda: None)()
 
 
 def iter_batches(producer: Producer, batch_size: int, *, owner: str) -> Iterator[Batch]:
@@ -156,13 +154,12 @@ class ArrayProducer:
         label_map: dict[str, list[Any]] = {}
         if _is_dataframe(data):
             frame: Any = data
-            missing = [c for c in [*label_columns, *([id_column] if id_column else [])]
-                       if c not in frame.columns]
+            excluded = [*label_columns, *([id_column] if id_column else [])]
+            missing = [c for c in excluded if c not in frame.columns]
             if missing:
                 raise InvalidDataError(
                     f"ArrayProducer: DataFrame has no column(s) {missing}; "
                     f"available: {list(frame.columns)[:20]}.")
-            excluded = set(label_columns) | ({id_column} if id_column else set())
             numeric = [c for c in frame.columns
                        if c not in excluded and np.issubdtype(frame[c].dtype, np.number)]
             if not numeric:
