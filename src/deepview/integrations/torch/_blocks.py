@@ -350,16 +350,18 @@ def call_module(module: nn.Module, batch: Any) -> Any:
     return module(batch)
 
 
-def leaf_order(module: nn.Module, batch: Any) -> list[str]:
-    """Leaf modules in the order of their first call by ``module`` (in eval mode) on ``batch``."""
-    order: dict[str, None] = {}
-    _run_leaves(module, batch, lambda name, _args, _out: order.update({name: None}))
-    return list(order)
+def leaf_order(module: nn.Module, batch: Any) -> dict[str, int]:
+    """Leaf modules by the order of their first call by ``module`` (in eval mode) on ``batch``."""
+    order: dict[str, int] = {}
+    _run_leaves(module, batch,
+                lambda name, _args, _out: order.update({name: order.get(name, len(order))}))
+    return order
 
 
-def _run_leaves(module: nn.Module, batch: Any, record: Callable[[str, Any, Any], Any]) -> None:
-    """Run ``module`` in eval mode on ``batch``, calling ``record(name, args, output)`` after
-    each leaf module; the train flag is restored."""
+def _run_leaves(module: nn.Module, batch: Any, record: Callable[[str, Any, Any], None]) -> None:
+    """Run ``module`` in eval mode on ``batch``, calling ``record(name, args, output)`` (which
+    returns None: a hook's result replaces the output) after each leaf; the train flag is
+    restored."""
     handles = [m.register_forward_hook(
         lambda _m, args, out, name=name: record(name, args, out))
         for name, m in module.named_modules() if name and next(m.children(), None) is None]

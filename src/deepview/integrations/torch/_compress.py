@@ -144,7 +144,7 @@ def find_blocks(module: nn.Module, example: Any, *,
     """Every block that can lose units (or those of ``pairs``), in forward order: from the
     torch.fx graph, or by running ``example`` where the network cannot be traced."""
     modules = dict(module.named_modules())
-    order = _call_order(module, example)
+    order = blocks.leaf_order(module, example)
     if pairs:
         plans = {key: blocks.plan_from_pairs(key, chain, modules) for key, chain in pairs.items()}
     else:
@@ -182,11 +182,6 @@ def _configured_width(module: nn.Module, plans: list[blocks.Plan]
             f"{_OWNER}: found no block of the width {width} that {type(module).__name__}'s "
             f"configuration records ({keys[0]}); pass same_width=False.")
     return next(k for k in keys if getattr(config, k) in (width, None)), mlps
-
-
-def _call_order(module: nn.Module, example: Any) -> dict[str, int]:
-    """Leaf modules by the order of their first call on ``example``."""
-    return {name: i for i, name in enumerate(blocks.leaf_order(module, example))}
 
 
 # ---------------------------------------------------------------------- statistics
@@ -450,7 +445,7 @@ def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[blocks.Pla
     training = original.training
     original.eval()
     new.eval()
-    order = _call_order(original, calibration[0])
+    order = blocks.leaf_order(original, calibration[0])
     plans = sorted(plans, key=lambda p: order.get(p.producer, len(order)))
     layers = []
     new_modules = dict(new.named_modules())
