@@ -465,8 +465,7 @@ def neighbour_groups(vectors: Any, threshold: Any,
     for start in range(0, n, BLOCK_ROWS):
         block = np.asarray(dist[start:start + BLOCK_ROWS])
         close = block <= t
-        parts[0].append(np.broadcast_to(np.arange(start, start + len(block))[:, None],
-                                        block.shape)[close])
+        parts[0].append(np.nonzero(close)[0] + start)
         parts[1].append(np.asarray(idx[start:start + BLOCK_ROWS], dtype=np.int64)[close])
         parts[2].append(block[close])
     del idx, dist

@@ -200,10 +200,8 @@ class Size:
             eigenvalues = np.sort(np.abs(np.asarray(cov.eigenvalues, dtype=np.float64)))[::-1]
             cumulative = np.cumsum(eigenvalues)
             total = cumulative[-1]
-            if total > 0:
-                pooled.append(np.concatenate(([0.0], cumulative[:-1])) / total)
-            else:
-                pooled.append(np.ones_like(cumulative))
+            pooled.append(np.concatenate(([0.0], cumulative[:-1])) / total if total > 0
+                          else np.ones_like(cumulative))
         threshold = float(np.percentile(np.concatenate(pooled), 100.0 * self.relative_size))
         return min(max(threshold, self.epsilon_energy), 1.0 - self.epsilon_energy)
 
