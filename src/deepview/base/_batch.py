@@ -197,12 +197,10 @@ class _MetadataType(_KeyedStorage):
             raise InvalidTypeError(
                 "Batch.MetadataType: 'metadata' must be a Batch.Builder.MutableMetadataType or "
                 f"a mapping of metadata key to values; got {type(metadata).__name__}.")
-        storage: dict[_AnyKey, Any] = {}
-        for key, value in source.items():
-            converted = _convert_metadata(key, value, "Batch.MetadataType", _freeze_seq)
-            if not (isinstance(key, DictMetaKey) and not converted):
-                storage[key] = converted
-        self._storage = storage
+        converted = {k: _convert_metadata(k, v, "Batch.MetadataType", _freeze_seq)
+                     for k, v in source.items()}  # an empty DictMetaKey entry is left out
+        self._storage = {k: v for k, v in converted.items()
+                         if not isinstance(k, DictMetaKey) or v}
 
     @classmethod
     def _view(cls, storage: Mapping[_AnyKey, Any]) -> _MetadataType:

@@ -254,10 +254,9 @@ class Cacher(PipelineStage):
     """
 
     def __init__(self, storage_path: PathOrStr | None = None) -> None:
-        self._finalizer: weakref.finalize | None = None
-        if storage_path is None:
+        if storage_path is None:  # a finalizer lives until it runs: no reference is kept
             path = pathlib.Path(tempfile.mkdtemp(prefix="deepview-cacher-"))
-            self._finalizer = weakref.finalize(self, shutil.rmtree, str(path), True)
+            weakref.finalize(self, shutil.rmtree, str(path), True)
         else:
             path = resolve_path_or_str(storage_path)
             if path.exists() and not path.is_dir():
