@@ -73,7 +73,7 @@ def _freeze_seq(seq: Any) -> Sequence[Any]:
     return _FrozenList(seq)
 
 
-def _each_seq(key: _AnyKey, value: Any, func: Callable[[Any], Any]) -> Any:
+def each_seq(key: _AnyKey, value: Any, func: Callable[[Any], Any]) -> Any:
     """``func`` of a ``MetaKey`` entry, or of each sequence of a ``DictMetaKey`` entry."""
     if isinstance(key, DictMetaKey):
         return {str(k): func(v) for k, v in value.items()}
@@ -88,7 +88,7 @@ def _convert_metadata(key: Any, value: Any, owner: str,
         raise InvalidTypeError(
             f"{owner}: metadata for DictMetaKey '{key.name}' must be a mapping "
             f"{{name: values}}; got {type(value).__name__}.")
-    return _each_seq(key, value, lambda seq: convert(_check_seq(key, seq, owner)))
+    return each_seq(key, value, lambda seq: convert(_check_seq(key, seq, owner)))
 
 
 def _check_seq(key: _AnyKey, value: Any, owner: str) -> Any:
@@ -231,7 +231,7 @@ class _MetadataType(_KeyedStorage):
 
         def __getitem__(self, key: Any) -> Any:
             _check_key(key)
-            return _each_seq(key, self._storage[key], lambda seq: seq[self._index])
+            return each_seq(key, self._storage[key], lambda seq: seq[self._index])
 
         def __eq__(self, other: object) -> bool:
             if not isinstance(other, _MetadataType.ElementType):
@@ -443,7 +443,7 @@ class Batch:
         def take(seq: Sequence[Any]) -> list[Any]:
             return _FrozenList(seq[idx] if isinstance(idx, slice) else (seq[i] for i in idx))
 
-        metadata = {key: _each_seq(key, value, take) for key, value in self._metadata.items()}
+        metadata = {key: each_seq(key, value, take) for key, value in self._metadata.items()}
         snapshots = {k: s._subset(indices) for k, s in self._snapshots.items()}
         if not fields and not metadata:
             raise InvalidDataError("Batch: cannot take a subset of an empty batch.")
@@ -565,7 +565,7 @@ class Batch:
             n = len(next(iter(self.fields.values()))) if self.fields else None
             metadata: dict[_AnyKey, Any] = {}
             for key, value in self.metadata._storage.items():
-                value = _each_seq(key, value, _FrozenList)
+                value = each_seq(key, value, _FrozenList)
                 if value if isinstance(key, DictMetaKey) else (len(value) or n == 0):
                     metadata[key] = value
             if not self.fields and not metadata:

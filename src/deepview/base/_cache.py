@@ -18,7 +18,7 @@ import numpy as np
 
 from deepview._files import atomic_write
 from deepview._validation import check_batch_size
-from deepview.base._batch import Batch, _each_seq, concatenate_batches
+from deepview.base._batch import Batch, concatenate_batches, each_seq
 from deepview.base._pipeline import PipelineStage
 from deepview.base._producer import Producer, rebatch
 from deepview.exceptions import DeepViewException, InvalidDataError, InvalidTypeError
@@ -95,7 +95,7 @@ def _decode(directory: pathlib.Path, record: dict[str, Any]) -> Batch.Builder:
     for entry in record["metadata"]:
         decode = functools.partial(_decode_seq, tagged=bool(entry.get("tagged", True)))
         key: Any = (Batch.DictMetaKey if entry["kind"] == "dict" else Batch.MetaKey)(entry["name"])
-        builder.metadata[key] = _each_seq(key, entry["values"], decode)
+        builder.metadata[key] = each_seq(key, entry["values"], decode)
     return builder
 
 

@@ -225,32 +225,18 @@ class ArrayProducer:
 
     def __call__(self, batch_size: int) -> Iterator[Batch]:
         batch_size = check_batch_size(batch_size, owner="ArrayProducer")
-        yield from slice_batches(batch_size, self._fields, self._ids, self._labels, self._paths,
-                                 self._texts)
-
-
-def _rows(values: Any, start: int, stop: int) -> list[Any]:
-    """``values[start:stop]`` as a list."""
-    part = values[start:stop]
-    return part if isinstance(part, list) else list(getattr(part, "tolist", lambda: part)())
-
-
-def slice_batches(batch_size: int, fields: Mapping[str, Any], ids: Any, labels: Mapping[str, Any],
-                  paths: Any = None, texts: Any = None) -> Iterator[Batch]:
-    """Batches of consecutive rows of ``fields`` with their ids, labels, paths and texts
-    (sequences, arrays or pandas arrays; None or no labels: no such metadata)."""
-    n = len(next(iter(fields.values())))
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        builder = Batch.Builder({k: np.asarray(v[start:stop]) for k, v in fields.items()})
-        builder.metadata[Batch.StdKeys.IDENTIFIER] = _rows(ids, start, stop)
-        if labels:
-            builder.metadata[Batch.StdKeys.LABELS] = {
-                k: _rows(v, start, stop) for k, v in labels.items()}
-        for key, values in ((Batch.StdKeys.PATH, paths), (Batch.StdKeys.TEXT, texts)):
-            if values is not None:
-                builder.metadata[key] = _rows(values, start, stop)
-        yield builder.make_batch()
+        for start in range(0, self._n, batch_size):
+            stop = min(start + batch_size, self._n)
+            builder = Batch.Builder({k: v[start:stop] for k, v in self._fields.items()})
+            builder.metadata[Batch.StdKeys.IDENTIFIER] = list(self._ids[start:stop])
+            if self._labels:
+                builder.metadata[Batch.StdKeys.LABELS] = {k: v[start:stop]
+                                                          for k, v in self._labels.items()}
+            if self._paths is not None:
+                builder.metadata[Batch.StdKeys.PATH] = self._paths[start:stop]
+            if self._texts is not None:
+                builder.metadata[Batch.StdKeys.TEXT] = self._texts[start:stop]
+            yield builder.make_batch()
 
 
 def _is_dataframe(obj: Any) -> bool:

@@ -230,6 +230,12 @@ def load_metadata(path: Path, *, n: int, id_column: str | None, embedding_ids: A
     return ids, labels, paths, texts
 
 
+def _rows(values: Any, start: int, stop: int) -> list[Any]:
+    """``values[start:stop]`` as a list."""
+    part = values[start:stop]
+    return part if isinstance(part, list) else list(part.tolist())
+
+
 class SampleProducer:
     """The producer of ``deepview report``: the ``(n, d)`` embeddings (an array or a RowFile) as
     field ``embedding``, with ids (default ``0..n-1``), ``labels``, paths and texts made lists
@@ -254,11 +260,23 @@ class SampleProducer:
         return len(self.array)
 
     def __call__(self, batch_size: int) -> Any:
-        from deepview.base._producer import slice_batches
+        from deepview.base import Batch
 
-        ids = range(len(self.array)) if self.identifiers is None else self.identifiers
-        yield from slice_batches(batch_size, {"embedding": self.array}, ids, self.labels,
-                                 self.paths, self.texts)
+        n = len(self.array)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            builder = Batch.Builder({"embedding": np.asarray(self.array[start:stop])})
+            builder.metadata[Batch.StdKeys.IDENTIFIER] = (
+                list(range(start, stop)) if self.identifiers is None
+                else _rows(self.identifiers, start, stop))
+            if self.labels:
+                builder.metadata[Batch.StdKeys.LABELS] = {
+                    k: _rows(v, start, stop) for k, v in self.labels.items()}
+            if self.paths is not None:
+                builder.metadata[Batch.StdKeys.PATH] = _rows(self.paths, start, stop)
+            if self.texts is not None:
+                builder.metadata[Batch.StdKeys.TEXT] = _rows(self.texts, start, stop)
+            yield builder.make_batch()
 
 
 def image_paths(folder: Path, ids: list[str]) -> list[str]:
