@@ -1130,11 +1130,11 @@
     var t0 = performance.now();
     var img = sc.img && sc.img.width === W && sc.img.height === H ? sc.img : (sc.img = ctx.createImageData(W, H));
     var buf = new Uint32Array(img.data.buffer);
-    // one-pixel points (large maps) count the points per pixel in the pixel's alpha byte (up
-    // to 255; 0 = none yet), and shadeByDensity then shades each pixel's colour by that count,
-    // so that piles of points show their structure
+    // one-pixel points (large maps) count the points of each pixel in its alpha byte (255 -
+    // count, down to 0), and shadeByDensity then shades each pixel's colour by that count, so
+    // that piles of points show their structure
     var single = offsMatch(sc.offs);
-    buf.fill(single ? 0x00ffffff : 0xffffffff);
+    buf.fill(0xffffffff);
     var offs = sc.offs, no = offs.length, fade = packRgb(hexRgb(FADE)), mask = S.mask;
     var bx = sc.bx, by = sc.by, key = sc.key, lut = sc.lut, one = lut[0], drawn = 0;
     var v = sc.view, k = v.k, tx = v.tx + 0.5, ty = v.ty + 0.5, c8;
@@ -1150,7 +1150,7 @@
           x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
           if (x >>> 0 < W && y >>> 0 < H) {
             at = y * W + x; c8 = buf[at] >>> 24;
-            buf[at] = (lut[key[i]] & 0xffffff) | ((c8 < 255 ? c8 + 1 : 255) << 24);
+            buf[at] = (lut[key[i]] & 0xffffff) | ((c8 ? c8 - 1 : 0) << 24);
           }
         }
       } else {
@@ -1158,7 +1158,7 @@
           x = ((bx[i] * k + tx) | 0) - 1024; y = ((by[i] * k + ty) | 0) - 1024;
           if (x >>> 0 < W && y >>> 0 < H) {
             at = y * W + x; c8 = buf[at] >>> 24;
-            buf[at] = (one & 0xffffff) | ((c8 < 255 ? c8 + 1 : 255) << 24);
+            buf[at] = (one & 0xffffff) | ((c8 ? c8 - 1 : 0) << 24);
           }
         }
       }
@@ -1169,8 +1169,8 @@
         at = y * W + x;
         if (mask[i]) {
           c8 = buf[at] >>> 24;
-          buf[at] = ((key ? lut[key[i]] : one) & 0xffffff) | ((c8 < 255 ? c8 + 1 : 255) << 24);
-        } else if (buf[at] === 0x00ffffff) buf[at] = fade & 0xffffff;
+          buf[at] = ((key ? lut[key[i]] : one) & 0xffffff) | ((c8 ? c8 - 1 : 0) << 24);
+        } else if (buf[at] === white) buf[at] = fade;
       }
     } else {
       for (i = 0; i < N; i++) {
@@ -1215,17 +1215,18 @@
   var DENSITY_FLOOR = 0.4;
   function offsMatch(offs) { return offs.length === 2 && offs[0] === 0 && offs[1] === 0; }
   function shadeByDensity(buf) {
-    var cmax = 0, p, n = buf.length, c;
-    for (p = 0; p < n; p++) { c = buf[p] >>> 24; if (c > cmax) cmax = c; }
+    var low = 255, p, n = buf.length, a;
+    for (p = 0; p < n; p++) { a = buf[p] >>> 24; if (a < low) low = a; }
+    var cmax = 255 - low, keep = new Int32Array(256).fill(256), lg = Math.log(cmax);
     pub.densityMax = cmax;
-    var keep = new Float32Array(256).fill(1), lg = Math.log(cmax);
-    if (cmax >= 3) for (p = 1; p <= cmax; p++) keep[p] = DENSITY_FLOOR + (1 - DENSITY_FLOOR) * Math.log(p) / lg;
+    if (cmax >= 3) for (p = 1; p <= cmax; p++) keep[p] = Math.round(256 * (DENSITY_FLOOR + (1 - DENSITY_FLOOR) * Math.log(p) / lg));
     for (p = 0; p < n; p++) {
       var v = buf[p];
-      c = v >>> 24;
-      if (!c || cmax < 3) { buf[p] = (v | 0xff000000) >>> 0; continue; }
-      var f = keep[c];
-      var r = 255 - (255 - (v & 255)) * f, g = 255 - (255 - ((v >>> 8) & 255)) * f, b = 255 - (255 - ((v >>> 16) & 255)) * f;
+      a = v >>> 24;
+      if (a === 255) continue;  // no point here (white, or a faded point)
+      var f = keep[255 - a];
+      var r = 255 - (((255 - (v & 255)) * f) >> 8), g = 255 - (((255 - ((v >>> 8) & 255)) * f) >> 8);
+      var b = 255 - (((255 - ((v >>> 16) & 255)) * f) >> 8);
       buf[p] = (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
     }
   }
