@@ -520,6 +520,19 @@ def test_identical_copies_are_projected_once_and_stacked_on_their_first_row() ->
     assert data["duplicatesExact_r"][copies + [10]].all()
 
 
+def test_above_the_stacked_fit_size_copies_are_moved_onto_their_first_row(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepview.report import _core
+
+    monkeypatch.setattr(_core, "STACKED_FIT_ROWS", 100)  # every row projected, copies moved
+    x = np.random.default_rng(4).normal(size=(300, 5)).astype(np.float32)
+    x[[40, 80]] = x[3]
+    data = DatasetReport.introspect(ArrayProducer({"r": x}), config=_config(
+        familiarity=None)).data
+    xy = data[["projection_r_x", "projection_r_y"]].to_numpy()
+    assert (xy[[40, 80]] == xy[3]).all() and np.unique(xy, axis=0).shape[0] == 298
+
+
 def test_copy_representatives_hash_then_compare() -> None:
     from deepview.report._analysis import copy_representatives
 
@@ -527,4 +540,5 @@ def test_copy_representatives_hash_then_compare() -> None:
     x[[3, 5]] = x[1]
     exact = np.array([False, True, False, True, False, True])
     assert copy_representatives(x, exact).tolist() == [0, 1, 2, 1, 4, 1]
-    assert copy_representatives(x, np.zeros(6, dtype=bool)).tolist() == list(range(6))
+    assert copy_representatives(x, np.zeros(6, dtype=bool)) is None
+    assert copy_representatives(np.eye(6, dtype=np.float32), exact) is None  # none alike

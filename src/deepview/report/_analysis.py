@@ -16,6 +16,7 @@ import pandas as pd
 
 from deepview._compute.knn import knn_brute, knn_partitioned
 from deepview._compute.pca import make_streaming_pca
+from deepview._compute.rowmatch import hash_rows
 from deepview._compute.select import median
 from deepview._compute.spill import FileRows, is_mapped, mapped, release, take, trim_heap
 from deepview.base import ArrayProducer, pipeline
@@ -239,29 +240,29 @@ def find_duplicates(raw: Any, field: str, threshold: Any, *,
     return column, exact
 
 
-def copy_representatives(raw: Any, exact: np.ndarray) -> np.ndarray:
-    """Each row's first row with the same vector (hashed, then compared); itself if none."""
+def copy_representatives(raw: Any, exact: np.ndarray) -> np.ndarray | None:
+    """Each row's first row with the same vector (hashed, then compared; -0.0 == 0.0), itself
+    if none; None when no two rows hold the same vector.  Only rows flagged ``exact`` (an
+    identical copy in their duplicate group) are looked at."""
     n = len(exact)
-    reps = np.arange(n, dtype=np.int64)
     rows = np.flatnonzero(exact)
     if len(rows) < 2:
-        return reps
-    weights = np.random.default_rng(0).integers(1, 1 << 62, raw.shape[1], dtype=np.uint64) | 1
+        return None
+    reps = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
     hashes = np.empty(len(rows), dtype=np.uint64)
     for start in range(0, len(rows), SCALE_ROWS):
-        block = np.ascontiguousarray(take(raw, rows[start:start + SCALE_ROWS]), dtype=np.float32)
-        hashes[start:start + SCALE_ROWS] = (block.view(np.uint32).astype(np.uint64)
-                                            * weights).sum(axis=1, dtype=np.uint64)
+        block = np.asarray(take(raw, rows[start:start + SCALE_ROWS]), dtype=np.float32)
+        hashes[start:start + SCALE_ROWS] = hash_rows(block + np.float32(0.0))
     order = np.lexsort((rows, hashes))
     runs = np.flatnonzero(np.concatenate([[True], hashes[order][1:] != hashes[order][:-1]]))
     first = rows[order][np.repeat(runs, np.diff(np.append(runs, len(order))))]
     reps[rows[order]] = first
     for start in range(0, len(rows), SCALE_ROWS):  # a hash collision keeps its row apart
         part = rows[start:start + SCALE_ROWS]
-        same = (np.asarray(take(raw, part), dtype=np.float32)
+        same = (np.asarray(take(raw, part), dtype=np.float32)  # -0.0 == 0.0 here too
                 == np.asarray(take(raw, reps[part]), dtype=np.float32)).all(axis=1)
         reps[part[~same]] = part[~same]
-    return reps
+    return reps if (reps[rows] != rows).any() else None
 
 
 def representatives_graph(graph: tuple[np.ndarray, np.ndarray], reps: np.ndarray,

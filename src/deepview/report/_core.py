@@ -376,16 +376,24 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         trim_heap()
 
 
+#: the projection leaves identical copies out of its input up to this many rows
+STACKED_FIT_ROWS = 200_000
+
+
 def _projection(values: np.ndarray, field: str, strategy: Any, config: ReportConfig,
                 batch_size: int, strata: np.ndarray | None,
                 graph: tuple[np.ndarray, np.ndarray] | None, reps: np.ndarray | None
                 ) -> np.ndarray:
-    """The field's 2-D projection, each set of identical vectors projected once."""
+    """The field's 2-D projection with identical vectors on one spot: up to
+    :data:`STACKED_FIT_ROWS` rows each set is projected once (a copy of the distinct rows),
+    above that every row is projected (the fit is a sample anyway) and the copies are moved
+    onto their first row."""
     n = len(values)
     unique = None if reps is None else np.flatnonzero(reps == np.arange(n))
-    if reps is None or unique is None or len(unique) == n:
-        return analysis.project(values, field, strategy, batch_size=batch_size, strata=strata,
-                                seed=config.seed, graph=graph)
+    if reps is None or unique is None or len(unique) == n or n > STACKED_FIT_ROWS:
+        xy = analysis.project(values, field, strategy, batch_size=batch_size, strata=strata,
+                              seed=config.seed, graph=graph)
+        return xy if reps is None else xy[reps]
     if graph is not None:
         graph = analysis.representatives_graph(graph, reps, unique)
     xy = analysis.project(take(values, unique), field, strategy, batch_size=batch_size,
