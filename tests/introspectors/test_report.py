@@ -542,3 +542,14 @@ def test_copy_representatives_hash_then_compare() -> None:
     assert copy_representatives(x, exact).tolist() == [0, 1, 2, 1, 4, 1]
     assert copy_representatives(x, np.zeros(6, dtype=bool)) is None
     assert copy_representatives(np.eye(6, dtype=np.float32), exact) is None  # none alike
+
+
+def test_a_label_named_like_one_of_the_reports_columns_is_refused() -> None:
+    x = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    with pytest.raises(InvalidDataError, match=r"\['cluster_r'\] clash"):
+        DatasetReport.introspect(ArrayProducer({"r": x}, labels={"cluster_r": ["a"] * 60}),
+                                 config=_config())
+    report = DatasetReport.introspect(
+        ArrayProducer({"r": x}, labels={"cluster_id": ["a", "b"] * 30}), config=_config())
+    assert "cluster_id" in report.data and "cluster_r" in report.data
+    assert "cluster_id" in set(report.issues()["label"])

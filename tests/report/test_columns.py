@@ -38,3 +38,9 @@ def test_other_columns_parse_to_none(name: str) -> None:
 
 def test_reserved_sample_columns() -> None:
     assert columns.RESERVED == {"id", "path", "text", "filename"}
+
+
+def test_a_label_named_like_a_cluster_column_stays_a_label() -> None:
+    names = ["id", "cluster_id", "cluster_emb", "projection_emb_x", "projection_emb_y"]
+    assert columns.label_columns(names) == ["cluster_id"]
+    assert columns.label_columns(["cluster_emb", "familiarity_emb"]) == []

@@ -263,7 +263,9 @@ def _finish(n: int, ids: _Strings | None, labels: dict[str, pd.Categorical], pat
                 f"{_OWNER}: fields {clash[0]!r} and {name!r} both become column name "
                 f"{column!r}; rename one with FieldRenamer.")
         column_names[name] = column
-    bad = sorted(columns.RESERVED & set(labels))
+    own = set(column_names.values())  # labels named like a column the report writes
+    bad = sorted((columns.RESERVED & set(labels)) | {
+        d for d in labels if (c := columns.parse(str(d))) is not None and c.response in own})
     if bad:
         raise InvalidDataError(
             f"{_OWNER}: label dimension(s) {bad} clash with the report's own columns; rename "

@@ -666,10 +666,11 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
             col != columns.FILENAME and _is_texty(series) and _labelish(series)
         )):
             values, codes = _factorize(series)
-            if kind == columns.CLUSTER:
+            cluster = kind == columns.CLUSTER and set(proj.get(r, {})) == {"x", "y"}
+            if cluster:  # the map's clusters (not a label that happens to be named so)
                 values = [NO_CLUSTER if v == MISSING else v for v in values]
             labels[col] = {"name": col, "values": values, "codes_np": codes,
-                           "cluster": r if kind == columns.CLUSTER else None}
+                           "cluster": r if cluster else None}
         elif numeric:
             extras.append({"name": col, "kind": "number",
                            "col": plan.dense("details", "f32", _numeric(series))})
@@ -1061,7 +1062,7 @@ def _audit_table(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | No
         elif c.kind == columns.LABEL_ISSUE_FLAG and c.detail in labels and _audit_column_ok(
                 c.kind, series):
             kept[col] = _flags(series).astype(bool)
-        elif c.kind == columns.CLUSTER and _is_texty(series):
+        elif c.kind == columns.CLUSTER and col not in labels and _is_texty(series):
             kept[col] = series
         elif c.kind == columns.SPLIT_FAMILIARITY and c.detail in labels:
             # the audit reads only which values have a model (a struct column's field

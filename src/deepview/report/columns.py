@@ -132,8 +132,13 @@ def leakage_flag(response: str, dim: str) -> str:
 
 
 def label_columns(names: Iterable[str]) -> list[str]:
-    """The label dimensions among column ``names``."""
-    return [c for c in names if parse(str(c)) is None and c not in RESERVED]
+    """The label dimensions among column ``names``: neither :data:`RESERVED` nor a component
+    column of a response that has one (``cluster_id`` is a label unless there is a response
+    ``id`` with a projection)."""
+    names = [str(c) for c in names]
+    responses = {c.response for n in names if (c := parse(n)) is not None and c.kind != CLUSTER}
+    return [n for n in names if n not in RESERVED and (
+        (c := parse(n)) is None or (c.kind == CLUSTER and c.response not in responses))]
 
 
 def parse(column: str) -> Column | None:
