@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -278,116 +279,181 @@ def split_model_values(column: pd.Series) -> list[str]:
     return sorted({str(k) for c in column.to_numpy(dtype=object) for k in as_mapping(c)})
 
 
+@dataclasses.dataclass(frozen=True)
+class Audited:
+    """What every check reads: the report's table, its label and split dimensions and the
+    notes of the checks that ran while it was built (``DatasetReport.audit_notes``)."""
+
+    data: pd.DataFrame
+    labels: Sequence[str]
+    splits: Sequence[str]
+    notes: Mapping[str, Mapping[str, Any]]
+
+    def responses(self, prefix: str) -> list[str]:
+        return _responses(self.data, prefix)
+
+
+class Check:
+    """One check of the audit: from the report's columns, its rows of
+    ``DatasetReport.issues()`` (which the CLI prints and the site shows)."""
+
+    def rows(self, a: Audited) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class DuplicatesCheck(Check):
+    """Exact and near duplicates per response."""
+
+    def rows(self, a: Audited) -> list[dict[str, Any]]:
+        out, n = [], len(a.data)
+        for r in a.responses("duplicates_"):
+            group = a.data[f"duplicates_{r}"].to_numpy()
+            exact = (a.data[f"duplicatesExact_{r}"].to_numpy(dtype=bool)
+                     if f"duplicatesExact_{r}" in a.data else np.zeros(n, dtype=bool))
+            member = group >= 0
+            exact_groups = len(np.unique(group[member & exact]))
+            near_groups = len(np.unique(group[member & ~exact]))
+            out.append(_row("exact duplicates", r, "", int((member & exact).sum()),
+                            1 - (member & exact).sum() / n,
+                            f"{_count(exact_groups, 'group')} holding identical samples; "
+                            f"{int(member.sum()) - len(np.unique(group[member])):,} samples "
+                            "would go if every duplicate group (exact or near) kept one"))
+            out.append(_row("near duplicates", r, "", int((member & ~exact).sum()),
+                            1 - (member & ~exact).sum() / n,
+                            f"{_count(near_groups, 'group')} holding samples with no "
+                            "identical copy, only close ones"))
+        return out
+
+
 #: a cluster of the map whose samples are at least this share duplicates is an issue
 DUPLICATE_CLUSTER_SHARE = 0.5
 
 
-def _duplicate_clusters(clusters: pd.Series, groups: pd.Series, response: str
-                        ) -> list[dict[str, Any]]:
-    """A row naming the map's clusters made mostly of duplicates (none when there is none)."""
-    member = pd.Series(np.asarray(groups) >= 0, index=clusters.index)
-    shares = member.groupby(clusters.astype(object), observed=True).agg(["mean", "size"])
-    found = shares[shares["mean"] >= DUPLICATE_CLUSTER_SHARE].sort_values(
-        ["size"], ascending=False, kind="stable")
-    if found.empty:
-        return []
-    flagged = int(found["size"].sum())
-    return [_row("duplicate clusters", response, "", flagged, 1 - flagged / len(clusters),
-                 "clusters of the map made mostly of duplicates: " + _listed(
-                     [f"'{name}' ({int(row['size']):,} samples, {row['mean']:.0%} duplicates)"
-                      for name, row in found.iterrows()]))]
+class DuplicateClustersCheck(Check):
+    """The map's clusters made mostly of duplicates (a row only where there is one)."""
+
+    def rows(self, a: Audited) -> list[dict[str, Any]]:
+        out = []
+        for r in a.responses("cluster_"):
+            if f"duplicates_{r}" not in a.data or r in a.labels:
+                continue
+            clusters = a.data[f"cluster_{r}"]
+            member = pd.Series(a.data[f"duplicates_{r}"].to_numpy() >= 0, index=clusters.index)
+            shares = member.groupby(clusters.astype(object), observed=True).agg(["mean", "size"])
+            found = shares[shares["mean"] >= DUPLICATE_CLUSTER_SHARE].sort_values(
+                ["size"], ascending=False, kind="stable")
+            if found.empty:
+                continue
+            flagged = int(found["size"].sum())
+            out.append(_row("duplicate clusters", r, "", flagged, 1 - flagged / len(clusters),
+                            "clusters of the map made mostly of duplicates: " + _listed(
+                                [f"'{name}' ({int(row['size']):,} samples, "
+                                 f"{row['mean']:.0%} duplicates)"
+                                 for name, row in found.iterrows()])))
+        return out
+
+
+class LeakageCheck(Check):
+    """Duplicate groups that span two values of a split label."""
+
+    def rows(self, a: Audited) -> list[dict[str, Any]]:
+        out, n, data = [], len(a.data), a.data
+        if a.splits and not a.responses("duplicates_"):
+            out.append(_row("leakage", "", ", ".join(a.splits), np.nan, np.nan,
+                            "not measured: leaks are duplicates across splits, and the "
+                            "duplicate search was off (ReportConfig.duplicates=None, CLI "
+                            "--no-duplicates)"))
+        for r in a.responses("duplicates_"):
+            for column in [c for c in data.columns if str(c).startswith(f"leakage_{r}_byAttr_")]:
+                dim = str(column).split("_byAttr_", 1)[1]
+                leaks = data[column].to_numpy()
+                codes, names = label_codes(label_categorical(data[dim]))
+                pairs = [train_first(p) for p in split_pair_counts(leaks, codes, names)]
+                detail = "; ".join(f"{p['a']}/{p['b']}: {_count(int(p['groups']), 'group')} "
+                                   f"({p['samples_a']} {p['a']}, {p['samples_b']} {p['b']})"
+                                   for p in pairs) or "no duplicate spans two splits"
+                out.append(_row("leakage", r, dim, int((leaks >= 0).sum()),
+                                1 - (leaks >= 0).sum() / n, detail))
+            if not a.splits:
+                out.append(_row("leakage", r, "", np.nan, np.nan,
+                                "not measured: no split label (name one with split_labels=, "
+                                "CLI --split-label)"))
+        return out
+
+
+class LabelIssuesCheck(Check):
+    """Samples whose neighbours (and predictions) point at another value of their label."""
+
+    def rows(self, a: Audited) -> list[dict[str, Any]]:
+        out = []
+        issue_columns = [c for c in a.data.columns if str(c).startswith("labelIssueFlag_")]
+        for column in issue_columns:
+            r, dim = str(column)[len("labelIssueFlag_"):].split("_byAttr_", 1)
+            flags = a.data[column].to_numpy(dtype=bool)
+            given = label_categorical(a.data[dim])
+            labelled = int((~np.isin(given.codes, np.flatnonzero(given.categories == ""))).sum())
+            detail, applies = _label_issue_detail(dim, a.notes.get(str(column)),
+                                                  int(flags.sum()), labelled)
+            out.append(_row("label issues", r, dim, int(flags.sum()) if applies else np.nan,
+                            1 - flags.sum() / max(labelled, 1) if applies else np.nan, detail))
+        if not issue_columns:
+            why = ("no label dimensions" if not a.labels else
+                   "no label-issue columns (turned off with label_issues=False / "
+                   "--no-label-issues, or no label dimension with two or more values outside "
+                   "the split labels)")
+            out.append(_row("label issues", "", "", np.nan, np.nan, f"not measured: {why}"))
+        return out
+
+
+class BalanceCheck(Check):
+    """Per label (not a split label): values below half the even share ("imbalance") and
+    values too small for a familiarity model of their own ("thin labels")."""
+
+    def rows(self, a: Audited) -> list[dict[str, Any]]:
+        out, data = [], a.data
+        for dim in [d for d in a.labels if d not in a.splits]:  # splits are uneven
+            counts = pd.Series(label_categorical(data[dim])).value_counts()
+            counts = counts[(counts > 0) & (counts.index.astype(str) != "")]
+            counts.index = counts.index.astype(str)
+            even = counts.sum() / max(len(counts), 1)
+            if len(counts) < 2 or (len(counts) > 2 and even < 2):
+                why = ("one value only: balance not defined" if len(counts) < 2 else
+                       f"'{dim}' has {len(counts):,} values for {int(counts.sum()):,} samples, "
+                       "mostly one each (an identifier or free text, not classes)")
+                out.append(_row("imbalance", "", dim, np.nan, np.nan, f"not measured: {why}"))
+                continue
+            thin = counts[counts < THIN_SHARE * even]
+            out.append(_row("imbalance", "", dim, len(thin), balance(counts.to_numpy()),
+                            f"{len(counts)} values; below half the even share of {even:,.0f}: "
+                            + _listed([f"{k} ({v})" for k, v in thin.items()]) if len(thin)
+                            else f"{len(counts)} values, none below half the even share of "
+                            f"{even:,.0f}"))
+            split_models = [c for c in data.columns if str(c).startswith("splitFamiliarity_")
+                            and str(c).endswith(f"_byAttr_{dim}")]
+            if split_models:
+                modelled = split_model_values(data[split_models[0]])
+                few = counts[~counts.index.isin(list(modelled))]
+                out.append(_row("thin labels", "", dim, len(few),
+                                1 - few.sum() / max(counts.sum(), 1),
+                                ("too few samples for an own familiarity model: " +
+                                 _listed([f"{k} ({v})" for k, v in few.items()]))
+                                if len(few) else "every value has its own familiarity model"))
+        if not a.labels:
+            out.append(_row("imbalance", "", "", np.nan, np.nan, "not measured: no labels"))
+        return out
+
+
+#: the audit's checks, in the order of their rows
+CHECKS: tuple[Check, ...] = (DuplicatesCheck(), DuplicateClustersCheck(), LeakageCheck(),
+                             LabelIssuesCheck(), BalanceCheck())
 
 
 def issues_table(data: pd.DataFrame, label_columns: Sequence[str], split_columns: Sequence[str],
                  notes: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """One row per issue type (and response / label): see ``DatasetReport.issues``."""
-    n = len(data)
-    rows: list[dict[str, Any]] = []
-    for r in _responses(data, "duplicates_"):
-        group = data[f"duplicates_{r}"].to_numpy()
-        exact = (data[f"duplicatesExact_{r}"].to_numpy(dtype=bool)
-                 if f"duplicatesExact_{r}" in data else np.zeros(n, dtype=bool))
-        member = group >= 0
-        exact_groups = len(np.unique(group[member & exact]))
-        near_groups = len(np.unique(group[member & ~exact]))
-        rows.append(_row("exact duplicates", r, "", int((member & exact).sum()),
-                         1 - (member & exact).sum() / n,
-                         f"{_count(exact_groups, 'group')} holding identical samples; "
-                         f"{int(member.sum()) - len(np.unique(group[member])):,} samples "
-                         "would go if every duplicate group (exact or near) kept one"))
-        rows.append(_row("near duplicates", r, "", int((member & ~exact).sum()),
-                         1 - (member & ~exact).sum() / n,
-                         f"{_count(near_groups, 'group')} holding samples with no "
-                         "identical copy, only close ones"))
-    for r in _responses(data, "cluster_"):
-        if f"duplicates_{r}" in data:
-            rows.extend(_duplicate_clusters(data[f"cluster_{r}"], data[f"duplicates_{r}"], r))
-    if split_columns and not _responses(data, "duplicates_"):
-        rows.append(_row("leakage", "", ", ".join(split_columns), np.nan, np.nan,
-                         "not measured: leaks are duplicates across splits, and the duplicate "
-                         "search was off (ReportConfig.duplicates=None, CLI --no-duplicates)"))
-    for r in _responses(data, "duplicates_"):
-        leak_columns = [c for c in data.columns if str(c).startswith(f"leakage_{r}_byAttr_")]
-        for column in leak_columns:
-            dim = str(column).split("_byAttr_", 1)[1]
-            leaks = data[column].to_numpy()
-            codes, names = label_codes(label_categorical(data[dim]))
-            pairs = [train_first(p) for p in split_pair_counts(leaks, codes, names)]
-            detail = "; ".join(f"{p['a']}/{p['b']}: {_count(int(p['groups']), 'group')} "
-                               f"({p['samples_a']} {p['a']}, {p['samples_b']} {p['b']})"
-                               for p in pairs) or "no duplicate spans two splits"
-            rows.append(_row("leakage", r, dim, int((leaks >= 0).sum()),
-                             1 - (leaks >= 0).sum() / n, detail))
-        if not split_columns:
-            rows.append(_row("leakage", r, "", np.nan, np.nan,
-                             "not measured: no split label (name one with split_labels=, "
-                             "CLI --split-label)"))
-    issue_columns = [c for c in data.columns if str(c).startswith("labelIssueFlag_")]
-    for column in issue_columns:
-        r, dim = str(column)[len("labelIssueFlag_"):].split("_byAttr_", 1)
-        flags = data[column].to_numpy(dtype=bool)
-        given = label_categorical(data[dim])
-        labelled = int((~np.isin(given.codes, np.flatnonzero(given.categories == ""))).sum())
-        detail, applies = _label_issue_detail(dim, (notes or {}).get(str(column)),
-                                              int(flags.sum()), labelled)
-        rows.append(_row("label issues", r, dim, int(flags.sum()) if applies else np.nan,
-                         1 - flags.sum() / max(labelled, 1) if applies else np.nan, detail))
-    if not issue_columns:
-        why = ("no label dimensions" if not label_columns else
-               "no label-issue columns (turned off with label_issues=False / "
-               "--no-label-issues, or no label dimension with two or more values outside "
-               "the split labels)")
-        rows.append(_row("label issues", "", "", np.nan, np.nan, f"not measured: {why}"))
-    for dim in [d for d in label_columns if d not in split_columns]:  # splits are uneven
-        counts = pd.Series(label_categorical(data[dim])).value_counts()
-        counts = counts[(counts > 0) & (counts.index.astype(str) != "")]
-        counts.index = counts.index.astype(str)
-        even = counts.sum() / max(len(counts), 1)
-        if len(counts) < 2 or (len(counts) > 2 and even < 2):
-            why = ("one value only: balance not defined" if len(counts) < 2 else
-                   f"'{dim}' has {len(counts):,} values for {int(counts.sum()):,} samples, "
-                   "mostly one each (an identifier or free text, not classes)")
-            rows.append(_row("imbalance", "", dim, np.nan, np.nan, f"not measured: {why}"))
-            continue
-        thin = counts[counts < THIN_SHARE * even]
-        rows.append(_row("imbalance", "", dim, len(thin), balance(counts.to_numpy()),
-                         f"{len(counts)} values; below half the even share of {even:,.0f}: "
-                         + _listed([f"{k} ({v})" for k, v in thin.items()]) if len(thin)
-                         else f"{len(counts)} values, none below half the even share of "
-                         f"{even:,.0f}"))
-        split_models = [c for c in data.columns
-                        if str(c).startswith("splitFamiliarity_") and
-                        str(c).endswith(f"_byAttr_{dim}")]
-        if split_models:
-            modelled = split_model_values(data[split_models[0]])
-            few = counts[~counts.index.isin(list(modelled))]
-            rows.append(_row("thin labels", "", dim, len(few),
-                             1 - few.sum() / max(counts.sum(), 1),
-                             ("too few samples for an own familiarity model: " +
-                              _listed([f"{k} ({v})" for k, v in few.items()]))
-                             if len(few) else "every value has its own familiarity model"))
-    if not label_columns:
-        rows.append(_row("imbalance", "", "", np.nan, np.nan, "not measured: no labels"))
+    """One row per issue type (and response / label), from :data:`CHECKS`: see
+    ``DatasetReport.issues``."""
+    audited = Audited(data, list(label_columns), list(split_columns), notes or {})
+    rows = [row for check in CHECKS for row in check.rows(audited)]
     table = pd.DataFrame(rows, columns=["issue", "response", "label", "flagged", "score",
                                         "detail"])
     table["flagged"] = table["flagged"].astype("Int64")
