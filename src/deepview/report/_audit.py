@@ -82,6 +82,8 @@ def label_codes(values: Any) -> tuple[np.ndarray, list[str]]:
     """The report's one label coding: integer codes (-1 where the label is missing: None, NaN
     or "") and the sorted distinct values (str).  A sorted ``pandas.Categorical`` with every
     category used and none missing keeps its own codes (1-4 bytes per sample)."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.array  # a categorical column: its codes, no str per row
     if not isinstance(values, pd.Categorical):
         text = pd.Series(np.asarray(values, dtype=object), dtype=object)
         values = pd.Categorical(text.where(text.notna(), "").astype(str).to_numpy(dtype=object))
@@ -335,7 +337,7 @@ class DuplicateClustersCheck(Check):
     def rows(self, a: Audited) -> list[dict[str, Any]]:
         out = []
         for r in a.responses("cluster_"):
-            if f"duplicates_{r}" not in a.data or r in a.labels:
+            if f"duplicates_{r}" not in a.data:
                 continue
             clusters = a.data[f"cluster_{r}"]
             member = pd.Series(a.data[f"duplicates_{r}"].to_numpy() >= 0, index=clusters.index)

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from deepview.report._audit import label_codes
+
 __all__ = ["FIT_ROWS", "MIN_SHARE", "cluster_names", "find_clusters", "tokens"]
 
 #: clusters are found on at most this many points of the map (a seeded sample)
@@ -126,16 +128,22 @@ def _text_names(codes: np.ndarray, count: int, texts: Any, rng: np.random.Genera
     return names
 
 
-def _label_name(codes: np.ndarray, c: int, labels: Mapping[str, Any]) -> str | None:
+def _label_names(codes: np.ndarray, count: int, labels: Mapping[str, Any]) -> list[str | None]:
+    """Per cluster, the dominant value of the first label that it has values of, and its
+    share of the cluster ("red (92 %)"); None where no label has a value."""
+    names: list[str | None] = [None] * count
+    inside = codes >= 0
+    sizes = np.bincount(codes[inside], minlength=count)
     for values in labels.values():
-        inside = np.asarray(values, dtype=object)[codes == c]
-        kept = np.array([v for v in inside if v is not None and v == v and v != ""], dtype=object)
-        if not len(kept):
-            continue
-        uniques, counts = np.unique(kept.astype(str), return_counts=True)
-        top = int(np.lexsort((uniques, -counts))[0])
-        return f"{uniques[top]} ({math.floor(100 * counts[top] / len(inside))} %)"
-    return None
+        given, uniques = label_codes(values)
+        both = inside & (given >= 0)
+        table = np.bincount(codes[both].astype(np.int64) * len(uniques) + given[both],
+                            minlength=count * len(uniques)).reshape(count, len(uniques))
+        for c in range(count):
+            if names[c] is None and table[c].any():
+                top = int(np.argmax(table[c]))  # ties: the first value in sorted order
+                names[c] = f"{uniques[top]} ({math.floor(100 * table[c, top] / sizes[c])} %)"
+    return names
 
 
 def cluster_names(codes: np.ndarray, *, texts: Sequence[str] | None = None,
@@ -148,11 +156,11 @@ def cluster_names(codes: np.ndarray, *, texts: Sequence[str] | None = None,
     count = int(codes.max()) + 1 if len(codes) else 0
     rng = np.random.default_rng(0 if seed is None else seed)
     terms = _text_names(codes, count, texts, rng) if texts is not None and count else []
+    unnamed = len(terms) < count or not all(terms)
+    by_label = _label_names(codes, count, labels) if labels and unnamed else [None] * count
     names: list[str] = []
     for c in range(count):
-        name = ", ".join(terms[c]) if c < len(terms) and terms[c] else None
-        if name is None and labels:
-            name = _label_name(codes, c, labels)
+        name = ", ".join(terms[c]) if c < len(terms) and terms[c] else by_label[c]
         name = name or f"cluster {c + 1}"
         base, k = name, 1
         while name in names:  # a second cluster of the same name: "name #2"

@@ -311,6 +311,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
     if reduced is None:
         reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size, spill=scratch)
     bar.update(1)
+    strategy = analysis.seeded(analysis.strategy_for(config.projection, field), config.seed)
     reps = None  # each row's first identical copy: copies are projected once
     if config.duplicates is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
@@ -319,11 +320,11 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
         parts.audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
-        reps = analysis.copy_representatives(raw, exact)
+        if strategy is not None:
+            reps = analysis.copy_representatives(raw, exact)
         trim_heap()
         bar.update(1)
     del raw
-    strategy = analysis.seeded(analysis.strategy_for(config.projection, field), config.seed)
     graph = None
     width = audit.LABEL_NEIGHBOURS + 1
     if config.familiarity is not None or issue_labels or analysis.projects_on_graph(
@@ -389,11 +390,11 @@ def _projection(values: np.ndarray, field: str, strategy: Any, config: ReportCon
     above that every row is projected (the fit is a sample anyway) and the copies are moved
     onto their first row."""
     n = len(values)
-    unique = None if reps is None else np.flatnonzero(reps == np.arange(n))
-    if reps is None or unique is None or len(unique) == n or n > STACKED_FIT_ROWS:
+    if reps is None or n > STACKED_FIT_ROWS:
         xy = analysis.project(values, field, strategy, batch_size=batch_size, strata=strata,
                               seed=config.seed, graph=graph)
         return xy if reps is None else xy[reps]
+    unique = np.flatnonzero(reps == np.arange(n))
     if graph is not None:
         graph = analysis.representatives_graph(graph, reps, unique)
     xy = analysis.project(take(values, unique), field, strategy, batch_size=batch_size,

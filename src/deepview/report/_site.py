@@ -340,8 +340,7 @@ def _texts(column: pd.Series) -> list[str]:
 def _factorize(column: pd.Series) -> tuple[list[str], np.ndarray]:
     """Sorted distinct label texts (with :data:`MISSING` for missing labels) and each row's
     code (int32), from the report's one label coding (:func:`_audit.label_codes`)."""
-    values = column.array if isinstance(column.dtype, pd.CategoricalDtype) else column
-    codes, uniques = audit.label_codes(values)
+    codes, uniques = audit.label_codes(column)
     if not (codes < 0).any():
         return uniques, codes.astype(np.int32)
     shown = sorted({*uniques, MISSING})
@@ -1038,9 +1037,7 @@ def _audit_table(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | No
     kept: dict[str, Any] = {}
     distinct: dict[str, list[str]] = {}
     for dim in labels:  # categorical codes: the audit reads them, no str per row
-        series = data[dim]
-        codes, values = audit.label_codes(
-            series.array if isinstance(series.dtype, pd.CategoricalDtype) else series)
+        codes, values = audit.label_codes(data[dim])
         distinct[dim] = values
         kept[dim] = pd.Series(pd.Categorical.from_codes(
             codes, categories=pd.Index(values, dtype=object)), index=data.index)
