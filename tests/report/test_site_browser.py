@@ -113,6 +113,9 @@ def test_renders_every_point_without_console_errors(
     assert p.page.get_attribute("canvas.dv-scatter", "data-rendered-points") == str(exp["n"])
     n = exp["n"]
     assert p.page.text_content("[data-testid=shown-count]") == f"Showing {n:,} of {n:,}"
+    # the per-label familiarity galleries are drawn, with no "loading" note left behind
+    assert p.page.locator("[data-testid=label-familiarity]").count() > 0
+    assert "Loading the per-label scores" not in p.page.inner_text("body")
     ARTIFACTS.mkdir(exist_ok=True)
     name = request.node.callspec.id
     p.page.screenshot(path=str(ARTIFACTS / f"report-site-{name}.png"), full_page=True)

@@ -166,14 +166,26 @@
     if (!arr) return undefined;
     return c.width === 1 ? arr[j] : arr.subarray(j * c.width, (j + 1) * c.width);
   }
-  // a whole column of the points tier, as one typed array
+  // a whole column, as one typed array (its tier's chunks loaded: the points tier's are)
   function dense(name) {
-    var c = COLS[name], info = TIERS.points, out = new TYPES[c.dtype](N * c.width);
+    var c = COLS[name], info = TIERS[c.tier], out = new TYPES[c.dtype](N * c.width);
     for (var k = 0; k < info.count; k++) {
-      var raw = STORE.points && STORE.points[k];
-      if (!raw) { pub.errors.push("points chunk " + k + " is missing"); continue; }
+      var raw = STORE[c.tier] && STORE[c.tier][k];
+      if (!raw) { pub.errors.push(c.tier + " chunk " + k + " is missing"); continue; }
       out.set(decode(raw[name], TYPES[c.dtype]), k * info.rows * c.width);
     }
+    return out;
+  }
+  // dense(name) once its tier's chunks are loaded: returned at once when they are (else
+  // null, and got(values) is called when they arrive)
+  function denseWhenLoaded(name, got) {
+    var tier = COLS[name].tier, all = [], out = null, waiting = false;
+    for (var k = 0; k < TIERS[tier].count; k++) all.push(k * TIERS[tier].rows);
+    need(tier, all, function () {
+      out = dense(name);
+      if (waiting) got(out);
+    });
+    waiting = true;
     return out;
   }
   function coords(name, lo, hi) {  // quantised uint16 -> float (NaN: missing)
@@ -193,21 +205,10 @@
     return { rank: inPoints ? dense(spec.rank) : null, rankCol: spec.rank, lowest: spec.lowest || [],
       highest: spec.highest || [], exact: exact, order: null };
   }
-  function withRanks(spec, cb) {  // cb() once spec.rank is loaded (at once when it is)
-    if (spec.rank) return true;
-    var tier = COLS[spec.rankCol].tier, size = TIERS[tier].rows, all = [];
-    for (var k = 0; k < TIERS[tier].count; k++) all.push(k * size);
-    need(tier, all, function () {
-      if (spec.rank) return;
-      var out = new Uint16Array(N);
-      for (var c = 0; c < TIERS[tier].count; c++) {
-        var part = columnOf(spec.rankCol, tier, c);
-        if (part) out.set(part, c * size);
-      }
-      spec.rank = out;
-      cb();
-    });
-    return false;
+  // true when spec.rank is there; else false, and cb() once it has arrived
+  function withRanks(spec, cb) {
+    spec.rank = spec.rank || denseWhenLoaded(spec.rankCol, function (rank) { spec.rank = rank; cb(); });
+    return !!spec.rank;
   }
   function sparse(b64, Type) { return decode(b64, Type); }
   var responses = RAW.responses.map(function (r) {
@@ -482,18 +483,11 @@
     S.colorBy = v;
     var q = v.indexOf("number:") === 0 ? numbers[+v.slice(7)] : null;
     if (q && !q.steps) {
-      var all = [];
-      for (var k = 0; k < TIERS[q.tier].count; k++) all.push(k * TIERS[q.tier].rows);
-      need(q.tier, all, function () {
-        var out = new Uint8Array(N), size = TIERS[q.tier].rows;
-        for (var c = 0; c < TIERS[q.tier].count; c++) {
-          var part = columnOf(q.col, q.tier, c);
-          if (part) out.set(part, c * size);
-        }
-        q.steps = out;
+      q.steps = denseWhenLoaded(q.col, function (steps) {
+        q.steps = steps;
         if (S.colorBy === v) { colorPoints(); drawScatter(); }
       });
-      return;
+      if (!q.steps) return;
     }
     colorPoints();
     drawScatter();
