@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepview._compute.knn import knn_partitioned
+from deepview._compute.knn import knn_brute, knn_partitioned, normalize_columns, rerank
 from deepview.base import ArrayProducer, Batch
 from deepview.exceptions import DeepViewException, InvalidParameterError
 from deepview.introspectors import DimensionReduction, Duplicates
+from deepview.introspectors._dim_reduction._manifold import place_on_graph
 from deepview.report import DatasetReport, ReportConfig, _analysis
 from deepview.report._collect import collect
 from deepview.report._config import DEFAULT_UMAP_FIT_SAMPLES
@@ -41,15 +42,49 @@ def _planted(n: int, d: int, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("threshold", [T.Relative(), T.Percentile(99.0), T.Slope(),
                                        T.Distance(0.01)])
-@pytest.mark.parametrize(("n", "d"), [(400, 8), (3000, 130)])  # exact search / 2 rounds
-def test_spilled_duplicates_equal_the_introspector(tmp_path: Path, threshold: object,
-                                                   n: int, d: int) -> None:
+@pytest.mark.parametrize(("n", "d"), [(400, 8), (3000, 130)])
+def test_report_duplicates_from_the_graph_equal_the_introspector(
+        tmp_path: Path, threshold: object, n: int, d: int) -> None:
+    """Given candidates that hold each row's exact neighbours (here in another order, with
+    repeats), the report's duplicates are the introspector's, in memory and spilled."""
     x = _planted(n, d)
-    expected = _analysis.find_duplicates(x, "f", threshold)  # Duplicates.introspect
-    groups, exact = _analysis.find_duplicates(x, "f", threshold, spill=tmp_path)
-    np.testing.assert_array_equal(groups, expected[0])
-    np.testing.assert_array_equal(exact, expected[1])
-    assert (groups >= 0).sum() >= n // 50 and exact.sum() >= 10
+    found = Duplicates.introspect(ArrayProducer(x, field="f"), batch_size=n, threshold=threshold,
+                                  strategy=Duplicates.KNNStrategy.KNNExact())
+    expected_groups = np.full(n, -1)
+    expected_exact = np.zeros(n, dtype=bool)
+    ordered = sorted(found.results["f"], key=lambda c: (-c.size, min(c.indices)))
+    for number, candidate in enumerate(ordered):
+        expected_groups[list(candidate.indices)] = number
+        expected_exact[list(candidate.indices)] = candidate.identical
+    exact, _ = knn_brute(normalize_columns(x), 16)
+    candidates = np.concatenate([exact[:, ::-1], exact[:, :3]], axis=1).astype(np.int32)
+    for spill in (None, tmp_path):
+        groups, flags = _analysis.find_duplicates(x, candidates, threshold, spill=spill)
+        np.testing.assert_array_equal(groups, expected_groups)
+        np.testing.assert_array_equal(flags, expected_exact)
+    assert (expected_groups >= 0).sum() >= n // 50 and expected_exact.sum() >= 10
+
+
+def test_rerank_keeps_the_closest_distinct_candidates() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 4))
+    x[7] = x[3]  # an identical copy
+    candidates = rng.integers(0, 50, size=(50, 6))
+    candidates[:, 0] = candidates[:, 1]  # a candidate listed twice
+    candidates[3, 2] = 7
+    idx, dist = rerank(x, candidates, 4)
+    assert idx.shape == (50, 4) and (idx[:, 0] == np.arange(50)).all()
+    assert (dist[:, 0] == 0).all()
+    for row in range(50):
+        distinct = sorted(set(candidates[row]) - {row},
+                          key=lambda c: (np.linalg.norm(x[row] - x[c]), c))[:3]
+        kept = list(idx[row, 1:1 + len(distinct)])
+        assert (np.diff(dist[row, :1 + len(distinct)]) >= 0).all()
+        np.testing.assert_allclose(dist[row, 1:1 + len(distinct)],
+                                   [np.linalg.norm(x[row] - x[c]) for c in distinct])
+        assert sorted(kept) == sorted(distinct)
+        assert (idx[row, 1 + len(distinct):] == row).all()  # short rows end with the row itself
+    assert idx[3, 1] == 7 and dist[3, 1] == 0.0
 
 
 @pytest.mark.parametrize("select_rows", [3, 1 << 20])  # 16 bits at a time / one sort
@@ -296,6 +331,38 @@ def test_stratified_rows_keep_every_label_and_their_shares() -> None:
     plain = _analysis.stratified_rows(5000, 300, None, seed=0)
     assert len(np.unique(plain)) == 300
     np.testing.assert_array_equal(_analysis.stratified_rows(10, 20, None, 0), np.arange(10))
+
+
+def test_sampled_umap_on_the_graph_places_every_row_beside_its_cluster() -> None:
+    pytest.importorskip("umap")
+    x, labels = _blobs(3000)
+    graph = _analysis.neighbours(x, 31, seed=0)
+    strategy = _analysis.seeded(S.UMAP(2, max_fit_samples=600), 0)
+    xy = _analysis.project(x, "f", strategy, batch_size=256, strata=labels, seed=0, graph=graph)
+    assert xy.shape == (3000, 2) and np.isfinite(xy).all()
+    apart = _analysis.project(x, "f", _analysis.seeded(S.UMAP(2, max_fit_samples=600), 0),
+                              batch_size=256, strata=labels, seed=0)
+    sampled = _analysis.stratified_rows(3000, 600, labels, seed=0)
+    np.testing.assert_array_equal(xy[sampled], apart[sampled])  # the same fit
+    d2 = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(d2, np.inf)
+    near = np.argsort(d2, axis=1)[:, :10]  # on the map
+    assert (labels[near] == labels[:, None]).mean() > 0.99
+
+
+def test_place_on_graph_goes_in_waves_and_leaves_unlinked_rows_nan() -> None:
+    # a chain 0-1-2-3-4 (each row's neighbours: itself, then the rows beside it) and 5-6 apart
+    indices = np.array([[0, 1, 1], [1, 0, 2], [2, 1, 3], [3, 2, 4], [4, 3, 3],
+                        [5, 6, 6], [6, 5, 5]])
+    distances = np.array([[0, 1, 1], [0, 1, 1], [0, 1, 1], [0, 1, 1], [0, 1, 1],
+                          [0, 1, 1], [0, 1, 1]], dtype=np.float32)
+    embedding = np.array([[0.0, 0.0], [4.0, 8.0]], dtype=np.float32)
+    xy = place_on_graph(embedding, np.array([0, 4]), indices, distances)
+    np.testing.assert_array_equal(xy[[0, 4]], embedding)
+    np.testing.assert_array_equal(xy[1], [0.0, 0.0])  # first wave: its one placed neighbour
+    np.testing.assert_array_equal(xy[3], [4.0, 8.0])
+    np.testing.assert_array_equal(xy[2], [2.0, 4.0])  # second wave: between 1 and 3
+    assert np.isnan(xy[5:]).all()
 
 
 def test_sampled_umap_keeps_planted_clusters_apart_and_places_points_among_neighbours() -> None:

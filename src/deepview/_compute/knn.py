@@ -18,7 +18,7 @@ from deepview._compute.spill import FileRows, mapped, release, take
 from deepview._optional import require
 
 __all__ = ["CellIndex", "exact_distances", "exact_duplicate_labels", "knn_annoy", "knn_brute",
-           "knn_faiss", "knn_partitioned", "normalize_columns"]
+           "knn_faiss", "knn_partitioned", "normalize_columns", "rerank"]
 
 #: rows per chunk of a streamed pass (a multiple of ``_nearest``'s 8192-row blocks)
 CHUNK_ROWS = 8192 * 8
@@ -63,6 +63,50 @@ def _gathered_distances(x: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
         half = len(both) // 2
         out[pair] = exact_distances(both, np.arange(half), np.arange(half, len(both)))
     return out
+
+
+#: rows re-ranked at a time by :func:`rerank`
+RERANK_ROWS = 2048
+
+
+def rerank(x: Any, candidates: np.ndarray, k: int, *,
+           distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
+    """Each row's ``k`` closest ``candidates`` (an ``(n, m)`` index array from a search in
+    another space) by :func:`exact_distances` in ``x`` (an array, mapped or not, or FileRows):
+    int32 indices and float64 distances (FileRows when written to ``distances_file``), sorted,
+    the row itself first; a row with fewer distinct candidates ends with itself (distance 0)."""
+    n, m = candidates.shape
+    k = min(k, m)
+    idx = np.empty((n, k), dtype=np.int32)
+    dist = (np.empty((n, k), dtype=np.float64) if distances_file is None
+            else mapped(Path(distances_file), (n, k), np.float64))
+
+    def block(start: int) -> None:
+        stop = min(n, start + RERANK_ROWS)
+        own = np.arange(start, stop)
+        cand = np.sort(np.concatenate(  # the row itself is among its candidates
+            [own[:, None], np.asarray(candidates[start:stop], dtype=np.int64)], axis=1), axis=1)
+        unique_rows, at = np.unique(cand, return_inverse=True)
+        points = np.asarray(take(x, unique_rows))
+        at = at.reshape(cand.shape)
+        row_at = np.searchsorted(unique_rows, own)
+        d = exact_distances(points, np.repeat(row_at, m + 1), at.ravel()).reshape(cand.shape)
+        d[cand == own[:, None]] = -1.0
+        d[:, 1:][cand[:, 1:] == cand[:, :-1]] = np.inf  # listed twice (or the row again)
+        order = np.argsort(d, axis=1, kind="stable")[:, :k]
+        found, found_d = np.take_along_axis(cand, order, axis=1), np.take_along_axis(d, order, 1)
+        short = np.isinf(found_d)  # fewer distinct candidates than k: the row itself again
+        found[short] = np.broadcast_to(own[:, None], found.shape)[short]
+        idx[start:stop] = found
+        dist[start:stop] = np.where(short, 0.0, np.maximum(found_d, 0.0))
+        release(dist)
+
+    in_threads(block, range(0, n, RERANK_ROWS))
+    if distances_file is None:
+        return idx, dist
+    dist.flush()
+    release(dist)
+    return idx, FileRows(Path(distances_file), (n, k), np.float64)
 
 
 def _chunks(idx: Any, d2: Any) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:

@@ -4,7 +4,6 @@ the report's temporary folder when given one)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import warnings
 from collections.abc import Callable, Mapping
@@ -14,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepview._compute.knn import knn_brute, knn_partitioned
+from deepview._compute.knn import knn_brute, knn_partitioned, rerank
 from deepview._compute.pca import make_streaming_pca
 from deepview._compute.rowmatch import hash_rows
 from deepview._compute.select import median
@@ -22,9 +21,8 @@ from deepview._compute.spill import FileRows, is_mapped, mapped, release, take, 
 from deepview.base import ArrayProducer, pipeline
 from deepview.exceptions import InvalidDataError
 from deepview.introspectors._dim_reduction import DimensionReduction
-from deepview.introspectors._dim_reduction._manifold import UMAP
+from deepview.introspectors._dim_reduction._manifold import UMAP, place_on_graph
 from deepview.introspectors._duplicates import (
-    Duplicates,
     centre_distances,
     identical_members,
     neighbour_groups,
@@ -220,23 +218,39 @@ def _residual_offsets(reduced: Reduced, codes: np.ndarray,
     return [offset(float(s)) for s in _residual_variances(reduced, codes, count)]
 
 
-def find_duplicates(raw: Any, field: str, threshold: Any, *,
+#: neighbours of the graph (searched in the reduced space) re-ranked for the duplicates: about
+#: as many as hold each row's 10 nearest in the full space
+DUPLICATE_CANDIDATES = 30
+
+
+def find_duplicates(raw: Any, candidates: np.ndarray, threshold: Any, *,
                     spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``duplicates_R`` (group numbers by decreasing size, -1 = none) and ``duplicatesExact_R``,
-    on the full-dimensional responses (memory-mapped in ``spill`` when given)."""
-    if spill is not None:
-        return _duplicates_spilled(raw, threshold, Path(spill))
-    values = np.asarray(raw)
-    producer = _producer(values, field)
-    # one batch holding the whole array: Duplicates takes a single batch as is (no copy)
-    result = Duplicates.introspect(producer, batch_size=max(1, len(values)), threshold=threshold)
-    groups = sorted(result.results.get(field, ()), key=lambda c: (-c.size, min(c.indices)))
-    column = np.full(len(values), -1, dtype=np.int32)
-    exact = np.zeros(len(values), dtype=bool)
-    for number, candidate in enumerate(groups):
-        members = np.asarray(candidate.indices, dtype=np.int64)
+    """``duplicates_R`` (group numbers by decreasing size, -1 = none) and ``duplicatesExact_R``:
+    :func:`neighbour_groups` on the column-normalised responses (a memory-mapped copy in
+    ``spill`` when given), each row's neighbours the closest of its ``candidates`` (the
+    report's neighbour graph) by exact distance."""
+    n, d = raw.shape
+    if d == 0:
+        raise InvalidDataError(
+            f"{_OWNER}: a field has 0 features (shape {raw.shape}); give at least one feature.")
+    scale = _column_scale(raw)
+    vectors = _new_array(spill, "duplicates-vectors.f32", (n, d), np.float32)
+    for start in range(0, n, SCALE_ROWS):
+        vectors[start:start + SCALE_ROWS] = np.asarray(
+            raw[start:start + SCALE_ROWS], dtype=np.float32) * scale
+        if (start // SCALE_ROWS) % 8 == 7:
+            release(vectors)
+    distances = None if spill is None else Path(spill) / "duplicates-distances.f64"
+    groups, identical = neighbour_groups(
+        vectors, threshold, lambda v, k: rerank(v, candidates, k, distances_file=distances))
+    column = np.full(n, -1, dtype=np.int32)
+    exact = np.zeros(n, dtype=bool)
+    ordered = sorted(groups, key=lambda g: (-len(g), int(g.min())))
+    for number, members in enumerate(ordered):
+        rows = take(vectors, members)
         column[members] = number
-        exact[members] = candidate.identical
+        exact[members] = identical_members(rows, centre_distances(rows)[1], identical)
+    release(vectors)
     return column, exact
 
 
@@ -299,37 +313,6 @@ def _column_scale(raw: Any) -> np.ndarray:
     norms[norms == 0] = 1.0
     scale: np.ndarray = (1.0 / norms).astype(np.float32)
     return scale
-
-
-def _duplicates_spilled(raw: Any, threshold: Any, spill: Path) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`find_duplicates` on a memory-mapped column-normalised copy in ``spill``."""
-    n, d = raw.shape
-    if d == 0:
-        raise InvalidDataError(
-            f"{_OWNER}: a field has 0 features (shape {raw.shape}); give at least one feature.")
-    scale = _column_scale(raw)
-    written = mapped(spill / "duplicates-vectors.f32", (n, d), np.float32)
-    for start in range(0, n, SCALE_ROWS):
-        written[start:start + SCALE_ROWS] = np.asarray(
-            raw[start:start + SCALE_ROWS], dtype=np.float32) * scale
-        if (start // SCALE_ROWS) % 8 == 7:
-            release(written)
-    vectors = _read_back(written)
-    del written
-    # the lists in memory (mapped, scattered rows fault); the distances in a file
-    search = functools.partial(Duplicates.KNNStrategy.KNNAuto().knn,
-                               distances_file=spill / "knn-distances.f64")
-    groups, identical = neighbour_groups(vectors, threshold, search)
-    column = np.full(n, -1, dtype=np.int32)
-    exact = np.zeros(n, dtype=bool)
-    ordered = sorted(groups, key=lambda g: (-len(g), int(g.min())))
-    for number, members in enumerate(ordered):
-        rows = take(vectors, members)
-        column[members] = number
-        exact[members] = identical_members(rows, centre_distances(rows)[1], identical)
-    release(vectors)
-    del vectors
-    return column, exact
 
 
 #: the candidates of a median are sorted once at most this many remain
@@ -396,9 +379,18 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
             warnings.filterwarnings("ignore", message=".*knn_search_index.*")
             reducer = DimensionReduction.introspect(
                 _producer(sample, field), strategies={field: _tune_umap(strategy, sample)})
-        del sample
-        projection = _transform_into(_producer(reduced, field), reducer, field,
-                                     max(batch_size, PLACE_ROWS))
+        if graph is None:
+            del sample
+            projection = _transform_into(_producer(reduced, field), reducer, field,
+                                         max(batch_size, PLACE_ROWS))
+        else:  # the other rows from their neighbours in the graph
+            projection = place_on_graph(_transform_into(_producer(sample, field), reducer,
+                                                        field, batch_size), rows, *graph)
+            del sample
+            apart = np.flatnonzero(np.isnan(projection[:, 0]))  # not linked to the sample
+            if len(apart):
+                projection[apart] = _transform_into(_producer(take(reduced, apart), field),
+                                                    reducer, field, batch_size)
     else:
         strategy = _tune_umap(strategy, reduced, graph)
         if (type(strategy) is UMAP and represents is not None

@@ -312,10 +312,17 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size, spill=scratch)
     bar.update(1)
     strategy = analysis.seeded(analysis.strategy_for(config.projection, field), config.seed)
+    graph = None
+    width = 1 + max(audit.LABEL_NEIGHBOURS, analysis.DUPLICATE_CANDIDATES
+                    if config.duplicates is not None else 0)
+    if (config.duplicates is not None or config.familiarity is not None or issue_labels
+            or analysis.projects_on_graph(strategy, len(reduced.values), width)):
+        bar.set_description(f"{_OWNER} [{name}]: neighbours")  # one graph for all of them
+        graph = analysis.neighbours(reduced.values, width, seed=config.seed, spill=scratch)
     reps = None  # each row's first identical copy: copies are projected once
-    if config.duplicates is not None:
+    if config.duplicates is not None and graph is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
-        groups, exact = analysis.find_duplicates(raw, field, config.duplicates_threshold,
+        groups, exact = analysis.find_duplicates(raw, graph[0], config.duplicates_threshold,
                                                   spill=scratch)
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
@@ -325,12 +332,6 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         trim_heap()
         bar.update(1)
     del raw
-    graph = None
-    width = audit.LABEL_NEIGHBOURS + 1
-    if config.familiarity is not None or issue_labels or analysis.projects_on_graph(
-            strategy, len(reduced.values), width):  # one neighbour graph for all of them
-        bar.set_description(f"{_OWNER} [{name}]: neighbours")
-        graph = analysis.neighbours(reduced.values, width, seed=config.seed, spill=scratch)
     if strategy is not None:
         bar.set_description(f"{_OWNER} [{name}]: projection")
         xy = _projection(reduced.values, field, strategy, config, batch_size,
@@ -360,8 +361,8 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         if issue_labels:  # before split familiarity: its columns are the largest
             bar.set_description(f"{_OWNER} [{name}]: label issues")
             parts.audited.update(audit.label_issue_columns(
-                neighbours, name, collected.labels, splits, predictions, collected.ids,
-                notes=parts.notes))
+                neighbours[:, :audit.LABEL_NEIGHBOURS + 1], name, collected.labels, splits,
+                predictions, collected.ids, notes=parts.notes))
         parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances,
                                                  spill=scratch)
         del neighbours, distances

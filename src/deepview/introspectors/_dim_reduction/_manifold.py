@@ -398,12 +398,50 @@ def place(embedding: np.ndarray, indices: np.ndarray, distances: np.ndarray) -> 
     """
     valid = indices >= 0
     d = np.where(valid, distances, np.inf).astype(np.float64)
-    nearest = d[:, :1]
+    nearest = d.min(axis=1, keepdims=True)
     gaps = np.where(valid, d - nearest, 0.0)
     counts = np.maximum(valid.sum(axis=1, keepdims=True), 1)
     scale = gaps.sum(axis=1, keepdims=True) / counts
     tiny = np.finfo(np.float64).tiny
     weights = np.where(valid, np.exp(-gaps / np.maximum(scale, tiny)), 0.0)
     weights /= np.maximum(weights.sum(axis=1, keepdims=True), tiny)
-    coordinates = embedding[np.where(valid, indices, 0)].astype(np.float64)
+    coordinates = np.where(valid[..., None], embedding[np.where(valid, indices, 0)], 0.0)
     return np.einsum("ij,ijk->ik", weights, coordinates).astype(np.float32)
+
+
+#: rows placed at a time by :func:`place_on_graph`
+GRAPH_PLACE_ROWS = 65536
+
+
+def place_on_graph(embedding: np.ndarray, rows: np.ndarray, indices: Any, distances: Any,
+                   *, least: int = 3) -> np.ndarray:
+    """``(n, 2)`` coordinates of every row of a neighbour graph (``indices`` / ``distances``,
+    ``(n, m)``) whose ``rows`` hold ``embedding``: in waves, each other row is placed by
+    :func:`place` on its neighbours placed in earlier waves once it has ``least`` of them (fewer
+    when no row has as many); NaN for rows the graph never connects to ``rows``."""
+    n = len(indices)
+    xy = np.full((n, embedding.shape[1]), np.nan, dtype=np.float32)
+    xy[rows] = embedding
+    placed = np.zeros(n, dtype=bool)
+    placed[rows] = True
+    least = max(1, min(least, indices.shape[1] - 1))
+    need = least
+    while not placed.all():
+        before = placed.copy()
+        todo = np.flatnonzero(~before)
+        for first in range(0, len(todo), GRAPH_PLACE_ROWS):
+            part = todo[first:first + GRAPH_PLACE_ROWS]
+            near = np.asarray(indices[part], dtype=np.int64)
+            usable = before[near]
+            ready = usable.sum(axis=1) >= need
+            chosen = part[ready]
+            xy[chosen] = place(xy, np.where(usable[ready], near[ready], -1),
+                               np.asarray(distances[chosen]))
+            placed[chosen] = True
+        if (placed != before).any():
+            need = least
+        elif need > 1:
+            need -= 1
+        else:
+            break
+    return xy
