@@ -78,8 +78,8 @@ def rerank(x: Any, candidates: np.ndarray, k: int, *,
     n, m = candidates.shape
     k = min(k, m)
     idx = np.empty((n, k), dtype=np.int32)
-    dist = (np.empty((n, k), dtype=np.float64) if distances_file is None
-            else mapped(Path(distances_file), (n, k), np.float64))
+    dist: Any = (np.empty((n, k), dtype=np.float64) if distances_file is None
+                 else mapped(Path(distances_file), (n, k), np.float64))
 
     def block(start: int) -> None:
         stop = min(n, start + RERANK_ROWS)
