@@ -100,6 +100,7 @@ def main() -> None:
                 print(stdout.read(), stderr.read(), file=sys.stderr)
                 raise SystemExit(f"deepview report failed with exit code {proc.returncode}")
             runs.append({"seconds": round(seconds, 2),
+                         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
                          "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)})
             print(stdout.read(), file=sys.stderr)
     result = {"n": args.n, "dim": args.dim, "projection": args.projection,

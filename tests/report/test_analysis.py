@@ -57,7 +57,7 @@ def test_other_strategies_and_settings_are_left_alone(reduced: np.ndarray,
 def test_umap_builds_on_the_report_graph(reduced: np.ndarray) -> None:
     """The report's neighbour lists (21 per row, itself first) are handed to a UMAP fitted
     on every row, cut to its n_neighbors; a sampled UMAP on more rows than its sample does
-    not take them (its fit searches the sample's own graph)."""
+    not take them (its fit searches the sample's own graph; the graph places the others)."""
     pytest.importorskip("umap")
     graph = _analysis.neighbours(reduced, 21, seed=0)
     tuned = _analysis._tune_umap(S.UMAP(2, random_state=0), reduced, graph)
@@ -66,7 +66,10 @@ def test_umap_builds_on_the_report_graph(reduced: np.ndarray) -> None:
     np.testing.assert_array_equal(distances, graph[1][:, :15])
     assert _analysis.projects_on_graph(S.UMAP(2), 300, 21)
     assert not _analysis.projects_on_graph(S.UMAP(2, n_neighbors=30), 300, 21)
-    assert not _analysis.projects_on_graph(S.UMAP(2, max_fit_samples=100), 300, 21)
+    # a UMAP fitted on a sample places the other rows from the graph, whatever its k
+    assert _analysis.projects_on_graph(S.UMAP(2, max_fit_samples=100, n_neighbors=30), 300, 21)
+    assert not _analysis.projects_on_graph(S.UMAP(2, max_fit_samples=100), 300, 12)
+    assert not _analysis.projects_on_graph(S.PCA(2), 300, 21)
     assert _analysis.projects_on_graph(S.UMAP(2, max_fit_samples=300), 300, 21)
     xy = _analysis.project(reduced, "f", S.UMAP(2, random_state=0), batch_size=128,
                            graph=graph)

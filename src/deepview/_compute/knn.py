@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from deepview._compute.blas import in_threads, single_blas_thread
 from deepview._compute.select import median
@@ -66,47 +67,56 @@ def _gathered_distances(x: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
 
 
 #: rows re-ranked at a time by :func:`rerank`
-RERANK_ROWS = 2048
+RERANK_ROWS = 512
 
 
-def rerank(x: Any, candidates: np.ndarray, k: int, *,
-           distances_file: Path | None = None) -> tuple[np.ndarray, Any]:
+def rerank(x: Any, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` closest ``candidates`` (an ``(n, m)`` index array from a search in
-    another space) by :func:`exact_distances` in ``x`` (an array, mapped or not, or FileRows):
-    int32 indices and float64 distances (FileRows when written to ``distances_file``), sorted,
-    the row itself first; a row with fewer distinct candidates ends with itself (distance 0)."""
+    another space) by distance in ``x`` (an array, mapped or not, or FileRows; float32
+    products, squared distances below 1e-3 of their median summed from the differences):
+    int32 indices and float32 distances, sorted, the row itself first; a row with fewer
+    distinct candidates ends with itself (distance 0)."""
     n, m = candidates.shape
     k = min(k, m)
     idx = np.empty((n, k), dtype=np.int32)
-    dist: Any = (np.empty((n, k), dtype=np.float64) if distances_file is None
-                 else mapped(Path(distances_file), (n, k), np.float64))
+    dist = np.empty((n, k), dtype=np.float32)
+
+    # blocks of rows close in the graph (reverse Cuthill-McKee order of the first 8 candidates)
+    # share most of their candidates
+    near = np.ascontiguousarray(candidates[:, :8], dtype=np.int32)
+    graph = csr_matrix((np.ones(near.size, dtype=np.int8), near.ravel(),
+                        np.arange(0, near.size + 1, near.shape[1], dtype=np.int32)), shape=(n, n))
+    blocks = reverse_cuthill_mckee(graph, symmetric_mode=True)
+    del graph, near
 
     def block(start: int) -> None:
-        stop = min(n, start + RERANK_ROWS)
-        own = np.arange(start, stop)
+        own = np.sort(blocks[start:start + RERANK_ROWS])
         cand = np.sort(np.concatenate(  # the row itself is among its candidates
-            [own[:, None], np.asarray(candidates[start:stop], dtype=np.int64)], axis=1), axis=1)
-        unique_rows, at = np.unique(cand, return_inverse=True)
-        points = np.asarray(take(x, unique_rows))
-        at = at.reshape(cand.shape)
-        row_at = np.searchsorted(unique_rows, own)
-        d = exact_distances(points, np.repeat(row_at, m + 1), at.ravel()).reshape(cand.shape)
+            [own[:, None], np.asarray(candidates[own], dtype=np.int64)], axis=1), axis=1)
+        unique_rows, at = np.unique(cand, return_inverse=True)  # read in file order
+        found = np.asarray(take(x, unique_rows), dtype=np.float32)
+        points = found[at.reshape(cand.shape)]
+        rows = found[np.searchsorted(unique_rows, own)]
+        del found
+        d = (np.einsum("bmd,bmd->bm", points, points) + _sq_norms(rows)[:, None]
+             - 2.0 * np.matmul(points, rows[:, :, None])[..., 0]).astype(np.float64)
+        positive = d[d > 0]
+        small = d <= 1e-3 * (float(np.median(positive)) if len(positive) else 0.0)
+        if small.any():  # near copies: their differences, not the cancelling products
+            diff = points[small] - rows[np.nonzero(small)[0]]
+            d[small] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
+        d = np.sqrt(np.maximum(d, 0.0))
         d[cand == own[:, None]] = -1.0
         d[:, 1:][cand[:, 1:] == cand[:, :-1]] = np.inf  # listed twice (or the row again)
-        order = np.argsort(d, axis=1, kind="stable")[:, :k]
-        found, found_d = np.take_along_axis(cand, order, axis=1), np.take_along_axis(d, order, 1)
+        best = np.argsort(d, axis=1, kind="stable")[:, :k]
+        found, found_d = np.take_along_axis(cand, best, axis=1), np.take_along_axis(d, best, 1)
         short = np.isinf(found_d)  # fewer distinct candidates than k: the row itself again
         found[short] = np.broadcast_to(own[:, None], found.shape)[short]
-        idx[start:stop] = found
-        dist[start:stop] = np.where(short, 0.0, np.maximum(found_d, 0.0))
-        release(dist)
+        idx[own] = found
+        dist[own] = np.where(short, 0.0, np.maximum(found_d, 0.0))
 
     in_threads(block, range(0, n, RERANK_ROWS))
-    if distances_file is None:
-        return idx, dist
-    dist.flush()
-    release(dist)
-    return idx, FileRows(Path(distances_file), (n, k), np.float64)
+    return idx, dist
 
 
 def _chunks(idx: Any, d2: Any) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:

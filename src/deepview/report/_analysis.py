@@ -16,7 +16,6 @@ import pandas as pd
 from deepview._compute.knn import knn_brute, knn_partitioned, rerank
 from deepview._compute.pca import make_streaming_pca
 from deepview._compute.rowmatch import hash_rows
-from deepview._compute.select import median
 from deepview._compute.spill import FileRows, is_mapped, mapped, release, take, trim_heap
 from deepview.base import ArrayProducer, pipeline
 from deepview.exceptions import InvalidDataError
@@ -41,8 +40,8 @@ RESIDUAL_VARIANCE_FLOOR = 1e-3
 FAMILIARITY_FIT_MAX = 200_000
 #: rows per block when streaming over the reduced matrix
 BLOCK_ROWS = 65536
-#: rows placed at a time by a UMAP fitted on a sample
-PLACE_ROWS = 16384
+#: graph neighbours that place a row on a map fitted on a sample
+PLACEMENT_NEIGHBOURS = 15
 
 
 def _new_array(spill: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -240,9 +239,9 @@ def find_duplicates(raw: Any, candidates: np.ndarray, threshold: Any, *,
             raw[start:start + SCALE_ROWS], dtype=np.float32) * scale
         if (start // SCALE_ROWS) % 8 == 7:
             release(vectors)
-    distances = None if spill is None else Path(spill) / "duplicates-distances.f64"
-    groups, identical = neighbour_groups(
-        vectors, threshold, lambda v, k: rerank(v, candidates, k, distances_file=distances))
+    vectors = _read_back(vectors)  # plain reads of scattered rows: no mapped pages
+    groups, identical = neighbour_groups(vectors, threshold,
+                                         lambda v, k: rerank(v, candidates, k))
     column = np.full(n, -1, dtype=np.int32)
     exact = np.zeros(n, dtype=bool)
     ordered = sorted(groups, key=lambda g: (-len(g), int(g.min())))
@@ -315,50 +314,39 @@ def _column_scale(raw: Any) -> np.ndarray:
     return scale
 
 
-#: the candidates of a median are sorted once at most this many remain
-SELECT_ROWS = 1 << 20
+#: the neighbour graph is searched exactly while n * n * dim is at most this
+GRAPH_EXACT_MAX = 2e10
+#: else partitioned, this many partitions merged (one misses too many of the true neighbours)
+GRAPH_ROUNDS = 8
 
 
-def _median_above(dist: Any, lower: float) -> tuple[float, int]:
-    """``np.median`` and count of the values of ``dist`` above ``lower``, block by block."""
-    def blocks() -> Any:
-        for start in range(0, len(dist), BLOCK_ROWS):
-            block = np.asarray(dist[start:start + BLOCK_ROWS], dtype=np.float64)
-            yield block[block > lower]
-
-    return median(blocks, select_rows=SELECT_ROWS)
-
-
-#: exact neighbour search for label issues while n * n * dim is at most this (seconds)
-LABEL_KNN_EXACT_MAX = 2e10
-#: partitioned rounds above it (one partition misses too many of the 20 true neighbours)
-LABEL_KNN_ROUNDS = 8
-
-
-def neighbours(values: np.ndarray, k: int, *, seed: int | None,
-               spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(n, min(k, n))`` int32 neighbours (each row itself among them) and float32 distances in
-    the reduced space: exact while small, else partitioned; ``spill`` is unused."""
+def neighbours(values: np.ndarray, k: int, *, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The field's neighbour graph: ``(n, min(k, n))`` int32 neighbours (each row itself first)
+    and float32 distances in the reduced space, exact while small, else partitioned."""
     n = len(values)
     k = min(k, n)
-    if float(n) ** 2 * values.shape[1] <= LABEL_KNN_EXACT_MAX:
+    if float(n) ** 2 * values.shape[1] <= GRAPH_EXACT_MAX:
         indices, dist = knn_brute(np.ascontiguousarray(values, dtype=np.float32), k)
         return np.asarray(indices, dtype=np.int32), dist.astype(np.float32)
     found, dist = knn_partitioned(values, k, seed=0 if seed is None else seed,
-                                  rounds=LABEL_KNN_ROUNDS, distances=np.float32)
+                                  rounds=GRAPH_ROUNDS, distances=np.float32)
     return found, dist
 
 
 def projects_on_graph(strategy: Any, n: int, width: int) -> bool:
-    """Whether :func:`project` fits ``strategy`` on all ``n`` rows with a graph ``width`` wide."""
-    if type(strategy) is not UMAP:
+    """Whether :func:`project` uses a graph ``width`` wide for ``strategy`` on ``n`` rows: to
+    place the rows a UMAP fitted on a sample leaves out, or as a stock Euclidean UMAP's
+    neighbours."""
+    if not isinstance(strategy, UMAP):
         return False
+    limit = strategy.max_fit_samples
+    if limit is not None and n > limit:
+        return width > PLACEMENT_NEIGHBOURS
     params = strategy.parameters
     k = params.get("n_neighbors", 15)
-    limit = strategy.max_fit_samples
-    return ("precomputed_knn" not in params and params.get("metric", "euclidean") == "euclidean"
-            and isinstance(k, int) and k <= min(width, n - 1)
-            and (limit is None or n <= limit))
+    return (type(strategy) is UMAP and "precomputed_knn" not in params
+            and params.get("metric", "euclidean") == "euclidean"
+            and isinstance(k, int) and k <= min(width, n - 1))
 
 
 def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
@@ -366,9 +354,9 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
             graph: tuple[np.ndarray, np.ndarray] | None = None,
             represents: int | None = None) -> np.ndarray:
     """``(n, 2)`` projection of the reduced responses.  A UMAP with ``max_fit_samples`` below
-    ``n`` is fitted on a stratified sample and places the other rows; ``graph`` saves a UMAP
-    fitted on every row its neighbour search; ``represents`` sets umap-learn's epochs for that
-    many samples."""
+    ``n`` is fitted on a stratified sample and the other rows are placed from their neighbours
+    in ``graph`` (searched here when not given); a UMAP fitted on every row is given ``graph``
+    as its neighbours; ``represents`` sets umap-learn's epochs for that many samples."""
     n = len(reduced)
     limit = getattr(strategy, "max_fit_samples", None) if isinstance(strategy, UMAP) else None
     if limit is not None and n > limit:
@@ -379,18 +367,15 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
             warnings.filterwarnings("ignore", message=".*knn_search_index.*")
             reducer = DimensionReduction.introspect(
                 _producer(sample, field), strategies={field: _tune_umap(strategy, sample)})
+        fitted = _transform_into(_producer(sample, field), reducer, field, batch_size)
+        del sample
         if graph is None:
-            del sample
-            projection = _transform_into(_producer(reduced, field), reducer, field,
-                                         max(batch_size, PLACE_ROWS))
-        else:  # the other rows from their neighbours in the graph
-            projection = place_on_graph(_transform_into(_producer(sample, field), reducer,
-                                                        field, batch_size), rows, *graph)
-            del sample
-            apart = np.flatnonzero(np.isnan(projection[:, 0]))  # not linked to the sample
-            if len(apart):
-                projection[apart] = _transform_into(_producer(take(reduced, apart), field),
-                                                    reducer, field, batch_size)
+            graph = neighbours(reduced, PLACEMENT_NEIGHBOURS + 1, seed=seed)
+        projection = place_on_graph(fitted, rows, *graph)  # the others from their neighbours
+        apart = np.flatnonzero(np.isnan(projection[:, 0]))  # not linked to the sample
+        if len(apart):
+            projection[apart] = _transform_into(_producer(take(reduced, apart), field),
+                                                reducer, field, batch_size)
     else:
         strategy = _tune_umap(strategy, reduced, graph)
         if (type(strategy) is UMAP and represents is not None

@@ -318,7 +318,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
     if (config.duplicates is not None or config.familiarity is not None or issue_labels
             or analysis.projects_on_graph(strategy, len(reduced.values), width)):
         bar.set_description(f"{_OWNER} [{name}]: neighbours")  # one graph for all of them
-        graph = analysis.neighbours(reduced.values, width, seed=config.seed, spill=scratch)
+        graph = analysis.neighbours(reduced.values, width, seed=config.seed)
     reps = None  # each row's first identical copy: copies are projected once
     if config.duplicates is not None and graph is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
