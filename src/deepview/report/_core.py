@@ -319,11 +319,15 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             or analysis.projects_on_graph(strategy, len(reduced.values), width)):
         bar.set_description(f"{_OWNER} [{name}]: neighbours")  # one graph for all of them
         graph = analysis.neighbours(reduced.values, width, seed=config.seed)
+    kept = audit.LABEL_NEIGHBOURS + 1  # what the other readers of the graph take
     reps = None  # each row's first identical copy: copies are projected once
     if config.duplicates is not None and graph is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
-        groups, exact = analysis.find_duplicates(raw, graph[0], config.duplicates_threshold,
+        candidates = graph[0]
+        graph = (candidates[:, :kept].copy(), graph[1][:, :kept].copy())
+        groups, exact = analysis.find_duplicates(raw, candidates, config.duplicates_threshold,
                                                   spill=scratch)
+        del candidates
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
         parts.audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
@@ -361,7 +365,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         if issue_labels:  # before split familiarity: its columns are the largest
             bar.set_description(f"{_OWNER} [{name}]: label issues")
             parts.audited.update(audit.label_issue_columns(
-                neighbours[:, :audit.LABEL_NEIGHBOURS + 1], name, collected.labels, splits,
+                neighbours[:, :kept], name, collected.labels, splits,
                 predictions, collected.ids, notes=parts.notes))
         parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances,
                                                  spill=scratch)
