@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from deepview._compute.spill import take, trim_heap
+from deepview._compute.spill import save_npy, take, trim_heap
 from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size
 from deepview.base import Producer
@@ -323,11 +323,17 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
     reps = None  # each row's first identical copy: copies are projected once
     if config.duplicates is not None and graph is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
-        candidates = graph[0]
-        graph = (candidates[:, :kept].copy(), graph[1][:, :kept].copy())
+        candidates, distances = graph[0], graph[1][:, :kept]
+        del graph
+        parked = None if scratch is None else scratch / "graph-distances.npy"
+        if parked is not None:  # the distances wait on disk while the duplicates run
+            save_npy(parked, distances, np.float32)
+            distances = np.empty((0, kept), dtype=np.float32)  # no view keeps the old one
         groups, exact = analysis.find_duplicates(raw, candidates, config.duplicates_threshold,
                                                   spill=scratch)
-        del candidates
+        graph = (candidates[:, :kept].copy(),
+                 distances.copy() if parked is None else np.load(parked))
+        del candidates, distances
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
         parts.audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
