@@ -225,9 +225,9 @@ DUPLICATE_CANDIDATES = 30
 def find_duplicates(raw: Any, candidates: np.ndarray, threshold: Any, *,
                     spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``duplicates_R`` (group numbers by decreasing size, -1 = none) and ``duplicatesExact_R``:
-    :func:`neighbour_groups` on the column-normalised responses (a memory-mapped copy in
-    ``spill`` when given), each row's neighbours the closest of its ``candidates`` (the
-    report's neighbour graph) by exact distance."""
+    :func:`neighbour_groups` on the column-normalised responses (a copy in ``spill`` when
+    given), each row's neighbours the closest of its ``candidates`` (the report's neighbour
+    graph) by distance on them (:func:`rerank`)."""
     n, d = raw.shape
     if d == 0:
         raise InvalidDataError(
