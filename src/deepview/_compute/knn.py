@@ -94,10 +94,10 @@ def rerank(x: Any, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
         cand = np.sort(np.concatenate(  # the row itself is among its candidates
             [own[:, None], np.asarray(candidates[own], dtype=np.int64)], axis=1), axis=1)
         unique_rows, at = np.unique(cand, return_inverse=True)  # read in file order
-        found = np.asarray(take(x, unique_rows), dtype=np.float32)
-        points = found[at.reshape(cand.shape)]
-        rows = found[np.searchsorted(unique_rows, own)]
-        del found
+        gathered = np.asarray(take(x, unique_rows), dtype=np.float32)
+        points = gathered[at.reshape(cand.shape)]
+        rows = gathered[np.searchsorted(unique_rows, own)]
+        del gathered
         d = (np.einsum("bmd,bmd->bm", points, points) + _sq_norms(rows)[:, None]
              - 2.0 * np.matmul(points, rows[:, :, None])[..., 0]).astype(np.float64)
         positive = d[d > 0]

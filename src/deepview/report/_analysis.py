@@ -40,8 +40,9 @@ RESIDUAL_VARIANCE_FLOOR = 1e-3
 FAMILIARITY_FIT_MAX = 200_000
 #: rows per block when streaming over the reduced matrix
 BLOCK_ROWS = 65536
-#: graph neighbours that place a row on a map fitted on a sample
-PLACEMENT_NEIGHBOURS = 15
+#: graph neighbours that place a row on a map fitted on a sample (the graph searched for it
+#: when the report has none)
+GRAPH_PLACEMENT_NEIGHBOURS = 15
 
 
 def _new_array(spill: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -249,7 +250,6 @@ def find_duplicates(raw: Any, candidates: np.ndarray, threshold: Any, *,
         rows = take(vectors, members)
         column[members] = number
         exact[members] = identical_members(rows, centre_distances(rows)[1], identical)
-    release(vectors)
     return column, exact
 
 
@@ -341,7 +341,7 @@ def projects_on_graph(strategy: Any, n: int, width: int) -> bool:
         return False
     limit = strategy.max_fit_samples
     if limit is not None and n > limit:
-        return width > PLACEMENT_NEIGHBOURS
+        return width > GRAPH_PLACEMENT_NEIGHBOURS
     params = strategy.parameters
     k = params.get("n_neighbors", 15)
     return (type(strategy) is UMAP and "precomputed_knn" not in params
@@ -370,7 +370,7 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
         fitted = _transform_into(_producer(sample, field), reducer, field, batch_size)
         del sample
         if graph is None:
-            graph = neighbours(reduced, PLACEMENT_NEIGHBOURS + 1, seed=seed)
+            graph = neighbours(reduced, GRAPH_PLACEMENT_NEIGHBOURS + 1, seed=seed)
         projection = place_on_graph(fitted, rows, *graph)  # the others from their neighbours
         apart = np.flatnonzero(np.isnan(projection[:, 0]))  # not linked to the sample
         if len(apart):

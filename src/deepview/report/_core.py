@@ -319,7 +319,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             or analysis.projects_on_graph(strategy, len(reduced.values), width)):
         bar.set_description(f"{_OWNER} [{name}]: neighbours")  # one graph for all of them
         graph = analysis.neighbours(reduced.values, width, seed=config.seed)
-    kept = audit.LABEL_NEIGHBOURS + 1  # what the other readers of the graph take
+    kept = audit.LABEL_NEIGHBOURS + 1  # what the graph's other readers take: it is cut to that
     reps = None  # each row's first identical copy: copies are projected once
     if config.duplicates is not None and graph is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
@@ -371,8 +371,8 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         if issue_labels:  # before split familiarity: its columns are the largest
             bar.set_description(f"{_OWNER} [{name}]: label issues")
             parts.audited.update(audit.label_issue_columns(
-                neighbours[:, :kept], name, collected.labels, splits,
-                predictions, collected.ids, notes=parts.notes))
+                neighbours, name, collected.labels, splits, predictions, collected.ids,
+                notes=parts.notes))
         parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances,
                                                  spill=scratch)
         del neighbours, distances
