@@ -332,7 +332,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
         groups, exact = analysis.find_duplicates(raw, candidates, config.duplicates_threshold,
                                                   spill=scratch)
         graph = (candidates[:, :kept].copy(),
-                 distances.copy() if parked is None else np.load(parked))
+                 distances.copy() if parked is None else np.load(parked, allow_pickle=False))
         del candidates, distances
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
