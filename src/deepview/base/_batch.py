@@ -306,17 +306,19 @@ class Batch:
             raise InvalidParameterError(
                 "Batch: 'fields' must be a non-empty mapping of name -> numpy array; got "
                 f"{fields!r}. For metadata-only batches use Batch.Builder.")
-        self._init({k: _frozen_view(k, v) for k, v in fields.items()}, {}, {})
+        self._init(fields, {}, {})
 
     @classmethod
-    def _from_parts(cls, fields: dict[str, np.ndarray], metadata: dict[_AnyKey, Any],
+    def _from_parts(cls, fields: Mapping[str, np.ndarray], metadata: dict[_AnyKey, Any],
                     snapshots: dict[str, Batch]) -> Batch:
         obj = cls.__new__(cls)
-        obj._init({k: _frozen_view(k, v) for k, v in fields.items()}, metadata, snapshots)
+        obj._init(fields, metadata, snapshots)
         return obj
 
-    def _init(self, fields: dict[str, np.ndarray], metadata: dict[_AnyKey, Any],
+    def _init(self, fields: Mapping[str, np.ndarray], metadata: dict[_AnyKey, Any],
               snapshots: dict[str, Batch]) -> None:
+        """Freeze and validate the parts of a new batch."""
+        fields = {k: _frozen_view(k, v) for k, v in fields.items()}
         for name in fields:
             if not isinstance(name, str):
                 raise InvalidTypeError(f"Batch: field names must be str; got {name!r}.")
@@ -432,8 +434,7 @@ class Batch:
                 "snapshots": dict(self._snapshots)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        fields = {k: _frozen_view(k, v) for k, v in state["fields"].items()}
-        self._init(fields, state["metadata"], state["snapshots"])
+        self._init(state["fields"], state["metadata"], state["snapshots"])
 
     # ------------------------------------------------------------------ subsets
     def _subset(self, indices: np.ndarray | slice) -> Batch:
@@ -447,9 +448,7 @@ class Batch:
         snapshots = {k: s._subset(indices) for k, s in self._snapshots.items()}
         if not fields and not metadata:
             raise InvalidDataError("Batch: cannot take a subset of an empty batch.")
-        obj = Batch.__new__(Batch)
-        obj._init(fields, metadata, snapshots)
-        return obj
+        return Batch._from_parts(fields, metadata, snapshots)
 
     class ElementType:
         """One element of a batch: ``.fields``, ``.metadata``, ``.snapshots``."""
@@ -493,8 +492,7 @@ class Batch:
             return self._batch.batch_size
 
         def __iter__(self) -> Iterator[Batch.ElementType]:
-            for i in range(len(self)):
-                yield Batch.ElementType(self._batch, i)
+            return (Batch.ElementType(self._batch, i) for i in range(len(self)))
 
         @overload
         def __getitem__(self, selector: int) -> Batch.ElementType: ...

@@ -4,6 +4,7 @@ pass over the producer)."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -31,19 +32,17 @@ class _Cancelled(BaseException):
     """Stops an introspector when another one failed (``except Exception`` lets it pass)."""
 
 
+@dataclasses.dataclass(slots=True, eq=False)
 class _Consumer:
     """State of one introspector: its buffer and where it stands."""
 
-    __slots__ = ("index", "buffer", "batch_size", "called", "detached", "finished", "result")
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.buffer: collections.deque[Batch] = collections.deque()
-        self.batch_size: int | None = None
-        self.called = False
-        self.detached = False
-        self.finished = False
-        self.result: Any = None
+    index: int
+    buffer: collections.deque[Batch] = dataclasses.field(default_factory=collections.deque)
+    batch_size: int | None = None
+    called: bool = False
+    detached: bool = False
+    finished: bool = False
+    result: Any = None
 
 
 class _Hub:
@@ -253,6 +252,4 @@ def _feed(hub: _Hub, producer: Producer) -> None:
         if not isinstance(exc, Exception):
             raise
     finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
+        getattr(iterator, "close", lambda: None)()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import pathlib
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,6 @@ from deepview.typing import resolve_path_or_str
 __all__ = ["TEXT_SUFFIXES", "TextProducer", "decode_text"]
 
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")
-_TABLES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")
 
 
 def decode_text(raw: Any) -> str:
@@ -31,15 +31,13 @@ def decode_text(raw: Any) -> str:
     return raw
 
 
+@dataclasses.dataclass(slots=True)
 class _Row:
     """One row of a table: its values, or why it could not be read."""
 
-    __slots__ = ("error", "id", "values")
-
-    def __init__(self, row_id: str, values: dict[str, Any] | None, error: str | None = None):
-        self.id = row_id
-        self.values = values
-        self.error = error
+    id: str
+    values: dict[str, Any] | None
+    error: str | None = None
 
 
 class TextProducer(RecordProducer):
@@ -152,25 +150,22 @@ class TextProducer(RecordProducer):
                 return [], set()
             except csv.Error as exc:
                 raise InvalidDataError(f"TextProducer: cannot read '{path}' ({exc}).") from None
-            rows: list[_Row] = []
-            index = 0
+            rows: list[_Row] = []  # a row's id is its number
             while True:
                 try:
                     fields = next(reader)
                 except StopIteration:
                     break
                 except csv.Error as exc:
-                    rows.append(_Row(str(index), None, f"unreadable CSV row: {exc}"))
-                    index += 1
+                    rows.append(_Row(str(len(rows)), None, f"unreadable CSV row: {exc}"))
                     continue
                 if not fields:
                     continue  # a blank line is no row
                 if len(fields) != len(header):
-                    rows.append(_Row(str(index), None, f"{len(fields)} fields, the header "
-                                                       f"has {len(header)}"))
+                    rows.append(_Row(str(len(rows)), None, f"{len(fields)} fields, the header "
+                                                           f"has {len(header)}"))
                 else:
-                    rows.append(_Row(str(index), dict(zip(header, fields))))
-                index += 1
+                    rows.append(_Row(str(len(rows)), dict(zip(header, fields))))
         return rows, set(header)
 
     def _read_jsonl(self, path: pathlib.Path) -> tuple[list[_Row], set[str]]:
@@ -242,16 +237,11 @@ class TextProducer(RecordProducer):
         return np.asarray(samples, dtype=str)
 
 
+@dataclasses.dataclass(frozen=True)
 class _Unreadable:
     """The raw value of an unparsable row; decoding it fails with the reason."""
 
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_Unreadable, (self.reason,))
+    reason: str
 
 
 def _decode_row(raw: Any) -> str:
