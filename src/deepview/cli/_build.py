@@ -3,6 +3,7 @@ folder (site + saved report, written atomically) and the printed summary."""
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import textwrap
@@ -67,20 +68,14 @@ def make_config(*, duplicates: bool, familiarity: bool, projection: str | None,
     from deepview.introspectors import DimensionReduction, Familiarity
     from deepview.report import ReportConfig
 
-    strategy: Any = None
-    if projection == "umap":  # the report's default: UMAP on a sample above 50k samples
-        strategy = DimensionReduction.Strategy.UMAP(
-            2, max_fit_samples=ReportConfig.DEFAULT_UMAP_FIT_SAMPLES)
-    elif projection is not None:
-        factories = {
-            "umap-full": DimensionReduction.Strategy.UMAP,  # fitted on every sample
-            "pca": DimensionReduction.Strategy.PCA,
-            "tsne": DimensionReduction.Strategy.TSNE,
-            "pacmap": DimensionReduction.Strategy.PaCMAP,
-        }
-        strategy = factories[projection](2)
+    strategies = DimensionReduction.Strategy
+    factories: dict[str, Any] = {  # "umap": the report's default, fitted on a sample
+        "umap": functools.partial(strategies.UMAP,
+                                  max_fit_samples=ReportConfig.DEFAULT_UMAP_FIT_SAMPLES),
+        "umap-full": strategies.UMAP, "pca": strategies.PCA, "tsne": strategies.TSNE,
+        "pacmap": strategies.PaCMAP}
     return ReportConfig(
-        projection=strategy,
+        projection=None if projection is None else factories[projection](2),
         duplicates=duplicate_threshold_strategy(threshold) if duplicates else None,
         familiarity=Familiarity.Strategy.GMM() if familiarity else None, seed=seed,
         label_issues=label_issues,

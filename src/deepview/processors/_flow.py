@@ -127,14 +127,12 @@ class PipelineDebugger(PipelineStage):
             if dump_fields and (selected is None or name in selected):
                 lines.append(f"{data}")
         if batch.snapshots:
-            lines.append("")
-            lines.append("Snapshots:")
-            for key in sorted(batch.snapshots):
-                lines.append(f"{key}: {sorted(batch.snapshots[key].fields)}")
+            lines += ["", "Snapshots:"]
+            lines += [f"{key}: {sorted(batch.snapshots[key].fields)}"
+                      for key in sorted(batch.snapshots)]
         keys = list(batch.metadata.keys())
         if keys:
-            lines.append("")
-            lines.append("Metadata:")
+            lines += ["", "Metadata:"]
             for meta_key in sorted(keys, key=lambda k: k.name):
                 line = f"{type(meta_key).__name__}({meta_key.name!r})"
                 if isinstance(meta_key, Batch.DictMetaKey):

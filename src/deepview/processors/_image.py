@@ -175,7 +175,7 @@ class ImageRotationProcessor(Processor):
                 return x
             hwc = fmt.to_hwc(x, batched=True)
             channels = hwc.shape[3]
-            if fill.size not in (1, channels) and not (fill.size > channels):
+            if 1 < fill.size < channels:
                 raise InvalidDataError(
                     f"{owner}: 'cval' has {fill.size} values but the images have {channels} "
                     "channels; give one value or one per channel.")

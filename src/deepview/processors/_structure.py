@@ -39,13 +39,8 @@ def _sorted(names: Collection[Any] | None) -> list[Any] | None:
 def _rename(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
     """Rename keys; an existing key that is a target but not itself renamed is dropped."""
     targets = set(mapping.values())
-    result: dict[str, Any] = {}
-    for name, value in values.items():
-        if name in mapping:
-            result[mapping[name]] = value
-        elif name not in targets:
-            result[name] = value
-    return result
+    return {mapping.get(name, name): value for name, value in values.items()
+            if name in mapping or name not in targets}
 
 
 class FieldRemover(EditStage):
