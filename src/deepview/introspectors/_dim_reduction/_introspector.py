@@ -42,15 +42,14 @@ class _OneShotRows:
     each checked against a fingerprint of the fitted sample."""
 
     def __init__(self, fields: Sequence[str]) -> None:
-        self.fields = list(fields)
-        self.fingerprints = {name: RowFingerprints() for name in self.fields}
+        self.fingerprints = {name: RowFingerprints() for name in fields}
         self._ids: list[Hashable] | None = []
         self.id_to_row: dict[Hashable, int] | None = None
         self.n = 0
 
     def observe(self, batch: Batch, data: Mapping[str, np.ndarray]) -> None:
-        for name in self.fields:
-            self.fingerprints[name].update(data[name])
+        for name, fingerprints in self.fingerprints.items():
+            fingerprints.update(data[name])
         if self._ids is not None:
             if Batch.StdKeys.IDENTIFIER in batch.metadata:
                 self._ids.extend(batch.metadata[Batch.StdKeys.IDENTIFIER])
@@ -240,9 +239,7 @@ class DimensionReduction(PipelineStage):
                 if not names:
                     raise InvalidDataError(f"{owner}: the batches have no fields to reduce "
                                            "(metadata only).")
-                reducers = {
-                    n: (single if single is not None else mapping[n])._clone() for n in names
-                }
+                reducers = {n: (mapping[n] if single is None else single)._clone() for n in names}
                 one_shot_fields = [n for n, r in reducers.items() if r.is_one_shot]
                 one_shot = _OneShotRows(one_shot_fields) if one_shot_fields else None
             data: dict[str, np.ndarray] = {}

@@ -16,11 +16,7 @@ from deepview._compute.pca import (
     make_streaming_pca,
 )
 from deepview._validation import check_batch_size, check_int
-from deepview.exceptions import (
-    DeepViewWarning,
-    InvalidDataError,
-    InvalidParameterError,
-)
+from deepview.exceptions import DeepViewWarning, InvalidDataError, InvalidParameterError
 from deepview.introspectors._dim_reduction._base import (
     Collected,
     StrategyBase,
@@ -57,11 +53,8 @@ class _LinearStrategy(StrategyBase):
         check_int(self.target_dimensions, name="target_dimensions", owner=self._owner,
                   min_value=1)
 
-    def _model(self) -> LinearProjection | None:
-        return self._state.fitted
-
     def transform(self, data: np.ndarray) -> np.ndarray:
-        model = self._model()
+        model: LinearProjection | None = self._state.fitted
         if model is None:
             raise not_fitted(self._owner)
         x = as_matrix(data, self._owner)
@@ -127,7 +120,7 @@ class PCA(_LinearStrategy):
     @property
     def projection(self) -> LinearProjection | None:
         """The fitted projection (mean, components, explained variance), if fitted."""
-        return self._model()
+        return self._state.fitted
 
 
 @dataclass(frozen=True)

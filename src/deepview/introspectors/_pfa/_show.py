@@ -7,11 +7,7 @@ from typing import Any
 
 from deepview._optional import require
 from deepview.exceptions import InvalidParameterError, InvalidTypeError
-from deepview.introspectors._pfa._recipe import (
-    PFAEnergyDiagnostics,
-    PFAKLDiagnostics,
-    PFARecipe,
-)
+from deepview.introspectors._pfa._recipe import PFAEnergyDiagnostics, PFAKLDiagnostics, PFARecipe
 
 COLUMNS: tuple[str, ...] = ("layer name", "original count", "recommended count", "units to keep",
                             "KL divergence", "PFA strategy", "units ratio", "kept energy")
@@ -119,9 +115,8 @@ def show_chart(many: list[Mapping[str, PFARecipe]]) -> Any:
         values = [recipes[n].recommended_output_count if n in recipes else 0 for n in layers]
         ax.bar([x + offset for x in xs], values, width,
                label=_label(i if len(many) > 1 else -1, recipes))
-    ax.set_xticks(xs)
-    ax.set_xticklabels(layers, rotation=45 if len(layers) > 4 else 0, ha="right"
-                       if len(layers) > 4 else "center")
+    tilted = len(layers) > 4
+    ax.set_xticks(xs, layers, rotation=45 if tilted else 0, ha="right" if tilted else "center")
     ax.set(xlabel="layer name", ylabel="number of units",
            title="PFA: original vs. recommended unit counts")
     ax.legend()

@@ -30,7 +30,6 @@ class PFAStrategyType(Protocol):
 
     def __call__(self, covariances: Mapping[str, PFACovariancesResult]) -> Mapping[str, PFARecipe]:
         """Return one recipe per layer of ``covariances``."""
-        ...
 
 
 class _PerLayer:
