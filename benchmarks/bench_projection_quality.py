@@ -65,9 +65,10 @@ def overlap(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reduce(x: np.ndarray) -> np.ndarray:
+    from deepview._compute.spill import Workspace
     from deepview.report._analysis import _pca_with_residual
 
-    return np.asarray(_pca_with_residual(x, 40, 4096).values)
+    return np.asarray(_pca_with_residual(x, 40, 4096, Workspace()).values)
 
 
 def trustworthiness(high: np.ndarray, low: np.ndarray, k: int, probes: np.ndarray) -> float:

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from deepview._compute.knn import knn_brute, knn_partitioned, normalize_columns, rerank
+from deepview._compute.spill import Workspace
 from deepview.base import ArrayProducer, Batch
 from deepview.exceptions import DeepViewException, InvalidParameterError
 from deepview.introspectors import DimensionReduction, Duplicates, _duplicates
@@ -59,7 +60,8 @@ def test_report_duplicates_from_the_graph_equal_the_introspector(
     exact, _ = knn_brute(normalize_columns(x), 16)
     candidates = np.concatenate([exact[:, ::-1], exact[:, :3]], axis=1).astype(np.int32)
     for spill in (None, tmp_path):
-        groups, flags = _analysis.find_duplicates(x, candidates, threshold, spill=spill)
+        groups, flags = _analysis.find_duplicates(x, candidates, threshold,
+                                                  work=Workspace(spill))
         np.testing.assert_array_equal(groups, expected_groups)
         np.testing.assert_array_equal(flags, expected_exact)
     assert (expected_groups >= 0).sum() >= n // 50 and expected_exact.sum() >= 10
@@ -289,7 +291,7 @@ def test_split_familiarity_adds_each_values_own_residual_noise(tmp_path: Path) -
 
     (column,) = _analysis.split_familiarity(
         reduced, "x", strategy, {"c": labels}, minimum=10, batch_size=256, progress=Bar(),
-        seed=0).values()
+        work=Workspace(), seed=0).values()
     for j, value in enumerate("abc"):
         rows = np.flatnonzero(code == j)
         model = _analysis._fit_familiarity(values, rows, "x", strategy, 256)

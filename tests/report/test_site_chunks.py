@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from _sitehelpers import load_payload, read_site
 
+from deepview._compute.spill import Workspace
 from deepview.report import _site
 from deepview.report._site import write_site
 
@@ -355,7 +356,8 @@ def test_spilled_site_neighbours_outlive_their_folder(tmp_path: Path) -> None:
     expected = _site.site_neighbours(values, lists, keep=4, block=512)
     folder = tmp_path / "scratch"
     folder.mkdir()
-    rows, dist = _site.site_neighbours(values, lists, keep=4, block=512, spill=folder)
+    rows, dist = _site.site_neighbours(values, lists, keep=4, block=512,
+                                        work=Workspace(folder))
     assert isinstance(rows, np.memmap) and isinstance(dist, np.memmap)
     assert list(folder.iterdir()) == []  # unlinked at once: nothing for the folder to keep
     shutil.rmtree(folder)  # the report's scratch folder goes; the lists stay readable

@@ -5,7 +5,7 @@ with the point itself first; small distances are recomputed from the vectors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from deepview._compute.blas import in_threads, single_blas_thread
 from deepview._compute.select import median
-from deepview._compute.spill import FileRows, mapped, release, take
+from deepview._compute.spill import Pages, Workspace, mapped, take
 from deepview._optional import require
 
 __all__ = ["CellIndex", "exact_distances", "exact_duplicate_labels", "knn_annoy", "knn_brute",
@@ -135,12 +135,13 @@ def _positive_blocks(idx: Any, d2: Any) -> Iterator[np.ndarray]:
     return (block_d2[~is_self & (block_d2 > 0)] for *_, block_d2, is_self in _chunks(idx, d2))
 
 
-def _finish(x: Any, idx: Any, d2: Any, out_dist: Any,
-            drop: Callable[[], None] = lambda: None) -> None:
+def _finish(x: Any, idx: Any, d2: Any, out_dist: Any, pages: Pages | None = None) -> None:
     """Put each point first, recompute distances below 1e-3 of the median from the vectors and
-    sort each row, chunk by chunk in place (``out_dist``: the distances, or None)."""
+    sort each row, chunk by chunk in place (``out_dist``: the distances, or None; ``pages``
+    dropped after each chunk)."""
+    pages = pages or Pages()
     scale = median(lambda: _positive_blocks(idx, d2))[0]
-    drop()
+    pages.drop()
     for start, stop, block_idx, block_d2, is_self in _chunks(idx, d2):
         block_d2 = np.maximum(block_d2.astype(np.float64), 0.0)
         small = ~is_self & (block_d2 <= 1e-3 * scale)
@@ -153,7 +154,7 @@ def _finish(x: Any, idx: Any, d2: Any, out_dist: Any,
         if out_dist is not None:
             sorted_d2 = np.take_along_axis(block_d2, order, axis=1)
             out_dist[start:stop] = np.sqrt(np.maximum(sorted_d2, 0.0))
-        drop()
+        pages.drop()
 
 
 def _finished(x: np.ndarray, idx: np.ndarray, d2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -232,9 +233,10 @@ def _nearest(xf: np.ndarray, centroids: np.ndarray, block_rows: int = 8192) -> n
 
 
 def _cells(x: Any, n_cells: int, cell_size: int, rng: np.random.Generator,
-           drop: Callable[[], None] = lambda: None) -> tuple[np.ndarray, int]:
+           pages: Pages | None = None) -> tuple[np.ndarray, int]:
     """Two-level k-means cells of about ``cell_size`` points (label per row, cell count), read
-    in chunks of :data:`CHUNK_ROWS` rows; ``drop`` is called after each chunk."""
+    in chunks of :data:`CHUNK_ROWS` rows, ``pages`` dropped after each chunk."""
+    pages = pages or Pages()
     n = len(x)
     n_groups = max(1, int(round(np.sqrt(n_cells))))
     sample = np.ascontiguousarray(
@@ -245,7 +247,7 @@ def _cells(x: Any, n_cells: int, cell_size: int, rng: np.random.Generator,
 
     def assign(start: int) -> None:
         row_group[start:start + CHUNK_ROWS] = _nearest(_rows(x, start, start + CHUNK_ROWS), top)
-        drop()
+        pages.drop()
 
     in_threads(assign, range(0, n, CHUNK_ROWS))
     sample_group = _nearest(sample, top)
@@ -303,10 +305,10 @@ def knn_partitioned(x: Any, k: int, *, cell_size: int = 256, seed: int = 0, roun
         return (full_idx.astype(np.int32),
                 None if distances is None else full_dist.astype(distances))
 
+    work = Workspace(spill)
+
     def new(name: str, dtype: Any) -> np.ndarray:
-        if spill is None:
-            return np.empty((n, k), dtype=dtype)
-        return mapped(Path(spill) / f"knn-{name}-{id(x):x}.bin", (n, k), dtype)
+        return work.array(f"knn-{name}-{id(x):x}.bin", (n, k), dtype)
 
     idx = new("idx", np.int32)
     d2 = new("d2", np.float32)
@@ -316,35 +318,27 @@ def knn_partitioned(x: Any, k: int, *, cell_size: int = 256, seed: int = 0, roun
     elif distances is not None:
         out_dist = (new("dist", distances) if distances_file is None
                     else mapped(Path(distances_file), (n, k), distances))
-
-    def drop() -> None:
-        release(x, idx, d2, out_dist)
-
+    pages = Pages(x, idx, d2, out_dist, rows=RELEASE_ROWS)
     sq = np.empty(n, dtype=np.float32)
-    for start in range(0, n, CHUNK_ROWS):
-        sq[start:start + CHUNK_ROWS] = _sq_norms(_rows(x, start, start + CHUNK_ROWS))
-    drop()
+    for start, stop in work.blocks(n, CHUNK_ROWS, x):
+        sq[start:stop] = _sq_norms(_rows(x, start, stop))
     for r in range(rounds):
-        _search_round(x, sq, k, n_cells, cell_size, seed + r, idx, d2, r > 0, drop)
-    _finish(x, idx, d2, out_dist, drop)
-    if distances_file is not None and isinstance(out_dist, np.memmap):
-        out_dist.flush()
-        release(out_dist)
-        out_dist = FileRows(Path(distances_file), (n, k), out_dist.dtype)
+        _search_round(x, sq, k, n_cells, cell_size, seed + r, idx, d2, r > 0, pages)
+    _finish(x, idx, d2, out_dist, pages)
+    if distances_file is not None:
+        out_dist = work.file_rows(out_dist)
     return idx, out_dist
 
 
 def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
-                  seed: int, idx: np.ndarray, d2: np.ndarray, merge: bool,
-                  drop: Callable[[], None]) -> None:
+                  seed: int, idx: np.ndarray, d2: np.ndarray, merge: bool, pages: Pages) -> None:
     """One seeded partition's in-cell search, written or merged into ``idx`` / ``d2``."""
-    label, n_cells = _cells(x, n_cells, cell_size, np.random.default_rng(seed), drop)
+    label, n_cells = _cells(x, n_cells, cell_size, np.random.default_rng(seed), pages)
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
     del label
 
     def search(cells: range) -> None:
-        gathered = 0
         for c in cells:
             members = order[bounds[c]:bounds[c + 1]]
             if len(members) == 0:
@@ -356,14 +350,11 @@ def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
                                            np.concatenate([d2[members], dist], axis=1), k)
             idx[members] = found
             d2[members] = dist
-            gathered += len(members)
-            if gathered >= RELEASE_ROWS:
-                drop()
-                gathered = 0
+            pages.add(len(members))
 
     in_threads(search, [range(c, min(c + THREAD_CELLS, n_cells))
                         for c in range(0, n_cells, THREAD_CELLS)])
-    drop()
+    pages.drop()
 
 
 def _merge_lists(idx: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,6 @@
-"""Arrays in memory-mapped files of a temporary folder, whose pages :func:`release` drops, and
-rows read back with plain file reads (:class:`FileRows`).
+"""The memory of large work: a :class:`Workspace` of arrays in memory-mapped files of a
+temporary folder, whose pages :func:`release` drops, and rows read back with plain file reads
+(:class:`FileRows`).
 
 Examples
 --------
@@ -19,16 +20,20 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import mmap
 import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["TAKE_PIECE", "FileRows", "is_mapped", "mapped", "release", "save_npy", "spilled",
-           "take", "trim_heap"]
+__all__ = ["TAKE_PIECE", "FileRows", "Pages", "Workspace", "is_mapped", "mapped", "release",
+           "save_npy", "take", "trim_heap"]
 
 #: rows gathered from a mapped array between two releases
 TAKE_PIECE = 1024
@@ -40,17 +45,6 @@ def mapped(path: Path, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     if int(np.prod(shape)) * dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="w+", shape=shape)
-
-
-def spilled(folder: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A new array memory-mapped in a file of ``folder`` that is unlinked at once, or in memory
-    without ``folder`` or POSIX."""
-    if folder is None or os.name != "posix":
-        return np.zeros(shape, dtype=dtype)
-    path = Path(folder) / name
-    array = mapped(path, shape, dtype)
-    path.unlink(missing_ok=True)
-    return array
 
 
 def save_npy(path: Path, array: Any, dtype: Any, *, block_rows: int = 1 << 16) -> None:
@@ -177,6 +171,121 @@ def trim_heap() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+class Pages:
+    """Counts the rows a loop reads from or writes to mapped ``arrays`` and drops their resident
+    pages every ``rows`` rows (:meth:`add`) and on :meth:`drop` (for loops that are not a
+    :meth:`Workspace.blocks` walk)."""
+
+    def __init__(self, *arrays: Any, rows: int = 1) -> None:
+        self.arrays = arrays
+        self.rows = rows
+        self.count = 0
+
+    def add(self, rows: int) -> None:
+        self.count += rows
+        if self.count >= self.rows:
+            self.drop()
+
+    def drop(self) -> None:
+        self.count = 0
+        release(*self.arrays)
+
+
+class Workspace:
+    """Where a piece of work keeps its large arrays, and how it gives their memory back.
+
+    Arrays from :meth:`array` are memory-mapped files in ``folder`` (None: in memory).  Loops
+    over rows go through :meth:`blocks` (or count their rows with :class:`Pages`), which drop the
+    resident pages of the mapped arrays they are given as they go; :meth:`steps` gives the
+    heap's free memory back between steps and :meth:`trim` between stages.  Algorithms take a
+    workspace and leave releasing and trimming to it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with Workspace(tempfile.mkdtemp()).scratch("demo-") as work:
+    ...     x = work.array("x.f32", (4, 2), np.float32)
+    ...     for start, stop in work.blocks(4, 3, x):
+    ...         x[start:stop] = start
+    ...     work.file_rows(x).rows_at([3, 0]).tolist()
+    [[3.0, 3.0], [0.0, 0.0]]
+    """
+
+    def __init__(self, folder: Path | str | None = None) -> None:
+        self.folder = None if folder is None else Path(folder)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({None if self.folder is None else str(self.folder)!r})"
+
+    def array(self, name: str, shape: tuple[int, ...], dtype: Any, *,
+              detached: bool = False) -> np.ndarray:
+        """A new array: memory-mapped in the file ``name`` of the folder (zero-filled), else in
+        memory.  ``detached``: the file is unlinked at once, so the array outlives the folder
+        (POSIX; elsewhere it is made in memory)."""
+        if self.folder is None or (detached and os.name != "posix"):
+            return np.empty(shape, dtype=dtype)
+        path = self.folder / name
+        array = mapped(path, shape, dtype)
+        if detached:
+            path.unlink(missing_ok=True)
+        return array
+
+    def blocks(self, n: int, size: int, *arrays: Any, every: int = 1
+               ) -> Iterator[tuple[int, int]]:
+        """``(start, stop)`` of the blocks of ``size`` of ``n`` rows; the mapped pages of
+        ``arrays`` are dropped after every ``every`` blocks and at the end."""
+        for number, start in enumerate(range(0, n, size)):
+            yield start, min(n, start + size)
+            if number % every == every - 1:
+                release(*arrays)
+        release(*arrays)
+
+    def steps(self, items: Iterable[Any]) -> Iterator[Any]:
+        """``items`` one by one, the heap trimmed after each (steps that each build and drop a
+        large model)."""
+        for item in items:
+            yield item
+            trim_heap()
+
+    def file_rows(self, array: np.ndarray) -> Any:
+        """A written memory-mapped array as :class:`FileRows` (plain file reads, no pages kept);
+        others as they are."""
+        if not (isinstance(array, np.memmap) and is_mapped(array) and array.filename):
+            return array
+        array.flush()
+        rows = FileRows(Path(array.filename), array.shape, array.dtype, array.offset)
+        release(array)
+        return rows
+
+    def park(self, name: str, array: Any, dtype: Any) -> Callable[[], np.ndarray]:
+        """Keep ``array`` as ``dtype`` in the ``.npy`` file ``name`` of the folder until the
+        returned function loads it back (without a folder, a copy waits in memory)."""
+        if self.folder is None:
+            kept = np.array(array, dtype=dtype)
+            return lambda: kept
+        path = self.folder / name
+        save_npy(path, array, dtype)
+        return lambda: np.load(path, allow_pickle=False)
+
+    @staticmethod
+    def trim() -> None:
+        """Give the heap's free memory back to the system (between stages)."""
+        trim_heap()
+
+    @contextlib.contextmanager
+    def scratch(self, prefix: str) -> Iterator[Workspace]:
+        """A workspace in a new sub-folder (``prefix``), removed with everything in it after
+        the block; in memory without a folder."""
+        if self.folder is None:
+            yield Workspace(None)
+            return
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=self.folder))
+        try:
+            yield Workspace(folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @functools.cache

@@ -1,5 +1,5 @@
-"""The report's components, run on one array of reduced responses per field (memory-mapped in
-the report's temporary folder when given one)."""
+"""The report's components, run on one array of reduced responses per field; their large
+arrays come from the field's :class:`~deepview._compute.spill.Workspace`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import dataclasses
 import logging
 import warnings
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,7 @@ import pandas as pd
 from deepview._compute.knn import knn_brute, knn_partitioned, rerank
 from deepview._compute.pca import make_streaming_pca
 from deepview._compute.rowmatch import hash_rows
-from deepview._compute.spill import FileRows, is_mapped, mapped, release, take, trim_heap
+from deepview._compute.spill import Pages, Workspace, take
 from deepview.base import ArrayProducer, pipeline
 from deepview.exceptions import InvalidDataError
 from deepview.introspectors._dim_reduction import DimensionReduction
@@ -45,23 +44,6 @@ BLOCK_ROWS = 65536
 GRAPH_PLACEMENT_NEIGHBOURS = 15
 
 
-def _new_array(spill: Path | None, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A new array, memory-mapped in ``spill`` when given."""
-    if spill is None:
-        return np.empty(shape, dtype=dtype)
-    return mapped(Path(spill) / name, shape, dtype)
-
-
-def _read_back(array: np.ndarray) -> Any:
-    """A written memory-mapped array as FileRows (plain file reads); others as they are."""
-    if not (isinstance(array, np.memmap) and is_mapped(array) and array.filename):
-        return array
-    array.flush()
-    rows = FileRows(Path(array.filename), array.shape, array.dtype, array.offset)
-    release(array)
-    return rows
-
-
 def _fit_rows(n: int, limit: int, seed: int | None) -> np.ndarray | None:
     """Sorted rows of a seeded sample of ``limit`` rows, or None (all) if n <= limit."""
     if n <= limit:
@@ -88,9 +70,12 @@ def _producer(array: Any, field: str) -> ArrayProducer:
 
 
 def _transform_into(producer: ArrayProducer, stage: Any, field: str, batch_size: int, *,
-                    spill: Path | None = None, name: str = "out") -> np.ndarray:
-    """Run ``producer`` through ``stage``; field ``field`` stacked into one float32 array."""
+                    work: Workspace | None = None, name: str = "out") -> np.ndarray:
+    """Run ``producer`` through ``stage``; field ``field`` stacked into one float32 array (in
+    ``work``, read back as FileRows when it spills)."""
+    work = work or Workspace()
     out: np.ndarray | None = None
+    pages = Pages(rows=BLOCK_ROWS)
     position = 0
     for batch in pipeline(producer, stage)(batch_size):
         values = np.asarray(batch.fields[field])
@@ -99,17 +84,16 @@ def _transform_into(producer: ArrayProducer, stage: Any, field: str, batch_size:
                 f"{_OWNER}: the dimension reduction of field '{field}' returned shape "
                 f"{values.shape}; it must return (batch, target_dimensions).")
         if out is None:
-            out = _new_array(spill, f"{name}.f32", (len(producer), values.shape[1]),
-                             np.float32)
+            out = work.array(f"{name}.f32", (len(producer), values.shape[1]), np.float32)
+            pages = Pages(out, rows=BLOCK_ROWS)
         out[position:position + len(values)] = values
         position += len(values)
-        if position % BLOCK_ROWS < len(values):
-            release(out)
+        pages.add(len(values))
     if out is None or position != len(producer):
         raise InvalidDataError(
             f"{_OWNER}: the dimension reduction of field '{field}' returned {position} rows "
             f"for {len(producer)} samples.")
-    return _read_back(out)
+    return work.file_rows(out)
 
 
 @dataclasses.dataclass
@@ -123,7 +107,7 @@ class Reduced:
 
 
 def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int,
-                 spill: Path | None = None) -> Reduced:
+                 work: Workspace) -> Reduced:
     """Pre-reduce one cached field: the configured strategy, or PCA(40) when wider."""
     dim_reduction = config.dim_reduction
     if isinstance(dim_reduction, Mapping) and not dim_reduction:
@@ -131,28 +115,26 @@ def reduce_field(raw: Any, field: str, config: Any, *, batch_size: int,
     name = "reduced"
     if dim_reduction is None:
         if raw.shape[1] <= DEFAULT_REDUCED_DIMS:
-            return Reduced(_copy_rows(raw, spill, name))
-        return _pca_with_residual(raw, DEFAULT_REDUCED_DIMS, batch_size, spill, name)
+            return Reduced(_copy_rows(raw, work, name))
+        return _pca_with_residual(raw, DEFAULT_REDUCED_DIMS, batch_size, work, name)
     strategy = strategy_for(dim_reduction, field)
     if strategy is None:
-        return Reduced(_copy_rows(raw, spill, name))
+        return Reduced(_copy_rows(raw, work, name))
     producer = _producer(raw, field)
     reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
-    return Reduced(_transform_into(producer, reducer, field, batch_size, spill=spill,
-                                   name=name))
+    return Reduced(_transform_into(producer, reducer, field, batch_size, work=work, name=name))
 
 
-def _copy_rows(raw: Any, spill: Path | None, name: str) -> np.ndarray:
-    """``raw`` as one float32 array (memory-mapped in ``spill`` when given)."""
+def _copy_rows(raw: Any, work: Workspace, name: str) -> np.ndarray:
+    """``raw`` as one float32 array in ``work``."""
     n, d = raw.shape
-    out = _new_array(spill, f"{name}.f32", (n, d), np.float32)
-    for start in range(0, n, BLOCK_ROWS):
-        out[start:start + BLOCK_ROWS] = np.asarray(raw[start:start + BLOCK_ROWS])
-        release(out)
-    return _read_back(out)
+    out = work.array(f"{name}.f32", (n, d), np.float32)
+    for start, stop in work.blocks(n, BLOCK_ROWS, out):
+        out[start:stop] = np.asarray(raw[start:stop])
+    return work.file_rows(out)
 
 
-def _pca_with_residual(raw: Any, k: int, batch_size: int, spill: Path | None = None,
+def _pca_with_residual(raw: Any, k: int, batch_size: int, work: Workspace,
                        name: str = "reduced") -> Reduced:
     """Exact streaming PCA to ``k`` dimensions, with each row's squared residual."""
     n, d = raw.shape
@@ -161,19 +143,17 @@ def _pca_with_residual(raw: Any, k: int, batch_size: int, spill: Path | None = N
     for start in range(0, n, rows):
         fitter.partial_fit(np.asarray(raw[start:start + rows]))
     model = fitter.finalize()
-    values = _new_array(spill, f"{name}.f32", (n, k), np.float32)
+    values = work.array(f"{name}.f32", (n, k), np.float32)
     residual = np.empty(n, dtype=np.float64)
-    for start in range(0, n, rows):
-        x = np.asarray(raw[start:start + rows])
+    for start, stop in work.blocks(n, rows, values, every=16):
+        x = np.asarray(raw[start:stop])
         z = model.transform(x)
-        values[start:start + len(x)] = z
+        values[start:stop] = z
         centred = x.astype(np.float64) - model.mean
         z64 = z.astype(np.float64)
-        residual[start:start + len(x)] = np.maximum(
+        residual[start:stop] = np.maximum(
             np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", z64, z64), 0.0)
-        if (start // rows) % 16 == 15:
-            release(values)
-    return Reduced(_read_back(values), residual, d - k)
+    return Reduced(work.file_rows(values), residual, d - k)
 
 
 def _noise_variance(reduced: Reduced, mean_residual: float, mean_squares: float) -> float:
@@ -195,9 +175,6 @@ def _residual_variances(reduced: Reduced, codes: np.ndarray, count: int) -> np.n
         block = np.asarray(values[start:start + BLOCK_ROWS])
         norms = np.einsum("ij,ij->i", block, block, dtype=np.float64)
         squares += np.bincount(codes[start:start + BLOCK_ROWS], weights=norms, minlength=count)
-        if (start // BLOCK_ROWS) % 16 == 15:
-            release(values)
-    release(values)
     rows = np.bincount(codes, minlength=count)
     return np.array([_noise_variance(reduced, residuals[k] / rows[k], squares[k] / rows[k])
                      if rows[k] else np.nan for k in range(count)])
@@ -224,23 +201,20 @@ DUPLICATE_CANDIDATES = 30
 
 
 def find_duplicates(raw: Any, candidates: np.ndarray, threshold: Any, *,
-                    spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    work: Workspace) -> tuple[np.ndarray, np.ndarray]:
     """``duplicates_R`` (group numbers by decreasing size, -1 = none) and ``duplicatesExact_R``:
-    :func:`neighbour_groups` on the column-normalised responses (a copy in ``spill`` when
-    given), each row's neighbours the closest of its ``candidates`` (the report's neighbour
-    graph) by distance on them (:func:`rerank`)."""
+    :func:`neighbour_groups` on the column-normalised responses (a copy in ``work``), each
+    row's neighbours the closest of its ``candidates`` (the report's neighbour graph) by
+    distance on them (:func:`rerank`)."""
     n, d = raw.shape
     if d == 0:
         raise InvalidDataError(
             f"{_OWNER}: a field has 0 features (shape {raw.shape}); give at least one feature.")
     scale = _column_scale(raw)
-    vectors = _new_array(spill, "duplicates-vectors.f32", (n, d), np.float32)
-    for start in range(0, n, SCALE_ROWS):
-        vectors[start:start + SCALE_ROWS] = np.asarray(
-            raw[start:start + SCALE_ROWS], dtype=np.float32) * scale
-        if (start // SCALE_ROWS) % 8 == 7:
-            release(vectors)
-    vectors = _read_back(vectors)  # plain reads of scattered rows: no mapped pages
+    vectors = work.array("duplicates-vectors.f32", (n, d), np.float32)
+    for start, stop in work.blocks(n, SCALE_ROWS, vectors, every=8):
+        vectors[start:stop] = np.asarray(raw[start:stop], dtype=np.float32) * scale
+    vectors = work.file_rows(vectors)  # plain reads of scattered rows: no mapped pages
     groups, identical = neighbour_groups(vectors, threshold,
                                          lambda v, k: rerank(v, candidates, k))
     column = np.full(n, -1, dtype=np.int32)
@@ -362,7 +336,6 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
     if limit is not None and n > limit:
         rows = stratified_rows(n, limit, strata, seed)
         sample = np.ascontiguousarray(take(reduced, rows), dtype=np.float32)
-        release(reduced)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*knn_search_index.*")
             reducer = DimensionReduction.introspect(
@@ -387,7 +360,6 @@ def project(reduced: np.ndarray, field: str, strategy: Any, *, batch_size: int,
             warnings.filterwarnings("ignore", message=".*knn_search_index.*")
             reducer = DimensionReduction.introspect(producer, strategies={field: strategy})
         projection = _transform_into(producer, reducer, field, batch_size)
-    release(reduced)
     if projection.shape[1] != 2:
         raise InvalidDataError(
             f"{_OWNER}: the projection of field '{field}' has {projection.shape[1]} "
@@ -453,10 +425,8 @@ def _fit_familiarity(values: np.ndarray, rows: np.ndarray | None, field: str, st
                      batch_size: int) -> Any:
     """A familiarity model fitted on ``values`` (or a copy of its ``rows``)."""
     data = values if rows is None else np.ascontiguousarray(take(values, rows))
-    model = Familiarity.introspect(_producer(data, field), strategy=strategy,
-                                   batch_size=batch_size)
-    release(values)
-    return model
+    return Familiarity.introspect(_producer(data, field), strategy=strategy,
+                                  batch_size=batch_size)
 
 
 def _score(familiarity: Any, reduced: np.ndarray, field: str, batch_size: int, *,
@@ -476,9 +446,6 @@ def _score(familiarity: Any, reduced: np.ndarray, field: str, batch_size: int, *
             raw_scores = raw_scores + offset(position, stop)
         scores[position:stop] = raw_scores
         position = stop
-        if position % BLOCK_ROWS < len(results):
-            release(reduced)
-    release(reduced)
     return scores
 
 
@@ -511,10 +478,11 @@ def knn_familiarity(reduced: Reduced, neighbours: np.ndarray, distances: np.ndar
 
 
 def split_familiarity(reduced: Reduced, field: str, strategy: Any, labels: Mapping[str, Any], *,
-                      minimum: int, batch_size: int, progress: Any, seed: int | None = None
-                      ) -> dict[str, pd.Series]:
+                      minimum: int, batch_size: int, progress: Any, work: Workspace,
+                      seed: int | None = None) -> dict[str, pd.Series]:
     """``splitFamiliarity_R_byAttr_<dim>``: per sample, an Arrow struct of float32 scores under
-    one model per label value with at least ``minimum`` samples."""
+    one model per label value with at least ``minimum`` samples (one model at a time, the heap
+    trimmed between them)."""
     import pyarrow as pa
 
     values = reduced.values
@@ -531,7 +499,7 @@ def split_familiarity(reduced: Reduced, field: str, strategy: Any, labels: Mappi
             continue
         offsets = _residual_offsets(reduced, codes, len(counts))
         fields = []  # one float32 array per kept value, wrapped by Arrow without a copy
-        for k in kept:
+        for k in work.steps(kept):
             rows = np.flatnonzero(codes == k)
             sample = _fit_rows(len(rows), FAMILIARITY_FIT_MAX, seed)
             fit = rows if sample is None else rows[sample]
@@ -542,7 +510,6 @@ def split_familiarity(reduced: Reduced, field: str, strategy: Any, labels: Mappi
             _score(model, values, field, batch_size, out=scores, offset=offsets[k])
             fields.append(pa.array(scores))
             del scores, model
-            trim_heap()  # the model's and its pass's freed memory, before the next one
             progress.update(1)
         names = [str(uniques[k]) for k in kept]
         struct = pa.StructArray.from_arrays(fields, names=names)

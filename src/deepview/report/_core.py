@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from deepview._compute.spill import save_npy, take, trim_heap
+from deepview._compute.spill import Workspace, take
 from deepview._progress import progress_disabled
 from deepview._validation import check_batch_size
 from deepview.base import Producer
@@ -131,19 +130,20 @@ class DatasetReport:
                 else:
                     collected = collect(producer, batch_size=batch_size, cache_dir=Path(tmp),
                                         progress=bar)
-            trim_heap()  # what the caller's inputs and the pass over them left freed
+            work = Workspace(tmp)
+            work.trim()  # what the caller's inputs and the pass over them left freed
             try:
                 chosen = audit.check_predictions(predictions, collected.labels)
                 near: dict[str, Any] = {}
                 notes: dict[str, Any] = {}
-                columns = _build_columns(collected, config, batch_size, chosen, Path(tmp),
+                columns = _build_columns(collected, config, batch_size, chosen, work,
                                          neighbours=near, notes=notes)
             finally:
                 collected.fields.clear()  # drop the cached fields before their files go
         # one block per column: no copy of the same-dtype ones into one block
         table = pd.DataFrame(columns, copy=False)
         del columns
-        trim_heap()
+        work.trim()
         return DatasetReport(table, neighbours=near, audit_notes=notes)
 
     def to_disk(self, directory: str | Path = "./report_save", *, overwrite: bool = False) -> Path:
@@ -246,7 +246,7 @@ def _strata(labels: Mapping[str, Any], splits: list[str]) -> np.ndarray | None:
 
 
 def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
-                   predictions: Mapping[str, Any] | None = None, spill: Path | None = None,
+                   predictions: Mapping[str, Any] | None = None, work: Workspace | None = None,
                    neighbours: dict[str, Any] | None = None,
                    notes: dict[str, Any] | None = None) -> dict[str, Any]:
     summary = _summary_columns(collected)
@@ -270,15 +270,10 @@ def _build_columns(collected: Collected, config: ReportConfig, batch_size: int,
     with tqdm(total=len(collected.fields) * (per_field + split_models), desc=_OWNER,
               unit=" steps", disable=progress_disabled()) as bar:
         for number, field in enumerate(list(collected.fields)):
-            name = collected.column_names[field]
-            scratch = None if spill is None else Path(
-                tempfile.mkdtemp(prefix=f"field{number}-", dir=spill))
-            try:
-                _field_columns(collected, config, batch_size, predictions or {}, field, name,
-                               splits, bool(issue_labels), scratch, bar, parts)
-            finally:
-                if scratch is not None:
-                    shutil.rmtree(scratch, ignore_errors=True)
+            with (work or Workspace()).scratch(f"field{number}-") as scratch:
+                _field_columns(collected, config, batch_size, predictions or {}, field,
+                               collected.column_names[field], splits, bool(issue_labels),
+                               scratch, bar, parts)
     if neighbours is not None:
         neighbours.update(parts.neighbours)
     if notes is not None:
@@ -302,14 +297,16 @@ class _Parts:
 
 def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
                    predictions: Mapping[str, Any], field: str, name: str,
-                   splits: list[str], issue_labels: bool, scratch: Path | None, bar: Any,
+                   splits: list[str], issue_labels: bool, work: Workspace, bar: Any,
                    parts: _Parts) -> None:
-    """Every component's columns of one field, added to ``parts`` (intermediates in ``scratch``)."""
+    """Every component's columns of one field, added to ``parts``: the stages reduce, graph,
+    duplicates, projection and clusters, graph readers, split familiarity in a line, their
+    large arrays in ``work``, its heap trimmed between them."""
     bar.set_description(f"{_OWNER} [{name}]: reducing")
     raw = collected.fields.pop(field)
     reduced = getattr(raw, "prereduced", None)  # reduced on a Ray cluster
     if reduced is None:
-        reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size, spill=scratch)
+        reduced = analysis.reduce_field(raw, field, config, batch_size=batch_size, work=work)
     bar.update(1)
     strategy = analysis.seeded(analysis.strategy_for(config.projection, field), config.seed)
     graph = None
@@ -323,23 +320,19 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
     reps = None  # each row's first identical copy: copies are projected once
     if config.duplicates is not None and graph is not None:
         bar.set_description(f"{_OWNER} [{name}]: duplicates")
-        candidates, distances = graph[0], graph[1][:, :kept]
-        del graph
-        parked = None if scratch is None else scratch / "graph-distances.npy"
-        if parked is not None:  # the distances wait on disk while the duplicates run
-            save_npy(parked, distances, np.float32)
-            distances = np.empty((0, kept), dtype=np.float32)  # no view keeps the old one
+        candidates = graph[0]
+        parked = work.park("graph-distances.npy", graph[1][:, :kept], np.float32)
+        del graph  # the distances wait on disk while the duplicates run
         groups, exact = analysis.find_duplicates(raw, candidates, config.duplicates_threshold,
-                                                  spill=scratch)
-        graph = (candidates[:, :kept].copy(),
-                 distances.copy() if parked is None else np.load(parked, allow_pickle=False))
-        del candidates, distances
+                                                  work=work)
+        graph = (candidates[:, :kept].copy(), parked())
+        del candidates, parked
         parts.duplicates[col.duplicates(name)] = groups
         parts.duplicates[col.duplicates_exact(name)] = exact
         parts.audited.update(audit.leakage_columns(groups, name, collected.labels, splits))
         if strategy is not None:
             reps = analysis.copy_representatives(raw, exact)
-        trim_heap()
+        work.trim()
         bar.update(1)
     del raw
     if strategy is not None:
@@ -357,7 +350,7 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
             labels={d: v for d, v in collected.labels.items() if d not in splits})
         parts.projection[col.cluster(name)] = pd.Categorical.from_codes(
             codes, categories=pd.Index(names, dtype="str"))
-        trim_heap()
+        work.trim()
     if config.projection is not None:
         bar.update(1)
     if graph is not None:
@@ -374,18 +367,18 @@ def _field_columns(collected: Collected, config: ReportConfig, batch_size: int,
                 neighbours, name, collected.labels, splits, predictions, collected.ids,
                 notes=parts.notes))
         parts.neighbours[name] = site_neighbours(reduced.values, neighbours, distances,
-                                                 spill=scratch)
+                                                 work=work)
         del neighbours, distances
-        trim_heap()
+        work.trim()
     if config.familiarity is not None:
         bar.set_description(f"{_OWNER} [{name}]: split familiarity")
         by_label = analysis.split_familiarity(
             reduced, field, analysis.seeded(config.familiarity, config.seed), collected.labels,
             minimum=config.split_familiarity_min, batch_size=batch_size, progress=bar,
-            seed=config.seed)
+            work=work, seed=config.seed)
         for dim, values in by_label.items():
             parts.split[col.split_familiarity(name, dim)] = values
-        trim_heap()
+        work.trim()
 
 
 #: the projection leaves identical copies out of its input up to this many rows

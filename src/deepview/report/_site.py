@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from deepview._compute.spill import FileRows, release, spilled, take, trim_heap
+from deepview._compute.spill import FileRows, Pages, Workspace, take
 from deepview._optional import require
 from deepview._progress import progress_disabled
 from deepview._validation import check_int
@@ -174,7 +174,7 @@ def write_site(
     """
     plan = _plan(data, title=title, image_root=image_root, thumbnail_size=thumbnail_size,
                  neighbours=neighbours, notes=notes)
-    trim_heap()  # the plan's temporaries (float64 copies, sort orders) go back to the system
+    Workspace.trim()  # the plan's temporaries (float64 copies, sort orders)
 
     def build(tmp: Path) -> None:
         (tmp / "assets").mkdir()
@@ -817,25 +817,24 @@ def _familiarity(plan: _Plan, scores: np.ndarray) -> dict[str, Any]:
 
 def site_neighbours(values: Any, indices: np.ndarray, distances: np.ndarray | None = None,
                     keep: int = NEIGHBOURS_SHOWN, block: int = 1 << 15, *,
-                    spill: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    work: Workspace | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The first ``keep`` neighbours of each row other than itself, from ``(n, k)`` neighbour
     lists (nearest first, e.g. the report's label-issue kNN), with their Euclidean distances:
     taken from ``distances`` (the lists' own, ``(n, k)``) when given, else computed in
     ``values`` (the ``(n, d)`` rows the lists were found in: an array, a memory-mapped one
     or :class:`~deepview._compute.spill.FileRows`, gathered a block at a time).  Returns
     ``int32`` rows (-1: none) and ``float32`` distances, ``keep`` per row (64 bytes per
-    sample for 8; worked out in blocks of ``block`` rows).  With ``spill`` (a folder) the two
-    arrays are memory-mapped files there (see :func:`~deepview._compute.spill.spilled`: they
-    outlive the folder), their pages given back as they are written."""
+    sample for 8; worked out in blocks of ``block`` rows).  The two arrays come from ``work``
+    (detached: they outlive its folder), their pages given back as they are written."""
     indices = np.asarray(indices)
     n = len(indices)
     keep = max(0, min(keep, indices.shape[1] - 1 if indices.ndim == 2 else 0))
     if keep == 0 or n == 0:
         return np.full((n, keep), -1, dtype=np.int32), np.full((n, keep), np.nan, np.float32)
-    rows = spilled(spill, "site-neighbour-rows.i32", (n, keep), np.int32)
-    dist = spilled(spill, "site-neighbour-distances.f32", (n, keep), np.float32)
-    for a in range(0, n, block):
-        b = min(n, a + block)
+    work = work or Workspace()
+    rows = work.array("site-neighbour-rows.i32", (n, keep), np.int32, detached=True)
+    dist = work.array("site-neighbour-distances.f32", (n, keep), np.float32, detached=True)
+    for a, b in work.blocks(n, block, rows, dist):
         idx = np.asarray(indices[a:b], dtype=np.int64)
         others = (idx != np.arange(a, b)[:, None]) & (idx >= 0) & (idx < n)
         order = np.argsort(~others, axis=1, kind="stable")[:, :keep]
@@ -851,7 +850,6 @@ def site_neighbours(values: Any, indices: np.ndarray, distances: np.ndarray | No
                                axis=2)
         rows[a:b] = picked
         dist[a:b] = np.where(valid, d, np.nan)
-        release(rows, dist)
     return rows, dist
 
 
@@ -874,16 +872,16 @@ def _neighbour_entry(plan: _Plan, value: Any, n: int) -> dict[str, Any] | None:
     if k == 0:
         return None
     idx, dist = indices[:, :k], distances[:, :k]
+    pages = Pages(*value, rows=1)  # a block at a time: the lists may be spilled
 
-    def rows_of(a: int, b: int) -> np.ndarray:  # a block at a time: the lists may be spilled
+    def rows_of(a: int, b: int) -> np.ndarray:
         block = np.asarray(idx[a:b])
-        out = np.where((block >= 0) & (block < n), block, -1).astype(np.int32)
-        release(*value)
-        return out
+        pages.add(b - a)
+        return np.where((block >= 0) & (block < n), block, -1).astype(np.int32)
 
     def dist_of(a: int, b: int) -> np.ndarray:
         out = np.ascontiguousarray(dist[a:b], dtype=np.float32)
-        release(*value)
+        pages.add(b - a)
         return out
 
     return {"k": k, "rows": plan.add("details", "i32", rows_of, k),
