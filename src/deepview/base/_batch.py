@@ -360,7 +360,6 @@ class Batch:
         self._snapshots = MappingProxyType(snapshots)
         self._batch_size = size
 
-    # ------------------------------------------------------------------ properties
     @property
     def fields(self) -> Mapping[str, np.ndarray]:
         """Read-only mapping of field name to read-only array (``==`` compares arrays)."""
@@ -389,7 +388,6 @@ class Batch:
         """Per-element access: ``batch.elements[i]`` or a subset ``batch.elements[[0, 2]]``."""
         return Batch.ElementsView(self)
 
-    # ------------------------------------------------------------------ new batches
     def with_metadata(self, key: _AnyKey, values: Any) -> Batch:
         """Return a new batch (sharing fields and snapshots) with metadata ``key`` set.
 
@@ -415,7 +413,6 @@ class Batch:
         metadata[key] = _convert_metadata(key, values, "Batch.with_metadata", _freeze_seq)
         return Batch._from_parts(dict(self._fields), metadata, dict(self._snapshots))
 
-    # ------------------------------------------------------------------ dunder
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Batch):
             return NotImplemented
@@ -436,7 +433,6 @@ class Batch:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._init(state["fields"], state["metadata"], state["snapshots"])
 
-    # ------------------------------------------------------------------ subsets
     def _subset(self, indices: np.ndarray | slice) -> Batch:
         fields = {k: v[indices] for k, v in self._fields.items()}
         idx: slice | list[int] = indices if isinstance(indices, slice) else indices.tolist()

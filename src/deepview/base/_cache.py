@@ -334,7 +334,6 @@ class Cacher(PipelineStage):
             self._used = True
         return _CachingProducer(self, producer)
 
-    # ------------------------------------------------------------------ first pass
     def _start_pass(self) -> int:
         with self._lock:
             self._generation += 1

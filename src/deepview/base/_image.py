@@ -6,7 +6,6 @@ from __future__ import annotations
 import enum
 import functools
 import io
-import logging
 import pathlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
@@ -27,8 +26,6 @@ from deepview.typing import PathOrStr, resolve_path_or_str
 
 __all__ = ["ImageFolderProducer", "ImageFormat", "ImageProducer", "PixelFormat", "decode_image",
            "resize_image"]
-
-logger = logging.getLogger(__name__)
 
 _DEFAULT_EXTENSIONS = frozenset({"png", "jpeg", "jpg", "tiff", "tif", "bmp", "gif", "webp"})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
@@ -16,8 +15,6 @@ from deepview.base._producer import Producer
 from deepview.exceptions import DeepViewException, InvalidParameterError, InvalidTypeError
 
 __all__ = ["Introspector", "multi_introspect"]
-
-logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -63,7 +60,6 @@ class _Hub:
                 self.error_owner = owner
             self.cond.notify_all()
 
-    # --------------------------------------------------------------- consumer side
     def register(self, consumer: _Consumer, batch_size: Any) -> None:
         with self.cond:
             if consumer.called:
@@ -99,7 +95,6 @@ class _Hub:
             consumer.buffer.clear()
             self.cond.notify_all()
 
-    # --------------------------------------------------------------- reader side
     def _settled(self) -> bool:
         return self.error is not None or all(
             c.batch_size is not None or c.finished or c.detached for c in self.consumers)

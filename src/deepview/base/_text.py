@@ -108,7 +108,6 @@ class TextProducer(RecordProducer):
                 "repeat; they must be unique (name another column with --id-column / id_column).")
         self._rows = rows
 
-    # ------------------------------------------------------------------------ reading
     def _where(self) -> str:
         return f"'{self.path}'" if self.path is not None else "the texts"
 
@@ -208,7 +207,6 @@ class TextProducer(RecordProducer):
         rows = [_Row(str(i), {c: data[c][i] for c in wanted}) for i in range(table.num_rows)]
         return rows, columns
 
-    # ------------------------------------------------------------------------ producer
     @property
     def num_records(self) -> int:
         return len(self._rows)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 import pathlib
 import shutil
 import tempfile
@@ -26,8 +25,6 @@ from deepview.exceptions import (
 from deepview.typing import OneManyOrNone, PathOrStr, TrainTestSplitType
 
 __all__ = ["TrainTestSplitProducer"]
-
-logger = logging.getLogger(__name__)
 
 _OWNER = "TrainTestSplitProducer"
 

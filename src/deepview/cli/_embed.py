@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,8 +14,6 @@ from deepview._optional import require
 from deepview.cli._load import CliError
 
 __all__ = ["EmbedOptions", "embed_input", "open_input", "raw_summary_lines"]
-
-logger = logging.getLogger(__name__)
 
 #: suffixes of text inputs
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq")

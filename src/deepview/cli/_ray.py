@@ -37,15 +37,14 @@ def _schema_columns(data: Path, id_column: str | None, text_column: str | None
 
     schema = pq.read_schema(parquet_shards(data, owner="deepview report")[0])
     vectors, other, wanted_id = parquet_columns(schema, id_column, where=str(data))
-    fields: Any = {"embedding": vectors}
     text = text_column if text_column is not None else (
         columns.TEXT if columns.TEXT in other else None)
     if text is not None and text not in other:
         raise CliError(f"--text-column '{text}': '{data}' has no such text column (its "
                        f"non-numeric columns: {sorted(other)[:20]}).")
     labels = [c for c in other if c not in (wanted_id, text, columns.PATH)]
-    return {"fields": fields, "id_column": wanted_id if wanted_id in other else None,
-            "label_columns": labels, "text_column": text,
+    return {"fields": {"embedding": vectors}, "label_columns": labels, "text_column": text,
+            "id_column": wanted_id if wanted_id in other else None,
             "path_column": columns.PATH if columns.PATH in other else None}
 
 
