@@ -414,8 +414,7 @@ def _has_identical_copy(members: np.ndarray, identical: float, block: int = 1024
         d2 = sq[start:start + block, None] + sq[None, :] - 2.0 * (rows @ pts.T)
         d2[np.arange(len(rows)), np.arange(start, start + len(rows))] = np.inf
         nearest[start:start + len(rows)] = d2.argmin(axis=1)
-    diff = pts - pts[nearest]
-    return np.asarray(np.sqrt(np.einsum("ij,ij->i", diff, diff)) <= identical)
+    return exact_distances(pts, np.arange(m), nearest) <= identical
 
 
 def _groups(strategy: Any, threshold: Any, vectors: np.ndarray) -> tuple[list[np.ndarray], float]:

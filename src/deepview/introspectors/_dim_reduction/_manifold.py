@@ -86,7 +86,7 @@ class _KwargsStrategy(StrategyBase):
                                    f"{len(x)}.")
         estimator = self._make_estimator()
         try:
-            with quiet():
+            with quiet(), self._threads():
                 state.fitted = self._fit(estimator, x)
         except DeepViewException:
             raise
@@ -159,8 +159,7 @@ class TSNE(_KwargsStrategy):
             raise InvalidDataError(f"{self._owner}: perplexity ({perplexity:g}) must be smaller "
                                    f"than the number of samples ({len(x)}); pass a smaller "
                                    "perplexity=... or give more samples.")
-        with self._threads():
-            estimator.fit(x)
+        estimator.fit(x)
         return np.asarray(estimator.embedding_)
 
 
@@ -182,8 +181,7 @@ class PaCMAP(_KwargsStrategy):
         return require("pacmap", feature=self._owner, extra="pacmap").PaCMAP
 
     def _fit(self, estimator: Any, x: np.ndarray) -> Any:
-        with self._threads():
-            return np.asarray(estimator.fit_transform(x))
+        return np.asarray(estimator.fit_transform(x))
 
 
 @dataclass
@@ -336,8 +334,7 @@ class UMAP(_KwargsStrategy):
         index = ExactRowIndex(x)  # canonical float32 copy, also what umap fits on
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs value.*", category=UserWarning)
-            with self._threads():
-                estimator.fit(index.data)
+            estimator.fit(index.data)
         return _UMAPFit(estimator, index, np.asarray(estimator.embedding_, dtype=np.float32))
 
     @property
