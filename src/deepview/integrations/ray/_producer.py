@@ -276,7 +276,8 @@ class RayDatasetProducer:
 
 
 def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
-    """``ray.data.read_parquet`` of a file or folder of shards, in path order, schemas checked.
+    """The ``ray.data.Dataset`` of a file or folder of Parquet shards, in path order, schemas
+    checked.
 
     Parameters
     ----------
@@ -285,10 +286,6 @@ def read_parquet(path: str | os.PathLike[str], **kwargs: Any) -> Any:
         URI (``s3://...``) goes to ``ray.data.read_parquet`` unchecked.
     **kwargs
         Passed to ``ray.data.read_parquet``.
-
-    Returns
-    -------
-    ray.data.Dataset
 
     Raises
     ------

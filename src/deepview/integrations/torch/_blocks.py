@@ -4,9 +4,10 @@ ops, pooling, Flatten] -> Linear/Conv``), how to find them and cut units out of 
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,10 @@ from torch import fx, nn
 
 from deepview.exceptions import DeepViewException, InvalidTypeError
 
-__all__ = ["CONVS", "NORMS", "Plan", "call_module", "cut", "find_folds", "is_conv1d",
+__all__ = ["CONVS", "NORMS", "Plan", "call_module", "cut", "eval_mode", "find_folds", "is_conv1d",
            "is_producer", "leaf_order", "plan_from_graph", "plan_from_pairs", "plans_from_run",
-           "probe_module", "set_sizes", "set_tensor", "trace", "units_of", "unsupported",
-           "weight_rows"]
+           "probe_module", "run_hooked", "set_sizes", "set_tensor", "trace", "units_of",
+           "unsupported", "weight_rows"]
 
 _OWNER = "apply_pfa_recipe"
 _FOLD_RTOL = 1e-5
@@ -65,13 +66,19 @@ def _probe(f: Any, shape: tuple[int, ...]) -> str:
     return "homogeneous" if homogeneous else "elementwise"
 
 
-def probe_module(m: nn.Module, shape: tuple[int, ...]) -> str:
-    training = m.training
-    m.eval()  # dropout is the identity in eval mode, as in the compressed network's use
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """``module`` in eval mode within the block; its train flag is restored after."""
+    training = module.training
     try:
-        return _probe(m, shape)
+        yield module.eval()
     finally:
-        m.train(training)
+        module.train(training)
+
+
+def probe_module(m: nn.Module, shape: tuple[int, ...]) -> str:
+    with eval_mode(m):  # dropout is the identity in eval mode, as in the compressed network's use
+        return _probe(m, shape)
 
 
 def _probe_shape(producer: Any) -> tuple[int, ...]:
@@ -309,8 +316,8 @@ def plans_from_run(module: nn.Module, example: Any) -> dict[str, Plan]:
     while the next module called takes the previous one's output and no other module does."""
     modules = dict(module.named_modules())
     calls: list[tuple[str, Any, Any]] = []
-    _run_leaves(module, example,
-                lambda name, args, out: calls.append((name, args[0] if args else None, out)))
+    run_hooked(module, example,
+               lambda name, args, out: calls.append((name, args[0] if args else None, out)))
     count = collections.Counter(name for name, _, _ in calls)
     plans: dict[str, Plan] = {}
     for i, (name, _, out) in enumerate(calls):
@@ -353,24 +360,24 @@ def call_module(module: nn.Module, batch: Any) -> Any:
 def leaf_order(module: nn.Module, batch: Any) -> dict[str, int]:
     """Leaf modules by the order of their first call by ``module`` (in eval mode) on ``batch``."""
     order: dict[str, int] = {}
-    _run_leaves(module, batch,
-                lambda name, _args, _out: order.update({name: order.get(name, len(order))}))
+    run_hooked(module, batch,
+               lambda name, _args, _out: order.update({name: order.get(name, len(order))}))
     return order
 
 
-def _run_leaves(module: nn.Module, batch: Any, record: Callable[[str, Any, Any], None]) -> None:
-    """Run ``module`` in eval mode on ``batch``, calling ``record(name, args, output)`` (which
-    returns None: a hook's result replaces the output) after each leaf; the train flag is
-    restored."""
+def run_hooked(module: nn.Module, batch: Any, record: Callable[[str, Any, Any], None], *,
+               leaves_only: bool = True) -> Any:
+    """``module``'s output on ``batch`` in eval mode (train flag restored), calling
+    ``record(name, args, output)`` (returning None) after each named leaf, or each named
+    module if not ``leaves_only``."""
     handles = [m.register_forward_hook(
         lambda _m, args, out, name=name: record(name, args, out))
-        for name, m in module.named_modules() if name and next(m.children(), None) is None]
-    training = module.training
+        for name, m in module.named_modules()
+        if name and (not leaves_only or next(m.children(), None) is None)]
     try:
-        with torch.no_grad():
-            call_module(module.eval(), batch)
+        with eval_mode(module), torch.no_grad():
+            return call_module(module, batch)
     finally:
-        module.train(training)
         for handle in handles:
             handle.remove()
 

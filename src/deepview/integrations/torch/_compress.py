@@ -92,10 +92,6 @@ def compress(module: nn.Module, calibration: Sequence[Any], *, keep: float | Non
     seed : int, default=0
         Seed of ``selection="random"``.
 
-    Returns
-    -------
-    Compression
-
     Raises
     ------
     InvalidParameterError
@@ -119,14 +115,10 @@ def compress(module: nn.Module, calibration: Sequence[Any], *, keep: float | Non
         keep = check_float(keep, name="keep", owner=_OWNER, min_value=0.0, max_value=1.0,
                            min_inclusive=False)
     selection = check_choice(selection, name="selection", owner=_OWNER, choices=SELECTIONS)
-    was_training = module.training
-    module.eval()
-    try:
+    with blocks.eval_mode(module):
         plans = find_blocks(module, calibration[0], pairs=pairs)
         width_key, plans = _configured_width(module, plans) if same_width else (None, plans)
         counts = _counts(module, plans, calibration, keep, strategy, same_width)
-    finally:
-        module.train(was_training)
     new = copy.deepcopy(module)
     if width_key is not None:  # e.g. config.intermediate_size: the model loads as before
         setattr(new.config, width_key, max(counts.values()))
@@ -442,27 +434,24 @@ def refit_blocks(original: nn.Module, new: nn.Module, plans: Sequence[blocks.Pla
                  measure: bool = True) -> list[CompressedLayer]:
     """Cut the blocks of ``new`` (a copy of ``original``) in forward order, calibrated on
     ``new`` against ``original``; ``choose`` returns the units to keep."""
-    training = original.training
-    original.eval()
-    new.eval()
     order = blocks.leaf_order(original, calibration[0])
     plans = sorted(plans, key=lambda p: order.get(p.producer, len(order)))
     layers = []
     new_modules = dict(new.named_modules())
-    for i, plan in enumerate(plans):
-        stats = _moments(original, new, [plan], calibration,
-                         f"compress: block {i + 1}/{len(plans)}")[plan.producer] \
-            if refit or measure else None
-        plan.keep = np.asarray(choose(plan, stats), dtype=np.int64)
-        consumer = new_modules[plan.consumer]
-        weight, bias, error = _fit(plan, stats, consumer, refit) if stats is not None else \
-            (None, None, float("nan"))
-        units = blocks.units_of(new_modules[plan.producer])
-        with torch.no_grad():
-            blocks.cut(plan, new_modules, (weight, bias) if weight is not None else None)
-        layers.append(CompressedLayer(plan.producer, plan.consumer, units, len(plan.keep), error))
-        logger.info("%s: %s keeps %d of %d units; relative error of %s: %.4f", _OWNER,
-                    plan.producer, len(plan.keep), units, plan.consumer, error)
-    original.train(training)
-    new.train(training)
+    with blocks.eval_mode(original), blocks.eval_mode(new):
+        for i, plan in enumerate(plans):
+            stats = _moments(original, new, [plan], calibration,
+                             f"compress: block {i + 1}/{len(plans)}")[plan.producer] \
+                if refit or measure else None
+            plan.keep = np.asarray(choose(plan, stats), dtype=np.int64)
+            consumer = new_modules[plan.consumer]
+            weight, bias, error = _fit(plan, stats, consumer, refit) if stats is not None else \
+                (None, None, float("nan"))
+            units = blocks.units_of(new_modules[plan.producer])
+            with torch.no_grad():
+                blocks.cut(plan, new_modules, (weight, bias) if weight is not None else None)
+            layers.append(
+                CompressedLayer(plan.producer, plan.consumer, units, len(plan.keep), error))
+            logger.info("%s: %s keeps %d of %d units; relative error of %s: %.4f", _OWNER,
+                        plan.producer, len(plan.keep), units, plan.consumer, error)
     return layers

@@ -12,6 +12,7 @@ from torch import nn
 
 from deepview._validation import check_float, check_int
 from deepview.exceptions import InvalidDataError, InvalidParameterError
+from deepview.integrations.torch._blocks import eval_mode
 
 __all__ = ["DigitsCNN", "DigitsSplit", "count_parameters", "digits_cnn_factory",
            "evaluate_accuracy", "load_digits_split", "train_digits_cnn"]
@@ -35,10 +36,6 @@ def load_digits_split(*, test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
     ----------
     test_size, seed : float, int, default=0.25, 0
         Fraction of the samples held out for testing; seed of the split.
-
-    Returns
-    -------
-    DigitsSplit
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -111,24 +108,19 @@ def evaluate_accuracy(module: nn.Module, x: np.ndarray, y: np.ndarray, *,
             f"evaluate_accuracy: x and y need the same, non-zero length; got {len(x)} and "
             f"{len(y)}.")
     device = next(module.parameters()).device
-    was_training = module.training
-    module.eval()
     correct = 0
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(x), batch_size):
-                xb = torch.as_tensor(x[start : start + batch_size], device=device)
-                pred = module(xb).argmax(dim=1).cpu().numpy()
-                correct += int((pred == np.asarray(y[start : start + batch_size])).sum())
-    finally:
-        module.train(was_training)
+    with eval_mode(module), torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            xb = torch.as_tensor(x[start : start + batch_size], device=device)
+            pred = module(xb).argmax(dim=1).cpu().numpy()
+            correct += int((pred == np.asarray(y[start : start + batch_size])).sum())
     return correct / len(x)
 
 
 def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | None = None,
                      epochs: int = 12, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
                      device: str | torch.device = "cpu") -> nn.Module:
-    """Train (or fine-tune) a digits CNN with Adam, seeded; a few seconds on a CPU.
+    """Train (or fine-tune) a digits CNN with Adam, seeded, and return it in eval mode.
 
     Parameters
     ----------
@@ -139,11 +131,6 @@ def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | Non
     epochs, batch_size, lr, seed : int, int, float, int
         Training schedule (defaults reach about 97-98% test accuracy).
     device : str or torch.device, default="cpu"
-
-    Returns
-    -------
-    torch.nn.Module
-        The trained model, in eval mode.
     """
     epochs = check_int(epochs, name="epochs", owner="train_digits_cnn", min_value=0)
     batch_size = check_int(batch_size, name="batch_size", owner="train_digits_cnn", min_value=1)
@@ -177,13 +164,8 @@ def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | Non
 
 
 def digits_cnn_factory(*, epochs: int = 8, seed: int = 0) -> tuple[nn.Module, Any]:
-    """A trained digits CNN and the transform reading digit images (``deepview demo``'s model).
-
-    Returns
-    -------
-    tuple
-        ``(DigitsCNN, ImageTransform)``.
-    """
+    """``(DigitsCNN, ImageTransform)``: a trained digits CNN and the transform reading digit
+    images (``deepview demo``'s model)."""
     from deepview.integrations.torch._transforms import ImageTransform
 
     threads = torch.get_num_threads()

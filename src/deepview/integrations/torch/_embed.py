@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -132,8 +133,8 @@ def _ids_hash(ids: Sequence[str]) -> str:
 
 
 def _read_shard(path: pathlib.Path, *, spec_hash: str, ids: Sequence[str]
-                ) -> tuple[np.ndarray, list[SkippedSample], np.ndarray] | None:
-    """A finished shard's ``(vectors of the good rows, skipped, good mask)``, or None."""
+                ) -> tuple[np.ndarray, list[str | None]] | None:
+    """A finished shard's ``(vectors, errors)`` as :func:`_embed_shard` returns them, or None."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -157,9 +158,7 @@ def _read_shard(path: pathlib.Path, *, spec_hash: str, ids: Sequence[str]
             DeepViewException) as exc:
         logger.warning("embedding cache: ignoring damaged shard %s (%s)", path.name, exc)
         return None
-    good = np.array([e is None for e in errors], dtype=bool)
-    skipped = [SkippedSample(i, e) for i, e in zip(ids, errors) if e is not None]
-    return vectors[good].astype(np.float32, copy=False), skipped, good
+    return vectors.astype(np.float32, copy=False), errors
 
 
 def _write_shard(path: pathlib.Path, *, embedder: Embedder, spec_hash: str, ids: list[str],
@@ -255,10 +254,6 @@ def embed(producer: RecordProducer, embedder: Embedder, *,
     num_workers : int, optional
         DataLoader processes decoding the samples; default 0 for texts or two CPUs, else <= 4.
 
-    Returns
-    -------
-    Embeddings
-
     Raises
     ------
     InvalidDataError
@@ -302,25 +297,22 @@ def embed(producer: RecordProducer, embedder: Embedder, *,
             path = folder / f"shard-{number:05d}.parquet" if folder is not None else None
             cached = (_read_shard(path, spec_hash=spec_hash, ids=shard_ids)
                       if path is not None else None)
-            if cached is not None:
-                vectors, shard_skipped, good = cached
-                reused += int(good.sum())
-                bar.update(len(shard))
-                bar.set_postfix_str(f"{reused:,} from cache", refresh=False)
-            else:
+            if cached is None:
                 full, errors = _embed_shard(shard, embedder, decode, batch_size=batch_size,
                                             num_workers=num_workers, pin=pin, bar=bar)
-                good = np.array([e is None for e in errors], dtype=bool)
                 if path is not None and full is not None:
                     _write_shard(path, embedder=embedder, spec_hash=spec_hash,
                                  ids=shard_ids, vectors=full, errors=errors)
-                vectors = full[good] if full is not None else np.zeros((0, 0), np.float32)
-                computed += int(good.sum())
-                shard_skipped = [SkippedSample(i, e) for i, e in zip(shard_ids, errors)
-                                 if e is not None]
-            skipped.extend(shard_skipped)
-            if len(vectors):
-                parts.append(vectors)
+                computed += errors.count(None)
+            else:
+                full, errors = cached
+                reused += errors.count(None)
+                bar.update(len(shard))
+                bar.set_postfix_str(f"{reused:,} from cache", refresh=False)
+            good = np.array([e is None for e in errors], dtype=bool)
+            skipped.extend(SkippedSample(i, e) for i, e in zip(shard_ids, errors) if e is not None)
+            if full is not None and good.any():
+                parts.append(full[good])
             kept.extend(record for record, ok in zip(shard, good) if ok)
     finally:
         bar.close()
@@ -354,11 +346,9 @@ def _first_example(producer: RecordProducer, records: Iterator[Record], embedder
     example = None
     for record in records:
         seen.append(record)
-        try:
+        with contextlib.suppress(InvalidDataError):
             example = decode(record.raw)
-        except InvalidDataError:
-            continue
-        break
+            break
     if not seen:
         raise InvalidDataError(f"embed: {producer!r} has no sample.")
     if example is None:

@@ -25,7 +25,7 @@ from torch import nn
 from deepview._optional import require
 from deepview._validation import check_choice
 from deepview.exceptions import DeepViewException, InvalidParameterError, InvalidTypeError
-from deepview.integrations.torch._blocks import leaf_order
+from deepview.integrations.torch._blocks import leaf_order, run_hooked
 from deepview.integrations.torch._model import TorchModel, first_tensor
 from deepview.integrations.torch._saved import MANIFEST, read_manifest, resize_to_state_dict
 from deepview.integrations.torch._transforms import ImageTransform, TextTransform
@@ -149,20 +149,12 @@ def hidden_state_layer(model: TorchModel, example: Any) -> str:
     details = model._torch_details
     outputs: list[tuple[str, torch.Tensor]] = []
 
-    def hook(name: str, output: Any) -> None:
+    def record(name: str, _args: Any, output: Any) -> None:
         with contextlib.suppress(DeepViewException):
             outputs.append((name, first_tensor(name, output).detach()))
 
-    handles = [m.register_forward_hook(lambda _m, _a, out, name=name: hook(name, out))
-               for name, m in details.modules.items()]
     args, kwargs = details.prepare_call(example)
-    try:
-        details.module.eval()
-        with torch.inference_mode():
-            final = details.module(*args, **kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    final = run_hooked(details.module, kwargs or args, record, leaves_only=False)
     target = first_tensor("output", final)
     for name, value in reversed(outputs):
         if value.shape == target.shape and torch.equal(value, target):

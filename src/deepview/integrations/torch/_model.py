@@ -95,10 +95,6 @@ def pool_response(value: torch.Tensor, pooling: str, *, mask: torch.Tensor | Non
         Whether axis 1 holds the tokens rather than the channels.
     name : str
         The layer, for error messages.
-
-    Returns
-    -------
-    torch.Tensor
     """
     if value.ndim <= 2:
         return value
@@ -416,10 +412,6 @@ class TorchModel(Model):
             What ``forward`` takes (``batch_transform`` is not applied).
         layers : str or Iterable[str]
             Layer names (see :attr:`layer_names`).
-
-        Returns
-        -------
-        dict of str to numpy.ndarray
         """
         names = {layers} if isinstance(layers, str) else set(layers)
         details = self._torch_details

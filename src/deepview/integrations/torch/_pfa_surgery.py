@@ -47,10 +47,6 @@ def apply_pfa_recipe(module: nn.Module, recipes: Mapping[str, Any], *,
     calibration : sequence of model inputs, optional
         Given, each consumer is refitted by least squares instead (as :func:`compress` does).
 
-    Returns
-    -------
-    torch.nn.Module
-
     Raises
     ------
     DeepViewException
