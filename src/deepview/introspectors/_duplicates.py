@@ -82,8 +82,7 @@ def _sorted_distinct(distances: Any) -> np.ndarray:
 def identical_tolerance(distances: Any) -> float:
     """``IDENTICAL_FRACTION`` times the median neighbour distance above 1e-6 of the largest
     (0 when none): the distance up to which two samples are identical."""
-    largest = max((float(b.max(initial=0.0)) for b in _distance_blocks(distances)),
-                  default=0.0)
+    largest = max((float(b.max(initial=0.0)) for b in _distance_blocks(distances)), default=0.0)
     if largest <= 0:
         return 0.0
     return float(IDENTICAL_FRACTION * median_above(distances, 1e-6 * largest)[0])

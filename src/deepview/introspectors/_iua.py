@@ -63,8 +63,7 @@ class _InactiveCounter:
         if views is None:
             mask = self._mask[:k]
             words = mask.view(np.uint64).reshape(k, self._groups, -1)
-            views = (self._abs[:k], mask[:, :self.units], mask.view(np.uint8), self._acc[:k],
-                     words)
+            views = (self._abs[:k], mask[:, :self.units], mask.view(np.uint8), self._acc[:k], words)
             self._views[k] = views
         return views
 
@@ -386,11 +385,9 @@ class IUA:
 
     @staticmethod
     def _chart(results: Mapping[str, IUA.Result], names: list[str]) -> Any:
-        plt = require("matplotlib.pyplot", feature="IUA.show(vis_type='chart')",
-                      extra="notebook")
+        plt = require("matplotlib.pyplot", feature="IUA.show(vis_type='chart')", extra="notebook")
         rows = len(names)
-        fig, grid = plt.subplots(rows, 1, squeeze=False,
-                                 figsize=(8.0, min(2.0 + 2.6 * rows, 40.0)))
+        fig, grid = plt.subplots(rows, 1, squeeze=False, figsize=(8.0, min(2.0 + 2.6 * rows, 40.0)))
         axes = grid[:, 0]
         for ax, name in zip(axes, names):
             prop = np.atleast_1d(

@@ -64,10 +64,8 @@ class Collected:
 
 
 def not_fitted(owner: str) -> DeepViewException:
-    return DeepViewException(
-        f"{owner}: not fitted yet; call fit_incremental() and fit_complete() first "
-        "(or use DimensionReduction.introspect)."
-    )
+    return DeepViewException(f"{owner}: not fitted yet; call fit_incremental() and fit_complete() "
+                             "first (or use DimensionReduction.introspect).")
 
 
 class StrategyBase:

@@ -224,10 +224,9 @@ class DimensionReduction(PipelineStage):
         reducers: dict[str, DimensionReductionStrategyType] = {}
         n_features: dict[str, int] = {}
         one_shot: _OneShotRows | None = None
-        batches = iter_batches(producer, batch_size, owner=owner)
-        for index, batch in enumerate(
-            tqdm(batches, desc="DimensionReduction: fit", unit="batch", disable=progress_disabled())
-        ):
+        batches = tqdm(iter_batches(producer, batch_size, owner=owner),
+                       desc="DimensionReduction: fit", unit="batch", disable=progress_disabled())
+        for index, batch in enumerate(batches):
             if index == 0:
                 names = list(batch.fields) if single is not None else list(mapping)
                 missing = [n for n in names if n not in batch.fields]
@@ -265,8 +264,7 @@ class DimensionReduction(PipelineStage):
                 reducer.fit_complete()
         if one_shot is not None:
             one_shot.finish()
-        return DimensionReduction(_reducers=reducers, _n_features=n_features,
-                                  _one_shot=one_shot)
+        return DimensionReduction(_reducers=reducers, _n_features=n_features, _one_shot=one_shot)
 
     def _pipeline(self, producer: Producer) -> Producer:
         return _ReducedProducer(producer, self)

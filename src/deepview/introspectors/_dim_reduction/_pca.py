@@ -50,8 +50,7 @@ class _LinearStrategy(StrategyBase):
     _state: Collected
 
     def __post_init__(self) -> None:
-        check_int(self.target_dimensions, name="target_dimensions", owner=self._owner,
-                  min_value=1)
+        check_int(self.target_dimensions, name="target_dimensions", owner=self._owner, min_value=1)
 
     def transform(self, data: np.ndarray) -> np.ndarray:
         model: LinearProjection | None = self._state.fitted
@@ -78,9 +77,8 @@ class PCA(_LinearStrategy):
     """
 
     target_dimensions: int = 2
-    _state: _PCAState = field(
-        default_factory=_PCAState, init=False, repr=False, compare=False, hash=False
-    )
+    _state: _PCAState = field(default_factory=_PCAState, init=False, repr=False, compare=False,
+                              hash=False)
     _owner: ClassVar[str] = "DimensionReduction.Strategy.PCA"
 
     def default_batch_size(self) -> int:
@@ -134,9 +132,8 @@ class StandardPCA(_LinearStrategy):
     """
 
     target_dimensions: int = 2
-    _state: Collected = field(
-        default_factory=Collected, init=False, repr=False, compare=False, hash=False
-    )
+    _state: Collected = field(default_factory=Collected, init=False, repr=False, compare=False,
+                              hash=False)
     _owner: ClassVar[str] = "DimensionReduction.Strategy.StandardPCA"
 
     def fit_incremental(self, data: np.ndarray) -> None:
@@ -158,11 +155,8 @@ class StandardPCA(_LinearStrategy):
         solver = "covariance_eigh" if (n >= 10 * d and d <= 1000) else "full"
         try:
             pca = SKPCA(n_components=self.target_dimensions, svd_solver=solver).fit(x)
-        except (ValueError, np.linalg.LinAlgError) as exc:  # older sklearn: no such solver
-            if solver == "full":
-                raise InvalidDataError(f"{self._owner}: sklearn PCA failed: {exc}") from exc
-            pca = SKPCA(n_components=self.target_dimensions, svd_solver="full").fit(x)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise InvalidDataError(f"{self._owner}: sklearn PCA failed: {exc}") from exc
         state.fitted = LinearProjection.create(
             pca.mean_, flip_signs(np.asarray(pca.components_, dtype=np.float64)),
-            pca.explained_variance_, n,
-        )
+            pca.explained_variance_, n)

@@ -45,7 +45,6 @@ class DimensionReductionStrategyType(Protocol):
         """A fresh, unfitted copy with the same parameters."""
 
 
-OneOrManyDimStrategies = Union[
-    DimensionReductionStrategyType, Mapping[str, DimensionReductionStrategyType]
-]
+OneOrManyDimStrategies = Union[DimensionReductionStrategyType,
+                               Mapping[str, DimensionReductionStrategyType]]
 """One strategy for every field, or a mapping from field name to strategy."""

@@ -97,8 +97,7 @@ def _label(index: int, recipes: Mapping[str, PFARecipe]) -> str:
 def show_chart(many: list[Mapping[str, PFARecipe]]) -> Any:
     """One ``Axes`` of grouped bars per layer: original count and each recipe's
     recommended count (a pyplot figure, so Jupyter shows it)."""
-    plt = require("matplotlib.pyplot", feature="PFA.show(vis_type='chart')",
-                  extra="notebook")
+    plt = require("matplotlib.pyplot", feature="PFA.show(vis_type='chart')", extra="notebook")
     original: dict[str, int] = {}
     for recipes in many:
         for name, recipe in recipes.items():

@@ -47,9 +47,7 @@ def _select_l1(cov: PFACovariancesResult, inactive: np.ndarray, alive: np.ndarra
         candidates = np.where(alive, sums, fill)
         j = int(np.argmax(candidates) if maximize else np.argmin(candidates))
         extreme = candidates[j]
-        tied = np.flatnonzero(
-            alive & (np.abs(sums - extreme) <= _ATOL + _RTOL * abs(extreme))
-        )
+        tied = np.flatnonzero(alive & (np.abs(sums - extreme) <= _ATOL + _RTOL * abs(extreme)))
         if tied.size > 1:
             j = _break_l1_tie(corr, alive, tied, maximize)
         removed.append(j)
