@@ -24,26 +24,19 @@ class ClusterUnavailableError(DeepViewException, ConnectionError):
     """A Ray cluster address did not answer (in time), or Ray could not start locally."""
 
 
-def _host_port(address: str) -> tuple[str, int] | None:
-    """``(host, port)`` of ``"host:port"`` / ``"ray://host:port"``; None for ``"auto"``."""
+def _probe(address: str, timeout_s: float) -> None:
+    """Fail fast when nothing listens at ``"host:port"`` / ``"ray://host:port"`` (before Ray
+    retries for minutes); ``"auto"`` is not probed."""
     if address in ("auto", "local"):
-        return None
-    bare = address.split("://", 1)[-1].rstrip("/")
-    host, sep, port = bare.rpartition(":")
+        return
+    host, sep, port = address.split("://", 1)[-1].rstrip("/").rpartition(":")
     if not sep or not port.isdigit():
         raise ClusterUnavailableError(
             f"ray_session: cannot read the cluster address {address!r}; give HOST:PORT of the "
             "head node (e.g. 10.0.0.5:6379), ray://HOST:PORT, or 'auto'.")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def _probe(address: str, timeout_s: float) -> None:
-    """Fail fast when nothing listens at ``address`` (before Ray retries for minutes)."""
-    target = _host_port(address)
-    if target is None:
-        return
     try:
-        with socket.create_connection(target, timeout=timeout_s):
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)),
+                                      timeout=timeout_s):
             pass
     except OSError as exc:
         raise ClusterUnavailableError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,19 +41,6 @@ class _BlockState:
         return {_STATE: payload, _ROWS: np.array([rows], dtype=np.int64)}
 
 
-def block_states(producer: RayDatasetProducer, make_state: Callable[[], Any], *,
-                 batch_size: int | None = None) -> Iterator[tuple[Any, int]]:
-    """``(state, rows)`` of every block (or batch of ``batch_size`` rows), in row order."""
-    function = _BlockState(producer.spec, make_state)
-    states = producer.selected().map_batches(function, batch_size=batch_size,
-                                             batch_format="numpy")
-    states.context.execution_options.preserve_order = True
-    with worker_errors():
-        for batch in states.iter_batches(batch_size=None, batch_format="numpy"):
-            for payload, rows in zip(batch[_STATE], batch[_ROWS]):
-                yield pickle.loads(payload), int(rows)
-
-
 def reduce_dataset(source: Any, make_state: Callable[[], Any], *, batch_size: int | None = None,
                    expected_rows: int | None = None) -> Any:
     """A partial state per block of a Ray Dataset on the cluster, merged on the driver in row order.
@@ -88,12 +75,18 @@ def reduce_dataset(source: Any, make_state: Callable[[], Any], *, batch_size: in
         raise InvalidTypeError(
             f"{_OWNER}: 'make_state' must build an empty partial state; got "
             f"{type(make_state).__name__}.")
+    states = producer.selected().map_batches(_BlockState(producer.spec, make_state),
+                                             batch_size=batch_size, batch_format="numpy")
+    states.context.execution_options.preserve_order = True
     merged: Any = None
     rows = 0
-    for state, count in block_states(producer, make_state, batch_size=batch_size):
-        if count:
-            rows += count
-            merged = state if merged is None else merged.merge(state)
+    with worker_errors():
+        for batch in states.iter_batches(batch_size=None, batch_format="numpy"):
+            for payload, count in zip(batch[_STATE], batch[_ROWS]):
+                if count:
+                    state = pickle.loads(payload)
+                    rows += int(count)
+                    merged = state if merged is None else merged.merge(state)
     if merged is None:
         raise InvalidDataError(f"{_OWNER}: the dataset has no rows; give at least one sample.")
     expected = expected_rows if expected_rows is not None else producer.rows

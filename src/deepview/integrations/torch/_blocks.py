@@ -16,10 +16,10 @@ from torch import fx, nn
 
 from deepview.exceptions import DeepViewException, InvalidTypeError
 
-__all__ = ["CONVS", "NORMS", "Plan", "call_module", "cut", "eval_mode", "find_folds", "is_conv1d",
-           "is_producer", "leaf_order", "plan_from_graph", "plan_from_pairs", "plans_from_run",
-           "probe_module", "run_hooked", "set_sizes", "set_tensor", "trace", "units_of",
-           "unsupported", "weight_rows"]
+__all__ = ["CONVS", "NORMS", "Plan", "StopForward", "call_module", "cut", "eval_mode",
+           "find_folds", "is_conv1d", "is_producer", "leaf_order", "plan_from_graph",
+           "plan_from_pairs", "plans_from_run", "probe_module", "run_hooked", "set_sizes",
+           "set_tensor", "trace", "units_of", "unsupported", "weight_rows"]
 
 _OWNER = "apply_pfa_recipe"
 _FOLD_RTOL = 1e-5
@@ -27,6 +27,10 @@ _BETWEEN = ("norm", "homogeneous", "elementwise")  # may sit between producer an
 
 CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+class StopForward(Exception):
+    """Raised from a forward hook to end the forward pass once what it needs has run."""
 
 
 def is_conv1d(m: Any) -> bool:

@@ -61,10 +61,6 @@ class Compression:
     layers: tuple[CompressedLayer, ...]
 
 
-class _Stop(Exception):
-    """Raised from a hook once the layers of interest have run."""
-
-
 def compress(module: nn.Module, calibration: Sequence[Any], *, keep: float | None = None,
              strategy: Any = None, same_width: bool = False, selection: str = "pfa",
              refit: bool = True, pairs: Mapping[str, Sequence[str]] | None = None,
@@ -255,7 +251,7 @@ def _capture(original: nn.Module, current: nn.Module, plans: Sequence[blocks.Pla
     def keep(part: str, plan: blocks.Plan, t: Any, consumer: Any, need: int) -> None:
         got[part, plan.producer] = _rows_of(t, consumer, mask, part == "z").float()
         if len(got) == need:
-            raise _Stop
+            raise blocks.StopForward
 
     def remember(key: tuple[str, str], args: tuple[Any, ...]) -> None:
         if len(args) > 1 and isinstance(args[1], torch.Tensor):
@@ -280,10 +276,8 @@ def _capture(original: nn.Module, current: nn.Module, plans: Sequence[blocks.Pla
                 handles.append(consumer.register_forward_hook(
                     lambda _m, _a, o, p=plan, c=consumer, n=need: keep("y", p, o, c, n)))
         try:
-            with torch.inference_mode():
+            with contextlib.suppress(blocks.StopForward), torch.inference_mode():
                 blocks.call_module(model, batch)
-        except _Stop:
-            pass
         finally:
             for handle in handles:
                 handle.remove()

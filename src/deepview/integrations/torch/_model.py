@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import logging
@@ -20,6 +21,7 @@ from deepview.exceptions import (
     InvalidParameterError,
     InvalidTypeError,
 )
+from deepview.integrations.torch._blocks import StopForward
 
 __all__ = ["POOLINGS", "TorchModel", "first_tensor", "load_torch_model", "pool_response"]
 
@@ -53,10 +55,6 @@ _KINDS: dict[type, ResponseInfo.LayerKind] = {
 def layer_kind(module: nn.Module) -> ResponseInfo.LayerKind:
     """The :class:`~deepview.base.ResponseInfo.LayerKind` of a torch module (UNKNOWN if none)."""
     return next((_KINDS[c] for c in type(module).__mro__ if c in _KINDS), _Kind.UNKNOWN)
-
-
-class _StopForward(Exception):
-    """Raised from a hook once every requested layer has produced its response."""
 
 
 POOLINGS = ("mean", "max", "first")
@@ -251,17 +249,14 @@ class _TorchModelDetails:
             # copy now: a later in-place op (ReLU(inplace=True)) may overwrite the output
             captured[name] = value.to("cpu", copy=True)
             if stop and len(captured) == len(calls):
-                raise _StopForward
+                raise StopForward
 
         handles = [self.modules[name].register_forward_hook(
             lambda _m, _a, output, name=name: hook(name, output)) for name in outputs]
         training = {m: m.training for m in self.module.modules()}
         try:
-            self.module.eval()
-            with torch.inference_mode():
-                self.module(*args, **kwargs)
-        except _StopForward:
-            pass
+            with contextlib.suppress(StopForward), torch.inference_mode():
+                self.module.eval()(*args, **kwargs)
         finally:
             for handle in handles:
                 handle.remove()
