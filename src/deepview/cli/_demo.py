@@ -3,6 +3,7 @@ for a few seconds (nothing is downloaded)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -22,14 +23,15 @@ DEMO_LAYER = "relu3"
 _IMAGE_SCALE = 4
 
 
-def _write_digit_images(images: np.ndarray, names: list[str], root: Path) -> None:
-    """Write ``images`` (n, 1, 8, 8) in [0, 1] as grayscale PNGs ``root/name``."""
+def _write_digit_images(images: np.ndarray, names: list[str], root: Path) -> Path:
+    """Write ``images`` (n, 1, 8, 8) in [0, 1] as grayscale PNGs ``root/name``; ``root``."""
     pil = require("PIL.Image", feature="deepview demo", extra="image")
     (root / "data" / "digits").mkdir(parents=True, exist_ok=True)
     pixels = np.clip(255.0 - images[:, 0] * 255.0, 0, 255).astype(np.uint8)  # dark ink
     pixels = np.kron(pixels, np.ones((1, _IMAGE_SCALE, _IMAGE_SCALE), dtype=np.uint8))
     for name, image in zip(names, pixels):
         pil.fromarray(image, mode="L").save(root / name, optimize=False)
+    return root
 
 
 def run_demo(out_dir: str | Path, *, overwrite: bool = False, projection: str = "umap",
@@ -86,11 +88,6 @@ def run_demo(out_dir: str | Path, *, overwrite: bool = False, projection: str = 
     responses = pipeline(producer, model([DEMO_LAYER]))
     config = make_config(duplicates=True, familiarity=True, projection=projection)
     report = DatasetReport.introspect(responses, config=config, batch_size=512)
-
-    def prepare(tmp: Path) -> Path:
-        _write_digit_images(images, names, tmp)
-        return tmp
-
     return write_output(report, out, overwrite=overwrite,
                         title=f"deepview demo: digits CNN ({accuracy:.1%} test accuracy)",
-                        prepare=prepare)
+                        prepare=functools.partial(_write_digit_images, images, names))
