@@ -251,9 +251,8 @@ class _GMM:
                                    f"{self.gaussian_count} samples or use "
                                    f"GMM(gaussian_count={max(n, 1)}).")
         params = fit_gmm(blocks, n_components=self.gaussian_count,
-                         covariance_type=self.covariance_type.value,
-                         tol=self.convergence_threshold, max_iter=self.max_iterations,
-                         random_state=self.seed)
+                         covariance_type=self.covariance_type.value, tol=self.convergence_threshold,
+                         max_iter=self.max_iterations, random_state=self.seed)
         if not params.converged:
             warnings.warn(f"{_GMM_OWNER}: the mixture of field '{name}' did not converge in "
                           f"{self.max_iterations} iterations; raise max_iterations or "

@@ -125,10 +125,9 @@ class _InactiveCounter:
         """Add ``other``'s samples after this counter's (per-sample counts in that order)."""
         if other.unit_shape != self.unit_shape or other.atol != self.atol:
             raise InvalidDataError(f"{self.owner}: cannot merge the counts of field '{self.name}': "
-                                   f"one part has {other.unit_shape} units per sample "
-                                   f"(atol={other.atol}), the other {self.unit_shape} "
-                                   f"(atol={self.atol}); every block needs the same shape and "
-                                   "tolerance.")
+                                   f"one part has {other.unit_shape} units per sample (atol="
+                                   f"{other.atol}), the other {self.unit_shape} (atol="
+                                   f"{self.atol}); every block needs the same shape and tolerance.")
         self._seal()
         other._seal()
         self.unit_counts += other.unit_counts
@@ -318,13 +317,11 @@ class IUA:
             units = self._unit_counts[name]
             proportion = np.asarray(units / n if n else np.zeros(units.shape))
             proportion.flags.writeable = False
-            out[name] = IUA.Result(
-                mean_inactive=float(np.mean(per_sample)) if n else 0.0,
-                std_inactive=float(np.std(per_sample)) if n else 0.0,
-                inactive=InactiveCounts(per_sample),
-                unit_inactive_count=units,  # type: ignore[arg-type]
-                unit_inactive_proportion=proportion,  # type: ignore[arg-type]
-            )
+            out[name] = IUA.Result(mean_inactive=float(np.mean(per_sample)) if n else 0.0,
+                                   std_inactive=float(np.std(per_sample)) if n else 0.0,
+                                   inactive=InactiveCounts(per_sample),
+                                   unit_inactive_count=units,  # type: ignore[arg-type]
+                                   unit_inactive_proportion=proportion)  # type: ignore[arg-type]
         return MappingProxyType(out)
 
     @staticmethod
@@ -361,11 +358,9 @@ class IUA:
         names = IUA._select_responses(results, response_names, owner)
         if vis_type == IUA.VisType.TABLE:
             pd = require("pandas", feature="IUA.show(vis_type='table')", extra="notebook")
-            return pd.DataFrame({
-                "response": names,
-                "mean inactive": [results[n].mean_inactive for n in names],
-                "std inactive": [results[n].std_inactive for n in names],
-            })
+            return pd.DataFrame({"response": names,
+                                 "mean inactive": [results[n].mean_inactive for n in names],
+                                 "std inactive": [results[n].std_inactive for n in names]})
         return IUA._chart(results, names)
 
     @staticmethod

@@ -120,9 +120,8 @@ def _naming(name: str) -> Iterator[None]:
         raise named from exc
 
 
-def _resolve_strategies(
-    strategies: Any,
-) -> tuple[DimensionReductionStrategyType | None, dict[str, DimensionReductionStrategyType]]:
+def _resolve_strategies(strategies: Any) -> tuple[DimensionReductionStrategyType | None,
+                                                  dict[str, DimensionReductionStrategyType]]:
     """(single strategy or None, mapping) after type checks."""
     if isinstance(strategies, Mapping):
         if not strategies:

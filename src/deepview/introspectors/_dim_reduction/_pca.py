@@ -157,6 +157,5 @@ class StandardPCA(_LinearStrategy):
             pca = SKPCA(n_components=self.target_dimensions, svd_solver=solver).fit(x)
         except (ValueError, np.linalg.LinAlgError) as exc:
             raise InvalidDataError(f"{self._owner}: sklearn PCA failed: {exc}") from exc
-        state.fitted = LinearProjection.create(
-            pca.mean_, flip_signs(np.asarray(pca.components_, dtype=np.float64)),
-            pca.explained_variance_, n)
+        components = flip_signs(np.asarray(pca.components_, dtype=np.float64))
+        state.fitted = LinearProjection.create(pca.mean_, components, pca.explained_variance_, n)

@@ -227,8 +227,7 @@ class PFA:
                           f"active units but the strategy asked to keep {keep}; only the "
                           f"{len(units)} inactive units are removed, recommending {final} units.",
                           DeepViewWarning, stacklevel=4)
-        return replace(recipe, recommended_output_count=final,
-                       maximally_correlated_units=units,
+        return replace(recipe, recommended_output_count=final, maximally_correlated_units=units,
                        number_inactive_units=int(cov.inactive_units.shape[0]))
 
     @staticmethod

@@ -153,11 +153,10 @@ class Energy(_PerLayer):
         else:
             count = 1
         if count < self.min_kept_count:
-            logger.warning(
-                "PFA.Strategy.Energy: layer '%s' reaches energy %s with %d units; keeping "
-                "min_kept_count=%d instead (set min_kept_count=%d to follow the threshold).",
-                name, self.energy_threshold, count, self.min_kept_count, count,
-            )
+            logger.warning("PFA.Strategy.Energy: layer '%s' reaches energy %s with %d units; "
+                           "keeping min_kept_count=%d instead (set min_kept_count=%d to follow "
+                           "the threshold).", name, self.energy_threshold, count,
+                           self.min_kept_count, count)
             count = self.min_kept_count
         count = min(max(count, 1), n_units)
         return count, PFAEnergyDiagnostics(total_kept_energy=float(cumulative[count - 1]))
