@@ -45,8 +45,7 @@ class _KwargsStrategy(StrategyBase):
     def __init__(self, target_dimensions: int = 2, *, _parameters: Mapping[str, Any] | None = None,
                  **kwargs: Any) -> None:
         check_int(target_dimensions, name="target_dimensions", owner=self._owner, min_value=1)
-        params = dict(_parameters or {})
-        params.update(kwargs)
+        params = {**(_parameters or {}), **kwargs}
         if "n_components" in params:
             raise InvalidParameterError(f"{self._owner}: pass the output dimension as "
                                         "target_dimensions, not n_components (got "
@@ -277,9 +276,8 @@ class UMAP(_KwargsStrategy):
     def __init__(self, target_dimensions: int = 2, *, max_fit_samples: int | None = None,
                  _parameters: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         if max_fit_samples is not None:
-            check_int(max_fit_samples, name="max_fit_samples", owner=self._owner,
-                      min_value=MIN_FIT_SAMPLES)
-            max_fit_samples = int(max_fit_samples)
+            max_fit_samples = check_int(max_fit_samples, name="max_fit_samples", owner=self._owner,
+                                        min_value=MIN_FIT_SAMPLES)
         object.__setattr__(self, "max_fit_samples", max_fit_samples)
         super().__init__(target_dimensions, _parameters=_parameters, **kwargs)
 
