@@ -208,11 +208,8 @@ def _fit_diag(blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int,
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         mat, const = _e_step_matrix(weights, means, variances)
-        if precise:
-            lin, quad, cst = mat[:d], mat[d:], const
-        else:
-            lin, quad, cst = (mat[:d].astype(np.float32), mat[d:].astype(np.float32),
-                              const.astype(np.float32))
+        work = np.float64 if precise else np.float32
+        lin, quad, cst = mat[:d].astype(work), mat[d:].astype(work), const.astype(work)
         nk = np.zeros(k)
         stats = np.zeros((k, 2 * d))
         total_log = 0.0
@@ -298,6 +295,6 @@ def _drop_degenerate(params: GaussianMixtureParams,
         precisions_cholesky=(None if params.precisions_cholesky is None
                              else params.precisions_cholesky[keep]),
         training_scores=None)
-    scores = np.concatenate([pruned.log_density(b) for b in blocks]) if params.training_scores \
-        is not None else None
+    scores = (None if params.training_scores is None
+              else np.concatenate([pruned.log_density(b) for b in blocks]))
     return dataclasses.replace(pruned, training_scores=scores)

@@ -405,7 +405,6 @@ class CellIndex:
         np.add.at(sums, label, self.points)
         counts = np.bincount(label, minlength=n_cells)
         self.centroids = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
-        self.centroids[counts == 0] = 0.0
         self.centroid_sq = _sq_norms(self.centroids)
         self.centroid_sq[counts == 0] = np.inf  # an empty cell is never the nearest
 
@@ -458,10 +457,8 @@ def knn_faiss(x: np.ndarray, k: int, *, exact: bool | None = None, nprobe: int =
     n, d = x.shape
     k = min(k, n)
     xf = np.ascontiguousarray(x, dtype=np.float32)
-    if exact is None:
-        exact = n <= 20_000
     nlist = max(1, n // 512)
-    if exact or nlist < 4:
+    if exact or (exact is None and n <= 20_000) or nlist < 4:
         index = faiss.IndexFlatL2(d)
         index.add(xf)
     else:

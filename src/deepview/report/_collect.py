@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 _OWNER = "DatasetReport"
 #: values buffered as Python objects before they become one Arrow block
 _BLOCK = 65536
+#: the flat metadata every batch has or none has, and how to attach it
+_ATTACH = {"IDENTIFIER": "ids to every batch or to none (then sequential ids 0..n-1 are used)",
+           "PATH": "paths to every batch or to none", "TEXT": "texts to every batch or to none"}
 
 
 @dataclasses.dataclass
@@ -121,33 +124,18 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
             progress: Any) -> Collected:
     """Read ``producer`` once, validating every batch; the responses go to ``cache_dir``."""
     writers: dict[str, _FieldWriter] = {}
-    ids = _Strings()
-    has_ids: bool | None = None
     labels: dict[str, _Strings] | None = None
-    flat: dict[str, _Strings | None] = {"PATH": None, "TEXT": None}
+    flat: dict[str, _Strings | None] = dict.fromkeys(_ATTACH)
     n = 0
     try:
         for index, batch in enumerate(iter_batches(producer, batch_size, owner=_OWNER)):
-            size = batch.batch_size
             _check_fields(batch, writers, index)
             if not writers:
                 for number, (name, array) in enumerate(sorted(batch.fields.items())):
                     writers[name] = _FieldWriter(cache_dir / f"field{number}.f32", array.shape[1])
             for name, array in batch.fields.items():
                 writers[name].write(array)
-
-            batch_has_ids = Batch.StdKeys.IDENTIFIER in batch.metadata
-            if has_ids is None:
-                has_ids = batch_has_ids
-            elif has_ids != batch_has_ids:
-                raise InvalidDataError(
-                    f"{_OWNER}: batch {index} {'has' if batch_has_ids else 'lacks'} "
-                    "Batch.StdKeys.IDENTIFIER metadata but earlier batches "
-                    f"{'lack' if batch_has_ids else 'have'} it; attach ids to every batch or "
-                    "to none (then sequential ids 0..n-1 are used).")
-            if batch_has_ids:
-                ids.extend([str(i) for i in batch.metadata[Batch.StdKeys.IDENTIFIER]])
-
+            _extend_flat(flat, "IDENTIFIER", batch, index)
             batch_labels = _label_columns(batch)
             if labels is None:
                 labels = {dim: _Strings(dictionary=True) for dim in batch_labels}
@@ -158,25 +146,23 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
                     "Batch.StdKeys.LABELS dimensions.")
             for dim, values in batch_labels.items():
                 labels[dim].extend([str(v) for v in values])
-
-            for key, what in (("PATH", "paths"), ("TEXT", "texts")):
-                _extend_flat(flat, key, what, batch, index)
-            n += size
-            progress.update(size)
+            _extend_flat(flat, "PATH", batch, index)
+            _extend_flat(flat, "TEXT", batch, index)
+            n += batch.batch_size
+            progress.update(batch.batch_size)
     except BaseException:
         for writer in writers.values():
             writer.close()
         raise
     fields = {name: writer.finish() for name, writer in writers.items()}
-    collected = _finish(n, ids if has_ids else None,
-                        {dim: values.categorical() for dim, values in (labels or {}).items()},
-                        flat["PATH"].strings() if flat["PATH"] is not None else None, fields)
-    collected.texts = flat["TEXT"].strings() if flat["TEXT"] is not None else None
-    return collected  # the caller trims the heap (pyarrow's pool too) right after
+    paths, texts = (None if v is None else v.strings() for v in (flat["PATH"], flat["TEXT"]))
+    # the caller trims the heap (pyarrow's pool too) right after
+    return _finish(n, flat["IDENTIFIER"],
+                   {dim: values.categorical() for dim, values in (labels or {}).items()},
+                   fields, paths, texts)
 
 
-def _extend_flat(flat: dict[str, _Strings | None], key: str, what: str, batch: Batch,
-                 index: int) -> None:
+def _extend_flat(flat: dict[str, _Strings | None], key: str, batch: Batch, index: int) -> None:
     """Append a batch's ``Batch.StdKeys.<key>`` values (every batch has them or none)."""
     meta_key = getattr(Batch.StdKeys, key)
     has = meta_key in batch.metadata
@@ -186,13 +172,10 @@ def _extend_flat(flat: dict[str, _Strings | None], key: str, what: str, batch: B
     if (values is not None) != has:
         raise InvalidDataError(
             f"{_OWNER}: batch {index} {'has' if has else 'lacks'} Batch.StdKeys.{key} "
-            f"metadata unlike earlier batches; attach {what} to every batch or to none.")
-    if values is None:
-        return
-    if key == "TEXT":
-        values.extend(["" if _missing(v) else str(v) for v in batch.metadata[meta_key]])
-    else:
-        values.extend([str(v) for v in batch.metadata[meta_key]])
+            f"metadata unlike earlier batches; attach {_ATTACH[key]}.")
+    if values is not None:  # a missing text is ""
+        text = key == "TEXT"
+        values.extend(["" if text and _missing(v) else str(v) for v in batch.metadata[meta_key]])
 
 
 def _missing(value: Any) -> bool:
@@ -226,8 +209,8 @@ def _check_fields(batch: Batch, writers: dict[str, _FieldWriter], index: int) ->
                     f"but {writers[name].dim} in earlier batches; responses must keep one size.")
 
 
-def _finish(n: int, ids: _Strings | None, labels: dict[str, pd.Categorical], paths: Any,
-            fields: dict[str, RowFile]) -> Collected:
+def _finish(n: int, ids: _Strings | None, labels: dict[str, pd.Categorical],
+            fields: dict[str, RowFile], paths: Any, texts: Any) -> Collected:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -272,4 +255,4 @@ def _finish(n: int, ids: _Strings | None, labels: dict[str, pd.Categorical], pat
             "them (MetadataRenamer) before building the report.")
     return Collected(n=n, ids=_str_array(id_values), ids_generated=ids is None, labels=labels,
                      filenames=filename_values, paths=paths, fields=fields,
-                     column_names=column_names)
+                     column_names=column_names, texts=texts)

@@ -71,10 +71,9 @@ class DuplicatesConfig:
         for name in ("threshold", "strategy"):
             value = getattr(self, name)
             if not callable(value) or isinstance(value, type):
-                kind = "ThresholdStrategy.Slope()" if name == "threshold" else \
-                    "KNNStrategy.KNNFaiss()"
+                kind = "ThresholdStrategy.Slope" if name == "threshold" else "KNNStrategy.KNNFaiss"
                 raise InvalidTypeError(
-                    f"DuplicatesConfig: '{name}' must be a Duplicates.{kind}-like strategy "
+                    f"DuplicatesConfig: '{name}' must be a Duplicates.{kind}()-like strategy "
                     f"instance or None; got {value!r}.")
 
     @classmethod
@@ -83,23 +82,16 @@ class DuplicatesConfig:
         return cls()
 
 
-def _is_dim_strategy(value: Any) -> bool:
-    return all(callable(getattr(value, name, None)) for name in _DIM_METHODS)
-
-
 def _check_dim_strategies(value: Any, name: str, *, two_d: bool) -> None:
     if value is None:
         return
-    if isinstance(value, Mapping):
-        items = list(value.items())
-    else:
-        items = [("", value)]
+    items = value.items() if isinstance(value, Mapping) else [("", value)]
     for key, strategy in items:
         where = f"{name}[{key!r}]" if key else name
         if isinstance(value, Mapping) and not isinstance(key, str):
             raise InvalidTypeError(
                 f"{_OWNER}: '{name}' keys must be field (response) names as str; got {key!r}.")
-        if not _is_dim_strategy(strategy):
+        if not all(callable(getattr(strategy, m, None)) for m in _DIM_METHODS):
             raise InvalidTypeError(
                 f"{_OWNER}: '{where}' must be a DimensionReduction.Strategy (e.g. "
                 f"DimensionReduction.Strategy.PCA(2)), a mapping of field name to one, or None; "
@@ -177,17 +169,14 @@ class ReportConfig:
         _check_dim_strategies(self.projection, "projection", two_d=True)
         _check_dim_strategies(self.dim_reduction, "dim_reduction", two_d=False)
         if self.duplicates is not None and not isinstance(self.duplicates, DuplicatesConfig) and (
-            not callable(self.duplicates) or isinstance(self.duplicates, type)
-        ):
+                not callable(self.duplicates) or isinstance(self.duplicates, type)):
             raise InvalidTypeError(
                 f"{_OWNER}: 'duplicates' must be a Duplicates.ThresholdStrategy instance (e.g. "
                 f"Duplicates.ThresholdStrategy.Slope()), a DuplicatesConfig or None; got "
                 f"{self.duplicates!r}.")
         if self.familiarity is not None and (
-            not callable(self.familiarity)
-            or isinstance(self.familiarity, type)
-            or not hasattr(self.familiarity, "metadata_key")
-        ):
+                not callable(self.familiarity) or isinstance(self.familiarity, type)
+                or not hasattr(self.familiarity, "metadata_key")):
             raise InvalidTypeError(
                 f"{_OWNER}: 'familiarity' must be a Familiarity strategy instance (e.g. "
                 f"Familiarity.Strategy.GMM()) or None; got {self.familiarity!r}.")

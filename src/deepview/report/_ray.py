@@ -18,7 +18,7 @@ from deepview._compute.covariance import CovarianceAccumulator
 from deepview._compute.pca import EXACT_MAX_FEATURES, CovariancePCA, LinearProjection
 from deepview._validation import check_field
 from deepview.base import Batch
-from deepview.exceptions import DeepViewWarning, InvalidDataError, InvalidTypeError
+from deepview.exceptions import DeepViewWarning, InvalidDataError
 from deepview.introspectors._dim_reduction._pca import PCA
 from deepview.report import _analysis as analysis
 from deepview.report._collect import Collected
@@ -37,14 +37,11 @@ _RESIDUAL = "__deepview_residual_{}"
 
 def is_ray_input(producer: Any) -> bool:
     """A RayDatasetProducer or a ray Dataset (checked without importing ray)."""
-    for cls in type(producer).__mro__:
-        if cls.__module__.startswith("deepview.integrations.ray") and (
-                cls.__name__ == "RayDatasetProducer"):
-            return True
-        if cls.__module__.startswith("ray.data") and cls.__name__ in (
-                "Dataset", "MaterializedDataset"):
-            return True
-    return False
+    return any((cls.__module__.startswith("deepview.integrations.ray")
+                and cls.__name__ == "RayDatasetProducer")
+               or (cls.__module__.startswith("ray.data")
+                   and cls.__name__ in ("Dataset", "MaterializedDataset"))
+               for cls in type(producer).__mro__)
 
 
 class _FieldStats:
@@ -65,25 +62,25 @@ class _FieldStats:
                 "RayDatasetProducer (e.g. the embedding column).")
         for name, value in batch.fields.items():
             x = check_field(name, value, owner=_OWNER, ndim=2)
-            width = self.widths.setdefault(name, int(x.shape[1]))
-            if x.shape[1] != width:
-                raise InvalidDataError(
-                    f"{_OWNER}: field '{name}' has {x.shape[1]} features in one block but "
-                    f"{width} in another; responses must keep one size.")
-            if width <= self.covariance_max:
+            if self._width(name, int(x.shape[1])) <= self.covariance_max:
                 acc = self.accumulators.get(name)
                 if acc is None:  # the in-process report's PCA: float64, on float32 rows
                     acc = self.accumulators[name] = CovariancePCA(1)._acc
                 acc.update(np.asarray(x, dtype=np.float32))
         self.rows += batch.batch_size
 
+    def _width(self, name: str, width: int) -> int:
+        """Record a field's width; raises InvalidDataError for another than before."""
+        mine = self.widths.setdefault(name, width)
+        if mine != width:
+            raise InvalidDataError(
+                f"{_OWNER}: field '{name}' has {width} features in one block but {mine} "
+                "in another; responses must keep one size.")
+        return width
+
     def merge(self, other: _FieldStats) -> _FieldStats:
         for name, width in other.widths.items():
-            mine = self.widths.setdefault(name, width)
-            if mine != width:
-                raise InvalidDataError(
-                    f"{_OWNER}: field '{name}' has {width} features in one block but {mine} "
-                    "in another; responses must keep one size.")
+            self._width(name, width)
         for name, acc in other.accumulators.items():
             if name in self.accumulators:
                 self.accumulators[name].merge(acc)
@@ -206,27 +203,22 @@ class _DriverProducer:
 
         self.seen = 0
         with worker_errors():
-            yield from self._batches(batch_size)
-
-    def _batches(self, batch_size: int) -> Iterator[Batch]:
-        for batch in self.dataset.iter_batches(batch_size=batch_size, batch_format="numpy",
-                                               prefetch_batches=2):
-            n = len(next(iter(batch.values())))
-            stop = self.seen + n
-            if stop > self.rows:
-                raise InvalidDataError(
-                    f"{_OWNER}: the reduction pass yielded more rows than the {self.rows} of "
-                    "the statistics pass; the dataset changed between passes.")
-            for name, plan in self.plans.items():
-                if plan.model is not None:
+            for batch in self.dataset.iter_batches(batch_size=batch_size, batch_format="numpy",
+                                                   prefetch_batches=2):
+                stop = self.seen + len(next(iter(batch.values())))
+                if stop > self.rows:
+                    raise InvalidDataError(
+                        f"{_OWNER}: the reduction pass yielded more rows than the {self.rows} "
+                        "of the statistics pass; the dataset changed between passes.")
+                for name, plan in self.plans.items():
                     if name in self.reduced:  # plain appends: no resident pages
                         np.ascontiguousarray(batch[_REDUCED.format(plan.number)],
                                              dtype=np.float32).tofile(self.reduced[name])
-                    if plan.residual:
+                    if name in self.residual:
                         self.residual[name][self.seen:stop] = batch[
                             _RESIDUAL.format(plan.number)]
-            self.seen = stop
-            yield self.spec.to_batch(batch)
+                self.seen = stop
+                yield self.spec.to_batch(batch)
 
 
 def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
@@ -238,8 +230,6 @@ def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
 
     source = producer if isinstance(producer, RayDatasetProducer) else RayDatasetProducer(
         producer)
-    if not isinstance(source, RayDatasetProducer):  # pragma: no cover - is_ray_input checked
-        raise InvalidTypeError(f"{_OWNER}: not a Ray input: {type(producer).__name__}.")
     stats = reduce_dataset(source, functools.partial(_FieldStats, EXACT_MAX_FEATURES),
                            expected_rows=source.rows)
     if stats.rows < 3:

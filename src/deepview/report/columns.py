@@ -54,18 +54,12 @@ CLUSTER = "cluster"
 
 # a name matches at most one pattern
 _PATTERNS = (
-    (SPLIT_FAMILIARITY, re.compile(r"^splitFamiliarity_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
-    (LABEL_ISSUE, re.compile(r"^labelIssue_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
-    (LABEL_ISSUE_FLAG, re.compile(r"^labelIssueFlag_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
-    (LABEL_ISSUE_SUGGESTED, re.compile(r"^labelIssueSuggested_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
-    (LEAKAGE, re.compile(r"^leakage_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
-    (LEAKAGE_FLAG, re.compile(r"^leakageFlag_(?P<r>.+?)_byAttr_(?P<d>.+)$")),
-    (DUPLICATES, re.compile(r"^duplicates_(?P<r>.+)$")),
-    (DUPLICATES_EXACT, re.compile(r"^duplicatesExact_(?P<r>.+)$")),
-    (PROJECTION, re.compile(r"^projection_(?P<r>.+)_(?P<d>[xy])$")),
-    (FAMILIARITY_PERCENTILE, re.compile(r"^familiarityPercentile_(?P<r>.+)$")),
-    (FAMILIARITY, re.compile(r"^familiarity_(?P<r>.+)$")),
-    (CLUSTER, re.compile(r"^cluster_(?P<r>.+)$")),
+    *((kind, re.compile(rf"^{kind}_(?P<r>.+?)_byAttr_(?P<d>.+)$")) for kind in (
+        SPLIT_FAMILIARITY, LABEL_ISSUE, LABEL_ISSUE_FLAG, LABEL_ISSUE_SUGGESTED, LEAKAGE,
+        LEAKAGE_FLAG)),
+    (PROJECTION, re.compile(rf"^{PROJECTION}_(?P<r>.+)_(?P<d>[xy])$")),
+    *((kind, re.compile(rf"^{kind}_(?P<r>.+)$")) for kind in (
+        DUPLICATES, DUPLICATES_EXACT, FAMILIARITY_PERCENTILE, FAMILIARITY, CLUSTER)),
 )
 
 
