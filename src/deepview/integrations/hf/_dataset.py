@@ -94,17 +94,15 @@ class HFDatasetProducer(RecordProducer):
         column = image_column or text_column
         if id_column is None and "id" in features and "id" not in (column, *label_columns):
             id_column = "id"
-        for value, option in ([(column, "--image-column / image_column" if image_column
-                                else "--text-column / text_column")]
-                              + [(c, "--label-column / label_columns") for c in label_columns]
-                              + ([(id_column, "--id-column / id_column")] if id_column
-                                 else [])):
+        self.modality = "image" if image_column else "text"
+        self.field = "images" if image_column else "texts"
+        for value, option in [(column, f"--{self.modality}-column / {self.modality}_column"),
+                              *[(c, "--label-column / label_columns") for c in label_columns],
+                              *([(id_column, "--id-column / id_column")] if id_column else [])]:
             if value not in features:
                 raise InvalidParameterError(
                     f"HFDatasetProducer: '{self.source}' (split '{self.split}') has no column "
                     f"'{value}' ({option}); its columns: {self.columns}.")
-        self.modality = "image" if image_column else "text"
-        self.field = "images" if image_column else "texts"
         self.column = str(column)
         if image_column is not None:
             if not isinstance(features[image_column], image_feature):

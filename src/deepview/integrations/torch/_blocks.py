@@ -114,8 +114,7 @@ class _LeafTracer(fx.Tracer):
     """Modules without children stay single nodes (probed as a whole, not traced into)."""
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return next(m.children(), None) is None or super().is_leaf_module(
-            m, module_qualified_name)
+        return next(m.children(), None) is None or super().is_leaf_module(m, module_qualified_name)
 
 
 def trace(module: nn.Module) -> fx.Graph:

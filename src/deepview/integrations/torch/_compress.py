@@ -364,8 +364,7 @@ def _select(plan: blocks.Plan, stats: _Stats | None, count: int, module: nn.Modu
     return _backward_elimination(s_zz, s_zy, count, plan.factor)
 
 
-def _backward_elimination(s_zz: np.ndarray, s_zy: np.ndarray, count: int,
-                          group: int) -> np.ndarray:
+def _backward_elimination(s_zz: np.ndarray, s_zy: np.ndarray, count: int, group: int) -> np.ndarray:
     """Units (groups of ``group`` columns of ``z``) to keep, removing one at a time the unit
     that raises the least-squares error of ``y`` least: ``tr(A_j P_jj⁻¹ A_jᵀ)``."""
     width = s_zz.shape[0]

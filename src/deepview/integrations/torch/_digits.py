@@ -134,8 +134,7 @@ def train_digits_cnn(model: nn.Module | None = None, *, split: DigitsSplit | Non
     """
     epochs = check_int(epochs, name="epochs", owner="train_digits_cnn", min_value=0)
     batch_size = check_int(batch_size, name="batch_size", owner="train_digits_cnn", min_value=1)
-    lr = check_float(lr, name="lr", owner="train_digits_cnn", min_value=0.0,
-                     min_inclusive=False)
+    lr = check_float(lr, name="lr", owner="train_digits_cnn", min_value=0.0, min_inclusive=False)
     torch.manual_seed(seed)
     model = DigitsCNN() if model is None else model
     split = load_digits_split() if split is None else split

@@ -154,8 +154,7 @@ def _read_shard(path: pathlib.Path, *, spec_hash: str, ids: Sequence[str]
         column = table.column("embedding").combine_chunks()
         width = int(meta["dim"])
         vectors = column.flatten().to_numpy(zero_copy_only=False).reshape(len(ids), width)
-    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException,
-            DeepViewException) as exc:
+    except (OSError, KeyError, ValueError, TypeError, pa.ArrowException, DeepViewException) as exc:
         logger.warning("embedding cache: ignoring damaged shard %s (%s)", path.name, exc)
         return None
     return vectors.astype(np.float32, copy=False), errors
@@ -225,8 +224,7 @@ class _Collate:
 
 def _length_order(raws: list[Any], batch_size: int) -> list[list[int]]:
     """Batches of indices of texts of similar length (less padding), longest first."""
-    order = sorted(range(len(raws)), key=lambda i: -len(raws[i]) if isinstance(raws[i], str)
-                   else 0)
+    order = sorted(range(len(raws)), key=lambda i: -len(raws[i]) if isinstance(raws[i], str) else 0)
     return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
 
 

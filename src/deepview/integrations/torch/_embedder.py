@@ -234,8 +234,7 @@ def load_embedder(spec: str, *, modality: str | None = None, layer: str | None =
         embedder = _image_model(lowered, rest, device=device, weights=weights)
     elif rest and (prefix.endswith(".py") or re.fullmatch(r"[A-Za-z_][\w.]*", prefix)) and \
             re.fullmatch(r"[A-Za-z_][\w.]*", rest):
-        embedder = _factory(prefix, rest, device=device, modality=modality,
-                            image_size=image_size)
+        embedder = _factory(prefix, rest, device=device, modality=modality, image_size=image_size)
     elif (folder / MANIFEST).is_file():
         module, transform = load_compressed(spec)
         embedder = _factory("", "", device=device, modality=modality, image_size=image_size,
