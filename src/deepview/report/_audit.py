@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from deepview._compute.audit import (
     split_pair_counts,
 )
 from deepview.exceptions import InvalidDataError, InvalidParameterError
+from deepview.report import columns as col
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +71,6 @@ def label_categorical(series: pd.Series) -> Any:
                 codes = np.where(codes < 0, names.index(""), codes)
             return pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object))
     return pd.Categorical(series.astype(str).where(series.notna(), ""))
-
-
-def distinct_labels(series: pd.Series) -> list[str]:
-    """The distinct values of a label column as ``str`` (```` for missing)."""
-    categorical = label_categorical(series)
-    present = np.bincount(categorical.codes, minlength=len(categorical.categories)) > 0
-    return [str(c) for c, p in zip(categorical.categories, present) if p]
 
 
 def label_codes(values: Any) -> tuple[np.ndarray, list[str]]:
@@ -173,13 +168,13 @@ def label_issue_columns(neighbours: np.ndarray, name: str,
         # the suggested values as Arrow strings, taken from the value names (no str per row)
         names = pa.array([*classes, ""], type=pa.large_string())
         missing = np.where(issues.suspected < 0, len(classes), issues.suspected)
-        columns[f"labelIssue_{name}_byAttr_{dim}"] = issues.score
-        columns[f"labelIssueFlag_{name}_byAttr_{dim}"] = issues.flag
+        columns[col.label_issue(name, dim)] = issues.score
+        columns[col.label_issue_flag(name, dim)] = issues.flag
         if notes is not None and issues.predictability is not None:
-            notes[f"labelIssueFlag_{name}_byAttr_{dim}"] = label_note(
+            notes[col.label_issue_flag(name, dim)] = label_note(
                 issues.predictability, classes, evidence="neighbours" if given is None
                 else "neighbours and predictions")
-        columns[f"labelIssueSuggested_{name}_byAttr_{dim}"] = pd.array(
+        columns[col.label_issue_suggested(name, dim)] = pd.array(
             names.take(pa.array(missing)).to_pandas(), dtype="str")
     return columns
 
@@ -221,13 +216,9 @@ def leakage_columns(groups: np.ndarray, name: str, labels: Mapping[str, Sequence
     for dim in splits:
         codes, _ = label_codes(labels[dim])
         leaks = leaking_groups(groups, codes)
-        columns[f"leakage_{name}_byAttr_{dim}"] = leaks
-        columns[f"leakageFlag_{name}_byAttr_{dim}"] = leaks >= 0
+        columns[col.leakage(name, dim)] = leaks
+        columns[col.leakage_flag(name, dim)] = leaks >= 0
     return columns
-
-
-def _responses(data: pd.DataFrame, prefix: str) -> list[str]:
-    return [str(c)[len(prefix):] for c in data.columns if str(c).startswith(prefix)]
 
 
 SPLIT_ORDER = {"train": 0, "training": 0, "val": 1, "valid": 1, "validation": 1, "dev": 1}
@@ -291,8 +282,14 @@ class Audited:
     splits: Sequence[str]
     notes: Mapping[str, Mapping[str, Any]]
 
-    def responses(self, prefix: str) -> list[str]:
-        return _responses(self.data, prefix)
+    def columns_of(self, kind: str) -> list[tuple[str, col.Column]]:
+        """The table's columns of one kind (:mod:`~deepview.report.columns`), with what their
+        names say."""
+        return [(str(name), c) for name in self.data.columns
+                if (c := col.parse(str(name))) is not None and c.kind == kind]
+
+    def responses(self, kind: str) -> list[str]:
+        return [c.response for _, c in self.columns_of(kind)]
 
 
 class Check:
@@ -308,10 +305,10 @@ class DuplicatesCheck(Check):
 
     def rows(self, a: Audited) -> list[dict[str, Any]]:
         out, n = [], len(a.data)
-        for r in a.responses("duplicates_"):
-            group = a.data[f"duplicates_{r}"].to_numpy()
-            exact = (a.data[f"duplicatesExact_{r}"].to_numpy(dtype=bool)
-                     if f"duplicatesExact_{r}" in a.data else np.zeros(n, dtype=bool))
+        for r in a.responses(col.DUPLICATES):
+            group = a.data[col.duplicates(r)].to_numpy()
+            exact = (a.data[col.duplicates_exact(r)].to_numpy(dtype=bool)
+                     if col.duplicates_exact(r) in a.data else np.zeros(n, dtype=bool))
             member = group >= 0
             exact_groups = len(np.unique(group[member & exact]))
             near_groups = len(np.unique(group[member & ~exact]))
@@ -336,11 +333,11 @@ class DuplicateClustersCheck(Check):
 
     def rows(self, a: Audited) -> list[dict[str, Any]]:
         out = []
-        for r in a.responses("cluster_"):
-            if f"duplicates_{r}" not in a.data:
+        for r in a.responses(col.CLUSTER):
+            if col.duplicates(r) not in a.data:
                 continue
-            clusters = a.data[f"cluster_{r}"]
-            member = pd.Series(a.data[f"duplicates_{r}"].to_numpy() >= 0, index=clusters.index)
+            clusters = a.data[col.cluster(r)]
+            member = pd.Series(a.data[col.duplicates(r)].to_numpy() >= 0, index=clusters.index)
             shares = member.groupby(clusters.astype(object), observed=True).agg(["mean", "size"])
             found = shares[shares["mean"] >= DUPLICATE_CLUSTER_SHARE].sort_values(
                 ["size"], ascending=False, kind="stable")
@@ -360,14 +357,14 @@ class LeakageCheck(Check):
 
     def rows(self, a: Audited) -> list[dict[str, Any]]:
         out, n, data = [], len(a.data), a.data
-        if a.splits and not a.responses("duplicates_"):
+        leaks_of = a.columns_of(col.LEAKAGE)
+        if a.splits and not a.responses(col.DUPLICATES):
             out.append(_row("leakage", "", ", ".join(a.splits), np.nan, np.nan,
                             "not measured: leaks are duplicates across splits, and the "
                             "duplicate search was off (ReportConfig.duplicates=None, CLI "
                             "--no-duplicates)"))
-        for r in a.responses("duplicates_"):
-            for column in [c for c in data.columns if str(c).startswith(f"leakage_{r}_byAttr_")]:
-                dim = str(column).split("_byAttr_", 1)[1]
+        for r in a.responses(col.DUPLICATES):
+            for column, dim in [(name, str(c.detail)) for name, c in leaks_of if c.response == r]:
                 leaks = data[column].to_numpy()
                 codes, names = label_codes(label_categorical(data[dim]))
                 pairs = [train_first(p) for p in split_pair_counts(leaks, codes, names)]
@@ -388,13 +385,13 @@ class LabelIssuesCheck(Check):
 
     def rows(self, a: Audited) -> list[dict[str, Any]]:
         out = []
-        issue_columns = [c for c in a.data.columns if str(c).startswith("labelIssueFlag_")]
-        for column in issue_columns:
-            r, dim = str(column)[len("labelIssueFlag_"):].split("_byAttr_", 1)
+        issue_columns = a.columns_of(col.LABEL_ISSUE_FLAG)
+        for column, parsed in issue_columns:
+            r, dim = parsed.response, str(parsed.detail)
             flags = a.data[column].to_numpy(dtype=bool)
             given = label_categorical(a.data[dim])
             labelled = int((~np.isin(given.codes, np.flatnonzero(given.categories == ""))).sum())
-            detail, applies = _label_issue_detail(dim, a.notes.get(str(column)),
+            detail, applies = _label_issue_detail(dim, a.notes.get(column),
                                                   int(flags.sum()), labelled)
             out.append(_row("label issues", r, dim, int(flags.sum()) if applies else np.nan,
                             1 - flags.sum() / max(labelled, 1) if applies else np.nan, detail))
@@ -430,8 +427,8 @@ class BalanceCheck(Check):
                             + _listed([f"{k} ({v})" for k, v in thin.items()]) if len(thin)
                             else f"{len(counts)} values, none below half the even share of "
                             f"{even:,.0f}"))
-            split_models = [c for c in data.columns if str(c).startswith("splitFamiliarity_")
-                            and str(c).endswith(f"_byAttr_{dim}")]
+            split_models = [name for name, c in a.columns_of(col.SPLIT_FAMILIARITY)
+                            if c.detail == dim]
             if split_models:
                 modelled = split_model_values(data[split_models[0]])
                 few = counts[~counts.index.isin(list(modelled))]
@@ -461,3 +458,119 @@ def issues_table(data: pd.DataFrame, label_columns: Sequence[str], split_columns
     table["flagged"] = table["flagged"].astype("Int64")
     table["score"] = table["score"].astype(np.float64)
     return table
+
+
+# --------------------------------------------------------------------------------------------
+# reading a report table's columns (any table: a column of the wrong type is left out)
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def numeric(column: pd.Series) -> np.ndarray:
+    """A column as float64 (NaN where missing or not a number)."""
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def is_texty(column: pd.Series) -> bool:
+    return bool(
+        isinstance(column.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(column.dtype)
+        or pd.api.types.is_bool_dtype(column.dtype)
+        or pd.api.types.is_object_dtype(column.dtype)
+    )
+
+
+def has_containers(series: pd.Series) -> bool:
+    return any(isinstance(v, (Mapping, list, tuple, np.ndarray)) for v in series.iloc[:100])
+
+
+def is_struct(series: pd.Series) -> bool:
+    import pyarrow as pa
+
+    return isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_struct(
+        series.dtype.pyarrow_dtype)
+
+
+def column_ok(kind: str, series: pd.Series) -> bool:
+    """Whether an audit column of ``kind`` has the type the audit reads (else it is shown as a
+    plain column, never as a label)."""
+    if kind in (col.LABEL_ISSUE, col.LEAKAGE):
+        return bool(pd.api.types.is_numeric_dtype(series.dtype)
+                    and not pd.api.types.is_bool_dtype(series.dtype))
+    if kind in (col.LABEL_ISSUE_FLAG, col.LEAKAGE_FLAG):
+        return bool(pd.api.types.is_bool_dtype(series.dtype)
+                    or pd.api.types.is_numeric_dtype(series.dtype))
+    return is_texty(series) and not has_containers(series)
+
+
+def flags(series: pd.Series) -> np.ndarray:
+    """A flag column as int8 0/1 (missing: 0)."""
+    return (np.nan_to_num(numeric(series.astype("float64") if pd.api.types.is_bool_dtype(
+        series.dtype) else series), nan=0.0) != 0).astype(np.int8)
+
+
+def group_numbers(series: pd.Series) -> np.ndarray:
+    """A group-number column as int32 (missing or negative: -1)."""
+    values = np.nan_to_num(numeric(series), nan=-1.0)
+    return np.where(values >= 0, values, -1).astype(np.int32)
+
+
+def exact_flags(column: pd.Series) -> np.ndarray:
+    """``duplicatesExact_<R>`` as int8 per row: 1 exact group, 0 near group, -1 unknown."""
+    if pd.api.types.is_bool_dtype(column.dtype) and not column.hasnans:
+        return column.to_numpy(dtype=bool).astype(np.int8)
+    values = column.to_numpy(dtype=object)
+    out = np.full(len(values), -1, dtype=np.int8)
+    for row, value in enumerate(values):
+        if isinstance(value, (bool, np.bool_, int, np.integer, float, np.floating)) and not (
+            is_missing(value) or (isinstance(value, np.floating) and np.isnan(value))
+        ):
+            out[row] = 1 if value else 0
+    return out
+
+
+def issues_of(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | None = None
+              ) -> pd.DataFrame:
+    """``DatasetReport.issues()`` of the report table ``data`` (and its ``notes``), read by the
+    CLI and the site alike: its label and split dimensions found once, columns of the wrong
+    type left out, so any table gives a table."""
+    labels = [c for c in col.label_columns(data.columns)
+              if is_texty(data[c]) and not has_containers(data[c])]
+    kept: dict[str, Any] = {}
+    distinct: dict[str, list[str]] = {}
+    for dim in labels:  # categorical codes: the checks read them, no str per row
+        codes, values = label_codes(data[dim])
+        distinct[dim] = values
+        kept[dim] = pd.Series(pd.Categorical.from_codes(
+            codes, categories=pd.Index(values, dtype=object)), index=data.index)
+    leak_dims: set[str] = set()
+    for name in data.columns:
+        c = col.parse(str(name))
+        if c is None:
+            continue
+        series = data[name]
+        if c.kind == col.DUPLICATES and pd.api.types.is_numeric_dtype(series.dtype):
+            kept[name] = group_numbers(series)
+        elif c.kind == col.DUPLICATES_EXACT:
+            kept[name] = exact_flags(series) == 1
+        elif c.kind == col.LEAKAGE and c.detail in labels and column_ok(c.kind, series):
+            kept[name] = group_numbers(series)
+            leak_dims.add(str(c.detail))
+        elif c.kind == col.LABEL_ISSUE_FLAG and c.detail in labels and column_ok(c.kind,
+                                                                                series):
+            kept[name] = flags(series).astype(bool)
+        elif c.kind == col.CLUSTER and name not in labels and is_texty(series):
+            kept[name] = series
+        elif c.kind == col.SPLIT_FAMILIARITY and c.detail in labels:
+            # the checks read only which values have a model (a struct column's field names);
+            # other columns: one row names them
+            if is_struct(series):
+                kept[name] = series
+            else:
+                modelled = {k: 0.0 for k in split_model_values(series)}
+                kept[name] = [modelled] + [None] * (len(data) - 1)
+    frame = pd.DataFrame(kept, index=data.index)
+    splits = sorted(leak_dims) or split_dimensions(distinct, None)  # reads values only
+    return issues_table(frame, labels, splits, notes=notes)

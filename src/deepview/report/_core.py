@@ -203,13 +203,7 @@ class DatasetReport:
             ``imbalance`` and ``thin labels``), ``score`` (1 = looked for and not found, 0 = every
             sample affected, NaN = not measured) and ``detail``.
         """
-        labels = col.label_columns(self.data.columns)
-        leak_dims = sorted({p.detail for c in self.data.columns
-                            if (p := col.parse(str(c))) is not None and p.kind == col.LEAKAGE
-                            and p.detail is not None})
-        splits = leak_dims or audit.split_dimensions(
-            {d: audit.distinct_labels(self.data[d]) for d in labels}, None)
-        return audit.issues_table(self.data, labels, splits, notes=self.audit_notes)
+        return audit.issues_of(self.data, self.audit_notes)
 
     def _repr_html_(self) -> str:
         """The site inline in Jupyter (a fixed random sample of 2000 rows at most)."""

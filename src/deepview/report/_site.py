@@ -325,12 +325,8 @@ def _b64(values: Any, dtype: type[np.generic]) -> str:
     return base64.b64encode(arr.tobytes()).decode("ascii")
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
-
-
 def _as_text(value: Any) -> str:
-    return MISSING if _is_missing(value) else str(value)
+    return MISSING if audit.is_missing(value) else str(value)
 
 
 def _texts(column: pd.Series) -> list[str]:
@@ -350,34 +346,7 @@ def _factorize(column: pd.Series) -> tuple[list[str], np.ndarray]:
 
 def _sample_texts(column: pd.Series) -> list[str]:
     """The ``text`` column as str per row; missing texts are empty."""
-    return ["" if _is_missing(v) else str(v) for v in column.to_numpy(dtype=object)]
-
-
-def _exact_flags(column: pd.Series) -> np.ndarray:
-    """``duplicatesExact_<R>`` as int8 per row: 1 exact group, 0 near group, -1 unknown."""
-    if pd.api.types.is_bool_dtype(column.dtype) and not column.hasnans:
-        return column.to_numpy(dtype=bool).astype(np.int8)
-    values = column.to_numpy(dtype=object)
-    out = np.full(len(values), -1, dtype=np.int8)
-    for row, value in enumerate(values):
-        if isinstance(value, (bool, np.bool_, int, np.integer, float, np.floating)) and not (
-            _is_missing(value) or (isinstance(value, np.floating) and np.isnan(value))
-        ):
-            out[row] = 1 if value else 0
-    return out
-
-
-def _numeric(column: pd.Series) -> np.ndarray:
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _is_texty(column: pd.Series) -> bool:
-    return bool(
-        isinstance(column.dtype, pd.CategoricalDtype)
-        or pd.api.types.is_string_dtype(column.dtype)
-        or pd.api.types.is_bool_dtype(column.dtype)
-        or pd.api.types.is_object_dtype(column.dtype)
-    )
+    return ["" if audit.is_missing(v) else str(v) for v in column.to_numpy(dtype=object)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,8 +614,9 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         series = data[col]
         numeric = pd.api.types.is_numeric_dtype(series.dtype)
         kind, r, detail = c if c is not None else ("", "", None)
-        if kind == columns.LABEL_ISSUE and _audit_column_ok(kind, series):
-            numbers.append(_colour_column(plan, f"label-issue score ({detail})", _numeric(series)))
+        if kind == columns.LABEL_ISSUE and audit.column_ok(kind, series):
+            numbers.append(_colour_column(plan, f"label-issue score ({detail})",
+                                          audit.numeric(series)))
         if kind == columns.SPLIT_FAMILIARITY:
             split_cols.append((r, str(detail), col))
         elif kind == columns.DUPLICATES and numeric:
@@ -656,13 +626,13 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         elif kind == columns.PROJECTION and set(proj.get(r, {})) == {"x", "y"}:
             resp(r)
         elif kind == columns.FAMILIARITY_PERCENTILE and numeric:
-            resp(r)["percentile"] = plan.dense("details", "f32", _numeric(series))
+            resp(r)["percentile"] = plan.dense("details", "f32", audit.numeric(series))
         elif kind == columns.FAMILIARITY and numeric:
-            resp(r)["fam"] = _familiarity(plan, _numeric(series))
-        elif kind in _AUDIT_KINDS and _audit_column_ok(kind, series):
+            resp(r)["fam"] = _familiarity(plan, audit.numeric(series))
+        elif kind in _AUDIT_KINDS and audit.column_ok(kind, series):
             audit_cols.append((kind, r, str(detail), col))
         elif kind not in _AUDIT_KINDS and (pd.api.types.is_bool_dtype(series.dtype) or (
-            col != columns.FILENAME and _is_texty(series) and _labelish(series)
+            col != columns.FILENAME and audit.is_texty(series) and _labelish(series)
         )):
             values, codes = _factorize(series)
             cluster = kind == columns.CLUSTER and set(proj.get(r, {})) == {"x", "y"}
@@ -672,8 +642,8 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
                            "cluster": r if cluster else None}
         elif numeric:
             extras.append({"name": col, "kind": "number",
-                           "col": plan.dense("details", "f32", _numeric(series))})
-            numbers.append(_colour_column(plan, col, _numeric(series)))
+                           "col": plan.dense("details", "f32", audit.numeric(series))})
+            numbers.append(_colour_column(plan, col, audit.numeric(series)))
         else:
             extras.append({"name": col, "kind": "text",
                            "col": plan.add("details", "str", _text_slices(series))})
@@ -681,7 +651,7 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
     for r, axes in proj.items():
         if set(axes) != {"x", "y"}:
             continue
-        x, y = _numeric(data[axes["x"]]), _numeric(data[axes["y"]])
+        x, y = audit.numeric(data[axes["x"]]), audit.numeric(data[axes["y"]])
         qx, x0, x1 = _quantise(x)
         qy, y0, y1 = _quantise(y)
         proj_q[r] = (qx, qy)
@@ -692,12 +662,12 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
     for r, (group_col, exact_col) in dup_cols.items():
         if group_col is None:
             continue
-        groups = _groups(data[group_col])
-        exact = _exact_flags(data[exact_col]) if exact_col else None
+        groups = audit.group_numbers(data[group_col])
+        exact = audit.exact_flags(data[exact_col]) if exact_col else None
         resp(r)["dup"] = _groups_csr(groups, exact)
         if exact is not None and set(proj.get(r, {})) == {"x", "y"}:
-            resp(r)["stacks"] = _stacks(groups, exact, _numeric(data[proj[r]["x"]]),
-                                        _numeric(data[proj[r]["y"]]))
+            resp(r)["stacks"] = _stacks(groups, exact, audit.numeric(data[proj[r]["x"]]),
+                                        audit.numeric(data[proj[r]["y"]]))
     meta_labels = []
     for d in labels.values():
         codes = d["codes_np"]
@@ -742,7 +712,7 @@ def _plan(data: Any, *, title: str, image_root: Any, thumbnail_size: int,
         "numbers": numbers,
         "search": {"ids": search_ids, "rows": search_at,
                    "first": [ids[int(order[a])].as_py() for a in range(0, n, search_rows)]},
-        "audit": _audit_table(data, notes),
+        "audit": _audit_rows(data, notes),
     })
     return plan
 
@@ -922,34 +892,6 @@ def _split_entry(plan: _Plan, column: pd.Series, dim: str,
 # the audit: label issues, leakage, the issues table
 
 
-def _audit_column_ok(kind: str, series: pd.Series) -> bool:
-    """Whether an audit column has the type the panels read (else it is shown as a plain
-    column in the sample details, never as a label)."""
-    if kind in (columns.LABEL_ISSUE, columns.LEAKAGE):
-        return bool(pd.api.types.is_numeric_dtype(series.dtype)
-                    and not pd.api.types.is_bool_dtype(series.dtype))
-    if kind in (columns.LABEL_ISSUE_FLAG, columns.LEAKAGE_FLAG):
-        return bool(pd.api.types.is_bool_dtype(series.dtype)
-                    or pd.api.types.is_numeric_dtype(series.dtype))
-    return _is_texty(series) and not _has_containers(series)
-
-
-def _has_containers(series: pd.Series) -> bool:
-    return any(isinstance(v, (Mapping, list, tuple, np.ndarray)) for v in series.iloc[:100])
-
-
-def _flags(series: pd.Series) -> np.ndarray:
-    """A flag column as int8 0/1 (missing: 0)."""
-    return (np.nan_to_num(_numeric(series.astype("float64") if pd.api.types.is_bool_dtype(
-        series.dtype) else series), nan=0.0) != 0).astype(np.int8)
-
-
-def _groups(series: pd.Series) -> np.ndarray:
-    """A group-number column as int32 (missing or negative: -1)."""
-    values = np.nan_to_num(_numeric(series), nan=-1.0)
-    return np.where(values >= 0, values, -1).astype(np.int32)
-
-
 def _split_rank(value: str) -> tuple[int, str]:
     return audit.SPLIT_ORDER.get(value.lower(), 2), value
 
@@ -969,11 +911,11 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
     measured: dict[str, np.ndarray] = {}
     for (r, dim), cols in found.items():
         entries = out.setdefault(r, {"labelIssues": [], "leakage": []})
-        score = (_numeric(data[cols[columns.LABEL_ISSUE]]) if columns.LABEL_ISSUE in cols
+        score = (audit.numeric(data[cols[columns.LABEL_ISSUE]]) if columns.LABEL_ISSUE in cols
                  else np.array([]))
         if np.isfinite(score).any():  # not measured (e.g. the label is not predictable): none
             flag_col = cols.get(columns.LABEL_ISSUE_FLAG)
-            flag = _flags(data[flag_col]) if flag_col else np.zeros(len(data), np.int8)
+            flag = audit.flags(data[flag_col]) if flag_col else np.zeros(len(data), np.int8)
             suggested_col = cols.get(columns.LABEL_ISSUE_SUGGESTED)
             if suggested_col:
                 values, codes = _factorize(data[suggested_col])
@@ -995,7 +937,7 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
                          "flag": _b64(flag[listed], np.int8),
                          "sug": _b64(codes[listed], np.int32)}})
         if columns.LEAKAGE in cols:
-            leaks = _groups(data[cols[columns.LEAKAGE]])
+            leaks = audit.group_numbers(data[cols[columns.LEAKAGE]])
             rows = np.flatnonzero(leaks >= 0)
             entry: dict[str, Any] = {"dim": dim, "rows": _b64(rows, np.int32),
                                      "groups": _b64(leaks[rows], np.int32), "pairs": [],
@@ -1022,71 +964,17 @@ def _audit_entries(plan: _Plan, data: pd.DataFrame,
     return out
 
 
-def _audit_table(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | None = None
-                 ) -> list[dict[str, Any]]:
-    """The rows of ``DatasetReport.issues()`` for ``data`` (and its ``notes``), JSON-ready
-    (missing counts and scores as ``None``).  Columns of the wrong type are left out, so any
-    table gives a table."""
+def _audit_rows(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | None
+                ) -> list[dict[str, Any]]:
+    """The rows of ``DatasetReport.issues()`` (:func:`_audit.issues_of`), JSON-ready (missing
+    counts and scores as ``None``)."""
     if len(data) == 0:
         return []
-    labels = [c for c in columns.label_columns(data.columns)
-              if _is_texty(data[c]) and not _has_containers(data[c])]
-
-    kept: dict[str, Any] = {}
-    distinct: dict[str, list[str]] = {}
-    for dim in labels:  # categorical codes: the audit reads them, no str per row
-        codes, values = audit.label_codes(data[dim])
-        distinct[dim] = values
-        kept[dim] = pd.Series(pd.Categorical.from_codes(
-            codes, categories=pd.Index(values, dtype=object)), index=data.index)
-    leak_dims: set[str] = set()
-    for col in data.columns:
-        c = columns.parse(col)
-        if c is None:
-            continue
-        series = data[col]
-        numeric = pd.api.types.is_numeric_dtype(series.dtype)
-        if c.kind == columns.DUPLICATES and numeric:
-            kept[col] = _groups(series)
-        elif c.kind == columns.DUPLICATES_EXACT:
-            kept[col] = _exact_flags(series) == 1
-        elif c.kind == columns.LEAKAGE and c.detail in labels and _audit_column_ok(c.kind,
-                                                                                  series):
-            kept[col] = _groups(series)
-            leak_dims.add(str(c.detail))
-        elif c.kind == columns.LABEL_ISSUE_FLAG and c.detail in labels and _audit_column_ok(
-                c.kind, series):
-            kept[col] = _flags(series).astype(bool)
-        elif c.kind == columns.CLUSTER and col not in labels and _is_texty(series):
-            kept[col] = series
-        elif c.kind == columns.SPLIT_FAMILIARITY and c.detail in labels:
-            # the audit reads only which values have a model (a struct column's field
-            # names); other columns: one row names them
-            if _is_struct(series):
-                kept[col] = series
-            else:
-                modelled = {k: 0.0 for k in audit.split_model_values(series)}
-                kept[col] = [modelled] + [None] * (len(data) - 1)
-    frame = pd.DataFrame(kept, index=data.index)
-    splits = sorted(leak_dims) or audit.split_dimensions(distinct, None)  # reads values only
-    table = audit.issues_table(frame, labels, splits, notes=notes)
-    rows: list[dict[str, Any]] = []
-    for record in table.to_dict("records"):
-        flagged: Any = record["flagged"]
-        score = float(record["score"])
-        rows.append({
-            "issue": str(record["issue"]), "response": str(record["response"]),
-            "label": str(record["label"]), "detail": str(record["detail"]),
-            "flagged": None if _is_missing(flagged) else int(flagged),
-            "score": None if math.isnan(score) else score})
-    return rows
-
-
-def _is_struct(series: pd.Series) -> bool:
-    import pyarrow as pa
-
-    return isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_struct(
-        series.dtype.pyarrow_dtype)
+    return [{"issue": str(r["issue"]), "response": str(r["response"]), "label": str(r["label"]),
+             "detail": str(r["detail"]),
+             "flagged": None if audit.is_missing(r["flagged"]) else int(r["flagged"]),
+             "score": None if math.isnan(float(r["score"])) else float(r["score"])}
+            for r in audit.issues_of(data, notes).to_dict("records")]
 
 
 def _labelish(series: pd.Series) -> bool:
