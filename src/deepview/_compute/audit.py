@@ -42,9 +42,8 @@ def neighbour_label_probabilities(neighbours: np.ndarray, codes: np.ndarray,
     votes = np.zeros((n, n_classes), dtype=np.float64)
     neighbour_codes = codes[neighbours]
     labelled = neighbour_codes >= 0
-    rows = np.broadcast_to(np.arange(n)[:, None], (n, k))[labelled]
-    rank_weights = np.broadcast_to(weights, (n, k))[labelled]
-    np.add.at(votes, (rows, neighbour_codes[labelled]), rank_weights)
+    np.add.at(votes, (np.nonzero(labelled)[0], neighbour_codes[labelled]),
+              np.broadcast_to(weights, (n, k))[labelled])
     votes += (weights.mean() if k else 1.0) / n_classes
     return votes / votes.sum(axis=1, keepdims=True)
 
@@ -202,9 +201,8 @@ def label_issues_in_blocks(probabilities: Callable[[int, int, np.ndarray], np.nd
     """:func:`label_issues` with ``probabilities(start, stop, labels)`` computed block by block
     (three calls per block), never ``(n, n_classes)`` at once."""
     n = len(codes)
-    out = LabelIssues.unflagged(n)
     if n_classes < 2 or not (codes >= 0).any():
-        return out
+        return LabelIssues.unflagged(n)
     blocks = [(start, min(n, start + block_rows)) for start in range(0, n, block_rows)]
     found, sums, counts = predictability(probabilities, codes, n_classes, blocks)
     out = LabelIssues.unflagged(n, found)

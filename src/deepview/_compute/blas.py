@@ -54,12 +54,10 @@ def single_blas_thread() -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def blas_threads_for(flops: float) -> Iterator[None]:
+def blas_threads_for(flops: float) -> contextlib.AbstractContextManager[None]:
     """One BLAS thread for work of fewer than :data:`SMALL_FLOPS` floating point operations
     (e.g. ``2 * m * n * k`` for an ``(m, k) @ (k, n)`` product), else the library's count."""
-    with single_blas_thread() if flops < SMALL_FLOPS else contextlib.nullcontext():
-        yield
+    return single_blas_thread() if flops < SMALL_FLOPS else contextlib.nullcontext()
 
 
 def eigh_threads(order: int) -> contextlib.AbstractContextManager[None]:

@@ -75,13 +75,6 @@ class CovarianceAccumulator:
         """Rows seen so far."""
         return self.count + self._fill
 
-    def _start(self, x: np.ndarray) -> None:
-        d = int(x.shape[1])
-        self.n_features = d
-        self._allocate(x.dtype)
-        self._scatter = np.zeros((d, d), dtype=np.float64)
-        self._mean_merged = np.zeros(d, dtype=np.float64)
-
     def _allocate(self, input_dtype: np.dtype) -> None:
         """The row block (also after unpickling, which drops it)."""
         assert self.n_features is not None
@@ -98,7 +91,9 @@ class CovarianceAccumulator:
             raise InvalidDataError(
                 f"{self._where()} must be 2-D (samples, features); got shape {x.shape}.")
         if self.n_features is None:
-            self._start(x)
+            d = self.n_features = int(x.shape[1])
+            self._scatter = np.zeros((d, d), dtype=np.float64)
+            self._mean_merged = np.zeros(d, dtype=np.float64)
         elif x.shape[1] != self.n_features:
             raise InvalidDataError(
                 f"{self._where()} has {x.shape[1]} features in a later batch but "
@@ -190,13 +185,11 @@ class CovarianceAccumulator:
         other_scatter = other._settle()
         assert other._mean_merged is not None
         if self.n_features is None or self.n == 0:
+            self._reset()  # the row block: allocated on the next update, in its data's precision
             self.n_features = other.n_features
-            self._buf = None  # allocated on the next update, in that data's precision
-            self._fill = 0
             self._scatter = other_scatter.copy()
             self._mean_merged = other._mean_merged.copy()
             self._n_merged = self.count = other.count
-            self._pending = []
             return self
         if other.n_features != self.n_features:
             raise InvalidDataError(
@@ -213,10 +206,6 @@ class CovarianceAccumulator:
         self.count += other.count
         self._n_merged = self.count
         return self
-
-    def finish(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """:meth:`finalize` (the partial-state protocol's end)."""
-        return self.finalize()
 
     def __getstate__(self) -> dict[str, object]:
         """Pickled without the row block (folded into the totals first)."""
@@ -260,6 +249,9 @@ class CovarianceAccumulator:
         cov *= 0.5 / (n - 1 if n > 1 else max(n, 1))
         self._reset()
         return n, mean, cov
+
+    #: :meth:`finalize` (the partial-state protocol's end)
+    finish = finalize
 
 
 def symmetric_eigh(matrix: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -19,32 +19,18 @@ def _radius(x: np.ndarray, members: np.ndarray) -> float:
 
 def _constrained_merge(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, dist: np.ndarray,
                        tol: float) -> list[np.ndarray]:
-    """Greedy merge of the pairs (ascending distance) under the radius bound."""
-    parent: dict[int, int] = {}
-    centre: dict[int, np.ndarray] = {}
-    radius: dict[int, float] = {}
-    size: dict[int, int] = {}
-    members: dict[int, list[int]] = {}
-
-    def find(i: int) -> int:
-        root = i
-        while parent[root] != root:
-            root = parent[root]
-        while parent[i] != root:
-            parent[i], i = root, parent[i]
-        return root
-
-    for i in np.unique(np.concatenate([rows, cols])).tolist():
-        parent[i] = i
-        centre[i] = x[i].astype(np.float64)
-        radius[i] = 0.0
-        size[i] = 1
-        members[i] = [i]
+    """Greedy merge of the pairs (ascending distance) under the radius bound; the smaller group
+    joins the larger one."""
+    nodes = np.unique(np.concatenate([rows, cols])).tolist()
+    group = {i: i for i in nodes}
+    centre = {i: x[i].astype(np.float64) for i in nodes}
+    radius = dict.fromkeys(nodes, 0.0)
+    members = {i: [i] for i in nodes}
     for k in np.argsort(dist, kind="stable").tolist():
-        a, b = find(int(rows[k])), find(int(cols[k]))
+        a, b = group[int(rows[k])], group[int(cols[k])]
         if a == b:
             continue
-        na, nb = size[a], size[b]
+        na, nb = len(members[a]), len(members[b])
         c = (centre[a] * na + centre[b] * nb) / (na + nb)
         r = max(float(np.linalg.norm(c - centre[a])) + radius[a],
                 float(np.linalg.norm(c - centre[b])) + radius[b])
@@ -52,8 +38,8 @@ def _constrained_merge(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, dist: 
             continue
         if na < nb:
             a, b = b, a
-        parent[b] = a
-        centre[a], radius[a], size[a] = c, r, na + nb
+        group.update(dict.fromkeys(members[b], a))
+        centre[a], radius[a] = c, r
         members[a].extend(members.pop(b))
     return [np.array(sorted(m), dtype=np.int64) for m in members.values() if len(m) > 1]
 

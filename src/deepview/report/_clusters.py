@@ -102,10 +102,9 @@ def _text_names(codes: np.ndarray, count: int, texts: Any, rng: np.random.Genera
                 ) -> list[list[str]]:
     from sklearn.feature_extraction.text import CountVectorizer
 
-    rows = np.concatenate([
-        (lambda m: m if len(m) <= NAME_TEXTS else rng.choice(m, NAME_TEXTS, replace=False))(
-            np.flatnonzero(codes == c)) for c in range(count)])
-    rows.sort()
+    members = [np.flatnonzero(codes == c) for c in range(count)]
+    rows = np.sort(np.concatenate([m if len(m) <= NAME_TEXTS else
+                                   rng.choice(m, NAME_TEXTS, replace=False) for m in members]))
     docs = ["" if t is None or t != t else str(t) for t in np.asarray(texts, dtype=object)[rows]]
     try:
         counts = CountVectorizer(analyzer=tokens, binary=True, min_df=2).fit(docs)

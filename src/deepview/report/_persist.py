@@ -49,20 +49,18 @@ def _struct_keys(series: pd.Series) -> list[str] | None:
     return keys
 
 
-def _encode_dict_column(series: pd.Series, encoding: str | None = None) -> tuple[Any, str]:
-    """Arrow array of a dict column: a float64 struct when all rows share their keys, else JSON
-    text per row; ``encoding`` forces one (the whole column's, for a block of it)."""
+def _encode_dict_column(series: pd.Series, encoding: str) -> Any:
+    """Arrow array of a dict column: a float64 struct (``encoding`` "struct": every row has the
+    keys of the first), else JSON text per row."""
     import pyarrow as pa
 
-    keys = (_struct_keys(series) if encoding is None
-            else list(series.iloc[0]) if encoding == "struct" else None)
-    if keys is not None:
+    if encoding == "struct":
         matrix = np.array([list(v.values()) for v in series], dtype=np.float64)
-        fields = [pa.array(matrix[:, j], type=pa.float64()) for j in range(len(keys))]
-        return pa.StructArray.from_arrays(fields, names=keys), "struct"
+        fields = [pa.array(column, type=pa.float64()) for column in matrix.T]
+        return pa.StructArray.from_arrays(fields, names=list(series.iloc[0]))
     # json.dumps writes floats with repr(), which round-trips a float64 exactly
     text = [json.dumps(v, allow_nan=True, separators=(",", ":")) for v in series]
-    return pa.array(text, type=pa.string()), "json"
+    return pa.array(text, type=pa.string())
 
 
 def _decode_dict_column(column: Any, encoding: str, name: str, *, arrow: bool = False) -> Any:
@@ -94,8 +92,9 @@ def _decode_dict_column(column: Any, encoding: str, name: str, *, arrow: bool = 
     return out
 
 
-def _neighbour_files(response: str) -> tuple[str, str]:
-    return f"neighbours-{response}-rows.npy", f"neighbours-{response}-distances.npy"
+def _neighbour_files(response: str) -> dict[str, str]:
+    return {"rows": f"neighbours-{response}-rows.npy",
+            "distances": f"neighbours-{response}-distances.npy"}
 
 
 def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
@@ -121,15 +120,14 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
         meta["audit_notes"] = {str(c): dict(v) for c, v in notes.items()}
     kept = {str(r): v for r, v in (neighbours or {}).items() if v is not None}
     if kept:
-        meta["neighbours"] = {r: dict(zip(("rows", "distances"), _neighbour_files(r),
-                                          strict=True)) for r in kept}
+        meta["neighbours"] = {r: _neighbour_files(r) for r in kept}
 
     def block(rows: pd.DataFrame) -> Any:
         table = pa.Table.from_pandas(rows.drop(columns=[*dict_columns, *arrow_structs]),
                                      preserve_index=not default_index)
         for column in dict_columns:
-            table = table.append_column(
-                column, _encode_dict_column(rows[column], encodings[column])[0])
+            table = table.append_column(column, _encode_dict_column(rows[column],
+                                                                    encodings[column]))
         for column in arrow_structs:  # as they are (the pandas metadata cannot name them)
             table = table.append_column(column, pa.array(rows[column].array))
         return table
@@ -148,8 +146,8 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
                 writer.close()
         for r, (rows, distances) in kept.items():
             names = _neighbour_files(r)
-            save_npy(tmp / names[0], rows, np.int32)  # block by block: they may be spilled
-            save_npy(tmp / names[1], distances, np.float32)
+            save_npy(tmp / names["rows"], rows, np.int32)  # block by block: they may be spilled
+            save_npy(tmp / names["distances"], distances, np.float32)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         pa.default_memory_pool().release_unused()  # the blocks' buffers, kept by the allocator
 
@@ -209,9 +207,8 @@ def read_report(directory: Path
                for c, e in dict_columns.items()}
     frame = table.drop_columns(list(dict_columns)).to_pandas()
     for column, values in decoded.items():
-        frame[column] = (pd.Series(values, index=frame.index)
-                         if isinstance(values, pd.arrays.ArrowExtensionArray)
-                         else pd.Series(values, index=frame.index, dtype=object))
+        arrow = isinstance(values, pd.arrays.ArrowExtensionArray)
+        frame[column] = pd.Series(values, index=frame.index, dtype=None if arrow else object)
     if isinstance(columns, list) and sorted(columns) == sorted(map(str, frame.columns)):
         frame = frame[columns]  # the saved column order
     rows = meta.get("rows")
@@ -232,8 +229,7 @@ def _read_neighbours(directory: Path, meta: Mapping[str, Any], rows: int
         raise InvalidTypeError(f"{_OWNER}.from_disk: 'neighbours' in {META_FILE} is damaged.")
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for response, files in listed.items():
-        expected = dict(zip(("rows", "distances"), _neighbour_files(str(response)),
-                            strict=True))
+        expected = _neighbour_files(str(response))
         if files != expected or not re.fullmatch(r"[A-Za-z0-9_-]+", str(response)):
             raise InvalidDataError(
                 f"{_OWNER}.from_disk: unexpected neighbour files {files!r} in {META_FILE}.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import warnings
 from collections.abc import Iterator, Mapping
@@ -47,8 +46,7 @@ def is_ray_input(producer: Any) -> bool:
 class _FieldStats:
     """Partial state of the statistics pass: rows, widths, covariance of PCA fields."""
 
-    def __init__(self, covariance_max: int = EXACT_MAX_FEATURES) -> None:
-        self.covariance_max = covariance_max
+    def __init__(self) -> None:
         self.rows = 0
         self.widths: dict[str, int] = {}
         self.accumulators: dict[str, CovarianceAccumulator] = {}
@@ -62,7 +60,7 @@ class _FieldStats:
                 "RayDatasetProducer (e.g. the embedding column).")
         for name, value in batch.fields.items():
             x = check_field(name, value, owner=_OWNER, ndim=2)
-            if self._width(name, int(x.shape[1])) <= self.covariance_max:
+            if self._width(name, int(x.shape[1])) <= EXACT_MAX_FEATURES:
                 acc = self.accumulators.get(name)
                 if acc is None:  # the in-process report's PCA: float64, on float32 rows
                     acc = self.accumulators[name] = CovariancePCA(1)._acc
@@ -230,8 +228,7 @@ def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
 
     source = producer if isinstance(producer, RayDatasetProducer) else RayDatasetProducer(
         producer)
-    stats = reduce_dataset(source, functools.partial(_FieldStats, EXACT_MAX_FEATURES),
-                           expected_rows=source.rows)
+    stats = reduce_dataset(source, _FieldStats, expected_rows=source.rows)
     if stats.rows < 3:
         raise InvalidDataError(
             f"{_OWNER}: the dataset has {stats.rows} row(s); a report needs at least 3.")

@@ -66,12 +66,11 @@ def write_directory(build: Callable[[Path], Any], directory: str | os.PathLike[s
     try:
         build(tmp)
         _check_target(directory, overwrite=overwrite, owner=owner)  # it may have appeared
-        if _rename_if_absent(tmp, directory):
-            pass
-        elif entries is None:
-            _swap(tmp, directory)
-        else:
-            _merge(tmp, directory, list(entries))
+        if not _rename_if_absent(tmp, directory):
+            if entries is None:
+                _swap(tmp, directory)
+            else:
+                _merge(tmp, directory, list(entries))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return directory
