@@ -27,9 +27,7 @@ def as_random_state(seed: Any) -> np.random.RandomState:
         return seed
     if isinstance(seed, np.random.Generator):
         return np.random.RandomState(int(seed.integers(0, 2**32 - 1)))
-    if seed is None:
-        return np.random.RandomState()
-    return np.random.RandomState(int(seed))
+    return np.random.RandomState(None if seed is None else int(seed))
 
 
 def iter_blocks(blocks: Sequence[np.ndarray], rows: int = _BLOCK_ROWS) -> Iterable[np.ndarray]:

@@ -108,16 +108,13 @@ class FileRows:
         if indices.min() < 0 or indices.max() >= self.shape[0]:
             raise IndexError(f"{type(self).__name__}: row index out of range [0, {len(self)}).")
         unique, inverse = np.unique(indices, return_inverse=True)
-        breaks = np.flatnonzero(np.diff(unique) != 1) + 1
-        first = unique[np.concatenate([[0], breaks])]
-        counts = np.diff(np.concatenate([[0], breaks, [len(unique)]]))
-        row_bytes = self.row_bytes
-        offsets = (self.offset + first * row_bytes).tolist()
-        sizes = (counts * row_bytes).tolist()
+        runs = np.flatnonzero(np.diff(unique, prepend=-2) != 1)  # first row of each run
+        offsets = (self.offset + unique[runs] * self.row_bytes).tolist()
+        sizes = (np.diff(runs, append=len(unique)) * self.row_bytes).tolist()
         with open(self.path, "rb") as f:
             data = b"".join([os.pread(f.fileno(), size, offset)
                              for offset, size in zip(offsets, sizes)])
-        if len(data) != len(unique) * row_bytes:
+        if len(data) != len(unique) * self.row_bytes:
             raise OSError(f"{type(self).__name__}: '{self.path}' is shorter than its "
                           f"{self.shape[0]} rows.")
         rows: np.ndarray = np.frombuffer(data, dtype=self.dtype).reshape(-1, width)[inverse]

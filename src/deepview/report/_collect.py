@@ -50,7 +50,6 @@ class _Strings:
         self.dictionary = dictionary
         self.buffer: list[str] = []
         self.blocks: list[Any] = []
-        self.count = 0
 
     def extend(self, values: Any) -> None:
         self.buffer.extend(values)
@@ -63,11 +62,7 @@ class _Strings:
         if self.buffer:
             block = pa.array(self.buffer, type=pa.large_string())
             self.blocks.append(block.dictionary_encode() if self.dictionary else block)
-            self.count += len(self.buffer)
             self.buffer = []
-
-    def __len__(self) -> int:
-        return self.count + len(self.buffer)
 
     def chunked(self) -> Any:
         import pyarrow as pa
@@ -231,8 +226,7 @@ def _finish(n: int, ids: _Strings | None, labels: dict[str, pd.Categorical],
                 f"{dupes[:5]}. Give every sample its own Batch.StdKeys.IDENTIFIER.")
     filenames = labels.pop(columns.FILENAME, None)
     filename_values = None if filenames is None else _str_array(
-        pa.array(np.asarray(filenames.categories, dtype=object)[filenames.codes],
-                 type=pa.large_string()))
+        pa.array(np.asarray(filenames, dtype=object), type=pa.large_string()))
     column_names: dict[str, str] = {}
     for name in fields:
         column = columns.response_part(name)

@@ -37,16 +37,11 @@ def _is_struct_column(series: pd.Series) -> bool:
     return isinstance(dtype, pd.ArrowDtype) and pa.types.is_struct(dtype.pyarrow_dtype)
 
 
-def _struct_keys(series: pd.Series) -> list[str] | None:
-    """The common keys if every dict has the same str keys (in order) and float values."""
-    first = series.iloc[0]
-    keys = list(first)
-    if not keys or not all(isinstance(k, str) for k in keys):
-        return None
-    for value in series:
-        if list(value) != keys or not all(type(v) is float for v in value.values()):
-            return None
-    return keys
+def _is_float_struct(series: pd.Series) -> bool:
+    """Whether every dict has the str keys of the first (in order) and float values."""
+    keys = list(series.iloc[0])
+    return bool(keys) and all(isinstance(k, str) for k in keys) and all(
+        list(value) == keys and all(type(v) is float for v in value.values()) for value in series)
 
 
 def _encode_dict_column(series: pd.Series, encoding: str) -> Any:
@@ -107,7 +102,7 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
     import deepview
 
     dict_columns = [str(c) for c in data.columns if _is_dict_column(data[c])]
-    encodings = {c: "json" if _struct_keys(data[c]) is None else "struct" for c in dict_columns}
+    encodings = {c: "struct" if _is_float_struct(data[c]) else "json" for c in dict_columns}
     arrow_structs = [str(c) for c in data.columns if _is_struct_column(data[c])]
     encodings.update({c: "struct" for c in arrow_structs})
     default_index = isinstance(data.index, pd.RangeIndex) and data.index.start == 0 \
