@@ -236,9 +236,8 @@ def load_embedder(spec: str, *, modality: str | None = None, layer: str | None =
             re.fullmatch(r"[A-Za-z_][\w.]*", rest):
         embedder = _factory(prefix, rest, device=device, modality=modality, image_size=image_size)
     elif (folder / MANIFEST).is_file():
-        module, transform = load_compressed(spec)
         embedder = _factory("", "", device=device, modality=modality, image_size=image_size,
-                            built=(module, transform) if transform is not None else module)
+                            built=load_compressed(spec))
         embedder.name = spec
     elif folder.is_dir():
         if not any((folder / f).is_file() for f in ("modules.json", "sentence_bert_config.json",
