@@ -106,11 +106,4 @@ def in_threads(work: Callable[[_T], None], pieces: Sequence[_T],
             work(piece)
         return
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="deepview") as pool:
-        futures = [pool.submit(work, piece) for piece in pieces]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        list(pool.map(work, pieces))  # the first error cancels the pieces not yet started

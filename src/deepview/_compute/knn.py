@@ -152,8 +152,7 @@ def _finish(x: Any, idx: Any, d2: Any, out_dist: Any, pages: Pages | None = None
         order = np.argsort(block_d2, axis=1, kind="stable")
         idx[start:stop] = np.take_along_axis(block_idx, order, axis=1)
         if out_dist is not None:
-            sorted_d2 = np.take_along_axis(block_d2, order, axis=1)
-            out_dist[start:stop] = np.sqrt(np.maximum(sorted_d2, 0.0))
+            out_dist[start:stop] = np.sqrt(np.maximum(np.take_along_axis(block_d2, order, 1), 0))
         pages.drop()
 
 
@@ -397,8 +396,7 @@ class CellIndex:
         if n_cells < 2:
             label, n_cells = np.zeros(m, dtype=np.int32), 1
         else:
-            label, n_cells = _cells(self.points, n_cells, cell_size,
-                                    np.random.default_rng(seed))
+            label, n_cells = _cells(self.points, n_cells, cell_size, np.random.default_rng(seed))
         self.order = np.argsort(label, kind="stable")
         self.bounds = np.searchsorted(label[self.order], np.arange(n_cells + 1))
         sums = np.zeros((n_cells, self.points.shape[1]), dtype=np.float64)

@@ -50,8 +50,7 @@ class LinearProjection:
         with blas_threads_for(2.0 * x.shape[0] * x.shape[1] * self.components.shape[0]):
             if x.dtype == np.float32:
                 return np.subtract(x, self._mean32) @ self._components32_t
-            xb = np.asarray(x, dtype=np.float64)
-            return (xb - self.mean) @ self.components.T
+            return (np.asarray(x, dtype=np.float64) - self.mean) @ self.components.T
 
 
 def flip_signs(components: np.ndarray) -> np.ndarray:

@@ -152,10 +152,8 @@ def release(*arrays: Any) -> None:
     for array in arrays:
         handle = getattr(array, "_mmap", None)
         if isinstance(handle, mmap.mmap) and not handle.closed:
-            try:
+            with contextlib.suppress(OSError, ValueError):  # best effort
                 handle.madvise(advice)
-            except (OSError, ValueError):  # pragma: no cover - best effort
-                pass
 
 
 def trim_heap() -> None:
@@ -288,12 +286,10 @@ class Workspace:
 @functools.cache
 def _libc() -> Any:
     """glibc (``ctypes.CDLL``) when this process uses it, else None."""
-    try:
-        import ctypes
+    import ctypes
 
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # not glibc, or no confstr
         candidate = ctypes.CDLL(None)
         if hasattr(candidate, "malloc_trim") and os.confstr("CS_GNU_LIBC_VERSION"):
             return candidate
-    except (OSError, ValueError, AttributeError):  # not glibc, or no confstr name
-        pass
     return None

@@ -190,8 +190,7 @@ def _check_fields(batch: Batch, writers: dict[str, _FieldWriter], index: int) ->
             fix=("reshape each response to a vector, e.g. add Flattener() or a Pooler to the "
                  "pipeline" if np.ndim(array) > 2 else
                  "each sample needs a response vector: use array.reshape(-1, 1) for one "
-                 "feature per sample"),
-        )
+                 "feature per sample"))
     if writers:
         if set(batch.fields) != set(writers):
             raise InvalidDataError(

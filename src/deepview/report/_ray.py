@@ -224,7 +224,6 @@ def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
     """The report's :class:`Collected` from a Ray Dataset; raises InvalidDataError for fewer
     than 3 rows, NaN/inf, inconsistent widths or a pass that loses rows."""
     from deepview.integrations.ray import RayDatasetProducer, reduce_dataset
-    from deepview.integrations.ray._producer import BatchSpec
 
     source = producer if isinstance(producer, RayDatasetProducer) else RayDatasetProducer(
         producer)
@@ -241,26 +240,23 @@ def collect(producer: Any, *, config: Any, batch_size: int, cache_dir: Path,
     transformed.context.execution_options.preserve_order = True
     carried = {name: _RAW.format(p.number) if p.carry_raw else _REDUCED.format(p.number)
                for name, p in plans.items()}
-    spec = BatchSpec(carried, source.spec.id_column, source.spec.label_columns,
-                     source.spec.path_column, source.spec.text_column)
+    spec = dataclasses.replace(source.spec, fields=carried)
     reduced: dict[str, BinaryIO] = {}
     residual: dict[str, np.ndarray] = {}
     with contextlib.ExitStack() as files:
         for name, plan in plans.items():
-            if plan.model is not None:
-                if plan.carry_raw:  # else the carried column is the reduced rows
-                    reduced[name] = files.enter_context(
-                        open(cache_dir / f"ray-reduced{plan.number}.f32", "wb"))
-                if plan.residual:
-                    residual[name] = np.empty(stats.rows, dtype=np.float64)
+            if plan.model is not None and plan.carry_raw:  # else the carried column is reduced
+                reduced[name] = files.enter_context(
+                    open(cache_dir / f"ray-reduced{plan.number}.f32", "wb"))
+            if plan.residual:
+                residual[name] = np.empty(stats.rows, dtype=np.float64)
         driver = _DriverProducer(transformed, spec, plans, reduced, residual, stats.rows)
         collected = collect_in_process(driver, batch_size=batch_size, cache_dir=cache_dir,
                                        progress=progress)
     if driver.seen != stats.rows or collected.n != stats.rows:
         raise InvalidDataError(
             f"{_OWNER}: the reduction pass yielded {driver.seen} rows but the statistics "
-            f"pass counted {stats.rows}; rows were lost between passes (a failed worker?)."
-        )
+            f"pass counted {stats.rows}; rows were lost between passes (a failed worker?).")
     if source.after_read is not None:  # e.g. the CLI's own cluster: no longer needed
         source.after_read()
     for name, plan in plans.items():
