@@ -62,8 +62,7 @@ class GaussianMixtureParams:
         """Covariances as sklearn stores them: ``(K, D)`` for diag, ``(K, D, D)`` for full."""
         if self.variances is not None:
             return self.variances
-        inverses = [np.linalg.inv(chol) for chol in self._cholesky()]
-        return np.stack([inv.T @ inv for inv in inverses])
+        return np.stack([inv.T @ inv for inv in map(np.linalg.inv, self._cholesky())])
 
     def _cholesky(self) -> np.ndarray:
         if self.precisions_cholesky is None:
@@ -116,15 +115,6 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
         return np.log(np.exp(a - top[:, None]).sum(axis=1)) + top
 
 
-def _block_mean(blocks: Sequence[np.ndarray]) -> tuple[int, np.ndarray]:
-    """Row count and float64 column means (one pass)."""
-    n = sum(len(b) for b in blocks)
-    total = np.zeros(blocks[0].shape[1])
-    for xb in iter_blocks(blocks):
-        total += xb.sum(axis=0)
-    return n, total / n
-
-
 def _kmeans_plusplus(xc: np.ndarray, xx: np.ndarray, k: int, rs: np.random.RandomState
                      ) -> np.ndarray:
     """scikit-learn's greedy k-means++ seeding (same draws) on centred rows."""
@@ -158,11 +148,15 @@ def _kmeans_plusplus(xc: np.ndarray, xx: np.ndarray, k: int, rs: np.random.Rando
     return seeds
 
 
-def _work_arrays(blocks: Sequence[np.ndarray], center: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """``x - center`` and its square as float32 ``(n, D)`` arrays."""
-    n = sum(len(b) for b in blocks)
-    d = len(center)
+def _work_arrays(blocks: Sequence[np.ndarray]
+                 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Row count, float64 column means ``center``, and ``x - center`` and its square as
+    float32 ``(n, D)`` arrays (two passes)."""
+    n, d = sum(len(b) for b in blocks), blocks[0].shape[1]
+    total = np.zeros(d)
+    for xb in iter_blocks(blocks):
+        total += xb.sum(axis=0)
+    center = total / n
     xc = np.empty((n, d), dtype=np.float32)
     xx = np.empty((n, d), dtype=np.float32)
     pos = 0
@@ -172,7 +166,7 @@ def _work_arrays(blocks: Sequence[np.ndarray], center: np.ndarray
         xb *= xb
         xx[pos:pos + len(xb)] = xb
         pos += len(xb)
-    return xc, xx
+    return n, center, xc, xx
 
 
 def _e_step_matrix(weights: np.ndarray, means: np.ndarray, variances: np.ndarray
@@ -189,9 +183,8 @@ def _e_step_matrix(weights: np.ndarray, means: np.ndarray, variances: np.ndarray
 def _fit_diag(blocks: Sequence[np.ndarray], k: int, tol: float, max_iter: int,
               rs: np.random.RandomState) -> GaussianMixtureParams:
     """EM on float32 ``xc`` and ``xc**2`` in row chunks (float64 after a drop of the bound)."""
-    n, center = _block_mean(blocks)
+    n, center, xc, xx = _work_arrays(blocks)
     d = len(center)
-    xc, xx = _work_arrays(blocks, center)
     eps = 10 * np.finfo(np.float64).eps
     # sklearn's initial parameters from one-hot responsibilities on the k-means++ seeds
     seeds = _kmeans_plusplus(xc, xx, k, rs) + center

@@ -60,10 +60,10 @@ class ExactRowIndex:
         if q.shape[1] != self.data.shape[1] or len(self._sorted) == 0:
             return np.full(len(q), -1, dtype=np.intp)
         h = hash_rows(q)
-        pos = np.searchsorted(self._sorted, h)
-        pos_c = np.minimum(pos, len(self._sorted) - 1)
-        cand = self._order[pos_c]
-        hit = (pos < len(self._sorted)) & (self._sorted[pos_c] == h)
+        # past the end: the last hash, smaller than h
+        pos = np.minimum(np.searchsorted(self._sorted, h), len(self._sorted) - 1)
+        cand = self._order[pos]
+        hit = self._sorted[pos] == h
         if hit.any():
             rows = np.flatnonzero(hit)
             equal = (self.data[cand[rows]] == q[rows]).all(axis=1)

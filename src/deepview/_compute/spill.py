@@ -94,9 +94,8 @@ class FileRows:
                             "only; use rows_at(indices) for scattered rows.")
         start, stop, _ = index.indices(self.shape[0])
         count = max(0, stop - start)
-        with open(self.path, "rb") as f:
-            f.seek(self.offset + start * self.row_bytes)
-            data = np.fromfile(f, dtype=self.dtype, count=count * self.shape[1])
+        data = np.fromfile(self.path, dtype=self.dtype, count=count * self.shape[1],
+                           offset=self.offset + start * self.row_bytes)
         return data.reshape(count, self.shape[1])
 
     def rows_at(self, indices: Any) -> np.ndarray:

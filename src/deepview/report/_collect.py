@@ -10,6 +10,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from deepview._validation import check_field
 from deepview.base import Batch, Producer, iter_batches
@@ -57,16 +59,12 @@ class _Strings:
             self._flush()
 
     def _flush(self) -> None:
-        import pyarrow as pa
-
         if self.buffer:
             block = pa.array(self.buffer, type=pa.large_string())
             self.blocks.append(block.dictionary_encode() if self.dictionary else block)
             self.buffer = []
 
     def chunked(self) -> Any:
-        import pyarrow as pa
-
         self._flush()
         kind = (pa.dictionary(pa.int32(), pa.large_string()) if self.dictionary
                 else pa.large_string())
@@ -84,8 +82,6 @@ class _Strings:
 
 def _str_array(chunked: Any) -> Any:
     """A pandas ``str`` array over an Arrow (chunked) string array."""
-    import pyarrow as pa
-
     return pd.array(chunked.cast(pa.large_string()).to_pandas(), dtype="str")
 
 
@@ -205,9 +201,6 @@ def _check_fields(batch: Batch, writers: dict[str, _FieldWriter], index: int) ->
 
 def _finish(n: int, ids: _Strings | None, labels: dict[str, pd.Categorical],
             fields: dict[str, RowFile], paths: Any, texts: Any) -> Collected:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     if n < 3:
         raise InvalidDataError(
             f"{_OWNER}: the producer yielded {n} sample(s); a report needs at least 3.")

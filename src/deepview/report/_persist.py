@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from deepview._compute.spill import save_npy
 from deepview.exceptions import InvalidDataError, InvalidTypeError
@@ -31,8 +32,6 @@ def _is_dict_column(series: pd.Series) -> bool:
 
 def _is_struct_column(series: pd.Series) -> bool:
     """An Arrow struct column (``pandas.ArrowDtype``), e.g. split familiarity."""
-    import pyarrow as pa
-
     dtype = series.dtype
     return isinstance(dtype, pd.ArrowDtype) and pa.types.is_struct(dtype.pyarrow_dtype)
 
@@ -47,8 +46,6 @@ def _is_float_struct(series: pd.Series) -> bool:
 def _encode_dict_column(series: pd.Series, encoding: str) -> Any:
     """Arrow array of a dict column: a float64 struct (``encoding`` "struct": every row has the
     keys of the first), else JSON text per row."""
-    import pyarrow as pa
-
     if encoding == "struct":
         matrix = np.array([list(v.values()) for v in series], dtype=np.float64)
         fields = [pa.array(column, type=pa.float64()) for column in matrix.T]
@@ -60,8 +57,6 @@ def _encode_dict_column(series: pd.Series, encoding: str) -> Any:
 
 def _decode_dict_column(column: Any, encoding: str, name: str, *, arrow: bool = False) -> Any:
     """The dicts of a stored dict column (``arrow``: an Arrow-backed struct array)."""
-    import pyarrow as pa
-
     if encoding == "struct":
         if not pa.types.is_struct(column.type):
             raise InvalidDataError(
@@ -96,7 +91,6 @@ def write_report(data: pd.DataFrame, directory: Path, *, overwrite: bool,
                  neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
                  notes: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write ``data`` (and the neighbour lists, if any) as a report directory, atomically."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     import deepview

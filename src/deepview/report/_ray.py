@@ -181,20 +181,18 @@ class _Prereduced(RowFile):
         self.prereduced = prereduced
 
 
+@dataclasses.dataclass(eq=False)
 class _DriverProducer:
     """The reduction pass's output as the report's producer; the reduced rows go to their files
-    and the residuals to their arrays."""
+    and the residuals to their arrays (``rows``: the statistics pass's count)."""
 
-    def __init__(self, dataset: Any, spec: Any, plans: Mapping[str, _FieldPlan],
-                 reduced: Mapping[str, BinaryIO], residual: Mapping[str, np.ndarray],
-                 rows: int) -> None:
-        self.dataset = dataset
-        self.spec = spec
-        self.plans = plans
-        self.reduced = reduced
-        self.residual = residual
-        self.rows = rows
-        self.seen = 0
+    dataset: Any
+    spec: Any
+    plans: Mapping[str, _FieldPlan]
+    reduced: Mapping[str, BinaryIO]
+    residual: Mapping[str, np.ndarray]
+    rows: int
+    seen: int = 0
 
     def __call__(self, batch_size: int) -> Iterator[Batch]:
         from deepview.integrations.ray._producer import worker_errors
