@@ -25,12 +25,14 @@ import functools
 import mmap
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy
 
 __all__ = ["TAKE_PIECE", "FileRows", "Pages", "Workspace", "is_mapped", "mapped", "release",
            "save_npy", "take", "trim_heap"]
@@ -49,8 +51,6 @@ def mapped(path: Path, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 def save_npy(path: Path, array: Any, dtype: Any, *, block_rows: int = 1 << 16) -> None:
     """``np.save(path, array.astype(dtype))`` block by block, releasing a mapped array's pages."""
-    from numpy.lib import format as npy
-
     dtype = np.dtype(dtype)
     shape = tuple(int(s) for s in np.shape(array))
     with open(path, "wb") as handle:
@@ -157,8 +157,6 @@ def release(*arrays: Any) -> None:
 
 def trim_heap() -> None:
     """Give the C heap's (glibc) and pyarrow's free memory back to the OS."""
-    import sys
-
     arrow = sys.modules.get("pyarrow")
     if arrow is not None:
         arrow.default_memory_pool().release_unused()

@@ -1,13 +1,10 @@
 """Clusters of a report's 2-D map, found on the map and named from the samples' texts or labels.
 
-:func:`find_clusters` runs HDBSCAN on the map (on a seeded sample of at most
-:data:`FIT_ROWS` points; every other point takes the cluster of its nearest sampled point),
-with a smallest cluster of :data:`MIN_SHARE` of the points and a largest of
-:data:`MAX_SHARE` (or :data:`MAX_POINTS`), so that a map has tens of clusters, not
-thousands or two.  :func:`cluster_names` names each one by the terms most specific to its
-texts (words; character pairs in scripts written without spaces, such as Chinese and
-Japanese, so no stop-word list is needed in any language), else by a label's dominant
-value and its share.
+:func:`find_clusters` runs HDBSCAN on a seeded sample of the map (every other point takes the
+cluster of its nearest sampled point), clusters holding :data:`MIN_SHARE` to :data:`MAX_SHARE`
+of the points: tens per map.  :func:`cluster_names` names each by its most specific terms (words;
+character pairs in scripts written without spaces, so no stop-word list is needed), else by a
+label's dominant value and its share.
 """
 
 from __future__ import annotations
@@ -70,9 +67,8 @@ def find_clusters(xy: np.ndarray, seed: int | None = None) -> np.ndarray:
                     max_cluster_size=max(MAX_POINTS, int(MAX_SHARE * len(fit)))).fit_predict(points)
     if found.max() < 0:
         return out
-    counts = np.bincount(found[found >= 0])
-    rank = np.empty(len(counts), dtype=np.int32)
-    rank[np.lexsort((np.arange(len(counts)), -counts))] = np.arange(len(counts))
+    # each cluster's place by decreasing size (ties: by number)
+    rank = np.argsort(np.argsort(-np.bincount(found[found >= 0]), kind="stable"))
     found = np.where(found >= 0, rank[np.maximum(found, 0)], -1).astype(np.int32)
     out[fit] = found
     rest = np.setdiff1d(valid, fit, assume_unique=True)

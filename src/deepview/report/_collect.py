@@ -105,12 +105,6 @@ class _FieldWriter:
         return RowFile(self.path, (self.rows, self.dim), np.float32)
 
 
-def _label_columns(batch: Batch) -> dict[str, list[Any]]:
-    if Batch.StdKeys.LABELS not in batch.metadata:
-        return {}
-    return {str(k): list(v) for k, v in batch.metadata[Batch.StdKeys.LABELS].items()}
-
-
 def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
             progress: Any) -> Collected:
     """Read ``producer`` once, validating every batch; the responses go to ``cache_dir``."""
@@ -127,7 +121,8 @@ def collect(producer: Producer, *, batch_size: int, cache_dir: Path,
             for name, array in batch.fields.items():
                 writers[name].write(array)
             _extend_flat(flat, "IDENTIFIER", batch, index)
-            batch_labels = _label_columns(batch)
+            batch_labels = ({str(k): v for k, v in batch.metadata[Batch.StdKeys.LABELS].items()}
+                            if Batch.StdKeys.LABELS in batch.metadata else {})
             if labels is None:
                 labels = {dim: _Strings(dictionary=True) for dim in batch_labels}
             elif set(batch_labels) != set(labels):
