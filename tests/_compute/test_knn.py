@@ -269,3 +269,22 @@ def test_bounded_groups_accepts_tight_components() -> None:
                             np.array([0.1, 0.05, 0.1]), threshold=0.1)
     assert [g.tolist() for g in groups] == [[0, 1, 2], [3, 4]]
     assert bounded_groups(x, np.array([0]), np.array([0]), np.array([0.0]), 1.0) == []
+
+
+def test_smallest_picks_each_rows_k_smallest_with_ties_and_nan() -> None:
+    from deepview._compute.knn import _smallest
+
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        rows, width = int(rng.integers(1, 40)), int(rng.integers(2, 80))
+        k = int(rng.integers(1, width))
+        values = (rng.integers(0, 6, size=(rows, width)) if trial % 2  # ties at the k-th
+                  else rng.random((rows, width))).astype(np.float32)
+        if trial % 5 == 0:
+            values[0, 0] = np.nan
+        got = _smallest(values.copy(), k)
+        expected = np.argsort(values, axis=1, kind="stable")[:, :k]
+        assert got.shape == (rows, k)
+        for picked, wanted, row in zip(got, expected, values):
+            assert len(set(picked.tolist())) == k
+            np.testing.assert_array_equal(np.sort(row[picked]), np.sort(row[wanted]))

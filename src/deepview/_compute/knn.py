@@ -168,6 +168,25 @@ def _sq_norms(xf: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", xf, xf)
 
 
+def _smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the ``k`` smallest entries of each row, in column order: the entries up
+    to the row's k-th smallest (one partition of the values, no index array); rows with ties at
+    it (or NaN) by ``argpartition``."""
+    rows, width = values.shape
+    kth = np.partition(values, k - 1, axis=1)[:, k - 1:k]
+    below = values <= kth
+    clean = np.count_nonzero(below, axis=1) == k
+    if not clean.all():
+        below[~clean] = False
+    found = np.flatnonzero(below)  # row by row: minus each row's offset, its columns
+    found -= np.repeat(np.flatnonzero(clean) * width, k)
+    part = np.empty((rows, k), dtype=np.int64)
+    part[clean] = found.reshape(-1, k)
+    if not clean.all():
+        part[~clean] = np.argpartition(values[~clean], k - 1, axis=1)[:, :k]
+    return part
+
+
 def _topk_block(q: np.ndarray, q_sq: np.ndarray, ref: np.ndarray, ref_sq: np.ndarray, k: int,
                 self_cols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest ``ref`` rows of each ``q`` row (``self_cols``: forced first)."""
@@ -177,7 +196,8 @@ def _topk_block(q: np.ndarray, q_sq: np.ndarray, ref: np.ndarray, ref_sq: np.nda
         d2[np.arange(len(q)), self_cols] = -np.inf
     m = d2.shape[1]
     if k < m:
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        part = (_smallest(d2, k) if m <= CELL_BLOCK_ROWS  # a cell's rows; wide: argpartition
+                else np.argpartition(d2, k - 1, axis=1)[:, :k])
     else:
         part = np.broadcast_to(np.arange(m), (len(q), m)).copy()
     dist = np.take_along_axis(d2, part, axis=1)
@@ -362,7 +382,7 @@ def _merge_lists(idx: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, n
     idx = np.take_along_axis(idx, by_index, axis=1)
     d2 = np.take_along_axis(d2, by_index, axis=1)
     d2[:, 1:][idx[:, 1:] == idx[:, :-1]] = np.inf  # the same neighbour found twice
-    best = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    best = _smallest(d2, k) if k < d2.shape[1] else np.argsort(d2, axis=1, kind="stable")
     return np.take_along_axis(idx, best, axis=1), np.take_along_axis(d2, best, axis=1)
 
 

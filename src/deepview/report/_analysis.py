@@ -214,7 +214,7 @@ def find_duplicates(raw: Any, candidates: np.ndarray, threshold: Any, *,
     vectors = work.array("duplicates-vectors.f32", (n, d), np.float32)
     for start, stop in work.blocks(n, SCALE_ROWS, vectors, every=8):
         vectors[start:stop] = np.asarray(raw[start:stop], dtype=np.float32) * scale
-    vectors = work.file_rows(vectors)  # plain reads of scattered rows: no mapped pages
+    # (scattered rows are gathered by take(), which drops a mapping's pages as it goes)
     groups, identical = neighbour_groups(vectors, threshold,
                                          lambda v, k: rerank(v, candidates, k))
     column = np.full(n, -1, dtype=np.int32)
