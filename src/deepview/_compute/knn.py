@@ -29,6 +29,9 @@ RELEASE_ROWS = 1024
 THREAD_CELLS = 32
 #: a cell of more points than this is searched in blocks of ``CELL_STEP_ROWS`` rows
 CELL_BLOCK_ROWS = 2048
+#: rows of at most this many distances pick their k smallest by one partition of the values
+#: (a cell's, a merge's); wider ones (the exact search's blocks) by argpartition
+PARTITION_WIDTH = 2048
 CELL_STEP_ROWS = 512
 
 
@@ -196,7 +199,7 @@ def _topk_block(q: np.ndarray, q_sq: np.ndarray, ref: np.ndarray, ref_sq: np.nda
         d2[np.arange(len(q)), self_cols] = -np.inf
     m = d2.shape[1]
     if k < m:
-        part = (_smallest(d2, k) if m <= CELL_BLOCK_ROWS  # a cell's rows; wide: argpartition
+        part = (_smallest(d2, k) if m <= PARTITION_WIDTH
                 else np.argpartition(d2, k - 1, axis=1)[:, :k])
     else:
         part = np.broadcast_to(np.arange(m), (len(q), m)).copy()
