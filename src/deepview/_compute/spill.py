@@ -37,8 +37,9 @@ from numpy.lib import format as npy
 __all__ = ["TAKE_PIECE", "FileRows", "Pages", "Workspace", "is_mapped", "mapped", "release",
            "save_npy", "take", "trim_heap"]
 
-#: rows gathered from a mapped array between two releases
-TAKE_PIECE = 1024
+#: rows gathered from a mapped array between two releases (a touched row can map a whole large
+#: page-cache folio: releasing often keeps what is resident to a few MB)
+TAKE_PIECE = 128
 
 
 def mapped(path: Path, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
