@@ -179,14 +179,13 @@ def _smallest(values: np.ndarray, k: int) -> np.ndarray:
     kth = np.partition(values, k - 1, axis=1)[:, k - 1:k]
     below = values <= kth
     clean = np.count_nonzero(below, axis=1) == k
-    if not clean.all():
-        below[~clean] = False
+    tied = np.flatnonzero(~clean)
+    below[tied] = False
     found = np.flatnonzero(below)  # row by row: minus each row's offset, its columns
     found -= np.repeat(np.flatnonzero(clean) * width, k)
     part = np.empty((rows, k), dtype=np.int64)
     part[clean] = found.reshape(-1, k)
-    if not clean.all():
-        part[~clean] = np.argpartition(values[~clean], k - 1, axis=1)[:, :k]
+    part[tied] = np.argpartition(values[tied], k - 1, axis=1)[:, :k]
     return part
 
 

@@ -979,8 +979,7 @@ def _audit_rows(data: pd.DataFrame, notes: Mapping[str, Mapping[str, Any]] | Non
 
 def _labelish(series: pd.Series) -> bool:
     """A text column is a label dimension when its values are scalars with few distinct values."""
-    sample = series.dropna()
-    if any(isinstance(v, (Mapping, list, tuple, np.ndarray)) for v in sample.iloc[:100]):
+    if audit.has_containers(series.dropna()):
         return False
     try:
         return int(series.nunique(dropna=False)) <= _MAX_LABEL_VALUES
