@@ -190,12 +190,16 @@ def _smallest(values: np.ndarray, k: int) -> np.ndarray:
 
 
 def _topk_block(q: np.ndarray, q_sq: np.ndarray, ref: np.ndarray, ref_sq: np.ndarray, k: int,
-                self_cols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest ``ref`` rows of each ``q`` row (``self_cols``: forced first)."""
+                self_cols: np.ndarray | None, more: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest ``ref`` rows of each ``q`` row (``self_cols``: forced first), and of
+    further candidates whose squared distances ``more`` are columns after ``ref``'s."""
     d2 = q_sq[:, None] - 2.0 * (q @ ref.T)
     d2 += ref_sq[None, :]
     if self_cols is not None:
         d2[np.arange(len(q)), self_cols] = -np.inf
+    if more is not None:
+        d2 = np.concatenate([d2, more], axis=1)
     m = d2.shape[1]
     if k < m:
         part = (_smallest(d2, k) if m <= PARTITION_WIDTH
@@ -208,15 +212,16 @@ def _topk_block(q: np.ndarray, q_sq: np.ndarray, ref: np.ndarray, ref_sq: np.nda
     return part, dist
 
 
-def _blocked_topk(xf: np.ndarray, sq: np.ndarray, k: int, block_rows: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _blocked_topk(xf: np.ndarray, sq: np.ndarray, k: int, block_rows: int,
+                  more: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_topk_block` of every row among all of them, ``block_rows`` at a time."""
     n = len(xf)
     idx = np.empty((n, k), dtype=np.int64)
     d2 = np.empty((n, k), dtype=np.float32)
     for s in range(0, n, block_rows):
         e = min(n, s + block_rows)
-        idx[s:e], d2[s:e] = _topk_block(xf[s:e], sq[s:e], xf, sq, k, np.arange(s, e))
+        idx[s:e], d2[s:e] = _topk_block(xf[s:e], sq[s:e], xf, sq, k, np.arange(s, e),
+                                        None if more is None else more[s:e])
     return idx, d2
 
 
@@ -357,7 +362,6 @@ def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
     label, n_cells = _cells(x, n_cells, cell_size, np.random.default_rng(seed), pages)
     order = np.argsort(label, kind="stable")
     bounds = np.searchsorted(label[order], np.arange(n_cells + 1))
-    del label
 
     def search(cells: range) -> None:
         for c in cells:
@@ -365,10 +369,11 @@ def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
             if len(members) == 0:
                 continue
             points = np.ascontiguousarray(take(x, members), dtype=np.float32)
-            found, dist = _cell_search(points, sq[members], members, k)
+            earlier = None
             if merge:  # (scattered reads of the lists map pages around them: released below)
-                found, dist = _merge_lists(np.concatenate([idx[members], found], axis=1),
-                                           np.concatenate([d2[members], dist], axis=1), k)
+                earlier = idx[members]
+                earlier = (earlier, d2[members], label[earlier] == c)
+            found, dist = _cell_search(points, sq[members], members, k, earlier)
             idx[members] = found
             d2[members] = dist
             pages.add(len(members))
@@ -378,30 +383,32 @@ def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
     pages.drop()
 
 
-def _merge_lists(idx: np.ndarray, d2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` closest distinct neighbours per row of concatenated lists."""
-    by_index = np.argsort(idx, axis=1, kind="stable")
-    idx = np.take_along_axis(idx, by_index, axis=1)
-    d2 = np.take_along_axis(d2, by_index, axis=1)
-    d2[:, 1:][idx[:, 1:] == idx[:, :-1]] = np.inf  # the same neighbour found twice
-    best = _smallest(d2, k) if k < d2.shape[1] else np.argsort(d2, axis=1, kind="stable")
-    return np.take_along_axis(idx, best, axis=1), np.take_along_axis(d2, best, axis=1)
-
-
-def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int
+def _cell_search(points: np.ndarray, sq: np.ndarray, members: np.ndarray, k: int,
+                 earlier: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k-NN among one cell's points, padded with the point itself below ``k``."""
+    """Exact k-NN among one cell's points, merged with the rows' ``earlier`` lists (indices,
+    squared distances, whether each is in this cell and so searched again); a row with fewer
+    than ``k`` distinct candidates is padded with itself (distance 0)."""
     m = len(members)
     local = np.arange(m)
+    more = None if earlier is None else np.where(earlier[2], np.float32(np.inf), earlier[1])
+    width = min(k, m + (0 if more is None else more.shape[1]))
     if m <= CELL_BLOCK_ROWS:
         # two arrays: ``a @ a.T`` of one array (syrk) rounds differently
-        part, dist = _topk_block(points, sq, points.copy(), sq, min(k, m), local)
+        part, dist = _topk_block(points, sq, points.copy(), sq, width, local, more)
     else:  # an oversized cell (k-means cells are uneven): rows in blocks, not m x m at once
-        part, dist = _blocked_topk(points, sq, min(k, m), CELL_STEP_ROWS)
-    if m < k:
-        part = np.concatenate([part, np.repeat(local[:, None], k - m, axis=1)], axis=1)
-        dist = np.concatenate([dist, np.zeros((m, k - m), dtype=dist.dtype)], axis=1)
-    return members[part], dist
+        part, dist = _blocked_topk(points, sq, width, CELL_STEP_ROWS, more)
+    found = members[np.minimum(part, m - 1)]
+    if earlier is not None:
+        listed = part >= m
+        found[listed] = np.take_along_axis(earlier[0], np.maximum(part - m, 0), axis=1)[listed]
+    short = np.isinf(dist)  # an earlier neighbour searched again here: no other candidate left
+    found[short] = np.broadcast_to(members[:, None], found.shape)[short]
+    dist[short] = 0.0
+    if width < k:
+        found = np.concatenate([found, np.repeat(members[:, None], k - width, axis=1)], axis=1)
+        dist = np.concatenate([dist, np.zeros((m, k - width), dtype=dist.dtype)], axis=1)
+    return found, dist
 
 
 class CellIndex:
