@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from deepview._compute.blas import in_threads, single_blas_thread
 from deepview._compute.select import median
-from deepview._compute.spill import Pages, Workspace, mapped, take
+from deepview._compute.spill import FileRows, Pages, Workspace, mapped, take
 from deepview._optional import require
 
 __all__ = ["CellIndex", "exact_distances", "exact_duplicate_labels", "knn_annoy", "knn_brute",
@@ -326,6 +326,8 @@ def knn_partitioned(x: Any, k: int, *, cell_size: int = 256, seed: int = 0, roun
     n = len(x)
     k = min(k, n)
     n_cells = max(1, n // cell_size)
+    if isinstance(x, FileRows):  # the cells' scattered rows: from a map, not a read per run
+        x = x.mapped()
     if n_cells < 2:
         full_idx, full_dist = knn_brute(np.asarray(x), k)
         return (full_idx.astype(np.int32),

@@ -120,6 +120,12 @@ class FileRows:
         rows: np.ndarray = np.frombuffer(data, dtype=self.dtype).reshape(-1, width)[inverse]
         return rows
 
+    def mapped(self) -> np.ndarray:
+        """The rows as a read-only memory map: for many scattered reads (through :func:`take`,
+        which drops its pages as it goes) instead of a file read per run of rows."""
+        return np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset,
+                         shape=self.shape)
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         data = self[:]
         return data if dtype is None else data.astype(dtype, copy=False)
