@@ -69,8 +69,10 @@ def _gathered_distances(x: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
     return out
 
 
-#: rows re-ranked at a time by :func:`rerank`
+#: rows re-ranked at a time by :func:`rerank` (their candidates read together), and rows whose
+#: candidates are copied out at a time (a cache-sized piece)
 RERANK_ROWS = 512
+RERANK_PIECE = 32
 
 
 def rerank(x: Any, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,16 +99,19 @@ def rerank(x: Any, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
         cand = np.sort(np.concatenate(  # the row itself is among its candidates
             [own[:, None], np.asarray(candidates[own], dtype=np.int64)], axis=1), axis=1)
         unique_rows, at = np.unique(cand, return_inverse=True)  # read in file order
+        at = at.reshape(cand.shape)
         gathered = np.asarray(take(x, unique_rows), dtype=np.float32)
-        points = gathered[at.reshape(cand.shape)]
-        rows = gathered[np.searchsorted(unique_rows, own)]
-        del gathered
-        d = (np.einsum("bmd,bmd->bm", points, points) + _sq_norms(rows)[:, None]
-             - 2.0 * np.matmul(points, rows[:, :, None])[..., 0]).astype(np.float64)
+        norms = _sq_norms(gathered)
+        own_at = np.searchsorted(unique_rows, own)
+        d = np.empty(cand.shape, dtype=np.float64)
+        for s in range(0, len(own), RERANK_PIECE):  # candidates' rows copied a piece at a time
+            piece, rows = at[s:s + RERANK_PIECE], own_at[s:s + RERANK_PIECE]
+            d[s:s + RERANK_PIECE] = (norms[piece] + norms[rows][:, None] - 2.0 * np.matmul(
+                gathered[piece], gathered[rows][:, :, None])[..., 0])
         positive = d[d > 0]
         small = d <= 1e-3 * (float(np.median(positive)) if len(positive) else 0.0)
         if small.any():  # near copies: their differences, not the cancelling products
-            diff = points[small] - rows[np.nonzero(small)[0]]
+            diff = gathered[at[small]] - gathered[own_at[np.nonzero(small)[0]]]
             d[small] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
         d = np.sqrt(np.maximum(d, 0.0))
         d[cand == own[:, None]] = -1.0
