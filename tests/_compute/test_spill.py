@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepview._compute.spill import FileRows, Pages, Workspace, mapped, release, save_npy, take
+from deepview._compute.spill import (
+    FileRows,
+    Pages,
+    Workspace,
+    is_mapped,
+    mapped,
+    release,
+    save_npy,
+    take,
+)
 
 
 @pytest.mark.parametrize("shape", [(0, 3), (5,), (70_000, 3), ()])
@@ -95,6 +104,9 @@ def test_file_rows_read_slices_and_scattered_rows(tmp_path: Path) -> None:
         rows.rows_at([20])
     with pytest.raises(TypeError, match="rows_at"):
         rows[[1, 2]]  # type: ignore[index]
+    view = rows.mapped()  # the same rows (past the .npy header), read-only
+    assert is_mapped(view) and not view.flags.writeable
+    np.testing.assert_array_equal(take(view, wanted), x[wanted])
     on_disk = mapped(tmp_path / "m.bin", x.shape, x.dtype)
     on_disk[:] = x
     np.testing.assert_array_equal(take(on_disk, wanted), x[wanted])
