@@ -378,8 +378,8 @@ def _search_round(x: Any, sq: np.ndarray, k: int, n_cells: int, cell_size: int,
             points = np.ascontiguousarray(take(x, members), dtype=np.float32)
             earlier = None
             if merge:  # (scattered reads of the lists map pages around them: released below)
-                earlier = idx[members]
-                earlier = (earlier, d2[members], label[earlier] == c)
+                listed = idx[members]
+                earlier = (listed, d2[members], label[listed] == c)
             found, dist = _cell_search(points, sq[members], members, k, earlier)
             idx[members] = found
             d2[members] = dist
