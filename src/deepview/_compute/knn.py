@@ -30,7 +30,8 @@ THREAD_CELLS = 32
 #: a cell of more points than this is searched in blocks of ``CELL_STEP_ROWS`` rows
 CELL_BLOCK_ROWS = 2048
 #: rows of at most this many distances pick their k smallest by one partition of the values
-#: (a cell's, a merge's); wider ones (the exact search's blocks) by argpartition
+#: (a cell's, with the rows' earlier lists); wider ones (the exact search's blocks) by
+#: argpartition
 PARTITION_WIDTH = 2048
 CELL_STEP_ROWS = 512
 

@@ -38,7 +38,7 @@ __all__ = ["TAKE_PIECE", "FileRows", "Pages", "Workspace", "is_mapped", "mapped"
            "save_npy", "take", "trim_heap"]
 
 #: rows gathered from a mapped array between two releases (a touched row can map a whole large
-#: page-cache folio: releasing often keeps what is resident to a few MB)
+#: page-cache folio, so up to this many folios per thread stay resident between releases)
 TAKE_PIECE = 128
 
 
